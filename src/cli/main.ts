@@ -1,0 +1,24 @@
+/** The `mimelog` command line. Errors are one line on stderr and a non-zero exit. */
+import { Command, CommanderError } from 'commander';
+import { EXIT } from './errors.js';
+import { registerIngest } from './ingest.js';
+
+const program = new Command();
+program
+  .name('mimelog')
+  .description('Move Mimecast SIEM logs into a SIEM without losing or duplicating an event')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+registerIngest(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.failure);
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`mimelog: ${message.split('\n')[0]}\n`);
+  process.exit(EXIT.failure);
+}

@@ -1,0 +1,54 @@
+/**
+ * Turns one raw record (a key_value line, a v1 json element, a v2 NDJSON line) into the
+ * decoded record, or says why it cannot.
+ */
+import { parseKeyValueLine } from './keyvalue.js';
+import { type DecodeResult, type FieldValue, type JsonValue, fromJsonValue } from './record.js';
+import { parseEpochMs, parseIsoTime } from './time.js';
+
+/** How each API generation names its event time, and how to read it. */
+const TIME_FIELDS = [
+  { key: 'datetime', api: 'v1', parse: parseIsoTime },
+  { key: 'timestamp', api: 'v2', parse: (v: string) => (/^\d+(\.\d+)?$/.test(v) ? parseEpochMs(v) : parseIsoTime(v)) },
+] as const;
+
+function withTime(fields: Map<string, FieldValue>, raw: string): DecodeResult {
+  for (const { key, api, parse } of TIME_FIELDS) {
+    const value = fields.get(key);
+    if (value === undefined) continue;
+    const timeMs = typeof value === 'string' ? parse(value) : NaN;
+    if (Number.isNaN(timeMs)) {
+      return { ok: false, reason: `invalid ${key} ${JSON.stringify(value).slice(0, 80)}` };
+    }
+    return { ok: true, record: { fields, timeMs, timeKey: key, raw, api } };
+  }
+  return { ok: false, reason: 'no event time (neither datetime nor timestamp)' };
+}
+
+export function decodeKeyValueLine(line: string): DecodeResult {
+  const parsed = parseKeyValueLine(line);
+  if (!parsed.ok) return parsed;
+  return withTime(parsed.fields, line);
+}
+
+/** One JSON object: a v1 json `data` element or a v2 event. */
+export function decodeJsonObject(value: unknown, raw: string): DecodeResult {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    return { ok: false, reason: 'record is not a JSON object' };
+  }
+  const fields = new Map<string, FieldValue>();
+  for (const [key, v] of Object.entries(value as Record<string, JsonValue>)) {
+    fields.set(key.trim(), fromJsonValue(v));
+  }
+  return withTime(fields, raw);
+}
+
+export function decodeJsonLine(line: string): DecodeResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (err) {
+    return { ok: false, reason: `malformed JSON: ${(err as Error).message}` };
+  }
+  return decodeJsonObject(value, line);
+}

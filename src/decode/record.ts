@@ -1,0 +1,66 @@
+/**
+ * The one decoded record every input format turns into (docs/design.md "One decoded record").
+ * Mimecast's own key names; scalar values as text (numbers and booleans from typed JSON are
+ * written as their JSON text, so `1` and `"1"` decode alike); embedded JSON parsed.
+ */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type FieldValue = string | JsonValue[] | { [key: string]: JsonValue };
+
+export interface DecodedRecord {
+  /** Fields in input order (order is irrelevant to identity). */
+  readonly fields: Map<string, FieldValue>;
+  /** The event time as milliseconds since the epoch, UTC. */
+  readonly timeMs: number;
+  /** The field the time was read from (`datetime` or `timestamp`). */
+  readonly timeKey: string;
+  /** The record exactly as read (one line, or the JSON text of one array element). */
+  readonly raw: string;
+  /** API generation the record's shape says it came from. */
+  readonly api: 'v1' | 'v2';
+}
+
+/** Where a record came from, for dead letters and for type signals. */
+export interface Origin {
+  /** File path, `path!member` for zip members, `-` for stdin, or a collector's unit name. */
+  readonly source: string;
+  /** 1-based line number (key_value, NDJSON) or 1-based array index (v1 json). */
+  readonly position: number;
+}
+
+export interface DecodeFailure {
+  readonly origin: Origin;
+  readonly reason: string;
+  readonly raw: string;
+}
+
+export type DecodeResult = { ok: true; record: DecodedRecord } | { ok: false; reason: string };
+
+/** Converts a value parsed from typed JSON to the decoded form. */
+export function fromJsonValue(value: JsonValue): FieldValue {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+      return parseEmbeddedJson(value);
+    case 'number':
+    case 'boolean':
+      return String(value);
+    default:
+      return value;
+  }
+}
+
+/**
+ * A text value that holds a JSON object or array (`SpamProcessingDetail={...}`, `SpamInfo=[]`,
+ * v2's JSON-in-string fields) is parsed, so it decodes the same as the typed JSON would.
+ */
+export function parseEmbeddedJson(text: string): FieldValue {
+  const first = text.charCodeAt(0);
+  if (first !== 0x7b /* { */ && first !== 0x5b /* [ */) return text;
+  try {
+    const parsed = JSON.parse(text) as JsonValue;
+    if (parsed !== null && typeof parsed === 'object') return parsed;
+  } catch {
+    // Not JSON after all (e.g. a subject "[EXTERNAL] ..."): keep the text.
+  }
+  return text;
+}

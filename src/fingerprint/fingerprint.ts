@@ -1,0 +1,62 @@
+/**
+ * The event fingerprint: `event.id` and `event.hash`, from the decoded record only.
+ *
+ * Canonical form (a change to it is a breaking change; see README "Fingerprint"):
+ *   line 1: `mimelog-canonical-v1`
+ *   then one line per field, sorted by key (UTF-16 code-unit order): JSON(key) `=` JSON(text)
+ * where
+ *   - transport metadata (`_partition`, `_offset`) is left out;
+ *   - v2 stream names are folded into batch names (`eventType` → `type`, `subType` → `subtype`);
+ *   - the time field (`datetime` or `timestamp`) has the text of the event's UTC instant
+ *     (ISO 8601 with milliseconds), so the offset it was written with does not matter;
+ *   - text values are kept as they are; objects and arrays (embedded JSON) are JSON with keys
+ *     sorted at every depth, so `{...}` text and a typed object give the same text.
+ * `event.hash` = hex SHA-256 of the canonical form; `event.id` = its first 32 hex digits (128 bits).
+ */
+import { createHash } from 'node:crypto';
+import type { DecodedRecord, FieldValue, JsonValue } from '../decode/record.js';
+
+export const CANONICAL_VERSION = 'mimelog-canonical-v1';
+const TRANSPORT_KEYS: ReadonlySet<string> = new Set(['_partition', '_offset']);
+const KEY_ALIASES: ReadonlyMap<string, string> = new Map([
+  ['eventType', 'type'],
+  ['subType', 'subtype'],
+]);
+export const ID_HEX_LENGTH = 32;
+
+export interface Fingerprint {
+  /** 128-bit id, 32 hex digits: the document id everywhere. */
+  readonly id: string;
+  /** Full SHA-256 of the canonical form: the content digest the collision guard compares. */
+  readonly hash: string;
+}
+
+export function stableJson(value: JsonValue): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
+  const keys = Object.keys(value).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${stableJson(value[k]!)}`).join(',')}}`;
+}
+
+function canonicalText(value: FieldValue): string {
+  return typeof value === 'string' ? value : stableJson(value);
+}
+
+export function canonicalForm(record: DecodedRecord): string {
+  const entries: [string, string][] = [];
+  for (const [rawKey, value] of record.fields) {
+    if (TRANSPORT_KEYS.has(rawKey)) continue;
+    const key = KEY_ALIASES.get(rawKey) ?? rawKey;
+    const text = rawKey === record.timeKey ? new Date(record.timeMs).toISOString() : canonicalText(value);
+    entries.push([key, text]);
+  }
+  entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  let out = CANONICAL_VERSION;
+  for (const [k, v] of entries) out += `\n${JSON.stringify(k)}=${JSON.stringify(v)}`;
+  return out;
+}
+
+export function fingerprint(record: DecodedRecord): Fingerprint {
+  const hash = createHash('sha256').update(canonicalForm(record)).digest('hex');
+  return { id: hash.slice(0, ID_HEX_LENGTH), hash };
+}

@@ -1,0 +1,260 @@
+/**
+ * Maps a decoded, classified, fingerprinted record to one ECS document, the same shape for
+ * API 1.0 and 2.0. Driven by the tables in `mimecast/ecs-fields.ts`.
+ */
+import { isIP } from 'node:net';
+import type { Classification } from '../classify/classify.js';
+import type { DecodedRecord, FieldValue, JsonValue } from '../decode/record.js';
+import type { Fingerprint } from '../fingerprint/fingerprint.js';
+import { stableJson } from '../fingerprint/fingerprint.js';
+import {
+  ALERT_RULES, BOOLEAN_FIELDS, type Conversion, DROPPED_FIELDS, ECS_MAPPINGS, type EcsMapping, NUMBER_FIELDS,
+} from '../mimecast/ecs-fields.js';
+
+export type EcsDocument = { [key: string]: JsonValue };
+
+export interface NormalizeOptions {
+  /** Keep the raw record in `event.original` (default true). */
+  readonly keepOriginal: boolean;
+}
+
+const numberFields = new Set(NUMBER_FIELDS);
+const booleanFields = new Set(BOOLEAN_FIELDS);
+const droppedFields = new Set(DROPPED_FIELDS);
+
+function appliesTo(m: EcsMapping, logType: string): boolean {
+  if (m.onlyTypes && !m.onlyTypes.includes(logType)) return false;
+  if (m.exceptTypes && m.exceptTypes.includes(logType)) return false;
+  return true;
+}
+
+function asText(v: FieldValue): string {
+  return typeof v === 'string' ? v : stableJson(v);
+}
+
+function toNumber(text: string): number | undefined {
+  const t = text.trim();
+  if (!/^-?\d+(\.\d+)?([eE][+-]?\d+)?$/.test(t)) return undefined;
+  const n = Number(t);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+const TRUE_WORDS = new Set(['true', 'yes', 'y', '1']);
+const FALSE_WORDS = new Set(['false', 'no', 'n', '0']);
+function toBoolean(text: string): boolean | undefined {
+  const t = text.trim().toLowerCase();
+  if (TRUE_WORDS.has(t)) return true;
+  if (FALSE_WORDS.has(t)) return false;
+  return undefined;
+}
+
+function address(text: string): string | undefined {
+  const t = text.trim().replace(/^<(.*)>$/, '$1').trim();
+  return t.length > 0 ? t : undefined;
+}
+
+function fileNames(v: FieldValue): string[] {
+  if (Array.isArray(v)) return v.map((x) => (typeof x === 'string' ? x : stableJson(x))).filter((x) => x.length > 0);
+  const text = asText(v).trim();
+  if (text.length === 0) return [];
+  try {
+    const list = JSON.parse(`[${text}]`) as unknown[];
+    if (list.every((x) => typeof x === 'string')) return (list as string[]).filter((x) => x.length > 0);
+  } catch {
+    // Not a quoted list: fall back to commas.
+  }
+  return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+/** Builds nested objects from dotted paths. */
+class DocBuilder {
+  readonly root: EcsDocument = {};
+
+  private parent(path: string): [EcsDocument, string] {
+    const parts = path.split('.');
+    let node = this.root;
+    for (let i = 0; i < parts.length - 1; i++) {
+      const p = parts[i]!;
+      let child = node[p];
+      if (child === undefined || child === null || typeof child !== 'object' || Array.isArray(child)) {
+        child = {};
+        node[p] = child;
+      }
+      node = child as EcsDocument;
+    }
+    return [node, parts[parts.length - 1]!];
+  }
+
+  /** Sets a value unless one is already there (the first source field in table order wins). */
+  set(path: string, value: JsonValue): void {
+    const [node, leaf] = this.parent(path);
+    if (node[leaf] === undefined) node[leaf] = value;
+  }
+
+  /** Appends to a list, without duplicates. */
+  add(path: string, value: string): void {
+    const [node, leaf] = this.parent(path);
+    const list = (node[leaf] as string[] | undefined) ?? [];
+    if (!list.includes(value)) list.push(value);
+    node[leaf] = list;
+  }
+}
+
+export class EcsNormalizer {
+  constructor(private readonly options: NormalizeOptions) {}
+
+  normalize(record: DecodedRecord, classification: Classification, fp: Fingerprint): EcsDocument {
+    const b = new DocBuilder();
+    const logType = classification.logType;
+    b.set('@timestamp', new Date(record.timeMs).toISOString());
+    b.set('event.id', fp.id);
+    b.set('event.hash', fp.hash);
+    b.set('event.dataset', 'mimecast.siem_logs');
+    b.set('event.module', 'mimecast');
+    b.set('event.category', ['email']);
+    b.set('event.kind', this.isAlert(record, logType) ? 'alert' : 'event');
+    b.set('mimecast.log_type', logType);
+    b.set('mimecast.log_type_source', classification.source);
+    if (classification.candidates) b.set('mimecast.log_type_candidates', [...classification.candidates]);
+    const attachment: EcsDocument = {};
+    const unparsed: EcsDocument = {};
+    // Table order, not input order, decides which source wins a shared target, so the
+    // document does not depend on key order.
+    const consumed = new Set<string>();
+    for (const m of ECS_MAPPINGS) {
+      if (!appliesTo(m, logType)) continue;
+      for (const key of m.from) {
+        const value = record.fields.get(key);
+        if (value === undefined) continue;
+        consumed.add(key);
+        if (!this.apply(b, attachment, m, value)) unparsed[key] = asText(value);
+      }
+    }
+    for (const [key, value] of record.fields) {
+      if (consumed.has(key) || key === record.timeKey || droppedFields.has(key)) continue;
+      this.keepUnderMimecast(b, unparsed, key, value);
+    }
+    if (Object.keys(attachment).length > 0) {
+      const list = (b.root.email as EcsDocument | undefined)?.attachments as JsonValue[] | undefined;
+      if (list) list.unshift({ file: attachment });
+      else b.set('email.attachments', [{ file: attachment }]);
+    }
+    if (Object.keys(unparsed).length > 0) b.set('mimecast.unparsed', unparsed);
+    this.fillRelated(b);
+    if (this.options.keepOriginal) b.set('event.original', record.raw);
+    return b.root;
+  }
+
+  private keepUnderMimecast(b: DocBuilder, unparsed: EcsDocument, key: string, value: FieldValue): void {
+    if (typeof value !== 'string') {
+      b.set(`mimecast.${key}`, value);
+    } else if (numberFields.has(key)) {
+      const n = toNumber(value);
+      if (n !== undefined) b.set(`mimecast.${key}`, n);
+      else if (value.trim() !== '') unparsed[key] = value;
+    } else if (booleanFields.has(key)) {
+      const v = toBoolean(value);
+      if (v !== undefined) b.set(`mimecast.${key}`, v);
+      else if (value.trim() !== '') unparsed[key] = value;
+    } else if (value !== 'null') {
+      b.set(`mimecast.${key}`, value);
+    }
+  }
+
+  /** Applies one mapping; false when the value does not convert (it is then kept as text). */
+  private apply(b: DocBuilder, attachment: EcsDocument, m: EcsMapping, value: FieldValue): boolean {
+    const text = asText(value);
+    if (text === '' || text === 'null') return true; // empty: nothing to map
+    const converted = convert(m.as, value, text);
+    if (converted === undefined) return false;
+    if (m.to.startsWith('attachment.')) {
+      setIn(attachment, m.to.slice('attachment.'.length), converted);
+    } else if (m.as === 'address' || m.as === 'addresses') {
+      for (const a of converted as string[]) b.add(m.to, a);
+    } else if (m.as === 'file_names') {
+      const names = converted as string[];
+      if (names.length > 0) b.set('email.attachments', names.map((name) => ({ file: { name } })));
+    } else if (m.as === 'tls_version') {
+      const [version, protocol] = converted as [string, string];
+      b.set('tls.version', version);
+      b.set('tls.version_protocol', protocol);
+    } else {
+      b.set(m.to, converted);
+    }
+    return true;
+  }
+
+  private isAlert(record: DecodedRecord, logType: string): boolean {
+    return ALERT_RULES.some((rule) => {
+      if (rule.logTypes && !rule.logTypes.includes(logType)) return false;
+      if (!rule.keys) return true;
+      return rule.keys.some((key) => {
+        const v = record.fields.get(key);
+        if (v === undefined) return false;
+        const t = asText(v).trim().toLowerCase();
+        if (!rule.values) return t !== '' && t !== 'null' && t !== 'false' && t !== 'none';
+        return rule.values.includes(t);
+      });
+    });
+  }
+
+  private fillRelated(b: DocBuilder): void {
+    const doc = b.root as Record<string, any>;
+    const addrs: string[] = [...(doc.email?.from?.address ?? []), ...(doc.email?.to?.address ?? [])];
+    for (const a of addrs) {
+      b.add('related.user', a);
+      const at = a.lastIndexOf('@');
+      if (at !== -1 && at < a.length - 1) b.add('related.hosts', a.slice(at + 1).toLowerCase());
+    }
+    if (doc.source?.domain) b.add('related.hosts', String(doc.source.domain).toLowerCase());
+    for (const ip of [doc.source?.ip, doc.destination?.ip]) if (typeof ip === 'string') b.add('related.ip', ip);
+    for (const att of (doc.email?.attachments ?? []) as { file?: { hash?: Record<string, string> } }[]) {
+      for (const h of Object.values(att.file?.hash ?? {})) b.add('related.hash', h);
+    }
+    if (typeof doc.url?.full === 'string') {
+      try {
+        b.add('related.hosts', new URL(doc.url.full).hostname.toLowerCase());
+      } catch {
+        // not a parseable URL: nothing to relate
+      }
+    }
+  }
+}
+
+function setIn(obj: EcsDocument, path: string, value: JsonValue): void {
+  const parts = path.split('.');
+  let node = obj;
+  for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as EcsDocument;
+  node[parts[parts.length - 1]!] ??= value;
+}
+
+function convert(as: Conversion, value: FieldValue, text: string): JsonValue | undefined {
+  switch (as) {
+    case 'text':
+      return text;
+    case 'lowercase':
+      return text.toLowerCase();
+    case 'address': {
+      const a = address(text);
+      return a === undefined ? [] : [a];
+    }
+    case 'addresses':
+      return (Array.isArray(value) ? value.map(String) : text.split(/[,;]/)).map((s) => address(s)).filter((s): s is string => !!s);
+    case 'ip':
+      return isIP(text.trim()) ? text.trim() : undefined;
+    case 'number':
+      return toNumber(text);
+    case 'boolean':
+      return toBoolean(text);
+    case 'outcome': {
+      const v = toBoolean(text);
+      return v === undefined ? undefined : v ? 'success' : 'failure';
+    }
+    case 'tls_version': {
+      const m = /^(TLS|SSL)v?\s*(\d+(?:\.\d+)?)$/i.exec(text.trim());
+      return m ? [m[2]!.includes('.') ? m[2]! : `${m[2]}.0`, m[1]!.toLowerCase()] : undefined;
+    }
+    case 'file_names':
+      return fileNames(value);
+  }
+}

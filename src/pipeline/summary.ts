@@ -1,0 +1,76 @@
+/** Run counts, so a user can prove nothing was lost: every record is stored, a duplicate, a collision or a dead letter. */
+import type { Unit } from './transform.js';
+
+export interface SinkCounts {
+  stored: number;
+  duplicates: number;
+  collisions: number;
+  deadLetters: number;
+}
+
+export class RunSummary {
+  inputs = 0;
+  records = 0;
+  readonly byType = new Map<string, number>();
+  readonly bySource = new Map<string, number>();
+  ambiguous = 0;
+  readonly driftKeys = new Map<string, number>();
+  readonly sink: SinkCounts = { stored: 0, duplicates: 0, collisions: 0, deadLetters: 0 };
+  readonly deadLetterReasons = new Map<string, number>();
+
+  countUnit(unit: Unit): void {
+    this.records += unit.events.length + unit.deadLetters.length;
+    for (const e of unit.events) {
+      const c = e.classification;
+      bump(this.byType, c.logType);
+      bump(this.bySource, c.source);
+      if (c.candidates) this.ambiguous++;
+      for (const k of c.driftKeys) bump(this.driftKeys, k);
+    }
+    for (const d of unit.deadLetters) bump(this.deadLetterReasons, d.reason.replace(/\d+/g, 'N').slice(0, 60));
+  }
+
+  addSink(counts: SinkCounts): void {
+    this.sink.stored += counts.stored;
+    this.sink.duplicates += counts.duplicates;
+    this.sink.collisions += counts.collisions;
+    this.sink.deadLetters += counts.deadLetters;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      inputs: this.inputs,
+      records: this.records,
+      stored: this.sink.stored,
+      duplicates: this.sink.duplicates,
+      collisions: this.sink.collisions,
+      dead_letters: this.sink.deadLetters,
+      by_type: sorted(this.byType),
+      by_type_source: sorted(this.bySource),
+      ambiguous: this.ambiguous,
+      schema_drift_keys: sorted(this.driftKeys),
+      dead_letter_reasons: sorted(this.deadLetterReasons),
+    };
+  }
+
+  /** Human-readable lines for stderr. */
+  format(): string {
+    const j = this.toJSON();
+    const map = (m: Map<string, number>) => ([...m].length ? [...m].sort().map(([k, v]) => `${k}=${v}`).join(' ') : '-');
+    return [
+      `mimelog: ${j.records} records from ${j.inputs} inputs: ${j.stored} stored, ${j.duplicates} duplicates, ${j.collisions} collisions, ${j.dead_letters} dead letters`,
+      `  by type:        ${map(this.byType)}`,
+      `  type decided by: ${map(this.bySource)}${this.ambiguous ? ` (ambiguous: ${this.ambiguous})` : ''}`,
+      `  schema drift:   ${map(this.driftKeys)}`,
+      ...(this.deadLetterReasons.size ? [`  dead letters:   ${map(this.deadLetterReasons)}`] : []),
+    ].join('\n');
+  }
+}
+
+function bump(m: Map<string, number>, k: string): void {
+  m.set(k, (m.get(k) ?? 0) + 1);
+}
+
+function sorted(m: Map<string, number>): Record<string, number> {
+  return Object.fromEntries([...m].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
