@@ -53,7 +53,7 @@ export const ECS_MAPPINGS: readonly EcsMapping[] = [
   { from: ['fileName'], to: 'attachment.name', as: 'text' },
   { from: ['fileExt', 'fileExtension'], to: 'attachment.extension', as: 'text' },
   { from: ['fileMime', 'fileMimeType'], to: 'attachment.mime_type', as: 'text' },
-  { from: ['Size', 'fileSize'], to: 'attachment.size', as: 'number' },
+  { from: ['Size', 'size', 'fileSize'], to: 'attachment.size', as: 'number' },
   { from: ['md5'], to: 'attachment.hash.md5', as: 'text' },
   { from: ['sha1'], to: 'attachment.hash.sha1', as: 'text' },
   { from: ['sha256'], to: 'attachment.hash.sha256', as: 'text' },

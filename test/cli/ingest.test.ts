@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, it } from 'node:test';
+import { takeEvents, toKeyValueLine, toV2Record } from '../../src/simulator/generate.js';
+import { SAMPLES, lines, runCli } from '../support/helpers.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'mimelog-cli-'));
+
+describe('mimelog ingest (CLI)', () => {
+  it('prints help for the program and the command', async () => {
+    const top = await runCli(['--help']);
+    assert.equal(top.code, 0);
+    assert.match(top.stdout, /ingest/);
+    const ingest = await runCli(['ingest', '--help']);
+    assert.equal(ingest.code, 0);
+    assert.match(ingest.stdout, /--types-file/);
+  });
+
+  it('turns the sample file into one ECS document per line with a summary', async () => {
+    const r = await runCli(['ingest', '--sink', 'ndjson', `${SAMPLES}understanding-siem-logs.kv`]);
+    assert.equal(r.code, 0, r.stderr);
+    const docs = lines(r.stdout).map((l) => JSON.parse(l));
+    const expected = lines(readFileSync(`${SAMPLES}understanding-siem-logs.expected-types`, 'utf8'));
+    assert.deepEqual(docs.map((d) => d.mimecast.log_type), expected);
+    assert.match(r.stderr, /13 records from 1 inputs: 13 stored/);
+    assert.match(r.stderr, /type decided by: fields=13 \(ambiguous: 1\)/);
+  });
+
+  it('reads stdin, directories in name order and gzip, typing by file name', async () => {
+    const dir = tmp();
+    const events = takeEvents({ seed: 5, startMs: Date.UTC(2026, 2, 1) }, 300);
+    const receipts = events.filter((e) => e.logType === 'receipt');
+    const deliveries = events.filter((e) => e.logType === 'delivery');
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'sub', 'receipt_20260301.log.gz'), gzipSync(receipts.map(toKeyValueLine).join('\n')));
+    writeFileSync(join(dir, 'a_delivery.ndjson'), deliveries.map((e) => JSON.stringify(toV2Record(e, { shape: 'stream' }))).join('\n'));
+    const r = await runCli(['ingest', dir, '-', '--summary', 'json', '--type', 'jrnl'], { stdin: 'datetime=2017-05-26T16:47:41+0100|acc=C0A0|aCode=x\n' });
+    assert.equal(r.code, 0, r.stderr);
+    const docs = lines(r.stdout).map((l) => JSON.parse(l));
+    assert.equal(docs.length, receipts.length + deliveries.length + 1);
+    assert.deepEqual(docs.slice(0, deliveries.length).map((d) => d.mimecast.log_type_source), deliveries.map(() => 'record'));
+    assert.equal(docs[deliveries.length].mimecast.log_type_source, 'file_name');
+    assert.deepEqual(docs.at(-1).mimecast, { log_type: 'jrnl', log_type_source: 'declared', acc: 'C0A0' });
+    const summary = JSON.parse(lines(r.stderr).at(-1)!);
+    assert.equal(summary.stored, docs.length);
+    assert.equal(summary.by_type_source.file_name, receipts.length);
+  });
+
+  it('dead-letters bad lines with location and reason, goes on, and exits 2', async () => {
+    const dir = tmp();
+    const file = join(dir, 'mixed.log');
+    writeFileSync(file, ['datetime=2017-05-26T16:47:41+0100|acc=C0A0|aCode=x', 'garbage line', 'datetime=2017-05-26T16:47:42+0100|acc=C0A0|aCode=y'].join('\n'));
+    const dl = join(dir, 'dead.ndjson');
+    const r = await runCli(['ingest', file, '--dead-letter', dl]);
+    assert.equal(r.code, 2);
+    assert.equal(lines(r.stdout).length, 2);
+    const dead = lines(readFileSync(dl, 'utf8')).map((l) => JSON.parse(l));
+    assert.deepEqual(dead, [{ source: file, position: 2, reason: 'expected key=value at column 1', raw: 'garbage line' }]);
+    assert.match(r.stderr, /1 records dead-lettered to/);
+  });
+
+  it('fails with one clear line for a missing path, an unknown type or sink', async () => {
+    for (const args of [['ingest', '/nonexistent/x.log'], ['ingest', '--type', 'nope', '-'], ['ingest', '--sink', 'kafka', '-']]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.equal(lines(r.stderr).length, 1, r.stderr);
+      assert.match(r.stderr, /^mimelog: /);
+    }
+  });
+});

@@ -1,0 +1,67 @@
+/** Test helpers: run the pipeline in-process on text, and run the CLI as a user would. */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Classifier } from '../../src/classify/classify.js';
+import { DEFAULT_TABLES, type TypeTables } from '../../src/classify/type-tables.js';
+import { decodeInput } from '../../src/decode/input.js';
+import { decodeJsonLine, decodeKeyValueLine } from '../../src/decode/decode-record.js';
+import type { DecodedRecord } from '../../src/decode/record.js';
+import { EcsNormalizer } from '../../src/normalize/ecs.js';
+import { Transformer, type Unit } from '../../src/pipeline/transform.js';
+
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const BIN = `${ROOT}bin/mimelog`;
+export const SAMPLES = `${ROOT}samples/`;
+
+export function kv(line: string): DecodedRecord {
+  const r = decodeKeyValueLine(line);
+  if (!r.ok) throw new Error(`decode failed: ${r.reason}`);
+  return r.record;
+}
+
+export function json(line: string): DecodedRecord {
+  const r = decodeJsonLine(line);
+  if (!r.ok) throw new Error(`decode failed: ${r.reason}`);
+  return r.record;
+}
+
+export function transformer(opts: { tables?: TypeTables; declared?: string; keepOriginal?: boolean } = {}): Transformer {
+  return new Transformer(new Classifier(opts.tables ?? DEFAULT_TABLES), new EcsNormalizer({ keepOriginal: opts.keepOriginal ?? true }), opts.declared);
+}
+
+/** Runs one named input (bytes or text) through decode and transform, merging its units. */
+export async function processInput(name: string, content: Buffer | string, t: Transformer = transformer()): Promise<Unit> {
+  const merged: Unit = { source: name, events: [], deadLetters: [], position: 0, last: true };
+  async function* once() {
+    yield typeof content === 'string' ? Buffer.from(content) : content;
+  }
+  for await (const batch of decodeInput(name, once())) {
+    const unit = t.process(batch);
+    merged.events.push(...unit.events);
+    merged.deadLetters.push(...unit.deadLetters);
+  }
+  return merged;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: readonly string[], options: { stdin?: string | Buffer; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: options.cwd ?? ROOT, env: { ...process.env, ...options.env } });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.stdin.end(options.stdin ?? '');
+  });
+}
+
+export function lines(text: string): string[] {
+  return text.split('\n').filter((l) => l.length > 0);
+}
