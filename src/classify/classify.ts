@@ -40,21 +40,30 @@ export class Classifier {
   constructor(readonly tables: TypeTables) {}
 
   classify(record: DecodedRecord, signals: TypeSignals): Classification {
-    const byKeys = this.fromKeys(record);
     const own = recordType(record);
     if (own !== undefined) {
-      return { logType: this.tables.v2Types.get(normalizeV2Type(own)) ?? UNKNOWN_LOG_TYPE, source: 'record', driftKeys: byKeys.driftKeys };
+      return { logType: this.tables.v2Types.get(normalizeV2Type(own)) ?? UNKNOWN_LOG_TYPE, source: 'record', driftKeys: [] };
     }
     const named = signals.fileName ? this.tables.typeForFileName(signals.fileName) : undefined;
-    if (named) return { logType: named, source: 'file_name', driftKeys: byKeys.driftKeys };
-    if (signals.declared) return { logType: signals.declared, source: 'declared', driftKeys: byKeys.driftKeys };
-    return byKeys;
+    if (named) return { logType: named, source: 'file_name', driftKeys: this.driftKeys(record) };
+    if (signals.declared) return { logType: signals.declared, source: 'declared', driftKeys: this.driftKeys(record) };
+    return this.fromKeys(record);
+  }
+
+  /** Keys of a v1 record that no table knows (v2 key sets are not tabled: their type comes from the record). */
+  driftKeys(record: DecodedRecord): string[] {
+    if (record.api === 'v2') return [];
+    const drift: string[] = [];
+    for (const key of record.fields.keys()) {
+      if (!this.tables.commonKeys.has(key) && !this.tables.typesByKey.has(key)) drift.push(key);
+    }
+    return drift.sort();
   }
 
   /**
-   * Key heuristic. A type "explains" a key it carries. Types are ranked by the keys they cannot
-   * explain (fewer first), then keys matched (more first), then how much of the type's key set
-   * the record covers, then table order; types tied with the best on the first two are
+   * Key heuristic. A type "explains" a key it carries. Types are ranked by the record's keys
+   * they explain (more first: fewer left unexplained), then by how much of the type's own key
+   * set the record covers, then table order; types that explain as many keys as the best are
    * equally good fits and are listed as candidates. A record most of whose keys no table
    * knows is `unknown`, never forced into the nearest type.
    */
@@ -78,14 +87,19 @@ export class Classifier {
     if (known === 0 || driftKeys.length >= known) {
       return { logType: UNKNOWN_LOG_TYPE, source: 'fields', driftKeys };
     }
-    const ranked = specs
-      .map((_, t) => ({ t, unexplained: known - matched[t]!, matched: matched[t]!, coverage: matched[t]! / (keyCounts[t] || 1) }))
-      .sort((a, b) => a.unexplained - b.unexplained || b.matched - a.matched || b.coverage - a.coverage || a.t - b.t);
-    const best = ranked[0]!;
-    const tied = ranked.filter((r) => r.unexplained === best.unexplained && r.matched === best.matched);
-    const logType = specs[best.t]!.name;
+    // Rank without allocating: (unexplained asc, matched desc, coverage desc, table order asc).
+    let best = -1;
+    const better = (a: number, b: number): boolean => {
+      if (matched[a]! !== matched[b]!) return matched[a]! > matched[b]!; // fewer unexplained = more matched
+      return matched[a]! / (keyCounts[a] || 1) > matched[b]! / (keyCounts[b] || 1);
+    };
+    for (let t = 0; t < specs.length; t++) if (best === -1 || better(t, best)) best = t;
+    const logType = specs[best]!.name;
+    const tied: number[] = [];
+    for (let t = 0; t < specs.length; t++) if (matched[t] === matched[best]) tied.push(t);
     if (tied.length > 1) {
-      return { logType, source: 'fields', candidates: tied.map((r) => specs[r.t]!.name), driftKeys };
+      tied.sort((a, b) => (better(a, b) ? -1 : better(b, a) ? 1 : a - b));
+      return { logType, source: 'fields', candidates: tied.map((t) => specs[t]!.name), driftKeys };
     }
     return { logType, source: 'fields', driftKeys };
   }

@@ -2,8 +2,8 @@
  * The event fingerprint: `event.id` and `event.hash`, from the decoded record only.
  *
  * Canonical form (a change to it is a breaking change; see README "Fingerprint"):
- *   line 1: `mimelog-canonical-v1`
- *   then one line per field, sorted by key (UTF-16 code-unit order): JSON(key) `=` JSON(text)
+ *   `mimelog-canonical-v1` + "\n" + JSON of the list of [key, text] pairs sorted by key
+ *   (UTF-16 code-unit order), e.g. `[["acc","C0A0"],["datetime","2017-05-26T15:47:41.000Z"]]`
  * where
  *   - transport metadata (`_partition`, `_offset`) is left out;
  *   - v2 stream names are folded into batch names (`eventType` → `type`, `subType` → `subtype`);
@@ -13,7 +13,7 @@
  *     sorted at every depth, so `{...}` text and a typed object give the same text.
  * `event.hash` = hex SHA-256 of the canonical form; `event.id` = its first 32 hex digits (128 bits).
  */
-import { createHash } from 'node:crypto';
+import { hash as oneShotHash } from 'node:crypto';
 import type { DecodedRecord, FieldValue, JsonValue } from '../decode/record.js';
 
 export const CANONICAL_VERSION = 'mimelog-canonical-v1';
@@ -42,21 +42,31 @@ function canonicalText(value: FieldValue): string {
   return typeof value === 'string' ? value : stableJson(value);
 }
 
+/** JSON string literal; plain strings skip JSON.stringify, which is slow per call. */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+function quote(s: string): string {
+  return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
+}
+
 export function canonicalForm(record: DecodedRecord): string {
-  const entries: [string, string][] = [];
+  const keys: string[] = [];
+  const texts = new Map<string, string>();
   for (const [rawKey, value] of record.fields) {
     if (TRANSPORT_KEYS.has(rawKey)) continue;
     const key = KEY_ALIASES.get(rawKey) ?? rawKey;
-    const text = rawKey === record.timeKey ? new Date(record.timeMs).toISOString() : canonicalText(value);
-    entries.push([key, text]);
+    if (!texts.has(key)) keys.push(key);
+    texts.set(key, rawKey === record.timeKey ? new Date(record.timeMs).toISOString() : canonicalText(value));
   }
-  entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  let out = CANONICAL_VERSION;
-  for (const [k, v] of entries) out += `\n${JSON.stringify(k)}=${JSON.stringify(v)}`;
-  return out;
+  keys.sort();
+  let out = `${CANONICAL_VERSION}\n[`;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    out += `${i === 0 ? '' : ','}[${quote(k)},${quote(texts.get(k)!)}]`;
+  }
+  return `${out}]`;
 }
 
 export function fingerprint(record: DecodedRecord): Fingerprint {
-  const hash = createHash('sha256').update(canonicalForm(record)).digest('hex');
+  const hash = oneShotHash('sha256', canonicalForm(record), 'hex');
   return { id: hash.slice(0, ID_HEX_LENGTH), hash };
 }

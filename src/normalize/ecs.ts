@@ -18,6 +18,15 @@ export interface NormalizeOptions {
   readonly keepOriginal: boolean;
 }
 
+interface CompiledMapping extends EcsMapping {
+  readonly path: readonly string[];
+}
+const MAPPINGS: readonly CompiledMapping[] = ECS_MAPPINGS.map((m) => ({ ...m, path: m.to.split('.') }));
+const P = (dotted: string): readonly string[] => dotted.split('.');
+const PATHS = {
+  relatedUser: P('related.user'), relatedHosts: P('related.hosts'), relatedIp: P('related.ip'), relatedHash: P('related.hash'),
+  attachments: P('email.attachments'), tlsVersion: P('tls.version'), tlsProtocol: P('tls.version_protocol'),
+};
 const numberFields = new Set(NUMBER_FIELDS);
 const booleanFields = new Set(BOOLEAN_FIELDS);
 const droppedFields = new Set(DROPPED_FIELDS);
@@ -66,15 +75,14 @@ function fileNames(v: FieldValue): string[] {
   return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 }
 
-/** Builds nested objects from dotted paths. */
+/** Builds nested objects from pre-split paths. */
 class DocBuilder {
   readonly root: EcsDocument = {};
 
-  private parent(path: string): [EcsDocument, string] {
-    const parts = path.split('.');
+  private parent(path: readonly string[]): EcsDocument {
     let node = this.root;
-    for (let i = 0; i < parts.length - 1; i++) {
-      const p = parts[i]!;
+    for (let i = 0; i < path.length - 1; i++) {
+      const p = path[i]!;
       let child = node[p];
       if (child === undefined || child === null || typeof child !== 'object' || Array.isArray(child)) {
         child = {};
@@ -82,21 +90,23 @@ class DocBuilder {
       }
       node = child as EcsDocument;
     }
-    return [node, parts[parts.length - 1]!];
+    return node;
   }
 
   /** Sets a value unless one is already there (the first source field in table order wins). */
-  set(path: string, value: JsonValue): void {
-    const [node, leaf] = this.parent(path);
+  set(path: readonly string[], value: JsonValue): void {
+    const node = this.parent(path);
+    const leaf = path[path.length - 1]!;
     if (node[leaf] === undefined) node[leaf] = value;
   }
 
   /** Appends to a list, without duplicates. */
-  add(path: string, value: string): void {
-    const [node, leaf] = this.parent(path);
-    const list = (node[leaf] as string[] | undefined) ?? [];
-    if (!list.includes(value)) list.push(value);
-    node[leaf] = list;
+  add(path: readonly string[], value: string): void {
+    const node = this.parent(path);
+    const leaf = path[path.length - 1]!;
+    const list = node[leaf] as string[] | undefined;
+    if (list === undefined) node[leaf] = [value];
+    else if (!list.includes(value)) list.push(value);
   }
 }
 
@@ -106,22 +116,25 @@ export class EcsNormalizer {
   normalize(record: DecodedRecord, classification: Classification, fp: Fingerprint): EcsDocument {
     const b = new DocBuilder();
     const logType = classification.logType;
-    b.set('@timestamp', new Date(record.timeMs).toISOString());
-    b.set('event.id', fp.id);
-    b.set('event.hash', fp.hash);
-    b.set('event.dataset', 'mimecast.siem_logs');
-    b.set('event.module', 'mimecast');
-    b.set('event.category', ['email']);
-    b.set('event.kind', this.isAlert(record, logType) ? 'alert' : 'event');
-    b.set('mimecast.log_type', logType);
-    b.set('mimecast.log_type_source', classification.source);
-    if (classification.candidates) b.set('mimecast.log_type_candidates', [...classification.candidates]);
+    const mimecast: EcsDocument = { log_type: logType, log_type_source: classification.source };
+    if (classification.candidates) mimecast.log_type_candidates = [...classification.candidates];
+    const doc = b.root;
+    doc['@timestamp'] = new Date(record.timeMs).toISOString();
+    doc.event = {
+      id: fp.id,
+      hash: fp.hash,
+      dataset: 'mimecast.siem_logs',
+      module: 'mimecast',
+      category: ['email'],
+      kind: this.isAlert(record, logType) ? 'alert' : 'event',
+    };
+    doc.mimecast = mimecast;
     const attachment: EcsDocument = {};
     const unparsed: EcsDocument = {};
     // Table order, not input order, decides which source wins a shared target, so the
     // document does not depend on key order.
     const consumed = new Set<string>();
-    for (const m of ECS_MAPPINGS) {
+    for (const m of MAPPINGS) {
       if (!appliesTo(m, logType)) continue;
       for (const key of m.from) {
         const value = record.fields.get(key);
@@ -132,37 +145,37 @@ export class EcsNormalizer {
     }
     for (const [key, value] of record.fields) {
       if (consumed.has(key) || key === record.timeKey || droppedFields.has(key)) continue;
-      this.keepUnderMimecast(b, unparsed, key, value);
+      this.keepUnderMimecast(mimecast, unparsed, key, value);
     }
     if (Object.keys(attachment).length > 0) {
       const list = (b.root.email as EcsDocument | undefined)?.attachments as JsonValue[] | undefined;
       if (list) list.unshift({ file: attachment });
-      else b.set('email.attachments', [{ file: attachment }]);
+      else b.set(PATHS.attachments, [{ file: attachment }]);
     }
-    if (Object.keys(unparsed).length > 0) b.set('mimecast.unparsed', unparsed);
+    if (Object.keys(unparsed).length > 0) mimecast.unparsed = unparsed;
     this.fillRelated(b);
-    if (this.options.keepOriginal) b.set('event.original', record.raw);
+    if (this.options.keepOriginal) (doc.event as EcsDocument).original = record.raw;
     return b.root;
   }
 
-  private keepUnderMimecast(b: DocBuilder, unparsed: EcsDocument, key: string, value: FieldValue): void {
+  private keepUnderMimecast(mimecast: EcsDocument, unparsed: EcsDocument, key: string, value: FieldValue): void {
     if (typeof value !== 'string') {
-      b.set(`mimecast.${key}`, value);
+      mimecast[key] = value;
     } else if (numberFields.has(key)) {
       const n = toNumber(value);
-      if (n !== undefined) b.set(`mimecast.${key}`, n);
+      if (n !== undefined) mimecast[key] = n;
       else if (value.trim() !== '') unparsed[key] = value;
     } else if (booleanFields.has(key)) {
       const v = toBoolean(value);
-      if (v !== undefined) b.set(`mimecast.${key}`, v);
+      if (v !== undefined) mimecast[key] = v;
       else if (value.trim() !== '') unparsed[key] = value;
     } else if (value !== 'null') {
-      b.set(`mimecast.${key}`, value);
+      mimecast[key] = value;
     }
   }
 
   /** Applies one mapping; false when the value does not convert (it is then kept as text). */
-  private apply(b: DocBuilder, attachment: EcsDocument, m: EcsMapping, value: FieldValue): boolean {
+  private apply(b: DocBuilder, attachment: EcsDocument, m: CompiledMapping, value: FieldValue): boolean {
     const text = asText(value);
     if (text === '' || text === 'null') return true; // empty: nothing to map
     const converted = convert(m.as, value, text);
@@ -170,16 +183,16 @@ export class EcsNormalizer {
     if (m.to.startsWith('attachment.')) {
       setIn(attachment, m.to.slice('attachment.'.length), converted);
     } else if (m.as === 'address' || m.as === 'addresses') {
-      for (const a of converted as string[]) b.add(m.to, a);
+      for (const a of converted as string[]) b.add(m.path, a);
     } else if (m.as === 'file_names') {
       const names = converted as string[];
-      if (names.length > 0) b.set('email.attachments', names.map((name) => ({ file: { name } })));
+      if (names.length > 0) b.set(PATHS.attachments, names.map((name) => ({ file: { name } })));
     } else if (m.as === 'tls_version') {
       const [version, protocol] = converted as [string, string];
-      b.set('tls.version', version);
-      b.set('tls.version_protocol', protocol);
+      b.set(PATHS.tlsVersion, version);
+      b.set(PATHS.tlsProtocol, protocol);
     } else {
-      b.set(m.to, converted);
+      b.set(m.path, converted);
     }
     return true;
   }
@@ -202,18 +215,18 @@ export class EcsNormalizer {
     const doc = b.root as Record<string, any>;
     const addrs: string[] = [...(doc.email?.from?.address ?? []), ...(doc.email?.to?.address ?? [])];
     for (const a of addrs) {
-      b.add('related.user', a);
+      b.add(PATHS.relatedUser, a);
       const at = a.lastIndexOf('@');
-      if (at !== -1 && at < a.length - 1) b.add('related.hosts', a.slice(at + 1).toLowerCase());
+      if (at !== -1 && at < a.length - 1) b.add(PATHS.relatedHosts, a.slice(at + 1).toLowerCase());
     }
-    if (doc.source?.domain) b.add('related.hosts', String(doc.source.domain).toLowerCase());
-    for (const ip of [doc.source?.ip, doc.destination?.ip]) if (typeof ip === 'string') b.add('related.ip', ip);
+    if (doc.source?.domain) b.add(PATHS.relatedHosts, String(doc.source.domain).toLowerCase());
+    for (const ip of [doc.source?.ip, doc.destination?.ip]) if (typeof ip === 'string') b.add(PATHS.relatedIp, ip);
     for (const att of (doc.email?.attachments ?? []) as { file?: { hash?: Record<string, string> } }[]) {
-      for (const h of Object.values(att.file?.hash ?? {})) b.add('related.hash', h);
+      for (const h of Object.values(att.file?.hash ?? {})) b.add(PATHS.relatedHash, h);
     }
     if (typeof doc.url?.full === 'string') {
       try {
-        b.add('related.hosts', new URL(doc.url.full).hostname.toLowerCase());
+        b.add(PATHS.relatedHosts, new URL(doc.url.full).hostname.toLowerCase());
       } catch {
         // not a parseable URL: nothing to relate
       }

@@ -140,13 +140,12 @@ describe('fingerprint: the same event always gets the same id', () => {
 
   it('has a documented, stable canonical form', () => {
     const r = kv('datetime=2017-05-26T16:47:41+0100|acc=C0A0|SpamProcessingDetail={"spf":{"info":"X","allow":true}}|Subject=\\a|b\\');
-    assert.equal(canonicalForm(r), [
-      'mimelog-canonical-v1',
-      '"SpamProcessingDetail"="{\\"spf\\":{\\"allow\\":true,\\"info\\":\\"X\\"}}"',
-      '"Subject"="a|b"',
-      '"acc"="C0A0"',
-      '"datetime"="2017-05-26T15:47:41.000Z"',
-    ].join('\n'));
+    assert.equal(canonicalForm(r), 'mimelog-canonical-v1\n' + JSON.stringify([
+      ['SpamProcessingDetail', '{"spf":{"allow":true,"info":"X"}}'],
+      ['Subject', 'a|b'],
+      ['acc', 'C0A0'],
+      ['datetime', '2017-05-26T15:47:41.000Z'],
+    ]));
     assert.match(fingerprint(r).id, /^[0-9a-f]{32}$/);
     assert.equal(fingerprint(r).hash.slice(0, 32), fingerprint(r).id);
   });

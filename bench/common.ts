@@ -1,0 +1,59 @@
+/** Shared benchmark helpers: timing, generated corpora on disk, result printing. */
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateEvents, type GeneratedEvent } from '../src/simulator/generate.js';
+
+export const BENCH_DIR = fileURLToPath(new URL('../../.bench/', import.meta.url));
+mkdirSync(BENCH_DIR, { recursive: true });
+
+export const START_MS = Date.UTC(2026, 10, 1);
+
+export function time<T>(fn: () => T): { ms: number; value: T } {
+  const t0 = process.hrtime.bigint();
+  const value = fn();
+  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, value };
+}
+
+export async function timeAsync<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const t0 = process.hrtime.bigint();
+  const value = await fn();
+  return { ms: Number(process.hrtime.bigint() - t0) / 1e6, value };
+}
+
+export function rate(count: number, ms: number): number {
+  return Math.round((count / ms) * 1000);
+}
+
+/** Writes `count` generated events to a file once (cached by name), in the given shape. */
+export async function corpusFile(name: string, count: number, write: (e: GeneratedEvent, i: number) => string): Promise<string> {
+  const path = join(BENCH_DIR, name);
+  if (existsSync(path)) return path;
+  const out = createWriteStream(`${path}.tmp`);
+  let i = 0;
+  let buf = '';
+  for (const e of generateEvents({ seed: 2026, startMs: START_MS })) {
+    if (i >= count) break;
+    buf += `${write(e, i++)}\n`;
+    if (buf.length > 1 << 20) {
+      if (!out.write(buf)) await new Promise<void>((r) => out.once('drain', () => r()));
+      buf = '';
+    }
+  }
+  out.end(buf);
+  await new Promise<void>((r) => out.on('finish', () => r()));
+  const { renameSync } = await import('node:fs');
+  renameSync(`${path}.tmp`, path);
+  return path;
+}
+
+export interface Row {
+  readonly name: string;
+  readonly value: string;
+}
+
+export function printTable(title: string, rows: readonly Row[]): void {
+  const width = Math.max(...rows.map((r) => r.name.length));
+  process.stdout.write(`\n## ${title}\n`);
+  for (const r of rows) process.stdout.write(`  ${r.name.padEnd(width)}  ${r.value}\n`);
+}

@@ -1,0 +1,23 @@
+/** `npm run bench`: every benchmark, printed as tables and saved to .bench/results.json. */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { BENCH_DIR, printTable } from './common.js';
+import { benchMemory } from './memory.js';
+import { benchPipeline } from './pipeline.js';
+
+const only = process.argv[2];
+const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version };
+
+if (!only || only === 'pipeline') {
+  const p = await benchPipeline(Number(process.env.BENCH_EVENTS ?? 200_000));
+  printTable('Pipeline (in memory, best of 3)', p.rows);
+  results.pipeline = p.results;
+}
+
+if (!only || only === 'memory') {
+  const m = await benchMemory([200_000, 1_000_000]);
+  printTable('Memory (streaming, whole CLI pipeline)', m.rows);
+  results.memory = m.results;
+}
+
+writeFileSync(join(BENCH_DIR, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
