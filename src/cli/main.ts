@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT } from './errors.js';
 import { registerIngest } from './ingest.js';
+import { registerStoreCommands } from './store-commands.js';
 
 const program = new Command();
 program
@@ -11,6 +12,7 @@ program
   .showHelpAfterError('(run with --help for usage)')
   .exitOverride();
 registerIngest(program);
+registerStoreCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -6,19 +6,33 @@ import { RunSummary } from './summary.js';
 import type { Transformer, Unit } from './transform.js';
 
 export interface RunOptions {
+  /**
+   * Resume support: the last stored position of a source, given the input's identity now, or
+   * undefined to read it whole. Records up to that position are skipped.
+   */
+  readonly resumeAfter?: (source: string, identity: string | undefined) => number | undefined;
   /** Called after each unit is acknowledged (progress display). */
   readonly onUnit?: (unit: Unit, summary: RunSummary) => void;
+  /** Checked between units: when it returns true the run stops after the unit in hand. */
+  readonly shouldStop?: () => boolean;
 }
 
 export async function runInputs(inputs: readonly LocalInput[], transformer: Transformer, sink: Sink, options: RunOptions = {}): Promise<RunSummary> {
   const summary = new RunSummary();
   for (const input of inputs) {
+    if (options.shouldStop?.()) break;
     summary.inputs++;
+    const identity = await input.identity();
     for await (const batch of decodeInput(input.name, input.open())) {
-      const unit = transformer.process(batch);
+      const skip = options.resumeAfter?.(batch.source, identity);
+      const items = skip === undefined ? batch.items : batch.items.filter((i) => i.position > skip);
+      const processed = transformer.process({ ...batch, items });
+      // Never move a checkpoint backwards when a resumed batch is skipped whole.
+      const unit = skip === undefined ? processed : { ...processed, position: Math.max(processed.position, skip) };
       summary.countUnit(unit);
-      summary.addSink(await sink.write(unit));
+      summary.addSink(await sink.write(unit, identity === undefined ? undefined : { identity }));
       options.onUnit?.(unit, summary);
+      if (options.shouldStop?.()) break;
     }
   }
   return summary;

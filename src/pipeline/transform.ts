@@ -4,6 +4,7 @@
 import type { Classification, Classifier } from '../classify/classify.js';
 import type { DecodedBatch } from '../decode/input.js';
 import { type Fingerprint, fingerprint } from '../fingerprint/fingerprint.js';
+import { UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
 import type { EcsDocument, EcsNormalizer } from '../normalize/ecs.js';
 
 export interface ProcessedEvent {
@@ -34,11 +35,15 @@ export interface Unit {
   readonly last: boolean;
 }
 
+/** What happens to a record whose log type is `unknown`: stored as such, or kept aside for replay. */
+export type UnknownTypePolicy = 'store' | 'dead-letter';
+
 export class Transformer {
   constructor(
     private readonly classifier: Classifier,
     private readonly normalizer: EcsNormalizer,
     private readonly declaredType?: string,
+    private readonly unknownTypes: UnknownTypePolicy = 'store',
   ) {}
 
   process(batch: DecodedBatch): Unit {
@@ -53,6 +58,11 @@ export class Transformer {
       }
       const record = item.result.record;
       const classification = this.classifier.classify(record, { fileName: batch.fileName, declared: this.declaredType });
+      if (classification.logType === UNKNOWN_LOG_TYPE && this.unknownTypes === 'dead-letter') {
+        const keys = [...record.fields.keys()].sort().join(',');
+        deadLetters.push({ source: batch.source, position: item.position, reason: `unknown log type (keys: ${keys})`, raw: item.raw });
+        continue;
+      }
       const fp: Fingerprint = fingerprint(record);
       const doc = this.normalizer.normalize(record, classification, fp);
       events.push({ id: fp.id, hash: fp.hash, timeMs: record.timeMs, classification, doc, raw: record.raw, position: item.position });

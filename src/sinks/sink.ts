@@ -2,8 +2,17 @@
 import type { SinkCounts } from '../pipeline/summary.js';
 import type { Unit } from '../pipeline/transform.js';
 
+/** What a source adds to a unit's checkpoint: the input's identity, an API cursor. */
+export interface CheckpointUpdate {
+  readonly identity?: string;
+  readonly cursor?: string;
+}
+
 export interface Sink {
-  /** Stores a unit (events, dead letters and the input's checkpoint) and reports what happened. */
-  write(unit: Unit): Promise<SinkCounts>;
+  /**
+   * Stores a unit (events, dead letters and the input's checkpoint) and reports what happened.
+   * Resolves only when every record of the unit has a final outcome.
+   */
+  write(unit: Unit, checkpoint?: CheckpointUpdate): Promise<SinkCounts>;
   close(): Promise<void>;
 }

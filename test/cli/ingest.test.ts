@@ -37,7 +37,7 @@ describe('mimelog ingest (CLI)', () => {
     mkdirSync(join(dir, 'sub'));
     writeFileSync(join(dir, 'sub', 'receipt_20260301.log.gz'), gzipSync(receipts.map(toKeyValueLine).join('\n')));
     writeFileSync(join(dir, 'a_delivery.ndjson'), deliveries.map((e) => JSON.stringify(toV2Record(e, { shape: 'stream' }))).join('\n'));
-    const r = await runCli(['ingest', dir, '-', '--summary', 'json', '--type', 'jrnl'], { stdin: 'datetime=2017-05-26T16:47:41+0100|acc=C0A0|aCode=x\n' });
+    const r = await runCli(['ingest', '--sink', 'ndjson', dir, '-', '--summary', 'json', '--type', 'jrnl'], { stdin: 'datetime=2017-05-26T16:47:41+0100|acc=C0A0|aCode=x\n' });
     assert.equal(r.code, 0, r.stderr);
     const docs = lines(r.stdout).map((l) => JSON.parse(l));
     assert.equal(docs.length, receipts.length + deliveries.length + 1);
@@ -54,7 +54,7 @@ describe('mimelog ingest (CLI)', () => {
     const file = join(dir, 'mixed.log');
     writeFileSync(file, ['datetime=2017-05-26T16:47:41+0100|acc=C0A0|aCode=x', 'garbage line', 'datetime=2017-05-26T16:47:42+0100|acc=C0A0|aCode=y'].join('\n'));
     const dl = join(dir, 'dead.ndjson');
-    const r = await runCli(['ingest', file, '--dead-letter', dl]);
+    const r = await runCli(['ingest', '--sink', 'ndjson', file, '--dead-letter', dl]);
     assert.equal(r.code, 2);
     assert.equal(lines(r.stdout).length, 2);
     const dead = lines(readFileSync(dl, 'utf8')).map((l) => JSON.parse(l));
@@ -63,7 +63,7 @@ describe('mimelog ingest (CLI)', () => {
   });
 
   it('fails with one clear line for a missing path, an unknown type or sink', async () => {
-    for (const args of [['ingest', '/nonexistent/x.log'], ['ingest', '--type', 'nope', '-'], ['ingest', '--sink', 'kafka', '-']]) {
+    for (const args of [['ingest', '/nonexistent/x.log'], ['ingest', '--type', 'nope', '-'], ['ingest', '--sink', 'kafka', '-'], ['stats', '--db', '/nonexistent.db'], ['search', '--from', 'soon', '--db', '/nonexistent.db']]) {
       const r = await runCli(args);
       assert.equal(r.code, 1, args.join(' '));
       assert.equal(lines(r.stderr).length, 1, r.stderr);

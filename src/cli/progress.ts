@@ -1,0 +1,34 @@
+/**
+ * Progress for long runs: a single updating line with events/s on a terminal, a plain log line
+ * every 10 s otherwise (so logs stay readable). Silent for runs shorter than that.
+ */
+export class Progress {
+  private readonly started = Date.now();
+  private last = 0;
+  private drawn = false;
+
+  constructor(
+    private readonly out: NodeJS.WriteStream = process.stderr,
+    private readonly label = 'ingest',
+  ) {}
+
+  update(events: number, extra = ''): void {
+    const now = Date.now();
+    const interval = this.out.isTTY ? 250 : 10_000;
+    if (now - this.last < interval || now - this.started < 1000) return;
+    this.last = now;
+    const secs = (now - this.started) / 1000;
+    const rate = Math.round(events / secs);
+    const text = `mimelog ${this.label}: ${events.toLocaleString('en')} events, ${rate.toLocaleString('en')} events/s, ${secs.toFixed(0)} s${extra ? `, ${extra}` : ''}`;
+    if (this.out.isTTY) {
+      this.out.write(`\r\x1b[K${text}`);
+      this.drawn = true;
+    } else {
+      this.out.write(`${text}\n`);
+    }
+  }
+
+  done(): void {
+    if (this.drawn) this.out.write('\r\x1b[K');
+  }
+}

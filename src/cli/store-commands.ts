@@ -1,0 +1,151 @@
+/** `mimelog stats | search | trace | export | replay`: what analysts do with the embedded store. */
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { replayDeadLetters } from '../pipeline/replay.js';
+import { type EventRow, type SearchFilter, exportDocuments, search, stats } from '../store/queries.js';
+import { Store } from '../store/store.js';
+import { trace } from '../store/trace.js';
+import { UsageError } from './errors.js';
+import { addDbOption, addPipelineOptions, buildTransformer, type PipelineOptions } from './ingest.js';
+
+function openStore(path: string, readonly = true): Store {
+  if (!existsSync(path)) throw new UsageError(`no store at ${path} (run mimelog ingest first, or pass --db)`);
+  return new Store(path, { readonly });
+}
+
+function out(text: string): void {
+  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))));
+  const line = (cells: string[]) => cells.map((c, i) => (c.length > widths[i]! ? `${c.slice(0, widths[i]! - 1)}…` : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+function parseTime(value: string, flag: string): number {
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw new UsageError(`${flag}: not a date or time: ${value}`);
+  return t;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--limit must be a positive integer`);
+  return n;
+}
+
+interface FilterOptions {
+  from?: string;
+  to?: string;
+  type?: string;
+  address?: string;
+  messageId?: string;
+  acode?: string;
+  action?: string;
+  text?: string;
+}
+
+function addFilterOptions(cmd: Command): Command {
+  return cmd
+    .option('--from <time>', 'events at or after this time (ISO 8601)')
+    .option('--to <time>', 'events before this time (ISO 8601)')
+    .option('--type <log_type>', 'one log type')
+    .option('--address <email>', 'sender or recipient')
+    .option('--message-id <id>', 'Message-ID, with or without <>')
+    .option('--acode <aCode>', 'Mimecast aCode (email.local_id)')
+    .option('--action <action>', 'event.action, e.g. Rej, Hld, Acc')
+    .option('--text <words>', 'full-text search over subjects');
+}
+
+function filterFrom(o: FilterOptions): SearchFilter {
+  return {
+    from: o.from ? parseTime(o.from, '--from') : undefined,
+    to: o.to ? parseTime(o.to, '--to') : undefined,
+    type: o.type,
+    address: o.address,
+    messageId: o.messageId,
+    acode: o.acode,
+    action: o.action,
+    text: o.text,
+  };
+}
+
+export function registerStoreCommands(program: Command): void {
+  addDbOption(program.command('stats').description('counts in the store: events per type and day, duplicates, collisions, dead letters, drift, checkpoints'))
+    .option('--json', 'one JSON object')
+    .action((o: { db: string; json?: boolean }) => {
+      const store = openStore(o.db);
+      const s = stats(store);
+      store.close();
+      if (o.json) return out(JSON.stringify(s));
+      const kv = (r: Record<string, number>) => Object.entries(r).map(([k, v]) => [k, v.toLocaleString('en')]);
+      out(`events ${s.events.toLocaleString('en')}  duplicates ${s.duplicates}  collisions ${s.collisions}  dead letters ${s.dead_letters}  unknown type ${s.unknown}\n`);
+      out(table(['log type', 'events'], kv(s.by_type)));
+      out(`\n${table(['type decided by', 'events'], kv(s.by_type_source))}`);
+      out(`\n${table(['day (UTC)', 'events'], kv(s.by_day))}`);
+      if (Object.keys(s.schema_drift_keys).length) out(`\n${table(['schema drift key', 'seen'], kv(s.schema_drift_keys))}`);
+      if (s.checkpoints.length) {
+        out(`\n${table(['source', 'position', 'complete', 'updated'], s.checkpoints.map((c) => [c.source, String(c.position), c.complete ? 'yes' : 'no', c.updated_at]))}`);
+      }
+    });
+
+  addFilterOptions(addDbOption(program.command('search').description('find events, newest first')))
+    .option('--limit <n>', 'at most this many', positiveInt, 50)
+    .option('--json', 'the ECS documents as NDJSON')
+    .action((o: FilterOptions & { db: string; limit: number; json?: boolean }) => {
+      const store = openStore(o.db);
+      const rows: EventRow[] = search(store.db, { ...filterFrom(o), limit: o.limit });
+      store.close();
+      if (o.json) return rows.length ? out(rows.map((r) => r.doc).join('\n')) : undefined;
+      out(table(['time (UTC)', 'type', 'action', 'from', 'to', 'subject', 'id'],
+        rows.map((r) => [new Date(r.ts).toISOString().replace('.000Z', 'Z'), r.log_type, r.action ?? '', r.sender ?? '', r.recipients ?? '', r.subject ?? '', r.id])));
+      process.stderr.write(`${rows.length} events\n`);
+    });
+
+  addDbOption(program.command('trace').description('the journey of an email across log types, from a message id, aCode or address'))
+    .argument('<message-id|aCode|address>')
+    .option('--json', 'one JSON object')
+    .action((query: string, o: { db: string; json?: boolean }) => {
+      const store = openStore(o.db);
+      const t = trace(store.db, query);
+      store.close();
+      if (o.json) return out(JSON.stringify(t));
+      if (t.steps.length === 0) {
+        process.stderr.write(`mimelog: nothing found for ${query}\n`);
+        process.exitCode = 1;
+        return;
+      }
+      out(`trace ${query} (matched by ${t.matched_by}; aCode ${t.acodes.join(', ') || '-'}; message id ${t.message_ids.join(', ') || '-'})`);
+      out(table(['time (UTC)', 'stage', 'action', 'details'], t.steps.map((s) => [s.time.replace('.000Z', 'Z'), s.log_type, s.action ?? '', s.summary])));
+      out(`outcome: ${t.outcome.join('; ') || 'no delivery line yet'}`);
+    });
+
+  addFilterOptions(addDbOption(program.command('export').description('stored ECS documents as NDJSON, in time order')))
+    .option('--no-original', 'leave event.original out')
+    .action(async (o: FilterOptions & { db: string; original: boolean }) => {
+      const store = openStore(o.db);
+      let buf = '';
+      for (const line of exportDocuments(store.db, filterFrom(o), o.original)) {
+        buf += `${line}\n`;
+        if (buf.length > 1 << 20) {
+          if (!process.stdout.write(buf)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
+          buf = '';
+        }
+      }
+      process.stdout.write(buf);
+      store.close();
+    });
+
+  addPipelineOptions(addDbOption(program.command('replay').description('re-run dead letters through the current pipeline; those that now succeed are stored and removed')))
+    .option('--json', 'one JSON object')
+    .action(async (o: PipelineOptions & { db: string; json?: boolean }) => {
+      const { transformer } = buildTransformer(o);
+      const store = openStore(o.db, false);
+      const report = await replayDeadLetters(store, transformer);
+      store.close();
+      if (o.json) return out(JSON.stringify(report));
+      out(`replayed ${report.attempted} dead letters: ${report.recovered} recovered (${report.events_stored} events stored, ${report.duplicates} duplicates), ${report.still_failing} still failing`);
+      if (report.still_failing > 0) process.exitCode = 2;
+    });
+}

@@ -1,0 +1,112 @@
+/** Read-side of the store: stats, search, export. Indexed queries only on the hot paths. */
+import type Database from 'better-sqlite3';
+import type { Store } from './store.js';
+
+export interface StatsReport {
+  events: number;
+  by_type: Record<string, number>;
+  by_type_source: Record<string, number>;
+  by_day: Record<string, number>;
+  duplicates: number;
+  collisions: number;
+  dead_letters: number;
+  unknown: number;
+  schema_drift_keys: Record<string, number>;
+  checkpoints: { source: string; position: number; complete: boolean; cursor: string | null; updated_at: string }[];
+}
+
+function toRecord(rows: { k: string | number; n: number }[]): Record<string, number> {
+  return Object.fromEntries(rows.map((r) => [String(r.k), r.n]));
+}
+
+export function stats(store: Store): StatsReport {
+  const db = store.db;
+  const all = <T>(sql: string, ...params: unknown[]) => db.prepare(sql).all(...params) as T[];
+  const byType = toRecord(all('SELECT log_type AS k, count(*) AS n FROM events GROUP BY log_type ORDER BY log_type'));
+  return {
+    events: Object.values(byType).reduce((a, b) => a + b, 0),
+    by_type: byType,
+    by_type_source: toRecord(all('SELECT log_type_source AS k, count(*) AS n FROM events GROUP BY log_type_source ORDER BY 1')),
+    by_day: toRecord(all(`SELECT strftime('%Y-%m-%d', ts / 1000, 'unixepoch') AS k, count(*) AS n FROM events GROUP BY ts / 86400000 ORDER BY ts / 86400000`)),
+    duplicates: store.counter('duplicates'),
+    collisions: (db.prepare('SELECT count(*) AS n FROM collisions').get() as { n: number }).n,
+    dead_letters: (db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n,
+    unknown: byType.unknown ?? 0,
+    schema_drift_keys: toRecord(all('SELECT key AS k, count AS n FROM drift_keys ORDER BY key')),
+    checkpoints: all<{ source: string; position: number; complete: number; cursor: string | null; updated_at: number }>(
+      'SELECT source, position, complete, cursor, updated_at FROM checkpoints ORDER BY source',
+    ).map((c) => ({ source: c.source, position: c.position, complete: c.complete === 1, cursor: c.cursor, updated_at: new Date(c.updated_at).toISOString() })),
+  };
+}
+
+export interface SearchFilter {
+  from?: number;
+  to?: number;
+  type?: string;
+  address?: string;
+  messageId?: string;
+  acode?: string;
+  action?: string;
+  text?: string;
+  limit?: number;
+}
+
+export interface EventRow {
+  rowid: number;
+  id: string;
+  ts: number;
+  log_type: string;
+  acode: string | null;
+  message_id: string | null;
+  sender: string | null;
+  recipients: string | null;
+  subject: string | null;
+  direction: string | null;
+  action: string | null;
+  doc: string;
+  original: string | null;
+}
+
+const ROW_COLUMNS = 'e.rowid, e.id, e.ts, e.log_type, e.acode, e.message_id, e.sender, e.recipients, e.subject, e.direction, e.action, e.doc, e.original';
+
+/** FTS5 query from user words: each word quoted, so punctuation is never query syntax. */
+function ftsQuery(text: string): string {
+  return text.split(/\s+/).filter(Boolean).map((w) => `"${w.replace(/"/g, '""')}"`).join(' ');
+}
+
+function where(filter: SearchFilter): { sql: string; params: unknown[] } {
+  const clauses: string[] = [];
+  const params: unknown[] = [];
+  if (filter.from !== undefined) clauses.push('e.ts >= ?') && params.push(filter.from);
+  if (filter.to !== undefined) clauses.push('e.ts < ?') && params.push(filter.to);
+  if (filter.type) clauses.push('e.log_type = ?') && params.push(filter.type);
+  if (filter.acode) clauses.push('e.acode = ?') && params.push(filter.acode);
+  if (filter.action) clauses.push('e.action = ?') && params.push(filter.action);
+  if (filter.messageId) {
+    const bare = filter.messageId.replace(/^<|>$/g, '');
+    clauses.push('e.message_id IN (?, ?)') && params.push(bare, `<${bare}>`);
+  }
+  if (filter.address) clauses.push('e.rowid IN (SELECT event FROM event_addresses WHERE address = ?)') && params.push(filter.address);
+  if (filter.text) clauses.push('e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)') && params.push(ftsQuery(filter.text));
+  return { sql: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
+}
+
+export function search(db: Database.Database, filter: SearchFilter): EventRow[] {
+  const w = where(filter);
+  return db.prepare(`SELECT ${ROW_COLUMNS} FROM events e ${w.sql} ORDER BY e.ts DESC, e.rowid DESC LIMIT ?`).all(...w.params, filter.limit ?? 50) as EventRow[];
+}
+
+/** Streams stored documents in time order, with event.original put back unless asked not to. */
+export function* exportDocuments(db: Database.Database, filter: SearchFilter, withOriginal: boolean): Generator<string> {
+  const w = where(filter);
+  const rows = db.prepare(`SELECT e.doc, e.original FROM events e ${w.sql} ORDER BY e.ts, e.rowid`).iterate(...w.params) as IterableIterator<{ doc: string; original: string | null }>;
+  for (const row of rows) {
+    if (!withOriginal || row.original === null) {
+      yield row.doc;
+      continue;
+    }
+    const doc = JSON.parse(row.doc) as { event: Record<string, unknown> };
+    doc.event.original = row.original;
+    yield JSON.stringify(doc);
+  }
+}

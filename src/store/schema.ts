@@ -1,0 +1,76 @@
+/**
+ * The embedded store's schema, as ordered migrations. `PRAGMA user_version` holds how many
+ * have run; opening a database runs the rest in one transaction. Never edit a shipped
+ * migration: add one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: events, addresses, full-text subject, collisions, dead letters, checkpoints, counters, drift.
+  `
+  CREATE TABLE events (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,           -- event.id (fingerprint)
+    hash TEXT NOT NULL,                -- event.hash: full content digest, compared on id conflicts
+    ts INTEGER NOT NULL,               -- event time, ms since the epoch (UTC)
+    log_type TEXT NOT NULL,
+    log_type_source TEXT NOT NULL,
+    acode TEXT,
+    message_id TEXT,
+    sender TEXT,
+    recipients TEXT,                   -- comma-separated; searchable through event_addresses
+    subject TEXT,
+    direction TEXT,
+    action TEXT,
+    doc TEXT NOT NULL,                 -- ECS document without event.original
+    original TEXT,                     -- the raw record (event.original)
+    source TEXT NOT NULL,              -- where it was first seen
+    position INTEGER NOT NULL
+  );
+  CREATE INDEX events_ts ON events(ts);
+  CREATE INDEX events_type_ts ON events(log_type, ts);
+  CREATE INDEX events_acode ON events(acode) WHERE acode IS NOT NULL;
+  CREATE INDEX events_message_id ON events(message_id) WHERE message_id IS NOT NULL;
+  CREATE INDEX events_action ON events(action) WHERE action IS NOT NULL;
+  CREATE TABLE event_addresses (
+    address TEXT NOT NULL COLLATE NOCASE,
+    event INTEGER NOT NULL REFERENCES events(rowid),
+    role TEXT NOT NULL,                -- from | to
+    PRIMARY KEY (address, event, role)
+  ) WITHOUT ROWID;
+  CREATE VIRTUAL TABLE events_fts USING fts5(subject, content='events', content_rowid='rowid');
+  CREATE TRIGGER events_fts_insert AFTER INSERT ON events WHEN new.subject IS NOT NULL BEGIN
+    INSERT INTO events_fts(rowid, subject) VALUES (new.rowid, new.subject);
+  END;
+  CREATE TABLE collisions (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL,
+    stored_hash TEXT NOT NULL,
+    new_hash TEXT NOT NULL,
+    stored_doc TEXT NOT NULL,
+    new_doc TEXT NOT NULL,
+    new_original TEXT,
+    source TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    seen_at INTEGER NOT NULL
+  );
+  CREATE TABLE dead_letters (
+    rowid INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    raw BLOB NOT NULL,
+    raw_is_text INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    replay_attempts INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE checkpoints (
+    source TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,         -- last record position stored
+    complete INTEGER NOT NULL,         -- 1 when the whole input was stored
+    identity TEXT,                     -- what the input looked like (size, head digest)
+    cursor TEXT,                       -- collectors: the API cursor (e.g. mc-siem-token)
+    updated_at INTEGER NOT NULL
+  );
+  CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+  CREATE TABLE drift_keys (key TEXT PRIMARY KEY, count INTEGER NOT NULL, last_seen INTEGER NOT NULL) WITHOUT ROWID;
+  `,
+];

@@ -1,0 +1,215 @@
+/**
+ * The embedded SQLite store: one file, WAL mode, one row per event keyed by its fingerprint.
+ * A unit's events, dead letters, counters and checkpoint commit in one transaction, so a crash
+ * leaves the store before or after the whole unit, never in between.
+ */
+import Database from 'better-sqlite3';
+import type { JsonValue } from '../decode/record.js';
+import type { SinkCounts } from '../pipeline/summary.js';
+import type { DeadLetter, ProcessedEvent, Unit } from '../pipeline/transform.js';
+import type { CheckpointUpdate } from '../sinks/sink.js';
+import { MIGRATIONS } from './schema.js';
+
+export interface Checkpoint {
+  readonly source: string;
+  readonly position: number;
+  readonly complete: boolean;
+  readonly identity: string | null;
+  readonly cursor: string | null;
+  readonly updatedAt: number;
+}
+
+
+type Doc = { [k: string]: JsonValue };
+
+export interface StoredDeadLetter extends DeadLetter {
+  readonly rowid: number;
+  readonly replayAttempts: number;
+}
+
+function str(v: JsonValue | undefined): string | null {
+  return typeof v === 'string' ? v : null;
+}
+
+function list(v: JsonValue | undefined): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/** The ECS document as stored: event.original is kept in its own column. */
+function docWithoutOriginal(doc: Doc): Doc {
+  const event = doc.event as Doc;
+  if (event.original === undefined) return doc;
+  const { original: _original, ...rest } = event;
+  return { ...doc, event: rest };
+}
+
+export class Store {
+  readonly db: Database.Database;
+  private readonly insertEvent: Database.Statement;
+  private readonly findEvent: Database.Statement;
+  private readonly insertAddress: Database.Statement;
+  private readonly insertCollision: Database.Statement;
+  private readonly insertDeadLetter: Database.Statement;
+  private readonly upsertCheckpoint: Database.Statement;
+  private readonly bumpCounter: Database.Statement;
+  private readonly bumpDrift: Database.Statement;
+  private readonly writeTx: Database.Transaction<(unit: Unit, update: CheckpointUpdate | undefined) => SinkCounts>;
+
+  constructor(path: string, options: { readonly?: boolean } = {}) {
+    this.db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    if (!options.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL'); // WAL + NORMAL: durable across process crashes; a power loss may drop the last commits, never corrupt.
+      this.migrate();
+    }
+    this.db.pragma('busy_timeout = 10000');
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version !== MIGRATIONS.length) throw new Error(`store ${path}: schema version ${version}, this mimelog expects ${MIGRATIONS.length}`);
+    this.insertEvent = this.db.prepare(`INSERT INTO events (id, hash, ts, log_type, log_type_source, acode, message_id, sender, recipients, subject,
+      direction, action, doc, original, source, position) VALUES (@id, @hash, @ts, @log_type, @log_type_source, @acode, @message_id, @sender,
+      @recipients, @subject, @direction, @action, @doc, @original, @source, @position) ON CONFLICT(id) DO NOTHING`);
+    this.findEvent = this.db.prepare('SELECT hash, doc FROM events WHERE id = ?');
+    this.insertAddress = this.db.prepare('INSERT OR IGNORE INTO event_addresses (address, event, role) VALUES (?, ?, ?)');
+    this.insertCollision = this.db.prepare(`INSERT INTO collisions (id, stored_hash, new_hash, stored_doc, new_doc, new_original, source, position, seen_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertDeadLetter = this.db.prepare(`INSERT INTO dead_letters (source, position, reason, raw, raw_is_text, created_at) VALUES (?, ?, ?, ?, ?, ?)`);
+    this.upsertCheckpoint = this.db.prepare(`INSERT INTO checkpoints (source, position, complete, identity, cursor, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+      ON CONFLICT(source) DO UPDATE SET position = excluded.position, complete = excluded.complete,
+      identity = coalesce(excluded.identity, identity), cursor = coalesce(excluded.cursor, cursor), updated_at = excluded.updated_at`);
+    this.bumpCounter = this.db.prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value');
+    this.bumpDrift = this.db.prepare(`INSERT INTO drift_keys (key, count, last_seen) VALUES (?, ?, ?)
+      ON CONFLICT(key) DO UPDATE SET count = count + excluded.count, last_seen = excluded.last_seen`);
+    this.writeTx = this.db.transaction((unit: Unit, update: CheckpointUpdate | undefined) => this.writeUnitNow(unit, update));
+  }
+
+  private migrate(): void {
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) throw new Error(`store was written by a newer mimelog (schema ${version})`);
+    if (version === MIGRATIONS.length) return;
+    this.db.transaction(() => {
+      for (let v = version; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v]!);
+      this.db.pragma(`user_version = ${MIGRATIONS.length}`);
+    }).immediate();
+  }
+
+  /** Stores a unit and moves its input's checkpoint, atomically. */
+  writeUnit(unit: Unit, update?: CheckpointUpdate): SinkCounts {
+    return this.writeTx.immediate(unit, update);
+  }
+
+  private writeUnitNow(unit: Unit, update: CheckpointUpdate | undefined): SinkCounts {
+    const now = Date.now();
+    const counts = this.storeEvents(unit, now);
+    for (const d of unit.deadLetters) this.storeDeadLetter(d, now);
+    counts.deadLetters = unit.deadLetters.length;
+    if (counts.deadLetters > 0) this.bumpCounter.run('deadLetters', counts.deadLetters);
+    this.upsertCheckpoint.run(unit.source, unit.position, unit.last ? 1 : 0, update?.identity ?? null, update?.cursor ?? null, now);
+    return counts;
+  }
+
+  /** Stores a unit's events (not its dead letters or checkpoint) and bumps the counters. */
+  private storeEvents(unit: Unit, now: number): SinkCounts {
+    const counts: SinkCounts = { stored: 0, duplicates: 0, collisions: 0, deadLetters: 0 };
+    const drift = new Map<string, number>();
+    for (const e of unit.events) {
+      this.storeEvent(e, unit.source, counts, now);
+      for (const k of e.classification.driftKeys) drift.set(k, (drift.get(k) ?? 0) + 1);
+    }
+    for (const [k, n] of drift) this.bumpDrift.run(k, n, now);
+    for (const name of ['stored', 'duplicates', 'collisions'] as const) if (counts[name] > 0) this.bumpCounter.run(name, counts[name]);
+    return counts;
+  }
+
+  /** Replay: a dead letter that now decodes is replaced by its events, atomically. */
+  resolveDeadLetter(rowid: number, units: readonly Unit[]): SinkCounts {
+    return this.db.transaction(() => {
+      const total: SinkCounts = { stored: 0, duplicates: 0, collisions: 0, deadLetters: 0 };
+      for (const unit of units) {
+        const c = this.storeEvents(unit, Date.now());
+        total.stored += c.stored;
+        total.duplicates += c.duplicates;
+        total.collisions += c.collisions;
+      }
+      this.db.prepare('DELETE FROM dead_letters WHERE rowid = ?').run(rowid);
+      return total;
+    }).immediate();
+  }
+
+  markReplayFailed(rowid: number, reason: string): void {
+    this.db.prepare('UPDATE dead_letters SET replay_attempts = replay_attempts + 1, reason = ? WHERE rowid = ?').run(reason, rowid);
+  }
+
+  deadLetterIds(): number[] {
+    return (this.db.prepare('SELECT rowid FROM dead_letters ORDER BY rowid').all() as { rowid: number }[]).map((r) => r.rowid);
+  }
+
+  deadLetter(rowid: number): StoredDeadLetter | undefined {
+    const row = this.db.prepare('SELECT rowid, source, position, reason, raw, raw_is_text, replay_attempts FROM dead_letters WHERE rowid = ?').get(rowid) as
+      | { rowid: number; source: string; position: number; reason: string; raw: Buffer; raw_is_text: number; replay_attempts: number }
+      | undefined;
+    if (!row) return undefined;
+    return { rowid: row.rowid, source: row.source, position: row.position, reason: row.reason, raw: row.raw_is_text ? row.raw.toString('utf8') : row.raw, replayAttempts: row.replay_attempts };
+  }
+
+  private storeEvent(e: ProcessedEvent, source: string, counts: SinkCounts, now: number): void {
+    const doc = e.doc;
+    const email = (doc.email ?? {}) as Doc;
+    const from = list((email.from as Doc | undefined)?.address);
+    const to = list((email.to as Doc | undefined)?.address);
+    const stored = JSON.stringify(docWithoutOriginal(doc));
+    const info = this.insertEvent.run({
+      id: e.id,
+      hash: e.hash,
+      ts: e.timeMs,
+      log_type: e.classification.logType,
+      log_type_source: e.classification.source,
+      acode: str(email.local_id),
+      message_id: str(email.message_id),
+      sender: from[from.length - 1] ?? null,
+      recipients: to.length > 0 ? to.join(',') : null,
+      subject: str(email.subject),
+      direction: str(email.direction),
+      action: str((doc.event as Doc).action),
+      doc: stored,
+      original: e.raw,
+      source,
+      position: e.position,
+    });
+    if (info.changes === 1) {
+      const rowid = info.lastInsertRowid;
+      for (const a of from) this.insertAddress.run(a, rowid, 'from');
+      for (const a of to) this.insertAddress.run(a, rowid, 'to');
+      counts.stored++;
+      return;
+    }
+    const existing = this.findEvent.get(e.id) as { hash: string; doc: string };
+    if (existing.hash === e.hash) {
+      counts.duplicates++;
+      return;
+    }
+    // Same id, different content: keep both, overwrite nothing, count it.
+    this.insertCollision.run(e.id, existing.hash, e.hash, existing.doc, stored, e.raw, source, e.position, now);
+    counts.collisions++;
+  }
+
+  private storeDeadLetter(d: DeadLetter, now: number): void {
+    const isText = typeof d.raw === 'string';
+    this.insertDeadLetter.run(d.source, d.position, d.reason, isText ? Buffer.from(d.raw as string) : d.raw, isText ? 1 : 0, now);
+  }
+
+  checkpoint(source: string): Checkpoint | undefined {
+    const row = this.db.prepare('SELECT source, position, complete, identity, cursor, updated_at FROM checkpoints WHERE source = ?').get(source) as
+      | { source: string; position: number; complete: number; identity: string | null; cursor: string | null; updated_at: number }
+      | undefined;
+    return row && { source: row.source, position: row.position, complete: row.complete === 1, identity: row.identity, cursor: row.cursor, updatedAt: row.updated_at };
+  }
+
+  counter(name: string): number {
+    const row = this.db.prepare('SELECT value FROM counters WHERE name = ?').get(name) as { value: number } | undefined;
+    return row?.value ?? 0;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

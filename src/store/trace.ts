@@ -1,0 +1,113 @@
+/**
+ * `mimelog trace`: the journey of one email across log types (receipt → process → delivery
+ * attempts → journal, plus the security events that name it), from a message id, aCode or address.
+ */
+import type Database from 'better-sqlite3';
+import type { EventRow } from './queries.js';
+
+/** Order of stages within one second, so a timeline reads as the email travelled. */
+const STAGE: Readonly<Record<string, number>> = {
+  receipt: 0, 'impersonation-protect': 1, spam: 1, avlog: 1, 'attachment-protect': 1, process: 2, 'internal-email-protect': 3,
+  delivery: 4, jrnl: 5, 'url-protect': 6,
+};
+
+export interface TraceStep {
+  time: string;
+  log_type: string;
+  action: string | null;
+  summary: string;
+  id: string;
+}
+
+export interface TraceResult {
+  query: string;
+  matched_by: 'message_id' | 'acode' | 'address' | 'none';
+  acodes: string[];
+  message_ids: string[];
+  steps: TraceStep[];
+  outcome: string[];
+}
+
+const COLS = 'rowid, id, ts, log_type, acode, message_id, sender, recipients, subject, direction, action, doc, original';
+const MAX_EMAILS_PER_ADDRESS = 20;
+
+type Doc = Record<string, any>;
+
+function describe(row: EventRow, doc: Doc): string {
+  const parts: string[] = [];
+  const ev = doc.event ?? {};
+  const m = doc.mimecast ?? {};
+  const to = doc.email?.to?.address as string[] | undefined;
+  switch (row.log_type) {
+    case 'receipt':
+      parts.push(`from ${row.sender ?? '?'} to ${to?.join(', ') ?? '?'}`);
+      if (doc.source?.ip) parts.push(`ip ${doc.source.ip}`);
+      if (ev.reason) parts.push(`rejected: ${ev.reason}`);
+      if (m.SpamScore !== undefined) parts.push(`spam score ${m.SpamScore}`);
+      break;
+    case 'process':
+      if (ev.reason) parts.push(`held: ${ev.reason}`);
+      if (doc.email?.attachments) parts.push(`attachments: ${doc.email.attachments.map((a: Doc) => a.file?.name).join(', ')}`);
+      break;
+    case 'delivery':
+      parts.push(`attempt ${m.Attempt ?? m.deliveryAttempts ?? '?'} to ${to?.join(', ') ?? '?'}: ${ev.outcome === 'success' ? 'delivered' : ev.outcome === 'failure' ? 'not delivered' : 'unknown'}`);
+      if (doc.error?.message) parts.push(doc.error.message);
+      break;
+    default:
+      if (ev.reason) parts.push(String(ev.reason));
+      if (doc.url?.full) parts.push(doc.url.full);
+      if (doc.email?.attachments?.[0]?.file?.name) parts.push(doc.email.attachments[0].file.name);
+      if (m.Virus) parts.push(`virus ${m.Virus}`);
+  }
+  return parts.join('; ');
+}
+
+function outcome(rows: { row: EventRow; doc: Doc }[]): string[] {
+  const out: string[] = [];
+  const lastDelivery = new Map<string, Doc>();
+  for (const { row, doc } of rows) {
+    if (row.log_type === 'receipt' && doc.event?.action === 'Rej') out.push(`rejected at receipt for ${row.recipients ?? '?'}: ${doc.event.reason ?? ''}`.trim());
+    if (row.log_type === 'process' && doc.event?.action === 'Hld') out.push(`held: ${doc.event.reason ?? 'unknown reason'}`);
+    if (row.log_type === 'delivery') lastDelivery.set(row.recipients ?? '?', doc);
+  }
+  for (const [rcpt, doc] of lastDelivery) {
+    out.push(doc.event?.outcome === 'success' ? `delivered to ${rcpt} at ${doc['@timestamp']}` : `not delivered to ${rcpt} (last attempt ${doc.mimecast?.Attempt ?? '?'}: ${doc.error?.message ?? 'no reason given'})`);
+  }
+  return out;
+}
+
+export function trace(db: Database.Database, query: string): TraceResult {
+  const bare = query.trim().replace(/^<|>$/g, '');
+  const byMessageId = db.prepare(`SELECT ${COLS} FROM events WHERE message_id IN (?, ?)`).all(bare, `<${bare}>`) as EventRow[];
+  const byAcode = db.prepare(`SELECT ${COLS} FROM events WHERE acode = ?`).all(bare) as EventRow[];
+  let matchedBy: TraceResult['matched_by'] = byMessageId.length ? 'message_id' : byAcode.length ? 'acode' : 'none';
+  let seed = byMessageId.length ? byMessageId : byAcode;
+  if (seed.length === 0 && bare.includes('@')) {
+    seed = db.prepare(`SELECT ${COLS.split(', ').map((c) => `e.${c}`).join(', ')} FROM event_addresses a JOIN events e ON e.rowid = a.event
+      WHERE a.address = ? ORDER BY e.ts DESC LIMIT 500`).all(bare) as EventRow[];
+    if (seed.length) matchedBy = 'address';
+  }
+  const acodes = [...new Set(seed.map((r) => r.acode).filter((a): a is string => !!a))].slice(0, MAX_EMAILS_PER_ADDRESS);
+  const messageIds = new Set(seed.map((r) => r.message_id).filter((m): m is string => !!m));
+  const rows = new Map<number, EventRow>(seed.map((r) => [r.rowid, r]));
+  const byAcodeStmt = db.prepare(`SELECT ${COLS} FROM events WHERE acode = ?`);
+  for (const a of acodes) {
+    for (const r of byAcodeStmt.all(a) as EventRow[]) {
+      rows.set(r.rowid, r);
+      if (r.message_id) messageIds.add(r.message_id);
+    }
+  }
+  const byMsgStmt = db.prepare(`SELECT ${COLS} FROM events WHERE message_id = ?`);
+  for (const m of [...messageIds].slice(0, MAX_EMAILS_PER_ADDRESS)) for (const r of byMsgStmt.all(m) as EventRow[]) rows.set(r.rowid, r);
+  const ordered = [...rows.values()]
+    .map((row) => ({ row, doc: JSON.parse(row.doc) as Doc }))
+    .sort((a, b) => a.row.ts - b.row.ts || (STAGE[a.row.log_type] ?? 9) - (STAGE[b.row.log_type] ?? 9) || a.row.rowid - b.row.rowid);
+  return {
+    query,
+    matched_by: matchedBy,
+    acodes,
+    message_ids: [...messageIds],
+    steps: ordered.map(({ row, doc }) => ({ time: new Date(row.ts).toISOString(), log_type: row.log_type, action: row.action, summary: describe(row, doc), id: row.id })),
+    outcome: outcome(ordered),
+  };
+}

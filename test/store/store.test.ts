@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { MIGRATIONS } from '../../src/store/schema.js';
+import { Store } from '../../src/store/store.js';
+import { stats } from '../../src/store/queries.js';
+import { takeEvents, toKeyValueLine } from '../../src/simulator/generate.js';
+import { SAMPLES, lines, processInput, runCli } from '../support/helpers.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'mimelog-store-'));
+
+function corpus(dir: string, n: number, seed = 21): string {
+  const file = join(dir, 'events.log');
+  writeFileSync(file, takeEvents({ seed, startMs: Date.UTC(2026, 3, 1) }, n).map(toKeyValueLine).join('\n'));
+  return file;
+}
+
+async function statsOf(db: string): Promise<Record<string, any>> {
+  const r = await runCli(['stats', '--db', db, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+describe('embedded SQLite store', () => {
+  it('is idempotent: ingesting twice leaves the events unchanged and counts duplicates', async () => {
+    const dir = tmp();
+    const db = join(dir, 'm.db');
+    const file = corpus(dir, 3000);
+    const first = await runCli(['ingest', '--db', db, file, '--summary', 'json']);
+    assert.equal(first.code, 0, first.stderr);
+    const before = await statsOf(db);
+    assert.equal(before.events, 3000);
+    const second = await runCli(['ingest', '--db', db, file, '--summary', 'json']);
+    assert.equal(JSON.parse(lines(second.stderr).at(-1)!).duplicates, 3000);
+    const after = await statsOf(db);
+    assert.equal(after.events, 3000);
+    assert.equal(after.duplicates, 3000);
+    assert.deepEqual(after.by_type, before.by_type);
+  });
+
+  it('keeps both sides of a forged collision, overwrites nothing, and reports it', async () => {
+    const dir = tmp();
+    const path = join(dir, 'c.db');
+    const store = new Store(path);
+    const a = await processInput('a.log', 'datetime=2017-05-26T16:47:41+0100|acc=C0A0|aCode=A|Subject=first');
+    const b = await processInput('b.log', 'datetime=2017-05-26T16:47:41+0100|acc=C0A0|aCode=A|Subject=second');
+    // Force the second event onto the first one's id, as a fingerprint collision would.
+    const forged = { ...b, events: [{ ...b.events[0]!, id: a.events[0]!.id }] };
+    assert.deepEqual(store.writeUnit(a), { stored: 1, duplicates: 0, collisions: 0, deadLetters: 0 });
+    assert.deepEqual(store.writeUnit(forged), { stored: 0, duplicates: 0, collisions: 1, deadLetters: 0 });
+    const kept = store.db.prepare('SELECT subject FROM events').all();
+    assert.deepEqual(kept, [{ subject: 'first' }]);
+    const c = store.db.prepare('SELECT id, stored_doc, new_doc, new_original FROM collisions').get() as Record<string, string>;
+    assert.equal(c.id, a.events[0]!.id);
+    assert.match(c.stored_doc!, /first/);
+    assert.match(c.new_doc!, /second/);
+    assert.match(c.new_original!, /Subject=second/);
+    assert.equal(stats(store).collisions, 1);
+    store.close();
+    assert.equal((await statsOf(path)).collisions, 1);
+  });
+
+  it('stores dead letters with source, position, reason and raw bytes; replay recovers them after the tables are extended', async () => {
+    const dir = tmp();
+    const db = join(dir, 'd.db');
+    const file = join(dir, 'mixed.log');
+    const good = takeEvents({ seed: 4, startMs: Date.UTC(2026, 0, 1) }, 5).map(toKeyValueLine);
+    const novel = 'datetime=2026-01-01T00:00:00+0000|acc=C0A0|quarantineId=q1|policyVerdict=block|scanEngine=x';
+    writeFileSync(file, [good[0], 'not a record at all', novel, ...good.slice(1)].join('\n'));
+    const r = await runCli(['ingest', '--db', db, '--unknown-types', 'dead-letter', file]);
+    assert.equal(r.code, 2);
+    const store = new Store(db, { readonly: true });
+    const rows = store.db.prepare('SELECT source, position, reason, raw FROM dead_letters ORDER BY position').all() as Record<string, any>[];
+    store.close();
+    assert.deepEqual(rows.map((x) => [x.source, x.position, x.raw.toString()]), [[file, 2, 'not a record at all'], [file, 3, novel]]);
+    assert.match(rows[1]!.reason, /unknown log type \(keys: acc,datetime,policyVerdict,quarantineId,scanEngine\)/);
+    assert.equal((await statsOf(db)).events, 5);
+
+    const types = join(dir, 'types.json');
+    writeFileSync(types, JSON.stringify({ types: [{ name: 'dlp', keys: ['quarantineId', 'policyVerdict', 'scanEngine'] }] }));
+    const replay = await runCli(['replay', '--db', db, '--types-file', types, '--unknown-types', 'dead-letter', '--json']);
+    assert.deepEqual(JSON.parse(replay.stdout), { attempted: 2, recovered: 1, still_failing: 1, events_stored: 1, duplicates: 0 });
+    const after = await statsOf(db);
+    assert.equal(after.events, 6);
+    assert.equal(after.by_type.dlp, 1);
+    assert.equal(after.dead_letters, 1);
+  });
+
+  it('runs migrations on open and refuses a store from a newer mimelog', () => {
+    const path = join(tmp(), 'v.db');
+    new Store(path).close();
+    const raw = new Database(path);
+    assert.equal(raw.pragma('user_version', { simple: true }), MIGRATIONS.length);
+    assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
+    raw.pragma(`user_version = ${MIGRATIONS.length + 1}`);
+    raw.close();
+    assert.throws(() => new Store(path), /newer mimelog/);
+  });
+
+  it('lets a reader hold a snapshot while the writer commits (WAL)', async () => {
+    const path = join(tmp(), 'w.db');
+    const writer = new Store(path);
+    const unit = await processInput('x.log', takeEvents({ seed: 9, startMs: 0 }, 200).map(toKeyValueLine).join('\n'));
+    writer.writeUnit({ ...unit, events: unit.events.slice(0, 100) });
+    const reader = new Database(path, { readonly: true });
+    const iter = reader.prepare('SELECT id FROM events').iterate();
+    iter.next(); // a read transaction is now open
+    writer.writeUnit({ ...unit, events: unit.events.slice(100) });
+    let seen = 1;
+    while (!iter.next().done) seen++;
+    assert.equal(seen, 100, 'the reader kept its snapshot');
+    assert.equal((reader.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, 200);
+    reader.close();
+    writer.close();
+  });
+
+  it('searches by type, address, message id, aCode, action, time and subject words; newest first', async () => {
+    const dir = tmp();
+    const db = join(dir, 's.db');
+    await runCli(['ingest', '--db', db, `${SAMPLES}understanding-siem-logs.kv`]);
+    const q = async (...args: string[]) => {
+      const r = await runCli(['search', '--db', db, '--json', ...args]);
+      assert.equal(r.code, 0, r.stderr);
+      return lines(r.stdout).map((l) => JSON.parse(l));
+    };
+    assert.deepEqual((await q('--type', 'delivery')).map((d) => d.event.outcome), ['success', 'failure']);
+    assert.equal((await q('--address', 'AUSER@mimecast.com')).length, 6);
+    assert.equal((await q('--message-id', 'ABCDEF@domain.tld')).length, 1);
+    assert.equal((await q('--acode', 'BY81J52RPjSmp7MrubnlZg')).length, 2);
+    assert.deepEqual((await q('--action', 'Rej')).map((d) => d.mimecast.log_type), ['receipt']);
+    assert.equal((await q('--from', '2021-01-01', '--to', '2021-03-05')).length, 1);
+    assert.deepEqual((await q('--text', 'opportunity VP')).map((d) => d.mimecast.log_type), ['spam', 'impersonation-protect']);
+    assert.equal((await q('--limit', '3')).length, 3);
+    const times = (await q()).map((d) => d['@timestamp']);
+    assert.deepEqual(times, [...times].sort().reverse());
+  });
+
+  it('traces an email from receipt to delivery, by message id, aCode or address', async () => {
+    const dir = tmp();
+    const db = join(dir, 't.db');
+    const events = takeEvents({ seed: 33, startMs: Date.UTC(2026, 4, 1) }, 2000);
+    writeFileSync(join(dir, 'e.log'), events.map(toKeyValueLine).join('\n'));
+    await runCli(['ingest', '--db', db, join(dir, 'e.log')]);
+    const retried = events.find((e) => e.logType === 'delivery' && e.fields.some(([k, v]) => k === 'Attempt' && v === '2'))!;
+    const aCode = retried.fields.find(([k]) => k === 'aCode')![1];
+    const msgId = retried.fields.find(([k]) => k === 'MsgId')![1];
+    const expected = events.filter((e) => e.fields.some(([k, v]) => (k === 'aCode' && v === aCode) || (/^(MsgId|msgid)$/.test(k) && v === msgId)));
+    for (const query of [msgId, aCode]) {
+      const r = await runCli(['trace', '--db', db, query, '--json']);
+      const t = JSON.parse(r.stdout);
+      assert.equal(t.steps.length, expected.length, query);
+      assert.equal(t.steps[0].log_type, 'receipt');
+      assert.ok(t.steps.findIndex((s: any) => s.log_type === 'delivery') > t.steps.findIndex((s: any) => s.log_type === 'receipt'));
+      assert.ok(t.steps.filter((s: any) => s.log_type === 'delivery').length >= 2);
+      assert.ok(t.outcome.length > 0);
+    }
+    const text = await runCli(['trace', '--db', db, msgId]);
+    assert.match(text.stdout, /receipt[\s\S]*delivery[\s\S]*outcome: /);
+    const none = await runCli(['trace', '--db', db, 'nobody@nowhere']);
+    assert.equal(none.code, 1);
+  });
+
+  it('exports the stored documents, equal to what the ndjson sink writes', async () => {
+    const dir = tmp();
+    const db = join(dir, 'x.db');
+    const file = corpus(dir, 500, 77);
+    await runCli(['ingest', '--db', db, file]);
+    const exported = lines((await runCli(['export', '--db', db])).stdout).map((l) => JSON.parse(l));
+    const direct = lines((await runCli(['ingest', '--sink', 'ndjson', file])).stdout).map((l) => JSON.parse(l));
+    const byId = (docs: any[]) => new Map(docs.map((d) => [d.event.id, d]));
+    assert.deepEqual(byId(exported), byId(direct));
+    const lean = lines((await runCli(['export', '--db', db, '--no-original', '--type', 'receipt'])).stdout).map((l) => JSON.parse(l));
+    assert.ok(lean.length > 0 && lean.every((d) => d.event.original === undefined && d.mimecast.log_type === 'receipt'));
+    void readFileSync;
+  });
+});
