@@ -59,8 +59,10 @@ export const MIGRATIONS: readonly string[] = [
     reason TEXT NOT NULL,
     raw BLOB NOT NULL,
     raw_is_text INTEGER NOT NULL,
+    raw_digest TEXT NOT NULL,          -- SHA-256 of raw: the same bad record read twice is kept once
     created_at INTEGER NOT NULL,
-    replay_attempts INTEGER NOT NULL DEFAULT 0
+    replay_attempts INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (source, position, raw_digest)
   );
   CREATE TABLE checkpoints (
     source TEXT PRIMARY KEY,

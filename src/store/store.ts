@@ -3,6 +3,7 @@
  * A unit's events, dead letters, counters and checkpoint commit in one transaction, so a crash
  * leaves the store before or after the whole unit, never in between.
  */
+import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
 import type { JsonValue } from '../decode/record.js';
 import type { SinkCounts } from '../pipeline/summary.js';
@@ -72,7 +73,8 @@ export class Store {
     this.insertAddress = this.db.prepare('INSERT OR IGNORE INTO event_addresses (address, event, role) VALUES (?, ?, ?)');
     this.insertCollision = this.db.prepare(`INSERT INTO collisions (id, stored_hash, new_hash, stored_doc, new_doc, new_original, source, position, seen_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.insertDeadLetter = this.db.prepare(`INSERT INTO dead_letters (source, position, reason, raw, raw_is_text, created_at) VALUES (?, ?, ?, ?, ?, ?)`);
+    this.insertDeadLetter = this.db.prepare(`INSERT OR IGNORE INTO dead_letters (source, position, reason, raw, raw_is_text, raw_digest, created_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`);
     this.upsertCheckpoint = this.db.prepare(`INSERT INTO checkpoints (source, position, complete, identity, cursor, updated_at) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT(source) DO UPDATE SET position = excluded.position, complete = excluded.complete,
       identity = coalesce(excluded.identity, identity), cursor = coalesce(excluded.cursor, cursor), updated_at = excluded.updated_at`);
@@ -194,7 +196,8 @@ export class Store {
 
   private storeDeadLetter(d: DeadLetter, now: number): void {
     const isText = typeof d.raw === 'string';
-    this.insertDeadLetter.run(d.source, d.position, d.reason, isText ? Buffer.from(d.raw as string) : d.raw, isText ? 1 : 0, now);
+    const raw = isText ? Buffer.from(d.raw as string) : (d.raw as Buffer);
+    this.insertDeadLetter.run(d.source, d.position, d.reason, raw, isText ? 1 : 0, createHash('sha256').update(raw).digest('hex'), now);
   }
 
   checkpoint(source: string): Checkpoint | undefined {

@@ -78,6 +78,8 @@ describe('embedded SQLite store', () => {
     assert.deepEqual(rows.map((x) => [x.source, x.position, x.raw.toString()]), [[file, 2, 'not a record at all'], [file, 3, novel]]);
     assert.match(rows[1]!.reason, /unknown log type \(keys: acc,datetime,policyVerdict,quarantineId,scanEngine\)/);
     assert.equal((await statsOf(db)).events, 5);
+    await runCli(['ingest', '--db', db, '--unknown-types', 'dead-letter', file]);
+    assert.equal((await statsOf(db)).dead_letters, 2, 'the same bad records read twice are kept once');
 
     const types = join(dir, 'types.json');
     writeFileSync(types, JSON.stringify({ types: [{ name: 'dlp', keys: ['quarantineId', 'policyVerdict', 'scanEngine'] }] }));

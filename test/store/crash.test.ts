@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { Rng, takeEvents, toKeyValueLine } from '../../src/simulator/generate.js';
+import { BIN, runCli } from '../support/helpers.js';
+
+/** Starts an ingest and kills it with SIGKILL after `ms`; resolves when it is gone. */
+function ingestAndKill(args: string[], ms: number): Promise<'killed' | 'finished'> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.on('exit', (_code, signal) => {
+      clearTimeout(timer);
+      resolve(signal === 'SIGKILL' ? 'killed' : 'finished');
+    });
+  });
+}
+
+function contents(path: string): { events: string[]; deadLetters: number } {
+  const db = new Database(path, { readonly: true });
+  const events = (db.prepare('SELECT id, hash, log_type, source, position FROM events ORDER BY id').all() as Record<string, unknown>[]).map((r) => JSON.stringify(r));
+  const deadLetters = (db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n;
+  db.close();
+  return { events, deadLetters };
+}
+
+describe('crash safety of the embedded store', () => {
+  it('ends equal to a clean run after 20+ kill -9 at random moments, resuming each time', { timeout: 600_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mimelog-crash-'));
+    const file = join(dir, 'big.log');
+    const lines = takeEvents({ seed: 99, startMs: Date.UTC(2026, 6, 1) }, 40_000).map(toKeyValueLine);
+    lines.splice(12_345, 0, 'a line that is not a record'); // a dead letter must not double either
+    writeFileSync(file, lines.join('\n'));
+    const clean = join(dir, 'clean.db');
+    const ok = await runCli(['ingest', '--db', clean, file, '--summary', 'none']);
+    assert.equal(ok.code, 2, ok.stderr);
+
+    const crashed = join(dir, 'crashed.db');
+    const rng = new Rng(2026);
+    let kills = 0;
+    for (let attempt = 0; kills < 22 && attempt < 60; attempt++) {
+      const outcome = await ingestAndKill(['ingest', '--resume', '--db', crashed, file, '--summary', 'none'], rng.int(150, 1800));
+      if (outcome === 'killed') kills++;
+      else break;
+    }
+    assert.ok(kills >= 20, `only ${kills} kills landed`);
+    const final = await runCli(['ingest', '--resume', '--db', crashed, file, '--summary', 'json']);
+    assert.equal(final.code === 0 || final.code === 2, true, final.stderr);
+
+    const a = contents(clean);
+    const b = contents(crashed);
+    assert.equal(b.events.length, a.events.length);
+    assert.deepEqual(b.events, a.events);
+    assert.equal(b.deadLetters, 1);
+    const db = new Database(crashed, { readonly: true });
+    assert.deepEqual(db.prepare('SELECT position, complete FROM checkpoints WHERE source = ?').get(file), { position: lines.length, complete: 1 });
+    assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+    db.close();
+  });
+});
