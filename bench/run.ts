@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { BENCH_DIR, printTable } from './common.js';
 import { benchMemory } from './memory.js';
 import { benchPipeline } from './pipeline.js';
+import { benchStore } from './store.js';
 
 const only = process.argv[2];
 const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version };
@@ -18,6 +19,12 @@ if (!only || only === 'memory') {
   const m = await benchMemory([200_000, 1_000_000]);
   printTable('Memory (streaming, whole CLI pipeline)', m.rows);
   results.memory = m.results;
+}
+
+if (!only || only === 'store') {
+  const s = await benchStore(Number(process.env.BENCH_STORE_EVENTS ?? 1_000_000));
+  printTable('Embedded store (SQLite), whole CLI', s.rows);
+  results.store = s.results;
 }
 
 writeFileSync(join(BENCH_DIR, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -7,7 +7,7 @@ import { runInputs } from '../pipeline/run.js';
 import { Transformer, type UnknownTypePolicy } from '../pipeline/transform.js';
 import { NdjsonSink } from '../sinks/ndjson.js';
 import type { Sink } from '../sinks/sink.js';
-import { SqliteSink } from '../sinks/sqlite.js';
+import { SqliteWorkerSink } from '../sinks/sqlite.js';
 import { localInputs } from '../sources/local.js';
 import { Store } from '../store/store.js';
 import { EXIT, UsageError } from './errors.js';
@@ -70,8 +70,8 @@ export function registerIngest(program: Command): void {
     let store: Store | undefined;
     if (opts.sink === 'ndjson') sink = new NdjsonSink(process.stdout, opts.deadLetter);
     else if (opts.sink === 'sqlite') {
-      store = new Store(opts.db);
-      sink = new SqliteSink(store);
+      store = new Store(opts.db); // runs migrations; also reads checkpoints for --resume
+      sink = new SqliteWorkerSink(opts.db);
     } else throw new UsageError(`unknown --sink "${opts.sink}" (sqlite, ndjson)`);
     const progress = new Progress();
     let stopping = false;

@@ -17,8 +17,37 @@ export interface RunOptions {
   readonly shouldStop?: () => boolean;
 }
 
+/** Units written but not yet acknowledged: one commits while the next is decoded. */
+const MAX_IN_FLIGHT = 2;
+
 export async function runInputs(inputs: readonly LocalInput[], transformer: Transformer, sink: Sink, options: RunOptions = {}): Promise<RunSummary> {
   const summary = new RunSummary();
+  const inFlight: Promise<void>[] = [];
+  const send = async (unit: Unit, identity: string | undefined) => {
+    const acked = sink.write(unit, identity === undefined ? undefined : { identity }).then((counts) => {
+      summary.addSink(counts);
+      options.onUnit?.(unit, summary);
+    });
+    acked.catch(() => undefined); // awaited below, in order; this only silences the early warning
+    inFlight.push(acked);
+    if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
+  };
+  try {
+    await runAll(inputs, transformer, options, summary, send);
+  } finally {
+    await Promise.allSettled(inFlight);
+  }
+  for (const p of inFlight) await p; // surface a failed write
+  return summary;
+}
+
+async function runAll(
+  inputs: readonly LocalInput[],
+  transformer: Transformer,
+  options: RunOptions,
+  summary: RunSummary,
+  send: (unit: Unit, identity: string | undefined) => Promise<void>,
+): Promise<void> {
   for (const input of inputs) {
     if (options.shouldStop?.()) break;
     summary.inputs++;
@@ -30,10 +59,8 @@ export async function runInputs(inputs: readonly LocalInput[], transformer: Tran
       // Never move a checkpoint backwards when a resumed batch is skipped whole.
       const unit = skip === undefined ? processed : { ...processed, position: Math.max(processed.position, skip) };
       summary.countUnit(unit);
-      summary.addSink(await sink.write(unit, identity === undefined ? undefined : { identity }));
-      options.onUnit?.(unit, summary);
+      await send(unit, identity);
       if (options.shouldStop?.()) break;
     }
   }
-  return summary;
 }

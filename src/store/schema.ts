@@ -36,10 +36,8 @@ export const MIGRATIONS: readonly string[] = [
     role TEXT NOT NULL,                -- from | to
     PRIMARY KEY (address, event, role)
   ) WITHOUT ROWID;
+  -- Filled once per unit by the store (cheaper than a per-row trigger).
   CREATE VIRTUAL TABLE events_fts USING fts5(subject, content='events', content_rowid='rowid');
-  CREATE TRIGGER events_fts_insert AFTER INSERT ON events WHEN new.subject IS NOT NULL BEGIN
-    INSERT INTO events_fts(rowid, subject) VALUES (new.rowid, new.subject);
-  END;
   CREATE TABLE collisions (
     rowid INTEGER PRIMARY KEY,
     id TEXT NOT NULL,

@@ -3,11 +3,10 @@
  * A unit's events, dead letters, counters and checkpoint commit in one transaction, so a crash
  * leaves the store before or after the whole unit, never in between.
  */
-import { createHash } from 'node:crypto';
 import Database from 'better-sqlite3';
-import type { JsonValue } from '../decode/record.js';
 import type { SinkCounts } from '../pipeline/summary.js';
-import type { DeadLetter, ProcessedEvent, Unit } from '../pipeline/transform.js';
+import type { DeadLetter, Unit } from '../pipeline/transform.js';
+import { type PreparedEvent, type PreparedUnit, prepareUnit } from './prepared.js';
 import type { CheckpointUpdate } from '../sinks/sink.js';
 import { MIGRATIONS } from './schema.js';
 
@@ -21,40 +20,24 @@ export interface Checkpoint {
 }
 
 
-type Doc = { [k: string]: JsonValue };
 
 export interface StoredDeadLetter extends DeadLetter {
   readonly rowid: number;
   readonly replayAttempts: number;
 }
 
-function str(v: JsonValue | undefined): string | null {
-  return typeof v === 'string' ? v : null;
-}
-
-function list(v: JsonValue | undefined): string[] {
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-}
-
-/** The ECS document as stored: event.original is kept in its own column. */
-function docWithoutOriginal(doc: Doc): Doc {
-  const event = doc.event as Doc;
-  if (event.original === undefined) return doc;
-  const { original: _original, ...rest } = event;
-  return { ...doc, event: rest };
-}
-
 export class Store {
   readonly db: Database.Database;
   private readonly insertEvent: Database.Statement;
   private readonly findEvent: Database.Statement;
-  private readonly insertAddress: Database.Statement;
+  private readonly insertAddresses: Database.Statement;
+  private readonly indexSubjects: Database.Statement;
   private readonly insertCollision: Database.Statement;
   private readonly insertDeadLetter: Database.Statement;
   private readonly upsertCheckpoint: Database.Statement;
   private readonly bumpCounter: Database.Statement;
   private readonly bumpDrift: Database.Statement;
-  private readonly writeTx: Database.Transaction<(unit: Unit, update: CheckpointUpdate | undefined) => SinkCounts>;
+  private readonly writeTx: Database.Transaction<(unit: PreparedUnit, update: CheckpointUpdate | undefined) => SinkCounts>;
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
     this.db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
@@ -67,10 +50,12 @@ export class Store {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version !== MIGRATIONS.length) throw new Error(`store ${path}: schema version ${version}, this mimelog expects ${MIGRATIONS.length}`);
     this.insertEvent = this.db.prepare(`INSERT INTO events (id, hash, ts, log_type, log_type_source, acode, message_id, sender, recipients, subject,
-      direction, action, doc, original, source, position) VALUES (@id, @hash, @ts, @log_type, @log_type_source, @acode, @message_id, @sender,
-      @recipients, @subject, @direction, @action, @doc, @original, @source, @position) ON CONFLICT(id) DO NOTHING`);
+      direction, action, doc, original, source, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`);
     this.findEvent = this.db.prepare('SELECT hash, doc FROM events WHERE id = ?');
-    this.insertAddress = this.db.prepare('INSERT OR IGNORE INTO event_addresses (address, event, role) VALUES (?, ?, ?)');
+    // One statement per unit for addresses and subject index: a statement call costs more than the rows.
+    this.insertAddresses = this.db.prepare(`INSERT OR IGNORE INTO event_addresses (address, event, role)
+      SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)`);
+    this.indexSubjects = this.db.prepare('INSERT INTO events_fts (rowid, subject) SELECT rowid, subject FROM events WHERE rowid BETWEEN ? AND ? AND subject IS NOT NULL');
     this.insertCollision = this.db.prepare(`INSERT INTO collisions (id, stored_hash, new_hash, stored_doc, new_doc, new_original, source, position, seen_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insertDeadLetter = this.db.prepare(`INSERT OR IGNORE INTO dead_letters (source, position, reason, raw, raw_is_text, raw_digest, created_at)
@@ -81,7 +66,7 @@ export class Store {
     this.bumpCounter = this.db.prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value');
     this.bumpDrift = this.db.prepare(`INSERT INTO drift_keys (key, count, last_seen) VALUES (?, ?, ?)
       ON CONFLICT(key) DO UPDATE SET count = count + excluded.count, last_seen = excluded.last_seen`);
-    this.writeTx = this.db.transaction((unit: Unit, update: CheckpointUpdate | undefined) => this.writeUnitNow(unit, update));
+    this.writeTx = this.db.transaction((unit: PreparedUnit, update: CheckpointUpdate | undefined) => this.writeUnitNow(unit, update));
   }
 
   private migrate(): void {
@@ -96,13 +81,18 @@ export class Store {
 
   /** Stores a unit and moves its input's checkpoint, atomically. */
   writeUnit(unit: Unit, update?: CheckpointUpdate): SinkCounts {
+    return this.writePrepared(prepareUnit(unit), update);
+  }
+
+  /** The same, for a unit already turned into rows (see prepared.ts; the ingest worker uses this). */
+  writePrepared(unit: PreparedUnit, update?: CheckpointUpdate): SinkCounts {
     return this.writeTx.immediate(unit, update);
   }
 
-  private writeUnitNow(unit: Unit, update: CheckpointUpdate | undefined): SinkCounts {
+  private writeUnitNow(unit: PreparedUnit, update: CheckpointUpdate | undefined): SinkCounts {
     const now = Date.now();
     const counts = this.storeEvents(unit, now);
-    for (const d of unit.deadLetters) this.storeDeadLetter(d, now);
+    for (const d of unit.deadLetters) this.insertDeadLetter.run(d.source, d.position, d.reason, d.raw, d.isText ? 1 : 0, d.digest, now);
     counts.deadLetters = unit.deadLetters.length;
     if (counts.deadLetters > 0) this.bumpCounter.run('deadLetters', counts.deadLetters);
     this.upsertCheckpoint.run(unit.source, unit.position, unit.last ? 1 : 0, update?.identity ?? null, update?.cursor ?? null, now);
@@ -110,14 +100,22 @@ export class Store {
   }
 
   /** Stores a unit's events (not its dead letters or checkpoint) and bumps the counters. */
-  private storeEvents(unit: Unit, now: number): SinkCounts {
+  private storeEvents(unit: PreparedUnit, now: number): SinkCounts {
     const counts: SinkCounts = { stored: 0, duplicates: 0, collisions: 0, deadLetters: 0 };
-    const drift = new Map<string, number>();
+    const addresses: [string, number, string][] = [];
+    let firstRowid = 0;
+    let lastRowid = 0;
     for (const e of unit.events) {
-      this.storeEvent(e, unit.source, counts, now);
-      for (const k of e.classification.driftKeys) drift.set(k, (drift.get(k) ?? 0) + 1);
+      const rowid = this.storeEvent(e, counts, now);
+      if (rowid !== undefined) {
+        firstRowid ||= rowid;
+        lastRowid = rowid;
+        for (const [address, role] of e.addresses) addresses.push([address, rowid, role]);
+      }
     }
-    for (const [k, n] of drift) this.bumpDrift.run(k, n, now);
+    if (addresses.length > 0) this.insertAddresses.run(JSON.stringify(addresses));
+    if (lastRowid > 0) this.indexSubjects.run(firstRowid, lastRowid); // rowids of one transaction are consecutive
+    for (const [k, n] of unit.drift) this.bumpDrift.run(k, n, now);
     for (const name of ['stored', 'duplicates', 'collisions'] as const) if (counts[name] > 0) this.bumpCounter.run(name, counts[name]);
     return counts;
   }
@@ -127,7 +125,7 @@ export class Store {
     return this.db.transaction(() => {
       const total: SinkCounts = { stored: 0, duplicates: 0, collisions: 0, deadLetters: 0 };
       for (const unit of units) {
-        const c = this.storeEvents(unit, Date.now());
+        const c = this.storeEvents(prepareUnit(unit), Date.now());
         total.stored += c.stored;
         total.duplicates += c.duplicates;
         total.collisions += c.collisions;
@@ -153,51 +151,23 @@ export class Store {
     return { rowid: row.rowid, source: row.source, position: row.position, reason: row.reason, raw: row.raw_is_text ? row.raw.toString('utf8') : row.raw, replayAttempts: row.replay_attempts };
   }
 
-  private storeEvent(e: ProcessedEvent, source: string, counts: SinkCounts, now: number): void {
-    const doc = e.doc;
-    const email = (doc.email ?? {}) as Doc;
-    const from = list((email.from as Doc | undefined)?.address);
-    const to = list((email.to as Doc | undefined)?.address);
-    const stored = JSON.stringify(docWithoutOriginal(doc));
-    const info = this.insertEvent.run({
-      id: e.id,
-      hash: e.hash,
-      ts: e.timeMs,
-      log_type: e.classification.logType,
-      log_type_source: e.classification.source,
-      acode: str(email.local_id),
-      message_id: str(email.message_id),
-      sender: from[from.length - 1] ?? null,
-      recipients: to.length > 0 ? to.join(',') : null,
-      subject: str(email.subject),
-      direction: str(email.direction),
-      action: str((doc.event as Doc).action),
-      doc: stored,
-      original: e.raw,
-      source,
-      position: e.position,
-    });
+  /** Inserts one event; returns its rowid when it is new. */
+  private storeEvent(e: PreparedEvent, counts: SinkCounts, now: number): number | undefined {
+    const info = this.insertEvent.run(...e.params);
     if (info.changes === 1) {
-      const rowid = info.lastInsertRowid;
-      for (const a of from) this.insertAddress.run(a, rowid, 'from');
-      for (const a of to) this.insertAddress.run(a, rowid, 'to');
       counts.stored++;
-      return;
+      return Number(info.lastInsertRowid);
     }
-    const existing = this.findEvent.get(e.id) as { hash: string; doc: string };
-    if (existing.hash === e.hash) {
+    const [id, hash, , , , , , , , , , , doc, original, source, position] = e.params;
+    const existing = this.findEvent.get(id) as { hash: string; doc: string };
+    if (existing.hash === hash) {
       counts.duplicates++;
-      return;
+      return undefined;
     }
     // Same id, different content: keep both, overwrite nothing, count it.
-    this.insertCollision.run(e.id, existing.hash, e.hash, existing.doc, stored, e.raw, source, e.position, now);
+    this.insertCollision.run(id, existing.hash, hash, existing.doc, doc, original, source, position, now);
     counts.collisions++;
-  }
-
-  private storeDeadLetter(d: DeadLetter, now: number): void {
-    const isText = typeof d.raw === 'string';
-    const raw = isText ? Buffer.from(d.raw as string) : (d.raw as Buffer);
-    this.insertDeadLetter.run(d.source, d.position, d.reason, raw, isText ? 1 : 0, createHash('sha256').update(raw).digest('hex'), now);
+    return undefined;
   }
 
   checkpoint(source: string): Checkpoint | undefined {

@@ -1,0 +1,69 @@
+/**
+ * Embedded store: sustained ingest of ≥1M events into SQLite next to the bare pipeline-to-NDJSON
+ * rate of the same file in the same run; search and trace latency on that store; size per 1M events.
+ */
+import { execFileSync } from 'node:child_process';
+import { rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { search } from '../src/store/queries.js';
+import { Store } from '../src/store/store.js';
+import { trace } from '../src/store/trace.js';
+import { toKeyValueLine } from '../src/simulator/generate.js';
+import { BENCH_DIR, type Row, corpusFile, rate, time } from './common.js';
+
+const BIN = fileURLToPath(new URL('../../bin/mimelog', import.meta.url));
+
+function run(args: string[]): number {
+  const t0 = Date.now();
+  execFileSync(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'inherit'], maxBuffer: 1 << 20 });
+  return Date.now() - t0;
+}
+
+function percentile(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+export async function benchStore(count: number): Promise<{ rows: Row[]; results: Record<string, unknown> }> {
+  const file = await corpusFile(`kv-${count}.log`, count, toKeyValueLine);
+  const db = join(BENCH_DIR, `store-${count}.db`);
+  for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
+  const ndjsonMs = run(['ingest', '--sink', 'ndjson', file, '--summary', 'none']);
+  const sqliteMs = run(['ingest', '--db', db, file, '--summary', 'none']);
+  const store = new Store(db, { readonly: true });
+  const sample = store.db.prepare('SELECT message_id, acode, sender FROM events WHERE log_type = ? AND rowid % 997 = 0 LIMIT 60').all('delivery') as
+    { message_id: string; acode: string; sender: string }[];
+  const traceMs = sample.map((s) => time(() => trace(store.db, s.message_id)).ms);
+  const traceAcodeMs = sample.map((s) => time(() => trace(store.db, s.acode)).ms);
+  const searches: Record<string, () => unknown> = {
+    'search --address': () => search(store.db, { address: sample[0]!.sender, limit: 50 }),
+    'search --type delivery --from/--to (1 day)': () => search(store.db, { type: 'delivery', from: Date.UTC(2026, 10, 2), to: Date.UTC(2026, 10, 3), limit: 50 }),
+    'search --text invoice': () => search(store.db, { text: 'invoice', limit: 50 }),
+    'search --action Rej': () => search(store.db, { action: 'Rej', limit: 50 }),
+    'search (newest 50)': () => search(store.db, { limit: 50 }),
+  };
+  const searchMs = Object.fromEntries(Object.entries(searches).map(([k, fn]) => [k, percentile(Array.from({ length: 11 }, () => time(fn).ms), 50)]));
+  store.close();
+  const bytes = statSync(db).size;
+  const results = {
+    events: count,
+    ndjson_eps: rate(count, ndjsonMs),
+    sqlite_eps: rate(count, sqliteMs),
+    sqlite_ratio: +(ndjsonMs / sqliteMs).toFixed(3),
+    trace_message_id_ms: { p50: +percentile(traceMs, 50).toFixed(2), p95: +percentile(traceMs, 95).toFixed(2) },
+    trace_acode_ms: { p50: +percentile(traceAcodeMs, 50).toFixed(2), p95: +percentile(traceAcodeMs, 95).toFixed(2) },
+    search_ms_p50: Object.fromEntries(Object.entries(searchMs).map(([k, v]) => [k, +v.toFixed(2)])),
+    mib_per_million: +((bytes / 1048576) * (1_000_000 / count)).toFixed(1),
+  };
+  const rows: Row[] = [
+    { name: 'events', value: count.toLocaleString('en') },
+    { name: 'ingest → ndjson /dev/null (baseline)', value: `${results.ndjson_eps.toLocaleString('en')} events/s` },
+    { name: 'ingest → sqlite', value: `${results.sqlite_eps.toLocaleString('en')} events/s  ratio ${results.sqlite_ratio} (target ≥ 0.5)` },
+    { name: 'trace <message-id>', value: `p50 ${results.trace_message_id_ms.p50} ms, p95 ${results.trace_message_id_ms.p95} ms (target < 50)` },
+    { name: 'trace <aCode>', value: `p50 ${results.trace_acode_ms.p50} ms, p95 ${results.trace_acode_ms.p95} ms` },
+    ...Object.entries(results.search_ms_p50).map(([k, v]) => ({ name: k, value: `p50 ${v} ms` })),
+    { name: 'store size', value: `${results.mib_per_million} MiB per 1M events (with event.original)` },
+  ];
+  return { rows, results };
+}

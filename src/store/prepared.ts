@@ -1,0 +1,86 @@
+/**
+ * A unit turned into plain rows for the store: everything a transaction needs, computed outside
+ * it (and, for ingest, outside the database thread). Plain data, so it crosses to a worker cheaply.
+ */
+import { createHash } from 'node:crypto';
+import type { JsonValue } from '../decode/record.js';
+import type { ProcessedEvent, Unit } from '../pipeline/transform.js';
+
+type Doc = { [k: string]: JsonValue };
+
+/** Column values of `events`, in the insert statement's order. */
+export type EventParams = [
+  id: string, hash: string, ts: number, logType: string, logTypeSource: string, acode: string | null, messageId: string | null,
+  sender: string | null, recipients: string | null, subject: string | null, direction: string | null, action: string | null,
+  doc: string, original: string, source: string, position: number,
+];
+
+export interface PreparedEvent {
+  readonly params: EventParams;
+  /** [address, role] pairs for event_addresses. */
+  readonly addresses: [string, 'from' | 'to'][];
+}
+
+export interface PreparedDeadLetter {
+  readonly source: string;
+  readonly position: number;
+  readonly reason: string;
+  readonly raw: Uint8Array;
+  readonly isText: boolean;
+  readonly digest: string;
+}
+
+export interface PreparedUnit {
+  readonly source: string;
+  readonly position: number;
+  readonly last: boolean;
+  readonly events: PreparedEvent[];
+  readonly deadLetters: PreparedDeadLetter[];
+  readonly drift: [string, number][];
+}
+
+function str(v: JsonValue | undefined): string | null {
+  return typeof v === 'string' ? v : null;
+}
+
+function list(v: JsonValue | undefined): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/** The ECS document as stored: event.original is kept in its own column. */
+function docWithoutOriginal(doc: Doc): Doc {
+  const event = doc.event as Doc;
+  if (event.original === undefined) return doc;
+  const { original: _original, ...rest } = event;
+  return { ...doc, event: rest };
+}
+
+export function prepareEvent(e: ProcessedEvent, source: string): PreparedEvent {
+  const doc = e.doc;
+  const email = (doc.email ?? {}) as Doc;
+  const from = list((email.from as Doc | undefined)?.address);
+  const to = list((email.to as Doc | undefined)?.address);
+  const params: EventParams = [
+    e.id, e.hash, e.timeMs, e.classification.logType, e.classification.source, str(email.local_id), str(email.message_id),
+    from[from.length - 1] ?? null, to.length > 0 ? to.join(',') : null, str(email.subject), str(email.direction),
+    str((doc.event as Doc).action), JSON.stringify(docWithoutOriginal(doc)), e.raw, source, e.position,
+  ];
+  return { params, addresses: [...from.map((a) => [a, 'from'] as [string, 'from']), ...to.map((a) => [a, 'to'] as [string, 'to'])] };
+}
+
+export function prepareUnit(unit: Unit): PreparedUnit {
+  const drift = new Map<string, number>();
+  for (const e of unit.events) for (const k of e.classification.driftKeys) drift.set(k, (drift.get(k) ?? 0) + 1);
+  return {
+    source: unit.source,
+    position: unit.position,
+    last: unit.last,
+    events: unit.events.map((e) => prepareEvent(e, unit.source)),
+    deadLetters: unit.deadLetters.map((d) => {
+      const isText = typeof d.raw === 'string';
+      const raw = isText ? Buffer.from(d.raw as string) : (d.raw as Buffer);
+      return { source: d.source, position: d.position, reason: d.reason, raw, isText, digest: createHash('sha256').update(raw).digest('hex') };
+    }),
+    drift: [...drift],
+  };
+}
