@@ -1,7 +1,9 @@
 /** The `mimelog` command line. Errors are one line on stderr and a non-zero exit. */
 import { Command, CommanderError } from 'commander';
 import { EXIT } from './errors.js';
+import { registerCollect } from './collect.js';
 import { registerIngest } from './ingest.js';
+import { registerSimulate } from './simulate.js';
 import { registerStoreCommands } from './store-commands.js';
 
 const program = new Command();
@@ -13,6 +15,8 @@ program
   .exitOverride();
 registerIngest(program);
 registerStoreCommands(program);
+registerCollect(program);
+registerSimulate(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -4,7 +4,7 @@
  */
 export class Progress {
   private readonly started = Date.now();
-  private last = 0;
+  private last = Date.now();
   private drawn = false;
 
   constructor(

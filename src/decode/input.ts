@@ -16,6 +16,8 @@ export interface DecodedItem {
   readonly result: DecodeResult;
   /** Raw text of the item; for a whole-input failure, the input's bytes. */
   readonly raw: string | Buffer;
+  /** The input as a whole failed (bad zip, truncated json or gzip), not one record of it. */
+  readonly wholeInput?: boolean;
 }
 
 export interface DecodedBatch {
@@ -46,7 +48,7 @@ function isZip(b: Buffer): boolean {
 }
 
 function fail(source: string, fileName: string, reason: string, raw: string | Buffer): DecodedBatch {
-  return { source, fileName, items: [{ position: 0, result: { ok: false, reason }, raw }], last: true };
+  return { source, fileName, items: [{ position: 0, result: { ok: false, reason }, raw, wholeInput: true }], last: true };
 }
 
 async function readAll(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
@@ -192,7 +194,7 @@ async function* decodeText(name: string, fileName: string, chunks: AsyncIterable
   }
   if (readError) {
     const reason = `input broken after line ${lineNo}: ${readError.message}`;
-    pending.push({ position: lineNo + 1, result: { ok: false, reason }, raw: documentText.join('\n') });
+    pending.push({ position: lineNo + 1, result: { ok: false, reason }, raw: documentText.join('\n'), wholeInput: true });
     yield { source: name, fileName, items: pending, last: true };
     return;
   }

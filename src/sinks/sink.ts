@@ -4,7 +4,12 @@ import type { Unit } from '../pipeline/transform.js';
 
 /** What a source adds to a unit's checkpoint: the input's identity, an API cursor. */
 export interface CheckpointUpdate {
+  /** Checkpoint row to move; default: the unit's source. Collectors keep one row per API stream. */
+  readonly key?: string;
+  /** Position to record instead of the unit's (collectors: files done). */
+  readonly position?: number;
   readonly identity?: string;
+  /** The API cursor to resume from (API 1.0: the mc-siem-token after this unit). */
   readonly cursor?: string;
 }
 

@@ -95,7 +95,7 @@ export class Store {
     for (const d of unit.deadLetters) this.insertDeadLetter.run(d.source, d.position, d.reason, d.raw, d.isText ? 1 : 0, d.digest, now);
     counts.deadLetters = unit.deadLetters.length;
     if (counts.deadLetters > 0) this.bumpCounter.run('deadLetters', counts.deadLetters);
-    this.upsertCheckpoint.run(unit.source, unit.position, unit.last ? 1 : 0, update?.identity ?? null, update?.cursor ?? null, now);
+    this.upsertCheckpoint.run(update?.key ?? unit.source, update?.position ?? unit.position, unit.last ? 1 : 0, update?.identity ?? null, update?.cursor ?? null, now);
     return counts;
   }
 

@@ -1,0 +1,142 @@
+/** `mimelog collect --api v1`: pull SIEM logs from Mimecast into the embedded store. */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { Logger, type Level } from '../log/logger.js';
+import { V1_REGIONS } from '../mimecast/endpoints.js';
+import type { V1Credentials } from '../mimecast/v1-auth.js';
+import { SqliteWorkerSink } from '../sinks/sqlite.js';
+import { CollectorError, type InvalidTokenPolicy, V1Collector } from '../sources/mimecast-v1/collector.js';
+import { Store } from '../store/store.js';
+import { UsageError } from './errors.js';
+import { type PipelineOptions, addDbOption, addPipelineOptions, buildTransformer } from './ingest.js';
+import { Progress } from './progress.js';
+
+const ENV = { appId: 'MIMECAST_APP_ID', appKey: 'MIMECAST_APP_KEY', accessKey: 'MIMECAST_ACCESS_KEY', secretKey: 'MIMECAST_SECRET_KEY' } as const;
+
+interface ConfigFile extends Partial<V1Credentials> {
+  baseUrl?: string;
+}
+
+/** Credentials from a config file, overridden by environment variables. Values are never printed. */
+export function loadCredentials(configPath: string | undefined, env: NodeJS.ProcessEnv): { credentials: V1Credentials; baseUrl?: string } {
+  let file: ConfigFile = {};
+  if (configPath) {
+    try {
+      file = JSON.parse(readFileSync(configPath, 'utf8')) as ConfigFile;
+    } catch (err) {
+      throw new UsageError(`config file ${configPath}: ${(err as NodeJS.ErrnoException).code ?? 'not valid JSON'}`);
+    }
+  }
+  const pick = (k: keyof typeof ENV) => env[ENV[k]] ?? file[k];
+  const missing = (Object.keys(ENV) as (keyof typeof ENV)[]).filter((k) => !pick(k));
+  if (missing.length) {
+    throw new UsageError(`missing Mimecast credentials: set ${missing.map((k) => ENV[k]).join(', ')} (or put them in --config)`);
+  }
+  return { credentials: { appId: pick('appId')!, appKey: pick('appKey')!, accessKey: pick('accessKey')!, secretKey: pick('secretKey')! }, baseUrl: file.baseUrl };
+}
+
+interface CollectOptions extends PipelineOptions {
+  api: string;
+  url?: string;
+  region?: string;
+  config?: string;
+  db: string;
+  format: string;
+  compress: boolean;
+  once: boolean;
+  pollInterval: string;
+  timeout: string;
+  retryBaseMs: string;
+  retryMaxMs: string;
+  maxRetries: string;
+  decodeRetries: string;
+  onInvalidToken: string;
+  logLevel: string;
+}
+
+function num(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be a non-negative number`);
+  return n;
+}
+
+export function registerCollect(program: Command): void {
+  const cmd = program
+    .command('collect')
+    .description('collect SIEM logs from the Mimecast API into the embedded store, resuming from the stored checkpoint')
+    .option('--api <version>', 'API generation: v1 (get-siem-logs)', 'v1')
+    .option('--url <url>', 'API base URL (e.g. the simulator); overrides --region')
+    .option('--region <region>', `API 1.0 region: ${Object.keys(V1_REGIONS).join(', ')}`)
+    .option('--config <path>', 'JSON file with appId, appKey, accessKey, secretKey, baseUrl (environment variables win)')
+    .option('--format <format>', 'file format to request: key_value or json', 'key_value')
+    .option('--no-compress', 'ask for plain files instead of zip')
+    .option('--once', 'exit when caught up instead of polling', false)
+    .option('--poll-interval <seconds>', 'wait between polls once caught up', '300')
+    .option('--timeout <seconds>', 'per-request timeout', '120')
+    .option('--retry-base-ms <ms>', 'first back-off delay', '1000')
+    .option('--retry-max-ms <ms>', 'longest back-off delay', '120000')
+    .option('--max-retries <n>', 'consecutive failed calls before giving up', '30')
+    .option('--decode-retries <n>', 'extra fetches of a file that does not decode before it is dead-lettered', '2')
+    .option('--on-invalid-token <policy>', 'restart (from the oldest retained data; duplicates are dropped) or stop', 'restart')
+    .option('--log-level <level>', 'debug, info, warn or error', 'info');
+  addPipelineOptions(addDbOption(cmd)).action(async (o: CollectOptions) => {
+    if (o.api !== 'v1') throw new UsageError(`--api ${o.api} is not supported yet (v1)`);
+    if (o.format !== 'key_value' && o.format !== 'json') throw new UsageError('--format must be key_value or json');
+    if (o.onInvalidToken !== 'restart' && o.onInvalidToken !== 'stop') throw new UsageError('--on-invalid-token must be restart or stop');
+    if (!['debug', 'info', 'warn', 'error'].includes(o.logLevel)) throw new UsageError('--log-level must be debug, info, warn or error');
+    const { credentials, baseUrl: configUrl } = loadCredentials(o.config, process.env);
+    const baseUrl = o.url ?? (o.region ? V1_REGIONS[o.region] : undefined) ?? configUrl;
+    if (!baseUrl) throw new UsageError(`say where Mimecast is: --region (${Object.keys(V1_REGIONS).join(', ')}) or --url`);
+    const log = new Logger(process.stderr, o.logLevel as Level);
+    log.addSecrets(credentials.secretKey, credentials.accessKey, credentials.appKey);
+    const { transformer } = buildTransformer(o);
+    const checkpointKey = `mimecast-v1 ${new URL(baseUrl).origin}`;
+    const store = new Store(o.db);
+    const cp = store.checkpoint(checkpointKey);
+    store.close();
+    const sink = new SqliteWorkerSink(o.db);
+    const stop = new AbortController();
+    const onSignal = () => {
+      log.info('signal received: finishing the file in hand, then stopping');
+      stop.abort();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    const collector = new V1Collector(
+      {
+        baseUrl,
+        credentials,
+        fileFormat: o.format,
+        compress: o.compress,
+        once: o.once,
+        pollIntervalMs: num(o.pollInterval, '--poll-interval') * 1000,
+        timeoutMs: num(o.timeout, '--timeout') * 1000,
+        retryBaseMs: num(o.retryBaseMs, '--retry-base-ms'),
+        retryMaxMs: num(o.retryMaxMs, '--retry-max-ms'),
+        maxRetries: num(o.maxRetries, '--max-retries'),
+        decodeRetries: num(o.decodeRetries, '--decode-retries'),
+        onInvalidToken: o.onInvalidToken as InvalidTokenPolicy,
+        checkpointKey,
+      },
+      transformer,
+      sink,
+      log,
+    );
+    log.info('collecting', { api: 'v1', url: baseUrl, resume: cp?.cursor ? 'from checkpoint' : 'from the oldest retained data', files_done: cp?.position ?? 0 });
+    const progress = new Progress(process.stderr, 'collect');
+    try {
+      const summary = await collector.run({ token: cp?.cursor ?? undefined, filesDone: cp?.position ?? 0 }, stop.signal, {
+        onFile: (s, lag) => progress.update(s.records, `${s.inputs} files${lag !== undefined ? `, lag ${Math.round(lag / 60000)} min` : ''}`),
+      });
+      progress.done();
+      log.info('done', summary.toJSON());
+      if (summary.sink.deadLetters > 0) process.exitCode = 2;
+    } catch (err) {
+      progress.done();
+      if (err instanceof CollectorError) throw new UsageError(`collect: ${log.redact(err.message)}`);
+      throw err;
+    } finally {
+      await sink.close();
+    }
+  });
+}

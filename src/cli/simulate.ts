@@ -1,0 +1,89 @@
+/** `mimelog simulate`: the Mimecast API simulator, for demos and tests. */
+import type { Command } from 'commander';
+import { parseFaults } from '../simulator/faults.js';
+import { MimecastSimulator, randomSeed } from '../simulator/server.js';
+import { UsageError } from './errors.js';
+
+interface SimulateOptions {
+  port: string;
+  seed?: string;
+  events: string;
+  eventsPerFile: string;
+  initialFiles?: string;
+  growEveryMs?: string;
+  faults: string;
+  faultRate: string;
+  faultSeed?: string;
+  corruptFile: string[];
+  expireBindingAfter?: string;
+  rateLimit?: string;
+  slowMs: string;
+  writeExpected?: string;
+  format: string;
+}
+
+function int(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} must be a non-negative integer`);
+  return n;
+}
+
+export function registerSimulate(program: Command): void {
+  program
+    .command('simulate')
+    .description('serve a Mimecast API simulator on 127.0.0.1; prints one JSON line with its URL and credentials, then serves until stopped')
+    .option('--port <port>', 'port (0: any free port)', '0')
+    .option('--seed <n>', 'seed for the data, credentials and tokens (default: random)')
+    .option('--events <n>', 'events to serve', '20000')
+    .option('--events-per-file <n>', 'events per file at most', '500')
+    .option('--initial-files <n>', 'files published at start (default: all)')
+    .option('--grow-every-ms <ms>', 'publish one more file this often')
+    .option('--faults <list>', `faults to inject: all, none, or a list of ${['429', '5xx', 'reset', 'slow', 'empty', 'truncated-zip', 'truncated-json', 'fail200', 'invalid-token'].join(', ')}`, 'none')
+    .option('--fault-rate <p>', 'probability that a request meets a fault', '0.1')
+    .option('--fault-seed <n>', 'seed for fault injection (default: the data seed)')
+    .option('--corrupt-file <index>', 'serve this file (0-based) truncated, always (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option('--expire-binding-after <n>', 'after n requests every call answers 418 err_xdk_binding_expired')
+    .option('--rate-limit <n/ms>', 'calls per window, e.g. 100/60000 (default 10000/3600000)')
+    .option('--slow-ms <ms>', "delay of the 'slow' fault", '2000')
+    .option('--write-expected <dir>', 'write every file it will serve to DIR (as served), then serve')
+    .option('--format <format>', 'format of the files written by --write-expected: key_value or json', 'key_value')
+    .action(async (o: SimulateOptions) => {
+      const seed = int(o.seed, '--seed') ?? randomSeed();
+      let rateLimit: { limit: number; windowMs: number } | undefined;
+      if (o.rateLimit) {
+        const m = /^(\d+)\/(\d+)$/.exec(o.rateLimit);
+        if (!m) throw new UsageError('--rate-limit must look like 100/60000');
+        rateLimit = { limit: Number(m[1]), windowMs: Number(m[2]) };
+      }
+      let faults;
+      try {
+        faults = { enabled: parseFaults(o.faults), rate: Number(o.faultRate), seed: int(o.faultSeed, '--fault-seed') ?? seed };
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      if (o.format !== 'key_value' && o.format !== 'json') throw new UsageError('--format must be key_value or json');
+      const sim = new MimecastSimulator({
+        port: int(o.port, '--port'),
+        seed,
+        events: int(o.events, '--events')!,
+        eventsPerFile: int(o.eventsPerFile, '--events-per-file'),
+        initialFiles: int(o.initialFiles, '--initial-files'),
+        growEveryMs: int(o.growEveryMs, '--grow-every-ms'),
+        faults,
+        corruptFiles: o.corruptFile.map((v) => int(v, '--corrupt-file')!),
+        expireBindingAfter: int(o.expireBindingAfter, '--expire-binding-after'),
+        rateLimit,
+        slowMs: int(o.slowMs, '--slow-ms'),
+      });
+      if (o.writeExpected) sim.writeExpected(o.writeExpected, o.format);
+      const info = await sim.start();
+      process.stdout.write(`${JSON.stringify({ ...info, seed })}\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await sim.stop();
+      process.stderr.write(`mimelog simulate: stopped; faults injected: ${JSON.stringify(sim.injectedFaults)}\n`);
+    });
+}

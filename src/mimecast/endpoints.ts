@@ -1,0 +1,14 @@
+/** Mimecast API hosts and paths (docs/mimecast.md §4–5). */
+export const SIEM_PATH_V1 = '/api/audit/get-siem-logs';
+
+/** API 1.0 regional hosts. */
+export const V1_REGIONS: Readonly<Record<string, string>> = {
+  eu: 'https://eu-api.mimecast.com',
+  de: 'https://de-api.mimecast.com',
+  us: 'https://us-api.mimecast.com',
+  usb: 'https://usb-api.mimecast.com',
+  ca: 'https://ca-api.mimecast.com',
+  za: 'https://za-api.mimecast.com',
+  au: 'https://au-api.mimecast.com',
+  jer: 'https://jer-api.mimecast.com',
+};

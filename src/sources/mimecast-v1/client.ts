@@ -1,0 +1,100 @@
+/**
+ * API 1.0 `get-siem-logs` client: one signed call, one classified answer. Retrying is the
+ * collector's job; this module only says what the answer was.
+ */
+import { SIEM_PATH_V1 } from '../../mimecast/endpoints.js';
+import { type V1Credentials, signedHeaders } from '../../mimecast/v1-auth.js';
+
+export type V1Answer =
+  | { kind: 'file'; name: string; body: Buffer; nextToken: string }
+  | { kind: 'caught-up' }
+  /** Worth retrying after `waitMs` (429: the reset time) or a back-off. */
+  | { kind: 'retry'; reason: string; waitMs?: number }
+  | { kind: 'invalid-token'; reason: string }
+  /** Needs a person: expired binding, bad keys, wrong region. */
+  | { kind: 'fatal'; reason: string };
+
+export interface V1Request {
+  readonly baseUrl: string;
+  readonly credentials: V1Credentials;
+  readonly fileFormat: 'key_value' | 'json';
+  readonly compress: boolean;
+  readonly token?: string;
+  readonly timeoutMs: number;
+}
+
+interface FailBody {
+  meta?: { isLastToken?: boolean };
+  fail?: { errors?: { code?: string; message?: string; retryable?: boolean }[] }[];
+}
+
+/** What an administrator must do for each fatal error code. */
+const FATAL_ADVICE: Readonly<Record<string, string>> = {
+  err_xdk_binding_expired: 'the API keys have expired: an administrator must create new access and secret keys for this application in the Mimecast console',
+  err_developer_key: 'the application id or key is not valid: check MIMECAST_APP_ID and MIMECAST_APP_KEY',
+  err_xdk_invalid_access_key: 'the access key is not known: check MIMECAST_ACCESS_KEY',
+  err_xdk_signature_mismatch: 'the request signature was refused: check MIMECAST_SECRET_KEY and MIMECAST_APP_KEY',
+  err_xdk_request_date_invalid: "this machine's clock is more than 15 minutes off: fix its time (NTP)",
+  err_audit_log_incorrect_region: 'the account lives in another region: set --region or --url to its API host',
+};
+
+function fileNameFrom(disposition: string | null): string | undefined {
+  const m = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition ?? '');
+  return m ? decodeURIComponent(m[1]!) : undefined;
+}
+
+function classifyFail(body: FailBody, status: number): V1Answer | undefined {
+  const err = body.fail?.flatMap((f) => f.errors ?? [])[0];
+  if (!err) return undefined;
+  const code = err.code ?? 'unknown';
+  if (code === 'err_audit_siem_invalid_token') return { kind: 'invalid-token', reason: `${code}: ${err.message ?? ''}`.trim() };
+  const advice = FATAL_ADVICE[code];
+  if (advice) return { kind: 'fatal', reason: `${code}: ${advice}` };
+  if (err.retryable || status === 429 || status >= 500) return { kind: 'retry', reason: `${code}: ${err.message ?? ''}`.trim() };
+  return { kind: 'fatal', reason: `${code}: ${err.message ?? 'refused by Mimecast'} (HTTP ${status})` };
+}
+
+export async function getSiemLogs(r: V1Request): Promise<V1Answer> {
+  const body = JSON.stringify({ data: [{ type: 'MTA', fileFormat: r.fileFormat, compress: r.compress, ...(r.token ? { token: r.token } : {}) }] });
+  let res: Response;
+  let bytes: Buffer;
+  try {
+    res = await fetch(new URL(SIEM_PATH_V1, r.baseUrl), {
+      method: 'POST',
+      headers: { ...signedHeaders(r.credentials, SIEM_PATH_V1), 'content-type': 'application/json', accept: 'application/octet-stream, application/json' },
+      body,
+      signal: AbortSignal.timeout(r.timeoutMs),
+    });
+    bytes = Buffer.from(await res.arrayBuffer());
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string } };
+    const why = e.name === 'TimeoutError' ? `timed out after ${r.timeoutMs} ms` : `${e.message}${e.cause?.code ? ` (${e.cause.code})` : ''}`;
+    return { kind: 'retry', reason: `request failed: ${why}` };
+  }
+  const type = res.headers.get('content-type') ?? '';
+  if (res.status === 429) {
+    const reset = Number(res.headers.get('x-ratelimit-reset'));
+    return { kind: 'retry', reason: 'HTTP 429 rate limited', waitMs: Number.isFinite(reset) && reset > 0 ? reset : 1000 };
+  }
+  if (type.includes('json') || res.status !== 200) {
+    let parsed: FailBody = {};
+    try {
+      parsed = JSON.parse(bytes.toString() || '{}') as FailBody;
+    } catch {
+      // not JSON: judged by status below
+    }
+    const failure = classifyFail(parsed, res.status);
+    if (failure) return failure;
+    if (res.status === 418) return { kind: 'fatal', reason: `HTTP 418: ${FATAL_ADVICE.err_xdk_binding_expired}` };
+    if (res.status === 401 || res.status === 403) return { kind: 'fatal', reason: `HTTP ${res.status}: authentication refused; check the four MIMECAST_* credentials` };
+    if (res.status >= 500) return { kind: 'retry', reason: `HTTP ${res.status}` };
+    if (res.status === 200 && parsed.meta?.isLastToken) return { kind: 'caught-up' };
+    if (res.status === 200) return { kind: 'retry', reason: 'HTTP 200 JSON answer that is neither a file nor isLastToken' };
+    return { kind: 'fatal', reason: `HTTP ${res.status}: unexpected answer` };
+  }
+  const nextToken = res.headers.get('mc-siem-token');
+  if (bytes.length === 0) return { kind: 'retry', reason: 'empty file body' };
+  if (!nextToken) return { kind: 'retry', reason: 'file without an mc-siem-token header' };
+  const name = fileNameFrom(res.headers.get('content-disposition')) ?? `siem-${Date.now()}.${r.fileFormat === 'json' ? 'json' : 'log'}`;
+  return { kind: 'file', name, body: bytes, nextToken };
+}

@@ -1,0 +1,149 @@
+/**
+ * API 1.0 collector: follows the mc-siem-token chain until caught up, then polls. Each file is
+ * one unit: its events, its dead letters and the next token commit together, so a crash at any
+ * moment loses nothing (the old token fetches the file again) and duplicates nothing (the
+ * fingerprint turns the re-fetch into duplicates).
+ */
+import { decodeInput } from '../../decode/input.js';
+import type { Logger } from '../../log/logger.js';
+import type { V1Credentials } from '../../mimecast/v1-auth.js';
+import { RunSummary } from '../../pipeline/summary.js';
+import type { DeadLetter, ProcessedEvent, Transformer, Unit } from '../../pipeline/transform.js';
+import type { Sink } from '../../sinks/sink.js';
+import { backoffDelay, sleep } from '../backoff.js';
+import { type V1Answer, getSiemLogs } from './client.js';
+
+export type InvalidTokenPolicy = 'restart' | 'stop';
+
+export interface V1CollectorOptions {
+  readonly baseUrl: string;
+  readonly credentials: V1Credentials;
+  readonly fileFormat: 'key_value' | 'json';
+  readonly compress: boolean;
+  /** Exit when caught up instead of polling. */
+  readonly once: boolean;
+  readonly pollIntervalMs: number;
+  readonly timeoutMs: number;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  /** Consecutive failed calls before giving up (a person should look). */
+  readonly maxRetries: number;
+  /** Extra fetches of a file that does not decode before it is dead-lettered. */
+  readonly decodeRetries: number;
+  readonly onInvalidToken: InvalidTokenPolicy;
+  /** Checkpoint row name in the store. */
+  readonly checkpointKey: string;
+}
+
+export class CollectorError extends Error {}
+
+export interface CollectorState {
+  /** The token to start from (the stored checkpoint), or undefined for the oldest retained data. */
+  readonly token: string | undefined;
+  readonly filesDone: number;
+}
+
+export interface CollectorHooks {
+  readonly onFile?: (summary: RunSummary, lagMs: number | undefined) => void;
+}
+
+/** Merges a file's decoded batches into one unit (one transaction). */
+async function decodeFile(name: string, body: Buffer, transformer: Transformer): Promise<{ unit: Unit; inputFailure?: string }> {
+  const events: ProcessedEvent[] = [];
+  const deadLetters: DeadLetter[] = [];
+  let inputFailure: string | undefined;
+  let position = 0;
+  async function* once() {
+    yield body;
+  }
+  for await (const batch of decodeInput(name, once())) {
+    for (const item of batch.items) if (!item.result.ok && item.wholeInput) inputFailure ??= item.result.reason;
+    const u = transformer.process(batch);
+    events.push(...u.events);
+    deadLetters.push(...u.deadLetters);
+    position = Math.max(position, u.position);
+  }
+  return { unit: { source: name, events, deadLetters, position, last: true }, inputFailure };
+}
+
+export class V1Collector {
+  private readonly random = Math.random;
+
+  constructor(
+    private readonly options: V1CollectorOptions,
+    private readonly transformer: Transformer,
+    private readonly sink: Sink,
+    private readonly log: Logger,
+  ) {}
+
+  /** Calls get-siem-logs until it answers something other than "retry". */
+  private async fetch(token: string | undefined, stop: AbortSignal): Promise<Exclude<V1Answer, { kind: 'retry' }> | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      const answer = await getSiemLogs({ ...this.options, token });
+      if (answer.kind !== 'retry') return answer;
+      if (attempt >= this.options.maxRetries) throw new CollectorError(`giving up after ${attempt + 1} failed calls: ${answer.reason}`);
+      const wait = answer.waitMs ?? backoffDelay(attempt, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs }, this.random);
+      this.log.warn('retrying', { reason: answer.reason, attempt: attempt + 1, wait_ms: wait });
+      if (!(await sleep(wait, stop))) return undefined;
+    }
+  }
+
+  async run(state: CollectorState, stop: AbortSignal, hooks: CollectorHooks = {}): Promise<RunSummary> {
+    const summary = new RunSummary();
+    let token = state.token;
+    let filesDone = state.filesDone;
+    let decodeAttempts = 0;
+    const inFlight: Promise<void>[] = [];
+    const { checkpointKey } = this.options;
+    try {
+      while (!stop.aborted) {
+        const answer = await this.fetch(token, stop);
+        if (!answer) break;
+        if (answer.kind === 'fatal') throw new CollectorError(answer.reason);
+        if (answer.kind === 'invalid-token') {
+          if (this.options.onInvalidToken === 'stop') throw new CollectorError(`${answer.reason}; stopping (--on-invalid-token stop)`);
+          this.log.warn('token refused: restarting from the oldest retained data; the fingerprint drops what was already stored', { reason: answer.reason });
+          token = undefined;
+          continue;
+        }
+        if (answer.kind === 'caught-up') {
+          this.log.info('caught up', { files: filesDone });
+          if (this.options.once) break;
+          if (!(await sleep(this.options.pollIntervalMs, stop))) break;
+          continue;
+        }
+        const { unit, inputFailure } = await decodeFile(answer.name, answer.body, this.transformer);
+        if (inputFailure && decodeAttempts < this.options.decodeRetries) {
+          decodeAttempts++;
+          this.log.warn('file does not decode; fetching it again', { file: answer.name, reason: inputFailure, attempt: decodeAttempts });
+          if (!(await sleep(backoffDelay(decodeAttempts, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs }, this.random), stop))) break;
+          continue;
+        }
+        let toWrite = unit;
+        if (inputFailure) {
+          // Kept whole, with the token that fetched it, and skipped: ingestion never stalls on one file.
+          this.log.error('file dead-lettered', { file: answer.name, reason: inputFailure, bytes: answer.body.length });
+          const reason = `${inputFailure} (file ${answer.name}, token ${token ?? '(start)'})`;
+          toWrite = { ...unit, events: [], deadLetters: [{ source: answer.name, position: 0, reason, raw: answer.body }] };
+        }
+        decodeAttempts = 0;
+        filesDone++;
+        summary.inputs++;
+        summary.countUnit(toWrite);
+        const lag = toWrite.events.length ? Date.now() - Math.max(...toWrite.events.map((e) => e.timeMs)) : undefined;
+        const acked = this.sink.write(toWrite, { key: checkpointKey, position: filesDone, cursor: answer.nextToken }).then((counts) => {
+          summary.addSink(counts);
+          hooks.onFile?.(summary, lag);
+        });
+        acked.catch(() => undefined);
+        inFlight.push(acked);
+        if (inFlight.length >= 2) await inFlight.shift();
+        token = answer.nextToken;
+      }
+    } finally {
+      await Promise.allSettled(inFlight);
+    }
+    for (const p of inFlight) await p;
+    return summary;
+  }
+}
