@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DIR, printTable } from './common.js';
+import { benchCollect } from './collect.js';
 import { benchMemory } from './memory.js';
 import { benchPipeline } from './pipeline.js';
 import { benchStore } from './store.js';
@@ -25,6 +26,12 @@ if (!only || only === 'store') {
   const s = await benchStore(Number(process.env.BENCH_STORE_EVENTS ?? 1_000_000));
   printTable('Embedded store (SQLite), whole CLI', s.rows);
   results.store = s.results;
+}
+
+if (!only || only === 'collect') {
+  const c = await benchCollect(Number(process.env.BENCH_COLLECT_EVENTS ?? 1_000_000));
+  printTable('API 1.0 collection from the simulator', c.rows);
+  results.collect = c.results;
 }
 
 writeFileSync(join(BENCH_DIR, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
