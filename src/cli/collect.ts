@@ -123,10 +123,13 @@ export function registerCollect(program: Command): void {
       log,
     );
     log.info('collecting', { api: 'v1', url: baseUrl, resume: cp?.cursor ? 'from checkpoint' : 'from the oldest retained data', files_done: cp?.position ?? 0 });
-    const progress = new Progress(process.stderr, 'collect');
+    const progress = new Progress(process.stderr, 'collect', (fields) => log.info('progress', fields));
     try {
       const summary = await collector.run({ token: cp?.cursor ?? undefined, filesDone: cp?.position ?? 0 }, stop.signal, {
-        onFile: (s, lag) => progress.update(s.records, `${s.inputs} files${lag !== undefined ? `, lag ${Math.round(lag / 60000)} min` : ''}`),
+        onFile: (s, lag) => {
+          const lagMin = lag === undefined ? undefined : Math.round(lag / 60000);
+          progress.update(s.records, `${s.inputs} files${lagMin !== undefined ? `, lag ${lagMin} min` : ''}`, { files: s.inputs, lag_minutes: lagMin });
+        },
       });
       progress.done();
       log.info('done', summary.toJSON());

@@ -1,6 +1,6 @@
 /**
- * Progress for long runs: a single updating line with events/s on a terminal, a plain log line
- * every 10 s otherwise (so logs stay readable). Silent for runs shorter than that.
+ * Progress for long runs: a single updating line with events/s on a terminal; otherwise a log
+ * line every 10 s (plain text, or a structured line through `logLine`). Silent for short runs.
  */
 export class Progress {
   private readonly started = Date.now();
@@ -10,9 +10,10 @@ export class Progress {
   constructor(
     private readonly out: NodeJS.WriteStream = process.stderr,
     private readonly label = 'ingest',
+    private readonly logLine?: (fields: Record<string, unknown>) => void,
   ) {}
 
-  update(events: number, extra = ''): void {
+  update(events: number, extra = '', fields: Record<string, unknown> = {}): void {
     const now = Date.now();
     const interval = this.out.isTTY ? 250 : 10_000;
     if (now - this.last < interval || now - this.started < 1000) return;
@@ -23,6 +24,8 @@ export class Progress {
     if (this.out.isTTY) {
       this.out.write(`\r\x1b[K${text}`);
       this.drawn = true;
+    } else if (this.logLine) {
+      this.logLine({ events, events_per_s: rate, seconds: Math.round(secs), ...fields });
     } else {
       this.out.write(`${text}\n`);
     }

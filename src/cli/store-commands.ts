@@ -36,16 +36,8 @@ function positiveInt(value: string): number {
   return n;
 }
 
-interface FilterOptions {
-  from?: string;
-  to?: string;
-  type?: string;
-  address?: string;
-  messageId?: string;
-  acode?: string;
-  action?: string;
-  text?: string;
-}
+/** The search filters as command-line text (times not parsed yet). */
+type FilterOptions = { [K in Exclude<keyof SearchFilter, 'limit'>]?: string };
 
 function addFilterOptions(cmd: Command): Command {
   return cmd

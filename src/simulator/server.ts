@@ -9,11 +9,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import yazl from 'yazl';
 import { type V1Credentials, sameSignature, signature } from '../mimecast/v1-auth.js';
 import { type FileFormat, type SiemFile, buildCatalog, fileBody, fileName } from './catalog.js';
 import { type Fault, FaultPlan, type FaultOptions } from './faults.js';
 import { Rng } from './generate.js';
+import { zipMembers } from './zip.js';
 
 export { SIEM_PATH_V1 as SIEM_PATH } from '../mimecast/endpoints.js';
 import { SIEM_PATH_V1 as SIEM_PATH } from '../mimecast/endpoints.js';
@@ -57,18 +57,6 @@ function credentialsFor(seed: number): V1Credentials {
 
 function failBody(code: string, message: string, retryable: boolean): string {
   return JSON.stringify({ meta: { status: 200 }, data: [], fail: [{ errors: [{ code, message, retryable }] }] });
-}
-
-function zip(member: string, body: Buffer): Promise<Buffer> {
-  const z = new yazl.ZipFile();
-  z.addBuffer(body, member, { mtime: new Date(0) });
-  z.end();
-  const parts: Buffer[] = [];
-  return new Promise((resolve, reject) => {
-    z.outputStream.on('data', (c: Buffer) => parts.push(c));
-    z.outputStream.on('end', () => resolve(Buffer.concat(parts)));
-    z.outputStream.on('error', reject);
-  });
 }
 
 export class MimecastSimulator {
@@ -212,7 +200,7 @@ export class MimecastSimulator {
     let payload: Buffer = Buffer.from(fileBody(file, format));
     let outer = name;
     if (compress) {
-      payload = await zip(name, payload);
+      payload = await zipMembers({ [name]: payload });
       outer = `${Buffer.from(this.token(index + 1000003)).toString('hex').slice(0, 32).replace(/(.{8})(.{4})(.{4})(.{4})(.{12})/, '$1-$2-$3-$4-$5')}.zip`;
     }
     const corrupt = this.options.corruptFiles?.includes(index) || fault === 'truncated-zip' || fault === 'truncated-json';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
-import yazl from 'yazl';
+import { zipMembers } from '../../src/simulator/zip.js';
 import { detectTextFormat } from '../../src/decode/input.js';
 import { takeEvents, toKeyValueLine, toV1JsonFile, toV2Record } from '../../src/simulator/generate.js';
 import { processInput } from '../support/helpers.js';
@@ -9,17 +9,7 @@ import { processInput } from '../support/helpers.js';
 const events = takeEvents({ seed: 7, startMs: Date.UTC(2026, 0, 1) }, 60);
 const kvText = events.map(toKeyValueLine).join('\n') + '\n';
 
-function zip(members: Record<string, string>): Promise<Buffer> {
-  const z = new yazl.ZipFile();
-  for (const [name, text] of Object.entries(members)) z.addBuffer(Buffer.from(text), name);
-  z.end();
-  const parts: Buffer[] = [];
-  return new Promise((resolve, reject) => {
-    z.outputStream.on('data', (c: Buffer) => parts.push(c));
-    z.outputStream.on('end', () => resolve(Buffer.concat(parts)));
-    z.outputStream.on('error', reject);
-  });
-}
+const zip = zipMembers;
 
 describe('input format detection', () => {
   it('tells key_value, NDJSON and json documents apart from the first line', () => {
