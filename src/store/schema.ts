@@ -29,7 +29,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX events_type_ts ON events(log_type, ts);
   CREATE INDEX events_acode ON events(acode) WHERE acode IS NOT NULL;
   CREATE INDEX events_message_id ON events(message_id) WHERE message_id IS NOT NULL;
-  CREATE INDEX events_action ON events(action) WHERE action IS NOT NULL;
+  CREATE INDEX events_action_ts ON events(action, ts) WHERE action IS NOT NULL;
   CREATE TABLE event_addresses (
     address TEXT NOT NULL COLLATE NOCASE,
     event INTEGER NOT NULL REFERENCES events(rowid),
