@@ -12,3 +12,14 @@ export const V1_REGIONS: Readonly<Record<string, string>> = {
   au: 'https://au-api.mimecast.com',
   jer: 'https://jer-api.mimecast.com',
 };
+
+/** API 2.0 paths. */
+export const OAUTH_PATH_V2 = '/oauth/token';
+export const BATCH_PATH_V2 = '/siem/v1/batch/events/cg';
+
+/** API 2.0 hosts. */
+export const V2_REGIONS: Readonly<Record<string, string>> = {
+  global: 'https://api.services.mimecast.com',
+  uk: 'https://uk-api.services.mimecast.com',
+  us: 'https://us-api.services.mimecast.com',
+};

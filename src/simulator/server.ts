@@ -13,6 +13,7 @@ import { type V1Credentials, sameSignature, signature } from '../mimecast/v1-aut
 import { type FileFormat, type SiemFile, buildCatalog, fileBody, fileName } from './catalog.js';
 import { type Fault, FaultPlan, type FaultOptions } from './faults.js';
 import { Rng } from './generate.js';
+import { V2Api, type V2Credentials, type V2Options } from './v2.js';
 import { zipMembers } from './zip.js';
 
 export { SIEM_PATH_V1 as SIEM_PATH } from '../mimecast/endpoints.js';
@@ -35,11 +36,14 @@ export interface SimulatorOptions {
   /** Calls allowed per window (X-RateLimit-*); default 10000 per hour as Mimecast documents. */
   readonly rateLimit?: { readonly limit: number; readonly windowMs: number };
   readonly slowMs?: number;
+  /** API 2.0: access-token and pre-signed URL lifetimes. */
+  readonly v2?: V2Options;
 }
 
 export interface SimulatorInfo {
   readonly url: string;
   readonly credentials: V1Credentials;
+  readonly v2Credentials: V2Credentials;
   readonly files: number;
   readonly events: number;
 }
@@ -69,6 +73,8 @@ export class MimecastSimulator {
   private requests = 0;
   private window: { start: number; used: number } = { start: Date.now(), used: 0 };
   readonly served = new Map<number, number>();
+  readonly v2: V2Api;
+  private origin = '';
 
   constructor(private readonly options: SimulatorOptions) {
     this.credentials = credentialsFor(options.seed);
@@ -80,6 +86,7 @@ export class MimecastSimulator {
     });
     this.tokenKey = createHmac('sha256', String(options.seed)).update('tokens').digest();
     this.faults = new FaultPlan(options.faults ?? { enabled: [], rate: 0, seed: 0 });
+    this.v2 = new V2Api(this.catalog, options.seed, options.v2 ?? {}, () => this.available());
   }
 
   get injectedFaults(): Record<string, number> {
@@ -102,7 +109,8 @@ export class MimecastSimulator {
     this.server.keepAliveTimeout = 1000;
     await new Promise<void>((resolve) => this.server!.listen(this.options.port ?? 0, '127.0.0.1', resolve));
     const { port } = this.server.address() as AddressInfo;
-    return { url: `http://127.0.0.1:${port}`, credentials: this.credentials, files: this.catalog.length, events: this.catalog.reduce((a, f) => a + f.events.length, 0) };
+    this.origin = `http://127.0.0.1:${port}`;
+    return { url: this.origin, credentials: this.credentials, v2Credentials: this.v2.credentials, files: this.catalog.length, events: this.catalog.reduce((a, f) => a + f.events.length, 0) };
   }
 
   async stop(): Promise<void> {
@@ -148,6 +156,7 @@ export class MimecastSimulator {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const path = (req.url ?? '').split('?')[0];
+    if (this.v2.handle(req, res, Buffer.concat(chunks), this.origin)) return;
     if (req.method !== 'POST' || path !== SIEM_PATH) {
       res.writeHead(404, { 'content-type': 'application/json' }).end(failBody('err_not_found', `no route ${req.method} ${path}`, false));
       return;

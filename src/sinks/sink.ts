@@ -11,6 +11,8 @@ export interface CheckpointUpdate {
   readonly identity?: string;
   /** The API cursor to resume from (API 1.0: the mc-siem-token after this unit). */
   readonly cursor?: string;
+  /** A work-queue item this unit finishes (API 2.0: a batch file), recorded in the same transaction. */
+  readonly workItem?: { readonly stream: string; readonly key: string; readonly state: 'done' | 'dead'; readonly detail?: string };
 }
 
 export interface Sink {

@@ -73,4 +73,16 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
   CREATE TABLE drift_keys (key TEXT PRIMARY KEY, count INTEGER NOT NULL, last_seen INTEGER NOT NULL) WITHOUT ROWID;
   `,
+  // 2: a durable work queue (API 2.0 batch files): one row per item, its state moved in the
+  // same transaction as the item's events.
+  `
+  CREATE TABLE work_items (
+    stream TEXT NOT NULL,              -- e.g. "mimecast-v2 <origin> receipt"
+    key TEXT NOT NULL,                 -- the item (file object key, stable across re-listing)
+    state TEXT NOT NULL,               -- done | dead
+    detail TEXT,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (stream, key)
+  ) WITHOUT ROWID;
+  `,
 ];

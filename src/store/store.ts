@@ -37,6 +37,7 @@ export class Store {
   private readonly upsertCheckpoint: Database.Statement;
   private readonly bumpCounter: Database.Statement;
   private readonly bumpDrift: Database.Statement;
+  private readonly upsertWorkItem: Database.Statement;
   private readonly writeTx: Database.Transaction<(unit: PreparedUnit, update: CheckpointUpdate | undefined) => SinkCounts>;
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
@@ -66,6 +67,8 @@ export class Store {
     this.bumpCounter = this.db.prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value');
     this.bumpDrift = this.db.prepare(`INSERT INTO drift_keys (key, count, last_seen) VALUES (?, ?, ?)
       ON CONFLICT(key) DO UPDATE SET count = count + excluded.count, last_seen = excluded.last_seen`);
+    this.upsertWorkItem = this.db.prepare(`INSERT INTO work_items (stream, key, state, detail, updated_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT(stream, key) DO UPDATE SET state = excluded.state, detail = excluded.detail, updated_at = excluded.updated_at`);
     this.writeTx = this.db.transaction((unit: PreparedUnit, update: CheckpointUpdate | undefined) => this.writeUnitNow(unit, update));
   }
 
@@ -95,6 +98,8 @@ export class Store {
     for (const d of unit.deadLetters) this.insertDeadLetter.run(d.source, d.position, d.reason, d.raw, d.isText ? 1 : 0, d.digest, now);
     counts.deadLetters = unit.deadLetters.length;
     if (counts.deadLetters > 0) this.bumpCounter.run('deadLetters', counts.deadLetters);
+    const item = update?.workItem;
+    if (item) this.upsertWorkItem.run(item.stream, item.key, item.state, item.detail ?? null, now);
     this.upsertCheckpoint.run(update?.key ?? unit.source, update?.position ?? unit.position, unit.last ? 1 : 0, update?.identity ?? null, update?.cursor ?? null, now);
     return counts;
   }
@@ -175,6 +180,12 @@ export class Store {
       | { source: string; position: number; complete: number; identity: string | null; cursor: string | null; updated_at: number }
       | undefined;
     return row && { source: row.source, position: row.position, complete: row.complete === 1, identity: row.identity, cursor: row.cursor, updatedAt: row.updated_at };
+  }
+
+  /** The recorded state of a work-queue item, or undefined when it is still to do. */
+  workItemState(stream: string, key: string): string | undefined {
+    const row = this.db.prepare('SELECT state FROM work_items WHERE stream = ? AND key = ?').get(stream, key) as { state: string } | undefined;
+    return row?.state;
   }
 
   counter(name: string): number {

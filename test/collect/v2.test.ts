@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { BATCH_PATH, OAUTH_PATH } from '../../src/simulator/v2.js';
+import { Rng } from '../../src/simulator/generate.js';
+import { BIN, runCli } from '../support/helpers.js';
+import { type Running, logLines, query, startSimulator, storedIds } from '../support/simulator.js';
+
+function v2Env(r: Running): NodeJS.ProcessEnv {
+  return { MIMECAST_CLIENT_ID: r.info.v2Credentials.clientId, MIMECAST_CLIENT_SECRET: r.info.v2Credentials.clientSecret };
+}
+
+function collectV2(r: Running, db: string, extra: string[] = []) {
+  return runCli(['collect', '--api', 'v2', '--url', r.info.url, '--db', db, '--once', '--retry-base-ms', '20', '--retry-max-ms', '300', '--timeout', '5', ...extra], { env: v2Env(r) });
+}
+
+async function token(r: Running): Promise<string> {
+  const res = await fetch(new URL(OAUTH_PATH, r.info.url), {
+    method: 'POST',
+    body: new URLSearchParams({ client_id: r.info.v2Credentials.clientId, client_secret: r.info.v2Credentials.clientSecret, grant_type: 'client_credentials' }),
+  });
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+async function expectedV2(r: Running): Promise<string[]> {
+  const dir = join(r.dir, 'expected-v2');
+  r.sim.v2.writeExpected(dir);
+  const db = join(r.dir, 'expected-v2.db');
+  const res = await runCli(['ingest', '--db', db, dir, '--summary', 'none']);
+  assert.equal(res.code, 0, res.stderr);
+  return storedIds(db);
+}
+
+describe('API 2.0 (simulator and batch collector)', () => {
+  it('simulates OAuth2, the batch listing and pre-signed URLs that expire and refuse Authorization', async () => {
+    const r = await startSimulator({ seed: 90, events: 3000, eventsPerFile: 200, v2: { urlTtlMs: 300 } });
+    const bad = await fetch(new URL(OAUTH_PATH, r.info.url), { method: 'POST', body: new URLSearchParams({ client_id: 'x', client_secret: 'y', grant_type: 'client_credentials' }) });
+    assert.equal(bad.status, 401);
+    const list = (t?: string, next?: string) =>
+      fetch(`${r.info.url}${BATCH_PATH}?type=receipt&pageSize=2${next ? `&nextPage=${next}` : ''}`, { headers: t ? { authorization: `Bearer ${t}` } : {} });
+    assert.equal((await list()).status, 401);
+    const t = await token(r);
+    const page = (await (await list(t)).json()) as { value: { url: string }[]; '@nextPage': string; isCaughtUp: boolean };
+    assert.equal(page.value.length, 2);
+    assert.equal(page.isCaughtUp, false);
+    const withAuth = await fetch(page.value[0]!.url, { headers: { authorization: `Bearer ${t}` } });
+    assert.equal(withAuth.status, 400);
+    const file = await fetch(page.value[0]!.url);
+    assert.equal(file.status, 200);
+    assert.equal(Buffer.from(await file.arrayBuffer()).subarray(0, 2).toString('hex'), '1f8b');
+    await new Promise((res) => setTimeout(res, 350));
+    assert.equal((await fetch(page.value[1]!.url)).status, 403, 'expired');
+    // Paging to the end: the last page is empty, caught up, and still carries @nextPage.
+    let next = page['@nextPage'];
+    let last = page;
+    for (let i = 0; i < 100 && !last.isCaughtUp; i++) {
+      last = (await (await list(t, next)).json()) as typeof page;
+      next = last['@nextPage'];
+    }
+    const empty = (await (await list(t, next)).json()) as typeof page;
+    assert.deepEqual([empty.value.length, empty.isCaughtUp, empty['@nextPage']], [0, true, next]);
+    await r.sim.stop();
+  });
+
+  it('collects every type equal to the expected set while tokens and URLs expire; a second run adds nothing', { timeout: 180_000 }, async () => {
+    const r = await startSimulator({ seed: 91, events: 20_000, eventsPerFile: 250, v2: { tokenTtlMs: 1500, urlTtlMs: 120 } });
+    const db = join(r.dir, 'v2.db');
+    const res = await collectV2(r, db, ['--page-size', '10']);
+    assert.equal(res.code, 0, res.stderr.slice(-1500));
+    const lines = logLines(res.stderr);
+    assert.ok(lines.some((l) => l.msg === 'pre-signed URL expired or failed: listing the page again'), 'URLs expired and were listed again');
+    assert.deepEqual(storedIds(db), await expectedV2(r));
+    const sources = query<{ s: string }>(db, 'SELECT DISTINCT log_type_source AS s FROM events');
+    assert.deepEqual(sources, [{ s: 'record' }]);
+    const done = query<{ n: number }>(db, "SELECT count(*) AS n FROM work_items WHERE state = 'done'")[0]!.n;
+    assert.equal(done, r.sim.catalog.length);
+    const again = await collectV2(r, db);
+    assert.equal(again.code, 0);
+    assert.equal(logLines(again.stderr).find((l) => l.msg === 'done')!.records, 0, 'resumed from the stored page tokens');
+    for (const out of [res.stderr, res.stdout]) assert.ok(!out.includes(r.info.v2Credentials.clientSecret));
+    await r.sim.stop();
+  });
+
+  it('ends with exactly the expected set after 20+ kill -9 during a batch collection', { timeout: 600_000 }, async () => {
+    const r = await startSimulator({ seed: 93, events: 60_000, eventsPerFile: 200, v2: { urlTtlMs: 2000 } });
+    const started = Date.now();
+    const clean = await collectV2(r, join(r.dir, 'clean.db'));
+    assert.equal(clean.code, 0, clean.stderr.slice(-1000));
+    const cleanMs = Date.now() - started; // kill moments scale with this machine's speed
+    const db = join(r.dir, 'k.db');
+    const rng = new Rng(8);
+    let kills = 0;
+    for (let i = 0; kills < 22 && i < 60; i++) {
+      const killed = await new Promise<boolean>((resolve) => {
+        const args = [BIN, 'collect', '--api', 'v2', '--url', r.info.url, '--db', db, '--once', '--retry-base-ms', '20', '--timeout', '5'];
+        const child = spawn(process.execPath, args, { env: { ...process.env, ...v2Env(r) }, stdio: 'ignore' });
+        const timer = setTimeout(() => child.kill('SIGKILL'), rng.int(300, Math.max(600, Math.round(cleanMs / 25))));
+        child.on('exit', (_c, signal) => {
+          clearTimeout(timer);
+          resolve(signal === 'SIGKILL');
+        });
+      });
+      if (killed) kills++;
+      else break;
+    }
+    assert.ok(kills >= 20, `only ${kills} kills landed`);
+    const final = await collectV2(r, db);
+    assert.equal(final.code, 0, final.stderr.slice(-1000));
+    const expected = await expectedV2(r);
+    assert.deepEqual(storedIds(db), expected);
+    assert.deepEqual(storedIds(join(r.dir, 'clean.db')), expected);
+    await r.sim.stop();
+  });
+
+  it('says clearly when the client credentials are wrong or missing', async () => {
+    const r = await startSimulator({ seed: 92, events: 200 });
+    const wrong = await runCli(['collect', '--api', 'v2', '--url', r.info.url, '--db', join(r.dir, 'w.db'), '--once'], { env: { MIMECAST_CLIENT_ID: 'nobody', MIMECAST_CLIENT_SECRET: 'wrong-secret-value' } });
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /OAuth token refused \(invalid_client\): check MIMECAST_CLIENT_ID and MIMECAST_CLIENT_SECRET/);
+    assert.ok(!wrong.stderr.includes('wrong-secret-value'));
+    const missing = await runCli(['collect', '--api', 'v2', '--url', r.info.url, '--db', join(r.dir, 'm.db')], { env: { MIMECAST_CLIENT_ID: '' } });
+    assert.match(missing.stderr, /set MIMECAST_CLIENT_ID and MIMECAST_CLIENT_SECRET/);
+    await r.sim.stop();
+  });
+});
