@@ -5,6 +5,18 @@ export interface BackoffOptions {
   readonly maxMs: number;
 }
 
+/** How an API collector polls and retries (shared by the API 1.0 and 2.0 collectors). */
+export interface PollingOptions {
+  /** Exit when caught up instead of polling. */
+  readonly once: boolean;
+  readonly pollIntervalMs: number;
+  readonly timeoutMs: number;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  /** Consecutive failed calls before giving up (a person should look). */
+  readonly maxRetries: number;
+}
+
 /** Equal jitter: half the exponential delay fixed, half random, so retries spread but never hammer. */
 export function backoffDelay(attempt: number, o: BackoffOptions, random: () => number = Math.random): number {
   const ceiling = Math.min(o.maxMs, o.baseMs * 2 ** Math.min(attempt, 30));

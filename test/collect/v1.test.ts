@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { Rng } from '../../src/simulator/generate.js';
 import type { Fault } from '../../src/simulator/faults.js';
-import { BIN, runCli } from '../support/helpers.js';
+import { BIN, killRepeatedly, runCli } from '../support/helpers.js';
 import { FAST, type Running, collect, expectedIds, logLines, query, startSimulator, storedIds } from '../support/simulator.js';
 
 const ALL: Fault[] = ['429', '5xx', 'reset', 'slow', 'empty', 'truncated-zip', 'truncated-json', 'fail200', 'invalid-token'];
@@ -35,20 +34,9 @@ describe('API 1.0 collector against the simulator', () => {
     assert.equal(clean.code, 0, clean.stderr.slice(-1000));
     // Kill moments scale with this machine's speed, so that 20+ kills land before the work is done.
     const cleanMs = Date.now() - started;
-    const rng = new Rng(5);
-    let kills = 0;
-    for (let i = 0; kills < 22 && i < 60; i++) {
-      const killed = await new Promise<boolean>((resolve) => {
-        const child = spawn(process.execPath, [BIN, 'collect', '--url', r.info.url, '--db', db, ...FAST], { env: { ...process.env, ...r.env }, stdio: 'ignore' });
-        const timer = setTimeout(() => child.kill('SIGKILL'), rng.int(300, Math.max(600, Math.round(cleanMs / 25))));
-        child.on('exit', (_c, signal) => {
-          clearTimeout(timer);
-          resolve(signal === 'SIGKILL');
-        });
-      });
-      if (killed) kills++;
-      else break;
-    }
+    const kills = await killRepeatedly(['collect', '--url', r.info.url, '--db', db, ...FAST], {
+      kills: 22, minMs: 300, maxMs: Math.max(600, Math.round(cleanMs / 25)), seed: 5, env: r.env,
+    });
     assert.ok(kills >= 20, `only ${kills} kills landed`);
     const final = await collect(r, db);
     assert.equal(final.code, 0, final.stderr.slice(-2000));

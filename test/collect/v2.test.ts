@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BATCH_PATH, OAUTH_PATH } from '../../src/simulator/v2.js';
-import { Rng } from '../../src/simulator/generate.js';
-import { BIN, runCli } from '../support/helpers.js';
+import { killRepeatedly, runCli } from '../support/helpers.js';
 import { type Running, logLines, query, startSimulator, storedIds } from '../support/simulator.js';
 
 function v2Env(r: Running): NodeJS.ProcessEnv {
@@ -89,21 +87,9 @@ describe('API 2.0 (simulator and batch collector)', () => {
     assert.equal(clean.code, 0, clean.stderr.slice(-1000));
     const cleanMs = Date.now() - started; // kill moments scale with this machine's speed
     const db = join(r.dir, 'k.db');
-    const rng = new Rng(8);
-    let kills = 0;
-    for (let i = 0; kills < 22 && i < 60; i++) {
-      const killed = await new Promise<boolean>((resolve) => {
-        const args = [BIN, 'collect', '--api', 'v2', '--url', r.info.url, '--db', db, '--once', '--retry-base-ms', '20', '--timeout', '5'];
-        const child = spawn(process.execPath, args, { env: { ...process.env, ...v2Env(r) }, stdio: 'ignore' });
-        const timer = setTimeout(() => child.kill('SIGKILL'), rng.int(300, Math.max(600, Math.round(cleanMs / 25))));
-        child.on('exit', (_c, signal) => {
-          clearTimeout(timer);
-          resolve(signal === 'SIGKILL');
-        });
-      });
-      if (killed) kills++;
-      else break;
-    }
+    const kills = await killRepeatedly(['collect', '--api', 'v2', '--url', r.info.url, '--db', db, '--once', '--retry-base-ms', '20', '--timeout', '5'], {
+      kills: 22, minMs: 300, maxMs: Math.max(600, Math.round(cleanMs / 25)), seed: 8, env: v2Env(r),
+    });
     assert.ok(kills >= 20, `only ${kills} kills landed`);
     const final = await collectV2(r, db);
     assert.equal(final.code, 0, final.stderr.slice(-1000));

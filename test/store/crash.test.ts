@@ -1,24 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { Rng, takeEvents, toKeyValueLine } from '../../src/simulator/generate.js';
-import { BIN, runCli } from '../support/helpers.js';
-
-/** Starts an ingest and kills it with SIGKILL after `ms`; resolves when it is gone. */
-function ingestAndKill(args: string[], ms: number): Promise<'killed' | 'finished'> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore' });
-    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
-    child.on('exit', (_code, signal) => {
-      clearTimeout(timer);
-      resolve(signal === 'SIGKILL' ? 'killed' : 'finished');
-    });
-  });
-}
+import { takeEvents, toKeyValueLine } from '../../src/simulator/generate.js';
+import { killRepeatedly, runCli } from '../support/helpers.js';
 
 function contents(path: string): { events: string[]; deadLetters: number } {
   const db = new Database(path, { readonly: true });
@@ -43,13 +30,9 @@ describe('crash safety of the embedded store', () => {
     const cleanMs = Date.now() - started;
 
     const crashed = join(dir, 'crashed.db');
-    const rng = new Rng(2026);
-    let kills = 0;
-    for (let attempt = 0; kills < 22 && attempt < 60; attempt++) {
-      const outcome = await ingestAndKill(['ingest', '--resume', '--db', crashed, file, '--summary', 'none'], rng.int(150, Math.max(400, Math.round(cleanMs / 25))));
-      if (outcome === 'killed') kills++;
-      else break;
-    }
+    const kills = await killRepeatedly(['ingest', '--resume', '--db', crashed, file, '--summary', 'none'], {
+      kills: 22, minMs: 150, maxMs: Math.max(400, Math.round(cleanMs / 25)), seed: 2026,
+    });
     assert.ok(kills >= 20, `only ${kills} kills landed`);
     const final = await runCli(['ingest', '--resume', '--db', crashed, file, '--summary', 'json']);
     assert.equal(final.code === 0 || final.code === 2, true, final.stderr);

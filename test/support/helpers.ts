@@ -1,5 +1,6 @@
 /** Test helpers: run the pipeline in-process on text, and run the CLI as a user would. */
 import { spawn } from 'node:child_process';
+import { Rng } from '../../src/simulator/generate.js';
 import { fileURLToPath } from 'node:url';
 import { Classifier } from '../../src/classify/classify.js';
 import { DEFAULT_TABLES, type TypeTables } from '../../src/classify/type-tables.js';
@@ -64,4 +65,26 @@ export function runCli(args: readonly string[], options: { stdin?: string | Buff
 
 export function lines(text: string): string[] {
   return text.split('\n').filter((l) => l.length > 0);
+}
+
+/**
+ * Runs `mimelog ARGS` again and again, each time killing it with SIGKILL after a random delay in
+ * [minMs, maxMs], until `kills` kills landed or a run finished by itself. Returns the kills landed.
+ */
+export async function killRepeatedly(args: readonly string[], o: { kills: number; minMs: number; maxMs: number; seed: number; env?: NodeJS.ProcessEnv }): Promise<number> {
+  const rng = new Rng(o.seed);
+  let kills = 0;
+  while (kills < o.kills) {
+    const killed = await new Promise<boolean>((resolve) => {
+      const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...o.env }, stdio: 'ignore' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), rng.int(o.minMs, o.maxMs));
+      child.on('exit', (_code, signal) => {
+        clearTimeout(timer);
+        resolve(signal === 'SIGKILL');
+      });
+    });
+    if (!killed) break;
+    kills++;
+  }
+  return kills;
 }

@@ -10,24 +10,16 @@ import type { V1Credentials } from '../../mimecast/v1-auth.js';
 import { RunSummary } from '../../pipeline/summary.js';
 import type { DeadLetter, ProcessedEvent, Transformer, Unit } from '../../pipeline/transform.js';
 import type { Sink } from '../../sinks/sink.js';
-import { backoffDelay, sleep } from '../backoff.js';
+import { type PollingOptions, backoffDelay, sleep } from '../backoff.js';
 import { type V1Answer, getSiemLogs } from './client.js';
 
 export type InvalidTokenPolicy = 'restart' | 'stop';
 
-export interface V1CollectorOptions {
+export interface V1CollectorOptions extends PollingOptions {
   readonly baseUrl: string;
   readonly credentials: V1Credentials;
   readonly fileFormat: 'key_value' | 'json';
   readonly compress: boolean;
-  /** Exit when caught up instead of polling. */
-  readonly once: boolean;
-  readonly pollIntervalMs: number;
-  readonly timeoutMs: number;
-  readonly retryBaseMs: number;
-  readonly retryMaxMs: number;
-  /** Consecutive failed calls before giving up (a person should look). */
-  readonly maxRetries: number;
   /** Extra fetches of a file that does not decode before it is dead-lettered. */
   readonly decodeRetries: number;
   readonly onInvalidToken: InvalidTokenPolicy;

@@ -13,21 +13,15 @@ import { BATCH_PATH_V2 } from '../../mimecast/endpoints.js';
 import { RunSummary } from '../../pipeline/summary.js';
 import type { Transformer } from '../../pipeline/transform.js';
 import type { Sink } from '../../sinks/sink.js';
-import { backoffDelay, sleep } from '../backoff.js';
+import { type PollingOptions, backoffDelay, sleep } from '../backoff.js';
 import { CollectorError } from '../mimecast-v1/collector.js';
 import { OAuthError, type TokenSource } from './oauth.js';
 
-export interface BatchOptions {
+export interface BatchOptions extends PollingOptions {
   readonly baseUrl: string;
   /** API 2.0 type names to collect, e.g. `receipt`, `url protect`. */
   readonly types: readonly string[];
   readonly pageSize: number;
-  readonly once: boolean;
-  readonly pollIntervalMs: number;
-  readonly timeoutMs: number;
-  readonly retryBaseMs: number;
-  readonly retryMaxMs: number;
-  readonly maxRetries: number;
   /** Listings of a page to get fresh URLs before a file is dead-lettered as unreachable. */
   readonly maxRelists: number;
 }
