@@ -2,6 +2,7 @@
 import { decodeInput } from '../decode/input.js';
 import type { Sink } from '../sinks/sink.js';
 import type { LocalInput } from '../sources/local.js';
+import { AckWindow } from './ack-window.js';
 import { RunSummary } from './summary.js';
 import type { Transformer, Unit } from './transform.js';
 
@@ -17,27 +18,22 @@ export interface RunOptions {
   readonly shouldStop?: () => boolean;
 }
 
-/** Units written but not yet acknowledged: one commits while the next is decoded. */
-const MAX_IN_FLIGHT = 2;
-
 export async function runInputs(inputs: readonly LocalInput[], transformer: Transformer, sink: Sink, options: RunOptions = {}): Promise<RunSummary> {
   const summary = new RunSummary();
-  const inFlight: Promise<void>[] = [];
-  const send = async (unit: Unit, identity: string | undefined) => {
-    const acked = sink.write(unit, identity === undefined ? undefined : { identity }).then((counts) => {
-      summary.addSink(counts);
-      options.onUnit?.(unit, summary);
-    });
-    acked.catch(() => undefined); // awaited below, in order; this only silences the early warning
-    inFlight.push(acked);
-    if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
-  };
+  const window = new AckWindow();
+  const send = (unit: Unit, identity: string | undefined) =>
+    window.push(
+      sink.write(unit, identity === undefined ? undefined : { identity }).then((counts) => {
+        summary.addSink(counts);
+        options.onUnit?.(unit, summary);
+      }),
+    );
   try {
     await runAll(inputs, transformer, options, summary, send);
   } finally {
-    await Promise.allSettled(inFlight);
+    await window.settle();
   }
-  for (const p of inFlight) await p; // surface a failed write
+  await window.drain();
   return summary;
 }
 

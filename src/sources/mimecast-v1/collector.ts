@@ -7,6 +7,7 @@
 import { decodeInput } from '../../decode/input.js';
 import type { Logger } from '../../log/logger.js';
 import type { V1Credentials } from '../../mimecast/v1-auth.js';
+import { AckWindow } from '../../pipeline/ack-window.js';
 import { RunSummary } from '../../pipeline/summary.js';
 import type { DeadLetter, ProcessedEvent, Transformer, Unit } from '../../pipeline/transform.js';
 import type { Sink } from '../../sinks/sink.js';
@@ -85,7 +86,7 @@ export class V1Collector {
     let token = state.token;
     let filesDone = state.filesDone;
     let decodeAttempts = 0;
-    const inFlight: Promise<void>[] = [];
+    const window = new AckWindow();
     const { checkpointKey } = this.options;
     try {
       while (!stop.aborted) {
@@ -123,19 +124,19 @@ export class V1Collector {
         summary.inputs++;
         summary.countUnit(toWrite);
         const lag = toWrite.events.length ? Date.now() - Math.max(...toWrite.events.map((e) => e.timeMs)) : undefined;
-        const acked = this.sink.write(toWrite, { key: checkpointKey, position: filesDone, cursor: answer.nextToken }).then((counts) => {
-          summary.addSink(counts);
-          hooks.onFile?.(summary, lag);
-        });
-        acked.catch(() => undefined);
-        inFlight.push(acked);
-        if (inFlight.length >= 2) await inFlight.shift();
+        // The next file is fetched while this one commits; commits stay in order.
+        await window.push(
+          this.sink.write(toWrite, { key: checkpointKey, position: filesDone, cursor: answer.nextToken }).then((counts) => {
+            summary.addSink(counts);
+            hooks.onFile?.(summary, lag);
+          }),
+        );
         token = answer.nextToken;
       }
     } finally {
-      await Promise.allSettled(inFlight);
+      await window.settle();
     }
-    for (const p of inFlight) await p;
+    await window.drain();
     return summary;
   }
 }
