@@ -73,7 +73,7 @@ export function registerCollect(program: Command): void {
     .option('--types <list>', 'v2: comma-separated API 2.0 types to collect (default: all ten)')
     .option('--page-size <n>', 'v2: files per listing page', '25')
     .option('--url <url>', 'API base URL (e.g. the simulator); overrides --region')
-    .option('--region <region>', `API 1.0 region: ${Object.keys(V1_REGIONS).join(', ')}`)
+    .option('--region <region>', `API host by region: v1 ${Object.keys(V1_REGIONS).join(', ')}; v2 ${Object.keys(V2_REGIONS).join(', ')}`)
     .option('--config <path>', 'JSON file with appId, appKey, accessKey, secretKey, baseUrl (environment variables win)')
     .option('--format <format>', 'file format to request: key_value or json', 'key_value')
     .option('--no-compress', 'ask for plain files instead of zip')
