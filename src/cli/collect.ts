@@ -5,7 +5,9 @@ import { Logger, type Level } from '../log/logger.js';
 import { V1_REGIONS, V2_REGIONS } from '../mimecast/endpoints.js';
 import { LOG_TYPES } from '../mimecast/log-types.js';
 import type { V1Credentials } from '../mimecast/v1-auth.js';
+import type { RunSummary } from '../pipeline/summary.js';
 import { SqliteWorkerSink } from '../sinks/sqlite.js';
+import type { PollingOptions } from '../sources/backoff.js';
 import { CollectorError, type InvalidTokenPolicy, V1Collector } from '../sources/mimecast-v1/collector.js';
 import { V2BatchCollector } from '../sources/mimecast-v2/batch.js';
 import { OAuthError, TokenSource } from '../sources/mimecast-v2/oauth.js';
@@ -65,6 +67,55 @@ function num(value: string, flag: string): number {
   return n;
 }
 
+/** Retry and polling settings shared by both API generations. */
+function pollingOptions(o: CollectOptions): PollingOptions {
+  return {
+    once: o.once,
+    pollIntervalMs: num(o.pollInterval, '--poll-interval') * 1000,
+    timeoutMs: num(o.timeout, '--timeout') * 1000,
+    retryBaseMs: num(o.retryBaseMs, '--retry-base-ms'),
+    retryMaxMs: num(o.retryMaxMs, '--retry-max-ms'),
+    maxRetries: num(o.maxRetries, '--max-retries'),
+  };
+}
+
+/** The collector's structured log, masking the given secrets. */
+function collectorLogger(o: CollectOptions, ...secrets: string[]): Logger {
+  if (!['debug', 'info', 'warn', 'error'].includes(o.logLevel)) throw new UsageError('--log-level must be debug, info, warn or error');
+  const log = new Logger(process.stderr, o.logLevel as Level);
+  log.addSecrets(...secrets);
+  return log;
+}
+
+/** Aborts on SIGINT/SIGTERM: the collector finishes the file in hand, then stops. */
+function stopOnSignal(log: Logger): AbortSignal {
+  const stop = new AbortController();
+  const onSignal = () => {
+    log.info('signal received: finishing the file in hand, then stopping');
+    stop.abort();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return stop.signal;
+}
+
+/**
+ * Runs a collection: logs its summary, exits 2 when something was dead-lettered, turns errors
+ * that need a person into one clear line, and always releases what it opened.
+ */
+async function runCollection(log: Logger, run: () => Promise<RunSummary>, release: () => Promise<void>): Promise<void> {
+  try {
+    const summary = await run();
+    log.info('done', summary.toJSON());
+    if (summary.sink.deadLetters > 0) process.exitCode = 2;
+  } catch (err) {
+    if (err instanceof CollectorError || err instanceof OAuthError) throw new UsageError(`collect: ${log.redact(err.message)}`);
+    throw err;
+  } finally {
+    await release();
+  }
+}
+
 export function registerCollect(program: Command): void {
   const cmd = program
     .command('collect')
@@ -91,37 +142,24 @@ export function registerCollect(program: Command): void {
     if (o.api !== 'v1') throw new UsageError(`--api must be v1 or v2`);
     if (o.format !== 'key_value' && o.format !== 'json') throw new UsageError('--format must be key_value or json');
     if (o.onInvalidToken !== 'restart' && o.onInvalidToken !== 'stop') throw new UsageError('--on-invalid-token must be restart or stop');
-    if (!['debug', 'info', 'warn', 'error'].includes(o.logLevel)) throw new UsageError('--log-level must be debug, info, warn or error');
     const { credentials, baseUrl: configUrl } = loadCredentials(o.config, process.env);
     const baseUrl = o.url ?? (o.region ? V1_REGIONS[o.region] : undefined) ?? configUrl;
     if (!baseUrl) throw new UsageError(`say where Mimecast is: --region (${Object.keys(V1_REGIONS).join(', ')}) or --url`);
-    const log = new Logger(process.stderr, o.logLevel as Level);
-    log.addSecrets(credentials.secretKey, credentials.accessKey, credentials.appKey);
+    const log = collectorLogger(o, credentials.secretKey, credentials.accessKey, credentials.appKey);
     const { transformer } = buildTransformer(o);
     const checkpointKey = `mimecast-v1 ${new URL(baseUrl).origin}`;
     const store = new Store(o.db);
     const cp = store.checkpoint(checkpointKey);
     store.close();
     const sink = new SqliteWorkerSink(o.db);
-    const stop = new AbortController();
-    const onSignal = () => {
-      log.info('signal received: finishing the file in hand, then stopping');
-      stop.abort();
-    };
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const stop = stopOnSignal(log);
     const collector = new V1Collector(
       {
+        ...pollingOptions(o),
         baseUrl,
         credentials,
         fileFormat: o.format,
         compress: o.compress,
-        once: o.once,
-        pollIntervalMs: num(o.pollInterval, '--poll-interval') * 1000,
-        timeoutMs: num(o.timeout, '--timeout') * 1000,
-        retryBaseMs: num(o.retryBaseMs, '--retry-base-ms'),
-        retryMaxMs: num(o.retryMaxMs, '--retry-max-ms'),
-        maxRetries: num(o.maxRetries, '--max-retries'),
         decodeRetries: num(o.decodeRetries, '--decode-retries'),
         onInvalidToken: o.onInvalidToken as InvalidTokenPolicy,
         checkpointKey,
@@ -132,23 +170,19 @@ export function registerCollect(program: Command): void {
     );
     log.info('collecting', { api: 'v1', url: baseUrl, resume: cp?.cursor ? 'from checkpoint' : 'from the oldest retained data', files_done: cp?.position ?? 0 });
     const progress = new Progress(process.stderr, 'collect', (fields) => log.info('progress', fields));
-    try {
-      const summary = await collector.run({ token: cp?.cursor ?? undefined, filesDone: cp?.position ?? 0 }, stop.signal, {
-        onFile: (s, lag) => {
-          const lagMin = lag === undefined ? undefined : Math.round(lag / 60000);
-          progress.update(s.records, `${s.inputs} files${lagMin !== undefined ? `, lag ${lagMin} min` : ''}`, { files: s.inputs, lag_minutes: lagMin });
-        },
-      });
-      progress.done();
-      log.info('done', summary.toJSON());
-      if (summary.sink.deadLetters > 0) process.exitCode = 2;
-    } catch (err) {
-      progress.done();
-      if (err instanceof CollectorError) throw new UsageError(`collect: ${log.redact(err.message)}`);
-      throw err;
-    } finally {
-      await sink.close();
-    }
+    const run = async () => {
+      try {
+        return await collector.run({ token: cp?.cursor ?? undefined, filesDone: cp?.position ?? 0 }, stop, {
+          onFile: (s, lag) => {
+            const lagMin = lag === undefined ? undefined : Math.round(lag / 60000);
+            progress.update(s.records, `${s.inputs} files${lagMin !== undefined ? `, lag ${lagMin} min` : ''}`, { files: s.inputs, lag_minutes: lagMin });
+          },
+        });
+      } finally {
+        progress.done(); // clear the terminal line before the summary is logged
+      }
+    };
+    await runCollection(log, run, () => sink.close());
   });
 }
 
@@ -159,34 +193,18 @@ async function collectV2(o: CollectOptions): Promise<void> {
   if (!clientId || !clientSecret) throw new UsageError('missing Mimecast API 2.0 credentials: set MIMECAST_CLIENT_ID and MIMECAST_CLIENT_SECRET');
   const baseUrl = o.url ?? (o.region ? V2_REGIONS[o.region] : undefined);
   if (!baseUrl) throw new UsageError(`say where Mimecast is: --region (${Object.keys(V2_REGIONS).join(', ')}) or --url`);
-  if (!['debug', 'info', 'warn', 'error'].includes(o.logLevel)) throw new UsageError('--log-level must be debug, info, warn or error');
-  const log = new Logger(process.stderr, o.logLevel as Level);
-  log.addSecrets(clientSecret);
+  const log = collectorLogger(o, clientSecret);
   const { transformer } = buildTransformer(o);
   const types = o.types ? o.types.split(',').map((t) => t.trim()).filter(Boolean) : LOG_TYPES.map((t) => t.v2Types[0]!);
   const origin = new URL(baseUrl).origin;
   const streamName = (type: string) => `mimecast-v2 ${origin} ${type}`;
   const store = new Store(o.db); // reads page tokens and work-item states; the worker writes
   const sink = new SqliteWorkerSink(o.db);
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const timeoutMs = num(o.timeout, '--timeout') * 1000;
+  const stop = stopOnSignal(log);
+  const polling = pollingOptions(o);
   const collector = new V2BatchCollector(
-    {
-      baseUrl,
-      types,
-      pageSize: num(o.pageSize, '--page-size'),
-      once: o.once,
-      pollIntervalMs: num(o.pollInterval, '--poll-interval') * 1000,
-      timeoutMs,
-      retryBaseMs: num(o.retryBaseMs, '--retry-base-ms'),
-      retryMaxMs: num(o.retryMaxMs, '--retry-max-ms'),
-      maxRetries: num(o.maxRetries, '--max-retries'),
-      maxRelists: 10,
-    },
-    new TokenSource(baseUrl, { clientId, clientSecret }, timeoutMs),
+    { ...polling, baseUrl, types, pageSize: num(o.pageSize, '--page-size'), maxRelists: 10 },
+    new TokenSource(baseUrl, { clientId, clientSecret }, polling.timeoutMs),
     transformer,
     sink,
     {
@@ -196,15 +214,8 @@ async function collectV2(o: CollectOptions): Promise<void> {
     log,
     streamName,
   );
-  try {
-    const summary = await collector.run(stop.signal);
-    log.info('done', summary.toJSON());
-    if (summary.sink.deadLetters > 0) process.exitCode = 2;
-  } catch (err) {
-    if (err instanceof CollectorError || err instanceof OAuthError) throw new UsageError(`collect: ${log.redact(err.message)}`);
-    throw err;
-  } finally {
+  await runCollection(log, () => collector.run(stop), async () => {
     await sink.close();
     store.close();
-  }
+  });
 }
