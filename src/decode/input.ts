@@ -91,6 +91,11 @@ export async function* decodeInput(name: string, stream: AsyncIterable<Buffer | 
   }
 }
 
+/** Decodes bytes already in memory (an API response, a stored dead letter). */
+export function decodeBytes(name: string, bytes: Buffer): AsyncGenerator<DecodedBatch> {
+  return decodeInput(name, Readable.from([bytes]));
+}
+
 async function* decodeGzip(name: string, compressed: AsyncIterable<Buffer>): AsyncGenerator<DecodedBatch> {
   const inner = name.replace(/\.gz$/i, '');
   const gunzip = createGunzip();

@@ -4,7 +4,7 @@
  * transaction; one that still fails stays, with the new reason and an attempt count.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { decodeInput } from '../decode/input.js';
+import { decodeBytes } from '../decode/input.js';
 import type { Store } from '../store/store.js';
 import type { Transformer, Unit } from './transform.js';
 
@@ -36,10 +36,7 @@ export async function replayDeadLetters(store: Store, transformer: Transformer):
       continue;
     }
     const units: Unit[] = [];
-    async function* once() {
-      yield bytes!;
-    }
-    for await (const batch of decodeInput(dl.source, once())) units.push(transformer.process(batch));
+    for await (const batch of decodeBytes(dl.source, bytes)) units.push(transformer.process(batch));
     const failures = units.flatMap((u) => u.deadLetters);
     if (failures.length > 0) {
       store.markReplayFailed(rowid, failures[0]!.reason);

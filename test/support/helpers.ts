@@ -4,7 +4,7 @@ import { Rng } from '../../src/simulator/generate.js';
 import { fileURLToPath } from 'node:url';
 import { Classifier } from '../../src/classify/classify.js';
 import { DEFAULT_TABLES, type TypeTables } from '../../src/classify/type-tables.js';
-import { decodeInput } from '../../src/decode/input.js';
+import { decodeBytes } from '../../src/decode/input.js';
 import { decodeJsonLine, decodeKeyValueLine } from '../../src/decode/decode-record.js';
 import type { DecodedRecord } from '../../src/decode/record.js';
 import { EcsNormalizer } from '../../src/normalize/ecs.js';
@@ -33,10 +33,7 @@ export function transformer(opts: { tables?: TypeTables; declared?: string; keep
 /** Runs one named input (bytes or text) through decode and transform, merging its units. */
 export async function processInput(name: string, content: Buffer | string, t: Transformer = transformer()): Promise<Unit> {
   const merged: Unit = { source: name, events: [], deadLetters: [], position: 0, last: true };
-  async function* once() {
-    yield typeof content === 'string' ? Buffer.from(content) : content;
-  }
-  for await (const batch of decodeInput(name, once())) {
+  for await (const batch of decodeBytes(name, typeof content === 'string' ? Buffer.from(content) : content)) {
     const unit = t.process(batch);
     merged.events.push(...unit.events);
     merged.deadLetters.push(...unit.deadLetters);

@@ -4,7 +4,7 @@
  * moment loses nothing (the old token fetches the file again) and duplicates nothing (the
  * fingerprint turns the re-fetch into duplicates).
  */
-import { decodeInput } from '../../decode/input.js';
+import { decodeBytes } from '../../decode/input.js';
 import type { Logger } from '../../log/logger.js';
 import type { V1Credentials } from '../../mimecast/v1-auth.js';
 import { AckWindow } from '../../pipeline/ack-window.js';
@@ -46,10 +46,7 @@ async function decodeFile(name: string, body: Buffer, transformer: Transformer):
   const deadLetters: DeadLetter[] = [];
   let inputFailure: string | undefined;
   let position = 0;
-  async function* once() {
-    yield body;
-  }
-  for await (const batch of decodeInput(name, once())) {
+  for await (const batch of decodeBytes(name, body)) {
     for (const item of batch.items) if (!item.result.ok && item.wholeInput) inputFailure ??= item.result.reason;
     const u = transformer.process(batch);
     events.push(...u.events);
