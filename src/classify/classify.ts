@@ -70,21 +70,20 @@ export class Classifier {
   fromKeys(record: DecodedRecord): Classification {
     const { typesByKey, commonKeys, keyCounts, specs } = this.tables;
     const matched = new Array<number>(specs.length).fill(0);
-    const driftKeys: string[] = [];
     let known = 0;
+    let unknown = 0;
     for (const key of record.fields.keys()) {
       if (commonKeys.has(key)) continue;
       const types = typesByKey.get(key);
       if (!types) {
-        driftKeys.push(key);
+        unknown++;
         continue;
       }
       known++;
       for (const t of types) matched[t]!++;
     }
-    if (record.api === 'v2') driftKeys.length = 0; // v2 key sets are not tabled; their type comes from the record.
-    driftKeys.sort();
-    if (known === 0 || driftKeys.length >= known) {
+    const driftKeys = this.driftKeys(record);
+    if (known === 0 || unknown >= known) {
       return { logType: UNKNOWN_LOG_TYPE, source: 'fields', driftKeys };
     }
     // Rank without allocating: (unexplained asc, matched desc, coverage desc, table order asc).

@@ -83,6 +83,11 @@ describe('log-type classification', () => {
     assert.deepEqual(c.driftKeys, ['policyVerdict', 'quarantineId', 'scanEngine']);
   });
 
+  it('calls a v2 record without a type field unknown when most of its keys are untabled', () => {
+    const r = json('{"timestamp":"1700000000000","accountId":"C0A0","aggregateId":"a_1","processingId":"p","recipients":"r@x","subject":"s","sender":"x@y","url":"https://x"}');
+    assert.deepEqual(classifier.classify(r, {}), { logType: 'unknown', source: 'fields', driftKeys: [] });
+  });
+
   it('reports unknown keys of a classified record as drift', () => {
     const c = classifier.fromKeys(recordWithKeys(['aCode', 'Delivered', 'Attempt', 'Latency', 'NewField']));
     assert.equal(c.logType, 'delivery');
