@@ -1,4 +1,4 @@
-/** `mimelog collect --api v1`: pull SIEM logs from Mimecast into the embedded store. */
+/** `mimelog collect`: pull SIEM logs from Mimecast (API 1.0 or 2.0) into the embedded store or a search engine. */
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Logger, type Level } from '../log/logger.js';
@@ -6,7 +6,6 @@ import { V1_REGIONS, V2_REGIONS } from '../mimecast/endpoints.js';
 import { LOG_TYPES } from '../mimecast/log-types.js';
 import type { V1Credentials } from '../mimecast/v1-auth.js';
 import type { RunSummary } from '../pipeline/summary.js';
-import { SqliteWorkerSink } from '../sinks/sqlite.js';
 import type { PollingOptions } from '../sources/backoff.js';
 import { CollectorError, type InvalidTokenPolicy, V1Collector } from '../sources/mimecast-v1/collector.js';
 import { V2BatchCollector } from '../sources/mimecast-v2/batch.js';
@@ -15,6 +14,7 @@ import { Store } from '../store/store.js';
 import { UsageError } from './errors.js';
 import { type PipelineOptions, addDbOption, addPipelineOptions, buildTransformer } from './ingest.js';
 import { Progress } from './progress.js';
+import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink, searchSecrets } from './sink-options.js';
 
 const ENV = { appId: 'MIMECAST_APP_ID', appKey: 'MIMECAST_APP_KEY', accessKey: 'MIMECAST_ACCESS_KEY', secretKey: 'MIMECAST_SECRET_KEY' } as const;
 
@@ -40,14 +40,13 @@ export function loadCredentials(configPath: string | undefined, env: NodeJS.Proc
   return { credentials: { appId: pick('appId')!, appKey: pick('appKey')!, accessKey: pick('accessKey')!, secretKey: pick('secretKey')! }, baseUrl: file.baseUrl };
 }
 
-interface CollectOptions extends PipelineOptions {
+interface CollectOptions extends PipelineOptions, SearchSinkCliOptions {
   api: string;
   types?: string;
   pageSize: string;
   url?: string;
   region?: string;
   config?: string;
-  db: string;
   format: string;
   compress: boolean;
   once: boolean;
@@ -137,7 +136,8 @@ export function registerCollect(program: Command): void {
     .option('--decode-retries <n>', 'extra fetches of a file that does not decode before it is dead-lettered', '2')
     .option('--on-invalid-token <policy>', 'restart (from the oldest retained data; duplicates are dropped) or stop', 'restart')
     .option('--log-level <level>', 'debug, info, warn or error', 'info');
-  addPipelineOptions(addDbOption(cmd)).action(async (o: CollectOptions) => {
+  cmd.option('--sink <sink>', `where events go: sqlite (the embedded store), ${SEARCH_SINKS.join(' or ')}`, 'sqlite');
+  addPipelineOptions(addSearchSinkOptions(addDbOption(cmd))).action(async (o: CollectOptions) => {
     if (o.api === 'v2') return collectV2(o);
     if (o.api !== 'v1') throw new UsageError(`--api must be v1 or v2`);
     if (o.format !== 'key_value' && o.format !== 'json') throw new UsageError('--format must be key_value or json');
@@ -145,13 +145,13 @@ export function registerCollect(program: Command): void {
     const { credentials, baseUrl: configUrl } = loadCredentials(o.config, process.env);
     const baseUrl = o.url ?? (o.region ? V1_REGIONS[o.region] : undefined) ?? configUrl;
     if (!baseUrl) throw new UsageError(`say where Mimecast is: --region (${Object.keys(V1_REGIONS).join(', ')}) or --url`);
-    const log = collectorLogger(o, credentials.secretKey, credentials.accessKey, credentials.appKey);
+    const log = collectorLogger(o, credentials.secretKey, credentials.accessKey, credentials.appKey, ...searchSecrets(process.env));
     const { transformer } = buildTransformer(o);
     const checkpointKey = `mimecast-v1 ${new URL(baseUrl).origin}`;
     const store = new Store(o.db);
     const cp = store.checkpoint(checkpointKey);
     store.close();
-    const sink = new SqliteWorkerSink(o.db);
+    const sink = await openStoreOrSearchSink(o, log);
     const stop = stopOnSignal(log);
     const collector = new V1Collector(
       {
@@ -193,13 +193,13 @@ async function collectV2(o: CollectOptions): Promise<void> {
   if (!clientId || !clientSecret) throw new UsageError('missing Mimecast API 2.0 credentials: set MIMECAST_CLIENT_ID and MIMECAST_CLIENT_SECRET');
   const baseUrl = o.url ?? (o.region ? V2_REGIONS[o.region] : undefined);
   if (!baseUrl) throw new UsageError(`say where Mimecast is: --region (${Object.keys(V2_REGIONS).join(', ')}) or --url`);
-  const log = collectorLogger(o, clientSecret);
+  const log = collectorLogger(o, clientSecret, ...searchSecrets(process.env));
   const { transformer } = buildTransformer(o);
   const types = o.types ? o.types.split(',').map((t) => t.trim()).filter(Boolean) : LOG_TYPES.map((t) => t.v2Types[0]!);
   const origin = new URL(baseUrl).origin;
   const streamName = (type: string) => `mimecast-v2 ${origin} ${type}`;
-  const store = new Store(o.db); // reads page tokens and work-item states; the worker writes
-  const sink = new SqliteWorkerSink(o.db);
+  const store = new Store(o.db); // reads page tokens and work-item states; the sink writes
+  const sink = await openStoreOrSearchSink(o, log);
   const stop = stopOnSignal(log);
   const polling = pollingOptions(o);
   const collector = new V2BatchCollector(

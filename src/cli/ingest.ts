@@ -2,16 +2,17 @@
 import type { Command } from 'commander';
 import { Classifier } from '../classify/classify.js';
 import { DEFAULT_TABLES, type TypeTables, loadTypesFile } from '../classify/type-tables.js';
+import { Logger } from '../log/logger.js';
 import { EcsNormalizer } from '../normalize/ecs.js';
 import { runInputs } from '../pipeline/run.js';
 import { Transformer, type UnknownTypePolicy } from '../pipeline/transform.js';
 import { NdjsonSink } from '../sinks/ndjson.js';
 import type { Sink } from '../sinks/sink.js';
-import { SqliteWorkerSink } from '../sinks/sqlite.js';
 import { localInputs } from '../sources/local.js';
 import { Store } from '../store/store.js';
 import { EXIT, UsageError } from './errors.js';
 import { Progress } from './progress.js';
+import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink, searchSecrets } from './sink-options.js';
 
 export interface PipelineOptions {
   type?: string;
@@ -44,9 +45,7 @@ export function addDbOption(cmd: Command): Command {
   return cmd.option('--db <path>', 'the embedded store (SQLite file); env MIMELOG_DB', process.env.MIMELOG_DB ?? 'mimelog.db');
 }
 
-interface IngestOptions extends PipelineOptions {
-  sink: string;
-  db: string;
+interface IngestOptions extends PipelineOptions, SearchSinkCliOptions {
   resume: boolean;
   deadLetter: string;
   summary: string;
@@ -57,11 +56,11 @@ export function registerIngest(program: Command): void {
     .command('ingest')
     .description('read Mimecast SIEM log files, directories or stdin (-) and deliver ECS documents')
     .argument('<paths...>', 'files, directories (files in name order) or - for stdin')
-    .option('--sink <sink>', 'where documents go: sqlite (the embedded store) or ndjson (stdout)', 'sqlite')
-    .option('--resume', 'sqlite sink: skip what an earlier, interrupted run of the same files already stored', false)
+    .option('--sink <sink>', 'where documents go: sqlite (the embedded store), ndjson (stdout), opensearch or elasticsearch', 'sqlite')
+    .option('--resume', 'skip what an earlier, interrupted run of the same files already delivered (all sinks but ndjson)', false)
     .option('--dead-letter <path>', 'ndjson sink: file that receives records that cannot be parsed', 'mimelog-dead-letters.ndjson')
     .option('--summary <format>', 'run summary on stderr: text, json or none', 'text');
-  addDbOption(cmd);
+  addSearchSinkOptions(addDbOption(cmd));
   addPipelineOptions(cmd).action(async (paths: string[], opts: IngestOptions) => {
     if (!['text', 'json', 'none'].includes(opts.summary)) throw new UsageError(`--summary must be text, json or none`);
     const { transformer } = buildTransformer(opts);
@@ -69,10 +68,15 @@ export function registerIngest(program: Command): void {
     let sink: Sink;
     let store: Store | undefined;
     if (opts.sink === 'ndjson') sink = new NdjsonSink(process.stdout, opts.deadLetter);
-    else if (opts.sink === 'sqlite') {
+    else {
+      if (opts.sink !== 'sqlite' && !(SEARCH_SINKS as readonly string[]).includes(opts.sink)) {
+        throw new UsageError(`unknown --sink "${opts.sink}" (sqlite, ndjson, ${SEARCH_SINKS.join(', ')})`);
+      }
       store = new Store(opts.db); // runs migrations; also reads checkpoints for --resume
-      sink = new SqliteWorkerSink(opts.db);
-    } else throw new UsageError(`unknown --sink "${opts.sink}" (sqlite, ndjson)`);
+      const log = new Logger(process.stderr, 'info');
+      log.addSecrets(...searchSecrets(process.env));
+      sink = await openStoreOrSearchSink(opts, log);
+    }
     const progress = new Progress();
     let stopping = false;
     const stop = () => {

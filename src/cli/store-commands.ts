@@ -73,6 +73,7 @@ export function registerStoreCommands(program: Command): void {
       store.close();
       if (o.json) return out(JSON.stringify(s));
       const kv = (r: Record<string, number>) => Object.entries(r).map(([k, v]) => [k, v.toLocaleString('en')]);
+      if (s.indexed > 0) out(`search-engine sink: indexed ${s.indexed.toLocaleString('en')} (documents in the engine; the counts below include them)`);
       out(`events ${s.events.toLocaleString('en')}  duplicates ${s.duplicates}  collisions ${s.collisions}  dead letters ${s.dead_letters}  unknown type ${s.unknown}\n`);
       out(table(['log type', 'events'], kv(s.by_type)));
       out(`\n${table(['type decided by', 'events'], kv(s.by_type_source))}`);

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { JsonValue } from '../decode/record.js';
-import type { ProcessedEvent, Unit } from '../pipeline/transform.js';
+import type { DeadLetter, ProcessedEvent, Unit } from '../pipeline/transform.js';
 
 type Doc = { [k: string]: JsonValue };
 
@@ -48,7 +48,7 @@ function list(v: JsonValue | undefined): string[] {
 }
 
 /** The ECS document as stored: event.original is kept in its own column. */
-function docWithoutOriginal(doc: Doc): Doc {
+export function docWithoutOriginal(doc: Doc): Doc {
   const event = doc.event as Doc;
   if (event.original === undefined) return doc;
   const { original: _original, ...rest } = event;
@@ -68,19 +68,25 @@ export function prepareEvent(e: ProcessedEvent, source: string): PreparedEvent {
   return { params, addresses: [...from.map((a) => [a, 'from'] as [string, 'from']), ...to.map((a) => [a, 'to'] as [string, 'to'])] };
 }
 
-export function prepareUnit(unit: Unit): PreparedUnit {
+export function prepareDeadLetter(d: DeadLetter): PreparedDeadLetter {
+  const isText = typeof d.raw === 'string';
+  const raw = isText ? Buffer.from(d.raw as string) : (d.raw as Buffer);
+  return { source: d.source, position: d.position, reason: d.reason, raw, isText, digest: createHash('sha256').update(raw).digest('hex') };
+}
+
+/**
+ * The unit as rows. With `events: false` only its state (dead letters, drift, where it ends) is
+ * prepared: a remote sink keeps the events elsewhere and the store only its bookkeeping.
+ */
+export function prepareUnit(unit: Unit, options: { events: boolean } = { events: true }): PreparedUnit {
   const drift = new Map<string, number>();
   for (const e of unit.events) for (const k of e.classification.driftKeys) drift.set(k, (drift.get(k) ?? 0) + 1);
   return {
     source: unit.source,
     position: unit.position,
     last: unit.last,
-    events: unit.events.map((e) => prepareEvent(e, unit.source)),
-    deadLetters: unit.deadLetters.map((d) => {
-      const isText = typeof d.raw === 'string';
-      const raw = isText ? Buffer.from(d.raw as string) : (d.raw as Buffer);
-      return { source: d.source, position: d.position, reason: d.reason, raw, isText, digest: createHash('sha256').update(raw).digest('hex') };
-    }),
+    events: options.events ? unit.events.map((e) => prepareEvent(e, unit.source)) : [],
+    deadLetters: unit.deadLetters.map(prepareDeadLetter),
     drift: [...drift],
   };
 }

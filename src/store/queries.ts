@@ -3,7 +3,10 @@ import type Database from 'better-sqlite3';
 import type { Store } from './store.js';
 
 export interface StatsReport {
+  /** Events in the embedded store. */
   events: number;
+  /** Events a search-engine sink delivered (its documents live in the engine; this store keeps its bookkeeping). */
+  indexed: number;
   by_type: Record<string, number>;
   by_type_source: Record<string, number>;
   by_day: Record<string, number>;
@@ -25,6 +28,7 @@ export function stats(store: Store): StatsReport {
   const byType = toRecord(all('SELECT log_type AS k, count(*) AS n FROM events GROUP BY log_type ORDER BY log_type'));
   return {
     events: Object.values(byType).reduce((a, b) => a + b, 0),
+    indexed: store.counter('indexed'),
     by_type: byType,
     by_type_source: toRecord(all('SELECT log_type_source AS k, count(*) AS n FROM events GROUP BY log_type_source ORDER BY 1')),
     by_day: toRecord(all(`SELECT strftime('%Y-%m-%d', ts / 1000, 'unixepoch') AS k, count(*) AS n FROM events GROUP BY ts / 86400000 ORDER BY ts / 86400000`)),

@@ -6,7 +6,7 @@
 import Database from 'better-sqlite3';
 import type { SinkCounts } from '../pipeline/summary.js';
 import type { DeadLetter, Unit } from '../pipeline/transform.js';
-import { type PreparedEvent, type PreparedUnit, prepareUnit } from './prepared.js';
+import { type PreparedDeadLetter, type PreparedEvent, type PreparedUnit, prepareUnit } from './prepared.js';
 import type { CheckpointUpdate } from '../sinks/sink.js';
 import { MIGRATIONS } from './schema.js';
 
@@ -19,7 +19,25 @@ export interface Checkpoint {
   readonly updatedAt: number;
 }
 
+/** Same id, different content, found by a remote sink: both copies, neither overwritten. */
+export interface CollisionRow {
+  readonly id: string;
+  readonly storedHash: string;
+  readonly newHash: string;
+  readonly storedDoc: string;
+  readonly newDoc: string;
+  readonly newOriginal: string;
+  readonly position: number;
+}
 
+/** What a remote sink did with a unit's events. */
+export interface Delivery {
+  readonly indexed: number;
+  readonly duplicates: number;
+  readonly collisions: readonly CollisionRow[];
+  /** Documents the engine refused (mapping or validation errors), with its reason. */
+  readonly rejected: readonly PreparedDeadLetter[];
+}
 
 export interface StoredDeadLetter extends DeadLetter {
   readonly rowid: number;
@@ -95,13 +113,38 @@ export class Store {
   private writeUnitNow(unit: PreparedUnit, update: CheckpointUpdate | undefined): SinkCounts {
     const now = Date.now();
     const counts = this.storeEvents(unit, now);
-    for (const d of unit.deadLetters) this.insertDeadLetter.run(d.source, d.position, d.reason, d.raw, d.isText ? 1 : 0, d.digest, now);
-    counts.deadLetters = unit.deadLetters.length;
+    this.finishUnit(unit, unit.deadLetters, update, counts, now);
+    return counts;
+  }
+
+  /**
+   * A remote sink's bookkeeping for one unit, atomically: what the engine acknowledged (counts),
+   * collisions it found, documents it rejected (as dead letters), then the unit's checkpoint.
+   * Called only once every event of the unit has one of those outcomes.
+   */
+  recordDelivery(unit: PreparedUnit, delivery: Delivery, update?: CheckpointUpdate): SinkCounts {
+    return this.db.transaction(() => {
+      const now = Date.now();
+      for (const c of delivery.collisions) {
+        this.insertCollision.run(c.id, c.storedHash, c.newHash, c.storedDoc, c.newDoc, c.newOriginal, unit.source, c.position, now);
+      }
+      const counts: SinkCounts = { stored: delivery.indexed, duplicates: delivery.duplicates, collisions: delivery.collisions.length, deadLetters: 0 };
+      if (delivery.indexed > 0) this.bumpCounter.run('indexed', delivery.indexed);
+      for (const name of ['duplicates', 'collisions'] as const) if (counts[name] > 0) this.bumpCounter.run(name, counts[name]);
+      for (const [k, n] of unit.drift) this.bumpDrift.run(k, n, now);
+      this.finishUnit(unit, [...unit.deadLetters, ...delivery.rejected], update, counts, now);
+      return counts;
+    }).immediate();
+  }
+
+  /** Dead letters, work item and checkpoint: the end of every unit's transaction. */
+  private finishUnit(unit: PreparedUnit, deadLetters: readonly PreparedDeadLetter[], update: CheckpointUpdate | undefined, counts: SinkCounts, now: number): void {
+    for (const d of deadLetters) this.insertDeadLetter.run(d.source, d.position, d.reason, d.raw, d.isText ? 1 : 0, d.digest, now);
+    counts.deadLetters = deadLetters.length;
     if (counts.deadLetters > 0) this.bumpCounter.run('deadLetters', counts.deadLetters);
     const item = update?.workItem;
     if (item) this.upsertWorkItem.run(item.stream, item.key, item.state, item.detail ?? null, now);
     this.upsertCheckpoint.run(update?.key ?? unit.source, update?.position ?? unit.position, unit.last ? 1 : 0, update?.identity ?? null, update?.cursor ?? null, now);
-    return counts;
   }
 
   /** Stores a unit's events (not its dead letters or checkpoint) and bumps the counters. */

@@ -1,0 +1,140 @@
+/**
+ * `--sink` and its settings, shared by `ingest` and `collect`: the embedded store (default) or a
+ * search engine, whose bookkeeping (checkpoints, collisions, dead letters, counts) stays in the
+ * local store named by `--db`.
+ */
+import type { Command } from 'commander';
+import type { Logger } from '../log/logger.js';
+import type { Sink } from '../sinks/sink.js';
+import { SqliteWorkerSink } from '../sinks/sqlite.js';
+import { type SearchAuth, SearchClient } from '../sinks/search/client.js';
+import { DEFAULT_INDEX_PATTERN } from '../sinks/search/index-name.js';
+import { SearchSink } from '../sinks/search/search-sink.js';
+import { Store } from '../store/store.js';
+import { UsageError } from './errors.js';
+
+export const SEARCH_SINKS = ['opensearch', 'elasticsearch'] as const;
+
+/** Environment variables for search-engine secrets: never on the command line, where `ps` shows them. */
+export const SEARCH_ENV = {
+  url: 'MIMELOG_SEARCH_URL',
+  password: 'MIMELOG_SEARCH_PASSWORD',
+  apiKey: 'MIMELOG_SEARCH_API_KEY',
+  bearer: 'MIMELOG_SEARCH_BEARER_TOKEN',
+} as const;
+
+export interface SearchSinkCliOptions {
+  sink: string;
+  db: string;
+  searchUrl?: string;
+  searchUser?: string;
+  searchCa?: string;
+  insecure: boolean;
+  index: string;
+  template: string;
+  bulkDocs: string;
+  bulkBytes: string;
+  bulkConcurrency: string;
+  replicas?: string;
+  shards?: string;
+  searchGiveUp: string;
+  searchTimeout: string;
+}
+
+export function addSearchSinkOptions(cmd: Command): Command {
+  return cmd
+    .option('--search-url <urls>', `opensearch/elasticsearch sinks: node URLs, comma-separated; env ${SEARCH_ENV.url}`, process.env[SEARCH_ENV.url])
+    .option('--search-user <name>', `basic auth user (password from ${SEARCH_ENV.password}); or set ${SEARCH_ENV.apiKey} or ${SEARCH_ENV.bearer}`)
+    .option('--search-ca <file>', 'PEM file of the CA that signed the cluster certificate')
+    .option('--insecure', 'do not verify the cluster certificate (testing only)', false)
+    .option('--index <pattern>', 'index per event day (UTC), tokens {yyyy} {MM} {dd}', DEFAULT_INDEX_PATTERN)
+    .option('--template <name>', 'index template installed or updated on start', 'mimelog-siem')
+    .option('--bulk-docs <n>', 'documents per bulk request, at most', '1000')
+    .option('--bulk-bytes <n>', 'bytes per bulk request, about', String(5 * 1024 * 1024))
+    .option('--bulk-concurrency <n>', 'bulk requests in flight', '2')
+    .option('--replicas <n>', 'index.number_of_replicas in the template (default: the cluster default)')
+    .option('--shards <n>', 'index.number_of_shards in the template (default: the cluster default)')
+    .option('--search-timeout <seconds>', 'per-request timeout', '60')
+    .option('--search-give-up <seconds>', 'stop the run (checkpoint unmoved) when events stay unaccepted this long', '600');
+}
+
+function count(value: string | undefined, flag: string, min = 1): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} must be an integer ≥ ${min}`);
+  return n;
+}
+
+function searchAuth(o: SearchSinkCliOptions, env: NodeJS.ProcessEnv): SearchAuth {
+  const given = [o.searchUser && 'basic', env[SEARCH_ENV.apiKey] && 'api key', env[SEARCH_ENV.bearer] && 'bearer token'].filter(Boolean);
+  if (given.length > 1) throw new UsageError(`choose one search-engine credential, not ${given.join(' and ')}`);
+  if (o.searchUser) {
+    const password = env[SEARCH_ENV.password];
+    if (!password) throw new UsageError(`--search-user needs the password in ${SEARCH_ENV.password}`);
+    return { kind: 'basic', username: o.searchUser, password };
+  }
+  if (env[SEARCH_ENV.apiKey]) return { kind: 'api-key', apiKey: env[SEARCH_ENV.apiKey]! };
+  if (env[SEARCH_ENV.bearer]) return { kind: 'bearer', token: env[SEARCH_ENV.bearer]! };
+  return { kind: 'none' };
+}
+
+/** The search-engine secrets in the environment, for the logger's mask. */
+export function searchSecrets(env: NodeJS.ProcessEnv): string[] {
+  return [env[SEARCH_ENV.password], env[SEARCH_ENV.apiKey], env[SEARCH_ENV.bearer]].filter((s): s is string => !!s);
+}
+
+/**
+ * Opens the sink `--sink` names (sqlite, opensearch or elasticsearch). Search sinks check the
+ * engine and install the template before the first event is read.
+ */
+export async function openStoreOrSearchSink(o: SearchSinkCliOptions, log: Logger): Promise<Sink> {
+  if (o.sink === 'sqlite') return new SqliteWorkerSink(o.db);
+  if (!(SEARCH_SINKS as readonly string[]).includes(o.sink)) throw new UsageError(`unknown --sink "${o.sink}"`);
+  const urls = (o.searchUrl ?? '').split(',').map((u) => u.trim()).filter(Boolean);
+  if (urls.length === 0) throw new UsageError(`--sink ${o.sink} needs --search-url (or ${SEARCH_ENV.url})`);
+  for (const u of urls) {
+    if (!URL.canParse(u)) throw new UsageError(`--search-url: not a URL: ${u}`);
+  }
+  const client = new SearchClient({
+    urls,
+    auth: searchAuth(o, process.env),
+    caFile: o.searchCa,
+    insecure: o.insecure,
+    timeoutMs: (count(o.searchTimeout, '--search-timeout') ?? 60) * 1000,
+  });
+  const store = new Store(o.db); // the local state: checkpoints, collisions, dead letters, counts
+  try {
+    const sink = await SearchSink.open(client, store, {
+      indexPattern: o.index,
+      templateName: o.template,
+      maxDocs: count(o.bulkDocs, '--bulk-docs')!,
+      maxBytes: count(o.bulkBytes, '--bulk-bytes', 1024)!,
+      concurrency: count(o.bulkConcurrency, '--bulk-concurrency')!,
+      retryBaseMs: 250,
+      retryMaxMs: 30_000,
+      giveUpMs: (count(o.searchGiveUp, '--search-give-up') ?? 600) * 1000,
+      replicas: count(o.replicas, '--replicas', 0),
+      shards: count(o.shards, '--shards'),
+    }, log);
+    if (sink.engine.distribution !== o.sink) log.warn(`--sink ${o.sink} but the engine reports ${sink.engine.distribution}; continuing (one code path serves both)`);
+    return new ClosingSink(sink, () => store.close());
+  } catch (err) {
+    store.close();
+    await client.close();
+    if (err instanceof Error && !(err instanceof UsageError)) throw new UsageError(log.redact(err.message));
+    throw err;
+  }
+}
+
+/** A sink that also releases what was opened for it. */
+class ClosingSink implements Sink {
+  constructor(
+    private readonly inner: Sink,
+    private readonly release: () => void,
+  ) {}
+  write: Sink['write'] = (unit, checkpoint) => this.inner.write(unit, checkpoint);
+  async close(): Promise<void> {
+    await this.inner.close();
+    this.release();
+  }
+}

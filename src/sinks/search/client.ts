@@ -1,0 +1,114 @@
+/**
+ * A small HTTP client for the parts of the Elasticsearch/OpenSearch REST API a log shipper
+ * needs (`GET /`, index templates, `_bulk`, `_mget`), the same on both engines. Several node
+ * URLs: requests rotate over them and move to the next on a connection failure.
+ *
+ * Credentials go in headers only; error messages name the node's origin, never a credential.
+ */
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'undici';
+
+export type SearchAuth =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'basic'; readonly username: string; readonly password: string }
+  | { readonly kind: 'api-key'; readonly apiKey: string }
+  | { readonly kind: 'bearer'; readonly token: string };
+
+export interface SearchClientOptions {
+  readonly urls: readonly string[];
+  readonly auth: SearchAuth;
+  /** PEM file of the CA that signed the cluster's certificate. */
+  readonly caFile?: string;
+  /** Skip certificate verification (only when asked for). */
+  readonly insecure?: boolean;
+  readonly timeoutMs: number;
+}
+
+export interface SearchResponse {
+  readonly status: number;
+  readonly body: any;
+  readonly node: string;
+}
+
+/** The request never got an HTTP answer (refused, reset, timeout): safe to retry elsewhere. */
+export class SearchUnreachableError extends Error {}
+
+export type Distribution = 'opensearch' | 'elasticsearch';
+
+export interface EngineInfo {
+  readonly distribution: Distribution;
+  readonly version: string;
+}
+
+export class SearchClient {
+  private readonly agent: Agent;
+  private readonly nodes: URL[];
+  private readonly authHeader: string | undefined;
+  private next = 0;
+
+  constructor(private readonly options: SearchClientOptions) {
+    if (options.urls.length === 0) throw new Error('no search-engine URL given');
+    this.nodes = options.urls.map((u) => {
+      const url = new URL(u);
+      if (url.username || url.password) throw new Error(`put credentials in the environment, not in the URL (${url.origin})`);
+      return url;
+    });
+    this.authHeader = authorization(options.auth);
+    this.agent = new Agent({
+      connect: { ca: options.caFile ? readFileSync(options.caFile) : undefined, rejectUnauthorized: !options.insecure },
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+  }
+
+  /** Sends to one node after another until one answers; throws SearchUnreachableError when none does. */
+  async send(method: 'GET' | 'PUT' | 'POST', path: string, body?: string, contentType = 'application/json'): Promise<SearchResponse> {
+    let lastError: unknown;
+    for (let tried = 0; tried < this.nodes.length; tried++) {
+      const node = this.nodes[this.next++ % this.nodes.length]!;
+      const headers: Record<string, string> = { accept: 'application/json' };
+      if (body !== undefined) headers['content-type'] = contentType;
+      if (this.authHeader) headers.authorization = this.authHeader;
+      try {
+        const res = await request(new URL(path, node), { method, body, headers, dispatcher: this.agent });
+        const text = await res.body.text();
+        let parsed: unknown = text;
+        try {
+          parsed = text.length > 0 ? JSON.parse(text) : undefined;
+        } catch {
+          // not JSON (a proxy's error page): keep the text for the message
+        }
+        return { status: res.statusCode, body: parsed, node: node.origin };
+      } catch (err) {
+        lastError = err;
+      }
+    }
+    const reason = lastError instanceof Error ? `${(lastError as NodeJS.ErrnoException).code ?? lastError.name}: ${lastError.message}` : String(lastError);
+    throw new SearchUnreachableError(`no search node answered ${method} ${path} (${this.nodes.map((n) => n.origin).join(', ')}): ${reason}`);
+  }
+
+  /** `GET /`: which engine and version, so one code path can pick engine-specific mapping types. */
+  async info(): Promise<EngineInfo> {
+    const res = await this.send('GET', '/');
+    if (res.status === 401 || res.status === 403) throw new Error(`search engine ${res.node} refused the credentials (HTTP ${res.status})`);
+    if (res.status !== 200 || typeof res.body?.version?.number !== 'string') throw new Error(`search engine ${res.node}: unexpected answer to GET / (HTTP ${res.status})`);
+    return { distribution: res.body.version.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch', version: res.body.version.number };
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+function authorization(auth: SearchAuth): string | undefined {
+  switch (auth.kind) {
+    case 'none':
+      return undefined;
+    case 'basic':
+      return `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
+    case 'api-key':
+      return `ApiKey ${auth.apiKey}`;
+    case 'bearer':
+      return `Bearer ${auth.token}`;
+  }
+}

@@ -1,0 +1,175 @@
+/** The OpenSearch/Elasticsearch sink against a real OpenSearch 2.19 node on loopback. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Logger } from '../../src/log/logger.js';
+import { SearchClient } from '../../src/sinks/search/client.js';
+import { SearchSink } from '../../src/sinks/search/search-sink.js';
+import { ecsLeafMappings } from '../../src/sinks/search/template.js';
+import { takeEvents, toKeyValueLine, toV2Record } from '../../src/simulator/generate.js';
+import { Store } from '../../src/store/store.js';
+import { killRepeatedly, processInput, runCli } from '../support/helpers.js';
+import { OpenSearchCluster, testNodeBuilt } from '../support/opensearch.js';
+import { FAST, expectedIds, query, startSimulator } from '../support/simulator.js';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'mimelog-search-'));
+const quiet = new Logger(process.stderr, 'error');
+
+function sinkArgs(os: OpenSearchCluster, index: string): string[] {
+  return ['--sink', 'opensearch', '--search-url', os.urls.join(','), '--index', `${index}-{yyyy}.{MM}.{dd}`, '--template', index, '--search-give-up', '120'];
+}
+
+/** Leaf field paths of a mapping's `properties` (objects descended, multi-fields ignored). */
+function mappedLeaves(properties: Record<string, any>, prefix = ''): string[] {
+  return Object.entries(properties).flatMap(([k, v]) => (v.properties ? mappedLeaves(v.properties, `${prefix}${k}.`) : [`${prefix}${k}`]));
+}
+
+describe('search-engine sink against a real OpenSearch node', () => {
+  let os: OpenSearchCluster;
+  before(async () => {
+    assert.ok(testNodeBuilt(), 'the OpenSearch test node is not built: run npm test (scripts/build-test-node.sh needs Java 17 and Maven)');
+    os = await OpenSearchCluster.start(1);
+  });
+  after(() => os?.stop());
+
+  it('maps every field mimelog writes explicitly: the engine adds no field of its own outside mimecast.*', { timeout: 120_000 }, async () => {
+    const dir = tmp();
+    const events = takeEvents({ seed: 7, startMs: Date.UTC(2026, 2, 1) }, 3000);
+    writeFileSync(join(dir, 'v1.log'), events.map((e) => toKeyValueLine(e)).join('\n'));
+    writeFileSync(join(dir, 'v2.ndjson'), events.slice(0, 1500).map((e) => JSON.stringify(toV2Record(e, { shape: 'batch', partition: 0, offset: 0 }))).join('\n'));
+    const res = await runCli(['ingest', '--db', join(dir, 's.db'), ...sinkArgs(os, 'map'), dir]);
+    assert.equal(res.code, 0, res.stderr);
+    const mapping = await os.request('GET', '/map-*/_mapping');
+    const explicit = new Set(ecsLeafMappings().keys());
+    for (const [index, m] of Object.entries(mapping) as [string, any][]) {
+      const leaves = mappedLeaves(m.mappings.properties);
+      const outside = leaves.filter((f) => !f.startsWith('mimecast.') && !explicit.has(f));
+      assert.deepEqual(outside, [], `${index}: fields mapped dynamically`);
+      assert.equal(m.mappings.properties.email.properties.attachments.type, 'nested');
+      assert.equal(m.mappings.properties.source.properties.ip.type, 'ip');
+      assert.equal(m.mappings.properties['@timestamp'].type, 'date');
+    }
+    assert.equal(await os.count('map-*'), 4500 - (await duplicatesOf(join(dir, 's.db'))));
+  });
+
+  it('ingesting twice leaves the engine unchanged and counts the duplicates', { timeout: 120_000 }, async () => {
+    const dir = tmp();
+    const db = join(dir, 's.db');
+    const file = join(dir, 'in.log');
+    writeFileSync(file, takeEvents({ seed: 11, startMs: Date.UTC(2026, 3, 1) }, 2000).map((e) => toKeyValueLine(e)).join('\n'));
+    const first = await runCli(['ingest', '--db', db, ...sinkArgs(os, 'twice'), file, '--summary', 'json']);
+    assert.equal(first.code, 0, first.stderr);
+    const count = await os.count('twice-*');
+    assert.equal(count, 2000);
+    const second = await runCli(['ingest', '--db', db, ...sinkArgs(os, 'twice'), file, '--summary', 'json']);
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(await os.count('twice-*'), count);
+    const summary = JSON.parse(second.stderr.trim().split('\n').pop()!);
+    assert.equal(summary.stored, 0);
+    assert.equal(summary.duplicates, 2000);
+    const stats = JSON.parse((await runCli(['stats', '--db', db, '--json'])).stdout);
+    assert.equal(stats.indexed, 2000);
+    assert.equal(stats.duplicates, 2000);
+    assert.equal(stats.events, 0); // the documents are in the engine, not in the local store
+  });
+
+  it('keeps both sides of a forged collision: one in the engine, one in the local collisions table', { timeout: 60_000 }, async () => {
+    const dir = tmp();
+    const store = new Store(join(dir, 'c.db'));
+    const client = new SearchClient({ urls: os.urls, auth: { kind: 'none' }, timeoutMs: 30_000 });
+    const sink = await SearchSink.open(client, store, {
+      indexPattern: 'forged-{yyyy}.{MM}.{dd}', templateName: 'forged', maxDocs: 100, maxBytes: 1 << 20, concurrency: 2, retryBaseMs: 50, retryMaxMs: 500, giveUpMs: 30_000,
+    }, quiet);
+    const a = await processInput('a.log', 'datetime=2017-05-26T16:47:41+0100|acc=C0A0|aCode=A|Subject=first');
+    const b = await processInput('b.log', 'datetime=2017-05-26T16:47:41+0100|acc=C0A0|aCode=A|Subject=second');
+    const forged = { ...b, events: [{ ...b.events[0]!, id: a.events[0]!.id }] };
+    assert.deepEqual(await sink.write(a), { stored: 1, duplicates: 0, collisions: 0, deadLetters: 0 });
+    assert.deepEqual(await sink.write(forged), { stored: 0, duplicates: 0, collisions: 1, deadLetters: 0 });
+    assert.deepEqual(await sink.write(a), { stored: 0, duplicates: 1, collisions: 0, deadLetters: 0 });
+    await sink.close();
+    await os.request('POST', '/forged-*/_refresh');
+    const hits = (await os.request('POST', '/forged-*/_search', { query: { match_all: {} } })).hits.hits;
+    assert.equal(hits.length, 1);
+    assert.equal(hits[0]._id, a.events[0]!.id);
+    assert.equal(hits[0]._source.email.subject, 'first');
+    const [c] = store.db.prepare('SELECT id, stored_doc, new_doc, new_original, stored_hash, new_hash FROM collisions').all() as Record<string, string>[];
+    assert.equal(c!.id, a.events[0]!.id);
+    assert.match(c!.stored_doc!, /"subject":"first"/);
+    assert.match(c!.new_doc!, /"subject":"second"/);
+    assert.match(c!.new_original!, /Subject=second/);
+    assert.notEqual(c!.stored_hash, c!.new_hash);
+    store.close();
+  });
+
+  it('dead-letters a document the engine rejects (mapping conflict), with the engine reason, and stores the rest', { timeout: 60_000 }, async () => {
+    const dir = tmp();
+    const db = join(dir, 'm.db');
+    // A user's index where email.subject is a number: a text subject cannot go in.
+    await os.request('PUT', '/conflict-2024.03.01', { mappings: { properties: { email: { properties: { subject: { type: 'long' } } } } } });
+    const file = join(dir, 'in.log');
+    writeFileSync(file, [
+      'datetime=2024-03-01T10:00:00+0000|aCode=a1|acc=C1|Subject=not a number|Sender=a@x.test|Rcpt=b@y.test|Act=Acc',
+      'datetime=2024-03-01T11:00:00+0000|aCode=a2|acc=C1|Subject=12345|Sender=a@x.test|Rcpt=b@y.test|Act=Acc',
+      'datetime=2024-03-02T10:00:00+0000|aCode=a3|acc=C1|Subject=next day|Sender=a@x.test|Rcpt=b@y.test|Act=Acc',
+    ].join('\n'));
+    const res = await runCli(['ingest', '--db', db, ...sinkArgs(os, 'conflict'), file]);
+    assert.equal(res.code, 2, res.stderr);
+    const dead = query<{ position: number; reason: string; raw: Buffer }>(db, 'SELECT position, reason, raw FROM dead_letters');
+    assert.equal(dead.length, 1);
+    assert.equal(dead[0]!.position, 1);
+    assert.match(dead[0]!.reason, /conflict-2024\.03\.01 refused event .*mapper_parsing_exception/);
+    assert.match(dead[0]!.raw.toString(), /Subject=not a number/);
+    assert.equal(await os.count('conflict-*'), 2);
+  });
+
+  it('puts events around midnight in several time zones into the index of their UTC day; re-sending them creates nothing', { timeout: 60_000 }, async () => {
+    const dir = tmp();
+    const db = join(dir, 'z.db');
+    const line = (time: string, code: string) => `datetime=${time}|aCode=${code}|acc=C1|Subject=s|Sender=a@x.test|Rcpt=b@y.test|Act=Acc`;
+    const cases: [string, string, string][] = [
+      ['2024-12-31T23:59:59+0000', 'z1', 'zones-2024.12.31'],
+      ['2025-01-01T00:30:00+0100', 'z2', 'zones-2024.12.31'], // 23:30 UTC the day before
+      ['2024-12-31T20:00:00-0500', 'z3', 'zones-2025.01.01'], // 01:00 UTC the day after
+      ['2025-01-01T05:29:59+0530', 'z4', 'zones-2024.12.31'], // 23:59:59 UTC
+      ['2025-01-01T00:00:00+0000', 'z5', 'zones-2025.01.01'],
+    ];
+    writeFileSync(join(dir, 'a.log'), cases.map(([t, c]) => line(t, c)).join('\n'));
+    // The same instants written with other offsets: the same events.
+    const shifted = ['2025-01-01T00:59:59+0100', '2024-12-31T18:30:00-0500', '2025-01-01T01:00:00+0000', '2024-12-31T23:59:59+0000', '2025-01-01T09:00:00+0900'];
+    writeFileSync(join(dir, 'b.log'), cases.map(([, c], i) => line(shifted[i]!, c)).join('\n'));
+    assert.equal((await runCli(['ingest', '--db', db, ...sinkArgs(os, 'zones'), join(dir, 'a.log')])).code, 0);
+    await os.request('POST', '/zones-*/_refresh');
+    const hits = (await os.request('POST', '/zones-*/_search', { size: 10, query: { match_all: {} } })).hits.hits as any[];
+    const placed = Object.fromEntries(hits.map((h) => [h._source.email.local_id, h._index]));
+    assert.deepEqual(placed, Object.fromEntries(cases.map(([, c, index]) => [c, index])));
+    const again = await runCli(['ingest', '--db', db, ...sinkArgs(os, 'zones'), join(dir, 'b.log'), '--summary', 'json']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stderr.trim().split('\n').pop()!).duplicates, 5);
+    assert.equal(await os.count('zones-*'), 5);
+  });
+
+  it('ends with exactly the expected event set after 20+ kill -9 of the collector delivering to OpenSearch', { timeout: 900_000 }, async () => {
+    const r = await startSimulator({ seed: 606, events: 40_000, eventsPerFile: 200, faults: { enabled: ['429', '5xx', 'reset'], rate: 0.05, seed: 9 } });
+    const db = join(r.dir, 'k.db');
+    const args = ['collect', '--url', r.info.url, '--db', db, ...FAST, ...sinkArgs(os, 'killed')];
+    const started = Date.now();
+    const clean = await runCli(['collect', '--url', r.info.url, '--db', join(r.dir, 'clean.db'), ...FAST, ...sinkArgs(os, 'clean')], { env: r.env });
+    assert.equal(clean.code, 0, clean.stderr.slice(-2000));
+    const cleanMs = Date.now() - started;
+    const kills = await killRepeatedly(args, { kills: 22, minMs: 1500, maxMs: Math.max(2500, Math.round(cleanMs / 20)), seed: 8, env: r.env });
+    assert.ok(kills >= 20, `only ${kills} kills landed`);
+    const final = await runCli(args, { env: r.env });
+    assert.equal(final.code, 0, final.stderr.slice(-2000));
+    const expected = await expectedIds(r);
+    assert.equal(expected.length, 40_000);
+    assert.deepEqual(await os.ids('killed-*'), expected);
+    assert.deepEqual(await os.ids('clean-*'), expected);
+    await r.sim.stop();
+  });
+});
+
+async function duplicatesOf(db: string): Promise<number> {
+  return JSON.parse((await runCli(['stats', '--db', db, '--json'])).stdout).duplicates as number;
+}
