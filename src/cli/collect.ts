@@ -9,6 +9,7 @@ import type { RunSummary } from '../pipeline/summary.js';
 import type { PollingOptions } from '../sources/backoff.js';
 import { CollectorError, type InvalidTokenPolicy, V1Collector } from '../sources/mimecast-v1/collector.js';
 import { V2BatchCollector } from '../sources/mimecast-v2/batch.js';
+import { V2StreamCollector } from '../sources/mimecast-v2/stream.js';
 import { OAuthError, TokenSource } from '../sources/mimecast-v2/oauth.js';
 import { Store } from '../store/store.js';
 import { UsageError } from './errors.js';
@@ -42,8 +43,10 @@ export function loadCredentials(configPath: string | undefined, env: NodeJS.Proc
 
 interface CollectOptions extends PipelineOptions, SearchSinkCliOptions {
   api: string;
+  mode: string;
+  concurrency: string;
   types?: string;
-  pageSize: string;
+  pageSize?: string;
   url?: string;
   region?: string;
   config?: string;
@@ -119,9 +122,11 @@ export function registerCollect(program: Command): void {
   const cmd = program
     .command('collect')
     .description('collect SIEM logs from the Mimecast API into the embedded store, resuming from the stored checkpoint')
-    .option('--api <version>', 'API generation: v1 (get-siem-logs) or v2 (OAuth2, batch files)', 'v1')
+    .option('--api <version>', 'API generation: v1 (get-siem-logs) or v2 (OAuth2: batch files or stream)', 'v1')
     .option('--types <list>', 'v2: comma-separated API 2.0 types to collect (default: all ten)')
-    .option('--page-size <n>', 'v2: files per listing page', '25')
+    .option('--mode <mode>', 'v2: batch (files, durable work queue) or stream (events inline)', 'batch')
+    .option('--page-size <n>', 'v2: files per listing page (batch, default 25) or events per page (stream, default 500)')
+    .option('--concurrency <n>', 'v2 batch: types collected at once, sharing one rate budget', '3')
     .option('--url <url>', 'API base URL (e.g. the simulator); overrides --region')
     .option('--region <region>', `API host by region: v1 ${Object.keys(V1_REGIONS).join(', ')}; v2 ${Object.keys(V2_REGIONS).join(', ')}`)
     .option('--config <path>', 'JSON file with appId, appKey, accessKey, secretKey, baseUrl (environment variables win)')
@@ -186,7 +191,7 @@ export function registerCollect(program: Command): void {
   });
 }
 
-/** `collect --api v2`: the batch files of API 2.0, through the durable work queue. */
+/** `collect --api v2`: batch files through the durable work queue, or the stream (`--mode stream`). */
 async function collectV2(o: CollectOptions): Promise<void> {
   const clientId = process.env.MIMECAST_CLIENT_ID;
   const clientSecret = process.env.MIMECAST_CLIENT_SECRET;
@@ -198,13 +203,29 @@ async function collectV2(o: CollectOptions): Promise<void> {
   const types = o.types ? o.types.split(',').map((t) => t.trim()).filter(Boolean) : LOG_TYPES.map((t) => t.v2Types[0]!);
   const origin = new URL(baseUrl).origin;
   const streamName = (type: string) => `mimecast-v2 ${origin} ${type}`;
+  if (o.mode !== 'batch' && o.mode !== 'stream') throw new UsageError('--mode must be batch or stream');
   const store = new Store(o.db); // reads page tokens and work-item states; the sink writes
   const sink = await openStoreOrSearchSink(o, log);
   const stop = stopOnSignal(log);
   const polling = pollingOptions(o);
+  const tokens = new TokenSource(baseUrl, { clientId, clientSecret }, polling.timeoutMs);
+  const release = async () => {
+    await sink.close();
+    store.close();
+  };
+  if (o.mode === 'stream') {
+    const checkpointKey = `mimecast-v2-stream ${origin}`;
+    const collector = new V2StreamCollector({ ...polling, baseUrl, pageSize: num(o.pageSize ?? '500', '--page-size'), checkpointKey }, tokens, transformer, sink, log);
+    const token = store.checkpoint(checkpointKey)?.cursor || undefined;
+    log.info('collecting', { api: 'v2', mode: 'stream', url: baseUrl, resume: token ? 'from checkpoint' : 'from the oldest retained data' });
+    return runCollection(log, () => collector.run(token, stop), release);
+  }
   const collector = new V2BatchCollector(
-    { ...polling, baseUrl, types, pageSize: num(o.pageSize, '--page-size'), maxRelists: 10 },
-    new TokenSource(baseUrl, { clientId, clientSecret }, polling.timeoutMs),
+    {
+      ...polling, baseUrl, types, pageSize: num(o.pageSize ?? '25', '--page-size'), maxRelists: 10,
+      decodeRetries: num(o.decodeRetries, '--decode-retries'), concurrency: Math.max(1, num(o.concurrency, '--concurrency')),
+    },
+    tokens,
     transformer,
     sink,
     {
@@ -214,8 +235,6 @@ async function collectV2(o: CollectOptions): Promise<void> {
     log,
     streamName,
   );
-  await runCollection(log, () => collector.run(stop), async () => {
-    await sink.close();
-    store.close();
-  });
+  log.info('collecting', { api: 'v2', mode: 'batch', url: baseUrl, types: types.length, concurrency: o.concurrency });
+  await runCollection(log, () => collector.run(stop), release);
 }

@@ -1,6 +1,7 @@
 /** `mimelog simulate`: the Mimecast API simulator, for demos and tests. */
+import { join } from 'node:path';
 import type { Command } from 'commander';
-import { parseFaults } from '../simulator/faults.js';
+import { V1_FAULTS, V2_FAULTS, parseFaults } from '../simulator/faults.js';
 import { MimecastSimulator, randomSeed } from '../simulator/server.js';
 import { UsageError } from './errors.js';
 
@@ -39,14 +40,14 @@ export function registerSimulate(program: Command): void {
     .option('--events-per-file <n>', 'events per file at most', '500')
     .option('--initial-files <n>', 'files published at start (default: all)')
     .option('--grow-every-ms <ms>', 'publish one more file this often')
-    .option('--faults <list>', `faults to inject: all, none, or a list of ${['429', '5xx', 'reset', 'slow', 'empty', 'truncated-zip', 'truncated-json', 'fail200', 'invalid-token'].join(', ')}`, 'none')
+    .option('--faults <list>', `faults to inject: all, none, or a list of API 1.0 ${V1_FAULTS.join(', ')}; API 2.0 ${V2_FAULTS.join(', ')}`, 'none')
     .option('--fault-rate <p>', 'probability that a request meets a fault', '0.1')
     .option('--fault-seed <n>', 'seed for fault injection (default: the data seed)')
     .option('--corrupt-file <index>', 'serve this file (0-based) truncated, always (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--expire-binding-after <n>', 'after n requests every call answers 418 err_xdk_binding_expired')
     .option('--rate-limit <n/ms>', 'calls per window, e.g. 100/60000 (default 10000/3600000)')
     .option('--slow-ms <ms>', "delay of the 'slow' fault", '2000')
-    .option('--write-expected <dir>', 'write every file it will serve to DIR (as served), then serve')
+    .option('--write-expected <dir>', 'write every file it will serve, as served, then serve: API 1.0 files to DIR/v1, API 2.0 batch files to DIR/v2')
     .option('--format <format>', 'format of the files written by --write-expected: key_value or json', 'key_value')
     .action(async (o: SimulateOptions) => {
       const seed = int(o.seed, '--seed') ?? randomSeed();
@@ -76,7 +77,11 @@ export function registerSimulate(program: Command): void {
         rateLimit,
         slowMs: int(o.slowMs, '--slow-ms'),
       });
-      if (o.writeExpected) sim.writeExpected(o.writeExpected, o.format);
+      if (o.writeExpected) {
+        // Two sets: the same events as API 1.0 files and as API 2.0 batch files.
+        sim.writeExpected(join(o.writeExpected, 'v1'), o.format);
+        sim.v2.writeExpected(join(o.writeExpected, 'v2'));
+      }
       const info = await sim.start();
       process.stdout.write(`${JSON.stringify({ ...info, seed })}\n`);
       await new Promise<void>((resolve) => {

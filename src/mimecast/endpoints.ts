@@ -16,6 +16,7 @@ export const V1_REGIONS: Readonly<Record<string, string>> = {
 /** API 2.0 paths. */
 export const OAUTH_PATH_V2 = '/oauth/token';
 export const BATCH_PATH_V2 = '/siem/v1/batch/events/cg';
+export const STREAM_PATH_V2 = '/siem/v1/events/cg';
 
 /** API 2.0 hosts. */
 export const V2_REGIONS: Readonly<Record<string, string>> = {

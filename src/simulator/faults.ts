@@ -5,8 +5,16 @@
  */
 import { Rng } from './generate.js';
 
-export const TRANSIENT_FAULTS = ['429', '5xx', 'reset', 'slow', 'empty', 'truncated-zip', 'truncated-json', 'fail200', 'invalid-token'] as const;
+/** Faults of API 1.0 calls. */
+export const V1_FAULTS = ['429', '5xx', 'reset', 'slow', 'empty', 'truncated-zip', 'truncated-json', 'fail200', 'invalid-token'] as const;
+/**
+ * Faults of API 2.0 calls. `429` and `5xx` hit listings, stream pages and downloads; the content
+ * faults (`malformed-line`, `long-line`) are permanent: chosen files always hold them.
+ */
+export const V2_FAULTS = ['429', '5xx', 'expired-url', 'truncated-gzip', 'empty-page', 'token-expiry', 'malformed-line', 'long-line'] as const;
+export const TRANSIENT_FAULTS = [...new Set([...V1_FAULTS, ...V2_FAULTS])] as readonly (typeof V1_FAULTS[number] | typeof V2_FAULTS[number])[];
 export type Fault = (typeof TRANSIENT_FAULTS)[number];
+export type V2Fault = (typeof V2_FAULTS)[number];
 
 export interface FaultOptions {
   /** Faults switched on (`all` or a list). */
@@ -34,9 +42,13 @@ export class FaultPlan {
     this.rng = new Rng(options.seed);
   }
 
+  isEnabled(f: Fault): boolean {
+    return this.options.enabled.includes(f);
+  }
+
   /** The fault for the next request, if any; `applicable` says which make sense for it. */
   next(applicable: (f: Fault) => boolean): Fault | undefined {
-    if (this.burst > 0) {
+    if (this.burst > 0 && applicable('429')) {
       this.burst--;
       return this.count('429');
     }

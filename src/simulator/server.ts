@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { type V1Credentials, sameSignature, signature } from '../mimecast/v1-auth.js';
 import { type FileFormat, type SiemFile, buildCatalog, fileBody, fileName } from './catalog.js';
-import { type Fault, FaultPlan, type FaultOptions } from './faults.js';
+import { type Fault, FaultPlan, type FaultOptions, V1_FAULTS } from './faults.js';
 import { Rng } from './generate.js';
 import { V2Api, type V2Credentials, type V2Options } from './v2.js';
 import { zipMembers } from './zip.js';
@@ -72,6 +72,8 @@ export class MimecastSimulator {
   private started = Date.now();
   private requests = 0;
   private window: { start: number; used: number } = { start: Date.now(), used: 0 };
+  /** Calls refused because the rate limit was used up (not injected 429 faults). */
+  rateLimited = 0;
   readonly served = new Map<number, number>();
   readonly v2: V2Api;
   private origin = '';
@@ -86,7 +88,7 @@ export class MimecastSimulator {
     });
     this.tokenKey = createHmac('sha256', String(options.seed)).update('tokens').digest();
     this.faults = new FaultPlan(options.faults ?? { enabled: [], rate: 0, seed: 0 });
-    this.v2 = new V2Api(this.catalog, options.seed, options.v2 ?? {}, () => this.available());
+    this.v2 = new V2Api(this.catalog, options.seed, options.v2 ?? {}, () => this.available(), this.faults, (res) => this.rateHeaders(res));
   }
 
   get injectedFaults(): Record<string, number> {
@@ -146,6 +148,7 @@ export class MimecastSimulator {
     const reset = windowMs - (now - this.window.start);
     const allowed = this.window.used < limit;
     if (allowed) this.window.used++;
+    else this.rateLimited++;
     res.setHeader('X-RateLimit-Limit', String(limit));
     res.setHeader('X-RateLimit-Remaining', String(Math.max(0, limit - this.window.used)));
     res.setHeader('X-RateLimit-Reset', String(reset));
@@ -183,7 +186,10 @@ export class MimecastSimulator {
       res.writeHead(429, { 'content-type': 'application/json' }).end(failBody('err_rate_limit', 'Over throttling limit', true));
       return;
     }
-    const fault = this.faults.next((f) => (f === 'truncated-zip' ? compress : f === 'truncated-json' ? format === 'json' : f === 'invalid-token' ? !!request.token : true));
+    const fault = this.faults.next((f) => {
+      if (!(V1_FAULTS as readonly string[]).includes(f)) return false;
+      return f === 'truncated-zip' ? compress : f === 'truncated-json' ? format === 'json' : f === 'invalid-token' ? !!request.token : true;
+    });
     if (fault === '429') {
       res.setHeader('X-RateLimit-Remaining', '0');
       res.setHeader('X-RateLimit-Reset', '200');

@@ -1,8 +1,10 @@
 /**
  * API 2.0 in the simulator (docs/mimecast.md §5): OAuth2 client credentials with expiring tokens,
  * the batch listing (one type per call, pages with `@nextPage` even when empty, `isCaughtUp`),
- * and pre-signed file URLs served here that expire and refuse an Authorization header, holding
- * gzip NDJSON in the live shape (`type`/`subtype`, `_partition`/`_offset`, string values).
+ * pre-signed file URLs served here that expire and refuse an Authorization header, holding
+ * gzip NDJSON in the live shape (`type`/`subtype`, `_partition`/`_offset`, string values), and
+ * the stream (`/siem/v1/events/cg`: events inline, `eventType`/`subType`, every type in time
+ * order). Faults on demand (faults.ts `V2_FAULTS`) and `X-RateLimit-*` headers on API calls.
  */
 import { createHmac } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -12,10 +14,10 @@ import { gzipSync } from 'node:zlib';
 import { DEFAULT_TABLES, normalizeV2Type } from '../classify/type-tables.js';
 import { LOG_TYPES } from '../mimecast/log-types.js';
 import type { SiemFile } from './catalog.js';
+import type { FaultPlan, V2Fault } from './faults.js';
 import { Rng, toV2Record } from './generate.js';
 
-export const OAUTH_PATH = '/oauth/token';
-export const BATCH_PATH = '/siem/v1/batch/events/cg';
+import { BATCH_PATH_V2 as BATCH_PATH, OAUTH_PATH_V2 as OAUTH_PATH, STREAM_PATH_V2 as STREAM_PATH } from '../mimecast/endpoints.js';
 const FILE_PATH = '/v2files/';
 
 export interface V2Credentials {
@@ -35,84 +37,174 @@ export function v2CredentialsFor(seed: number): V2Credentials {
   return { clientId: rng.token(32, 'abcdefghijklmnopqrstuvwxyz0123456789'), clientSecret: rng.token(40) };
 }
 
-/** The batch file of a catalog file: NDJSON in the batch shape, one line per event. */
-export function v2FileBody(file: SiemFile): string {
-  const partition = LOG_TYPES.findIndex((t) => t.name === file.logType);
-  return `${file.events.map((e, i) => JSON.stringify(toV2Record(e, { shape: 'batch', partition, offset: file.index * 100_000 + i }))).join('\n')}\n`;
+/** Content faults are permanent and deterministic: these files always carry them. */
+const LONG_LINE_EVERY = 13;
+const MALFORMED_LINE_EVERY = 11;
+/** A subject a little over 1 MiB: longer than any line cap an integration might have. */
+const LONG_SUBJECT_BYTES = (1 << 20) + 4096;
+
+export interface ContentFaults {
+  readonly longLine: boolean;
+  readonly malformedLine: boolean;
 }
+
+/** The events of a catalog file as API 2.0 records (batch or stream shape), content faults applied. */
+export function v2Records(file: SiemFile, shape: 'batch' | 'stream', faults: ContentFaults): Record<string, string | number>[] {
+  const partition = LOG_TYPES.findIndex((t) => t.name === file.logType);
+  return file.events.map((e, i) => {
+    const record = toV2Record(e, { shape, partition, offset: file.index * 100_000 + i });
+    if (faults.longLine && i === 0 && file.index % LONG_LINE_EVERY === 1) record.subject = `long ${'x'.repeat(LONG_SUBJECT_BYTES)}`;
+    return record;
+  });
+}
+
+/** The batch file of a catalog file: NDJSON in the batch shape, one line per event (plus a broken line for `malformed-line`). */
+export function v2FileBody(file: SiemFile, faults: ContentFaults = { longLine: false, malformedLine: false }): string {
+  const lines = v2Records(file, 'batch', faults).map((r) => JSON.stringify(r));
+  if (faults.malformedLine && file.index % MALFORMED_LINE_EVERY === 2) lines.splice(1, 0, '{"type":"receipt","timestamp":"17000000'); // cut mid-record
+  return `${lines.join('\n')}\n`;
+}
+
+type Json = (status: number, value: unknown, headers?: Record<string, string>) => void;
 
 export class V2Api {
   readonly credentials: V2Credentials;
   private readonly tokens = new Map<string, number>();
   private readonly signKey: Buffer;
   private readonly gz = new Map<number, Buffer>();
+  private readonly content: ContentFaults;
   private issued = 0;
+  private justExpired = false;
 
   constructor(
     private readonly catalog: readonly SiemFile[],
     seed: number,
     private readonly options: V2Options,
     private readonly available: () => number,
+    private readonly faults: FaultPlan,
+    /** Counts an API call against the shared rate limit and sets X-RateLimit-*; false when over it. */
+    private readonly rateLimit: (res: ServerResponse) => boolean,
   ) {
     this.credentials = v2CredentialsFor(seed);
     this.signKey = createHmac('sha256', String(seed)).update('v2-urls').digest();
+    this.content = { longLine: faults.isEnabled('long-line'), malformedLine: faults.isEnabled('malformed-line') };
   }
 
-  /** Writes every batch file as NDJSON, so `mimelog ingest DIR` yields the expected v2 event set. */
+  /** Writes every batch file as served (NDJSON, content faults included): `mimelog ingest DIR` yields the expected v2 set. */
   writeExpected(dir: string): void {
     mkdirSync(dir, { recursive: true });
-    for (const f of this.catalog) writeFileSync(join(dir, `${f.name}.ndjson`), v2FileBody(f));
+    for (const f of this.catalog) writeFileSync(join(dir, `${f.name}.ndjson`), v2FileBody(f, this.content));
   }
 
   /** Handles an API 2.0 route; false when the path is not one. */
   handle(req: IncomingMessage, res: ServerResponse, body: Buffer, origin: string): boolean {
     const url = new URL(req.url ?? '/', origin);
-    const json = (status: number, value: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
-    if (url.pathname === OAUTH_PATH && req.method === 'POST') {
-      const form = new URLSearchParams(body.toString());
-      const ok = form.get('grant_type') === 'client_credentials' && form.get('client_id') === this.credentials.clientId && form.get('client_secret') === this.credentials.clientSecret;
-      if (!ok) return json(401, { error: 'invalid_client', error_description: 'client authentication failed' }), true;
-      const token = `sim-${++this.issued}-${createHmac('sha256', this.signKey).update(String(this.issued)).digest('hex').slice(0, 24)}`;
-      const ttl = this.options.tokenTtlMs ?? 1_800_000;
-      this.tokens.set(token, Date.now() + ttl);
-      return json(200, { access_token: token, token_type: 'Bearer', expires_in: Math.floor(ttl / 1000) }), true;
-    }
-    if (url.pathname === BATCH_PATH && req.method === 'GET') {
-      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-      const expiry = bearer ? this.tokens.get(bearer) : undefined;
-      if (!expiry || expiry < Date.now()) return json(401, { error: { code: 'unauthorized', message: 'access token missing or expired' } }), true;
-      const logType = DEFAULT_TABLES.v2Types.get(normalizeV2Type(url.searchParams.get('type') ?? ''));
-      if (!logType) return json(400, { error: { code: 'validation_error', message: `unknown type ${url.searchParams.get('type')}` } }), true;
-      const pageSize = Math.max(1, Math.min(100, Number(url.searchParams.get('pageSize') ?? 10)));
-      const offset = this.parsePage(url.searchParams.get('nextPage'), logType);
-      if (offset === undefined) return json(400, { error: { code: 'validation_error', message: 'invalid nextPage' } }), true;
-      const files = this.catalog.slice(0, this.available()).filter((f) => f.logType === logType);
-      const page = files.slice(offset, offset + pageSize);
-      const urlExpiry = Date.now() + (this.options.urlTtlMs ?? 15 * 60_000);
-      return json(200, {
-        value: page.map((f) => ({ url: this.signedUrl(origin, f.index, urlExpiry), size: this.gzipped(f).length, expiry: new Date(urlExpiry).toISOString() })),
-        '@nextPage': this.page(logType, offset + page.length),
-        isCaughtUp: offset + page.length >= files.length,
-      }), true;
-    }
-    if (url.pathname.startsWith(FILE_PATH) && req.method === 'GET') {
-      if (req.headers.authorization) return res.writeHead(400, { 'content-type': 'application/xml' }).end('<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>'), true;
-      const index = Number(url.pathname.slice(FILE_PATH.length));
-      const exp = Number(url.searchParams.get('exp'));
-      const file = this.catalog[index];
-      if (!file || url.searchParams.get('sig') !== this.sign(index, exp)) return res.writeHead(403).end('<Error><Code>SignatureDoesNotMatch</Code></Error>'), true;
-      if (exp < Date.now()) return res.writeHead(403).end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>'), true;
-      const gz = this.gzipped(file);
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(gz.length) }).end(gz);
+    const json: Json = (status, value, headers = {}) => res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(value));
+    if (url.pathname === OAUTH_PATH && req.method === 'POST') return this.token(body, json), true;
+    if ((url.pathname === BATCH_PATH || url.pathname === STREAM_PATH) && req.method === 'GET') {
+      if (!this.authorized(req)) return json(401, { error: { code: 'unauthorized', message: 'access token missing or expired' } }), true;
+      if (!this.rateLimit(res)) return json(429, { error: { code: 'too_many_requests', message: 'rate limit exceeded' } }), true;
+      // A token expires at most once in a row: twice would mean revoked credentials, not expiry.
+      const fault = this.faults.next((f) => f === '429' || f === '5xx' || f === 'empty-page' || (f === 'token-expiry' && !this.justExpired));
+      this.justExpired = fault === 'token-expiry';
+      if (fault === '429') return json(429, { error: { code: 'too_many_requests', message: 'rate limit exceeded' } }, { 'X-RateLimit-Reset': '200' }), true;
+      if (fault === '5xx') return json(503, { error: { code: 'service_unavailable', message: 'try again' } }), true;
+      if (fault === 'token-expiry') {
+        this.tokens.clear(); // every token expires at once, as after a long pause
+        return json(401, { error: { code: 'unauthorized', message: 'access token expired' } }), true;
+      }
+      if (url.pathname === BATCH_PATH) this.listBatch(url, origin, json, fault === 'empty-page');
+      else this.streamPage(url, json, fault === 'empty-page');
       return true;
     }
+    if (url.pathname.startsWith(FILE_PATH) && req.method === 'GET') return this.download(req, res, url), true;
     return false;
+  }
+
+  private token(body: Buffer, json: Json): void {
+    const form = new URLSearchParams(body.toString());
+    const ok = form.get('grant_type') === 'client_credentials' && form.get('client_id') === this.credentials.clientId && form.get('client_secret') === this.credentials.clientSecret;
+    if (!ok) return json(401, { error: 'invalid_client', error_description: 'client authentication failed' });
+    const token = `sim-${++this.issued}-${createHmac('sha256', this.signKey).update(String(this.issued)).digest('hex').slice(0, 24)}`;
+    const ttl = this.options.tokenTtlMs ?? 1_800_000;
+    this.tokens.set(token, Date.now() + ttl);
+    json(200, { access_token: token, token_type: 'Bearer', expires_in: Math.floor(ttl / 1000) });
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const expiry = bearer ? this.tokens.get(bearer) : undefined;
+    return expiry !== undefined && expiry >= Date.now();
+  }
+
+  /** One page of one type's file list; `empty` answers a page with no files that still carries `@nextPage`. */
+  private listBatch(url: URL, origin: string, json: Json, empty: boolean): void {
+    const logType = DEFAULT_TABLES.v2Types.get(normalizeV2Type(url.searchParams.get('type') ?? ''));
+    if (!logType) return json(400, { error: { code: 'validation_error', message: `unknown type ${url.searchParams.get('type')}` } });
+    const pageSize = Math.max(1, Math.min(100, Number(url.searchParams.get('pageSize') ?? 10)));
+    const offset = this.parsePage(url.searchParams.get('nextPage'), logType);
+    if (offset === undefined) return json(400, { error: { code: 'validation_error', message: 'invalid nextPage' } });
+    const files = this.catalog.slice(0, this.available()).filter((f) => f.logType === logType);
+    const page = empty ? [] : files.slice(offset, offset + pageSize);
+    const urlExpiry = Date.now() + (this.options.urlTtlMs ?? 15 * 60_000);
+    json(200, {
+      value: page.map((f) => ({ url: this.signedUrl(origin, f.index, urlExpiry), size: this.gzipped(f).length, expiry: new Date(urlExpiry).toISOString() })),
+      '@nextPage': this.page(logType, offset + page.length),
+      isCaughtUp: offset + page.length >= files.length,
+    });
+  }
+
+  /**
+   * One stream page: up to `pageSize` events of every type, in file order (the order files were
+   * published), inline in the stream shape. The page token is the position in that sequence.
+   */
+  private streamPage(url: URL, json: Json, empty: boolean): void {
+    const pageSize = Math.max(1, Math.min(1000, Number(url.searchParams.get('pageSize') ?? 100)));
+    const offset = this.parsePage(url.searchParams.get('nextPage'), 'stream');
+    if (offset === undefined) return json(400, { error: { code: 'validation_error', message: 'invalid nextPage' } });
+    const value: Record<string, string | number>[] = [];
+    let position = 0;
+    let total = 0;
+    for (const f of this.catalog.slice(0, this.available())) {
+      total += f.events.length;
+      if (empty || position + f.events.length <= offset || value.length >= pageSize) {
+        position += f.events.length;
+        continue;
+      }
+      const records = v2Records(f, 'stream', this.content);
+      for (let i = Math.max(0, offset - position); i < records.length && value.length < pageSize; i++) value.push(records[i]!);
+      position += f.events.length;
+    }
+    const next = offset + value.length;
+    json(200, { value, '@nextPage': this.page('stream', next), isCaughtUp: next >= total });
+  }
+
+  private download(req: IncomingMessage, res: ServerResponse, url: URL): void {
+    if (req.headers.authorization) {
+      res.writeHead(400, { 'content-type': 'application/xml' }).end('<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>');
+      return;
+    }
+    const index = Number(url.pathname.slice(FILE_PATH.length));
+    const exp = Number(url.searchParams.get('exp'));
+    const file = this.catalog[index];
+    if (!file || url.searchParams.get('sig') !== this.sign(index, exp)) return void res.writeHead(403).end('<Error><Code>SignatureDoesNotMatch</Code></Error>');
+    const fault: V2Fault | undefined = this.faults.next((f) => f === '5xx' || f === 'expired-url' || f === 'truncated-gzip') as V2Fault | undefined;
+    if (exp < Date.now() || fault === 'expired-url') return void res.writeHead(403).end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>');
+    if (fault === '5xx') return void res.writeHead(503).end('<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
+    const gz = this.gzipped(file);
+    if (fault === 'truncated-gzip') {
+      // The connection drops part-way through the body: the client sees a short, broken gzip stream.
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(gz.length) });
+      res.write(gz.subarray(0, Math.floor(gz.length / 2)), () => res.destroy());
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(gz.length) }).end(gz);
   }
 
   private gzipped(file: SiemFile): Buffer {
     let gz = this.gz.get(file.index);
     if (!gz) {
-      gz = gzipSync(v2FileBody(file));
+      gz = gzipSync(v2FileBody(file, this.content));
       this.gz.set(file.index, gz);
     }
     return gz;
@@ -126,13 +218,13 @@ export class V2Api {
     return `${origin}${FILE_PATH}${index}?exp=${exp}&sig=${this.sign(index, exp)}`;
   }
 
-  private page(logType: string, offset: number): string {
-    return Buffer.from(`${logType}:${offset}`).toString('base64url');
+  private page(scope: string, offset: number): string {
+    return Buffer.from(`${scope}:${offset}`).toString('base64url');
   }
 
-  private parsePage(token: string | null, logType: string): number | undefined {
+  private parsePage(token: string | null, scope: string): number | undefined {
     if (!token) return 0;
     const m = /^(.+):(\d+)$/.exec(Buffer.from(token, 'base64url').toString());
-    return m && m[1] === logType ? Number(m[2]) : undefined;
+    return m && m[1] === scope ? Number(m[2]) : undefined;
   }
 }

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { BATCH_PATH, OAUTH_PATH } from '../../src/simulator/v2.js';
+import { BATCH_PATH_V2 as BATCH_PATH, OAUTH_PATH_V2 as OAUTH_PATH } from '../../src/mimecast/endpoints.js';
+import { V2_FAULTS } from '../../src/simulator/faults.js';
 import { killRepeatedly, runCli } from '../support/helpers.js';
 import { type Running, logLines, query, startSimulator, storedIds } from '../support/simulator.js';
 
@@ -67,7 +68,7 @@ describe('API 2.0 (simulator and batch collector)', () => {
     const res = await collectV2(r, db, ['--page-size', '10']);
     assert.equal(res.code, 0, res.stderr.slice(-1500));
     const lines = logLines(res.stderr);
-    assert.ok(lines.some((l) => l.msg === 'pre-signed URL expired or failed: listing the page again'), 'URLs expired and were listed again');
+    assert.ok(lines.some((l) => l.msg === 'listing the page again for fresh URLs'), 'URLs expired and were listed again');
     assert.deepEqual(storedIds(db), await expectedV2(r));
     const sources = query<{ s: string }>(db, 'SELECT DISTINCT log_type_source AS s FROM events');
     assert.deepEqual(sources, [{ s: 'record' }]);
@@ -97,6 +98,64 @@ describe('API 2.0 (simulator and batch collector)', () => {
     assert.deepEqual(storedIds(db), expected);
     assert.deepEqual(storedIds(join(r.dir, 'clean.db')), expected);
     await r.sim.stop();
+  });
+
+  it('collects ≥ 50,000 events in batch mode with every API 2.0 fault switched on, equal to the expected set', { timeout: 600_000 }, async () => {
+    const r = await startSimulator({ seed: 94, events: 52_000, eventsPerFile: 400, faults: { enabled: [...V2_FAULTS], rate: 0.15, seed: 4 }, v2: { tokenTtlMs: 4000, urlTtlMs: 3000 } });
+    try {
+      const db = join(r.dir, 'faults.db');
+      const res = await collectV2(r, db, ['--page-size', '5', '--concurrency', '3']);
+      assert.equal(res.code, 2, res.stderr.slice(-1500)); // 2: the malformed lines were dead-lettered
+      for (const f of ['429', '5xx', 'expired-url', 'truncated-gzip', 'empty-page', 'token-expiry']) {
+        assert.ok((r.sim.injectedFaults[f] ?? 0) > 0, `fault ${f} never happened: ${JSON.stringify(r.sim.injectedFaults)}`);
+      }
+      const expected = await expectedV2(r);
+      assert.equal(expected.length, 52_000);
+      assert.deepEqual(storedIds(db), expected);
+      // Each malformed line is one dead letter with its file and line; no file was dead-lettered whole.
+      const dead = query<{ source: string; position: number; reason: string }>(db, 'SELECT source, position, reason FROM dead_letters ORDER BY source');
+      const malformed = r.sim.catalog.filter((f) => f.index % 11 === 2).length;
+      assert.equal(dead.length, malformed, JSON.stringify(dead.slice(0, 3)));
+      assert.ok(dead.every((d) => d.position === 2), 'the broken line is the second of its file');
+      const long = query<{ n: number }>(db, 'SELECT max(length(subject)) AS n FROM events')[0]!.n;
+      assert.ok(long > 1 << 20, 'the line over 1 MiB was stored whole');
+      assert.equal(query<{ n: number }>(db, "SELECT count(*) AS n FROM work_items WHERE state = 'done'")[0]!.n, r.sim.catalog.length);
+    } finally {
+      await r.sim.stop();
+    }
+  });
+
+  it('collects ≥ 50,000 events in stream mode with faults, equal to the expected set; a second run adds nothing', { timeout: 600_000 }, async () => {
+    const r = await startSimulator({ seed: 95, events: 51_000, eventsPerFile: 300, faults: { enabled: ['429', '5xx', 'empty-page', 'token-expiry', 'long-line'], rate: 0.15, seed: 5 } });
+    try {
+      const db = join(r.dir, 'stream.db');
+      const res = await collectV2(r, db, ['--mode', 'stream', '--page-size', '700']);
+      assert.equal(res.code, 0, res.stderr.slice(-1500));
+      for (const f of ['429', '5xx', 'empty-page', 'token-expiry']) assert.ok((r.sim.injectedFaults[f] ?? 0) > 0, `fault ${f} never happened`);
+      const expected = await expectedV2(r);
+      assert.equal(expected.length, 51_000);
+      assert.deepEqual(storedIds(db), expected);
+      assert.deepEqual(query(db, 'SELECT DISTINCT log_type_source AS s FROM events'), [{ s: 'record' }]);
+      const again = await collectV2(r, db, ['--mode', 'stream']);
+      assert.equal(again.code, 0);
+      assert.equal(logLines(again.stderr).find((l) => l.msg === 'done')!.records, 0, 'resumed from the stored page token');
+    } finally {
+      await r.sim.stop();
+    }
+  });
+
+  it('collects types concurrently within one rate budget: the limit is respected, not discovered by 429s', { timeout: 300_000 }, async () => {
+    const r = await startSimulator({ seed: 96, events: 6000, eventsPerFile: 100, rateLimit: { limit: 12, windowMs: 1000 } });
+    try {
+      const db = join(r.dir, 'rate.db');
+      const res = await collectV2(r, db, ['--page-size', '3', '--concurrency', '4']);
+      assert.equal(res.code, 0, res.stderr.slice(-1500));
+      assert.deepEqual(storedIds(db), await expectedV2(r));
+      // Several windows were used up; callers waited together, so at most the calls already in flight met a 429.
+      assert.ok(r.sim.rateLimited <= 8, `${r.sim.rateLimited} calls refused by the rate limit`);
+    } finally {
+      await r.sim.stop();
+    }
   });
 
   it('says clearly when the client credentials are wrong or missing', async () => {

@@ -151,22 +151,25 @@ describe('search-engine sink against a real OpenSearch node', () => {
   });
 
   it('ends with exactly the expected event set after 20+ kill -9 of the collector delivering to OpenSearch', { timeout: 900_000 }, async () => {
-    const r = await startSimulator({ seed: 606, events: 40_000, eventsPerFile: 200, faults: { enabled: ['429', '5xx', 'reset'], rate: 0.05, seed: 9 } });
-    const db = join(r.dir, 'k.db');
-    const args = ['collect', '--url', r.info.url, '--db', db, ...FAST, ...sinkArgs(os, 'killed')];
-    const started = Date.now();
-    const clean = await runCli(['collect', '--url', r.info.url, '--db', join(r.dir, 'clean.db'), ...FAST, ...sinkArgs(os, 'clean')], { env: r.env });
-    assert.equal(clean.code, 0, clean.stderr.slice(-2000));
-    const cleanMs = Date.now() - started;
-    const kills = await killRepeatedly(args, { kills: 22, minMs: 1500, maxMs: Math.max(2500, Math.round(cleanMs / 20)), seed: 8, env: r.env });
-    assert.ok(kills >= 20, `only ${kills} kills landed`);
-    const final = await runCli(args, { env: r.env });
-    assert.equal(final.code, 0, final.stderr.slice(-2000));
-    const expected = await expectedIds(r);
-    assert.equal(expected.length, 40_000);
-    assert.deepEqual(await os.ids('killed-*'), expected);
-    assert.deepEqual(await os.ids('clean-*'), expected);
-    await r.sim.stop();
+    const r = await startSimulator({ seed: 606, events: 60_000, eventsPerFile: 200, faults: { enabled: ['429', '5xx', 'reset'], rate: 0.05, seed: 9 } });
+    try {
+      const db = join(r.dir, 'k.db');
+      const args = ['collect', '--url', r.info.url, '--db', db, ...FAST, ...sinkArgs(os, 'killed')];
+      const started = Date.now();
+      const clean = await runCli(['collect', '--url', r.info.url, '--db', join(r.dir, 'clean.db'), ...FAST, ...sinkArgs(os, 'clean')], { env: r.env });
+      assert.equal(clean.code, 0, clean.stderr.slice(-2000));
+      const cleanMs = Date.now() - started;
+      const kills = await killRepeatedly(args, { kills: 22, minMs: 800, maxMs: Math.max(1600, Math.round(cleanMs / 25)), seed: 8, env: r.env });
+      assert.ok(kills >= 20, `only ${kills} kills landed`);
+      const final = await runCli(args, { env: r.env });
+      assert.equal(final.code, 0, final.stderr.slice(-2000));
+      const expected = await expectedIds(r);
+      assert.equal(expected.length, 60_000);
+      assert.deepEqual(await os.ids('killed-*'), expected);
+      assert.deepEqual(await os.ids('clean-*'), expected);
+    } finally {
+      await r.sim.stop();
+    }
   });
 });
 

@@ -4,6 +4,7 @@
  * last batch marks the item done in the same transaction. The page token moves only when every
  * file of the page is done or dead-lettered, and it is kept even when a page is empty. An expired
  * pre-signed URL is never skipped: the page is listed again for a fresh URL to the same file.
+ * Types run concurrently within one rate budget.
  */
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
@@ -15,7 +16,9 @@ import type { Transformer } from '../../pipeline/transform.js';
 import type { Sink } from '../../sinks/sink.js';
 import { type PollingOptions, backoffDelay, sleep } from '../backoff.js';
 import { CollectorError } from '../mimecast-v1/collector.js';
-import { OAuthError, type TokenSource } from './oauth.js';
+import { RateBudget } from '../rate-budget.js';
+import type { TokenSource } from './oauth.js';
+import { type Page, PageClient } from './pages.js';
 
 export interface BatchOptions extends PollingOptions {
   readonly baseUrl: string;
@@ -24,18 +27,16 @@ export interface BatchOptions extends PollingOptions {
   readonly pageSize: number;
   /** Listings of a page to get fresh URLs before a file is dead-lettered as unreachable. */
   readonly maxRelists: number;
+  /** Extra fetches of a file whose stream breaks (truncated gzip) before it is dead-lettered. */
+  readonly decodeRetries: number;
+  /** Types collected at once; they share one rate budget. */
+  readonly concurrency: number;
 }
 
 interface ListedFile {
   readonly url: string;
   readonly size?: number;
   readonly expiry?: string;
-}
-
-interface Page {
-  readonly value: ListedFile[];
-  readonly nextPage: string;
-  readonly isCaughtUp: boolean;
 }
 
 /** What the store knows about progress; provided by the caller (it owns the store). */
@@ -51,66 +52,38 @@ export function fileKey(url: string): string {
   return `${u.host}${u.pathname}`;
 }
 
+type DownloadOutcome = 'done' | 'expired' | 'retry';
+
 export class V2BatchCollector {
+  private readonly pages: PageClient;
+
   constructor(
     private readonly options: BatchOptions,
-    private readonly tokens: TokenSource,
+    tokens: TokenSource,
     private readonly transformer: Transformer,
     private readonly sink: Sink,
     private readonly state: BatchState,
     private readonly log: Logger,
     private readonly streamName: (type: string) => string,
-  ) {}
+  ) {
+    this.pages = new PageClient(options.baseUrl, tokens, options, new RateBudget(), log);
+  }
 
   private backoff(attempt: number): number {
     return backoffDelay(attempt, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs });
   }
 
-  /** One listing call with token refresh on 401, 429 waits and 5xx back-off. */
-  private async list(type: string, pageToken: string | undefined, stop: AbortSignal): Promise<Page | undefined> {
-    let refreshed = false;
-    for (let attempt = 0; ; attempt++) {
-      const url = new URL(BATCH_PATH_V2, this.options.baseUrl);
-      url.searchParams.set('type', type);
-      url.searchParams.set('pageSize', String(this.options.pageSize));
-      if (pageToken) url.searchParams.set('nextPage', pageToken);
-      let wait: number | undefined;
-      let reason: string;
-      try {
-        const res = await fetch(url, { headers: { authorization: `Bearer ${await this.tokens.get()}`, accept: 'application/json' }, signal: AbortSignal.timeout(this.options.timeoutMs) });
-        const body = (await res.json().catch(() => ({}))) as { value?: ListedFile[]; '@nextPage'?: string; isCaughtUp?: boolean; error?: { code?: string; message?: string } };
-        if (res.status === 200 && Array.isArray(body.value)) {
-          return { value: body.value, nextPage: body['@nextPage'] ?? pageToken ?? '', isCaughtUp: body.isCaughtUp === true };
-        }
-        if (res.status === 401 && !refreshed) {
-          refreshed = true; // one new token, then one retry
-          this.tokens.invalidate();
-          attempt--;
-          continue;
-        }
-        if (res.status === 401 || res.status === 403) throw new CollectorError(`API 2.0 refused the listing (HTTP ${res.status}): check the application's permissions for SIEM logs`);
-        if (res.status === 400) throw new CollectorError(`API 2.0 rejected the listing for type "${type}": ${body.error?.message ?? 'bad request'}`);
-        reason = `HTTP ${res.status}${body.error?.code ? ` ${body.error.code}` : ''}`;
-        if (res.status === 429) {
-          const reset = Number(res.headers.get('x-ratelimit-reset'));
-          wait = Number.isFinite(reset) && reset > 0 ? reset : 1000;
-        }
-      } catch (err) {
-        if (err instanceof CollectorError || err instanceof OAuthError) throw err; // a person must act
-        reason = `listing failed: ${(err as Error).name === 'TimeoutError' ? 'timed out' : (err as Error).message}`;
-      }
-      if (attempt >= this.options.maxRetries) throw new CollectorError(`giving up on the ${type} listing after ${attempt + 1} tries: ${reason}`);
-      const delay = wait ?? this.backoff(attempt);
-      this.log.warn('retrying', { type, reason, attempt: attempt + 1, wait_ms: delay });
-      if (!(await sleep(delay, stop))) return undefined;
-    }
+  private list(type: string, pageToken: string | undefined, stop: AbortSignal): Promise<Page<ListedFile> | undefined> {
+    return this.pages.get<ListedFile>(BATCH_PATH_V2, { type, pageSize: String(this.options.pageSize), nextPage: pageToken }, stop, `${type} listing`);
   }
 
   /**
    * Downloads one file (no Authorization header: the URL is pre-signed) and stores it batch by
-   * batch. Returns 'expired' when the URL no longer works, so the caller lists the page again.
+   * batch. 'expired' when the URL no longer works, so the caller lists the page again; 'retry'
+   * when the download failed or its stream broke and `mayRetry` (lines already stored are
+   * duplicates on the next fetch, never lost or doubled).
    */
-  private async download(type: string, file: ListedFile, pageToken: string | undefined, summary: RunSummary): Promise<'done' | 'expired' | 'retry'> {
+  private async download(type: string, file: ListedFile, pageToken: string | undefined, summary: RunSummary, mayRetry: boolean): Promise<DownloadOutcome> {
     let res: Response;
     try {
       res = await fetch(file.url, { signal: AbortSignal.timeout(this.options.timeoutMs) });
@@ -132,13 +105,22 @@ export class V2BatchCollector {
     const stream = this.streamName(type);
     const body = Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>);
     for await (const batch of decodeInput(name, body)) {
-      const unit = this.transformer.process(batch);
-      const whole = batch.items.find((i) => i.wholeInput && !i.result.ok);
+      let unit = this.transformer.process(batch);
+      const broken = batch.items.find((i) => i.wholeInput && !i.result.ok);
+      const reason = broken && !broken.result.ok ? broken.result.reason : undefined;
+      if (reason !== undefined && mayRetry) {
+        // Keep what was read; fetch the file again rather than dead-letter it now.
+        unit = { ...unit, deadLetters: unit.deadLetters.filter((d) => d.position !== broken!.position || d.reason !== reason) };
+        summary.countUnit(unit);
+        summary.addSink(await this.sink.write(unit, { key: stream, cursor: pageToken ?? '' }));
+        this.log.warn('file broke while streaming: fetching it again', { type, file: key, reason });
+        return 'retry';
+      }
       summary.countUnit(unit);
       const counts = await this.sink.write(unit, {
         key: stream,
         cursor: pageToken ?? '',
-        ...(batch.last ? { workItem: { stream, key, state: whole ? 'dead' : 'done', detail: whole ? (whole.result.ok ? '' : whole.result.reason) : undefined } } : {}),
+        ...(batch.last ? { workItem: { stream, key, state: reason === undefined ? 'done' : 'dead', detail: reason } } : {}),
       });
       summary.addSink(counts);
     }
@@ -149,27 +131,32 @@ export class V2BatchCollector {
   private async collectType(type: string, stop: AbortSignal, summary: RunSummary): Promise<void> {
     const stream = this.streamName(type);
     let pageToken = this.state.pageToken(type);
+    const failures = new Map<string, number>(); // file key → failed fetches
     while (!stop.aborted) {
       let page = await this.list(type, pageToken, stop);
       if (!page) return;
       let relists = 0;
       for (let i = 0; i < page.value.length && !stop.aborted; ) {
         const file = page.value[i]!;
-        if (this.state.itemState(type, fileKey(file.url))) {
+        const key = fileKey(file.url);
+        if (this.state.itemState(type, key)) {
           i++;
           continue;
         }
-        const outcome = await this.download(type, file, pageToken, summary);
+        const failed = failures.get(key) ?? 0;
+        const outcome = await this.download(type, file, pageToken, summary, failed < this.options.decodeRetries);
         if (outcome === 'done') {
           i++;
+          relists = 0; // the bound is per file: a long page may need many fresh listings in all
           continue;
         }
         if (outcome === 'retry') {
-          if (!(await sleep(this.backoff(relists), stop))) return;
+          failures.set(key, failed + 1);
+          if (!(await sleep(this.backoff(failed), stop))) return;
         }
         // Expired (or failing) URL: list the same page again for fresh URLs, never skip the file.
-        if (++relists > this.options.maxRelists) throw new CollectorError(`file ${fileKey(file.url)} of ${type} still unreachable after ${relists - 1} fresh listings`);
-        this.log.warn('pre-signed URL expired or failed: listing the page again', { type, file: fileKey(file.url) });
+        if (++relists > this.options.maxRelists) throw new CollectorError(`file ${key} of ${type} still unreachable after ${relists - 1} fresh listings`);
+        this.log.warn('listing the page again for fresh URLs', { type, file: key, after: outcome });
         const fresh = await this.list(type, pageToken, stop);
         if (!fresh) return;
         page = fresh;
@@ -186,15 +173,36 @@ export class V2BatchCollector {
     }
   }
 
-  /** Each type until caught up, in turn; then, unless `once`, poll again after the interval. */
+  /**
+   * Every type until caught up, `concurrency` at a time within one rate budget; then, unless
+   * `once`, poll again after the interval. A type that fails stops the others (after the file
+   * in hand) and the run reports the failure.
+   */
   async run(stop: AbortSignal): Promise<RunSummary> {
     const summary = new RunSummary();
-    do {
-      for (const type of this.options.types) {
-        if (stop.aborted) break;
-        await this.collectType(type, stop, summary);
-      }
-    } while (!this.options.once && !stop.aborted && (await sleep(this.options.pollIntervalMs, stop)));
+    const halt = new AbortController();
+    const onStop = () => halt.abort();
+    stop.addEventListener('abort', onStop, { once: true });
+    try {
+      do {
+        const queue = [...this.options.types];
+        const workers = Array.from({ length: Math.max(1, Math.min(this.options.concurrency, queue.length)) }, async () => {
+          for (let type = queue.shift(); type !== undefined && !halt.signal.aborted; type = queue.shift()) {
+            try {
+              await this.collectType(type, halt.signal, summary);
+            } catch (err) {
+              halt.abort();
+              throw err;
+            }
+          }
+        });
+        const results = await Promise.allSettled(workers);
+        const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failure) throw failure.reason;
+      } while (!this.options.once && !halt.signal.aborted && (await sleep(this.options.pollIntervalMs, halt.signal)));
+    } finally {
+      stop.removeEventListener('abort', onStop);
+    }
     return summary;
   }
 }
