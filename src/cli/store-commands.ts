@@ -79,6 +79,12 @@ export function registerStoreCommands(program: Command): void {
       out(`\n${table(['type decided by', 'events'], kv(s.by_type_source))}`);
       out(`\n${table(['day (UTC)', 'events'], kv(s.by_day))}`);
       if (Object.keys(s.schema_drift_keys).length) out(`\n${table(['schema drift key', 'seen'], kv(s.schema_drift_keys))}`);
+      if (s.api_streams.length) {
+        const lag = (sec: number | null) => (sec === null ? '-' : sec < 120 ? `${sec} s` : sec < 7200 ? `${Math.round(sec / 60)} min` : `${(sec / 3600).toFixed(1)} h`);
+        out(`\n${table(['API stream', 'caught up', 'lag', 'files pending', 'done', 'dead-lettered'], s.api_streams.map((a) => [
+          a.stream, a.caught_up ? 'yes' : 'no', lag(a.lag_seconds), String(a.pending), String(a.done), String(a.dead_lettered),
+        ]))}`);
+      }
       if (s.checkpoints.length) {
         out(`\n${table(['source', 'position', 'complete', 'updated'], s.checkpoints.map((c) => [c.source, String(c.position), c.complete ? 'yes' : 'no', c.updated_at]))}`);
       }

@@ -37,6 +37,8 @@ export interface PreparedUnit {
   readonly events: PreparedEvent[];
   readonly deadLetters: PreparedDeadLetter[];
   readonly drift: [string, number][];
+  /** Time of the unit's newest event (ms), for the lag in `stats`; undefined without events. */
+  readonly newestEventMs?: number;
 }
 
 function str(v: JsonValue | undefined): string | null {
@@ -88,5 +90,6 @@ export function prepareUnit(unit: Unit, options: { events: boolean } = { events:
     events: options.events ? unit.events.map((e) => prepareEvent(e, unit.source)) : [],
     deadLetters: unit.deadLetters.map(prepareDeadLetter),
     drift: [...drift],
+    newestEventMs: unit.events.length > 0 ? unit.events.reduce((m, e) => Math.max(m, e.timeMs), -Infinity) : undefined,
   };
 }

@@ -16,6 +16,19 @@ export interface StatsReport {
   unknown: number;
   schema_drift_keys: Record<string, number>;
   checkpoints: { source: string; position: number; complete: boolean; cursor: string | null; updated_at: string }[];
+  /** Per API stream (an API 2.0 type, the stream, an API 1.0 account): its work queue, lag and whether it is caught up. */
+  api_streams: ApiStream[];
+}
+
+export interface ApiStream {
+  stream: string;
+  caught_up: boolean;
+  /** Seconds between now and the newest event stored from it. */
+  lag_seconds: number | null;
+  pending: number;
+  done: number;
+  dead_lettered: number;
+  updated_at: string;
 }
 
 function toRecord(rows: { k: string | number; n: number }[]): Record<string, number> {
@@ -40,6 +53,7 @@ export function stats(store: Store): StatsReport {
     checkpoints: all<{ source: string; position: number; complete: number; cursor: string | null; updated_at: number }>(
       'SELECT source, position, complete, cursor, updated_at FROM checkpoints ORDER BY source',
     ).map((c) => ({ source: c.source, position: c.position, complete: c.complete === 1, cursor: c.cursor, updated_at: new Date(c.updated_at).toISOString() })),
+    api_streams: apiStreams(db),
   };
 }
 
@@ -113,4 +127,24 @@ export function* exportDocuments(db: Database.Database, filter: SearchFilter, wi
     doc.event.original = row.original;
     yield JSON.stringify(doc);
   }
+}
+
+function apiStreams(db: Database.Database): ApiStream[] {
+  const rows = db.prepare(`SELECT c.source, c.complete, c.updated_at, c.newest_event_ms,
+      count(w.key) FILTER (WHERE w.state = 'pending') AS pending,
+      count(w.key) FILTER (WHERE w.state = 'done') AS done,
+      count(w.key) FILTER (WHERE w.state = 'dead') AS dead
+    FROM checkpoints c LEFT JOIN work_items w ON w.stream = c.source
+    WHERE c.source LIKE 'mimecast-%' GROUP BY c.source ORDER BY c.source`).all() as
+    { source: string; complete: number; updated_at: number; newest_event_ms: number | null; pending: number; done: number; dead: number }[];
+  const now = Date.now();
+  return rows.map((r) => ({
+    stream: r.source,
+    caught_up: r.complete === 1,
+    lag_seconds: r.newest_event_ms === null ? null : Math.max(0, Math.round((now - r.newest_event_ms) / 1000)),
+    pending: r.pending,
+    done: r.done,
+    dead_lettered: r.dead,
+    updated_at: new Date(r.updated_at).toISOString(),
+  }));
 }

@@ -85,4 +85,11 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (stream, key)
   ) WITHOUT ROWID;
   `,
+  // 3: the queue shows what is listed but not yet stored (state pending, its page token and URL
+  // expiry); checkpoints remember the newest event time they carried, for the lag in `stats`.
+  `
+  ALTER TABLE work_items ADD COLUMN page_token TEXT;
+  ALTER TABLE work_items ADD COLUMN expires_at TEXT;
+  ALTER TABLE checkpoints ADD COLUMN newest_event_ms INTEGER;
+  `,
 ];

@@ -56,6 +56,7 @@ export class Store {
   private readonly bumpCounter: Database.Statement;
   private readonly bumpDrift: Database.Statement;
   private readonly upsertWorkItem: Database.Statement;
+  private readonly queueWorkItem: Database.Statement;
   private readonly writeTx: Database.Transaction<(unit: PreparedUnit, update: CheckpointUpdate | undefined) => SinkCounts>;
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
@@ -79,14 +80,18 @@ export class Store {
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insertDeadLetter = this.db.prepare(`INSERT OR IGNORE INTO dead_letters (source, position, reason, raw, raw_is_text, raw_digest, created_at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`);
-    this.upsertCheckpoint = this.db.prepare(`INSERT INTO checkpoints (source, position, complete, identity, cursor, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+    this.upsertCheckpoint = this.db.prepare(`INSERT INTO checkpoints (source, position, complete, identity, cursor, updated_at, newest_event_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT(source) DO UPDATE SET position = excluded.position, complete = excluded.complete,
-      identity = coalesce(excluded.identity, identity), cursor = coalesce(excluded.cursor, cursor), updated_at = excluded.updated_at`);
+      identity = coalesce(excluded.identity, identity), cursor = coalesce(excluded.cursor, cursor), updated_at = excluded.updated_at,
+      newest_event_ms = max(coalesce(newest_event_ms, excluded.newest_event_ms), coalesce(excluded.newest_event_ms, newest_event_ms))`);
     this.bumpCounter = this.db.prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value');
     this.bumpDrift = this.db.prepare(`INSERT INTO drift_keys (key, count, last_seen) VALUES (?, ?, ?)
       ON CONFLICT(key) DO UPDATE SET count = count + excluded.count, last_seen = excluded.last_seen`);
     this.upsertWorkItem = this.db.prepare(`INSERT INTO work_items (stream, key, state, detail, updated_at) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT(stream, key) DO UPDATE SET state = excluded.state, detail = excluded.detail, updated_at = excluded.updated_at`);
+    this.queueWorkItem = this.db.prepare(`INSERT INTO work_items (stream, key, state, page_token, expires_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?)
+      ON CONFLICT(stream, key) DO UPDATE SET page_token = excluded.page_token, expires_at = excluded.expires_at, updated_at = excluded.updated_at
+      WHERE state = 'pending'`);
     this.writeTx = this.db.transaction((unit: PreparedUnit, update: CheckpointUpdate | undefined) => this.writeUnitNow(unit, update));
   }
 
@@ -142,9 +147,11 @@ export class Store {
     for (const d of deadLetters) this.insertDeadLetter.run(d.source, d.position, d.reason, d.raw, d.isText ? 1 : 0, d.digest, now);
     counts.deadLetters = deadLetters.length;
     if (counts.deadLetters > 0) this.bumpCounter.run('deadLetters', counts.deadLetters);
+    const listed = update?.listed;
+    if (listed) for (const i of listed.items) this.queueWorkItem.run(listed.stream, i.key, listed.pageToken, i.expiry ?? null, now);
     const item = update?.workItem;
     if (item) this.upsertWorkItem.run(item.stream, item.key, item.state, item.detail ?? null, now);
-    this.upsertCheckpoint.run(update?.key ?? unit.source, update?.position ?? unit.position, unit.last ? 1 : 0, update?.identity ?? null, update?.cursor ?? null, now);
+    this.upsertCheckpoint.run(update?.key ?? unit.source, update?.position ?? unit.position, unit.last ? 1 : 0, update?.identity ?? null, update?.cursor ?? null, now, unit.newestEventMs ?? null);
   }
 
   /** Stores a unit's events (not its dead letters or checkpoint) and bumps the counters. */
@@ -225,9 +232,9 @@ export class Store {
     return row && { source: row.source, position: row.position, complete: row.complete === 1, identity: row.identity, cursor: row.cursor, updatedAt: row.updated_at };
   }
 
-  /** The recorded state of a work-queue item, or undefined when it is still to do. */
+  /** The final state of a work-queue item (done, dead), or undefined while it is still to do. */
   workItemState(stream: string, key: string): string | undefined {
-    const row = this.db.prepare('SELECT state FROM work_items WHERE stream = ? AND key = ?').get(stream, key) as { state: string } | undefined;
+    const row = this.db.prepare("SELECT state FROM work_items WHERE stream = ? AND key = ? AND state != 'pending'").get(stream, key) as { state: string } | undefined;
     return row?.state;
   }
 

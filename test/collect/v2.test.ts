@@ -22,12 +22,13 @@ async function token(r: Running): Promise<string> {
   return ((await res.json()) as { access_token: string }).access_token;
 }
 
+/** The expected v2 event set; files with a malformed line (fault `malformed-line`) dead-letter it here too. */
 async function expectedV2(r: Running): Promise<string[]> {
   const dir = join(r.dir, 'expected-v2');
   r.sim.v2.writeExpected(dir);
   const db = join(r.dir, 'expected-v2.db');
   const res = await runCli(['ingest', '--db', db, dir, '--summary', 'none']);
-  assert.equal(res.code, 0, res.stderr);
+  assert.ok(res.code === 0 || res.code === 2, res.stderr);
   return storedIds(db);
 }
 
@@ -77,6 +78,13 @@ describe('API 2.0 (simulator and batch collector)', () => {
     const again = await collectV2(r, db);
     assert.equal(again.code, 0);
     assert.equal(logLines(again.stderr).find((l) => l.msg === 'done')!.records, 0, 'resumed from the stored page tokens');
+    // stats: per type, the queue is empty, every file done, the type caught up, the lag known.
+    const stats = JSON.parse((await runCli(['stats', '--db', db, '--json'])).stdout) as { api_streams: { stream: string; caught_up: boolean; lag_seconds: number; pending: number; done: number }[] };
+    assert.equal(stats.api_streams.length, 10);
+    assert.ok(stats.api_streams.every((a) => a.caught_up && a.pending === 0 && a.lag_seconds > 0), JSON.stringify(stats.api_streams[0]));
+    assert.equal(stats.api_streams.reduce((n, a) => n + a.done, 0), r.sim.catalog.length);
+    const text = (await runCli(['stats', '--db', db])).stdout;
+    assert.match(text, /API stream\s+caught up\s+lag\s+files pending\s+done\s+dead-lettered/);
     for (const out of [res.stderr, res.stdout]) assert.ok(!out.includes(r.info.v2Credentials.clientSecret));
     await r.sim.stop();
   });
@@ -101,10 +109,10 @@ describe('API 2.0 (simulator and batch collector)', () => {
   });
 
   it('collects ≥ 50,000 events in batch mode with every API 2.0 fault switched on, equal to the expected set', { timeout: 600_000 }, async () => {
-    const r = await startSimulator({ seed: 94, events: 52_000, eventsPerFile: 400, faults: { enabled: [...V2_FAULTS], rate: 0.15, seed: 4 }, v2: { tokenTtlMs: 4000, urlTtlMs: 3000 } });
+    const r = await startSimulator({ seed: 94, events: 52_000, eventsPerFile: 400, faults: { enabled: [...V2_FAULTS], rate: 0.25, seed: 4 }, v2: { tokenTtlMs: 4000, urlTtlMs: 3000 } });
     try {
       const db = join(r.dir, 'faults.db');
-      const res = await collectV2(r, db, ['--page-size', '5', '--concurrency', '3']);
+      const res = await collectV2(r, db, ['--page-size', '4', '--concurrency', '3']);
       assert.equal(res.code, 2, res.stderr.slice(-1500)); // 2: the malformed lines were dead-lettered
       for (const f of ['429', '5xx', 'expired-url', 'truncated-gzip', 'empty-page', 'token-expiry']) {
         assert.ok((r.sim.injectedFaults[f] ?? 0) > 0, `fault ${f} never happened: ${JSON.stringify(r.sim.injectedFaults)}`);
@@ -145,14 +153,14 @@ describe('API 2.0 (simulator and batch collector)', () => {
   });
 
   it('collects types concurrently within one rate budget: the limit is respected, not discovered by 429s', { timeout: 300_000 }, async () => {
-    const r = await startSimulator({ seed: 96, events: 6000, eventsPerFile: 100, rateLimit: { limit: 12, windowMs: 1000 } });
+    const r = await startSimulator({ seed: 96, events: 6000, eventsPerFile: 100, rateLimit: { limit: 5, windowMs: 1000 } });
     try {
       const db = join(r.dir, 'rate.db');
-      const res = await collectV2(r, db, ['--page-size', '3', '--concurrency', '4']);
+      const res = await collectV2(r, db, ['--page-size', '1', '--concurrency', '4']);
       assert.equal(res.code, 0, res.stderr.slice(-1500));
       assert.deepEqual(storedIds(db), await expectedV2(r));
       // Several windows were used up; callers waited together, so at most the calls already in flight met a 429.
-      assert.ok(r.sim.rateLimited <= 8, `${r.sim.rateLimited} calls refused by the rate limit`);
+      assert.ok(r.sim.rateLimited <= 3, `${r.sim.rateLimited} calls refused by the rate limit`);
     } finally {
       await r.sim.stop();
     }

@@ -128,6 +128,13 @@ export class V2BatchCollector {
     return 'done';
   }
 
+  /** Records a page's files in the work queue as pending (with their page token and URL expiry). */
+  private async queue(stream: string, pageToken: string | undefined, page: Page<ListedFile>): Promise<void> {
+    if (page.value.length === 0) return;
+    const items = page.value.map((f) => ({ key: fileKey(f.url), expiry: f.expiry }));
+    await this.sink.write({ source: stream, events: [], deadLetters: [], position: 0, last: false }, { key: stream, cursor: pageToken ?? '', listed: { stream, pageToken: pageToken ?? '', items } });
+  }
+
   private async collectType(type: string, stop: AbortSignal, summary: RunSummary): Promise<void> {
     const stream = this.streamName(type);
     let pageToken = this.state.pageToken(type);
@@ -135,6 +142,7 @@ export class V2BatchCollector {
     while (!stop.aborted) {
       let page = await this.list(type, pageToken, stop);
       if (!page) return;
+      await this.queue(stream, pageToken, page);
       let relists = 0;
       for (let i = 0; i < page.value.length && !stop.aborted; ) {
         const file = page.value[i]!;
@@ -160,11 +168,13 @@ export class V2BatchCollector {
         const fresh = await this.list(type, pageToken, stop);
         if (!fresh) return;
         page = fresh;
+        await this.queue(stream, pageToken, page);
         i = 0;
       }
       if (stop.aborted) return;
       // Every file of the page is stored or dead-lettered: move the page token, even for an empty page.
-      await this.sink.write({ source: stream, events: [], deadLetters: [], position: 0, last: true }, { key: stream, cursor: page.nextPage });
+      // `last` records whether the type is caught up (checkpoints.complete, shown by `stats`).
+      await this.sink.write({ source: stream, events: [], deadLetters: [], position: 0, last: page.isCaughtUp }, { key: stream, cursor: page.nextPage });
       pageToken = page.nextPage;
       if (page.isCaughtUp) {
         this.log.info('caught up', { type });

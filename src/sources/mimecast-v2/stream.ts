@@ -42,7 +42,7 @@ export class V2StreamCollector {
       while (!stop.aborted) {
         const page = await this.pages.get<unknown>(STREAM_PATH_V2, { pageSize: String(this.options.pageSize), nextPage: token }, stop, 'stream page');
         if (!page) break;
-        await this.store(page.value, token, page.nextPage, summary);
+        await this.store(page.value, token, page.nextPage, page.isCaughtUp, summary);
         token = page.nextPage;
         summary.inputs++;
         if (page.isCaughtUp) {
@@ -58,11 +58,12 @@ export class V2StreamCollector {
    * Decodes a page's events as NDJSON lines (each event re-serialized: its fields, not its bytes,
    * make the fingerprint) and commits them; only the page's last unit moves the token to `next`.
    */
-  private async store(events: unknown[], token: string | undefined, next: string, summary: RunSummary): Promise<void> {
+  private async store(events: unknown[], token: string | undefined, next: string, caughtUp: boolean, summary: RunSummary): Promise<void> {
     const source = `${this.options.checkpointKey} page ${token ?? 'first'}`;
     const text = events.map((e) => JSON.stringify(e)).join('\n');
     for await (const batch of decodeBytes(source, Buffer.from(text))) {
-      const unit = this.transformer.process(batch);
+      // `last` of the page's last unit records whether the stream is caught up (checkpoints.complete).
+      const unit = { ...this.transformer.process(batch), last: batch.last && caughtUp };
       summary.countUnit(unit);
       summary.addSink(await this.sink.write(unit, { key: this.options.checkpointKey, position: 0, cursor: batch.last ? next : token ?? '' }));
     }
