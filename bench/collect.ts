@@ -5,13 +5,10 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { MimecastSimulator } from '../src/simulator/server.js';
-import { BENCH_DIR, type Row, rate } from './common.js';
+import { BENCH_DIR, BIN, type Row, rate } from './common.js';
 
-const BIN = fileURLToPath(new URL('../../bin/mimelog', import.meta.url));
-
-function peakRssMiB(pid: number): number {
+export function peakRssMiB(pid: number): number {
   try {
     const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Math.round(Number(m[1]) / 1024) : 0;

@@ -1,10 +1,12 @@
 /** Shared benchmark helpers: timing, generated corpora on disk, result printing. */
+import { execFileSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateEvents, type GeneratedEvent } from '../src/simulator/generate.js';
 
 export const BENCH_DIR = fileURLToPath(new URL('../../.bench/', import.meta.url));
+export const BIN = fileURLToPath(new URL('../../bin/mimelog', import.meta.url));
 mkdirSync(BENCH_DIR, { recursive: true });
 
 export const START_MS = Date.UTC(2026, 10, 1);
@@ -19,6 +21,13 @@ export async function timeAsync<T>(fn: () => Promise<T>): Promise<{ ms: number; 
   const t0 = process.hrtime.bigint();
   const value = await fn();
   return { ms: Number(process.hrtime.bigint() - t0) / 1e6, value };
+}
+
+/** Runs `mimelog ARGS` to completion; returns its wall time in ms. */
+export function runMimelog(args: string[]): number {
+  const t0 = Date.now();
+  execFileSync(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'inherit'], maxBuffer: 1 << 20 });
+  return Date.now() - t0;
 }
 
 export function rate(count: number, ms: number): number {

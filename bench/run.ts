@@ -3,6 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DIR, printTable } from './common.js';
 import { benchCollect } from './collect.js';
+import { benchCollectV2 } from './collect-v2.js';
+import { benchOpenSearch } from './opensearch.js';
 import { benchMemory } from './memory.js';
 import { benchPipeline } from './pipeline.js';
 import { benchStore } from './store.js';
@@ -32,6 +34,19 @@ if (!only || only === 'collect') {
   const c = await benchCollect(Number(process.env.BENCH_COLLECT_EVENTS ?? 1_000_000));
   printTable('API 1.0 collection from the simulator', c.rows);
   results.collect = c.results;
+}
+
+if (!only || only === 'collect-v2') {
+  // ≥ 1 GiB of NDJSON in the gzip files (about 580 bytes per v2 line).
+  const c = await benchCollectV2(Number(process.env.BENCH_COLLECT_V2_EVENTS ?? 1_900_000), 20_000);
+  printTable('API 2.0 batch collection from the simulator (gzip NDJSON files)', c.rows);
+  results.collect_v2 = c.results;
+}
+
+if (!only || only === 'opensearch') {
+  const o = await benchOpenSearch(Number(process.env.BENCH_OPENSEARCH_EVENTS ?? 500_000));
+  printTable('Delivery into a local OpenSearch 2.19 node vs NDJSON, whole CLI', o.rows);
+  results.opensearch = o.results;
 }
 
 writeFileSync(join(BENCH_DIR, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);

@@ -2,23 +2,13 @@
  * Embedded store: sustained ingest of ≥1M events into SQLite next to the bare pipeline-to-NDJSON
  * rate of the same file in the same run; search and trace latency on that store; size per 1M events.
  */
-import { execFileSync } from 'node:child_process';
 import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { search } from '../src/store/queries.js';
 import { Store } from '../src/store/store.js';
 import { trace } from '../src/store/trace.js';
 import { toKeyValueLine } from '../src/simulator/generate.js';
-import { BENCH_DIR, type Row, corpusFile, rate, time } from './common.js';
-
-const BIN = fileURLToPath(new URL('../../bin/mimelog', import.meta.url));
-
-function run(args: string[]): number {
-  const t0 = Date.now();
-  execFileSync(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'inherit'], maxBuffer: 1 << 20 });
-  return Date.now() - t0;
-}
+import { BENCH_DIR, type Row, corpusFile, rate, runMimelog as run, time } from './common.js';
 
 function percentile(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);

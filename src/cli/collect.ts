@@ -222,7 +222,7 @@ async function collectV2(o: CollectOptions): Promise<void> {
   }
   const collector = new V2BatchCollector(
     {
-      ...polling, baseUrl, types, pageSize: num(o.pageSize ?? '25', '--page-size'), maxRelists: 10,
+      ...polling, baseUrl, types, pageSize: num(o.pageSize ?? '25', '--page-size'), maxRelists: Math.max(10, polling.maxRetries),
       decodeRetries: num(o.decodeRetries, '--decode-retries'), concurrency: Math.max(1, num(o.concurrency, '--concurrency')),
     },
     tokens,

@@ -30,6 +30,8 @@ export interface V2Options {
   readonly tokenTtlMs?: number;
   /** Lifetime of a pre-signed file URL. */
   readonly urlTtlMs?: number;
+  /** Files (catalog index) always served as a truncated gzip, every byte delivered. */
+  readonly corruptFiles?: readonly number[];
 }
 
 export function v2CredentialsFor(seed: number): V2Credentials {
@@ -192,6 +194,11 @@ export class V2Api {
     if (exp < Date.now() || fault === 'expired-url') return void res.writeHead(403).end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>');
     if (fault === '5xx') return void res.writeHead(503).end('<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
     const gz = this.gzipped(file);
+    if (this.options.corruptFiles?.includes(index)) {
+      // A broken object in the store: every byte of it arrives, and it is not a whole gzip.
+      const cut = gz.subarray(0, Math.floor(gz.length / 2));
+      return void res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(cut.length) }).end(cut);
+    }
     if (fault === 'truncated-gzip') {
       // The connection drops part-way through the body: the client sees a short, broken gzip stream.
       res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(gz.length) });

@@ -166,6 +166,28 @@ describe('API 2.0 (simulator and batch collector)', () => {
     }
   });
 
+  it('dead-letters a file that never decodes with its bytes, after fetching it whole, and stores everything else', { timeout: 120_000 }, async () => {
+    const r = await startSimulator({ seed: 97, events: 3000, eventsPerFile: 200, v2: { corruptFiles: [4] } });
+    try {
+      const db = join(r.dir, 'corrupt.db');
+      const res = await collectV2(r, db, ['--decode-retries', '1']);
+      assert.equal(res.code, 2, res.stderr.slice(-1500));
+      const dead = query<{ source: string; reason: string; raw: Buffer }>(db, 'SELECT source, reason, raw FROM dead_letters');
+      assert.equal(dead.length, 1);
+      assert.match(dead[0]!.reason, /input broken after line \d+/);
+      assert.equal(dead[0]!.raw.subarray(0, 2).toString('hex'), '1f8b', 'the dead letter holds the file as served');
+      assert.deepEqual(query(db, "SELECT state FROM work_items WHERE state != 'done'"), [{ state: 'dead' }]);
+      // Every event of the other files is stored; of the broken one, those before the break.
+      const expected = new Set(await expectedV2(r));
+      const stored = storedIds(db);
+      assert.ok(stored.every((id) => expected.has(id)));
+      const brokenFile = r.sim.catalog[4]!.events.length;
+      assert.ok(stored.length >= expected.size - brokenFile && stored.length < expected.size, `${stored.length} of ${expected.size}`);
+    } finally {
+      await r.sim.stop();
+    }
+  });
+
   it('says clearly when the client credentials are wrong or missing', async () => {
     const r = await startSimulator({ seed: 92, events: 200 });
     const wrong = await runCli(['collect', '--api', 'v2', '--url', r.info.url, '--db', join(r.dir, 'w.db'), '--once'], { env: { MIMECAST_CLIENT_ID: 'nobody', MIMECAST_CLIENT_SECRET: 'wrong-secret-value' } });

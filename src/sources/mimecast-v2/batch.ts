@@ -7,8 +7,7 @@
  * Types run concurrently within one rate budget.
  */
 import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { decodeInput } from '../../decode/input.js';
+import { type DecodedBatch, decodeBytes, decodeInput } from '../../decode/input.js';
 import type { Logger } from '../../log/logger.js';
 import { BATCH_PATH_V2 } from '../../mimecast/endpoints.js';
 import { RunSummary } from '../../pipeline/summary.js';
@@ -25,9 +24,9 @@ export interface BatchOptions extends PollingOptions {
   /** API 2.0 type names to collect, e.g. `receipt`, `url protect`. */
   readonly types: readonly string[];
   readonly pageSize: number;
-  /** Listings of a page to get fresh URLs before a file is dead-lettered as unreachable. */
+  /** Failed attempts at one file (each followed by a fresh listing) before the run stops. */
   readonly maxRelists: number;
-  /** Extra fetches of a file whose stream breaks (truncated gzip) before it is dead-lettered. */
+  /** Streamed attempts of a file whose stream breaks before it is fetched whole (and, if its bytes do not decode, dead-lettered). */
   readonly decodeRetries: number;
   /** Types collected at once; they share one rate budget. */
   readonly concurrency: number;
@@ -80,16 +79,25 @@ export class V2BatchCollector {
   /**
    * Downloads one file (no Authorization header: the URL is pre-signed) and stores it batch by
    * batch. 'expired' when the URL no longer works, so the caller lists the page again; 'retry'
-   * when the download failed or its stream broke and `mayRetry` (lines already stored are
-   * duplicates on the next fetch, never lost or doubled).
+   * when the download failed or its stream broke (lines already stored are duplicates on the
+   * next fetch, never lost or doubled).
+   *
+   * Streamed, a broken body cannot be told from a broken file. So after `decodeRetries` broken
+   * attempts the file is fetched whole (`final`): if all its bytes arrive and still do not decode,
+   * it is dead-lettered with those bytes; if the transfer breaks again, it is simply retried.
    */
-  private async download(type: string, file: ListedFile, pageToken: string | undefined, summary: RunSummary, mayRetry: boolean): Promise<DownloadOutcome> {
+  private async download(type: string, file: ListedFile, pageToken: string | undefined, summary: RunSummary, final: boolean): Promise<DownloadOutcome> {
+    const abort = new AbortController();
+    const idle = idleTimer(abort, this.options.timeoutMs);
     let res: Response;
     try {
-      res = await fetch(file.url, { signal: AbortSignal.timeout(this.options.timeoutMs) });
+      idle.start();
+      res = await fetch(file.url, { signal: abort.signal });
     } catch (err) {
       this.log.warn('download failed', { type, reason: (err as Error).message });
       return 'retry';
+    } finally {
+      idle.stop();
     }
     if (res.status === 403 || res.status === 404) {
       await res.arrayBuffer().catch(() => undefined);
@@ -100,21 +108,47 @@ export class V2BatchCollector {
       this.log.warn('download failed', { type, status: res.status });
       return 'retry';
     }
+    try {
+      return await this.store(type, file, pageToken, summary, final, res.body as unknown as AsyncIterable<Uint8Array>, idle);
+    } finally {
+      abort.abort(); // a file left part-read (a retry) must not hold its connection open
+    }
+  }
+
+  private async store(
+    type: string, file: ListedFile, pageToken: string | undefined, summary: RunSummary, final: boolean, body: AsyncIterable<Uint8Array>, idle: IdleTimer,
+  ): Promise<DownloadOutcome> {
     const key = fileKey(file.url);
     const name = key.slice(key.lastIndexOf('/') + 1);
     const stream = this.streamName(type);
-    const body = Readable.fromWeb(res.body as unknown as WebReadableStream<Uint8Array>);
-    for await (const batch of decodeInput(name, body)) {
+    let whole: Buffer | undefined;
+    let batches: AsyncIterable<DecodedBatch>;
+    if (final) {
+      try {
+        whole = await readIdle(body, idle);
+      } catch (err) {
+        this.log.warn('download broke', { type, file: key, reason: (err as Error).message });
+        return 'retry';
+      }
+      batches = decodeBytes(name, whole);
+    } else {
+      batches = decodeInput(name, Readable.from(chunksIdle(body, idle)));
+    }
+    for await (const batch of batches) {
       let unit = this.transformer.process(batch);
       const broken = batch.items.find((i) => i.wholeInput && !i.result.ok);
       const reason = broken && !broken.result.ok ? broken.result.reason : undefined;
-      if (reason !== undefined && mayRetry) {
+      if (reason !== undefined && !final) {
         // Keep what was read; fetch the file again rather than dead-letter it now.
-        unit = { ...unit, deadLetters: unit.deadLetters.filter((d) => d.position !== broken!.position || d.reason !== reason) };
+        unit = { ...unit, deadLetters: unit.deadLetters.filter((d) => !(d.position === broken!.position && d.reason === reason)) };
         summary.countUnit(unit);
         summary.addSink(await this.sink.write(unit, { key: stream, cursor: pageToken ?? '' }));
         this.log.warn('file broke while streaming: fetching it again', { type, file: key, reason });
         return 'retry';
+      }
+      if (reason !== undefined && whole) {
+        // Every byte arrived and the file still does not decode: keep the file itself, for replay.
+        unit = { ...unit, deadLetters: unit.deadLetters.map((d) => (d.position === broken!.position && d.reason === reason ? { ...d, raw: whole!, reason: `${name}: ${reason}` } : d)) };
       }
       summary.countUnit(unit);
       const counts = await this.sink.write(unit, {
@@ -152,7 +186,7 @@ export class V2BatchCollector {
           continue;
         }
         const failed = failures.get(key) ?? 0;
-        const outcome = await this.download(type, file, pageToken, summary, failed < this.options.decodeRetries);
+        const outcome = await this.download(type, file, pageToken, summary, failed >= this.options.decodeRetries);
         if (outcome === 'done') {
           i++;
           relists = 0; // the bound is per file: a long page may need many fresh listings in all
@@ -163,7 +197,8 @@ export class V2BatchCollector {
           if (!(await sleep(this.backoff(failed), stop))) return;
         }
         // Expired (or failing) URL: list the same page again for fresh URLs, never skip the file.
-        if (++relists > this.options.maxRelists) throw new CollectorError(`file ${key} of ${type} still unreachable after ${relists - 1} fresh listings`);
+        // Bounded per file: a person must look at a file that keeps failing (nothing is lost by stopping).
+        if (++relists > this.options.maxRelists) throw new CollectorError(`file ${key} of ${type} still not stored after ${relists} attempts with fresh listings`);
         this.log.warn('listing the page again for fresh URLs', { type, file: key, after: outcome });
         const fresh = await this.list(type, pageToken, stop);
         if (!fresh) return;
@@ -215,4 +250,45 @@ export class V2BatchCollector {
     }
     return summary;
   }
+}
+
+/**
+ * A timeout on waiting for the network only: armed while a request waits for headers or the next
+ * chunk, disarmed while the consumer works (decoding, committing), so a large file that takes long
+ * to store is never cut off, and a stalled transfer always is.
+ */
+interface IdleTimer {
+  start(): void;
+  stop(): void;
+}
+
+function idleTimer(abort: AbortController, ms: number): IdleTimer {
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    start: () => {
+      timer = setTimeout(() => abort.abort(new Error(`no data for ${ms} ms`)), ms);
+    },
+    stop: () => clearTimeout(timer),
+  };
+}
+
+async function* chunksIdle(body: AsyncIterable<Uint8Array>, idle: IdleTimer): AsyncGenerator<Uint8Array> {
+  const it = body[Symbol.asyncIterator]();
+  for (;;) {
+    idle.start();
+    let next: IteratorResult<Uint8Array>;
+    try {
+      next = await it.next();
+    } finally {
+      idle.stop();
+    }
+    if (next.done) return;
+    yield next.value;
+  }
+}
+
+async function readIdle(body: AsyncIterable<Uint8Array>, idle: IdleTimer): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for await (const c of chunksIdle(body, idle)) parts.push(c);
+  return Buffer.concat(parts);
 }
