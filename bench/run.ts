@@ -1,5 +1,5 @@
 /** `npm run bench`: every benchmark, printed as tables and saved to .bench/results.json. */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BENCH_DIR, printTable } from './common.js';
 import { benchCollect } from './collect.js';
@@ -10,7 +10,10 @@ import { benchPipeline } from './pipeline.js';
 import { benchStore } from './store.js';
 
 const only = process.argv[2];
-const results: Record<string, unknown> = { date: new Date().toISOString(), node: process.version };
+const resultsFile = join(BENCH_DIR, 'results.json');
+// A single section (`npm run bench -- store`) updates its entry and keeps the others.
+const earlier = only && existsSync(resultsFile) ? (JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, unknown>) : {};
+const results: Record<string, unknown> = { ...earlier, date: new Date().toISOString(), node: process.version };
 
 if (!only || only === 'pipeline') {
   const p = await benchPipeline(Number(process.env.BENCH_EVENTS ?? 200_000));
@@ -49,4 +52,4 @@ if (!only || only === 'opensearch') {
   results.opensearch = o.results;
 }
 
-writeFileSync(join(BENCH_DIR, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);

@@ -1,6 +1,7 @@
 /** The OpenSearch/Elasticsearch sink against a real OpenSearch 2.19 node on loopback. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -10,11 +11,12 @@ import { SearchSink } from '../../src/sinks/search/search-sink.js';
 import { ecsLeafMappings } from '../../src/sinks/search/template.js';
 import { takeEvents, toKeyValueLine, toV2Record } from '../../src/simulator/generate.js';
 import { Store } from '../../src/store/store.js';
-import { killRepeatedly, processInput, runCli } from '../support/helpers.js';
+import { ROOT, killRepeatedly, processInput, runCli } from '../support/helpers.js';
 import { OpenSearchCluster, testNodeBuilt } from '../support/opensearch.js';
 import { FAST, expectedIds, query, startSimulator } from '../support/simulator.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'mimelog-search-'));
+const FIXTURES = join(ROOT, 'test', 'sinks', 'fixtures');
 const quiet = new Logger(process.stderr, 'error');
 
 function sinkArgs(os: OpenSearchCluster, index: string): string[] {
@@ -148,6 +150,49 @@ describe('search-engine sink against a real OpenSearch node', () => {
     assert.equal(again.code, 0, again.stderr);
     assert.equal(JSON.parse(again.stderr.trim().split('\n').pop()!).duplicates, 5);
     assert.equal(await os.count('zones-*'), 5);
+  });
+
+  it('speaks TLS with a CA file (or --insecure when asked), sends basic auth or an API key, and never prints a secret', { timeout: 120_000 }, async () => {
+    const dir = tmp();
+    const file = join(dir, 'in.log');
+    writeFileSync(file, 'datetime=2024-05-01T10:00:00+0000|aCode=t1|acc=C1|Subject=tls|Sender=a@x.test|Rcpt=b@y.test|Act=Acc');
+    // A TLS front that checks credentials, in front of the real node (as a secured cluster would be).
+    const seen: string[] = [];
+    const accepted = new Set(['Basic ' + Buffer.from('ingest:s3cret-pass').toString('base64'), 'ApiKey k3y-value-123']);
+    const front = createHttpsServer({ cert: readFileSync(join(FIXTURES, 'loopback-cert.pem')), key: readFileSync(join(FIXTURES, 'loopback-key.pem')) }, async (req, res) => {
+      seen.push(req.headers.authorization ?? '');
+      if (!accepted.has(req.headers.authorization ?? '')) return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"unauthorized"}');
+      const chunks: Buffer[] = [];
+      for await (const c of req) chunks.push(c as Buffer);
+      const upstream = await fetch(`${os.urls[0]}${req.url}`, { method: req.method, headers: { 'content-type': req.headers['content-type'] ?? 'application/json' }, body: chunks.length ? Buffer.concat(chunks) : undefined });
+      res.writeHead(upstream.status, { 'content-type': 'application/json' }).end(Buffer.from(await upstream.arrayBuffer()));
+    });
+    await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+    const url = `https://127.0.0.1:${(front.address() as { port: number }).port}`;
+    const args = (...extra: string[]) => ['ingest', '--db', join(dir, 't.db'), '--sink', 'opensearch', '--search-url', url, '--index', 'tls-{yyyy}.{MM}.{dd}', '--template', 'tls', ...extra, file];
+    try {
+      const basic = { MIMELOG_SEARCH_PASSWORD: 's3cret-pass' };
+      const withCa = await runCli(args('--search-ca', join(FIXTURES, 'loopback-cert.pem'), '--search-user', 'ingest'), { env: basic });
+      assert.equal(withCa.code, 0, withCa.stderr);
+      assert.equal(await os.count('tls-*'), 1);
+      const noCa = await runCli(args('--search-user', 'ingest'), { env: basic });
+      assert.equal(noCa.code, 1);
+      assert.match(noCa.stderr, /self-signed certificate|SELF_SIGNED/i);
+      const insecure = await runCli(args('--insecure', '--search-user', 'ingest'), { env: basic });
+      assert.equal(insecure.code, 0, insecure.stderr);
+      const apiKey = await runCli(args('--insecure'), { env: { MIMELOG_SEARCH_API_KEY: 'k3y-value-123' } });
+      assert.equal(apiKey.code, 0, apiKey.stderr);
+      assert.ok(seen.includes('ApiKey k3y-value-123'));
+      const wrong = await runCli(args('--insecure', '--search-user', 'ingest'), { env: { MIMELOG_SEARCH_PASSWORD: 'wrong-pass-456' } });
+      assert.equal(wrong.code, 1);
+      assert.match(wrong.stderr, /refused the credentials \(HTTP 401\)/);
+      for (const out of [withCa, noCa, insecure, apiKey, wrong]) {
+        for (const secret of ['s3cret-pass', 'k3y-value-123', 'wrong-pass-456']) assert.ok(!(out.stderr + out.stdout).includes(secret), `secret printed: ${secret}`);
+      }
+      assert.equal(await os.count('tls-*'), 1, 'sent three times, stored once');
+    } finally {
+      front.close();
+    }
   });
 
   it('ends with exactly the expected event set after 20+ kill -9 of the collector delivering to OpenSearch', { timeout: 900_000 }, async () => {
