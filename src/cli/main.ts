@@ -6,6 +6,13 @@ import { registerIngest } from './ingest.js';
 import { registerSimulate } from './simulate.js';
 import { registerStoreCommands } from './store-commands.js';
 
+// A reader that stops early (`mimelog stats | head`) closes stdout: stop quietly, but not with 0,
+// because what was not read was not delivered (`ingest --sink ndjson`).
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(EXIT.failure);
+  throw err;
+});
+
 const program = new Command();
 program
   .name('mimelog')

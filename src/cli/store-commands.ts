@@ -75,9 +75,11 @@ export function registerStoreCommands(program: Command): void {
       const kv = (r: Record<string, number>) => Object.entries(r).map(([k, v]) => [k, v.toLocaleString('en')]);
       if (s.indexed > 0) out(`search-engine sink: indexed ${s.indexed.toLocaleString('en')} (documents in the engine; the counts below include them)`);
       out(`events ${s.events.toLocaleString('en')}  duplicates ${s.duplicates}  collisions ${s.collisions}  dead letters ${s.dead_letters}  unknown type ${s.unknown}\n`);
-      out(table(['log type', 'events'], kv(s.by_type)));
-      out(`\n${table(['type decided by', 'events'], kv(s.by_type_source))}`);
-      out(`\n${table(['day (UTC)', 'events'], kv(s.by_day))}`);
+      if (s.events > 0 || s.indexed === 0) {
+        out(table(['log type', 'events'], kv(s.by_type)));
+        out(`\n${table(['type decided by', 'events'], kv(s.by_type_source))}`);
+        out(`\n${table(['day (UTC)', 'events'], kv(s.by_day))}`);
+      }
       if (Object.keys(s.schema_drift_keys).length) out(`\n${table(['schema drift key', 'seen'], kv(s.schema_drift_keys))}`);
       if (s.api_streams.length) {
         const lag = (sec: number | null) => (sec === null ? '-' : sec < 120 ? `${sec} s` : sec < 7200 ? `${Math.round(sec / 60)} min` : `${(sec / 3600).toFixed(1)} h`);
