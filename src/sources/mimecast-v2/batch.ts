@@ -135,7 +135,8 @@ export class V2BatchCollector {
       batches = decodeInput(name, Readable.from(chunksIdle(body, idle)));
     }
     for await (const batch of batches) {
-      let unit = this.transformer.process(batch);
+      // A file's end is not the type's: only the page-token move says whether the type is caught up.
+      let unit = { ...this.transformer.process(batch), last: false };
       const broken = batch.items.find((i) => i.wholeInput && !i.result.ok);
       const reason = broken && !broken.result.ok ? broken.result.reason : undefined;
       if (reason !== undefined && !final) {
