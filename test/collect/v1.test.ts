@@ -23,6 +23,9 @@ describe('API 1.0 collector against the simulator', () => {
     const expected = await expectedIds(r);
     assert.equal(expected.length, 52_000);
     assert.deepEqual(storedIds(db), expected);
+    const stats = JSON.parse((await runCli(['stats', '--db', db, '--json'])).stdout) as { api_streams: { caught_up: boolean; lag_seconds: number }[] };
+    assert.equal(stats.api_streams.length, 1);
+    assert.ok(stats.api_streams[0]!.caught_up && stats.api_streams[0]!.lag_seconds > 0, JSON.stringify(stats.api_streams));
     await r.sim.stop();
   });
 

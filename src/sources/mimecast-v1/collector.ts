@@ -98,6 +98,8 @@ export class V1Collector {
         }
         if (answer.kind === 'caught-up') {
           this.log.info('caught up', { files: filesDone });
+          // Recorded (checkpoints.complete, shown by `stats`) after every file before it commits.
+          await window.push(this.sink.write({ source: checkpointKey, events: [], deadLetters: [], position: filesDone, last: true }, { key: checkpointKey, position: filesDone, cursor: token }).then(() => undefined));
           if (this.options.once) break;
           if (!(await sleep(this.options.pollIntervalMs, stop))) break;
           continue;
@@ -116,6 +118,7 @@ export class V1Collector {
           const reason = `${inputFailure} (file ${answer.name}, token ${token ?? '(start)'})`;
           toWrite = { ...unit, events: [], deadLetters: [{ source: answer.name, position: 0, reason, raw: answer.body }] };
         }
+        toWrite = { ...toWrite, last: false }; // a file's end is not the account's: see 'caught-up'
         decodeAttempts = 0;
         filesDone++;
         summary.inputs++;
