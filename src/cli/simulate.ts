@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import { V1_FAULTS, V2_FAULTS, parseFaults } from '../simulator/faults.js';
 import { MimecastSimulator, randomSeed } from '../simulator/server.js';
-import { UsageError } from './errors.js';
+import { UsageError, integerOption } from './errors.js';
 
 interface SimulateOptions {
   port: string;
@@ -23,12 +23,7 @@ interface SimulateOptions {
   format: string;
 }
 
-function int(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} must be a non-negative integer`);
-  return n;
-}
+const int = (value: string | undefined, flag: string) => integerOption(value, flag, 0);
 
 export function registerSimulate(program: Command): void {
   program

@@ -11,7 +11,7 @@ import { type SearchAuth, SearchClient } from '../sinks/search/client.js';
 import { DEFAULT_INDEX_PATTERN } from '../sinks/search/index-name.js';
 import { SearchSink } from '../sinks/search/search-sink.js';
 import { Store } from '../store/store.js';
-import { UsageError } from './errors.js';
+import { UsageError, integerOption } from './errors.js';
 
 export const SEARCH_SINKS = ['opensearch', 'elasticsearch'] as const;
 
@@ -58,12 +58,7 @@ export function addSearchSinkOptions(cmd: Command): Command {
     .option('--search-give-up <seconds>', 'stop the run (checkpoint unmoved) when events stay unaccepted this long', '600');
 }
 
-function count(value: string | undefined, flag: string, min = 1): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} must be an integer ≥ ${min}`);
-  return n;
-}
+const count = (value: string | undefined, flag: string, min = 1) => integerOption(value, flag, min);
 
 function searchAuth(o: SearchSinkCliOptions, env: NodeJS.ProcessEnv): SearchAuth {
   const given = [o.searchUser && 'basic', env[SEARCH_ENV.apiKey] && 'api key', env[SEARCH_ENV.bearer] && 'bearer token'].filter(Boolean);

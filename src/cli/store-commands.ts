@@ -5,7 +5,7 @@ import { replayDeadLetters } from '../pipeline/replay.js';
 import { type EventRow, type SearchFilter, exportDocuments, search, stats } from '../store/queries.js';
 import { Store } from '../store/store.js';
 import { trace } from '../store/trace.js';
-import { UsageError } from './errors.js';
+import { UsageError, integerOption } from './errors.js';
 import { addDbOption, addPipelineOptions, buildTransformer, type PipelineOptions } from './ingest.js';
 
 function openStore(path: string, readonly = true): Store {
@@ -30,11 +30,7 @@ function parseTime(value: string, flag: string): number {
   return t;
 }
 
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--limit must be a positive integer`);
-  return n;
-}
+const positiveInt = (value: string): number => integerOption(value, '--limit', 1)!;
 
 /** The search filters as command-line text (times not parsed yet). */
 type FilterOptions = { [K in Exclude<keyof SearchFilter, 'limit'>]?: string };
