@@ -65,7 +65,6 @@ interface Tally {
 }
 
 export class SearchSink implements Sink {
-  private readonly namer: IndexNamer;
   private readonly permits: Permits;
   /** The last unit's commit: the next unit commits after it, so checkpoints move in order. */
   private committed: Promise<unknown> = Promise.resolve();
@@ -76,8 +75,8 @@ export class SearchSink implements Sink {
     private readonly options: SearchSinkOptions,
     private readonly log: Logger,
     readonly engine: EngineInfo,
+    private readonly namer: IndexNamer,
   ) {
-    this.namer = new IndexNamer(options.indexPattern);
     this.permits = new Permits(Math.max(1, options.concurrency));
   }
 
@@ -89,7 +88,7 @@ export class SearchSink implements Sink {
     const res = await client.send('PUT', `/_index_template/${encodeURIComponent(options.templateName)}`, JSON.stringify(template));
     if (res.status !== 200) throw new Error(`search engine ${res.node} refused the index template: HTTP ${res.status} ${brief(res.body)}`);
     log.info('search engine ready', { distribution: engine.distribution, version: engine.version, template: options.templateName, indices: namer.wildcard() });
-    return new SearchSink(client, store, options, log, engine);
+    return new SearchSink(client, store, options, log, engine, namer);
   }
 
   write(unit: Unit, checkpoint?: CheckpointUpdate): Promise<SinkCounts> {

@@ -127,5 +127,5 @@ export function indexTemplate(o: TemplateOptions): Mapping {
   };
 }
 
-/** Bumped when the template changes, so `mimelog` updates an older one on start. */
+/** Bumped when the template changes; kept in its `_meta`, so an operator can tell which mimelog wrote it. (The template is put on every start anyway.) */
 export const TEMPLATE_VERSION = 1;
