@@ -152,6 +152,27 @@ describe('API 2.0 (simulator and batch collector)', () => {
     }
   });
 
+  it('ends with exactly the expected set after 20+ kill -9 during a stream collection', { timeout: 600_000 }, async () => {
+    const r = await startSimulator({ seed: 98, events: 60_000, eventsPerFile: 200, faults: { enabled: ['429', '5xx', 'empty-page'], rate: 0.05, seed: 6 } });
+    try {
+      const args = (db: string) => ['collect', '--api', 'v2', '--mode', 'stream', '--page-size', '300', '--url', r.info.url, '--db', db, '--once', '--retry-base-ms', '20', '--timeout', '5'];
+      const started = Date.now();
+      const clean = await runCli(args(join(r.dir, 'clean.db')), { env: v2Env(r) });
+      assert.equal(clean.code, 0, clean.stderr.slice(-1000));
+      const cleanMs = Date.now() - started; // kill moments scale with this machine's speed
+      const db = join(r.dir, 'k.db');
+      const kills = await killRepeatedly(args(db), { kills: 22, minMs: 300, maxMs: Math.max(600, Math.round(cleanMs / 25)), seed: 9, env: v2Env(r) });
+      assert.ok(kills >= 20, `only ${kills} kills landed`);
+      const final = await runCli(args(db), { env: v2Env(r) });
+      assert.equal(final.code, 0, final.stderr.slice(-1000));
+      const expected = await expectedV2(r);
+      assert.deepEqual(storedIds(db), expected);
+      assert.deepEqual(storedIds(join(r.dir, 'clean.db')), expected);
+    } finally {
+      await r.sim.stop();
+    }
+  });
+
   it('collects types concurrently within one rate budget: the limit is respected, not discovered by 429s', { timeout: 300_000 }, async () => {
     const r = await startSimulator({ seed: 96, events: 6000, eventsPerFile: 100, rateLimit: { limit: 5, windowMs: 1000 } });
     try {
