@@ -1,12 +1,14 @@
 /** `mimelog stats | search | trace | export | replay`: what analysts do with the embedded store. */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { replayDeadLetters } from '../pipeline/replay.js';
+import { Logger } from '../log/logger.js';
+import { intoSink, replayDeadLetters } from '../pipeline/replay.js';
 import { type EventRow, type SearchFilter, exportDocuments, search, stats } from '../store/queries.js';
 import { Store } from '../store/store.js';
 import { trace } from '../store/trace.js';
 import { UsageError, integerOption } from './errors.js';
 import { addDbOption, addPipelineOptions, buildTransformer, type PipelineOptions } from './ingest.js';
+import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink, searchSecrets } from './sink-options.js';
 
 function openStore(path: string, readonly = true): Store {
   if (!existsSync(path)) throw new UsageError(`no store at ${path} (run mimelog ingest first, or pass --db)`);
@@ -135,15 +137,34 @@ export function registerStoreCommands(program: Command): void {
       store.close();
     });
 
-  addPipelineOptions(addDbOption(program.command('replay').description('re-run dead letters through the current pipeline; those that now succeed are stored and removed')))
+  const replay = program.command('replay').description('re-run dead letters through the current pipeline; those that now succeed are delivered and removed');
+  replay.option('--sink <sink>', `where recovered events go: sqlite (the embedded store) or, for a store that keeps a search sink's bookkeeping, ${SEARCH_SINKS.join(' or ')}`, 'sqlite');
+  addPipelineOptions(addSearchSinkOptions(addDbOption(replay)))
     .option('--json', 'one JSON object')
-    .action(async (o: PipelineOptions & { db: string; json?: boolean }) => {
+    .action(async (o: PipelineOptions & SearchSinkCliOptions & { json?: boolean }) => {
       const { transformer } = buildTransformer(o);
       const store = openStore(o.db, false);
-      const report = await replayDeadLetters(store, transformer);
+      let report;
+      if (o.sink === 'sqlite') {
+        const indexed = store.counter('indexed');
+        if (indexed > 0) {
+          store.close();
+          throw new UsageError(`${o.db} keeps a search sink's bookkeeping (${indexed} events indexed): replay with --sink ${SEARCH_SINKS.join('|')} --search-url … so that recovered events go to the engine`);
+        }
+        report = await replayDeadLetters(store, transformer);
+      } else {
+        const log = new Logger(process.stderr, 'info');
+        log.addSecrets(...searchSecrets(process.env));
+        const sink = await openStoreOrSearchSink(o, log);
+        try {
+          report = await replayDeadLetters(store, transformer, intoSink(store, sink));
+        } finally {
+          await sink.close();
+        }
+      }
       store.close();
+      if (report.still_failing > 0) process.exitCode = 2;
       if (o.json) return out(JSON.stringify(report));
       out(`replayed ${report.attempted} dead letters: ${report.recovered} recovered (${report.events_stored} events stored, ${report.duplicates} duplicates), ${report.still_failing} still failing`);
-      if (report.still_failing > 0) process.exitCode = 2;
     });
 }

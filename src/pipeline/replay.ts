@@ -5,7 +5,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { decodeBytes } from '../decode/input.js';
+import type { Sink } from '../sinks/sink.js';
 import type { Store } from '../store/store.js';
+import type { SinkCounts } from './summary.js';
 import type { Transformer, Unit } from './transform.js';
 
 export interface ReplayReport {
@@ -23,7 +25,29 @@ function replayBytes(source: string, raw: string | Buffer): Buffer | undefined {
   return existsSync(path) ? readFileSync(path) : undefined;
 }
 
-export async function replayDeadLetters(store: Store, transformer: Transformer): Promise<ReplayReport> {
+/**
+ * Where recovered events go. Default: the embedded store, atomically with the dead letter's
+ * removal. With a remote sink: delivered there first (no checkpoint moves), then the dead letter
+ * is removed, unless the sink refused an event again (it then stays, with the sink's reason).
+ */
+export type ReplayTarget = (rowid: number, units: Unit[]) => Promise<SinkCounts>;
+
+export function intoSink(store: Store, sink: Sink): ReplayTarget {
+  return async (rowid, units) => {
+    const total: SinkCounts = { stored: 0, duplicates: 0, collisions: 0, deadLetters: 0 };
+    for (const unit of units) {
+      const c = await sink.write(unit, { moveCheckpoint: false });
+      total.stored += c.stored;
+      total.duplicates += c.duplicates;
+      total.collisions += c.collisions;
+      total.deadLetters += c.deadLetters;
+    }
+    if (total.deadLetters === 0) store.deleteDeadLetter(rowid);
+    return total;
+  };
+}
+
+export async function replayDeadLetters(store: Store, transformer: Transformer, target: ReplayTarget = async (rowid, units) => store.resolveDeadLetter(rowid, units)): Promise<ReplayReport> {
   const report: ReplayReport = { attempted: 0, recovered: 0, still_failing: 0, events_stored: 0, duplicates: 0 };
   for (const rowid of store.deadLetterIds()) {
     const dl = store.deadLetter(rowid);
@@ -45,7 +69,13 @@ export async function replayDeadLetters(store: Store, transformer: Transformer):
     }
     // Events keep the position the dead letter had in its source.
     const placed = dl.position > 0 ? units.map((u) => ({ ...u, events: u.events.map((e) => ({ ...e, position: dl.position })) })) : units;
-    const counts = store.resolveDeadLetter(rowid, placed);
+    const counts = await target(rowid, placed);
+    if (counts.deadLetters > 0) {
+      const again = store.deadLetter(rowid);
+      if (again) store.markReplayFailed(rowid, again.reason);
+      report.still_failing++;
+      continue;
+    }
     report.recovered++;
     report.events_stored += counts.stored;
     report.duplicates += counts.duplicates;

@@ -13,6 +13,8 @@ export interface CheckpointUpdate {
   readonly cursor?: string;
   /** A work-queue item this unit finishes (API 2.0: a batch file), recorded in the same transaction. */
   readonly workItem?: { readonly stream: string; readonly key: string; readonly state: 'done' | 'dead'; readonly detail?: string };
+  /** false: store the unit, move no checkpoint (replay of dead letters). */
+  readonly moveCheckpoint?: false;
   /** Items just listed (API 2.0: a page's files), queued as pending unless already finished. */
   readonly listed?: { readonly stream: string; readonly pageToken: string; readonly items: readonly { readonly key: string; readonly expiry?: string }[] };
 }

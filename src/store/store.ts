@@ -151,6 +151,7 @@ export class Store {
     if (listed) for (const i of listed.items) this.queueWorkItem.run(listed.stream, i.key, listed.pageToken, i.expiry ?? null, now);
     const item = update?.workItem;
     if (item) this.upsertWorkItem.run(item.stream, item.key, item.state, item.detail ?? null, now);
+    if (update?.moveCheckpoint === false) return;
     this.upsertCheckpoint.run(update?.key ?? unit.source, update?.position ?? unit.position, unit.last ? 1 : 0, update?.identity ?? null, update?.cursor ?? null, now, unit.newestEventMs ?? null);
   }
 
@@ -188,6 +189,11 @@ export class Store {
       this.db.prepare('DELETE FROM dead_letters WHERE rowid = ?').run(rowid);
       return total;
     }).immediate();
+  }
+
+  /** Replay into a remote sink: the dead letter's events were delivered elsewhere; drop it. */
+  deleteDeadLetter(rowid: number): void {
+    this.db.prepare('DELETE FROM dead_letters WHERE rowid = ?').run(rowid);
   }
 
   markReplayFailed(rowid: number, reason: string): void {

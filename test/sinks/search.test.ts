@@ -124,6 +124,21 @@ describe('search-engine sink against a real OpenSearch node', () => {
     assert.match(dead[0]!.reason, /conflict-2024\.03\.01 refused event .*mapper_parsing_exception/);
     assert.match(dead[0]!.raw.toString(), /Subject=not a number/);
     assert.equal(await os.count('conflict-*'), 2);
+    // Replay goes to the engine, never into the local store, and only once the cause is gone.
+    const intoStore = await runCli(['replay', '--db', db]);
+    assert.equal(intoStore.code, 1);
+    assert.match(intoStore.stderr, /keeps a search sink's bookkeeping \(2 events indexed\): replay with --sink/);
+    const replayArgs = ['replay', '--db', db, '--json', ...sinkArgs(os, 'conflict')];
+    const stillRefused = await runCli(replayArgs);
+    assert.equal(stillRefused.code, 2, stillRefused.stdout + stillRefused.stderr);
+    assert.equal(JSON.parse(stillRefused.stdout).still_failing, 1);
+    await os.request('DELETE', '/conflict-2024.03.01'); // the operator drops the conflicting index
+    const replayed = await runCli(replayArgs);
+    assert.equal(replayed.code, 0, replayed.stderr);
+    assert.deepEqual(JSON.parse(replayed.stdout), { attempted: 1, recovered: 1, still_failing: 0, events_stored: 1, duplicates: 0 });
+    assert.deepEqual(query(db, 'SELECT count(*) AS n FROM dead_letters'), [{ n: 0 }]);
+    assert.deepEqual(query(db, 'SELECT count(*) AS n FROM events'), [{ n: 0 }]);
+    assert.equal(await os.count('conflict-2024.03.01'), 1, 'recreated from the template; the replayed event is in it');
   });
 
   it('puts events around midnight in several time zones into the index of their UTC day; re-sending them creates nothing', { timeout: 60_000 }, async () => {
