@@ -15,7 +15,7 @@ import { Store } from '../store/store.js';
 import { UsageError } from './errors.js';
 import { type PipelineOptions, addDbOption, addPipelineOptions, buildTransformer } from './ingest.js';
 import { Progress } from './progress.js';
-import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink, searchSecrets } from './sink-options.js';
+import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
 
 const ENV = { appId: 'MIMECAST_APP_ID', appKey: 'MIMECAST_APP_KEY', accessKey: 'MIMECAST_ACCESS_KEY', secretKey: 'MIMECAST_SECRET_KEY' } as const;
 
@@ -150,7 +150,7 @@ export function registerCollect(program: Command): void {
     const { credentials, baseUrl: configUrl } = loadCredentials(o.config, process.env);
     const baseUrl = o.url ?? (o.region ? V1_REGIONS[o.region] : undefined) ?? configUrl;
     if (!baseUrl) throw new UsageError(`say where Mimecast is: --region (${Object.keys(V1_REGIONS).join(', ')}) or --url`);
-    const log = collectorLogger(o, credentials.secretKey, credentials.accessKey, credentials.appKey, ...searchSecrets(process.env));
+    const log = collectorLogger(o, credentials.secretKey, credentials.accessKey, credentials.appKey);
     const { transformer } = buildTransformer(o);
     const checkpointKey = `mimecast-v1 ${new URL(baseUrl).origin}`;
     const store = new Store(o.db);
@@ -198,7 +198,7 @@ async function collectV2(o: CollectOptions): Promise<void> {
   if (!clientId || !clientSecret) throw new UsageError('missing Mimecast API 2.0 credentials: set MIMECAST_CLIENT_ID and MIMECAST_CLIENT_SECRET');
   const baseUrl = o.url ?? (o.region ? V2_REGIONS[o.region] : undefined);
   if (!baseUrl) throw new UsageError(`say where Mimecast is: --region (${Object.keys(V2_REGIONS).join(', ')}) or --url`);
-  const log = collectorLogger(o, clientSecret, ...searchSecrets(process.env));
+  const log = collectorLogger(o, clientSecret);
   const { transformer } = buildTransformer(o);
   const types = o.types ? o.types.split(',').map((t) => t.trim()).filter(Boolean) : LOG_TYPES.map((t) => t.v2Types[0]!);
   const origin = new URL(baseUrl).origin;

@@ -12,7 +12,7 @@ import { localInputs } from '../sources/local.js';
 import { Store } from '../store/store.js';
 import { EXIT, UsageError } from './errors.js';
 import { Progress } from './progress.js';
-import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink, searchSecrets } from './sink-options.js';
+import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
 
 export interface PipelineOptions {
   type?: string;
@@ -73,9 +73,7 @@ export function registerIngest(program: Command): void {
         throw new UsageError(`unknown --sink "${opts.sink}" (sqlite, ndjson, ${SEARCH_SINKS.join(', ')})`);
       }
       store = new Store(opts.db); // runs migrations; also reads checkpoints for --resume
-      const log = new Logger(process.stderr, 'info');
-      log.addSecrets(...searchSecrets(process.env));
-      sink = await openStoreOrSearchSink(opts, log);
+      sink = await openStoreOrSearchSink(opts, new Logger(process.stderr, 'info'));
     }
     const progress = new Progress();
     let stopping = false;

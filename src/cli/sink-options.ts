@@ -74,16 +74,18 @@ function searchAuth(o: SearchSinkCliOptions, env: NodeJS.ProcessEnv): SearchAuth
 }
 
 /** The search-engine secrets in the environment, for the logger's mask. */
-export function searchSecrets(env: NodeJS.ProcessEnv): string[] {
+function searchSecrets(env: NodeJS.ProcessEnv): string[] {
   return [env[SEARCH_ENV.password], env[SEARCH_ENV.apiKey], env[SEARCH_ENV.bearer]].filter((s): s is string => !!s);
 }
 
 /**
  * Opens the sink `--sink` names (sqlite, opensearch or elasticsearch). Search sinks check the
- * engine and install the template before the first event is read.
+ * engine and install the template before the first event is read; their secrets are added to
+ * `log`'s mask.
  */
 export async function openStoreOrSearchSink(o: SearchSinkCliOptions, log: Logger): Promise<Sink> {
   if (o.sink === 'sqlite') return new SqliteWorkerSink(o.db);
+  log.addSecrets(...searchSecrets(process.env)); // what reads the secrets masks them, in every command's log
   if (!(SEARCH_SINKS as readonly string[]).includes(o.sink)) throw new UsageError(`unknown --sink "${o.sink}"`);
   const urls = (o.searchUrl ?? '').split(',').map((u) => u.trim()).filter(Boolean);
   if (urls.length === 0) throw new UsageError(`--sink ${o.sink} needs --search-url (or ${SEARCH_ENV.url})`);

@@ -8,7 +8,7 @@ import { Store } from '../store/store.js';
 import { trace } from '../store/trace.js';
 import { UsageError, integerOption } from './errors.js';
 import { addDbOption, addPipelineOptions, buildTransformer, type PipelineOptions } from './ingest.js';
-import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink, searchSecrets } from './sink-options.js';
+import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
 
 function openStore(path: string, readonly = true): Store {
   if (!existsSync(path)) throw new UsageError(`no store at ${path} (run mimelog ingest first, or pass --db)`);
@@ -153,9 +153,7 @@ export function registerStoreCommands(program: Command): void {
         }
         report = await replayDeadLetters(store, transformer);
       } else {
-        const log = new Logger(process.stderr, 'info');
-        log.addSecrets(...searchSecrets(process.env));
-        const sink = await openStoreOrSearchSink(o, log);
+        const sink = await openStoreOrSearchSink(o, new Logger(process.stderr, 'info'));
         try {
           report = await replayDeadLetters(store, transformer, intoSink(store, sink));
         } finally {
