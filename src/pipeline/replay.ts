@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { decodeBytes } from '../decode/input.js';
 import type { Sink } from '../sinks/sink.js';
 import type { Store } from '../store/store.js';
-import type { SinkCounts } from './summary.js';
+import { type SinkCounts, addCounts, noCounts } from './summary.js';
 import type { Transformer, Unit } from './transform.js';
 
 export interface ReplayReport {
@@ -34,14 +34,8 @@ export type ReplayTarget = (rowid: number, units: Unit[]) => Promise<SinkCounts>
 
 export function intoSink(store: Store, sink: Sink): ReplayTarget {
   return async (rowid, units) => {
-    const total: SinkCounts = { stored: 0, duplicates: 0, collisions: 0, deadLetters: 0 };
-    for (const unit of units) {
-      const c = await sink.write(unit, { moveCheckpoint: false });
-      total.stored += c.stored;
-      total.duplicates += c.duplicates;
-      total.collisions += c.collisions;
-      total.deadLetters += c.deadLetters;
-    }
+    const total = noCounts();
+    for (const unit of units) addCounts(total, await sink.write(unit, { moveCheckpoint: false }));
     if (total.deadLetters === 0) store.deleteDeadLetter(rowid);
     return total;
   };

@@ -8,6 +8,19 @@ export interface SinkCounts {
   deadLetters: number;
 }
 
+export function noCounts(): SinkCounts {
+  return { stored: 0, duplicates: 0, collisions: 0, deadLetters: 0 };
+}
+
+/** Adds `c` into `total` (and returns it). */
+export function addCounts(total: SinkCounts, c: SinkCounts): SinkCounts {
+  total.stored += c.stored;
+  total.duplicates += c.duplicates;
+  total.collisions += c.collisions;
+  total.deadLetters += c.deadLetters;
+  return total;
+}
+
 export class RunSummary {
   inputs = 0;
   records = 0;
@@ -15,7 +28,7 @@ export class RunSummary {
   readonly bySource = new Map<string, number>();
   ambiguous = 0;
   readonly driftKeys = new Map<string, number>();
-  readonly sink: SinkCounts = { stored: 0, duplicates: 0, collisions: 0, deadLetters: 0 };
+  readonly sink: SinkCounts = noCounts();
   readonly deadLetterReasons = new Map<string, number>();
 
   countUnit(unit: Unit): void {
@@ -31,10 +44,7 @@ export class RunSummary {
   }
 
   addSink(counts: SinkCounts): void {
-    this.sink.stored += counts.stored;
-    this.sink.duplicates += counts.duplicates;
-    this.sink.collisions += counts.collisions;
-    this.sink.deadLetters += counts.deadLetters;
+    addCounts(this.sink, counts);
   }
 
   toJSON(): Record<string, unknown> {

@@ -4,7 +4,7 @@
  * leaves the store before or after the whole unit, never in between.
  */
 import Database from 'better-sqlite3';
-import type { SinkCounts } from '../pipeline/summary.js';
+import { type SinkCounts, addCounts, noCounts } from '../pipeline/summary.js';
 import type { DeadLetter, Unit } from '../pipeline/transform.js';
 import { type PreparedDeadLetter, type PreparedEvent, type PreparedUnit, prepareUnit } from './prepared.js';
 import type { CheckpointUpdate } from '../sinks/sink.js';
@@ -157,7 +157,7 @@ export class Store {
 
   /** Stores a unit's events (not its dead letters or checkpoint) and bumps the counters. */
   private storeEvents(unit: PreparedUnit, now: number): SinkCounts {
-    const counts: SinkCounts = { stored: 0, duplicates: 0, collisions: 0, deadLetters: 0 };
+    const counts = noCounts();
     const addresses: [string, number, string][] = [];
     let firstRowid = 0;
     let lastRowid = 0;
@@ -179,14 +179,9 @@ export class Store {
   /** Replay: a dead letter that now decodes is replaced by its events, atomically. */
   resolveDeadLetter(rowid: number, units: readonly Unit[]): SinkCounts {
     return this.db.transaction(() => {
-      const total: SinkCounts = { stored: 0, duplicates: 0, collisions: 0, deadLetters: 0 };
-      for (const unit of units) {
-        const c = this.storeEvents(prepareUnit(unit), Date.now());
-        total.stored += c.stored;
-        total.duplicates += c.duplicates;
-        total.collisions += c.collisions;
-      }
-      this.db.prepare('DELETE FROM dead_letters WHERE rowid = ?').run(rowid);
+      const total = noCounts();
+      for (const unit of units) addCounts(total, this.storeEvents(prepareUnit(unit), Date.now()));
+      this.deleteDeadLetter(rowid);
       return total;
     }).immediate();
   }
