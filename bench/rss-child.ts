@@ -8,6 +8,6 @@ import { localInputs } from '../src/sources/local.js';
 const { transformer } = buildTransformer({ original: true });
 const sink = new NdjsonSink(createWriteStream('/dev/null'), '/dev/null');
 const t0 = Date.now();
-const summary = await runInputs(await localInputs(process.argv.slice(2)), transformer, sink);
+const summary = await runInputs((await localInputs(process.argv.slice(2))).inputs, transformer, sink);
 await sink.close();
 process.stdout.write(`${JSON.stringify({ events: summary.sink.stored, ms: Date.now() - t0, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`);

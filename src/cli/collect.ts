@@ -1,5 +1,5 @@
 /** `mimelog collect`: pull SIEM logs from Mimecast (API 1.0 or 2.0) into the embedded store or a search engine. */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Logger, type Level } from '../log/logger.js';
 import { V1_REGIONS, V2_REGIONS } from '../mimecast/endpoints.js';
@@ -12,8 +12,10 @@ import { V2BatchCollector } from '../sources/mimecast-v2/batch.js';
 import { V2StreamCollector } from '../sources/mimecast-v2/stream.js';
 import { OAuthError, TokenSource } from '../sources/mimecast-v2/oauth.js';
 import { Store } from '../store/store.js';
-import { UsageError } from './errors.js';
-import { type PipelineOptions, addDbOption, addPipelineOptions, buildTransformer } from './ingest.js';
+import { UsageError, integerOption } from './errors.js';
+import { DEFAULT_LIMITS } from '../decode/limits.js';
+import { checkNoUrlCredentials } from '../sources/http-body.js';
+import { type LimitCliOptions, type PipelineOptions, addDbOption, addLimitOptions, addPipelineOptions, buildTransformer, limitsFrom } from './ingest.js';
 import { Progress } from './progress.js';
 import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
 
@@ -27,10 +29,21 @@ interface ConfigFile extends Partial<V1Credentials> {
 export function loadCredentials(configPath: string | undefined, env: NodeJS.ProcessEnv): { credentials: V1Credentials; baseUrl?: string } {
   let file: ConfigFile = {};
   if (configPath) {
+    let text: string;
     try {
-      file = JSON.parse(readFileSync(configPath, 'utf8')) as ConfigFile;
+      text = readFileSync(configPath, 'utf8');
     } catch (err) {
-      throw new UsageError(`config file ${configPath}: ${(err as NodeJS.ErrnoException).code ?? 'not valid JSON'}`);
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new UsageError(`config file ${configPath}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`);
+    }
+    try {
+      file = JSON.parse(text) as ConfigFile;
+    } catch (err) {
+      throw new UsageError(`config file ${configPath}: not valid JSON (${(err as Error).message})`);
+    }
+    // It holds keys: one that others can read is refused, with the fix.
+    if ((statSync(configPath).mode & 0o077) !== 0 && (file.secretKey || file.appKey || file.accessKey)) {
+      throw new UsageError(`config file ${configPath} holds Mimecast keys and is readable by others: run chmod 600 ${configPath}`);
     }
   }
   const pick = (k: keyof typeof ENV) => env[ENV[k]] ?? file[k];
@@ -41,7 +54,8 @@ export function loadCredentials(configPath: string | undefined, env: NodeJS.Proc
   return { credentials: { appId: pick('appId')!, appKey: pick('appKey')!, accessKey: pick('accessKey')!, secretKey: pick('secretKey')! }, baseUrl: file.baseUrl };
 }
 
-interface CollectOptions extends PipelineOptions, SearchSinkCliOptions {
+interface CollectOptions extends PipelineOptions, SearchSinkCliOptions, LimitCliOptions {
+  maxResponseBytes: string;
   api: string;
   mode: string;
   concurrency: string;
@@ -61,6 +75,14 @@ interface CollectOptions extends PipelineOptions, SearchSinkCliOptions {
   decodeRetries: string;
   onInvalidToken: string;
   logLevel: string;
+}
+
+function checkUrl(url: string): void {
+  try {
+    checkNoUrlCredentials(url, '--url');
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 function num(value: string, flag: string): number {
@@ -140,9 +162,15 @@ export function registerCollect(program: Command): void {
     .option('--max-retries <n>', 'consecutive failed calls before giving up', '30')
     .option('--decode-retries <n>', 'extra fetches of a file that does not decode before it is dead-lettered', '2')
     .option('--on-invalid-token <policy>', 'restart (from the oldest retained data; duplicates are dropped) or stop', 'restart')
-    .option('--log-level <level>', 'debug, info, warn or error', 'info');
+    .option('--log-level <level>', 'debug, info, warn or error', 'info')
+    .option('--max-response-bytes <n>', 'larger API answers are not read whole: a file is dead-lettered with its head', String(DEFAULT_LIMITS.maxZipBytes))
+    .addHelpText('after', `
+Credentials come from the environment, never from the command line:
+  API 1.0: ${Object.values(ENV).join(', ')} (or --config)
+  API 2.0: MIMECAST_CLIENT_ID, MIMECAST_CLIENT_SECRET`);
   cmd.option('--sink <sink>', `where events go: sqlite (the embedded store), ${SEARCH_SINKS.join(' or ')}`, 'sqlite');
-  addPipelineOptions(addSearchSinkOptions(addDbOption(cmd))).action(async (o: CollectOptions) => {
+  addLimitOptions(addPipelineOptions(addSearchSinkOptions(addDbOption(cmd)))).action(async (o: CollectOptions) => {
+    if (o.url !== undefined) checkUrl(o.url);
     if (o.api === 'v2') return collectV2(o);
     if (o.api !== 'v1') throw new UsageError(`--api must be v1 or v2`);
     if (o.format !== 'key_value' && o.format !== 'json') throw new UsageError('--format must be key_value or json');
@@ -168,6 +196,8 @@ export function registerCollect(program: Command): void {
         decodeRetries: num(o.decodeRetries, '--decode-retries'),
         onInvalidToken: o.onInvalidToken as InvalidTokenPolicy,
         checkpointKey,
+        maxResponseBytes: integerOption(o.maxResponseBytes, '--max-response-bytes', 1024)!,
+        limits: limitsFrom(o),
       },
       transformer,
       sink,

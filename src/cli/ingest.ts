@@ -8,9 +8,10 @@ import { runInputs } from '../pipeline/run.js';
 import { Transformer, type UnknownTypePolicy } from '../pipeline/transform.js';
 import { NdjsonSink } from '../sinks/ndjson.js';
 import type { Sink } from '../sinks/sink.js';
-import { localInputs } from '../sources/local.js';
+import { InputPathError, localInputs } from '../sources/local.js';
 import { Store } from '../store/store.js';
-import { EXIT, UsageError } from './errors.js';
+import { EXIT, UsageError, integerOption } from './errors.js';
+import { type DecodeLimits, DEFAULT_LIMITS } from '../decode/limits.js';
 import { Progress } from './progress.js';
 import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
 
@@ -40,12 +41,62 @@ export function addPipelineOptions(cmd: Command): Command {
     .option('--no-original', 'leave event.original out of the documents');
 }
 
+/** The decoding bounds, each an option (see decode/limits.ts). */
+export interface LimitCliOptions {
+  maxRecordBytes?: string;
+  maxDocumentBytes?: string;
+  maxMemberBytes?: string;
+  maxZipBytes?: string;
+  maxArchiveDepth?: string;
+  maxJsonDepth?: string;
+}
+
+export function addLimitOptions(cmd: Command): Command {
+  const d = DEFAULT_LIMITS;
+  return cmd
+    .option('--max-record-bytes <n>', `a longer record (line) is dead-lettered with its first ${d.deadLetterHeadBytes} bytes and its length`, String(d.maxRecordBytes))
+    .option('--max-document-bytes <n>', 'largest API 1.0 json document read as one', String(d.maxDocumentBytes))
+    .option('--max-member-bytes <n>', 'largest decompressed gzip stream or zip member', String(d.maxMemberBytes))
+    .option('--max-zip-bytes <n>', 'largest zip read (a zip is read whole)', String(d.maxZipBytes))
+    .option('--max-archive-depth <n>', 'archives nested in archives beyond this are dead-lettered', String(d.maxArchiveDepth))
+    .option('--max-json-depth <n>', 'records nested deeper are dead-lettered', String(d.maxJsonDepth));
+}
+
+export function limitsFrom(o: LimitCliOptions): DecodeLimits {
+  const d = DEFAULT_LIMITS;
+  return {
+    maxRecordBytes: integerOption(o.maxRecordBytes, '--max-record-bytes', 1024) ?? d.maxRecordBytes,
+    maxDocumentBytes: integerOption(o.maxDocumentBytes, '--max-document-bytes', 1024) ?? d.maxDocumentBytes,
+    maxMemberBytes: integerOption(o.maxMemberBytes, '--max-member-bytes', 1024) ?? d.maxMemberBytes,
+    maxZipBytes: integerOption(o.maxZipBytes, '--max-zip-bytes', 1024) ?? d.maxZipBytes,
+    maxArchiveDepth: integerOption(o.maxArchiveDepth, '--max-archive-depth', 1) ?? d.maxArchiveDepth,
+    maxJsonDepth: integerOption(o.maxJsonDepth, '--max-json-depth', 2) ?? d.maxJsonDepth,
+    deadLetterHeadBytes: d.deadLetterHeadBytes,
+  };
+}
+
+/**
+ * SIGINT/SIGTERM abort the signal: reading stops at once, what is complete is committed and the
+ * command ends. A second signal exits at once (every commit is atomic, so nothing is half-written).
+ */
+export function stopOnSignals(): AbortController {
+  const controller = new AbortController();
+  const stop = (signal: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(EXIT.interrupted);
+    process.stderr.write(`mimelog: ${signal}: stopping after what is complete\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return controller;
+}
+
 /** `--db`, shared by every store command. */
 export function addDbOption(cmd: Command): Command {
   return cmd.option('--db <path>', 'the embedded store (SQLite file); env MIMELOG_DB', process.env.MIMELOG_DB ?? 'mimelog.db');
 }
 
-interface IngestOptions extends PipelineOptions, SearchSinkCliOptions {
+interface IngestOptions extends PipelineOptions, SearchSinkCliOptions, LimitCliOptions {
   resume: boolean;
   deadLetter: string;
   summary: string;
@@ -60,11 +111,16 @@ export function registerIngest(program: Command): void {
     .option('--resume', 'skip what an earlier, interrupted run of the same files already delivered (all sinks but ndjson)', false)
     .option('--dead-letter <path>', 'ndjson sink: file that receives records that cannot be parsed', 'mimelog-dead-letters.ndjson')
     .option('--summary <format>', 'run summary on stderr: text, json or none', 'text');
-  addSearchSinkOptions(addDbOption(cmd));
+  addLimitOptions(addSearchSinkOptions(addDbOption(cmd)));
   addPipelineOptions(cmd).action(async (paths: string[], opts: IngestOptions) => {
     if (!['text', 'json', 'none'].includes(opts.summary)) throw new UsageError(`--summary must be text, json or none`);
     const { transformer } = buildTransformer(opts);
-    const inputs = await localInputs(paths);
+    const limits = limitsFrom(opts);
+    const storeFiles = opts.sink === 'ndjson' ? [opts.deadLetter] : [opts.db, `${opts.db}-wal`, `${opts.db}-shm`, `${opts.db}-journal`];
+    const { inputs, skipped } = await localInputs(paths, process.stdin, storeFiles).catch((err: unknown) => {
+      throw err instanceof InputPathError ? new UsageError(err.message) : err;
+    });
+    for (const s of skipped) process.stderr.write(`mimelog: skipped ${s.path}: ${s.reason}\n`);
     let sink: Sink;
     let store: Store | undefined;
     if (opts.sink === 'ndjson') sink = new NdjsonSink(process.stdout, opts.deadLetter);
@@ -76,26 +132,26 @@ export function registerIngest(program: Command): void {
       sink = await openStoreOrSearchSink(opts, new Logger(process.stderr, 'info'));
     }
     const progress = new Progress();
-    let stopping = false;
-    const stop = () => {
-      stopping = true; // finish the unit in hand (it commits whole), then exit cleanly
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const stop = stopOnSignals();
     const resumeAfter = opts.resume && store
       ? (source: string, identity: string | undefined) => {
           const cp = identity === undefined ? undefined : store!.checkpoint(source);
           return cp && cp.identity === identity ? cp.position : undefined;
         }
       : undefined;
-    const summary = await runInputs(inputs, transformer, sink, {
-      resumeAfter,
-      onUnit: (_u, s) => progress.update(s.records),
-      shouldStop: () => stopping,
-    });
-    progress.done();
-    await sink.close();
-    store?.close();
+    let summary;
+    try {
+      summary = await runInputs(inputs, transformer, sink, {
+        resumeAfter,
+        onUnit: (_u, s) => progress.update(s.records),
+        signal: stop.signal,
+        limits,
+      });
+    } finally {
+      progress.done();
+      await sink.close();
+      store?.close();
+    }
     if (opts.summary === 'text') process.stderr.write(`${summary.format()}\n`);
     if (opts.summary === 'json') process.stderr.write(`${JSON.stringify(summary.toJSON())}\n`);
     if (summary.sink.deadLetters > 0) {
@@ -103,6 +159,10 @@ export function registerIngest(program: Command): void {
       if (opts.summary !== 'none') process.stderr.write(`mimelog: ${summary.sink.deadLetters} records dead-lettered to ${where}\n`);
       process.exitCode = EXIT.deadLettered;
     }
-    if (stopping) process.stderr.write('mimelog: stopped by signal after a complete unit\n');
+    const unread = inputs.length - summary.inputsComplete;
+    if (stop.signal.aborted && unread > 0) {
+      process.stderr.write(`mimelog: stopped by a signal with ${unread} of ${inputs.length} inputs not read to the end${opts.resume || opts.sink === 'ndjson' ? '' : ' (run again with --resume to go on)'}\n`);
+      process.exitCode = EXIT.interrupted;
+    }
   });
 }

@@ -8,9 +8,11 @@ import { registerStoreCommands } from './store-commands.js';
 
 // A reader that stops early (`mimelog stats | head`) closes stdout: stop quietly, but not with 0,
 // because what was not read was not delivered (`ingest --sink ndjson`).
+// Any other write error (a full disk under `> file`) is a failure too: said in one line, never
+// exit 0, since the output is incomplete.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-  if (err.code === 'EPIPE') process.exit(EXIT.failure);
-  throw err;
+  if (err.code !== 'EPIPE') process.stderr.write(`mimelog: cannot write to standard output: ${err.message}\n`);
+  process.exit(EXIT.failure);
 });
 
 const program = new Command();

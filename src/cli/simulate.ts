@@ -54,7 +54,9 @@ export function registerSimulate(program: Command): void {
       }
       let faults;
       try {
-        faults = { enabled: parseFaults(o.faults), rate: Number(o.faultRate), seed: int(o.faultSeed, '--fault-seed') ?? seed };
+        const rate = Number(o.faultRate);
+        if (o.faultRate.trim() === '' || !Number.isFinite(rate) || rate < 0 || rate > 1) throw new Error('--fault-rate must be a probability between 0 and 1');
+        faults = { enabled: parseFaults(o.faults), rate, seed: int(o.faultSeed, '--fault-seed') ?? seed };
       } catch (err) {
         throw new UsageError((err as Error).message);
       }

@@ -1,17 +1,19 @@
 /** `mimelog stats | search | trace | export | replay`: what analysts do with the embedded store. */
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
+import { parseIsoTime } from '../decode/time.js';
 import { Logger } from '../log/logger.js';
+import { LOG_TYPES, UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
 import { intoSink, replayDeadLetters } from '../pipeline/replay.js';
 import { type EventRow, type SearchFilter, exportDocuments, search, stats } from '../store/queries.js';
 import { Store } from '../store/store.js';
 import { trace } from '../store/trace.js';
 import { UsageError, integerOption } from './errors.js';
-import { addDbOption, addPipelineOptions, buildTransformer, type PipelineOptions } from './ingest.js';
+import { type LimitCliOptions, addDbOption, addLimitOptions, addPipelineOptions, buildTransformer, limitsFrom, type PipelineOptions } from './ingest.js';
 import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
 
 function openStore(path: string, readonly = true): Store {
-  if (!existsSync(path)) throw new UsageError(`no store at ${path} (run mimelog ingest first, or pass --db)`);
+  if (path.trim() !== '' && !existsSync(path)) throw new UsageError(`no store at ${path} (run mimelog ingest first, or pass --db)`);
   return new Store(path, { readonly });
 }
 
@@ -21,14 +23,18 @@ function out(text: string): void {
 
 function table(headers: string[], rows: string[][]): string {
   // The last column (details, subject) runs to the end of the line; the others are capped.
-  const widths = headers.map((h, i) => Math.min(i === headers.length - 1 ? Infinity : 60, Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length))));
+  // A loop, not Math.max(...rows): spreading a long table overflows the stack.
+  const widths = headers.map((h, i) => Math.min(i === headers.length - 1 ? Infinity : 60, rows.reduce((w, r) => Math.max(w, (r[i] ?? '').length), h.length)));
   const line = (cells: string[]) => cells.map((c, i) => (c.length > widths[i]! ? `${c.slice(0, widths[i]! - 1)}…` : c.padEnd(widths[i]!))).join('  ').trimEnd();
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
+/** An ISO 8601 date or date-time; without a zone it is UTC (as everything mimelog prints). */
 function parseTime(value: string, flag: string): number {
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new UsageError(`${flag}: not a date or time: ${value}`);
+  const text = value.trim();
+  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(text);
+  const t = parseIsoTime(dateOnly ? `${text}T00:00:00Z` : text);
+  if (Number.isNaN(t)) throw new UsageError(`${flag}: not an ISO 8601 date or time (e.g. 2026-11-30 or 2026-11-30T08:00:00Z): ${value}`);
   return t;
 }
 
@@ -50,6 +56,7 @@ function addFilterOptions(cmd: Command): Command {
 }
 
 function filterFrom(o: FilterOptions): SearchFilter {
+  if (o.text !== undefined && !/[\p{L}\p{N}]/u.test(o.text)) throw new UsageError('--text needs at least one letter or digit to search for');
   return {
     from: o.from ? parseTime(o.from, '--from') : undefined,
     to: o.to ? parseTime(o.to, '--to') : undefined,
@@ -60,6 +67,14 @@ function filterFrom(o: FilterOptions): SearchFilter {
     action: o.action,
     text: o.text,
   };
+}
+
+/** A `--type` that is neither built in nor in the store (a types file may add one) is a typo: say so. */
+function checkType(store: Store, type: string | undefined): void {
+  if (type === undefined || type === UNKNOWN_LOG_TYPE || LOG_TYPES.some((t) => t.name === type)) return;
+  if (store.db.prepare('SELECT 1 FROM events WHERE log_type = ? LIMIT 1').get(type)) return;
+  store.close();
+  throw new UsageError(`unknown --type "${type}"; known types: ${[...LOG_TYPES.map((t) => t.name), UNKNOWN_LOG_TYPE].join(', ')}`);
 }
 
 export function registerStoreCommands(program: Command): void {
@@ -94,8 +109,10 @@ export function registerStoreCommands(program: Command): void {
     .option('--limit <n>', 'at most this many', positiveInt, 50)
     .option('--json', 'the ECS documents as NDJSON')
     .action((o: FilterOptions & { db: string; limit: number; json?: boolean }) => {
+      const filter = filterFrom(o);
       const store = openStore(o.db);
-      const rows: EventRow[] = search(store.db, { ...filterFrom(o), limit: o.limit });
+      checkType(store, o.type);
+      const rows: EventRow[] = search(store.db, { ...filter, limit: o.limit });
       store.close();
       if (o.json) return rows.length ? out(rows.map((r) => r.doc).join('\n')) : undefined;
       out(table(['time (UTC)', 'type', 'action', 'from', 'to', 'subject', 'id'],
@@ -110,6 +127,7 @@ export function registerStoreCommands(program: Command): void {
       const store = openStore(o.db);
       const t = trace(store.db, query);
       store.close();
+      if (t.steps.length === 0) process.exitCode = 1; // nothing found is a failure, with or without --json
       if (o.json) return out(JSON.stringify(t));
       if (t.steps.length === 0) {
         process.stderr.write(`mimelog: nothing found for ${query}\n`);
@@ -124,9 +142,11 @@ export function registerStoreCommands(program: Command): void {
   addFilterOptions(addDbOption(program.command('export').description('stored ECS documents as NDJSON, in time order')))
     .option('--no-original', 'leave event.original out')
     .action(async (o: FilterOptions & { db: string; original: boolean }) => {
+      const filter = filterFrom(o);
       const store = openStore(o.db);
+      checkType(store, o.type);
       let buf = '';
-      for (const line of exportDocuments(store.db, filterFrom(o), o.original)) {
+      for (const line of exportDocuments(store.db, filter, o.original)) {
         buf += `${line}\n`;
         if (buf.length > 1 << 20) {
           if (!process.stdout.write(buf)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
@@ -139,10 +159,11 @@ export function registerStoreCommands(program: Command): void {
 
   const replay = program.command('replay').description('re-run dead letters through the current pipeline; those that now succeed are delivered and removed');
   replay.option('--sink <sink>', `where recovered events go: sqlite (the embedded store) or, for a store that keeps a search sink's bookkeeping, ${SEARCH_SINKS.join(' or ')}`, 'sqlite');
-  addPipelineOptions(addSearchSinkOptions(addDbOption(replay)))
+  addLimitOptions(addPipelineOptions(addSearchSinkOptions(addDbOption(replay))))
     .option('--json', 'one JSON object')
-    .action(async (o: PipelineOptions & SearchSinkCliOptions & { json?: boolean }) => {
+    .action(async (o: PipelineOptions & SearchSinkCliOptions & LimitCliOptions & { json?: boolean }) => {
       const { transformer } = buildTransformer(o);
+      const limits = limitsFrom(o);
       const store = openStore(o.db, false);
       let report;
       if (o.sink === 'sqlite') {
@@ -151,11 +172,11 @@ export function registerStoreCommands(program: Command): void {
           store.close();
           throw new UsageError(`${o.db} keeps a search sink's bookkeeping (${indexed} events indexed): replay with --sink ${SEARCH_SINKS.join('|')} --search-url … so that recovered events go to the engine`);
         }
-        report = await replayDeadLetters(store, transformer);
+        report = await replayDeadLetters(store, transformer, undefined, limits);
       } else {
         const sink = await openStoreOrSearchSink(o, new Logger(process.stderr, 'info'));
         try {
-          report = await replayDeadLetters(store, transformer, intoSink(store, sink));
+          report = await replayDeadLetters(store, transformer, intoSink(store, sink), limits);
         } finally {
           await sink.close();
         }

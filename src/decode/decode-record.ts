@@ -2,9 +2,11 @@
  * Turns one raw record (a key_value line, a v1 json element, a v2 NDJSON line) into the
  * decoded record, or says why it cannot.
  */
+import { parseJson } from './json.js';
+import { DEFAULT_LIMITS } from './limits.js';
 import { parseKeyValueLine } from './keyvalue.js';
 import { type DecodeResult, type FieldValue, type JsonValue, fromJsonValue } from './record.js';
-import { parseEpochMs, parseIsoTime } from './time.js';
+import { isRepresentableTime, parseEpochMs, parseIsoTime } from './time.js';
 
 /** How each API generation names its event time, and how to read it. */
 const TIME_FIELDS = [
@@ -17,7 +19,7 @@ function withTime(fields: Map<string, FieldValue>, raw: string): DecodeResult {
     const value = fields.get(key);
     if (value === undefined) continue;
     const timeMs = typeof value === 'string' ? parse(value) : NaN;
-    if (Number.isNaN(timeMs)) {
+    if (!isRepresentableTime(timeMs)) {
       return { ok: false, reason: `invalid ${key} ${JSON.stringify(value).slice(0, 80)}` };
     }
     return { ok: true, record: { fields, timeMs, timeKey: key, raw, api } };
@@ -43,12 +45,7 @@ export function decodeJsonObject(value: unknown, raw: string): DecodeResult {
   return withTime(fields, raw);
 }
 
-export function decodeJsonLine(line: string): DecodeResult {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (err) {
-    return { ok: false, reason: `malformed JSON: ${(err as Error).message}` };
-  }
-  return decodeJsonObject(value, line);
+export function decodeJsonLine(line: string, maxJsonDepth: number = DEFAULT_LIMITS.maxJsonDepth): DecodeResult {
+  const parsed = parseJson(line, maxJsonDepth);
+  return parsed.ok ? decodeJsonObject(parsed.value, line) : parsed;
 }

@@ -2,37 +2,62 @@
  * Decodes one input (a file, a zip member, stdin, an API response body) into record batches,
  * detecting its format from its bytes: gzip, zip, API 1.0 json document, NDJSON (v1 or v2),
  * or API 1.0 key_value lines.
+ *
+ * Hostile input is bounded (decode/limits.ts): over-long lines, decompression bombs, archives
+ * nested in archives and deep JSON become dead letters that keep their bytes (or, above the
+ * record bound, their head), and decoding goes on with what follows.
  */
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
+import { createRequire } from 'node:module';
 import yauzl from 'yauzl';
 import { decodeJsonLine, decodeJsonObject, decodeKeyValueLine } from './decode-record.js';
-import { lineBatches, prepend } from './lines.js';
+import { parseJson } from './json.js';
+import { type DecodeLimits, type DecodeOptions, DEFAULT_LIMITS, LimitExceeded, boundedBytes } from './limits.js';
+import { type Line, lineBatches, prepend } from './lines.js';
 import type { DecodeResult } from './record.js';
+import { encodeText, hasEscapedBytes } from './text.js';
 
 export interface DecodedItem {
   /** 1-based line number, or array index for a v1 json document; 0 for a whole-input failure. */
   readonly position: number;
   readonly result: DecodeResult;
-  /** Raw text of the item; for a whole-input failure, the input's bytes. */
+  /** The item's bytes: text when it is exact UTF-8, else the bytes (invalid UTF-8, a broken archive). */
   readonly raw: string | Buffer;
   /** The input as a whole failed (bad zip, truncated json or gzip), not one record of it. */
   readonly wholeInput?: boolean;
+  /** The bytes were over the bound and `raw` is only their head: this many bytes in all. */
+  readonly truncatedFrom?: number;
 }
 
 export interface DecodedBatch {
   /** The input's name: a file path, `zip!member`, `-`. */
   readonly source: string;
-  /** The base name that may carry a type prefix (file or zip-member name). */
+  /** The base name that may carry a type prefix (file or zip-member name, without `.gz`). */
   readonly fileName: string;
   readonly items: DecodedItem[];
   /** True for the last batch of this input. */
   readonly last: boolean;
+  /** Decoding stopped on the stop signal before the end of the input. */
+  readonly interrupted?: boolean;
 }
 
 export type InputFormat = 'gzip' | 'zip' | 'json-document' | 'ndjson' | 'key_value' | 'empty';
+type TextFormat = Exclude<InputFormat, 'gzip' | 'zip' | 'empty'>;
 
 const BATCH = 1000;
+
+// buffer-crc32's ESM typings say `export =`; its ESM build exports a default. Loaded as CommonJS.
+const crc32 = createRequire(import.meta.url)('buffer-crc32') as { unsigned(bytes: Buffer, previous?: number): number };
+
+interface Context {
+  readonly limits: DecodeLimits;
+  readonly signal?: AbortSignal;
+  /** How many archives enclose this input. */
+  readonly depth: number;
+  /** The enclosing archive's bytes, for the dead letter of a stream that breaks inside it. */
+  readonly container?: () => Buffer;
+}
 
 function baseName(name: string): string {
   const cut = Math.max(name.lastIndexOf('/'), name.lastIndexOf('\\'), name.lastIndexOf('!'));
@@ -44,17 +69,54 @@ function isGzip(b: Buffer): boolean {
 }
 
 function isZip(b: Buffer): boolean {
-  return b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && (b[2] === 0x03 || b[2] === 0x05) ;
+  return b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b && (b[2] === 0x03 || b[2] === 0x05);
 }
 
-function fail(source: string, fileName: string, reason: string, raw: string | Buffer): DecodedBatch {
-  return { source, fileName, items: [{ position: 0, result: { ok: false, reason }, raw, wholeInput: true }], last: true };
+/** A failed item; its bytes are exact (text with escaped bytes goes back to bytes) and bounded. */
+function failure(position: number, reason: string, raw: string | Buffer, limits: DecodeLimits, wholeInput = false): DecodedItem {
+  if (typeof raw === 'string' && raw.length <= limits.maxRecordBytes && !hasEscapedBytes(raw)) {
+    return { position, result: { ok: false, reason }, raw, wholeInput };
+  }
+  const bytes = typeof raw === 'string' ? encodeText(raw) : raw;
+  const kept = boundedBytes(bytes, limits);
+  const truncatedFrom = kept.bytes.length < bytes.length ? bytes.length : undefined;
+  return { position, result: { ok: false, reason: reason + kept.note }, raw: kept.bytes, wholeInput, truncatedFrom };
 }
 
-async function readAll(chunks: AsyncIterable<Buffer>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of chunks) parts.push(c);
-  return Buffer.concat(parts);
+function fail(source: string, fileName: string, reason: string, raw: Buffer, limits: DecodeLimits): DecodedBatch {
+  return { source, fileName, items: [failure(0, reason, raw, limits, true)], last: true };
+}
+
+/** Keeps the first `max` bytes that pass through and counts the rest. */
+class ByteTap {
+  private parts: Buffer[] = [];
+  private kept = 0;
+  total = 0;
+  constructor(private readonly max: number) {}
+  async *tap(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    for await (const c of chunks) {
+      this.total += c.length;
+      if (this.kept < this.max) {
+        const piece = c.subarray(0, this.max - this.kept);
+        this.parts.push(piece);
+        this.kept += piece.length;
+      }
+      yield c;
+    }
+  }
+  bytes(): Buffer {
+    return Buffer.concat(this.parts);
+  }
+}
+
+/** Passes bytes through until `max` have passed, then fails with the limit's name. */
+async function* capped(chunks: AsyncIterable<Buffer>, max: number, what: string, option: string): AsyncGenerator<Buffer> {
+  let total = 0;
+  for await (const c of chunks) {
+    total += c.length;
+    if (total > max) throw new LimitExceeded(`${what} is larger than ${max} bytes (${option})`);
+    yield c;
+  }
 }
 
 async function* toBuffers(stream: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
@@ -65,15 +127,23 @@ async function* toBuffers(stream: AsyncIterable<Buffer | string>): AsyncGenerato
  * Decodes a stream. `name` is the input's name; its base name is a type signal.
  * Never throws for bad content: problems become failed items (dead letters).
  */
-export async function* decodeInput(name: string, stream: AsyncIterable<Buffer | string>): AsyncGenerator<DecodedBatch> {
-  const fileName = baseName(name);
-  const it = toBuffers(stream)[Symbol.asyncIterator]();
+export function decodeInput(name: string, stream: AsyncIterable<Buffer | string>, options: DecodeOptions = {}): AsyncGenerator<DecodedBatch> {
+  return decodeAt(name, baseName(name), toBuffers(stream), { limits: options.limits ?? DEFAULT_LIMITS, signal: options.signal, depth: 0 });
+}
+
+/** Decodes bytes already in memory (an API response, a stored dead letter). */
+export function decodeBytes(name: string, bytes: Buffer, options: DecodeOptions = {}): AsyncGenerator<DecodedBatch> {
+  return decodeInput(name, Readable.from([bytes]), options);
+}
+
+async function* decodeAt(name: string, fileName: string, chunks: AsyncIterable<Buffer>, ctx: Context): AsyncGenerator<DecodedBatch> {
+  const it = chunks[Symbol.asyncIterator]();
   let first: IteratorResult<Buffer>;
   try {
     do first = await it.next();
     while (!first.done && first.value.length === 0);
   } catch (err) {
-    yield fail(name, fileName, `input unreadable: ${(err as Error).message}`, Buffer.alloc(0));
+    yield fail(name, fileName, `input unreadable: ${(err as Error).message}`, ctx.container?.() ?? Buffer.alloc(0), ctx.limits);
     return;
   }
   if (first.done) {
@@ -82,32 +152,41 @@ export async function* decodeInput(name: string, stream: AsyncIterable<Buffer | 
   }
   const head = first.value;
   const all = prepend(head, it);
-  if (isGzip(head)) {
-    yield* decodeGzip(name, all);
-  } else if (isZip(head)) {
-    yield* decodeZip(name, await readAll(all));
-  } else {
-    yield* decodeText(name, fileName, all);
+  const archive = isGzip(head) ? 'gzip' : isZip(head) ? 'zip' : undefined;
+  if (archive && ctx.depth >= ctx.limits.maxArchiveDepth) {
+    const tap = new ByteTap(ctx.limits.maxRecordBytes + 1);
+    try {
+      for await (const _ of tap.tap(all)) if (ctx.signal?.aborted) break;
+    } catch {
+      // What arrived is what the dead letter keeps.
+    }
+    yield fail(name, fileName, `archive nested deeper than ${ctx.limits.maxArchiveDepth} levels (--max-archive-depth)`, tap.bytes(), ctx.limits);
+    return;
   }
+  if (archive === 'gzip') yield* decodeGzip(name, fileName, all, ctx);
+  else if (archive === 'zip') yield* decodeZip(name, all, ctx);
+  else yield* decodeText(name, fileName, all, ctx);
 }
 
-/** Decodes bytes already in memory (an API response, a stored dead letter). */
-export function decodeBytes(name: string, bytes: Buffer): AsyncGenerator<DecodedBatch> {
-  return decodeInput(name, Readable.from([bytes]));
-}
-
-async function* decodeGzip(name: string, compressed: AsyncIterable<Buffer>): AsyncGenerator<DecodedBatch> {
-  const inner = name.replace(/\.gz$/i, '');
+/** A gzip stream keeps its own name as the source (so replay reads the right file); its type signal drops `.gz`. */
+async function* decodeGzip(name: string, fileName: string, compressed: AsyncIterable<Buffer>, ctx: Context): AsyncGenerator<DecodedBatch> {
+  const tap = new ByteTap(ctx.limits.maxRecordBytes + 1);
   const gunzip = createGunzip();
-  const source = Readable.from(compressed);
+  const source = Readable.from(tap.tap(compressed));
   source.on('error', (err) => gunzip.destroy(err));
   source.pipe(gunzip);
-  yield* decodeInput(inner, gunzip);
+  try {
+    const inner = capped(gunzip, ctx.limits.maxMemberBytes, 'decompressed gzip stream', '--max-member-bytes');
+    yield* decodeAt(name, fileName.replace(/\.gz$/i, ''), inner, { ...ctx, depth: ctx.depth + 1, container: () => tap.bytes() });
+  } finally {
+    source.destroy();
+    gunzip.destroy();
+  }
 }
 
 function openZip(bytes: Buffer): Promise<yauzl.ZipFile> {
   return new Promise((resolve, reject) =>
-    yauzl.fromBuffer(bytes, { lazyEntries: true, decodeStrings: true }, (err, zip) => (err || !zip ? reject(err) : resolve(zip))),
+    yauzl.fromBuffer(bytes, { lazyEntries: true, decodeStrings: true, validateEntrySizes: true }, (err, zip) => (err || !zip ? reject(err) : resolve(zip))),
   );
 }
 
@@ -128,100 +207,170 @@ function openEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Readable> {
   return new Promise((resolve, reject) => zip.openReadStream(entry, (err, s) => (err || !s ? reject(err) : resolve(s))));
 }
 
+/** Passes a member's bytes through and fails at its end when their CRC-32 is not the one the zip names. */
+async function* crcChecked(chunks: AsyncIterable<Buffer>, expected: number): AsyncGenerator<Buffer> {
+  let crc = 0;
+  for await (const c of chunks) {
+    crc = crc32.unsigned(c, crc);
+    yield c;
+  }
+  if (crc !== expected >>> 0) throw new Error(`CRC-32 mismatch (${crc.toString(16)}, the zip says ${(expected >>> 0).toString(16)})`);
+}
+
 /** Each zip member is its own input, named `zip!member`; members in name order. */
-async function* decodeZip(name: string, bytes: Buffer): AsyncGenerator<DecodedBatch> {
+async function* decodeZip(name: string, chunks: AsyncIterable<Buffer>, ctx: Context): AsyncGenerator<DecodedBatch> {
+  const parts: Buffer[] = [];
+  try {
+    for await (const c of capped(chunks, ctx.limits.maxZipBytes, 'zip', '--max-zip-bytes')) parts.push(c);
+  } catch (err) {
+    yield fail(name, baseName(name), `zip unreadable: ${(err as Error).message}`, Buffer.concat(parts), ctx.limits);
+    return;
+  }
+  const bytes = Buffer.concat(parts);
   let zip: yauzl.ZipFile;
   let entries: yauzl.Entry[];
   try {
     zip = await openZip(bytes);
     entries = await listEntries(zip);
   } catch (err) {
-    yield fail(name, baseName(name), `not a valid zip: ${(err as Error).message}`, bytes);
+    yield fail(name, baseName(name), `not a valid zip: ${(err as Error).message}`, bytes, ctx.limits);
     return;
   }
   entries.sort((a, b) => (a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0));
-  for (const entry of entries) {
-    const member = `${name}!${entry.fileName}`;
-    try {
-      yield* decodeInput(member, await openEntry(zip, entry));
-    } catch (err) {
-      yield fail(member, baseName(member), `zip member: ${(err as Error).message}`, Buffer.alloc(0));
+  const inner: Context = { ...ctx, depth: ctx.depth + 1, container: () => bytes };
+  try {
+    for (const entry of entries) {
+      if (ctx.signal?.aborted) {
+        yield { source: name, fileName: baseName(name), items: [], last: false, interrupted: true };
+        return;
+      }
+      const member = `${name}!${entry.fileName}`;
+      let stream: Readable;
+      try {
+        stream = await openEntry(zip, entry);
+      } catch (err) {
+        yield fail(member, baseName(member), `zip member unreadable: ${(err as Error).message}`, bytes, ctx.limits);
+        continue;
+      }
+      const checked = crcChecked(capped(stream, ctx.limits.maxMemberBytes, 'zip member', '--max-member-bytes'), entry.crc32);
+      yield* decodeAt(member, baseName(member), checked, inner);
     }
+  } finally {
+    zip.close();
   }
-  zip.close();
 }
 
 /** Classifies the first non-empty line of a text input. */
-export function detectTextFormat(firstLine: string): Exclude<InputFormat, 'gzip' | 'zip' | 'empty'> {
+export function detectTextFormat(firstLine: string): TextFormat {
   const t = firstLine.trim();
   if (!t.startsWith('{')) return 'key_value';
-  if (!t.endsWith('}')) return 'json-document';
   try {
     const v = JSON.parse(t) as unknown;
     if (v && typeof v === 'object' && Array.isArray((v as { data?: unknown }).data)) return 'json-document';
+    return 'ndjson';
   } catch {
-    // A malformed first line of an NDJSON file is still NDJSON: it becomes a dead letter.
+    // Not a whole value on one line: the start of a json document, or a bad NDJSON line.
+    // decodeText decides at the end of the input.
+    return 'json-document';
   }
-  return 'ndjson';
 }
 
-async function* decodeText(name: string, fileName: string, chunks: AsyncIterable<Buffer>): AsyncGenerator<DecodedBatch> {
-  let format: ReturnType<typeof detectTextFormat> | undefined;
-  let lineNo = 0;
-  let documentText: string[] = [];
-  let pending: DecodedItem[] = [];
-  let readError: Error | undefined;
+function decodeLine(format: 'ndjson' | 'key_value', position: number, line: Line, limits: DecodeLimits): DecodedItem {
+  const raw = line.bytes ?? line.text;
+  if (line.oversizedLength !== undefined) {
+    const reason = `record of ${line.oversizedLength} bytes is over the limit of ${limits.maxRecordBytes} (--max-record-bytes); its first ${raw.length} bytes are kept`;
+    return { ...failure(position, reason, raw, limits), truncatedFrom: line.oversizedLength };
+  }
+  let result: DecodeResult;
   try {
-  for await (const lines of lineBatches(chunks)) {
-    for (const line of lines) {
-      lineNo++;
-      if (format === 'json-document') {
-        documentText.push(line);
-        continue;
+    result = format === 'ndjson' ? decodeJsonLine(line.text, limits.maxJsonDepth) : decodeKeyValueLine(line.text);
+  } catch (err) {
+    result = { ok: false, reason: `cannot decode: ${(err as Error).message}` };
+  }
+  return { position, result, raw };
+}
+
+interface HeldLine {
+  readonly position: number;
+  readonly line: Line;
+}
+
+async function* decodeText(name: string, fileName: string, chunks: AsyncIterable<Buffer>, ctx: Context): AsyncGenerator<DecodedBatch> {
+  const { limits } = ctx;
+  let format: TextFormat | undefined;
+  let lineNo = 0;
+  // Lines of what may be one json document, held until the end of the input decides.
+  let held: HeldLine[] | undefined;
+  let heldBytes = 0;
+  let pending: DecodedItem[] = [];
+  let broken: Error | undefined;
+  const releaseHeldAsLines = () => {
+    for (const h of held ?? []) pending.push(decodeLine('ndjson', h.position, h.line, limits));
+    held = undefined;
+    format = 'ndjson';
+  };
+  try {
+    for await (const lines of lineBatches(chunks, limits, ctx.signal)) {
+      for (const line of lines) {
+        lineNo++;
+        if (held) {
+          held.push({ position: lineNo, line });
+          heldBytes += line.text.length + 1;
+          if (heldBytes > limits.maxDocumentBytes) releaseHeldAsLines();
+          continue;
+        }
+        if (line.oversizedLength === undefined && line.text.trim().length === 0) continue;
+        if (format === undefined) {
+          format = line.oversizedLength === undefined ? detectTextFormat(line.text) : 'ndjson';
+          if (format === 'json-document') {
+            held = [{ position: lineNo, line }];
+            heldBytes = line.text.length + 1;
+            continue;
+          }
+        }
+        pending.push(decodeLine(format as 'ndjson' | 'key_value', lineNo, line, limits));
       }
-      if (line.trim().length === 0) continue;
-      format ??= detectTextFormat(line);
-      if (format === 'json-document') {
-        documentText.push(line);
-        continue;
-      }
-      const result = format === 'ndjson' ? decodeJsonLine(line) : decodeKeyValueLine(line);
-      pending.push({ position: lineNo, result, raw: line });
       if (pending.length >= BATCH) {
         yield { source: name, fileName, items: pending, last: false };
         pending = [];
       }
     }
-  }
   } catch (err) {
-    // A stream that breaks (truncated gzip, reset) keeps what was read; the break is a dead letter.
-    readError = err as Error;
+    broken = err as Error;
   }
-  if (readError) {
-    const reason = `input broken after line ${lineNo}: ${readError.message}`;
-    pending.push({ position: lineNo + 1, result: { ok: false, reason }, raw: documentText.join('\n'), wholeInput: true });
-    yield { source: name, fileName, items: pending, last: true };
+  if (ctx.signal?.aborted) {
+    // Stopped: what is complete is delivered; the held document and the unfinished line are not.
+    yield { source: name, fileName, items: pending, last: false, interrupted: true };
     return;
   }
-  if (format === 'json-document') {
-    const text = documentText.join('\n');
-    documentText = [];
-    yield decodeJsonDocument(name, fileName, text);
-    return;
+  if (held && !broken) {
+    const doc = decodeJsonDocument(name, fileName, held.map((h) => h.line.text).join('\n'), limits);
+    if (!doc.items[0]?.wholeInput) {
+      yield doc;
+      return;
+    }
+    // Not one document. If some lines are records, it is NDJSON with bad lines, each with its
+    // own outcome; if none is, it is a broken document, kept whole.
+    releaseHeldAsLines();
+    if (!pending.some((i) => i.result.ok)) {
+      yield doc;
+      return;
+    }
+  } else if (held) releaseHeldAsLines();
+  if (broken) {
+    const reason = `input broken after line ${lineNo}: ${broken.message}`;
+    pending.push(failure(lineNo + 1, reason, ctx.container?.() ?? Buffer.alloc(0), limits, true));
   }
   yield { source: name, fileName, items: pending, last: true };
 }
 
 /** An API 1.0 json file: `{"type":"MTA","data":[{…},…]}`. Truncated files fail whole. */
-export function decodeJsonDocument(name: string, fileName: string, text: string): DecodedBatch {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    return fail(name, fileName, `json document: ${(err as Error).message}`, text);
-  }
-  const data = (doc as { data?: unknown })?.data;
-  if (!Array.isArray(data)) return fail(name, fileName, 'json document without a "data" array', text);
+export function decodeJsonDocument(name: string, fileName: string, text: string, limits: DecodeLimits = DEFAULT_LIMITS): DecodedBatch {
+  const parsed = parseJson(text, limits.maxJsonDepth + 2);
+  const whole = (reason: string): DecodedBatch => ({ source: name, fileName, items: [failure(0, reason, text, limits, true)], last: true });
+  if (!parsed.ok) return whole(`json document: ${parsed.reason}`);
+  const data = (parsed.value as { data?: unknown } | null)?.data;
+  if (!Array.isArray(data)) return whole('json document without a "data" array');
   const items: DecodedItem[] = data.map((element, i) => {
     const raw = JSON.stringify(element);
     return { position: i + 1, result: decodeJsonObject(element, raw), raw };

@@ -1,8 +1,11 @@
 /**
- * The one decoded record every input format turns into (docs/design.md "One decoded record").
+ * The one decoded record every input format turns into.
  * Mimecast's own key names; scalar values as text (numbers and booleans from typed JSON are
  * written as their JSON text, so `1` and `"1"` decode alike); embedded JSON parsed.
  */
+import { parseJson } from './json.js';
+import { DEFAULT_LIMITS } from './limits.js';
+
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type FieldValue = string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -56,11 +59,8 @@ export function fromJsonValue(value: JsonValue): FieldValue {
 export function parseEmbeddedJson(text: string): FieldValue {
   const first = text.charCodeAt(0);
   if (first !== 0x7b /* { */ && first !== 0x5b /* [ */) return text;
-  try {
-    const parsed = JSON.parse(text) as JsonValue;
-    if (parsed !== null && typeof parsed === 'object') return parsed;
-  } catch {
-    // Not JSON after all (e.g. a subject "[EXTERNAL] ..."): keep the text.
-  }
-  return text;
+  // Not JSON after all (a subject "[EXTERNAL] ..."), or JSON we will not hold (too deep, a
+  // duplicate key): the text is kept as it is, so nothing is lost.
+  const parsed = parseJson(text, DEFAULT_LIMITS.maxJsonDepth);
+  return parsed.ok && parsed.value !== null && typeof parsed.value === 'object' ? (parsed.value as FieldValue) : text;
 }

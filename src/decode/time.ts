@@ -5,6 +5,21 @@
 const ISO_TIME =
   /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?\s*(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
 
+/** Date.UTC, but years 0–99 are those years, not 1900–1999. */
+function utc(year: number, month: number, day: number, hour = 0, minute = 0, second = 0, ms = 0): number {
+  const d = new Date(Date.UTC(2000, month, day, hour, minute, second, ms));
+  d.setUTCFullYear(year, month, day);
+  return d.getTime();
+}
+
+/** The largest instant a JavaScript Date holds (±100,000,000 days from 1970). */
+const MAX_TIME_MS = 8.64e15;
+
+/** True for a time that a Date (and so an ISO string, an index name) can hold. */
+export function isRepresentableTime(ms: number): boolean {
+  return Number.isFinite(ms) && Math.abs(ms) <= MAX_TIME_MS;
+}
+
 /** Parses an ISO 8601 date-time with an optional offset (none means UTC); NaN when invalid. */
 export function parseIsoTime(text: string): number {
   const m = ISO_TIME.exec(text.trim());
@@ -14,8 +29,8 @@ export function parseIsoTime(text: string): number {
   const hour = Number(h), minute = Number(mi), second = Number(s);
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return NaN;
   const ms = frac ? Math.floor(Number(`0.${frac}`) * 1000) : 0;
-  let t = Date.UTC(year, month - 1, day, hour, minute, second, ms);
-  if (new Date(Date.UTC(year, month - 1, day)).getUTCDate() !== day) return NaN;
+  let t = utc(year, month - 1, day, hour, minute, second, ms);
+  if (new Date(utc(year, month - 1, day)).getUTCDate() !== day) return NaN;
   if (offset && offset !== 'Z' && offset !== 'z') {
     const sign = offset[0] === '-' ? -1 : 1;
     const digits = offset.slice(1).replace(':', '');
@@ -30,7 +45,8 @@ export function parseIsoTime(text: string): number {
 /** Parses epoch milliseconds given as a number or a string of digits; NaN when invalid. */
 export function parseEpochMs(value: string): number {
   if (!/^-?\d{1,16}(\.\d+)?$/.test(value.trim())) return NaN;
-  return Math.floor(Number(value));
+  const ms = Math.floor(Number(value));
+  return isRepresentableTime(ms) ? ms : NaN;
 }
 
 export function isoUtc(ms: number): string {

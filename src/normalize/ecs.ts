@@ -37,6 +37,11 @@ function appliesTo(m: EcsMapping, logType: string): boolean {
   return true;
 }
 
+/** Sets an own property even for a key like `__proto__` (plain assignment would change the prototype). */
+function setOwn(obj: EcsDocument, key: string, value: JsonValue): void {
+  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function asText(v: FieldValue): string {
   return typeof v === 'string' ? v : stableJson(v);
 }
@@ -140,7 +145,7 @@ export class EcsNormalizer {
         const value = record.fields.get(key);
         if (value === undefined) continue;
         consumed.add(key);
-        if (!this.apply(b, attachment, m, value)) unparsed[key] = asText(value);
+        if (!this.apply(b, attachment, m, value)) setOwn(unparsed, key, asText(value));
       }
     }
     for (const [key, value] of record.fields) {
@@ -160,17 +165,17 @@ export class EcsNormalizer {
 
   private keepUnderMimecast(mimecast: EcsDocument, unparsed: EcsDocument, key: string, value: FieldValue): void {
     if (typeof value !== 'string') {
-      mimecast[key] = value;
+      setOwn(mimecast, key, value);
     } else if (numberFields.has(key)) {
       const n = toNumber(value);
-      if (n !== undefined) mimecast[key] = n;
-      else if (value.trim() !== '') unparsed[key] = value;
+      if (n !== undefined) setOwn(mimecast, key, n);
+      else if (value.trim() !== '') setOwn(unparsed, key, value);
     } else if (booleanFields.has(key)) {
       const v = toBoolean(value);
-      if (v !== undefined) mimecast[key] = v;
-      else if (value.trim() !== '') unparsed[key] = value;
+      if (v !== undefined) setOwn(mimecast, key, v);
+      else if (value.trim() !== '') setOwn(unparsed, key, value);
     } else if (value !== 'null') {
-      mimecast[key] = value;
+      setOwn(mimecast, key, value);
     }
   }
 

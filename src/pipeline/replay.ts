@@ -3,10 +3,10 @@
  * types-file update). One that now yields no dead letter is replaced by its events in one
  * transaction; one that still fails stays, with the new reason and an attempt count.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { decodeBytes } from '../decode/input.js';
+import type { DecodeLimits } from '../decode/limits.js';
 import type { Sink } from '../sinks/sink.js';
-import type { Store } from '../store/store.js';
+import type { Store, StoredDeadLetter } from '../store/store.js';
 import { type SinkCounts, addCounts, noCounts } from './summary.js';
 import type { Transformer, Unit } from './transform.js';
 
@@ -18,11 +18,14 @@ export interface ReplayReport {
   duplicates: number;
 }
 
-/** The bytes to replay: the kept raw text, or for a whole-input failure kept without bytes, the file again. */
-function replayBytes(source: string, raw: string | Buffer): Buffer | undefined {
-  if (raw.length > 0) return typeof raw === 'string' ? Buffer.from(raw) : raw;
-  const path = source.split('!')[0]!;
-  return existsSync(path) ? readFileSync(path) : undefined;
+/**
+ * The bytes to replay: exactly the kept bytes. Never the source file read again: the file at that
+ * path may have changed or be another file, and its records would replace this dead letter.
+ * A dead letter with no bytes (written by an older version) or only their head cannot be replayed.
+ */
+function replayBytes(dl: StoredDeadLetter): Buffer | undefined {
+  if (dl.raw.length === 0 || dl.truncatedFrom !== undefined) return undefined;
+  return typeof dl.raw === 'string' ? Buffer.from(dl.raw) : dl.raw;
 }
 
 /**
@@ -41,20 +44,25 @@ export function intoSink(store: Store, sink: Sink): ReplayTarget {
   };
 }
 
-export async function replayDeadLetters(store: Store, transformer: Transformer, target: ReplayTarget = async (rowid, units) => store.resolveDeadLetter(rowid, units)): Promise<ReplayReport> {
+export async function replayDeadLetters(
+  store: Store,
+  transformer: Transformer,
+  target: ReplayTarget = async (rowid, units) => store.resolveDeadLetter(rowid, units),
+  limits?: DecodeLimits,
+): Promise<ReplayReport> {
   const report: ReplayReport = { attempted: 0, recovered: 0, still_failing: 0, events_stored: 0, duplicates: 0 };
   for (const rowid of store.deadLetterIds()) {
     const dl = store.deadLetter(rowid);
     if (!dl) continue;
     report.attempted++;
-    const bytes = replayBytes(dl.source, dl.raw);
+    const bytes = replayBytes(dl);
     if (!bytes) {
       store.markReplayFailed(rowid, dl.reason);
       report.still_failing++;
       continue;
     }
     const units: Unit[] = [];
-    for await (const batch of decodeBytes(dl.source, bytes)) units.push(transformer.process(batch));
+    for await (const batch of decodeBytes(dl.source, bytes, { limits })) units.push(transformer.process(batch));
     const failures = units.flatMap((u) => u.deadLetters);
     if (failures.length > 0) {
       store.markReplayFailed(rowid, failures[0]!.reason);

@@ -1,5 +1,6 @@
 /** Drives inputs through the pipeline into a sink, one unit at a time, counting everything. */
 import { decodeInput } from '../decode/input.js';
+import type { DecodeLimits } from '../decode/limits.js';
 import type { Sink } from '../sinks/sink.js';
 import type { LocalInput } from '../sources/local.js';
 import { AckWindow } from './ack-window.js';
@@ -14,8 +15,9 @@ export interface RunOptions {
   readonly resumeAfter?: (source: string, identity: string | undefined) => number | undefined;
   /** Called after each unit is acknowledged (progress display). */
   readonly onUnit?: (unit: Unit, summary: RunSummary) => void;
-  /** Checked between units: when it returns true the run stops after the unit in hand. */
-  readonly shouldStop?: () => boolean;
+  /** Aborted to stop: decoding stops at once, what is complete is committed, the run ends. */
+  readonly signal?: AbortSignal;
+  readonly limits?: DecodeLimits;
 }
 
 export async function runInputs(inputs: readonly LocalInput[], transformer: Transformer, sink: Sink, options: RunOptions = {}): Promise<RunSummary> {
@@ -45,10 +47,17 @@ async function runAll(
   send: (unit: Unit, identity: string | undefined) => Promise<void>,
 ): Promise<void> {
   for (const input of inputs) {
-    if (options.shouldStop?.()) break;
+    if (options.signal?.aborted) break;
     summary.inputs++;
-    const identity = await input.identity();
-    for await (const batch of decodeInput(input.name, input.open())) {
+    let identity: string | undefined;
+    try {
+      identity = await input.identity();
+    } catch {
+      identity = undefined; // unreadable now: decoding reports why, as the input's dead letter
+    }
+    let complete = false;
+    for await (const batch of decodeInput(input.name, input.open(), { limits: options.limits, signal: options.signal })) {
+      if (batch.interrupted && batch.items.length === 0) break; // nothing new: leave the checkpoint where it is
       const skip = options.resumeAfter?.(batch.source, identity);
       const items = skip === undefined ? batch.items : batch.items.filter((i) => i.position > skip);
       const processed = transformer.process({ ...batch, items });
@@ -56,7 +65,9 @@ async function runAll(
       const unit = skip === undefined ? processed : { ...processed, position: Math.max(processed.position, skip) };
       summary.countUnit(unit);
       await send(unit, identity);
-      if (options.shouldStop?.()) break;
+      complete = batch.last && !batch.interrupted;
+      if (batch.interrupted || options.signal?.aborted) break;
     }
+    if (complete) summary.inputsComplete++;
   }
 }

@@ -22,7 +22,9 @@ export function addCounts(total: SinkCounts, c: SinkCounts): SinkCounts {
 }
 
 export class RunSummary {
+  /** Inputs started, and of them those read to their end (fewer when the run was stopped). */
   inputs = 0;
+  inputsComplete = 0;
   records = 0;
   readonly byType = new Map<string, number>();
   readonly bySource = new Map<string, number>();

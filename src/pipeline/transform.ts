@@ -3,6 +3,7 @@
  */
 import type { Classification, Classifier } from '../classify/classify.js';
 import type { DecodedBatch } from '../decode/input.js';
+import type { DecodedRecord } from '../decode/record.js';
 import { type Fingerprint, fingerprint } from '../fingerprint/fingerprint.js';
 import { UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
 import type { EcsDocument, EcsNormalizer } from '../normalize/ecs.js';
@@ -23,6 +24,8 @@ export interface DeadLetter {
   readonly position: number;
   readonly reason: string;
   readonly raw: string | Buffer;
+  /** Set when `raw` is only the head of the record's bytes (it was over the bound): their full length. Not replayable. */
+  readonly truncatedFrom?: number;
 }
 
 /** One unit of work: events and dead letters of a stretch of one input, plus where it ends. */
@@ -46,6 +49,16 @@ export class Transformer {
     private readonly unknownTypes: UnknownTypePolicy = 'store',
   ) {}
 
+  private processRecord(record: DecodedRecord, fileName: string, position: number): ProcessedEvent | { reason: string } {
+    const classification = this.classifier.classify(record, { fileName, declared: this.declaredType });
+    if (classification.logType === UNKNOWN_LOG_TYPE && this.unknownTypes === 'dead-letter') {
+      return { reason: `unknown log type (keys: ${[...record.fields.keys()].sort().join(',')})` };
+    }
+    const fp: Fingerprint = fingerprint(record);
+    const doc = this.normalizer.normalize(record, classification, fp);
+    return { id: fp.id, hash: fp.hash, timeMs: record.timeMs, classification, doc, raw: record.raw, position };
+  }
+
   process(batch: DecodedBatch): Unit {
     const events: ProcessedEvent[] = [];
     const deadLetters: DeadLetter[] = [];
@@ -53,19 +66,19 @@ export class Transformer {
     for (const item of batch.items) {
       position = Math.max(position, item.position);
       if (!item.result.ok) {
-        deadLetters.push({ source: batch.source, position: item.position, reason: item.result.reason, raw: item.raw });
+        deadLetters.push({ source: batch.source, position: item.position, reason: item.result.reason, raw: item.raw, truncatedFrom: item.truncatedFrom });
         continue;
       }
-      const record = item.result.record;
-      const classification = this.classifier.classify(record, { fileName: batch.fileName, declared: this.declaredType });
-      if (classification.logType === UNKNOWN_LOG_TYPE && this.unknownTypes === 'dead-letter') {
-        const keys = [...record.fields.keys()].sort().join(',');
-        deadLetters.push({ source: batch.source, position: item.position, reason: `unknown log type (keys: ${keys})`, raw: item.raw });
-        continue;
+      // The one guard of the per-record path: whatever one record does to classify, fingerprint
+      // or normalize, it becomes that record's dead letter and the rest of the unit goes on.
+      try {
+        const outcome = this.processRecord(item.result.record, batch.fileName, item.position);
+        if ('reason' in outcome) deadLetters.push({ source: batch.source, position: item.position, reason: outcome.reason, raw: item.raw });
+        else events.push(outcome);
+      } catch (err) {
+        const reason = `cannot process record: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
+        deadLetters.push({ source: batch.source, position: item.position, reason, raw: item.raw });
       }
-      const fp: Fingerprint = fingerprint(record);
-      const doc = this.normalizer.normalize(record, classification, fp);
-      events.push({ id: fp.id, hash: fp.hash, timeMs: record.timeMs, classification, doc, raw: record.raw, position: item.position });
     }
     return { source: batch.source, events, deadLetters, position, last: batch.last };
   }

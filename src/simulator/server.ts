@@ -109,7 +109,14 @@ export class MimecastSimulator {
       });
     });
     this.server.keepAliveTimeout = 1000;
-    await new Promise<void>((resolve) => this.server!.listen(this.options.port ?? 0, '127.0.0.1', resolve));
+    const server = this.server;
+    const wanted = this.options.port ?? 0;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (err: NodeJS.ErrnoException) =>
+        reject(new Error(err.code === 'EADDRINUSE' ? `port ${wanted} on 127.0.0.1 is in use (--port 0 picks a free one)` : `cannot listen on 127.0.0.1:${wanted}: ${err.message}`)),
+      );
+      server.listen(wanted, '127.0.0.1', resolve);
+    });
     const { port } = this.server.address() as AddressInfo;
     this.origin = `http://127.0.0.1:${port}`;
     return { url: this.origin, credentials: this.credentials, v2Credentials: this.v2.credentials, files: this.catalog.length, events: this.catalog.reduce((a, f) => a + f.events.length, 0) };

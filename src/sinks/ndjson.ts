@@ -2,7 +2,7 @@
  * NDJSON sink: one ECS document per line on a stream (stdout by default), in input order;
  * dead letters appended as JSON lines to a file. No deduplication: that needs a store.
  */
-import { type WriteStream, createWriteStream } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type { SinkCounts } from '../pipeline/summary.js';
 import type { DeadLetter, Unit } from '../pipeline/transform.js';
@@ -10,7 +10,8 @@ import type { Sink } from './sink.js';
 
 export function deadLetterJson(d: DeadLetter): string {
   const raw = typeof d.raw === 'string' ? { raw: d.raw } : { raw_base64: d.raw.toString('base64') };
-  return JSON.stringify({ source: d.source, position: d.position, reason: d.reason, ...raw });
+  const truncated = d.truncatedFrom === undefined ? {} : { truncated_from: d.truncatedFrom };
+  return JSON.stringify({ source: d.source, position: d.position, reason: d.reason, ...raw, ...truncated });
 }
 
 function writeAll(out: Writable, text: string): Promise<void> {
@@ -22,7 +23,7 @@ function writeAll(out: Writable, text: string): Promise<void> {
 }
 
 export class NdjsonSink implements Sink {
-  private deadLetterFile: WriteStream | undefined;
+  private deadLetterFile: FileHandle | undefined;
 
   constructor(
     private readonly out: Writable,
@@ -36,14 +37,20 @@ export class NdjsonSink implements Sink {
       await writeAll(this.out, text);
     }
     if (unit.deadLetters.length > 0) {
-      this.deadLetterFile ??= createWriteStream(this.deadLetterPath, { flags: 'a' });
-      await writeAll(this.deadLetterFile, unit.deadLetters.map((d) => `${deadLetterJson(d)}\n`).join(''));
+      // Created readable by its owner only: dead letters are raw mail metadata. A failure stops
+      // the run (these records are then not acknowledged) with the path and the cause.
+      try {
+        this.deadLetterFile ??= await open(this.deadLetterPath, 'a', 0o600);
+        await this.deadLetterFile.appendFile(unit.deadLetters.map((d) => `${deadLetterJson(d)}\n`).join(''));
+      } catch (err) {
+        throw new Error(`cannot write dead letters to ${this.deadLetterPath}: ${(err as Error).message}`);
+      }
     }
     return { stored: unit.events.length, duplicates: 0, collisions: 0, deadLetters: unit.deadLetters.length };
   }
 
   async close(): Promise<void> {
-    const file = this.deadLetterFile;
-    if (file) await new Promise<void>((resolve, reject) => file.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    await this.deadLetterFile?.close();
+    this.deadLetterFile = undefined;
   }
 }

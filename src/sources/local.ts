@@ -1,15 +1,37 @@
-/** Local inputs: files, directories (files in name order, recursively) and stdin (`-`). */
+/**
+ * Local inputs: files, directories (files in name order, recursively) and stdin (`-`).
+ *
+ * Directories are walked defensively: each real directory and file is read once however many
+ * symbolic links lead to it (so link loops end), a dangling link or an unreadable entry is
+ * reported and skipped rather than refusing the whole directory, devices and sockets are skipped
+ * (they never end), and the store's own files are never read as input.
+ */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { open, readdir, realpath, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { join, resolve } from 'node:path';
 
 export interface LocalInput {
   readonly name: string;
   open(): AsyncIterable<Buffer | string>;
-  /** What the input looks like now (size and a digest of its head), to tell a resumed file from a replaced one; undefined for stdin. */
+  /** What the input looks like now (a digest of its head), to tell a resumed file from a replaced one; undefined for stdin and pipes. */
   identity(): Promise<string | undefined>;
 }
+
+/** A path found while expanding directories that is not read, and why. */
+export interface SkippedPath {
+  readonly path: string;
+  readonly reason: string;
+}
+
+export interface LocalInputs {
+  readonly inputs: LocalInput[];
+  readonly skipped: SkippedPath[];
+}
+
+/** A path named on the command line that cannot be read at all. */
+export class InputPathError extends Error {}
 
 const HEAD_BYTES = 64 * 1024;
 
@@ -25,27 +47,86 @@ async function fileIdentity(path: string): Promise<string> {
   }
 }
 
-async function expand(path: string): Promise<string[]> {
-  const info = await stat(path).catch((err: NodeJS.ErrnoException) => {
-    throw new Error(`cannot read ${path}: ${err.code === 'ENOENT' ? 'no such file or directory' : err.message}`);
-  });
-  if (!info.isDirectory()) return [path];
-  const names = (await readdir(path)).filter((n) => !n.startsWith('.')).sort();
-  const nested = await Promise.all(names.map((n) => expand(join(path, n))));
-  return nested.flat();
+function kindOf(info: Stats): string {
+  if (info.isCharacterDevice()) return 'a character device';
+  if (info.isBlockDevice()) return 'a block device';
+  if (info.isSocket()) return 'a socket';
+  return 'not a regular file';
 }
 
-/** Resolves the command-line paths to inputs, failing early on a path that does not exist. */
-export async function localInputs(paths: readonly string[], stdin: NodeJS.ReadableStream = process.stdin): Promise<LocalInput[]> {
-  const inputs: LocalInput[] = [];
-  for (const p of paths) {
-    if (p === '-') {
-      inputs.push({ name: '-', open: () => stdin as AsyncIterable<Buffer>, identity: async () => undefined });
-      continue;
+function explain(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ENOENT': return 'no such file or directory (or a dangling symbolic link)';
+    case 'EACCES': case 'EPERM': return 'permission denied';
+    case 'ELOOP': return 'too many levels of symbolic links';
+    default: return err.message;
+  }
+}
+
+class Walker {
+  readonly inputs: LocalInput[] = [];
+  readonly skipped: SkippedPath[] = [];
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly exclude: ReadonlySet<string>) {}
+
+  /** Adds a path; `named` is true for a path the user gave (its problems are errors, not skips). */
+  async add(path: string, named: boolean): Promise<void> {
+    let info: Stats;
+    let real: string;
+    try {
+      info = await stat(path);
+      real = await realpath(path);
+    } catch (err) {
+      const reason = explain(err as NodeJS.ErrnoException);
+      if (named) throw new InputPathError(`cannot read ${path}: ${reason}`);
+      this.skipped.push({ path, reason });
+      return;
     }
-    for (const file of await expand(p)) {
-      inputs.push({ name: file, open: () => createReadStream(file), identity: () => fileIdentity(file) });
+    if (this.exclude.has(real)) {
+      if (named) throw new InputPathError(`${path} is mimelog's own store or dead-letter file, not an input`);
+      return;
+    }
+    if (this.seen.has(real)) return; // reached again through a link: read once (this ends loops)
+    this.seen.add(real);
+    if (info.isDirectory()) {
+      let names: string[];
+      try {
+        names = (await readdir(path)).filter((n) => !n.startsWith('.')).sort();
+      } catch (err) {
+        const reason = explain(err as NodeJS.ErrnoException);
+        if (named) throw new InputPathError(`cannot read ${path}: ${reason}`);
+        this.skipped.push({ path, reason });
+        return;
+      }
+      for (const n of names) await this.add(join(path, n), false);
+    } else if (info.isFile()) {
+      this.inputs.push({ name: path, open: () => createReadStream(path), identity: () => fileIdentity(path) });
+    } else if (info.isFIFO()) {
+      // A pipe is read as a stream; probing its head would take the writer's data.
+      this.inputs.push({ name: path, open: () => createReadStream(path), identity: async () => undefined });
+    } else {
+      const reason = `${kindOf(info)}, which never ends; read it through stdin if you mean it`;
+      if (named) throw new InputPathError(`cannot read ${path}: ${reason}`);
+      this.skipped.push({ path, reason });
     }
   }
-  return inputs;
+}
+
+/**
+ * Resolves the command-line paths to inputs, failing early on a named path that cannot be read.
+ * `exclude` lists files that are never inputs (the store, its journal, the dead-letter file).
+ */
+export async function localInputs(paths: readonly string[], stdin: NodeJS.ReadableStream = process.stdin, exclude: readonly string[] = []): Promise<LocalInputs> {
+  const excluded = new Set<string>();
+  for (const p of exclude) {
+    excluded.add(resolve(p));
+    excluded.add(await realpath(p).catch(() => resolve(p)));
+  }
+  const walker = new Walker(excluded);
+  for (const p of paths) {
+    if (p === '-') walker.inputs.push({ name: '-', open: () => stdin as AsyncIterable<Buffer>, identity: async () => undefined });
+    else await walker.add(p, true);
+  }
+  return { inputs: walker.inputs, skipped: walker.skipped };
 }

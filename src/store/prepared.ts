@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { JsonValue } from '../decode/record.js';
+import { encodeText, hasEscapedBytes } from '../decode/text.js';
 import type { DeadLetter, ProcessedEvent, Unit } from '../pipeline/transform.js';
 
 type Doc = { [k: string]: JsonValue };
@@ -12,7 +13,7 @@ type Doc = { [k: string]: JsonValue };
 export type EventParams = [
   id: string, hash: string, ts: number, logType: string, logTypeSource: string, acode: string | null, messageId: string | null,
   sender: string | null, recipients: string | null, subject: string | null, direction: string | null, action: string | null,
-  doc: string, original: string, source: string, position: number,
+  doc: string, original: string | Buffer, source: string, position: number,
 ];
 
 export interface PreparedEvent {
@@ -28,6 +29,7 @@ export interface PreparedDeadLetter {
   readonly raw: Uint8Array;
   readonly isText: boolean;
   readonly digest: string;
+  readonly truncatedFrom: number | null;
 }
 
 export interface PreparedUnit {
@@ -57,6 +59,11 @@ export function docWithoutOriginal(doc: Doc): Doc {
   return { ...doc, event: rest };
 }
 
+/** The raw record as stored: text, or its exact bytes when it held invalid UTF-8 (a TEXT column would replace them). */
+function storedOriginal(raw: string): string | Buffer {
+  return hasEscapedBytes(raw) ? encodeText(raw) : raw;
+}
+
 export function prepareEvent(e: ProcessedEvent, source: string): PreparedEvent {
   const doc = e.doc;
   const email = (doc.email ?? {}) as Doc;
@@ -65,7 +72,7 @@ export function prepareEvent(e: ProcessedEvent, source: string): PreparedEvent {
   const params: EventParams = [
     e.id, e.hash, e.timeMs, e.classification.logType, e.classification.source, str(email.local_id), str(email.message_id),
     from[from.length - 1] ?? null, to.length > 0 ? to.join(',') : null, str(email.subject), str(email.direction),
-    str((doc.event as Doc).action), JSON.stringify(docWithoutOriginal(doc)), e.raw, source, e.position,
+    str((doc.event as Doc).action), JSON.stringify(docWithoutOriginal(doc)), storedOriginal(e.raw), source, e.position,
   ];
   return { params, addresses: [...from.map((a) => [a, 'from'] as [string, 'from']), ...to.map((a) => [a, 'to'] as [string, 'to'])] };
 }
@@ -73,7 +80,7 @@ export function prepareEvent(e: ProcessedEvent, source: string): PreparedEvent {
 export function prepareDeadLetter(d: DeadLetter): PreparedDeadLetter {
   const isText = typeof d.raw === 'string';
   const raw = isText ? Buffer.from(d.raw as string) : (d.raw as Buffer);
-  return { source: d.source, position: d.position, reason: d.reason, raw, isText, digest: createHash('sha256').update(raw).digest('hex') };
+  return { source: d.source, position: d.position, reason: d.reason, raw, isText, digest: createHash('sha256').update(raw).digest('hex'), truncatedFrom: d.truncatedFrom ?? null };
 }
 
 /**

@@ -1,4 +1,5 @@
 /** Read-side of the store: stats, search, export. Indexed queries only on the hot paths. */
+import { decodeText } from '../decode/text.js';
 import type Database from 'better-sqlite3';
 import type { Store } from './store.js';
 
@@ -82,7 +83,8 @@ export interface EventRow {
   direction: string | null;
   action: string | null;
   doc: string;
-  original: string | null;
+  /** Text, or the bytes of a record that held invalid UTF-8. */
+  original: string | Buffer | null;
 }
 
 const ROW_COLUMNS = 'e.rowid, e.id, e.ts, e.log_type, e.acode, e.message_id, e.sender, e.recipients, e.subject, e.direction, e.action, e.doc, e.original';
@@ -117,14 +119,14 @@ export function search(db: Database.Database, filter: SearchFilter): EventRow[] 
 /** Streams stored documents in time order, with event.original put back unless asked not to. */
 export function* exportDocuments(db: Database.Database, filter: SearchFilter, withOriginal: boolean): Generator<string> {
   const w = where(filter);
-  const rows = db.prepare(`SELECT e.doc, e.original FROM events e ${w.sql} ORDER BY e.ts, e.rowid`).iterate(...w.params) as IterableIterator<{ doc: string; original: string | null }>;
+  const rows = db.prepare(`SELECT e.doc, e.original FROM events e ${w.sql} ORDER BY e.ts, e.rowid`).iterate(...w.params) as IterableIterator<{ doc: string; original: string | Buffer | null }>;
   for (const row of rows) {
     if (!withOriginal || row.original === null) {
       yield row.doc;
       continue;
     }
     const doc = JSON.parse(row.doc) as { event: Record<string, unknown> };
-    doc.event.original = row.original;
+    doc.event.original = typeof row.original === 'string' ? row.original : decodeText(row.original);
     yield JSON.stringify(doc);
   }
 }

@@ -92,4 +92,9 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE work_items ADD COLUMN expires_at TEXT;
   ALTER TABLE checkpoints ADD COLUMN newest_event_ms INTEGER;
   `,
+  // 4: a dead letter whose bytes were over the record bound keeps only their head; this says
+  // how long the record was (and that replay cannot help).
+  `
+  ALTER TABLE dead_letters ADD COLUMN truncated_from INTEGER;
+  `,
 ];

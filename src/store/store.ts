@@ -3,6 +3,7 @@
  * A unit's events, dead letters, counters and checkpoint commit in one transaction, so a crash
  * leaves the store before or after the whole unit, never in between.
  */
+import { closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { type SinkCounts, addCounts, noCounts } from '../pipeline/summary.js';
 import type { DeadLetter, Unit } from '../pipeline/transform.js';
@@ -44,6 +45,28 @@ export interface StoredDeadLetter extends DeadLetter {
   readonly replayAttempts: number;
 }
 
+/** The store cannot be opened or used; the message names the path and the cause. */
+export class StoreOpenError extends Error {}
+
+/**
+ * Opens the store file. A name SQLite would turn into a temporary or in-memory database is
+ * refused (a run would report events stored and keep none). A new file is created readable by
+ * its owner only, because it holds mail metadata; SQLite gives its WAL and shared-memory files
+ * the same mode.
+ */
+function openDatabase(path: string, readonly: boolean): Database.Database {
+  if (path.trim() === '' || path === ':memory:' || path.startsWith('file:')) {
+    throw new StoreOpenError(`--db/MIMELOG_DB must name a file, not ${JSON.stringify(path)} (SQLite would keep the events in memory and lose them)`);
+  }
+  if (readonly && !existsSync(path)) throw new StoreOpenError(`no store at ${path} (set --db or MIMELOG_DB)`);
+  try {
+    if (!readonly && !existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+    return new Database(path, { readonly, fileMustExist: readonly });
+  } catch (err) {
+    throw new StoreOpenError(`cannot open the store ${path}: ${(err as Error).message}`);
+  }
+}
+
 export class Store {
   readonly db: Database.Database;
   private readonly insertEvent: Database.Statement;
@@ -60,11 +83,16 @@ export class Store {
   private readonly writeTx: Database.Transaction<(unit: PreparedUnit, update: CheckpointUpdate | undefined) => SinkCounts>;
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
-    this.db = new Database(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly ?? false });
+    this.db = openDatabase(path, options.readonly ?? false);
     if (!options.readonly) {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL'); // WAL + NORMAL: durable across process crashes; a power loss may drop the last commits, never corrupt.
-      this.migrate();
+      try {
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma('synchronous = NORMAL'); // WAL + NORMAL: durable across process crashes; a power loss may drop the last commits, never corrupt.
+        this.migrate();
+      } catch (err) {
+        this.db.close();
+        throw new StoreOpenError(`cannot use the store ${path}: ${(err as Error).message}`);
+      }
     }
     this.db.pragma('busy_timeout = 10000');
     const version = this.db.pragma('user_version', { simple: true }) as number;
@@ -78,8 +106,8 @@ export class Store {
     this.indexSubjects = this.db.prepare('INSERT INTO events_fts (rowid, subject) SELECT rowid, subject FROM events WHERE rowid BETWEEN ? AND ? AND subject IS NOT NULL');
     this.insertCollision = this.db.prepare(`INSERT INTO collisions (id, stored_hash, new_hash, stored_doc, new_doc, new_original, source, position, seen_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.insertDeadLetter = this.db.prepare(`INSERT OR IGNORE INTO dead_letters (source, position, reason, raw, raw_is_text, raw_digest, created_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    this.insertDeadLetter = this.db.prepare(`INSERT OR IGNORE INTO dead_letters (source, position, reason, raw, raw_is_text, raw_digest, created_at, truncated_from)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
     this.upsertCheckpoint = this.db.prepare(`INSERT INTO checkpoints (source, position, complete, identity, cursor, updated_at, newest_event_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT(source) DO UPDATE SET position = excluded.position, complete = excluded.complete,
       identity = coalesce(excluded.identity, identity), cursor = coalesce(excluded.cursor, cursor), updated_at = excluded.updated_at,
@@ -144,7 +172,7 @@ export class Store {
 
   /** Dead letters, work item and checkpoint: the end of every unit's transaction. */
   private finishUnit(unit: PreparedUnit, deadLetters: readonly PreparedDeadLetter[], update: CheckpointUpdate | undefined, counts: SinkCounts, now: number): void {
-    for (const d of deadLetters) this.insertDeadLetter.run(d.source, d.position, d.reason, d.raw, d.isText ? 1 : 0, d.digest, now);
+    for (const d of deadLetters) this.insertDeadLetter.run(d.source, d.position, d.reason, d.raw, d.isText ? 1 : 0, d.digest, now, d.truncatedFrom);
     counts.deadLetters = deadLetters.length;
     if (counts.deadLetters > 0) this.bumpCounter.run('deadLetters', counts.deadLetters);
     const listed = update?.listed;
@@ -200,11 +228,14 @@ export class Store {
   }
 
   deadLetter(rowid: number): StoredDeadLetter | undefined {
-    const row = this.db.prepare('SELECT rowid, source, position, reason, raw, raw_is_text, replay_attempts FROM dead_letters WHERE rowid = ?').get(rowid) as
-      | { rowid: number; source: string; position: number; reason: string; raw: Buffer; raw_is_text: number; replay_attempts: number }
+    const row = this.db.prepare('SELECT rowid, source, position, reason, raw, raw_is_text, replay_attempts, truncated_from FROM dead_letters WHERE rowid = ?').get(rowid) as
+      | { rowid: number; source: string; position: number; reason: string; raw: Buffer; raw_is_text: number; replay_attempts: number; truncated_from: number | null }
       | undefined;
     if (!row) return undefined;
-    return { rowid: row.rowid, source: row.source, position: row.position, reason: row.reason, raw: row.raw_is_text ? row.raw.toString('utf8') : row.raw, replayAttempts: row.replay_attempts };
+    return {
+      rowid: row.rowid, source: row.source, position: row.position, reason: row.reason, raw: row.raw_is_text ? row.raw.toString('utf8') : row.raw,
+      replayAttempts: row.replay_attempts, truncatedFrom: row.truncated_from ?? undefined,
+    };
   }
 
   /** Inserts one event; returns its rowid when it is new. */

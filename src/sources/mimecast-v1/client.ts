@@ -2,11 +2,12 @@
  * API 1.0 `get-siem-logs` client: one signed call, one classified answer. Retrying is the
  * collector's job; this module only says what the answer was.
  */
+import { readCapped } from '../http-body.js';
 import { SIEM_PATH_V1 } from '../../mimecast/endpoints.js';
 import { type V1Credentials, signedHeaders } from '../../mimecast/v1-auth.js';
 
 export type V1Answer =
-  | { kind: 'file'; name: string; body: Buffer; nextToken: string }
+  | { kind: 'file'; name: string; body: Buffer; nextToken: string; /** body is only the head of a larger answer */ overLimit?: boolean }
   | { kind: 'caught-up' }
   /** Worth retrying after `waitMs` (429: the reset time) or a back-off. */
   | { kind: 'retry'; reason: string; waitMs?: number }
@@ -21,6 +22,8 @@ export interface V1Request {
   readonly compress: boolean;
   readonly token?: string;
   readonly timeoutMs: number;
+  /** Larger answers are not read whole: a file is dead-lettered with its head, anything else retried. */
+  readonly maxResponseBytes: number;
 }
 
 interface FailBody {
@@ -40,7 +43,12 @@ const FATAL_ADVICE: Readonly<Record<string, string>> = {
 
 function fileNameFrom(disposition: string | null): string | undefined {
   const m = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition ?? '');
-  return m ? decodeURIComponent(m[1]!) : undefined;
+  if (!m) return undefined;
+  try {
+    return decodeURIComponent(m[1]!);
+  } catch {
+    return m[1]; // broken percent-encoding: the name as sent (it is only a label and a type signal)
+  }
 }
 
 function classifyFail(body: FailBody, status: number): V1Answer | undefined {
@@ -58,6 +66,7 @@ export async function getSiemLogs(r: V1Request): Promise<V1Answer> {
   const body = JSON.stringify({ data: [{ type: 'MTA', fileFormat: r.fileFormat, compress: r.compress, ...(r.token ? { token: r.token } : {}) }] });
   let res: Response;
   let bytes: Buffer;
+  let overLimit: boolean;
   try {
     res = await fetch(new URL(SIEM_PATH_V1, r.baseUrl), {
       method: 'POST',
@@ -65,7 +74,9 @@ export async function getSiemLogs(r: V1Request): Promise<V1Answer> {
       body,
       signal: AbortSignal.timeout(r.timeoutMs),
     });
-    bytes = Buffer.from(await res.arrayBuffer());
+    const answer = await readCapped(res, r.maxResponseBytes);
+    bytes = answer.bytes;
+    overLimit = answer.overLimit;
   } catch (err) {
     const e = err as Error & { cause?: { code?: string } };
     const why = e.name === 'TimeoutError' ? `timed out after ${r.timeoutMs} ms` : `${e.message}${e.cause?.code ? ` (${e.cause.code})` : ''}`;
@@ -76,6 +87,7 @@ export async function getSiemLogs(r: V1Request): Promise<V1Answer> {
     const reset = Number(res.headers.get('x-ratelimit-reset'));
     return { kind: 'retry', reason: 'HTTP 429 rate limited', waitMs: Number.isFinite(reset) && reset > 0 ? reset : 1000 };
   }
+  if (overLimit && (type.includes('json') || res.status !== 200)) return { kind: 'retry', reason: `answer larger than ${r.maxResponseBytes} bytes (--max-response-bytes)` };
   if (type.includes('json') || res.status !== 200) {
     let parsed: FailBody = {};
     try {
@@ -96,5 +108,5 @@ export async function getSiemLogs(r: V1Request): Promise<V1Answer> {
   if (bytes.length === 0) return { kind: 'retry', reason: 'empty file body' };
   if (!nextToken) return { kind: 'retry', reason: 'file without an mc-siem-token header' };
   const name = fileNameFrom(res.headers.get('content-disposition')) ?? `siem-${Date.now()}.${r.fileFormat === 'json' ? 'json' : 'log'}`;
-  return { kind: 'file', name, body: bytes, nextToken };
+  return { kind: 'file', name, body: bytes, nextToken, ...(overLimit ? { overLimit: true } : {}) };
 }

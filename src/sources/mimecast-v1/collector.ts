@@ -5,6 +5,7 @@
  * fingerprint turns the re-fetch into duplicates).
  */
 import { decodeBytes } from '../../decode/input.js';
+import { type DecodeLimits, DEFAULT_LIMITS, boundedBytes } from '../../decode/limits.js';
 import type { Logger } from '../../log/logger.js';
 import type { V1Credentials } from '../../mimecast/v1-auth.js';
 import { AckWindow } from '../../pipeline/ack-window.js';
@@ -26,6 +27,9 @@ export interface V1CollectorOptions extends PollingOptions {
   readonly onInvalidToken: InvalidTokenPolicy;
   /** Checkpoint row name in the store. */
   readonly checkpointKey: string;
+  /** Larger API answers are not read whole (a file is dead-lettered with its head). */
+  readonly maxResponseBytes: number;
+  readonly limits?: DecodeLimits;
 }
 
 export class CollectorError extends Error {}
@@ -41,12 +45,12 @@ export interface CollectorHooks {
 }
 
 /** Merges a file's decoded batches into one unit (one transaction). */
-async function decodeFile(name: string, body: Buffer, transformer: Transformer): Promise<{ unit: Unit; inputFailure?: string }> {
+async function decodeFile(name: string, body: Buffer, transformer: Transformer, limits?: DecodeLimits): Promise<{ unit: Unit; inputFailure?: string }> {
   const events: ProcessedEvent[] = [];
   const deadLetters: DeadLetter[] = [];
   let inputFailure: string | undefined;
   let position = 0;
-  for await (const batch of decodeBytes(name, body)) {
+  for await (const batch of decodeBytes(name, body, { limits })) {
     for (const item of batch.items) if (!item.result.ok && item.wholeInput) inputFailure ??= item.result.reason;
     const u = transformer.process(batch);
     events.push(...u.events);
@@ -104,8 +108,11 @@ export class V1Collector {
           if (!(await sleep(this.options.pollIntervalMs, stop))) break;
           continue;
         }
-        const { unit, inputFailure } = await decodeFile(answer.name, answer.body, this.transformer);
-        if (inputFailure && decodeAttempts < this.options.decodeRetries) {
+        const decoded = answer.overLimit
+          ? { unit: { source: answer.name, events: [], deadLetters: [], position: 0, last: true }, inputFailure: `file larger than ${this.options.maxResponseBytes} bytes (--max-response-bytes); its first ${answer.body.length} bytes are kept` }
+          : await decodeFile(answer.name, answer.body, this.transformer, this.options.limits);
+        const { unit, inputFailure } = decoded;
+        if (inputFailure && !answer.overLimit && decodeAttempts < this.options.decodeRetries) {
           decodeAttempts++;
           this.log.warn('file does not decode; fetching it again', { file: answer.name, reason: inputFailure, attempt: decodeAttempts });
           if (!(await sleep(backoffDelay(decodeAttempts, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs }, this.random), stop))) break;
@@ -116,14 +123,16 @@ export class V1Collector {
           // Kept whole, with the token that fetched it, and skipped: ingestion never stalls on one file.
           this.log.error('file dead-lettered', { file: answer.name, reason: inputFailure, bytes: answer.body.length });
           const reason = `${inputFailure} (file ${answer.name}, token ${token ?? '(start)'})`;
-          toWrite = { ...unit, events: [], deadLetters: [{ source: answer.name, position: 0, reason, raw: answer.body }] };
+          const kept = answer.overLimit ? { bytes: answer.body, note: '' } : boundedBytes(answer.body, this.options.limits ?? DEFAULT_LIMITS);
+          const truncatedFrom = answer.overLimit || kept.bytes.length < answer.body.length ? answer.body.length : undefined;
+          toWrite = { ...unit, events: [], deadLetters: [{ source: answer.name, position: 0, reason: reason + kept.note, raw: kept.bytes, truncatedFrom }] };
         }
         toWrite = { ...toWrite, last: false }; // a file's end is not the account's: see 'caught-up'
         decodeAttempts = 0;
         filesDone++;
         summary.inputs++;
         summary.countUnit(toWrite);
-        const lag = toWrite.events.length ? Date.now() - Math.max(...toWrite.events.map((e) => e.timeMs)) : undefined;
+        const lag = toWrite.events.length ? Date.now() - toWrite.events.reduce((m, e) => Math.max(m, e.timeMs), -Infinity) : undefined;
         // The next file is fetched while this one commits; commits stay in order.
         await window.push(
           this.sink.write(toWrite, { key: checkpointKey, position: filesDone, cursor: answer.nextToken }).then((counts) => {

@@ -1,0 +1,66 @@
+/**
+ * JSON.parse with the two checks it lacks: a nesting bound (V8 parses any depth, but every
+ * recursive walk afterwards, JSON.stringify included, overflows the stack) and duplicate keys
+ * (JSON.parse keeps the last value silently; a record that says two things is not stored as one).
+ */
+export type JsonParse = { ok: true; value: unknown } | { ok: false; reason: string };
+
+const QUOTE = 0x22, BACKSLASH = 0x5c, COLON = 0x3a, OPEN_OBJ = 0x7b, OPEN_ARR = 0x5b, CLOSE_OBJ = 0x7d, CLOSE_ARR = 0x5d;
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
+/** One pass over the text outside strings: deepest nesting and how many keys it names. */
+function scan(text: string, maxDepth: number): { tooDeep: boolean; keys: number } {
+  let depth = 0, keys = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      let j = i + 1;
+      for (; j < text.length; j++) {
+        const d = text.charCodeAt(j);
+        if (d === BACKSLASH) j++;
+        else if (d === QUOTE) break;
+      }
+      let k = j + 1;
+      while (k < text.length && isSpace(text.charCodeAt(k))) k++;
+      if (text.charCodeAt(k) === COLON) keys++;
+      i = j;
+    } else if (c === OPEN_OBJ || c === OPEN_ARR) {
+      if (++depth > maxDepth) return { tooDeep: true, keys };
+    } else if (c === CLOSE_OBJ || c === CLOSE_ARR) depth--;
+  }
+  return { tooDeep: false, keys };
+}
+
+/** Keys of every object in a parsed value, counted without recursion. */
+function countKeys(value: unknown): number {
+  let n = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      for (const x of v) stack.push(x);
+      continue;
+    }
+    const keys = Object.keys(v);
+    n += keys.length;
+    for (const k of keys) stack.push((v as Record<string, unknown>)[k]);
+  }
+  return n;
+}
+
+export function parseJson(text: string, maxDepth: number): JsonParse {
+  const { tooDeep, keys } = scan(text, maxDepth);
+  if (tooDeep) return { ok: false, reason: `JSON nested deeper than ${maxDepth} levels (--max-json-depth)` };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, reason: `malformed JSON: ${(err as Error).message}` };
+  }
+  if (keys > 0 && countKeys(value) < keys) return { ok: false, reason: 'JSON object with a duplicate key' };
+  return { ok: true, value };
+}
