@@ -9,6 +9,7 @@ import { type EventRow, type SearchFilter, exportDocuments, search, stats } from
 import { Store } from '../store/store.js';
 import { trace } from '../store/trace.js';
 import { UsageError, integerOption } from './errors.js';
+import { table } from './table.js';
 import { type LimitCliOptions, addDbOption, addLimitOptions, addPipelineOptions, buildTransformer, limitsFrom, type PipelineOptions } from './ingest.js';
 import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
 
@@ -21,13 +22,6 @@ function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
-function table(headers: string[], rows: string[][]): string {
-  // The last column (details, subject) runs to the end of the line; the others are capped.
-  // A loop, not Math.max(...rows): spreading a long table overflows the stack.
-  const widths = headers.map((h, i) => Math.min(i === headers.length - 1 ? Infinity : 60, rows.reduce((w, r) => Math.max(w, (r[i] ?? '').length), h.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (c.length > widths[i]! ? `${c.slice(0, widths[i]! - 1)}…` : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
 
 /** An ISO 8601 date or date-time; without a zone it is UTC (as everything mimelog prints). */
 function parseTime(value: string, flag: string): number {

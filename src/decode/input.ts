@@ -10,6 +10,7 @@
 import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { createRequire } from 'node:module';
+import { Gunzip as FflateGunzip } from 'fflate';
 import yauzl from 'yauzl';
 import { decodeJsonLine, decodeJsonObject, decodeKeyValueLine } from './decode-record.js';
 import { parseJson } from './json.js';
@@ -50,13 +51,20 @@ const BATCH = 1000;
 // buffer-crc32's ESM typings say `export =`; its ESM build exports a default. Loaded as CommonJS.
 const crc32 = createRequire(import.meta.url)('buffer-crc32') as { unsigned(bytes: Buffer, previous?: number): number };
 
+interface KeptBytes {
+  readonly bytes: Buffer;
+  readonly total: number;
+}
+
+const NO_BYTES: KeptBytes = { bytes: Buffer.alloc(0), total: 0 };
+
 interface Context {
   readonly limits: DecodeLimits;
   readonly signal?: AbortSignal;
   /** How many archives enclose this input. */
   readonly depth: number;
-  /** The enclosing archive's bytes, for the dead letter of a stream that breaks inside it. */
-  readonly container?: () => Buffer;
+  /** The enclosing archive's bytes (as many as were kept) and its length, for the dead letter of a stream that breaks inside it. */
+  readonly container?: () => KeptBytes;
 }
 
 function baseName(name: string): string {
@@ -73,17 +81,18 @@ function isZip(b: Buffer): boolean {
 }
 
 /** A failed item; its bytes are exact (text with escaped bytes goes back to bytes) and bounded. */
-function failure(position: number, reason: string, raw: string | Buffer, limits: DecodeLimits, wholeInput = false): DecodedItem {
+function failure(position: number, reason: string, raw: string | Buffer | KeptBytes, limits: DecodeLimits, wholeInput = false): DecodedItem {
   if (typeof raw === 'string' && raw.length <= limits.maxRecordBytes && !hasEscapedBytes(raw)) {
     return { position, result: { ok: false, reason }, raw, wholeInput };
   }
-  const bytes = typeof raw === 'string' ? encodeText(raw) : raw;
-  const kept = boundedBytes(bytes, limits);
-  const truncatedFrom = kept.bytes.length < bytes.length ? bytes.length : undefined;
+  const bytes = typeof raw === 'string' ? encodeText(raw) : Buffer.isBuffer(raw) ? raw : raw.bytes;
+  const total = typeof raw === 'object' && !Buffer.isBuffer(raw) ? raw.total : bytes.length;
+  const kept = boundedBytes(bytes, limits, total);
+  const truncatedFrom = kept.bytes.length < total ? total : undefined;
   return { position, result: { ok: false, reason: reason + kept.note }, raw: kept.bytes, wholeInput, truncatedFrom };
 }
 
-function fail(source: string, fileName: string, reason: string, raw: Buffer, limits: DecodeLimits): DecodedBatch {
+function fail(source: string, fileName: string, reason: string, raw: Buffer | KeptBytes, limits: DecodeLimits): DecodedBatch {
   return { source, fileName, items: [failure(0, reason, raw, limits, true)], last: true };
 }
 
@@ -106,6 +115,10 @@ class ByteTap {
   }
   bytes(): Buffer {
     return Buffer.concat(this.parts);
+  }
+  /** Every byte that passed was kept. */
+  get complete(): boolean {
+    return this.kept === this.total;
   }
 }
 
@@ -143,7 +156,7 @@ async function* decodeAt(name: string, fileName: string, chunks: AsyncIterable<B
     do first = await it.next();
     while (!first.done && first.value.length === 0);
   } catch (err) {
-    yield fail(name, fileName, `input unreadable: ${(err as Error).message}`, ctx.container?.() ?? Buffer.alloc(0), ctx.limits);
+    yield fail(name, fileName, `input unreadable: ${(err as Error).message}`, ctx.container?.() ?? NO_BYTES, ctx.limits);
     return;
   }
   if (first.done) {
@@ -160,7 +173,7 @@ async function* decodeAt(name: string, fileName: string, chunks: AsyncIterable<B
     } catch {
       // What arrived is what the dead letter keeps.
     }
-    yield fail(name, fileName, `archive nested deeper than ${ctx.limits.maxArchiveDepth} levels (--max-archive-depth)`, tap.bytes(), ctx.limits);
+    yield fail(name, fileName, `archive nested deeper than ${ctx.limits.maxArchiveDepth} levels (--max-archive-depth)`, { bytes: tap.bytes(), total: tap.total }, ctx.limits);
     return;
   }
   if (archive === 'gzip') yield* decodeGzip(name, fileName, all, ctx);
@@ -168,19 +181,65 @@ async function* decodeAt(name: string, fileName: string, chunks: AsyncIterable<B
   else yield* decodeText(name, fileName, all, ctx);
 }
 
-/** A gzip stream keeps its own name as the source (so replay reads the right file); its type signal drops `.gz`. */
-async function* decodeGzip(name: string, fileName: string, compressed: AsyncIterable<Buffer>, ctx: Context): AsyncGenerator<DecodedBatch> {
-  const tap = new ByteTap(ctx.limits.maxRecordBytes + 1);
+/**
+ * Gunzips with Node's zlib (which checks each member's CRC). zlib drops the output of the write
+ * that fails (trailing garbage, a cut tail), so when it fails and every compressed byte was kept,
+ * the bytes are decompressed again by fflate, which hands over its output before it fails, and
+ * what zlib had not delivered is passed on; then the failure stands (it becomes a dead letter).
+ */
+async function* gunzipKeepingOutput(compressed: AsyncIterable<Buffer>, tap: ByteTap): AsyncGenerator<Buffer> {
   const gunzip = createGunzip();
-  const source = Readable.from(tap.tap(compressed));
+  const source = Readable.from(compressed);
   source.on('error', (err) => gunzip.destroy(err));
   source.pipe(gunzip);
+  let delivered = 0;
   try {
-    const inner = capped(gunzip, ctx.limits.maxMemberBytes, 'decompressed gzip stream', '--max-member-bytes');
-    yield* decodeAt(name, fileName.replace(/\.gz$/i, ''), inner, { ...ctx, depth: ctx.depth + 1, container: () => tap.bytes() });
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      delivered += chunk.length;
+      yield chunk;
+    }
+  } catch (err) {
+    if (tap.complete) yield* recoverTail(tap.bytes(), delivered);
+    throw err;
   } finally {
     source.destroy();
     gunzip.destroy();
+  }
+}
+
+/** The decompressed bytes of `compressed` after the first `skip`, as far as they go. */
+function* recoverTail(compressed: Buffer, skip: number): Generator<Buffer> {
+  const out: Buffer[] = [];
+  const inflater = new FflateGunzip((data) => out.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength)));
+  let seen = 0;
+  const SLICE = 4096; // bounds what one push can produce (a bomb inflates ~1000×)
+  try {
+    for (let i = 0; i < compressed.length; i += SLICE) {
+      inflater.push(compressed.subarray(i, i + SLICE), i + SLICE >= compressed.length);
+      for (const c of out.splice(0)) {
+        const from = Math.max(0, skip - seen);
+        seen += c.length;
+        if (from < c.length) yield c.subarray(from);
+      }
+    }
+  } catch {
+    for (const c of out.splice(0)) {
+      const from = Math.max(0, skip - seen);
+      seen += c.length;
+      if (from < c.length) yield c.subarray(from);
+    }
+  }
+}
+
+/** A gzip stream keeps its own name as the source (so replay reads the right file); its type signal drops `.gz`. */
+async function* decodeGzip(name: string, fileName: string, compressed: AsyncIterable<Buffer>, ctx: Context): AsyncGenerator<DecodedBatch> {
+  const tap = new ByteTap(ctx.limits.maxRecordBytes + 1);
+  const gunzip = gunzipKeepingOutput(tap.tap(compressed), tap);
+  try {
+    const inner = capped(gunzip, ctx.limits.maxMemberBytes, 'decompressed gzip stream', '--max-member-bytes');
+    yield* decodeAt(name, fileName.replace(/\.gz$/i, ''), inner, { ...ctx, depth: ctx.depth + 1, container: () => ({ bytes: tap.bytes(), total: tap.total }) });
+  } finally {
+    await gunzip.return(undefined);
   }
 }
 
@@ -237,7 +296,7 @@ async function* decodeZip(name: string, chunks: AsyncIterable<Buffer>, ctx: Cont
     return;
   }
   entries.sort((a, b) => (a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0));
-  const inner: Context = { ...ctx, depth: ctx.depth + 1, container: () => bytes };
+  const inner: Context = { ...ctx, depth: ctx.depth + 1, container: () => ({ bytes, total: bytes.length }) };
   try {
     for (const entry of entries) {
       if (ctx.signal?.aborted) {
@@ -277,6 +336,9 @@ export function detectTextFormat(firstLine: string): TextFormat {
 
 function decodeLine(format: 'ndjson' | 'key_value', position: number, line: Line, limits: DecodeLimits): DecodedItem {
   const raw = line.bytes ?? line.text;
+  if (line.unfinished) {
+    return failure(position, 'unfinished last line where the input broke (not decoded: it may be cut short)', raw, limits);
+  }
   if (line.oversizedLength !== undefined) {
     const reason = `record of ${line.oversizedLength} bytes is over the limit of ${limits.maxRecordBytes} (--max-record-bytes); its first ${raw.length} bytes are kept`;
     return { ...failure(position, reason, raw, limits), truncatedFrom: line.oversizedLength };
@@ -359,7 +421,7 @@ async function* decodeText(name: string, fileName: string, chunks: AsyncIterable
   } else if (held) releaseHeldAsLines();
   if (broken) {
     const reason = `input broken after line ${lineNo}: ${broken.message}`;
-    pending.push(failure(lineNo + 1, reason, ctx.container?.() ?? Buffer.alloc(0), limits, true));
+    pending.push(failure(lineNo + 1, reason, ctx.container?.() ?? NO_BYTES, limits, true));
   }
   yield { source: name, fileName, items: pending, last: true };
 }

@@ -42,8 +42,8 @@ export interface DecodeOptions {
 export class LimitExceeded extends Error {}
 
 /** Bytes kept for a dead letter: all of them under the bound, else the head, and a note saying so. */
-export function boundedBytes(bytes: Buffer, limits: DecodeLimits): { bytes: Buffer; note: string } {
-  if (bytes.length <= limits.maxRecordBytes) return { bytes, note: '' };
+export function boundedBytes(bytes: Buffer, limits: DecodeLimits, totalLength = bytes.length): { bytes: Buffer; note: string } {
+  if (totalLength <= limits.maxRecordBytes && bytes.length === totalLength) return { bytes, note: '' };
   const head = Buffer.from(bytes.subarray(0, limits.deadLetterHeadBytes));
-  return { bytes: head, note: ` (${bytes.length} bytes; the first ${head.length} are kept)` };
+  return { bytes: head, note: ` (${totalLength} bytes; the first ${head.length} are kept)` };
 }

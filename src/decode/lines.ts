@@ -14,6 +14,8 @@ export interface Line {
   readonly bytes?: Buffer;
   /** The line's full length in bytes when it passed the bound. */
   readonly oversizedLength?: number;
+  /** The input broke while this line was being read: it may be cut short. */
+  readonly unfinished?: boolean;
 }
 
 const NEWLINE = 0x0a;
@@ -62,6 +64,7 @@ class PartialLine {
 export async function* lineBatches(chunks: AsyncIterable<Buffer>, limits: DecodeLimits, signal?: AbortSignal): AsyncGenerator<Line[]> {
   const partial = new PartialLine(limits);
   let first = true;
+  try {
   for await (let chunk of chunks) {
     if (signal?.aborted) return;
     if (first && chunk.length > 0) {
@@ -84,6 +87,11 @@ export async function* lineBatches(chunks: AsyncIterable<Buffer>, limits: Decode
     }
     if (start < chunk.length) partial.add(chunk.subarray(start));
     if (lines.length > 0) yield lines;
+  }
+  } catch (err) {
+    // The stream broke: the line in hand is kept (with its bytes), then the break is reported.
+    if (!partial.empty) yield [{ ...partial.take(), unfinished: true }];
+    throw err;
   }
   if (signal?.aborted) return;
   if (!partial.empty) yield [partial.take()];

@@ -7,6 +7,7 @@ import { DEFAULT_TABLES, type TypeTables } from '../../src/classify/type-tables.
 import { decodeBytes } from '../../src/decode/input.js';
 import { decodeJsonLine, decodeKeyValueLine } from '../../src/decode/decode-record.js';
 import type { DecodedRecord } from '../../src/decode/record.js';
+import type { DecodeLimits } from '../../src/decode/limits.js';
 import { EcsNormalizer } from '../../src/normalize/ecs.js';
 import { Transformer, type Unit } from '../../src/pipeline/transform.js';
 
@@ -31,9 +32,9 @@ export function transformer(opts: { tables?: TypeTables; declared?: string; keep
 }
 
 /** Runs one named input (bytes or text) through decode and transform, merging its units. */
-export async function processInput(name: string, content: Buffer | string, t: Transformer = transformer()): Promise<Unit> {
+export async function processInput(name: string, content: Buffer | string, t: Transformer = transformer(), limits?: DecodeLimits): Promise<Unit> {
   const merged: Unit = { source: name, events: [], deadLetters: [], position: 0, last: true };
-  for await (const batch of decodeBytes(name, typeof content === 'string' ? Buffer.from(content) : content)) {
+  for await (const batch of decodeBytes(name, typeof content === 'string' ? Buffer.from(content) : content, { limits })) {
     const unit = t.process(batch);
     merged.events.push(...unit.events);
     merged.deadLetters.push(...unit.deadLetters);
