@@ -29,6 +29,8 @@ export interface DecodedItem {
   readonly wholeInput?: boolean;
   /** The bytes were over the bound and `raw` is only their head: this many bytes in all. */
   readonly truncatedFrom?: number;
+  /** The line in hand when the input broke: it may be cut short, so it is never decoded or replayed. */
+  readonly cutShort?: boolean;
 }
 
 export interface DecodedBatch {
@@ -337,7 +339,7 @@ export function detectTextFormat(firstLine: string): TextFormat {
 function decodeLine(format: 'ndjson' | 'key_value', position: number, line: Line, limits: DecodeLimits): DecodedItem {
   const raw = line.bytes ?? line.text;
   if (line.unfinished) {
-    return failure(position, 'unfinished last line where the input broke (not decoded: it may be cut short)', raw, limits);
+    return { ...failure(position, 'unfinished last line where the input broke (not decoded: it may be cut short)', raw, limits), cutShort: true };
   }
   if (line.oversizedLength !== undefined) {
     const reason = `record of ${line.oversizedLength} bytes is over the limit of ${limits.maxRecordBytes} (--max-record-bytes); its first ${raw.length} bytes are kept`;

@@ -21,10 +21,11 @@ export interface ReplayReport {
 /**
  * The bytes to replay: exactly the kept bytes. Never the source file read again: the file at that
  * path may have changed or be another file, and its records would replace this dead letter.
- * A dead letter with no bytes (written by an older version) or only their head cannot be replayed.
+ * A dead letter with no bytes (written by an older version), only their head, or a line that may
+ * be cut short (its input broke while it was read) is not replayed: it could store a wrong event.
  */
 function replayBytes(dl: StoredDeadLetter): Buffer | undefined {
-  if (dl.raw.length === 0 || dl.truncatedFrom !== undefined) return undefined;
+  if (dl.raw.length === 0 || dl.truncatedFrom !== undefined || dl.cutShort) return undefined;
   return typeof dl.raw === 'string' ? Buffer.from(dl.raw) : dl.raw;
 }
 

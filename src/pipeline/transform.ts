@@ -26,6 +26,8 @@ export interface DeadLetter {
   readonly raw: string | Buffer;
   /** Set when `raw` is only the head of the record's bytes (it was over the bound): their full length. Not replayable. */
   readonly truncatedFrom?: number;
+  /** Set when `raw` may be cut short (the line in hand when its input broke). Not replayable. */
+  readonly cutShort?: boolean;
 }
 
 /** One unit of work: events and dead letters of a stretch of one input, plus where it ends. */
@@ -66,7 +68,7 @@ export class Transformer {
     for (const item of batch.items) {
       position = Math.max(position, item.position);
       if (!item.result.ok) {
-        deadLetters.push({ source: batch.source, position: item.position, reason: item.result.reason, raw: item.raw, truncatedFrom: item.truncatedFrom });
+        deadLetters.push({ source: batch.source, position: item.position, reason: item.result.reason, raw: item.raw, truncatedFrom: item.truncatedFrom, cutShort: item.cutShort });
         continue;
       }
       // The one guard of the per-record path: whatever one record does to classify, fingerprint

@@ -10,7 +10,7 @@ import type { Sink } from './sink.js';
 
 export function deadLetterJson(d: DeadLetter): string {
   const raw = typeof d.raw === 'string' ? { raw: d.raw } : { raw_base64: d.raw.toString('base64') };
-  const truncated = d.truncatedFrom === undefined ? {} : { truncated_from: d.truncatedFrom };
+  const truncated = { ...(d.truncatedFrom === undefined ? {} : { truncated_from: d.truncatedFrom }), ...(d.cutShort ? { cut_short: true } : {}) };
   return JSON.stringify({ source: d.source, position: d.position, reason: d.reason, ...raw, ...truncated });
 }
 

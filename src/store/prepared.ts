@@ -30,6 +30,7 @@ export interface PreparedDeadLetter {
   readonly isText: boolean;
   readonly digest: string;
   readonly truncatedFrom: number | null;
+  readonly cutShort: boolean;
 }
 
 export interface PreparedUnit {
@@ -80,7 +81,7 @@ export function prepareEvent(e: ProcessedEvent, source: string): PreparedEvent {
 export function prepareDeadLetter(d: DeadLetter): PreparedDeadLetter {
   const isText = typeof d.raw === 'string';
   const raw = isText ? Buffer.from(d.raw as string) : (d.raw as Buffer);
-  return { source: d.source, position: d.position, reason: d.reason, raw, isText, digest: createHash('sha256').update(raw).digest('hex'), truncatedFrom: d.truncatedFrom ?? null };
+  return { source: d.source, position: d.position, reason: d.reason, raw, isText, digest: createHash('sha256').update(raw).digest('hex'), truncatedFrom: d.truncatedFrom ?? null, cutShort: d.cutShort === true };
 }
 
 /**

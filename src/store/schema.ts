@@ -92,9 +92,11 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE work_items ADD COLUMN expires_at TEXT;
   ALTER TABLE checkpoints ADD COLUMN newest_event_ms INTEGER;
   `,
-  // 4: a dead letter whose bytes were over the record bound keeps only their head; this says
-  // how long the record was (and that replay cannot help).
+  // 4: dead letters whose bytes are not a whole record, which replay leaves alone: over the
+  // record bound only their head is kept (truncated_from: how long the record was); a line in
+  // hand when its input broke may be cut short (cut_short).
   `
   ALTER TABLE dead_letters ADD COLUMN truncated_from INTEGER;
+  ALTER TABLE dead_letters ADD COLUMN cut_short INTEGER NOT NULL DEFAULT 0;
   `,
 ];

@@ -106,8 +106,8 @@ export class Store {
     this.indexSubjects = this.db.prepare('INSERT INTO events_fts (rowid, subject) SELECT rowid, subject FROM events WHERE rowid BETWEEN ? AND ? AND subject IS NOT NULL');
     this.insertCollision = this.db.prepare(`INSERT INTO collisions (id, stored_hash, new_hash, stored_doc, new_doc, new_original, source, position, seen_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.insertDeadLetter = this.db.prepare(`INSERT OR IGNORE INTO dead_letters (source, position, reason, raw, raw_is_text, raw_digest, created_at, truncated_from)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertDeadLetter = this.db.prepare(`INSERT OR IGNORE INTO dead_letters (source, position, reason, raw, raw_is_text, raw_digest, created_at, truncated_from, cut_short)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.upsertCheckpoint = this.db.prepare(`INSERT INTO checkpoints (source, position, complete, identity, cursor, updated_at, newest_event_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT(source) DO UPDATE SET position = excluded.position, complete = excluded.complete,
       identity = coalesce(excluded.identity, identity), cursor = coalesce(excluded.cursor, cursor), updated_at = excluded.updated_at,
@@ -172,7 +172,7 @@ export class Store {
 
   /** Dead letters, work item and checkpoint: the end of every unit's transaction. */
   private finishUnit(unit: PreparedUnit, deadLetters: readonly PreparedDeadLetter[], update: CheckpointUpdate | undefined, counts: SinkCounts, now: number): void {
-    for (const d of deadLetters) this.insertDeadLetter.run(d.source, d.position, d.reason, d.raw, d.isText ? 1 : 0, d.digest, now, d.truncatedFrom);
+    for (const d of deadLetters) this.insertDeadLetter.run(d.source, d.position, d.reason, d.raw, d.isText ? 1 : 0, d.digest, now, d.truncatedFrom, d.cutShort ? 1 : 0);
     counts.deadLetters = deadLetters.length;
     if (counts.deadLetters > 0) this.bumpCounter.run('deadLetters', counts.deadLetters);
     const listed = update?.listed;
@@ -228,13 +228,13 @@ export class Store {
   }
 
   deadLetter(rowid: number): StoredDeadLetter | undefined {
-    const row = this.db.prepare('SELECT rowid, source, position, reason, raw, raw_is_text, replay_attempts, truncated_from FROM dead_letters WHERE rowid = ?').get(rowid) as
-      | { rowid: number; source: string; position: number; reason: string; raw: Buffer; raw_is_text: number; replay_attempts: number; truncated_from: number | null }
+    const row = this.db.prepare('SELECT rowid, source, position, reason, raw, raw_is_text, replay_attempts, truncated_from, cut_short FROM dead_letters WHERE rowid = ?').get(rowid) as
+      | { rowid: number; source: string; position: number; reason: string; raw: Buffer; raw_is_text: number; replay_attempts: number; truncated_from: number | null; cut_short: number }
       | undefined;
     if (!row) return undefined;
     return {
       rowid: row.rowid, source: row.source, position: row.position, reason: row.reason, raw: row.raw_is_text ? row.raw.toString('utf8') : row.raw,
-      replayAttempts: row.replay_attempts, truncatedFrom: row.truncated_from ?? undefined,
+      replayAttempts: row.replay_attempts, truncatedFrom: row.truncated_from ?? undefined, cutShort: row.cut_short === 1,
     };
   }
 
