@@ -5,6 +5,7 @@ import { BENCH_DIR, printTable } from './common.js';
 import { benchCollect } from './collect.js';
 import { benchCollectV2 } from './collect-v2.js';
 import { benchOpenSearch } from './opensearch.js';
+import { benchHostile } from './hostile.js';
 import { benchMemory } from './memory.js';
 import { benchPipeline } from './pipeline.js';
 import { benchStore } from './store.js';
@@ -25,6 +26,12 @@ if (!only || only === 'memory') {
   const m = await benchMemory([200_000, 1_000_000]);
   printTable('Memory (streaming, whole CLI pipeline)', m.rows);
   results.memory = m.results;
+}
+
+if (!only || only === 'hostile') {
+  const h = await benchHostile();
+  printTable('Hostile inputs, default limits (each in its own process)', h.rows);
+  results.hostile = h.results;
 }
 
 if (!only || only === 'store') {

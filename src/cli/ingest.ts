@@ -49,6 +49,7 @@ export interface LimitCliOptions {
   maxZipBytes?: string;
   maxArchiveDepth?: string;
   maxJsonDepth?: string;
+  maxRecordKeys?: string;
 }
 
 export function addLimitOptions(cmd: Command): Command {
@@ -59,7 +60,8 @@ export function addLimitOptions(cmd: Command): Command {
     .option('--max-member-bytes <n>', 'largest decompressed gzip stream or zip member', String(d.maxMemberBytes))
     .option('--max-zip-bytes <n>', 'largest zip read (a zip is read whole)', String(d.maxZipBytes))
     .option('--max-archive-depth <n>', 'archives nested in archives beyond this are dead-lettered', String(d.maxArchiveDepth))
-    .option('--max-json-depth <n>', 'records nested deeper are dead-lettered', String(d.maxJsonDepth));
+    .option('--max-json-depth <n>', 'records nested deeper are dead-lettered', String(d.maxJsonDepth))
+    .option('--max-record-keys <n>', 'records with more keys (nested ones included) are dead-lettered', String(d.maxRecordKeys));
 }
 
 export function limitsFrom(o: LimitCliOptions): DecodeLimits {
@@ -71,6 +73,7 @@ export function limitsFrom(o: LimitCliOptions): DecodeLimits {
     maxZipBytes: integerOption(o.maxZipBytes, '--max-zip-bytes', 1024) ?? d.maxZipBytes,
     maxArchiveDepth: integerOption(o.maxArchiveDepth, '--max-archive-depth', 1) ?? d.maxArchiveDepth,
     maxJsonDepth: integerOption(o.maxJsonDepth, '--max-json-depth', 2) ?? d.maxJsonDepth,
+    maxRecordKeys: integerOption(o.maxRecordKeys, '--max-record-keys', 16) ?? d.maxRecordKeys,
     deadLetterHeadBytes: d.deadLetterHeadBytes,
   };
 }

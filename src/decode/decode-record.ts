@@ -27,9 +27,10 @@ function withTime(fields: Map<string, FieldValue>, raw: string): DecodeResult {
   return { ok: false, reason: 'no event time (neither datetime nor timestamp)' };
 }
 
-export function decodeKeyValueLine(line: string): DecodeResult {
+export function decodeKeyValueLine(line: string, maxKeys: number = DEFAULT_LIMITS.maxRecordKeys): DecodeResult {
   const parsed = parseKeyValueLine(line);
   if (!parsed.ok) return parsed;
+  if (parsed.fields.size > maxKeys) return { ok: false, reason: `record with ${parsed.fields.size} keys, over the limit of ${maxKeys} (--max-record-keys)` };
   return withTime(parsed.fields, line);
 }
 
@@ -45,7 +46,7 @@ export function decodeJsonObject(value: unknown, raw: string): DecodeResult {
   return withTime(fields, raw);
 }
 
-export function decodeJsonLine(line: string, maxJsonDepth: number = DEFAULT_LIMITS.maxJsonDepth): DecodeResult {
-  const parsed = parseJson(line, maxJsonDepth);
+export function decodeJsonLine(line: string, maxJsonDepth: number = DEFAULT_LIMITS.maxJsonDepth, maxKeys: number = DEFAULT_LIMITS.maxRecordKeys): DecodeResult {
+  const parsed = parseJson(line, maxJsonDepth, maxKeys);
   return parsed.ok ? decodeJsonObject(parsed.value, line) : parsed;
 }

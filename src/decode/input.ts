@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { Gunzip as FflateGunzip } from 'fflate';
 import yauzl from 'yauzl';
 import { decodeJsonLine, decodeJsonObject, decodeKeyValueLine } from './decode-record.js';
-import { parseJson } from './json.js';
+import { countKeys, parseJson } from './json.js';
 import { type DecodeLimits, type DecodeOptions, DEFAULT_LIMITS, LimitExceeded, boundedBytes } from './limits.js';
 import { type Line, lineBatches, prepend } from './lines.js';
 import type { DecodeResult } from './record.js';
@@ -347,7 +347,7 @@ function decodeLine(format: 'ndjson' | 'key_value', position: number, line: Line
   }
   let result: DecodeResult;
   try {
-    result = format === 'ndjson' ? decodeJsonLine(line.text, limits.maxJsonDepth) : decodeKeyValueLine(line.text);
+    result = format === 'ndjson' ? decodeJsonLine(line.text, limits.maxJsonDepth, limits.maxRecordKeys) : decodeKeyValueLine(line.text, limits.maxRecordKeys);
   } catch (err) {
     result = { ok: false, reason: `cannot decode: ${(err as Error).message}` };
   }
@@ -437,6 +437,8 @@ export function decodeJsonDocument(name: string, fileName: string, text: string,
   if (!Array.isArray(data)) return whole('json document without a "data" array');
   const items: DecodedItem[] = data.map((element, i) => {
     const raw = JSON.stringify(element);
+    const keys = countKeys(element);
+    if (keys > limits.maxRecordKeys) return failure(i + 1, `record with ${keys} keys, over the limit of ${limits.maxRecordKeys} (--max-record-keys)`, raw, limits);
     return { position: i + 1, result: decodeJsonObject(element, raw), raw };
   });
   return { source: name, fileName, items, last: true };

@@ -35,7 +35,7 @@ function scan(text: string, maxDepth: number): { tooDeep: boolean; keys: number 
 }
 
 /** Keys of every object in a parsed value, counted without recursion. */
-function countKeys(value: unknown): number {
+export function countKeys(value: unknown): number {
   let n = 0;
   const stack: unknown[] = [value];
   while (stack.length > 0) {
@@ -52,9 +52,10 @@ function countKeys(value: unknown): number {
   return n;
 }
 
-export function parseJson(text: string, maxDepth: number): JsonParse {
+export function parseJson(text: string, maxDepth: number, maxKeys = Infinity): JsonParse {
   const { tooDeep, keys } = scan(text, maxDepth);
   if (tooDeep) return { ok: false, reason: `JSON nested deeper than ${maxDepth} levels (--max-json-depth)` };
+  if (keys > maxKeys) return { ok: false, reason: `record with ${keys} keys, over the limit of ${maxKeys} (--max-record-keys)` };
   let value: unknown;
   try {
     value = JSON.parse(text);

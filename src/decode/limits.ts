@@ -15,6 +15,8 @@ export interface DecodeLimits {
   readonly maxArchiveDepth: number;
   /** Deepest nesting of JSON objects and arrays inside one record. */
   readonly maxJsonDepth: number;
+  /** Most keys in one record, nested ones included (a Mimecast record has well under 200). */
+  readonly maxRecordKeys: number;
   /** How many leading bytes a dead letter keeps when its bytes pass `maxRecordBytes`. */
   readonly deadLetterHeadBytes: number;
 }
@@ -28,6 +30,7 @@ export const DEFAULT_LIMITS: DecodeLimits = {
   maxZipBytes: 256 * MiB,
   maxArchiveDepth: 4,
   maxJsonDepth: 64,
+  maxRecordKeys: 10_000,
   deadLetterHeadBytes: 64 * 1024,
 };
 

@@ -63,6 +63,17 @@ describe('hostile input: poison records become dead letters, the rest goes on', 
     assert.match(unit.deadLetters[0]!.reason, /duplicate key/);
   });
 
+  it('dead-letters a record with more keys than the bound (a million keys would cost ~700 MiB)', async () => {
+    const keys = Array.from({ length: 20_000 }, (_, i) => `"k${i}":"v"`).join(',');
+    const unit = await processInput('k.ndjson', sandwich(`{"type":"receipt","timestamp":"1767225600000",${keys}}`));
+    assert.equal(unit.events.length, 2);
+    assert.match(unit.deadLetters[0]!.reason, /record with 20002 keys, over the limit of 10000 \(--max-record-keys\)/);
+    const kvMany = `${kvLines[0]}|${Array.from({ length: 20_000 }, (_, i) => `k${i}=v`).join('|')}`;
+    const kvUnit = await processInput('k.log', sandwich(kvMany, kvLines));
+    assert.equal(kvUnit.events.length, 2);
+    assert.match(kvUnit.deadLetters[0]!.reason, /over the limit of 10000/);
+  });
+
   it('keeps a field named __proto__ in the document', async () => {
     const line = `{"type":"receipt","timestamp":"1767225600000","aCode":"x1","__proto__":"kept"}`;
     const unit = await processInput('p.ndjson', line);

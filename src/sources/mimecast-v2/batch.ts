@@ -139,6 +139,8 @@ export class V2BatchCollector {
       let unit = { ...this.transformer.process(batch), last: false };
       const broken = batch.items.find((i) => i.wholeInput && !i.result.ok);
       const reason = broken && !broken.result.ok ? broken.result.reason : undefined;
+      // The line in hand at the break is part of the break: fetched again, or inside the whole file kept below.
+      if (reason !== undefined) unit = { ...unit, deadLetters: unit.deadLetters.filter((d) => !d.cutShort) };
       if (reason !== undefined && !final) {
         // Keep what was read; fetch the file again rather than dead-letter it now.
         unit = { ...unit, deadLetters: unit.deadLetters.filter((d) => !(d.position === broken!.position && d.reason === reason)) };
