@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { BENCH_DIR, printTable } from './common.js';
 import { benchCollect } from './collect.js';
 import { benchCollectV2 } from './collect-v2.js';
-import { benchOpenSearch } from './opensearch.js';
+import { benchSearchEngines } from './search-engines.js';
 import { benchHostile } from './hostile.js';
 import { benchMemory } from './memory.js';
 import { benchPipeline } from './pipeline.js';
@@ -53,10 +53,10 @@ if (!only || only === 'collect-v2') {
   results.collect_v2 = c.results;
 }
 
-if (!only || only === 'opensearch') {
-  const o = await benchOpenSearch(Number(process.env.BENCH_OPENSEARCH_EVENTS ?? 500_000));
-  printTable('Delivery into a local OpenSearch 2.19 node vs NDJSON, whole CLI', o.rows);
-  results.opensearch = o.results;
+if (!only || only === 'search' || only === 'opensearch') {
+  const o = await benchSearchEngines(Number(process.env.BENCH_SEARCH_EVENTS ?? 500_000));
+  printTable('Delivery into local OpenSearch 2.19, Elasticsearch 8.15 and 9.1 nodes vs NDJSON, whole CLI', o.rows);
+  results.search = o.results;
 }
 
 writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);

@@ -158,7 +158,9 @@ export function registerIngest(program: Command): void {
     if (opts.summary === 'text') process.stderr.write(`${summary.format()}\n`);
     if (opts.summary === 'json') process.stderr.write(`${JSON.stringify(summary.toJSON())}\n`);
     if (summary.sink.deadLetters > 0) {
-      const where = opts.sink === 'ndjson' ? opts.deadLetter : `${opts.db} (mimelog replay)`;
+      // Replay helps when the type tables learn a type; a malformed record stays malformed.
+      const hint = summary.unknownTypeDeadLetters > 0 ? ': add their types with --types-file, then mimelog replay' : ', with their bytes and reasons';
+      const where = `${opts.sink === 'ndjson' ? opts.deadLetter : opts.db}${hint}`;
       if (opts.summary !== 'none') process.stderr.write(`mimelog: ${summary.sink.deadLetters} records dead-lettered to ${where}\n`);
       process.exitCode = EXIT.deadLettered;
     }

@@ -32,6 +32,10 @@ export class RunSummary {
   readonly driftKeys = new Map<string, number>();
   readonly sink: SinkCounts = noCounts();
   readonly deadLetterReasons = new Map<string, number>();
+  /** Dead letters per input, so a user sees which files failed. */
+  readonly deadLettersBySource = new Map<string, number>();
+  /** Dead letters that replay can turn into events once the type tables know their type. */
+  unknownTypeDeadLetters = 0;
 
   countUnit(unit: Unit): void {
     this.records += unit.events.length + unit.deadLetters.length;
@@ -42,7 +46,11 @@ export class RunSummary {
       if (c.candidates) this.ambiguous++;
       for (const k of c.driftKeys) bump(this.driftKeys, k);
     }
-    for (const d of unit.deadLetters) bump(this.deadLetterReasons, d.reason.replace(/\d+/g, 'N').slice(0, 60));
+    for (const d of unit.deadLetters) {
+      bump(this.deadLetterReasons, d.reason.replace(/\d+/g, 'N').slice(0, 60));
+      bump(this.deadLettersBySource, d.source);
+      if (d.reason.startsWith('unknown log type')) this.unknownTypeDeadLetters++;
+    }
   }
 
   addSink(counts: SinkCounts): void {
@@ -75,8 +83,15 @@ export class RunSummary {
       `  type decided by: ${map(this.bySource)}${this.ambiguous ? ` (ambiguous: ${this.ambiguous})` : ''}`,
       `  schema drift:   ${map(this.driftKeys)}`,
       ...(this.deadLetterReasons.size ? [`  dead letters:   ${map(this.deadLetterReasons)}`] : []),
+      ...(this.deadLettersBySource.size ? [`  by input:       ${topInputs(this.deadLettersBySource, 10)}`] : []),
     ].join('\n');
   }
+}
+
+/** The inputs with most dead letters, most first. */
+function topInputs(m: Map<string, number>, n: number): string {
+  const top = [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${k}=${v}`);
+  return `${top.join(' ')}${m.size > n ? ` (+${m.size - n} more inputs)` : ''}`;
 }
 
 function bump(m: Map<string, number>, k: string): void {

@@ -34,3 +34,52 @@ export function checkNoUrlCredentials(url: string, flag: string): void {
   }
   if (parsed.username || parsed.password) throw new Error(`${flag} must not carry a user name or password; credentials come from the environment`);
 }
+
+const UNREACHABLE: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found (DNS)',
+  EAI_AGAIN: 'DNS lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'TLS: self-signed certificate',
+  SELF_SIGNED_CERT_IN_CHAIN: 'TLS: self-signed certificate in the chain',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'TLS: certificate not verifiable',
+  CERT_HAS_EXPIRED: 'TLS: certificate expired',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'TLS: certificate is for another host name',
+};
+
+/** Why a fetch failed, in words, and whether the address itself looks wrong (never reachable). */
+export function describeFetchError(err: unknown): { reason: string; unreachable: boolean } {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError') return { reason: 'timed out', unreachable: false };
+  const code = e.cause?.code;
+  const known = code ? UNREACHABLE[code] : undefined;
+  if (known) return { reason: `${known} (${code})`, unreachable: true };
+  return { reason: `${e.message}${code ? ` (${code})` : e.cause?.message ? ` (${e.cause.message})` : ''}`, unreachable: false };
+}
+
+/**
+ * Gives up early on an address that never answered: after `limit` failures in a row that say the
+ * address is wrong (refused, DNS, TLS) and no answer ever, instead of retrying for many minutes.
+ */
+export class FirstContact {
+  private answered = false;
+  private misses = 0;
+
+  constructor(private readonly limit = 3) {}
+
+  /** An HTTP answer arrived (any status). */
+  answer(): void {
+    this.answered = true;
+  }
+
+  /** A failed attempt; returns the message to stop with, or undefined to go on retrying. */
+  miss(unreachable: boolean, reason: string, url: string): string | undefined {
+    if (this.answered || !unreachable) {
+      this.misses = 0;
+      return undefined;
+    }
+    this.misses++;
+    return this.misses >= this.limit ? `cannot reach ${url}: ${reason}, ${this.misses} attempts and no answer yet; check --url or --region` : undefined;
+  }
+}

@@ -285,6 +285,33 @@ describe('hostile input through the CLI', () => {
     assert.match(r.stderr, new RegExp(`chmod 600 ${config}`));
   });
 
+  it('collect gives up soon, with the cause, on an address that never answered', async () => {
+    const dir = tmp();
+    const v1 = await runCli(['collect', '--db', join(dir, 's.db'), '--url', 'http://127.0.0.1:1', '--once', '--retry-base-ms', '20', '--retry-max-ms', '50'], {
+      env: { MIMECAST_APP_ID: 'a', MIMECAST_APP_KEY: 'b', MIMECAST_ACCESS_KEY: 'c', MIMECAST_SECRET_KEY: 'ZA==' },
+    });
+    assert.equal(v1.code, 1);
+    assert.match(v1.stderr, /cannot reach http:\/\/127\.0\.0\.1:1: connection refused \(ECONNREFUSED\), 3 attempts and no answer yet/);
+    const v2 = await runCli(['collect', '--api', 'v2', '--db', join(dir, 's2.db'), '--url', 'http://127.0.0.1:1', '--once', '--retry-base-ms', '20', '--retry-max-ms', '50'], {
+      env: { MIMECAST_CLIENT_ID: 'a', MIMECAST_CLIENT_SECRET: 'b' },
+    });
+    assert.equal(v2.code, 1);
+    assert.match(v2.stderr, /connection refused \(ECONNREFUSED\)/);
+  });
+
+  it('the summary says which inputs failed, and suggests replay only when it can help', async () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'a.log'), kvText);
+    writeFileSync(join(dir, 'b.bin'), Buffer.from([0, 1, 2, 3, 0x0a, 0xff, 0xfe, 0x0a]));
+    const r = await runCli(['ingest', '--db', join(dir, 's.db'), join(dir, 'a.log'), join(dir, 'b.bin')]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, new RegExp(`by input: +${join(dir, 'b.bin').replace(/[.]/g, '\\.')}=2`));
+    assert.doesNotMatch(r.stderr, /replay/);
+    const unknown = await runCli(['ingest', '--db', join(dir, 's.db'), '--unknown-types', 'dead-letter', '-'], { stdin: 'datetime=2026-01-01T00:00:00Z|zzz=1\n' });
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /--types-file, then mimelog replay/);
+  });
+
   it('the simulator says so when its port is taken', async () => {
     const first = spawn(process.execPath, [BIN, 'simulate', '--events', '10']);
     const url = await new Promise<string>((resolve) => first.stdout.once('data', (c: Buffer) => resolve((JSON.parse(c.toString().split('\n')[0]!) as { url: string }).url)));

@@ -4,14 +4,14 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BIN } from '../support/helpers.js';
-import { OpenSearchCluster, testNodeBuilt } from '../support/opensearch.js';
+import { EngineCluster, testNodeBuilt } from '../support/search-engine.js';
 import { FAST, expectedIds, query, startSimulator } from '../support/simulator.js';
 
 describe('search-engine sink on a 3-node OpenSearch cluster', () => {
-  let os: OpenSearchCluster;
+  let os: EngineCluster;
   before(async () => {
     assert.ok(testNodeBuilt(), 'the OpenSearch test node is not built: run npm test (scripts/build-test-node.sh needs Java 17 and Maven)');
-    os = await OpenSearchCluster.start(3);
+    os = await EngineCluster.start('opensearch', 3);
   });
   after(() => os?.stop());
 

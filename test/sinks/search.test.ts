@@ -1,4 +1,8 @@
-/** The OpenSearch/Elasticsearch sink against a real OpenSearch 2.19 node on loopback. */
+/**
+ * The search-engine sink against real nodes on loopback: the same tests on OpenSearch 2.19,
+ * Elasticsearch 8.15 and Elasticsearch 9.1 (parameterised, not copied). TLS and credentials are
+ * tested once, through a TLS front on OpenSearch (the Elasticsearch test nodes have no x-pack).
+ */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
@@ -12,15 +16,15 @@ import { ecsLeafMappings } from '../../src/sinks/search/template.js';
 import { takeEvents, toKeyValueLine, toV2Record } from '../../src/simulator/generate.js';
 import { Store } from '../../src/store/store.js';
 import { ROOT, killRepeatedly, processInput, runCli } from '../support/helpers.js';
-import { OpenSearchCluster, testNodeBuilt } from '../support/opensearch.js';
+import { ALL_ENGINES, ENGINES, type Engine, EngineCluster, notBuiltHint, testNodeBuilt } from '../support/search-engine.js';
 import { FAST, expectedIds, query, startSimulator } from '../support/simulator.js';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'mimelog-search-'));
 const FIXTURES = join(ROOT, 'test', 'sinks', 'fixtures');
 const quiet = new Logger(process.stderr, 'error');
 
-function sinkArgs(os: OpenSearchCluster, index: string): string[] {
-  return ['--sink', 'opensearch', '--search-url', os.urls.join(','), '--index', `${index}-{yyyy}.{MM}.{dd}`, '--template', index, '--search-give-up', '120'];
+function sinkArgs(os: EngineCluster, index: string): string[] {
+  return ['--sink', os.spec.sink, '--search-url', os.urls.join(','), '--index', `${index}-{yyyy}.{MM}.{dd}`, '--template', index, '--search-give-up', '120'];
 }
 
 /** Leaf field paths of a mapping's `properties` (objects descended, multi-fields ignored). */
@@ -28,13 +32,42 @@ function mappedLeaves(properties: Record<string, any>, prefix = ''): string[] {
   return Object.entries(properties).flatMap(([k, v]) => (v.properties ? mappedLeaves(v.properties, `${prefix}${k}.`) : [`${prefix}${k}`]));
 }
 
-describe('search-engine sink against a real OpenSearch node', () => {
-  let os: OpenSearchCluster;
+/** Each engine's documents for the same events, compared once every engine has run. */
+const documentsByEngine = new Map<Engine, unknown[]>();
+
+for (const engine of ALL_ENGINES) describe(`search-engine sink against a real ${ENGINES[engine].label} node`, () => {
+  let os: EngineCluster;
   before(async () => {
-    assert.ok(testNodeBuilt(), 'the OpenSearch test node is not built: run npm test (scripts/build-test-node.sh needs Java 17 and Maven)');
-    os = await OpenSearchCluster.start(1);
+    assert.ok(testNodeBuilt(engine), notBuiltHint(engine));
+    os = await EngineCluster.start(engine, 1);
   });
   after(() => os?.stop());
+
+  it('answers GET / as its engine, and the sink picks its flattened-object type', { timeout: 60_000 }, async () => {
+    const banner = await os.request('GET', '/');
+    assert.match(banner.version.number, engine === 'opensearch' ? /^2\.19\./ : engine === 'elasticsearch8' ? /^8\.15\./ : /^9\.1\./);
+    const dir = tmp();
+    const file = join(dir, 'in.log');
+    writeFileSync(file, takeEvents({ seed: 3, startMs: Date.UTC(2026, 1, 1) }, 10).map((e) => toKeyValueLine(e)).join('\n'));
+    const res = await runCli(['ingest', '--db', join(dir, 's.db'), ...sinkArgs(os, 'banner'), file]);
+    assert.equal(res.code, 0, res.stderr);
+    const template = await os.request('GET', '/_index_template/banner');
+    const unparsed = template.index_templates[0].index_template.template.mappings.properties.mimecast.properties.unparsed;
+    assert.equal(unparsed.type, engine === 'opensearch' ? 'flat_object' : 'flattened');
+  });
+
+  it('stores the same ECS document for the same events (compared across engines below)', { timeout: 120_000 }, async () => {
+    const dir = tmp();
+    const events = takeEvents({ seed: 5, startMs: Date.UTC(2026, 4, 1) }, 300);
+    writeFileSync(join(dir, 'v1.log'), events.map((e) => toKeyValueLine(e)).join('\n'));
+    writeFileSync(join(dir, 'v2.ndjson'), events.slice(0, 150).map((e) => JSON.stringify(toV2Record(e, { shape: 'stream' }))).join('\n'));
+    const res = await runCli(['ingest', '--db', join(dir, 's.db'), ...sinkArgs(os, 'same'), dir]);
+    assert.equal(res.code, 0, res.stderr);
+    await os.request('POST', '/same-*/_refresh');
+    const hits = (await os.request('POST', '/same-*/_search', { size: 1000, sort: [{ 'event.id': 'asc' }], query: { match_all: {} } })).hits.hits as { _id: string; _source: unknown }[];
+    assert.ok(hits.length >= 300, `only ${hits.length} documents`);
+    documentsByEngine.set(engine, hits.map((h) => ({ id: h._id, source: h._source })));
+  });
 
   it('maps every field mimelog writes explicitly: the engine adds no field of its own outside mimecast.*', { timeout: 120_000 }, async () => {
     const dir = tmp();
@@ -121,7 +154,7 @@ describe('search-engine sink against a real OpenSearch node', () => {
     const dead = query<{ position: number; reason: string; raw: Buffer }>(db, 'SELECT position, reason, raw FROM dead_letters');
     assert.equal(dead.length, 1);
     assert.equal(dead[0]!.position, 1);
-    assert.match(dead[0]!.reason, /conflict-2024\.03\.01 refused event .*mapper_parsing_exception/);
+    assert.match(dead[0]!.reason, /conflict-2024\.03\.01 refused event .*(mapper|document)_parsing_exception/);
     assert.match(dead[0]!.raw.toString(), /Subject=not a number/);
     assert.equal(await os.count('conflict-*'), 2);
     // Replay goes to the engine, never into the local store, and only once the cause is gone.
@@ -167,6 +200,45 @@ describe('search-engine sink against a real OpenSearch node', () => {
     assert.equal(await os.count('zones-*'), 5);
   });
 
+  it('ends with exactly the expected event set after 20+ kill -9 of the collector delivering to the engine', { timeout: 900_000 }, async () => {
+    const r = await startSimulator({ seed: 606, events: 60_000, eventsPerFile: 200, faults: { enabled: ['429', '5xx', 'reset'], rate: 0.05, seed: 9 } });
+    try {
+      const db = join(r.dir, 'k.db');
+      const args = ['collect', '--url', r.info.url, '--db', db, ...FAST, ...sinkArgs(os, 'killed')];
+      const started = Date.now();
+      const clean = await runCli(['collect', '--url', r.info.url, '--db', join(r.dir, 'clean.db'), ...FAST, ...sinkArgs(os, 'clean')], { env: r.env });
+      assert.equal(clean.code, 0, clean.stderr.slice(-2000));
+      const cleanMs = Date.now() - started;
+      const kills = await killRepeatedly(args, { kills: 22, minMs: 800, maxMs: Math.max(1600, Math.round(cleanMs / 25)), seed: 8, env: r.env });
+      assert.ok(kills >= 20, `only ${kills} kills landed`);
+      const final = await runCli(args, { env: r.env });
+      assert.equal(final.code, 0, final.stderr.slice(-2000));
+      const expected = await expectedIds(r);
+      assert.equal(expected.length, 60_000);
+      assert.deepEqual(await os.ids('killed-*'), expected);
+      assert.deepEqual(await os.ids('clean-*'), expected);
+    } finally {
+      await r.sim.stop();
+    }
+  });
+});
+
+describe('the same events on every engine', () => {
+  it('give byte-identical ECS documents on OpenSearch, Elasticsearch 8 and Elasticsearch 9', () => {
+    assert.deepEqual([...documentsByEngine.keys()].sort(), [...ALL_ENGINES].sort(), 'every engine stored its documents');
+    const [first, ...rest] = ALL_ENGINES;
+    for (const engine of rest) assert.deepEqual(documentsByEngine.get(engine), documentsByEngine.get(first!), `${engine} differs from ${first}`);
+  });
+});
+
+describe('search-engine sink over TLS, through a front on a real OpenSearch node', () => {
+  let os: EngineCluster;
+  before(async () => {
+    assert.ok(testNodeBuilt('opensearch'), notBuiltHint('opensearch'));
+    os = await EngineCluster.start('opensearch', 1);
+  });
+  after(() => os?.stop());
+
   it('speaks TLS with a CA file (or --insecure when asked), sends basic auth or an API key, and never prints a secret', { timeout: 120_000 }, async () => {
     const dir = tmp();
     const file = join(dir, 'in.log');
@@ -210,27 +282,6 @@ describe('search-engine sink against a real OpenSearch node', () => {
     }
   });
 
-  it('ends with exactly the expected event set after 20+ kill -9 of the collector delivering to OpenSearch', { timeout: 900_000 }, async () => {
-    const r = await startSimulator({ seed: 606, events: 60_000, eventsPerFile: 200, faults: { enabled: ['429', '5xx', 'reset'], rate: 0.05, seed: 9 } });
-    try {
-      const db = join(r.dir, 'k.db');
-      const args = ['collect', '--url', r.info.url, '--db', db, ...FAST, ...sinkArgs(os, 'killed')];
-      const started = Date.now();
-      const clean = await runCli(['collect', '--url', r.info.url, '--db', join(r.dir, 'clean.db'), ...FAST, ...sinkArgs(os, 'clean')], { env: r.env });
-      assert.equal(clean.code, 0, clean.stderr.slice(-2000));
-      const cleanMs = Date.now() - started;
-      const kills = await killRepeatedly(args, { kills: 22, minMs: 800, maxMs: Math.max(1600, Math.round(cleanMs / 25)), seed: 8, env: r.env });
-      assert.ok(kills >= 20, `only ${kills} kills landed`);
-      const final = await runCli(args, { env: r.env });
-      assert.equal(final.code, 0, final.stderr.slice(-2000));
-      const expected = await expectedIds(r);
-      assert.equal(expected.length, 60_000);
-      assert.deepEqual(await os.ids('killed-*'), expected);
-      assert.deepEqual(await os.ids('clean-*'), expected);
-    } finally {
-      await r.sim.stop();
-    }
-  });
 });
 
 async function duplicatesOf(db: string): Promise<number> {

@@ -2,7 +2,7 @@
  * API 1.0 `get-siem-logs` client: one signed call, one classified answer. Retrying is the
  * collector's job; this module only says what the answer was.
  */
-import { readCapped } from '../http-body.js';
+import { describeFetchError, readCapped } from '../http-body.js';
 import { SIEM_PATH_V1 } from '../../mimecast/endpoints.js';
 import { type V1Credentials, signedHeaders } from '../../mimecast/v1-auth.js';
 
@@ -10,7 +10,7 @@ export type V1Answer =
   | { kind: 'file'; name: string; body: Buffer; nextToken: string; /** body is only the head of a larger answer */ overLimit?: boolean }
   | { kind: 'caught-up' }
   /** Worth retrying after `waitMs` (429: the reset time) or a back-off. */
-  | { kind: 'retry'; reason: string; waitMs?: number }
+  | { kind: 'retry'; reason: string; waitMs?: number; /** no HTTP answer: refused, DNS or TLS */ unreachable?: boolean }
   | { kind: 'invalid-token'; reason: string }
   /** Needs a person: expired binding, bad keys, wrong region. */
   | { kind: 'fatal'; reason: string };
@@ -52,7 +52,8 @@ function fileNameFrom(disposition: string | null): string | undefined {
 }
 
 function classifyFail(body: FailBody, status: number): V1Answer | undefined {
-  const err = body.fail?.flatMap((f) => f.errors ?? [])[0];
+  const fails = Array.isArray(body?.fail) ? body.fail : [];
+  const err = fails.flatMap((f) => (Array.isArray(f?.errors) ? f.errors : []))[0];
   if (!err) return undefined;
   const code = err.code ?? 'unknown';
   if (code === 'err_audit_siem_invalid_token') return { kind: 'invalid-token', reason: `${code}: ${err.message ?? ''}`.trim() };
@@ -78,10 +79,18 @@ export async function getSiemLogs(r: V1Request): Promise<V1Answer> {
     bytes = answer.bytes;
     overLimit = answer.overLimit;
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
-    const why = e.name === 'TimeoutError' ? `timed out after ${r.timeoutMs} ms` : `${e.message}${e.cause?.code ? ` (${e.cause.code})` : ''}`;
-    return { kind: 'retry', reason: `request failed: ${why}` };
+    const { reason, unreachable } = describeFetchError(err);
+    return { kind: 'retry', reason: `request failed: ${reason === 'timed out' ? `timed out after ${r.timeoutMs} ms` : reason}`, unreachable };
   }
+  try {
+    return interpret(res, bytes, overLimit, r);
+  } catch (err) {
+    // A hostile or broken answer (odd JSON shapes, headers) is retried, never an exception.
+    return { kind: 'retry', reason: `unexpected answer (HTTP ${res.status}): ${(err as Error).message}` };
+  }
+}
+
+function interpret(res: Response, bytes: Buffer, overLimit: boolean, r: V1Request): V1Answer {
   const type = res.headers.get('content-type') ?? '';
   if (res.status === 429) {
     const reset = Number(res.headers.get('x-ratelimit-reset'));

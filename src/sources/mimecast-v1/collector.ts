@@ -5,6 +5,7 @@
  * fingerprint turns the re-fetch into duplicates).
  */
 import { decodeBytes } from '../../decode/input.js';
+import { FirstContact } from '../http-body.js';
 import { type DecodeLimits, DEFAULT_LIMITS, boundedBytes } from '../../decode/limits.js';
 import type { Logger } from '../../log/logger.js';
 import type { V1Credentials } from '../../mimecast/v1-auth.js';
@@ -62,6 +63,7 @@ async function decodeFile(name: string, body: Buffer, transformer: Transformer, 
 
 export class V1Collector {
   private readonly random = Math.random;
+  private readonly contact = new FirstContact();
 
   constructor(
     private readonly options: V1CollectorOptions,
@@ -74,7 +76,10 @@ export class V1Collector {
   private async fetch(token: string | undefined, stop: AbortSignal): Promise<Exclude<V1Answer, { kind: 'retry' }> | undefined> {
     for (let attempt = 0; ; attempt++) {
       const answer = await getSiemLogs({ ...this.options, token });
+      if (answer.kind !== 'retry' || !answer.unreachable) this.contact.answer();
       if (answer.kind !== 'retry') return answer;
+      const unreachable = this.contact.miss(answer.unreachable === true, answer.reason, this.options.baseUrl);
+      if (unreachable) throw new CollectorError(unreachable);
       if (attempt >= this.options.maxRetries) throw new CollectorError(`giving up after ${attempt + 1} failed calls: ${answer.reason}`);
       const wait = answer.waitMs ?? backoffDelay(attempt, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs }, this.random);
       this.log.warn('retrying', { reason: answer.reason, attempt: attempt + 1, wait_ms: wait });

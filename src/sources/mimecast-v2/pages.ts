@@ -7,6 +7,7 @@ import type { Logger } from '../../log/logger.js';
 import { type PollingOptions, backoffDelay, sleep } from '../backoff.js';
 import { CollectorError } from '../mimecast-v1/collector.js';
 import type { RateBudget } from '../rate-budget.js';
+import { FirstContact, describeFetchError } from '../http-body.js';
 import { OAuthError, type TokenSource } from './oauth.js';
 
 export interface Page<T> {
@@ -17,6 +18,8 @@ export interface Page<T> {
 }
 
 export class PageClient {
+  private readonly contact = new FirstContact();
+
   constructor(
     private readonly baseUrl: string,
     private readonly tokens: TokenSource,
@@ -36,6 +39,7 @@ export class PageClient {
       let reason: string;
       try {
         const res = await fetch(url, { headers: { authorization: `Bearer ${await this.tokens.get()}`, accept: 'application/json' }, signal: AbortSignal.timeout(this.polling.timeoutMs) });
+        this.contact.answer();
         this.budget.observe(res.headers);
         const body = (await res.json().catch(() => ({}))) as { value?: T[]; '@nextPage'?: string; isCaughtUp?: boolean; error?: { code?: string; message?: string } };
         if (res.status === 200 && Array.isArray(body.value)) {
@@ -59,7 +63,10 @@ export class PageClient {
         }
       } catch (err) {
         if (err instanceof CollectorError || err instanceof OAuthError) throw err; // a person must act
-        reason = `${what} failed: ${(err as Error).name === 'TimeoutError' ? 'timed out' : (err as Error).message}`;
+        const failure = describeFetchError(err);
+        reason = `${what} failed: ${failure.reason}`;
+        const unreachable = this.contact.miss(failure.unreachable, failure.reason, this.baseUrl);
+        if (unreachable) throw new CollectorError(unreachable);
       }
       if (attempt >= this.polling.maxRetries) throw new CollectorError(`giving up on the ${what} after ${attempt + 1} tries: ${reason}`);
       const delay = wait ?? backoffDelay(attempt, { baseMs: this.polling.retryBaseMs, maxMs: this.polling.retryMaxMs });

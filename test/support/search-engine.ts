@@ -1,7 +1,9 @@
 /**
- * Test support: real OpenSearch 2.19 nodes, each its own JVM on loopback ports, from the Maven
- * project in test/opensearch-node (built by `npm test` through scripts/build-test-node.sh).
- * Stopping a node is a real process kill; starting it again reuses its data folder.
+ * Test support: real search-engine nodes, each its own JVM on loopback ports: OpenSearch 2.19
+ * (test/opensearch-node, a single node or a cluster) and Elasticsearch 8.15 and 9.1
+ * (test/elasticsearch-node, single nodes), all built by `npm test` through
+ * scripts/build-test-node.sh. Stopping a node is a real process kill; starting it again reuses
+ * its data folder.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,7 +12,35 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './helpers.js';
 
-const NODE_PROJECT = join(ROOT, 'test', 'opensearch-node');
+export type Engine = 'opensearch' | 'elasticsearch8' | 'elasticsearch9';
+
+interface EngineSpec {
+  /** How the engine calls itself in test names and errors. */
+  readonly label: string;
+  /** mimelog's `--sink` value for it. */
+  readonly sink: 'opensearch' | 'elasticsearch';
+  /** The Maven build output: classes/ and classpath.txt. */
+  readonly target: string;
+  readonly java: string;
+  readonly jvmFlags: readonly string[];
+  /** Only OpenSearch's test node forms clusters. */
+  readonly clusters: boolean;
+}
+
+const JAVA_25 = '/usr/lib/jvm/temurin-25-jdk-amd64/bin/java';
+const ES_TARGET = join(ROOT, 'test', 'elasticsearch-node', 'target');
+
+export const ENGINES: Readonly<Record<Engine, EngineSpec>> = {
+  opensearch: { label: 'OpenSearch 2.19', sink: 'opensearch', target: join(ROOT, 'test', 'opensearch-node', 'target'), java: 'java', jvmFlags: ['-Xms256m', '-Xmx512m'], clusters: true },
+  elasticsearch8: { label: 'Elasticsearch 8.15', sink: 'elasticsearch', target: join(ES_TARGET, 'es8'), java: 'java', jvmFlags: ['-Xms256m', '-Xmx512m'], clusters: false },
+  elasticsearch9: {
+    label: 'Elasticsearch 9.1', sink: 'elasticsearch', target: join(ES_TARGET, 'es9'), java: JAVA_25, clusters: false,
+    // Native access for zstd (best_compression) from the libraries the build links into native/.
+    jvmFlags: ['-Xms256m', '-Xmx512m', '--enable-native-access=ALL-UNNAMED', '--sun-misc-unsafe-memory-access=allow', `-Des.nativelibs.path=${join(ES_TARGET, 'es9', 'native')}`],
+  },
+};
+
+export const ALL_ENGINES = Object.keys(ENGINES) as Engine[];
 
 export interface NodeSpec {
   readonly name: string;
@@ -19,21 +49,27 @@ export interface NodeSpec {
   readonly home: string;
 }
 
-export class OpenSearchCluster {
+export class EngineCluster {
   private readonly processes = new Map<string, ChildProcess>();
   private readonly logs = new Map<string, string[]>();
 
   private constructor(
+    readonly engine: Engine,
     readonly nodes: readonly NodeSpec[],
     private readonly dir: string,
   ) {}
 
+  get spec(): EngineSpec {
+    return ENGINES[this.engine];
+  }
+
   /** Starts `size` nodes (1: single-node discovery; more: one cluster) and waits until they serve. */
-  static async start(size = 1): Promise<OpenSearchCluster> {
-    const dir = mkdtempSync(join(tmpdir(), 'mimelog-os-'));
+  static async start(engine: Engine, size = 1): Promise<EngineCluster> {
+    if (size > 1 && !ENGINES[engine].clusters) throw new Error(`the ${ENGINES[engine].label} test node runs single nodes only`);
+    const dir = mkdtempSync(join(tmpdir(), `mimelog-${engine}-`));
     const specs: NodeSpec[] = [];
     for (let i = 0; i < size; i++) specs.push({ name: `node-${i}`, httpPort: await freePort(), transportPort: await freePort(), home: join(dir, `node-${i}`) });
-    const cluster = new OpenSearchCluster(specs, dir);
+    const cluster = new EngineCluster(engine, specs, dir);
     await Promise.all(specs.map((s) => cluster.startNode(s.name)));
     await cluster.waitHealthy(size === 1 ? 'yellow' : 'green', size);
     return cluster;
@@ -46,10 +82,11 @@ export class OpenSearchCluster {
   /** Starts (or restarts) one node and waits until its HTTP port answers. */
   async startNode(name: string): Promise<void> {
     const spec = this.nodes.find((n) => n.name === name)!;
-    const classpath = `${join(NODE_PROJECT, 'target', 'classes')}:${readFileSync(join(NODE_PROJECT, 'target', 'classpath.txt'), 'utf8').trim()}`;
+    const { target, java, jvmFlags, label } = this.spec;
+    const classpath = `${join(target, 'classes')}:${readFileSync(join(target, 'classpath.txt'), 'utf8').trim()}`;
     const args = [`home=${spec.home}`, `name=${spec.name}`, `http.port=${spec.httpPort}`, `transport.port=${spec.transportPort}`];
     if (this.nodes.length > 1) args.push(`seeds=${this.nodes.map((n) => n.transportPort).join(',')}`, `managers=${this.nodes.map((n) => n.name).join(',')}`);
-    const child = spawn('java', ['-Xms256m', '-Xmx512m', '-XX:+UseSerialGC', '-cp', classpath, 'mimelog.testnode.TestNode', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(java, [...jvmFlags, '-XX:+UseSerialGC', '-cp', classpath, 'mimelog.testnode.TestNode', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const log: string[] = [];
     this.logs.set(name, log);
     const keep = (c: Buffer) => {
@@ -61,7 +98,7 @@ export class OpenSearchCluster {
     this.processes.set(name, child);
     const deadline = Date.now() + 120_000;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`OpenSearch ${name} exited (${child.exitCode}):\n${log.join('').slice(-3000)}`);
+      if (child.exitCode !== null) throw new Error(`${label} ${name} exited (${child.exitCode}):\n${log.join('').slice(-3000)}`);
       try {
         const res = await fetch(`http://127.0.0.1:${spec.httpPort}/`);
         if (res.ok) return;
@@ -70,7 +107,7 @@ export class OpenSearchCluster {
       }
       await new Promise((r) => setTimeout(r, 250));
     }
-    throw new Error(`OpenSearch ${name} did not answer within 120 s:\n${log.join('').slice(-3000)}`);
+    throw new Error(`${label} ${name} did not answer within 120 s:\n${log.join('').slice(-3000)}`);
   }
 
   /** kill -9 of one node's JVM. */
@@ -128,9 +165,13 @@ export class OpenSearchCluster {
   }
 }
 
-/** Whether the test node was built (Java and Maven present); tests fail with this hint otherwise. */
-export function testNodeBuilt(): boolean {
-  return existsSync(join(NODE_PROJECT, 'target', 'classpath.txt'));
+/** Whether the engine's test node was built (Java and Maven present); tests fail with this hint otherwise. */
+export function testNodeBuilt(engine: Engine = 'opensearch'): boolean {
+  return existsSync(join(ENGINES[engine].target, 'classpath.txt'));
+}
+
+export function notBuiltHint(engine: Engine): string {
+  return `the ${ENGINES[engine].label} test node is not built: run npm test (scripts/build-test-node.sh needs Java 17, Java 25 for Elasticsearch 9, Maven and a C compiler)`;
 }
 
 function freePort(): Promise<number> {
