@@ -55,6 +55,7 @@ export function describeFetchError(err: unknown): { reason: string; unreachable:
   const code = e.cause?.code;
   const known = code ? UNREACHABLE[code] : undefined;
   if (known) return { reason: `${known} (${code})`, unreachable: true };
+  if (e.cause?.message === 'bad port') return { reason: 'a port that fetch refuses to use (bad port)', unreachable: true };
   return { reason: `${e.message}${code ? ` (${code})` : e.cause?.message ? ` (${e.cause.message})` : ''}`, unreachable: false };
 }
 

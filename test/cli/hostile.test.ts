@@ -8,6 +8,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, st
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { takeEvents, toKeyValueLine, toV2Record } from '../../src/simulator/generate.js';
@@ -287,12 +288,19 @@ describe('hostile input through the CLI', () => {
 
   it('collect gives up soon, with the cause, on an address that never answered', async () => {
     const dir = tmp();
-    const v1 = await runCli(['collect', '--db', join(dir, 's.db'), '--url', 'http://127.0.0.1:1', '--once', '--retry-base-ms', '20', '--retry-max-ms', '50'], {
+    const closed = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as { port: number };
+        srv.close(() => resolve(port));
+      });
+    });
+    const url = `http://127.0.0.1:${closed}`;
+    const v1 = await runCli(['collect', '--db', join(dir, 's.db'), '--url', url, '--once', '--retry-base-ms', '20', '--retry-max-ms', '50'], {
       env: { MIMECAST_APP_ID: 'a', MIMECAST_APP_KEY: 'b', MIMECAST_ACCESS_KEY: 'c', MIMECAST_SECRET_KEY: 'ZA==' },
     });
     assert.equal(v1.code, 1);
-    assert.match(v1.stderr, /cannot reach http:\/\/127\.0\.0\.1:1: connection refused \(ECONNREFUSED\), 3 attempts and no answer yet/);
-    const v2 = await runCli(['collect', '--api', 'v2', '--db', join(dir, 's2.db'), '--url', 'http://127.0.0.1:1', '--once', '--retry-base-ms', '20', '--retry-max-ms', '50'], {
+    assert.ok(v1.stderr.includes(`cannot reach ${url}: connection refused (ECONNREFUSED), 3 attempts and no answer yet`), v1.stderr);
+    const v2 = await runCli(['collect', '--api', 'v2', '--db', join(dir, 's2.db'), '--url', url, '--once', '--retry-base-ms', '20', '--retry-max-ms', '50'], {
       env: { MIMECAST_CLIENT_ID: 'a', MIMECAST_CLIENT_SECRET: 'b' },
     });
     assert.equal(v2.code, 1);

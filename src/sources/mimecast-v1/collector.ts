@@ -78,7 +78,7 @@ export class V1Collector {
       const answer = await getSiemLogs({ ...this.options, token });
       if (answer.kind !== 'retry' || !answer.unreachable) this.contact.answer();
       if (answer.kind !== 'retry') return answer;
-      const unreachable = this.contact.miss(answer.unreachable === true, answer.reason, this.options.baseUrl);
+      const unreachable = this.contact.miss(answer.unreachable === true, answer.reason.replace(/^request failed: /, ''), this.options.baseUrl);
       if (unreachable) throw new CollectorError(unreachable);
       if (attempt >= this.options.maxRetries) throw new CollectorError(`giving up after ${attempt + 1} failed calls: ${answer.reason}`);
       const wait = answer.waitMs ?? backoffDelay(attempt, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs }, this.random);
