@@ -13,6 +13,7 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { takeEvents, toKeyValueLine, toV2Record } from '../../src/simulator/generate.js';
 import { BIN, lines, runCli } from '../support/helpers.js';
+import { collect, query, startSimulator } from '../support/simulator.js';
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -318,6 +319,27 @@ describe('hostile input through the CLI', () => {
     const unknown = await runCli(['ingest', '--db', join(dir, 's.db'), '--unknown-types', 'dead-letter', '-'], { stdin: 'datetime=2026-01-01T00:00:00Z|zzz=1\n' });
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /--types-file, then mimelog replay/);
+  });
+
+  it('an API 1.0 file over --max-response-bytes is dead-lettered with its head, and the collector moves on', async () => {
+    const r = await startSimulator({ seed: 5, events: 600, eventsPerFile: 200 });
+    dirs.push(r.dir);
+    try {
+      const db = join(r.dir, 'big.db');
+      const res = await collect(r, db, ['--max-response-bytes', '4096', '--no-compress']);
+      assert.equal(res.code, 2, res.stderr.slice(-1000));
+      const dead = query<{ reason: string; n: number; truncated_from: number }>(db, 'SELECT reason, length(raw) AS n, truncated_from FROM dead_letters');
+      assert.equal(dead.length, r.info.files);
+      for (const d of dead) {
+        assert.match(d.reason, /file larger than 4096 bytes \(--max-response-bytes\); its first 4096 bytes are kept/);
+        assert.equal(d.n, 4096);
+        assert.equal(d.truncated_from, 4096);
+      }
+      const cp = query<{ complete: number; position: number }>(db, "SELECT complete, position FROM checkpoints WHERE source LIKE 'mimecast-v1 %'");
+      assert.deepEqual(cp, [{ complete: 1, position: r.info.files }]); // caught up: no file stalled it
+    } finally {
+      await r.sim.stop();
+    }
   });
 
   it('the simulator says so when its port is taken', async () => {
