@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -329,7 +329,12 @@ describe('hostile input through the CLI', () => {
       const res = await collect(r, db, ['--max-response-bytes', '4096', '--no-compress']);
       assert.equal(res.code, 2, res.stderr.slice(-1000));
       const dead = query<{ reason: string; n: number; truncated_from: number }>(db, 'SELECT reason, length(raw) AS n, truncated_from FROM dead_letters');
-      assert.equal(dead.length, r.info.files);
+      // The files as served: each one over the bound is one dead letter, the others are stored.
+      const served = join(r.dir, 'served');
+      r.sim.writeExpected(served, 'key_value');
+      const sizes = readdirSync(served).map((f) => statSync(join(served, f)).size);
+      assert.ok(sizes.some((s) => s > 4096) && sizes.some((s) => s <= 4096), `sizes ${sizes.join(',')}`);
+      assert.equal(dead.length, sizes.filter((s) => s > 4096).length);
       for (const d of dead) {
         assert.match(d.reason, /file larger than 4096 bytes \(--max-response-bytes\); its first 4096 bytes are kept/);
         assert.equal(d.n, 4096);
