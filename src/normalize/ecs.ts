@@ -39,7 +39,9 @@ function appliesTo(m: EcsMapping, logType: string): boolean {
 
 /** Sets an own property even for a key like `__proto__` (plain assignment would change the prototype). */
 function setOwn(obj: EcsDocument, key: string, value: JsonValue): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  // defineProperty only where it is needed: it is slower and turns objects into dictionaries.
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
 }
 
 function asText(v: FieldValue): string {
