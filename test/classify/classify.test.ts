@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -8,7 +7,7 @@ import { Classifier } from '../../src/classify/classify.js';
 import { DEFAULT_TABLES, loadTypesFile } from '../../src/classify/type-tables.js';
 import type { DecodedRecord, FieldValue } from '../../src/decode/record.js';
 import { LOG_TYPES } from '../../src/mimecast/log-types.js';
-import { SAMPLES, json, kv } from '../support/helpers.js';
+import { tempDir, SAMPLES, json, kv } from '../support/helpers.js';
 
 const classifier = new Classifier(DEFAULT_TABLES);
 
@@ -112,7 +111,7 @@ describe('log-type classification', () => {
   });
 
   it('learns a new type from a types file, by keys and by file name', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mimelog-'));
+    const dir = tempDir('classify');
     const path = join(dir, 'types.json');
     writeFileSync(path, JSON.stringify({ types: [{ name: 'dlp', filePrefixes: ['dlp_'], v2Types: ['dlp'], keys: ['policyVerdict', 'quarantineId', 'scanEngine', 'Sender'] }] }));
     const tables = loadTypesFile(path);
@@ -126,7 +125,7 @@ describe('log-type classification', () => {
   });
 
   it('rejects a malformed types file with a clear message', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mimelog-'));
+    const dir = tempDir('classify');
     const path = join(dir, 'bad.json');
     writeFileSync(path, JSON.stringify({ types: [{ name: 'x', keys: 'Sender' }] }));
     assert.throws(() => loadTypesFile(path), /types\[0\]\.keys must be a list of strings/);

@@ -4,26 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createServer } from 'node:net';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { takeEvents, toKeyValueLine, toV2Record } from '../../src/simulator/generate.js';
-import { BIN, lines, runCli } from '../support/helpers.js';
+import { BIN, lines, runCli, tempDir } from '../support/helpers.js';
 import { collect, query, startSimulator } from '../support/simulator.js';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'mimelog-hostile-'));
-  dirs.push(d);
-  return d;
-};
-after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = () => tempDir('hostile');
 
 const events = takeEvents({ seed: 21, startMs: Date.UTC(2026, 0, 1) }, 50);
 const kvText = `${events.map(toKeyValueLine).join('\n')}\n`;
@@ -323,7 +314,6 @@ describe('hostile input through the CLI', () => {
 
   it('an API 1.0 file over --max-response-bytes is dead-lettered with its head, and the collector moves on', async () => {
     const r = await startSimulator({ seed: 5, events: 600, eventsPerFile: 200 });
-    dirs.push(r.dir);
     try {
       const db = join(r.dir, 'big.db');
       const res = await collect(r, db, ['--max-response-bytes', '4096', '--no-compress']);

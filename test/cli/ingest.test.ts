@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { takeEvents, toKeyValueLine, toV2Record } from '../../src/simulator/generate.js';
-import { SAMPLES, lines, runCli } from '../support/helpers.js';
+import { tempDir, SAMPLES, lines, runCli } from '../support/helpers.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'mimelog-cli-'));
+const tmp = () => tempDir('cli');
 
 describe('mimelog ingest (CLI)', () => {
   it('prints help for the program and the command', async () => {

@@ -4,9 +4,8 @@
  * tested once, through a TLS front on OpenSearch (the Elasticsearch test nodes have no x-pack).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Logger } from '../../src/log/logger.js';
@@ -15,11 +14,11 @@ import { SearchSink } from '../../src/sinks/search/search-sink.js';
 import { ecsLeafMappings } from '../../src/sinks/search/template.js';
 import { takeEvents, toKeyValueLine, toV2Record } from '../../src/simulator/generate.js';
 import { Store } from '../../src/store/store.js';
-import { ROOT, killRepeatedly, processInput, runCli } from '../support/helpers.js';
+import { tempDir, ROOT, killRepeatedly, processInput, runCli } from '../support/helpers.js';
 import { ALL_ENGINES, ENGINES, type Engine, EngineCluster, notBuiltHint, testNodeBuilt } from '../support/search-engine.js';
 import { FAST, expectedIds, query, startSimulator } from '../support/simulator.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'mimelog-search-'));
+const tmp = () => tempDir('search');
 const FIXTURES = join(ROOT, 'test', 'sinks', 'fixtures');
 const quiet = new Logger(process.stderr, 'error');
 

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { takeEvents, toKeyValueLine } from '../../src/simulator/generate.js';
-import { killRepeatedly, runCli } from '../support/helpers.js';
+import { tempDir, killRepeatedly, runCli } from '../support/helpers.js';
 
 function contents(path: string): { events: string[]; deadLetters: number } {
   const db = new Database(path, { readonly: true });
@@ -17,7 +16,7 @@ function contents(path: string): { events: string[]; deadLetters: number } {
 
 describe('crash safety of the embedded store', () => {
   it('ends equal to a clean run after 20+ kill -9 at random moments, resuming each time', { timeout: 600_000 }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mimelog-crash-'));
+    const dir = tempDir('crash');
     const file = join(dir, 'big.log');
     const lines = takeEvents({ seed: 99, startMs: Date.UTC(2026, 6, 1) }, 60_000).map(toKeyValueLine);
     lines.splice(12_345, 0, 'a line that is not a record'); // a dead letter must not double either

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -8,9 +7,9 @@ import { MIGRATIONS } from '../../src/store/schema.js';
 import { Store } from '../../src/store/store.js';
 import { stats } from '../../src/store/queries.js';
 import { takeEvents, toKeyValueLine } from '../../src/simulator/generate.js';
-import { SAMPLES, lines, processInput, runCli } from '../support/helpers.js';
+import { tempDir, SAMPLES, lines, processInput, runCli } from '../support/helpers.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'mimelog-store-'));
+const tmp = () => tempDir('store')
 
 function corpus(dir: string, n: number, seed = 21): string {
   const file = join(dir, 'events.log');

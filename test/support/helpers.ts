@@ -1,5 +1,8 @@
 /** Test helpers: run the pipeline in-process on text, and run the CLI as a user would. */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Rng } from '../../src/simulator/generate.js';
 import { fileURLToPath } from 'node:url';
 import { Classifier } from '../../src/classify/classify.js';
@@ -12,6 +15,19 @@ import { EcsNormalizer } from '../../src/normalize/ecs.js';
 import { Transformer, type Unit } from '../../src/pipeline/transform.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+const tempDirs: string[] = [];
+// Each test file runs in its own process: what it created goes when that process ends.
+process.on('exit', () => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A new folder under the system temp folder, removed when the test process exits. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `mimelog-${prefix}-`));
+  tempDirs.push(dir);
+  return dir;
+}
 export const BIN = `${ROOT}bin/mimelog`;
 export const SAMPLES = `${ROOT}samples/`;
 

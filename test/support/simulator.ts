@@ -1,10 +1,8 @@
 /** Test support: an in-process simulator on loopback and the collector CLI pointed at it. */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MimecastSimulator, type SimulatorInfo, type SimulatorOptions } from '../../src/simulator/server.js';
-import { type RunResult, runCli } from './helpers.js';
+import { type RunResult, runCli, tempDir } from './helpers.js';
 
 export interface Running {
   sim: MimecastSimulator;
@@ -18,7 +16,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   const info = await sim.start();
   const c = info.credentials;
   const env = { MIMECAST_APP_ID: c.appId, MIMECAST_APP_KEY: c.appKey, MIMECAST_ACCESS_KEY: c.accessKey, MIMECAST_SECRET_KEY: c.secretKey };
-  return { sim, info, env, dir: mkdtempSync(join(tmpdir(), 'mimelog-sim-')) };
+  return { sim, info, env, dir: tempDir('sim') };
 }
 
 /** Fast retry settings so fault tests finish quickly. */
