@@ -134,8 +134,24 @@ async function* capped(chunks: AsyncIterable<Buffer>, max: number, what: string,
   }
 }
 
-async function* toBuffers(stream: AsyncIterable<Buffer | string>): AsyncGenerator<Buffer> {
-  for await (const c of stream) yield typeof c === 'string' ? Buffer.from(c) : c;
+/**
+ * The input's chunks as Buffers. When the signal aborts, the stream is destroyed, so a read that
+ * waits (an idle stdin or pipe) ends at once instead of waiting for the writer. (Racing each read
+ * against one long-lived abort promise would keep every chunk alive: a leak.)
+ */
+async function* toBuffers(stream: AsyncIterable<Buffer | string>, signal?: AbortSignal): AsyncGenerator<Buffer> {
+  const destroy = () => (stream as { destroy?: () => void }).destroy?.();
+  signal?.addEventListener('abort', destroy, { once: true });
+  try {
+    for await (const c of stream) {
+      if (signal?.aborted) return;
+      yield typeof c === 'string' ? Buffer.from(c) : c;
+    }
+  } catch (err) {
+    if (!signal?.aborted) throw err; // destroyed on purpose: not a broken input
+  } finally {
+    signal?.removeEventListener('abort', destroy);
+  }
 }
 
 /**
@@ -143,7 +159,7 @@ async function* toBuffers(stream: AsyncIterable<Buffer | string>): AsyncGenerato
  * Never throws for bad content: problems become failed items (dead letters).
  */
 export function decodeInput(name: string, stream: AsyncIterable<Buffer | string>, options: DecodeOptions = {}): AsyncGenerator<DecodedBatch> {
-  return decodeAt(name, baseName(name), toBuffers(stream), { limits: options.limits ?? DEFAULT_LIMITS, signal: options.signal, depth: 0 });
+  return decodeAt(name, baseName(name), toBuffers(stream, options.signal), { limits: options.limits ?? DEFAULT_LIMITS, signal: options.signal, depth: 0 });
 }
 
 /** Decodes bytes already in memory (an API response, a stored dead letter). */

@@ -88,6 +88,18 @@ describe('hostile input through the CLI', () => {
     assert.doesNotMatch(r.stderr, /at .*\.js:\d+/); // no stack trace
   });
 
+  it('an idle stdin: SIGTERM stops at once, keeping what was read, exit 3', async () => {
+    const dir = tmp();
+    const db = join(dir, 's.db');
+    const r = await spawnCli(['ingest', '--db', db, '-'], { feed: (w) => w.write(kvText), termAfterMs: 1500 });
+    assert.equal(r.code, 3, r.stderr);
+    assert.ok(r.ms < 2000, `stopped ${r.ms} ms after SIGTERM`);
+    const store = new Database(db, { readonly: true });
+    const n = (store.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+    store.close();
+    assert.equal(n, events.length, 'the complete lines read before the signal are stored');
+  });
+
   it('a 200 MB line between good records: the good ones are stored, the long one dead-lettered with its head, RSS < 512 MiB', async () => {
     const dir = tmp();
     const db = join(dir, 's.db');
