@@ -65,29 +65,29 @@ export async function* lineBatches(chunks: AsyncIterable<Buffer>, limits: Decode
   const partial = new PartialLine(limits);
   let first = true;
   try {
-  for await (let chunk of chunks) {
-    if (signal?.aborted) return;
-    if (first && chunk.length > 0) {
-      first = false;
-      if (chunk.subarray(0, 3).equals(BOM)) chunk = chunk.subarray(3);
+    for await (let chunk of chunks) {
+      if (signal?.aborted) return;
+      if (first && chunk.length > 0) {
+        first = false;
+        if (chunk.subarray(0, 3).equals(BOM)) chunk = chunk.subarray(3);
+      }
+      const lines: Line[] = [];
+      let start = 0;
+      let nl = chunk.indexOf(NEWLINE, start);
+      if (nl >= 0 && !partial.empty) {
+        partial.add(chunk.subarray(0, nl));
+        lines.push(partial.take());
+        start = nl + 1;
+        nl = chunk.indexOf(NEWLINE, start);
+      }
+      const lastNl = chunk.lastIndexOf(NEWLINE);
+      if (nl >= 0 && lastNl >= start) {
+        splitWhole(chunk.subarray(start, lastNl), limits, lines);
+        start = lastNl + 1;
+      }
+      if (start < chunk.length) partial.add(chunk.subarray(start));
+      if (lines.length > 0) yield lines;
     }
-    const lines: Line[] = [];
-    let start = 0;
-    let nl = chunk.indexOf(NEWLINE, start);
-    if (nl >= 0 && !partial.empty) {
-      partial.add(chunk.subarray(0, nl));
-      lines.push(partial.take());
-      start = nl + 1;
-      nl = chunk.indexOf(NEWLINE, start);
-    }
-    const lastNl = chunk.lastIndexOf(NEWLINE);
-    if (nl >= 0 && lastNl >= start) {
-      splitWhole(chunk.subarray(start, lastNl), limits, lines);
-      start = lastNl + 1;
-    }
-    if (start < chunk.length) partial.add(chunk.subarray(start));
-    if (lines.length > 0) yield lines;
-  }
   } catch (err) {
     // The stream broke: the line in hand is kept (with its bytes), then the break is reported.
     if (!partial.empty) yield [{ ...partial.take(), unfinished: true }];
