@@ -245,7 +245,7 @@ async function collectV2(o: CollectOptions): Promise<void> {
   };
   if (o.mode === 'stream') {
     const checkpointKey = `mimecast-v2-stream ${origin}`;
-    const collector = new V2StreamCollector({ ...polling, baseUrl, pageSize: num(o.pageSize ?? '500', '--page-size'), checkpointKey }, tokens, transformer, sink, log);
+    const collector = new V2StreamCollector({ ...polling, baseUrl, pageSize: num(o.pageSize ?? '500', '--page-size'), checkpointKey, limits: limitsFrom(o) }, tokens, transformer, sink, log);
     const token = store.checkpoint(checkpointKey)?.cursor || undefined;
     log.info('collecting', { api: 'v2', mode: 'stream', url: baseUrl, resume: token ? 'from checkpoint' : 'from the oldest retained data' });
     return runCollection(log, () => collector.run(token, stop), release);
@@ -253,7 +253,7 @@ async function collectV2(o: CollectOptions): Promise<void> {
   const collector = new V2BatchCollector(
     {
       ...polling, baseUrl, types, pageSize: num(o.pageSize ?? '25', '--page-size'), maxRelists: Math.max(10, polling.maxRetries),
-      decodeRetries: num(o.decodeRetries, '--decode-retries'), concurrency: Math.max(1, num(o.concurrency, '--concurrency')),
+      decodeRetries: num(o.decodeRetries, '--decode-retries'), concurrency: Math.max(1, num(o.concurrency, '--concurrency')), limits: limitsFrom(o),
     },
     tokens,
     transformer,

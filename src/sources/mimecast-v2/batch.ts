@@ -8,6 +8,7 @@
  */
 import { Readable } from 'node:stream';
 import { type DecodedBatch, decodeBytes, decodeInput } from '../../decode/input.js';
+import type { DecodeLimits } from '../../decode/limits.js';
 import type { Logger } from '../../log/logger.js';
 import { BATCH_PATH_V2 } from '../../mimecast/endpoints.js';
 import { RunSummary } from '../../pipeline/summary.js';
@@ -21,6 +22,8 @@ import { type Page, PageClient } from './pages.js';
 
 export interface BatchOptions extends PollingOptions {
   readonly baseUrl: string;
+  /** Decoding bounds (default: DEFAULT_LIMITS). */
+  readonly limits?: DecodeLimits;
   /** API 2.0 type names to collect, e.g. `receipt`, `url protect`. */
   readonly types: readonly string[];
   readonly pageSize: number;
@@ -130,9 +133,9 @@ export class V2BatchCollector {
         this.log.warn('download broke', { type, file: key, reason: (err as Error).message });
         return 'retry';
       }
-      batches = decodeBytes(name, whole);
+      batches = decodeBytes(name, whole, { limits: this.options.limits });
     } else {
-      batches = decodeInput(name, Readable.from(chunksIdle(body, idle)));
+      batches = decodeInput(name, Readable.from(chunksIdle(body, idle)), { limits: this.options.limits });
     }
     for await (const batch of batches) {
       // A file's end is not the type's: only the page-token move says whether the type is caught up.

@@ -4,6 +4,7 @@
  * not yet stored; an empty page that carries `@nextPage` still moves it.
  */
 import { decodeBytes } from '../../decode/input.js';
+import type { DecodeLimits } from '../../decode/limits.js';
 import type { Logger } from '../../log/logger.js';
 import { STREAM_PATH_V2 } from '../../mimecast/endpoints.js';
 import { RunSummary } from '../../pipeline/summary.js';
@@ -15,6 +16,8 @@ import type { TokenSource } from './oauth.js';
 import { PageClient } from './pages.js';
 
 export interface StreamOptions extends PollingOptions {
+  /** Decoding bounds (default: DEFAULT_LIMITS). */
+  readonly limits?: DecodeLimits;
   readonly baseUrl: string;
   readonly pageSize: number;
   /** The checkpoint row of this stream. */
@@ -61,7 +64,7 @@ export class V2StreamCollector {
   private async store(events: unknown[], token: string | undefined, next: string, caughtUp: boolean, summary: RunSummary): Promise<void> {
     const source = `${this.options.checkpointKey} page ${token ?? 'first'}`;
     const text = events.map((e) => JSON.stringify(e)).join('\n');
-    for await (const batch of decodeBytes(source, Buffer.from(text))) {
+    for await (const batch of decodeBytes(source, Buffer.from(text), { limits: this.options.limits })) {
       // `last` of the page's last unit records whether the stream is caught up (checkpoints.complete).
       const unit = { ...this.transformer.process(batch), last: batch.last && caughtUp };
       summary.countUnit(unit);
