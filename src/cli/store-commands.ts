@@ -72,6 +72,22 @@ function checkType(store: Store, type: string | undefined): void {
 }
 
 export function registerStoreCommands(program: Command): void {
+  addDbOption(program.command('check').description("reads every page of the store and says whether it is damaged (SQLite's quick_check); exit 1 when it is"))
+    .action((o: { db: string }) => {
+      const store = openStore(o.db);
+      let problems: string[];
+      try {
+        problems = (store.db.pragma('quick_check(20)') as { quick_check: string }[]).map((r) => r.quick_check).filter((p) => p !== 'ok');
+      } catch (err) {
+        problems = [(err as Error).message];
+      } finally {
+        store.close();
+      }
+      if (problems.length === 0) return out(`${o.db}: ok`);
+      process.stderr.write(`mimelog: ${o.db} is damaged:\n${problems.map((p) => `  ${p}`).join('\n')}\nCopy what can be read with: sqlite3 ${o.db} .recover | sqlite3 recovered.db\n`);
+      process.exitCode = 1;
+    });
+
   addDbOption(program.command('stats').description('counts in the store: events per type and day, duplicates, collisions, dead letters, drift, checkpoints'))
     .option('--json', 'one JSON object')
     .action((o: { db: string; json?: boolean }) => {

@@ -349,6 +349,26 @@ describe('hostile input through the CLI', () => {
     }
   });
 
+  it('check finds a damaged store (and passes a sound one)', async () => {
+    const dir = tmp();
+    const db = join(dir, 's.db');
+    writeFileSync(join(dir, 'x.log'), kvText.repeat(40));
+    assert.equal((await runCli(['ingest', '--db', db, join(dir, 'x.log')])).code, 0);
+    const sound = await runCli(['check', '--db', db]);
+    assert.equal(sound.code, 0, sound.stderr);
+    assert.match(sound.stdout, /: ok/);
+    // Overwrite a page in the middle of the file (not the header) with noise.
+    const bytes = readFileSync(db);
+    const page = 4096;
+    const at = Math.floor(bytes.length / page / 2) * page;
+    for (let i = at; i < at + page; i++) bytes[i] = (i * 131) & 0xff;
+    writeFileSync(db, bytes);
+    const damaged = await runCli(['check', '--db', db]);
+    assert.equal(damaged.code, 1);
+    assert.match(damaged.stderr, /is damaged/);
+    assert.match(damaged.stderr, /\.recover/);
+  });
+
   it('the simulator says so when its port is taken', async () => {
     const first = spawn(process.execPath, [BIN, 'simulate', '--events', '10']);
     const url = await new Promise<string>((resolve) => first.stdout.once('data', (c: Buffer) => resolve((JSON.parse(c.toString().split('\n')[0]!) as { url: string }).url)));
