@@ -4,7 +4,8 @@
  */
 import type { DecodedRecord } from '../decode/record.js';
 import { UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
-import { type TypeTables, normalizeV2Type } from './type-tables.js';
+import { normalizeV2Type } from '../mimecast/log-types.js';
+import type { TypeTables } from './type-tables.js';
 
 export type LogTypeSource = 'record' | 'file_name' | 'declared' | 'fields';
 

@@ -3,12 +3,8 @@
  * All knowledge comes from `mimecast/log-types.ts` or the user's file; nothing here is per type.
  */
 import { readFileSync } from 'node:fs';
-import { COMMON_V1_KEYS, LOG_TYPES, type LogTypeSpec } from '../mimecast/log-types.js';
+import { COMMON_V1_KEYS, LOG_TYPES, type LogTypeSpec, normalizeV2Type } from '../mimecast/log-types.js';
 
-/** Normalizes an API 2.0 type value: `Url_Protect`, `url-protect`, `url protect` → `url protect`. */
-export function normalizeV2Type(value: string): string {
-  return value.trim().toLowerCase().replace(/[_-]+/g, ' ').replace(/\s+/g, ' ');
-}
 
 export class TypeTables {
   readonly specs: readonly LogTypeSpec[];

@@ -7,7 +7,7 @@ import { EcsNormalizer } from '../normalize/ecs.js';
 import { runInputs } from '../pipeline/run.js';
 import { Transformer, type UnknownTypePolicy } from '../pipeline/transform.js';
 import { NdjsonSink } from '../sinks/ndjson.js';
-import type { Sink } from '../sinks/sink.js';
+import type { Sink } from '../core/sink.js';
 import { InputPathError, localInputs } from '../sources/local.js';
 import { Store } from '../store/store.js';
 import { EXIT, UsageError, integerOption } from './errors.js';

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { Logger } from '../log/logger.js';
-import type { Sink } from '../sinks/sink.js';
+import type { Sink } from '../core/sink.js';
 import { SqliteWorkerSink } from '../sinks/sqlite.js';
 import { type SearchAuth, SearchClient } from '../sinks/search/client.js';
 import { DEFAULT_INDEX_PATTERN } from '../sinks/search/index-name.js';

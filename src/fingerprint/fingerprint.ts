@@ -14,7 +14,8 @@
  * `event.hash` = hex SHA-256 of the canonical form; `event.id` = its first 32 hex digits (128 bits).
  */
 import { hash as oneShotHash } from 'node:crypto';
-import type { DecodedRecord, FieldValue, JsonValue } from '../decode/record.js';
+import type { DecodedRecord, FieldValue } from '../decode/record.js';
+import { stableJson } from '../util/stable-json.js';
 
 export const CANONICAL_VERSION = 'mimelog-canonical-v1';
 const TRANSPORT_KEYS: ReadonlySet<string> = new Set(['_partition', '_offset']);
@@ -31,12 +32,6 @@ export interface Fingerprint {
   readonly hash: string;
 }
 
-export function stableJson(value: JsonValue): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  const keys = Object.keys(value).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${stableJson(value[k]!)}`).join(',')}}`;
-}
 
 function canonicalText(value: FieldValue): string {
   return typeof value === 'string' ? value : stableJson(value);

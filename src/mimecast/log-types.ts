@@ -92,3 +92,14 @@ export const LOG_TYPES: readonly LogTypeSpec[] = [
 
 /** The names a document may carry in `mimecast.log_type` besides the table's. */
 export const UNKNOWN_LOG_TYPE = 'unknown';
+
+/** Normalizes an API 2.0 type value: `Url_Protect`, `url-protect`, `url protect` → `url protect`. */
+export function normalizeV2Type(value: string): string {
+  return value.trim().toLowerCase().replace(/[_-]+/g, ' ').replace(/\s+/g, ' ');
+}
+
+/** Our log type for an API 2.0 `type` value, from the table above; undefined when none. */
+export function logTypeForV2(value: string): string | undefined {
+  const wanted = normalizeV2Type(value);
+  return LOG_TYPES.find((t) => t.v2Types.some((v) => normalizeV2Type(v) === wanted))?.name;
+}

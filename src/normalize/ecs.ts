@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import type { Classification } from '../classify/classify.js';
 import type { DecodedRecord, FieldValue, JsonValue } from '../decode/record.js';
 import type { Fingerprint } from '../fingerprint/fingerprint.js';
-import { stableJson } from '../fingerprint/fingerprint.js';
+import { stableJson } from '../util/stable-json.js';
 import {
   ALERT_RULES, BOOLEAN_FIELDS, type Conversion, DROPPED_FIELDS, ECS_MAPPINGS, type EcsMapping, NUMBER_FIELDS,
 } from '../mimecast/ecs-fields.js';

@@ -5,10 +5,11 @@
  */
 import { decodeBytes } from '../decode/input.js';
 import type { DecodeLimits } from '../decode/limits.js';
-import type { Sink } from '../sinks/sink.js';
+import type { Sink } from '../core/sink.js';
 import type { Store, StoredDeadLetter } from '../store/store.js';
-import { type SinkCounts, addCounts, noCounts } from './summary.js';
-import type { Transformer, Unit } from './transform.js';
+import { type SinkCounts, addCounts, noCounts } from '../core/counts.js';
+import type { Unit } from '../core/unit.js';
+import type { Transformer } from './transform.js';
 
 export interface ReplayReport {
   attempted: number;

@@ -1,11 +1,12 @@
 /** Drives inputs through the pipeline into a sink, one unit at a time, counting everything. */
 import { decodeInput } from '../decode/input.js';
 import type { DecodeLimits } from '../decode/limits.js';
-import type { Sink } from '../sinks/sink.js';
-import type { LocalInput } from '../sources/local.js';
+import type { Sink } from '../core/sink.js';
+import type { LocalInput } from '../core/input.js';
 import { AckWindow } from './ack-window.js';
 import { RunSummary } from './summary.js';
-import type { Transformer, Unit } from './transform.js';
+import type { Unit } from '../core/unit.js';
+import type { Transformer } from './transform.js';
 
 export interface RunOptions {
   /**

@@ -1,25 +1,6 @@
 /** Run counts, so a user can prove nothing was lost: every record is stored, a duplicate, a collision or a dead letter. */
-import type { Unit } from './transform.js';
-
-export interface SinkCounts {
-  stored: number;
-  duplicates: number;
-  collisions: number;
-  deadLetters: number;
-}
-
-export function noCounts(): SinkCounts {
-  return { stored: 0, duplicates: 0, collisions: 0, deadLetters: 0 };
-}
-
-/** Adds `c` into `total` (and returns it). */
-export function addCounts(total: SinkCounts, c: SinkCounts): SinkCounts {
-  total.stored += c.stored;
-  total.duplicates += c.duplicates;
-  total.collisions += c.collisions;
-  total.deadLetters += c.deadLetters;
-  return total;
-}
+import { type SinkCounts, addCounts, noCounts } from '../core/counts.js';
+import type { Unit } from '../core/unit.js';
 
 export class RunSummary {
   /** Inputs started, and of them those read to their end (fewer when the run was stopped). */

@@ -1,44 +1,13 @@
 /**
  * decode → classify → fingerprint → normalize for one batch of one input. Pure: no I/O.
  */
-import type { Classification, Classifier } from '../classify/classify.js';
+import type { Classifier } from '../classify/classify.js';
+import type { DeadLetter, ProcessedEvent, Unit } from '../core/unit.js';
 import type { DecodedBatch } from '../decode/input.js';
 import type { DecodedRecord } from '../decode/record.js';
 import { type Fingerprint, fingerprint } from '../fingerprint/fingerprint.js';
 import { UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
-import type { EcsDocument, EcsNormalizer } from '../normalize/ecs.js';
-
-export interface ProcessedEvent {
-  readonly id: string;
-  readonly hash: string;
-  readonly timeMs: number;
-  readonly classification: Classification;
-  readonly doc: EcsDocument;
-  readonly raw: string;
-  readonly position: number;
-}
-
-export interface DeadLetter {
-  readonly source: string;
-  /** Line or record number; 0 for the whole input. */
-  readonly position: number;
-  readonly reason: string;
-  readonly raw: string | Buffer;
-  /** Set when `raw` is only the head of the record's bytes (it was over the bound): their full length. Not replayable. */
-  readonly truncatedFrom?: number;
-  /** Set when `raw` may be cut short (the line in hand when its input broke). Not replayable. */
-  readonly cutShort?: boolean;
-}
-
-/** One unit of work: events and dead letters of a stretch of one input, plus where it ends. */
-export interface Unit {
-  readonly source: string;
-  readonly events: ProcessedEvent[];
-  readonly deadLetters: DeadLetter[];
-  /** Position of the last item in the unit; the input's checkpoint once the unit is stored. */
-  readonly position: number;
-  readonly last: boolean;
-}
+import type { EcsNormalizer } from '../normalize/ecs.js';
 
 /** What happens to a record whose log type is `unknown`: stored as such, or kept aside for replay. */
 export type UnknownTypePolicy = 'store' | 'dead-letter';

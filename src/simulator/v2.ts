@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { DEFAULT_TABLES, normalizeV2Type } from '../classify/type-tables.js';
+import { logTypeForV2 } from '../mimecast/log-types.js';
 import { LOG_TYPES } from '../mimecast/log-types.js';
 import type { SiemFile } from './catalog.js';
 import type { FaultPlan, V2Fault } from './faults.js';
@@ -141,7 +141,7 @@ export class V2Api {
 
   /** One page of one type's file list; `empty` answers a page with no files that still carries `@nextPage`. */
   private listBatch(url: URL, origin: string, json: Json, empty: boolean): void {
-    const logType = DEFAULT_TABLES.v2Types.get(normalizeV2Type(url.searchParams.get('type') ?? ''));
+    const logType = logTypeForV2(url.searchParams.get('type') ?? '');
     if (!logType) return json(400, { error: { code: 'validation_error', message: `unknown type ${url.searchParams.get('type')}` } });
     const pageSize = Math.max(1, Math.min(100, Number(url.searchParams.get('pageSize') ?? 10)));
     const offset = this.parsePage(url.searchParams.get('nextPage'), logType);

@@ -4,9 +4,9 @@
  */
 import { type FileHandle, open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
-import type { SinkCounts } from '../pipeline/summary.js';
-import type { DeadLetter, Unit } from '../pipeline/transform.js';
-import type { Sink } from './sink.js';
+import type { SinkCounts } from '../core/counts.js';
+import type { DeadLetter, Unit } from '../core/unit.js';
+import type { Sink } from '../core/sink.js';
 
 export function deadLetterJson(d: DeadLetter): string {
   const raw = typeof d.raw === 'string' ? { raw: d.raw } : { raw_base64: d.raw.toString('base64') };

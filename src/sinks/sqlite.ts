@@ -7,11 +7,11 @@
  * written only when the worker reports its transaction committed.
  */
 import { Worker } from 'node:worker_threads';
-import type { SinkCounts } from '../pipeline/summary.js';
-import type { Unit } from '../pipeline/transform.js';
+import type { SinkCounts } from '../core/counts.js';
+import type { Unit } from '../core/unit.js';
 import { type PreparedUnit, prepareUnit } from '../store/prepared.js';
 import type { Store } from '../store/store.js';
-import type { CheckpointUpdate, Sink } from './sink.js';
+import type { CheckpointUpdate, Sink } from '../core/sink.js';
 
 export class SqliteSink implements Sink {
   constructor(private readonly store: Store) {}

@@ -11,13 +11,7 @@ import { createReadStream } from 'node:fs';
 import { open, readdir, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
-
-export interface LocalInput {
-  readonly name: string;
-  open(): AsyncIterable<Buffer | string>;
-  /** What the input looks like now (a digest of its head), to tell a resumed file from a replaced one; undefined for stdin and pipes. */
-  identity(): Promise<string | undefined>;
-}
+import type { LocalInput } from '../core/input.js';
 
 /** A path found while expanding directories that is not read, and why. */
 export interface SkippedPath {

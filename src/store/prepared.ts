@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { JsonValue } from '../decode/record.js';
 import { encodeText, hasEscapedBytes } from '../decode/text.js';
-import type { DeadLetter, ProcessedEvent, Unit } from '../pipeline/transform.js';
+import type { DeadLetter, ProcessedEvent, Unit } from '../core/unit.js';
 
 type Doc = { [k: string]: JsonValue };
 

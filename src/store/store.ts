@@ -5,10 +5,10 @@
  */
 import { closeSync, existsSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { type SinkCounts, addCounts, noCounts } from '../pipeline/summary.js';
-import type { DeadLetter, Unit } from '../pipeline/transform.js';
+import { type SinkCounts, addCounts, noCounts } from '../core/counts.js';
+import type { DeadLetter, Unit } from '../core/unit.js';
 import { type PreparedDeadLetter, type PreparedEvent, type PreparedUnit, prepareUnit } from './prepared.js';
-import type { CheckpointUpdate } from '../sinks/sink.js';
+import type { CheckpointUpdate } from '../core/sink.js';
 import { MIGRATIONS } from './schema.js';
 
 export interface Checkpoint {

@@ -12,7 +12,8 @@ import { decodeJsonLine, decodeKeyValueLine } from '../../src/decode/decode-reco
 import type { DecodedRecord } from '../../src/decode/record.js';
 import type { DecodeLimits } from '../../src/decode/limits.js';
 import { EcsNormalizer } from '../../src/normalize/ecs.js';
-import { Transformer, type Unit } from '../../src/pipeline/transform.js';
+import type { Unit } from '../../src/core/unit.js';
+import { Transformer } from '../../src/pipeline/transform.js';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 

@@ -10,12 +10,12 @@
  * to the local SQLite store only once every event has one of those outcomes, in unit order.
  */
 import type { Logger } from '../../log/logger.js';
-import type { SinkCounts } from '../../pipeline/summary.js';
-import type { ProcessedEvent, Unit } from '../../pipeline/transform.js';
-import { backoffDelay, sleep } from '../../sources/backoff.js';
+import type { SinkCounts } from '../../core/counts.js';
+import type { ProcessedEvent, Unit } from '../../core/unit.js';
+import { backoffDelay, sleep } from '../../util/backoff.js';
 import { docWithoutOriginal, prepareDeadLetter, prepareUnit } from '../../store/prepared.js';
 import type { CollisionRow, Delivery, Store } from '../../store/store.js';
-import type { CheckpointUpdate, Sink } from '../sink.js';
+import type { CheckpointUpdate, Sink } from '../../core/sink.js';
 import { type BulkDoc, bulkBody, chunk, itemOutcome } from './bulk.js';
 import { type EngineInfo, type SearchClient, SearchUnreachableError } from './client.js';
 import { IndexNamer } from './index-name.js';

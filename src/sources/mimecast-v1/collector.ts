@@ -4,6 +4,7 @@
  * moment loses nothing (the old token fetches the file again) and duplicates nothing (the
  * fingerprint turns the re-fetch into duplicates).
  */
+import { CollectorError } from '../../core/errors.js';
 import { decodeBytes } from '../../decode/input.js';
 import { FirstContact } from '../http-body.js';
 import { type DecodeLimits, DEFAULT_LIMITS, boundedBytes } from '../../decode/limits.js';
@@ -11,9 +12,10 @@ import type { Logger } from '../../log/logger.js';
 import type { V1Credentials } from '../../mimecast/v1-auth.js';
 import { AckWindow } from '../../pipeline/ack-window.js';
 import { RunSummary } from '../../pipeline/summary.js';
-import type { DeadLetter, ProcessedEvent, Transformer, Unit } from '../../pipeline/transform.js';
-import type { Sink } from '../../sinks/sink.js';
-import { type PollingOptions, backoffDelay, sleep } from '../backoff.js';
+import type { DeadLetter, ProcessedEvent, Unit } from '../../core/unit.js';
+import type { Transformer } from '../../pipeline/transform.js';
+import type { Sink } from '../../core/sink.js';
+import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
 import { type V1Answer, getSiemLogs } from './client.js';
 
 export type InvalidTokenPolicy = 'restart' | 'stop';
@@ -32,8 +34,6 @@ export interface V1CollectorOptions extends PollingOptions {
   readonly maxResponseBytes: number;
   readonly limits?: DecodeLimits;
 }
-
-export class CollectorError extends Error {}
 
 export interface CollectorState {
   /** The token to start from (the stored checkpoint), or undefined for the oldest retained data. */

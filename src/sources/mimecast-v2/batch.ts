@@ -13,10 +13,10 @@ import type { Logger } from '../../log/logger.js';
 import { BATCH_PATH_V2 } from '../../mimecast/endpoints.js';
 import { RunSummary } from '../../pipeline/summary.js';
 import type { Transformer } from '../../pipeline/transform.js';
-import type { Sink } from '../../sinks/sink.js';
-import { type PollingOptions, backoffDelay, sleep } from '../backoff.js';
-import { CollectorError } from '../mimecast-v1/collector.js';
-import { RateBudget } from '../rate-budget.js';
+import type { Sink } from '../../core/sink.js';
+import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
+import { CollectorError } from '../../core/errors.js';
+import { RateBudget } from '../../util/rate-budget.js';
 import type { TokenSource } from './oauth.js';
 import { type Page, PageClient } from './pages.js';
 

@@ -4,9 +4,9 @@
  * Answers `{value, @nextPage, isCaughtUp}`; errors a person must fix become CollectorError.
  */
 import type { Logger } from '../../log/logger.js';
-import { type PollingOptions, backoffDelay, sleep } from '../backoff.js';
-import { CollectorError } from '../mimecast-v1/collector.js';
-import type { RateBudget } from '../rate-budget.js';
+import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
+import { CollectorError } from '../../core/errors.js';
+import type { RateBudget } from '../../util/rate-budget.js';
 import { FirstContact, describeFetchError } from '../http-body.js';
 import { OAuthError, type TokenSource } from './oauth.js';
 

@@ -9,9 +9,9 @@ import type { Logger } from '../../log/logger.js';
 import { STREAM_PATH_V2 } from '../../mimecast/endpoints.js';
 import { RunSummary } from '../../pipeline/summary.js';
 import type { Transformer } from '../../pipeline/transform.js';
-import type { Sink } from '../../sinks/sink.js';
-import { type PollingOptions, sleep } from '../backoff.js';
-import { RateBudget } from '../rate-budget.js';
+import type { Sink } from '../../core/sink.js';
+import { type PollingOptions, sleep } from '../../util/backoff.js';
+import { RateBudget } from '../../util/rate-budget.js';
 import type { TokenSource } from './oauth.js';
 import { PageClient } from './pages.js';
 

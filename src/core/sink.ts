@@ -1,6 +1,6 @@
 /** Where units go. A sink acknowledges a unit only when every record in it has a final outcome. */
-import type { SinkCounts } from '../pipeline/summary.js';
-import type { Unit } from '../pipeline/transform.js';
+import type { SinkCounts } from './counts.js';
+import type { Unit } from './unit.js';
 
 /** What a source adds to a unit's checkpoint: the input's identity, an API cursor. */
 export interface CheckpointUpdate {

@@ -1,0 +1,38 @@
+/**
+ * The shared contract of the journey: what the middle (transform) hands to sinks and what sinks
+ * acknowledge. Plain types; every stage may import them, they import only what they describe.
+ */
+import type { Classification } from '../classify/classify.js';
+import type { EcsDocument } from '../normalize/ecs.js';
+
+export interface ProcessedEvent {
+  readonly id: string;
+  readonly hash: string;
+  readonly timeMs: number;
+  readonly classification: Classification;
+  readonly doc: EcsDocument;
+  readonly raw: string;
+  readonly position: number;
+}
+
+export interface DeadLetter {
+  readonly source: string;
+  /** Line or record number; 0 for the whole input. */
+  readonly position: number;
+  readonly reason: string;
+  readonly raw: string | Buffer;
+  /** Set when `raw` is only the head of the record's bytes (it was over the bound): their full length. Not replayable. */
+  readonly truncatedFrom?: number;
+  /** Set when `raw` may be cut short (the line in hand when its input broke). Not replayable. */
+  readonly cutShort?: boolean;
+}
+
+/** One unit of work: events and dead letters of a stretch of one input, plus where it ends. */
+export interface Unit {
+  readonly source: string;
+  readonly events: ProcessedEvent[];
+  readonly deadLetters: DeadLetter[];
+  /** Position of the last item in the unit; the input's checkpoint once the unit is stored. */
+  readonly position: number;
+  readonly last: boolean;
+}
