@@ -1,6 +1,6 @@
 /** `mimelog collect`: pull SIEM logs from Mimecast (API 1.0 or 2.0) into the embedded store or a search engine. */
 import { readFileSync, statSync } from 'node:fs';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { Logger, type Level } from '../log/logger.js';
 import { V1_REGIONS, V2_REGIONS } from '../mimecast/endpoints.js';
 import { LOG_TYPES } from '../mimecast/log-types.js';
@@ -65,7 +65,7 @@ interface CollectOptions extends PipelineOptions, SearchSinkCliOptions, LimitCli
   url?: string;
   region?: string;
   config?: string;
-  format: string;
+  format: 'key_value' | 'json'; // commander checks the choices
   compress: boolean;
   once: boolean;
   pollInterval: string;
@@ -106,7 +106,6 @@ function pollingOptions(o: CollectOptions): PollingOptions {
 
 /** The collector's structured log, masking the given secrets. */
 function collectorLogger(o: CollectOptions, ...secrets: string[]): Logger {
-  if (!['debug', 'info', 'warn', 'error'].includes(o.logLevel)) throw new UsageError('--log-level must be debug, info, warn or error');
   const log = new Logger(process.stderr, o.logLevel as Level);
   log.addSecrets(...secrets);
   return log;
@@ -145,15 +144,15 @@ export function registerCollect(program: Command): void {
   const cmd = program
     .command('collect')
     .description('collect SIEM logs from the Mimecast API into the embedded store, resuming from the stored checkpoint')
-    .option('--api <version>', 'API generation: v1 (get-siem-logs) or v2 (OAuth2: batch files or stream)', 'v1')
+    .addOption(new Option('--api <version>', 'API generation: v1 (get-siem-logs) or v2 (OAuth2: batch files or stream)').choices(['v1', 'v2']).default('v1'))
     .option('--types <list>', 'v2: comma-separated API 2.0 types to collect (default: all ten)')
-    .option('--mode <mode>', 'v2: batch (files, durable work queue) or stream (events inline)', 'batch')
+    .addOption(new Option('--mode <mode>', 'v2: batch (files, durable work queue) or stream (events inline)').choices(['batch', 'stream']).default('batch'))
     .option('--page-size <n>', 'v2: files per listing page (batch, default 25) or events per page (stream, default 500)')
     .option('--concurrency <n>', 'v2 batch: types collected at once, sharing one rate budget', '3')
     .option('--url <url>', 'API base URL (e.g. the simulator); overrides --region')
     .option('--region <region>', `API host by region: v1 ${Object.keys(V1_REGIONS).join(', ')}; v2 ${Object.keys(V2_REGIONS).join(', ')}`)
     .option('--config <path>', 'JSON file with appId, appKey, accessKey, secretKey, baseUrl (environment variables win)')
-    .option('--format <format>', 'file format to request: key_value or json', 'key_value')
+    .addOption(new Option('--format <format>', 'file format to request').choices(['key_value', 'json']).default('key_value'))
     .option('--no-compress', 'ask for plain files instead of zip')
     .option('--once', 'exit when caught up instead of polling', false)
     .option('--poll-interval <seconds>', 'wait between polls once caught up', '300')
@@ -162,20 +161,17 @@ export function registerCollect(program: Command): void {
     .option('--retry-max-ms <ms>', 'longest back-off delay', '120000')
     .option('--max-retries <n>', 'consecutive failed calls before giving up', '30')
     .option('--decode-retries <n>', 'extra fetches of a file that does not decode before it is dead-lettered', '2')
-    .option('--on-invalid-token <policy>', 'restart (from the oldest retained data; duplicates are dropped) or stop', 'restart')
-    .option('--log-level <level>', 'debug, info, warn or error', 'info')
+    .addOption(new Option('--on-invalid-token <policy>', 'restart (from the oldest retained data; duplicates are dropped) or stop').choices(['restart', 'stop']).default('restart'))
+    .addOption(new Option('--log-level <level>', 'how much the collector logs').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .option('--max-response-bytes <n>', 'larger API answers are not read whole: a file is dead-lettered with its head', String(DEFAULT_LIMITS.maxZipBytes))
     .addHelpText('after', `
 Credentials come from the environment, never from the command line:
   API 1.0: ${Object.values(ENV).join(', ')} (or --config)
   API 2.0: MIMECAST_CLIENT_ID, MIMECAST_CLIENT_SECRET`);
-  cmd.option('--sink <sink>', `where events go: sqlite (the embedded store), ${SEARCH_SINKS.join(' or ')}`, 'sqlite');
+  cmd.addOption(new Option('--sink <sink>', 'where events go: sqlite (the embedded store) or a search engine').choices(['sqlite', ...SEARCH_SINKS]).default('sqlite'));
   addLimitOptions(addPipelineOptions(addSearchSinkOptions(addDbOption(cmd)))).action(async (o: CollectOptions) => {
     if (o.url !== undefined) checkUrl(o.url);
     if (o.api === 'v2') return collectV2(o);
-    if (o.api !== 'v1') throw new UsageError(`--api must be v1 or v2`);
-    if (o.format !== 'key_value' && o.format !== 'json') throw new UsageError('--format must be key_value or json');
-    if (o.onInvalidToken !== 'restart' && o.onInvalidToken !== 'stop') throw new UsageError('--on-invalid-token must be restart or stop');
     const { credentials, baseUrl: configUrl } = loadCredentials(o.config, process.env);
     const baseUrl = o.url ?? (o.region ? V1_REGIONS[o.region] : undefined) ?? configUrl;
     if (!baseUrl) throw new UsageError(`say where Mimecast is: --region (${Object.keys(V1_REGIONS).join(', ')}) or --url`);
@@ -234,7 +230,6 @@ async function collectV2(o: CollectOptions): Promise<void> {
   const types = o.types ? o.types.split(',').map((t) => t.trim()).filter(Boolean) : LOG_TYPES.map((t) => t.v2Types[0]!);
   const origin = new URL(baseUrl).origin;
   const streamName = (type: string) => `mimecast-v2 ${origin} ${type}`;
-  if (o.mode !== 'batch' && o.mode !== 'stream') throw new UsageError('--mode must be batch or stream');
   const store = new Store(o.db); // reads page tokens and work-item states; the sink writes
   const sink = await openStoreOrSearchSink(o, log);
   const stop = stopOnSignal(log);

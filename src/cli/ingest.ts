@@ -1,5 +1,5 @@
 /** `mimelog ingest [options] PATH...` */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { Classifier } from '../classify/classify.js';
 import { DEFAULT_TABLES, type TypeTables, loadTypesFile } from '../classify/type-tables.js';
 import { Logger } from '../log/logger.js';
@@ -28,7 +28,6 @@ export function buildTransformer(opts: PipelineOptions): { transformer: Transfor
     throw new UsageError(`unknown --type "${opts.type}"; known types: ${tables.specs.map((s) => s.name).join(', ')}`);
   }
   const policy = (opts.unknownTypes ?? 'store') as UnknownTypePolicy;
-  if (policy !== 'store' && policy !== 'dead-letter') throw new UsageError('--unknown-types must be store or dead-letter');
   const transformer = new Transformer(new Classifier(tables), new EcsNormalizer({ keepOriginal: opts.original }), opts.type, policy);
   return { transformer, tables };
 }
@@ -37,7 +36,7 @@ export function addPipelineOptions(cmd: Command): Command {
   return cmd
     .option('--type <type>', 'declare the log type of inputs that cannot carry one (file name and record type win)')
     .option('--types-file <path>', 'JSON file extending or replacing the log-type tables')
-    .option('--unknown-types <policy>', 'records of unknown type: store (as log_type unknown) or dead-letter (replay them after extending the tables)', 'store')
+    .addOption(new Option('--unknown-types <policy>', 'records of unknown type: store (as log_type unknown) or dead-letter (replay them after extending the tables)').choices(['store', 'dead-letter']).default('store'))
     .option('--no-original', 'leave event.original out of the documents');
 }
 
@@ -110,13 +109,12 @@ export function registerIngest(program: Command): void {
     .command('ingest')
     .description('read Mimecast SIEM log files, directories or stdin (-) and deliver ECS documents')
     .argument('<paths...>', 'files, directories (files in name order) or - for stdin')
-    .option('--sink <sink>', 'where documents go: sqlite (the embedded store), ndjson (stdout), opensearch or elasticsearch', 'sqlite')
+    .addOption(new Option('--sink <sink>', 'where documents go: sqlite (the embedded store), ndjson (stdout) or a search engine').choices(['sqlite', 'ndjson', ...SEARCH_SINKS]).default('sqlite'))
     .option('--resume', 'skip what an earlier, interrupted run of the same files already delivered (all sinks but ndjson)', false)
     .option('--dead-letter <path>', 'ndjson sink: file that receives records that cannot be parsed', 'mimelog-dead-letters.ndjson')
-    .option('--summary <format>', 'run summary on stderr: text, json or none', 'text');
+    .addOption(new Option('--summary <format>', 'run summary on stderr').choices(['text', 'json', 'none']).default('text'));
   addLimitOptions(addSearchSinkOptions(addDbOption(cmd)));
   addPipelineOptions(cmd).action(async (paths: string[], opts: IngestOptions) => {
-    if (!['text', 'json', 'none'].includes(opts.summary)) throw new UsageError(`--summary must be text, json or none`);
     const { transformer } = buildTransformer(opts);
     const limits = limitsFrom(opts);
     const storeFiles = opts.sink === 'ndjson' ? [opts.deadLetter] : [opts.db, `${opts.db}-wal`, `${opts.db}-shm`, `${opts.db}-journal`];
@@ -128,9 +126,6 @@ export function registerIngest(program: Command): void {
     let store: Store | undefined;
     if (opts.sink === 'ndjson') sink = new NdjsonSink(process.stdout, opts.deadLetter);
     else {
-      if (opts.sink !== 'sqlite' && !(SEARCH_SINKS as readonly string[]).includes(opts.sink)) {
-        throw new UsageError(`unknown --sink "${opts.sink}" (sqlite, ndjson, ${SEARCH_SINKS.join(', ')})`);
-      }
       store = new Store(opts.db); // runs migrations; also reads checkpoints for --resume
       sink = await openStoreOrSearchSink(opts, new Logger(process.stderr, 'info'));
     }

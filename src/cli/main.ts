@@ -20,7 +20,9 @@ program
   .name('mimelog')
   .description('Move Mimecast SIEM logs into a SIEM without losing or duplicating an event')
   .version('0.1.0')
-  .showHelpAfterError('(run with --help for usage)')
+  // Commander's own errors (an unknown option, a value outside an option's choices) as one line,
+  // like every other error of mimelog.
+  .configureOutput({ outputError: (text, write) => write(`mimelog: ${text.replace(/^error: /, '').trimEnd()} (run with --help for usage)\n`) })
   .exitOverride();
 registerIngest(program);
 registerStoreCommands(program);

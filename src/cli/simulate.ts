@@ -1,6 +1,6 @@
 /** `mimelog simulate`: the Mimecast API simulator, for demos and tests. */
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { V1_FAULTS, V2_FAULTS, parseFaults } from '../simulator/faults.js';
 import { MimecastSimulator, randomSeed } from '../simulator/server.js';
 import { UsageError, integerOption } from './errors.js';
@@ -20,7 +20,7 @@ interface SimulateOptions {
   rateLimit?: string;
   slowMs: string;
   writeExpected?: string;
-  format: string;
+  format: 'key_value' | 'json'; // commander checks the choices
 }
 
 const int = (value: string | undefined, flag: string) => integerOption(value, flag, 0);
@@ -43,7 +43,7 @@ export function registerSimulate(program: Command): void {
     .option('--rate-limit <n/ms>', 'calls per window, e.g. 100/60000 (default 10000/3600000)')
     .option('--slow-ms <ms>', "delay of the 'slow' fault", '2000')
     .option('--write-expected <dir>', 'write every file it will serve, as served, then serve: API 1.0 files to DIR/v1, API 2.0 batch files to DIR/v2')
-    .option('--format <format>', 'format of the files written by --write-expected: key_value or json', 'key_value')
+    .addOption(new Option('--format <format>', 'format of the files written by --write-expected').choices(['key_value', 'json']).default('key_value'))
     .action(async (o: SimulateOptions) => {
       const seed = int(o.seed, '--seed') ?? randomSeed();
       let rateLimit: { limit: number; windowMs: number } | undefined;
@@ -60,7 +60,6 @@ export function registerSimulate(program: Command): void {
       } catch (err) {
         throw new UsageError((err as Error).message);
       }
-      if (o.format !== 'key_value' && o.format !== 'json') throw new UsageError('--format must be key_value or json');
       const sim = new MimecastSimulator({
         port: int(o.port, '--port'),
         seed,

@@ -1,6 +1,6 @@
 /** `mimelog stats | search | trace | export | replay`: what analysts do with the embedded store. */
 import { existsSync } from 'node:fs';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { parseIsoTime } from '../decode/time.js';
 import { Logger } from '../log/logger.js';
 import { LOG_TYPES, UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
@@ -168,7 +168,7 @@ export function registerStoreCommands(program: Command): void {
     });
 
   const replay = program.command('replay').description('re-run dead letters through the current pipeline; those that now succeed are delivered and removed');
-  replay.option('--sink <sink>', `where recovered events go: sqlite (the embedded store) or, for a store that keeps a search sink's bookkeeping, ${SEARCH_SINKS.join(' or ')}`, 'sqlite');
+  replay.addOption(new Option('--sink <sink>', "where recovered events go: sqlite (the embedded store) or, for a store that keeps a search sink's bookkeeping, the search engine").choices(['sqlite', ...SEARCH_SINKS]).default('sqlite'));
   addLimitOptions(addPipelineOptions(addSearchSinkOptions(addDbOption(replay))))
     .option('--json', 'one JSON object')
     .action(async (o: PipelineOptions & SearchSinkCliOptions & LimitCliOptions & { json?: boolean }) => {
