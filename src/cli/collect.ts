@@ -13,6 +13,7 @@ import { V2BatchCollector } from '../sources/mimecast-v2/batch.js';
 import { V2StreamCollector } from '../sources/mimecast-v2/stream.js';
 import { OAuthError, TokenSource } from '../sources/mimecast-v2/oauth.js';
 import { Store } from '../store/store.js';
+import { ENV } from './env.js';
 import { UsageError, integerOption } from './errors.js';
 import { DEFAULT_LIMITS } from '../decode/limits.js';
 import { checkNoUrlCredentials } from '../sources/http-body.js';
@@ -20,7 +21,7 @@ import { type LimitCliOptions, type PipelineOptions, addDbOption, addLimitOption
 import { Progress } from './progress.js';
 import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
 
-const ENV = { appId: 'MIMECAST_APP_ID', appKey: 'MIMECAST_APP_KEY', accessKey: 'MIMECAST_ACCESS_KEY', secretKey: 'MIMECAST_SECRET_KEY' } as const;
+const V1_ENV = ENV.v1;
 
 interface ConfigFile extends Partial<V1Credentials> {
   baseUrl?: string;
@@ -47,10 +48,10 @@ export function loadCredentials(configPath: string | undefined, env: NodeJS.Proc
       throw new UsageError(`config file ${configPath} holds Mimecast keys and is readable by others: run chmod 600 ${configPath}`);
     }
   }
-  const pick = (k: keyof typeof ENV) => env[ENV[k]] ?? file[k];
-  const missing = (Object.keys(ENV) as (keyof typeof ENV)[]).filter((k) => !pick(k));
+  const pick = (k: keyof typeof V1_ENV) => env[V1_ENV[k]] ?? file[k];
+  const missing = (Object.keys(V1_ENV) as (keyof typeof V1_ENV)[]).filter((k) => !pick(k));
   if (missing.length) {
-    throw new UsageError(`missing Mimecast credentials: set ${missing.map((k) => ENV[k]).join(', ')} (or put them in --config)`);
+    throw new UsageError(`missing Mimecast credentials: set ${missing.map((k) => V1_ENV[k]).join(', ')} (or put them in --config)`);
   }
   return { credentials: { appId: pick('appId')!, appKey: pick('appKey')!, accessKey: pick('accessKey')!, secretKey: pick('secretKey')! }, baseUrl: file.baseUrl };
 }
@@ -166,8 +167,8 @@ export function registerCollect(program: Command): void {
     .option('--max-response-bytes <n>', 'larger API answers are not read whole: a file is dead-lettered with its head', String(DEFAULT_LIMITS.maxZipBytes))
     .addHelpText('after', `
 Credentials come from the environment, never from the command line:
-  API 1.0: ${Object.values(ENV).join(', ')} (or --config)
-  API 2.0: MIMECAST_CLIENT_ID, MIMECAST_CLIENT_SECRET`);
+  API 1.0: ${Object.values(V1_ENV).join(', ')} (or --config)
+  API 2.0: ${Object.values(ENV.v2).join(', ')}`);
   cmd.addOption(new Option('--sink <sink>', 'where events go: sqlite (the embedded store) or a search engine').choices(['sqlite', ...SEARCH_SINKS]).default('sqlite'));
   addLimitOptions(addPipelineOptions(addSearchSinkOptions(addDbOption(cmd)))).action(async (o: CollectOptions) => {
     if (o.url !== undefined) checkUrl(o.url);
@@ -220,9 +221,9 @@ Credentials come from the environment, never from the command line:
 
 /** `collect --api v2`: batch files through the durable work queue, or the stream (`--mode stream`). */
 async function collectV2(o: CollectOptions): Promise<void> {
-  const clientId = process.env.MIMECAST_CLIENT_ID;
-  const clientSecret = process.env.MIMECAST_CLIENT_SECRET;
-  if (!clientId || !clientSecret) throw new UsageError('missing Mimecast API 2.0 credentials: set MIMECAST_CLIENT_ID and MIMECAST_CLIENT_SECRET');
+  const clientId = process.env[ENV.v2.clientId];
+  const clientSecret = process.env[ENV.v2.clientSecret];
+  if (!clientId || !clientSecret) throw new UsageError(`missing Mimecast API 2.0 credentials: set ${ENV.v2.clientId} and ${ENV.v2.clientSecret}`);
   const baseUrl = o.url ?? (o.region ? V2_REGIONS[o.region] : undefined);
   if (!baseUrl) throw new UsageError(`say where Mimecast is: --region (${Object.keys(V2_REGIONS).join(', ')}) or --url`);
   const log = collectorLogger(o, clientSecret);

@@ -10,6 +10,7 @@ import { NdjsonSink } from '../sinks/ndjson.js';
 import type { Sink } from '../core/sink.js';
 import { InputPathError, localInputs } from '../sources/local.js';
 import { Store } from '../store/store.js';
+import { ENV } from './env.js';
 import { EXIT, UsageError, integerOption } from './errors.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from '../decode/limits.js';
 import { Progress } from './progress.js';
@@ -95,7 +96,7 @@ export function stopOnSignals(): AbortController {
 
 /** `--db`, shared by every store command. */
 export function addDbOption(cmd: Command): Command {
-  return cmd.option('--db <path>', 'the embedded store (SQLite file); env MIMELOG_DB', process.env.MIMELOG_DB ?? 'mimelog.db');
+  return cmd.option('--db <path>', `the embedded store (SQLite file); env ${ENV.db}`, process.env[ENV.db] ?? 'mimelog.db');
 }
 
 interface IngestOptions extends PipelineOptions, SearchSinkCliOptions, LimitCliOptions {

@@ -3,6 +3,7 @@
  * search engine, whose bookkeeping (checkpoints, collisions, dead letters, counts) stays in the
  * local store named by `--db`.
  */
+import { ENV } from './env.js';
 import type { Command } from 'commander';
 import type { Logger } from '../log/logger.js';
 import type { Sink } from '../core/sink.js';
@@ -15,13 +16,7 @@ import { UsageError, integerOption } from './errors.js';
 
 export const SEARCH_SINKS = ['opensearch', 'elasticsearch'] as const;
 
-/** Environment variables for search-engine secrets: never on the command line, where `ps` shows them. */
-export const SEARCH_ENV = {
-  url: 'MIMELOG_SEARCH_URL',
-  password: 'MIMELOG_SEARCH_PASSWORD',
-  apiKey: 'MIMELOG_SEARCH_API_KEY',
-  bearer: 'MIMELOG_SEARCH_BEARER_TOKEN',
-} as const;
+const SEARCH_ENV = ENV.search;
 
 export interface SearchSinkCliOptions {
   sink: string;

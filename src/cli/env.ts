@@ -1,0 +1,14 @@
+/**
+ * Every environment variable mimelog reads, in one place. Secrets come only from here (or a
+ * private config file), never from the command line, where `ps` shows them.
+ */
+export const ENV = {
+  /** The embedded store's path (`--db`). */
+  db: 'MIMELOG_DB',
+  /** Mimecast API 1.0 keys. */
+  v1: { appId: 'MIMECAST_APP_ID', appKey: 'MIMECAST_APP_KEY', accessKey: 'MIMECAST_ACCESS_KEY', secretKey: 'MIMECAST_SECRET_KEY' },
+  /** Mimecast API 2.0 OAuth2 client. */
+  v2: { clientId: 'MIMECAST_CLIENT_ID', clientSecret: 'MIMECAST_CLIENT_SECRET' },
+  /** Search-engine sinks. */
+  search: { url: 'MIMELOG_SEARCH_URL', password: 'MIMELOG_SEARCH_PASSWORD', apiKey: 'MIMELOG_SEARCH_API_KEY', bearer: 'MIMELOG_SEARCH_BEARER_TOKEN' },
+} as const;
