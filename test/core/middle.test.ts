@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { AckWindow } from '../../src/pipeline/ack-window.js';
-import { type BulkDoc, bulkBytes, chunk, itemOutcome } from '../../src/sinks/search/bulk.js';
+import { type BulkDoc, bulkBytes, bulkItems, chunk, itemOutcome, mgetSources } from '../../src/sinks/search/bulk.js';
 import { backoffDelay, sleep } from '../../src/util/backoff.js';
 import { RateBudget } from '../../src/util/rate-budget.js';
 
@@ -20,6 +20,18 @@ describe('bulk answers and requests', () => {
     const rejected = itemOutcome({ status: 400, error: { type: 'document_parsing_exception', reason: 'failed to parse field [email.subject]', caused_by: { type: 'illegal_argument_exception', reason: 'For input string' } } });
     assert.equal(rejected.kind, 'rejected');
     assert.match((rejected as { reason: string }).reason, /HTTP 400 document_parsing_exception: failed to parse field \[email\.subject\] \(illegal_argument_exception: For input string\)/);
+  });
+
+  it('reads _bulk and _mget answers through typed parsers that believe only a whole answer', () => {
+    const answer = { took: 3, errors: true, items: [{ create: { status: 201 } }, { create: { status: 409, error: { type: 'version_conflict_engine_exception' } } }, { index: { status: 201 } }] };
+    assert.deepEqual(bulkItems(answer, 3), [{ status: 201, error: undefined }, { status: 409, error: { type: 'version_conflict_engine_exception' } }, undefined]);
+    assert.equal(bulkItems(answer, 2), undefined, 'another count than was sent');
+    assert.equal(bulkItems('<html>proxy error</html>', 3), undefined);
+    assert.equal(bulkItems({ items: 'nope' }, 0), undefined);
+    const mget = { docs: [{ found: true, _source: { event: { hash: 'abc' } } }, { found: false }, { found: true, _source: 'x' }] };
+    assert.deepEqual(mgetSources(mget, 3), [{ event: { hash: 'abc' } }, undefined, undefined]);
+    assert.equal(mgetSources(mget, 2), undefined);
+    assert.equal(mgetSources(null, 0), undefined);
   });
 
   it('cuts bulk requests by count and bytes, in order, dropping and doubling nothing (property)', () => {

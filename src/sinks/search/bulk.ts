@@ -32,14 +32,48 @@ export type ItemOutcome =
   | { readonly kind: 'retry'; readonly reason: string }
   | { readonly kind: 'rejected'; readonly reason: string };
 
-interface BulkItemError {
+export interface BulkItemError {
   type?: string;
   reason?: string;
   caused_by?: { type?: string; reason?: string };
 }
 
+/** One item of a `_bulk` answer (the `create` result of one document). */
+export interface BulkItem {
+  status?: number;
+  error?: BulkItemError;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The `create` items of a `_bulk` answer, one per document sent; undefined when the answer is
+ * not that (a proxy's page, a truncated body, another count), so it is never half-believed.
+ */
+export function bulkItems(body: unknown, sent: number): (BulkItem | undefined)[] | undefined {
+  const items = isObject(body) ? body.items : undefined;
+  if (!Array.isArray(items) || items.length !== sent) return undefined;
+  return items.map((item: unknown) => {
+    const create = isObject(item) ? item.create : undefined;
+    if (!isObject(create)) return undefined;
+    return { status: typeof create.status === 'number' ? create.status : undefined, error: isObject(create.error) ? (create.error as BulkItemError) : undefined };
+  });
+}
+
+/** A stored document as `_mget` returns it: its `_source`, or undefined when not found. */
+export type StoredSource = { readonly event?: { readonly hash?: unknown } } & Record<string, unknown>;
+
+/** The sources of an `_mget` answer, in request order; undefined when the answer is not one. */
+export function mgetSources(body: unknown, asked: number): (StoredSource | undefined)[] | undefined {
+  const docs = isObject(body) ? body.docs : undefined;
+  if (!Array.isArray(docs) || docs.length !== asked) return undefined;
+  return docs.map((d: unknown) => (isObject(d) && d.found === true && isObject(d._source) ? (d._source as StoredSource) : undefined));
+}
+
 /** What one item of a bulk answer means for its document. */
-export function itemOutcome(item: { status?: number; error?: BulkItemError } | undefined): ItemOutcome {
+export function itemOutcome(item: BulkItem | undefined): ItemOutcome {
   const status = item?.status ?? 0;
   if (status === 201 || status === 200) return { kind: 'created' };
   if (status === 409) return { kind: 'conflict' };

@@ -26,7 +26,8 @@ export interface SearchClientOptions {
 
 export interface SearchResponse {
   readonly status: number;
-  readonly body: any;
+  /** The parsed JSON answer (or its text when it is not JSON): read it through a typed parser. */
+  readonly body: unknown;
   readonly node: string;
 }
 
@@ -91,8 +92,9 @@ export class SearchClient {
   async info(): Promise<EngineInfo> {
     const res = await this.send('GET', '/');
     if (res.status === 401 || res.status === 403) throw new Error(`search engine ${res.node} refused the credentials (HTTP ${res.status})`);
-    if (res.status !== 200 || typeof res.body?.version?.number !== 'string') throw new Error(`search engine ${res.node}: unexpected answer to GET / (HTTP ${res.status})`);
-    return { distribution: res.body.version.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch', version: res.body.version.number };
+    const version = (res.body as { version?: { number?: unknown; distribution?: unknown } } | null)?.version;
+    if (res.status !== 200 || typeof version?.number !== 'string') throw new Error(`search engine ${res.node}: unexpected answer to GET / (HTTP ${res.status})`);
+    return { distribution: version.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch', version: version.number };
   }
 
   async close(): Promise<void> {

@@ -16,7 +16,7 @@ import { backoffDelay, sleep } from '../../util/backoff.js';
 import { docWithoutOriginal, prepareDeadLetter, prepareUnit } from '../../store/prepared.js';
 import type { CollisionRow, Delivery, Store } from '../../store/store.js';
 import type { CheckpointUpdate, Sink } from '../../core/sink.js';
-import { type BulkDoc, bulkBody, chunk, itemOutcome } from './bulk.js';
+import { type BulkDoc, type StoredSource, bulkBody, bulkItems, chunk, itemOutcome, mgetSources } from './bulk.js';
 import { type EngineInfo, type SearchClient, SearchUnreachableError } from './client.js';
 import { IndexNamer } from './index-name.js';
 import { indexTemplate } from './template.js';
@@ -139,8 +139,8 @@ export class SearchSink implements Sink {
       throw err;
     }
     if (res.status === 429 || res.status >= 500) return { retry: docs, reason: `HTTP ${res.status} from ${res.node}` };
-    const items = res.body?.items;
-    if (res.status !== 200 || !Array.isArray(items) || items.length !== docs.length) {
+    const items = res.status === 200 ? bulkItems(res.body, docs.length) : undefined;
+    if (!items) {
       // The whole request refused (credentials, permissions, a proxy): a person must look.
       throw new Error(`search engine ${res.node} refused a bulk request: HTTP ${res.status} ${brief(res.body)}`);
     }
@@ -148,7 +148,7 @@ export class SearchSink implements Sink {
     const conflicts: BulkDoc[] = [];
     let reason = '';
     docs.forEach((doc, i) => {
-      const outcome = itemOutcome(items[i]?.create);
+      const outcome = itemOutcome(items[i]);
       switch (outcome.kind) {
         case 'created':
           tally.indexed++;
@@ -205,7 +205,7 @@ export class SearchSink implements Sink {
   }
 
   /** `_mget` of the stored copies (sources or some fields); undefined when the engine cannot answer now. */
-  private async fetch(docs: BulkDoc[], source: true | string[]): Promise<(any | undefined)[] | undefined> {
+  private async fetch(docs: BulkDoc[], source: true | string[]): Promise<(StoredSource | undefined)[] | undefined> {
     const body = JSON.stringify({ docs: docs.map((d) => ({ _index: d.index, _id: d.id, _source: source })) });
     let res;
     try {
@@ -214,8 +214,7 @@ export class SearchSink implements Sink {
       if (err instanceof SearchUnreachableError) return undefined;
       throw err;
     }
-    if (res.status !== 200 || !Array.isArray(res.body?.docs)) return undefined;
-    return (res.body.docs as { found?: boolean; _source?: any }[]).map((d) => (d.found ? d._source : undefined));
+    return res.status === 200 ? mgetSources(res.body, docs.length) : undefined;
   }
 }
 
