@@ -15,8 +15,7 @@ export async function readCapped(res: Response, max: number): Promise<CappedBody
     const c = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (total + c.length > max) {
       parts.push(c.subarray(0, max - total));
-      await res.body.cancel().catch(() => undefined);
-      return { bytes: Buffer.concat(parts), overLimit: true };
+      return { bytes: Buffer.concat(parts), overLimit: true }; // leaving the loop cancels the body
     }
     parts.push(c);
     total += c.length;
