@@ -2,7 +2,7 @@
  * Turns one raw record (a key_value line, a v1 json element, a v2 NDJSON line) into the
  * decoded record, or says why it cannot.
  */
-import { parseJson } from './json.js';
+import { parseJson, tooManyKeys } from './json.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import { parseKeyValueLine } from './keyvalue.js';
 import { type DecodeResult, type FieldValue, type JsonValue, fromJsonValue } from './record.js';
@@ -30,7 +30,7 @@ function withTime(fields: Map<string, FieldValue>, raw: string): DecodeResult {
 export function decodeKeyValueLine(line: string, maxKeys: number = DEFAULT_LIMITS.maxRecordKeys): DecodeResult {
   const parsed = parseKeyValueLine(line);
   if (!parsed.ok) return parsed;
-  if (parsed.fields.size > maxKeys) return { ok: false, reason: `record with ${parsed.fields.size} keys, over the limit of ${maxKeys} (--max-record-keys)` };
+  if (parsed.fields.size > maxKeys) return { ok: false, reason: tooManyKeys(parsed.fields.size, maxKeys) };
   return withTime(parsed.fields, line);
 }
 

@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { Gunzip as FflateGunzip } from 'fflate';
 import yauzl from 'yauzl';
 import { decodeJsonLine, decodeJsonObject, decodeKeyValueLine } from './decode-record.js';
-import { countKeys, parseJson } from './json.js';
+import { countKeys, parseJson, tooManyKeys } from './json.js';
 import { type DecodeLimits, type DecodeOptions, DEFAULT_LIMITS, LimitExceeded, boundedBytes } from './limits.js';
 import { type Line, lineBatches, prepend } from './lines.js';
 import type { DecodeResult } from './record.js';
@@ -230,22 +230,22 @@ function* recoverTail(compressed: Buffer, skip: number): Generator<Buffer> {
   const out: Buffer[] = [];
   const inflater = new FflateGunzip((data) => out.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength)));
   let seen = 0;
-  const SLICE = 4096; // bounds what one push can produce (a bomb inflates ~1000×)
-  try {
-    for (let i = 0; i < compressed.length; i += SLICE) {
-      inflater.push(compressed.subarray(i, i + SLICE), i + SLICE >= compressed.length);
-      for (const c of out.splice(0)) {
-        const from = Math.max(0, skip - seen);
-        seen += c.length;
-        if (from < c.length) yield c.subarray(from);
-      }
-    }
-  } catch {
+  /** What the inflater produced since the last call, less the part zlib already delivered. */
+  function* produced(): Generator<Buffer> {
     for (const c of out.splice(0)) {
       const from = Math.max(0, skip - seen);
       seen += c.length;
       if (from < c.length) yield c.subarray(from);
     }
+  }
+  const SLICE = 4096; // bounds what one push can produce (a bomb inflates ~1000×)
+  try {
+    for (let i = 0; i < compressed.length; i += SLICE) {
+      inflater.push(compressed.subarray(i, i + SLICE), i + SLICE >= compressed.length);
+      yield* produced();
+    }
+  } catch {
+    yield* produced(); // what came out before the failure
   }
 }
 
@@ -454,7 +454,7 @@ export function decodeJsonDocument(name: string, fileName: string, text: string,
   const items: DecodedItem[] = data.map((element, i) => {
     const raw = JSON.stringify(element);
     const keys = countKeys(element);
-    if (keys > limits.maxRecordKeys) return failure(i + 1, `record with ${keys} keys, over the limit of ${limits.maxRecordKeys} (--max-record-keys)`, raw, limits);
+    if (keys > limits.maxRecordKeys) return failure(i + 1, tooManyKeys(keys, limits.maxRecordKeys), raw, limits);
     return { position: i + 1, result: decodeJsonObject(element, raw), raw };
   });
   return { source: name, fileName, items, last: true };

@@ -52,10 +52,15 @@ export function countKeys(value: unknown): number {
   return n;
 }
 
+/** Why a record with too many keys is refused (JSON and key_value alike). */
+export function tooManyKeys(keys: number, maxKeys: number): string {
+  return `record with ${keys} keys, over the limit of ${maxKeys} (--max-record-keys)`;
+}
+
 export function parseJson(text: string, maxDepth: number, maxKeys = Infinity): JsonParse {
   const { tooDeep, keys } = scan(text, maxDepth);
   if (tooDeep) return { ok: false, reason: `JSON nested deeper than ${maxDepth} levels (--max-json-depth)` };
-  if (keys > maxKeys) return { ok: false, reason: `record with ${keys} keys, over the limit of ${maxKeys} (--max-record-keys)` };
+  if (keys > maxKeys) return { ok: false, reason: tooManyKeys(keys, maxKeys) };
   let value: unknown;
   try {
     value = JSON.parse(text);

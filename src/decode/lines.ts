@@ -26,6 +26,11 @@ function toLine(bytes: Buffer): Line {
   return isUtf8(bytes) ? { text: bytes.toString('utf8') } : { text: decodeText(bytes), bytes };
 }
 
+/** A line over the bound: its head (bytes and text) and its full length. */
+function oversizedLine(head: Buffer, length: number): Line {
+  return { text: decodeText(head), bytes: head, oversizedLength: length };
+}
+
 /** A line under construction, kept as its chunks (never concatenated string by string). */
 class PartialLine {
   private parts: Buffer[] = [];
@@ -46,7 +51,7 @@ class PartialLine {
 
   take(): Line {
     const bytes = Buffer.concat(this.parts);
-    const line: Line = this.length > this.limits.maxRecordBytes ? { text: decodeText(bytes), bytes, oversizedLength: this.length } : toLine(bytes);
+    const line = this.length > this.limits.maxRecordBytes ? oversizedLine(bytes, this.length) : toLine(bytes);
     this.parts = [];
     this.length = 0;
     return line;
@@ -110,7 +115,7 @@ function splitWhole(region: Buffer, limits: DecodeLimits, out: Line[]): void {
     const end = nl < 0 ? region.length : nl;
     const piece = region.subarray(start, end);
     if (piece.length > limits.maxRecordBytes) {
-      out.push({ text: decodeText(piece.subarray(0, limits.deadLetterHeadBytes)), bytes: Buffer.from(piece.subarray(0, limits.deadLetterHeadBytes)), oversizedLength: piece.length });
+      out.push(oversizedLine(Buffer.from(piece.subarray(0, limits.deadLetterHeadBytes)), piece.length));
     } else out.push(toLine(Buffer.from(piece)));
     if (nl < 0) return;
     start = nl + 1;
