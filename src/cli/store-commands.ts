@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { parseIsoTime } from '../decode/time.js';
 import { Logger } from '../log/logger.js';
-import { LOG_TYPES, UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
+import { DEFAULT_TABLES } from '../classify/type-tables.js';
+import { UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
 import { intoSink, replayDeadLetters } from '../pipeline/replay.js';
 import { type EventRow, type SearchFilter, exportDocuments, search, stats } from '../store/queries.js';
 import { Store } from '../store/store.js';
@@ -65,10 +66,10 @@ function filterFrom(o: FilterOptions): SearchFilter {
 
 /** A `--type` that is neither built in nor in the store (a types file may add one) is a typo: say so. */
 function checkType(store: Store, type: string | undefined): void {
-  if (type === undefined || type === UNKNOWN_LOG_TYPE || LOG_TYPES.some((t) => t.name === type)) return;
+  if (type === undefined || type === UNKNOWN_LOG_TYPE || DEFAULT_TABLES.isKnownType(type)) return;
   if (store.db.prepare('SELECT 1 FROM events WHERE log_type = ? LIMIT 1').get(type)) return;
   store.close();
-  throw new UsageError(`unknown --type "${type}"; known types: ${[...LOG_TYPES.map((t) => t.name), UNKNOWN_LOG_TYPE].join(', ')}`);
+  throw new UsageError(`unknown --type "${type}"; known types: ${[...DEFAULT_TABLES.specs.map((t) => t.name), UNKNOWN_LOG_TYPE].join(', ')}`);
 }
 
 export function registerStoreCommands(program: Command): void {

@@ -1,6 +1,7 @@
 /** Run counts, so a user can prove nothing was lost: every record is stored, a duplicate, a collision or a dead letter. */
 import { type SinkCounts, addCounts, noCounts } from '../core/counts.js';
 import type { Unit } from '../core/unit.js';
+import { UNKNOWN_TYPE_REASON } from './transform.js';
 
 export class RunSummary {
   /** Inputs started, and of them those read to their end (fewer when the run was stopped). */
@@ -30,7 +31,7 @@ export class RunSummary {
     for (const d of unit.deadLetters) {
       bump(this.deadLetterReasons, d.reason.replace(/\d+/g, 'N').slice(0, 60));
       bump(this.deadLettersBySource, d.source);
-      if (d.reason.startsWith('unknown log type')) this.unknownTypeDeadLetters++;
+      if (d.reason.startsWith(UNKNOWN_TYPE_REASON)) this.unknownTypeDeadLetters++;
     }
   }
 

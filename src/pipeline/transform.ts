@@ -9,6 +9,9 @@ import { type Fingerprint, fingerprint } from '../fingerprint/fingerprint.js';
 import { UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
 import type { EcsNormalizer } from '../normalize/ecs.js';
 
+/** How an unknown-type dead letter's reason begins (replay can store it once a types file knows the type). */
+export const UNKNOWN_TYPE_REASON = 'unknown log type';
+
 /** What happens to a record whose log type is `unknown`: stored as such, or kept aside for replay. */
 export type UnknownTypePolicy = 'store' | 'dead-letter';
 
@@ -23,7 +26,7 @@ export class Transformer {
   private processRecord(record: DecodedRecord, fileName: string, position: number): ProcessedEvent | { reason: string } {
     const classification = this.classifier.classify(record, { fileName, declared: this.declaredType });
     if (classification.logType === UNKNOWN_LOG_TYPE && this.unknownTypes === 'dead-letter') {
-      return { reason: `unknown log type (keys: ${[...record.fields.keys()].sort().join(',')})` };
+      return { reason: `${UNKNOWN_TYPE_REASON} (keys: ${[...record.fields.keys()].sort().join(',')})` };
     }
     const fp: Fingerprint = fingerprint(record);
     const doc = this.normalizer.normalize(record, classification, fp);
