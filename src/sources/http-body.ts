@@ -73,13 +73,16 @@ export class FirstContact {
     this.answered = true;
   }
 
-  /** A failed attempt; returns the message to stop with, or undefined to go on retrying. */
-  miss(unreachable: boolean, reason: string, url: string): string | undefined {
-    if (this.answered || !unreachable) {
+  /**
+   * A failed attempt, with its cause when the address itself looks wrong (see
+   * describeFetchError); returns the message to stop with, or undefined to go on retrying.
+   */
+  miss(unreachableCause: string | undefined, url: string): string | undefined {
+    if (this.answered || unreachableCause === undefined) {
       this.misses = 0;
       return undefined;
     }
     this.misses++;
-    return this.misses >= this.limit ? `cannot reach ${url}: ${reason}, ${this.misses} attempts and no answer yet; check --url or --region` : undefined;
+    return this.misses >= this.limit ? `cannot reach ${url}: ${unreachableCause}, ${this.misses} attempts and no answer yet; check --url or --region` : undefined;
   }
 }

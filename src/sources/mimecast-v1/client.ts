@@ -10,7 +10,7 @@ export type V1Answer =
   | { kind: 'file'; name: string; body: Buffer; nextToken: string; /** body is only the head of a larger answer */ overLimit?: boolean }
   | { kind: 'caught-up' }
   /** Worth retrying after `waitMs` (429: the reset time) or a back-off. */
-  | { kind: 'retry'; reason: string; waitMs?: number; /** no HTTP answer: refused, DNS or TLS */ unreachable?: boolean }
+  | { kind: 'retry'; reason: string; waitMs?: number; /** no HTTP answer, and why the address looks wrong: refused, DNS, TLS */ unreachable?: string }
   | { kind: 'invalid-token'; reason: string }
   /** Needs a person: expired binding, bad keys, wrong region. */
   | { kind: 'fatal'; reason: string };
@@ -80,7 +80,7 @@ export async function getSiemLogs(r: V1Request): Promise<V1Answer> {
     overLimit = answer.overLimit;
   } catch (err) {
     const { reason, unreachable } = describeFetchError(err);
-    return { kind: 'retry', reason: `request failed: ${reason === 'timed out' ? `timed out after ${r.timeoutMs} ms` : reason}`, unreachable };
+    return { kind: 'retry', reason: `request failed: ${reason === 'timed out' ? `timed out after ${r.timeoutMs} ms` : reason}`, unreachable: unreachable ? reason : undefined };
   }
   try {
     return interpret(res, bytes, overLimit, r);

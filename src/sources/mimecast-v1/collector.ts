@@ -76,9 +76,9 @@ export class V1Collector {
   private async fetch(token: string | undefined, stop: AbortSignal): Promise<Exclude<V1Answer, { kind: 'retry' }> | undefined> {
     for (let attempt = 0; ; attempt++) {
       const answer = await getSiemLogs({ ...this.options, token });
-      if (answer.kind !== 'retry' || !answer.unreachable) this.contact.answer();
+      if (answer.kind !== 'retry' || answer.unreachable === undefined) this.contact.answer();
       if (answer.kind !== 'retry') return answer;
-      const unreachable = this.contact.miss(answer.unreachable === true, answer.reason.replace(/^request failed: /, ''), this.options.baseUrl);
+      const unreachable = this.contact.miss(answer.unreachable, this.options.baseUrl);
       if (unreachable) throw new CollectorError(unreachable);
       if (attempt >= this.options.maxRetries) throw new CollectorError(`giving up after ${attempt + 1} failed calls: ${answer.reason}`);
       const wait = answer.waitMs ?? backoffDelay(attempt, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs }, this.random);
@@ -128,7 +128,7 @@ export class V1Collector {
           // Kept whole, with the token that fetched it, and skipped: ingestion never stalls on one file.
           this.log.error('file dead-lettered', { file: answer.name, reason: inputFailure, bytes: answer.body.length });
           const reason = `${inputFailure} (file ${answer.name}, token ${token ?? '(start)'})`;
-          const kept = answer.overLimit ? { bytes: answer.body, note: '' } : boundedBytes(answer.body, this.options.limits ?? DEFAULT_LIMITS);
+          const kept = boundedBytes(answer.body, this.options.limits ?? DEFAULT_LIMITS);
           const truncatedFrom = answer.overLimit || kept.bytes.length < answer.body.length ? answer.body.length : undefined;
           toWrite = { ...unit, events: [], deadLetters: [{ source: answer.name, position: 0, reason: reason + kept.note, raw: kept.bytes, truncatedFrom }] };
         }

@@ -65,7 +65,7 @@ export class PageClient {
         if (err instanceof CollectorError || err instanceof OAuthError) throw err; // a person must act
         const failure = describeFetchError(err);
         reason = `${what} failed: ${failure.reason}`;
-        const unreachable = this.contact.miss(failure.unreachable, failure.reason, this.baseUrl);
+        const unreachable = this.contact.miss(failure.unreachable ? failure.reason : undefined, this.baseUrl);
         if (unreachable) throw new CollectorError(unreachable);
       }
       if (attempt >= this.polling.maxRetries) throw new CollectorError(`giving up on the ${what} after ${attempt + 1} tries: ${reason}`);
