@@ -66,3 +66,17 @@ export function printTable(title: string, rows: readonly Row[]): void {
   process.stdout.write(`\n## ${title}\n`);
   for (const r of rows) process.stdout.write(`  ${r.name.padEnd(width)}  ${r.value}\n`);
 }
+
+const RSS_CHILD = fileURLToPath(new URL('./rss-child.js', import.meta.url));
+
+/** What rss-child.js reports: the whole ingest pipeline over one file, in its own process. */
+export interface ChildRun {
+  readonly events: number;
+  readonly ms: number;
+  readonly maxRssMiB: number;
+}
+
+/** Ingests `file` to /dev/null in a fresh process and returns its event count, time and peak RSS. */
+export function ingestInChild(file: string): ChildRun {
+  return JSON.parse(execFileSync(process.execPath, [RSS_CHILD, file], { encoding: 'utf8', maxBuffer: 1 << 20 })) as ChildRun;
+}

@@ -2,18 +2,15 @@
  * Peak RSS on hostile inputs with the default limits, next to a clean file in the same run.
  * Each case runs in its own child (rss-child.js: the whole ingest pipeline to /dev/null).
  */
-import { execFileSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createGzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { zipMembers } from '../src/simulator/zip.js';
 import { toKeyValueLine } from '../src/simulator/generate.js';
-import { BENCH_DIR, type Row, corpusFile } from './common.js';
+import { BENCH_DIR, type Row, corpusFile, ingestInChild } from './common.js';
 
-const child = fileURLToPath(new URL('./rss-child.js', import.meta.url));
 const dir = join(BENCH_DIR, 'hostile');
 
 async function once(name: string, make: (path: string) => Promise<void>): Promise<string> {
@@ -65,7 +62,7 @@ export async function benchHostile(): Promise<{ rows: Row[]; results: Record<str
   let baseline = 0;
   for (const c of CASES) {
     const file = await c.file();
-    const out = JSON.parse(execFileSync(process.execPath, [child, file], { encoding: 'utf8', maxBuffer: 1 << 20 })) as { events: number; ms: number; maxRssMiB: number };
+    const out = ingestInChild(file);
     baseline ||= out.maxRssMiB;
     results[c.name] = out;
     rows.push({ name: c.name, value: `peak RSS ${out.maxRssMiB} MiB (${(out.maxRssMiB / baseline).toFixed(2)}× the clean file), ${(out.ms / 1000).toFixed(1)} s, ${out.events} events` });
