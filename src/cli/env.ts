@@ -11,4 +11,6 @@ export const ENV = {
   v2: { clientId: 'MIMECAST_CLIENT_ID', clientSecret: 'MIMECAST_CLIENT_SECRET' },
   /** Search-engine sinks. */
   search: { url: 'MIMELOG_SEARCH_URL', password: 'MIMELOG_SEARCH_PASSWORD', apiKey: 'MIMELOG_SEARCH_API_KEY', bearer: 'MIMELOG_SEARCH_BEARER_TOKEN' },
+  /** The web console's access token (`--token-file` is the other way). */
+  consoleToken: 'MIMELOG_CONSOLE_TOKEN',
 } as const;

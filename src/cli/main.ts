@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { EXIT } from './errors.js';
 import { registerCollect } from './collect.js';
+import { registerConsole } from './console.js';
 import { registerIngest } from './ingest.js';
 import { registerSimulate } from './simulate.js';
 import { registerStoreCommands } from './store-commands.js';
@@ -28,6 +29,7 @@ registerIngest(program);
 registerStoreCommands(program);
 registerCollect(program);
 registerSimulate(program);
+registerConsole(program);
 
 try {
   await program.parseAsync(process.argv);

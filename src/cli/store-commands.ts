@@ -1,7 +1,7 @@
 /** `mimelog stats | search | trace | export | replay`: what analysts do with the embedded store. */
 import { existsSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import { parseIsoTime } from '../decode/time.js';
+import { FilterError, type FilterText, parseFilter } from '../store/filter.js';
 import { Logger } from '../log/logger.js';
 import { DEFAULT_TABLES } from '../classify/type-tables.js';
 import { UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
@@ -9,6 +9,7 @@ import { intoSink, replayDeadLetters } from '../pipeline/replay.js';
 import { type EventRow, type SearchFilter, exportDocuments, search, stats } from '../store/queries.js';
 import { Store } from '../store/store.js';
 import { trace } from '../store/trace.js';
+import { whoElse } from '../store/who.js';
 import { UsageError, integerOption } from './errors.js';
 import { table } from './table.js';
 import { type LimitCliOptions, addDbOption, addLimitOptions, addPipelineOptions, buildTransformer, limitsFrom, type PipelineOptions } from './ingest.js';
@@ -24,19 +25,10 @@ function out(text: string): void {
 }
 
 
-/** An ISO 8601 date or date-time; without a zone it is UTC (as everything mimelog prints). */
-function parseTime(value: string, flag: string): number {
-  const text = value.trim();
-  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(text);
-  const t = parseIsoTime(dateOnly ? `${text}T00:00:00Z` : text);
-  if (Number.isNaN(t)) throw new UsageError(`${flag}: not an ISO 8601 date or time (e.g. 2026-11-30 or 2026-11-30T08:00:00Z): ${value}`);
-  return t;
-}
-
 const positiveInt = (value: string): number => integerOption(value, '--limit', 1)!;
 
 /** The search filters as command-line text (times not parsed yet). */
-type FilterOptions = { [K in Exclude<keyof SearchFilter, 'limit'>]?: string };
+type FilterOptions = FilterText;
 
 function addFilterOptions(cmd: Command): Command {
   return cmd
@@ -50,18 +42,14 @@ function addFilterOptions(cmd: Command): Command {
     .option('--text <words>', 'full-text search over subjects');
 }
 
+const FLAG_NAMES = { from: '--from', to: '--to', type: '--type', address: '--address', messageId: '--message-id', acode: '--acode', action: '--action', text: '--text' };
+
 function filterFrom(o: FilterOptions): SearchFilter {
-  if (o.text !== undefined && !/[\p{L}\p{N}]/u.test(o.text)) throw new UsageError('--text needs at least one letter or digit to search for');
-  return {
-    from: o.from ? parseTime(o.from, '--from') : undefined,
-    to: o.to ? parseTime(o.to, '--to') : undefined,
-    type: o.type,
-    address: o.address,
-    messageId: o.messageId,
-    acode: o.acode,
-    action: o.action,
-    text: o.text,
-  };
+  try {
+    return parseFilter(o, FLAG_NAMES);
+  } catch (err) {
+    throw err instanceof FilterError ? new UsageError(err.message) : err;
+  }
 }
 
 /** A `--type` that is neither built in nor in the store (a types file may add one) is a typo: say so. */
@@ -148,6 +136,22 @@ export function registerStoreCommands(program: Command): void {
       out(`trace ${query} (matched by ${t.matched_by}; aCode ${t.acodes.join(', ') || '-'}; message id ${t.message_ids.join(', ') || '-'})`);
       out(table(['time (UTC)', 'stage', 'action', 'details'], t.steps.map((s) => [s.time.replace('.000Z', 'Z'), s.log_type, s.action ?? '', s.summary])));
       out(`outcome: ${t.outcome.join('; ') || 'no delivery line yet'}`);
+    });
+
+  addDbOption(program.command('who').description('who else received it: every message that shares the sender, subject, URL or attachment of one message, and what became of each recipient'))
+    .argument('<message-id|aCode|event-id>')
+    .option('--json', 'one JSON object')
+    .action((query: string, o: { db: string; json?: boolean }) => {
+      const store = openStore(o.db);
+      const w = whoElse(store.db, query);
+      store.close();
+      if (w.messages.length === 0) process.exitCode = 1;
+      if (o.json) return out(JSON.stringify(w));
+      if (w.messages.length === 0) return void process.stderr.write(`mimelog: nothing found for ${query}\n`);
+      const ind = w.indicators;
+      out(`who else received ${query}: matched on sender ${ind.senders.join(', ') || '-'}; subject ${ind.subjects.map((x) => JSON.stringify(x)).join(', ') || '-'}; url ${ind.urls.join(', ') || '-'}; attachment ${ind.attachments.join(', ') || '-'}`);
+      out(table(['recipient', 'messages', 'what happened'], w.recipients.map((r) => [r.address, String(r.messages), r.statuses.join(', ')])));
+      out(`${w.messages.length} messages, ${w.recipients.length} recipients${w.truncated ? ' (cut short: too many matches)' : ''}`);
     });
 
   addFilterOptions(addDbOption(program.command('export').description('stored ECS documents as NDJSON, in time order')))

@@ -223,6 +223,67 @@ function impersonationEvent(rng: Rng, e: Email): GeneratedEvent {
     ['TaggedExternal', flag()], ['TaggedMalicious', flag()], ['ThreatDictionary', flag()], ['MsgId', e.msgId], ['Subject', e.subject]]);
 }
 
+export type CampaignOutcome = 'rejected' | 'held' | 'delivered';
+
+export interface Campaign {
+  readonly sender: string;
+  readonly subject: string;
+  readonly url: string;
+  readonly attachmentSha256: string;
+  /** Every recipient, what became of its message, and whether it clicked the link. */
+  readonly recipients: readonly { address: string; acode: string; outcome: CampaignOutcome; clicked: boolean }[];
+  readonly events: readonly GeneratedEvent[];
+}
+
+/**
+ * A phishing campaign: one sender (a domain the ordinary generator never uses), one subject, one
+ * link and one attachment, sent as separate messages to `recipients` people; some messages are
+ * rejected at receipt, some held, the rest delivered, and some recipients click. The answer key
+ * for "who else received it?".
+ */
+export function generateCampaign(options: GenerateOptions & { readonly recipients: number }): Campaign {
+  const rng = new Rng(options.seed);
+  const tag = rng.int(1000, 9999);
+  const sender = `billing${tag}@invoice-payments-secure.biz`;
+  const subject = `Action required: invoice ${tag} overdue`;
+  const url = `https://invoice-payments-secure.biz/pay?ref=${rng.token(12)}`;
+  const [name, ext, mime] = FILES[1];
+  const cipher = CIPHERS[0]!;
+  const sha256 = rng.hex(64);
+  const ip0 = ip(rng);
+  const users = [...new Set(Array.from({ length: options.recipients * 3 }, () => address(rng, INTERNAL)))].slice(0, options.recipients);
+  const events: GeneratedEvent[] = [];
+  const recipients: Campaign['recipients'][number][] = [];
+  let t = options.startMs;
+  for (const rcpt of users) {
+    t += rng.int(1000, options.spacingMs ?? 20_000);
+    const acode = rng.token(22);
+    const msgId = `<${rng.hex(16)}.campaign@invoice-payments-secure.biz>`;
+    const outcome: CampaignOutcome = rng.chance(0.2) ? 'rejected' : rng.chance(0.25) ? 'held' : 'delivered';
+    const clicked = outcome === 'delivered' && rng.chance(0.4);
+    recipients.push({ address: rcpt, acode, outcome, clicked });
+    const base: [string, string][] = [['aCode', acode], ['IP', ip0], ['Dir', 'Inbound'], ['MsgId', msgId], ['Subject', subject], ['headerFrom', sender], ['Sender', sender], ['Rcpt', rcpt]];
+    if (outcome === 'rejected') {
+      events.push(ev('receipt', t, [...base, ['Act', 'Rej'], ['RejType', 'Message Bounced'], ['Error', 'Spam signature'], ['RejCode', '554'], ['RejInfo', 'Spam'], ['TlsVer', 'TLSv1.2'], ['Cphr', cipher]]));
+      continue;
+    }
+    events.push(ev('receipt', t, [...base, ['SpamLimit', '28'], ['SpamInfo', '[]'], ['Act', 'Acc'], ['TlsVer', 'TLSv1.2'], ['Cphr', cipher], ['SpamScore', String(rng.int(5, 20))]]));
+    events.push(ev('process', t + 500, [['aCode', acode], ['AttSize', '48211'], ['Act', outcome === 'held' ? 'Hld' : 'Acc'], ['AttCnt', '1'], ['AttNames', `"${name}"`],
+      ['MsgSize', '61234'], ['MsgId', msgId], ...(outcome === 'held' ? ([['Hld', 'Spm']] as [string, string][]) : [])]));
+    events.push(ev('attachment-protect', t + 700, [['Sender', sender], ['SenderDomain', 'invoice-payments-secure.biz'], ['Recipient', rcpt], ['IP', ip0], ['Route', 'Inbound'],
+      ['fileName', name], ['fileExt', ext], ['fileMime', mime], ['md5', sha256.slice(0, 32)], ['sha1', sha256.slice(0, 40)], ['sha256', sha256], ['Size', '48211']]));
+    if (outcome === 'held') continue;
+    events.push(ev('delivery', t + 1500, [['aCode', acode], ['Delivered', 'true'], ['IP', ip(rng)], ['AttCnt', '1'], ['Dir', 'Inbound'],
+      ['ReceiptAck', `250 2.6.0 ${msgId} Queued mail for delivery`], ['MsgId', msgId], ['Subject', subject], ['Latency', String(rng.int(200, 5000))],
+      ['Sender', sender], ['Rcpt', rcpt], ['AttSize', '48211'], ['Attempt', '1'], ['TlsVer', 'TLSv1.2'], ['Cphr', cipher], ['Snt', '61234'], ['UseTls', 'Yes'], ['Route', 'Mimecast Exchange Route']]));
+    if (clicked) {
+      events.push(ev('url-protect', t + rng.int(60_000, 600_000), [['reason', 'malicious'], ['url', url], ['urlCategory', 'Phishing & Fraud'], ['route', 'inbound'],
+        ['sourceIp', ip0], ['sender', sender], ['senderDomain', 'invoice-payments-secure.biz'], ['recipient', rcpt], ['action', 'block'], ['subject', subject], ['msgid', msgId], ['credentialTheft', 'true']]));
+    }
+  }
+  return { sender, subject, url, attachmentSha256: sha256, recipients, events: events.sort((a, b) => a.timeMs - b.timeMs) };
+}
+
 /** Takes `count` events. */
 export function takeEvents(options: GenerateOptions, count: number): GeneratedEvent[] {
   const out: GeneratedEvent[] = [];

@@ -68,6 +68,8 @@ export interface SearchFilter {
   action?: string;
   text?: string;
   limit?: number;
+  /** Paging: only events older than this one in the newest-first order (its time and rowid). */
+  before?: { ts: number; rowid: number };
 }
 
 export interface EventRow {
@@ -90,7 +92,7 @@ export interface EventRow {
 const ROW_COLUMNS = 'e.rowid, e.id, e.ts, e.log_type, e.acode, e.message_id, e.sender, e.recipients, e.subject, e.direction, e.action, e.doc, e.original';
 
 /** FTS5 query from user words: each word quoted, so punctuation is never query syntax. */
-function ftsQuery(text: string): string {
+export function ftsQuery(text: string): string {
   return text.split(/\s+/).filter(Boolean).map((w) => `"${w.replace(/"/g, '""')}"`).join(' ');
 }
 
@@ -108,6 +110,7 @@ function where(filter: SearchFilter): { sql: string; params: unknown[] } {
   }
   if (filter.address) clauses.push('e.rowid IN (SELECT event FROM event_addresses WHERE address = ?)') && params.push(filter.address);
   if (filter.text) clauses.push('e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)') && params.push(ftsQuery(filter.text));
+  if (filter.before) clauses.push('(e.ts < ? OR (e.ts = ? AND e.rowid < ?))') && params.push(filter.before.ts, filter.before.ts, filter.before.rowid);
   return { sql: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }
 
@@ -116,19 +119,25 @@ export function search(db: Database.Database, filter: SearchFilter): EventRow[] 
   return db.prepare(`SELECT ${ROW_COLUMNS} FROM events e ${w.sql} ORDER BY e.ts DESC, e.rowid DESC LIMIT ?`).all(...w.params, filter.limit ?? 50) as EventRow[];
 }
 
+/** One stored event by its id: the ECS document with event.original put back, and the original record as text. */
+export function eventById(db: Database.Database, id: string): { doc: string; original: string | null } | undefined {
+  const row = db.prepare('SELECT doc, original FROM events WHERE id = ?').get(id) as { doc: string; original: string | Buffer | null } | undefined;
+  if (!row) return undefined;
+  return { doc: withOriginal(row.doc, row.original), original: row.original === null ? null : typeof row.original === 'string' ? row.original : decodeText(row.original) };
+}
+
+function withOriginal(doc: string, original: string | Buffer | null): string {
+  if (original === null) return doc;
+  const parsed = JSON.parse(doc) as { event: Record<string, unknown> };
+  parsed.event.original = typeof original === 'string' ? original : decodeText(original);
+  return JSON.stringify(parsed);
+}
+
 /** Streams stored documents in time order, with event.original put back unless asked not to. */
-export function* exportDocuments(db: Database.Database, filter: SearchFilter, withOriginal: boolean): Generator<string> {
+export function* exportDocuments(db: Database.Database, filter: SearchFilter, includeOriginal: boolean): Generator<string> {
   const w = where(filter);
   const rows = db.prepare(`SELECT e.doc, e.original FROM events e ${w.sql} ORDER BY e.ts, e.rowid`).iterate(...w.params) as IterableIterator<{ doc: string; original: string | Buffer | null }>;
-  for (const row of rows) {
-    if (!withOriginal || row.original === null) {
-      yield row.doc;
-      continue;
-    }
-    const doc = JSON.parse(row.doc) as { event: Record<string, unknown> };
-    doc.event.original = typeof row.original === 'string' ? row.original : decodeText(row.original);
-    yield JSON.stringify(doc);
-  }
+  for (const row of rows) yield includeOriginal ? withOriginal(row.doc, row.original) : row.doc;
 }
 
 function apiStreams(db: Database.Database): ApiStream[] {
@@ -149,4 +158,30 @@ function apiStreams(db: Database.Database): ApiStream[] {
     dead_lettered: r.dead,
     updated_at: new Date(r.updated_at).toISOString(),
   }));
+}
+
+export interface DeadLetterRow {
+  rowid: number;
+  source: string;
+  position: number;
+  reason: string;
+  created_at: string;
+  replay_attempts: number;
+  /** The record's length when only its head was kept. */
+  truncated_from: number | null;
+  cut_short: boolean;
+  /** The kept bytes as text (invalid UTF-8 as escapes), at most `previewBytes` of them. */
+  raw: string;
+  raw_bytes: number;
+  /** True when `raw` shows only the first `previewBytes`. */
+  raw_cut: boolean;
+}
+
+/** Dead letters, newest first, a page at a time (`beforeRowid` from the previous page's last row). */
+export function deadLetters(db: Database.Database, options: { limit: number; beforeRowid?: number; previewBytes?: number }): DeadLetterRow[] {
+  const preview = options.previewBytes ?? 4096;
+  const rows = db.prepare(`SELECT rowid, source, position, reason, created_at, replay_attempts, truncated_from, cut_short, substr(raw, 1, ?) AS head, length(raw) AS raw_bytes
+    FROM dead_letters WHERE rowid < ? ORDER BY rowid DESC LIMIT ?`).all(preview, options.beforeRowid ?? Number.MAX_SAFE_INTEGER, options.limit) as
+    { rowid: number; source: string; position: number; reason: string; created_at: number; replay_attempts: number; truncated_from: number | null; cut_short: number; head: Buffer | string; raw_bytes: number }[];
+  return rows.map(({ head, created_at, cut_short, ...r }) => ({ ...r, created_at: new Date(created_at).toISOString(), cut_short: cut_short === 1, raw: typeof head === 'string' ? head : decodeText(head), raw_cut: r.raw_bytes > preview }));
 }

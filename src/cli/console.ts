@@ -1,0 +1,82 @@
+/** `mimelog console`: serves the web console over the embedded store until stopped. */
+import { readFileSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
+import type { Command } from 'commander';
+import { replayDeadLetters } from '../pipeline/replay.js';
+import { startConsole } from '../console/server.js';
+import { Store } from '../store/store.js';
+import { ENV } from './env.js';
+import { UsageError } from './errors.js';
+import { addDbOption, buildTransformer } from './ingest.js';
+
+interface ConsoleCliOptions {
+  db: string;
+  listen: string;
+  tokenFile?: string;
+  allowWrites?: boolean;
+}
+
+/** `host:port` or `[v6]:port`. */
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:[\]]+):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[2]);
+  if (!m || port > 65535) throw new UsageError(`--listen must be host:port (e.g. 127.0.0.1:8080 or [::1]:8080), not ${JSON.stringify(text)}`);
+  return { host: m[1]!, port };
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return isIP(host) === 6 && /^(0*:)*:?0*1$/.test(host);
+}
+
+/** The token from its file (owner-only, like every secret mimelog reads) or the environment. */
+function readToken(o: ConsoleCliOptions): string | undefined {
+  if (o.tokenFile !== undefined) {
+    let text: string;
+    try {
+      if ((statSync(o.tokenFile).mode & 0o077) !== 0) throw new UsageError(`--token-file ${o.tokenFile} is readable by others: run chmod 600 ${o.tokenFile}`);
+      text = readFileSync(o.tokenFile, 'utf8');
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      throw new UsageError(`--token-file ${o.tokenFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+    }
+    const token = text.trim();
+    if (token.length < 16) throw new UsageError(`--token-file ${o.tokenFile}: the token must be at least 16 characters`);
+    return token;
+  }
+  const fromEnv = process.env[ENV.consoleToken]?.trim();
+  if (fromEnv !== undefined && fromEnv !== '' && fromEnv.length < 16) throw new UsageError(`${ENV.consoleToken}: the token must be at least 16 characters`);
+  return fromEnv || undefined;
+}
+
+export function registerConsole(program: Command): void {
+  addDbOption(program.command('console').description('a web console over the embedded store: completeness, search, message trace, who else received it, threats, dead letters'))
+    .option('--listen <host:port>', 'where to listen; an address other than loopback needs a token', '127.0.0.1:8080')
+    .option('--token-file <path>', `a file (mode 600) holding the access token the console asks for; env ${ENV.consoleToken}`)
+    .option('--allow-writes', 'let the console replay dead letters (read-only otherwise)')
+    .action(async (o: ConsoleCliOptions) => {
+      const { host, port } = parseListen(o.listen);
+      const loopback = isLoopback(host);
+      const token = readToken(o);
+      if (!loopback && token === undefined) {
+        throw new UsageError(`--listen ${o.listen} is reachable from other machines: give the console a token (--token-file or ${ENV.consoleToken})`);
+      }
+      let store: Store;
+      try {
+        store = new Store(o.db, { readonly: !o.allowWrites });
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
+      const replay = o.allowWrites ? () => replayDeadLetters(store, buildTransformer({ original: true }).transformer) : undefined;
+      const running = await startConsole({ store, token, replay, host, port, loopback });
+      process.stderr.write(`mimelog console: ${running.url} (${o.allowWrites ? 'replay allowed' : 'read-only'}${token ? ', token required' : ''}; store ${o.db})\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await running.close();
+      store.close();
+    });
+}

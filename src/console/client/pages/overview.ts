@@ -1,0 +1,79 @@
+/** Overview: the numbers that prove nothing was lost, and events per hour. Equal to `stats --json`. */
+import type { Overview } from '../../../store/overview.js';
+import { get } from '../api.js';
+import { barChart } from '../charts.js';
+import { type Child, duration, h, link, num, route, table, time } from '../dom.js';
+
+/** Below this share of its horizon a source is degraded (the service's default warning). */
+const WARN_SHARE = 0.25;
+
+function card(label: string, value: number, stat: string, bad = false): HTMLElement {
+  return h('div', { class: `card${bad && value > 0 ? ' bad' : ''}` }, h('div', { class: 'label' }, label), h('div', { class: 'value', 'data-stat': stat }, num(value)));
+}
+
+function hourLabels(start: number, hours: number, withDay: boolean): string[] {
+  return Array.from({ length: hours }, (_, i) => {
+    const d = new Date(start + i * 3_600_000);
+    const hour = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+    return withDay ? `${d.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric' })} ${hour}` : hour;
+  });
+}
+
+function hourlyChart(series: Overview['last_24h'], title: string): HTMLElement {
+  const types = Object.keys(series.by_type).sort();
+  const total = types.reduce((n, t) => n + series.by_type[t]!.reduce((a, b) => a + b, 0), 0);
+  return h('section', {}, h('h2', {}, `${title} (${num(total)} events)`),
+    barChart(hourLabels(series.start, series.hours, series.hours > 24), types.map((t) => ({ label: t, values: series.by_type[t]! })), `${title}, stacked by log type`));
+}
+
+export async function overviewPage(): Promise<Child[]> {
+  const o = await get<Overview>('overview');
+  const s = o.stats;
+  const out: Child[] = [
+    h('h1', {}, 'Overview'),
+    h('p', { class: 'muted' }, 'As of ', time(o.generated_at), '. Every number here is what ', h('code', {}, 'mimelog stats --json'), ' reports.'),
+    h('div', { class: 'cards' },
+      card('events stored', s.events, 'events'),
+      s.indexed > 0 ? card('indexed in the search engine', s.indexed, 'indexed') : null,
+      card('duplicates dropped', s.duplicates, 'duplicates'),
+      card('collisions', s.collisions, 'collisions', true),
+      card('dead letters', s.dead_letters, 'dead_letters', true),
+      card('unknown log type', s.unknown, 'unknown', true)),
+    h('div', { class: 'grid2' }, hourlyChart(o.last_24h, 'Events per hour, last 24 hours'), hourlyChart(o.last_7d, 'Events per hour, last 7 days')),
+    h('h2', {}, 'Events by log type'),
+    table(['log type', ['events', 'num']], Object.entries(s.by_type).map(([t, n]) => [
+      h('td', {}, link(route('search', { type: t }), t)), h('td', { class: 'num', 'data-type': t }, num(n)),
+    ]), { 'aria-label': 'events by log type' }),
+    h('h2', {}, 'How each type was decided'),
+    table(['decided by', ['events', 'num']], Object.entries(s.by_type_source).map(([k, n]) => [h('td', {}, k), h('td', { class: 'num', 'data-type-source': k }, num(n))])),
+  ];
+  out.push(h('h2', {}, 'Horizon headroom'));
+  if (o.headroom.length === 0) out.push(h('p', { class: 'muted' }, 'No Mimecast API source in this store: local files never age out.'));
+  else {
+    out.push(table(['source', 'feed', 'horizon', 'checkpoint age', 'headroom', 'state'], o.headroom.map((r) => {
+      const state = r.headroom_seconds <= 0 ? 'failing' : r.headroom_seconds < r.horizon_hours * 3600 * WARN_SHARE ? 'degraded' : 'ok';
+      return [h('td', {}, r.source), h('td', {}, r.feed), h('td', {}, `${r.horizon_hours} h`), h('td', {}, duration(r.checkpoint_age_seconds)),
+        h('td', { 'data-headroom': r.source }, duration(r.headroom_seconds)), h('td', {}, h('span', { class: `badge ${state}` }, state))];
+    })));
+  }
+  out.push(h('p', { class: 'muted' }, 'Gaps: this store records none. A source whose headroom reaches zero has lost what it had not collected; collect before then.'));
+  if (s.api_streams.length) {
+    out.push(h('h2', {}, 'API streams'), table(['stream', 'caught up', 'lag', ['files pending', 'num'], ['done', 'num'], ['dead-lettered', 'num']], s.api_streams.map((a) => [
+      h('td', {}, a.stream), h('td', {}, a.caught_up ? 'yes' : 'no'), h('td', {}, a.lag_seconds === null ? '-' : duration(a.lag_seconds)),
+      h('td', { class: 'num' }, num(a.pending)), h('td', { class: 'num' }, num(a.done)), h('td', { class: 'num' }, num(a.dead_lettered)),
+    ])));
+  }
+  out.push(h('h2', {}, 'Events by source'), table(['source', 'log type', ['events', 'num']], o.by_source.map((r) => [h('td', {}, r.source), h('td', {}, r.log_type), h('td', { class: 'num' }, num(r.events))])));
+  out.push(h('h2', {}, 'Events by day (UTC)'), table(['day', ['events', 'num']], Object.entries(s.by_day).map(([d, n]) => [
+    h('td', {}, link(route('search', { from: d, to: new Date(Date.parse(d) + 86_400_000).toISOString().slice(0, 10) }), d)), h('td', { class: 'num', 'data-day': d }, num(n)),
+  ])));
+  if (Object.keys(s.schema_drift_keys).length) {
+    out.push(h('h2', {}, 'Keys Mimecast sent that the mapping does not know'), table(['key', ['seen', 'num']], Object.entries(s.schema_drift_keys).map(([k, n]) => [h('td', {}, k), h('td', { class: 'num' }, num(n))])));
+  }
+  if (s.checkpoints.length) {
+    out.push(h('h2', {}, 'Checkpoints'), table(['source', ['position', 'num'], 'complete', 'updated'], s.checkpoints.map((c) => [
+      h('td', {}, c.source), h('td', { class: 'num' }, num(c.position)), h('td', {}, c.complete ? 'yes' : 'no'), h('td', {}, time(c.updated_at)),
+    ])));
+  }
+  return out;
+}

@@ -1,0 +1,45 @@
+/** Search filters as people type them (CLI flags, console query strings), parsed into a `SearchFilter`. */
+import { parseIsoTime } from '../decode/time.js';
+import type { SearchFilter } from './queries.js';
+
+/** A filter value that cannot be used; the message names the field. */
+export class FilterError extends Error {}
+
+export interface FilterText {
+  from?: string;
+  to?: string;
+  type?: string;
+  address?: string;
+  messageId?: string;
+  acode?: string;
+  action?: string;
+  text?: string;
+}
+
+/** An ISO 8601 date or date-time; without a zone it is UTC (as everything mimelog prints). */
+export function parseTime(value: string, field: string): number {
+  const text = value.trim();
+  const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(text);
+  const t = parseIsoTime(dateOnly ? `${text}T00:00:00Z` : text);
+  if (Number.isNaN(t)) throw new FilterError(`${field}: not an ISO 8601 date or time (e.g. 2026-11-30 or 2026-11-30T08:00:00Z): ${value}`);
+  return t;
+}
+
+/** Empty values are no filter; `names` says how each field is called where the user typed it. */
+export function parseFilter(o: FilterText, names: Record<keyof FilterText, string>): SearchFilter {
+  const given = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v.trim());
+  const text = given(o.text);
+  if (text !== undefined && !/[\p{L}\p{N}]/u.test(text)) throw new FilterError(`${names.text} needs at least one letter or digit to search for`);
+  const from = given(o.from);
+  const to = given(o.to);
+  return {
+    from: from === undefined ? undefined : parseTime(from, names.from),
+    to: to === undefined ? undefined : parseTime(to, names.to),
+    type: given(o.type),
+    address: given(o.address),
+    messageId: given(o.messageId),
+    acode: given(o.acode),
+    action: given(o.action),
+    text,
+  };
+}

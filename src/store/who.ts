@@ -1,0 +1,222 @@
+/**
+ * "Who else received it?": from one message (message id, aCode or an event id), every message
+ * that shares its sender, subject, URL or attachment, each recipient, and what became of it
+ * (rejected, held, delivered, not delivered, clicked). The answer to a phishing report.
+ */
+import type Database from 'better-sqlite3';
+import type { EventRow } from './queries.js';
+import { ftsQuery } from './queries.js';
+
+export type RecipientStatus = 'rejected' | 'held' | 'delivered' | 'not delivered' | 'clicked' | 'received';
+export type Indicator = 'sender' | 'subject' | 'url' | 'attachment';
+
+export interface WhoMessage {
+  /** The aCode, or the message id when the logs carry no aCode for it. */
+  readonly key: string;
+  readonly acode: string | null;
+  readonly message_id: string | null;
+  readonly first_seen: string;
+  readonly sender: string | null;
+  readonly subject: string | null;
+  readonly matched_by: Indicator[];
+  readonly recipients: { address: string; statuses: RecipientStatus[] }[];
+}
+
+export interface WhoResult {
+  readonly query: string;
+  /** What the seed message carries, and so what the others were matched on. */
+  readonly indicators: { senders: string[]; subjects: string[]; urls: string[]; attachments: string[] };
+  readonly messages: WhoMessage[];
+  /** Every recipient across the messages, with every status it had; sorted by address. */
+  readonly recipients: { address: string; messages: number; statuses: RecipientStatus[] }[];
+  /** True when a cap below cut the answer short (the UI says so). */
+  readonly truncated: boolean;
+}
+
+/** Caps that keep one question cheap on a store of months. */
+const MAX_MATCHES_PER_INDICATOR = 2000;
+const MAX_MESSAGES = 500;
+/** Log types whose documents carry a URL a user clicked or was sent. */
+const URL_TYPES = ['url-protect', 'internal-email-protect'];
+/** Log types whose documents carry attachment hashes. */
+const ATTACHMENT_TYPES = ['attachment-protect', 'avlog'];
+const STATUS_ORDER: readonly RecipientStatus[] = ['rejected', 'held', 'not delivered', 'delivered', 'clicked', 'received'];
+
+const COLS = 'e.rowid, e.id, e.ts, e.log_type, e.acode, e.message_id, e.sender, e.recipients, e.subject, e.direction, e.action, e.doc, NULL AS original';
+
+type Doc = { event?: { action?: string; outcome?: string }; email?: { to?: { address?: string[] }; attachments?: { file?: { name?: string; hash?: { sha256?: string } } }[] }; url?: { full?: string } };
+
+interface Row extends EventRow {
+  parsed?: Doc;
+}
+
+function docOf(row: Row): Doc {
+  row.parsed ??= JSON.parse(row.doc) as Doc;
+  return row.parsed;
+}
+
+const unique = <T>(items: Iterable<T | null | undefined>): T[] => [...new Set([...items].filter((x): x is T => x !== null && x !== undefined && x !== ''))];
+
+/** The reported message's events: found by message id, aCode or one event's id, then widened to the whole message. */
+function seedRows(db: Database.Database, query: string): Row[] {
+  const bare = query.trim().replace(/^<|>$/g, '');
+  for (const [sql, params] of [
+    [`SELECT ${COLS} FROM events e WHERE e.message_id IN (?, ?)`, [bare, `<${bare}>`]],
+    [`SELECT ${COLS} FROM events e WHERE e.acode = ?`, [bare]],
+    [`SELECT ${COLS} FROM events e WHERE e.id = ?`, [bare]],
+  ] as const) {
+    const rows = db.prepare(sql).all(...params) as Row[];
+    if (rows.length === 0) continue;
+    // A click names the message id only, a process line the aCode only: take both.
+    const acode = rows.find((r) => r.acode)?.acode ?? null;
+    const messageId = rows.find((r) => r.message_id)?.message_id ?? null;
+    const whole = messageRows(db, acode, messageId);
+    return whole.length ? whole : rows;
+  }
+  return [];
+}
+
+/** Every event of one message: by aCode and by message id. */
+function messageRows(db: Database.Database, acode: string | null, messageId: string | null): Row[] {
+  const rows = new Map<number, Row>();
+  if (acode) for (const r of db.prepare(`SELECT ${COLS} FROM events e WHERE e.acode = ?`).all(acode) as Row[]) rows.set(r.rowid, r);
+  if (messageId) for (const r of db.prepare(`SELECT ${COLS} FROM events e WHERE e.message_id = ?`).all(messageId) as Row[]) rows.set(r.rowid, r);
+  return [...rows.values()];
+}
+
+function indicatorsOf(rows: Row[]): WhoResult['indicators'] {
+  return {
+    senders: unique(rows.map((r) => r.sender?.toLowerCase())),
+    subjects: unique(rows.map((r) => r.subject)),
+    urls: unique(rows.map((r) => docOf(r).url?.full)),
+    attachments: unique(rows.flatMap((r) => (docOf(r).email?.attachments ?? []).map((a) => a.file?.hash?.sha256))),
+  };
+}
+
+function matchingRows(db: Database.Database, ind: WhoResult['indicators']): { rows: Row[]; by: Indicator; truncated: boolean }[] {
+  const out: { rows: Row[]; by: Indicator; truncated: boolean }[] = [];
+  const run = (by: Indicator, sql: string, ...params: unknown[]) => {
+    const rows = db.prepare(`${sql} LIMIT ${MAX_MATCHES_PER_INDICATOR + 1}`).all(...params) as Row[];
+    out.push({ rows: rows.slice(0, MAX_MATCHES_PER_INDICATOR), by, truncated: rows.length > MAX_MATCHES_PER_INDICATOR });
+  };
+  for (const s of ind.senders) {
+    run('sender', `SELECT ${COLS} FROM event_addresses a JOIN events e ON e.rowid = a.event WHERE a.address = ? AND a.role = 'from' ORDER BY e.ts DESC`, s);
+  }
+  for (const s of ind.subjects) {
+    const fts = ftsQuery(s);
+    if (fts === '') continue;
+    run('subject', `SELECT ${COLS} FROM events e WHERE e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?) AND e.subject = ? ORDER BY e.ts DESC`, fts, s);
+  }
+  const placeholders = (list: string[]) => list.map(() => '?').join(', ');
+  for (const u of ind.urls) {
+    run('url', `SELECT ${COLS} FROM events e WHERE e.log_type IN (${placeholders(URL_TYPES)}) AND json_extract(e.doc, '$.url.full') = ? ORDER BY e.ts DESC`, ...URL_TYPES, u);
+  }
+  for (const h of ind.attachments) {
+    run('attachment', `SELECT ${COLS} FROM events e WHERE e.log_type IN (${placeholders(ATTACHMENT_TYPES)}) AND instr(e.doc, ?) > 0 ORDER BY e.ts DESC`, ...ATTACHMENT_TYPES, h);
+  }
+  return out;
+}
+
+/** What became of each recipient of one message, from all its events. */
+function recipientsOf(rows: Row[]): WhoMessage['recipients'] {
+  const statuses = new Map<string, Set<RecipientStatus>>();
+  const add = (address: string, s: RecipientStatus) => {
+    const key = address.toLowerCase();
+    if (!statuses.has(key)) statuses.set(key, new Set());
+    statuses.get(key)!.add(s);
+  };
+  const held = rows.some((r) => r.log_type === 'process' && r.action === 'Hld');
+  const delivered = new Set<string>();
+  for (const r of rows) {
+    const to = docOf(r).email?.to?.address ?? [];
+    for (const address of to) {
+      if (r.log_type === 'receipt') add(address, r.action === 'Rej' ? 'rejected' : held ? 'held' : 'received');
+      else if (r.log_type === 'delivery') {
+        const ok = docOf(r).event?.outcome === 'success';
+        if (ok) delivered.add(address.toLowerCase());
+        add(address, ok ? 'delivered' : 'not delivered');
+      } else if (URL_TYPES.includes(r.log_type)) add(address, 'clicked');
+      else add(address, held ? 'held' : 'received');
+    }
+  }
+  return [...statuses.entries()]
+    .map(([address, set]) => {
+      // A later successful attempt settles earlier failures; a delivery settles "received".
+      if (delivered.has(address)) set.delete('not delivered');
+      if (set.size > 1) set.delete('received');
+      return { address, statuses: STATUS_ORDER.filter((s) => set.has(s)) };
+    })
+    .sort((a, b) => a.address.localeCompare(b.address));
+}
+
+export function whoElse(db: Database.Database, query: string): WhoResult {
+  const seed = seedRows(db, query);
+  const indicators = indicatorsOf(seed);
+  // Group every matching event by its message; remember which indicators brought it in.
+  const messages = new Map<string, { acode: string | null; messageId: string | null; by: Set<Indicator> }>();
+  let truncated = false;
+  for (const { rows, by, truncated: cut } of matchingRows(db, indicators)) {
+    truncated ||= cut;
+    for (const r of rows) {
+      const key = r.acode ?? r.message_id;
+      if (!key) continue;
+      if (!messages.has(key)) {
+        if (messages.size >= MAX_MESSAGES) {
+          truncated = true;
+          continue;
+        }
+        messages.set(key, { acode: r.acode, messageId: r.message_id, by: new Set() });
+      }
+      const m = messages.get(key)!;
+      m.by.add(by);
+      m.acode ??= r.acode;
+      m.messageId ??= r.message_id;
+    }
+  }
+  // Two keys for one message (a URL click knows only the message id; its receipt has the aCode): merge by message id.
+  const byMessageId = new Map<string, string>();
+  for (const [key, m] of messages) {
+    if (!m.messageId) continue;
+    const other = byMessageId.get(m.messageId);
+    if (other === undefined) byMessageId.set(m.messageId, key);
+    else if (other !== key) {
+      const kept = messages.get(other)!;
+      for (const b of m.by) kept.by.add(b);
+      kept.acode ??= m.acode;
+      messages.delete(key);
+    }
+  }
+  const list: WhoMessage[] = [];
+  for (const [key, m] of messages) {
+    const rows = messageRows(db, m.acode, m.messageId).sort((a, b) => a.ts - b.ts || a.rowid - b.rowid);
+    if (rows.length === 0) continue;
+    const first = rows[0]!;
+    list.push({
+      key: m.acode ?? key,
+      acode: m.acode,
+      message_id: m.messageId,
+      first_seen: new Date(first.ts).toISOString(),
+      sender: rows.find((r) => r.sender)?.sender ?? null,
+      subject: rows.find((r) => r.subject)?.subject ?? null,
+      matched_by: (['sender', 'subject', 'url', 'attachment'] as const).filter((b) => m.by.has(b)),
+      recipients: recipientsOf(rows),
+    });
+  }
+  list.sort((a, b) => a.first_seen.localeCompare(b.first_seen) || a.key.localeCompare(b.key));
+  const all = new Map<string, { messages: number; statuses: Set<RecipientStatus> }>();
+  for (const m of list) {
+    for (const r of m.recipients) {
+      const entry = all.get(r.address) ?? { messages: 0, statuses: new Set<RecipientStatus>() };
+      entry.messages++;
+      for (const s of r.statuses) entry.statuses.add(s);
+      all.set(r.address, entry);
+    }
+  }
+  return {
+    query,
+    indicators,
+    messages: list,
+    recipients: [...all.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([address, e]) => ({ address, messages: e.messages, statuses: STATUS_ORDER.filter((s) => e.statuses.has(s)) })),
+    truncated,
+  };
+}
