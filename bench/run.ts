@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { BENCH_DIR, printTable } from './common.js';
 import { benchCollect } from './collect.js';
 import { benchCollectV2 } from './collect-v2.js';
+import { benchConsole } from './console.js';
 import { benchSearchEngines } from './search-engines.js';
 import { benchHostile } from './hostile.js';
 import { benchMemory } from './memory.js';
@@ -38,6 +39,12 @@ if (!only || only === 'store') {
   const s = await benchStore(Number(process.env.BENCH_STORE_EVENTS ?? 1_000_000));
   printTable('Embedded store (SQLite), whole CLI', s.rows);
   results.store = s.results;
+}
+
+if (!only || only === 'console') {
+  const c = await benchConsole(Number(process.env.BENCH_STORE_EVENTS ?? 1_000_000));
+  printTable('Web console API over HTTP (21 calls each, the first not counted)', c.rows);
+  results.console = c.results;
 }
 
 if (!only || only === 'collect') {

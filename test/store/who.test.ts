@@ -1,0 +1,97 @@
+/**
+ * "Who else received it?" against generated campaigns, the answer key: exactly the campaign's
+ * recipients, each with what happened to it, whatever message, aCode or event it starts from,
+ * and never a recipient of another campaign or of ordinary mail.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { type Campaign, generateCampaign, takeEvents, toKeyValueLine } from '../../src/simulator/generate.js';
+import { Store } from '../../src/store/store.js';
+import { whoElse } from '../../src/store/who.js';
+import { processInput, runCli, tempDir } from '../support/helpers.js';
+
+const START = Date.UTC(2026, 10, 20);
+
+async function storeWith(dir: string, name: string, campaigns: Campaign[], noise = 600): Promise<Store> {
+  const store = new Store(join(dir, `${name}.db`));
+  const lines = [...takeEvents({ seed: 3, startMs: START }, noise), ...campaigns.flatMap((c) => c.events)].map(toKeyValueLine);
+  store.writeUnit(await processInput(`${name}.log`, lines.join('\n')));
+  return store;
+}
+
+function expected(c: Campaign): [string, string][] {
+  return [...c.recipients].sort((a, b) => a.address.localeCompare(b.address))
+    .map((r) => [r.address, r.outcome === 'delivered' ? (r.clicked ? 'delivered,clicked' : 'delivered') : r.outcome]);
+}
+
+const answer = (store: Store, q: string) => whoElse(store.db, q).recipients.map((r) => [r.address, r.statuses.join(',')]);
+
+describe('who else received it', () => {
+  it('finds exactly each campaign\'s recipients from any of its messages, by aCode, message id or event id', async () => {
+    const dir = tempDir('who');
+    const a = generateCampaign({ seed: 1, startMs: START + 3_600_000, recipients: 25 });
+    const b = generateCampaign({ seed: 2, startMs: START + 3_600_000, recipients: 15 });
+    const store = await storeWith(dir, 'two', [a, b]);
+    try {
+      for (const c of [a, b]) {
+        for (const r of c.recipients) assert.deepEqual(answer(store, r.acode), expected(c), `from ${r.address}'s aCode`);
+        const clicker = c.recipients.find((r) => r.clicked)!;
+        const click = store.db.prepare("SELECT id, message_id FROM events WHERE log_type = 'url-protect' AND recipients = ?").get(clicker.address) as { id: string; message_id: string };
+        assert.deepEqual(answer(store, click.id), expected(c), 'from the click event');
+        assert.deepEqual(answer(store, click.message_id), expected(c), 'from the message id');
+        assert.deepEqual(whoElse(store.db, click.id).indicators.urls, [c.url]);
+      }
+      const result = whoElse(store.db, a.recipients[0]!.acode);
+      assert.equal(result.messages.length, a.recipients.length, 'one message per recipient');
+      assert.ok(result.messages.every((m) => m.matched_by.includes('sender') && m.matched_by.includes('subject')));
+      assert.equal(result.truncated, false);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('holds for any campaign size and mix of outcomes (property)', async () => {
+    const dir = tempDir('who-prop');
+    let n = 0;
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: 1, max: 30 }), async (seed, recipients) => {
+      const c = generateCampaign({ seed, startMs: START + 7_200_000, recipients });
+      const store = await storeWith(dir, `p${n++}`, [c], 100);
+      try {
+        assert.deepEqual(answer(store, c.recipients[c.recipients.length - 1]!.acode), expected(c));
+      } finally {
+        store.close();
+      }
+    }), { numRuns: 25 });
+  });
+
+  it('an ordinary email is matched by its own sender and subject only: nothing of a campaign leaks in', async () => {
+    const dir = tempDir('who-plain');
+    const c = generateCampaign({ seed: 9, startMs: START + 3_600_000, recipients: 10 });
+    const store = await storeWith(dir, 'plain', [c]);
+    try {
+      const row = store.db.prepare("SELECT acode FROM events WHERE log_type = 'receipt' AND sender NOT LIKE '%invoice-payments-secure.biz' LIMIT 1").get() as { acode: string };
+      const result = whoElse(store.db, row.acode);
+      const campaignPeople = new Set(c.recipients.map((r) => r.address));
+      assert.ok(result.messages.length >= 1);
+      assert.ok(result.recipients.every((r) => !campaignPeople.has(r.address)));
+    } finally {
+      store.close();
+    }
+  });
+
+  it('mimelog who: nothing found exits 1 with a message; --json is one object', async () => {
+    const dir = tempDir('who-cli');
+    const c = generateCampaign({ seed: 4, startMs: START, recipients: 3 });
+    const store = await storeWith(dir, 'cli', [c], 0);
+    store.close();
+    const db = join(dir, 'cli.db');
+    const none = await runCli(['who', '<nobody@nowhere>', '--db', db]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /nothing found for <nobody@nowhere>/);
+    const json = await runCli(['who', c.recipients[0]!.acode, '--db', db, '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    assert.deepEqual((JSON.parse(json.stdout) as { recipients: { address: string }[] }).recipients.map((r) => r.address), c.recipients.map((r) => r.address).sort());
+  });
+});
