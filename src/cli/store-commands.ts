@@ -60,6 +60,17 @@ function checkType(store: Store, type: string | undefined): void {
   throw new UsageError(`unknown --type "${type}"; known types: ${[...DEFAULT_TABLES.specs.map((t) => t.name), UNKNOWN_LOG_TYPE].join(', ')}`);
 }
 
+/** `stats` reads the hourly counts kept beside the events: they must agree with the events themselves. */
+function countProblems(store: Store): string[] {
+  const counted = store.db.prepare('SELECT log_type, sum(events) AS n FROM event_counts GROUP BY log_type').all() as { log_type: string; n: number }[];
+  const actual = store.db.prepare('SELECT log_type, count(*) AS n FROM events GROUP BY log_type').all() as { log_type: string; n: number }[];
+  const kept = new Map(counted.map((r) => [r.log_type, r.n]));
+  const problems: string[] = [];
+  for (const r of actual) if (kept.get(r.log_type) !== r.n) problems.push(`event_counts says ${kept.get(r.log_type) ?? 0} ${r.log_type} events, the store holds ${r.n}`);
+  for (const [type, n] of kept) if (!actual.some((r) => r.log_type === type)) problems.push(`event_counts says ${n} ${type} events, the store holds none`);
+  return problems;
+}
+
 export function registerStoreCommands(program: Command): void {
   addDbOption(program.command('check').description("reads every page of the store and says whether it is damaged (SQLite's quick_check); exit 1 when it is"))
     .action((o: { db: string }) => {
@@ -67,6 +78,7 @@ export function registerStoreCommands(program: Command): void {
       let problems: string[];
       try {
         problems = (store.db.pragma('quick_check(20)') as { quick_check: string }[]).map((r) => r.quick_check).filter((p) => p !== 'ok');
+        if (problems.length === 0) problems = countProblems(store);
       } catch (err) {
         problems = [(err as Error).message];
       } finally {

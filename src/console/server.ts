@@ -96,7 +96,7 @@ export function createConsoleApp(options: ConsoleOptions): Hono {
   app.get('/api/info', (c) => c.json({ read_only: options.replay === undefined, token: options.token !== undefined }));
   app.get('/api/overview', (c) => c.json(overview(store)));
   app.get('/api/search', (c) => {
-    const text = Object.fromEntries(Object.entries(FIELD_NAMES).map(([k, name]) => [k, c.req.query(name)])) as FilterText;
+    const text = Object.fromEntries(Object.entries(FIELD_NAMES).map(([k, name]) => [k, c.req.query(name) || undefined])) as FilterText;
     const filter = parseFilter(text, FIELD_NAMES);
     const limit = Math.max(1, intParam(c, 'limit', SEARCH_PAGE, MAX_PAGE));
     const beforeTs = c.req.query('before_ts');

@@ -25,11 +25,12 @@ export function parseTime(value: string, field: string): number {
   return t;
 }
 
-/** Empty values are no filter; `names` says how each field is called where the user typed it. */
+/** Empty values (other than words) are no filter; `names` says how each field is called where the user typed it. */
 export function parseFilter(o: FilterText, names: Record<keyof FilterText, string>): SearchFilter {
   const given = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v.trim());
+  // Words given but none to search for is a mistake, not "no filter".
+  if (o.text !== undefined && !/[\p{L}\p{N}]/u.test(o.text)) throw new FilterError(`${names.text} needs at least one letter or digit to search for`);
   const text = given(o.text);
-  if (text !== undefined && !/[\p{L}\p{N}]/u.test(text)) throw new FilterError(`${names.text} needs at least one letter or digit to search for`);
   const from = given(o.from);
   const to = given(o.to);
   return {

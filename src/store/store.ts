@@ -67,12 +67,44 @@ function openDatabase(path: string, readonly: boolean): Database.Database {
   }
 }
 
+function migrate(db: Database.Database): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > MIGRATIONS.length) throw new Error(`store was written by a newer mimelog (schema ${version})`);
+  if (version === MIGRATIONS.length) return;
+  db.transaction(() => {
+    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
+}
+
+/**
+ * A reader (stats, search, the console) of a store an older mimelog wrote upgrades its schema
+ * first, in one transaction, rather than refusing it; the events are untouched.
+ */
+function upgradeIfOlder(path: string): void {
+  if (!existsSync(path)) return;
+  const probe = openDatabase(path, true);
+  const version = probe.pragma('user_version', { simple: true }) as number;
+  probe.close();
+  if (version >= MIGRATIONS.length || version === 0) return;
+  const db = openDatabase(path, false);
+  try {
+    db.pragma('busy_timeout = 10000');
+    migrate(db);
+  } catch (err) {
+    throw new StoreOpenError(`cannot upgrade the store ${path} to this mimelog's schema: ${(err as Error).message}`);
+  } finally {
+    db.close();
+  }
+}
+
 export class Store {
   readonly db: Database.Database;
   private readonly insertEvent: Database.Statement;
   private readonly findEvent: Database.Statement;
   private readonly insertAddresses: Database.Statement;
   private readonly indexSubjects: Database.Statement;
+  private readonly countEvents: Database.Statement;
   private readonly insertCollision: Database.Statement;
   private readonly insertDeadLetter: Database.Statement;
   private readonly upsertCheckpoint: Database.Statement;
@@ -83,6 +115,7 @@ export class Store {
   private readonly writeTx: Database.Transaction<(unit: PreparedUnit, update: CheckpointUpdate | undefined) => SinkCounts>;
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
+    if (options.readonly) upgradeIfOlder(path);
     this.db = openDatabase(path, options.readonly ?? false);
     if (!options.readonly) {
       try {
@@ -104,6 +137,9 @@ export class Store {
     this.insertAddresses = this.db.prepare(`INSERT OR IGNORE INTO event_addresses (address, event, role)
       SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)`);
     this.indexSubjects = this.db.prepare('INSERT INTO events_fts (rowid, subject) SELECT rowid, subject FROM events WHERE rowid BETWEEN ? AND ? AND subject IS NOT NULL');
+    this.countEvents = this.db.prepare(`INSERT INTO event_counts (hour, log_type, type_source, events)
+      SELECT (ts - ((ts % 3600000) + 3600000) % 3600000) / 3600000, log_type, log_type_source, count(*) FROM events WHERE rowid BETWEEN ? AND ? GROUP BY 1, 2, 3
+      ON CONFLICT (hour, log_type, type_source) DO UPDATE SET events = events + excluded.events`);
     this.insertCollision = this.db.prepare(`INSERT INTO collisions (id, stored_hash, new_hash, stored_doc, new_doc, new_original, source, position, seen_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insertDeadLetter = this.db.prepare(`INSERT OR IGNORE INTO dead_letters (source, position, reason, raw, raw_is_text, raw_digest, created_at, truncated_from, cut_short)
@@ -124,13 +160,7 @@ export class Store {
   }
 
   private migrate(): void {
-    const version = this.db.pragma('user_version', { simple: true }) as number;
-    if (version > MIGRATIONS.length) throw new Error(`store was written by a newer mimelog (schema ${version})`);
-    if (version === MIGRATIONS.length) return;
-    this.db.transaction(() => {
-      for (let v = version; v < MIGRATIONS.length; v++) this.db.exec(MIGRATIONS[v]!);
-      this.db.pragma(`user_version = ${MIGRATIONS.length}`);
-    }).immediate();
+    migrate(this.db);
   }
 
   /** Stores a unit and moves its input's checkpoint, atomically. */
@@ -198,7 +228,11 @@ export class Store {
       }
     }
     if (addresses.length > 0) this.insertAddresses.run(JSON.stringify(addresses));
-    if (lastRowid > 0) this.indexSubjects.run(firstRowid, lastRowid); // rowids of one transaction are consecutive
+    if (lastRowid > 0) {
+      // Rowids of one transaction are consecutive.
+      this.indexSubjects.run(firstRowid, lastRowid);
+      this.countEvents.run(firstRowid, lastRowid);
+    }
     for (const [k, n] of unit.drift) this.bumpDrift.run(k, n, now);
     for (const name of ['stored', 'duplicates', 'collisions'] as const) if (counts[name] > 0) this.bumpCounter.run(name, counts[name]);
     return counts;

@@ -31,8 +31,9 @@ export function threats(db: Database.Database, range: { from?: number; to?: numb
   return {
     from: range.from ?? null,
     to: range.to ?? null,
-    top_targeted: all(`SELECT a.address AS address, count(DISTINCT e.rowid) AS detections FROM events e JOIN event_addresses a ON a.event = e.rowid AND a.role = 'to'
-      WHERE e.log_type IN (${types}) AND e.ts >= ? AND e.ts < ? GROUP BY a.address ORDER BY detections DESC, address LIMIT ${TOP}`, ...DETECTION_TYPES, from, to),
+    // Detection lines name one recipient each, so grouping the recipients column needs no join.
+    top_targeted: all(`SELECT lower(e.recipients) AS address, count(*) AS detections FROM events e
+      WHERE e.log_type IN (${types}) AND e.ts >= ? AND e.ts < ? AND e.recipients IS NOT NULL GROUP BY 1 ORDER BY detections DESC, address LIMIT ${TOP}`, ...DETECTION_TYPES, from, to),
     top_rejected_senders: all(`SELECT e.sender AS address, count(DISTINCT coalesce(e.acode, e.message_id, e.rowid)) AS messages FROM events e
       WHERE e.log_type = 'receipt' AND e.action = 'Rej' AND e.sender IS NOT NULL AND e.ts >= ? AND e.ts < ? GROUP BY e.sender ORDER BY messages DESC, address LIMIT ${TOP}`, from, to),
     // A process line names no sender: take it from the message's receipt.

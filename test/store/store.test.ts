@@ -101,6 +101,40 @@ describe('embedded SQLite store', () => {
     assert.throws(() => new Store(path), /newer mimelog/);
   });
 
+  it('keeps hourly counts that equal the events: filled on upgrade from schema 4, kept by every unit, checked by mimelog check', async () => {
+    const dir = tmp();
+    const path = join(dir, 'old.db');
+    // A schema-4 store with events in it, as the previous version left it (times on both sides of 1970 and of midnight).
+    const old = new Database(path);
+    for (const m of MIGRATIONS.slice(0, 4)) old.exec(m);
+    old.pragma('user_version = 4');
+    const insert = old.prepare(`INSERT INTO events (id, hash, ts, log_type, log_type_source, doc, source, position) VALUES (?, ?, ?, ?, 'fields', '{}', 's', 0)`);
+    const times = [-1, 0, 3_599_999, 3_600_000, Date.UTC(2026, 10, 29, 23, 59, 59), Date.UTC(2026, 10, 30)];
+    times.forEach((ts, i) => insert.run(`id${i}`, `h${i}`, ts, i % 2 ? 'receipt' : 'delivery'));
+    old.close();
+    // The first reader (stats opens the store read-only) upgrades it.
+    const s = await statsOf(path);
+    assert.equal(s.events, times.length);
+    assert.deepEqual(s.by_day, { '1969-12-31': 1, '1970-01-01': 3, '2026-11-29': 1, '2026-11-30': 1 });
+    assert.deepEqual(s.by_type, { delivery: 3, receipt: 3 });
+    // New units keep adding to them.
+    const store = new Store(path);
+    store.writeUnit(await processInput('x.log', takeEvents({ seed: 4, startMs: Date.UTC(2026, 10, 30, 23) }, 500).map(toKeyValueLine).join('\n')));
+    const hourly = store.db.prepare('SELECT sum(events) AS n FROM event_counts').get() as { n: number };
+    const actual = store.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number };
+    store.close();
+    assert.equal(hourly.n, actual.n);
+    assert.equal((await statsOf(path)).events, actual.n);
+    assert.equal((await runCli(['check', '--db', path])).code, 0);
+    // Counts that disagree with the events are damage, and check says which.
+    const raw = new Database(path);
+    raw.prepare("UPDATE event_counts SET events = events + 1 WHERE (hour, log_type, type_source) = (SELECT hour, log_type, type_source FROM event_counts WHERE log_type = 'receipt' LIMIT 1)").run();
+    raw.close();
+    const bad = await runCli(['check', '--db', path]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /event_counts says \d+ receipt events, the store holds \d+/);
+  });
+
   it('lets a reader hold a snapshot while the writer commits (WAL)', async () => {
     const path = join(tmp(), 'w.db');
     const writer = new Store(path);

@@ -63,7 +63,6 @@ export async function overviewPage(): Promise<Child[]> {
       h('td', { class: 'num' }, num(a.pending)), h('td', { class: 'num' }, num(a.done)), h('td', { class: 'num' }, num(a.dead_lettered)),
     ])));
   }
-  out.push(h('h2', {}, 'Events by source'), table(['source', 'log type', ['events', 'num']], o.by_source.map((r) => [h('td', {}, r.source), h('td', {}, r.log_type), h('td', { class: 'num' }, num(r.events))])));
   out.push(h('h2', {}, 'Events by day (UTC)'), table(['day', ['events', 'num']], Object.entries(s.by_day).map(([d, n]) => [
     h('td', {}, link(route('search', { from: d, to: new Date(Date.parse(d) + 86_400_000).toISOString().slice(0, 10) }), d)), h('td', { class: 'num', 'data-day': d }, num(n)),
   ])));
