@@ -13,6 +13,7 @@ import { V2BatchCollector } from '../sources/mimecast-v2/batch.js';
 import { V2StreamCollector } from '../sources/mimecast-v2/stream.js';
 import { OAuthError, TokenSource } from '../sources/mimecast-v2/oauth.js';
 import { Store } from '../store/store.js';
+import type { Sink } from '../core/sink.js';
 import { ENV } from './env.js';
 import { UsageError, integerOption } from './errors.js';
 import { DEFAULT_LIMITS } from '../decode/limits.js';
@@ -56,7 +57,7 @@ export function loadCredentials(configPath: string | undefined, env: NodeJS.Proc
   return { credentials: { appId: pick('appId')!, appKey: pick('appKey')!, accessKey: pick('accessKey')!, secretKey: pick('secretKey')! }, baseUrl: file.baseUrl };
 }
 
-interface CollectOptions extends PipelineOptions, SearchSinkCliOptions, LimitCliOptions {
+export interface CollectOptions extends PipelineOptions, SearchSinkCliOptions, LimitCliOptions {
   maxResponseBytes: string;
   api: string;
   mode: string;
@@ -172,80 +173,118 @@ Credentials come from the environment, never from the command line:
   cmd.addOption(new Option('--sink <sink>', 'where events go: sqlite (the embedded store) or a search engine').choices(['sqlite', ...SEARCH_SINKS]).default('sqlite'));
   addLimitOptions(addPipelineOptions(addSearchSinkOptions(addDbOption(cmd)))).action(async (o: CollectOptions) => {
     if (o.url !== undefined) checkUrl(o.url);
-    if (o.api === 'v2') return collectV2(o);
-    const { credentials, baseUrl: configUrl } = loadCredentials(o.config, process.env);
-    const baseUrl = o.url ?? (o.region ? V1_REGIONS[o.region] : undefined) ?? configUrl;
-    if (!baseUrl) throw new UsageError(`say where Mimecast is: --region (${Object.keys(V1_REGIONS).join(', ')}) or --url`);
-    const log = collectorLogger(o, credentials.secretKey, credentials.accessKey, credentials.appKey);
-    const { transformer } = buildTransformer(o);
-    const checkpointKey = `mimecast-v1 ${new URL(baseUrl).origin}`;
-    const store = new Store(o.db);
-    const cp = store.checkpoint(checkpointKey);
-    store.close();
+    const source = resolveSource(o, process.env);
+    const log = collectorLogger(o, ...source.secrets);
+    const store = new Store(o.db); // reads checkpoints, page tokens and work-item states; the sink writes
     const sink = await openStoreOrSearchSink(o, log);
     const stop = stopOnSignal(log);
-    const collector = new V1Collector(
-      {
-        ...pollingOptions(o),
-        baseUrl,
-        credentials,
-        fileFormat: o.format,
-        compress: o.compress,
-        decodeRetries: num(o.decodeRetries, '--decode-retries'),
-        onInvalidToken: o.onInvalidToken as InvalidTokenPolicy,
-        checkpointKey,
-        maxResponseBytes: integerOption(o.maxResponseBytes, '--max-response-bytes', 1024)!,
-        limits: limitsFrom(o),
-      },
-      transformer,
-      sink,
-      log,
-    );
-    log.info('collecting', { api: 'v1', url: baseUrl, resume: cp?.cursor ? 'from checkpoint' : 'from the oldest retained data', files_done: cp?.position ?? 0 });
     const progress = new Progress(process.stderr, 'collect', (fields) => log.info('progress', fields));
     const run = async () => {
       try {
-        return await collector.run({ token: cp?.cursor ?? undefined, filesDone: cp?.position ?? 0 }, stop, {
-          onFile: (s, lag) => {
-            const lagMin = lag === undefined ? undefined : Math.round(lag / 60000);
-            progress.update(s.records, `${s.inputs} files${lagMin !== undefined ? `, lag ${lagMin} min` : ''}`, { files: s.inputs, lag_minutes: lagMin });
-          },
-        });
+        return await startCollector(o, source, { sink, store, log, stop, progress });
       } finally {
         progress.done(); // clear the terminal line before the summary is logged
       }
     };
-    await runCollection(log, run, () => sink.close());
+    await runCollection(log, run, async () => {
+      await sink.close();
+      store.close();
+    });
   });
 }
 
-/** `collect --api v2`: batch files through the durable work queue, or the stream (`--mode stream`). */
-async function collectV2(o: CollectOptions): Promise<void> {
-  const clientId = process.env[ENV.v2.clientId];
-  const clientSecret = process.env[ENV.v2.clientSecret];
-  if (!clientId || !clientSecret) throw new UsageError(`missing Mimecast API 2.0 credentials: set ${ENV.v2.clientId} and ${ENV.v2.clientSecret}`);
-  const baseUrl = o.url ?? (o.region ? V2_REGIONS[o.region] : undefined);
-  if (!baseUrl) throw new UsageError(`say where Mimecast is: --region (${Object.keys(V2_REGIONS).join(', ')}) or --url`);
-  const log = collectorLogger(o, clientSecret);
+/** Where a collection reads from and with which credentials; `secrets` for the log's mask. */
+export type ResolvedSource =
+  | { readonly api: 'v1'; readonly baseUrl: string; readonly credentials: V1Credentials; readonly secrets: string[] }
+  | { readonly api: 'v2'; readonly baseUrl: string; readonly clientId: string; readonly clientSecret: string; readonly secrets: string[] };
+
+/** The API, its address and its credentials, from the options, the config file and the environment. */
+export function resolveSource(o: CollectOptions, env: NodeJS.ProcessEnv, given?: { credentials?: V1Credentials; clientId?: string; clientSecret?: string }): ResolvedSource {
+  if (o.api === 'v2') {
+    const clientId = given?.clientId ?? env[ENV.v2.clientId];
+    const clientSecret = given?.clientSecret ?? env[ENV.v2.clientSecret];
+    if (!clientId || !clientSecret) throw new UsageError(`missing Mimecast API 2.0 credentials: set ${ENV.v2.clientId} and ${ENV.v2.clientSecret}`);
+    const baseUrl = o.url ?? (o.region ? V2_REGIONS[o.region] : undefined);
+    if (!baseUrl) throw new UsageError(`say where Mimecast is: --region (${Object.keys(V2_REGIONS).join(', ')}) or --url`);
+    return { api: 'v2', baseUrl, clientId, clientSecret, secrets: [clientSecret] };
+  }
+  const loaded = given?.credentials ? { credentials: given.credentials, baseUrl: undefined } : loadCredentials(o.config, env);
+  const baseUrl = o.url ?? (o.region ? V1_REGIONS[o.region] : undefined) ?? loaded.baseUrl;
+  if (!baseUrl) throw new UsageError(`say where Mimecast is: --region (${Object.keys(V1_REGIONS).join(', ')}) or --url`);
+  const c = loaded.credentials;
+  return { api: 'v1', baseUrl, credentials: c, secrets: [c.secretKey, c.accessKey, c.appKey] };
+}
+
+export interface CollectorDeps {
+  readonly sink: Sink;
+  /** Read side of the state: checkpoints, page tokens, work-item states. */
+  readonly store: Store;
+  readonly log: Logger;
+  readonly stop: AbortSignal;
+  readonly progress?: Progress;
+  /**
+   * The service's name for this source: it goes into the checkpoint names, so two accounts on
+   * one API host keep separate state. `collect` has none (its names stay as they were).
+   */
+  readonly name?: string;
+}
+
+/** Checkpoint name of an API source: `<kind> <origin>`, plus `[name]` for a named source. */
+export function checkpointName(kind: 'mimecast-v1' | 'mimecast-v2' | 'mimecast-v2-stream', baseUrl: string, name?: string): string {
+  return `${kind} ${new URL(baseUrl).origin}${name ? ` [${name}]` : ''}`;
+}
+
+/** Runs one collection (API 1.0, API 2.0 batch or stream) until caught up (`--once`) or stopped. */
+export function startCollector(o: CollectOptions, source: ResolvedSource, deps: CollectorDeps): Promise<RunSummary> {
+  return source.api === 'v1' ? startV1(o, source, deps) : startV2(o, source, deps);
+}
+
+function startV1(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v1' }>, deps: CollectorDeps): Promise<RunSummary> {
+  const { log, stop, progress } = deps;
+  const { transformer } = buildTransformer(o);
+  const checkpointKey = checkpointName('mimecast-v1', source.baseUrl, deps.name);
+  const cp = deps.store.checkpoint(checkpointKey);
+  const collector = new V1Collector(
+    {
+      ...pollingOptions(o),
+      baseUrl: source.baseUrl,
+      credentials: source.credentials,
+      fileFormat: o.format,
+      compress: o.compress,
+      decodeRetries: num(o.decodeRetries, '--decode-retries'),
+      onInvalidToken: o.onInvalidToken as InvalidTokenPolicy,
+      checkpointKey,
+      maxResponseBytes: integerOption(o.maxResponseBytes, '--max-response-bytes', 1024)!,
+      limits: limitsFrom(o),
+    },
+    transformer,
+    deps.sink,
+    log,
+  );
+  log.info('collecting', { api: 'v1', url: source.baseUrl, resume: cp?.cursor ? 'from checkpoint' : 'from the oldest retained data', files_done: cp?.position ?? 0 });
+  return collector.run({ token: cp?.cursor ?? undefined, filesDone: cp?.position ?? 0 }, stop, {
+    onFile: (s, lag) => {
+      const lagMin = lag === undefined ? undefined : Math.round(lag / 60000);
+      progress?.update(s.records, `${s.inputs} files${lagMin !== undefined ? `, lag ${lagMin} min` : ''}`, { files: s.inputs, lag_minutes: lagMin });
+    },
+  });
+}
+
+/** API 2.0: batch files through the durable work queue, or the stream (`--mode stream`). */
+function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v2' }>, deps: CollectorDeps): Promise<RunSummary> {
+  const { log, stop, store } = deps;
+  const baseUrl = source.baseUrl;
   const { transformer } = buildTransformer(o);
   const types = o.types ? o.types.split(',').map((t) => t.trim()).filter(Boolean) : LOG_TYPES.map((t) => t.v2Types[0]!);
-  const origin = new URL(baseUrl).origin;
-  const streamName = (type: string) => `mimecast-v2 ${origin} ${type}`;
-  const store = new Store(o.db); // reads page tokens and work-item states; the sink writes
-  const sink = await openStoreOrSearchSink(o, log);
-  const stop = stopOnSignal(log);
+  const streamName = (type: string) => `${checkpointName('mimecast-v2', baseUrl, deps.name)} ${type}`;
   const polling = pollingOptions(o);
-  const tokens = new TokenSource(baseUrl, { clientId, clientSecret }, polling.timeoutMs);
-  const release = async () => {
-    await sink.close();
-    store.close();
-  };
+  const tokens = new TokenSource(baseUrl, { clientId: source.clientId, clientSecret: source.clientSecret }, polling.timeoutMs);
   if (o.mode === 'stream') {
-    const checkpointKey = `mimecast-v2-stream ${origin}`;
-    const collector = new V2StreamCollector({ ...polling, baseUrl, pageSize: num(o.pageSize ?? '500', '--page-size'), checkpointKey, limits: limitsFrom(o) }, tokens, transformer, sink, log);
+    const checkpointKey = checkpointName('mimecast-v2-stream', baseUrl, deps.name);
+    const collector = new V2StreamCollector({ ...polling, baseUrl, pageSize: num(o.pageSize ?? '500', '--page-size'), checkpointKey, limits: limitsFrom(o) }, tokens, transformer, deps.sink, log);
     const token = store.checkpoint(checkpointKey)?.cursor || undefined;
     log.info('collecting', { api: 'v2', mode: 'stream', url: baseUrl, resume: token ? 'from checkpoint' : 'from the oldest retained data' });
-    return runCollection(log, () => collector.run(token, stop), release);
+    return collector.run(token, stop);
   }
   const collector = new V2BatchCollector(
     {
@@ -254,7 +293,7 @@ async function collectV2(o: CollectOptions): Promise<void> {
     },
     tokens,
     transformer,
-    sink,
+    deps.sink,
     {
       pageToken: (type) => store.checkpoint(streamName(type))?.cursor || undefined,
       itemState: (type, key) => store.workItemState(streamName(type), key),
@@ -263,5 +302,5 @@ async function collectV2(o: CollectOptions): Promise<void> {
     streamName,
   );
   log.info('collecting', { api: 'v2', mode: 'batch', url: baseUrl, types: types.length, concurrency: o.concurrency });
-  await runCollection(log, () => collector.run(stop), release);
+  return collector.run(stop);
 }

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT } from './errors.js';
 import { registerCollect } from './collect.js';
 import { registerConsole } from './console.js';
+import { registerRun } from './run.js';
 import { registerIngest } from './ingest.js';
 import { registerSimulate } from './simulate.js';
 import { registerStoreCommands } from './store-commands.js';
@@ -30,6 +31,7 @@ registerStoreCommands(program);
 registerCollect(program);
 registerSimulate(program);
 registerConsole(program);
+registerRun(program);
 
 try {
   await program.parseAsync(process.argv);

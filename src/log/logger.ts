@@ -7,12 +7,19 @@ export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 export class Logger {
-  private readonly secrets: string[] = [];
-
   constructor(
     private readonly out: NodeJS.WritableStream = process.stderr,
     private readonly min: Level = 'info',
+    /** Fields on every line (the service: the source's name). */
+    private readonly base: Record<string, unknown> = {},
+    /** Shared with child loggers, so a secret one learns is masked by all. */
+    private readonly secrets: string[] = [],
   ) {}
+
+  /** A logger that adds `fields` to every line and shares this one's output and secrets. */
+  child(fields: Record<string, unknown>): Logger {
+    return new Logger(this.out, this.min, { ...this.base, ...fields }, this.secrets);
+  }
 
   /** Registers values that must never appear in output. */
   addSecrets(...values: string[]): void {
@@ -27,7 +34,7 @@ export class Logger {
 
   log(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
     if (ORDER[level] < ORDER[this.min]) return;
-    this.out.write(`${this.redact(JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields }))}\n`);
+    this.out.write(`${this.redact(JSON.stringify({ time: new Date().toISOString(), level, msg, ...this.base, ...fields }))}\n`);
   }
 
   debug(msg: string, fields?: Record<string, unknown>): void {

@@ -1,0 +1,79 @@
+/**
+ * Each source's health for `/readyz` and the metrics: its state and why, and for each of its
+ * checkpoints the age, lag and horizon headroom read from the store.
+ */
+import { horizonOf } from '../mimecast/horizons.js';
+import type { Store } from '../store/store.js';
+
+export type SourceState = 'starting' | 'ok' | 'degraded' | 'failing' | 'stopped';
+
+export interface CheckpointHealth {
+  readonly name: string;
+  readonly horizon_seconds?: number;
+  readonly age_seconds?: number;
+  readonly headroom_seconds?: number;
+  readonly lag_seconds: number | null;
+  readonly pending: number;
+}
+
+export interface SourceHealth {
+  readonly name: string;
+  readonly kind: string;
+  readonly state: SourceState;
+  readonly reason?: string;
+  readonly restarts: number;
+  readonly checkpoints: readonly CheckpointHealth[];
+}
+
+/** What the runner knows of a source between store reads. */
+export interface SourceStatus {
+  readonly name: string;
+  readonly kind: string;
+  /** Its checkpoint names in the store (one per API 2.0 batch type). */
+  readonly checkpointNames: readonly string[];
+  running: 'starting' | 'running' | 'failing' | 'stopped';
+  failure?: string;
+  restarts: number;
+}
+
+const STATE_ORDER: readonly SourceState[] = ['ok', 'starting', 'stopped', 'degraded', 'failing'];
+
+export function worst(states: readonly SourceState[]): SourceState {
+  return states.reduce<SourceState>((w, s) => (STATE_ORDER.indexOf(s) > STATE_ORDER.indexOf(w) ? s : w), 'ok');
+}
+
+const duration = (s: number) => (Math.abs(s) < 7200 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
+
+export function sourceHealth(store: Store, status: SourceStatus, warningShare: number, now = Date.now()): SourceHealth {
+  const read = store.db.prepare('SELECT updated_at, newest_event_ms FROM checkpoints WHERE source = ?');
+  const pending = store.db.prepare("SELECT count(*) AS n FROM work_items WHERE stream = ? AND state = 'pending'");
+  const checkpoints: CheckpointHealth[] = status.checkpointNames.map((name) => {
+    const row = read.get(name) as { updated_at: number; newest_event_ms: number | null } | undefined;
+    const horizon = horizonOf(name);
+    const age = row ? Math.max(0, Math.round((now - row.updated_at) / 1000)) : undefined;
+    return {
+      name,
+      horizon_seconds: horizon && horizon.horizonMs / 1000,
+      age_seconds: age,
+      headroom_seconds: horizon && age !== undefined ? horizon.horizonMs / 1000 - age : undefined,
+      lag_seconds: row?.newest_event_ms == null ? null : Math.max(0, Math.round((now - row.newest_event_ms) / 1000)),
+      pending: (pending.get(name) as { n: number }).n,
+    };
+  });
+  const base = { name: status.name, kind: status.kind, restarts: status.restarts, checkpoints };
+  if (status.running === 'failing') return { ...base, state: 'failing', reason: status.failure };
+  const low = checkpoints.find((c) => c.headroom_seconds !== undefined && c.horizon_seconds !== undefined && c.headroom_seconds < c.horizon_seconds * warningShare);
+  if (low) {
+    const left = low.headroom_seconds!;
+    return {
+      ...base,
+      state: left <= 0 ? 'failing' : 'degraded',
+      reason: left <= 0
+        ? `${low.name}: past Mimecast's horizon by ${duration(-left)}: data older than ${duration(low.horizon_seconds!)} that was not collected is gone; collect now and look for a gap`
+        : `${low.name}: ${duration(left)} left before Mimecast drops data not yet collected (horizon ${duration(low.horizon_seconds!)}, checkpoint last moved ${duration(low.age_seconds!)} ago): check that mimelog reaches Mimecast and keeps up`,
+    };
+  }
+  if (status.running === 'starting') return { ...base, state: 'starting', reason: 'has not stored anything yet' };
+  if (status.running === 'stopped') return { ...base, state: 'stopped' };
+  return { ...base, state: 'ok' };
+}

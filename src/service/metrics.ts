@@ -1,0 +1,85 @@
+/**
+ * `mimelog run`'s Prometheus metrics (prom-client). Counters move as each source's units are
+ * acknowledged by the sink (a sink wrapper counts them); gauges are read from the store at
+ * scrape time, so they say what is stored, not what a process remembers.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SinkCounts } from '../core/counts.js';
+import type { CheckpointUpdate, Sink } from '../core/sink.js';
+import type { Unit } from '../core/unit.js';
+import type { Store } from '../store/store.js';
+import type { SourceHealth } from './health.js';
+
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  private readonly records: Counter<'source' | 'log_type'>;
+  private readonly outcomes: Counter<'source' | 'outcome'>;
+  private readonly sinkSeconds: Histogram<'source'>;
+
+  constructor(store: Store, health: () => readonly SourceHealth[]) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'mimelog_' });
+    this.records = new Counter({ name: 'mimelog_records_read_total', help: 'Records read, per source and log type (dead letters as log_type "dead_letter")', labelNames: ['source', 'log_type'], registers });
+    this.outcomes = new Counter({ name: 'mimelog_records_total', help: 'Records acknowledged by the sink, per source and outcome (stored, duplicate, collision, dead_letter)', labelNames: ['source', 'outcome'], registers });
+    this.sinkSeconds = new Histogram({ name: 'mimelog_sink_write_seconds', help: 'Time from handing a unit to the sink to its acknowledgement', labelNames: ['source'], buckets: [0.005, 0.02, 0.1, 0.5, 2, 10, 60], registers });
+    new Gauge({
+      name: 'mimelog_store_events', help: 'Events in the embedded store, per log type (what `stats` counts)', labelNames: ['log_type'], registers,
+      collect() {
+        this.reset();
+        for (const r of store.db.prepare('SELECT log_type, sum(events) AS n FROM event_counts GROUP BY log_type').all() as { log_type: string; n: number }[]) this.set({ log_type: r.log_type }, r.n);
+      },
+    });
+    new Gauge({
+      name: 'mimelog_store_dead_letters', help: 'Dead letters kept in the store, waiting for replay', registers,
+      collect() {
+        this.set((store.db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n);
+      },
+    });
+    const perCheckpoint = (metric: string, help: string, value: (h: SourceHealth['checkpoints'][number]) => number | undefined) => new Gauge({
+      name: metric, help, labelNames: ['source', 'checkpoint'], registers,
+      collect() {
+        this.reset();
+        for (const s of health()) for (const c of s.checkpoints) {
+          const v = value(c);
+          if (v !== undefined) this.set({ source: s.name, checkpoint: c.name }, v);
+        }
+      },
+    });
+    perCheckpoint('mimelog_checkpoint_age_seconds', 'Time since the checkpoint last moved', (c) => c.age_seconds);
+    perCheckpoint('mimelog_horizon_headroom_seconds', "The feed's horizon minus the checkpoint's age: how long until uncollected data ages out at Mimecast", (c) => c.headroom_seconds);
+    perCheckpoint('mimelog_lag_seconds', 'Now minus the newest event time stored through this checkpoint', (c) => c.lag_seconds ?? undefined);
+    perCheckpoint('mimelog_work_items_pending', 'API 2.0 batch files listed but not yet stored', (c) => c.pending);
+    new Gauge({
+      name: 'mimelog_source_state', help: 'Per source, 1 for its current state (ok, degraded, failing, starting, stopped)', labelNames: ['source', 'state'], registers,
+      collect() {
+        this.reset();
+        for (const s of health()) for (const state of ['ok', 'degraded', 'failing', 'starting', 'stopped']) this.set({ source: s.name, state }, s.state === state ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'mimelog_source_restarts', help: 'Times a source was started again after it failed', labelNames: ['source'], registers,
+      collect() {
+        this.reset();
+        for (const s of health()) this.set({ source: s.name }, s.restarts);
+      },
+    });
+  }
+
+  /** Wraps the shared sink for one source, counting what it reads and what the sink acknowledges. */
+  countingSink(source: string, inner: Sink): Sink {
+    return {
+      write: async (unit: Unit, checkpoint?: CheckpointUpdate): Promise<SinkCounts> => {
+        for (const e of unit.events) this.records.inc({ source, log_type: e.classification.logType });
+        if (unit.deadLetters.length) this.records.inc({ source, log_type: 'dead_letter' }, unit.deadLetters.length);
+        const end = this.sinkSeconds.startTimer({ source });
+        const counts = await inner.write(unit, checkpoint);
+        end();
+        for (const [outcome, n] of [['stored', counts.stored], ['duplicate', counts.duplicates], ['collision', counts.collisions], ['dead_letter', counts.deadLetters]] as const) {
+          if (n > 0) this.outcomes.inc({ source, outcome }, n);
+        }
+        return counts;
+      },
+      close: () => Promise.resolve(), // the service closes the shared sink once
+    };
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * `mimelog run`: a config file with three sources (API 1.0, API 2.0 batch, API 2.0 stream, each
+ * its own simulator with faults on) in one process; kill -9 at random moments, a real Prometheus
+ * scraping /metrics, horizon headroom on /readyz, and config mistakes refused with their path.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { BIN, ROOT, killRepeatedly, runCli, tempDir } from '../support/helpers.js';
+import { type Running, expectedIds, startSimulator, storedIds } from '../support/simulator.js';
+
+const PROMETHEUS = process.env.MIMELOG_PROMETHEUS ?? '/usr/bin/prometheus';
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+async function expectedV2(r: Running): Promise<string[]> {
+  const dir = join(r.dir, 'expected-v2');
+  r.sim.v2.writeExpected(dir);
+  const db = join(r.dir, 'expected-v2.db');
+  const res = await runCli(['ingest', '--db', db, dir, '--summary', 'none']);
+  assert.equal(res.code, 0, res.stderr);
+  return storedIds(db);
+}
+
+interface Sims {
+  v1: Running;
+  batch: Running;
+  stream: Running;
+  expected: string[];
+}
+
+/** Writes a config with the three sources; secrets as files (mode 600) and ${VAR}s. */
+function writeConfig(dir: string, sims: Sims, o: { db: string; listen: string; pollS?: number; retryBaseMs?: number }): { file: string; env: NodeJS.ProcessEnv } {
+  const secret = (name: string, value: string) => {
+    const f = join(dir, name);
+    writeFileSync(f, `${value}\n`, { mode: 0o600 });
+    return f;
+  };
+  const c1 = sims.v1.info.credentials;
+  const fast = `    poll_interval_s: ${o.pollS ?? 1}\n    retry_base_ms: ${o.retryBaseMs ?? 20}\n    retry_max_ms: 300\n    timeout_s: 5\n`;
+  const file = join(dir, 'mimelog.yaml');
+  writeFileSync(file, `# three sources, one store
+store: ${o.db}
+listen: ${o.listen}
+sources:
+  - name: acme-v1
+    kind: mimecast-v1
+    url: ${sims.v1.info.url}
+    credentials:
+      app_id: \${ACME_APP_ID}
+      app_key_file: ${secret('app-key', c1.appKey)}
+      access_key_file: ${secret('access-key', c1.accessKey)}
+      secret_key_file: ${secret('secret-key', c1.secretKey)}
+${fast}  - name: globex-batch
+    kind: mimecast-v2-batch
+    url: ${sims.batch.info.url}
+    credentials:
+      client_id: ${sims.batch.info.v2Credentials.clientId}
+      client_secret_file: ${secret('globex-secret', sims.batch.info.v2Credentials.clientSecret)}
+    page_size: 10
+${fast}  - name: initech-stream
+    kind: mimecast-v2-stream
+    url: ${sims.stream.info.url}
+    credentials:
+      client_id: ${sims.stream.info.v2Credentials.clientId}
+      client_secret: \${INITECH_SECRET}
+    page_size: 300
+${fast}`);
+  return { file, env: { ACME_APP_ID: c1.appId, INITECH_SECRET: sims.stream.info.v2Credentials.clientSecret } };
+}
+
+let sims: Sims;
+
+before(async () => {
+  const v1 = await startSimulator({ seed: 301, events: 6000, eventsPerFile: 300, faults: { enabled: ['429', '5xx', 'reset', 'empty', 'fail200'], rate: 0.15, seed: 1 } });
+  const batch = await startSimulator({ seed: 302, events: 6000, eventsPerFile: 300, faults: { enabled: ['429', '5xx', 'expired-url', 'empty-page', 'token-expiry'], rate: 0.15, seed: 2 }, v2: { urlTtlMs: 2000, tokenTtlMs: 4000 } });
+  const stream = await startSimulator({ seed: 303, events: 4000, eventsPerFile: 300, faults: { enabled: ['429', '5xx', 'token-expiry'], rate: 0.15, seed: 3 }, v2: { tokenTtlMs: 4000 } });
+  const expected = [...new Set([...(await expectedIds(v1)), ...(await expectedV2(batch)), ...(await expectedV2(stream))])].sort();
+  assert.equal(expected.length, 16_000, 'three simulators with distinct events');
+  sims = { v1, batch, stream, expected };
+});
+
+after(async () => {
+  for (const s of [sims?.v1, sims?.batch, sims?.stream]) await s?.sim.stop();
+});
+
+describe('mimelog run: the config file', () => {
+  it('refuses mistakes with their path and the fix, all at once, and the run does not start', async () => {
+    const dir = tempDir('run-config');
+    const loose = join(dir, 'loose');
+    writeFileSync(loose, 'secret');
+    chmodSync(loose, 0o644);
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, `store: ${join(dir, 'x.db')}
+lisen: 127.0.0.1:9464
+sources:
+  - name: a
+    kind: mimecast-v2-batch
+    url: http://127.0.0.1:1
+    credentials: { client_id: id, client_secret: "\${NOT_SET_ANYWHERE}" }
+    types: [receipt, spm]
+    poll_interval_s: soon
+  - name: b
+    kind: mimecast-v1
+    region: eu
+    credentials: { app_id: a, app_key: b, access_key: c, secret_key_file: ${loose} }
+`);
+    const r = await runCli(['run', '--config', file, '--check']);
+    assert.equal(r.code, 1);
+    const problems = r.stderr.split('\n').slice(1).map((l) => l.trim()).filter(Boolean).sort();
+    assert.deepEqual(problems, [
+      'lisen: unknown key',
+      'sources[0].credentials.client_secret: ${NOT_SET_ANYWHERE} is not set in the environment',
+      'sources[0].poll_interval_s: expected a number, not "soon"',
+      'sources[0].types[1]: unknown type "spm", expected one of "receipt", "process", "delivery", "journal", "av", "spam", "internal email protect", "impersonation protect", "url protect", "attachment protect"',
+      `sources[1].credentials.secret_key_file: ${loose} is readable by others: run chmod 600 ${loose}`,
+    ]);
+    assert.match(r.stderr, /^mimelog: config .*bad\.yaml: 5 problems:/);
+    const none = await runCli(['run', '--config', join(dir, 'nope.yaml')]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /nope\.yaml: no such file/);
+  });
+
+  it('--check says what it would run', async () => {
+    const dir = tempDir('run-check');
+    const { file, env } = writeConfig(dir, sims, { db: join(dir, 's.db'), listen: '127.0.0.1:0' });
+    const r = await runCli(['run', '--config', file, '--check'], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /ok, 3 sources \(acme-v1: mimecast-v1, globex-batch: mimecast-v2-batch, initech-stream: mimecast-v2-stream\)/);
+  });
+});
+
+describe('mimelog run: three sources in one process', () => {
+  it('kill -9 at 20 random moments, then a last run: every event stored once, secrets never logged', async () => {
+    const dir = tempDir('run-kill');
+    const db = join(dir, 's.db');
+    const { file, env } = writeConfig(dir, sims, { db, listen: '127.0.0.1:0' });
+    const kills = await killRepeatedly(['run', '--config', file, '--once'], { kills: 20, minMs: 400, maxMs: 2500, seed: 7, env });
+    assert.equal(kills, 20, 'the run was still going at each kill');
+    const last = await runCli(['run', '--config', file, '--once'], { env });
+    assert.equal(last.code, 0, last.stderr.slice(-2000));
+    assert.deepEqual(storedIds(db), sims.expected);
+    const lines = last.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const fromSources = lines.filter((l) => l.msg === 'collecting' || l.msg === 'source stopped');
+    assert.deepEqual(new Set(fromSources.map((l) => l.source)), new Set(['acme-v1', 'globex-batch', 'initech-stream']), 'every source line names its source');
+    for (const secret of [sims.v1.info.credentials.secretKey, sims.v1.info.credentials.appKey, sims.batch.info.v2Credentials.clientSecret, sims.stream.info.v2Credentials.clientSecret]) {
+      assert.ok(!last.stderr.includes(secret), 'no secret in the log');
+    }
+    // Each source kept its own named checkpoints.
+    const d = new Database(db, { readonly: true });
+    const names = (d.prepare('SELECT source FROM checkpoints ORDER BY source').all() as { source: string }[]).map((r) => r.source);
+    d.close();
+    assert.ok(names.some((n) => n.startsWith('mimecast-v1 ') && n.endsWith('[acme-v1]')));
+    assert.ok(names.some((n) => n.startsWith('mimecast-v2-stream ') && n.endsWith('[initech-stream]')));
+    assert.equal(names.filter((n) => n.startsWith('mimecast-v2 ') && n.includes('[globex-batch]')).length, 10, 'one per API 2.0 type');
+  });
+});
+
+describe('mimelog run: health and metrics', () => {
+  let dir: string;
+  let service: ChildProcess | undefined;
+  let prometheus: ChildProcess | undefined;
+  let stderr = '';
+
+  before(() => {
+    dir = tempDir('run-metrics');
+  });
+
+  after(async () => {
+    for (const p of [prometheus, service]) {
+      if (p && p.exitCode === null) {
+        p.kill('SIGKILL');
+        await new Promise((r) => p.once('exit', r));
+      }
+    }
+  });
+
+  it('a real Prometheus scrapes /metrics: its series equal stats --json; /readyz turns degraded when a checkpoint nears the horizon; SIGTERM exits 0', async () => {
+    const db = join(dir, 's.db');
+    const port = await freePort();
+    const { file, env } = writeConfig(dir, sims, { db, listen: `127.0.0.1:${port}`, pollS: 600 });
+    service = spawn(process.execPath, [BIN, 'run', '--config', file], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    service.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const base = `http://127.0.0.1:${port}`;
+    // Caught up: every source ok and every event stored.
+    const deadline = Date.now() + 120_000;
+    let ready: { status: string; sources: { name: string; state: string; reason?: string }[] } | undefined;
+    for (;;) {
+      assert.ok(Date.now() < deadline, `not caught up in time: ${JSON.stringify(ready)} ${stderr.slice(-1500)}`);
+      await new Promise((r) => setTimeout(r, 500));
+      const res = await fetch(`${base}/readyz`).catch(() => undefined);
+      if (!res) continue;
+      ready = (await res.json()) as typeof ready;
+      if (ready!.status === 'ok' && storedIds(db).length === sims.expected.length) break;
+    }
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+
+    const promPort = await freePort();
+    writeFileSync(join(dir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: mimelog\n    static_configs:\n      - targets: ['127.0.0.1:${port}']\n`);
+    prometheus = spawn(PROMETHEUS, [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, `--web.listen-address=127.0.0.1:${promPort}`],
+      { stdio: 'ignore' });
+    const query = async (q: string) => {
+      const res = await fetch(`http://127.0.0.1:${promPort}/api/v1/query?query=${encodeURIComponent(q)}`).catch(() => undefined);
+      if (!res?.ok) return [];
+      return ((await res.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }).data.result;
+    };
+    let byType: Record<string, number> = {};
+    for (let i = 0; i < 60 && Object.keys(byType).length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      byType = Object.fromEntries((await query('mimelog_store_events')).map((s) => [s.metric.log_type!, Number(s.value[1])]));
+    }
+    const stats = JSON.parse((await runCli(['stats', '--db', db, '--json'])).stdout) as { events: number; by_type: Record<string, number>; dead_letters: number };
+    assert.deepEqual(byType, stats.by_type);
+    const stored = await query('sum(mimelog_records_total{outcome="stored"})');
+    assert.equal(Number(stored[0]!.value[1]), stats.events, 'every stored record was counted by its source');
+    const perSource = Object.fromEntries((await query('sum by (source) (mimelog_records_total)')).map((s) => [s.metric.source!, Number(s.value[1])]));
+    assert.deepEqual(Object.keys(perSource).sort(), ['acme-v1', 'globex-batch', 'initech-stream']);
+    const headroom = await query('min by (source) (mimelog_horizon_headroom_seconds)');
+    assert.equal(headroom.length, 3);
+    assert.ok((await query('mimelog_process_resident_memory_bytes')).length === 1, 'the library\'s process metrics too');
+
+    // The API 1.0 checkpoint last moved six days ago: 1 day of 7 left, under the 25% warning.
+    const w = new Database(db);
+    w.prepare("UPDATE checkpoints SET updated_at = ? WHERE source LIKE 'mimecast-v1 %'").run(Date.now() - 6 * 86_400_000);
+    w.close();
+    const degraded = (await (await fetch(`${base}/readyz`)).json()) as NonNullable<typeof ready>;
+    assert.equal(degraded.status, 'degraded');
+    const v1 = degraded.sources.find((s) => s.name === 'acme-v1')!;
+    assert.equal(v1.state, 'degraded');
+    assert.match(v1.reason!, /24\.0 h left before Mimecast drops data not yet collected \(horizon 168\.0 h/);
+    assert.ok(degraded.sources.filter((s) => s.name !== 'acme-v1').every((s) => s.state === 'ok'));
+    // Past the horizon it is failing, and /readyz answers 503.
+    const w2 = new Database(db);
+    w2.prepare("UPDATE checkpoints SET updated_at = ? WHERE source LIKE 'mimecast-v1 %'").run(Date.now() - 8 * 86_400_000);
+    w2.close();
+    const failing = await fetch(`${base}/readyz`);
+    assert.equal(failing.status, 503);
+    assert.match(JSON.stringify(await failing.json()), /past Mimecast's horizon/);
+    // One log line says so, naming the source (the watch runs every 10 s).
+    for (let i = 0; i < 30 && !/"msg":"source (degraded|failing)".*"source":"acme-v1"/.test(stderr); i++) await new Promise((r) => setTimeout(r, 500));
+    assert.match(stderr, /"msg":"source (degraded|failing)".*"source":"acme-v1"/);
+
+    service.kill('SIGTERM');
+    const code = await new Promise<number | null>((r) => service!.once('exit', (c) => r(c)));
+    assert.equal(code, 0, stderr.slice(-1500));
+  });
+});
