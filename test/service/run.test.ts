@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -129,6 +129,16 @@ sources:
     const none = await runCli(['run', '--config', join(dir, 'nope.yaml')]);
     assert.equal(none.code, 1);
     assert.match(none.stderr, /nope\.yaml: no such file/);
+  });
+
+  it('accepts the example config the repository ships (deploy/mimelog.example.yaml)', async () => {
+    const dir = tempDir('run-example');
+    const text = readFileSync(join(ROOT, 'deploy', 'mimelog.example.yaml'), 'utf8').replaceAll('/etc/mimelog/', `${dir}/`).replaceAll('/var/lib/mimelog/', `${dir}/`);
+    for (const f of ['acme-app-key', 'acme-access-key', 'acme-secret-key', 'globex-client-secret']) writeFileSync(join(dir, f), 'a-secret-value\n', { mode: 0o600 });
+    writeFileSync(join(dir, 'mimelog.yaml'), text);
+    const r = await runCli(['run', '--config', join(dir, 'mimelog.yaml'), '--check'], { env: { ACME_APP_ID: 'app-id', GLOBEX_CLIENT_ID: 'client-id' } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /ok, 2 sources \(acme: mimecast-v1, globex: mimecast-v2-batch\)/);
   });
 
   it('--check says what it would run', async () => {
