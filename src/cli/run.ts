@@ -1,9 +1,67 @@
-/** `mimelog run --config FILE`: the long-running service (see src/service/). */
+/**
+ * `mimelog run --config FILE`: the long-running service. src/service/ runs the sources; this file
+ * turns each source of the config into the settings `collect` takes, so both run the same code.
+ */
 import type { Command } from 'commander';
 import { Logger, type Level } from '../log/logger.js';
-import { ConfigError, loadConfig } from '../service/config.js';
-import { startService } from '../service/run.js';
+import { LOG_TYPES } from '../mimecast/log-types.js';
+import { ConfigError, type ServiceConfig, type SourceConfig, loadConfig } from '../service/config.js';
+import { type SourceStarter, startService } from '../service/run.js';
+import { type CollectOptions, checkpointName, resolveSource, startCollector } from './collect.js';
 import { EXIT, UsageError } from './errors.js';
+import { type SearchSinkCliOptions, openStoreOrSearchSink } from './sink-options.js';
+
+const API: Record<SourceConfig['kind'], { api: 'v1' | 'v2'; mode: 'batch' | 'stream' }> = {
+  'mimecast-v1': { api: 'v1', mode: 'batch' },
+  'mimecast-v2-batch': { api: 'v2', mode: 'batch' },
+  'mimecast-v2-stream': { api: 'v2', mode: 'stream' },
+};
+
+/** The sink settings as `collect` takes them. */
+function sinkOptions(c: ServiceConfig): SearchSinkCliOptions {
+  const s = c.sink;
+  const text = (n: number | undefined) => (n === undefined ? undefined : String(n));
+  return {
+    sink: s.kind, db: c.store, searchUrl: s.urls?.join(','), searchUser: s.user, searchCa: s.ca_file, insecure: s.insecure,
+    index: s.index ?? 'mimecast-siem-{yyyy}.{MM}.{dd}', template: s.template, bulkDocs: String(s.bulk_docs), bulkBytes: String(s.bulk_bytes),
+    bulkConcurrency: String(s.bulk_concurrency), replicas: text(s.replicas), shards: text(s.shards), searchGiveUp: String(s.give_up_s), searchTimeout: String(s.timeout_s),
+  };
+}
+
+/** One source's settings as `collect` takes them. */
+function collectOptions(c: ServiceConfig, s: SourceConfig, once: boolean): CollectOptions {
+  const { api, mode } = API[s.kind];
+  return {
+    ...sinkOptions(c),
+    api, mode, once,
+    url: s.url, region: s.region,
+    types: s.kind === 'mimecast-v2-batch' ? s.types?.join(',') : undefined,
+    pageSize: s.kind === 'mimecast-v1' ? undefined : String(s.page_size),
+    concurrency: String(s.kind === 'mimecast-v2-batch' ? s.concurrency : 1),
+    format: s.kind === 'mimecast-v1' ? s.format : 'key_value',
+    compress: s.kind === 'mimecast-v1' ? s.compress : true,
+    decodeRetries: String(s.kind === 'mimecast-v2-stream' ? 2 : s.decode_retries),
+    onInvalidToken: s.kind === 'mimecast-v1' ? s.on_invalid_token : 'restart',
+    pollInterval: String(s.poll_interval_s), timeout: String(s.timeout_s), retryBaseMs: String(s.retry_base_ms), retryMaxMs: String(s.retry_max_ms),
+    maxRetries: String(s.max_retries), maxResponseBytes: String(s.max_response_bytes), logLevel: c.log_level,
+    type: s.type, typesFile: s.types_file, unknownTypes: s.unknown_types, original: s.original,
+    maxRecordBytes: String(s.max_record_bytes), maxDocumentBytes: String(s.max_document_bytes), maxMemberBytes: String(s.max_member_bytes),
+    maxZipBytes: String(s.max_zip_bytes), maxArchiveDepth: String(s.max_archive_depth), maxJsonDepth: String(s.max_json_depth), maxRecordKeys: String(s.max_record_keys),
+  };
+}
+
+function starter(c: ServiceConfig, s: SourceConfig, once: boolean): SourceStarter {
+  const o = collectOptions(c, s, once);
+  const given = s.kind === 'mimecast-v1'
+    ? { credentials: { appId: s.credentials.app_id, appKey: s.credentials.app_key, accessKey: s.credentials.access_key, secretKey: s.credentials.secret_key } }
+    : { clientId: s.credentials.client_id, clientSecret: s.credentials.client_secret };
+  // Credentials come from the file (after ${VAR} expansion), never from the service's own environment.
+  const source = resolveSource(o, {}, given);
+  const names = s.kind === 'mimecast-v2-batch'
+    ? (s.types ?? LOG_TYPES.map((t) => t.v2Types[0]!)).map((t) => `${checkpointName('mimecast-v2', source.baseUrl, s.name)} ${t}`)
+    : [checkpointName(s.kind === 'mimecast-v1' ? 'mimecast-v1' : 'mimecast-v2-stream', source.baseUrl, s.name)];
+  return { name: s.name, kind: s.kind, checkpointNames: names, start: (deps) => startCollector(o, source, { ...deps, name: s.name }) };
+}
 
 export function registerRun(program: Command): void {
   program
@@ -23,6 +81,7 @@ export function registerRun(program: Command): void {
         process.exitCode = EXIT.failure;
         return;
       }
+      const starters = config.sources.map((s) => starter(config, s, o.once ?? false));
       if (o.check) {
         process.stdout.write(`${o.config}: ok, ${config.sources.length} sources (${config.sources.map((s) => `${s.name}: ${s.kind}`).join(', ')}); sink ${config.sink.kind}; store ${config.store}; listen ${config.listen}\n`);
         return;
@@ -37,7 +96,7 @@ export function registerRun(program: Command): void {
       process.once('SIGTERM', () => onSignal('SIGTERM'));
       let service;
       try {
-        service = await startService(config, log, stop.signal, { once: o.once ?? false });
+        service = await startService(config, starters, (l) => openStoreOrSearchSink(sinkOptions(config), l), log, stop.signal, { once: o.once ?? false });
       } catch (err) {
         throw new UsageError(log.redact((err as Error).message));
       }

@@ -73,14 +73,17 @@ const v1Source = z.strictObject({
   ...polling,
 });
 
-const v2Credentials = z.strictObject({ client_id: z.string().min(1), client_secret: z.string().min(1) });
-
-const v2Batch = z.strictObject({
+/** Where an API 2.0 source reads, and as whom. */
+const v2Account = {
   name,
-  kind: z.literal('mimecast-v2-batch'),
   url: url.optional(),
   region: oneOf(v2Regions, 'region').optional(),
-  credentials: v2Credentials,
+  credentials: z.strictObject({ client_id: z.string().min(1), client_secret: z.string().min(1) }),
+};
+
+const v2Batch = z.strictObject({
+  ...v2Account,
+  kind: z.literal('mimecast-v2-batch'),
   types: z.array(oneOf(V2_TYPES as [string, ...string[]], 'type')).min(1).optional(),
   page_size: whole(1).default(25),
   concurrency: whole(1).default(3),
@@ -89,11 +92,8 @@ const v2Batch = z.strictObject({
 });
 
 const v2Stream = z.strictObject({
-  name,
+  ...v2Account,
   kind: z.literal('mimecast-v2-stream'),
-  url: url.optional(),
-  region: oneOf(v2Regions, 'region').optional(),
-  credentials: v2Credentials,
   page_size: whole(1).default(500),
   ...polling,
 });

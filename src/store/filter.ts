@@ -5,16 +5,8 @@ import type { SearchFilter } from './queries.js';
 /** A filter value that cannot be used; the message names the field. */
 export class FilterError extends Error {}
 
-export interface FilterText {
-  from?: string;
-  to?: string;
-  type?: string;
-  address?: string;
-  messageId?: string;
-  acode?: string;
-  action?: string;
-  text?: string;
-}
+/** The filters as typed: every field of a search filter as text (times not parsed yet). */
+export type FilterText = { [K in keyof Omit<SearchFilter, 'limit' | 'before'>]?: string };
 
 /** An ISO 8601 date or date-time; without a zone it is UTC (as everything mimelog prints). */
 export function parseTime(value: string, field: string): number {
