@@ -10,6 +10,9 @@ import { type SourceStarter, startService } from '../service/run.js';
 import { type CollectOptions, checkpointName, resolveSource, startCollector } from './collect.js';
 import { EXIT, UsageError } from './errors.js';
 import { type SearchSinkCliOptions, openStoreOrSearchSink } from './sink-options.js';
+import { startConsole } from '../console/server.js';
+import { Store } from '../store/store.js';
+import { isLoopback, parseListen } from './console.js';
 
 const API: Record<SourceConfig['kind'], { api: 'v1' | 'v2'; mode: 'batch' | 'stream' }> = {
   'mimecast-v1': { api: 'v1', mode: 'batch' },
@@ -63,6 +66,20 @@ function starter(c: ServiceConfig, s: SourceConfig, once: boolean): SourceStarte
   return { name: s.name, kind: s.kind, checkpointNames: names, start: (deps) => startCollector(o, source, { ...deps, name: s.name }) };
 }
 
+/** The web console over the service's store, read-only, on its own connection. */
+async function serveConsole(config: ServiceConfig, log: Logger): Promise<{ close(): Promise<void> }> {
+  const { host, port } = parseListen(config.console!.listen);
+  const store = new Store(config.store, { readonly: true });
+  const running = await startConsole({ store, token: config.console!.token, host, port, loopback: isLoopback(host) });
+  log.info('console listening', { url: running.url, token: config.console!.token !== undefined });
+  return {
+    close: async () => {
+      await running.close();
+      store.close();
+    },
+  };
+}
+
 export function registerRun(program: Command): void {
   program
     .command('run')
@@ -78,6 +95,11 @@ export function registerRun(program: Command): void {
         if (!(err instanceof ConfigError)) throw err;
         // Every problem at once, one per line: the fix of each is in its line.
         process.stderr.write(`mimelog: ${err.message}\n`);
+        process.exitCode = EXIT.failure;
+        return;
+      }
+      if (config.console && !config.console.token && !isLoopback(parseListen(config.console.listen).host)) {
+        process.stderr.write(`mimelog: config ${o.config}: console.listen ${config.console.listen} is reachable from other machines: give the console a token (console.token_file)\n`);
         process.exitCode = EXIT.failure;
         return;
       }
@@ -100,7 +122,16 @@ export function registerRun(program: Command): void {
       } catch (err) {
         throw new UsageError(log.redact((err as Error).message));
       }
+      let web: { close(): Promise<void> } | undefined;
+      try {
+        web = config.console && (await serveConsole(config, log));
+      } catch (err) {
+        stop.abort(); // the sources commit what they hold, then the command fails with the cause
+        await service.done;
+        throw new UsageError(`console: ${(err as Error).message}`);
+      }
       const result = await service.done;
+      await web?.close();
       log.info('service stopped', { sources: result.sources });
       if (result.sources.some((s) => s.failure !== undefined)) process.exitCode = EXIT.failure;
       else if (result.sources.some((s) => s.dead_letters > 0)) process.exitCode = EXIT.deadLettered;

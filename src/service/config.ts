@@ -23,7 +23,7 @@ export class ConfigError extends Error {
 }
 
 /** Keys whose value is a secret: they may come from `<key>_file`, and are masked in every log. */
-export const SECRET_KEYS = ['app_key', 'access_key', 'secret_key', 'client_secret', 'password', 'api_key', 'bearer_token'] as const;
+export const SECRET_KEYS = ['app_key', 'access_key', 'secret_key', 'client_secret', 'password', 'api_key', 'bearer_token', 'token'] as const;
 
 const V2_TYPES = LOG_TYPES.map((t) => t.v2Types[0]!);
 const listed = (values: readonly string[]) => values.map((v) => JSON.stringify(v)).join(', ');
@@ -128,6 +128,11 @@ export const CONFIG_SCHEMA = z.strictObject({
   sink: sink.default({ kind: 'sqlite', insecure: false, template: 'mimelog-siem', bulk_docs: 1000, bulk_bytes: 5 * 1024 * 1024, bulk_concurrency: 2, timeout_s: 60, give_up_s: 600 }),
   listen: z.string().regex(/^(\[[^\]]+\]|[^:[\]]+):\d{1,5}$/, 'host:port, e.g. 127.0.0.1:9464').default('127.0.0.1:9464'),
   log_level: oneOf(['debug', 'info', 'warn', 'error'], 'log level').default('info'),
+  /** The web console over the store, served by the service too (read-only). */
+  console: z.strictObject({
+    listen: z.string().regex(/^(\[[^\]]+\]|[^:[\]]+):\d{1,5}$/, 'host:port, e.g. 127.0.0.1:8080'),
+    token: z.string().min(16, 'at least 16 characters').optional(),
+  }).optional(),
   /** A source whose horizon headroom falls under this share of its horizon is degraded. */
   horizon_warning_share: z.number().gt(0).lt(1).default(0.25),
   sources: z.array(source).min(1, 'at least one source'),

@@ -40,7 +40,7 @@ interface Sims {
 }
 
 /** Writes a config with the three sources; secrets as files (mode 600) and ${VAR}s. */
-function writeConfig(dir: string, sims: Sims, o: { db: string; listen: string; pollS?: number; retryBaseMs?: number }): { file: string; env: NodeJS.ProcessEnv } {
+function writeConfig(dir: string, sims: Sims, o: { db: string; listen: string; pollS?: number; retryBaseMs?: number; console?: string }): { file: string; env: NodeJS.ProcessEnv } {
   const secret = (name: string, value: string) => {
     const f = join(dir, name);
     writeFileSync(f, `${value}\n`, { mode: 0o600 });
@@ -52,7 +52,7 @@ function writeConfig(dir: string, sims: Sims, o: { db: string; listen: string; p
   writeFileSync(file, `# three sources, one store
 store: ${o.db}
 listen: ${o.listen}
-sources:
+${o.console ? `console:\n  listen: ${o.console}\n` : ''}sources:
   - name: acme-v1
     kind: mimecast-v1
     url: ${sims.v1.info.url}
@@ -198,7 +198,8 @@ describe('mimelog run: health and metrics', () => {
   it('a real Prometheus scrapes /metrics: its series equal stats --json; /readyz turns degraded when a checkpoint nears the horizon; SIGTERM exits 0', async () => {
     const db = join(dir, 's.db');
     const port = await freePort();
-    const { file, env } = writeConfig(dir, sims, { db, listen: `127.0.0.1:${port}`, pollS: 600 });
+    const consolePort = await freePort();
+    const { file, env } = writeConfig(dir, sims, { db, listen: `127.0.0.1:${port}`, pollS: 600, console: `127.0.0.1:${consolePort}` });
     service = spawn(process.execPath, [BIN, 'run', '--config', file], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     service.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     const base = `http://127.0.0.1:${port}`;
@@ -238,6 +239,10 @@ describe('mimelog run: health and metrics', () => {
     const headroom = await query('min by (source) (mimelog_horizon_headroom_seconds)');
     assert.equal(headroom.length, 3);
     assert.ok((await query('mimelog_process_resident_memory_bytes')).length === 1, 'the library\'s process metrics too');
+    // The service serves the web console too (configured), over the same store.
+    const overview = (await (await fetch(`http://127.0.0.1:${consolePort}/api/overview`)).json()) as { stats: { events: number; by_type: Record<string, number> } };
+    assert.equal(overview.stats.events, stats.events);
+    assert.deepEqual(overview.stats.by_type, stats.by_type);
 
     // The API 1.0 checkpoint last moved six days ago: 1 day of 7 left, under the 25% warning.
     const w = new Database(db);
