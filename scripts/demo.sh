@@ -34,3 +34,5 @@ MSGID=$(bin/mimelog search --db "$DB" --type delivery --limit 5000 --json |
   node -e 'const l=require("fs").readFileSync(0,"utf8").trim().split("\n").map(JSON.parse);const d=l.find(x=>x.mimecast.Attempt>1)??l[0];console.log(d.email.message_id)')
 echo "== mimelog trace '$MSGID'"
 bin/mimelog trace --db "$DB" "$MSGID"
+echo
+echo "== see it in a browser: bin/mimelog console --db $DB   (then open http://127.0.0.1:8080/)"
