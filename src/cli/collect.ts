@@ -15,7 +15,7 @@ import { OAuthError, TokenSource } from '../sources/mimecast-v2/oauth.js';
 import { Store } from '../store/store.js';
 import type { Sink } from '../core/sink.js';
 import { ENV } from './env.js';
-import { UsageError, integerOption } from './errors.js';
+import { EXIT, UsageError, integerOption } from './errors.js';
 import { DEFAULT_LIMITS } from '../decode/limits.js';
 import { checkNoUrlCredentials } from '../sources/http-body.js';
 import { type LimitCliOptions, type PipelineOptions, addDbOption, addLimitOptions, addPipelineOptions, buildTransformer, limitsFrom } from './ingest.js';
@@ -133,7 +133,8 @@ async function runCollection(log: Logger, run: () => Promise<RunSummary>, releas
   try {
     const summary = await run();
     log.info('done', summary.toJSON());
-    if (summary.sink.deadLetters > 0) process.exitCode = 2;
+    if (summary.sink.deadLetters > 0) process.exitCode = EXIT.deadLettered;
+    if (summary.gaps > 0) process.exitCode = EXIT.gap; // data was lost at the source: the loudest status
   } catch (err) {
     if (err instanceof CollectorError || err instanceof OAuthError) throw new UsageError(`collect: ${log.redact(err.message)}`);
     throw err;
@@ -282,9 +283,10 @@ function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v2' 
   if (o.mode === 'stream') {
     const checkpointKey = checkpointName('mimecast-v2-stream', baseUrl, deps.name);
     const collector = new V2StreamCollector({ ...polling, baseUrl, pageSize: num(o.pageSize ?? '500', '--page-size'), checkpointKey, limits: limitsFrom(o) }, tokens, transformer, deps.sink, log);
-    const token = store.checkpoint(checkpointKey)?.cursor || undefined;
+    const cp = store.checkpoint(checkpointKey);
+    const token = cp?.cursor || undefined;
     log.info('collecting', { api: 'v2', mode: 'stream', url: baseUrl, resume: token ? 'from checkpoint' : 'from the oldest retained data' });
-    return collector.run(token, stop);
+    return collector.run(token, stop, cp?.newestEventMs ?? undefined);
   }
   const collector = new V2BatchCollector(
     {

@@ -134,6 +134,7 @@ export function registerRun(program: Command): void {
       await web?.close();
       log.info('service stopped', { sources: result.sources });
       if (result.sources.some((s) => s.failure !== undefined)) process.exitCode = EXIT.failure;
+      else if (result.sources.some((s) => s.gaps > 0)) process.exitCode = EXIT.gap;
       else if (result.sources.some((s) => s.dead_letters > 0)) process.exitCode = EXIT.deadLettered;
     });
 }

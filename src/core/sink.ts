@@ -15,6 +15,8 @@ export interface CheckpointUpdate {
   readonly workItem?: { readonly stream: string; readonly key: string; readonly state: 'done' | 'dead'; readonly detail?: string };
   /** false: store the unit, move no checkpoint (replay of dead letters). */
   readonly moveCheckpoint?: false;
+  /** An interval whose events can no longer be fetched, recorded with this checkpoint move. */
+  readonly gap?: { readonly fromMs: number; readonly toMs: number; readonly reason: string };
   /** Items just listed (API 2.0: a page's files), queued as pending unless already finished. */
   readonly listed?: { readonly stream: string; readonly pageToken: string; readonly items: readonly { readonly key: string; readonly expiry?: string }[] };
 }

@@ -23,3 +23,10 @@ const BY_KIND = new Map(HORIZONS.map((h) => [h.kind, h]));
 export function horizonOf(checkpointName: string): Horizon | undefined {
   return BY_KIND.get(checkpointName.split(' ', 1)[0]!);
 }
+
+/**
+ * Error codes with which the API 2.0 stream refuses a page token older than its window. Mimecast
+ * does not document its answer; this is the simulator's (extend it when the real code is seen).
+ * The stream collector then starts again from a date and records the gap.
+ */
+export const STREAM_TOKEN_EXPIRED_CODES: readonly string[] = ['err_stream_token_outside_window'];

@@ -18,6 +18,8 @@ export class RunSummary {
   readonly deadLettersBySource = new Map<string, number>();
   /** Dead letters that replay can turn into events once the type tables know their type. */
   unknownTypeDeadLetters = 0;
+  /** Intervals recorded as lost at the source (aged out before they were collected). */
+  gaps = 0;
 
   countUnit(unit: Unit): void {
     this.records += unit.events.length + unit.deadLetters.length;
@@ -52,6 +54,7 @@ export class RunSummary {
       ambiguous: this.ambiguous,
       schema_drift_keys: sorted(this.driftKeys),
       dead_letter_reasons: sorted(this.deadLetterReasons),
+      ...(this.gaps > 0 ? { gaps: this.gaps } : {}),
     };
   }
 

@@ -23,7 +23,14 @@ export interface SourceHealth {
   readonly reason?: string;
   readonly restarts: number;
   readonly checkpoints: readonly CheckpointHealth[];
+  /** Gaps recorded for its checkpoints, and the newest of them. */
+  readonly gaps: number;
+  readonly lost_seconds: number;
+  readonly last_gap?: { from: string; to: string; recorded_at: string };
 }
+
+/** A gap keeps its source degraded this long after it was recorded, so nobody misses it. */
+const GAP_ALARM_MS = 24 * 3_600_000;
 
 /** What the runner knows of a source between store reads. */
 export interface SourceStatus {
@@ -60,7 +67,15 @@ export function sourceHealth(store: Store, status: SourceStatus, warningShare: n
       pending: (pending.get(name) as { n: number }).n,
     };
   });
-  const base = { name: status.name, kind: status.kind, restarts: status.restarts, checkpoints };
+  const placeholders = status.checkpointNames.map(() => '?').join(', ') || "''";
+  const gapRows = store.db.prepare(`SELECT from_ms, to_ms, recorded_at FROM gaps WHERE source IN (${placeholders}) ORDER BY recorded_at`).all(...status.checkpointNames) as
+    { from_ms: number; to_ms: number; recorded_at: number }[];
+  const lastGap = gapRows.at(-1);
+  const base = {
+    name: status.name, kind: status.kind, restarts: status.restarts, checkpoints,
+    gaps: gapRows.length, lost_seconds: Math.round(gapRows.reduce((n, g) => n + (g.to_ms - g.from_ms), 0) / 1000),
+    last_gap: lastGap && { from: new Date(lastGap.from_ms).toISOString(), to: new Date(lastGap.to_ms).toISOString(), recorded_at: new Date(lastGap.recorded_at).toISOString() },
+  };
   if (status.running === 'failing') return { ...base, state: 'failing', reason: status.failure };
   const low = checkpoints.find((c) => c.headroom_seconds !== undefined && c.horizon_seconds !== undefined && c.headroom_seconds < c.horizon_seconds * warningShare);
   if (low) {
@@ -71,6 +86,13 @@ export function sourceHealth(store: Store, status: SourceStatus, warningShare: n
       reason: left <= 0
         ? `${low.name}: past Mimecast's horizon by ${duration(-left)}: data older than ${duration(low.horizon_seconds!)} that was not collected is gone; collect now and look for a gap`
         : `${low.name}: ${duration(left)} left before Mimecast drops data not yet collected (horizon ${duration(low.horizon_seconds!)}, checkpoint last moved ${duration(low.age_seconds!)} ago): check that mimelog reaches Mimecast and keeps up`,
+    };
+  }
+  if (lastGap && now - lastGap.recorded_at < GAP_ALARM_MS) {
+    return {
+      ...base,
+      state: 'degraded',
+      reason: `gap recorded ${new Date(lastGap.recorded_at).toISOString()}: the events between ${new Date(lastGap.from_ms).toISOString()} and ${new Date(lastGap.to_ms).toISOString()} aged out at Mimecast before they were collected (see mimelog stats)`,
     };
   }
   if (status.running === 'starting') return { ...base, state: 'starting', reason: 'has not stored anything yet' };

@@ -57,6 +57,20 @@ export class ServiceMetrics {
       },
     });
     new Gauge({
+      name: 'mimelog_gaps', help: 'Intervals recorded as lost at Mimecast (aged out before collected), per source', labelNames: ['source'], registers,
+      collect() {
+        this.reset();
+        for (const s of health()) this.set({ source: s.name }, s.gaps);
+      },
+    });
+    new Gauge({
+      name: 'mimelog_gap_seconds', help: 'Length of the recorded gaps, summed, per source', labelNames: ['source'], registers,
+      collect() {
+        this.reset();
+        for (const s of health()) this.set({ source: s.name }, s.lost_seconds);
+      },
+    });
+    new Gauge({
       name: 'mimelog_source_restarts', help: 'Times a source was started again after it failed', labelNames: ['source'], registers,
       collect() {
         this.reset();

@@ -27,7 +27,7 @@ export interface SourceStarter {
 
 export interface ServiceResult {
   /** Per source: how its last run ended. */
-  readonly sources: { name: string; stored: number; duplicates: number; collisions: number; dead_letters: number; failure?: string }[];
+  readonly sources: { name: string; stored: number; duplicates: number; collisions: number; dead_letters: number; gaps: number; failure?: string }[];
 }
 
 export interface RunningService {
@@ -103,7 +103,7 @@ export async function startService(
     const slog = log.child({ source: name });
     const counting = metrics.countingSink(name, sink);
     let failures = 0;
-    const total = { stored: 0, duplicates: 0, collisions: 0, dead_letters: 0 };
+    const total = { stored: 0, duplicates: 0, collisions: 0, dead_letters: 0, gaps: 0 };
     for (;;) {
       try {
         r.status.running = 'running';
@@ -112,6 +112,7 @@ export async function startService(
         total.duplicates += summary.sink.duplicates;
         total.collisions += summary.sink.collisions;
         total.dead_letters += summary.sink.deadLetters;
+        total.gaps += summary.gaps;
         slog.info('source stopped', summary.toJSON());
         r.status.running = 'stopped';
         return { name, ...total };

@@ -19,6 +19,8 @@ export interface CatalogOptions {
   readonly events: number;
   readonly eventsPerFile: number;
   readonly startMs: number;
+  /** Average time between emails (default: the generator's, 700 ms). */
+  readonly spacingMs?: number;
 }
 
 const PREFIX = new Map(LOG_TYPES.map((t) => [t.name, t.filePrefixes[0]!]));
@@ -32,7 +34,7 @@ export function buildCatalog(options: CatalogOptions): SiemFile[] {
   const open = new Map<string, GeneratedEvent[]>();
   const closed: { logType: string; events: GeneratedEvent[] }[] = [];
   let n = 0;
-  for (const e of generateEvents({ seed: options.seed, startMs: options.startMs })) {
+  for (const e of generateEvents({ seed: options.seed, startMs: options.startMs, spacingMs: options.spacingMs })) {
     if (n++ >= options.events) break;
     const list = open.get(e.logType) ?? [];
     if (list.length > 0 && (list.length >= options.eventsPerFile || e.timeMs - list[0]!.timeMs > 30 * 60_000)) {

@@ -25,6 +25,8 @@ export interface SimulatorOptions {
   readonly events: number;
   readonly eventsPerFile?: number;
   readonly startMs?: number;
+  /** Average time between generated emails (default 700 ms); larger spreads the data over more time. */
+  readonly spacingMs?: number;
   /** Files published at start; the rest appear one per `growEveryMs` (default: all at once). */
   readonly initialFiles?: number;
   readonly growEveryMs?: number;
@@ -85,6 +87,7 @@ export class MimecastSimulator {
       events: options.events,
       eventsPerFile: options.eventsPerFile ?? 500,
       startMs: options.startMs ?? Date.UTC(2026, 10, 1),
+      spacingMs: options.spacingMs,
     });
     this.tokenKey = createHmac('sha256', String(options.seed)).update('tokens').digest();
     this.faults = new FaultPlan(options.faults ?? { enabled: [], rate: 0, seed: 0 });

@@ -12,6 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { logTypeForV2 } from '../mimecast/log-types.js';
+import { STREAM_TOKEN_EXPIRED_CODES } from '../mimecast/horizons.js';
 import { LOG_TYPES } from '../mimecast/log-types.js';
 import type { SiemFile } from './catalog.js';
 import type { FaultPlan, V2Fault } from './faults.js';
@@ -32,7 +33,19 @@ export interface V2Options {
   readonly urlTtlMs?: number;
   /** Files (catalog index) always served as a truncated gzip, every byte delivered. */
   readonly corruptFiles?: readonly number[];
+  /**
+   * The stream's window (Mimecast: about 24 h). When set, the stream serves events in time order,
+   * only those with `clock − window ≤ time ≤ clock`, where the clock is `streamClockMs` moved on
+   * by `advanceClock`; a page token that points at an event that has left the window is refused
+   * (HTTP 400, code STREAM_TOKEN_EXPIRED), and `dateRangeStartsAt` starts at a time.
+   */
+  readonly streamWindowMs?: number;
+  /** The stream's clock at start (default: the newest event's time). */
+  readonly streamClockMs?: number;
 }
+
+/** The simulator's answer to a stream page token that points before the window (Mimecast's own is not documented). */
+const STREAM_TOKEN_EXPIRED = STREAM_TOKEN_EXPIRED_CODES[0]!;
 
 export function v2CredentialsFor(seed: number): V2Credentials {
   const rng = new Rng(seed ^ 0x0a2);
@@ -77,6 +90,9 @@ export class V2Api {
   private readonly content: ContentFaults;
   private issued = 0;
   private justExpired = false;
+  private clockMs: number;
+  /** The stream in time order (windowed mode): catalog index and position in its file. */
+  private timeline: { file: number; at: number; timeMs: number }[] | undefined;
 
   constructor(
     private readonly catalog: readonly SiemFile[],
@@ -90,6 +106,16 @@ export class V2Api {
     this.credentials = v2CredentialsFor(seed);
     this.signKey = createHmac('sha256', String(seed)).update('v2-urls').digest();
     this.content = { longLine: faults.isEnabled('long-line'), malformedLine: faults.isEnabled('malformed-line') };
+    this.clockMs = options.streamClockMs ?? Math.max(...catalog.map((f) => f.events.at(-1)?.timeMs ?? 0));
+  }
+
+  /** Moves the stream's clock (tests: a collector that was down for a while). */
+  advanceClock(ms: number): void {
+    this.clockMs += ms;
+  }
+
+  get streamClock(): number {
+    return this.clockMs;
   }
 
   /** Writes every batch file as served (NDJSON, content faults included): `mimelog ingest DIR` yields the expected v2 set. */
@@ -161,6 +187,7 @@ export class V2Api {
    * published), inline in the stream shape. The page token is the position in that sequence.
    */
   private streamPage(url: URL, json: Json, empty: boolean): void {
+    if (this.options.streamWindowMs !== undefined) return this.windowedStreamPage(url, json, empty);
     const pageSize = Math.max(1, Math.min(1000, Number(url.searchParams.get('pageSize') ?? 100)));
     const offset = this.parsePage(url.searchParams.get('nextPage'), 'stream');
     if (offset === undefined) return json(400, { error: { code: 'validation_error', message: 'invalid nextPage' } });
@@ -179,6 +206,54 @@ export class V2Api {
     }
     const next = offset + value.length;
     json(200, { value, '@nextPage': this.page('stream', next), isCaughtUp: next >= total });
+  }
+
+  /**
+   * The stream with a window: events in time order, only those inside [clock − window, clock].
+   * The page token is a position in that order; one at an event that left the window is refused.
+   */
+  private windowedStreamPage(url: URL, json: Json, empty: boolean): void {
+    const pageSize = Math.max(1, Math.min(1000, Number(url.searchParams.get('pageSize') ?? 100)));
+    this.timeline ??= this.catalog
+      .flatMap((f) => f.events.map((e, at) => ({ file: f.index, at, timeMs: e.timeMs })))
+      .sort((a, b) => a.timeMs - b.timeMs || a.file - b.file || a.at - b.at);
+    const timeline = this.timeline;
+    const windowStart = this.clockMs - this.options.streamWindowMs!;
+    const firstAtOrAfter = (ms: number) => {
+      let lo = 0;
+      let hi = timeline.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (timeline[mid]!.timeMs < ms) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    };
+    let position: number;
+    const token = url.searchParams.get('nextPage');
+    if (token) {
+      const p = this.parsePage(token, 'stream');
+      if (p === undefined) return json(400, { error: { code: 'validation_error', message: 'invalid nextPage' } });
+      if (p < timeline.length && timeline[p]!.timeMs < windowStart) {
+        return json(400, { error: { code: STREAM_TOKEN_EXPIRED, message: 'nextPage points before the stream window: start again with dateRangeStartsAt' } });
+      }
+      position = p;
+    } else {
+      const from = url.searchParams.get('dateRangeStartsAt');
+      const fromMs = from ? Date.parse(from) : windowStart;
+      if (Number.isNaN(fromMs)) return json(400, { error: { code: 'validation_error', message: 'invalid dateRangeStartsAt' } });
+      position = firstAtOrAfter(Math.max(fromMs, windowStart));
+    }
+    const end = firstAtOrAfter(this.clockMs + 1); // nothing newer than the clock exists yet
+    const value: Record<string, string | number>[] = [];
+    const records = new Map<number, Record<string, string | number>[]>();
+    let next = position;
+    for (; !empty && next < end && value.length < pageSize; next++) {
+      const { file, at } = timeline[next]!;
+      if (!records.has(file)) records.set(file, v2Records(this.catalog[file]!, 'stream', this.content));
+      value.push(records.get(file)![at]!);
+    }
+    json(200, { value, '@nextPage': this.page('stream', Math.max(next, position)), isCaughtUp: next >= end });
   }
 
   private download(req: IncomingMessage, res: ServerResponse, url: URL): void {

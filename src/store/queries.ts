@@ -19,6 +19,26 @@ export interface StatsReport {
   checkpoints: { source: string; position: number; complete: boolean; cursor: string | null; updated_at: string }[];
   /** Per API stream (an API 2.0 type, the stream, an API 1.0 account): its work queue, lag and whether it is caught up. */
   api_streams: ApiStream[];
+  /** Intervals whose events aged out at Mimecast before they were collected, oldest first. */
+  gaps: Gap[];
+}
+
+export interface Gap {
+  source: string;
+  /** The newest event stored before the gap and the oldest one held after it (both exclusive). */
+  from: string;
+  to: string;
+  lost_seconds: number;
+  reason: string;
+  recorded_at: string;
+}
+
+export function gaps(db: Database.Database): Gap[] {
+  return (db.prepare('SELECT source, from_ms, to_ms, reason, recorded_at FROM gaps ORDER BY from_ms, rowid').all() as
+    { source: string; from_ms: number; to_ms: number; reason: string; recorded_at: number }[]).map((g) => ({
+    source: g.source, from: new Date(g.from_ms).toISOString(), to: new Date(g.to_ms).toISOString(), lost_seconds: Math.round((g.to_ms - g.from_ms) / 1000),
+    reason: g.reason, recorded_at: new Date(g.recorded_at).toISOString(),
+  }));
 }
 
 export interface ApiStream {
@@ -56,6 +76,7 @@ export function stats(store: Store): StatsReport {
       'SELECT source, position, complete, cursor, updated_at FROM checkpoints ORDER BY source',
     ).map((c) => ({ source: c.source, position: c.position, complete: c.complete === 1, cursor: c.cursor, updated_at: new Date(c.updated_at).toISOString() })),
     api_streams: apiStreams(db),
+    gaps: gaps(db),
   };
 }
 

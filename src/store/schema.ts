@@ -112,4 +112,16 @@ export const MIGRATIONS: readonly string[] = [
   INSERT INTO event_counts (hour, log_type, type_source, events)
     SELECT (ts - ((ts % 3600000) + 3600000) % 3600000) / 3600000, log_type, log_type_source, count(*) FROM events WHERE true GROUP BY 1, 2, 3;
   `,
+  // 6: gaps: an interval whose events aged out at Mimecast before they were collected, recorded in
+  // the same transaction as the checkpoint move that steps over it. Never deleted by mimelog.
+  `
+  CREATE TABLE gaps (
+    rowid INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,              -- the checkpoint (API stream) it belongs to
+    from_ms INTEGER NOT NULL,          -- the newest event stored before it (exclusive)
+    to_ms INTEGER NOT NULL,            -- the oldest event still held after it (exclusive)
+    reason TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL
+  );
+  `,
 ];

@@ -18,6 +18,8 @@ export interface Checkpoint {
   readonly identity: string | null;
   readonly cursor: string | null;
   readonly updatedAt: number;
+  /** The newest event time stored through this checkpoint. */
+  readonly newestEventMs: number | null;
 }
 
 /** Same id, different content, found by a remote sink: both copies, neither overwritten. */
@@ -108,6 +110,7 @@ export class Store {
   private readonly insertCollision: Database.Statement;
   private readonly insertDeadLetter: Database.Statement;
   private readonly upsertCheckpoint: Database.Statement;
+  private readonly insertGap: Database.Statement;
   private readonly bumpCounter: Database.Statement;
   private readonly bumpDrift: Database.Statement;
   private readonly upsertWorkItem: Database.Statement;
@@ -148,6 +151,7 @@ export class Store {
       ON CONFLICT(source) DO UPDATE SET position = excluded.position, complete = excluded.complete,
       identity = coalesce(excluded.identity, identity), cursor = coalesce(excluded.cursor, cursor), updated_at = excluded.updated_at,
       newest_event_ms = max(coalesce(newest_event_ms, excluded.newest_event_ms), coalesce(excluded.newest_event_ms, newest_event_ms))`);
+    this.insertGap = this.db.prepare('INSERT INTO gaps (source, from_ms, to_ms, reason, recorded_at) VALUES (?, ?, ?, ?, ?)');
     this.bumpCounter = this.db.prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value');
     this.bumpDrift = this.db.prepare(`INSERT INTO drift_keys (key, count, last_seen) VALUES (?, ?, ?)
       ON CONFLICT(key) DO UPDATE SET count = count + excluded.count, last_seen = excluded.last_seen`);
@@ -210,6 +214,7 @@ export class Store {
     const item = update?.workItem;
     if (item) this.upsertWorkItem.run(item.stream, item.key, item.state, item.detail ?? null, now);
     if (update?.moveCheckpoint === false) return;
+    if (update?.gap) this.insertGap.run(update.key ?? unit.source, update.gap.fromMs, update.gap.toMs, update.gap.reason, now);
     this.upsertCheckpoint.run(update?.key ?? unit.source, update?.position ?? unit.position, unit.last ? 1 : 0, update?.identity ?? null, update?.cursor ?? null, now, unit.newestEventMs ?? null);
   }
 
@@ -292,10 +297,12 @@ export class Store {
   }
 
   checkpoint(source: string): Checkpoint | undefined {
-    const row = this.db.prepare('SELECT source, position, complete, identity, cursor, updated_at FROM checkpoints WHERE source = ?').get(source) as
-      | { source: string; position: number; complete: number; identity: string | null; cursor: string | null; updated_at: number }
+    const row = this.db.prepare('SELECT source, position, complete, identity, cursor, updated_at, newest_event_ms FROM checkpoints WHERE source = ?').get(source) as
+      | { source: string; position: number; complete: number; identity: string | null; cursor: string | null; updated_at: number; newest_event_ms: number | null }
       | undefined;
-    return row && { source: row.source, position: row.position, complete: row.complete === 1, identity: row.identity, cursor: row.cursor, updatedAt: row.updated_at };
+    return row && {
+      source: row.source, position: row.position, complete: row.complete === 1, identity: row.identity, cursor: row.cursor, updatedAt: row.updated_at, newestEventMs: row.newest_event_ms,
+    };
   }
 
   /** The final state of a work-queue item (done, dead), or undefined while it is still to do. */

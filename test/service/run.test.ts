@@ -270,3 +270,67 @@ describe('mimelog run: health and metrics', () => {
     assert.equal(code, 0, stderr.slice(-1500));
   });
 });
+
+describe('mimelog run: horizons and gaps', () => {
+  it('the stream clock moves past the window while nothing runs: the exact missing interval is a gap, everything still held is collected, and every report says so', async () => {
+    const HOUR = 3_600_000;
+    const start = Date.UTC(2026, 10, 1);
+    const r = await startSimulator({ seed: 310, events: 3000, eventsPerFile: 200, spacingMs: 240_000, startMs: start, v2: { streamWindowMs: 24 * HOUR, streamClockMs: start + 10 * HOUR } });
+    try {
+      const dir = tempDir('run-gap');
+      const db = join(dir, 's.db');
+      const port = await freePort();
+      const file = join(dir, 'gap.yaml');
+      writeFileSync(file, `store: ${db}\nlisten: 127.0.0.1:${port}\nsources:\n  - name: stream\n    kind: mimecast-v2-stream\n    url: ${r.info.url}\n` +
+        `    credentials: { client_id: ${r.info.v2Credentials.clientId}, client_secret: ${r.info.v2Credentials.clientSecret} }\n    page_size: 200\n    poll_interval_s: 600\n    retry_base_ms: 20\n    timeout_s: 5\n`);
+      // Every event of the stream with its time, from the simulator's files.
+      await expectedV2(r);
+      const all = new Database(join(r.dir, 'expected-v2.db'), { readonly: true });
+      const events = all.prepare('SELECT id, ts FROM events ORDER BY ts').all() as { id: string; ts: number }[];
+      all.close();
+      assert.ok(events.at(-1)!.ts > start + 40 * HOUR, 'the data spans more than the clock will reach');
+
+      const first = await runCli(['run', '--config', file, '--once']);
+      assert.equal(first.code, 0, first.stderr.slice(-1500));
+      const before = storedIds(db);
+      assert.deepEqual(before, events.filter((e) => e.ts <= start + 10 * HOUR).map((e) => e.id).sort(), 'what the clock had reached');
+
+      // Stopped for 30 hours: the window now starts at start + 16 h.
+      r.sim.v2.advanceClock(30 * HOUR);
+      const second = await runCli(['run', '--config', file, '--once']);
+      assert.equal(second.code, 4, `a new gap makes the exit status 4: ${second.stderr.slice(-1500)}`);
+      assert.match(second.stderr, /"msg":"gap recorded: events aged out at Mimecast before they were collected"/);
+      const newestStored = Math.max(...events.filter((e) => e.ts <= start + 10 * HOUR).map((e) => e.ts));
+      const oldestHeld = Math.min(...events.filter((e) => e.ts >= start + 16 * HOUR).map((e) => e.ts));
+      const clock = start + 40 * HOUR; // nothing newer exists yet at the source
+      const stats = JSON.parse((await runCli(['stats', '--db', db, '--json'])).stdout) as { gaps: { from: string; to: string; source: string }[] };
+      assert.deepEqual(stats.gaps.map((g) => [g.from, g.to]), [[new Date(newestStored).toISOString(), new Date(oldestHeld).toISOString()]]);
+      const lost = events.filter((e) => e.ts > newestStored && e.ts < oldestHeld);
+      assert.ok(lost.length > 100, 'hours of events were lost');
+      assert.deepEqual(storedIds(db), events.filter((e) => e.ts <= newestStored || (e.ts >= oldestHeld && e.ts <= clock)).map((e) => e.id).sort(), 'everything still held was collected');
+
+      // The service shows it: /readyz degraded with the interval, /metrics counts the gap.
+      const service = spawn(process.execPath, [BIN, 'run', '--config', file], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      service.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+      try {
+        let ready: { status: string; sources: { state: string; reason?: string; gaps: number }[] } | undefined;
+        for (let i = 0; i < 100 && !ready; i++) {
+          await new Promise((res) => setTimeout(res, 200));
+          ready = await fetch(`http://127.0.0.1:${port}/readyz`).then((res) => res.json() as Promise<typeof ready>, () => undefined);
+        }
+        assert.equal(ready!.status, 'degraded', err);
+        assert.equal(ready!.sources[0]!.gaps, 1);
+        assert.match(ready!.sources[0]!.reason!, new RegExp(`the events between ${new Date(newestStored).toISOString()} and ${new Date(oldestHeld).toISOString()} aged out at Mimecast`));
+        const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        assert.match(metrics, /^mimelog_gaps\{source="stream"\} 1$/m);
+        assert.match(metrics, new RegExp(`^mimelog_gap_seconds\\{source="stream"\\} ${Math.round((oldestHeld - newestStored) / 1000)}$`, 'm'));
+      } finally {
+        service.kill('SIGTERM');
+        assert.equal(await new Promise((res) => service.once('exit', res)), 0, err.slice(-1500));
+      }
+    } finally {
+      await r.sim.stop();
+    }
+  });
+});

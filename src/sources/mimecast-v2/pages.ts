@@ -5,7 +5,7 @@
  */
 import type { Logger } from '../../log/logger.js';
 import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
-import { CollectorError } from '../../core/errors.js';
+import { CollectorError, RequestRejectedError } from '../../core/errors.js';
 import type { RateBudget } from '../../util/rate-budget.js';
 import { FirstContact, describeFetchError } from '../http-body.js';
 import { OAuthError, type TokenSource } from './oauth.js';
@@ -52,7 +52,7 @@ export class PageClient {
           continue;
         }
         if (res.status === 401 || res.status === 403) throw new CollectorError(`API 2.0 refused the ${what} (HTTP ${res.status}): check the application's permissions for SIEM logs`);
-        if (res.status === 400) throw new CollectorError(`API 2.0 rejected the ${what}: ${body.error?.message ?? 'bad request'}`);
+        if (res.status === 400) throw new RequestRejectedError(`API 2.0 rejected the ${what}: ${body.error?.message ?? 'bad request'}`, body.error?.code);
         reason = `HTTP ${res.status}${body.error?.code ? ` ${body.error.code}` : ''}`;
         if (res.status === 429) {
           const reset = Number(res.headers.get('x-ratelimit-reset'));

@@ -2,6 +2,11 @@
  * API 2.0 stream collector (`--mode stream`): pages of events inline, every type together. Each
  * page is one unit whose commit moves the page token, so a restart resumes at the first page
  * not yet stored; an empty page that carries `@nextPage` still moves it.
+ *
+ * The stream holds about 24 hours. A token older than that is refused: the collector starts
+ * again with `dateRangeStartsAt` at the newest event it stored (the overlap is dropped as
+ * duplicates), and records the interval up to the first event still held as a gap, in the same
+ * transaction as that page. Nothing is skipped silently.
  */
 import { decodeBytes } from '../../decode/input.js';
 import type { DecodeLimits } from '../../decode/limits.js';
@@ -9,7 +14,9 @@ import type { Logger } from '../../log/logger.js';
 import { STREAM_PATH_V2 } from '../../mimecast/endpoints.js';
 import { RunSummary } from '../../pipeline/summary.js';
 import type { Transformer } from '../../pipeline/transform.js';
-import type { Sink } from '../../core/sink.js';
+import type { CheckpointUpdate, Sink } from '../../core/sink.js';
+import { RequestRejectedError } from '../../core/errors.js';
+import { STREAM_TOKEN_EXPIRED_CODES } from '../../mimecast/horizons.js';
 import { type PollingOptions, sleep } from '../../util/backoff.js';
 import { RateBudget } from '../../util/rate-budget.js';
 import type { TokenSource } from './oauth.js';
@@ -37,15 +44,44 @@ export class V2StreamCollector {
     this.pages = new PageClient(options.baseUrl, tokens, options, new RateBudget(), log);
   }
 
-  /** From `pageToken` (the stored one; undefined: the oldest retained) until caught up; then polls unless `once`. */
-  async run(pageToken: string | undefined, stop: AbortSignal): Promise<RunSummary> {
+  /**
+   * From `pageToken` (the stored one; undefined: the oldest retained) until caught up; then polls
+   * unless `once`. `newestStoredMs`: the newest event time stored through this stream, where a
+   * restart after an expired token begins.
+   */
+  async run(pageToken: string | undefined, stop: AbortSignal, newestStoredMs?: number): Promise<RunSummary> {
     const summary = new RunSummary();
     let token = pageToken;
+    let newest = newestStoredMs;
+    /** Set after a restart from a date: the gap is recorded with the first page that holds an event. */
+    let restartedFrom: number | undefined;
     do {
       while (!stop.aborted) {
-        const page = await this.pages.get<unknown>(STREAM_PATH_V2, { pageSize: String(this.options.pageSize), nextPage: token }, stop, 'stream page');
+        let page;
+        try {
+          const from = token === undefined && restartedFrom !== undefined ? new Date(restartedFrom).toISOString() : undefined;
+          page = await this.pages.get<unknown>(STREAM_PATH_V2, { pageSize: String(this.options.pageSize), nextPage: token, dateRangeStartsAt: from }, stop, 'stream page');
+        } catch (err) {
+          if (!(err instanceof RequestRejectedError && token !== undefined && STREAM_TOKEN_EXPIRED_CODES.includes(err.code ?? ''))) throw err;
+          if (newest === undefined) throw err; // nothing stored yet to restart from: a person must look
+          this.log.warn('stream token is older than the stream window: starting again from the newest event stored; the events after it that aged out will be recorded as a gap', { from: new Date(newest).toISOString() });
+          token = undefined;
+          restartedFrom = newest;
+          continue;
+        }
         if (!page) break;
-        await this.store(page.value, token, page.nextPage, page.isCaughtUp, summary);
+        let gap: CheckpointUpdate['gap'];
+        const firstMs = restartedFrom !== undefined ? eventTime(page.value[0]) : undefined;
+        if (restartedFrom !== undefined && (firstMs !== undefined || page.isCaughtUp)) {
+          const toMs = firstMs ?? Date.now();
+          if (toMs > restartedFrom + 1) {
+            gap = { fromMs: restartedFrom, toMs, reason: 'the stream token was older than the stream window: events after the newest one stored and before the oldest one still held aged out at Mimecast' };
+            summary.gaps++;
+            this.log.error('gap recorded: events aged out at Mimecast before they were collected', { from: new Date(restartedFrom).toISOString(), to: new Date(toMs).toISOString() });
+          }
+          restartedFrom = undefined;
+        }
+        newest = await this.store(page.value, token, page.nextPage, page.isCaughtUp, summary, gap) ?? newest;
         token = page.nextPage;
         summary.inputs++;
         if (page.isCaughtUp) {
@@ -60,15 +96,27 @@ export class V2StreamCollector {
   /**
    * Decodes a page's events as NDJSON lines (each event re-serialized: its fields, not its bytes,
    * make the fingerprint) and commits them; only the page's last unit moves the token to `next`.
+   * Returns the newest event time stored from the page.
    */
-  private async store(events: unknown[], token: string | undefined, next: string, caughtUp: boolean, summary: RunSummary): Promise<void> {
+  private async store(events: unknown[], token: string | undefined, next: string, caughtUp: boolean, summary: RunSummary, gap: CheckpointUpdate['gap']): Promise<number | undefined> {
     const source = `${this.options.checkpointKey} page ${token ?? 'first'}`;
     const text = events.map((e) => JSON.stringify(e)).join('\n');
+    let newest: number | undefined;
+    let gapToRecord = gap;
     for await (const batch of decodeBytes(source, Buffer.from(text), { limits: this.options.limits })) {
       // `last` of the page's last unit records whether the stream is caught up (checkpoints.complete).
       const unit = { ...this.transformer.process(batch), last: batch.last && caughtUp };
       summary.countUnit(unit);
-      summary.addSink(await this.sink.write(unit, { key: this.options.checkpointKey, position: 0, cursor: batch.last ? next : token ?? '' }));
+      for (const e of unit.events) newest = newest === undefined ? e.timeMs : Math.max(newest, e.timeMs);
+      summary.addSink(await this.sink.write(unit, { key: this.options.checkpointKey, position: 0, cursor: batch.last ? next : token ?? '', gap: gapToRecord }));
+      gapToRecord = undefined;
     }
+    return newest;
   }
+}
+
+/** The time of a stream event (`timestamp`, epoch ms, usually as a string). */
+function eventTime(event: unknown): number | undefined {
+  const t = Number((event as { timestamp?: unknown } | undefined)?.timestamp);
+  return Number.isFinite(t) ? t : undefined;
 }

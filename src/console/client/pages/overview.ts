@@ -56,7 +56,14 @@ export async function overviewPage(): Promise<Child[]> {
         h('td', { 'data-headroom': r.source }, duration(r.headroom_seconds)), h('td', {}, h('span', { class: `badge ${state}` }, state))];
     })));
   }
-  out.push(h('p', { class: 'muted' }, 'Gaps: this store records none. A source whose headroom reaches zero has lost what it had not collected; collect before then.'));
+  out.push(h('h2', {}, 'Gaps'));
+  if (s.gaps.length === 0) out.push(h('p', { 'data-gaps': '0' }, 'No gap recorded: nothing aged out at Mimecast before it was collected.'));
+  else {
+    out.push(h('p', { class: 'error' }, `${s.gaps.length} interval(s) whose events aged out at Mimecast before they were collected. Those events are gone at the source.`),
+      table(['source', 'after (newest stored)', 'before (oldest held)', 'lost', 'recorded'], s.gaps.map((g) => [
+        h('td', {}, g.source), h('td', { 'data-gap-from': g.from }, time(g.from)), h('td', {}, time(g.to)), h('td', {}, duration(g.lost_seconds)), h('td', {}, time(g.recorded_at)),
+      ]), { 'aria-label': 'gaps' }));
+  }
   if (s.api_streams.length) {
     out.push(h('h2', {}, 'API streams'), table(['stream', 'caught up', 'lag', ['files pending', 'num'], ['done', 'num'], ['dead-lettered', 'num']], s.api_streams.map((a) => [
       h('td', {}, a.stream), h('td', {}, a.caught_up ? 'yes' : 'no'), h('td', {}, a.lag_seconds === null ? '-' : duration(a.lag_seconds)),
