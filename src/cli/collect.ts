@@ -6,7 +6,7 @@ import { V1_REGIONS, V2_REGIONS } from '../mimecast/endpoints.js';
 import { LOG_TYPES } from '../mimecast/log-types.js';
 import type { V1Credentials } from '../mimecast/v1-auth.js';
 import type { RunSummary } from '../pipeline/summary.js';
-import type { PollingOptions } from '../util/backoff.js';
+import type { ApiObserver, PollingOptions } from '../util/backoff.js';
 import { CollectorError } from '../core/errors.js';
 import { type InvalidTokenPolicy, V1Collector } from '../sources/mimecast-v1/collector.js';
 import { V2BatchCollector } from '../sources/mimecast-v2/batch.js';
@@ -223,6 +223,8 @@ export interface CollectorDeps {
   readonly log: Logger;
   readonly stop: AbortSignal;
   readonly progress?: Progress;
+  /** Told about every API call (the service's metrics). */
+  readonly observe?: ApiObserver;
   /**
    * The service's name for this source: it goes into the checkpoint names, so two accounts on
    * one API host keep separate state. `collect` has none (its names stay as they were).
@@ -248,6 +250,7 @@ function startV1(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v1' 
   const collector = new V1Collector(
     {
       ...pollingOptions(o),
+      observe: deps.observe,
       baseUrl: source.baseUrl,
       credentials: source.credentials,
       fileFormat: o.format,
@@ -278,7 +281,7 @@ function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v2' 
   const { transformer } = buildTransformer(o);
   const types = o.types ? o.types.split(',').map((t) => t.trim()).filter(Boolean) : LOG_TYPES.map((t) => t.v2Types[0]!);
   const streamName = (type: string) => `${checkpointName('mimecast-v2', baseUrl, deps.name)} ${type}`;
-  const polling = pollingOptions(o);
+  const polling = { ...pollingOptions(o), observe: deps.observe };
   const tokens = new TokenSource(baseUrl, { clientId: source.clientId, clientSecret: source.clientSecret }, polling.timeoutMs);
   if (o.mode === 'stream') {
     const checkpointKey = checkpointName('mimecast-v2-stream', baseUrl, deps.name);

@@ -8,6 +8,7 @@ import type { SinkCounts } from '../core/counts.js';
 import type { CheckpointUpdate, Sink } from '../core/sink.js';
 import type { Unit } from '../core/unit.js';
 import type { Store } from '../store/store.js';
+import type { ApiObserver } from '../util/backoff.js';
 import type { SourceHealth } from './health.js';
 
 export class ServiceMetrics {
@@ -15,6 +16,9 @@ export class ServiceMetrics {
   private readonly records: Counter<'source' | 'log_type'>;
   private readonly outcomes: Counter<'source' | 'outcome'>;
   private readonly sinkSeconds: Histogram<'source'>;
+  private readonly apiCalls: Counter<'source' | 'endpoint' | 'outcome'>;
+  private readonly apiRetries: Counter<'source' | 'endpoint'>;
+  private readonly rateLimitLeft: Gauge<'source'>;
 
   constructor(store: Store, health: () => readonly SourceHealth[]) {
     const registers = [this.registry];
@@ -22,6 +26,9 @@ export class ServiceMetrics {
     this.records = new Counter({ name: 'mimelog_records_read_total', help: 'Records read, per source and log type (dead letters as log_type "dead_letter")', labelNames: ['source', 'log_type'], registers });
     this.outcomes = new Counter({ name: 'mimelog_records_total', help: 'Records acknowledged by the sink, per source and outcome (stored, duplicate, collision, dead_letter)', labelNames: ['source', 'outcome'], registers });
     this.sinkSeconds = new Histogram({ name: 'mimelog_sink_write_seconds', help: 'Time from handing a unit to the sink to its acknowledgement', labelNames: ['source'], buckets: [0.005, 0.02, 0.1, 0.5, 2, 10, 60], registers });
+    this.apiCalls = new Counter({ name: 'mimelog_api_calls_total', help: 'Mimecast API calls per source, endpoint and outcome (HTTP status or network_error)', labelNames: ['source', 'endpoint', 'outcome'], registers });
+    this.apiRetries = new Counter({ name: 'mimelog_api_retries_total', help: 'Mimecast API calls retried, per source and endpoint', labelNames: ['source', 'endpoint'], registers });
+    this.rateLimitLeft = new Gauge({ name: 'mimelog_api_rate_limit_remaining', help: 'Calls left in the current rate-limit window, as Mimecast last said (X-RateLimit-Remaining)', labelNames: ['source'], registers });
     new Gauge({
       name: 'mimelog_store_events', help: 'Events in the embedded store, per log type (what `stats` counts)', labelNames: ['log_type'], registers,
       collect() {
@@ -77,6 +84,15 @@ export class ServiceMetrics {
         for (const s of health()) this.set({ source: s.name }, s.restarts);
       },
     });
+  }
+
+  /** Counts one source's API calls, retries and rate budget. */
+  apiObserver(source: string): ApiObserver {
+    return {
+      call: (endpoint, outcome) => this.apiCalls.inc({ source, endpoint, outcome }),
+      retry: (endpoint) => this.apiRetries.inc({ source, endpoint }),
+      rateLimitRemaining: (remaining) => this.rateLimitLeft.set({ source }, remaining),
+    };
   }
 
   /** Wraps the shared sink for one source, counting what it reads and what the sink acknowledges. */

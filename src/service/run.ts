@@ -10,6 +10,7 @@ import { Hono } from 'hono';
 import type { Sink } from '../core/sink.js';
 import type { Logger } from '../log/logger.js';
 import type { RunSummary } from '../pipeline/summary.js';
+import type { ApiObserver } from '../util/backoff.js';
 import { Store } from '../store/store.js';
 import { type ServiceConfig, configSecrets } from './config.js';
 import { type SourceHealth, type SourceStatus, sourceHealth, worst } from './health.js';
@@ -22,7 +23,7 @@ export interface SourceStarter {
   /** Its checkpoint names in the store (one per API 2.0 batch type), for health and metrics. */
   readonly checkpointNames: readonly string[];
   /** Runs the source until caught up (`once`) or `stop`; rejects when it fails. */
-  start(deps: { readonly sink: Sink; readonly store: Store; readonly log: Logger; readonly stop: AbortSignal }): Promise<RunSummary>;
+  start(deps: { readonly sink: Sink; readonly store: Store; readonly log: Logger; readonly stop: AbortSignal; readonly observe: ApiObserver }): Promise<RunSummary>;
 }
 
 export interface ServiceResult {
@@ -107,7 +108,7 @@ export async function startService(
     for (;;) {
       try {
         r.status.running = 'running';
-        const summary = await r.starter.start({ sink: counting, store, log: slog, stop });
+        const summary = await r.starter.start({ sink: counting, store, log: slog, stop, observe: metrics.apiObserver(name) });
         total.stored += summary.sink.stored;
         total.duplicates += summary.sink.duplicates;
         total.collisions += summary.sink.collisions;

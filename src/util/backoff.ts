@@ -15,6 +15,15 @@ export interface PollingOptions {
   readonly retryMaxMs: number;
   /** Consecutive failed calls before giving up (a person should look). */
   readonly maxRetries: number;
+  /** Told about every API call (the service's metrics); optional. */
+  readonly observe?: ApiObserver;
+}
+
+/** Sees each API call's outcome (an HTTP status, or `network_error`), each retry and the rate budget left. */
+export interface ApiObserver {
+  call(endpoint: string, outcome: string): void;
+  retry(endpoint: string): void;
+  rateLimitRemaining(remaining: number): void;
 }
 
 /** Equal jitter: half the exponential delay fixed, half random, so retries spread but never hammer. */

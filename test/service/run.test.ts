@@ -239,6 +239,11 @@ describe('mimelog run: health and metrics', () => {
     const headroom = await query('min by (source) (mimelog_horizon_headroom_seconds)');
     assert.equal(headroom.length, 3);
     assert.ok((await query('mimelog_process_resident_memory_bytes')).length === 1, 'the library\'s process metrics too');
+    // Every API call is counted by source, endpoint and outcome; the faults made retries.
+    const calls = Object.fromEntries((await query('sum by (endpoint) (mimelog_api_calls_total)')).map((x) => [x.metric.endpoint!, Number(x.value[1])]));
+    assert.deepEqual(Object.keys(calls).sort(), ['batch-file', 'batch-list', 'get-siem-logs', 'stream']);
+    assert.ok(Object.values(calls).every((n) => n > 0));
+    assert.ok(Number((await query('sum(mimelog_api_retries_total)'))[0]?.value[1] ?? 0) > 0, 'retries after the injected faults are counted');
     // The service serves the web console too (configured), over the same store.
     const overview = (await (await fetch(`http://127.0.0.1:${consolePort}/api/overview`)).json()) as { stats: { events: number; by_type: Record<string, number> } };
     assert.equal(overview.stats.events, stats.events);

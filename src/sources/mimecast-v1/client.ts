@@ -2,6 +2,7 @@
  * API 1.0 `get-siem-logs` client: one signed call, one classified answer. Retrying is the
  * collector's job; this module only says what the answer was.
  */
+import type { ApiObserver } from '../../util/backoff.js';
 import { describeFetchError, readCapped } from '../http-body.js';
 import { SIEM_PATH_V1 } from '../../mimecast/endpoints.js';
 import { type V1Credentials, signedHeaders } from '../../mimecast/v1-auth.js';
@@ -24,6 +25,7 @@ export interface V1Request {
   readonly timeoutMs: number;
   /** Larger answers are not read whole: a file is dead-lettered with its head, anything else retried. */
   readonly maxResponseBytes: number;
+  readonly observe?: ApiObserver;
 }
 
 interface FailBody {
@@ -63,6 +65,9 @@ function classifyFail(body: FailBody, status: number): V1Answer | undefined {
   return { kind: 'fatal', reason: `${code}: ${err.message ?? 'refused by Mimecast'} (HTTP ${status})` };
 }
 
+/** The endpoint's name in metrics. */
+export const V1_ENDPOINT = 'get-siem-logs';
+
 export async function getSiemLogs(r: V1Request): Promise<V1Answer> {
   const body = JSON.stringify({ data: [{ type: 'MTA', fileFormat: r.fileFormat, compress: r.compress, ...(r.token ? { token: r.token } : {}) }] });
   let res: Response;
@@ -75,10 +80,14 @@ export async function getSiemLogs(r: V1Request): Promise<V1Answer> {
       body,
       signal: AbortSignal.timeout(r.timeoutMs),
     });
+    r.observe?.call(V1_ENDPOINT, String(res.status));
+    const remaining = Number(res.headers.get('x-ratelimit-remaining'));
+    if (res.headers.has('x-ratelimit-remaining') && Number.isFinite(remaining)) r.observe?.rateLimitRemaining(remaining);
     const answer = await readCapped(res, r.maxResponseBytes);
     bytes = answer.bytes;
     overLimit = answer.overLimit;
   } catch (err) {
+    r.observe?.call(V1_ENDPOINT, 'network_error');
     const { reason, unreachable } = describeFetchError(err);
     return { kind: 'retry', reason: `request failed: ${reason === 'timed out' ? `timed out after ${r.timeoutMs} ms` : reason}`, unreachable: unreachable ? reason : undefined };
   }

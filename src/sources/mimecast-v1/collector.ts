@@ -16,7 +16,7 @@ import type { DeadLetter, ProcessedEvent, Unit } from '../../core/unit.js';
 import type { Transformer } from '../../pipeline/transform.js';
 import type { Sink } from '../../core/sink.js';
 import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
-import { type V1Answer, getSiemLogs } from './client.js';
+import { type V1Answer, V1_ENDPOINT, getSiemLogs } from './client.js';
 
 export type InvalidTokenPolicy = 'restart' | 'stop';
 
@@ -83,6 +83,7 @@ export class V1Collector {
       if (attempt >= this.options.maxRetries) throw new CollectorError(`giving up after ${attempt + 1} failed calls: ${answer.reason}`);
       const wait = answer.waitMs ?? backoffDelay(attempt, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs }, this.random);
       this.log.warn('retrying', { reason: answer.reason, attempt: attempt + 1, wait_ms: wait });
+      this.options.observe?.retry(V1_ENDPOINT);
       if (!(await sleep(wait, stop))) return undefined;
     }
   }

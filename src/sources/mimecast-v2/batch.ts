@@ -96,7 +96,9 @@ export class V2BatchCollector {
     try {
       idle.start();
       res = await fetch(file.url, { signal: abort.signal });
+      this.options.observe?.call('batch-file', String(res.status));
     } catch (err) {
+      this.options.observe?.call('batch-file', 'network_error');
       this.log.warn('download failed', { type, reason: (err as Error).message });
       return 'retry';
     } finally {

@@ -9,6 +9,7 @@ import { CollectorError, RequestRejectedError } from '../../core/errors.js';
 import type { RateBudget } from '../../util/rate-budget.js';
 import { FirstContact, describeFetchError } from '../http-body.js';
 import { OAuthError, type TokenSource } from './oauth.js';
+import { STREAM_PATH_V2 } from '../../mimecast/endpoints.js';
 
 export interface Page<T> {
   readonly value: T[];
@@ -33,6 +34,8 @@ export class PageClient {
     let refreshed = false;
     const url = new URL(path, this.baseUrl);
     for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') url.searchParams.set(k, v);
+    const endpoint = path === STREAM_PATH_V2 ? 'stream' : 'batch-list';
+    const observe = this.polling.observe;
     for (let attempt = 0; ; attempt++) {
       if (!(await this.budget.ready(stop))) return undefined;
       let wait: number | undefined;
@@ -41,6 +44,9 @@ export class PageClient {
         const res = await fetch(url, { headers: { authorization: `Bearer ${await this.tokens.get()}`, accept: 'application/json' }, signal: AbortSignal.timeout(this.polling.timeoutMs) });
         this.contact.answer();
         this.budget.observe(res.headers);
+        observe?.call(endpoint, String(res.status));
+        const remaining = Number(res.headers.get('x-ratelimit-remaining'));
+        if (res.headers.has('x-ratelimit-remaining') && Number.isFinite(remaining)) observe?.rateLimitRemaining(remaining);
         const body = (await res.json().catch(() => ({}))) as { value?: T[]; '@nextPage'?: string; isCaughtUp?: boolean; error?: { code?: string; message?: string } };
         if (res.status === 200 && Array.isArray(body.value)) {
           return { value: body.value, nextPage: body['@nextPage'] ?? params.nextPage ?? '', isCaughtUp: body.isCaughtUp === true };
@@ -63,6 +69,7 @@ export class PageClient {
         }
       } catch (err) {
         if (err instanceof CollectorError || err instanceof OAuthError) throw err; // a person must act
+        observe?.call(endpoint, 'network_error');
         const failure = describeFetchError(err);
         reason = `${what} failed: ${failure.reason}`;
         const unreachable = this.contact.miss(failure.unreachable ? failure.reason : undefined, this.baseUrl);
@@ -71,6 +78,7 @@ export class PageClient {
       if (attempt >= this.polling.maxRetries) throw new CollectorError(`giving up on the ${what} after ${attempt + 1} tries: ${reason}`);
       const delay = wait ?? backoffDelay(attempt, { baseMs: this.polling.retryBaseMs, maxMs: this.polling.retryMaxMs });
       this.log.warn('retrying', { what, reason, attempt: attempt + 1, wait_ms: delay });
+      observe?.retry(endpoint);
       if (!(await sleep(delay, stop))) return undefined;
     }
   }
