@@ -94,7 +94,7 @@ export async function startService(
     for (const h of health()) {
       const before = warned.get(h.name) ?? 'ok';
       if ((h.state === 'degraded' || h.state === 'failing') && before !== h.state) log.child({ source: h.name }).warn(`source ${h.state}`, { reason: h.reason });
-      if (h.state === 'ok' && before !== 'ok') log.child({ source: h.name }).info('source ok again');
+      if (h.state === 'ok' && (before === 'degraded' || before === 'failing')) log.child({ source: h.name }).info('source ok again');
       warned.set(h.name, h.state);
     }
   }, 10_000);
