@@ -82,11 +82,11 @@ ${fast}`);
 let sims: Sims;
 
 before(async () => {
-  const v1 = await startSimulator({ seed: 301, events: 6000, eventsPerFile: 300, faults: { enabled: ['429', '5xx', 'reset', 'empty', 'fail200'], rate: 0.15, seed: 1 } });
-  const batch = await startSimulator({ seed: 302, events: 6000, eventsPerFile: 300, faults: { enabled: ['429', '5xx', 'expired-url', 'empty-page', 'token-expiry'], rate: 0.15, seed: 2 }, v2: { urlTtlMs: 2000, tokenTtlMs: 4000 } });
-  const stream = await startSimulator({ seed: 303, events: 4000, eventsPerFile: 300, faults: { enabled: ['429', '5xx', 'token-expiry'], rate: 0.15, seed: 3 }, v2: { tokenTtlMs: 4000 } });
+  const v1 = await startSimulator({ seed: 301, events: 15_000, eventsPerFile: 300, faults: { enabled: ['429', '5xx', 'reset', 'empty', 'fail200'], rate: 0.15, seed: 1 } });
+  const batch = await startSimulator({ seed: 302, events: 15_000, eventsPerFile: 300, faults: { enabled: ['429', '5xx', 'expired-url', 'empty-page', 'token-expiry'], rate: 0.15, seed: 2 }, v2: { urlTtlMs: 2000, tokenTtlMs: 4000 } });
+  const stream = await startSimulator({ seed: 303, events: 10_000, eventsPerFile: 300, faults: { enabled: ['429', '5xx', 'token-expiry'], rate: 0.15, seed: 3 }, v2: { tokenTtlMs: 4000 } });
   const expected = [...new Set([...(await expectedIds(v1)), ...(await expectedV2(batch)), ...(await expectedV2(stream))])].sort();
-  assert.equal(expected.length, 16_000, 'three simulators with distinct events');
+  assert.equal(expected.length, 40_000, 'three simulators with distinct events');
   sims = { v1, batch, stream, expected };
 });
 
@@ -151,6 +151,7 @@ sources:
 });
 
 describe('mimelog run: three sources in one process', () => {
+  // 40,000 events: enough that 20 runs killed after 0.4–2.5 s cannot finish the work (each start costs about half a second).
   it('kill -9 at 20 random moments, then a last run: every event stored once, secrets never logged', async () => {
     const dir = tempDir('run-kill');
     const db = join(dir, 's.db');
