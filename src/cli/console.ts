@@ -1,11 +1,11 @@
 /** `mimelog console`: serves the web console over the embedded store until stopped. */
 import { readFileSync, statSync } from 'node:fs';
-import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { replayDeadLetters } from '../pipeline/replay.js';
 import { startConsole } from '../console/server.js';
 import { Store } from '../store/store.js';
 import { ENV } from './env.js';
+import { type ListenAddress, isLoopback, parseListen } from '../util/listen.js';
 import { UsageError } from './errors.js';
 import { addDbOption, buildTransformer } from './ingest.js';
 
@@ -16,18 +16,11 @@ interface ConsoleCliOptions {
   allowWrites?: boolean;
 }
 
-/** `host:port` or `[v6]:port`. */
-export function parseListen(text: string): { host: string; port: number } {
-  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:[\]]+):(\d{1,5})$/.exec(text);
-  const port = Number(m?.[2]);
-  if (!m || port > 65535) throw new UsageError(`--listen must be host:port (e.g. 127.0.0.1:8080 or [::1]:8080), not ${JSON.stringify(text)}`);
-  return { host: m[1]!, port };
-}
-
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return isIP(host) === 6 && /^(0*:)*:?0*1$/.test(host);
+/** `--listen` (or a config's `listen`) as an address, or a usage error that shows the form. */
+export function listenAddress(text: string, flag = '--listen'): ListenAddress {
+  const at = parseListen(text);
+  if (!at) throw new UsageError(`${flag} must be host:port (e.g. 127.0.0.1:8080 or [::1]:8080), not ${JSON.stringify(text)}`);
+  return at;
 }
 
 /** The token from its file (owner-only, like every secret mimelog reads) or the environment. */
@@ -56,7 +49,7 @@ export function registerConsole(program: Command): void {
     .option('--token-file <path>', `a file (mode 600) holding the access token the console asks for; env ${ENV.consoleToken}`)
     .option('--allow-writes', 'let the console replay dead letters (read-only otherwise)')
     .action(async (o: ConsoleCliOptions) => {
-      const { host, port } = parseListen(o.listen);
+      const { host, port } = listenAddress(o.listen);
       const loopback = isLoopback(host);
       const token = readToken(o);
       if (!loopback && token === undefined) {

@@ -12,7 +12,8 @@ import { EXIT, UsageError } from './errors.js';
 import { type SearchSinkCliOptions, openStoreOrSearchSink } from './sink-options.js';
 import { startConsole } from '../console/server.js';
 import { Store } from '../store/store.js';
-import { isLoopback, parseListen } from './console.js';
+import { listenAddress } from './console.js';
+import { isLoopback } from '../util/listen.js';
 
 const API: Record<SourceConfig['kind'], { api: 'v1' | 'v2'; mode: 'batch' | 'stream' }> = {
   'mimecast-v1': { api: 'v1', mode: 'batch' },
@@ -68,7 +69,7 @@ function starter(c: ServiceConfig, s: SourceConfig, once: boolean): SourceStarte
 
 /** The web console over the service's store, read-only, on its own connection. */
 async function serveConsole(config: ServiceConfig, log: Logger): Promise<{ close(): Promise<void> }> {
-  const { host, port } = parseListen(config.console!.listen);
+  const { host, port } = listenAddress(config.console!.listen, 'console.listen');
   const store = new Store(config.store, { readonly: true });
   const running = await startConsole({ store, token: config.console!.token, host, port, loopback: isLoopback(host) });
   log.info('console listening', { url: running.url, token: config.console!.token !== undefined });
@@ -98,7 +99,7 @@ export function registerRun(program: Command): void {
         process.exitCode = EXIT.failure;
         return;
       }
-      if (config.console && !config.console.token && !isLoopback(parseListen(config.console.listen).host)) {
+      if (config.console && !config.console.token && !isLoopback(listenAddress(config.console.listen, 'console.listen').host)) {
         process.stderr.write(`mimelog: config ${o.config}: console.listen ${config.console.listen} is reachable from other machines: give the console a token (console.token_file)\n`);
         process.exitCode = EXIT.failure;
         return;

@@ -5,9 +5,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { serve } from '@hono/node-server';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono, type Context } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
@@ -19,6 +17,7 @@ import { threats } from '../store/threats.js';
 import { trace } from '../store/trace.js';
 import { whoElse } from '../store/who.js';
 import type { ReplayReport } from '../pipeline/replay.js';
+import { listen, urlHost } from '../util/listen.js';
 
 /** Where `npm run build` puts the page's assets (dist/console), next to the compiled server. */
 export const ASSETS_DIR = fileURLToPath(new URL('../../console/', import.meta.url));
@@ -155,23 +154,11 @@ export async function startConsole(options: Omit<ConsoleOptions, 'allowedHosts'>
   if (!existsSync(`${ASSETS_DIR}index.html`)) throw new Error(`the console's page is not built (${ASSETS_DIR}): run npm run build`);
   // The allowed Host names include the port, known only once listening (port 0 picks one).
   let handler: Hono | undefined;
-  const server = serve({ fetch: (req, env) => (handler ? handler.fetch(req, env) : new Response('starting', { status: 503 })), hostname: options.host, port: options.port });
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
-  const port = (server.address() as AddressInfo).port;
-  handler = createConsoleApp({ ...options, allowedHosts: options.loopback ? loopbackHosts(options.host, port) : [] });
-  const shownHost = options.host.includes(':') ? `[${options.host}]` : options.host;
-  return {
-    url: `http://${shownHost}:${port}/`,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-    }),
-  };
+  const listening = await listen((req, env) => (handler ? handler.fetch(req, env) : new Response('starting', { status: 503 })), options);
+  handler = createConsoleApp({ ...options, allowedHosts: options.loopback ? loopbackHosts(options.host, listening.port) : [] });
+  return { url: listening.url, close: listening.close };
 }
 
 function loopbackHosts(host: string, port: number): string[] {
-  return [host.includes(':') ? `[${host}]` : host, 'localhost', '127.0.0.1', '[::1]'].map((h) => `${h.toLowerCase()}:${port}`);
+  return [urlHost(host), 'localhost', '127.0.0.1', '[::1]'].map((h) => `${h.toLowerCase()}:${port}`);
 }

@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { DEFAULT_LIMITS } from '../decode/limits.js';
 import { V1_REGIONS, V2_REGIONS } from '../mimecast/endpoints.js';
 import { LOG_TYPES } from '../mimecast/log-types.js';
+import { parseListen } from '../util/listen.js';
 
 /** The file cannot be used; `problems` are `path: what is wrong` lines. */
 export class ConfigError extends Error {
@@ -33,6 +34,7 @@ const oneOf = <T extends string>(values: readonly [T, ...T[]], what: string) =>
 const whole = (min: number) => z.number({ error: (iss) => `expected a number, not ${JSON.stringify(iss.input)}` }).int().min(min);
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'a name of letters, digits, ".", "_" or "-" (at most 64)');
 const url = z.url({ protocol: /^https?$/, error: 'an http(s) URL' });
+const listenAt = (example: string) => z.string().refine((v) => parseListen(v) !== undefined, `host:port, e.g. ${example}`);
 
 /** Settings every API source shares with `collect` (same meaning, same defaults). */
 const polling = {
@@ -126,11 +128,11 @@ export const CONFIG_SCHEMA = z.strictObject({
   /** The embedded store; with a search-engine sink, where its checkpoints, counts and dead letters live. */
   store: z.string().min(1).default('mimelog.db'),
   sink: sink.default({ kind: 'sqlite', insecure: false, template: 'mimelog-siem', bulk_docs: 1000, bulk_bytes: 5 * 1024 * 1024, bulk_concurrency: 2, timeout_s: 60, give_up_s: 600 }),
-  listen: z.string().regex(/^(\[[^\]]+\]|[^:[\]]+):\d{1,5}$/, 'host:port, e.g. 127.0.0.1:9464').default('127.0.0.1:9464'),
+  listen: listenAt('127.0.0.1:9464').default('127.0.0.1:9464'),
   log_level: oneOf(['debug', 'info', 'warn', 'error'], 'log level').default('info'),
   /** The web console over the store, served by the service too (read-only). */
   console: z.strictObject({
-    listen: z.string().regex(/^(\[[^\]]+\]|[^:[\]]+):\d{1,5}$/, 'host:port, e.g. 127.0.0.1:8080'),
+    listen: listenAt('127.0.0.1:8080'),
     token: z.string().min(16, 'at least 16 characters').optional(),
   }).optional(),
   /** A source whose horizon headroom falls under this share of its horizon is degraded. */

@@ -20,8 +20,15 @@ export class ServiceMetrics {
   private readonly apiRetries: Counter<'source' | 'endpoint'>;
   private readonly rateLimitLeft: Gauge<'source'>;
 
-  constructor(store: Store, health: () => readonly SourceHealth[]) {
+  /** The sources' health, read once per scrape and shared by every gauge below. */
+  private snapshot: readonly SourceHealth[] = [];
+
+  constructor(
+    store: Store,
+    private readonly health: () => readonly SourceHealth[],
+  ) {
     const registers = [this.registry];
+    const current = () => this.snapshot;
     collectDefaultMetrics({ register: this.registry, prefix: 'mimelog_' });
     this.records = new Counter({ name: 'mimelog_records_read_total', help: 'Records read, per source and log type (dead letters as log_type "dead_letter")', labelNames: ['source', 'log_type'], registers });
     this.outcomes = new Counter({ name: 'mimelog_records_total', help: 'Records acknowledged by the sink, per source and outcome (stored, duplicate, collision, dead_letter)', labelNames: ['source', 'outcome'], registers });
@@ -46,7 +53,7 @@ export class ServiceMetrics {
       name: metric, help, labelNames: ['source', 'checkpoint'], registers,
       collect() {
         this.reset();
-        for (const s of health()) for (const c of s.checkpoints) {
+        for (const s of current()) for (const c of s.checkpoints) {
           const v = value(c);
           if (v !== undefined) this.set({ source: s.name, checkpoint: c.name }, v);
         }
@@ -60,30 +67,36 @@ export class ServiceMetrics {
       name: 'mimelog_source_state', help: 'Per source, 1 for its current state (ok, degraded, failing, starting, stopped)', labelNames: ['source', 'state'], registers,
       collect() {
         this.reset();
-        for (const s of health()) for (const state of ['ok', 'degraded', 'failing', 'starting', 'stopped']) this.set({ source: s.name, state }, s.state === state ? 1 : 0);
+        for (const s of current()) for (const state of ['ok', 'degraded', 'failing', 'starting', 'stopped']) this.set({ source: s.name, state }, s.state === state ? 1 : 0);
       },
     });
     new Gauge({
       name: 'mimelog_gaps', help: 'Intervals recorded as lost at Mimecast (aged out before collected), per source', labelNames: ['source'], registers,
       collect() {
         this.reset();
-        for (const s of health()) this.set({ source: s.name }, s.gaps);
+        for (const s of current()) this.set({ source: s.name }, s.gaps);
       },
     });
     new Gauge({
       name: 'mimelog_gap_seconds', help: 'Length of the recorded gaps, summed, per source', labelNames: ['source'], registers,
       collect() {
         this.reset();
-        for (const s of health()) this.set({ source: s.name }, s.lost_seconds);
+        for (const s of current()) this.set({ source: s.name }, s.lost_seconds);
       },
     });
     new Gauge({
       name: 'mimelog_source_restarts', help: 'Times a source was started again after it failed', labelNames: ['source'], registers,
       collect() {
         this.reset();
-        for (const s of health()) this.set({ source: s.name }, s.restarts);
+        for (const s of current()) this.set({ source: s.name }, s.restarts);
       },
     });
+  }
+
+  /** The text Prometheus scrapes. */
+  async text(): Promise<string> {
+    this.snapshot = this.health();
+    return this.registry.metrics();
   }
 
   /** Counts one source's API calls, retries and rate budget. */

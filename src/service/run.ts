@@ -4,13 +4,12 @@
  * counts and log field. A source that fails is started again after a back-off and shows as
  * `failing` meanwhile; the others go on. An HTTP listener serves /healthz, /readyz and /metrics.
  */
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 import type { Sink } from '../core/sink.js';
 import type { Logger } from '../log/logger.js';
 import type { RunSummary } from '../pipeline/summary.js';
 import type { ApiObserver } from '../util/backoff.js';
+import { listen, parseListen } from '../util/listen.js';
 import { Store } from '../store/store.js';
 import { type ServiceConfig, configSecrets } from './config.js';
 import { type SourceHealth, type SourceStatus, sourceHealth, worst } from './health.js';
@@ -77,15 +76,16 @@ export async function startService(
     const state = worst(sources.map((s) => s.state));
     return c.json({ status: state, sources }, state === 'failing' ? 503 : 200);
   });
-  app.get('/metrics', async (c) => c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }));
-  const [, host = '127.0.0.1', portText = '9464'] = /^\[?([^\]]*?)\]?:(\d+)$/.exec(config.listen) ?? [];
-  const server = serve({ fetch: app.fetch, hostname: host, port: Number(portText) });
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', (err) => reject(new Error(`cannot listen on ${config.listen}: ${err.message}`)));
-  });
-  const address = server.address() as AddressInfo;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/`;
+  app.get('/metrics', async (c) => c.body(await metrics.text(), 200, { 'content-type': metrics.registry.contentType }));
+  let listening;
+  try {
+    listening = await listen(app.fetch, parseListen(config.listen)!); // the schema checked the form
+  } catch (err) {
+    await sink.close();
+    store.close();
+    throw err;
+  }
+  const url = listening.url;
   log.info('service listening', { url, sources: resolved.length, sink: config.sink.kind, store: config.store });
 
   // Warn once when a source turns degraded or failing through its horizon, again when it recovers.
@@ -144,10 +144,7 @@ export async function startService(
   const done = Promise.all(resolved.map(runOne)).then(async (sources) => {
     clearInterval(watch);
     await sink.close();
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
-    });
+    await listening.close();
     store.close();
     return { sources };
   });

@@ -21,7 +21,7 @@ export class RateBudget {
 
   /** Reads a response's headers: when the window is used up, everyone waits for its reset (ms). */
   observe(headers: Headers): void {
-    const remaining = Number(headers.get('x-ratelimit-remaining') ?? Number.NaN);
+    const remaining = rateLimitRemaining(headers) ?? Number.NaN;
     const reset = Number(headers.get('x-ratelimit-reset') ?? Number.NaN);
     if (Number.isFinite(remaining) && remaining <= this.reserve && Number.isFinite(reset) && reset > 0) this.pauseFor(reset);
   }
@@ -30,4 +30,10 @@ export class RateBudget {
   pauseFor(ms: number): void {
     this.resumeAt = Math.max(this.resumeAt, Date.now() + ms);
   }
+}
+
+/** `X-RateLimit-Remaining`: calls left in the current window; undefined when the answer did not say. */
+export function rateLimitRemaining(headers: Headers): number | undefined {
+  const remaining = Number(headers.get('x-ratelimit-remaining') ?? Number.NaN);
+  return Number.isFinite(remaining) ? remaining : undefined;
 }

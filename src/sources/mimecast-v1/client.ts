@@ -3,6 +3,7 @@
  * collector's job; this module only says what the answer was.
  */
 import type { ApiObserver } from '../../util/backoff.js';
+import { rateLimitRemaining } from '../../util/rate-budget.js';
 import { describeFetchError, readCapped } from '../http-body.js';
 import { SIEM_PATH_V1 } from '../../mimecast/endpoints.js';
 import { type V1Credentials, signedHeaders } from '../../mimecast/v1-auth.js';
@@ -81,8 +82,8 @@ export async function getSiemLogs(r: V1Request): Promise<V1Answer> {
       signal: AbortSignal.timeout(r.timeoutMs),
     });
     r.observe?.call(V1_ENDPOINT, String(res.status));
-    const remaining = Number(res.headers.get('x-ratelimit-remaining'));
-    if (res.headers.has('x-ratelimit-remaining') && Number.isFinite(remaining)) r.observe?.rateLimitRemaining(remaining);
+    const remaining = rateLimitRemaining(res.headers);
+    if (remaining !== undefined) r.observe?.rateLimitRemaining(remaining);
     const answer = await readCapped(res, r.maxResponseBytes);
     bytes = answer.bytes;
     overLimit = answer.overLimit;

@@ -6,7 +6,7 @@
 import type { Logger } from '../../log/logger.js';
 import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
 import { CollectorError, RequestRejectedError } from '../../core/errors.js';
-import type { RateBudget } from '../../util/rate-budget.js';
+import { type RateBudget, rateLimitRemaining } from '../../util/rate-budget.js';
 import { FirstContact, describeFetchError } from '../http-body.js';
 import { OAuthError, type TokenSource } from './oauth.js';
 import { STREAM_PATH_V2 } from '../../mimecast/endpoints.js';
@@ -45,8 +45,8 @@ export class PageClient {
         this.contact.answer();
         this.budget.observe(res.headers);
         observe?.call(endpoint, String(res.status));
-        const remaining = Number(res.headers.get('x-ratelimit-remaining'));
-        if (res.headers.has('x-ratelimit-remaining') && Number.isFinite(remaining)) observe?.rateLimitRemaining(remaining);
+        const remaining = rateLimitRemaining(res.headers);
+        if (remaining !== undefined) observe?.rateLimitRemaining(remaining);
         const body = (await res.json().catch(() => ({}))) as { value?: T[]; '@nextPage'?: string; isCaughtUp?: boolean; error?: { code?: string; message?: string } };
         if (res.status === 200 && Array.isArray(body.value)) {
           return { value: body.value, nextPage: body['@nextPage'] ?? params.nextPage ?? '', isCaughtUp: body.isCaughtUp === true };

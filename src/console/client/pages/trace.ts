@@ -1,9 +1,10 @@
 /** Message trace: one email's journey across log types, as `mimelog trace` prints it. */
+import { DETECTION_TYPES } from '../../../store/threats.js';
 import type { TraceResult } from '../../../store/trace.js';
 import { get } from '../api.js';
 import { type Child, h, link, route, time } from '../dom.js';
 
-const ALERT_TYPES = new Set(['avlog', 'attachment-protect', 'url-protect', 'impersonation-protect', 'internal-email-protect', 'spam']);
+const ALERT_TYPES: ReadonlySet<string> = new Set(DETECTION_TYPES);
 
 export function queryForm(page: string, label: string, value: string): HTMLFormElement {
   const input = h('input', { name: 'q', value, size: 50, required: true, autocomplete: 'off' });

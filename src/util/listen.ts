@@ -1,0 +1,56 @@
+/**
+ * Where an HTTP listener binds (`host:port`, `[v6]:port`), whether that is loopback only, and
+ * starting one: shared by the web console and the service's health and metrics endpoints.
+ */
+import { isIP } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** `host:port` or `[v6]:port`; undefined when it is neither or the port is out of range. */
+export function parseListen(text: string): ListenAddress | undefined {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:[\]]+):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[2]);
+  return m && port <= 65535 ? { host: m[1]!, port } : undefined;
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return isIP(host) === 6 && /^(0*:)*:?0*1$/.test(host);
+}
+
+/** The host as a URL or a Host header writes it: an IPv6 address in brackets. */
+export function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export interface Listening {
+  /** The port bound (the one asked for, or the free one port 0 picked). */
+  readonly port: number;
+  readonly url: string;
+  /** Stops listening and drops open connections. */
+  close(): Promise<void>;
+}
+
+/** Serves `fetch` at `at`; resolves once listening, rejects with the cause when it cannot. */
+export async function listen(fetch: (request: Request, env: unknown) => Response | Promise<Response>, at: ListenAddress): Promise<Listening> {
+  const server = serve({ fetch, hostname: at.host, port: at.port });
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', (err) => reject(new Error(`cannot listen on ${urlHost(at.host)}:${at.port}: ${err.message}`)));
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `http://${urlHost(at.host)}:${port}/`,
+    close: () => new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.();
+    }),
+  };
+}
