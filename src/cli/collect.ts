@@ -266,7 +266,7 @@ function startV1(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v1' 
     log,
   );
   log.info('collecting', { api: 'v1', url: source.baseUrl, resume: cp?.cursor ? 'from checkpoint' : 'from the oldest retained data', files_done: cp?.position ?? 0 });
-  return collector.run({ token: cp?.cursor ?? undefined, filesDone: cp?.position ?? 0 }, stop, {
+  return collector.run({ token: cp?.cursor ?? undefined, filesDone: cp?.position ?? 0, newestByType: cp?.newestByType ?? {} }, stop, {
     onFile: (s, lag) => {
       const lagMin = lag === undefined ? undefined : Math.round(lag / 60000);
       progress?.update(s.records, `${s.inputs} files${lagMin !== undefined ? `, lag ${lagMin} min` : ''}`, { files: s.inputs, lag_minutes: lagMin });
@@ -282,7 +282,7 @@ function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v2' 
   const types = o.types ? o.types.split(',').map((t) => t.trim()).filter(Boolean) : LOG_TYPES.map((t) => t.v2Types[0]!);
   const streamName = (type: string) => `${checkpointName('mimecast-v2', baseUrl, deps.name)} ${type}`;
   const polling = { ...pollingOptions(o), observe: deps.observe };
-  const tokens = new TokenSource(baseUrl, { clientId: source.clientId, clientSecret: source.clientSecret }, polling.timeoutMs);
+  const tokens = new TokenSource(baseUrl, { clientId: source.clientId, clientSecret: source.clientSecret }, polling.timeoutMs, deps.observe);
   if (o.mode === 'stream') {
     const checkpointKey = checkpointName('mimecast-v2-stream', baseUrl, deps.name);
     const collector = new V2StreamCollector({ ...polling, baseUrl, pageSize: num(o.pageSize ?? '500', '--page-size'), checkpointKey, limits: limitsFrom(o) }, tokens, transformer, deps.sink, log);
@@ -302,6 +302,7 @@ function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v2' 
     {
       pageToken: (type) => store.checkpoint(streamName(type))?.cursor || undefined,
       itemState: (type, key) => store.workItemState(streamName(type), key),
+      newestEventMs: (type) => store.checkpoint(streamName(type))?.newestEventMs ?? undefined,
     },
     log,
     streamName,

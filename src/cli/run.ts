@@ -13,9 +13,14 @@ import { type SearchSinkCliOptions, openStoreOrSearchSink } from './sink-options
 import { startConsole } from '../console/server.js';
 import { Store } from '../store/store.js';
 import { listenAddress } from './console.js';
+import { type LimitCliOptions, type PipelineOptions, buildTransformer, limitsFrom } from './ingest.js';
+import { runSpool } from '../sources/spool.js';
 import { isLoopback } from '../util/listen.js';
 
-const API: Record<SourceConfig['kind'], { api: 'v1' | 'v2'; mode: 'batch' | 'stream' }> = {
+type ApiSourceConfig = Exclude<SourceConfig, { kind: 'spool' }>;
+type SpoolSourceConfig = Extract<SourceConfig, { kind: 'spool' }>;
+
+const API: Record<ApiSourceConfig['kind'], { api: 'v1' | 'v2'; mode: 'batch' | 'stream' }> = {
   'mimecast-v1': { api: 'v1', mode: 'batch' },
   'mimecast-v2-batch': { api: 'v2', mode: 'batch' },
   'mimecast-v2-stream': { api: 'v2', mode: 'stream' },
@@ -32,8 +37,17 @@ function sinkOptions(c: ServiceConfig): SearchSinkCliOptions {
   };
 }
 
+/** How a source's records become documents, and its input bounds, as `ingest` and `collect` take them. */
+function pipelineOptions(s: SourceConfig): PipelineOptions & LimitCliOptions {
+  return {
+    type: s.type, typesFile: s.types_file, unknownTypes: s.unknown_types, original: s.original,
+    maxRecordBytes: String(s.max_record_bytes), maxDocumentBytes: String(s.max_document_bytes), maxMemberBytes: String(s.max_member_bytes),
+    maxZipBytes: String(s.max_zip_bytes), maxArchiveDepth: String(s.max_archive_depth), maxJsonDepth: String(s.max_json_depth), maxRecordKeys: String(s.max_record_keys),
+  };
+}
+
 /** One source's settings as `collect` takes them. */
-function collectOptions(c: ServiceConfig, s: SourceConfig, once: boolean): CollectOptions {
+function collectOptions(c: ServiceConfig, s: ApiSourceConfig, once: boolean): CollectOptions {
   const { api, mode } = API[s.kind];
   return {
     ...sinkOptions(c),
@@ -48,13 +62,23 @@ function collectOptions(c: ServiceConfig, s: SourceConfig, once: boolean): Colle
     onInvalidToken: s.kind === 'mimecast-v1' ? s.on_invalid_token : 'restart',
     pollInterval: String(s.poll_interval_s), timeout: String(s.timeout_s), retryBaseMs: String(s.retry_base_ms), retryMaxMs: String(s.retry_max_ms),
     maxRetries: String(s.max_retries), maxResponseBytes: String(s.max_response_bytes), logLevel: c.log_level,
-    type: s.type, typesFile: s.types_file, unknownTypes: s.unknown_types, original: s.original,
-    maxRecordBytes: String(s.max_record_bytes), maxDocumentBytes: String(s.max_document_bytes), maxMemberBytes: String(s.max_member_bytes),
-    maxZipBytes: String(s.max_zip_bytes), maxArchiveDepth: String(s.max_archive_depth), maxJsonDepth: String(s.max_json_depth), maxRecordKeys: String(s.max_record_keys),
+    ...pipelineOptions(s),
+  };
+}
+
+/** A spool directory: its files' checkpoints are their paths, and nothing there ages out. */
+function spoolStarter(c: ServiceConfig, s: SpoolSourceConfig, once: boolean): SourceStarter {
+  const o = pipelineOptions(s);
+  const { transformer } = buildTransformer(o); // a bad types file fails the config check, not the first poll
+  const options = { path: s.path, pollIntervalMs: s.poll_interval_s * 1000, once, limits: limitsFrom(o), exclude: [c.store, `${c.store}-wal`, `${c.store}-shm`, `${c.store}-journal`] };
+  return {
+    name: s.name, kind: s.kind, checkpointNames: [],
+    start: (deps) => runSpool(options, transformer, deps.sink, (path) => deps.store.checkpoint(path), deps.log, deps.stop),
   };
 }
 
 function starter(c: ServiceConfig, s: SourceConfig, once: boolean): SourceStarter {
+  if (s.kind === 'spool') return spoolStarter(c, s, once);
   const o = collectOptions(c, s, once);
   const given = s.kind === 'mimecast-v1'
     ? { credentials: { appId: s.credentials.app_id, appKey: s.credentials.app_key, accessKey: s.credentials.access_key, secretKey: s.credentials.secret_key } }

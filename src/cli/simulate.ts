@@ -21,6 +21,17 @@ interface SimulateOptions {
   slowMs: string;
   writeExpected?: string;
   format: 'key_value' | 'json'; // commander checks the choices
+  horizons?: boolean;
+  clock?: string;
+}
+
+const DAY_MS = 86_400_000;
+
+function clockOption(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new UsageError(`--clock must be an ISO 8601 time, not "${value}"`);
+  return ms;
 }
 
 const int = (value: string | undefined, flag: string) => integerOption(value, flag, 0);
@@ -43,6 +54,8 @@ export function registerSimulate(program: Command): void {
     .option('--rate-limit <n/ms>', 'calls per window, e.g. 100/60000 (default 10000/3600000)')
     .option('--slow-ms <ms>', "delay of the 'slow' fault", '2000')
     .option('--write-expected <dir>', 'write every file it will serve, as served, then serve: API 1.0 files to DIR/v1, API 2.0 batch files to DIR/v2')
+    .option('--horizons', "model Mimecast's horizons: files kept 7 days (API 1.0, API 2.0 batch), the stream's 24 h window, nothing newer than the clock")
+    .option('--clock <iso>', 'with --horizons: the simulated time now (default: the newest event)')
     .addOption(new Option('--format <format>', 'format of the files written by --write-expected').choices(['key_value', 'json']).default('key_value'))
     .action(async (o: SimulateOptions) => {
       const seed = int(o.seed, '--seed') ?? randomSeed();
@@ -72,6 +85,7 @@ export function registerSimulate(program: Command): void {
         expireBindingAfter: int(o.expireBindingAfter, '--expire-binding-after'),
         rateLimit,
         slowMs: int(o.slowMs, '--slow-ms'),
+        ...(o.horizons ? { fileRetentionMs: 7 * DAY_MS, v2: { streamWindowMs: DAY_MS }, clockMs: clockOption(o.clock) } : {}),
       });
       if (o.writeExpected) {
         // Two sets: the same events as API 1.0 files and as API 2.0 batch files.

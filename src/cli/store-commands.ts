@@ -112,7 +112,7 @@ export function registerStoreCommands(program: Command): void {
         ]))}`);
       }
       if (s.gaps.length) {
-        out(`\n${table(['GAP: events lost at Mimecast, from (after)', 'to (before)', 'lost', 'source', 'recorded'], s.gaps.map((g) => [g.from, g.to, `${g.lost_seconds} s`, g.source, g.recorded_at]))}`);
+        out(`\n${table(['GAP: events lost at Mimecast, from (after)', 'to (before)', 'lost', 'type', 'source', 'recorded'], s.gaps.map((g) => [g.from, g.to, `${g.lost_seconds} s`, g.log_type ?? 'all', g.source, g.recorded_at]))}`);
       }
       if (s.checkpoints.length) {
         out(`\n${table(['source', 'position', 'complete', 'updated'], s.checkpoints.map((c) => [c.source, String(c.position), c.complete ? 'yes' : 'no', c.updated_at]))}`);

@@ -15,10 +15,21 @@ export interface CheckpointUpdate {
   readonly workItem?: { readonly stream: string; readonly key: string; readonly state: 'done' | 'dead'; readonly detail?: string };
   /** false: store the unit, move no checkpoint (replay of dead letters). */
   readonly moveCheckpoint?: false;
-  /** An interval whose events can no longer be fetched, recorded with this checkpoint move. */
-  readonly gap?: { readonly fromMs: number; readonly toMs: number; readonly reason: string };
+  /** Intervals whose events can no longer be fetched, recorded with this checkpoint move. */
+  readonly gaps?: readonly Gap[];
+  /** Every item of the stream still pending aged out at the source and will never be fetched (a new listing queues the rest again). */
+  readonly agedOut?: { readonly stream: string };
   /** Items just listed (API 2.0: a page's files), queued as pending unless already finished. */
   readonly listed?: { readonly stream: string; readonly pageToken: string; readonly items: readonly { readonly key: string; readonly expiry?: string }[] };
+}
+
+/** Events that aged out at Mimecast before they were collected: every one lies strictly between from and to. */
+export interface Gap {
+  readonly fromMs: number;
+  readonly toMs: number;
+  /** The one log type the interval is about; undefined: every type of the source. */
+  readonly logType?: string;
+  readonly reason: string;
 }
 
 export interface Sink {

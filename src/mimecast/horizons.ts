@@ -30,3 +30,10 @@ export function horizonOf(checkpointName: string): Horizon | undefined {
  * The stream collector then starts again from a date and records the gap.
  */
 export const STREAM_TOKEN_EXPIRED_CODES: readonly string[] = ['err_stream_token_outside_window'];
+
+/**
+ * Error codes with which the API 2.0 batch listing refuses a page token whose files aged out
+ * (the simulator's; Mimecast does not document its answer). The collector lists the type again
+ * from the oldest file still kept and records the gap.
+ */
+export const BATCH_TOKEN_EXPIRED_CODES: readonly string[] = ['err_batch_token_outside_window'];

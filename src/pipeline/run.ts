@@ -19,10 +19,12 @@ export interface RunOptions {
   /** Aborted to stop: decoding stops at once, what is complete is committed, the run ends. */
   readonly signal?: AbortSignal;
   readonly limits?: DecodeLimits;
+  /** Counts into this summary (a source that runs many passes keeps one); default: a new one. */
+  readonly summary?: RunSummary;
 }
 
 export async function runInputs(inputs: readonly LocalInput[], transformer: Transformer, sink: Sink, options: RunOptions = {}): Promise<RunSummary> {
-  const summary = new RunSummary();
+  const summary = options.summary ?? new RunSummary();
   const window = new AckWindow();
   const send = (unit: Unit, identity: string | undefined) =>
     window.push(

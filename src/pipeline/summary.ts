@@ -69,6 +69,7 @@ export class RunSummary {
       `  schema drift:   ${map(this.driftKeys)}`,
       ...(this.deadLetterReasons.size ? [`  dead letters:   ${map(this.deadLetterReasons)}`] : []),
       ...(this.deadLettersBySource.size ? [`  by input:       ${topInputs(this.deadLettersBySource, 10)}`] : []),
+      ...(this.gaps ? [`  GAPS:           ${this.gaps} interval(s) aged out at Mimecast before they were collected (mimelog stats lists them)`] : []),
     ].join('\n');
   }
 }

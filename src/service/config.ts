@@ -36,15 +36,8 @@ const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'a name of le
 const url = z.url({ protocol: /^https?$/, error: 'an http(s) URL' });
 const listenAt = (example: string) => z.string().refine((v) => parseListen(v) !== undefined, `host:port, e.g. ${example}`);
 
-/** Settings every API source shares with `collect` (same meaning, same defaults). */
-const polling = {
-  poll_interval_s: whole(1).default(300),
-  timeout_s: whole(1).default(120),
-  retry_base_ms: whole(1).default(1000),
-  retry_max_ms: whole(1).default(120_000),
-  max_retries: whole(1).default(30),
-  max_response_bytes: whole(1024).default(DEFAULT_LIMITS.maxZipBytes),
-  // The pipeline: how records become documents.
+/** How records become documents, and the hostile-input bounds: every source has them (as `ingest` and `collect`). */
+const pipeline = {
   type: z.string().optional(),
   types_file: z.string().optional(),
   unknown_types: oneOf(['store', 'dead-letter'], 'policy').default('store'),
@@ -57,6 +50,17 @@ const polling = {
   max_archive_depth: whole(1).default(DEFAULT_LIMITS.maxArchiveDepth),
   max_json_depth: whole(2).default(DEFAULT_LIMITS.maxJsonDepth),
   max_record_keys: whole(16).default(DEFAULT_LIMITS.maxRecordKeys),
+};
+
+/** Settings every API source shares with `collect` (same meaning, same defaults). */
+const polling = {
+  poll_interval_s: whole(1).default(300),
+  timeout_s: whole(1).default(120),
+  retry_base_ms: whole(1).default(1000),
+  retry_max_ms: whole(1).default(120_000),
+  max_retries: whole(1).default(30),
+  max_response_bytes: whole(1024).default(DEFAULT_LIMITS.maxZipBytes),
+  ...pipeline,
 };
 
 const v1Regions = Object.keys(V1_REGIONS) as [string, ...string[]];
@@ -100,8 +104,17 @@ const v2Stream = z.strictObject({
   ...polling,
 });
 
-const source = z.discriminatedUnion('kind', [v1Source, v2Batch, v2Stream], {
-  error: (iss) => (iss.code === 'invalid_union' ? `unknown source kind ${JSON.stringify((iss.input as { kind?: unknown } | undefined)?.kind)}, expected one of "mimecast-v1", "mimecast-v2-batch", "mimecast-v2-stream"` : undefined),
+/** A local directory that files are dropped into (by another tool, or copied from elsewhere). */
+const spool = z.strictObject({
+  name,
+  kind: z.literal('spool'),
+  path: z.string().min(1),
+  poll_interval_s: whole(1).default(60),
+  ...pipeline,
+});
+
+const source = z.discriminatedUnion('kind', [v1Source, v2Batch, v2Stream, spool], {
+  error: (iss) => (iss.code === 'invalid_union' ? `unknown source kind ${JSON.stringify((iss.input as { kind?: unknown } | undefined)?.kind)}, expected one of "mimecast-v1", "mimecast-v2-batch", "mimecast-v2-stream", "spool"` : undefined),
 });
 
 const sink = z.strictObject({
@@ -144,7 +157,7 @@ export const CONFIG_SCHEMA = z.strictObject({
     const first = seen.get(s.name);
     if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['sources', i, 'name'], message: `"${s.name}" is already the name of sources[${first}]: every source needs its own name` });
     else seen.set(s.name, i);
-    if (s.url === undefined && s.region === undefined) ctx.addIssue({ code: 'custom', path: ['sources', i], message: 'say where Mimecast is: url or region' });
+    if (s.kind !== 'spool' && s.url === undefined && s.region === undefined) ctx.addIssue({ code: 'custom', path: ['sources', i], message: 'say where Mimecast is: url or region' });
   });
 });
 

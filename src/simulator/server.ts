@@ -40,6 +40,16 @@ export interface SimulatorOptions {
   readonly slowMs?: number;
   /** API 2.0: access-token and pre-signed URL lifetimes. */
   readonly v2?: V2Options;
+  /**
+   * How long Mimecast keeps a published file (about 7 days, API 1.0 and API 2.0 batch alike).
+   * When set, files follow the simulator's clock: a file exists from its last event's time until
+   * that time plus the retention. A token that points at a file gone that way is refused (API 1.0:
+   * `err_audit_siem_invalid_token`; API 2.0 batch: BATCH_TOKEN_EXPIRED), and a call without one
+   * starts at the oldest file still kept.
+   */
+  readonly fileRetentionMs?: number;
+  /** The clock at start (default: the newest event's time); tests move it with `advanceClock`. */
+  readonly clockMs?: number;
 }
 
 export interface SimulatorInfo {
@@ -73,6 +83,7 @@ export class MimecastSimulator {
   private server: Server | undefined;
   private started = Date.now();
   private requests = 0;
+  private clockMs: number;
   private window: { start: number; used: number } = { start: Date.now(), used: 0 };
   /** Calls refused because the rate limit was used up (not injected 429 faults). */
   rateLimited = 0;
@@ -91,7 +102,17 @@ export class MimecastSimulator {
     });
     this.tokenKey = createHmac('sha256', String(options.seed)).update('tokens').digest();
     this.faults = new FaultPlan(options.faults ?? { enabled: [], rate: 0, seed: 0 });
-    this.v2 = new V2Api(this.catalog, options.seed, options.v2 ?? {}, () => this.available(), this.faults, (res) => this.rateHeaders(res));
+    this.clockMs = options.clockMs ?? Math.max(...this.catalog.map((f) => f.events.at(-1)?.timeMs ?? 0));
+    this.v2 = new V2Api(this.catalog, options.seed, options.v2 ?? {}, () => this.held(), this.faults, (res) => this.rateHeaders(res), () => this.clockMs);
+  }
+
+  /** Moves the clock on (tests: a collector that was down for a while). Files and the stream's window follow it. */
+  advanceClock(ms: number): void {
+    this.clockMs += ms;
+  }
+
+  get clock(): number {
+    return this.clockMs;
   }
 
   get injectedFaults(): Record<string, number> {
@@ -130,6 +151,20 @@ export class MimecastSimulator {
     if (!s) return;
     s.closeAllConnections();
     await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  /**
+   * The catalog files that exist now, as [first, end): with a file retention, those published (last
+   * event at or before the clock) and not yet aged out; otherwise every file published so far.
+   */
+  private held(): { first: number; end: number } {
+    const retention = this.options.fileRetentionMs;
+    if (retention === undefined) return { first: 0, end: this.available() };
+    const lastEvent = (f: SiemFile) => f.events.at(-1)!.timeMs;
+    const first = this.catalog.findIndex((f) => lastEvent(f) >= this.clockMs - retention);
+    const end = this.catalog.findIndex((f) => lastEvent(f) > this.clockMs);
+    const stop = end === -1 ? this.catalog.length : end;
+    return { first: first === -1 ? stop : Math.min(first, stop), end: stop };
   }
 
   private available(): number {
@@ -208,15 +243,17 @@ export class MimecastSimulator {
     if (fault === '5xx') return json(this.requests % 2 ? 500 : 503, JSON.stringify({ error: 'internal error' }));
     if (fault === 'fail200') return json(200, failBody('err_internal_server_error', 'temporary failure', true));
     if (fault === 'slow') await new Promise((r) => setTimeout(r, this.options.slowMs ?? 2000));
-    let index = 0;
+    const held = this.held();
+    let index = held.first; // no token: the oldest file still kept
     if (request.token) {
       const parsed = this.parseToken(request.token);
-      if (parsed === undefined || fault === 'invalid-token') {
+      // A token of a file that aged out is as invalid as a forged one (Mimecast: restart without a token).
+      if (parsed === undefined || parsed < held.first || fault === 'invalid-token') {
         return json(200, failBody('err_audit_siem_invalid_token', 'The token provided is not valid', false));
       }
       index = parsed;
     }
-    if (index >= this.available()) {
+    if (index >= held.end) {
       return json(200, JSON.stringify({ meta: { status: 200, isLastToken: true }, data: [{ token: request.token ?? '' }], fail: [] }));
     }
     const file = this.catalog[index]!;

@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { logTypeForV2 } from '../mimecast/log-types.js';
-import { STREAM_TOKEN_EXPIRED_CODES } from '../mimecast/horizons.js';
+import { BATCH_TOKEN_EXPIRED_CODES, STREAM_TOKEN_EXPIRED_CODES } from '../mimecast/horizons.js';
 import { LOG_TYPES } from '../mimecast/log-types.js';
 import type { SiemFile } from './catalog.js';
 import type { FaultPlan, V2Fault } from './faults.js';
@@ -35,17 +35,20 @@ export interface V2Options {
   readonly corruptFiles?: readonly number[];
   /**
    * The stream's window (Mimecast: about 24 h). When set, the stream serves events in time order,
-   * only those with `clock − window ≤ time ≤ clock`, where the clock is `streamClockMs` moved on
-   * by `advanceClock`; a page token that points at an event that has left the window is refused
+   * only those with `clock − window ≤ time ≤ clock`, where the clock is the simulator's (moved on
+   * by `advanceClock`); a page token that points at an event that has left the window is refused
    * (HTTP 400, code STREAM_TOKEN_EXPIRED), and `dateRangeStartsAt` starts at a time.
    */
   readonly streamWindowMs?: number;
-  /** The stream's clock at start (default: the newest event's time). */
-  readonly streamClockMs?: number;
 }
 
 /** The simulator's answer to a stream page token that points before the window (Mimecast's own is not documented). */
 const STREAM_TOKEN_EXPIRED = STREAM_TOKEN_EXPIRED_CODES[0]!;
+/** The simulator's answer to a batch page token whose files aged out (Mimecast's own is not documented). */
+const BATCH_TOKEN_EXPIRED = BATCH_TOKEN_EXPIRED_CODES[0]!;
+
+/** A token this young is never expired by the `token-expiry` fault. */
+const FRESH_TOKEN_MS = 1000;
 
 export function v2CredentialsFor(seed: number): V2Credentials {
   const rng = new Rng(seed ^ 0x0a2);
@@ -90,7 +93,7 @@ export class V2Api {
   private readonly content: ContentFaults;
   private issued = 0;
   private justExpired = false;
-  private clockMs: number;
+  private readonly issuedAt = new Map<string, number>();
   /** The stream in time order (windowed mode): catalog index and position in its file. */
   private timeline: { file: number; at: number; timeMs: number }[] | undefined;
 
@@ -98,24 +101,16 @@ export class V2Api {
     private readonly catalog: readonly SiemFile[],
     seed: number,
     private readonly options: V2Options,
-    private readonly available: () => number,
+    /** The catalog files that exist now, as [first, end) (the simulator's file retention and clock). */
+    private readonly held: () => { first: number; end: number },
     private readonly faults: FaultPlan,
     /** Counts an API call against the shared rate limit and sets X-RateLimit-*; false when over it. */
     private readonly rateLimit: (res: ServerResponse) => boolean,
+    private readonly clock: () => number,
   ) {
     this.credentials = v2CredentialsFor(seed);
     this.signKey = createHmac('sha256', String(seed)).update('v2-urls').digest();
     this.content = { longLine: faults.isEnabled('long-line'), malformedLine: faults.isEnabled('malformed-line') };
-    this.clockMs = options.streamClockMs ?? Math.max(...catalog.map((f) => f.events.at(-1)?.timeMs ?? 0));
-  }
-
-  /** Moves the stream's clock (tests: a collector that was down for a while). */
-  advanceClock(ms: number): void {
-    this.clockMs += ms;
-  }
-
-  get streamClock(): number {
-    return this.clockMs;
   }
 
   /** Writes every batch file as served (NDJSON, content faults included): `mimelog ingest DIR` yields the expected v2 set. */
@@ -132,13 +127,17 @@ export class V2Api {
     if ((url.pathname === BATCH_PATH || url.pathname === STREAM_PATH) && req.method === 'GET') {
       if (!this.authorized(req)) return json(401, { error: { code: 'unauthorized', message: 'access token missing or expired' } }), true;
       if (!this.rateLimit(res)) return json(429, { error: { code: 'too_many_requests', message: 'rate limit exceeded' } }), true;
-      // A token expires at most once in a row: twice would mean revoked credentials, not expiry.
-      const fault = this.faults.next((f) => f === '429' || f === '5xx' || f === 'empty-page' || (f === 'token-expiry' && !this.justExpired));
+      // A token expires at most once in a row, and never in its first second: a token refused
+      // right after it was issued would mean revoked credentials, not expiry (with types listed
+      // concurrently, one caller's fresh token could otherwise meet the next caller's fault).
+      const expirable = !this.justExpired && Date.now() - (this.issuedAt.get(this.bearer(req) ?? '') ?? 0) > FRESH_TOKEN_MS;
+      const fault = this.faults.next((f) => f === '429' || f === '5xx' || f === 'empty-page' || (f === 'token-expiry' && expirable));
       this.justExpired = fault === 'token-expiry';
       if (fault === '429') return json(429, { error: { code: 'too_many_requests', message: 'rate limit exceeded' } }, { 'X-RateLimit-Reset': '200' }), true;
       if (fault === '5xx') return json(503, { error: { code: 'service_unavailable', message: 'try again' } }), true;
       if (fault === 'token-expiry') {
         this.tokens.clear(); // every token expires at once, as after a long pause
+        this.issuedAt.clear();
         return json(401, { error: { code: 'unauthorized', message: 'access token expired' } }), true;
       }
       if (url.pathname === BATCH_PATH) this.listBatch(url, origin, json, fault === 'empty-page');
@@ -156,11 +155,16 @@ export class V2Api {
     const token = `sim-${++this.issued}-${createHmac('sha256', this.signKey).update(String(this.issued)).digest('hex').slice(0, 24)}`;
     const ttl = this.options.tokenTtlMs ?? 1_800_000;
     this.tokens.set(token, Date.now() + ttl);
+    this.issuedAt.set(token, Date.now());
     json(200, { access_token: token, token_type: 'Bearer', expires_in: Math.floor(ttl / 1000) });
   }
 
+  private bearer(req: IncomingMessage): string | undefined {
+    return /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+  }
+
   private authorized(req: IncomingMessage): boolean {
-    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    const bearer = this.bearer(req);
     const expiry = bearer ? this.tokens.get(bearer) : undefined;
     return expiry !== undefined && expiry >= Date.now();
   }
@@ -170,9 +174,15 @@ export class V2Api {
     const logType = logTypeForV2(url.searchParams.get('type') ?? '');
     if (!logType) return json(400, { error: { code: 'validation_error', message: `unknown type ${url.searchParams.get('type')}` } });
     const pageSize = Math.max(1, Math.min(100, Number(url.searchParams.get('pageSize') ?? 10)));
-    const offset = this.parsePage(url.searchParams.get('nextPage'), logType);
+    const token = url.searchParams.get('nextPage');
+    const held = this.held();
+    // The page token is a position among every file of the type ever published, so aged-out files keep their places.
+    const files = this.catalog.slice(0, held.end).filter((f) => f.logType === logType);
+    const oldestHeld = files.findIndex((f) => f.index >= held.first);
+    const firstHeld = oldestHeld === -1 ? files.length : oldestHeld;
+    const offset = token ? this.parsePage(token, logType) : firstHeld;
     if (offset === undefined) return json(400, { error: { code: 'validation_error', message: 'invalid nextPage' } });
-    const files = this.catalog.slice(0, this.available()).filter((f) => f.logType === logType);
+    if (offset < firstHeld) return json(400, { error: { code: BATCH_TOKEN_EXPIRED, message: 'nextPage points at files that are no longer kept: list again without it' } });
     const page = empty ? [] : files.slice(offset, offset + pageSize);
     const urlExpiry = Date.now() + (this.options.urlTtlMs ?? 15 * 60_000);
     json(200, {
@@ -194,7 +204,8 @@ export class V2Api {
     const value: Record<string, string | number>[] = [];
     let position = 0;
     let total = 0;
-    for (const f of this.catalog.slice(0, this.available())) {
+    // Without a window the stream keeps everything published (its positions never shift).
+    for (const f of this.catalog.slice(0, this.held().end)) {
       total += f.events.length;
       if (empty || position + f.events.length <= offset || value.length >= pageSize) {
         position += f.events.length;
@@ -218,7 +229,7 @@ export class V2Api {
       .flatMap((f) => f.events.map((e, at) => ({ file: f.index, at, timeMs: e.timeMs })))
       .sort((a, b) => a.timeMs - b.timeMs || a.file - b.file || a.at - b.at);
     const timeline = this.timeline;
-    const windowStart = this.clockMs - this.options.streamWindowMs!;
+    const windowStart = this.clock() - this.options.streamWindowMs!;
     const firstAtOrAfter = (ms: number) => {
       let lo = 0;
       let hi = timeline.length;
@@ -244,7 +255,7 @@ export class V2Api {
       if (Number.isNaN(fromMs)) return json(400, { error: { code: 'validation_error', message: 'invalid dateRangeStartsAt' } });
       position = firstAtOrAfter(Math.max(fromMs, windowStart));
     }
-    const end = firstAtOrAfter(this.clockMs + 1); // nothing newer than the clock exists yet
+    const end = firstAtOrAfter(this.clock() + 1); // nothing newer than the clock exists yet
     const value: Record<string, string | number>[] = [];
     const records = new Map<number, Record<string, string | number>[]>();
     let next = position;

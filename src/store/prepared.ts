@@ -42,6 +42,8 @@ export interface PreparedUnit {
   readonly drift: [string, number][];
   /** Time of the unit's newest event (ms), for the lag in `stats`; undefined without events. */
   readonly newestEventMs?: number;
+  /** Time of the unit's newest event per log type: where a per-type gap would begin. */
+  readonly newestByType: [string, number][];
 }
 
 function str(v: JsonValue | undefined): string | null {
@@ -90,7 +92,12 @@ export function prepareDeadLetter(d: DeadLetter): PreparedDeadLetter {
  */
 export function prepareUnit(unit: Unit, options: { events: boolean } = { events: true }): PreparedUnit {
   const drift = new Map<string, number>();
-  for (const e of unit.events) for (const k of e.classification.driftKeys) drift.set(k, (drift.get(k) ?? 0) + 1);
+  const newestByType = new Map<string, number>();
+  for (const e of unit.events) {
+    for (const k of e.classification.driftKeys) drift.set(k, (drift.get(k) ?? 0) + 1);
+    const type = e.classification.logType;
+    newestByType.set(type, Math.max(newestByType.get(type) ?? -Infinity, e.timeMs));
+  }
   return {
     source: unit.source,
     position: unit.position,
@@ -99,5 +106,6 @@ export function prepareUnit(unit: Unit, options: { events: boolean } = { events:
     deadLetters: unit.deadLetters.map(prepareDeadLetter),
     drift: [...drift],
     newestEventMs: unit.events.length > 0 ? unit.events.reduce((m, e) => Math.max(m, e.timeMs), -Infinity) : undefined,
+    newestByType: [...newestByType],
   };
 }

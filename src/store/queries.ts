@@ -25,6 +25,8 @@ export interface StatsReport {
 
 export interface Gap {
   source: string;
+  /** The one log type whose events are missing; null: every type of the source. */
+  log_type: string | null;
   /** The newest event stored before the gap and the oldest one held after it (both exclusive). */
   from: string;
   to: string;
@@ -34,9 +36,9 @@ export interface Gap {
 }
 
 export function gaps(db: Database.Database): Gap[] {
-  return (db.prepare('SELECT source, from_ms, to_ms, reason, recorded_at FROM gaps ORDER BY from_ms, rowid').all() as
-    { source: string; from_ms: number; to_ms: number; reason: string; recorded_at: number }[]).map((g) => ({
-    source: g.source, from: new Date(g.from_ms).toISOString(), to: new Date(g.to_ms).toISOString(), lost_seconds: Math.round((g.to_ms - g.from_ms) / 1000),
+  return (db.prepare('SELECT source, log_type, from_ms, to_ms, reason, recorded_at FROM gaps ORDER BY from_ms, rowid').all() as
+    { source: string; log_type: string | null; from_ms: number; to_ms: number; reason: string; recorded_at: number }[]).map((g) => ({
+    source: g.source, log_type: g.log_type, from: new Date(g.from_ms).toISOString(), to: new Date(g.to_ms).toISOString(), lost_seconds: Math.round((g.to_ms - g.from_ms) / 1000),
     reason: g.reason, recorded_at: new Date(g.recorded_at).toISOString(),
   }));
 }

@@ -79,7 +79,7 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE work_items (
     stream TEXT NOT NULL,              -- e.g. "mimecast-v2 <origin> receipt"
     key TEXT NOT NULL,                 -- the item (file object key, stable across re-listing)
-    state TEXT NOT NULL,               -- done | dead
+    state TEXT NOT NULL,               -- done | dead (pending: listed, not stored yet; aged-out: gone at Mimecast first)
     detail TEXT,
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (stream, key)
@@ -123,5 +123,12 @@ export const MIGRATIONS: readonly string[] = [
     reason TEXT NOT NULL,
     recorded_at INTEGER NOT NULL
   );
+  `,
+  // 7: a gap may belong to one log type (API 2.0 batch files and API 1.0 files are per type, so
+  // per type the lost interval is exact); checkpoints remember the newest event per log type they
+  // carried (JSON object), where such a gap begins.
+  `
+  ALTER TABLE gaps ADD COLUMN log_type TEXT;
+  ALTER TABLE checkpoints ADD COLUMN newest_by_type TEXT;
   `,
 ];

@@ -20,6 +20,8 @@ export interface Checkpoint {
   readonly updatedAt: number;
   /** The newest event time stored through this checkpoint. */
   readonly newestEventMs: number | null;
+  /** The newest event time stored through this checkpoint, per log type. */
+  readonly newestByType: Readonly<Record<string, number>>;
 }
 
 /** Same id, different content, found by a remote sink: both copies, neither overwritten. */
@@ -111,6 +113,8 @@ export class Store {
   private readonly insertDeadLetter: Database.Statement;
   private readonly upsertCheckpoint: Database.Statement;
   private readonly insertGap: Database.Statement;
+  private readonly bumpNewestByType: Database.Statement;
+  private readonly ageOutWorkItems: Database.Statement;
   private readonly bumpCounter: Database.Statement;
   private readonly bumpDrift: Database.Statement;
   private readonly upsertWorkItem: Database.Statement;
@@ -151,15 +155,20 @@ export class Store {
       ON CONFLICT(source) DO UPDATE SET position = excluded.position, complete = excluded.complete,
       identity = coalesce(excluded.identity, identity), cursor = coalesce(excluded.cursor, cursor), updated_at = excluded.updated_at,
       newest_event_ms = max(coalesce(newest_event_ms, excluded.newest_event_ms), coalesce(excluded.newest_event_ms, newest_event_ms))`);
-    this.insertGap = this.db.prepare('INSERT INTO gaps (source, from_ms, to_ms, reason, recorded_at) VALUES (?, ?, ?, ?, ?)');
+    this.insertGap = this.db.prepare('INSERT INTO gaps (source, from_ms, to_ms, reason, recorded_at, log_type) VALUES (?, ?, ?, ?, ?, ?)');
+    // Log types are names from mimelog's own tables, so they are safe inside a JSON path.
+    this.bumpNewestByType = this.db.prepare(`UPDATE checkpoints SET newest_by_type =
+      json_set(coalesce(newest_by_type, '{}'), '$."' || @type || '"', max(coalesce(json_extract(newest_by_type, '$."' || @type || '"'), @ms), @ms)) WHERE source = @key`);
     this.bumpCounter = this.db.prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value');
     this.bumpDrift = this.db.prepare(`INSERT INTO drift_keys (key, count, last_seen) VALUES (?, ?, ?)
       ON CONFLICT(key) DO UPDATE SET count = count + excluded.count, last_seen = excluded.last_seen`);
     this.upsertWorkItem = this.db.prepare(`INSERT INTO work_items (stream, key, state, detail, updated_at) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT(stream, key) DO UPDATE SET state = excluded.state, detail = excluded.detail, updated_at = excluded.updated_at`);
     this.queueWorkItem = this.db.prepare(`INSERT INTO work_items (stream, key, state, page_token, expires_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?)
-      ON CONFLICT(stream, key) DO UPDATE SET page_token = excluded.page_token, expires_at = excluded.expires_at, updated_at = excluded.updated_at
-      WHERE state = 'pending'`);
+      ON CONFLICT(stream, key) DO UPDATE SET state = 'pending', page_token = excluded.page_token, expires_at = excluded.expires_at, updated_at = excluded.updated_at
+      WHERE state IN ('pending', 'aged-out')`);
+    this.ageOutWorkItems = this.db.prepare(`UPDATE work_items SET state = 'aged-out', detail = 'aged out at Mimecast before it was fetched', updated_at = ?
+      WHERE stream = ? AND state = 'pending'`);
     this.writeTx = this.db.transaction((unit: PreparedUnit, update: CheckpointUpdate | undefined) => this.writeUnitNow(unit, update));
   }
 
@@ -209,13 +218,16 @@ export class Store {
     for (const d of deadLetters) this.insertDeadLetter.run(d.source, d.position, d.reason, d.raw, d.isText ? 1 : 0, d.digest, now, d.truncatedFrom, d.cutShort ? 1 : 0);
     counts.deadLetters = deadLetters.length;
     if (counts.deadLetters > 0) this.bumpCounter.run('deadLetters', counts.deadLetters);
+    if (update?.agedOut) this.ageOutWorkItems.run(now, update.agedOut.stream);
     const listed = update?.listed;
     if (listed) for (const i of listed.items) this.queueWorkItem.run(listed.stream, i.key, listed.pageToken, i.expiry ?? null, now);
     const item = update?.workItem;
     if (item) this.upsertWorkItem.run(item.stream, item.key, item.state, item.detail ?? null, now);
     if (update?.moveCheckpoint === false) return;
-    if (update?.gap) this.insertGap.run(update.key ?? unit.source, update.gap.fromMs, update.gap.toMs, update.gap.reason, now);
-    this.upsertCheckpoint.run(update?.key ?? unit.source, update?.position ?? unit.position, unit.last ? 1 : 0, update?.identity ?? null, update?.cursor ?? null, now, unit.newestEventMs ?? null);
+    const key = update?.key ?? unit.source;
+    for (const g of update?.gaps ?? []) this.insertGap.run(key, g.fromMs, g.toMs, g.reason, now, g.logType ?? null);
+    this.upsertCheckpoint.run(key, update?.position ?? unit.position, unit.last ? 1 : 0, update?.identity ?? null, update?.cursor ?? null, now, unit.newestEventMs ?? null);
+    for (const [type, ms] of unit.newestByType) this.bumpNewestByType.run({ type, ms, key });
   }
 
   /** Stores a unit's events (not its dead letters or checkpoint) and bumps the counters. */
@@ -297,17 +309,18 @@ export class Store {
   }
 
   checkpoint(source: string): Checkpoint | undefined {
-    const row = this.db.prepare('SELECT source, position, complete, identity, cursor, updated_at, newest_event_ms FROM checkpoints WHERE source = ?').get(source) as
-      | { source: string; position: number; complete: number; identity: string | null; cursor: string | null; updated_at: number; newest_event_ms: number | null }
+    const row = this.db.prepare('SELECT source, position, complete, identity, cursor, updated_at, newest_event_ms, newest_by_type FROM checkpoints WHERE source = ?').get(source) as
+      | { source: string; position: number; complete: number; identity: string | null; cursor: string | null; updated_at: number; newest_event_ms: number | null; newest_by_type: string | null }
       | undefined;
     return row && {
       source: row.source, position: row.position, complete: row.complete === 1, identity: row.identity, cursor: row.cursor, updatedAt: row.updated_at, newestEventMs: row.newest_event_ms,
+      newestByType: row.newest_by_type ? (JSON.parse(row.newest_by_type) as Record<string, number>) : {},
     };
   }
 
   /** The final state of a work-queue item (done, dead), or undefined while it is still to do. */
   workItemState(stream: string, key: string): string | undefined {
-    const row = this.db.prepare("SELECT state FROM work_items WHERE stream = ? AND key = ? AND state != 'pending'").get(stream, key) as { state: string } | undefined;
+    const row = this.db.prepare("SELECT state FROM work_items WHERE stream = ? AND key = ? AND state IN ('done', 'dead')").get(stream, key) as { state: string } | undefined;
     return row?.state;
   }
 

@@ -251,8 +251,10 @@ describe('hostile input: properties', () => {
       const text = Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\n')]));
       const unit = await processInput(gz ? 'r.log.gz' : 'r.log', gz ? gzipSync(text) : text);
       for (const e of unit.events) JSON.stringify(e.doc); // every stored document serializes
-      assert.ok(unit.events.length + unit.deadLetters.length <= lines.length + 1);
-    }), { numRuns: 300 });
+      // A generated "line" may itself hold newline bytes, so bound by the lines the decoder sees.
+      const physicalLines = text.toString('latin1').split('\n').length;
+      assert.ok(unit.events.length + unit.deadLetters.length <= physicalLines);
+    }), { numRuns: 300, examples: [[[Buffer.from([0, 10, 0]), Buffer.from([0, 10, 0])], false]] });
   });
 
   it('counts add up: every non-blank line is an event or a dead letter', async () => {

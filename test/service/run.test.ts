@@ -5,13 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { BIN, ROOT, killRepeatedly, runCli, tempDir } from '../support/helpers.js';
-import { type Running, expectedIds, startSimulator, storedIds } from '../support/simulator.js';
+import { buildCatalog, fileBody } from '../../src/simulator/catalog.js';
+import { type Running, expectedIds, logLines, startSimulator, storedIds } from '../support/simulator.js';
 
 const PROMETHEUS = process.env.MIMELOG_PROMETHEUS ?? '/usr/bin/prometheus';
 
@@ -138,7 +139,7 @@ sources:
     writeFileSync(join(dir, 'mimelog.yaml'), text);
     const r = await runCli(['run', '--config', join(dir, 'mimelog.yaml'), '--check'], { env: { ACME_APP_ID: 'app-id', GLOBEX_CLIENT_ID: 'client-id' } });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /ok, 2 sources \(acme: mimecast-v1, globex: mimecast-v2-batch\)/);
+    assert.match(r.stdout, /ok, 3 sources \(acme: mimecast-v1, globex: mimecast-v2-batch, dropbox: spool\)/);
   });
 
   it('--check says what it would run', async () => {
@@ -242,7 +243,7 @@ describe('mimelog run: health and metrics', () => {
     assert.ok((await query('mimelog_process_resident_memory_bytes')).length === 1, 'the library\'s process metrics too');
     // Every API call is counted by source, endpoint and outcome; the faults made retries.
     const calls = Object.fromEntries((await query('sum by (endpoint) (mimelog_api_calls_total)')).map((x) => [x.metric.endpoint!, Number(x.value[1])]));
-    assert.deepEqual(Object.keys(calls).sort(), ['batch-file', 'batch-list', 'get-siem-logs', 'stream']);
+    assert.deepEqual(Object.keys(calls).sort(), ['batch-file', 'batch-list', 'get-siem-logs', 'oauth', 'stream']);
     assert.ok(Object.values(calls).every((n) => n > 0));
     assert.ok(Number((await query('sum(mimelog_api_retries_total)'))[0]?.value[1] ?? 0) > 0, 'retries after the injected faults are counted');
     // The service serves the web console too (configured), over the same store.
@@ -281,7 +282,7 @@ describe('mimelog run: horizons and gaps', () => {
   it('the stream clock moves past the window while nothing runs: the exact missing interval is a gap, everything still held is collected, and every report says so', async () => {
     const HOUR = 3_600_000;
     const start = Date.UTC(2026, 10, 1);
-    const r = await startSimulator({ seed: 310, events: 3000, eventsPerFile: 200, spacingMs: 240_000, startMs: start, v2: { streamWindowMs: 24 * HOUR, streamClockMs: start + 10 * HOUR } });
+    const r = await startSimulator({ seed: 310, events: 3000, eventsPerFile: 200, spacingMs: 240_000, startMs: start, clockMs: start + 10 * HOUR, v2: { streamWindowMs: 24 * HOUR } });
     try {
       const dir = tempDir('run-gap');
       const db = join(dir, 's.db');
@@ -302,7 +303,7 @@ describe('mimelog run: horizons and gaps', () => {
       assert.deepEqual(before, events.filter((e) => e.ts <= start + 10 * HOUR).map((e) => e.id).sort(), 'what the clock had reached');
 
       // Stopped for 30 hours: the window now starts at start + 16 h.
-      r.sim.v2.advanceClock(30 * HOUR);
+      r.sim.advanceClock(30 * HOUR);
       const second = await runCli(['run', '--config', file, '--once']);
       assert.equal(second.code, 4, `a new gap makes the exit status 4: ${second.stderr.slice(-1500)}`);
       assert.match(second.stderr, /"msg":"gap recorded: events aged out at Mimecast before they were collected"/);
@@ -338,5 +339,39 @@ describe('mimelog run: horizons and gaps', () => {
     } finally {
       await r.sim.stop();
     }
+  });
+});
+
+describe('mimelog run: a spool directory', () => {
+  it('reads what is dropped into it, each file once: a file that grows is read on from where it was, one untouched is not opened again', async () => {
+    const dir = tempDir('run-spool');
+    const spool = join(dir, 'spool');
+    mkdirSync(spool);
+    const catalog = buildCatalog({ seed: 320, events: 3000, eventsPerFile: 400, startMs: Date.UTC(2026, 10, 1) });
+    const body = (i: number) => fileBody(catalog[i]!, 'key_value');
+    const db = join(spool, 'store.db'); // the store inside the spool is never read as input
+    const file = join(dir, 'spool.yaml');
+    writeFileSync(file, `store: ${db}\nlisten: 127.0.0.1:${await freePort()}\nsources:\n  - name: drop\n    kind: spool\n    path: ${spool}\n    poll_interval_s: 1\n`);
+    writeFileSync(join(spool, 'a.log'), body(0));
+    writeFileSync(join(spool, 'b.log'), body(1));
+    const first = await runCli(['run', '--config', file, '--once']);
+    assert.equal(first.code, 0, first.stderr.slice(-1500));
+
+    // One file grows, one is new, one is untouched.
+    appendFileSync(join(spool, 'a.log'), body(2));
+    writeFileSync(join(spool, 'c.log'), body(3));
+    const second = await runCli(['run', '--config', file, '--once']);
+    assert.equal(second.code, 0, second.stderr.slice(-1500));
+    const pass = logLines(second.stderr).find((l) => l.msg === 'spool pass');
+    assert.equal(pass?.files, 2, 'only the grown and the new file are read');
+    const expected = join(dir, 'expected');
+    mkdirSync(expected);
+    for (const i of [0, 1, 2, 3]) writeFileSync(join(expected, `${i}.log`), body(i));
+    const expectedDb = join(dir, 'expected.db');
+    assert.equal((await runCli(['ingest', '--db', expectedDb, expected, '--summary', 'none'])).code, 0);
+    assert.deepEqual(storedIds(db), storedIds(expectedDb));
+    const stats = JSON.parse((await runCli(['stats', '--db', db, '--json'])).stdout) as { duplicates: number };
+    assert.equal(stats.duplicates, 0, 'nothing was read twice');
+    assert.match((await runCli(['run', '--config', file, '--check'])).stdout, /drop: spool/);
   });
 });

@@ -3,6 +3,11 @@
  * one unit: its events, its dead letters and the next token commit together, so a crash at any
  * moment loses nothing (the old token fetches the file again) and duplicates nothing (the
  * fingerprint turns the re-fetch into duplicates).
+ *
+ * Files are kept about 7 days. A token whose file aged out is refused as invalid; the collector
+ * starts again from the oldest file still kept and, if that file is newer than everything stored,
+ * records per log type the interval whose files it never saw as a gap (see `agedOutGaps`), in the
+ * same transaction as that file.
  */
 import { CollectorError } from '../../core/errors.js';
 import { decodeBytes } from '../../decode/input.js';
@@ -14,7 +19,10 @@ import { AckWindow } from '../../pipeline/ack-window.js';
 import { RunSummary } from '../../pipeline/summary.js';
 import type { DeadLetter, ProcessedEvent, Unit } from '../../core/unit.js';
 import type { Transformer } from '../../pipeline/transform.js';
-import type { Sink } from '../../core/sink.js';
+import type { Gap, Sink } from '../../core/sink.js';
+import { LOG_TYPES } from '../../mimecast/log-types.js';
+
+const LOG_TYPE_NAMES = LOG_TYPES.map((t) => t.name);
 import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
 import { type V1Answer, V1_ENDPOINT, getSiemLogs } from './client.js';
 
@@ -39,6 +47,8 @@ export interface CollectorState {
   /** The token to start from (the stored checkpoint), or undefined for the oldest retained data. */
   readonly token: string | undefined;
   readonly filesDone: number;
+  /** The newest event time stored through this checkpoint, per log type (where a gap would begin). */
+  readonly newestByType?: Readonly<Record<string, number>>;
 }
 
 export interface CollectorHooks {
@@ -59,6 +69,42 @@ async function decodeFile(name: string, body: Buffer, transformer: Transformer, 
     position = Math.max(position, u.position);
   }
   return { unit: { source: name, events, deadLetters, position, last: true }, inputFailure };
+}
+
+/**
+ * How far back a file's events may reach before the file's last event. Mimecast publishes API 1.0
+ * files about every 30 minutes; twice that bounds where a never-stored type's lost events begin.
+ */
+export const V1_FILE_SPAN_BOUND_MS = 3_600_000;
+
+/**
+ * After a restart from the oldest file still kept: the per-type intervals whose files aged out.
+ * Files are published in the order of their last event, so every lost file ends before `first`
+ * (the first file served now) ends; and a type's files never overlap in time, so a lost event of a
+ * type also precedes that type's first event in `first`, and follows the newest one stored. A type
+ * never stored begins V1_FILE_SPAN_BOUND_MS before the newest event stored (every file before that
+ * was stored). None when `first` ends no later than the newest event stored: the server went back
+ * to files already stored, so nothing was skipped. `nowMs` bounds the interval when nothing is kept.
+ */
+export function agedOutGaps(newestByType: ReadonlyMap<string, number>, first: readonly ProcessedEvent[] | undefined, nowMs: number, knownTypes: readonly string[]): Gap[] {
+  const newestStored = Math.max(...newestByType.values());
+  let end = nowMs;
+  const firstOfType = new Map<string, number>();
+  if (first !== undefined && first.length > 0) {
+    end = Math.max(...first.map((e) => e.timeMs));
+    for (const e of first) firstOfType.set(e.classification.logType, Math.min(firstOfType.get(e.classification.logType) ?? Infinity, e.timeMs));
+  } else if (first !== undefined) {
+    return []; // a file without events says nothing about time: wait for one that has them
+  }
+  if (newestByType.size === 0 || end <= newestStored) return [];
+  const gaps: Gap[] = [];
+  const unseenFrom = newestStored - V1_FILE_SPAN_BOUND_MS;
+  for (const logType of knownTypes) {
+    const fromMs = newestByType.get(logType) ?? unseenFrom;
+    const toMs = Math.min(end, firstOfType.get(logType) ?? Infinity);
+    if (toMs > fromMs + 1) gaps.push({ fromMs, toMs, logType, reason: `the token's file aged out at Mimecast (files are kept about 7 days): the ${logType} events after the newest one stored and before the oldest one still held were never collected` });
+  }
+  return gaps;
 }
 
 export class V1Collector {
@@ -88,11 +134,20 @@ export class V1Collector {
     }
   }
 
+  private reportGaps(gaps: Gap[], summary: RunSummary): Gap[] {
+    for (const g of gaps) this.log.error('gap recorded: files aged out at Mimecast before they were collected', { log_type: g.logType, from: new Date(g.fromMs).toISOString(), to: new Date(g.toMs).toISOString() });
+    summary.gaps += gaps.length;
+    return gaps;
+  }
+
   async run(state: CollectorState, stop: AbortSignal, hooks: CollectorHooks = {}): Promise<RunSummary> {
     const summary = new RunSummary();
     let token = state.token;
     let filesDone = state.filesDone;
     let decodeAttempts = 0;
+    const newestByType = new Map(Object.entries(state.newestByType ?? {}));
+    /** Set after an invalid token, until the first file (or the end of data) says whether files aged out. */
+    let restarted = false;
     const window = new AckWindow();
     const { checkpointKey } = this.options;
     try {
@@ -104,7 +159,14 @@ export class V1Collector {
           if (this.options.onInvalidToken === 'stop') throw new CollectorError(`${answer.reason}; stopping (--on-invalid-token stop)`);
           this.log.warn('token refused: restarting from the oldest retained data; the fingerprint drops what was already stored', { reason: answer.reason });
           token = undefined;
+          restarted = newestByType.size > 0;
           continue;
+        }
+        if (answer.kind === 'caught-up' && restarted && token === undefined) {
+          // Nothing is kept at all: every file after the newest event stored aged out.
+          restarted = false;
+          const gaps = this.reportGaps(agedOutGaps(newestByType, undefined, Date.now(), LOG_TYPE_NAMES), summary);
+          if (gaps.length > 0) await window.push(this.sink.write({ source: checkpointKey, events: [], deadLetters: [], position: filesDone, last: false }, { key: checkpointKey, position: filesDone, cursor: token, gaps }).then(() => undefined));
         }
         if (answer.kind === 'caught-up') {
           this.log.info('caught up', { files: filesDone });
@@ -134,6 +196,12 @@ export class V1Collector {
           toWrite = { ...unit, events: [], deadLetters: [{ source: answer.name, position: 0, reason: reason + kept.note, raw: kept.bytes, truncatedFrom }] };
         }
         toWrite = { ...toWrite, last: false }; // a file's end is not the account's: see 'caught-up'
+        let gaps: Gap[] | undefined;
+        if (restarted && toWrite.events.length > 0) {
+          restarted = false;
+          gaps = this.reportGaps(agedOutGaps(newestByType, toWrite.events, Date.now(), LOG_TYPE_NAMES), summary);
+        }
+        for (const e of toWrite.events) newestByType.set(e.classification.logType, Math.max(newestByType.get(e.classification.logType) ?? -Infinity, e.timeMs));
         decodeAttempts = 0;
         filesDone++;
         summary.inputs++;
@@ -141,7 +209,7 @@ export class V1Collector {
         const lag = toWrite.events.length ? Date.now() - toWrite.events.reduce((m, e) => Math.max(m, e.timeMs), -Infinity) : undefined;
         // The next file is fetched while this one commits; commits stay in order.
         await window.push(
-          this.sink.write(toWrite, { key: checkpointKey, position: filesDone, cursor: answer.nextToken }).then((counts) => {
+          this.sink.write(toWrite, { key: checkpointKey, position: filesDone, cursor: answer.nextToken, gaps }).then((counts) => {
             summary.addSink(counts);
             hooks.onFile?.(summary, lag);
           }),

@@ -5,6 +5,12 @@
  * file of the page is done or dead-lettered, and it is kept even when a page is empty. An expired
  * pre-signed URL is never skipped: the page is listed again for a fresh URL to the same file.
  * Types run concurrently within one rate budget.
+ *
+ * Files are kept about 7 days. When a type's page token points at files that aged out, the type is
+ * listed again from the oldest file still kept, and the interval between the newest event stored
+ * and the oldest event still held is recorded as a gap of that type, in the same transaction as
+ * the first events after it. A type's files never overlap in time, so per type that interval is
+ * exact: every lost event lies inside it.
  */
 import { Readable } from 'node:stream';
 import { type DecodedBatch, decodeBytes, decodeInput } from '../../decode/input.js';
@@ -15,7 +21,10 @@ import { RunSummary } from '../../pipeline/summary.js';
 import type { Transformer } from '../../pipeline/transform.js';
 import type { Sink } from '../../core/sink.js';
 import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
-import { CollectorError } from '../../core/errors.js';
+import { CollectorError, RequestRejectedError } from '../../core/errors.js';
+import type { Gap } from '../../core/sink.js';
+import { BATCH_TOKEN_EXPIRED_CODES } from '../../mimecast/horizons.js';
+import { logTypeForV2 } from '../../mimecast/log-types.js';
 import { RateBudget } from '../../util/rate-budget.js';
 import type { TokenSource } from './oauth.js';
 import { type Page, PageClient } from './pages.js';
@@ -46,6 +55,8 @@ export interface BatchState {
   /** The page token of the page in progress, or undefined for the first page. */
   pageToken(type: string): string | undefined;
   itemState(type: string, key: string): string | undefined;
+  /** The newest event time stored for the type, where a gap after aged-out files begins. */
+  newestEventMs(type: string): number | undefined;
 }
 
 /** The object key of a pre-signed URL: stable when the page is listed again. */
@@ -58,6 +69,8 @@ type DownloadOutcome = 'done' | 'expired' | 'retry';
 
 export class V2BatchCollector {
   private readonly pages: PageClient;
+  /** Per type restarted after its files aged out: the newest event stored, until the gap is recorded. */
+  private readonly gapFrom = new Map<string, number>();
 
   constructor(
     private readonly options: BatchOptions,
@@ -159,9 +172,11 @@ export class V2BatchCollector {
         unit = { ...unit, deadLetters: unit.deadLetters.map((d) => (d.position === broken!.position && d.reason === reason ? { ...d, raw: whole!, reason: `${name}: ${reason}` } : d)) };
       }
       summary.countUnit(unit);
+      const oldestHeld = unit.events.length > 0 ? unit.events.reduce((m, e) => Math.min(m, e.timeMs), Infinity) : undefined;
       const counts = await this.sink.write(unit, {
         key: stream,
         cursor: pageToken ?? '',
+        gaps: this.takeGap(type, oldestHeld, summary),
         ...(batch.last ? { workItem: { stream, key, state: reason === undefined ? 'done' : 'dead', detail: reason } } : {}),
       });
       summary.addSink(counts);
@@ -177,13 +192,52 @@ export class V2BatchCollector {
     await this.sink.write({ source: stream, events: [], deadLetters: [], position: 0, last: false }, { key: stream, cursor: pageToken ?? '', listed: { stream, pageToken: pageToken ?? '', items } });
   }
 
+  /**
+   * The gap of a type restarted after its files aged out, once the oldest event still held is known
+   * (`oldestHeldMs`: the first events stored after the restart; now, when nothing is held). None
+   * when that event is not newer than the newest one stored: nothing was lost after all.
+   */
+  private takeGap(type: string, oldestHeldMs: number | undefined, summary: RunSummary): Gap[] | undefined {
+    const fromMs = this.gapFrom.get(type);
+    if (fromMs === undefined || oldestHeldMs === undefined) return undefined;
+    this.gapFrom.delete(type);
+    if (oldestHeldMs <= fromMs + 1) return undefined;
+    summary.gaps++;
+    const logType = logTypeForV2(type);
+    this.log.error('gap recorded: files aged out at Mimecast before they were collected', { type, from: new Date(fromMs).toISOString(), to: new Date(oldestHeldMs).toISOString() });
+    return [{ fromMs, toMs: oldestHeldMs, logType, reason: `the ${type} files after the newest event stored aged out at Mimecast (kept about 7 days) before they were collected` }];
+  }
+
+  /**
+   * Lists a page; when the page token points at files that aged out, marks the files still queued
+   * as aged out, remembers where the gap begins and lists the type again from its oldest file kept.
+   */
+  private async listOrRestart(type: string, pageToken: string | undefined, stop: AbortSignal): Promise<{ page: Page<ListedFile>; pageToken: string | undefined } | undefined> {
+    try {
+      const page = await this.list(type, pageToken, stop);
+      return page && { page, pageToken };
+    } catch (err) {
+      if (!(pageToken !== undefined && err instanceof RequestRejectedError && BATCH_TOKEN_EXPIRED_CODES.includes(err.code ?? ''))) throw err;
+    }
+    const stream = this.streamName(type);
+    const fromMs = this.state.newestEventMs(type) ?? 0;
+    this.log.warn('the page token points at files that aged out at Mimecast: listing the type again from its oldest file still kept; the interval lost will be recorded as a gap', { type });
+    // The files still kept are queued again (as pending) by the new listing; the others never will be.
+    await this.sink.write({ source: stream, events: [], deadLetters: [], position: 0, last: false }, { key: stream, moveCheckpoint: false, agedOut: { stream } });
+    this.gapFrom.set(type, fromMs);
+    const page = await this.list(type, undefined, stop);
+    return page && { page, pageToken: undefined };
+  }
+
   private async collectType(type: string, stop: AbortSignal, summary: RunSummary): Promise<void> {
     const stream = this.streamName(type);
     let pageToken = this.state.pageToken(type);
     const failures = new Map<string, number>(); // file key → failed fetches
     while (!stop.aborted) {
-      let page = await this.list(type, pageToken, stop);
-      if (!page) return;
+      const listed = await this.listOrRestart(type, pageToken, stop);
+      if (!listed) return;
+      let page = listed.page;
+      pageToken = listed.pageToken;
       await this.queue(stream, pageToken, page);
       let relists = 0;
       for (let i = 0; i < page.value.length && !stop.aborted; ) {
@@ -217,7 +271,8 @@ export class V2BatchCollector {
       if (stop.aborted) return;
       // Every file of the page is stored or dead-lettered: move the page token, even for an empty page.
       // `last` records whether the type is caught up (checkpoints.complete, shown by `stats`).
-      await this.sink.write({ source: stream, events: [], deadLetters: [], position: 0, last: page.isCaughtUp }, { key: stream, cursor: page.nextPage });
+      const gaps = page.isCaughtUp ? this.takeGap(type, Date.now(), summary) : undefined; // nothing of the type is held at all
+      await this.sink.write({ source: stream, events: [], deadLetters: [], position: 0, last: page.isCaughtUp }, { key: stream, cursor: page.nextPage, gaps });
       pageToken = page.nextPage;
       if (page.isCaughtUp) {
         this.log.info('caught up', { type });

@@ -14,7 +14,7 @@ import type { Logger } from '../../log/logger.js';
 import { STREAM_PATH_V2 } from '../../mimecast/endpoints.js';
 import { RunSummary } from '../../pipeline/summary.js';
 import type { Transformer } from '../../pipeline/transform.js';
-import type { CheckpointUpdate, Sink } from '../../core/sink.js';
+import type { Gap, Sink } from '../../core/sink.js';
 import { RequestRejectedError } from '../../core/errors.js';
 import { STREAM_TOKEN_EXPIRED_CODES } from '../../mimecast/horizons.js';
 import { type PollingOptions, sleep } from '../../util/backoff.js';
@@ -70,7 +70,7 @@ export class V2StreamCollector {
           continue;
         }
         if (!page) break;
-        let gap: CheckpointUpdate['gap'];
+        let gap: Gap | undefined;
         const firstMs = restartedFrom !== undefined ? eventTime(page.value[0]) : undefined;
         if (restartedFrom !== undefined && (firstMs !== undefined || page.isCaughtUp)) {
           const toMs = firstMs ?? Date.now();
@@ -98,7 +98,7 @@ export class V2StreamCollector {
    * make the fingerprint) and commits them; only the page's last unit moves the token to `next`.
    * Returns the newest event time stored from the page.
    */
-  private async store(events: unknown[], token: string | undefined, next: string, caughtUp: boolean, summary: RunSummary, gap: CheckpointUpdate['gap']): Promise<number | undefined> {
+  private async store(events: unknown[], token: string | undefined, next: string, caughtUp: boolean, summary: RunSummary, gap: Gap | undefined): Promise<number | undefined> {
     const source = `${this.options.checkpointKey} page ${token ?? 'first'}`;
     const text = events.map((e) => JSON.stringify(e)).join('\n');
     let newest: number | undefined;
@@ -108,7 +108,7 @@ export class V2StreamCollector {
       const unit = { ...this.transformer.process(batch), last: batch.last && caughtUp };
       summary.countUnit(unit);
       for (const e of unit.events) newest = newest === undefined ? e.timeMs : Math.max(newest, e.timeMs);
-      summary.addSink(await this.sink.write(unit, { key: this.options.checkpointKey, position: 0, cursor: batch.last ? next : token ?? '', gap: gapToRecord }));
+      summary.addSink(await this.sink.write(unit, { key: this.options.checkpointKey, position: 0, cursor: batch.last ? next : token ?? '', gaps: gapToRecord && [gapToRecord] }));
       gapToRecord = undefined;
     }
     return newest;

@@ -60,8 +60,8 @@ export async function overviewPage(): Promise<Child[]> {
   if (s.gaps.length === 0) out.push(h('p', { 'data-gaps': '0' }, 'No gap recorded: nothing aged out at Mimecast before it was collected.'));
   else {
     out.push(h('p', { class: 'error' }, `${s.gaps.length} interval(s) whose events aged out at Mimecast before they were collected. Those events are gone at the source.`),
-      table(['source', 'after (newest stored)', 'before (oldest held)', 'lost', 'recorded'], s.gaps.map((g) => [
-        h('td', {}, g.source), h('td', { 'data-gap-from': g.from }, time(g.from)), h('td', {}, time(g.to)), h('td', {}, duration(g.lost_seconds)), h('td', {}, time(g.recorded_at)),
+      table(['source', 'log type', 'after (newest stored)', 'before (oldest held)', 'lost', 'recorded'], s.gaps.map((g) => [
+        h('td', {}, g.source), h('td', {}, g.log_type ?? 'all'), h('td', { 'data-gap-from': g.from }, time(g.from)), h('td', {}, time(g.to)), h('td', {}, duration(g.lost_seconds)), h('td', {}, time(g.recorded_at)),
       ]), { 'aria-label': 'gaps' }));
   }
   if (s.api_streams.length) {
