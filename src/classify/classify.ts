@@ -1,13 +1,13 @@
 /**
  * Decides each record's log type and says how it decided (docs/mimecast.md §1–2):
- * the record's own type field > file or zip-member name > `--type` > its keys.
+ * the feed it came from > the record's own type field > file or zip-member name > `--type` > its keys.
  */
 import type { DecodedRecord } from '../decode/record.js';
 import { UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
 import { normalizeV2Type } from '../mimecast/log-types.js';
 import type { TypeTables } from './type-tables.js';
 
-export type LogTypeSource = 'record' | 'file_name' | 'declared' | 'fields';
+export type LogTypeSource = 'feed' | 'record' | 'file_name' | 'declared' | 'fields';
 
 export interface Classification {
   readonly logType: string;
@@ -26,6 +26,8 @@ export interface TypeSignals {
   readonly fileName?: string;
   /** `--type`. */
   readonly declared?: string;
+  /** The API feed the record came from, when the feed is one log type (mimecast/feeds.ts). */
+  readonly feed?: string;
 }
 
 function recordType(record: DecodedRecord): string | undefined {
@@ -41,6 +43,7 @@ export class Classifier {
   constructor(readonly tables: TypeTables) {}
 
   classify(record: DecodedRecord, signals: TypeSignals): Classification {
+    if (signals.feed) return { logType: signals.feed, source: 'feed', driftKeys: [] }; // the source says what it is
     const own = recordType(record);
     if (own !== undefined) {
       return { logType: this.tables.v2Types.get(normalizeV2Type(own)) ?? UNKNOWN_LOG_TYPE, source: 'record', driftKeys: [] };

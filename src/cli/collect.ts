@@ -10,6 +10,8 @@ import type { ApiObserver, PollingOptions } from '../util/backoff.js';
 import { CollectorError } from '../core/errors.js';
 import { type InvalidTokenPolicy, V1Collector } from '../sources/mimecast-v1/collector.js';
 import { V2BatchCollector } from '../sources/mimecast-v2/batch.js';
+import { FeedCollector } from '../sources/mimecast-v2/feeds.js';
+import { FEEDS, type FeedSpec, feedNamed } from '../mimecast/feeds.js';
 import { V2StreamCollector } from '../sources/mimecast-v2/stream.js';
 import { OAuthError, TokenSource } from '../sources/mimecast-v2/oauth.js';
 import { Store } from '../store/store.js';
@@ -78,6 +80,11 @@ export interface CollectOptions extends PipelineOptions, SearchSinkCliOptions, L
   decodeRetries: string;
   onInvalidToken: string;
   logLevel: string;
+  /** API 2.0 POST feeds instead of the SIEM logs (mimecast/feeds.ts). */
+  feeds?: string;
+  safetyLag: string;
+  overlap: string;
+  firstLookBackDays: string;
 }
 
 function checkUrl(url: string): void {
@@ -150,7 +157,11 @@ export function registerCollect(program: Command): void {
     .addOption(new Option('--api <version>', 'API generation: v1 (get-siem-logs) or v2 (OAuth2: batch files or stream)').choices(['v1', 'v2']).default('v1'))
     .option('--types <list>', 'v2: comma-separated API 2.0 types to collect (default: all ten)')
     .addOption(new Option('--mode <mode>', 'v2: batch (files, durable work queue) or stream (events inline)').choices(['batch', 'stream']).default('batch'))
-    .option('--page-size <n>', 'v2: files per listing page (batch, default 25) or events per page (stream, default 500)')
+    .option('--page-size <n>', 'v2: files per listing page (batch, default 25) or events per page (stream and feeds, default 500)')
+    .option('--feeds <list>', `v2: collect these POST feeds instead of the SIEM logs: all, or a list of ${FEEDS.map((f) => f.name).join(', ')}`)
+    .option('--safety-lag <seconds>', 'feeds: windows end this long before now (Mimecast indexes some records late)', '900')
+    .option('--overlap <seconds>', 'feeds: each window starts this long before the previous one ended', '60')
+    .option('--first-look-back-days <days>', "feeds: where a feed never collected starts (at most the feed's look-back)", '7')
     .option('--concurrency <n>', 'v2 batch: types collected at once, sharing one rate budget', '3')
     .option('--url <url>', 'API base URL (e.g. the simulator); overrides --region')
     .option('--region <region>', `API host by region: v1 ${Object.keys(V1_REGIONS).join(', ')}; v2 ${Object.keys(V2_REGIONS).join(', ')}`)
@@ -233,7 +244,7 @@ export interface CollectorDeps {
 }
 
 /** Checkpoint name of an API source: `<kind> <origin>`, plus `[name]` for a named source. */
-export function checkpointName(kind: 'mimecast-v1' | 'mimecast-v2' | 'mimecast-v2-stream', baseUrl: string, name?: string): string {
+export function checkpointName(kind: 'mimecast-v1' | 'mimecast-v2' | 'mimecast-v2-stream' | 'mimecast-v2-feed', baseUrl: string, name?: string): string {
   return `${kind} ${new URL(baseUrl).origin}${name ? ` [${name}]` : ''}`;
 }
 
@@ -275,6 +286,17 @@ function startV1(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v1' 
 }
 
 /** API 2.0: batch files through the durable work queue, or the stream (`--mode stream`). */
+/** `--feeds`: `all` or a comma-separated list of feed names. */
+function parseFeeds(list: string): FeedSpec[] {
+  const names = list.split(',').map((n) => n.trim()).filter(Boolean);
+  if (names.length === 1 && names[0] === 'all') return [...FEEDS];
+  return names.map((n) => {
+    const feed = feedNamed(n);
+    if (!feed) throw new UsageError(`unknown feed "${n}" in --feeds; known: all, ${FEEDS.map((f) => f.name).join(', ')}`);
+    return feed;
+  });
+}
+
 function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v2' }>, deps: CollectorDeps): Promise<RunSummary> {
   const { log, stop, store } = deps;
   const baseUrl = source.baseUrl;
@@ -283,6 +305,25 @@ function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v2' 
   const streamName = (type: string) => `${checkpointName('mimecast-v2', baseUrl, deps.name)} ${type}`;
   const polling = { ...pollingOptions(o), observe: deps.observe };
   const tokens = new TokenSource(baseUrl, { clientId: source.clientId, clientSecret: source.clientSecret }, polling.timeoutMs, deps.observe);
+  if (o.feeds !== undefined) {
+    const feeds = parseFeeds(o.feeds);
+    const checkpointKey = (feed: FeedSpec) => `${checkpointName('mimecast-v2-feed', baseUrl, deps.name)} ${feed.name}`;
+    const collector = new FeedCollector(
+      {
+        ...polling, baseUrl, feeds, pageSize: num(o.pageSize ?? '500', '--page-size'), limits: limitsFrom(o), checkpointKey,
+        safetyLagMs: num(o.safetyLag, '--safety-lag') * 1000, overlapMs: num(o.overlap, '--overlap') * 1000,
+        maxWindowMs: 86_400_000, firstLookBackMs: num(o.firstLookBackDays, '--first-look-back-days') * 86_400_000,
+      },
+      tokens, transformer, deps.sink,
+      (feed) => {
+        const cursor = Number(store.checkpoint(checkpointKey(feed))?.cursor ?? NaN);
+        return Number.isFinite(cursor) && cursor > 0 ? cursor : undefined;
+      },
+      log,
+    );
+    log.info('collecting', { api: 'v2', mode: 'feeds', url: baseUrl, feeds: feeds.map((f) => f.name) });
+    return collector.run(stop);
+  }
   if (o.mode === 'stream') {
     const checkpointKey = checkpointName('mimecast-v2-stream', baseUrl, deps.name);
     const collector = new V2StreamCollector({ ...polling, baseUrl, pageSize: num(o.pageSize ?? '500', '--page-size'), checkpointKey, limits: limitsFrom(o) }, tokens, transformer, deps.sink, log);

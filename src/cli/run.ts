@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { Logger, type Level } from '../log/logger.js';
 import { LOG_TYPES } from '../mimecast/log-types.js';
+import { FEEDS } from '../mimecast/feeds.js';
 import { ConfigError, type ServiceConfig, type SourceConfig, loadConfig } from '../service/config.js';
 import { type SourceStarter, startService } from '../service/run.js';
 import { type CollectOptions, checkpointName, resolveSource, startCollector } from './collect.js';
@@ -21,6 +22,7 @@ type ApiSourceConfig = Exclude<SourceConfig, { kind: 'spool' }>;
 type SpoolSourceConfig = Extract<SourceConfig, { kind: 'spool' }>;
 
 const API: Record<ApiSourceConfig['kind'], { api: 'v1' | 'v2'; mode: 'batch' | 'stream' }> = {
+  'mimecast-v2-feeds': { api: 'v2', mode: 'batch' },
   'mimecast-v1': { api: 'v1', mode: 'batch' },
   'mimecast-v2-batch': { api: 'v2', mode: 'batch' },
   'mimecast-v2-stream': { api: 'v2', mode: 'stream' },
@@ -55,10 +57,14 @@ function collectOptions(c: ServiceConfig, s: ApiSourceConfig, once: boolean): Co
     url: s.url, region: s.region,
     types: s.kind === 'mimecast-v2-batch' ? s.types?.join(',') : undefined,
     pageSize: s.kind === 'mimecast-v1' ? undefined : String(s.page_size),
+    feeds: s.kind === 'mimecast-v2-feeds' ? (s.feeds ?? FEEDS.map((f) => f.name)).join(',') : undefined,
+    safetyLag: String(s.kind === 'mimecast-v2-feeds' ? s.safety_lag_s : 900),
+    overlap: String(s.kind === 'mimecast-v2-feeds' ? s.overlap_s : 60),
+    firstLookBackDays: String(s.kind === 'mimecast-v2-feeds' ? s.first_look_back_days : 7),
     concurrency: String(s.kind === 'mimecast-v2-batch' ? s.concurrency : 1),
     format: s.kind === 'mimecast-v1' ? s.format : 'key_value',
     compress: s.kind === 'mimecast-v1' ? s.compress : true,
-    decodeRetries: String(s.kind === 'mimecast-v2-stream' ? 2 : s.decode_retries),
+    decodeRetries: String(s.kind === 'mimecast-v2-stream' || s.kind === 'mimecast-v2-feeds' ? 2 : s.decode_retries),
     onInvalidToken: s.kind === 'mimecast-v1' ? s.on_invalid_token : 'restart',
     pollInterval: String(s.poll_interval_s), timeout: String(s.timeout_s), retryBaseMs: String(s.retry_base_ms), retryMaxMs: String(s.retry_max_ms),
     maxRetries: String(s.max_retries), maxResponseBytes: String(s.max_response_bytes), logLevel: c.log_level,
@@ -87,6 +93,8 @@ function starter(c: ServiceConfig, s: SourceConfig, once: boolean): SourceStarte
   const source = resolveSource(o, {}, given);
   const names = s.kind === 'mimecast-v2-batch'
     ? (s.types ?? LOG_TYPES.map((t) => t.v2Types[0]!)).map((t) => `${checkpointName('mimecast-v2', source.baseUrl, s.name)} ${t}`)
+    : s.kind === 'mimecast-v2-feeds'
+    ? o.feeds!.split(',').map((f) => `${checkpointName('mimecast-v2-feed', source.baseUrl, s.name)} ${f}`)
     : [checkpointName(s.kind === 'mimecast-v1' ? 'mimecast-v1' : 'mimecast-v2-stream', source.baseUrl, s.name)];
   return { name: s.name, kind: s.kind, checkpointNames: names, start: (deps) => startCollector(o, source, { ...deps, name: s.name }) };
 }

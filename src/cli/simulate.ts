@@ -53,7 +53,7 @@ export function registerSimulate(program: Command): void {
     .option('--expire-binding-after <n>', 'after n requests every call answers 418 err_xdk_binding_expired')
     .option('--rate-limit <n/ms>', 'calls per window, e.g. 100/60000 (default 10000/3600000)')
     .option('--slow-ms <ms>', "delay of the 'slow' fault", '2000')
-    .option('--write-expected <dir>', 'write every file it will serve, as served, then serve: API 1.0 files to DIR/v1, API 2.0 batch files to DIR/v2')
+    .option('--write-expected <dir>', "write every file it will serve, as served, then serve: API 1.0 files to DIR/v1, API 2.0 batch files to DIR/v2, the POST feeds' records to DIR/feeds")
     .option('--horizons', "model Mimecast's horizons: files kept 7 days (API 1.0, API 2.0 batch), the stream's 24 h window, nothing newer than the clock")
     .option('--clock <iso>', 'with --horizons: the simulated time now (default: the newest event)')
     .addOption(new Option('--format <format>', 'format of the files written by --write-expected').choices(['key_value', 'json']).default('key_value'))
@@ -91,6 +91,7 @@ export function registerSimulate(program: Command): void {
         // Two sets: the same events as API 1.0 files and as API 2.0 batch files.
         sim.writeExpected(join(o.writeExpected, 'v1'), o.format);
         sim.v2.writeExpected(join(o.writeExpected, 'v2'));
+        sim.v2.feeds.writeExpected(join(o.writeExpected, 'feeds'));
       }
       const info = await sim.start();
       process.stdout.write(`${JSON.stringify({ ...info, seed })}\n`);

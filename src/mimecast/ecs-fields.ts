@@ -3,6 +3,13 @@
  * A field named in `from` is moved to `to` with the `as` conversion; every other field stays
  * under `mimecast.<original name>`, converted by the value tables below.
  */
+import { FEEDS } from './feeds.js';
+
+const FEED_TYPES = FEEDS.map((f) => f.name);
+
+/** A released message with a spam score at least this is an alert (a policy choice: tune it to the account). */
+export const HIGH_SPAM_SCORE = 10;
+
 export type Conversion =
   | 'text' // as it is
   | 'lowercase'
@@ -58,13 +65,26 @@ export const ECS_MAPPINGS: readonly EcsMapping[] = [
   { from: ['sha1'], to: 'attachment.hash.sha1', as: 'text' },
   { from: ['sha256'], to: 'attachment.hash.sha256', as: 'text' },
   { from: ['AttNames', 'attachments'], to: 'attachments', as: 'file_names' },
+  // The other API 2.0 feeds (mimecast/feeds.ts): their own names for the same things.
+  { from: ['senderAddress', 'fromUserEmailAddress'], to: 'email.from.address', as: 'address', onlyTypes: FEED_TYPES },
+  { from: ['recipientAddress', 'userEmailAddress'], to: 'email.to.address', as: 'addresses', onlyTypes: FEED_TYPES },
+  { from: ['userEmailAddress', 'user'], to: 'user.email', as: 'address', onlyTypes: FEED_TYPES },
+  { from: ['senderIpAddress', 'sendingIp'], to: 'source.ip', as: 'ip', onlyTypes: FEED_TYPES },
+  { from: ['auditType', 'actionTriggered'], to: 'event.action', as: 'text', onlyTypes: FEED_TYPES },
+  { from: ['policy', 'definition', 'ttpDefinition'], to: 'rule.name', as: 'text', onlyTypes: FEED_TYPES },
+  { from: ['eventInfo'], to: 'message', as: 'text', onlyTypes: ['audit'] },
+  { from: ['from'], to: 'email.from.address', as: 'address', onlyTypes: ['held-release', 'archive-view'] },
+  { from: ['to'], to: 'email.to.address', as: 'addresses', onlyTypes: ['held-release', 'archive-view'] },
+  { from: ['operator', 'emailAddr', 'viewer'], to: 'user.email', as: 'address', onlyTypes: FEED_TYPES },
+  { from: ['heldReason'], to: 'event.reason', as: 'text', onlyTypes: ['held-release'] },
+  { from: ['searchText'], to: 'message', as: 'text', onlyTypes: ['archive-search'] },
 ];
 
 /** Fields kept under `mimecast.*` that are numbers (all values arrive as text in key_value and v2). */
 export const NUMBER_FIELDS: readonly string[] = [
   'SpamLimit', 'SpamScore', 'AttCnt', 'AttSize', 'MsgSize', 'Latency', 'Attempt', 'Snt', 'Hits',
   'spamScore', 'spamDetectionLevel', 'numberAttachments', 'totalSizeAttachments', 'emailSize', 'deliveryAttempts',
-  'deliveryTime', 'itemsDetected', 'sizeAttachment',
+  'deliveryTime', 'itemsDetected', 'sizeAttachment', 'hits',
 ];
 
 /** Fields kept under `mimecast.*` that are booleans (`"true"`/`"false"` in the source). */
@@ -75,6 +95,7 @@ export const BOOLEAN_FIELDS: readonly string[] = [
   'TaggedMalicious', 'ThreatDictionary', 'credentialTheft', 'taggedExternal', 'taggedMalicious', 'newDomain',
   'replyMismatch', 'internalName', 'customName', 'threatDictionary', 'customThreatDictionary', 'similarInternalDomain',
   'similarCustomExternalDomain', 'similarMimecastExternalDomain', 'senderDomainInternal', 'customerIp', 'mimecastIp',
+  'isAdmin', 'contentViewed', 'discoveryCase',
 ];
 
 /** Fields that never reach the document: transport metadata. */
@@ -86,6 +107,8 @@ export interface AlertRule {
   /** Matches when the value (case-insensitive) is one of these; absent: any non-empty value. */
   readonly values?: readonly string[];
   readonly logTypes?: readonly string[];
+  /** Matches when the value is a number at least this (instead of `values`). */
+  readonly atLeast?: number;
 }
 
 export const ALERT_RULES: readonly AlertRule[] = [
@@ -93,4 +116,9 @@ export const ALERT_RULES: readonly AlertRule[] = [
   { keys: ['Hld', 'holdReason', 'Virus', 'virusFound'] },
   { keys: ['TaggedMalicious', 'taggedMalicious'], values: ['true'] },
   { logTypes: ['avlog'] },
+  // Detections of the other feeds: a malicious URL click or sandbox verdict, a DLP block (above).
+  { keys: ['scanResult'], values: ['malicious'], logTypes: ['ttp-url'] },
+  { keys: ['result'], values: ['malicious'], logTypes: ['ttp-attachment'] },
+  // A held message released although its spam score was high: users alert on these.
+  { keys: ['spamScore'], atLeast: HIGH_SPAM_SCORE, logTypes: ['held-release'] },
 ];

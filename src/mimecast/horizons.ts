@@ -15,6 +15,8 @@ export const HORIZONS: readonly Horizon[] = [
   { kind: 'mimecast-v1', feed: 'API 1.0 get-siem-logs files', horizonMs: 7 * 24 * HOUR_MS },
   { kind: 'mimecast-v2', feed: 'API 2.0 SIEM batch files', horizonMs: 7 * 24 * HOUR_MS },
   { kind: 'mimecast-v2-stream', feed: 'API 2.0 SIEM stream', horizonMs: 24 * HOUR_MS },
+  // The shortest look-back among the POST feeds (audit: 60 days); mimecast/feeds.ts has each one's.
+  { kind: 'mimecast-v2-feed', feed: 'API 2.0 POST feeds', horizonMs: 30 * 24 * HOUR_MS },
 ];
 
 const BY_KIND = new Map(HORIZONS.map((h) => [h.kind, h]));

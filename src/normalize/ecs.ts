@@ -7,6 +7,7 @@ import type { Classification } from '../classify/classify.js';
 import type { DecodedRecord, FieldValue, JsonValue } from '../decode/record.js';
 import type { Fingerprint } from '../fingerprint/fingerprint.js';
 import { stableJson } from '../util/stable-json.js';
+import { categoryOf, datasetOf } from '../mimecast/feeds.js';
 import {
   ALERT_RULES, BOOLEAN_FIELDS, type Conversion, DROPPED_FIELDS, ECS_MAPPINGS, type EcsMapping, NUMBER_FIELDS,
 } from '../mimecast/ecs-fields.js';
@@ -130,9 +131,9 @@ export class EcsNormalizer {
     doc.event = {
       id: fp.id,
       hash: fp.hash,
-      dataset: 'mimecast.siem_logs',
+      dataset: datasetOf(logType),
       module: 'mimecast',
-      category: ['email'],
+      category: [...categoryOf(logType)],
       kind: this.isAlert(record, logType) ? 'alert' : 'event',
     };
     doc.mimecast = mimecast;
@@ -212,6 +213,7 @@ export class EcsNormalizer {
         const v = record.fields.get(key);
         if (v === undefined) return false;
         const t = asText(v).trim().toLowerCase();
+        if (rule.atLeast !== undefined) return (toNumber(t) ?? -Infinity) >= rule.atLeast;
         if (!rule.values) return t !== '' && t !== 'null' && t !== 'false' && t !== 'none';
         return rule.values.includes(t);
       });

@@ -20,6 +20,8 @@ export class RunSummary {
   unknownTypeDeadLetters = 0;
   /** Intervals recorded as lost at the source (aged out before they were collected). */
   gaps = 0;
+  /** API feeds skipped because the account cannot read them (not licensed, a missing role). */
+  unavailableFeeds: string[] = [];
 
   countUnit(unit: Unit): void {
     this.records += unit.events.length + unit.deadLetters.length;
@@ -55,6 +57,7 @@ export class RunSummary {
       schema_drift_keys: sorted(this.driftKeys),
       dead_letter_reasons: sorted(this.deadLetterReasons),
       ...(this.gaps > 0 ? { gaps: this.gaps } : {}),
+      ...(this.unavailableFeeds.length > 0 ? { unavailable_feeds: this.unavailableFeeds } : {}),
     };
   }
 

@@ -21,10 +21,16 @@ export class Transformer {
     private readonly normalizer: EcsNormalizer,
     private readonly declaredType?: string,
     private readonly unknownTypes: UnknownTypePolicy = 'store',
+    private readonly feed?: string,
   ) {}
 
+  /** The same pipeline for records of one API feed, whose log type the feed says. */
+  forFeed(feed: string): Transformer {
+    return new Transformer(this.classifier, this.normalizer, this.declaredType, this.unknownTypes, feed);
+  }
+
   private processRecord(record: DecodedRecord, fileName: string, position: number): ProcessedEvent | { reason: string } {
-    const classification = this.classifier.classify(record, { fileName, declared: this.declaredType });
+    const classification = this.classifier.classify(record, { fileName, declared: this.declaredType, feed: this.feed });
     if (classification.logType === UNKNOWN_LOG_TYPE && this.unknownTypes === 'dead-letter') {
       return { reason: `${UNKNOWN_TYPE_REASON} (keys: ${[...record.fields.keys()].sort().join(',')})` };
     }

@@ -5,6 +5,7 @@
  * be given as `<key>_file:`, a file only its owner may read.
  */
 import { readFileSync, statSync } from 'node:fs';
+import { FEEDS } from '../mimecast/feeds.js';
 import { isAbsolute, resolve, dirname } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
@@ -104,6 +105,17 @@ const v2Stream = z.strictObject({
   ...polling,
 });
 
+const v2Feeds = z.strictObject({
+  ...v2Account,
+  kind: z.literal('mimecast-v2-feeds'),
+  feeds: z.array(oneOf(FEEDS.map((f) => f.name) as [string, ...string[]], 'feed')).min(1).optional(),
+  page_size: whole(1).default(500),
+  safety_lag_s: whole(0).default(900),
+  overlap_s: whole(0).default(60),
+  first_look_back_days: whole(1).default(7),
+  ...polling,
+});
+
 /** A local directory that files are dropped into (by another tool, or copied from elsewhere). */
 const spool = z.strictObject({
   name,
@@ -113,8 +125,8 @@ const spool = z.strictObject({
   ...pipeline,
 });
 
-const source = z.discriminatedUnion('kind', [v1Source, v2Batch, v2Stream, spool], {
-  error: (iss) => (iss.code === 'invalid_union' ? `unknown source kind ${JSON.stringify((iss.input as { kind?: unknown } | undefined)?.kind)}, expected one of "mimecast-v1", "mimecast-v2-batch", "mimecast-v2-stream", "spool"` : undefined),
+const source = z.discriminatedUnion('kind', [v1Source, v2Batch, v2Stream, v2Feeds, spool], {
+  error: (iss) => (iss.code === 'invalid_union' ? `unknown source kind ${JSON.stringify((iss.input as { kind?: unknown } | undefined)?.kind)}, expected one of "mimecast-v1", "mimecast-v2-batch", "mimecast-v2-stream", "mimecast-v2-feeds", "spool"` : undefined),
 });
 
 const sink = z.strictObject({

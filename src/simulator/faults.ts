@@ -9,9 +9,10 @@ import { Rng } from './generate.js';
 export const V1_FAULTS = ['429', '5xx', 'reset', 'slow', 'empty', 'truncated-zip', 'truncated-json', 'fail200', 'invalid-token'] as const;
 /**
  * Faults of API 2.0 calls. `429` and `5xx` hit listings, stream pages and downloads; the content
- * faults (`malformed-line`, `long-line`) are permanent: chosen files always hold them.
+ * faults (`malformed-line`, `long-line`) are permanent: chosen files always hold them. `fail200`
+ * (HTTP 200 with a retryable `fail[]`) hits the other feeds' POST calls.
  */
-export const V2_FAULTS = ['429', '5xx', 'expired-url', 'truncated-gzip', 'empty-page', 'token-expiry', 'malformed-line', 'long-line'] as const;
+export const V2_FAULTS = ['429', '5xx', 'expired-url', 'truncated-gzip', 'empty-page', 'token-expiry', 'malformed-line', 'long-line', 'fail200'] as const;
 export const TRANSIENT_FAULTS = [...new Set([...V1_FAULTS, ...V2_FAULTS])] as readonly (typeof V1_FAULTS[number] | typeof V2_FAULTS[number])[];
 export type Fault = (typeof TRANSIENT_FAULTS)[number];
 export type V2Fault = (typeof V2_FAULTS)[number];

@@ -17,6 +17,7 @@ import { LOG_TYPES } from '../mimecast/log-types.js';
 import type { SiemFile } from './catalog.js';
 import type { FaultPlan, V2Fault } from './faults.js';
 import { Rng, toV2Record } from './generate.js';
+import { FeedApi, type FeedSimOptions } from './feeds.js';
 
 import { BATCH_PATH_V2 as BATCH_PATH, OAUTH_PATH_V2 as OAUTH_PATH, STREAM_PATH_V2 as STREAM_PATH } from '../mimecast/endpoints.js';
 const FILE_PATH = '/v2files/';
@@ -40,6 +41,8 @@ export interface V2Options {
    * (HTTP 400, code STREAM_TOKEN_EXPIRED), and `dateRangeStartsAt` starts at a time.
    */
   readonly streamWindowMs?: number;
+  /** The other API 2.0 feeds: how many records, when, and which are not licensed. */
+  readonly feeds?: FeedSimOptions;
 }
 
 /** The simulator's answer to a stream page token that points before the window (Mimecast's own is not documented). */
@@ -94,6 +97,8 @@ export class V2Api {
   private issued = 0;
   private justExpired = false;
   private readonly issuedAt = new Map<string, number>();
+  /** The other API 2.0 feeds (audit, TTP, DLP). */
+  readonly feeds: FeedApi;
   /** The stream in time order (windowed mode): catalog index and position in its file. */
   private timeline: { file: number; at: number; timeMs: number }[] | undefined;
 
@@ -111,6 +116,7 @@ export class V2Api {
     this.credentials = v2CredentialsFor(seed);
     this.signKey = createHmac('sha256', String(seed)).update('v2-urls').digest();
     this.content = { longLine: faults.isEnabled('long-line'), malformedLine: faults.isEnabled('malformed-line') };
+    this.feeds = new FeedApi(seed, options.feeds);
   }
 
   /** Writes every batch file as served (NDJSON, content faults included): `mimelog ingest DIR` yields the expected v2 set. */
@@ -142,6 +148,17 @@ export class V2Api {
       }
       if (url.pathname === BATCH_PATH) this.listBatch(url, origin, json, fault === 'empty-page');
       else this.streamPage(url, json, fault === 'empty-page');
+      return true;
+    }
+    const feed = req.method === 'POST' ? this.feeds.feedAt(url.pathname) : undefined;
+    if (feed) {
+      if (!this.authorized(req)) return json(401, { fail: [{ errors: [{ code: 'err_unauthorized', message: 'access token missing or expired', retryable: false }] }] }), true;
+      if (!this.rateLimit(res)) return json(429, { fail: [{ errors: [{ code: 'err_rate_limit', message: 'rate limit exceeded', retryable: true }] }] }), true;
+      const fault = this.faults.next((f) => f === '429' || f === '5xx' || f === 'fail200');
+      // Some endpoints send X-RateLimit-* only once the limit is exceeded, some not even then.
+      if (fault === '429') return json(429, { fail: [{ errors: [{ code: 'err_rate_limit', message: 'rate limit exceeded', retryable: true }] }] }, this.issued % 2 ? { 'X-RateLimit-Reset': '150' } : {}), true;
+      if (fault === '5xx') return json(503, { fail: [] }), true;
+      this.feeds.answer(feed, body, json, fault === 'fail200');
       return true;
     }
     if (url.pathname.startsWith(FILE_PATH) && req.method === 'GET') return this.download(req, res, url), true;

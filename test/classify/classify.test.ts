@@ -93,8 +93,9 @@ describe('log-type classification', () => {
     assert.deepEqual(c.driftKeys, ['NewField']);
   });
 
-  it('applies precedence: record type > file name > --type > keys', () => {
+  it('applies precedence: the feed > record type > file name > --type > keys', () => {
     const v2 = json('{"type":"url protect","timestamp":"1700000000000","Delivered":"true"}');
+    assert.deepEqual(classifier.classify(v2, { fileName: 'receipt_1.log', declared: 'avlog', feed: 'ttp-url' }), { logType: 'ttp-url', source: 'feed', driftKeys: [] });
     assert.deepEqual([classifier.classify(v2, { fileName: 'receipt_1.log', declared: 'avlog' }).logType], ['url-protect']);
     const stream = json('{"eventType":"Attachment_Protect","timestamp":"1700000000000"}');
     assert.equal(classifier.classify(stream, {}).logType, 'attachment-protect');

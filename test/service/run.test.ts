@@ -139,7 +139,7 @@ sources:
     writeFileSync(join(dir, 'mimelog.yaml'), text);
     const r = await runCli(['run', '--config', join(dir, 'mimelog.yaml'), '--check'], { env: { ACME_APP_ID: 'app-id', GLOBEX_CLIENT_ID: 'client-id' } });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /ok, 3 sources \(acme: mimecast-v1, globex: mimecast-v2-batch, dropbox: spool\)/);
+    assert.match(r.stdout, /ok, 4 sources \(acme: mimecast-v1, globex: mimecast-v2-batch, globex-feeds: mimecast-v2-feeds, dropbox: spool\)/);
   });
 
   it('--check says what it would run', async () => {

@@ -12,6 +12,7 @@ import { Logger } from '../../src/log/logger.js';
 import { SearchClient } from '../../src/sinks/search/client.js';
 import { SearchSink } from '../../src/sinks/search/search-sink.js';
 import { ecsLeafMappings } from '../../src/sinks/search/template.js';
+import { FEEDS } from '../../src/mimecast/feeds.js';
 import { takeEvents, toKeyValueLine, toV2Record } from '../../src/simulator/generate.js';
 import { Store } from '../../src/store/store.js';
 import { tempDir, ROOT, killRepeatedly, processInput, runCli } from '../support/helpers.js';
@@ -86,6 +87,28 @@ for (const engine of ALL_ENGINES) describe(`search-engine sink against a real ${
       assert.equal(m.mappings.properties['@timestamp'].type, 'date');
     }
     assert.equal(await os.count('map-*'), 4500 - (await duplicatesOf(join(dir, 's.db'))));
+  });
+
+  it('the API 2.0 feeds through the engine: every record once, each feed\'s fields mapped explicitly outside mimecast.*', { timeout: 120_000 }, async () => {
+    const r = await startSimulator({ seed: 720, events: 10, v2: { feeds: { records: 200 } } });
+    try {
+      const db = join(r.dir, 's.db');
+      const env = { MIMECAST_CLIENT_ID: r.info.v2Credentials.clientId, MIMECAST_CLIENT_SECRET: r.info.v2Credentials.clientSecret };
+      const res = await runCli(['collect', '--api', 'v2', '--feeds', 'all', '--url', r.info.url, '--db', db, ...FAST, ...sinkArgs(os, 'feeds')], { env });
+      assert.equal(res.code, 0, res.stderr.slice(-1500));
+      const mapping = await os.request('GET', '/feeds-*/_mapping');
+      const explicit = new Set(ecsLeafMappings().keys());
+      for (const [index, m] of Object.entries(mapping) as [string, any][]) {
+        const outside = mappedLeaves(m.mappings.properties).filter((f) => !f.startsWith('mimecast.') && !explicit.has(f));
+        assert.deepEqual(outside, [], `${index}: fields mapped dynamically`);
+      }
+      await os.request('POST', '/feeds-*/_refresh');
+      assert.equal(await os.count('feeds-*'), FEEDS.length * 200);
+      const urlClicks = await os.request('POST', '/feeds-*/_count', { query: { term: { 'event.dataset': 'mimecast.ttp_url_logs' } } });
+      assert.equal(urlClicks.count, 200, 'event.dataset names the feed');
+    } finally {
+      await r.sim.stop();
+    }
   });
 
   it('ingesting twice leaves the engine unchanged and counts the duplicates', { timeout: 120_000 }, async () => {

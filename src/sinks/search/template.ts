@@ -32,7 +32,7 @@ const TARGET_PATHS: Record<string, readonly string[]> = {
 };
 
 /** Fields searched as words as well as exact values (ECS puts `.text` multi-fields on these). */
-const WITH_TEXT: readonly string[] = ['email.subject', 'error.message', 'event.reason', 'url.full'];
+const WITH_TEXT: readonly string[] = ['email.subject', 'error.message', 'event.reason', 'url.full', 'message'];
 
 /** Fields the normalizer writes itself, not through the tables. */
 const FIXED_FIELDS: Record<string, Mapping> = {

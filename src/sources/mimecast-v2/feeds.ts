@@ -1,0 +1,222 @@
+/**
+ * The API 2.0 `POST` feeds (audit, TTP URL / attachment / impersonation, DLP): a time-window source.
+ *
+ * Oldest first, one window at a time. A window ends at now − a safety lag (Mimecast indexes some
+ * records minutes late) and is asked for from a small overlap before the previous window's end;
+ * the fingerprint drops the records read twice. Every page of a window is a unit; only the last
+ * page's unit moves the feed's cursor to the window's end, so a crash re-reads the window and
+ * never skips it. The cursor never jumps to "now" when data came back. HTTP 200 with `fail[]` is
+ * an error: retried when it says so, reported once per feed with the admin's action when it is a
+ * configuration fact (not licensed, a missing role), and the other feeds go on. A cursor older
+ * than the feed's look-back starts again at the oldest instant still held, with a gap recorded.
+ */
+import { CollectorError } from '../../core/errors.js';
+import type { Gap, Sink } from '../../core/sink.js';
+import { decodeBytes } from '../../decode/input.js';
+import type { DecodeLimits } from '../../decode/limits.js';
+import type { Logger } from '../../log/logger.js';
+import { FEED_NOT_AVAILABLE_CODES, type FeedSpec, feedTime } from '../../mimecast/feeds.js';
+import { RunSummary } from '../../pipeline/summary.js';
+import type { Transformer } from '../../pipeline/transform.js';
+import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
+import { RateBudget, rateLimitRemaining } from '../../util/rate-budget.js';
+import { describeFetchError } from '../http-body.js';
+import { OAuthError, type TokenSource } from './oauth.js';
+
+export interface FeedOptions extends PollingOptions {
+  readonly baseUrl: string;
+  readonly feeds: readonly FeedSpec[];
+  readonly pageSize: number;
+  /** Windows end this long before now (default 15 min). */
+  readonly safetyLagMs: number;
+  /** Each window starts this long before the previous one ended (default 1 min). */
+  readonly overlapMs: number;
+  /** The longest window asked for at once. */
+  readonly maxWindowMs: number;
+  /** Where a feed never collected starts: this long ago, at most its look-back (default 7 days). */
+  readonly firstLookBackMs: number;
+  readonly limits?: DecodeLimits;
+  /** The checkpoint row of a feed. */
+  readonly checkpointKey: (feed: FeedSpec) => string;
+}
+
+/** A window shorter than this waits for the next poll (else a caught-up feed would ask for milliseconds). */
+const MIN_WINDOW_MS = 60_000;
+
+/** A feed's `fail[]` answer or refusal, with whether asking again can help. */
+class FeedAnswerError extends Error {
+  constructor(message: string, readonly code: string | undefined, readonly retryable: boolean) {
+    super(message);
+  }
+}
+
+interface FeedPage {
+  readonly records: unknown[];
+  readonly next: string | undefined;
+}
+
+export class FeedCollector {
+  private readonly budget = new RateBudget();
+
+  constructor(
+    private readonly options: FeedOptions,
+    private readonly tokens: TokenSource,
+    private readonly transformer: Transformer,
+    private readonly sink: Sink,
+    /** The stored cursor of a feed: the end of its last window (epoch ms), if any. */
+    private readonly cursor: (feed: FeedSpec) => number | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  /** Every feed until caught up (then polls unless `once`). Config facts stop one feed; other failures the run, after the others. */
+  async run(stop: AbortSignal): Promise<RunSummary> {
+    const summary = new RunSummary();
+    const unavailable = new Set<string>();
+    do {
+      const failures: Error[] = [];
+      for (const feed of this.options.feeds) {
+        if (stop.aborted) break;
+        if (unavailable.has(feed.name)) continue;
+        try {
+          await this.collectFeed(feed, stop, summary);
+        } catch (err) {
+          if (err instanceof FeedAnswerError && err.code !== undefined && FEED_NOT_AVAILABLE_CODES.has(err.code)) {
+            unavailable.add(feed.name); // said once, not retried: only an admin can change it
+            this.log.error('feed not available: skipping it, the other feeds go on', { feed: feed.name, code: err.code, action: FEED_NOT_AVAILABLE_CODES.get(err.code) });
+            continue;
+          }
+          if (err instanceof OAuthError) throw err;
+          failures.push(err as Error);
+          this.log.error('feed failed; the other feeds go on', { feed: feed.name, reason: (err as Error).message });
+        }
+      }
+      if (failures.length > 0) throw new CollectorError(`${failures.length} feed(s) failed: ${failures.map((f) => f.message).join('; ')}`);
+    } while (!this.options.once && !stop.aborted && (await sleep(this.options.pollIntervalMs, stop)));
+    summary.unavailableFeeds = [...unavailable];
+    return summary;
+  }
+
+  private async collectFeed(feed: FeedSpec, stop: AbortSignal, summary: RunSummary): Promise<void> {
+    const key = this.options.checkpointKey(feed);
+    const now = Date.now();
+    const oldestHeld = now - feed.lookBackMs;
+    let from = this.cursor(feed) ?? now - Math.min(this.options.firstLookBackMs, feed.lookBackMs);
+    let gaps: Gap[] | undefined;
+    if (from < oldestHeld) {
+      // Past the look-back: what lies between the cursor and the oldest instant held is gone.
+      gaps = [{ fromMs: from, toMs: oldestHeld, logType: feed.name, reason: `the ${feed.name} cursor was older than the feed's look-back (${Math.round(feed.lookBackMs / 86_400_000)} days)` }];
+      summary.gaps++;
+      this.log.error('gap recorded: the feed cursor is older than its look-back', { feed: feed.name, from: new Date(from).toISOString(), to: new Date(oldestHeld).toISOString() });
+      from = oldestHeld;
+    }
+    while (!stop.aborted) {
+      const end = Math.min(from + this.options.maxWindowMs, Date.now() - this.options.safetyLagMs);
+      if (end - from < MIN_WINDOW_MS) return; // caught up: the next window is not old enough yet
+      const askFrom = Math.max(from - this.options.overlapMs, oldestHeld);
+      let pageToken: string | undefined;
+      let pageNo = 0;
+      for (;;) {
+        const page = await this.post(feed, askFrom, end, pageToken, stop);
+        if (!page) return;
+        const last = page.next === undefined;
+        await this.store(feed, key, `${key} window ${feedTime(askFrom)} page ${pageNo}`, page.records, { start: from, moveTo: last ? end : from }, summary, gaps);
+        gaps = undefined;
+        pageNo++;
+        if (last) break;
+        pageToken = page.next;
+      }
+      summary.inputs++;
+      from = end;
+    }
+  }
+
+  /**
+   * One page's records as units (NDJSON of the records: their fields, not the page's bytes, make
+   * the fingerprint). The page's last unit writes the cursor `moveTo` (the window's end on its last
+   * page, else its start); the units before it keep the window's `start`.
+   */
+  private async store(
+    feed: FeedSpec, key: string, source: string, records: unknown[], cursor: { start: number; moveTo: number }, summary: RunSummary, gaps: Gap[] | undefined,
+  ): Promise<void> {
+    const text = records.map((r) => JSON.stringify(r)).join('\n');
+    const transformer = this.transformer.forFeed(feed.name);
+    let pending = gaps;
+    let wrote = false;
+    for await (const batch of decodeBytes(source, Buffer.from(text), { limits: this.options.limits })) {
+      const unit = { ...transformer.process(batch), last: false };
+      summary.countUnit(unit);
+      summary.addSink(await this.sink.write(unit, { key, position: 0, cursor: String(batch.last ? cursor.moveTo : cursor.start), gaps: pending }));
+      pending = undefined;
+      wrote = true;
+    }
+    if (!wrote) {
+      // An empty page still moves the cursor (and records a gap found before it).
+      await this.sink.write({ source, events: [], deadLetters: [], position: 0, last: false }, { key, position: 0, cursor: String(cursor.moveTo), gaps: pending });
+    }
+  }
+
+  /** POSTs one page request, retrying what can be retried; undefined when stopped while waiting. */
+  private async post(feed: FeedSpec, fromMs: number, toMs: number, pageToken: string | undefined, stop: AbortSignal): Promise<FeedPage | undefined> {
+    const body = JSON.stringify({
+      meta: { pagination: { pageSize: this.options.pageSize, ...(pageToken ? { pageToken } : {}) } },
+      data: [{ [feed.window.from]: feedTime(fromMs), [feed.window.to]: feedTime(toMs), ...(feed.oldestFirst ? { oldestFirst: true } : {}) }],
+    });
+    const observe = this.options.observe;
+    const endpoint = `feed-${feed.name}`;
+    let refreshed = false;
+    for (let attempt = 0; ; attempt++) {
+      if (!(await this.budget.ready(stop))) return undefined;
+      let wait: number | undefined;
+      let reason: string;
+      try {
+        const res = await fetch(new URL(feed.path, this.options.baseUrl), {
+          method: 'POST',
+          headers: { authorization: `Bearer ${await this.tokens.get()}`, 'content-type': 'application/json', accept: 'application/json' },
+          body,
+          signal: AbortSignal.timeout(this.options.timeoutMs),
+        });
+        this.budget.observe(res.headers);
+        observe?.call(endpoint, String(res.status));
+        const remaining = rateLimitRemaining(res.headers);
+        if (remaining !== undefined) observe?.rateLimitRemaining(remaining);
+        const answer = (await res.json().catch(() => ({}))) as {
+          meta?: { pagination?: { next?: string } };
+          data?: unknown[];
+          fail?: { errors?: { code?: string; message?: string; retryable?: boolean }[] }[];
+        };
+        const error = answer.fail?.flatMap((f) => f.errors ?? [])[0];
+        if (res.status === 200 && error === undefined && Array.isArray(answer.data)) {
+          const records = feed.recordsAt === undefined ? answer.data : ((answer.data[0] as Record<string, unknown> | undefined)?.[feed.recordsAt] ?? []);
+          if (!Array.isArray(records)) throw new FeedAnswerError(`${feed.name}: data[0].${feed.recordsAt} is not a list`, undefined, false);
+          return { records, next: answer.meta?.pagination?.next || undefined };
+        }
+        if (res.status === 401 && !refreshed) {
+          refreshed = true;
+          this.tokens.invalidate();
+          attempt--;
+          continue;
+        }
+        const code = error?.code;
+        const message = `${feed.name}: HTTP ${res.status}${code ? ` ${code}` : ''}${error?.message ? `: ${error.message}` : ''}`;
+        const retryable = res.status === 429 || res.status >= 500 || (res.status === 200 && error?.retryable === true);
+        if (!retryable) throw new FeedAnswerError(message, code, false);
+        reason = message;
+        if (res.status === 429) {
+          // Some endpoints send no X-RateLimit-Reset even with the 429: then back off.
+          const reset = Number(res.headers.get('x-ratelimit-reset'));
+          wait = Number.isFinite(reset) && reset > 0 ? reset : backoffDelay(attempt, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs });
+          this.budget.pauseFor(wait);
+        }
+      } catch (err) {
+        if (err instanceof FeedAnswerError || err instanceof OAuthError) throw err;
+        observe?.call(endpoint, 'network_error');
+        reason = `${feed.name}: ${describeFetchError(err).reason}`;
+      }
+      if (attempt >= this.options.maxRetries) throw new CollectorError(`giving up on ${feed.name} after ${attempt + 1} tries: ${reason}`);
+      const delay = wait ?? backoffDelay(attempt, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs });
+      this.log.warn('retrying', { feed: feed.name, reason, attempt: attempt + 1, wait_ms: delay });
+      observe?.retry(endpoint);
+      if (!(await sleep(delay, stop))) return undefined;
+    }
+  }
+}

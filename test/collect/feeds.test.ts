@@ -1,0 +1,115 @@
+/**
+ * The API 2.0 POST feeds (audit, TTP URL / attachment / impersonation, DLP) against the
+ * simulator: windows, pages, faults, an unlicensed feed, kill -9, and the look-back gap.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { FEEDS } from '../../src/mimecast/feeds.js';
+import { killRepeatedly, runCli } from '../support/helpers.js';
+import { type Running, logLines, query, startSimulator, storedIds } from '../support/simulator.js';
+
+function v2Env(r: Running): NodeJS.ProcessEnv {
+  return { MIMECAST_CLIENT_ID: r.info.v2Credentials.clientId, MIMECAST_CLIENT_SECRET: r.info.v2Credentials.clientSecret };
+}
+
+const args = (r: Running, db: string, extra: string[] = []) =>
+  ['collect', '--api', 'v2', '--feeds', 'all', '--url', r.info.url, '--db', db, '--once', '--retry-base-ms', '20', '--retry-max-ms', '200', '--timeout', '5', ...extra];
+
+/** The expected ids: every licensed feed's records through `mimelog ingest`. */
+async function expectedFeedIds(r: Running): Promise<string[]> {
+  const dir = join(r.dir, 'expected-feeds');
+  r.sim.v2.feeds.writeExpected(dir);
+  const db = join(r.dir, 'expected-feeds.db');
+  const res = await runCli(['ingest', '--db', db, dir, '--summary', 'none']);
+  assert.equal(res.code, 0, res.stderr);
+  return storedIds(db);
+}
+
+describe('API 2.0 POST feeds', () => {
+  it('collects every feed with faults on, equal to the expected set; an unlicensed feed is said once with the fix; a second run adds nothing', async () => {
+    const r = await startSimulator({
+      seed: 701, events: 10, faults: { enabled: ['429', '5xx', 'fail200'], rate: 0.15, seed: 7 },
+      v2: { feeds: { records: 400, unlicensed: ['dlp'] } },
+    });
+    try {
+      const db = join(r.dir, 'feeds.db');
+      const first = await runCli(args(r, db, ['--page-size', '40']), { env: v2Env(r) });
+      assert.equal(first.code, 0, first.stderr.slice(-2000));
+      const expected = await expectedFeedIds(r);
+      assert.equal(expected.length, (FEEDS.length - 1) * 400, 'every licensed feed, distinct records never share an id');
+      assert.deepEqual(storedIds(db), expected);
+      const perType = Object.fromEntries(query<{ log_type: string; n: number }>(db, 'SELECT log_type, count(*) AS n FROM events GROUP BY 1').map((x) => [x.log_type, x.n]));
+      assert.deepEqual(perType, Object.fromEntries(FEEDS.filter((f) => f.name !== 'dlp').map((f) => [f.name, 400])));
+      assert.deepEqual(query(db, "SELECT DISTINCT log_type_source AS s FROM events"), [{ s: 'feed' }], 'the feed says the type');
+      const unavailable = logLines(first.stderr).filter((l) => l.msg === 'feed not available: skipping it, the other feeds go on');
+      assert.equal(unavailable.length, 1);
+      assert.equal(unavailable[0]!.feed, 'dlp');
+      assert.match(unavailable[0]!.action, /license/);
+      assert.ok(Object.values(r.sim.injectedFaults).reduce((a, b) => a + b, 0) > 5, 'faults were met');
+
+      // Every time form (offsets, Z) is the record's instant; detections are alerts; the dataset is the feed's.
+      const docs = query<{ doc: string; original: string; log_type: string }>(db, 'SELECT doc, original, log_type FROM events');
+      const alertWhen: Record<string, (o: Record<string, unknown>) => boolean> = {
+        audit: () => false,
+        'ttp-url': (o) => o.scanResult === 'malicious',
+        'ttp-attachment': (o) => o.result === 'malicious',
+        'ttp-impersonation': (o) => o.taggedMalicious === true || o.action === 'hold',
+        'held-release': (o) => (o.spamScore as number) >= 10,
+        'archive-search': () => false,
+        'archive-view': () => false,
+      };
+      for (const { doc, original, log_type: type } of docs) {
+        const d = JSON.parse(doc) as { '@timestamp': string; event: { kind: string; dataset: string } };
+        const o = JSON.parse(original) as Record<string, unknown>;
+        const time = o[FEEDS.find((f) => f.name === type)!.timeField] as string;
+        assert.equal(d['@timestamp'], new Date(Date.parse(time.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'))).toISOString(), `${type} ${time}`);
+        assert.equal(d.event.kind, alertWhen[type]!(o) ? 'alert' : 'event', `${type}: ${original}`);
+        assert.equal(d.event.dataset, FEEDS.find((f) => f.name === type)!.dataset);
+      }
+
+      const second = await runCli(args(r, db), { env: v2Env(r) });
+      assert.equal(second.code, 0, second.stderr.slice(-1500));
+      assert.deepEqual(storedIds(db), expected, 'a second run adds nothing');
+    } finally {
+      await r.sim.stop();
+    }
+  });
+
+  it('ends with exactly the expected set after 20 kill -9 during a multi-feed collection', async () => {
+    const r = await startSimulator({ seed: 702, events: 10, v2: { feeds: { records: 1000 } } });
+    try {
+      const db = join(r.dir, 'feeds.db');
+      const kills = await killRepeatedly(args(r, db, ['--page-size', '15']), { kills: 20, minMs: 300, maxMs: 1200, seed: 9, env: v2Env(r) });
+      assert.ok(kills >= 20, `kills landed: ${kills}`);
+      const last = await runCli(args(r, db, ['--page-size', '15']), { env: v2Env(r) });
+      assert.equal(last.code, 0, last.stderr.slice(-1500));
+      assert.deepEqual(storedIds(db), await expectedFeedIds(r));
+    } finally {
+      await r.sim.stop();
+    }
+  });
+
+  it('a cursor older than the feed look-back starts at the oldest instant held and records the gap', async () => {
+    const r = await startSimulator({ seed: 703, events: 10, v2: { feeds: { records: 50 } } });
+    try {
+      const db = join(r.dir, 'feeds.db');
+      assert.equal((await runCli(args(r, db), { env: v2Env(r) })).code, 0);
+      const audit = FEEDS.find((f) => f.name === 'audit')!;
+      const stale = Date.now() - audit.lookBackMs - 5 * 86_400_000;
+      const store = new Database(db);
+      store.prepare("UPDATE checkpoints SET cursor = ? WHERE source LIKE 'mimecast-v2-feed % audit'").run(String(stale));
+      store.close();
+      const res = await runCli(args(r, db), { env: v2Env(r) });
+      assert.equal(res.code, 4, res.stderr.slice(-1500));
+      const gaps = query<{ log_type: string; from_ms: number; to_ms: number }>(db, 'SELECT log_type, from_ms, to_ms FROM gaps');
+      assert.equal(gaps.length, 1);
+      assert.equal(gaps[0]!.log_type, 'audit');
+      assert.equal(gaps[0]!.from_ms, stale);
+      assert.ok(Math.abs(gaps[0]!.to_ms - (Date.now() - audit.lookBackMs)) < 120_000, 'to the oldest instant still held');
+    } finally {
+      await r.sim.stop();
+    }
+  });
+});
