@@ -5,6 +5,7 @@ import { BENCH_DIR, printTable } from './common.js';
 import { benchCollect } from './collect.js';
 import { benchCollectV2 } from './collect-v2.js';
 import { benchConsole } from './console.js';
+import { benchFeeds } from './feeds.js';
 import { benchSearchEngines } from './search-engines.js';
 import { benchHostile } from './hostile.js';
 import { benchMemory } from './memory.js';
@@ -58,6 +59,12 @@ if (!only || only === 'collect-v2') {
   const c = await benchCollectV2(Number(process.env.BENCH_COLLECT_V2_EVENTS ?? 1_900_000), 20_000);
   printTable('API 2.0 batch collection from the simulator (gzip NDJSON files)', c.rows);
   results.collect_v2 = c.results;
+}
+
+if (!only || only === 'feeds') {
+  const f = await benchFeeds(Number(process.env.BENCH_FEED_RECORDS ?? 20_000));
+  printTable('API 2.0 POST feeds from the simulator, next to SIEM batch files from the same simulator', f.rows);
+  results.feeds = f.results;
 }
 
 if (!only || only === 'search' || only === 'opensearch') {

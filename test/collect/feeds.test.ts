@@ -69,6 +69,12 @@ describe('API 2.0 POST feeds', () => {
         assert.equal(d.event.dataset, FEEDS.find((f) => f.name === type)!.dataset);
       }
 
+      // trace joins the feeds by message id, like every other log type.
+      const click = query<{ message_id: string }>(db, "SELECT message_id FROM events WHERE log_type = 'ttp-url' LIMIT 1")[0]!;
+      const trace = JSON.parse((await runCli(['trace', '--db', db, '--json', click.message_id])).stdout) as { matched_by: string; steps: { log_type: string }[] };
+      assert.equal(trace.matched_by, 'message_id');
+      assert.deepEqual(trace.steps.map((s) => s.log_type), ['ttp-url']);
+
       const second = await runCli(args(r, db), { env: v2Env(r) });
       assert.equal(second.code, 0, second.stderr.slice(-1500));
       assert.deepEqual(storedIds(db), expected, 'a second run adds nothing');
