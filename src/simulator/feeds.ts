@@ -22,6 +22,8 @@ export interface FeedSimOptions {
   readonly spanMs?: number;
   /** Feeds the account does not license: they answer `fail[]` with `err_feature_not_licensed`. */
   readonly unlicensed?: readonly string[];
+  /** Feeds whose first record holds a value nested 200 deep (hostile input: no page with it parses within bounds). */
+  readonly deepRecordIn?: readonly string[];
 }
 
 const DOMAINS = ['example.com', 'example.org', 'corp.example.net'];
@@ -184,6 +186,7 @@ export class FeedApi {
         list.push({ ms, record: RECORD[feed.name]!(ms, rng) });
       }
       list.sort((a, b) => a.ms - b.ms);
+      if (options.deepRecordIn?.includes(feed.name)) list[0] = { ms: list[0]!.ms, record: { ...list[0]!.record, nested: JSON.parse(`${'['.repeat(200)}${']'.repeat(200)}`) as string[] } };
       this.records.set(feed.name, list);
     }
     this.unlicensed = new Set(options.unlicensed ?? []);

@@ -97,6 +97,8 @@ export class V2Api {
   private issued = 0;
   private justExpired = false;
   private readonly issuedAt = new Map<string, number>();
+  /** Injected 429s of the POST feeds: every other one comes without X-RateLimit-Reset. */
+  private feed429s = 0;
   /** The other API 2.0 feeds (audit, TTP, DLP). */
   readonly feeds: FeedApi;
   /** The stream in time order (windowed mode): catalog index and position in its file. */
@@ -156,7 +158,7 @@ export class V2Api {
       if (!this.rateLimit(res)) return json(429, { fail: [{ errors: [{ code: 'err_rate_limit', message: 'rate limit exceeded', retryable: true }] }] }), true;
       const fault = this.faults.next((f) => f === '429' || f === '5xx' || f === 'fail200');
       // Some endpoints send X-RateLimit-* only once the limit is exceeded, some not even then.
-      if (fault === '429') return json(429, { fail: [{ errors: [{ code: 'err_rate_limit', message: 'rate limit exceeded', retryable: true }] }] }, this.issued % 2 ? { 'X-RateLimit-Reset': '150' } : {}), true;
+      if (fault === '429') return json(429, { fail: [{ errors: [{ code: 'err_rate_limit', message: 'rate limit exceeded', retryable: true }] }] }, this.feed429s++ % 2 ? { 'X-RateLimit-Reset': '150' } : {}), true;
       if (fault === '5xx') return json(503, { fail: [] }), true;
       this.feeds.answer(feed, body, json, fault === 'fail200');
       return true;

@@ -125,10 +125,15 @@ export const MIGRATIONS: readonly string[] = [
   );
   `,
   // 7: a gap may belong to one log type (API 2.0 batch files and API 1.0 files are per type, so
-  // per type the lost interval is exact); checkpoints remember the newest event per log type they
-  // carried (JSON object), where such a gap begins.
+  // per type the lost interval is exact); per checkpoint, the newest event of each log type it
+  // carried, where such a gap begins.
   `
   ALTER TABLE gaps ADD COLUMN log_type TEXT;
-  ALTER TABLE checkpoints ADD COLUMN newest_by_type TEXT;
+  CREATE TABLE checkpoint_types (
+    source TEXT NOT NULL,              -- the checkpoint
+    log_type TEXT NOT NULL,
+    newest_ms INTEGER NOT NULL,        -- the newest event of that type stored through it
+    PRIMARY KEY (source, log_type)
+  ) WITHOUT ROWID;
   `,
 ];

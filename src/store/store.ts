@@ -156,9 +156,8 @@ export class Store {
       identity = coalesce(excluded.identity, identity), cursor = coalesce(excluded.cursor, cursor), updated_at = excluded.updated_at,
       newest_event_ms = max(coalesce(newest_event_ms, excluded.newest_event_ms), coalesce(excluded.newest_event_ms, newest_event_ms))`);
     this.insertGap = this.db.prepare('INSERT INTO gaps (source, from_ms, to_ms, reason, recorded_at, log_type) VALUES (?, ?, ?, ?, ?, ?)');
-    // Log types are names from mimelog's own tables, so they are safe inside a JSON path.
-    this.bumpNewestByType = this.db.prepare(`UPDATE checkpoints SET newest_by_type =
-      json_set(coalesce(newest_by_type, '{}'), '$."' || @type || '"', max(coalesce(json_extract(newest_by_type, '$."' || @type || '"'), @ms), @ms)) WHERE source = @key`);
+    this.bumpNewestByType = this.db.prepare(`INSERT INTO checkpoint_types (source, log_type, newest_ms) VALUES (?, ?, ?)
+      ON CONFLICT(source, log_type) DO UPDATE SET newest_ms = max(newest_ms, excluded.newest_ms)`);
     this.bumpCounter = this.db.prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value');
     this.bumpDrift = this.db.prepare(`INSERT INTO drift_keys (key, count, last_seen) VALUES (?, ?, ?)
       ON CONFLICT(key) DO UPDATE SET count = count + excluded.count, last_seen = excluded.last_seen`);
@@ -227,7 +226,7 @@ export class Store {
     const key = update?.key ?? unit.source;
     for (const g of update?.gaps ?? []) this.insertGap.run(key, g.fromMs, g.toMs, g.reason, now, g.logType ?? null);
     this.upsertCheckpoint.run(key, update?.position ?? unit.position, unit.last ? 1 : 0, update?.identity ?? null, update?.cursor ?? null, now, unit.newestEventMs ?? null);
-    for (const [type, ms] of unit.newestByType) this.bumpNewestByType.run({ type, ms, key });
+    for (const [type, ms] of unit.newestByType) this.bumpNewestByType.run(key, type, ms);
   }
 
   /** Stores a unit's events (not its dead letters or checkpoint) and bumps the counters. */
@@ -309,12 +308,13 @@ export class Store {
   }
 
   checkpoint(source: string): Checkpoint | undefined {
-    const row = this.db.prepare('SELECT source, position, complete, identity, cursor, updated_at, newest_event_ms, newest_by_type FROM checkpoints WHERE source = ?').get(source) as
-      | { source: string; position: number; complete: number; identity: string | null; cursor: string | null; updated_at: number; newest_event_ms: number | null; newest_by_type: string | null }
+    const row = this.db.prepare('SELECT source, position, complete, identity, cursor, updated_at, newest_event_ms FROM checkpoints WHERE source = ?').get(source) as
+      | { source: string; position: number; complete: number; identity: string | null; cursor: string | null; updated_at: number; newest_event_ms: number | null }
       | undefined;
     return row && {
       source: row.source, position: row.position, complete: row.complete === 1, identity: row.identity, cursor: row.cursor, updatedAt: row.updated_at, newestEventMs: row.newest_event_ms,
-      newestByType: row.newest_by_type ? (JSON.parse(row.newest_by_type) as Record<string, number>) : {},
+      newestByType: Object.fromEntries((this.db.prepare('SELECT log_type, newest_ms FROM checkpoint_types WHERE source = ?').all(source) as { log_type: string; newest_ms: number }[])
+        .map((t) => [t.log_type, t.newest_ms])),
     };
   }
 

@@ -17,13 +17,13 @@ function v2Env(r: Running): NodeJS.ProcessEnv {
 const args = (r: Running, db: string, extra: string[] = []) =>
   ['collect', '--api', 'v2', '--feeds', 'all', '--url', r.info.url, '--db', db, '--once', '--retry-base-ms', '20', '--retry-max-ms', '200', '--timeout', '5', ...extra];
 
-/** The expected ids: every licensed feed's records through `mimelog ingest`. */
-async function expectedFeedIds(r: Running): Promise<string[]> {
+/** The expected ids: every licensed feed's records through `mimelog ingest` (exit 2 when some are dead-lettered there too). */
+async function expectedFeedIds(r: Running, exit = 0): Promise<string[]> {
   const dir = join(r.dir, 'expected-feeds');
   r.sim.v2.feeds.writeExpected(dir);
   const db = join(r.dir, 'expected-feeds.db');
   const res = await runCli(['ingest', '--db', db, dir, '--summary', 'none']);
-  assert.equal(res.code, 0, res.stderr);
+  assert.equal(res.code, exit, res.stderr);
   return storedIds(db);
 }
 
@@ -92,6 +92,32 @@ describe('API 2.0 POST feeds', () => {
       const last = await runCli(args(r, db, ['--page-size', '15']), { env: v2Env(r) });
       assert.equal(last.code, 0, last.stderr.slice(-1500));
       assert.deepEqual(storedIds(db), await expectedFeedIds(r));
+    } finally {
+      await r.sim.stop();
+    }
+  });
+
+  it('a page that never parses (a record nested 200 deep) is kept as a dead letter, the rest of its window is a gap, and everything else is collected', async () => {
+    const r = await startSimulator({ seed: 704, events: 10, v2: { feeds: { records: 300, deepRecordIn: ['audit'] } } });
+    try {
+      const db = join(r.dir, 'feeds.db');
+      const res = await runCli(args(r, db, ['--page-size', '50']), { env: v2Env(r) });
+      assert.equal(res.code, 4, `a gap makes the exit 4: ${res.stderr.slice(-1500)}`);
+      const dead = query<{ reason: string; raw: Buffer }>(db, 'SELECT reason, raw FROM dead_letters');
+      assert.equal(dead.length, 1);
+      assert.match(dead[0]!.reason, /^audit: page could not be read: JSON nested deeper than/);
+      assert.match(dead[0]!.raw.toString(), /"nested":\[\[\[/, 'the page is kept with its bytes');
+      const gaps = query<{ log_type: string; from_ms: number; to_ms: number }>(db, 'SELECT log_type, from_ms, to_ms FROM gaps');
+      assert.equal(gaps.length, 1);
+      assert.equal(gaps[0]!.log_type, 'audit');
+      // Every record outside that window is stored; inside it, only the audit records are missing.
+      const expectedDb = join(r.dir, 'expected-feeds.db');
+      await expectedFeedIds(r, 2); // the deep record is dead-lettered by ingest as well
+      const expected = query<{ id: string; ts: number; original: string }>(expectedDb, 'SELECT id, ts, original FROM events');
+      const auditKeys = (o: string) => 'auditType' in (JSON.parse(o) as object);
+      const missing = expected.filter((e) => auditKeys(e.original) && e.ts >= gaps[0]!.from_ms && e.ts < gaps[0]!.to_ms).map((e) => e.id);
+      assert.ok(missing.length > 0);
+      assert.deepEqual(storedIds(db), expected.map((e) => e.id).filter((id) => !missing.includes(id)).sort());
     } finally {
       await r.sim.stop();
     }

@@ -21,10 +21,10 @@ import type { DeadLetter, ProcessedEvent, Unit } from '../../core/unit.js';
 import type { Transformer } from '../../pipeline/transform.js';
 import type { Gap, Sink } from '../../core/sink.js';
 import { LOG_TYPES } from '../../mimecast/log-types.js';
-
-const LOG_TYPE_NAMES = LOG_TYPES.map((t) => t.name);
 import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
 import { type V1Answer, V1_ENDPOINT, getSiemLogs } from './client.js';
+
+const LOG_TYPE_NAMES = LOG_TYPES.map((t) => t.name);
 
 export type InvalidTokenPolicy = 'restart' | 'stop';
 
@@ -87,14 +87,13 @@ export const V1_FILE_SPAN_BOUND_MS = 3_600_000;
  * to files already stored, so nothing was skipped. `nowMs` bounds the interval when nothing is kept.
  */
 export function agedOutGaps(newestByType: ReadonlyMap<string, number>, first: readonly ProcessedEvent[] | undefined, nowMs: number, knownTypes: readonly string[]): Gap[] {
+  // `first`: the events of the first file served now (a file with some); undefined when none is kept.
   const newestStored = Math.max(...newestByType.values());
   let end = nowMs;
   const firstOfType = new Map<string, number>();
-  if (first !== undefined && first.length > 0) {
+  if (first !== undefined) {
     end = Math.max(...first.map((e) => e.timeMs));
     for (const e of first) firstOfType.set(e.classification.logType, Math.min(firstOfType.get(e.classification.logType) ?? Infinity, e.timeMs));
-  } else if (first !== undefined) {
-    return []; // a file without events says nothing about time: wait for one that has them
   }
   if (newestByType.size === 0 || end <= newestStored) return [];
   const gaps: Gap[] = [];

@@ -13,7 +13,8 @@
 import { CollectorError } from '../../core/errors.js';
 import type { Gap, Sink } from '../../core/sink.js';
 import { decodeBytes } from '../../decode/input.js';
-import type { DecodeLimits } from '../../decode/limits.js';
+import { type DecodeLimits, DEFAULT_LIMITS } from '../../decode/limits.js';
+import { parseJson } from '../../decode/json.js';
 import type { Logger } from '../../log/logger.js';
 import { FEED_NOT_AVAILABLE_CODES, type FeedSpec, feedTime } from '../../mimecast/feeds.js';
 import { RunSummary } from '../../pipeline/summary.js';
@@ -43,6 +44,9 @@ export interface FeedOptions extends PollingOptions {
 /** A window shorter than this waits for the next poll (else a caught-up feed would ask for milliseconds). */
 const MIN_WINDOW_MS = 60_000;
 
+/** An HTTP 200 whose body does not parse (retried: the transfer may have been cut). */
+class UnreadableBody extends Error {}
+
 /** A feed's `fail[]` answer or refusal, with whether asking again can help. */
 class FeedAnswerError extends Error {
   constructor(message: string, readonly code: string | undefined, readonly retryable: boolean) {
@@ -54,6 +58,18 @@ interface FeedPage {
   readonly records: unknown[];
   readonly next: string | undefined;
 }
+
+/** A page whose body never parsed (after retries): kept whole as a dead letter. */
+interface UnreadablePage {
+  readonly unreadable: true;
+  readonly body: Buffer;
+  readonly reason: string;
+}
+
+/** Fetches of a page whose body does not parse before it is kept as a dead letter. */
+const UNREADABLE_PAGE_RETRIES = 2;
+/** The answer's own nesting around a record: root, `data`, `data[0]`, the record list. */
+const ENVELOPE_DEPTH = 4;
 
 export class FeedCollector {
   private readonly budget = new RateBudget();
@@ -118,6 +134,11 @@ export class FeedCollector {
       for (;;) {
         const page = await this.post(feed, askFrom, end, pageToken, stop);
         if (!page) return;
+        if ('unreadable' in page) {
+          // Never stall on one answer: keep its bytes, say what may be missing, go on after the window.
+          await this.keepUnreadable(feed, key, `${key} window ${feedTime(askFrom)} page ${pageNo}`, page, { fromMs: askFrom, toMs: end }, summary, gaps);
+          break;
+        }
         const last = page.next === undefined;
         await this.store(feed, key, `${key} window ${feedTime(askFrom)} page ${pageNo}`, page.records, { start: from, moveTo: last ? end : from }, summary, gaps);
         gaps = undefined;
@@ -155,8 +176,24 @@ export class FeedCollector {
     }
   }
 
+  /**
+   * A page that never parsed: its bytes as a dead letter, and the rest of its window (this page and
+   * the pages after it, whose token it held) as a gap of the feed, with the cursor at the window's end.
+   */
+  private async keepUnreadable(
+    feed: FeedSpec, key: string, source: string, page: UnreadablePage, window: { fromMs: number; toMs: number }, summary: RunSummary, earlier: Gap[] | undefined,
+  ): Promise<void> {
+    const reason = `${feed.name}: page could not be read: ${page.reason}`;
+    const gap: Gap = { ...window, logType: feed.name, reason: `${reason}; the records of this page and of the window's later pages were not collected (the page is kept as a dead letter)` };
+    this.log.error('feed page dead-lettered; the rest of its window is recorded as a gap', { feed: feed.name, from: new Date(window.fromMs).toISOString(), to: new Date(window.toMs).toISOString(), reason: page.reason, bytes: page.body.length });
+    const unit = { source, events: [], deadLetters: [{ source, position: 0, reason, raw: page.body }], position: 0, last: false };
+    summary.countUnit(unit);
+    summary.gaps++;
+    summary.addSink(await this.sink.write(unit, { key, position: 0, cursor: String(window.toMs), gaps: [...(earlier ?? []), gap] }));
+  }
+
   /** POSTs one page request, retrying what can be retried; undefined when stopped while waiting. */
-  private async post(feed: FeedSpec, fromMs: number, toMs: number, pageToken: string | undefined, stop: AbortSignal): Promise<FeedPage | undefined> {
+  private async post(feed: FeedSpec, fromMs: number, toMs: number, pageToken: string | undefined, stop: AbortSignal): Promise<FeedPage | UnreadablePage | undefined> {
     const body = JSON.stringify({
       meta: { pagination: { pageSize: this.options.pageSize, ...(pageToken ? { pageToken } : {}) } },
       data: [{ [feed.window.from]: feedTime(fromMs), [feed.window.to]: feedTime(toMs), ...(feed.oldestFirst ? { oldestFirst: true } : {}) }],
@@ -164,6 +201,7 @@ export class FeedCollector {
     const observe = this.options.observe;
     const endpoint = `feed-${feed.name}`;
     let refreshed = false;
+    let unreadable = 0;
     for (let attempt = 0; ; attempt++) {
       if (!(await this.budget.ready(stop))) return undefined;
       let wait: number | undefined;
@@ -179,7 +217,14 @@ export class FeedCollector {
         observe?.call(endpoint, String(res.status));
         const remaining = rateLimitRemaining(res.headers);
         if (remaining !== undefined) observe?.rateLimitRemaining(remaining);
-        const answer = (await res.json().catch(() => ({}))) as {
+        const bytes = Buffer.from(await res.arrayBuffer());
+        // Bounded before parsing: a record nested deeper than the bound would overflow the stack later.
+        const parsed = parseJson(bytes.toString('utf8'), (this.options.limits ?? DEFAULT_LIMITS).maxJsonDepth + ENVELOPE_DEPTH);
+        if (!parsed.ok && res.status === 200) {
+          if (++unreadable > UNREADABLE_PAGE_RETRIES) return { unreadable: true, body: bytes, reason: parsed.reason };
+          throw new UnreadableBody(parsed.reason);
+        }
+        const answer = (parsed.ok && parsed.value !== null && typeof parsed.value === 'object' ? parsed.value : {}) as {
           meta?: { pagination?: { next?: string } };
           data?: unknown[];
           fail?: { errors?: { code?: string; message?: string; retryable?: boolean }[] }[];
@@ -209,8 +254,11 @@ export class FeedCollector {
         }
       } catch (err) {
         if (err instanceof FeedAnswerError || err instanceof OAuthError) throw err;
-        observe?.call(endpoint, 'network_error');
-        reason = `${feed.name}: ${describeFetchError(err).reason}`;
+        if (err instanceof UnreadableBody) reason = `${feed.name}: the answer does not parse: ${err.message}`;
+        else {
+          observe?.call(endpoint, 'network_error');
+          reason = `${feed.name}: ${describeFetchError(err).reason}`;
+        }
       }
       if (attempt >= this.options.maxRetries) throw new CollectorError(`giving up on ${feed.name} after ${attempt + 1} tries: ${reason}`);
       const delay = wait ?? backoffDelay(attempt, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs });
