@@ -157,8 +157,12 @@ export class V2Api {
       if (!this.authorized(req)) return json(401, { fail: [{ errors: [{ code: 'err_unauthorized', message: 'access token missing or expired', retryable: false }] }] }), true;
       if (!this.rateLimit(res)) return json(429, { fail: [{ errors: [{ code: 'err_rate_limit', message: 'rate limit exceeded', retryable: true }] }] }), true;
       const fault = this.faults.next((f) => f === '429' || f === '5xx' || f === 'fail200');
-      // Some endpoints send X-RateLimit-* only once the limit is exceeded, some not even then.
-      if (fault === '429') return json(429, { fail: [{ errors: [{ code: 'err_rate_limit', message: 'rate limit exceeded', retryable: true }] }] }, this.feed429s++ % 2 ? { 'X-RateLimit-Reset': '150' } : {}), true;
+      if (fault === '429') {
+        // Some endpoints send X-RateLimit-* only once the limit is exceeded, some not even then.
+        if (this.feed429s++ % 2) res.setHeader('X-RateLimit-Reset', '150');
+        else for (const h of ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset']) res.removeHeader(h);
+        return json(429, { fail: [{ errors: [{ code: 'err_rate_limit', message: 'rate limit exceeded', retryable: true }] }] }), true;
+      }
       if (fault === '5xx') return json(503, { fail: [] }), true;
       this.feeds.answer(feed, body, json, fault === 'fail200');
       return true;

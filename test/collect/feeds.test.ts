@@ -28,7 +28,7 @@ async function expectedFeedIds(r: Running, exit = 0): Promise<string[]> {
 }
 
 describe('API 2.0 POST feeds', () => {
-  it('collects every feed with faults on, equal to the expected set; an unlicensed feed is said once with the fix; a second run adds nothing', async () => {
+  it('collects every feed with faults on, equal to the expected set; an unlicensed feed is said once with the fix; a second run adds nothing', { timeout: 180_000 }, async () => {
     const r = await startSimulator({
       seed: 701, events: 10, faults: { enabled: ['429', '5xx', 'fail200'], rate: 0.15, seed: 7 },
       v2: { feeds: { records: 400, unlicensed: ['dlp'] } },
@@ -83,7 +83,7 @@ describe('API 2.0 POST feeds', () => {
     }
   });
 
-  it('ends with exactly the expected set after 20 kill -9 during a multi-feed collection', async () => {
+  it('ends with exactly the expected set after 20 kill -9 during a multi-feed collection', { timeout: 180_000 }, async () => {
     const r = await startSimulator({ seed: 702, events: 10, v2: { feeds: { records: 1000 } } });
     try {
       const db = join(r.dir, 'feeds.db');
@@ -97,7 +97,7 @@ describe('API 2.0 POST feeds', () => {
     }
   });
 
-  it('a page that never parses (a record nested 200 deep) is kept as a dead letter, the rest of its window is a gap, and everything else is collected', async () => {
+  it('a page that never parses (a record nested 200 deep) is kept as a dead letter, the rest of its window is a gap, and everything else is collected', { timeout: 180_000 }, async () => {
     const r = await startSimulator({ seed: 704, events: 10, v2: { feeds: { records: 300, deepRecordIn: ['audit'] } } });
     try {
       const db = join(r.dir, 'feeds.db');
@@ -123,7 +123,7 @@ describe('API 2.0 POST feeds', () => {
     }
   });
 
-  it('a cursor older than the feed look-back starts at the oldest instant held and records the gap', async () => {
+  it('a cursor older than the feed look-back starts at the oldest instant held and records the gap', { timeout: 180_000 }, async () => {
     const r = await startSimulator({ seed: 703, events: 10, v2: { feeds: { records: 50 } } });
     try {
       const db = join(r.dir, 'feeds.db');
