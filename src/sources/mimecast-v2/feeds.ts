@@ -19,10 +19,10 @@ import type { Logger } from '../../log/logger.js';
 import { FEED_NOT_AVAILABLE_CODES, type FeedSpec, feedTime } from '../../mimecast/feeds.js';
 import { RunSummary } from '../../pipeline/summary.js';
 import type { Transformer } from '../../pipeline/transform.js';
-import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
-import { RateBudget, rateLimitRemaining } from '../../util/rate-budget.js';
-import { describeFetchError } from '../http-body.js';
+import { type PollingOptions, sleep } from '../../util/backoff.js';
+import { RateBudget } from '../../util/rate-budget.js';
 import { OAuthError, type TokenSource } from './oauth.js';
+import { PageClient } from './pages.js';
 
 export interface FeedOptions extends PollingOptions {
   readonly baseUrl: string;
@@ -44,12 +44,9 @@ export interface FeedOptions extends PollingOptions {
 /** A window shorter than this waits for the next poll (else a caught-up feed would ask for milliseconds). */
 const MIN_WINDOW_MS = 60_000;
 
-/** An HTTP 200 whose body does not parse (retried: the transfer may have been cut). */
-class UnreadableBody extends Error {}
-
-/** A feed's `fail[]` answer or refusal, with whether asking again can help. */
-class FeedAnswerError extends Error {
-  constructor(message: string, readonly code: string | undefined, readonly retryable: boolean) {
+/** A feed's `fail[]` answer or refusal that asking again cannot help. */
+class FeedAnswerError extends CollectorError {
+  constructor(message: string, readonly code: string | undefined) {
     super(message);
   }
 }
@@ -72,17 +69,19 @@ const UNREADABLE_PAGE_RETRIES = 2;
 const ENVELOPE_DEPTH = 4;
 
 export class FeedCollector {
-  private readonly budget = new RateBudget();
+  private readonly client: PageClient;
 
   constructor(
     private readonly options: FeedOptions,
-    private readonly tokens: TokenSource,
+    tokens: TokenSource,
     private readonly transformer: Transformer,
     private readonly sink: Sink,
     /** The stored cursor of a feed: the end of its last window (epoch ms), if any. */
     private readonly cursor: (feed: FeedSpec) => number | undefined,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.client = new PageClient(options.baseUrl, tokens, options, new RateBudget(), log);
+  }
 
   /** Every feed until caught up (then polls unless `once`). Config facts stop one feed; other failures the run, after the others. */
   async run(stop: AbortSignal): Promise<RunSummary> {
@@ -192,79 +191,38 @@ export class FeedCollector {
     summary.addSink(await this.sink.write(unit, { key, position: 0, cursor: String(window.toMs), gaps: [...(earlier ?? []), gap] }));
   }
 
-  /** POSTs one page request, retrying what can be retried; undefined when stopped while waiting. */
-  private async post(feed: FeedSpec, fromMs: number, toMs: number, pageToken: string | undefined, stop: AbortSignal): Promise<FeedPage | UnreadablePage | undefined> {
+  /** POSTs one page request, retrying what can be retried (PageClient); undefined when stopped while waiting. */
+  private post(feed: FeedSpec, fromMs: number, toMs: number, pageToken: string | undefined, stop: AbortSignal): Promise<FeedPage | UnreadablePage | undefined> {
     const body = JSON.stringify({
       meta: { pagination: { pageSize: this.options.pageSize, ...(pageToken ? { pageToken } : {}) } },
       data: [{ [feed.window.from]: feedTime(fromMs), [feed.window.to]: feedTime(toMs), ...(feed.oldestFirst ? { oldestFirst: true } : {}) }],
     });
-    const observe = this.options.observe;
-    const endpoint = `feed-${feed.name}`;
-    let refreshed = false;
+    const request = { method: 'POST' as const, url: new URL(feed.path, this.options.baseUrl), body, endpoint: `feed-${feed.name}`, what: `${feed.name} page` };
     let unreadable = 0;
-    for (let attempt = 0; ; attempt++) {
-      if (!(await this.budget.ready(stop))) return undefined;
-      let wait: number | undefined;
-      let reason: string;
-      try {
-        const res = await fetch(new URL(feed.path, this.options.baseUrl), {
-          method: 'POST',
-          headers: { authorization: `Bearer ${await this.tokens.get()}`, 'content-type': 'application/json', accept: 'application/json' },
-          body,
-          signal: AbortSignal.timeout(this.options.timeoutMs),
-        });
-        this.budget.observe(res.headers);
-        observe?.call(endpoint, String(res.status));
-        const remaining = rateLimitRemaining(res.headers);
-        if (remaining !== undefined) observe?.rateLimitRemaining(remaining);
-        const bytes = Buffer.from(await res.arrayBuffer());
-        // Bounded before parsing: a record nested deeper than the bound would overflow the stack later.
-        const parsed = parseJson(bytes.toString('utf8'), (this.options.limits ?? DEFAULT_LIMITS).maxJsonDepth + ENVELOPE_DEPTH);
-        if (!parsed.ok && res.status === 200) {
-          if (++unreadable > UNREADABLE_PAGE_RETRIES) return { unreadable: true, body: bytes, reason: parsed.reason };
-          throw new UnreadableBody(parsed.reason);
-        }
-        const answer = (parsed.ok && parsed.value !== null && typeof parsed.value === 'object' ? parsed.value : {}) as {
-          meta?: { pagination?: { next?: string } };
-          data?: unknown[];
-          fail?: { errors?: { code?: string; message?: string; retryable?: boolean }[] }[];
-        };
-        const error = answer.fail?.flatMap((f) => f.errors ?? [])[0];
-        if (res.status === 200 && error === undefined && Array.isArray(answer.data)) {
-          const records = feed.recordsAt === undefined ? answer.data : ((answer.data[0] as Record<string, unknown> | undefined)?.[feed.recordsAt] ?? []);
-          if (!Array.isArray(records)) throw new FeedAnswerError(`${feed.name}: data[0].${feed.recordsAt} is not a list`, undefined, false);
-          return { records, next: answer.meta?.pagination?.next || undefined };
-        }
-        if (res.status === 401 && !refreshed) {
-          refreshed = true;
-          this.tokens.invalidate();
-          attempt--;
-          continue;
-        }
-        const code = error?.code;
-        const message = `${feed.name}: HTTP ${res.status}${code ? ` ${code}` : ''}${error?.message ? `: ${error.message}` : ''}`;
-        const retryable = res.status === 429 || res.status >= 500 || (res.status === 200 && error?.retryable === true);
-        if (!retryable) throw new FeedAnswerError(message, code, false);
-        reason = message;
-        if (res.status === 429) {
-          // Some endpoints send no X-RateLimit-Reset even with the 429: then back off.
-          const reset = Number(res.headers.get('x-ratelimit-reset'));
-          wait = Number.isFinite(reset) && reset > 0 ? reset : backoffDelay(attempt, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs });
-          this.budget.pauseFor(wait);
-        }
-      } catch (err) {
-        if (err instanceof FeedAnswerError || err instanceof OAuthError) throw err;
-        if (err instanceof UnreadableBody) reason = `${feed.name}: the answer does not parse: ${err.message}`;
-        else {
-          observe?.call(endpoint, 'network_error');
-          reason = `${feed.name}: ${describeFetchError(err).reason}`;
-        }
+    return this.client.request<FeedPage | UnreadablePage>(request, stop, async (res) => {
+      const bytes = Buffer.from(await res.arrayBuffer());
+      // Bounded before parsing: a record nested deeper than the bound would overflow the stack later.
+      const parsed = parseJson(bytes.toString('utf8'), (this.options.limits ?? DEFAULT_LIMITS).maxJsonDepth + ENVELOPE_DEPTH);
+      if (!parsed.ok && res.status === 200) {
+        // The transfer may have been cut: ask again before keeping it as it is.
+        if (++unreadable > UNREADABLE_PAGE_RETRIES) return { done: { unreadable: true, body: bytes, reason: parsed.reason } };
+        return { retry: `${feed.name}: the answer does not parse: ${parsed.reason}` };
       }
-      if (attempt >= this.options.maxRetries) throw new CollectorError(`giving up on ${feed.name} after ${attempt + 1} tries: ${reason}`);
-      const delay = wait ?? backoffDelay(attempt, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs });
-      this.log.warn('retrying', { feed: feed.name, reason, attempt: attempt + 1, wait_ms: delay });
-      observe?.retry(endpoint);
-      if (!(await sleep(delay, stop))) return undefined;
-    }
+      const answer = (parsed.ok && parsed.value !== null && typeof parsed.value === 'object' ? parsed.value : {}) as {
+        meta?: { pagination?: { next?: string } };
+        data?: unknown[];
+        fail?: { errors?: { code?: string; message?: string; retryable?: boolean }[] }[];
+      };
+      const error = answer.fail?.flatMap((f) => f.errors ?? [])[0];
+      if (res.status === 200 && error === undefined && Array.isArray(answer.data)) {
+        const records = feed.recordsAt === undefined ? answer.data : ((answer.data[0] as Record<string, unknown> | undefined)?.[feed.recordsAt] ?? []);
+        if (!Array.isArray(records)) throw new FeedAnswerError(`${feed.name}: data[0].${feed.recordsAt} is not a list`, undefined);
+        return { done: { records, next: answer.meta?.pagination?.next || undefined } };
+      }
+      const code = error?.code;
+      const message = `${feed.name}: HTTP ${res.status}${code ? ` ${code}` : ''}${error?.message ? `: ${error.message}` : ''}`;
+      if (res.status >= 500 || (res.status === 200 && error?.retryable === true)) return { retry: message };
+      throw new FeedAnswerError(message, code);
+    });
   }
 }
