@@ -3,7 +3,8 @@
  * All knowledge comes from `mimecast/log-types.ts` or the user's file; nothing here is per type.
  */
 import { readFileSync } from 'node:fs';
-import { COMMON_V1_KEYS, LOG_TYPES, type LogTypeSpec, normalizeV2Type } from '../mimecast/log-types.js';
+import { COMMON_V1_KEYS, type LogTypeSpec, normalizeV2Type } from '../mimecast/log-types.js';
+import { ALL_SIEM_TYPES } from '../mimecast/products.js';
 
 
 export class TypeTables {
@@ -53,7 +54,7 @@ export class TypeTables {
   }
 }
 
-export const DEFAULT_TABLES = new TypeTables(LOG_TYPES);
+export const DEFAULT_TABLES = new TypeTables(ALL_SIEM_TYPES);
 
 interface TypesFile {
   mode?: 'extend' | 'replace';
@@ -72,7 +73,7 @@ function stringList(value: unknown, where: string): string[] {
  * Reads a types file: `{"mode":"extend"|"replace","types":[{name,filePrefixes,v2Types,keys}]}`.
  * With `extend` (the default), a type with a known name replaces that entry and new names are added.
  */
-export function loadTypesFile(path: string, base: readonly LogTypeSpec[] = LOG_TYPES): TypeTables {
+export function loadTypesFile(path: string, base: readonly LogTypeSpec[] = ALL_SIEM_TYPES): TypeTables {
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));

@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import { Logger, type Level } from '../log/logger.js';
 import { V1_REGIONS, V2_REGIONS } from '../mimecast/endpoints.js';
-import { LOG_TYPES } from '../mimecast/log-types.js';
+import { type ProductName, SIEM_PRODUCTS, listingTypes } from '../mimecast/products.js';
 import type { V1Credentials } from '../mimecast/v1-auth.js';
 import type { RunSummary } from '../pipeline/summary.js';
 import type { ApiObserver, PollingOptions } from '../util/backoff.js';
@@ -65,6 +65,8 @@ export interface CollectOptions extends PipelineOptions, SearchSinkCliOptions, L
   mode: string;
   concurrency: string;
   types?: string;
+  /** v2 batch: `cg` (default) or `ci`. */
+  product?: string;
   pageSize?: string;
   url?: string;
   region?: string;
@@ -155,7 +157,8 @@ export function registerCollect(program: Command): void {
     .command('collect')
     .description('collect SIEM logs from the Mimecast API into the embedded store, resuming from the stored checkpoint')
     .addOption(new Option('--api <version>', 'API generation: v1 (get-siem-logs) or v2 (OAuth2: batch files or stream)').choices(['v1', 'v2']).default('v1'))
-    .option('--types <list>', 'v2: comma-separated API 2.0 types to collect (default: all ten)')
+    .option('--types <list>', "v2 batch: comma-separated API 2.0 types to collect (default: all of the product's)")
+    .addOption(new Option('--product <product>', 'v2 batch: cg (Cloud Gateway: the SIEM logs) or ci (Cloud Integrated: entities, mailflow, urlclick)').choices(['cg', 'ci']).default('cg'))
     .addOption(new Option('--mode <mode>', 'v2: batch (files, durable work queue) or stream (events inline)').choices(['batch', 'stream']).default('batch'))
     .option('--page-size <n>', 'v2: files per listing page (batch, default 25) or events per page (stream and feeds, default 500)')
     .option('--feeds <list>', `v2: collect these POST feeds instead of the SIEM logs: all, or a list of ${FEEDS.map((f) => f.name).join(', ')}`)
@@ -301,7 +304,8 @@ function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v2' 
   const { log, stop, store } = deps;
   const baseUrl = source.baseUrl;
   const { transformer } = buildTransformer(o);
-  const types = o.types ? o.types.split(',').map((t) => t.trim()).filter(Boolean) : LOG_TYPES.map((t) => t.v2Types[0]!);
+  const product = SIEM_PRODUCTS[(o.product ?? 'cg') as ProductName];
+  const types = o.types ? o.types.split(',').map((t) => t.trim()).filter(Boolean) : listingTypes(product.name);
   const streamName = (type: string) => `${checkpointName('mimecast-v2', baseUrl, deps.name)} ${type}`;
   const polling = { ...pollingOptions(o), observe: deps.observe };
   const tokens = new TokenSource(baseUrl, { clientId: source.clientId, clientSecret: source.clientSecret }, polling.timeoutMs, deps.observe);
@@ -325,6 +329,7 @@ function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v2' 
     return collector.run(stop);
   }
   if (o.mode === 'stream') {
+    if (product.name !== 'cg') throw new UsageError(`--mode stream reads Cloud Gateway's stream only; collect ${product.title} with --mode batch`);
     const checkpointKey = checkpointName('mimecast-v2-stream', baseUrl, deps.name);
     const collector = new V2StreamCollector({ ...polling, baseUrl, pageSize: num(o.pageSize ?? '500', '--page-size'), checkpointKey, limits: limitsFrom(o) }, tokens, transformer, deps.sink, log);
     const cp = store.checkpoint(checkpointKey);
@@ -334,7 +339,7 @@ function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v2' 
   }
   const collector = new V2BatchCollector(
     {
-      ...polling, baseUrl, types, pageSize: num(o.pageSize ?? '25', '--page-size'), maxRelists: Math.max(10, polling.maxRetries),
+      ...polling, baseUrl, path: product.batchPath, types, pageSize: num(o.pageSize ?? '25', '--page-size'), maxRelists: Math.max(10, polling.maxRetries),
       decodeRetries: num(o.decodeRetries, '--decode-retries'), concurrency: Math.max(1, num(o.concurrency, '--concurrency')), limits: limitsFrom(o),
     },
     tokens,
@@ -348,6 +353,6 @@ function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v2' 
     log,
     streamName,
   );
-  log.info('collecting', { api: 'v2', mode: 'batch', url: baseUrl, types: types.length, concurrency: o.concurrency });
+  log.info('collecting', { api: 'v2', mode: 'batch', product: product.title, url: baseUrl, types: types.length, concurrency: o.concurrency });
   return collector.run(stop);
 }

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { Logger, type Level } from '../log/logger.js';
-import { LOG_TYPES } from '../mimecast/log-types.js';
+import { type ProductName, listingTypes } from '../mimecast/products.js';
 import { FEEDS } from '../mimecast/feeds.js';
 import { ConfigError, type ServiceConfig, type SourceConfig, loadConfig } from '../service/config.js';
 import { type SourceStarter, startService } from '../service/run.js';
@@ -56,6 +56,7 @@ function collectOptions(c: ServiceConfig, s: ApiSourceConfig, once: boolean): Co
     api, mode, once,
     url: s.url, region: s.region,
     types: s.kind === 'mimecast-v2-batch' ? s.types?.join(',') : undefined,
+    product: s.kind === 'mimecast-v2-batch' ? s.product : undefined,
     pageSize: s.kind === 'mimecast-v1' ? undefined : String(s.page_size),
     feeds: s.kind === 'mimecast-v2-feeds' ? (s.feeds ?? FEEDS.map((f) => f.name)).join(',') : undefined,
     safetyLag: String(s.kind === 'mimecast-v2-feeds' ? s.safety_lag_s : 900),
@@ -92,7 +93,7 @@ function starter(c: ServiceConfig, s: SourceConfig, once: boolean): SourceStarte
   // Credentials come from the file (after ${VAR} expansion), never from the service's own environment.
   const source = resolveSource(o, {}, given);
   const names = s.kind === 'mimecast-v2-batch'
-    ? (s.types ?? LOG_TYPES.map((t) => t.v2Types[0]!)).map((t) => `${checkpointName('mimecast-v2', source.baseUrl, s.name)} ${t}`)
+    ? (s.types ?? listingTypes(s.product as ProductName)).map((t) => `${checkpointName('mimecast-v2', source.baseUrl, s.name)} ${t}`)
     : s.kind === 'mimecast-v2-feeds'
     ? o.feeds!.split(',').map((f) => `${checkpointName('mimecast-v2-feed', source.baseUrl, s.name)} ${f}`)
     : [checkpointName(s.kind === 'mimecast-v1' ? 'mimecast-v1' : 'mimecast-v2-stream', source.baseUrl, s.name)];

@@ -78,6 +78,8 @@ export const ECS_MAPPINGS: readonly EcsMapping[] = [
   { from: ['operator', 'emailAddr', 'viewer'], to: 'user.email', as: 'address', onlyTypes: FEED_TYPES },
   { from: ['heldReason'], to: 'event.reason', as: 'text', onlyTypes: ['held-release'] },
   { from: ['searchText'], to: 'message', as: 'text', onlyTypes: ['archive-search'] },
+  // Cloud Integrated (mimecast/products.ts): the SIEM names above cover its messages; a URL click has its own.
+  { from: ['originalUrl'], to: 'url.full', as: 'text', onlyTypes: ['ci-urlclick'] },
 ];
 
 /** Fields kept under `mimecast.*` that are numbers (all values arrive as text in key_value and v2). */
@@ -95,7 +97,7 @@ export const BOOLEAN_FIELDS: readonly string[] = [
   'TaggedMalicious', 'ThreatDictionary', 'credentialTheft', 'taggedExternal', 'taggedMalicious', 'newDomain',
   'replyMismatch', 'internalName', 'customName', 'threatDictionary', 'customThreatDictionary', 'similarInternalDomain',
   'similarCustomExternalDomain', 'similarMimecastExternalDomain', 'senderDomainInternal', 'customerIp', 'mimecastIp',
-  'isAdmin', 'contentViewed', 'discoveryCase',
+  'isAdmin', 'contentViewed', 'discoveryCase', 'historicalMail',
 ];
 
 /** Fields that never reach the document: transport metadata. */
@@ -121,4 +123,6 @@ export const ALERT_RULES: readonly AlertRule[] = [
   { keys: ['result'], values: ['malicious'], logTypes: ['ttp-attachment'] },
   // A held message released although its spam score was high: users alert on these.
   { keys: ['spamScore'], atLeast: HIGH_SPAM_SCORE, logTypes: ['held-release'] },
+  // Cloud Integrated: a message it blocked, quarantined or held (a blocked URL click is `action: block`, above).
+  { keys: ['threatState'], values: ['blocked', 'quarantined', 'held'], logTypes: ['ci-entities'] },
 ];

@@ -13,9 +13,8 @@ export const V1_REGIONS: Readonly<Record<string, string>> = {
   jer: 'https://jer-api.mimecast.com',
 };
 
-/** API 2.0 paths. */
+/** API 2.0 paths (the batch listings, one per product, are in products.ts). */
 export const OAUTH_PATH_V2 = '/oauth/token';
-export const BATCH_PATH_V2 = '/siem/v1/batch/events/cg';
 export const STREAM_PATH_V2 = '/siem/v1/events/cg';
 
 /** API 2.0 hosts. */

@@ -3,7 +3,10 @@
  * how its time window is asked for, where its records sit in the answer, which field is their
  * time, and how long Mimecast keeps them. A collector and the simulator both read this table.
  */
+import { CLOUD_INTEGRATED_DATASET, CLOUD_INTEGRATED_TYPES } from './products.js';
+
 const DAY_MS = 86_400_000;
+const CLOUD_INTEGRATED_NAMES = new Set(CLOUD_INTEGRATED_TYPES.map((t) => t.name));
 
 export interface FeedSpec {
   /** The feed's name on the command line and in the config; also its `mimecast.log_type`. */
@@ -65,9 +68,9 @@ export function feedNamed(name: string): FeedSpec | undefined {
   return BY_NAME.get(name);
 }
 
-/** `event.dataset` of a log type: a feed's own, else the SIEM logs'. */
+/** `event.dataset` of a log type: a feed's own, Cloud Integrated's, else the SIEM logs'. */
 export function datasetOf(logType: string): string {
-  return BY_NAME.get(logType)?.dataset ?? 'mimecast.siem_logs';
+  return BY_NAME.get(logType)?.dataset ?? (CLOUD_INTEGRATED_NAMES.has(logType) ? CLOUD_INTEGRATED_DATASET : 'mimecast.siem_logs');
 }
 
 /** `event.category` of a log type: a feed's own, else the SIEM logs' (`email`). */

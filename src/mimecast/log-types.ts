@@ -97,9 +97,3 @@ export const UNKNOWN_LOG_TYPE = 'unknown';
 export function normalizeV2Type(value: string): string {
   return value.trim().toLowerCase().replace(/[_-]+/g, ' ').replace(/\s+/g, ' ');
 }
-
-/** Our log type for an API 2.0 `type` value, from the table above; undefined when none. */
-export function logTypeForV2(value: string): string | undefined {
-  const wanted = normalizeV2Type(value);
-  return LOG_TYPES.find((t) => t.v2Types.some((v) => normalizeV2Type(v) === wanted))?.name;
-}

@@ -11,7 +11,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_LIMITS } from '../decode/limits.js';
 import { V1_REGIONS, V2_REGIONS } from '../mimecast/endpoints.js';
-import { LOG_TYPES } from '../mimecast/log-types.js';
+import { ALL_SIEM_TYPES } from '../mimecast/products.js';
 import { parseListen } from '../util/listen.js';
 
 /** The file cannot be used; `problems` are `path: what is wrong` lines. */
@@ -27,7 +27,7 @@ export class ConfigError extends Error {
 /** Keys whose value is a secret: they may come from `<key>_file`, and are masked in every log. */
 export const SECRET_KEYS = ['app_key', 'access_key', 'secret_key', 'client_secret', 'password', 'api_key', 'bearer_token', 'token'] as const;
 
-const V2_TYPES = LOG_TYPES.map((t) => t.v2Types[0]!);
+const V2_TYPES = ALL_SIEM_TYPES.map((t) => t.v2Types[0]!);
 const listed = (values: readonly string[]) => values.map((v) => JSON.stringify(v)).join(', ');
 const oneOf = <T extends string>(values: readonly [T, ...T[]], what: string) =>
   z.enum(values, { error: (iss) => `unknown ${what} ${JSON.stringify(iss.input)}, expected one of ${listed(values)}` });
@@ -91,6 +91,8 @@ const v2Account = {
 const v2Batch = z.strictObject({
   ...v2Account,
   kind: z.literal('mimecast-v2-batch'),
+  /** cg: Cloud Gateway (the SIEM logs); ci: Cloud Integrated (entities, mailflow, urlclick). */
+  product: oneOf(['cg', 'ci'], 'product').default('cg'),
   types: z.array(oneOf(V2_TYPES as [string, ...string[]], 'type')).min(1).optional(),
   page_size: whole(1).default(25),
   concurrency: whole(1).default(3),

@@ -38,11 +38,11 @@ function isoWithOffset(ms: number, rng: Rng): string {
   return `${new Date(ms + minutes * 60_000).toISOString().slice(0, 19)}${offset}`;
 }
 
-function person(rng: Rng): string {
+export function person(rng: Rng): string {
   return `${rng.pick(['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace'])}.${rng.token(4, 'abcdefghijklmnopqrstuvwxyz')}@${rng.pick(DOMAINS)}`;
 }
 
-function messageId(rng: Rng): string {
+export function messageId(rng: Rng): string {
   return `<${rng.token(16, 'abcdefghijklmnopqrstuvwxyz0123456789')}@${rng.pick(DOMAINS)}>`;
 }
 

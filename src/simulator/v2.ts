@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { logTypeForV2 } from '../mimecast/log-types.js';
+import { logTypeForV2 } from '../mimecast/products.js';
 import { BATCH_TOKEN_EXPIRED_CODES, STREAM_TOKEN_EXPIRED_CODES } from '../mimecast/horizons.js';
 import { LOG_TYPES } from '../mimecast/log-types.js';
 import type { SiemFile } from './catalog.js';
@@ -19,7 +19,12 @@ import type { FaultPlan, V2Fault } from './faults.js';
 import { Rng, toV2Record } from './generate.js';
 import { FeedApi, type FeedSimOptions } from './feeds.js';
 
-import { BATCH_PATH_V2 as BATCH_PATH, OAUTH_PATH_V2 as OAUTH_PATH, STREAM_PATH_V2 as STREAM_PATH } from '../mimecast/endpoints.js';
+import { OAUTH_PATH_V2 as OAUTH_PATH, STREAM_PATH_V2 as STREAM_PATH } from '../mimecast/endpoints.js';
+import { type ProductName, SIEM_PRODUCTS } from '../mimecast/products.js';
+import { type CiFile, type CloudIntegratedOptions, buildCiCatalog, ciFileBody } from './cloud-integrated.js';
+
+/** The product whose batch listing a path is. */
+const PRODUCT_AT = new Map(Object.values(SIEM_PRODUCTS).map((p) => [p.batchPath, p.name]));
 const FILE_PATH = '/v2files/';
 
 export interface V2Credentials {
@@ -43,6 +48,8 @@ export interface V2Options {
   readonly streamWindowMs?: number;
   /** The other API 2.0 feeds: how many records, when, and which are not licensed. */
   readonly feeds?: FeedSimOptions;
+  /** Cloud Integrated batch files (`/siem/v1/batch/events/ci`); none unless set. */
+  readonly cloudIntegrated?: CloudIntegratedOptions;
 }
 
 /** The simulator's answer to a stream page token that points before the window (Mimecast's own is not documented). */
@@ -92,7 +99,7 @@ export class V2Api {
   readonly credentials: V2Credentials;
   private readonly tokens = new Map<string, number>();
   private readonly signKey: Buffer;
-  private readonly gz = new Map<number, Buffer>();
+  private readonly gz = new Map<string, Buffer>();
   private readonly content: ContentFaults;
   private issued = 0;
   private justExpired = false;
@@ -101,6 +108,8 @@ export class V2Api {
   private feed429s = 0;
   /** The other API 2.0 feeds (audit, TTP, DLP). */
   readonly feeds: FeedApi;
+  /** Cloud Integrated's files, over the same time as the catalog's. */
+  readonly ciFiles: readonly CiFile[];
   /** The stream in time order (windowed mode): catalog index and position in its file. */
   private timeline: { file: number; at: number; timeMs: number }[] | undefined;
 
@@ -119,6 +128,9 @@ export class V2Api {
     this.signKey = createHmac('sha256', String(seed)).update('v2-urls').digest();
     this.content = { longLine: faults.isEnabled('long-line'), malformedLine: faults.isEnabled('malformed-line') };
     this.feeds = new FeedApi(seed, options.feeds);
+    const first = catalog[0]?.events[0]?.timeMs ?? 0;
+    const last = catalog.at(-1)?.events.at(-1)?.timeMs ?? 0;
+    this.ciFiles = options.cloudIntegrated ? buildCiCatalog(seed, options.cloudIntegrated, first, last) : [];
   }
 
   /** Writes every batch file as served (NDJSON, content faults included): `mimelog ingest DIR` yields the expected v2 set. */
@@ -127,12 +139,19 @@ export class V2Api {
     for (const f of this.catalog) writeFileSync(join(dir, `${f.name}.ndjson`), v2FileBody(f, this.content));
   }
 
+  /** Writes every Cloud Integrated file as served: `mimelog ingest DIR` yields the expected set. */
+  writeExpectedCloudIntegrated(dir: string): void {
+    mkdirSync(dir, { recursive: true });
+    for (const f of this.ciFiles) writeFileSync(join(dir, `ci_${f.logType}_${f.index}.ndjson`), ciFileBody(f));
+  }
+
   /** Handles an API 2.0 route; false when the path is not one. */
   handle(req: IncomingMessage, res: ServerResponse, body: Buffer, origin: string): boolean {
     const url = new URL(req.url ?? '/', origin);
     const json: Json = (status, value, headers = {}) => res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(value));
     if (url.pathname === OAUTH_PATH && req.method === 'POST') return this.token(body, json), true;
-    if ((url.pathname === BATCH_PATH || url.pathname === STREAM_PATH) && req.method === 'GET') {
+    const product = PRODUCT_AT.get(url.pathname);
+    if ((product !== undefined || url.pathname === STREAM_PATH) && req.method === 'GET') {
       if (!this.authorized(req)) return json(401, { error: { code: 'unauthorized', message: 'access token missing or expired' } }), true;
       if (!this.rateLimit(res)) return json(429, { error: { code: 'too_many_requests', message: 'rate limit exceeded' } }), true;
       // A token expires at most once in a row, and never in its first second: a token refused
@@ -148,7 +167,7 @@ export class V2Api {
         this.issuedAt.clear();
         return json(401, { error: { code: 'unauthorized', message: 'access token expired' } }), true;
       }
-      if (url.pathname === BATCH_PATH) this.listBatch(url, origin, json, fault === 'empty-page');
+      if (product !== undefined) this.listBatch(product, url, origin, json, fault === 'empty-page');
       else this.streamPage(url, json, fault === 'empty-page');
       return true;
     }
@@ -192,25 +211,37 @@ export class V2Api {
     return expiry !== undefined && expiry >= Date.now();
   }
 
+  /**
+   * A product's files that exist now, in publication order, with the range [first, end) held:
+   * Cloud Gateway's follow the simulator's retention and clock; Cloud Integrated's the clock only.
+   */
+  private published(product: ProductName): { files: readonly { index: number; logType: string }[]; first: number; end: number } {
+    if (product === 'cg') return { files: this.catalog, ...this.held() };
+    const end = this.ciFiles.findIndex((f) => f.lastMs > this.clock());
+    return { files: this.ciFiles, first: 0, end: end === -1 ? this.ciFiles.length : end };
+  }
+
   /** One page of one type's file list; `empty` answers a page with no files that still carries `@nextPage`. */
-  private listBatch(url: URL, origin: string, json: Json, empty: boolean): void {
-    const logType = logTypeForV2(url.searchParams.get('type') ?? '');
-    if (!logType) return json(400, { error: { code: 'validation_error', message: `unknown type ${url.searchParams.get('type')}` } });
+  private listBatch(product: ProductName, url: URL, origin: string, json: Json, empty: boolean): void {
+    const type = url.searchParams.get('type') ?? '';
+    const logType = logTypeForV2(type);
+    if (!logType || !SIEM_PRODUCTS[product].types.some((t) => t.name === logType)) return json(400, { error: { code: 'validation_error', message: `unknown type ${type}` } });
     const pageSize = Math.max(1, Math.min(100, Number(url.searchParams.get('pageSize') ?? 10)));
     const token = url.searchParams.get('nextPage');
-    const held = this.held();
+    const held = this.published(product);
     // The page token is a position among every file of the type ever published, so aged-out files keep their places.
-    const files = this.catalog.slice(0, held.end).filter((f) => f.logType === logType);
+    const files = held.files.slice(0, held.end).filter((f) => f.logType === logType);
     const oldestHeld = files.findIndex((f) => f.index >= held.first);
     const firstHeld = oldestHeld === -1 ? files.length : oldestHeld;
-    const offset = token ? this.parsePage(token, logType) : firstHeld;
+    const scope = `${product}:${logType}`;
+    const offset = token ? this.parsePage(token, scope) : firstHeld;
     if (offset === undefined) return json(400, { error: { code: 'validation_error', message: 'invalid nextPage' } });
     if (offset < firstHeld) return json(400, { error: { code: BATCH_TOKEN_EXPIRED, message: 'nextPage points at files that are no longer kept: list again without it' } });
     const page = empty ? [] : files.slice(offset, offset + pageSize);
     const urlExpiry = Date.now() + (this.options.urlTtlMs ?? 15 * 60_000);
     json(200, {
-      value: page.map((f) => ({ url: this.signedUrl(origin, f.index, urlExpiry), size: this.gzipped(f).length, expiry: new Date(urlExpiry).toISOString() })),
-      '@nextPage': this.page(logType, offset + page.length),
+      value: page.map((f) => ({ url: this.signedUrl(origin, product, f.index, urlExpiry), size: this.gzipped(product, f.index).length, expiry: new Date(urlExpiry).toISOString() })),
+      '@nextPage': this.page(scope, offset + page.length),
       isCaughtUp: offset + page.length >= files.length,
     });
   }
@@ -295,15 +326,17 @@ export class V2Api {
       res.writeHead(400, { 'content-type': 'application/xml' }).end('<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>');
       return;
     }
-    const index = Number(url.pathname.slice(FILE_PATH.length));
+    const [productPart, indexPart] = url.pathname.slice(FILE_PATH.length).split('/');
+    const product = productPart === 'cg' || productPart === 'ci' ? productPart : undefined;
+    const index = Number(indexPart);
     const exp = Number(url.searchParams.get('exp'));
-    const file = this.catalog[index];
-    if (!file || url.searchParams.get('sig') !== this.sign(index, exp)) return void res.writeHead(403).end('<Error><Code>SignatureDoesNotMatch</Code></Error>');
+    const exists = product === 'cg' ? this.catalog[index] !== undefined : product === 'ci' && this.ciFiles[index] !== undefined;
+    if (!product || !exists || url.searchParams.get('sig') !== this.sign(product, index, exp)) return void res.writeHead(403).end('<Error><Code>SignatureDoesNotMatch</Code></Error>');
     const fault: V2Fault | undefined = this.faults.next((f) => f === '5xx' || f === 'expired-url' || f === 'truncated-gzip') as V2Fault | undefined;
     if (exp < Date.now() || fault === 'expired-url') return void res.writeHead(403).end('<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>');
     if (fault === '5xx') return void res.writeHead(503).end('<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>');
-    const gz = this.gzipped(file);
-    if (this.options.corruptFiles?.includes(index)) {
+    const gz = this.gzipped(product, index);
+    if (product === 'cg' && this.options.corruptFiles?.includes(index)) {
       // A broken object in the store: every byte of it arrives, and it is not a whole gzip.
       const cut = gz.subarray(0, Math.floor(gz.length / 2));
       return void res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(cut.length) }).end(cut);
@@ -317,21 +350,22 @@ export class V2Api {
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(gz.length) }).end(gz);
   }
 
-  private gzipped(file: SiemFile): Buffer {
-    let gz = this.gz.get(file.index);
+  private gzipped(product: ProductName, index: number): Buffer {
+    const key = `${product}/${index}`;
+    let gz = this.gz.get(key);
     if (!gz) {
-      gz = gzipSync(v2FileBody(file, this.content));
-      this.gz.set(file.index, gz);
+      gz = gzipSync(product === 'cg' ? v2FileBody(this.catalog[index]!, this.content) : ciFileBody(this.ciFiles[index]!));
+      this.gz.set(key, gz);
     }
     return gz;
   }
 
-  private sign(index: number, exp: number): string {
-    return createHmac('sha256', this.signKey).update(`${index}:${exp}`).digest('hex').slice(0, 32);
+  private sign(product: ProductName, index: number, exp: number): string {
+    return createHmac('sha256', this.signKey).update(`${product}:${index}:${exp}`).digest('hex').slice(0, 32);
   }
 
-  private signedUrl(origin: string, index: number, exp: number): string {
-    return `${origin}${FILE_PATH}${index}?exp=${exp}&sig=${this.sign(index, exp)}`;
+  private signedUrl(origin: string, product: ProductName, index: number, exp: number): string {
+    return `${origin}${FILE_PATH}${product}/${index}?exp=${exp}&sig=${this.sign(product, index, exp)}`;
   }
 
   private page(scope: string, offset: number): string {

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { BATCH_PATH_V2 as BATCH_PATH, OAUTH_PATH_V2 as OAUTH_PATH } from '../../src/mimecast/endpoints.js';
+import { OAUTH_PATH_V2 as OAUTH_PATH } from '../../src/mimecast/endpoints.js';
+import { SIEM_PRODUCTS } from '../../src/mimecast/products.js';
 import { V2_FAULTS } from '../../src/simulator/faults.js';
 import { killRepeatedly, runCli } from '../support/helpers.js';
 import { type Running, logLines, query, startSimulator, storedIds } from '../support/simulator.js';
+
+const BATCH_PATH = SIEM_PRODUCTS.cg.batchPath;
 
 function v2Env(r: Running): NodeJS.ProcessEnv {
   return { MIMECAST_CLIENT_ID: r.info.v2Credentials.clientId, MIMECAST_CLIENT_SECRET: r.info.v2Credentials.clientSecret };

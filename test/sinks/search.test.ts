@@ -89,13 +89,16 @@ for (const engine of ALL_ENGINES) describe(`search-engine sink against a real ${
     assert.equal(await os.count('map-*'), 4500 - (await duplicatesOf(join(dir, 's.db'))));
   });
 
-  it('the API 2.0 feeds through the engine: every record once, each feed\'s fields mapped explicitly outside mimecast.*', { timeout: 120_000 }, async () => {
-    const r = await startSimulator({ seed: 720, events: 10, v2: { feeds: { records: 200 } } });
+  it('the API 2.0 feeds and Cloud Integrated through the engine: every record once, each feed\'s fields mapped explicitly outside mimecast.*', { timeout: 120_000 }, async () => {
+    const r = await startSimulator({ seed: 720, events: 300, v2: { feeds: { records: 200 }, cloudIntegrated: { messages: 100 } } });
     try {
       const db = join(r.dir, 's.db');
       const env = { MIMECAST_CLIENT_ID: r.info.v2Credentials.clientId, MIMECAST_CLIENT_SECRET: r.info.v2Credentials.clientSecret };
       const res = await runCli(['collect', '--api', 'v2', '--feeds', 'all', '--url', r.info.url, '--db', db, ...FAST, ...sinkArgs(os, 'feeds')], { env });
       assert.equal(res.code, 0, res.stderr.slice(-1500));
+      const ci = await runCli(['collect', '--api', 'v2', '--product', 'ci', '--url', r.info.url, '--db', db, ...FAST, ...sinkArgs(os, 'feeds')], { env });
+      assert.equal(ci.code, 0, ci.stderr.slice(-1500));
+      const ciRecords = r.sim.v2.ciFiles.reduce((n, f) => n + f.records.length, 0);
       const mapping = await os.request('GET', '/feeds-*/_mapping');
       const explicit = new Set(ecsLeafMappings().keys());
       for (const [index, m] of Object.entries(mapping) as [string, any][]) {
@@ -103,7 +106,9 @@ for (const engine of ALL_ENGINES) describe(`search-engine sink against a real ${
         assert.deepEqual(outside, [], `${index}: fields mapped dynamically`);
       }
       await os.request('POST', '/feeds-*/_refresh');
-      assert.equal(await os.count('feeds-*'), FEEDS.length * 200);
+      assert.equal(await os.count('feeds-*'), FEEDS.length * 200 + ciRecords);
+      const ciCount = await os.request('POST', '/feeds-*/_count', { query: { term: { 'event.dataset': 'mimecast.cloud_integrated_logs' } } });
+      assert.equal(ciCount.count, ciRecords);
       const urlClicks = await os.request('POST', '/feeds-*/_count', { query: { term: { 'event.dataset': 'mimecast.ttp_url_logs' } } });
       assert.equal(urlClicks.count, 200, 'event.dataset names the feed');
     } finally {

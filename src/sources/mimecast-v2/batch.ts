@@ -16,7 +16,6 @@ import { Readable } from 'node:stream';
 import { type DecodedBatch, decodeBytes, decodeInput } from '../../decode/input.js';
 import type { DecodeLimits } from '../../decode/limits.js';
 import type { Logger } from '../../log/logger.js';
-import { BATCH_PATH_V2 } from '../../mimecast/endpoints.js';
 import { RunSummary } from '../../pipeline/summary.js';
 import type { Transformer } from '../../pipeline/transform.js';
 import type { Sink } from '../../core/sink.js';
@@ -24,13 +23,15 @@ import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js'
 import { CollectorError, RequestRejectedError } from '../../core/errors.js';
 import type { Gap } from '../../core/sink.js';
 import { BATCH_TOKEN_EXPIRED_CODES } from '../../mimecast/horizons.js';
-import { logTypeForV2 } from '../../mimecast/log-types.js';
+import { logTypeForV2 } from '../../mimecast/products.js';
 import { RateBudget } from '../../util/rate-budget.js';
 import type { TokenSource } from './oauth.js';
 import { type Page, PageClient } from './pages.js';
 
 export interface BatchOptions extends PollingOptions {
   readonly baseUrl: string;
+  /** The product's batch listing (mimecast/products.ts): Cloud Gateway's or Cloud Integrated's. */
+  readonly path: string;
   /** Decoding bounds (default: DEFAULT_LIMITS). */
   readonly limits?: DecodeLimits;
   /** API 2.0 type names to collect, e.g. `receipt`, `url protect`. */
@@ -89,7 +90,7 @@ export class V2BatchCollector {
   }
 
   private list(type: string, pageToken: string | undefined, stop: AbortSignal): Promise<Page<ListedFile> | undefined> {
-    return this.pages.get<ListedFile>(BATCH_PATH_V2, { type, pageSize: String(this.options.pageSize), nextPage: pageToken }, stop, `${type} listing`);
+    return this.pages.get<ListedFile>(this.options.path, { type, pageSize: String(this.options.pageSize), nextPage: pageToken }, stop, `${type} listing`);
   }
 
   /**
