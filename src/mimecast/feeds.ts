@@ -53,6 +53,13 @@ export const FEEDS: readonly FeedSpec[] = [
     oldestFirst: false, recordsAt: 'heldReleaseLogs', timeField: 'released', lookBackMs: 30 * DAY_MS, category: ['email'],
   },
   {
+    // Mimecast documents the path, its filters and the ~7 days it keeps rejections, not the record's
+    // shape: records in `data[]` with an `eventTime` is a guess. A record without a known time field
+    // is dead-lettered with its bytes (replayable), never dropped; see README "Feeds".
+    name: 'rejections', dataset: 'mimecast.rejection_logs', path: '/api/gateway/get-rejections', window: { from: 'from', to: 'to' },
+    oldestFirst: true, timeField: 'eventTime', lookBackMs: 7 * DAY_MS, category: ['email'],
+  },
+  {
     name: 'archive-search', dataset: 'mimecast.archive_search_logs', path: '/api/archive/get-archive-search-logs', window: { from: 'start', to: 'end' },
     oldestFirst: false, recordsAt: 'logs', timeField: 'createTime', lookBackMs: 30 * DAY_MS, category: ['email', 'iam'],
   },

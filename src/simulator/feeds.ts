@@ -148,6 +148,22 @@ const RECORD: Readonly<Record<string, (ms: number, rng: Rng) => FeedRecord>> = {
     contentViewed: rng.chance(0.7),
     discoveryCase: rng.chance(0.2),
   }),
+  // The shape is the simulator's guess (mimecast/feeds.ts): Mimecast does not document it.
+  rejections: (ms, rng) => {
+    const deferred = rng.chance(0.2);
+    return {
+      eventTime: isoWithOffset(ms, rng),
+      action: deferred ? 'defer' : 'reject',
+      senderAddress: person(rng),
+      recipientAddress: person(rng),
+      senderIpAddress: `192.0.2.${rng.int(1, 254)}`,
+      rejectionType: deferred ? 'Greylisting' : rng.pick(['Spam Signature', 'RBL', 'Invalid Recipient']),
+      rejectionCode: deferred ? '451' : '550',
+      rejectionInfo: deferred ? 'Temporary error, try again later' : 'Rejected by policy',
+      subject: `Offer ${rng.int(1, 9999)}`,
+      route: 'inbound',
+    };
+  },
   dlp: (ms, rng) => ({
     eventTime: isoWithOffset(ms, rng),
     action: rng.pick(['notify', 'hold', 'block']),

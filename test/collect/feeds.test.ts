@@ -59,6 +59,7 @@ describe('API 2.0 POST feeds', () => {
         'held-release': (o) => (o.spamScore as number) >= 10,
         'archive-search': () => false,
         'archive-view': () => false,
+        rejections: (o) => o.action === 'reject',
       };
       for (const { doc, original, log_type: type } of docs) {
         const d = JSON.parse(doc) as { '@timestamp': string; event: { kind: string; dataset: string } };
