@@ -24,6 +24,13 @@ export interface FeedSimOptions {
   readonly unlicensed?: readonly string[];
   /** Feeds whose first record holds a value nested 200 deep (hostile input: no page with it parses within bounds). */
   readonly deepRecordIn?: readonly string[];
+  /**
+   * Late indexing, as Mimecast does it: this fraction of the records becomes visible only up to
+   * `maxDelayMs` after its own time, so a window read early misses it and the same window read
+   * later has it. Visibility follows `now` (default the real time).
+   */
+  readonly late?: { readonly fraction: number; readonly maxDelayMs: number };
+  readonly now?: () => number;
 }
 
 const DOMAINS = ['example.com', 'example.org', 'corp.example.net'];
@@ -178,6 +185,8 @@ const RECORD: Readonly<Record<string, (ms: number, rng: Rng) => FeedRecord>> = {
 
 interface TimedRecord {
   readonly ms: number;
+  /** When the record shows up in answers (its time, or later when it is indexed late). */
+  readonly visibleAt: number;
   readonly record: FeedRecord;
 }
 
@@ -188,21 +197,25 @@ const MAX_PAGE = 500;
 export class FeedApi {
   private readonly records = new Map<string, TimedRecord[]>();
   private readonly unlicensed: ReadonlySet<string>;
+  private readonly now: () => number;
 
   constructor(seed: number, options: FeedSimOptions = {}) {
+    this.now = options.now ?? Date.now;
     const start = options.startMs ?? Date.now() - 3 * 86_400_000;
     const span = options.spanMs ?? 2 * 86_400_000;
     const n = options.records ?? 400;
     for (const [i, feed] of FEEDS.entries()) {
       const rng = new Rng(seed ^ (0xfeed + i * 7919));
+      const lateness = new Rng(seed ^ (0x1a7e + i * 7919)); // its own draws: the records are the same with or without it
       const list: TimedRecord[] = [];
       for (let k = 0; k < n; k++) {
         // Whole seconds (the feeds' times carry no milliseconds); some records share a second.
         const ms = Math.floor((start + Math.floor((span * k) / n) + rng.int(0, 60_000)) / 1000) * 1000;
-        list.push({ ms, record: RECORD[feed.name]!(ms, rng) });
+        const late = options.late !== undefined && lateness.chance(options.late.fraction);
+        list.push({ ms, visibleAt: late ? ms + lateness.int(1000, options.late!.maxDelayMs) : ms, record: RECORD[feed.name]!(ms, rng) });
       }
       list.sort((a, b) => a.ms - b.ms);
-      if (options.deepRecordIn?.includes(feed.name)) list[0] = { ms: list[0]!.ms, record: { ...list[0]!.record, nested: JSON.parse(`${'['.repeat(200)}${']'.repeat(200)}`) as string[] } };
+      if (options.deepRecordIn?.includes(feed.name)) list[0] = { ...list[0]!, record: { ...list[0]!.record, nested: JSON.parse(`${'['.repeat(200)}${']'.repeat(200)}`) as string[] } };
       this.records.set(feed.name, list);
     }
     this.unlicensed = new Set(options.unlicensed ?? []);
@@ -220,6 +233,12 @@ export class FeedApi {
       if (this.unlicensed.has(name)) continue;
       writeFileSync(join(dir, `${name}.ndjson`), `${list.map((r) => JSON.stringify(r.record)).join('\n')}\n`);
     }
+  }
+
+  /** A licensed feed's records as written by `writeExpected`, with their time and when they became visible. */
+  expectedRecords(feed: string): { line: string; ms: number; visibleAt: number }[] {
+    if (this.unlicensed.has(feed)) return [];
+    return (this.records.get(feed) ?? []).map((r) => ({ line: JSON.stringify(r.record), ms: r.ms, visibleAt: r.visibleAt }));
   }
 
   /** Answers one feed request (authorized and within the rate limit already). */
@@ -247,7 +266,8 @@ export class FeedApi {
     const token = request.meta?.pagination?.pageToken;
     const offset = token ? Number(/^page:(\d+)$/.exec(Buffer.from(token, 'base64url').toString())?.[1] ?? NaN) : 0;
     if (!Number.isInteger(offset)) return fail('err_validation_page_token', 'invalid pageToken', false);
-    let inWindow = this.records.get(feed.name)!.filter((r) => r.ms >= fromMs && r.ms < toMs);
+    const now = this.now();
+    let inWindow = this.records.get(feed.name)!.filter((r) => r.ms >= fromMs && r.ms < toMs && r.visibleAt <= now);
     if (feed.oldestFirst && filters.oldestFirst !== true) inWindow = [...inWindow].reverse(); // newest first unless asked
     const page = inWindow.slice(offset, offset + pageSize).map((r) => r.record);
     const next = offset + page.length < inWindow.length ? Buffer.from(`page:${offset + page.length}`).toString('base64url') : undefined;

@@ -124,6 +124,53 @@ describe('API 2.0 POST feeds', () => {
     }
   });
 
+  it('late-indexed records: windows ending the safety lag before now miss none of them; without the lag, late records are lost for good', { timeout: 180_000 }, async (t) => {
+    const now = Date.now();
+    const late = { fraction: 0.3, maxDelayMs: 10 * 60_000 };
+    // Records up to now; 30 % of them appear in answers only up to 10 min after their own time.
+    const r = await startSimulator({ seed: 705, events: 10, v2: { feeds: { records: 300, startMs: now - 3 * 3_600_000, spanMs: 3 * 3_600_000 - 60_000, late } } });
+    try {
+      const expectedDb = join(r.dir, 'expected-feeds.db');
+      await expectedFeedIds(r);
+      const idOf = new Map(query<{ id: string; original: string }>(expectedDb, 'SELECT id, original FROM events').map((e) => [e.original, e.id]));
+      const cursorOf = (db: string, feed: string) => Number(query<{ cursor: string }>(db, "SELECT cursor FROM checkpoints WHERE source LIKE 'mimecast-v2-feed % ' || ?", feed)[0]!.cursor);
+      const storedOf = (db: string, feed: string) => query<{ id: string }>(db, 'SELECT id FROM events WHERE log_type = ? ORDER BY id', feed).map((e) => e.id);
+
+      const safe = join(r.dir, 'lag.db');
+      const startedSafe = Date.now();
+      const res = await runCli(args(r, safe, ['--page-size', '50']), { env: v2Env(r) });
+      assert.equal(res.code, 0, res.stderr.slice(-1500));
+      const finishedSafe = Date.now();
+      const unsafe = join(r.dir, 'no-lag.db');
+      const startedUnsafe = Date.now();
+      const noLag = await runCli(args(r, unsafe, ['--page-size', '50', '--safety-lag', '0']), { env: v2Env(r) });
+      assert.equal(noLag.code, 0, noLag.stderr.slice(-1500));
+
+      let lateCollected = 0;
+      let lost = 0;
+      for (const feed of FEEDS) {
+        const records = r.sim.v2.feeds.expectedRecords(feed.name);
+        // With the lag: exactly the records older than the feed's cursor, late ones included.
+        const cursor = cursorOf(safe, feed.name);
+        assert.ok(cursor >= startedSafe - 900_000 && cursor <= finishedSafe - 900_000, `${feed.name}: the window ends the lag before now`);
+        const wanted = records.filter((x) => x.ms < cursor);
+        assert.deepEqual(storedOf(safe, feed.name), wanted.map((x) => idOf.get(x.line)!).sort(), feed.name);
+        lateCollected += wanted.filter((x) => x.visibleAt > x.ms + 60_000).length;
+        // Without it: the cursor moved past records that were not visible yet; they never come back.
+        const cursorNoLag = cursorOf(unsafe, feed.name);
+        const stored = new Set(storedOf(unsafe, feed.name));
+        const missing = records.filter((x) => x.ms < cursorNoLag && !stored.has(idOf.get(x.line)!));
+        for (const x of missing) assert.ok(x.visibleAt > startedUnsafe, `${feed.name}: only records not yet visible are missed`);
+        lost += missing.length;
+      }
+      t.diagnostic(`late records collected with the lag: ${lateCollected}; records lost without it: ${lost}`);
+      assert.ok(lateCollected > 0, 'records that were indexed late were collected');
+      assert.ok(lost > 0, 'the simulator indexes late: a collector without the lag loses records');
+    } finally {
+      await r.sim.stop();
+    }
+  });
+
   it('a cursor older than the feed look-back starts at the oldest instant held and records the gap', { timeout: 180_000 }, async () => {
     const r = await startSimulator({ seed: 703, events: 10, v2: { feeds: { records: 50 } } });
     try {

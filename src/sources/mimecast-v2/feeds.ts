@@ -125,7 +125,9 @@ export class FeedCollector {
       from = oldestHeld;
     }
     while (!stop.aborted) {
-      const end = Math.min(from + this.options.maxWindowMs, Date.now() - this.options.safetyLagMs);
+      // Whole seconds: the time filters carry none, so the cursor must be the end actually asked for
+      // (a cursor inside a second would skip that second's records when there is no overlap).
+      const end = Math.floor(Math.min(from + this.options.maxWindowMs, Date.now() - this.options.safetyLagMs) / 1000) * 1000;
       if (end - from < MIN_WINDOW_MS) return; // caught up: the next window is not old enough yet
       const askFrom = Math.max(from - this.options.overlapMs, oldestHeld);
       let pageToken: string | undefined;
