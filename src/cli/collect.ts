@@ -165,7 +165,7 @@ export function registerCollect(program: Command): void {
     .option('--safety-lag <seconds>', 'feeds: windows end this long before now (Mimecast indexes some records late)', '900')
     .option('--overlap <seconds>', 'feeds: each window starts this long before the previous one ended', '60')
     .option('--first-look-back-days <days>', "feeds: where a feed never collected starts (at most the feed's look-back)", '7')
-    .option('--concurrency <n>', 'v2 batch: types collected at once, sharing one rate budget', '3')
+    .option('--concurrency <n>', 'v2 batch and feeds: types or feeds collected at once, sharing one rate budget', '3')
     .option('--url <url>', 'API base URL (e.g. the simulator); overrides --region')
     .option('--region <region>', `API host by region: v1 ${Object.keys(V1_REGIONS).join(', ')}; v2 ${Object.keys(V2_REGIONS).join(', ')}`)
     .option('--config <path>', 'JSON file with appId, appKey, accessKey, secretKey, baseUrl (environment variables win)')
@@ -317,6 +317,7 @@ function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v2' 
         ...polling, baseUrl, feeds, pageSize: num(o.pageSize ?? '500', '--page-size'), limits: limitsFrom(o), checkpointKey,
         safetyLagMs: num(o.safetyLag, '--safety-lag') * 1000, overlapMs: num(o.overlap, '--overlap') * 1000,
         maxWindowMs: 86_400_000, firstLookBackMs: num(o.firstLookBackDays, '--first-look-back-days') * 86_400_000,
+        concurrency: Math.max(1, num(o.concurrency, '--concurrency')),
       },
       tokens, transformer, deps.sink,
       (feed) => {

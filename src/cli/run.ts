@@ -62,7 +62,7 @@ function collectOptions(c: ServiceConfig, s: ApiSourceConfig, once: boolean): Co
     safetyLag: String(s.kind === 'mimecast-v2-feeds' ? s.safety_lag_s : 900),
     overlap: String(s.kind === 'mimecast-v2-feeds' ? s.overlap_s : 60),
     firstLookBackDays: String(s.kind === 'mimecast-v2-feeds' ? s.first_look_back_days : 7),
-    concurrency: String(s.kind === 'mimecast-v2-batch' ? s.concurrency : 1),
+    concurrency: String(s.kind === 'mimecast-v2-batch' || s.kind === 'mimecast-v2-feeds' ? s.concurrency : 1),
     format: s.kind === 'mimecast-v1' ? s.format : 'key_value',
     compress: s.kind === 'mimecast-v1' ? s.compress : true,
     decodeRetries: String(s.kind === 'mimecast-v2-stream' || s.kind === 'mimecast-v2-feeds' ? 2 : s.decode_retries),

@@ -115,6 +115,7 @@ const v2Feeds = z.strictObject({
   safety_lag_s: whole(0).default(900),
   overlap_s: whole(0).default(60),
   first_look_back_days: whole(1).default(7),
+  concurrency: whole(1).default(3),
   ...polling,
 });
 

@@ -124,11 +124,14 @@ describe('API 2.0 POST feeds', () => {
     }
   });
 
-  it('late-indexed records: windows ending the safety lag before now miss none of them; without the lag, late records are lost for good', { timeout: 180_000 }, async (t) => {
+  it('late-indexed records, faults on: windows ending the safety lag before now miss none of them; without the lag, late records are lost for good', { timeout: 180_000 }, async (t) => {
     const now = Date.now();
     const late = { fraction: 0.3, maxDelayMs: 10 * 60_000 };
     // Records up to now; 30 % of them appear in answers only up to 10 min after their own time.
-    const r = await startSimulator({ seed: 705, events: 10, v2: { feeds: { records: 300, startMs: now - 3 * 3_600_000, spanMs: 3 * 3_600_000 - 60_000, late } } });
+    const r = await startSimulator({
+      seed: 705, events: 10, faults: { enabled: ['429', '5xx', 'fail200'], rate: 0.1, seed: 5 },
+      v2: { feeds: { records: 300, startMs: now - 3 * 3_600_000, spanMs: 3 * 3_600_000 - 60_000, late } },
+    });
     try {
       const expectedDb = join(r.dir, 'expected-feeds.db');
       await expectedFeedIds(r);

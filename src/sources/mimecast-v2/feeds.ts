@@ -36,6 +36,8 @@ export interface FeedOptions extends PollingOptions {
   readonly maxWindowMs: number;
   /** Where a feed never collected starts: this long ago, at most its look-back (default 7 days). */
   readonly firstLookBackMs: number;
+  /** Feeds collected at once; they share one rate budget. */
+  readonly concurrency: number;
   readonly limits?: DecodeLimits;
   /** The checkpoint row of a feed. */
   readonly checkpointKey: (feed: FeedSpec) => string;
@@ -83,28 +85,36 @@ export class FeedCollector {
     this.client = new PageClient(options.baseUrl, tokens, options, new RateBudget(), log);
   }
 
-  /** Every feed until caught up (then polls unless `once`). Config facts stop one feed; other failures the run, after the others. */
+  /**
+   * Every feed until caught up, `concurrency` at a time within one rate budget (then polls unless
+   * `once`). A configuration fact stops one feed for good; other failures are reported after the
+   * other feeds have had their turn.
+   */
   async run(stop: AbortSignal): Promise<RunSummary> {
     const summary = new RunSummary();
     const unavailable = new Set<string>();
     do {
       const failures: Error[] = [];
-      for (const feed of this.options.feeds) {
-        if (stop.aborted) break;
-        if (unavailable.has(feed.name)) continue;
-        try {
-          await this.collectFeed(feed, stop, summary);
-        } catch (err) {
-          if (err instanceof FeedAnswerError && err.code !== undefined && FEED_NOT_AVAILABLE_CODES.has(err.code)) {
-            unavailable.add(feed.name); // said once, not retried: only an admin can change it
-            this.log.error('feed not available: skipping it, the other feeds go on', { feed: feed.name, code: err.code, action: FEED_NOT_AVAILABLE_CODES.get(err.code) });
-            continue;
+      const queue = this.options.feeds.filter((f) => !unavailable.has(f.name));
+      const worker = async () => {
+        for (let feed = queue.shift(); feed !== undefined && !stop.aborted; feed = queue.shift()) {
+          try {
+            await this.collectFeed(feed, stop, summary);
+          } catch (err) {
+            if (err instanceof FeedAnswerError && err.code !== undefined && FEED_NOT_AVAILABLE_CODES.has(err.code)) {
+              unavailable.add(feed.name); // said once, not retried: only an admin can change it
+              this.log.error('feed not available: skipping it, the other feeds go on', { feed: feed.name, code: err.code, action: FEED_NOT_AVAILABLE_CODES.get(err.code) });
+              continue;
+            }
+            if (err instanceof OAuthError) throw err;
+            failures.push(err as Error);
+            this.log.error('feed failed; the other feeds go on', { feed: feed.name, reason: (err as Error).message });
           }
-          if (err instanceof OAuthError) throw err;
-          failures.push(err as Error);
-          this.log.error('feed failed; the other feeds go on', { feed: feed.name, reason: (err as Error).message });
         }
-      }
+      };
+      const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(this.options.concurrency, queue.length)) }, worker));
+      const fatal = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (fatal) throw fatal.reason;
       if (failures.length > 0) throw new CollectorError(`${failures.length} feed(s) failed: ${failures.map((f) => f.message).join('; ')}`);
     } while (!this.options.once && !stop.aborted && (await sleep(this.options.pollIntervalMs, stop)));
     summary.unavailableFeeds = [...unavailable];
