@@ -1,7 +1,8 @@
 /**
- * The API 2.0 POST feeds from the simulator into the embedded store: events/s per feed, next to
- * the SIEM batch collection of a similar number of events from the same simulator in the same
- * run (the baseline), so the ratio holds on a noisy machine.
+ * The API 2.0 POST feeds from the simulator into the embedded store: events/s per feed, all of
+ * them at once, and Cloud Integrated's batch files, each next to the SIEM batch collection of a
+ * similar number of events from the same simulator in the same run (the baseline), so the ratio
+ * holds on a noisy machine.
  */
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -25,7 +26,9 @@ async function collectInto(db: string, args: string[], env: NodeJS.ProcessEnv): 
 }
 
 export async function benchFeeds(recordsPerFeed: number): Promise<{ rows: Row[]; results: Record<string, unknown> }> {
-  const sim = new MimecastSimulator({ seed: 11, events: recordsPerFeed, eventsPerFile: 2000, v2: { feeds: { records: recordsPerFeed } } });
+  // Cloud Integrated: about 2.15 records per message, so this many messages give about recordsPerFeed records.
+  const ciMessages = Math.round(recordsPerFeed / 2.15);
+  const sim = new MimecastSimulator({ seed: 11, events: recordsPerFeed, eventsPerFile: 2000, v2: { feeds: { records: recordsPerFeed }, cloudIntegrated: { messages: ciMessages, recordsPerFile: 2000 } } });
   const info = await sim.start();
   const env = { MIMECAST_CLIENT_ID: info.v2Credentials.clientId, MIMECAST_CLIENT_SECRET: info.v2Credentials.clientSecret };
   try {
@@ -37,6 +40,14 @@ export async function benchFeeds(recordsPerFeed: number): Promise<{ rows: Row[];
       const r = rate(run.stored, run.ms);
       perFeed[feed.name] = { events_per_s: r, ratio: Math.round((r / baselineRate) * 100) / 100, stored: run.stored };
     }
+    // Cloud Integrated's batch files, through the same collector as the baseline's.
+    const ci = await collectInto(join(BENCH_DIR, 'feeds-cloud-integrated.db'), ['--url', info.url, '--product', 'ci'], env);
+    const ciRate = rate(ci.stored, ci.ms);
+    perFeed['cloud-integrated (batch)'] = { events_per_s: ciRate, ratio: Math.round((ciRate / baselineRate) * 100) / 100, stored: ci.stored };
+    // Every feed at once, --concurrency 3 (the default).
+    const all = await collectInto(join(BENCH_DIR, 'feeds-all.db'), ['--url', info.url, '--feeds', 'all'], env);
+    const allRate = rate(all.stored, all.ms);
+    perFeed['all POST feeds at once'] = { events_per_s: allRate, ratio: Math.round((allRate / baselineRate) * 100) / 100, stored: all.stored };
     return {
       results: { records_per_feed: recordsPerFeed, siem_batch_events_per_s: baselineRate, feeds: perFeed },
       rows: [

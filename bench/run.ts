@@ -63,7 +63,7 @@ if (!only || only === 'collect-v2') {
 
 if (!only || only === 'feeds') {
   const f = await benchFeeds(Number(process.env.BENCH_FEED_RECORDS ?? 20_000));
-  printTable('API 2.0 POST feeds from the simulator, next to SIEM batch files from the same simulator', f.rows);
+  printTable('API 2.0 POST feeds and Cloud Integrated from the simulator, next to SIEM batch files from the same simulator', f.rows);
   results.feeds = f.results;
 }
 
