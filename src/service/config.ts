@@ -11,7 +11,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_LIMITS } from '../decode/limits.js';
 import { V1_REGIONS, V2_REGIONS } from '../mimecast/endpoints.js';
-import { ALL_SIEM_TYPES } from '../mimecast/products.js';
+import { ALL_SIEM_TYPES, listingTypes } from '../mimecast/products.js';
 import { parseListen } from '../util/listen.js';
 
 /** The file cannot be used; `problems` are `path: what is wrong` lines. */
@@ -93,6 +93,7 @@ const v2Batch = z.strictObject({
   kind: z.literal('mimecast-v2-batch'),
   /** cg: Cloud Gateway (the SIEM logs); ci: Cloud Integrated (entities, mailflow, urlclick). */
   product: oneOf(['cg', 'ci'], 'product').default('cg'),
+  /** Any product's here; the product's own below (a refinement runs only once the rest is valid). */
   types: z.array(oneOf(V2_TYPES as [string, ...string[]], 'type')).min(1).optional(),
   page_size: whole(1).default(25),
   concurrency: whole(1).default(3),
@@ -173,6 +174,12 @@ export const CONFIG_SCHEMA = z.strictObject({
     if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['sources', i, 'name'], message: `"${s.name}" is already the name of sources[${first}]: every source needs its own name` });
     else seen.set(s.name, i);
     if (s.kind !== 'spool' && s.url === undefined && s.region === undefined) ctx.addIssue({ code: 'custom', path: ['sources', i], message: 'say where Mimecast is: url or region' });
+    if (s.kind === 'mimecast-v2-batch') {
+      const known = listingTypes(s.product);
+      s.types?.forEach((t, k) => {
+        if (!known.includes(t)) ctx.addIssue({ code: 'custom', path: ['sources', i, 'types', k], message: `${JSON.stringify(t)} is not a type of product ${s.product}, expected one of ${listed(known)}` });
+      });
+    }
   });
 });
 

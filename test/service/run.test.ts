@@ -123,13 +123,34 @@ sources:
       'lisen: unknown key',
       'sources[0].credentials.client_secret: ${NOT_SET_ANYWHERE} is not set in the environment',
       'sources[0].poll_interval_s: expected a number, not "soon"',
-      'sources[0].types[1]: unknown type "spm", expected one of "receipt", "process", "delivery", "journal", "av", "spam", "internal email protect", "impersonation protect", "url protect", "attachment protect"',
+      'sources[0].types[1]: unknown type "spm", expected one of "receipt", "process", "delivery", "journal", "av", "spam", "internal email protect", "impersonation protect", "url protect", "attachment protect", "entities", "mailflow", "urlclick"',
       `sources[1].credentials.secret_key_file: ${loose} is readable by others: run chmod 600 ${loose}`,
     ]);
     assert.match(r.stderr, /^mimelog: config .*bad\.yaml: 5 problems:/);
     const none = await runCli(['run', '--config', join(dir, 'nope.yaml')]);
     assert.equal(none.code, 1);
     assert.match(none.stderr, /nope\.yaml: no such file/);
+  });
+
+  it("a batch source's types belong to its product (Cloud Gateway or Cloud Integrated)", async () => {
+    const dir = tempDir('run-product');
+    const file = join(dir, 'p.yaml');
+    const source = (product: string, types: string) => `store: ${join(dir, 'x.db')}
+sources:
+  - name: ci
+    kind: mimecast-v2-batch
+    product: ${product}
+    url: http://127.0.0.1:1
+    credentials: { client_id: id, client_secret: secret }
+    types: ${types}
+`;
+    writeFileSync(file, source('ci', '[entities, receipt]'));
+    const wrong = await runCli(['run', '--config', file, '--check']);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /sources\[0\]\.types\[1\]: "receipt" is not a type of product ci, expected one of "entities", "mailflow", "urlclick"/);
+    writeFileSync(file, source('ci', '[entities, mailflow]'));
+    const right = await runCli(['run', '--config', file, '--check']);
+    assert.equal(right.code, 0, right.stderr);
   });
 
   it('accepts the example config the repository ships (deploy/mimelog.example.yaml)', async () => {
