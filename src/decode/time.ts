@@ -52,3 +52,29 @@ export function parseEpochMs(value: string): number {
 export function isoUtc(ms: number): string {
   return new Date(ms).toISOString();
 }
+
+/**
+ * Short zone names that free text uses (Mimecast's audit `eventInfo`: `Time: 13:50:19 EDT`), as
+ * minutes east of UTC. Only names with one common meaning: `IST` (India, Ireland, Israel) and
+ * `CST` (US Central, China) are left out, so such a time stays unread rather than read wrong.
+ */
+export const ZONE_OFFSETS_MIN: Readonly<Record<string, number>> = {
+  UTC: 0, GMT: 0, Z: 0, WET: 0, BST: 60, WEST: 60, CET: 60, CEST: 120, EET: 120, EEST: 180, MSK: 180,
+  SAST: 120, GST: 240, PKT: 300, SGT: 480, HKT: 480, JST: 540, KST: 540,
+  AWST: 480, ACST: 570, ACDT: 630, AEST: 600, AEDT: 660, NZST: 720, NZDT: 780,
+  EST: -300, EDT: -240, CDT: -300, MST: -420, MDT: -360, PST: -480, PDT: -420, AKST: -540, AKDT: -480, HST: -600,
+};
+
+const TEXT_TIME = /\bDate:\s*(\d{4}-\d{2}-\d{2}),\s*Time:\s*(\d{2}:\d{2}:\d{2})\s+([A-Za-z]{1,5})\b/;
+
+/**
+ * The instant named inside free text as `Date: 2026-05-18, Time: 13:50:19 EDT`; NaN when the text
+ * names none, or names a zone that `ZONE_OFFSETS_MIN` does not hold (unknown or ambiguous).
+ */
+export function parseTimeInText(text: string): number {
+  const m = TEXT_TIME.exec(text);
+  if (!m) return NaN;
+  const offset = ZONE_OFFSETS_MIN[m[3]!.toUpperCase()];
+  if (offset === undefined) return NaN;
+  return parseIsoTime(`${m[1]}T${m[2]}Z`) - offset * 60_000;
+}

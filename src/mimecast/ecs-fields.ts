@@ -20,7 +20,8 @@ export type Conversion =
   | 'boolean' // true/false, yes/no
   | 'outcome' // delivered true/false → success/failure
   | 'tls_version' // `TLSv1.2` → version 1.2, protocol tls
-  | 'file_names'; // AttNames: `"a.docx", "b.xlsx"` → a list
+  | 'file_names' // AttNames: `"a.docx", "b.xlsx"` → a list
+  | 'time_in_text'; // `…, Date: 2026-05-18, Time: 13:50:19 EDT, …` → its UTC instant; absent when none
 
 export interface EcsMapping {
   readonly from: readonly string[];
@@ -73,6 +74,8 @@ export const ECS_MAPPINGS: readonly EcsMapping[] = [
   { from: ['auditType', 'actionTriggered'], to: 'event.action', as: 'text', onlyTypes: FEED_TYPES },
   { from: ['policy', 'definition', 'ttpDefinition'], to: 'rule.name', as: 'text', onlyTypes: FEED_TYPES },
   { from: ['eventInfo'], to: 'message', as: 'text', onlyTypes: ['audit'] },
+  // The time the free text names, in its short zone, as an instant (the record's own is `eventTime`).
+  { from: ['eventInfo'], to: 'event.start', as: 'time_in_text', onlyTypes: ['audit'] },
   { from: ['from'], to: 'email.from.address', as: 'address', onlyTypes: ['held-release', 'archive-view'] },
   { from: ['to'], to: 'email.to.address', as: 'addresses', onlyTypes: ['held-release', 'archive-view'] },
   { from: ['operator', 'emailAddr', 'viewer'], to: 'user.email', as: 'address', onlyTypes: FEED_TYPES },

@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import type { Classification } from '../classify/classify.js';
 import type { DecodedRecord, FieldValue, JsonValue } from '../decode/record.js';
+import { isRepresentableTime, parseTimeInText } from '../decode/time.js';
 import type { Fingerprint } from '../fingerprint/fingerprint.js';
 import { stableJson } from '../util/stable-json.js';
 import { categoryOf, datasetOf } from '../mimecast/feeds.js';
@@ -195,6 +196,8 @@ export class EcsNormalizer {
     } else if (m.as === 'file_names') {
       const names = converted as string[];
       if (names.length > 0) b.set(PATHS.attachments, names.map((name) => ({ file: { name } })));
+    } else if (m.as === 'time_in_text') {
+      if (converted !== null) b.set(m.path, converted); // text without a time it can read is only text
     } else if (m.as === 'tls_version') {
       const [version, protocol] = converted as [string, string];
       b.set(PATHS.tlsVersion, version);
@@ -278,5 +281,9 @@ function convert(as: Conversion, value: FieldValue, text: string): JsonValue | u
     }
     case 'file_names':
       return fileNames(value);
+    case 'time_in_text': {
+      const ms = parseTimeInText(text);
+      return isRepresentableTime(ms) ? new Date(ms).toISOString() : null;
+    }
   }
 }

@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FEEDS, type FeedSpec } from '../mimecast/feeds.js';
-import { parseIsoTime } from '../decode/time.js';
+import { ZONE_OFFSETS_MIN, parseIsoTime } from '../decode/time.js';
 import { Rng } from './generate.js';
 
 type FeedRecord = Record<string, string | number | boolean | string[] | Record<string, string>[]>;
@@ -53,13 +53,22 @@ export function messageId(rng: Rng): string {
   return `<${rng.token(16, 'abcdefghijklmnopqrstuvwxyz0123456789')}@${rng.pick(DOMAINS)}>`;
 }
 
+/** Zones the audit text names its time in; the account's zone, so not UTC as a rule. */
+const TEXT_ZONES = ['BST', 'GMT', 'UTC', 'EDT', 'CEST', 'AEST'];
+
+/** `Date: 2026-05-18, Time: 13:50:19 EDT`: the instant `ms` as a wall clock in that zone. */
+function textTime(ms: number, zone: string): string {
+  const wall = new Date(ms + ZONE_OFFSETS_MIN[zone]! * 60_000).toISOString();
+  return `Date: ${wall.slice(0, 10)}, Time: ${wall.slice(11, 19)} ${zone}`;
+}
+
 /** One record of a feed at `ms`, in the shape the feed answers. */
 const RECORD: Readonly<Record<string, (ms: number, rng: Rng) => FeedRecord>> = {
   audit: (ms, rng) => ({
     id: `eNqrVi${rng.token(40)}`,
     auditType: rng.pick(['Logon Authentication Failed', 'User Logged On', 'Policy Changed', 'Held Message Released', 'Account Role Changed']),
     category: rng.pick(['authentication_logs', 'policy_logs', 'account_logs']),
-    eventInfo: `${rng.pick(['Logon from', 'Change by', 'Release by'])} ${rng.pick(['10.1.2.3', '192.0.2.10'])}, Date: ${new Date(ms).toISOString().slice(0, 10)}, Time: ${new Date(ms).toISOString().slice(11, 19)} ${rng.pick(['BST', 'GMT', 'UTC'])}`,
+    eventInfo: `${rng.pick(['Logon from', 'Change by', 'Release by'])} ${rng.pick(['10.1.2.3', '192.0.2.10'])}, ${textTime(ms, rng.pick(TEXT_ZONES))}`,
     eventTime: isoWithOffset(ms, rng),
     user: person(rng),
   }),

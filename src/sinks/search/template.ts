@@ -23,6 +23,7 @@ const BY_CONVERSION: Record<Conversion, Mapping> = {
   outcome: KEYWORD,
   tls_version: KEYWORD,
   file_names: KEYWORD,
+  time_in_text: { type: 'date' },
 };
 
 /** Where a mapping target lands in the document when it is not its literal path. */
