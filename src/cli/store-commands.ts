@@ -7,6 +7,7 @@ import { DEFAULT_TABLES } from '../classify/type-tables.js';
 import { UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
 import { intoSink, replayDeadLetters } from '../pipeline/replay.js';
 import { type EventRow, type SearchFilter, exportDocuments, search, stats } from '../store/queries.js';
+import { MIN_RETAIN_DAYS, RetentionError, checkRetainDays, retain } from '../store/retention.js';
 import { Store } from '../store/store.js';
 import { trace } from '../store/trace.js';
 import { whoElse } from '../store/who.js';
@@ -116,6 +117,39 @@ export function registerStoreCommands(program: Command): void {
       }
       if (s.checkpoints.length) {
         out(`\n${table(['source', 'position', 'complete', 'updated'], s.checkpoints.map((c) => [c.source, String(c.position), c.complete ? 'yes' : 'no', c.updated_at]))}`);
+      }
+      const r = s.store;
+      const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
+      out(`\nstore ${mib(r.bytes)}, reaches from ${r.oldest_event ?? '-'} to ${r.newest_event ?? '-'}; removed by retention: ${r.retention_removed.toLocaleString('en')}${r.last_retention ? ` (last pass ${r.last_retention.ran_at}, cutoff ${r.last_retention.cutoff})` : ''}`);
+      if (s.events > 0) {
+        out(`\n${table(['day (UTC)', 'on disk (approx.)'], Object.entries(r.approx_bytes_by_day).map(([k, b]) => [k, mib(b)]))}`);
+        out(`\n${table(['log type', 'on disk (approx.)'], Object.entries(r.approx_bytes_by_type).map(([k, b]) => [k, mib(b)]))}`);
+      }
+    });
+
+  addDbOption(program.command('retain').description(`removes events older than N days (by their own time) in small transactions, and gives the space back; dead letters, collisions and gaps are kept (at least ${MIN_RETAIN_DAYS} days)`))
+    .requiredOption('--days <n>', 'keep this many days of events')
+    .option('--compact', 'then rewrite the whole store (VACUUM), so a store made by an older mimelog gives freed space back from now on; needs free disk space of about its size and holds writers meanwhile')
+    .option('--json', 'the result as one JSON object')
+    .action(async (o: { db: string; days: string; compact?: boolean; json?: boolean }) => {
+      const days = integerOption(o.days, '--days', 1)!;
+      try {
+        checkRetainDays(days);
+      } catch (err) {
+        throw err instanceof RetentionError ? new UsageError(err.message) : err;
+      }
+      const store = openStore(o.db, false);
+      try {
+        const result = await retain(store.db, days);
+        if (o.compact) {
+          store.db.pragma('auto_vacuum = INCREMENTAL');
+          store.db.exec('VACUUM');
+        }
+        const after = o.compact ? { ...result, bytesAfter: (store.db.pragma('page_count', { simple: true }) as number) * (store.db.pragma('page_size', { simple: true }) as number) } : result;
+        if (o.json) return out(JSON.stringify(after));
+        out(`removed ${after.eventsRemoved.toLocaleString('en')} events older than ${new Date(after.cutoffMs).toISOString()} in ${after.batches} transactions (longest ${after.longestBatchMs} ms); store ${(after.bytesBefore / 1048576).toFixed(1)} → ${(after.bytesAfter / 1048576).toFixed(1)} MiB`);
+      } finally {
+        store.close();
       }
     });
 

@@ -21,6 +21,22 @@ export interface StatsReport {
   api_streams: ApiStream[];
   /** Intervals whose events aged out at Mimecast before they were collected, oldest first. */
   gaps: Gap[];
+  /** The store on disk: its size, how far back it reaches, and what retention removed. */
+  store: StoreReach;
+}
+
+export interface StoreReach {
+  /** Bytes in use (the file's pages less its free ones). */
+  bytes: number;
+  /** The oldest and newest event held (ISO), null when empty. */
+  oldest_event: string | null;
+  newest_event: string | null;
+  /** Bytes per day and per log type, estimated from their share of the events (rows differ little in size). */
+  approx_bytes_by_day: Record<string, number>;
+  approx_bytes_by_type: Record<string, number>;
+  /** Events removed by retention, ever, and the last pass (its time and cutoff). */
+  retention_removed: number;
+  last_retention: { ran_at: string; cutoff: string; events_removed: number } | null;
 }
 
 export interface Gap {
@@ -79,6 +95,28 @@ export function stats(store: Store): StatsReport {
     ).map((c) => ({ source: c.source, position: c.position, complete: c.complete === 1, cursor: c.cursor, updated_at: new Date(c.updated_at).toISOString() })),
     api_streams: apiStreams(db),
     gaps: gaps(db),
+    store: storeReach(store, byType),
+  };
+}
+
+function storeReach(store: Store, byType: Record<string, number>): StoreReach {
+  const db = store.db;
+  const pages = (db.pragma('page_count', { simple: true }) as number) - (db.pragma('freelist_count', { simple: true }) as number);
+  const bytes = pages * (db.pragma('page_size', { simple: true }) as number);
+  const span = db.prepare('SELECT min(ts) AS oldest, max(ts) AS newest FROM events').get() as { oldest: number | null; newest: number | null };
+  const total = Object.values(byType).reduce((a, b) => a + b, 0);
+  const share = (n: number) => (total === 0 ? 0 : Math.round((bytes * n) / total));
+  const byDay = db.prepare(`SELECT strftime('%Y-%m-%d', hour * 3600, 'unixepoch') AS k, sum(events) AS n FROM event_counts GROUP BY k ORDER BY min(hour)`).all() as { k: string; n: number }[];
+  const last = db.prepare('SELECT ran_at, cutoff_ms, events_removed FROM retention_passes ORDER BY rowid DESC LIMIT 1').get() as
+    | { ran_at: number; cutoff_ms: number; events_removed: number } | undefined;
+  return {
+    bytes,
+    oldest_event: span.oldest === null ? null : new Date(span.oldest).toISOString(),
+    newest_event: span.newest === null ? null : new Date(span.newest).toISOString(),
+    approx_bytes_by_day: Object.fromEntries(byDay.map((d) => [d.k, share(d.n)])),
+    approx_bytes_by_type: Object.fromEntries(Object.entries(byType).map(([k, n]) => [k, share(n)])),
+    retention_removed: store.counter('retention_removed'),
+    last_retention: last ? { ran_at: new Date(last.ran_at).toISOString(), cutoff: new Date(last.cutoff_ms).toISOString(), events_removed: last.events_removed } : null,
   };
 }
 

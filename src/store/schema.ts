@@ -136,4 +136,15 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (source, log_type)
   ) WITHOUT ROWID;
   `,
+  // 8: retention passes (events older than N days removed; see retention.ts), for stats and proof
+  // of what was removed on purpose. Stores created from now on give freed pages back (auto_vacuum
+  // is set before this first migration runs; see store.ts).
+  `
+  CREATE TABLE retention_passes (
+    rowid INTEGER PRIMARY KEY,
+    ran_at INTEGER NOT NULL,
+    cutoff_ms INTEGER NOT NULL,        -- events with a time before this were removed
+    events_removed INTEGER NOT NULL
+  );
+  `,
 ];

@@ -126,6 +126,9 @@ export class Store {
     this.db = openDatabase(path, options.readonly ?? false);
     if (!options.readonly) {
       try {
+        // A new store gives pages freed by retention back to the file system. This takes effect only
+        // before the first table and before WAL (an older store reuses freed pages for new events).
+        if ((this.db.pragma('page_count', { simple: true }) as number) === 0) this.db.pragma('auto_vacuum = INCREMENTAL');
         this.db.pragma('journal_mode = WAL');
         this.db.pragma('synchronous = NORMAL'); // WAL + NORMAL: durable across process crashes; a power loss may drop the last commits, never corrupt.
         this.migrate();

@@ -1,0 +1,116 @@
+/**
+ * Retention: removes events older than N days (by their own time) from the embedded store, in
+ * small transactions, so ingest waits at most one batch; then gives the freed pages back to the
+ * file system where the store allows it (incremental auto-vacuum). Dead letters, collisions, gaps,
+ * checkpoints and counters are never removed: they are the record of what happened.
+ */
+import type Database from 'better-sqlite3';
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The shortest retention allowed. A collector that restarts (an invalid API 1.0 token, a batch
+ * listing started again) re-reads up to 7 days of files; events deleted younger than that would
+ * come back and be stored again as new. One day more than that horizon leaves none to come back.
+ */
+export const MIN_RETAIN_DAYS = 8;
+
+/** Events removed per transaction: a few milliseconds of writing, so ingest is held only that long. */
+const BATCH = 2000;
+/** Pages given back per step of the incremental vacuum (4 MiB at 4 KiB pages). */
+const VACUUM_PAGES = 1000;
+
+export interface RetentionResult {
+  readonly cutoffMs: number;
+  readonly eventsRemoved: number;
+  readonly batches: number;
+  /** The longest one batch's transaction took: how long ingest may have waited. */
+  readonly longestBatchMs: number;
+  readonly bytesBefore: number;
+  readonly bytesAfter: number;
+}
+
+export class RetentionError extends Error {}
+
+/** Refuses a retention that would let deleted events come back as new. */
+export function checkRetainDays(days: number): void {
+  if (!Number.isInteger(days) || days < MIN_RETAIN_DAYS) {
+    throw new RetentionError(`retention of ${days} days is shorter than ${MIN_RETAIN_DAYS}: a collector that restarts re-reads up to 7 days of Mimecast's files, and events deleted sooner would be stored again as new`);
+  }
+}
+
+function fileBytes(db: Database.Database): number {
+  const pages = db.pragma('page_count', { simple: true }) as number;
+  const free = db.pragma('freelist_count', { simple: true }) as number;
+  const size = db.pragma('page_size', { simple: true }) as number;
+  return (pages - free) * size;
+}
+
+/**
+ * One retention pass: events with a time before now − `days` are removed, oldest first, with
+ * their addresses, full-text entries and hourly counts. `pause` runs between batches (the
+ * service yields to its collectors there); `stop` ends the pass after the batch in hand.
+ *
+ * The pass owns `db` meanwhile (give it its own connection when others write): it turns off the
+ * foreign-key check, which would scan every address row for each event removed (the addresses go
+ * first, in the same transaction, so nothing is left pointing at a removed event).
+ */
+export async function retain(
+  db: Database.Database, days: number, options: { now?: number; pause?: () => Promise<void>; stop?: AbortSignal } = {},
+): Promise<RetentionResult> {
+  checkRetainDays(days);
+  const cutoffMs = (options.now ?? Date.now()) - days * DAY_MS;
+  const bytesBefore = fileBytes(db);
+  const oldest = db.prepare('SELECT rowid FROM events WHERE ts < ? ORDER BY ts LIMIT ?').pluck();
+  const unindex = db.prepare(`INSERT INTO events_fts (events_fts, rowid, subject)
+    SELECT 'delete', rowid, subject FROM events WHERE rowid IN (SELECT value FROM json_each(?)) AND subject IS NOT NULL`);
+  const unaddress = db.prepare(`DELETE FROM event_addresses WHERE (address, event, role) IN (
+    SELECT a.value, e.rowid, 'from' FROM events e, json_each(e.doc, '$.email.from.address') a WHERE e.rowid IN (SELECT value FROM json_each(?))
+    UNION ALL
+    SELECT a.value, e.rowid, 'to' FROM events e, json_each(e.doc, '$.email.to.address') a WHERE e.rowid IN (SELECT value FROM json_each(?)))`);
+  const uncount = db.prepare(`UPDATE event_counts SET events = events - removed.n
+    FROM (SELECT (ts - ((ts % 3600000) + 3600000) % 3600000) / 3600000 AS hour, log_type, log_type_source AS type_source, count(*) AS n
+          FROM events WHERE rowid IN (SELECT value FROM json_each(?)) GROUP BY 1, 2, 3) AS removed
+    WHERE event_counts.hour = removed.hour AND event_counts.log_type = removed.log_type AND event_counts.type_source = removed.type_source`);
+  const dropEmptyCounts = db.prepare('DELETE FROM event_counts WHERE events <= 0');
+  const remove = db.prepare('DELETE FROM events WHERE rowid IN (SELECT value FROM json_each(?))');
+  const record = db.prepare('INSERT INTO retention_passes (ran_at, cutoff_ms, events_removed) VALUES (?, ?, ?)');
+  const bumpRemoved = db.prepare("INSERT INTO counters (name, value) VALUES ('retention_removed', ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value");
+  const batch = db.transaction((rowids: string) => {
+    unindex.run(rowids);
+    unaddress.run(rowids, rowids);
+    uncount.run(rowids);
+    dropEmptyCounts.run();
+    return remove.run(rowids).changes;
+  });
+  let eventsRemoved = 0;
+  let batches = 0;
+  let longestBatchMs = 0;
+  const foreignKeys = db.pragma('foreign_keys', { simple: true }) as number;
+  db.pragma('foreign_keys = OFF');
+  try {
+    while (!options.stop?.aborted) {
+      const t0 = performance.now();
+      const rowids = oldest.all(cutoffMs, BATCH) as number[];
+      if (rowids.length === 0) break;
+      eventsRemoved += batch.immediate(JSON.stringify(rowids));
+      batches++;
+      longestBatchMs = Math.max(longestBatchMs, performance.now() - t0);
+      await (options.pause?.() ?? new Promise<void>((resolve) => setImmediate(resolve)));
+    }
+  } finally {
+    db.pragma(`foreign_keys = ${foreignKeys ? 'ON' : 'OFF'}`);
+  }
+  db.transaction(() => {
+    record.run(Date.now(), cutoffMs, eventsRemoved);
+    if (eventsRemoved > 0) bumpRemoved.run(eventsRemoved);
+  }).immediate();
+  // Give the pages back in steps (a store created before incremental auto-vacuum keeps them for new events).
+  if ((db.pragma('auto_vacuum', { simple: true }) as number) === 2) {
+    while (!options.stop?.aborted && (db.pragma('freelist_count', { simple: true }) as number) > 0) {
+      db.pragma(`incremental_vacuum(${VACUUM_PAGES})`);
+      await (options.pause?.() ?? new Promise<void>((resolve) => setImmediate(resolve)));
+    }
+  }
+  return { cutoffMs, eventsRemoved, batches, longestBatchMs: Math.round(longestBatchMs), bytesBefore, bytesAfter: fileBytes(db) };
+}
