@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { DEFAULT_LIMITS } from '../decode/limits.js';
 import { V1_REGIONS, V2_REGIONS } from '../mimecast/endpoints.js';
 import { ALL_SIEM_TYPES, listingTypes } from '../mimecast/products.js';
+import { MIN_RETAIN_DAYS } from '../store/retention.js';
 import { parseListen } from '../util/listen.js';
 
 /** The file cannot be used; `problems` are `path: what is wrong` lines. */
@@ -156,6 +157,8 @@ const sink = z.strictObject({
 export const CONFIG_SCHEMA = z.strictObject({
   /** The embedded store; with a search-engine sink, where its checkpoints, counts and dead letters live. */
   store: z.string().min(1).default('mimelog.db'),
+  /** Keep this many days of events in the embedded store (a pass at start, then hourly); none: keep all. */
+  retain_days: z.number().int().min(MIN_RETAIN_DAYS, `at least ${MIN_RETAIN_DAYS} days: a collector that restarts re-reads up to 7 days of Mimecast's files, and events deleted sooner would be stored again as new`).optional(),
   sink: sink.default({ kind: 'sqlite', insecure: false, template: 'mimelog-siem', bulk_docs: 1000, bulk_bytes: 5 * 1024 * 1024, bulk_concurrency: 2, timeout_s: 60, give_up_s: 600 }),
   listen: listenAt('127.0.0.1:9464').default('127.0.0.1:9464'),
   log_level: oneOf(['debug', 'info', 'warn', 'error'], 'log level').default('info'),

@@ -44,6 +44,12 @@ export class ServiceMetrics {
       },
     });
     new Gauge({
+      name: 'mimelog_store_retention_removed', help: 'Events removed from the store by retention (retain_days), ever', registers,
+      collect() {
+        this.set(store.counter('retention_removed'));
+      },
+    });
+    new Gauge({
       name: 'mimelog_store_dead_letters', help: 'Dead letters kept in the store, waiting for replay', registers,
       collect() {
         this.set((store.db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n);

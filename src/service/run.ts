@@ -14,6 +14,7 @@ import { Store } from '../store/store.js';
 import { type ServiceConfig, configSecrets } from './config.js';
 import { type SourceHealth, type SourceStatus, sourceHealth, worst } from './health.js';
 import { ServiceMetrics } from './metrics.js';
+import { startRetention } from './retention-loop.js';
 
 /** What the runner needs of one source; the command line builds these (from `collect`'s code). */
 export interface SourceStarter {
@@ -141,8 +142,21 @@ export async function startService(
     }
   };
 
+  // Retention runs beside the sources until they are all done (or the service stops); with
+  // `once`, one pass after they are done, so what they stored is pruned too.
+  const retainDays = config.sink.kind === 'sqlite' ? config.retain_days : undefined;
+  const retentionLog = log.child({ component: 'retention' });
+  const retentionStop = new AbortController();
+  const onStop = () => retentionStop.abort();
+  stop.addEventListener('abort', onStop, { once: true });
+  const retention = retainDays !== undefined && !options.once ? startRetention(config.store, retainDays, retentionLog, retentionStop.signal) : undefined;
+
   const done = Promise.all(resolved.map(runOne)).then(async (sources) => {
     clearInterval(watch);
+    if (retainDays !== undefined && options.once && !stop.aborted) await startRetention(config.store, retainDays, retentionLog, retentionStop.signal, { once: true }).done;
+    retentionStop.abort();
+    stop.removeEventListener('abort', onStop);
+    await retention?.done;
     await sink.close();
     await listening.close();
     store.close();

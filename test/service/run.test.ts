@@ -395,4 +395,31 @@ describe('mimelog run: a spool directory', () => {
     assert.equal(stats.duplicates, 0, 'nothing was read twice');
     assert.match((await runCli(['run', '--config', file, '--check'])).stdout, /drop: spool/);
   });
+
+  it('retain_days: after the sources, events older than that leave the store; a shorter retention is refused', async () => {
+    const dir = tempDir('run-retain');
+    const spool = join(dir, 'spool');
+    mkdirSync(spool);
+    // Files from 20 days ago and from yesterday.
+    const old = buildCatalog({ seed: 321, events: 800, eventsPerFile: 400, startMs: Date.now() - 20 * 86_400_000 });
+    const recent = buildCatalog({ seed: 322, events: 800, eventsPerFile: 400, startMs: Date.now() - 86_400_000 });
+    writeFileSync(join(spool, 'old.log'), old.map((f) => fileBody(f, 'key_value')).join(''));
+    writeFileSync(join(spool, 'recent.log'), recent.map((f) => fileBody(f, 'key_value')).join(''));
+    const db = join(dir, 'store.db');
+    const file = join(dir, 'retain.yaml');
+    const config = (days: number) => `store: ${db}\nretain_days: ${days}\nlisten: 127.0.0.1:${0}\nsources:\n  - name: drop\n    kind: spool\n    path: ${spool}\n`;
+    writeFileSync(file, config(7));
+    const refused = await runCli(['run', '--config', file, '--check']);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /retain_days: at least 8 days/);
+    writeFileSync(file, config(10));
+    const res = await runCli(['run', '--config', file, '--once']);
+    assert.equal(res.code, 0, res.stderr.slice(-1500));
+    const pass = logLines(res.stderr).find((l) => l.msg === 'retention pass');
+    assert.equal(pass?.events_removed, 800, 'the 20-day-old events');
+    const stats = JSON.parse((await runCli(['stats', '--db', db, '--json'])).stdout) as { events: number; store: { retention_removed: number; oldest_event: string } };
+    assert.equal(stats.events, 800);
+    assert.equal(stats.store.retention_removed, 800);
+    assert.ok(Date.parse(stats.store.oldest_event) > Date.now() - 10 * 86_400_000);
+  });
 });
