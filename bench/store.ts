@@ -2,9 +2,10 @@
  * Embedded store: sustained ingest of ≥1M events into SQLite next to the bare pipeline-to-NDJSON
  * rate of the same file in the same run; search and trace latency on that store; size per 1M events.
  */
-import { rmSync, statSync } from 'node:fs';
+import { copyFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { search } from '../src/store/queries.js';
+import { retain } from '../src/store/retention.js';
 import { Store } from '../src/store/store.js';
 import { trace } from '../src/store/trace.js';
 import { toKeyValueLine } from '../src/simulator/generate.js';
@@ -13,6 +14,26 @@ import { BENCH_DIR, type Row, corpusFile, rate, runMimelog as run, time } from '
 function percentile(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+/** One retention pass removing the store's oldest day, on a copy (the store stays for the other benches). */
+async function benchRetention(db: string): Promise<{ events_removed: number; seconds: number; events_per_s: number; longest_batch_ms: number; mib_before: number; mib_after: number }> {
+  const copy = `${db}.retain`;
+  for (const suffix of ['', '-wal', '-shm']) rmSync(copy + suffix, { force: true });
+  copyFileSync(db, copy);
+  const store = new Store(copy);
+  try {
+    const oldest = (store.db.prepare('SELECT min(ts) AS t FROM events').get() as { t: number }).t;
+    const days = 10;
+    // "Now" such that the cutoff falls one day after the oldest event.
+    const t0 = Date.now();
+    const r = await retain(store.db, days, { now: oldest + 86_400_000 + days * 86_400_000 });
+    const ms = Date.now() - t0;
+    return { events_removed: r.eventsRemoved, seconds: +(ms / 1000).toFixed(1), events_per_s: rate(r.eventsRemoved, ms), longest_batch_ms: r.longestBatchMs, mib_before: +(r.bytesBefore / 1048576).toFixed(0), mib_after: +(r.bytesAfter / 1048576).toFixed(0) };
+  } finally {
+    store.close();
+    for (const suffix of ['', '-wal', '-shm']) rmSync(copy + suffix, { force: true });
+  }
 }
 
 export async function benchStore(count: number): Promise<{ rows: Row[]; results: Record<string, unknown> }> {
@@ -36,6 +57,7 @@ export async function benchStore(count: number): Promise<{ rows: Row[]; results:
   const searchMs = Object.fromEntries(Object.entries(searches).map(([k, fn]) => [k, percentile(Array.from({ length: 11 }, () => time(fn).ms), 50)]));
   store.close();
   const bytes = statSync(db).size;
+  const retention = await benchRetention(db);
   const results = {
     events: count,
     ndjson_eps: rate(count, ndjsonMs),
@@ -45,6 +67,7 @@ export async function benchStore(count: number): Promise<{ rows: Row[]; results:
     trace_acode_ms: { p50: +percentile(traceAcodeMs, 50).toFixed(2), p95: +percentile(traceAcodeMs, 95).toFixed(2) },
     search_ms_p50: Object.fromEntries(Object.entries(searchMs).map(([k, v]) => [k, +v.toFixed(2)])),
     mib_per_million: +((bytes / 1048576) * (1_000_000 / count)).toFixed(1),
+    retention,
   };
   const rows: Row[] = [
     { name: 'events', value: count.toLocaleString('en') },
@@ -54,6 +77,7 @@ export async function benchStore(count: number): Promise<{ rows: Row[]; results:
     { name: 'trace <aCode>', value: `p50 ${results.trace_acode_ms.p50} ms, p95 ${results.trace_acode_ms.p95} ms` },
     ...Object.entries(results.search_ms_p50).map(([k, v]) => ({ name: k, value: `p50 ${v} ms` })),
     { name: 'store size', value: `${results.mib_per_million} MiB per 1M events (with event.original)` },
+    { name: 'retain: the oldest day', value: `${retention.events_removed.toLocaleString('en')} events in ${retention.seconds} s (${retention.events_per_s.toLocaleString('en')}/s), longest transaction ${retention.longest_batch_ms} ms (a writer waits at most that), ${retention.mib_before} → ${retention.mib_after} MiB` },
   ];
   return { rows, results };
 }

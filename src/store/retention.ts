@@ -15,10 +15,10 @@ const DAY_MS = 86_400_000;
  */
 export const MIN_RETAIN_DAYS = 8;
 
-/** Events removed per transaction: a few milliseconds of writing, so ingest is held only that long. */
-const BATCH = 2000;
-/** Pages given back per step of the incremental vacuum (4 MiB at 4 KiB pages). */
-const VACUUM_PAGES = 1000;
+/** Events removed per transaction: tens of milliseconds (their address rows lie scattered through that index), so a writer waits only that long. */
+const BATCH = 500;
+/** Pages given back per step of the incremental vacuum (2 MiB at 4 KiB pages; tens of milliseconds). */
+const VACUUM_PAGES = 500;
 
 export interface RetentionResult {
   readonly cutoffMs: number;
