@@ -20,6 +20,7 @@ interface SimulateOptions {
   rateLimit?: string;
   slowMs: string;
   writeExpected?: string;
+  cloudIntegrated: string;
   format: 'key_value' | 'json'; // commander checks the choices
   horizons?: boolean;
   clock?: string;
@@ -53,7 +54,8 @@ export function registerSimulate(program: Command): void {
     .option('--expire-binding-after <n>', 'after n requests every call answers 418 err_xdk_binding_expired')
     .option('--rate-limit <n/ms>', 'calls per window, e.g. 100/60000 (default 10000/3600000)')
     .option('--slow-ms <ms>', "delay of the 'slow' fault", '2000')
-    .option('--write-expected <dir>', "write every file it will serve, as served, then serve: API 1.0 files to DIR/v1, API 2.0 batch files to DIR/v2, the POST feeds' records to DIR/feeds")
+    .option('--cloud-integrated <messages>', 'also serve Cloud Integrated batch files (/siem/v1/batch/events/ci) for this many messages', '2000')
+    .option('--write-expected <dir>', "write every file it will serve, as served, then serve: API 1.0 files to DIR/v1, API 2.0 batch files to DIR/v2, the POST feeds' records to DIR/feeds, Cloud Integrated's files to DIR/ci")
     .option('--horizons', "model Mimecast's horizons: files kept 7 days (API 1.0, API 2.0 batch), the stream's 24 h window, nothing newer than the clock")
     .option('--clock <iso>', 'with --horizons: the simulated time now (default: the newest event)')
     .addOption(new Option('--format <format>', 'format of the files written by --write-expected').choices(['key_value', 'json']).default('key_value'))
@@ -85,13 +87,16 @@ export function registerSimulate(program: Command): void {
         expireBindingAfter: int(o.expireBindingAfter, '--expire-binding-after'),
         rateLimit,
         slowMs: int(o.slowMs, '--slow-ms'),
-        ...(o.horizons ? { fileRetentionMs: 7 * DAY_MS, v2: { streamWindowMs: DAY_MS }, clockMs: clockOption(o.clock) } : {}),
+        fileRetentionMs: o.horizons ? 7 * DAY_MS : undefined,
+        clockMs: o.horizons ? clockOption(o.clock) : undefined,
+        v2: { ...(o.horizons ? { streamWindowMs: DAY_MS } : {}), cloudIntegrated: { messages: int(o.cloudIntegrated, '--cloud-integrated')! } },
       });
       if (o.writeExpected) {
         // Two sets: the same events as API 1.0 files and as API 2.0 batch files.
         sim.writeExpected(join(o.writeExpected, 'v1'), o.format);
         sim.v2.writeExpected(join(o.writeExpected, 'v2'));
         sim.v2.feeds.writeExpected(join(o.writeExpected, 'feeds'));
+        sim.v2.writeExpectedCloudIntegrated(join(o.writeExpected, 'ci'));
       }
       const info = await sim.start();
       process.stdout.write(`${JSON.stringify({ ...info, seed })}\n`);
