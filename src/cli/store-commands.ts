@@ -75,15 +75,19 @@ function countProblems(store: Store): string[] {
 export function registerStoreCommands(program: Command): void {
   addDbOption(program.command('check').description("reads every page of the store and says whether it is damaged (SQLite's quick_check); exit 1 when it is"))
     .action((o: { db: string }) => {
-      const store = openStore(o.db);
+      if (o.db.trim() !== '' && !existsSync(o.db)) throw new UsageError(`no store at ${o.db} (run mimelog ingest first, or pass --db)`);
       let problems: string[];
+      let store: Store | undefined;
       try {
+        // Opening reads the schema (and may upgrade it): damage there is damage too, not a failure of check.
+        store = openStore(o.db);
         problems = (store.db.pragma('quick_check(20)') as { quick_check: string }[]).map((r) => r.quick_check).filter((p) => p !== 'ok');
         if (problems.length === 0) problems = countProblems(store);
       } catch (err) {
+        if (err instanceof UsageError) throw err;
         problems = [(err as Error).message];
       } finally {
-        store.close();
+        store?.close();
       }
       if (problems.length === 0) return out(`${o.db}: ok`);
       process.stderr.write(`mimelog: ${o.db} is damaged:\n${problems.map((p) => `  ${p}`).join('\n')}\nCopy what can be read with: sqlite3 ${o.db} .recover | sqlite3 recovered.db\n`);
