@@ -38,21 +38,31 @@ interface Spawned {
   ms: number;
 }
 
-/** Runs mimelog with stdin fed by `feed` (which may never end); optional SIGTERM after `termAfterMs`. */
-function spawnCli(args: string[], o: { cwd?: string; feed?: (w: NodeJS.WritableStream) => void; termAfterMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<Spawned> {
+/**
+ * Runs mimelog with stdin fed by `feed` (which may never end); optional SIGTERM after `termAfterMs`,
+ * or once `termWhen` holds (checked every 100 ms: on a loaded machine the process may need longer
+ * than any fixed delay to start and install its signal handler).
+ */
+function spawnCli(args: string[], o: { cwd?: string; feed?: (w: NodeJS.WritableStream) => void; termAfterMs?: number; termWhen?: () => boolean; env?: NodeJS.ProcessEnv } = {}): Promise<Spawned> {
   return new Promise((resolve) => {
     const started = Date.now();
     const child = spawn(process.execPath, [BIN, ...args], { cwd: o.cwd, env: { ...process.env, ...o.env } });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let peak = 0;
-    const poll = setInterval(() => (peak = Math.max(peak, peakRss(child.pid!))), 100);
+    let termAt = 0;
+    const poll = setInterval(() => {
+      peak = Math.max(peak, peakRss(child.pid!));
+      if (o.termWhen && termAt === 0 && o.termWhen()) {
+        termAt = Date.now();
+        child.kill('SIGTERM');
+      }
+    }, 100);
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.stdin.on('error', () => undefined);
     if (o.feed) o.feed(child.stdin);
     else child.stdin.end();
-    let termAt = 0;
     const term = o.termAfterMs === undefined ? undefined : setTimeout(() => {
       termAt = Date.now();
       child.kill('SIGTERM');
@@ -91,7 +101,25 @@ describe('hostile input through the CLI', () => {
   it('an idle stdin: SIGTERM stops at once, keeping what was read, exit 3', async () => {
     const dir = tmp();
     const db = join(dir, 's.db');
-    const r = await spawnCli(['ingest', '--db', db, '-'], { feed: (w) => w.write(kvText), termAfterMs: 1500 });
+    // SIGTERM a second after the process has opened its store (the input stays open and idle): a
+    // fixed delay from spawn was too short on a loaded machine to get past start-up.
+    let openedAt = 0;
+    const opened = () => {
+      if (openedAt === 0 && existsSync(db)) {
+        try {
+          const d = new Database(db, { readonly: true });
+          try {
+            if ((d.pragma('user_version', { simple: true }) as number) > 0) openedAt = Date.now();
+          } finally {
+            d.close();
+          }
+        } catch {
+          // not created or migrated yet
+        }
+      }
+      return openedAt > 0 && Date.now() - openedAt >= 1000;
+    };
+    const r = await spawnCli(['ingest', '--db', db, '-'], { feed: (w) => w.write(kvText), termWhen: opened, termAfterMs: 20_000 });
     assert.equal(r.code, 3, r.stderr);
     assert.ok(r.ms < 2000, `stopped ${r.ms} ms after SIGTERM`);
     const store = new Database(db, { readonly: true });
