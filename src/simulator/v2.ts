@@ -4,7 +4,8 @@
  * pre-signed file URLs served here that expire and refuse an Authorization header, holding
  * gzip NDJSON in the live shape (`type`/`subtype`, `_partition`/`_offset`, string values), and
  * the stream (`/siem/v1/events/cg`: events inline, `eventType`/`subType`, every type in time
- * order). Faults on demand (faults.ts `V2_FAULTS`) and `X-RateLimit-*` headers on API calls.
+ * order), and Cloud Integrated's batch files under its own path (cloud-integrated.ts). Faults on
+ * demand (faults.ts `V2_FAULTS`) and `X-RateLimit-*` headers on API calls.
  */
 import { createHmac } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,6 @@
 /**
- * The API 2.0 `POST` feeds (audit, TTP URL / attachment / impersonation, DLP): a time-window source.
+ * The API 2.0 `POST` feeds (audit, TTP URL / attachment / impersonation, DLP, held-release,
+ * rejections, archive search and view): a time-window source, `concurrency` feeds at a time.
  *
  * Oldest first, one window at a time. A window ends at now − a safety lag (Mimecast indexes some
  * records minutes late) and is asked for from a small overlap before the previous window's end;
