@@ -1,6 +1,6 @@
 /**
- * The API 2.0 POST feeds (audit, TTP URL / attachment / impersonation, DLP) against the
- * simulator: windows, pages, faults, an unlicensed feed, kill -9, and the look-back gap.
+ * The API 2.0 POST feeds (all nine) against the simulator: windows, pages, faults, an unlicensed
+ * feed, kill -9, a page that never parses, late-indexed records, and the look-back gap.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
