@@ -1,29 +1,67 @@
 /**
- * One rate budget shared by every caller of an API (API 2.0 types fetched concurrently): driven
- * by the `X-RateLimit-*` headers Mimecast sends, so concurrent callers stop together before the
- * limit instead of each meeting its own 429.
+ * One rate budget shared by every caller of an API (API 2.0 types or feeds fetched concurrently):
+ * driven by the `X-RateLimit-*` headers Mimecast sends, so concurrent callers stop together before
+ * the limit instead of each meeting its own 429. It counts its own calls in flight: a window whose
+ * remaining calls are already on their way is treated as used up, so callers that would send the
+ * calls past the limit wait for the reset rather than discover the limit by 429s.
  */
 import { sleep } from './backoff.js';
 
+/** Responses whose windows end this close together belong to the same window (network jitter). */
+const SAME_WINDOW_MS = 50;
+
 export class RateBudget {
   private resumeAt = 0;
+  private inFlight = 0;
+  /** Calls left in the current window as last seen (the lowest figure seen in it), and when it ends. */
+  private remaining: number | undefined;
+  private windowEndsAt = 0;
 
   /** `reserve`: calls left unused in each window, for other tools on the same account. */
   constructor(private readonly reserve = 1) {}
 
-  /** Waits until calls may go again; false when stopped first. */
-  async ready(stop: AbortSignal): Promise<boolean> {
-    while (Date.now() < this.resumeAt) {
-      if (!(await sleep(this.resumeAt - Date.now(), stop))) return false;
+  /**
+   * Waits until a call may go, and counts it as in flight (every `acquire` that returns true needs
+   * one `release`); false when stopped first.
+   */
+  async acquire(stop: AbortSignal): Promise<boolean> {
+    for (;;) {
+      if (stop.aborted) return false;
+      const now = Date.now();
+      const until = Math.max(this.resumeAt, this.spokenFor(now) ? this.windowEndsAt : 0);
+      if (now >= until) break;
+      if (!(await sleep(until - now, stop))) return false;
     }
-    return !stop.aborted;
+    this.inFlight++;
+    return true;
   }
 
-  /** Reads a response's headers: when the window is used up, everyone waits for its reset (ms). */
-  observe(headers: Headers): void {
-    const remaining = rateLimitRemaining(headers) ?? Number.NaN;
+  /** Ends an acquired call, with its response's headers when there was a response. */
+  release(headers?: Headers): void {
+    this.inFlight = Math.max(0, this.inFlight - 1);
+    if (headers) this.observe(headers);
+  }
+
+  /** True when the window's calls left (beyond the reserve) are all taken by calls in flight. */
+  private spokenFor(now: number): boolean {
+    return this.remaining !== undefined && now < this.windowEndsAt && this.remaining - this.inFlight <= this.reserve;
+  }
+
+  /** Reads a response's headers: the window's calls left and its reset (ms); used up: everyone waits. */
+  private observe(headers: Headers): void {
+    const remaining = rateLimitRemaining(headers);
     const reset = Number(headers.get('x-ratelimit-reset') ?? Number.NaN);
-    if (Number.isFinite(remaining) && remaining <= this.reserve && Number.isFinite(reset) && reset > 0) this.pauseFor(reset);
+    if (remaining === undefined || !Number.isFinite(reset) || reset <= 0) return;
+    const endsAt = Date.now() + reset;
+    // Answers arrive out of order: within one window the lowest figure is the latest. An end far
+    // from the one known is another window (or a better estimate of it): its figures replace ours.
+    if (this.remaining === undefined || Math.abs(endsAt - this.windowEndsAt) > SAME_WINDOW_MS) {
+      this.remaining = remaining;
+      this.windowEndsAt = endsAt;
+    } else {
+      this.remaining = Math.min(this.remaining, remaining);
+    }
+    if (remaining <= this.reserve) this.pauseFor(reset);
   }
 
   /** Everyone waits `ms` (a 429, or a window used up). */

@@ -72,21 +72,52 @@ describe('back-off and the rate budget', () => {
   it('makes every caller wait when a window is used up, and lets a stop through at once', async () => {
     const budget = new RateBudget(1);
     const stop = new AbortController();
-    budget.observe(new Headers({ 'x-ratelimit-remaining': '5', 'x-ratelimit-reset': '10000' }));
+    assert.equal(await budget.acquire(stop.signal), true);
+    budget.release(new Headers({ 'x-ratelimit-remaining': '5', 'x-ratelimit-reset': '10000' }));
     let t = Date.now();
-    assert.equal(await budget.ready(stop.signal), true);
+    assert.equal(await budget.acquire(stop.signal), true);
     assert.ok(Date.now() - t < 50, 'calls left: no wait');
-    budget.observe(new Headers({ 'x-ratelimit-remaining': '1', 'x-ratelimit-reset': '150' }));
+    budget.release(new Headers({ 'x-ratelimit-remaining': '1', 'x-ratelimit-reset': '150' }));
     t = Date.now();
-    const [a, b] = await Promise.all([budget.ready(stop.signal), budget.ready(stop.signal)]);
+    const [a, b] = await Promise.all([budget.acquire(stop.signal), budget.acquire(stop.signal)]);
     assert.deepEqual([a, b], [true, true]);
     assert.ok(Date.now() - t >= 140, 'both callers waited for the reset');
+    budget.release();
+    budget.release();
     budget.pauseFor(10_000);
     budget.pauseFor(10); // a shorter pause never shortens a longer one
     setTimeout(() => stop.abort(), 20);
     t = Date.now();
-    assert.equal(await budget.ready(stop.signal), false);
+    assert.equal(await budget.acquire(stop.signal), false);
     assert.ok(Date.now() - t < 1000);
+  });
+
+  it('counts its calls in flight: with 3 calls left and 2 on their way, a third caller waits for the reset', async () => {
+    const budget = new RateBudget(1);
+    const stop = new AbortController();
+    assert.equal(await budget.acquire(stop.signal), true);
+    budget.release(new Headers({ 'x-ratelimit-remaining': '4', 'x-ratelimit-reset': '300' }));
+    // Two calls go out; one answers with 3 left while the other is still on its way.
+    assert.equal(await budget.acquire(stop.signal), true);
+    assert.equal(await budget.acquire(stop.signal), true);
+    budget.release(new Headers({ 'x-ratelimit-remaining': '3', 'x-ratelimit-reset': '280' }));
+    let t = Date.now();
+    assert.equal(await budget.acquire(stop.signal), true, '3 left, 1 in flight, reserve 1: one more may go');
+    assert.ok(Date.now() - t < 50);
+    t = Date.now();
+    assert.equal(await budget.acquire(stop.signal), true);
+    assert.ok(Date.now() - t >= 250, `3 left, 2 in flight: the next waits for the window's reset (${Date.now() - t} ms)`);
+  });
+
+  it('within one window, an older answer arriving late does not raise the calls left again', async () => {
+    const budget = new RateBudget(1);
+    const stop = new AbortController();
+    for (let i = 0; i < 3; i++) assert.equal(await budget.acquire(stop.signal), true);
+    budget.release(new Headers({ 'x-ratelimit-remaining': '2', 'x-ratelimit-reset': '300' }));
+    budget.release(new Headers({ 'x-ratelimit-remaining': '4', 'x-ratelimit-reset': '299' })); // sent earlier, answered later
+    const t = Date.now();
+    assert.equal(await budget.acquire(stop.signal), true);
+    assert.ok(Date.now() - t >= 250, `2 left and 1 in flight: the caller waited for the reset (${Date.now() - t} ms)`);
   });
 });
 

@@ -67,9 +67,14 @@ export class PageClient {
     const backoff = (attempt: number) => backoffDelay(attempt, { baseMs: this.polling.retryBaseMs, maxMs: this.polling.retryMaxMs });
     let refreshed = false;
     for (let attempt = 0; ; attempt++) {
-      if (!(await this.budget.ready(stop))) return undefined;
+      if (!(await this.budget.acquire(stop))) return undefined;
       let wait: number | undefined;
       let reason: string;
+      let inFlight = true;
+      const done = (headers?: Headers) => {
+        if (inFlight) this.budget.release(headers);
+        inFlight = false;
+      };
       try {
         const res = await fetch(r.url, {
           method: r.method,
@@ -78,7 +83,7 @@ export class PageClient {
           signal: AbortSignal.timeout(this.polling.timeoutMs),
         });
         this.contact.answer();
-        this.budget.observe(res.headers);
+        done(res.headers);
         observe?.call(r.endpoint, String(res.status));
         const remaining = rateLimitRemaining(res.headers);
         if (remaining !== undefined) observe?.rateLimitRemaining(remaining);
@@ -103,6 +108,7 @@ export class PageClient {
           refreshed = false; // a later 401 deserves its own refresh
         }
       } catch (err) {
+        done();
         if (err instanceof CollectorError || err instanceof OAuthError) throw err; // a person must act
         observe?.call(r.endpoint, 'network_error');
         const failure = describeFetchError(err);
