@@ -81,7 +81,9 @@ export async function retain(
     unaddress.run(rowids, rowids);
     uncount.run(rowids);
     dropEmptyCounts.run();
-    return remove.run(rowids).changes;
+    const removed = remove.run(rowids).changes;
+    bumpRemoved.run(removed); // with the removal itself: a pass cut short still counts what it removed
+    return removed;
   });
   let eventsRemoved = 0;
   let batches = 0;
@@ -101,10 +103,7 @@ export async function retain(
   } finally {
     db.pragma(`foreign_keys = ${foreignKeys ? 'ON' : 'OFF'}`);
   }
-  db.transaction(() => {
-    record.run(Date.now(), cutoffMs, eventsRemoved);
-    if (eventsRemoved > 0) bumpRemoved.run(eventsRemoved);
-  }).immediate();
+  record.run(Date.now(), cutoffMs, eventsRemoved);
   // Give the pages back in steps (a store created before incremental auto-vacuum keeps them for new events).
   if ((db.pragma('auto_vacuum', { simple: true }) as number) === 2) {
     while (!options.stop?.aborted && (db.pragma('freelist_count', { simple: true }) as number) > 0) {
