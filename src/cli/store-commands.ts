@@ -7,7 +7,7 @@ import { DEFAULT_TABLES } from '../classify/type-tables.js';
 import { UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
 import { intoSink, replayDeadLetters } from '../pipeline/replay.js';
 import { type EventRow, type SearchFilter, exportDocuments, search, stats } from '../store/queries.js';
-import { MIN_RETAIN_DAYS, RetentionError, checkRetainDays, retain } from '../store/retention.js';
+import { MIN_RETAIN_DAYS, RetentionError, bytesInUse, checkRetainDays, retain } from '../store/retention.js';
 import { Store } from '../store/store.js';
 import { trace } from '../store/trace.js';
 import { whoElse } from '../store/who.js';
@@ -149,7 +149,7 @@ export function registerStoreCommands(program: Command): void {
           store.db.pragma('auto_vacuum = INCREMENTAL');
           store.db.exec('VACUUM');
         }
-        const after = o.compact ? { ...result, bytesAfter: (store.db.pragma('page_count', { simple: true }) as number) * (store.db.pragma('page_size', { simple: true }) as number) } : result;
+        const after = o.compact ? { ...result, bytesAfter: bytesInUse(store.db) } : result;
         if (o.json) return out(JSON.stringify(after));
         out(`removed ${after.eventsRemoved.toLocaleString('en')} events older than ${new Date(after.cutoffMs).toISOString()} in ${after.batches} transactions (longest ${after.longestBatchMs} ms); store ${(after.bytesBefore / 1048576).toFixed(1)} → ${(after.bytesAfter / 1048576).toFixed(1)} MiB`);
       } finally {

@@ -1,6 +1,7 @@
 /** Read-side of the store: stats, search, export. Indexed queries only on the hot paths. */
 import { decodeText } from '../decode/text.js';
 import type Database from 'better-sqlite3';
+import { bytesInUse } from './retention.js';
 import type { Store } from './store.js';
 
 export interface StatsReport {
@@ -79,12 +80,13 @@ export function stats(store: Store): StatsReport {
   const all = <T>(sql: string, ...params: unknown[]) => db.prepare(sql).all(...params) as T[];
   // From the per-hour counts the store keeps with every unit: a few rows, whatever the store's size.
   const byType = toRecord(all('SELECT log_type AS k, sum(events) AS n FROM event_counts GROUP BY log_type ORDER BY log_type'));
+  const byDay = toRecord(all(`SELECT strftime('%Y-%m-%d', hour * 3600, 'unixepoch') AS k, sum(events) AS n FROM event_counts GROUP BY k ORDER BY min(hour)`));
   return {
     events: Object.values(byType).reduce((a, b) => a + b, 0),
     indexed: store.counter('indexed'),
     by_type: byType,
     by_type_source: toRecord(all('SELECT type_source AS k, sum(events) AS n FROM event_counts GROUP BY type_source ORDER BY 1')),
-    by_day: toRecord(all(`SELECT strftime('%Y-%m-%d', hour * 3600, 'unixepoch') AS k, sum(events) AS n FROM event_counts GROUP BY k ORDER BY min(hour)`)),
+    by_day: byDay,
     duplicates: store.counter('duplicates'),
     collisions: (db.prepare('SELECT count(*) AS n FROM collisions').get() as { n: number }).n,
     dead_letters: (db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n,
@@ -95,25 +97,23 @@ export function stats(store: Store): StatsReport {
     ).map((c) => ({ source: c.source, position: c.position, complete: c.complete === 1, cursor: c.cursor, updated_at: new Date(c.updated_at).toISOString() })),
     api_streams: apiStreams(db),
     gaps: gaps(db),
-    store: storeReach(store, byType),
+    store: storeReach(store, byType, byDay),
   };
 }
 
-function storeReach(store: Store, byType: Record<string, number>): StoreReach {
+function storeReach(store: Store, byType: Record<string, number>, byDay: Record<string, number>): StoreReach {
   const db = store.db;
-  const pages = (db.pragma('page_count', { simple: true }) as number) - (db.pragma('freelist_count', { simple: true }) as number);
-  const bytes = pages * (db.pragma('page_size', { simple: true }) as number);
+  const bytes = bytesInUse(db);
   const span = db.prepare('SELECT min(ts) AS oldest, max(ts) AS newest FROM events').get() as { oldest: number | null; newest: number | null };
   const total = Object.values(byType).reduce((a, b) => a + b, 0);
   const share = (n: number) => (total === 0 ? 0 : Math.round((bytes * n) / total));
-  const byDay = db.prepare(`SELECT strftime('%Y-%m-%d', hour * 3600, 'unixepoch') AS k, sum(events) AS n FROM event_counts GROUP BY k ORDER BY min(hour)`).all() as { k: string; n: number }[];
   const last = db.prepare('SELECT ran_at, cutoff_ms, events_removed FROM retention_passes ORDER BY rowid DESC LIMIT 1').get() as
     | { ran_at: number; cutoff_ms: number; events_removed: number } | undefined;
   return {
     bytes,
     oldest_event: span.oldest === null ? null : new Date(span.oldest).toISOString(),
     newest_event: span.newest === null ? null : new Date(span.newest).toISOString(),
-    approx_bytes_by_day: Object.fromEntries(byDay.map((d) => [d.k, share(d.n)])),
+    approx_bytes_by_day: Object.fromEntries(Object.entries(byDay).map(([day, n]) => [day, share(n)])),
     approx_bytes_by_type: Object.fromEntries(Object.entries(byType).map(([k, n]) => [k, share(n)])),
     retention_removed: store.counter('retention_removed'),
     last_retention: last ? { ran_at: new Date(last.ran_at).toISOString(), cutoff: new Date(last.cutoff_ms).toISOString(), events_removed: last.events_removed } : null,

@@ -39,7 +39,8 @@ export function checkRetainDays(days: number): void {
   }
 }
 
-function fileBytes(db: Database.Database): number {
+/** Bytes the store's pages hold (the file's pages less its free ones). */
+export function bytesInUse(db: Database.Database): number {
   const pages = db.pragma('page_count', { simple: true }) as number;
   const free = db.pragma('freelist_count', { simple: true }) as number;
   const size = db.pragma('page_size', { simple: true }) as number;
@@ -48,19 +49,19 @@ function fileBytes(db: Database.Database): number {
 
 /**
  * One retention pass: events with a time before now − `days` are removed, oldest first, with
- * their addresses, full-text entries and hourly counts. `pause` runs between batches (the
- * service yields to its collectors there); `stop` ends the pass after the batch in hand.
+ * their addresses, full-text entries and hourly counts, yielding to the event loop between
+ * batches (the service's collectors write there); `stop` ends the pass after the batch in hand.
  *
  * The pass owns `db` meanwhile (give it its own connection when others write): it turns off the
  * foreign-key check, which would scan every address row for each event removed (the addresses go
  * first, in the same transaction, so nothing is left pointing at a removed event).
  */
 export async function retain(
-  db: Database.Database, days: number, options: { now?: number; pause?: () => Promise<void>; stop?: AbortSignal } = {},
+  db: Database.Database, days: number, options: { now?: number; stop?: AbortSignal } = {},
 ): Promise<RetentionResult> {
   checkRetainDays(days);
   const cutoffMs = (options.now ?? Date.now()) - days * DAY_MS;
-  const bytesBefore = fileBytes(db);
+  const bytesBefore = bytesInUse(db);
   const oldest = db.prepare('SELECT rowid FROM events WHERE ts < ? ORDER BY ts LIMIT ?').pluck();
   const unindex = db.prepare(`INSERT INTO events_fts (events_fts, rowid, subject)
     SELECT 'delete', rowid, subject FROM events WHERE rowid IN (SELECT value FROM json_each(?)) AND subject IS NOT NULL`);
@@ -98,7 +99,7 @@ export async function retain(
       eventsRemoved += batch.immediate(JSON.stringify(rowids));
       batches++;
       longestBatchMs = Math.max(longestBatchMs, performance.now() - t0);
-      await (options.pause?.() ?? new Promise<void>((resolve) => setImmediate(resolve)));
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   } finally {
     db.pragma(`foreign_keys = ${foreignKeys ? 'ON' : 'OFF'}`);
@@ -108,8 +109,8 @@ export async function retain(
   if ((db.pragma('auto_vacuum', { simple: true }) as number) === 2) {
     while (!options.stop?.aborted && (db.pragma('freelist_count', { simple: true }) as number) > 0) {
       db.pragma(`incremental_vacuum(${VACUUM_PAGES})`);
-      await (options.pause?.() ?? new Promise<void>((resolve) => setImmediate(resolve)));
+      await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
-  return { cutoffMs, eventsRemoved, batches, longestBatchMs: Math.round(longestBatchMs), bytesBefore, bytesAfter: fileBytes(db) };
+  return { cutoffMs, eventsRemoved, batches, longestBatchMs: Math.round(longestBatchMs), bytesBefore, bytesAfter: bytesInUse(db) };
 }
