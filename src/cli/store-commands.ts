@@ -56,7 +56,7 @@ function filterFrom(o: FilterOptions): SearchFilter {
 /** A `--type` that is neither built in nor in the store (a types file may add one) is a typo: say so. */
 function checkType(store: Store, type: string | undefined): void {
   if (type === undefined || type === UNKNOWN_LOG_TYPE || DEFAULT_TABLES.isKnownType(type)) return;
-  if (store.db.prepare('SELECT 1 FROM events WHERE log_type = ? LIMIT 1').get(type)) return;
+  if (store.db.prepare('SELECT 1 FROM event_counts WHERE log_type = ? LIMIT 1').get(type)) return;
   store.close();
   throw new UsageError(`unknown --type "${type}"; known types: ${[...DEFAULT_TABLES.specs.map((t) => t.name), UNKNOWN_LOG_TYPE].join(', ')}`);
 }
@@ -64,7 +64,7 @@ function checkType(store: Store, type: string | undefined): void {
 /** `stats` reads the hourly counts kept beside the events: they must agree with the events themselves. */
 function countProblems(store: Store): string[] {
   const counted = store.db.prepare('SELECT log_type, sum(events) AS n FROM event_counts GROUP BY log_type').all() as { log_type: string; n: number }[];
-  const actual = store.db.prepare('SELECT log_type, count(*) AS n FROM events GROUP BY log_type').all() as { log_type: string; n: number }[];
+  const actual = store.db.prepare('SELECT n.name AS log_type, count(*) AS n FROM events e JOIN names n ON n.code = e.type GROUP BY e.type').all() as { log_type: string; n: number }[];
   const kept = new Map(counted.map((r) => [r.log_type, r.n]));
   const problems: string[] = [];
   for (const r of actual) if (kept.get(r.log_type) !== r.n) problems.push(`event_counts says ${kept.get(r.log_type) ?? 0} ${r.log_type} events, the store holds ${r.n}`);

@@ -3,6 +3,7 @@
  * acknowledge. Plain types; every stage may import them, they import only what they describe.
  */
 import type { Classification } from '../classify/classify.js';
+import type { RecordFormat } from '../decode/record.js';
 import type { EcsDocument } from '../normalize/ecs.js';
 
 export interface ProcessedEvent {
@@ -12,6 +13,8 @@ export interface ProcessedEvent {
   readonly classification: Classification;
   readonly doc: EcsDocument;
   readonly raw: string;
+  /** How `raw` is written (the store keeps only `raw` and rebuilds the document from it). */
+  readonly format: RecordFormat;
   readonly position: number;
 }
 

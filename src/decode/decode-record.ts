@@ -5,7 +5,7 @@
 import { parseJson, tooManyKeys } from './json.js';
 import { DEFAULT_LIMITS } from './limits.js';
 import { parseKeyValueLine } from './keyvalue.js';
-import { type DecodeResult, type FieldValue, type JsonValue, fromJsonValue } from './record.js';
+import { type DecodeResult, type FieldValue, type JsonValue, type RecordFormat, fromJsonValue } from './record.js';
 import { isRepresentableTime, parseEpochMs, parseIsoTime } from './time.js';
 import { FEEDS } from '../mimecast/feeds.js';
 
@@ -32,7 +32,7 @@ const JSON_TIME_FIELDS: readonly TimeField[] = [
   ...[...new Set(FEEDS.map((f) => f.timeField))].map((key) => ({ key, api: 'v2', parse: isoOrEpoch }) as const),
 ];
 
-function withTime(fields: Map<string, FieldValue>, raw: string, timeFields: readonly TimeField[]): DecodeResult {
+function withTime(fields: Map<string, FieldValue>, raw: string, format: RecordFormat, timeFields: readonly TimeField[]): DecodeResult {
   for (const { key, api, parse } of timeFields) {
     const value = fields.get(key);
     if (value === undefined) continue;
@@ -40,7 +40,7 @@ function withTime(fields: Map<string, FieldValue>, raw: string, timeFields: read
     if (!isRepresentableTime(timeMs)) {
       return { ok: false, reason: `invalid ${key} ${JSON.stringify(value).slice(0, 80)}` };
     }
-    return { ok: true, record: { fields, timeMs, timeKey: key, raw, api } };
+    return { ok: true, record: { fields, timeMs, timeKey: key, raw, api, format } };
   }
   return { ok: false, reason: timeFields === SIEM_TIME_FIELDS ? 'no event time (neither datetime nor timestamp)' : `no event time (none of ${timeFields.map((f) => f.key).join(', ')})` };
 }
@@ -49,7 +49,7 @@ export function decodeKeyValueLine(line: string, maxKeys: number = DEFAULT_LIMIT
   const parsed = parseKeyValueLine(line);
   if (!parsed.ok) return parsed;
   if (parsed.fields.size > maxKeys) return { ok: false, reason: tooManyKeys(parsed.fields.size, maxKeys) };
-  return withTime(parsed.fields, line, SIEM_TIME_FIELDS);
+  return withTime(parsed.fields, line, 'key_value', SIEM_TIME_FIELDS);
 }
 
 /** One JSON object: a v1 json `data` element or a v2 event. */
@@ -61,7 +61,7 @@ export function decodeJsonObject(value: unknown, raw: string): DecodeResult {
   for (const [key, v] of Object.entries(value as Record<string, JsonValue>)) {
     fields.set(key.trim(), fromJsonValue(v));
   }
-  return withTime(fields, raw, JSON_TIME_FIELDS);
+  return withTime(fields, raw, 'json', JSON_TIME_FIELDS);
 }
 
 export function decodeJsonLine(line: string, maxJsonDepth: number = DEFAULT_LIMITS.maxJsonDepth, maxKeys: number = DEFAULT_LIMITS.maxRecordKeys): DecodeResult {

@@ -20,7 +20,12 @@ export interface DecodedRecord {
   readonly raw: string;
   /** API generation the record's shape says it came from. */
   readonly api: 'v1' | 'v2';
+  /** How `raw` is written: the store decodes it again the same way to rebuild the document. */
+  readonly format: RecordFormat;
 }
+
+/** A key_value line (`key=value|…`) or one JSON object. */
+export type RecordFormat = 'key_value' | 'json';
 
 /** Where a record came from, for dead letters and for type signals. */
 export interface Origin {

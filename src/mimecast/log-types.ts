@@ -97,3 +97,6 @@ export const UNKNOWN_LOG_TYPE = 'unknown';
 export function normalizeV2Type(value: string): string {
   return value.trim().toLowerCase().replace(/[_-]+/g, ' ').replace(/\s+/g, ' ');
 }
+
+/** Log types that report a detection about a recipient. */
+export const DETECTION_TYPES = ['avlog', 'attachment-protect', 'url-protect', 'impersonation-protect', 'internal-email-protect', 'spam'] as const;

@@ -119,6 +119,13 @@ class DocBuilder {
   }
 }
 
+/**
+ * The mapping's version. The embedded store keeps records, not documents, and rebuilds each
+ * document with this normalizer on read; it records the version that wrote each block, so a
+ * change to the mapping (which changes the documents read back) shows which events predate it.
+ */
+export const NORMALIZER_VERSION = 1;
+
 export class EcsNormalizer {
   constructor(private readonly options: NormalizeOptions) {}
 

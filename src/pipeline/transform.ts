@@ -36,7 +36,7 @@ export class Transformer {
     }
     const fp: Fingerprint = fingerprint(record);
     const doc = this.normalizer.normalize(record, classification, fp);
-    return { id: fp.id, hash: fp.hash, timeMs: record.timeMs, classification, doc, raw: record.raw, position };
+    return { id: fp.id, hash: fp.hash, timeMs: record.timeMs, classification, doc, raw: record.raw, format: record.format, position };
   }
 
   process(batch: DecodedBatch): Unit {

@@ -4,22 +4,30 @@
  */
 import { createHash } from 'node:crypto';
 import type { JsonValue } from '../decode/record.js';
-import { encodeText, hasEscapedBytes } from '../decode/text.js';
 import type { DeadLetter, ProcessedEvent, Unit } from '../core/unit.js';
+import { type IndexedFields, bareMessageId, hashDigest, indexedFields, textKey } from './documents.js';
+import type { StoredRecord } from './record-blocks.js';
 
 type Doc = { [k: string]: JsonValue };
 
-/** Column values of `events`, in the insert statement's order. */
-export type EventParams = [
-  id: string, hash: string, ts: number, logType: string, logTypeSource: string, acode: string | null, messageId: string | null,
-  sender: string | null, recipients: string | null, subject: string | null, direction: string | null, action: string | null,
-  doc: string, original: string | Buffer, source: string, position: number,
-];
-
 export interface PreparedEvent {
-  readonly params: EventParams;
-  /** [address, role] pairs for event_addresses. */
-  readonly addresses: [string, 'from' | 'to'][];
+  /** event.id (hex; stored as its 16 bytes). */
+  readonly id: string;
+  /** event.hash, and its first 64 bits (the collision guard compares those). */
+  readonly hash: string;
+  readonly digest: bigint;
+  readonly ts: number;
+  readonly logType: string;
+  readonly typeSource: string;
+  readonly candidates: readonly string[] | undefined;
+  readonly record: StoredRecord;
+  readonly fields: IndexedFields;
+  readonly acodeKey: bigint | null;
+  readonly messageKey: bigint | null;
+  readonly subjectKey: bigint | null;
+  readonly indicatorKeys: bigint[];
+  readonly source: string;
+  readonly position: number;
 }
 
 export interface PreparedDeadLetter {
@@ -46,15 +54,7 @@ export interface PreparedUnit {
   readonly newestByType: [string, number][];
 }
 
-function str(v: JsonValue | undefined): string | null {
-  return typeof v === 'string' ? v : null;
-}
-
-function list(v: JsonValue | undefined): string[] {
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
-}
-
-/** The ECS document as stored: event.original is kept in its own column. */
+/** The ECS document as a search engine stores it: event.original is sent in its own field. */
 export function docWithoutOriginal(doc: Doc): Doc {
   const event = doc.event as Doc;
   if (event.original === undefined) return doc;
@@ -62,22 +62,25 @@ export function docWithoutOriginal(doc: Doc): Doc {
   return { ...doc, event: rest };
 }
 
-/** The raw record as stored: text, or its exact bytes when it held invalid UTF-8 (a TEXT column would replace them). */
-function storedOriginal(raw: string): string | Buffer {
-  return hasEscapedBytes(raw) ? encodeText(raw) : raw;
+const keyOf = (kind: Parameters<typeof textKey>[0], text: string | null): bigint | null => (text === null || text === '' ? null : textKey(kind, text));
+
+/** An event's row: the record, its classification and the keys its indexes need. */
+export function prepareStoredEvent(e: { id: string; hash: string; timeMs: number; logType: string; typeSource: string; candidates: readonly string[] | undefined; record: StoredRecord; fields: IndexedFields }, source: string, position: number): PreparedEvent {
+  const f = e.fields;
+  return {
+    id: e.id, hash: e.hash, digest: hashDigest(e.hash), ts: e.timeMs,
+    logType: e.logType, typeSource: e.typeSource, candidates: e.candidates, record: e.record, fields: f,
+    acodeKey: keyOf('acode', f.acode), messageKey: f.messageId === null ? null : keyOf('message-id', bareMessageId(f.messageId)),
+    subjectKey: keyOf('subject', f.subject), indicatorKeys: f.indicators.map((i) => textKey('indicator', i)),
+    source, position,
+  };
 }
 
 export function prepareEvent(e: ProcessedEvent, source: string): PreparedEvent {
-  const doc = e.doc;
-  const email = (doc.email ?? {}) as Doc;
-  const from = list((email.from as Doc | undefined)?.address);
-  const to = list((email.to as Doc | undefined)?.address);
-  const params: EventParams = [
-    e.id, e.hash, e.timeMs, e.classification.logType, e.classification.source, str(email.local_id), str(email.message_id),
-    from[from.length - 1] ?? null, to.length > 0 ? to.join(',') : null, str(email.subject), str(email.direction),
-    str((doc.event as Doc).action), JSON.stringify(docWithoutOriginal(doc)), storedOriginal(e.raw), source, e.position,
-  ];
-  return { params, addresses: [...from.map((a) => [a, 'from'] as [string, 'from']), ...to.map((a) => [a, 'to'] as [string, 'to'])] };
+  return prepareStoredEvent({
+    id: e.id, hash: e.hash, timeMs: e.timeMs, logType: e.classification.logType, typeSource: e.classification.source, candidates: e.classification.candidates,
+    record: { raw: e.raw, format: e.format }, fields: indexedFields(e.doc),
+  }, source, e.position);
 }
 
 export function prepareDeadLetter(d: DeadLetter): PreparedDeadLetter {

@@ -1,5 +1,7 @@
 /** Read-side of the store: stats, search, export. Indexed queries only on the hot paths. */
 import { decodeText } from '../decode/text.js';
+import { bareMessageId, idBytes, textKey } from './documents.js';
+import { type EventRow, EventReader, STORED_COLUMNS, type StoredRow } from './event-rows.js';
 import type Database from 'better-sqlite3';
 import { bytesInUse } from './retention.js';
 import type { Store } from './store.js';
@@ -134,24 +136,7 @@ export interface SearchFilter {
   before?: { ts: number; rowid: number };
 }
 
-export interface EventRow {
-  rowid: number;
-  id: string;
-  ts: number;
-  log_type: string;
-  acode: string | null;
-  message_id: string | null;
-  sender: string | null;
-  recipients: string | null;
-  subject: string | null;
-  direction: string | null;
-  action: string | null;
-  doc: string;
-  /** Text, or the bytes of a record that held invalid UTF-8. */
-  original: string | Buffer | null;
-}
-
-const ROW_COLUMNS = 'e.rowid, e.id, e.ts, e.log_type, e.acode, e.message_id, e.sender, e.recipients, e.subject, e.direction, e.action, e.doc, e.original';
+export type { EventRow } from './event-rows.js';
 
 /** FTS5 query from user words: each word quoted, so punctuation is never query syntax. */
 export function ftsQuery(text: string): string {
@@ -161,46 +146,62 @@ export function ftsQuery(text: string): string {
 function where(filter: SearchFilter): { sql: string; params: unknown[] } {
   const clauses: string[] = [];
   const params: unknown[] = [];
-  if (filter.from !== undefined) clauses.push('e.ts >= ?') && params.push(filter.from);
-  if (filter.to !== undefined) clauses.push('e.ts < ?') && params.push(filter.to);
-  if (filter.type) clauses.push('e.log_type = ?') && params.push(filter.type);
-  if (filter.acode) clauses.push('e.acode = ?') && params.push(filter.acode);
-  if (filter.action) clauses.push('e.action = ?') && params.push(filter.action);
-  if (filter.messageId) {
-    const bare = filter.messageId.replace(/^<|>$/g, '');
-    clauses.push('e.message_id IN (?, ?)') && params.push(bare, `<${bare}>`);
-  }
-  if (filter.address) clauses.push('e.rowid IN (SELECT event FROM event_addresses WHERE address = ?)') && params.push(filter.address);
-  if (filter.text) clauses.push('e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)') && params.push(ftsQuery(filter.text));
-  if (filter.before) clauses.push('(e.ts < ? OR (e.ts = ? AND e.rowid < ?))') && params.push(filter.before.ts, filter.before.ts, filter.before.rowid);
+  const add = (clause: string, ...values: unknown[]) => {
+    clauses.push(clause);
+    params.push(...values);
+  };
+  if (filter.from !== undefined) add('e.ts >= ?', filter.from);
+  if (filter.to !== undefined) add('e.ts < ?', filter.to);
+  if (filter.type) add('e.type = (SELECT code FROM names WHERE name = ?)', filter.type);
+  if (filter.acode) add('e.acode_key = ?', textKey('acode', filter.acode));
+  if (filter.action) add('e.action = (SELECT code FROM names WHERE name = ?)', filter.action);
+  if (filter.messageId) add('e.message_key = ?', textKey('message-id', bareMessageId(filter.messageId)));
+  if (filter.address) add('e.rowid IN (SELECT event FROM event_addresses WHERE address = (SELECT code FROM addresses WHERE address = ?))', filter.address);
+  if (filter.text) add('e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?)', ftsQuery(filter.text));
+  if (filter.before) add('(e.ts < ? OR (e.ts = ? AND e.rowid < ?))', filter.before.ts, filter.before.ts, filter.before.rowid);
   return { sql: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }
 
 export function search(db: Database.Database, filter: SearchFilter): EventRow[] {
   const w = where(filter);
-  return db.prepare(`SELECT ${ROW_COLUMNS} FROM events e ${w.sql} ORDER BY e.ts DESC, e.rowid DESC LIMIT ?`).all(...w.params, filter.limit ?? 50) as EventRow[];
+  const rows = db.prepare(`SELECT ${STORED_COLUMNS} FROM events e ${w.sql} ORDER BY e.ts DESC, e.rowid DESC LIMIT ?`).all(...w.params, filter.limit ?? 50) as StoredRow[];
+  return new EventReader(db).rows(rows);
 }
 
-/** One stored event by its id: the ECS document with event.original put back, and the original record as text. */
-export function eventById(db: Database.Database, id: string): { doc: string; original: string | null } | undefined {
-  const row = db.prepare('SELECT doc, original FROM events WHERE id = ?').get(id) as { doc: string; original: string | Buffer | null } | undefined;
+/** One stored event by its id: the ECS document with event.original put back, and the original record. */
+export function eventById(db: Database.Database, id: string): { doc: string; original: string } | undefined {
+  const key = idBytes(id);
+  const row = key && (db.prepare(`SELECT ${STORED_COLUMNS} FROM events e WHERE e.id = ?`).get(key) as StoredRow | undefined);
   if (!row) return undefined;
-  return { doc: withOriginal(row.doc, row.original), original: row.original === null ? null : typeof row.original === 'string' ? row.original : decodeText(row.original) };
+  const event = new EventReader(db).rebuild(row);
+  return { doc: withOriginal(event.doc, event.record.raw), original: event.record.raw };
 }
 
-function withOriginal(doc: string, original: string | Buffer | null): string {
-  if (original === null) return doc;
-  const parsed = JSON.parse(doc) as { event: Record<string, unknown> };
-  parsed.event.original = typeof original === 'string' ? original : decodeText(original);
-  return JSON.stringify(parsed);
+function withOriginal(doc: Record<string, any>, original: string): string {
+  doc.event.original = original;
+  return JSON.stringify(doc);
 }
 
 /** Streams stored documents in time order, with event.original put back unless asked not to. */
 export function* exportDocuments(db: Database.Database, filter: SearchFilter, includeOriginal: boolean): Generator<string> {
   const w = where(filter);
-  const rows = db.prepare(`SELECT e.doc, e.original FROM events e ${w.sql} ORDER BY e.ts, e.rowid`).iterate(...w.params) as IterableIterator<{ doc: string; original: string | Buffer | null }>;
-  for (const row of rows) yield includeOriginal ? withOriginal(row.doc, row.original) : row.doc;
+  const reader = new EventReader(db);
+  // Pages by (ts, rowid): the connection stays free between them, and rebuilding needs it.
+  const page = db.prepare(`SELECT ${STORED_COLUMNS} FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} (e.ts > ? OR (e.ts = ? AND e.rowid > ?)) ORDER BY e.ts, e.rowid LIMIT ?`);
+  let after = { ts: Number.MIN_SAFE_INTEGER, rowid: 0 };
+  for (;;) {
+    const rows = page.all(...w.params, after.ts, after.ts, after.rowid, EXPORT_PAGE) as StoredRow[];
+    for (const row of rows) {
+      const event = reader.rebuild(row);
+      yield includeOriginal ? withOriginal(event.doc, event.record.raw) : event.docText;
+    }
+    if (rows.length < EXPORT_PAGE) return;
+    const last = rows[rows.length - 1]!;
+    after = { ts: last.ts, rowid: last.rowid };
+  }
 }
+
+const EXPORT_PAGE = 1000;
 
 function apiStreams(db: Database.Database): ApiStream[] {
   const rows = db.prepare(`SELECT c.source, c.complete, c.updated_at, c.newest_event_ms,

@@ -5,6 +5,8 @@
  * checkpoints and counters are never removed: they are the record of what happened.
  */
 import type Database from 'better-sqlite3';
+import { type IndexedFields, textKey } from './documents.js';
+import { EventReader, ROLE, STORED_COLUMNS, type StoredRow } from './event-rows.js';
 
 const DAY_MS = 86_400_000;
 
@@ -62,26 +64,32 @@ export async function retain(
   checkRetainDays(days);
   const cutoffMs = (options.now ?? Date.now()) - days * DAY_MS;
   const bytesBefore = bytesInUse(db);
-  const oldest = db.prepare('SELECT rowid FROM events WHERE ts < ? ORDER BY ts LIMIT ?').pluck();
-  const unindex = db.prepare(`INSERT INTO events_fts (events_fts, rowid, subject)
-    SELECT 'delete', rowid, subject FROM events WHERE rowid IN (SELECT value FROM json_each(?)) AND subject IS NOT NULL`);
+  const oldest = db.prepare(`SELECT ${STORED_COLUMNS} FROM events e WHERE e.ts < ? ORDER BY e.ts LIMIT ?`);
+  const unindex = db.prepare('DELETE FROM events_fts WHERE rowid IN (SELECT value FROM json_each(?))');
   const unaddress = db.prepare(`DELETE FROM event_addresses WHERE (address, event, role) IN (
-    SELECT a.value, e.rowid, 'from' FROM events e, json_each(e.doc, '$.email.from.address') a WHERE e.rowid IN (SELECT value FROM json_each(?))
-    UNION ALL
-    SELECT a.value, e.rowid, 'to' FROM events e, json_each(e.doc, '$.email.to.address') a WHERE e.rowid IN (SELECT value FROM json_each(?)))`);
+    SELECT a.code, j.value ->> 1, j.value ->> 2 FROM json_each(?) j JOIN addresses a ON a.address = j.value ->> 0)`);
+  const unindicate = db.prepare('DELETE FROM event_indicators WHERE key = ? AND event = ?');
   const uncount = db.prepare(`UPDATE event_counts SET events = events - removed.n
-    FROM (SELECT (ts - ((ts % 3600000) + 3600000) % 3600000) / 3600000 AS hour, log_type, log_type_source AS type_source, count(*) AS n
-          FROM events WHERE rowid IN (SELECT value FROM json_each(?)) GROUP BY 1, 2, 3) AS removed
+    FROM (SELECT (e.ts - ((e.ts % 3600000) + 3600000) % 3600000) / 3600000 AS hour, t.name AS log_type, s.name AS type_source, count(*) AS n
+          FROM events e JOIN names t ON t.code = e.type JOIN names s ON s.code = e.type_source WHERE e.rowid IN (SELECT value FROM json_each(?)) GROUP BY 1, 2, 3) AS removed
     WHERE event_counts.hour = removed.hour AND event_counts.log_type = removed.log_type AND event_counts.type_source = removed.type_source`);
   const dropEmptyCounts = db.prepare('DELETE FROM event_counts WHERE events <= 0');
+  // A block goes with the last of its events (one block holds the events of one write).
+  const unblock = db.prepare(`UPDATE record_blocks SET live = live - removed.n
+    FROM (SELECT block, count(*) AS n FROM events WHERE rowid IN (SELECT value FROM json_each(?)) GROUP BY block) AS removed WHERE record_blocks.rowid = removed.block`);
+  const dropEmptyBlocks = db.prepare('DELETE FROM record_blocks WHERE rowid IN (SELECT DISTINCT block FROM events WHERE rowid IN (SELECT value FROM json_each(?))) AND live <= 0');
   const remove = db.prepare('DELETE FROM events WHERE rowid IN (SELECT value FROM json_each(?))');
   const record = db.prepare('INSERT INTO retention_passes (ran_at, cutoff_ms, events_removed) VALUES (?, ?, ?)');
   const bumpRemoved = db.prepare("INSERT INTO counters (name, value) VALUES ('retention_removed', ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value");
-  const batch = db.transaction((rowids: string) => {
+  const batch = db.transaction((rows: StoredRow[], fields: IndexedFields[]) => {
+    const rowids = JSON.stringify(rows.map((r) => r.rowid));
     unindex.run(rowids);
-    unaddress.run(rowids, rowids);
+    unaddress.run(JSON.stringify(rows.flatMap((r, i) => [...fields[i]!.from.map((a) => [a, r.rowid, ROLE.from]), ...fields[i]!.to.map((a) => [a, r.rowid, ROLE.to])])));
+    rows.forEach((r, i) => { for (const v of fields[i]!.indicators) unindicate.run(textKey('indicator', v), r.rowid); });
     uncount.run(rowids);
     dropEmptyCounts.run();
+    unblock.run(rowids);
+    dropEmptyBlocks.run(rowids);
     const removed = remove.run(rowids).changes;
     bumpRemoved.run(removed); // with the removal itself: a pass cut short still counts what it removed
     return removed;
@@ -94,9 +102,11 @@ export async function retain(
   try {
     while (!options.stop?.aborted) {
       const t0 = performance.now();
-      const rowids = oldest.all(cutoffMs, BATCH) as number[];
-      if (rowids.length === 0) break;
-      eventsRemoved += batch.immediate(JSON.stringify(rowids));
+      const rows = oldest.all(cutoffMs, BATCH) as StoredRow[];
+      if (rows.length === 0) break;
+      // Which address and indicator rows to remove: from each event's document, rebuilt outside the transaction.
+      const reader = new EventReader(db);
+      eventsRemoved += batch.immediate(rows, rows.map((r) => reader.rebuild(r).fields));
       batches++;
       longestBatchMs = Math.max(longestBatchMs, performance.now() - t0);
       await new Promise<void>((resolve) => setImmediate(resolve));

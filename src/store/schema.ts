@@ -1,9 +1,14 @@
 /**
  * The embedded store's schema, as ordered migrations. `PRAGMA user_version` holds how many
  * have run; opening a database runs the rest in one transaction. Never edit a shipped
- * migration: add one.
+ * migration: add one. A migration is SQL, or a function when rows must be rewritten.
  */
-export const MIGRATIONS: readonly string[] = [
+import type Database from 'better-sqlite3';
+import { compactEvents } from './compact-events.js';
+
+export type Migration = string | ((db: Database.Database) => void);
+
+export const MIGRATIONS: readonly Migration[] = [
   // 1: events, addresses, full-text subject, collisions, dead letters, checkpoints, counters, drift.
   `
   CREATE TABLE events (
@@ -147,4 +152,6 @@ export const MIGRATIONS: readonly string[] = [
     events_removed INTEGER NOT NULL
   );
   `,
+  // 9: compact events (see compact-events.ts): records in compressed blocks, documents rebuilt on read.
+  compactEvents,
 ];

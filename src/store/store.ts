@@ -10,6 +10,19 @@ import type { DeadLetter, Unit } from '../core/unit.js';
 import { type PreparedDeadLetter, type PreparedEvent, type PreparedUnit, prepareUnit } from './prepared.js';
 import type { CheckpointUpdate } from '../core/sink.js';
 import { MIGRATIONS } from './schema.js';
+import type { LogTypeSource } from '../classify/classify.js';
+import { rebuildDocument, storedId } from './documents.js';
+import { EventReader, EventWriter, STORED_COLUMNS, type StoredRow } from './event-rows.js';
+
+/** A prepared event's document, as JSON (for a collision's record: the store keeps no documents). */
+function preparedDoc(e: PreparedEvent): string {
+  return JSON.stringify(rebuildDocument(e.record, { logType: e.logType, source: e.typeSource as LogTypeSource, candidates: e.candidates }));
+}
+
+/** The stored event's event.hash, from its document (the row keeps only 64 bits of it). */
+function storedDigestText(doc: string): string {
+  return (JSON.parse(doc) as { event?: { hash?: string } }).event?.hash ?? '';
+}
 
 export interface Checkpoint {
   readonly source: string;
@@ -76,7 +89,11 @@ function migrate(db: Database.Database): void {
   if (version > MIGRATIONS.length) throw new Error(`store was written by a newer mimelog (schema ${version})`);
   if (version === MIGRATIONS.length) return;
   db.transaction(() => {
-    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]!);
+    for (let v = version; v < MIGRATIONS.length; v++) {
+      const m = MIGRATIONS[v]!;
+      if (typeof m === 'string') db.exec(m);
+      else m(db);
+    }
     db.pragma(`user_version = ${MIGRATIONS.length}`);
   }).immediate();
 }
@@ -104,11 +121,8 @@ function upgradeIfOlder(path: string): void {
 
 export class Store {
   readonly db: Database.Database;
-  private readonly insertEvent: Database.Statement;
+  private readonly events: EventWriter;
   private readonly findEvent: Database.Statement;
-  private readonly insertAddresses: Database.Statement;
-  private readonly indexSubjects: Database.Statement;
-  private readonly countEvents: Database.Statement;
   private readonly insertCollision: Database.Statement;
   private readonly insertDeadLetter: Database.Statement;
   private readonly upsertCheckpoint: Database.Statement;
@@ -119,7 +133,7 @@ export class Store {
   private readonly bumpDrift: Database.Statement;
   private readonly upsertWorkItem: Database.Statement;
   private readonly queueWorkItem: Database.Statement;
-  private readonly writeTx: Database.Transaction<(unit: PreparedUnit, update: CheckpointUpdate | undefined) => SinkCounts>;
+  private readonly writeUnitTx: (unit: PreparedUnit, update: CheckpointUpdate | undefined) => SinkCounts;
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
     if (options.readonly) upgradeIfOlder(path);
@@ -140,16 +154,8 @@ export class Store {
     this.db.pragma('busy_timeout = 10000');
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version !== MIGRATIONS.length) throw new Error(`store ${path}: schema version ${version}, this mimelog expects ${MIGRATIONS.length}`);
-    this.insertEvent = this.db.prepare(`INSERT INTO events (id, hash, ts, log_type, log_type_source, acode, message_id, sender, recipients, subject,
-      direction, action, doc, original, source, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO NOTHING`);
-    this.findEvent = this.db.prepare('SELECT hash, doc FROM events WHERE id = ?');
-    // One statement per unit for addresses and subject index: a statement call costs more than the rows.
-    this.insertAddresses = this.db.prepare(`INSERT OR IGNORE INTO event_addresses (address, event, role)
-      SELECT value ->> 0, value ->> 1, value ->> 2 FROM json_each(?)`);
-    this.indexSubjects = this.db.prepare('INSERT INTO events_fts (rowid, subject) SELECT rowid, subject FROM events WHERE rowid BETWEEN ? AND ? AND subject IS NOT NULL');
-    this.countEvents = this.db.prepare(`INSERT INTO event_counts (hour, log_type, type_source, events)
-      SELECT (ts - ((ts % 3600000) + 3600000) % 3600000) / 3600000, log_type, log_type_source, count(*) FROM events WHERE rowid BETWEEN ? AND ? GROUP BY 1, 2, 3
-      ON CONFLICT (hour, log_type, type_source) DO UPDATE SET events = events + excluded.events`);
+    this.events = new EventWriter(this.db);
+    this.findEvent = this.db.prepare(`SELECT ${STORED_COLUMNS}, e.digest = ? AS same FROM events e WHERE e.id = ?`);
     this.insertCollision = this.db.prepare(`INSERT INTO collisions (id, stored_hash, new_hash, stored_doc, new_doc, new_original, source, position, seen_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.insertDeadLetter = this.db.prepare(`INSERT OR IGNORE INTO dead_letters (source, position, reason, raw, raw_is_text, raw_digest, created_at, truncated_from, cut_short)
@@ -171,7 +177,8 @@ export class Store {
       WHERE state IN ('pending', 'aged-out')`);
     this.ageOutWorkItems = this.db.prepare(`UPDATE work_items SET state = 'aged-out', detail = 'aged out at Mimecast before it was fetched', updated_at = ?
       WHERE stream = ? AND state = 'pending'`);
-    this.writeTx = this.db.transaction((unit: PreparedUnit, update: CheckpointUpdate | undefined) => this.writeUnitNow(unit, update));
+    const writeTx = this.db.transaction((unit: PreparedUnit, update: CheckpointUpdate | undefined) => this.writeUnitNow(unit, update));
+    this.writeUnitTx = (unit, update) => this.rollingBack(() => writeTx.immediate(unit, update));
   }
 
   private migrate(): void {
@@ -185,7 +192,17 @@ export class Store {
 
   /** The same, for a unit already turned into rows (see prepared.ts; the ingest worker uses this). */
   writePrepared(unit: PreparedUnit, update?: CheckpointUpdate): SinkCounts {
-    return this.writeTx.immediate(unit, update);
+    return this.writeUnitTx(unit, update);
+  }
+
+  /** Runs a write transaction; when it rolls back, name codes it added are forgotten with it. */
+  private rollingBack<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (err) {
+      this.events.names.forget();
+      throw err;
+    }
   }
 
   private writeUnitNow(unit: PreparedUnit, update: CheckpointUpdate | undefined): SinkCounts {
@@ -235,26 +252,38 @@ export class Store {
   /** Stores a unit's events (not its dead letters or checkpoint) and bumps the counters. */
   private storeEvents(unit: PreparedUnit, now: number): SinkCounts {
     const counts = noCounts();
-    const addresses: [string, number, string][] = [];
-    let firstRowid = 0;
-    let lastRowid = 0;
+    const fresh = new Map<string, PreparedEvent>();
     for (const e of unit.events) {
-      const rowid = this.storeEvent(e, counts, now);
-      if (rowid !== undefined) {
-        firstRowid ||= rowid;
-        lastRowid = rowid;
-        for (const [address, role] of e.addresses) addresses.push([address, rowid, role]);
-      }
+      const earlier = fresh.get(e.id);
+      if (earlier) this.compareWithEarlier(earlier, e, counts, now);
+      else if (this.compareWithStored(e, counts, now)) fresh.set(e.id, e);
     }
-    if (addresses.length > 0) this.insertAddresses.run(JSON.stringify(addresses));
-    if (lastRowid > 0) {
-      // Rowids of one transaction are consecutive.
-      this.indexSubjects.run(firstRowid, lastRowid);
-      this.countEvents.run(firstRowid, lastRowid);
-    }
+    this.events.insert([...fresh.values()]);
+    counts.stored = fresh.size;
     for (const [k, n] of unit.drift) this.bumpDrift.run(k, n, now);
     for (const name of ['stored', 'duplicates', 'collisions'] as const) if (counts[name] > 0) this.bumpCounter.run(name, counts[name]);
     return counts;
+  }
+
+  /** True when the id is new; else the event is counted as a duplicate or kept as a collision. */
+  private compareWithStored(e: PreparedEvent, counts: SinkCounts, now: number): boolean {
+    const stored = this.findEvent.get(e.digest, storedId(e.id)) as (StoredRow & { same: number }) | undefined;
+    if (stored === undefined) return true;
+    if (stored.same === 1) counts.duplicates++;
+    else this.keepCollision(new EventReader(this.db).rebuild(stored).docText, e, counts, now);
+    return false;
+  }
+
+  /** The same id twice in one unit. */
+  private compareWithEarlier(earlier: PreparedEvent, e: PreparedEvent, counts: SinkCounts, now: number): void {
+    if (earlier.hash === e.hash) counts.duplicates++;
+    else this.keepCollision(preparedDoc(earlier), e, counts, now);
+  }
+
+  /** Same id, different content: keep both, overwrite nothing, count it. */
+  private keepCollision(storedDoc: string, e: PreparedEvent, counts: SinkCounts, now: number): void {
+    this.insertCollision.run(e.id, storedDigestText(storedDoc), e.hash, storedDoc, preparedDoc(e), e.record.raw, e.source, e.position, now);
+    counts.collisions++;
   }
 
   /** Replay: a dead letter that now decodes is replaced by its events, atomically. */
@@ -289,25 +318,6 @@ export class Store {
       rowid: row.rowid, source: row.source, position: row.position, reason: row.reason, raw: row.raw_is_text ? row.raw.toString('utf8') : row.raw,
       replayAttempts: row.replay_attempts, truncatedFrom: row.truncated_from ?? undefined, cutShort: row.cut_short === 1,
     };
-  }
-
-  /** Inserts one event; returns its rowid when it is new. */
-  private storeEvent(e: PreparedEvent, counts: SinkCounts, now: number): number | undefined {
-    const info = this.insertEvent.run(...e.params);
-    if (info.changes === 1) {
-      counts.stored++;
-      return Number(info.lastInsertRowid);
-    }
-    const [id, hash, , , , , , , , , , , doc, original, source, position] = e.params;
-    const existing = this.findEvent.get(id) as { hash: string; doc: string };
-    if (existing.hash === hash) {
-      counts.duplicates++;
-      return undefined;
-    }
-    // Same id, different content: keep both, overwrite nothing, count it.
-    this.insertCollision.run(id, existing.hash, hash, existing.doc, doc, original, source, position, now);
-    counts.collisions++;
-    return undefined;
   }
 
   checkpoint(source: string): Checkpoint | undefined {

@@ -3,9 +3,9 @@
  * verdicts of URL and attachment protection over time. Every row can become a search.
  */
 import type Database from 'better-sqlite3';
+import { DETECTION_TYPES } from '../mimecast/log-types.js';
+import { EventReader, ROLE, STORED_COLUMNS, type StoredRow } from './event-rows.js';
 
-/** Log types that report a detection about a recipient. */
-export const DETECTION_TYPES = ['avlog', 'attachment-protect', 'url-protect', 'impersonation-protect', 'internal-email-protect', 'spam'] as const;
 
 export interface Threats {
   readonly from: number | null;
@@ -26,26 +26,28 @@ export function threats(db: Database.Database, range: { from?: number; to?: numb
   const from = range.from ?? -8.64e15;
   const to = range.to ?? 8.64e15;
   const all = <T>(sql: string, ...params: unknown[]) => db.prepare(sql).all(...params) as T[];
-  const types = DETECTION_TYPES.map(() => '?').join(', ');
+  const typeCodes = (types: readonly string[]) => `(SELECT code FROM names WHERE name IN (${types.map(() => '?').join(', ')}))`;
+  const code = '(SELECT code FROM names WHERE name = ?)';
   const day = "strftime('%Y-%m-%d', e.ts / 1000, 'unixepoch')";
+  const reader = new EventReader(db);
   return {
     from: range.from ?? null,
     to: range.to ?? null,
-    // Detection lines name one recipient each, so grouping the recipients column needs no join.
-    top_targeted: all(`SELECT lower(e.recipients) AS address, count(*) AS detections FROM events e
-      WHERE e.log_type IN (${types}) AND e.ts >= ? AND e.ts < ? AND e.recipients IS NOT NULL GROUP BY 1 ORDER BY detections DESC, address LIMIT ${TOP}`, ...DETECTION_TYPES, from, to),
-    top_rejected_senders: all(`SELECT e.sender AS address, count(DISTINCT coalesce(e.acode, e.message_id, e.rowid)) AS messages FROM events e
-      WHERE e.log_type = 'receipt' AND e.action = 'Rej' AND e.sender IS NOT NULL AND e.ts >= ? AND e.ts < ? GROUP BY e.sender ORDER BY messages DESC, address LIMIT ${TOP}`, from, to),
+    top_targeted: all(`SELECT lower(a.address) AS address, count(*) AS detections FROM events e
+      JOIN event_addresses ea ON ea.event = e.rowid AND ea.role = ${ROLE.to} JOIN addresses a ON a.code = ea.address
+      WHERE e.type IN ${typeCodes(DETECTION_TYPES)} AND e.ts >= ? AND e.ts < ? GROUP BY 1 ORDER BY detections DESC, address LIMIT ${TOP}`, ...DETECTION_TYPES, from, to),
+    top_rejected_senders: all(`SELECT a.address, count(DISTINCT coalesce(e.acode_key, e.message_key, e.rowid)) AS messages FROM events e JOIN addresses a ON a.code = e.sender
+      WHERE e.type = ${code} AND e.action = ${code} AND e.ts >= ? AND e.ts < ? GROUP BY e.sender ORDER BY messages DESC, a.address LIMIT ${TOP}`, 'receipt', 'Rej', from, to),
     // A process line names no sender: take it from the message's receipt.
-    top_held_senders: all(`SELECT r.sender AS address, count(DISTINCT e.acode) AS messages FROM events e JOIN events r ON r.acode = e.acode AND r.log_type = 'receipt'
-      WHERE e.log_type = 'process' AND e.action = 'Hld' AND r.sender IS NOT NULL AND e.ts >= ? AND e.ts < ? GROUP BY r.sender ORDER BY messages DESC, address LIMIT ${TOP}`, from, to),
-    url_verdicts: all(`SELECT ${day} AS day, coalesce(e.action, 'unknown') AS verdict, count(*) AS events FROM events e
-      WHERE e.log_type = 'url-protect' AND e.ts >= ? AND e.ts < ? GROUP BY day, verdict ORDER BY day, verdict`, from, to),
-    attachment_verdicts: all(`SELECT ${day} AS day, CASE e.log_type WHEN 'avlog' THEN 'virus found' ELSE 'sandboxed' END AS verdict, count(*) AS events FROM events e
-      WHERE e.log_type IN ('avlog', 'attachment-protect') AND e.ts >= ? AND e.ts < ? GROUP BY day, verdict ORDER BY day, verdict`, from, to),
-    impersonation_hits: all<{ id: string; ts: number; sender: string | null; recipients: string | null; action: string | null; message_id: string | null }>(
-      `SELECT e.id, e.ts, e.sender, e.recipients, e.action, e.message_id FROM events e WHERE e.log_type = 'impersonation-protect' AND e.ts >= ? AND e.ts < ?
-       ORDER BY e.ts DESC, e.rowid DESC LIMIT 50`, from, to,
-    ).map(({ ts, ...r }) => ({ ...r, time: new Date(ts).toISOString() })),
+    top_held_senders: all(`SELECT a.address, count(DISTINCT e.acode_key) AS messages FROM events e
+      JOIN events r ON r.acode_key = e.acode_key AND r.type = ${code} JOIN addresses a ON a.code = r.sender
+      WHERE e.type = ${code} AND e.action = ${code} AND e.ts >= ? AND e.ts < ? GROUP BY r.sender ORDER BY messages DESC, a.address LIMIT ${TOP}`, 'receipt', 'process', 'Hld', from, to),
+    url_verdicts: all(`SELECT ${day} AS day, coalesce((SELECT name FROM names WHERE code = e.action), 'unknown') AS verdict, count(*) AS events FROM events e
+      WHERE e.type = ${code} AND e.ts >= ? AND e.ts < ? GROUP BY day, verdict ORDER BY day, verdict`, 'url-protect', from, to),
+    attachment_verdicts: all(`SELECT ${day} AS day, CASE e.type WHEN ${code} THEN 'virus found' ELSE 'sandboxed' END AS verdict, count(*) AS events FROM events e
+      WHERE e.type IN ${typeCodes(['avlog', 'attachment-protect'])} AND e.ts >= ? AND e.ts < ? GROUP BY day, verdict ORDER BY day, verdict`, 'avlog', 'avlog', 'attachment-protect', from, to),
+    impersonation_hits: reader.rows(db.prepare(`SELECT ${STORED_COLUMNS} FROM events e WHERE e.type = ${code} AND e.ts >= ? AND e.ts < ?
+       ORDER BY e.ts DESC, e.rowid DESC LIMIT 50`).all('impersonation-protect', from, to) as StoredRow[])
+      .map((r) => ({ id: r.id, sender: r.sender, recipients: r.recipients, action: r.action, message_id: r.message_id, time: new Date(r.ts).toISOString() })),
   };
 }

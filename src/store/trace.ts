@@ -3,7 +3,8 @@
  * attempts → journal, plus the security events that name it), from a message id, aCode or address.
  */
 import type Database from 'better-sqlite3';
-import type { EventRow } from './queries.js';
+import { bareMessageId, textKey } from './documents.js';
+import { type EventRow, EventReader, STORED_COLUMNS, type StoredRow } from './event-rows.js';
 
 /** Order of stages within one second, so a timeline reads as the email travelled. */
 const STAGE: Readonly<Record<string, number>> = {
@@ -28,7 +29,6 @@ export interface TraceResult {
   outcome: string[];
 }
 
-const COLS = 'rowid, id, ts, log_type, acode, message_id, sender, recipients, subject, direction, action, doc, original';
 const MAX_EMAILS_PER_ADDRESS = 20;
 
 type Doc = Record<string, any>;
@@ -77,28 +77,29 @@ function outcome(rows: { row: EventRow; doc: Doc }[]): string[] {
 }
 
 export function trace(db: Database.Database, query: string): TraceResult {
-  const bare = query.trim().replace(/^<|>$/g, '');
-  const byMessageId = db.prepare(`SELECT ${COLS} FROM events WHERE message_id IN (?, ?)`).all(bare, `<${bare}>`) as EventRow[];
-  const byAcode = db.prepare(`SELECT ${COLS} FROM events WHERE acode = ?`).all(bare) as EventRow[];
+  const bare = bareMessageId(query);
+  const reader = new EventReader(db);
+  const read = (sql: string, ...params: unknown[]) => reader.rows(db.prepare(`SELECT ${STORED_COLUMNS} FROM ${sql}`).all(...params) as StoredRow[]);
+  const byMessageStmt = (id: string) => read('events e WHERE e.message_key = ?', textKey('message-id', bareMessageId(id)));
+  const byAcodeStmt = (acode: string) => read('events e WHERE e.acode_key = ?', textKey('acode', acode));
+  const byMessageId = byMessageStmt(bare);
+  const byAcode = byAcodeStmt(bare);
   let matchedBy: TraceResult['matched_by'] = byMessageId.length ? 'message_id' : byAcode.length ? 'acode' : 'none';
   let seed = byMessageId.length ? byMessageId : byAcode;
   if (seed.length === 0 && bare.includes('@')) {
-    seed = db.prepare(`SELECT ${COLS.split(', ').map((c) => `e.${c}`).join(', ')} FROM event_addresses a JOIN events e ON e.rowid = a.event
-      WHERE a.address = ? ORDER BY e.ts DESC LIMIT 500`).all(bare) as EventRow[];
+    seed = read('event_addresses a JOIN events e ON e.rowid = a.event WHERE a.address = (SELECT code FROM addresses WHERE address = ?) ORDER BY e.ts DESC LIMIT 500', bare);
     if (seed.length) matchedBy = 'address';
   }
   const acodes = [...new Set(seed.map((r) => r.acode).filter((a): a is string => !!a))].slice(0, MAX_EMAILS_PER_ADDRESS);
   const messageIds = new Set(seed.map((r) => r.message_id).filter((m): m is string => !!m));
   const rows = new Map<number, EventRow>(seed.map((r) => [r.rowid, r]));
-  const byAcodeStmt = db.prepare(`SELECT ${COLS} FROM events WHERE acode = ?`);
   for (const a of acodes) {
-    for (const r of byAcodeStmt.all(a) as EventRow[]) {
+    for (const r of byAcodeStmt(a)) {
       rows.set(r.rowid, r);
       if (r.message_id) messageIds.add(r.message_id);
     }
   }
-  const byMsgStmt = db.prepare(`SELECT ${COLS} FROM events WHERE message_id = ?`);
-  for (const m of [...messageIds].slice(0, MAX_EMAILS_PER_ADDRESS)) for (const r of byMsgStmt.all(m) as EventRow[]) rows.set(r.rowid, r);
+  for (const m of [...messageIds].slice(0, MAX_EMAILS_PER_ADDRESS)) for (const r of byMessageStmt(m)) rows.set(r.rowid, r);
   const ordered = [...rows.values()]
     .map((row) => ({ row, doc: JSON.parse(row.doc) as Doc }))
     .sort((a, b) => a.row.ts - b.row.ts || (STAGE[a.row.log_type] ?? 9) - (STAGE[b.row.log_type] ?? 9) || a.row.rowid - b.row.rowid);

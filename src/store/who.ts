@@ -4,7 +4,8 @@
  * (rejected, held, delivered, not delivered, clicked). The answer to a phishing report.
  */
 import type Database from 'better-sqlite3';
-import type { EventRow } from './queries.js';
+import { bareMessageId, idBytes, textKey } from './documents.js';
+import { type EventRow, EventReader, ROLE, STORED_COLUMNS, type StoredRow } from './event-rows.js';
 import { ftsQuery } from './queries.js';
 
 export type RecipientStatus = 'rejected' | 'held' | 'delivered' | 'not delivered' | 'clicked' | 'received';
@@ -37,12 +38,11 @@ export interface WhoResult {
 const MAX_MATCHES_PER_INDICATOR = 2000;
 const MAX_MESSAGES = 500;
 /** Log types whose documents carry a URL a user clicked or was sent. */
-const URL_TYPES = ['url-protect', 'internal-email-protect'];
+const URL_TYPES: string[] = ['url-protect', 'internal-email-protect'];
 /** Log types whose documents carry attachment hashes. */
-const ATTACHMENT_TYPES = ['attachment-protect', 'avlog'];
+const ATTACHMENT_TYPES: string[] = ['attachment-protect', 'avlog'];
 const STATUS_ORDER: readonly RecipientStatus[] = ['rejected', 'held', 'not delivered', 'delivered', 'clicked', 'received'];
 
-const COLS = 'e.rowid, e.id, e.ts, e.log_type, e.acode, e.message_id, e.sender, e.recipients, e.subject, e.direction, e.action, e.doc, NULL AS original';
 
 type Doc = { event?: { action?: string; outcome?: string }; email?: { to?: { address?: string[] }; attachments?: { file?: { name?: string; hash?: { sha256?: string } } }[] }; url?: { full?: string } };
 
@@ -57,30 +57,39 @@ function docOf(row: Row): Doc {
 
 const unique = <T>(items: Iterable<T | null | undefined>): T[] => [...new Set([...items].filter((x): x is T => x !== null && x !== undefined && x !== ''))];
 
+/** Reads events: the SQL after `SELECT <columns> FROM`, its parameters. */
+type Read = (sql: string, ...params: unknown[]) => Row[];
+
+function reading(db: Database.Database): Read {
+  const reader = new EventReader(db);
+  return (sql, ...params) => reader.rows(db.prepare(`SELECT ${STORED_COLUMNS} FROM ${sql}`).all(...params) as StoredRow[]);
+}
+
 /** The reported message's events: found by message id, aCode or one event's id, then widened to the whole message. */
-function seedRows(db: Database.Database, query: string): Row[] {
-  const bare = query.trim().replace(/^<|>$/g, '');
+function seedRows(read: Read, query: string): Row[] {
+  const bare = bareMessageId(query);
+  const id = idBytes(bare);
   for (const [sql, params] of [
-    [`SELECT ${COLS} FROM events e WHERE e.message_id IN (?, ?)`, [bare, `<${bare}>`]],
-    [`SELECT ${COLS} FROM events e WHERE e.acode = ?`, [bare]],
-    [`SELECT ${COLS} FROM events e WHERE e.id = ?`, [bare]],
+    ['events e WHERE e.message_key = ?', [textKey('message-id', bare)]],
+    ['events e WHERE e.acode_key = ?', [textKey('acode', bare)]],
+    ...(id ? [['events e WHERE e.id = ?', [id]] as const] : []),
   ] as const) {
-    const rows = db.prepare(sql).all(...params) as Row[];
+    const rows = read(sql, ...params);
     if (rows.length === 0) continue;
     // A click names the message id only, a process line the aCode only: take both.
     const acode = rows.find((r) => r.acode)?.acode ?? null;
     const messageId = rows.find((r) => r.message_id)?.message_id ?? null;
-    const whole = messageRows(db, acode, messageId);
+    const whole = messageRows(read, acode, messageId);
     return whole.length ? whole : rows;
   }
   return [];
 }
 
 /** Every event of one message: by aCode and by message id. */
-function messageRows(db: Database.Database, acode: string | null, messageId: string | null): Row[] {
+function messageRows(read: Read, acode: string | null, messageId: string | null): Row[] {
   const rows = new Map<number, Row>();
-  if (acode) for (const r of db.prepare(`SELECT ${COLS} FROM events e WHERE e.acode = ?`).all(acode) as Row[]) rows.set(r.rowid, r);
-  if (messageId) for (const r of db.prepare(`SELECT ${COLS} FROM events e WHERE e.message_id = ?`).all(messageId) as Row[]) rows.set(r.rowid, r);
+  if (acode) for (const r of read('events e WHERE e.acode_key = ?', textKey('acode', acode))) rows.set(r.rowid, r);
+  if (messageId) for (const r of read('events e WHERE e.message_key = ?', textKey('message-id', bareMessageId(messageId)))) rows.set(r.rowid, r);
   return [...rows.values()];
 }
 
@@ -93,26 +102,26 @@ function indicatorsOf(rows: Row[]): WhoResult['indicators'] {
   };
 }
 
-function matchingRows(db: Database.Database, ind: WhoResult['indicators']): { rows: Row[]; by: Indicator; truncated: boolean }[] {
+function matchingRows(read: Read, ind: WhoResult['indicators']): { rows: Row[]; by: Indicator; truncated: boolean }[] {
   const out: { rows: Row[]; by: Indicator; truncated: boolean }[] = [];
   const run = (by: Indicator, sql: string, ...params: unknown[]) => {
-    const rows = db.prepare(`${sql} LIMIT ${MAX_MATCHES_PER_INDICATOR + 1}`).all(...params) as Row[];
+    const rows = read(`${sql} LIMIT ${MAX_MATCHES_PER_INDICATOR + 1}`, ...params);
     out.push({ rows: rows.slice(0, MAX_MATCHES_PER_INDICATOR), by, truncated: rows.length > MAX_MATCHES_PER_INDICATOR });
   };
   for (const s of ind.senders) {
-    run('sender', `SELECT ${COLS} FROM event_addresses a JOIN events e ON e.rowid = a.event WHERE a.address = ? AND a.role = 'from' ORDER BY e.ts DESC`, s);
+    run('sender', `event_addresses a JOIN events e ON e.rowid = a.event WHERE a.address = (SELECT code FROM addresses WHERE address = ?) AND a.role = ${ROLE.from} ORDER BY e.ts DESC`, s);
   }
   for (const s of ind.subjects) {
     const fts = ftsQuery(s);
     if (fts === '') continue;
-    run('subject', `SELECT ${COLS} FROM events e WHERE e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?) AND e.subject = ? ORDER BY e.ts DESC`, fts, s);
+    run('subject', 'events e WHERE e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?) AND e.subject_key = ? ORDER BY e.ts DESC', fts, textKey('subject', s));
   }
   const placeholders = (list: string[]) => list.map(() => '?').join(', ');
-  for (const u of ind.urls) {
-    run('url', `SELECT ${COLS} FROM events e WHERE e.log_type IN (${placeholders(URL_TYPES)}) AND json_extract(e.doc, '$.url.full') = ? ORDER BY e.ts DESC`, ...URL_TYPES, u);
-  }
-  for (const h of ind.attachments) {
-    run('attachment', `SELECT ${COLS} FROM events e WHERE e.log_type IN (${placeholders(ATTACHMENT_TYPES)}) AND instr(e.doc, ?) > 0 ORDER BY e.ts DESC`, ...ATTACHMENT_TYPES, h);
+  for (const [by, types, values] of [['url', URL_TYPES, ind.urls], ['attachment', ATTACHMENT_TYPES, ind.attachments]] as const) {
+    for (const v of values) {
+      run(by, `event_indicators i JOIN events e ON e.rowid = i.event WHERE i.key = ? AND e.type IN (SELECT code FROM names WHERE name IN (${placeholders(types)})) ORDER BY e.ts DESC`,
+        textKey('indicator', v), ...types);
+    }
   }
   return out;
 }
@@ -150,12 +159,13 @@ function recipientsOf(rows: Row[]): WhoMessage['recipients'] {
 }
 
 export function whoElse(db: Database.Database, query: string): WhoResult {
-  const seed = seedRows(db, query);
+  const read = reading(db);
+  const seed = seedRows(read, query);
   const indicators = indicatorsOf(seed);
   // Group every matching event by its message; remember which indicators brought it in.
   const messages = new Map<string, { acode: string | null; messageId: string | null; by: Set<Indicator> }>();
   let truncated = false;
-  for (const { rows, by, truncated: cut } of matchingRows(db, indicators)) {
+  for (const { rows, by, truncated: cut } of matchingRows(read, indicators)) {
     truncated ||= cut;
     for (const r of rows) {
       const key = r.acode ?? r.message_id;
@@ -188,7 +198,7 @@ export function whoElse(db: Database.Database, query: string): WhoResult {
   }
   const list: WhoMessage[] = [];
   for (const [key, m] of messages) {
-    const rows = messageRows(db, m.acode, m.messageId).sort((a, b) => a.ts - b.ts || a.rowid - b.rowid);
+    const rows = messageRows(read, m.acode, m.messageId).sort((a, b) => a.ts - b.ts || a.rowid - b.rowid);
     if (rows.length === 0) continue;
     const first = rows[0]!;
     list.push({

@@ -14,7 +14,7 @@ const classifier = new Classifier(DEFAULT_TABLES);
 function recordWithKeys(keys: readonly string[]): DecodedRecord {
   const fields = new Map<string, FieldValue>([['datetime', '2021-03-05T16:25:17+0000'], ['acc', 'C0A0']]);
   for (const k of keys) fields.set(k, 'v');
-  return { fields, timeMs: 0, timeKey: 'datetime', raw: '', api: 'v1' };
+  return { fields, timeMs: 0, timeKey: 'datetime', raw: '', api: 'v1', format: 'key_value' };
 }
 
 describe('log-type classification', () => {

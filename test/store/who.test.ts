@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { type Campaign, generateCampaign, takeEvents, toKeyValueLine } from '../../src/simulator/generate.js';
+import { search } from '../../src/store/queries.js';
 import { Store } from '../../src/store/store.js';
 import { whoElse } from '../../src/store/who.js';
 import { processInput, runCli, tempDir } from '../support/helpers.js';
@@ -38,9 +39,9 @@ describe('who else received it', () => {
       for (const c of [a, b]) {
         for (const r of c.recipients) assert.deepEqual(answer(store, r.acode), expected(c), `from ${r.address}'s aCode`);
         const clicker = c.recipients.find((r) => r.clicked)!;
-        const click = store.db.prepare("SELECT id, message_id FROM events WHERE log_type = 'url-protect' AND recipients = ?").get(clicker.address) as { id: string; message_id: string };
+        const click = search(store.db, { type: 'url-protect', address: clicker.address, limit: 1e6 }).find((r) => r.recipients === clicker.address)!;
         assert.deepEqual(answer(store, click.id), expected(c), 'from the click event');
-        assert.deepEqual(answer(store, click.message_id), expected(c), 'from the message id');
+        assert.deepEqual(answer(store, click.message_id!), expected(c), 'from the message id');
         assert.deepEqual(whoElse(store.db, click.id).indicators.urls, [c.url]);
       }
       const result = whoElse(store.db, a.recipients[0]!.acode);
@@ -71,8 +72,8 @@ describe('who else received it', () => {
     const c = generateCampaign({ seed: 9, startMs: START + 3_600_000, recipients: 10 });
     const store = await storeWith(dir, 'plain', [c]);
     try {
-      const row = store.db.prepare("SELECT acode FROM events WHERE log_type = 'receipt' AND sender NOT LIKE '%invoice-payments-secure.biz' LIMIT 1").get() as { acode: string };
-      const result = whoElse(store.db, row.acode);
+      const row = search(store.db, { type: 'receipt', limit: 1e6 }).find((r) => r.sender !== null && !r.sender.endsWith('invoice-payments-secure.biz'))!;
+      const result = whoElse(store.db, row.acode!);
       const campaignPeople = new Set(c.recipients.map((r) => r.address));
       assert.ok(result.messages.length >= 1);
       assert.ok(result.recipients.every((r) => !campaignPeople.has(r.address)));

@@ -1,5 +1,5 @@
 /** Message trace: one email's journey across log types, as `mimelog trace` prints it. */
-import { DETECTION_TYPES } from '../../../store/threats.js';
+import { DETECTION_TYPES } from '../../../mimecast/log-types.js';
 import type { TraceResult } from '../../../store/trace.js';
 import { get } from '../api.js';
 import { type Child, h, link, route, time } from '../dom.js';

@@ -1,0 +1,202 @@
+/**
+ * The compact event rows, both ways. Writing: a batch of new events becomes record blocks, one
+ * narrow row per event (ids and digests as bytes and integers, names as codes, indexed texts as
+ * 64-bit keys), address and indicator rows, full-text entries and hourly counts. Reading: rows
+ * become the events the queries return, their documents rebuilt from the records.
+ */
+import type Database from 'better-sqlite3';
+import { NORMALIZER_VERSION } from '../normalize/ecs.js';
+import { type IndexedFields, idText, indexedFields, rebuildDocument, storedId } from './documents.js';
+import type { PreparedEvent } from './prepared.js';
+import { BLOCK_RECORDS, type StoredRecord, packRecords, unpackRecords } from './record-blocks.js';
+
+/** event_addresses.role */
+export const ROLE = { from: 0, to: 1 } as const;
+
+const HOUR_MS = 3_600_000;
+
+/** Codes of the short names repeated on every row (log types, how a type was decided, actions, sources). */
+export class NameCodes {
+  private readonly codes = new Map<string, number>();
+  private readonly find: Database.Statement;
+  private readonly add: Database.Statement;
+
+  constructor(db: Database.Database) {
+    this.find = db.prepare('SELECT code FROM names WHERE name = ?').pluck();
+    this.add = db.prepare('INSERT INTO names (name) VALUES (?)');
+  }
+
+  code(name: string): number {
+    let code = this.codes.get(name);
+    if (code === undefined) {
+      code = (this.find.get(name) as number | undefined) ?? Number(this.add.run(name).lastInsertRowid);
+      this.codes.set(name, code);
+    }
+    return code;
+  }
+
+  /** After a rolled-back transaction: codes it added are gone. */
+  forget(): void {
+    this.codes.clear();
+  }
+}
+
+export class EventWriter {
+  readonly names: NameCodes;
+  private readonly insertBlock: Database.Statement;
+  private readonly insertEvent: Database.Statement;
+  private readonly insertAddressNames: Database.Statement;
+  private readonly insertAddresses: Database.Statement;
+  private readonly insertIndicator: Database.Statement;
+  private readonly indexSubjects: Database.Statement;
+  private readonly countEvents: Database.Statement;
+
+  constructor(db: Database.Database) {
+    this.names = new NameCodes(db);
+    this.insertBlock = db.prepare('INSERT INTO record_blocks (records, normalizer, live) VALUES (?, ?, ?)');
+    this.insertEvent = db.prepare(`INSERT INTO events (rowid, id, digest, ts, type, type_source, candidates, acode_key, message_key, subject_key, sender, action,
+      block, slot, source, position, legacy_doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT code FROM addresses WHERE address = ?), ?, ?, ?, ?, ?, ?)`);
+    // One statement per batch for addresses and subjects: a statement call costs more than the rows.
+    this.insertAddressNames = db.prepare('INSERT INTO addresses (address) SELECT value FROM json_each(?) WHERE true ON CONFLICT DO NOTHING');
+    this.insertAddresses = db.prepare(`INSERT OR IGNORE INTO event_addresses (address, event, role)
+      SELECT a.code, j.value ->> 1, j.value ->> 2 FROM json_each(?) j JOIN addresses a ON a.address = j.value ->> 0`);
+    this.insertIndicator = db.prepare('INSERT OR IGNORE INTO event_indicators (key, event) VALUES (?, ?)');
+    this.indexSubjects = db.prepare('INSERT INTO events_fts (rowid, subject) SELECT value ->> 0, value ->> 1 FROM json_each(?)');
+    this.countEvents = db.prepare(`INSERT INTO event_counts (hour, log_type, type_source, events) VALUES (?, ?, ?, ?)
+      ON CONFLICT (hour, log_type, type_source) DO UPDATE SET events = events + excluded.events`);
+  }
+
+  /**
+   * Stores events none of whose ids is stored yet (the caller checked), in one transaction the
+   * caller holds. `upgrade` moves an older store's events: their rowids and documents, and no
+   * hourly counts (the older store has them).
+   */
+  insert(events: readonly PreparedEvent[], upgrade?: { rowids: number[]; legacyDocs: (string | null)[] }): void {
+    if (events.length === 0) return;
+    const addressNames = new Set<string>();
+    for (const e of events) for (const a of [...e.fields.from, ...e.fields.to]) addressNames.add(a);
+    if (addressNames.size > 0) this.insertAddressNames.run(JSON.stringify([...addressNames]));
+    const addresses: [string, number, number][] = [];
+    const subjects: [number, string][] = [];
+    const counts = new Map<string, number>();
+    for (let start = 0; start < events.length; start += BLOCK_RECORDS) {
+      const chunk = events.slice(start, start + BLOCK_RECORDS);
+      const block = Number(this.insertBlock.run(packRecords(chunk.map((e) => e.record)), NORMALIZER_VERSION, chunk.length).lastInsertRowid);
+      chunk.forEach((e, slot) => {
+        const f = e.fields;
+        const info = this.insertEvent.run(
+          upgrade?.rowids[start + slot] ?? null, storedId(e.id), e.digest, e.ts, this.names.code(e.logType), this.names.code(e.typeSource),
+          e.candidates ? JSON.stringify(e.candidates) : null, e.acodeKey, e.messageKey, e.subjectKey, f.from[f.from.length - 1] ?? null,
+          f.action === null ? null : this.names.code(f.action), block, slot, this.names.code(e.source), e.position, upgrade?.legacyDocs[start + slot] ?? null,
+        );
+        const rowid = Number(info.lastInsertRowid);
+        for (const a of f.from) addresses.push([a, rowid, ROLE.from]);
+        for (const a of f.to) addresses.push([a, rowid, ROLE.to]);
+        for (const k of e.indicatorKeys) this.insertIndicator.run(k, rowid);
+        if (f.subject) subjects.push([rowid, f.subject]);
+        const hour = Math.floor(e.ts / HOUR_MS);
+        const key = JSON.stringify([hour, e.logType, e.typeSource]);
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      });
+    }
+    if (addresses.length > 0) this.insertAddresses.run(JSON.stringify(addresses));
+    if (subjects.length > 0) this.indexSubjects.run(JSON.stringify(subjects));
+    if (!upgrade) for (const [key, n] of counts) this.countEvents.run(...(JSON.parse(key) as [number, string, string]), n);
+  }
+}
+
+/** The columns of `events` a reader selects (as `e`) to rebuild the event. */
+export const STORED_COLUMNS = 'e.rowid, e.id, e.ts, e.type, e.type_source, e.candidates, e.block, e.slot, e.legacy_doc';
+
+export interface StoredRow {
+  readonly rowid: number;
+  readonly id: Buffer;
+  readonly ts: number;
+  readonly type: number;
+  readonly type_source: number;
+  readonly candidates: string | null;
+  readonly block: number;
+  readonly slot: number;
+  readonly legacy_doc: string | null;
+}
+
+/** An event as the queries return it. */
+export interface EventRow {
+  rowid: number;
+  id: string;
+  ts: number;
+  log_type: string;
+  acode: string | null;
+  message_id: string | null;
+  sender: string | null;
+  recipients: string | null;
+  subject: string | null;
+  direction: string | null;
+  action: string | null;
+  /** The ECS document without event.original, as JSON. */
+  doc: string;
+  /** The original record (bytes that were not UTF-8 escaped as decode/text.ts says). */
+  original: string;
+}
+
+/** Blocks kept inflated by one reader: an export walks events in time order, and neighbours share blocks. */
+const CACHED_BLOCKS = 64;
+
+/** Rebuilds events from rows. One per query or export; it caches names and recent blocks. */
+export class EventReader {
+  private names = new Map<number, string>();
+  private readonly blocks = new Map<number, StoredRecord[]>();
+  private readonly loadNames: Database.Statement;
+  private readonly loadBlock: Database.Statement;
+
+  constructor(db: Database.Database) {
+    this.loadNames = db.prepare('SELECT code, name FROM names');
+    this.loadBlock = db.prepare('SELECT records FROM record_blocks WHERE rowid = ?').pluck();
+  }
+
+  name(code: number): string {
+    let name = this.names.get(code);
+    if (name === undefined) {
+      this.names = new Map((this.loadNames.all() as { code: number; name: string }[]).map((r) => [r.code, r.name]));
+      name = this.names.get(code);
+      if (name === undefined) throw new Error(`store: no name for code ${code}`);
+    }
+    return name;
+  }
+
+  record(row: Pick<StoredRow, 'block' | 'slot'>): StoredRecord {
+    let records = this.blocks.get(row.block);
+    if (records === undefined) {
+      const packed = this.loadBlock.get(row.block) as Buffer | undefined;
+      if (packed === undefined) throw new Error(`store: record block ${row.block} is missing`);
+      records = unpackRecords(packed);
+      if (this.blocks.size >= CACHED_BLOCKS) this.blocks.delete(this.blocks.keys().next().value!);
+      this.blocks.set(row.block, records);
+    }
+    const record = records[row.slot];
+    if (record === undefined) throw new Error(`store: record block ${row.block} has no slot ${row.slot}`);
+    return record;
+  }
+
+  /** The event's document (parsed), its record and the fields shown in lists. */
+  rebuild(row: StoredRow): { doc: Record<string, any>; docText: string; record: StoredRecord; fields: IndexedFields } {
+    const record = this.record(row);
+    const doc = row.legacy_doc !== null
+      ? (JSON.parse(row.legacy_doc) as Record<string, any>)
+      : rebuildDocument(record, { logType: this.name(row.type), source: this.name(row.type_source) as never, candidates: row.candidates === null ? undefined : (JSON.parse(row.candidates) as string[]) });
+    return { doc, docText: row.legacy_doc ?? JSON.stringify(doc), record, fields: indexedFields(doc) };
+  }
+
+  row(stored: StoredRow): EventRow {
+    const { docText, record, fields: f } = this.rebuild(stored);
+    return {
+      rowid: stored.rowid, id: idText(stored.id), ts: stored.ts, log_type: this.name(stored.type), acode: f.acode, message_id: f.messageId,
+      sender: f.from[f.from.length - 1] ?? null, recipients: f.to.length > 0 ? f.to.join(',') : null, subject: f.subject, direction: f.direction, action: f.action,
+      doc: docText, original: record.raw,
+    };
+  }
+
+  rows(stored: readonly StoredRow[]): EventRow[] {
+    return stored.map((s) => this.row(s));
+  }
+}
