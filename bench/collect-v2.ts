@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { BENCH_DIR, BIN, type Row, rate } from './common.js';
 import { peakRssMiB } from './collect.js';
+import { EventReader, STORED_COLUMNS, type StoredRow } from '../src/store/event-rows.js';
 
 interface SimInfo {
   url: string;
@@ -42,7 +43,13 @@ export async function benchCollectV2(events: number, eventsPerFile: number): Pro
   if (code !== 0) throw new Error(`collect --api v2 exited ${code}`);
   const d = new Database(db, { readonly: true });
   // Each stored event keeps its line (event.original): their bytes plus newlines are the NDJSON the files held.
-  const { n: stored, bytes: uncompressed } = d.prepare('SELECT count(*) AS n, sum(length(CAST(original AS BLOB)) + 1) AS bytes FROM events').get() as { n: number; bytes: number };
+  const reader = new EventReader(d);
+  let stored = 0;
+  let uncompressed = 0;
+  for (const row of d.prepare(`SELECT ${STORED_COLUMNS} FROM events e`).all() as StoredRow[]) {
+    stored++;
+    uncompressed += Buffer.byteLength(reader.record(row).raw) + 1;
+  }
   d.close();
   const results = {
     events: info.events, stored, files: info.files, uncompressed_mib: Math.round(uncompressed / 2 ** 20), events_per_s: rate(stored, ms), peak_rss_mib: peak,

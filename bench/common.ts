@@ -4,6 +4,8 @@ import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateEvents, type GeneratedEvent } from '../src/simulator/generate.js';
+import type Database from 'better-sqlite3';
+import { type EventRow, EventReader, STORED_COLUMNS, type StoredRow } from '../src/store/event-rows.js';
 
 export const BENCH_DIR = fileURLToPath(new URL('../../.bench/', import.meta.url));
 export const BIN = fileURLToPath(new URL('../../bin/mimelog', import.meta.url));
@@ -79,4 +81,10 @@ export interface ChildRun {
 /** Ingests `file` to /dev/null in a fresh process and returns its event count, time and peak RSS. */
 export function ingestInChild(file: string): ChildRun {
   return JSON.parse(execFileSync(process.execPath, [RSS_CHILD, file], { encoding: 'utf8', maxBuffer: 1 << 20 })) as ChildRun;
+}
+
+/** Every `every`-th stored event of one log type (at most `limit`), as the store returns events. */
+export function sampleEvents(db: Database.Database, logType: string, every: number, limit: number): EventRow[] {
+  const rows = db.prepare(`SELECT ${STORED_COLUMNS} FROM events e WHERE e.type = (SELECT code FROM names WHERE name = ?) AND e.rowid % ? = 0 LIMIT ?`).all(logType, every, limit) as StoredRow[];
+  return new EventReader(db).rows(rows);
 }

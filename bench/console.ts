@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { startConsole } from '../src/console/server.js';
 import { Store } from '../src/store/store.js';
 import { generateCampaign, toKeyValueLine } from '../src/simulator/generate.js';
-import { BENCH_DIR, type Row, START_MS, corpusFile, runMimelog, timeAsync } from './common.js';
+import { BENCH_DIR, type Row, START_MS, corpusFile, runMimelog, sampleEvents, timeAsync } from './common.js';
 
 function percentile(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
@@ -30,7 +30,7 @@ export async function benchConsole(count: number): Promise<{ rows: Row[]; result
   }
   const store = new Store(db, { readonly: true });
   const running = await startConsole({ store, host: '127.0.0.1', port: 0, loopback: true });
-  const sample = store.db.prepare("SELECT message_id, sender FROM events WHERE log_type = 'delivery' AND rowid % 997 = 0 LIMIT 20").all() as { message_id: string; sender: string }[];
+  const sample = sampleEvents(store.db, 'delivery', 997, 20) as { message_id: string; sender: string }[];
   const seed = campaign.recipients[0]!.acode;
   const questions: Record<string, (i: number) => string> = {
     'info (floor: HTTP + JSON)': () => 'api/info',

@@ -11,7 +11,7 @@ import { retain } from '../src/store/retention.js';
 import { Store } from '../src/store/store.js';
 import { trace } from '../src/store/trace.js';
 import { toKeyValueLine } from '../src/simulator/generate.js';
-import { BENCH_DIR, type Row, corpusFile, rate, runMimelog as run, time } from './common.js';
+import { BENCH_DIR, type Row, corpusFile, rate, runMimelog as run, sampleEvents, time } from './common.js';
 
 function percentile(values: number[], p: number): number {
   const s = [...values].sort((a, b) => a - b);
@@ -57,8 +57,7 @@ export async function benchStore(count: number): Promise<{ rows: Row[]; results:
   const ndjsonMs = run(['ingest', '--sink', 'ndjson', file, '--summary', 'none']);
   const sqliteMs = run(['ingest', '--db', db, file, '--summary', 'none']);
   const store = new Store(db, { readonly: true });
-  const sample = store.db.prepare('SELECT message_id, acode, sender FROM events WHERE log_type = ? AND rowid % 997 = 0 LIMIT 60').all('delivery') as
-    { message_id: string; acode: string; sender: string }[];
+  const sample = sampleEvents(store.db, 'delivery', 997, 60) as { message_id: string; acode: string; sender: string }[];
   const traceMs = sample.map((s) => time(() => trace(store.db, s.message_id)).ms);
   const traceAcodeMs = sample.map((s) => time(() => trace(store.db, s.acode)).ms);
   const searches: Record<string, () => unknown> = {

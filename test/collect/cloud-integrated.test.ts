@@ -36,13 +36,13 @@ describe('API 2.0 Cloud Integrated', () => {
 
       // The record says its type; each type is its own log type in the Cloud Integrated dataset.
       const perType = query<{ log_type: string; source: string; dataset: string; n: number }>(db,
-        "SELECT log_type, log_type_source AS source, json_extract(doc, '$.event.dataset') AS dataset, count(*) AS n FROM events GROUP BY 1, 2, 3 ORDER BY 1");
+        "SELECT log_type, log_type_source AS source, json_extract(doc, '$.event.dataset') AS dataset, count(*) AS n FROM stored_events GROUP BY 1, 2, 3 ORDER BY 1");
       assert.deepEqual(perType.map((t) => [t.log_type, t.source, t.dataset]), CLOUD_INTEGRATED_TYPES.map((t) => [t.name, 'record', 'mimecast.cloud_integrated_logs']));
       assert.equal(perType.find((t) => t.log_type === 'ci-entities')!.n, 400);
       assert.equal(perType.find((t) => t.log_type === 'ci-mailflow')!.n, 400);
 
       // Detections are alerts: a blocked or quarantined message, a blocked click; a delivered message is not.
-      const docs = query<{ doc: string; original: string; log_type: string }>(db, 'SELECT doc, original, log_type FROM events');
+      const docs = query<{ doc: string; original: string; log_type: string }>(db, 'SELECT doc, original, log_type FROM stored_events');
       for (const { doc, original, log_type: type } of docs) {
         const d = JSON.parse(doc) as { event: { kind: string }; url?: { full: string }; mimecast: { authResults?: unknown[] } };
         const o = JSON.parse(original) as Record<string, unknown>;
@@ -53,7 +53,7 @@ describe('API 2.0 Cloud Integrated', () => {
       }
 
       // A message's records join by message id: its summary, its authentication and its blocked click.
-      const click = query<{ message_id: string }>(db, "SELECT message_id FROM events WHERE log_type = 'ci-urlclick' LIMIT 1")[0]!;
+      const click = query<{ message_id: string }>(db, "SELECT message_id FROM stored_events WHERE log_type = 'ci-urlclick' LIMIT 1")[0]!;
       const trace = JSON.parse((await runCli(['trace', '--db', db, '--json', click.message_id])).stdout) as { steps: { log_type: string }[] };
       assert.deepEqual(trace.steps.map((s) => s.log_type).sort(), ['ci-entities', 'ci-mailflow', 'ci-urlclick']);
 

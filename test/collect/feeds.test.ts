@@ -40,9 +40,9 @@ describe('API 2.0 POST feeds', () => {
       const expected = await expectedFeedIds(r);
       assert.equal(expected.length, (FEEDS.length - 1) * 400, 'every licensed feed, distinct records never share an id');
       assert.deepEqual(storedIds(db), expected);
-      const perType = Object.fromEntries(query<{ log_type: string; n: number }>(db, 'SELECT log_type, count(*) AS n FROM events GROUP BY 1').map((x) => [x.log_type, x.n]));
+      const perType = Object.fromEntries(query<{ log_type: string; n: number }>(db, 'SELECT log_type, count(*) AS n FROM stored_events GROUP BY 1').map((x) => [x.log_type, x.n]));
       assert.deepEqual(perType, Object.fromEntries(FEEDS.filter((f) => f.name !== 'dlp').map((f) => [f.name, 400])));
-      assert.deepEqual(query(db, "SELECT DISTINCT log_type_source AS s FROM events"), [{ s: 'feed' }], 'the feed says the type');
+      assert.deepEqual(query(db, "SELECT DISTINCT log_type_source AS s FROM stored_events"), [{ s: 'feed' }], 'the feed says the type');
       const unavailable = logLines(first.stderr).filter((l) => l.msg === 'feed not available: skipping it, the other feeds go on');
       assert.equal(unavailable.length, 1);
       assert.equal(unavailable[0]!.feed, 'dlp');
@@ -50,7 +50,7 @@ describe('API 2.0 POST feeds', () => {
       assert.ok(Object.values(r.sim.injectedFaults).reduce((a, b) => a + b, 0) > 5, 'faults were met');
 
       // Every time form (offsets, Z) is the record's instant; detections are alerts; the dataset is the feed's.
-      const docs = query<{ doc: string; original: string; log_type: string }>(db, 'SELECT doc, original, log_type FROM events');
+      const docs = query<{ doc: string; original: string; log_type: string }>(db, 'SELECT doc, original, log_type FROM stored_events');
       const alertWhen: Record<string, (o: Record<string, unknown>) => boolean> = {
         audit: () => false,
         'ttp-url': (o) => o.scanResult === 'malicious',
@@ -73,7 +73,7 @@ describe('API 2.0 POST feeds', () => {
       }
 
       // trace joins the feeds by message id, like every other log type.
-      const click = query<{ message_id: string }>(db, "SELECT message_id FROM events WHERE log_type = 'ttp-url' LIMIT 1")[0]!;
+      const click = query<{ message_id: string }>(db, "SELECT message_id FROM stored_events WHERE log_type = 'ttp-url' LIMIT 1")[0]!;
       const trace = JSON.parse((await runCli(['trace', '--db', db, '--json', click.message_id])).stdout) as { matched_by: string; steps: { log_type: string }[] };
       assert.equal(trace.matched_by, 'message_id');
       assert.deepEqual(trace.steps.map((s) => s.log_type), ['ttp-url']);
@@ -116,7 +116,7 @@ describe('API 2.0 POST feeds', () => {
       // Every record outside that window is stored; inside it, only the audit records are missing.
       const expectedDb = join(r.dir, 'expected-feeds.db');
       await expectedFeedIds(r, 2); // the deep record is dead-lettered by ingest as well
-      const expected = query<{ id: string; ts: number; original: string }>(expectedDb, 'SELECT id, ts, original FROM events');
+      const expected = query<{ id: string; ts: number; original: string }>(expectedDb, 'SELECT id, ts, original FROM stored_events');
       const auditKeys = (o: string) => 'auditType' in (JSON.parse(o) as object);
       const missing = expected.filter((e) => auditKeys(e.original) && e.ts >= gaps[0]!.from_ms && e.ts < gaps[0]!.to_ms).map((e) => e.id);
       assert.ok(missing.length > 0);
@@ -137,9 +137,9 @@ describe('API 2.0 POST feeds', () => {
     try {
       const expectedDb = join(r.dir, 'expected-feeds.db');
       await expectedFeedIds(r);
-      const idOf = new Map(query<{ id: string; original: string }>(expectedDb, 'SELECT id, original FROM events').map((e) => [e.original, e.id]));
+      const idOf = new Map(query<{ id: string; original: string }>(expectedDb, 'SELECT id, original FROM stored_events').map((e) => [e.original, e.id]));
       const cursorOf = (db: string, feed: string) => Number(query<{ cursor: string }>(db, "SELECT cursor FROM checkpoints WHERE source LIKE 'mimecast-v2-feed % ' || ?", feed)[0]!.cursor);
-      const storedOf = (db: string, feed: string) => query<{ id: string }>(db, 'SELECT id FROM events WHERE log_type = ? ORDER BY id', feed).map((e) => e.id);
+      const storedOf = (db: string, feed: string) => query<{ id: string }>(db, 'SELECT id FROM stored_events WHERE log_type = ? ORDER BY id', feed).map((e) => e.id);
 
       const safe = join(r.dir, 'lag.db');
       const startedSafe = Date.now();

@@ -35,7 +35,7 @@ async function eventsOf(r: Running, api: 'v1' | 'v2', name: string, pick: (lastE
   const db = join(r.dir, `${name}.db`);
   const res = await runCli(['ingest', '--db', db, dir, '--summary', 'none']);
   assert.equal(res.code, 0, res.stderr);
-  return query<Row>(db, 'SELECT id, ts, log_type FROM events ORDER BY ts');
+  return query<Row>(db, 'SELECT id, ts, log_type FROM stored_events ORDER BY ts');
 }
 
 interface GapRow {

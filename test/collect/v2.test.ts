@@ -74,7 +74,7 @@ describe('API 2.0 (simulator and batch collector)', () => {
     const lines = logLines(res.stderr);
     assert.ok(lines.some((l) => l.msg === 'listing the page again for fresh URLs'), 'URLs expired and were listed again');
     assert.deepEqual(storedIds(db), await expectedV2(r));
-    const sources = query<{ s: string }>(db, 'SELECT DISTINCT log_type_source AS s FROM events');
+    const sources = query<{ s: string }>(db, 'SELECT DISTINCT log_type_source AS s FROM stored_events');
     assert.deepEqual(sources, [{ s: 'record' }]);
     const done = query<{ n: number }>(db, "SELECT count(*) AS n FROM work_items WHERE state = 'done'")[0]!.n;
     assert.equal(done, r.sim.catalog.length);
@@ -128,7 +128,7 @@ describe('API 2.0 (simulator and batch collector)', () => {
       const malformed = r.sim.catalog.filter((f) => f.index % 11 === 2).length;
       assert.equal(dead.length, malformed, JSON.stringify(dead.slice(0, 3)));
       assert.ok(dead.every((d) => d.position === 2), 'the broken line is the second of its file');
-      const long = query<{ n: number }>(db, 'SELECT max(length(subject)) AS n FROM events')[0]!.n;
+      const long = query<{ n: number }>(db, 'SELECT max(length(subject)) AS n FROM stored_events')[0]!.n;
       assert.ok(long > 1 << 20, 'the line over 1 MiB was stored whole');
       assert.equal(query<{ n: number }>(db, "SELECT count(*) AS n FROM work_items WHERE state = 'done'")[0]!.n, r.sim.catalog.length);
     } finally {
@@ -146,7 +146,7 @@ describe('API 2.0 (simulator and batch collector)', () => {
       const expected = await expectedV2(r);
       assert.equal(expected.length, 51_000);
       assert.deepEqual(storedIds(db), expected);
-      assert.deepEqual(query(db, 'SELECT DISTINCT log_type_source AS s FROM events'), [{ s: 'record' }]);
+      assert.deepEqual(query(db, 'SELECT DISTINCT log_type_source AS s FROM stored_events'), [{ s: 'record' }]);
       const again = await collectV2(r, db, ['--mode', 'stream']);
       assert.equal(again.code, 0);
       assert.equal(logLines(again.stderr).find((l) => l.msg === 'done')!.records, 0, 'resumed from the stored page token');

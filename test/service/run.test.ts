@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { BIN, ROOT, killRepeatedly, runCli, tempDir } from '../support/helpers.js';
 import { buildCatalog, fileBody } from '../../src/simulator/catalog.js';
-import { type Running, expectedIds, logLines, startSimulator, storedIds } from '../support/simulator.js';
+import { type Running, expectedIds, logLines, query, startSimulator, storedIds } from '../support/simulator.js';
 
 const PROMETHEUS = process.env.MIMELOG_PROMETHEUS ?? '/usr/bin/prometheus';
 
@@ -313,9 +313,7 @@ describe('mimelog run: horizons and gaps', () => {
         `    credentials: { client_id: ${r.info.v2Credentials.clientId}, client_secret: ${r.info.v2Credentials.clientSecret} }\n    page_size: 200\n    poll_interval_s: 600\n    retry_base_ms: 20\n    timeout_s: 5\n`);
       // Every event of the stream with its time, from the simulator's files.
       await expectedV2(r);
-      const all = new Database(join(r.dir, 'expected-v2.db'), { readonly: true });
-      const events = all.prepare('SELECT id, ts FROM events ORDER BY ts').all() as { id: string; ts: number }[];
-      all.close();
+      const events = query<{ id: string; ts: number }>(join(r.dir, 'expected-v2.db'), 'SELECT lower(hex(id)) AS id, ts FROM events ORDER BY ts');
       assert.ok(events.at(-1)!.ts > start + 40 * HOUR, 'the data spans more than the clock will reach');
 
       const first = await runCli(['run', '--config', file, '--once']);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { MimecastSimulator, type SimulatorInfo, type SimulatorOptions } from '../../src/simulator/server.js';
 import { type RunResult, runCli, tempDir } from './helpers.js';
+import { openWithEventsView } from './stored-events.js';
 
 export interface Running {
   sim: MimecastSimulator;
@@ -40,13 +41,14 @@ export async function expectedIds(r: Running, format: 'key_value' | 'json' = 'ke
 
 export function storedIds(db: string): string[] {
   const d = new Database(db, { readonly: true });
-  const ids = (d.prepare('SELECT id FROM events ORDER BY id').all() as { id: string }[]).map((r) => r.id);
+  const ids = (d.prepare('SELECT lower(hex(id)) AS id FROM events ORDER BY id').all() as { id: string }[]).map((r) => r.id);
   d.close();
   return ids;
 }
 
+/** SQL over the store; events are in the view `stored_events` (see stored-events.ts). */
 export function query<T>(db: string, sql: string, ...params: unknown[]): T[] {
-  const d = new Database(db, { readonly: true });
+  const d = openWithEventsView(db);
   const rows = d.prepare(sql).all(...params) as T[];
   d.close();
   return rows;
