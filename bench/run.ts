@@ -37,7 +37,7 @@ if (!only || only === 'hostile') {
 }
 
 if (!only || only === 'store') {
-  const s = await benchStore(Number(process.env.BENCH_STORE_EVENTS ?? 1_000_000));
+  const s = await benchStore(Number(process.env.BENCH_STORE_EVENTS ?? 1_000_000), Number(process.env.BENCH_STORE_SCALE_EVENTS ?? 10_000_000));
   printTable('Embedded store (SQLite), whole CLI', s.rows);
   results.store = s.results;
 }

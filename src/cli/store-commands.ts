@@ -15,6 +15,7 @@ import { UsageError, integerOption } from './errors.js';
 import { table } from './table.js';
 import { type LimitCliOptions, addDbOption, addLimitOptions, addPipelineOptions, buildTransformer, limitsFrom, type PipelineOptions } from './ingest.js';
 import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
+import { blockProblems } from '../store/event-rows.js';
 
 function openStore(path: string, readonly = true): Store {
   if (path.trim() !== '' && !existsSync(path)) throw new UsageError(`no store at ${path} (run mimelog ingest first, or pass --db)`);
@@ -73,7 +74,7 @@ function countProblems(store: Store): string[] {
 }
 
 export function registerStoreCommands(program: Command): void {
-  addDbOption(program.command('check').description("reads every page of the store and says whether it is damaged (SQLite's quick_check); exit 1 when it is"))
+  addDbOption(program.command('check').description("reads every page of the store and says whether it is damaged (SQLite's quick_check, the hourly counts, every record block); exit 1 when it is"))
     .action((o: { db: string }) => {
       if (o.db.trim() !== '' && !existsSync(o.db)) throw new UsageError(`no store at ${o.db} (run mimelog ingest first, or pass --db)`);
       let problems: string[];
@@ -82,7 +83,7 @@ export function registerStoreCommands(program: Command): void {
         // Opening reads the schema (and may upgrade it): damage there is damage too, not a failure of check.
         store = openStore(o.db);
         problems = (store.db.pragma('quick_check(20)') as { quick_check: string }[]).map((r) => r.quick_check).filter((p) => p !== 'ok');
-        if (problems.length === 0) problems = countProblems(store);
+        if (problems.length === 0) problems = [...countProblems(store), ...blockProblems(store.db)];
       } catch (err) {
         if (err instanceof UsageError) throw err;
         problems = [(err as Error).message];

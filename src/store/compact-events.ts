@@ -21,7 +21,7 @@ import { BLOCK_RECORDS, type StoredRecord } from './record-blocks.js';
 const TABLES = `
   CREATE TABLE names (code INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
   CREATE TABLE record_blocks (
-    rowid INTEGER PRIMARY KEY,
+    rowid INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: a reader may hold a block it read a while ago
     records BLOB NOT NULL,             -- original records, compressed together (record-blocks.ts)
     normalizer INTEGER NOT NULL,       -- the mapping version that wrote them (normalize/ecs.ts)
     live INTEGER NOT NULL              -- events still stored from it; retention drops it at 0

@@ -200,3 +200,34 @@ export class EventReader {
     return stored.map((s) => this.row(s));
   }
 }
+
+/**
+ * What `mimelog check` finds wrong with the record blocks: an event whose block is missing or too
+ * short, or a block whose count of live events is not the number of events pointing at it. Every
+ * block is inflated once (about a second per million events).
+ */
+export function blockProblems(db: Database.Database): string[] {
+  const problems: string[] = [];
+  const uses = new Map((db.prepare('SELECT block, count(*) AS n, max(slot) AS last FROM events GROUP BY block').all() as { block: number; n: number; last: number }[]).map((u) => [u.block, u]));
+  const page = db.prepare('SELECT rowid, records, live FROM record_blocks WHERE rowid > ? ORDER BY rowid LIMIT 256');
+  for (let after = 0; ;) {
+    const blocks = page.all(after) as { rowid: number; records: Buffer; live: number }[];
+    if (blocks.length === 0) break;
+    for (const b of blocks) {
+      const use = uses.get(b.rowid);
+      uses.delete(b.rowid);
+      let records: number;
+      try {
+        records = unpackRecords(b.records).length;
+      } catch (err) {
+        problems.push(`record block ${b.rowid} cannot be read: ${(err as Error).message}`);
+        continue;
+      }
+      if ((use?.n ?? 0) !== b.live) problems.push(`record block ${b.rowid} counts ${b.live} events, ${use?.n ?? 0} point at it`);
+      if (use && use.last >= records) problems.push(`record block ${b.rowid} holds ${records} records, an event points at record ${use.last + 1}`);
+    }
+    after = blocks[blocks.length - 1]!.rowid;
+  }
+  for (const [block, use] of uses) problems.push(`${use.n} events point at record block ${block}, which is missing`);
+  return problems.slice(0, 20);
+}

@@ -54,9 +54,9 @@ export function bytesInUse(db: Database.Database): number {
  * their addresses, full-text entries and hourly counts, yielding to the event loop between
  * batches (the service's collectors write there); `stop` ends the pass after the batch in hand.
  *
- * The pass owns `db` meanwhile (give it its own connection when others write): it turns off the
- * foreign-key check, which would scan every address row for each event removed (the addresses go
- * first, in the same transaction, so nothing is left pointing at a removed event).
+ * Give the pass its own connection when others write. Each batch's address and indicator rows
+ * are found from the events' documents, rebuilt before its transaction, so the transaction only
+ * deletes rows by their keys.
  */
 export async function retain(
   db: Database.Database, days: number, options: { now?: number; stop?: AbortSignal } = {},
@@ -97,22 +97,16 @@ export async function retain(
   let eventsRemoved = 0;
   let batches = 0;
   let longestBatchMs = 0;
-  const foreignKeys = db.pragma('foreign_keys', { simple: true }) as number;
-  db.pragma('foreign_keys = OFF');
-  try {
-    while (!options.stop?.aborted) {
-      const t0 = performance.now();
-      const rows = oldest.all(cutoffMs, BATCH) as StoredRow[];
-      if (rows.length === 0) break;
-      // Which address and indicator rows to remove: from each event's document, rebuilt outside the transaction.
-      const reader = new EventReader(db);
-      eventsRemoved += batch.immediate(rows, rows.map((r) => reader.rebuild(r).fields));
-      batches++;
-      longestBatchMs = Math.max(longestBatchMs, performance.now() - t0);
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    }
-  } finally {
-    db.pragma(`foreign_keys = ${foreignKeys ? 'ON' : 'OFF'}`);
+  const reader = new EventReader(db);
+  while (!options.stop?.aborted) {
+    const rows = oldest.all(cutoffMs, BATCH) as StoredRow[];
+    if (rows.length === 0) break;
+    const fields = rows.map((r) => reader.rebuild(r).fields);
+    const t0 = performance.now();
+    eventsRemoved += batch.immediate(rows, fields);
+    batches++;
+    longestBatchMs = Math.max(longestBatchMs, performance.now() - t0);
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   record.run(Date.now(), cutoffMs, eventsRemoved);
   // Give the pages back in steps (a store created before incremental auto-vacuum keeps them for new events).

@@ -19,7 +19,7 @@ import { eventById, exportDocuments, search } from '../../src/store/queries.js';
 import { MIGRATIONS } from '../../src/store/schema.js';
 import { Store } from '../../src/store/store.js';
 import { whoElse } from '../../src/store/who.js';
-import { SAMPLES, processInput, tempDir, transformer } from '../support/helpers.js';
+import { SAMPLES, processInput, runCli, tempDir, transformer } from '../support/helpers.js';
 
 /** The pipeline's documents of a unit, by id, with and without event.original. */
 function pipelineDocs(units: Unit[]): Map<string, { withOriginal: string; without: string }> {
@@ -154,5 +154,22 @@ describe('compact store: documents rebuilt from records', () => {
     } finally {
       store.close();
     }
+  });
+
+  it('mimelog check reads every record block and names one that is damaged or missing', { timeout: 60_000 }, async () => {
+    const dir = tempDir('compact-check');
+    const path = join(dir, 'c.db');
+    const store = new Store(path);
+    store.writeUnit(await processInput('c.log', takeEvents({ seed: 44, startMs: Date.UTC(2026, 10, 3) }, 300).map(toKeyValueLine).join('\n')));
+    store.close();
+    assert.equal((await runCli(['check', '--db', path])).code, 0);
+    const raw = new Database(path);
+    raw.exec("UPDATE record_blocks SET records = X'00ff' WHERE rowid = 1");
+    raw.exec('DELETE FROM record_blocks WHERE rowid = 2');
+    raw.close();
+    const bad = await runCli(['check', '--db', path]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /record block 1 cannot be read/);
+    assert.match(bad.stderr, /\d+ events point at record block 2, which is missing/);
   });
 });
