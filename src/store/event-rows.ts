@@ -5,6 +5,7 @@
  * become the events the queries return, their documents rebuilt from the records.
  */
 import type Database from 'better-sqlite3';
+import type { LogTypeSource } from '../classify/classify.js';
 import { NORMALIZER_VERSION } from '../normalize/ecs.js';
 import { type IndexedFields, idText, indexedFields, rebuildDocument, storedId } from './documents.js';
 import type { PreparedEvent } from './prepared.js';
@@ -183,7 +184,7 @@ export class EventReader {
     const record = this.record(row);
     const doc = row.legacy_doc !== null
       ? (JSON.parse(row.legacy_doc) as Record<string, any>)
-      : rebuildDocument(record, { logType: this.name(row.type), source: this.name(row.type_source) as never, candidates: row.candidates === null ? undefined : (JSON.parse(row.candidates) as string[]) });
+      : rebuildDocument(record, { logType: this.name(row.type), source: this.name(row.type_source) as LogTypeSource, candidates: row.candidates === null ? undefined : (JSON.parse(row.candidates) as string[]) });
     return { doc, docText: row.legacy_doc ?? JSON.stringify(doc), record, fields: indexedFields(doc) };
   }
 

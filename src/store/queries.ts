@@ -162,10 +162,32 @@ function where(filter: SearchFilter): { sql: string; params: unknown[] } {
   return { sql: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }
 
+/**
+ * Up to this many events whose subjects hold the words are put in time order exactly. Beyond it,
+ * sorting would read every match's row (seconds at 10M events), so the most recently stored ones
+ * come first instead: the full-text index yields them in that order and the search stops at the
+ * limit. For a collector, stored order is time order; a backfill stores older events later.
+ */
+export const EXACT_TEXT_MATCHES = 20_000;
+
 export function search(db: Database.Database, filter: SearchFilter): EventRow[] {
+  const reader = new EventReader(db);
+  const limit = filter.limit ?? 50;
+  // A message id, aCode or address narrows the events more than the words: the plain query is quick then.
+  if (filter.text && !filter.messageId && !filter.acode && !filter.address) {
+    const words = ftsQuery(filter.text);
+    const matches = db.prepare('SELECT count(*) FROM events_fts WHERE events_fts MATCH ?').pluck().get(words) as number;
+    if (matches > EXACT_TEXT_MATCHES) {
+      const w = where({ ...filter, text: undefined, before: undefined });
+      const more = [...(w.sql ? [w.sql.slice('WHERE '.length)] : []), ...(filter.before ? ['e.rowid < ?'] : [])];
+      const rows = db.prepare(`SELECT ${STORED_COLUMNS} FROM events_fts f JOIN events e ON e.rowid = f.rowid WHERE f.events_fts MATCH ?
+        ${more.map((c) => `AND ${c}`).join(' ')} ORDER BY f.rowid DESC LIMIT ?`).all(words, ...w.params, ...(filter.before ? [filter.before.rowid] : []), limit) as StoredRow[];
+      return reader.rows(rows);
+    }
+  }
   const w = where(filter);
-  const rows = db.prepare(`SELECT ${STORED_COLUMNS} FROM events e ${w.sql} ORDER BY e.ts DESC, e.rowid DESC LIMIT ?`).all(...w.params, filter.limit ?? 50) as StoredRow[];
-  return new EventReader(db).rows(rows);
+  const rows = db.prepare(`SELECT ${STORED_COLUMNS} FROM events e ${w.sql} ORDER BY e.ts DESC, e.rowid DESC LIMIT ?`).all(...w.params, limit) as StoredRow[];
+  return reader.rows(rows);
 }
 
 /** One stored event by its id: the ECS document with event.original put back, and the original record. */

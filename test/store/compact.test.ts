@@ -15,7 +15,7 @@ import { FEEDS } from '../../src/mimecast/feeds.js';
 import { buildCiCatalog, ciFileBody } from '../../src/simulator/cloud-integrated.js';
 import { FeedApi } from '../../src/simulator/feeds.js';
 import { takeEvents, toKeyValueLine, toV1JsonFile, toV2Record } from '../../src/simulator/generate.js';
-import { eventById, exportDocuments, search } from '../../src/store/queries.js';
+import { EXACT_TEXT_MATCHES, eventById, exportDocuments, search } from '../../src/store/queries.js';
 import { MIGRATIONS } from '../../src/store/schema.js';
 import { Store } from '../../src/store/store.js';
 import { whoElse } from '../../src/store/who.js';
@@ -171,5 +171,45 @@ describe('compact store: documents rebuilt from records', () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /record block 1 cannot be read/);
     assert.match(bad.stderr, /\d+ events point at record block 2, which is missing/);
+  });
+
+  it('search by words: exact time order for up to EXACT_TEXT_MATCHES matches, the most recently stored first beyond, and pages never overlap', { timeout: 120_000 }, async () => {
+    const dir = tempDir('compact-words');
+    const store = new Store(join(dir, 'w.db'));
+    try {
+      const line = (i: number, minute: number, subject: string) =>
+        `datetime=${new Date(Date.UTC(2026, 10, 1) + minute * 60_000).toISOString().replace('.000Z', '+0000')}|acc=C0A0|aCode=A${i}|Sender=s${i}@x.example|Rcpt=r@y.example|Subject=${subject}`;
+      const half = Math.ceil((EXACT_TEXT_MATCHES + 100) / 2);
+      // Newer mail stored first, then a backfill of older mail: stored order is not time order.
+      const newer = Array.from({ length: half }, (_, i) => line(i, 100_000 + i, i % 1000 === 0 ? 'invoice rare' : 'invoice'));
+      const older = Array.from({ length: half }, (_, i) => line(half + i, i, i % 1000 === 0 ? 'invoice rare' : 'invoice'));
+      store.writeUnit(await processInput('newer.log', newer.join('\n')));
+      store.writeUnit(await processInput('older.log', older.join('\n')));
+      // Few matches: newest first by time, across both writes.
+      const rare = search(store.db, { text: 'rare', limit: 100 });
+      assert.equal(rare.length, 2 * Math.ceil(half / 1000));
+      assert.deepEqual(rare.map((r) => r.ts), rare.map((r) => r.ts).sort((a, b) => b - a));
+      assert.ok(rare[0]!.ts > Date.UTC(2026, 10, 1) + 100_000 * 60_000 - 1);
+      // Many matches: the most recently stored first (the backfill), page after page, each event once.
+      const seen = new Set<number>();
+      let before: { ts: number; rowid: number } | undefined;
+      let lastRowid = Infinity;
+      for (let page = 0; page < 5; page++) {
+        const rows = search(store.db, { text: 'invoice', limit: 50, before });
+        assert.equal(rows.length, 50);
+        for (const r of rows) {
+          assert.ok(r.rowid < lastRowid, 'in stored order, newest stored first');
+          assert.ok(!seen.has(r.rowid), 'no event on two pages');
+          seen.add(r.rowid);
+          lastRowid = r.rowid;
+          assert.ok(r.ts < Date.UTC(2026, 10, 1) + half * 60_000, 'from the backfill, stored last');
+        }
+        before = { ts: rows.at(-1)!.ts, rowid: rows.at(-1)!.rowid };
+      }
+      // Other filters still apply.
+      assert.equal(search(store.db, { text: 'invoice', type: 'delivery', limit: 10 }).length, 0);
+    } finally {
+      store.close();
+    }
   });
 });
