@@ -106,7 +106,11 @@ export function stats(store: Store): StatsReport {
 function storeReach(store: Store, byType: Record<string, number>, byDay: Record<string, number>): StoreReach {
   const db = store.db;
   const bytes = bytesInUse(db);
-  const span = db.prepare('SELECT min(ts) AS oldest, max(ts) AS newest FROM events').get() as { oldest: number | null; newest: number | null };
+  // Two queries: SQLite reads one end of the time index for a lone min() or max(), but scans every row for both at once.
+  const span = {
+    oldest: db.prepare('SELECT min(ts) FROM events').pluck().get() as number | null,
+    newest: db.prepare('SELECT max(ts) FROM events').pluck().get() as number | null,
+  };
   const total = Object.values(byType).reduce((a, b) => a + b, 0);
   const share = (n: number) => (total === 0 ? 0 : Math.round((bytes * n) / total));
   const last = db.prepare('SELECT ran_at, cutoff_ms, events_removed FROM retention_passes ORDER BY rowid DESC LIMIT 1').get() as
