@@ -293,12 +293,12 @@ export class Store {
 
   /** Replay: a dead letter that now decodes is replaced by its events, atomically. */
   resolveDeadLetter(rowid: number, units: readonly Unit[]): SinkCounts {
-    return this.db.transaction(() => {
+    return this.rollingBack(() => this.db.transaction(() => {
       const total = noCounts();
       for (const unit of units) addCounts(total, this.storeEvents(prepareUnit(unit), Date.now()));
       this.deleteDeadLetter(rowid);
       return total;
-    }).immediate();
+    }).immediate());
   }
 
   /** Replay into a remote sink: the dead letter's events were delivered elsewhere; drop it. */

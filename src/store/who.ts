@@ -43,7 +43,6 @@ const URL_TYPES: string[] = ['url-protect', 'internal-email-protect'];
 const ATTACHMENT_TYPES: string[] = ['attachment-protect', 'avlog'];
 const STATUS_ORDER: readonly RecipientStatus[] = ['rejected', 'held', 'not delivered', 'delivered', 'clicked', 'received'];
 
-
 type Doc = { event?: { action?: string; outcome?: string }; email?: { to?: { address?: string[] }; attachments?: { file?: { name?: string; hash?: { sha256?: string } } }[] }; url?: { full?: string } };
 
 interface Row extends EventRow {
