@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { COMMON_V1_KEYS, type LogTypeSpec, normalizeV2Type } from '../mimecast/log-types.js';
 import { ALL_SIEM_TYPES } from '../mimecast/products.js';
+import { MimelogError } from '../core/errors.js';
 
 
 export class TypeTables {
@@ -64,7 +65,7 @@ interface TypesFile {
 function stringList(value: unknown, where: string): string[] {
   if (value === undefined) return [];
   if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
-    throw new Error(`${where} must be a list of strings`);
+    throw new MimelogError('usage', `${where} must be a list of strings`);
   }
   return value as string[];
 }
@@ -78,16 +79,16 @@ export function loadTypesFile(path: string, base: readonly LogTypeSpec[] = ALL_S
   try {
     parsed = JSON.parse(readFileSync(path, 'utf8'));
   } catch (err) {
-    throw new Error(`types file ${path}: ${(err as Error).message}`);
+    throw new MimelogError('usage', `types file ${path}: ${(err as Error).message}`);
   }
   const file = parsed as Partial<TypesFile>;
-  if (!file || !Array.isArray(file.types)) throw new Error(`types file ${path}: expected {"types":[...]}`);
+  if (!file || !Array.isArray(file.types)) throw new MimelogError('usage', `types file ${path}: expected {"types":[...]}`);
   if (file.mode !== undefined && file.mode !== 'extend' && file.mode !== 'replace') {
-    throw new Error(`types file ${path}: mode must be "extend" or "replace"`);
+    throw new MimelogError('usage', `types file ${path}: mode must be "extend" or "replace"`);
   }
   const specs: LogTypeSpec[] = file.types.map((t, i) => {
     const where = `types file ${path}: types[${i}]`;
-    if (!t || typeof t.name !== 'string' || t.name.length === 0) throw new Error(`${where}.name must be a non-empty string`);
+    if (!t || typeof t.name !== 'string' || t.name.length === 0) throw new MimelogError('usage', `${where}.name must be a non-empty string`);
     return {
       name: t.name,
       filePrefixes: stringList(t.filePrefixes, `${where}.filePrefixes`),

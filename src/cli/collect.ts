@@ -7,17 +7,18 @@ import { type ProductName, SIEM_PRODUCTS, listingTypes } from '../mimecast/produ
 import type { V1Credentials } from '../mimecast/v1-auth.js';
 import type { RunSummary } from '../pipeline/summary.js';
 import type { ApiObserver, PollingOptions } from '../util/backoff.js';
-import { CollectorError } from '../core/errors.js';
+import { CollectorError, MimelogError, restated } from '../core/errors.js';
 import { type InvalidTokenPolicy, V1Collector } from '../sources/mimecast-v1/collector.js';
 import { V2BatchCollector } from '../sources/mimecast-v2/batch.js';
 import { FeedCollector } from '../sources/mimecast-v2/feeds.js';
 import { FEEDS, type FeedSpec, feedNamed } from '../mimecast/feeds.js';
 import { V2StreamCollector } from '../sources/mimecast-v2/stream.js';
-import { OAuthError, TokenSource } from '../sources/mimecast-v2/oauth.js';
+import { TokenSource } from '../sources/mimecast-v2/oauth.js';
 import { Store } from '../store/store.js';
 import type { Sink } from '../core/sink.js';
 import { ENV } from './env.js';
-import { EXIT, UsageError, integerOption } from './errors.js';
+import { EXIT, UsageError } from '../core/errors.js';
+import { integerOption } from './options.js';
 import { DEFAULT_LIMITS } from '../decode/limits.js';
 import { checkNoUrlCredentials } from '../sources/http-body.js';
 import { type LimitCliOptions, type PipelineOptions, addDbOption, addLimitOptions, addPipelineOptions, buildTransformer, limitsFrom } from './ingest.js';
@@ -145,7 +146,7 @@ async function runCollection(log: Logger, run: () => Promise<RunSummary>, releas
     if (summary.sink.deadLetters > 0) process.exitCode = EXIT.deadLettered;
     if (summary.gaps > 0) process.exitCode = EXIT.gap; // data was lost at the source: the loudest status
   } catch (err) {
-    if (err instanceof CollectorError || err instanceof OAuthError) throw new UsageError(`collect: ${log.redact(err.message)}`);
+    if (err instanceof MimelogError) throw restated(err, `collect: ${log.redact(err.message)}`, err.kind);
     throw err;
   } finally {
     await release();

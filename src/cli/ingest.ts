@@ -8,10 +8,11 @@ import { runInputs } from '../pipeline/run.js';
 import { Transformer, type UnknownTypePolicy } from '../pipeline/transform.js';
 import { NdjsonSink } from '../sinks/ndjson.js';
 import type { Sink } from '../core/sink.js';
-import { InputPathError, localInputs } from '../sources/local.js';
+import { localInputs } from '../sources/local.js';
 import { Store } from '../store/store.js';
 import { ENV } from './env.js';
-import { EXIT, UsageError, integerOption } from './errors.js';
+import { EXIT, UsageError } from '../core/errors.js';
+import { integerOption } from './options.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from '../decode/limits.js';
 import { Progress } from './progress.js';
 import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
@@ -119,9 +120,7 @@ export function registerIngest(program: Command): void {
     const { transformer } = buildTransformer(opts);
     const limits = limitsFrom(opts);
     const storeFiles = opts.sink === 'ndjson' ? [opts.deadLetter] : [opts.db, `${opts.db}-wal`, `${opts.db}-shm`, `${opts.db}-journal`];
-    const { inputs, skipped } = await localInputs(paths, process.stdin, storeFiles).catch((err: unknown) => {
-      throw err instanceof InputPathError ? new UsageError(err.message) : err;
-    });
+    const { inputs, skipped } = await localInputs(paths, process.stdin, storeFiles);
     for (const s of skipped) process.stderr.write(`mimelog: skipped ${s.path}: ${s.reason}\n`);
     let sink: Sink;
     let store: Store | undefined;

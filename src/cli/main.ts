@@ -1,6 +1,6 @@
 /** The `mimelog` command line. Errors are one line on stderr and a non-zero exit. */
 import { Command, CommanderError } from 'commander';
-import { EXIT } from './errors.js';
+import { EXIT, errorText, exitStatus } from '../core/errors.js';
 import { registerCollect } from './collect.js';
 import { registerConsole } from './console.js';
 import { registerRun } from './run.js';
@@ -39,7 +39,6 @@ try {
   if (err instanceof CommanderError) {
     process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.failure);
   }
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`mimelog: ${message.split('\n')[0]}\n`);
-  process.exit(EXIT.failure);
+  process.stderr.write(`mimelog: ${errorText(err)}\n`);
+  process.exit(exitStatus(err));
 }

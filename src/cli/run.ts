@@ -6,10 +6,10 @@ import type { Command } from 'commander';
 import { Logger, type Level } from '../log/logger.js';
 import { type ProductName, listingTypes } from '../mimecast/products.js';
 import { FEEDS } from '../mimecast/feeds.js';
-import { ConfigError, type ServiceConfig, type SourceConfig, loadConfig } from '../service/config.js';
+import { type ServiceConfig, type SourceConfig, loadConfig } from '../service/config.js';
 import { type SourceStarter, startService } from '../service/run.js';
 import { type CollectOptions, checkpointName, resolveSource, startCollector } from './collect.js';
-import { EXIT, UsageError } from './errors.js';
+import { EXIT, MimelogError, restated } from '../core/errors.js';
 import { type SearchSinkCliOptions, openStoreOrSearchSink } from './sink-options.js';
 import { startConsole } from '../console/server.js';
 import { Store } from '../store/store.js';
@@ -122,16 +122,8 @@ export function registerRun(program: Command): void {
     .option('--check', 'validate the config file and exit')
     .option('--once', 'stop each source once it is caught up, then exit (a failed source is not retried)')
     .action(async (o: { config: string; check?: boolean; once?: boolean }) => {
-      let config;
-      try {
-        config = loadConfig(o.config, process.env);
-      } catch (err) {
-        if (!(err instanceof ConfigError)) throw err;
-        // Every problem at once, one per line: the fix of each is in its line.
-        process.stderr.write(`mimelog: ${err.message}\n`);
-        process.exitCode = EXIT.failure;
-        return;
-      }
+      // A ConfigError says every problem at once, one per line (see errorText).
+      const config = loadConfig(o.config, process.env);
       if (config.console && !config.console.token && !isLoopback(listenAddress(config.console.listen, 'console.listen').host)) {
         process.stderr.write(`mimelog: config ${o.config}: console.listen ${config.console.listen} is reachable from other machines: give the console a token (console.token_file)\n`);
         process.exitCode = EXIT.failure;
@@ -154,7 +146,7 @@ export function registerRun(program: Command): void {
       try {
         service = await startService(config, starters, (l) => openStoreOrSearchSink(sinkOptions(config), l), log, stop.signal, { once: o.once ?? false });
       } catch (err) {
-        throw new UsageError(log.redact((err as Error).message));
+        throw restated(err, log.redact((err as Error).message), 'config');
       }
       let web: { close(): Promise<void> } | undefined;
       try {
@@ -162,7 +154,7 @@ export function registerRun(program: Command): void {
       } catch (err) {
         stop.abort(); // the sources commit what they hold, then the command fails with the cause
         await service.done;
-        throw new UsageError(`console: ${(err as Error).message}`);
+        throw new MimelogError('console', `console: ${(err as Error).message}`, { cause: err });
       }
       const result = await service.done;
       await web?.close();

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { V1_FAULTS, V2_FAULTS, parseFaults } from '../simulator/faults.js';
 import { MimecastSimulator, randomSeed } from '../simulator/server.js';
-import { UsageError, integerOption } from './errors.js';
+import { MimelogError, UsageError } from '../core/errors.js';
+import { integerOption } from './options.js';
 
 interface SimulateOptions {
   port: string;
@@ -70,7 +71,7 @@ export function registerSimulate(program: Command): void {
       let faults;
       try {
         const rate = Number(o.faultRate);
-        if (o.faultRate.trim() === '' || !Number.isFinite(rate) || rate < 0 || rate > 1) throw new Error('--fault-rate must be a probability between 0 and 1');
+        if (o.faultRate.trim() === '' || !Number.isFinite(rate) || rate < 0 || rate > 1) throw new MimelogError('usage', '--fault-rate must be a probability between 0 and 1');
         faults = { enabled: parseFaults(o.faults), rate, seed: int(o.faultSeed, '--fault-seed') ?? seed };
       } catch (err) {
         throw new UsageError((err as Error).message);

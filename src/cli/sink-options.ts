@@ -12,7 +12,8 @@ import { type SearchAuth, SearchClient } from '../sinks/search/client.js';
 import { DEFAULT_INDEX_PATTERN } from '../sinks/search/index-name.js';
 import { SearchSink } from '../sinks/search/search-sink.js';
 import { Store } from '../store/store.js';
-import { UsageError, integerOption } from './errors.js';
+import { UsageError, restated } from '../core/errors.js';
+import { integerOption } from './options.js';
 
 export const SEARCH_SINKS = ['opensearch', 'elasticsearch'] as const;
 
@@ -113,8 +114,7 @@ export async function openStoreOrSearchSink(o: SearchSinkCliOptions, log: Logger
   } catch (err) {
     store.close();
     await client.close();
-    if (err instanceof Error && !(err instanceof UsageError)) throw new UsageError(log.redact(err.message));
-    throw err;
+    throw restated(err, log.redact(err instanceof Error ? err.message : String(err)), 'search_engine');
   }
 }
 

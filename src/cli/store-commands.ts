@@ -1,17 +1,18 @@
 /** `mimelog stats | search | trace | export | replay`: what analysts do with the embedded store. */
 import { existsSync } from 'node:fs';
 import { type Command, Option } from 'commander';
-import { FilterError, type FilterText, parseFilter } from '../store/filter.js';
+import { type FilterText, parseFilter } from '../store/filter.js';
 import { Logger } from '../log/logger.js';
 import { DEFAULT_TABLES } from '../classify/type-tables.js';
 import { UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
 import { intoSink, replayDeadLetters } from '../pipeline/replay.js';
 import { type EventRow, type SearchFilter, exportDocuments, search, stats } from '../store/queries.js';
-import { MIN_RETAIN_DAYS, RetentionError, bytesInUse, checkRetainDays, retain } from '../store/retention.js';
+import { MIN_RETAIN_DAYS, bytesInUse, checkRetainDays, retain } from '../store/retention.js';
 import { Store } from '../store/store.js';
 import { trace } from '../store/trace.js';
 import { whoElse } from '../store/who.js';
-import { UsageError, integerOption } from './errors.js';
+import { UsageError } from '../core/errors.js';
+import { integerOption } from './options.js';
 import { table } from './table.js';
 import { type LimitCliOptions, addDbOption, addLimitOptions, addPipelineOptions, buildTransformer, limitsFrom, type PipelineOptions } from './ingest.js';
 import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
@@ -47,11 +48,7 @@ function addFilterOptions(cmd: Command): Command {
 const FLAG_NAMES = { from: '--from', to: '--to', type: '--type', address: '--address', messageId: '--message-id', acode: '--acode', action: '--action', text: '--text' };
 
 function filterFrom(o: FilterOptions): SearchFilter {
-  try {
-    return parseFilter(o, FLAG_NAMES);
-  } catch (err) {
-    throw err instanceof FilterError ? new UsageError(err.message) : err;
-  }
+  return parseFilter(o, FLAG_NAMES);
 }
 
 /** A `--type` that is neither built in nor in the store (a types file may add one) is a typo: say so. */
@@ -138,11 +135,7 @@ export function registerStoreCommands(program: Command): void {
     .option('--json', 'the result as one JSON object')
     .action(async (o: { db: string; days: string; compact?: boolean; json?: boolean }) => {
       const days = integerOption(o.days, '--days', 1)!;
-      try {
-        checkRetainDays(days);
-      } catch (err) {
-        throw err instanceof RetentionError ? new UsageError(err.message) : err;
-      }
+      checkRetainDays(days);
       const store = openStore(o.db, false);
       try {
         const result = await retain(store.db, days);

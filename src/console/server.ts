@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { serveStatic } from '@hono/node-server/serve-static';
 import { Hono, type Context } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
-import { FilterError, type FilterText, parseFilter, parseTime } from '../store/filter.js';
+import { type FilterText, parseFilter, parseTime } from '../store/filter.js';
 import { deadLetters, eventById, search } from '../store/queries.js';
 import { overview } from '../store/overview.js';
 import type { Store } from '../store/store.js';
@@ -18,6 +18,7 @@ import { trace } from '../store/trace.js';
 import { whoElse } from '../store/who.js';
 import type { ReplayReport } from '../pipeline/replay.js';
 import { listen, urlHost } from '../util/listen.js';
+import { isKind } from '../core/errors.js';
 
 /** Where `npm run build` puts the page's assets (dist/console), next to the compiled server. */
 export const ASSETS_DIR = fileURLToPath(new URL('../../console/', import.meta.url));
@@ -137,7 +138,7 @@ export function createConsoleApp(options: ConsoleOptions): Hono {
   app.get('/', serveStatic({ root: ASSETS_DIR, path: 'index.html' }));
 
   app.onError((err, c) => {
-    if (err instanceof BadRequest || err instanceof FilterError) return c.json({ error: err.message }, 400);
+    if (err instanceof BadRequest || isKind(err, 'filter')) return c.json({ error: err.message }, 400);
     process.stderr.write(`mimelog console: ${c.req.method} ${c.req.path}: ${err.message}\n`);
     return c.json({ error: 'the store could not answer; see the console log' }, 500);
   });

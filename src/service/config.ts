@@ -14,16 +14,9 @@ import { V1_REGIONS, V2_REGIONS } from '../mimecast/endpoints.js';
 import { ALL_SIEM_TYPES, listingTypes } from '../mimecast/products.js';
 import { MIN_RETAIN_DAYS } from '../store/retention.js';
 import { parseListen } from '../util/listen.js';
+import { ConfigError } from '../core/errors.js';
 
 /** The file cannot be used; `problems` are `path: what is wrong` lines. */
-export class ConfigError extends Error {
-  constructor(
-    readonly file: string,
-    readonly problems: readonly string[],
-  ) {
-    super(`config ${file}: ${problems.length === 1 ? problems[0] : `${problems.length} problems:\n  ${problems.join('\n  ')}`}`);
-  }
-}
 
 /** Keys whose value is a secret: they may come from `<key>_file`, and are masked in every log. */
 export const SECRET_KEYS = ['app_key', 'access_key', 'secret_key', 'client_secret', 'password', 'api_key', 'bearer_token', 'token'] as const;

@@ -4,6 +4,7 @@
  * faults (a corrupt file) happen every time that file is served.
  */
 import { Rng } from './generate.js';
+import { MimelogError } from '../core/errors.js';
 
 /** Faults of API 1.0 calls. */
 export const V1_FAULTS = ['429', '5xx', 'reset', 'slow', 'empty', 'truncated-zip', 'truncated-json', 'fail200', 'invalid-token'] as const;
@@ -29,7 +30,7 @@ export function parseFaults(spec: string): Fault[] {
   if (spec.trim() === '' || spec === 'none') return [];
   if (spec === 'all') return [...TRANSIENT_FAULTS];
   const list = spec.split(',').map((s) => s.trim());
-  for (const f of list) if (!(TRANSIENT_FAULTS as readonly string[]).includes(f)) throw new Error(`unknown fault "${f}" (known: ${TRANSIENT_FAULTS.join(', ')})`);
+  for (const f of list) if (!(TRANSIENT_FAULTS as readonly string[]).includes(f)) throw new MimelogError('usage', `unknown fault "${f}" (known: ${TRANSIENT_FAULTS.join(', ')})`);
   return list as Fault[];
 }
 

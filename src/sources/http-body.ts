@@ -1,4 +1,6 @@
 /** Reading an HTTP answer's body within a bound: a hostile or broken endpoint cannot fill memory. */
+import { MimelogError } from '../core/errors.js';
+
 
 export interface CappedBody {
   /** The body, or its first `max` bytes when it was longer. */
@@ -29,9 +31,9 @@ export function checkNoUrlCredentials(url: string, flag: string): void {
   try {
     parsed = new URL(url);
   } catch {
-    throw new Error(`${flag} is not a URL`);
+    throw new MimelogError('usage', `${flag} is not a URL`);
   }
-  if (parsed.username || parsed.password) throw new Error(`${flag} must not carry a user name or password; credentials come from the environment`);
+  if (parsed.username || parsed.password) throw new MimelogError('usage', `${flag} must not carry a user name or password; credentials come from the environment`);
 }
 
 const UNREACHABLE: Readonly<Record<string, string>> = {

@@ -12,6 +12,7 @@ import { open, readdir, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { LocalInput } from '../core/input.js';
+import { MimelogError } from '../core/errors.js';
 
 /** A path found while expanding directories that is not read, and why. */
 export interface SkippedPath {
@@ -25,7 +26,6 @@ export interface LocalInputs {
 }
 
 /** A path named on the command line that cannot be read at all. */
-export class InputPathError extends Error {}
 
 const HEAD_BYTES = 64 * 1024;
 
@@ -73,12 +73,12 @@ class Walker {
       real = await realpath(path);
     } catch (err) {
       const reason = explain(err as NodeJS.ErrnoException);
-      if (named) throw new InputPathError(`cannot read ${path}: ${reason}`);
+      if (named) throw new MimelogError('input', `cannot read ${path}: ${reason}`);
       this.skipped.push({ path, reason });
       return;
     }
     if (this.exclude.has(real)) {
-      if (named) throw new InputPathError(`${path} is mimelog's own store or dead-letter file, not an input`);
+      if (named) throw new MimelogError('input', `${path} is mimelog's own store or dead-letter file, not an input`);
       return;
     }
     if (this.seen.has(real)) return; // reached again through a link: read once (this ends loops)
@@ -89,7 +89,7 @@ class Walker {
         names = (await readdir(path)).filter((n) => !n.startsWith('.')).sort();
       } catch (err) {
         const reason = explain(err as NodeJS.ErrnoException);
-        if (named) throw new InputPathError(`cannot read ${path}: ${reason}`);
+        if (named) throw new MimelogError('input', `cannot read ${path}: ${reason}`);
         this.skipped.push({ path, reason });
         return;
       }
@@ -101,7 +101,7 @@ class Walker {
       this.inputs.push({ name: path, open: () => createReadStream(path), identity: async () => undefined });
     } else {
       const reason = `${kindOf(info)}, which never ends; read it through stdin if you mean it`;
-      if (named) throw new InputPathError(`cannot read ${path}: ${reason}`);
+      if (named) throw new MimelogError('input', `cannot read ${path}: ${reason}`);
       this.skipped.push({ path, reason });
     }
   }

@@ -1,9 +1,9 @@
 /** Search filters as people type them (CLI flags, console query strings), parsed into a `SearchFilter`. */
 import { parseIsoTime } from '../decode/time.js';
 import type { SearchFilter } from './queries.js';
+import { MimelogError } from '../core/errors.js';
 
 /** A filter value that cannot be used; the message names the field. */
-export class FilterError extends Error {}
 
 /** The filters as typed: every field of a search filter as text (times not parsed yet). */
 export type FilterText = { [K in keyof Omit<SearchFilter, 'limit' | 'before'>]?: string };
@@ -13,7 +13,7 @@ export function parseTime(value: string, field: string): number {
   const text = value.trim();
   const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(text);
   const t = parseIsoTime(dateOnly ? `${text}T00:00:00Z` : text);
-  if (Number.isNaN(t)) throw new FilterError(`${field}: not an ISO 8601 date or time (e.g. 2026-11-30 or 2026-11-30T08:00:00Z): ${value}`);
+  if (Number.isNaN(t)) throw new MimelogError('filter', `${field}: not an ISO 8601 date or time (e.g. 2026-11-30 or 2026-11-30T08:00:00Z): ${value}`);
   return t;
 }
 
@@ -21,7 +21,7 @@ export function parseTime(value: string, field: string): number {
 export function parseFilter(o: FilterText, names: Record<keyof FilterText, string>): SearchFilter {
   const given = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v.trim());
   // Words given but none to search for is a mistake, not "no filter".
-  if (o.text !== undefined && !/[\p{L}\p{N}]/u.test(o.text)) throw new FilterError(`${names.text} needs at least one letter or digit to search for`);
+  if (o.text !== undefined && !/[\p{L}\p{N}]/u.test(o.text)) throw new MimelogError('filter', `${names.text} needs at least one letter or digit to search for`);
   const text = given(o.text);
   const from = given(o.from);
   const to = given(o.to);

@@ -7,6 +7,7 @@
 import type Database from 'better-sqlite3';
 import { type IndexedFields, textKey } from './documents.js';
 import { EventReader, ROLE, STORED_COLUMNS, type StoredRow } from './event-rows.js';
+import { MimelogError } from '../core/errors.js';
 
 const DAY_MS = 86_400_000;
 
@@ -32,12 +33,11 @@ export interface RetentionResult {
   readonly bytesAfter: number;
 }
 
-export class RetentionError extends Error {}
 
 /** Refuses a retention that would let deleted events come back as new. */
 export function checkRetainDays(days: number): void {
   if (!Number.isInteger(days) || days < MIN_RETAIN_DAYS) {
-    throw new RetentionError(`retention of ${days} days is shorter than ${MIN_RETAIN_DAYS}: a collector that restarts re-reads up to 7 days of Mimecast's files, and events deleted sooner would be stored again as new`);
+    throw new MimelogError('retention', `retention of ${days} days is shorter than ${MIN_RETAIN_DAYS}: a collector that restarts re-reads up to 7 days of Mimecast's files, and events deleted sooner would be stored again as new`);
   }
 }
 

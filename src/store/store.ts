@@ -13,15 +13,11 @@ import { MIGRATIONS } from './schema.js';
 import type { LogTypeSource } from '../classify/classify.js';
 import { rebuildDocument, storedId } from './documents.js';
 import { EventReader, EventWriter, STORED_COLUMNS, type StoredRow } from './event-rows.js';
+import { MimelogError } from '../core/errors.js';
 
 /** A prepared event's document, as JSON (for a collision's record: the store keeps no documents). */
 function preparedDoc(e: PreparedEvent): string {
   return JSON.stringify(rebuildDocument(e.record, { logType: e.logType, source: e.typeSource as LogTypeSource, candidates: e.candidates }));
-}
-
-/** The stored event's event.hash, from its document (the row keeps only 64 bits of it). */
-function storedDigestText(doc: string): string {
-  return (JSON.parse(doc) as { event?: { hash?: string } }).event?.hash ?? '';
 }
 
 export interface Checkpoint {
@@ -63,7 +59,6 @@ export interface StoredDeadLetter extends DeadLetter {
 }
 
 /** The store cannot be opened or used; the message names the path and the cause. */
-export class StoreOpenError extends Error {}
 
 /**
  * Opens the store file. A name SQLite would turn into a temporary or in-memory database is
@@ -73,14 +68,14 @@ export class StoreOpenError extends Error {}
  */
 function openDatabase(path: string, readonly: boolean): Database.Database {
   if (path.trim() === '' || path === ':memory:' || path.startsWith('file:')) {
-    throw new StoreOpenError(`--db/MIMELOG_DB must name a file, not ${JSON.stringify(path)} (SQLite would keep the events in memory and lose them)`);
+    throw new MimelogError('store', `--db/MIMELOG_DB must name a file, not ${JSON.stringify(path)} (SQLite would keep the events in memory and lose them)`);
   }
-  if (readonly && !existsSync(path)) throw new StoreOpenError(`no store at ${path} (set --db or MIMELOG_DB)`);
+  if (readonly && !existsSync(path)) throw new MimelogError('store', `no store at ${path} (set --db or MIMELOG_DB)`);
   try {
     if (!readonly && !existsSync(path)) closeSync(openSync(path, 'a', 0o600));
     return new Database(path, { readonly, fileMustExist: readonly });
   } catch (err) {
-    throw new StoreOpenError(`cannot open the store ${path}: ${(err as Error).message}`);
+    throw new MimelogError('store', `cannot open the store ${path}: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -113,7 +108,7 @@ function upgradeIfOlder(path: string): void {
     db.pragma('busy_timeout = 10000');
     migrate(db);
   } catch (err) {
-    throw new StoreOpenError(`cannot upgrade the store ${path} to this mimelog's schema: ${(err as Error).message}`);
+    throw new MimelogError('store', `cannot upgrade the store ${path} to this mimelog's schema: ${(err as Error).message}`, { cause: err });
   } finally {
     db.close();
   }
@@ -153,7 +148,7 @@ export class Store {
         this.migrate();
       } catch (err) {
         this.db.close();
-        throw new StoreOpenError(`cannot use the store ${path}: ${(err as Error).message}`);
+        throw new MimelogError('store', `cannot use the store ${path}: ${(err as Error).message}`, { cause: err });
       }
     }
     this.db.pragma('busy_timeout = 10000');
@@ -275,19 +270,23 @@ export class Store {
     const stored = this.findEvent.get(e.digest, storedId(e.id)) as (StoredRow & { same: number }) | undefined;
     if (stored === undefined) return true;
     if (stored.same === 1) counts.duplicates++;
-    else this.keepCollision(new EventReader(this.db).rebuild(stored).docText, e, counts, now);
+    else {
+      // The row keeps only 64 bits of the digest: the whole one comes from the rebuilt document.
+      const { doc, docText } = new EventReader(this.db).rebuild(stored);
+      this.keepCollision({ doc: docText, hash: String(doc.event?.hash ?? '') }, e, counts, now);
+    }
     return false;
   }
 
   /** The same id twice in one unit. */
   private compareWithEarlier(earlier: PreparedEvent, e: PreparedEvent, counts: SinkCounts, now: number): void {
     if (earlier.hash === e.hash) counts.duplicates++;
-    else this.keepCollision(preparedDoc(earlier), e, counts, now);
+    else this.keepCollision({ doc: preparedDoc(earlier), hash: earlier.hash }, e, counts, now);
   }
 
   /** Same id, different content: keep both, overwrite nothing, count it. */
-  private keepCollision(storedDoc: string, e: PreparedEvent, counts: SinkCounts, now: number): void {
-    this.insertCollision.run(e.id, storedDigestText(storedDoc), e.hash, storedDoc, preparedDoc(e), e.record.raw, e.source, e.position, now);
+  private keepCollision(kept: { doc: string; hash: string }, e: PreparedEvent, counts: SinkCounts, now: number): void {
+    this.insertCollision.run(e.id, kept.hash, e.hash, kept.doc, preparedDoc(e), e.record.raw, e.source, e.position, now);
     counts.collisions++;
   }
 

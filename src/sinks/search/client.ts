@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
+import { MimelogError, SearchUnreachableError } from '../../core/errors.js';
 
 export type SearchAuth =
   | { readonly kind: 'none' }
@@ -32,7 +33,6 @@ export interface SearchResponse {
 }
 
 /** The request never got an HTTP answer (refused, reset, timeout): safe to retry elsewhere. */
-export class SearchUnreachableError extends Error {}
 
 export type Distribution = 'opensearch' | 'elasticsearch';
 
@@ -48,10 +48,10 @@ export class SearchClient {
   private next = 0;
 
   constructor(private readonly options: SearchClientOptions) {
-    if (options.urls.length === 0) throw new Error('no search-engine URL given');
+    if (options.urls.length === 0) throw new MimelogError('usage', 'no search-engine URL given');
     this.nodes = options.urls.map((u) => {
       const url = new URL(u);
-      if (url.username || url.password) throw new Error(`put credentials in the environment, not in the URL (${url.origin})`);
+      if (url.username || url.password) throw new MimelogError('usage', `put credentials in the environment, not in the URL (${url.origin})`);
       return url;
     });
     this.authHeader = authorization(options.auth);
@@ -91,9 +91,9 @@ export class SearchClient {
   /** `GET /`: which engine and version, so one code path can pick engine-specific mapping types. */
   async info(): Promise<EngineInfo> {
     const res = await this.send('GET', '/');
-    if (res.status === 401 || res.status === 403) throw new Error(`search engine ${res.node} refused the credentials (HTTP ${res.status})`);
+    if (res.status === 401 || res.status === 403) throw new MimelogError('search_engine', `search engine ${res.node} refused the credentials (HTTP ${res.status})`);
     const version = (res.body as { version?: { number?: unknown; distribution?: unknown } } | null)?.version;
-    if (res.status !== 200 || typeof version?.number !== 'string') throw new Error(`search engine ${res.node}: unexpected answer to GET / (HTTP ${res.status})`);
+    if (res.status !== 200 || typeof version?.number !== 'string') throw new MimelogError('search_engine', `search engine ${res.node}: unexpected answer to GET / (HTTP ${res.status})`);
     return { distribution: version.distribution === 'opensearch' ? 'opensearch' : 'elasticsearch', version: version.number };
   }
 

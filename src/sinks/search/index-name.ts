@@ -3,6 +3,8 @@
  * sent: a re-sent event always meets its earlier copy, so `create` with the same `_id` finds it,
  * even when the two sends straddle midnight.
  */
+import { MimelogError } from '../../core/errors.js';
+
 const TOKENS: Record<string, (d: Date) => string> = {
   yyyy: (d) => String(d.getUTCFullYear()).padStart(4, '0'),
   MM: (d) => String(d.getUTCMonth() + 1).padStart(2, '0'),
@@ -18,11 +20,11 @@ export class IndexNamer {
 
   constructor(readonly pattern: string) {
     for (const [, token] of pattern.matchAll(TOKEN)) {
-      if (!(token! in TOKENS)) throw new Error(`index pattern ${pattern}: unknown token {${token}} (known: ${Object.keys(TOKENS).map((t) => `{${t}}`).join(' ')})`);
+      if (!(token! in TOKENS)) throw new MimelogError('usage', `index pattern ${pattern}: unknown token {${token}} (known: ${Object.keys(TOKENS).map((t) => `{${t}}`).join(' ')})`);
     }
     const literal = pattern.replace(TOKEN, '');
     if (literal !== literal.toLowerCase() || /[\\/*?"<>| ,#:]/.test(literal) || /^[-_+]/.test(pattern)) {
-      throw new Error(`index pattern ${pattern}: index names must be lower case, not start with - _ +, and hold no \\ / * ? " < > | , # : or spaces`);
+      throw new MimelogError('usage', `index pattern ${pattern}: index names must be lower case, not start with - _ +, and hold no \\ / * ? " < > | , # : or spaces`);
     }
   }
 

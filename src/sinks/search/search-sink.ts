@@ -17,9 +17,10 @@ import { docWithoutOriginal, prepareDeadLetter, prepareUnit } from '../../store/
 import type { CollisionRow, Delivery, Store } from '../../store/store.js';
 import type { CheckpointUpdate, Sink } from '../../core/sink.js';
 import { type BulkDoc, type StoredSource, bulkBody, bulkItems, chunk, itemOutcome, mgetSources } from './bulk.js';
-import { type EngineInfo, type SearchClient, SearchUnreachableError } from './client.js';
+import { type EngineInfo, type SearchClient } from './client.js';
 import { IndexNamer } from './index-name.js';
 import { indexTemplate } from './template.js';
+import { MimelogError, SearchUnreachableError } from '../../core/errors.js';
 
 export interface SearchSinkOptions {
   /** Index name pattern with {yyyy} {MM} {dd} (UTC, from the event's time). */
@@ -86,7 +87,7 @@ export class SearchSink implements Sink {
     const namer = new IndexNamer(options.indexPattern);
     const template = indexTemplate({ distribution: engine.distribution, indexPatterns: [namer.wildcard()], shards: options.shards, replicas: options.replicas });
     const res = await client.send('PUT', `/_index_template/${encodeURIComponent(options.templateName)}`, JSON.stringify(template));
-    if (res.status !== 200) throw new Error(`search engine ${res.node} refused the index template: HTTP ${res.status} ${brief(res.body)}`);
+    if (res.status !== 200) throw new MimelogError('search_engine', `search engine ${res.node} refused the index template: HTTP ${res.status} ${brief(res.body)}`);
     log.info('search engine ready', { distribution: engine.distribution, version: engine.version, template: options.templateName, indices: namer.wildcard() });
     return new SearchSink(client, store, options, log, engine, namer);
   }
@@ -121,7 +122,7 @@ export class SearchSink implements Sink {
       pending = retry;
       if (pending.length === 0) break;
       if (Date.now() - started > this.options.giveUpMs) {
-        throw new Error(`search engine did not accept ${pending.length} events for ${Math.round((Date.now() - started) / 1000)} s (last: ${reason}); nothing after the last stored unit was checkpointed`);
+        throw new MimelogError('search_engine', `search engine did not accept ${pending.length} events for ${Math.round((Date.now() - started) / 1000)} s (last: ${reason}); nothing after the last stored unit was checkpointed`);
       }
       const delay = backoffDelay(attempt++, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs });
       this.log.warn('search engine busy or unreachable: retrying', { events: pending.length, attempt, delay_ms: delay, reason });
@@ -142,7 +143,7 @@ export class SearchSink implements Sink {
     const items = res.status === 200 ? bulkItems(res.body, docs.length) : undefined;
     if (!items) {
       // The whole request refused (credentials, permissions, a proxy): a person must look.
-      throw new Error(`search engine ${res.node} refused a bulk request: HTTP ${res.status} ${brief(res.body)}`);
+      throw new MimelogError('search_engine', `search engine ${res.node} refused a bulk request: HTTP ${res.status} ${brief(res.body)}`);
     }
     const retry: BulkDoc[] = [];
     const conflicts: BulkDoc[] = [];

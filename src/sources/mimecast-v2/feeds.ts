@@ -11,7 +11,7 @@
  * configuration fact (not licensed, a missing role), and the other feeds go on. A cursor older
  * than the feed's look-back starts again at the oldest instant still held, with a gap recorded.
  */
-import { CollectorError } from '../../core/errors.js';
+import { ApiAnswerError, CollectorError, OAuthError } from '../../core/errors.js';
 import type { Gap, Sink } from '../../core/sink.js';
 import { decodeBytes } from '../../decode/input.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from '../../decode/limits.js';
@@ -22,7 +22,7 @@ import { RunSummary } from '../../pipeline/summary.js';
 import type { Transformer } from '../../pipeline/transform.js';
 import { type PollingOptions, sleep } from '../../util/backoff.js';
 import { RateBudget } from '../../util/rate-budget.js';
-import { OAuthError, type TokenSource } from './oauth.js';
+import type { TokenSource } from './oauth.js';
 import { PageClient } from './pages.js';
 
 export interface FeedOptions extends PollingOptions {
@@ -48,12 +48,6 @@ export interface FeedOptions extends PollingOptions {
 const MIN_WINDOW_MS = 60_000;
 
 /** A feed's `fail[]` answer or refusal that asking again cannot help. */
-class FeedAnswerError extends CollectorError {
-  constructor(message: string, readonly code: string | undefined) {
-    super(message);
-  }
-}
-
 interface FeedPage {
   readonly records: unknown[];
   readonly next: string | undefined;
@@ -102,7 +96,7 @@ export class FeedCollector {
           try {
             await this.collectFeed(feed, stop, summary);
           } catch (err) {
-            if (err instanceof FeedAnswerError && err.code !== undefined && FEED_NOT_AVAILABLE_CODES.has(err.code)) {
+            if (err instanceof ApiAnswerError && err.code !== undefined && FEED_NOT_AVAILABLE_CODES.has(err.code)) {
               unavailable.add(feed.name); // said once, not retried: only an admin can change it
               this.log.error('feed not available: skipping it, the other feeds go on', { feed: feed.name, code: err.code, action: FEED_NOT_AVAILABLE_CODES.get(err.code) });
               continue;
@@ -229,13 +223,13 @@ export class FeedCollector {
       const error = answer.fail?.flatMap((f) => f.errors ?? [])[0];
       if (res.status === 200 && error === undefined && Array.isArray(answer.data)) {
         const records = feed.recordsAt === undefined ? answer.data : ((answer.data[0] as Record<string, unknown> | undefined)?.[feed.recordsAt] ?? []);
-        if (!Array.isArray(records)) throw new FeedAnswerError(`${feed.name}: data[0].${feed.recordsAt} is not a list`, undefined);
+        if (!Array.isArray(records)) throw new ApiAnswerError(`${feed.name}: data[0].${feed.recordsAt} is not a list`, undefined);
         return { done: { records, next: answer.meta?.pagination?.next || undefined } };
       }
       const code = error?.code;
       const message = `${feed.name}: HTTP ${res.status}${code ? ` ${code}` : ''}${error?.message ? `: ${error.message}` : ''}`;
       if (res.status >= 500 || (res.status === 200 && error?.retryable === true)) return { retry: message };
-      throw new FeedAnswerError(message, code);
+      throw new ApiAnswerError(message, code);
     });
   }
 }

@@ -1,13 +1,13 @@
 /** API 2.0 OAuth2 client credentials: one cached access token, refreshed before it expires. */
 import { OAUTH_PATH_V2 } from '../../mimecast/endpoints.js';
 import type { ApiObserver } from '../../util/backoff.js';
+import { OAuthError } from '../../core/errors.js';
 
 export interface V2ClientCredentials {
   readonly clientId: string;
   readonly clientSecret: string;
 }
 
-export class OAuthError extends Error {}
 
 /** Refresh this long before the token's stated expiry. */
 const EARLY_MS = 60_000;

@@ -10,7 +10,7 @@ import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js'
 import { CollectorError, RequestRejectedError } from '../../core/errors.js';
 import { type RateBudget, rateLimitRemaining } from '../../util/rate-budget.js';
 import { FirstContact, describeFetchError } from '../http-body.js';
-import { OAuthError, type TokenSource } from './oauth.js';
+import type { TokenSource } from './oauth.js';
 import { STREAM_PATH_V2 } from '../../mimecast/endpoints.js';
 
 export interface Page<T> {
@@ -109,7 +109,7 @@ export class PageClient {
         }
       } catch (err) {
         done();
-        if (err instanceof CollectorError || err instanceof OAuthError) throw err; // a person must act
+        if (err instanceof CollectorError) throw err; // a person must act (keys, permissions, a refused request)
         observe?.call(r.endpoint, 'network_error');
         const failure = describeFetchError(err);
         reason = `${r.what} failed: ${failure.reason}`;

@@ -1,8 +1,5 @@
-/** An error meant for the user: printed as one line, exit status 1. */
-export class UsageError extends Error {}
-
-/** Exit statuses, documented in the README. */
-export const EXIT = { ok: 0, failure: 1, deadLettered: 2, interrupted: 3, gap: 4 } as const;
+/** Parsers for option values commander's `choices` cannot check. */
+import { UsageError } from '../core/errors.js';
 
 /** An integer option's value, at least `min`; undefined when the option was not given. */
 export function integerOption(value: string | undefined, flag: string, min: number): number | undefined {
