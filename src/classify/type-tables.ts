@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { COMMON_V1_KEYS, type LogTypeSpec, normalizeV2Type } from '../mimecast/log-types.js';
 import { ALL_SIEM_TYPES } from '../mimecast/products.js';
-import { MimelogError } from '../core/errors.js';
+import { MimelogError } from '../util/errors.js';
 
 
 export class TypeTables {

@@ -5,9 +5,10 @@ import { Logger, type Level } from '../log/logger.js';
 import { V1_REGIONS, V2_REGIONS } from '../mimecast/endpoints.js';
 import { type ProductName, SIEM_PRODUCTS, listingTypes } from '../mimecast/products.js';
 import type { V1Credentials } from '../mimecast/v1-auth.js';
+import { Driver } from '../pipeline/driver.js';
 import type { RunSummary } from '../pipeline/summary.js';
 import type { ApiObserver, PollingOptions } from '../util/backoff.js';
-import { CollectorError, MimelogError, restated } from '../core/errors.js';
+import { EXIT, MimelogError, UsageError, restated } from '../util/errors.js';
 import { type InvalidTokenPolicy, V1Collector } from '../sources/mimecast-v1/collector.js';
 import { V2BatchCollector } from '../sources/mimecast-v2/batch.js';
 import { FeedCollector } from '../sources/mimecast-v2/feeds.js';
@@ -17,7 +18,6 @@ import { TokenSource } from '../sources/mimecast-v2/oauth.js';
 import { Store } from '../store/store.js';
 import type { Sink } from '../core/sink.js';
 import { ENV } from './env.js';
-import { EXIT, UsageError } from '../core/errors.js';
 import { integerOption } from './options.js';
 import { DEFAULT_LIMITS } from '../decode/limits.js';
 import { checkNoUrlCredentials } from '../sources/http-body.js';
@@ -257,7 +257,7 @@ export function startCollector(o: CollectOptions, source: ResolvedSource, deps: 
   return source.api === 'v1' ? startV1(o, source, deps) : startV2(o, source, deps);
 }
 
-function startV1(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v1' }>, deps: CollectorDeps): Promise<RunSummary> {
+async function startV1(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v1' }>, deps: CollectorDeps): Promise<RunSummary> {
   const { log, stop, progress } = deps;
   const { transformer } = buildTransformer(o);
   const checkpointKey = checkpointName('mimecast-v1', source.baseUrl, deps.name);
@@ -276,17 +276,20 @@ function startV1(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v1' 
       maxResponseBytes: integerOption(o.maxResponseBytes, '--max-response-bytes', 1024)!,
       limits: limitsFrom(o),
     },
-    transformer,
-    deps.sink,
     log,
   );
   log.info('collecting', { api: 'v1', url: source.baseUrl, resume: cp?.cursor ? 'from checkpoint' : 'from the oldest retained data', files_done: cp?.position ?? 0 });
-  return collector.run({ token: cp?.cursor ?? undefined, filesDone: cp?.position ?? 0, newestByType: cp?.newestByType ?? {} }, stop, {
-    onFile: (s, lag) => {
+  const driver = new Driver(transformer, deps.sink, {
+    onUnit: (unit, s) => {
+      if (unit.events.length === 0 && unit.deadLetters.length === 0) return;
+      const lag = unit.events.length > 0 ? Date.now() - unit.events.reduce((m, e) => Math.max(m, e.timeMs), -Infinity) : undefined;
       const lagMin = lag === undefined ? undefined : Math.round(lag / 60000);
       progress?.update(s.records, `${s.inputs} files${lagMin !== undefined ? `, lag ${lagMin} min` : ''}`, { files: s.inputs, lag_minutes: lagMin });
     },
   });
+  const state = { token: cp?.cursor ?? undefined, filesDone: cp?.position ?? 0, newestByType: cp?.newestByType ?? {} };
+  await driver.run((publisher) => collector.run(state, publisher, stop));
+  return driver.summary;
 }
 
 /** API 2.0: batch files through the durable work queue, or the stream (`--mode stream`). */
@@ -301,10 +304,11 @@ function parseFeeds(list: string): FeedSpec[] {
   });
 }
 
-function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v2' }>, deps: CollectorDeps): Promise<RunSummary> {
+async function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v2' }>, deps: CollectorDeps): Promise<RunSummary> {
   const { log, stop, store } = deps;
   const baseUrl = source.baseUrl;
   const { transformer } = buildTransformer(o);
+  const driver = new Driver(transformer, deps.sink);
   const product = SIEM_PRODUCTS[(o.product ?? 'cg') as ProductName];
   const types = o.types ? o.types.split(',').map((t) => t.trim()).filter(Boolean) : listingTypes(product.name);
   const streamName = (type: string) => `${checkpointName('mimecast-v2', baseUrl, deps.name)} ${type}`;
@@ -320,7 +324,7 @@ function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v2' 
         maxWindowMs: 86_400_000, firstLookBackMs: num(o.firstLookBackDays, '--first-look-back-days') * 86_400_000,
         concurrency: Math.max(1, num(o.concurrency, '--concurrency')),
       },
-      tokens, transformer, deps.sink,
+      tokens,
       (feed) => {
         const cursor = Number(store.checkpoint(checkpointKey(feed))?.cursor ?? NaN);
         return Number.isFinite(cursor) && cursor > 0 ? cursor : undefined;
@@ -328,16 +332,19 @@ function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v2' 
       log,
     );
     log.info('collecting', { api: 'v2', mode: 'feeds', url: baseUrl, feeds: feeds.map((f) => f.name) });
-    return collector.run(stop);
+    const { unavailableFeeds } = await driver.run((publisher) => collector.run(publisher, stop));
+    driver.summary.unavailableFeeds = unavailableFeeds;
+    return driver.summary;
   }
   if (o.mode === 'stream') {
     if (product.name !== 'cg') throw new UsageError(`--mode stream reads Cloud Gateway's stream only; collect ${product.title} with --mode batch`);
     const checkpointKey = checkpointName('mimecast-v2-stream', baseUrl, deps.name);
-    const collector = new V2StreamCollector({ ...polling, baseUrl, pageSize: num(o.pageSize ?? '500', '--page-size'), checkpointKey, limits: limitsFrom(o) }, tokens, transformer, deps.sink, log);
+    const collector = new V2StreamCollector({ ...polling, baseUrl, pageSize: num(o.pageSize ?? '500', '--page-size'), checkpointKey, limits: limitsFrom(o) }, tokens, log);
     const cp = store.checkpoint(checkpointKey);
     const token = cp?.cursor || undefined;
     log.info('collecting', { api: 'v2', mode: 'stream', url: baseUrl, resume: token ? 'from checkpoint' : 'from the oldest retained data' });
-    return collector.run(token, stop, cp?.newestEventMs ?? undefined);
+    await driver.run((publisher) => collector.run(token, publisher, stop, cp?.newestEventMs ?? undefined));
+    return driver.summary;
   }
   const collector = new V2BatchCollector(
     {
@@ -345,8 +352,6 @@ function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v2' 
       decodeRetries: num(o.decodeRetries, '--decode-retries'), concurrency: Math.max(1, num(o.concurrency, '--concurrency')), limits: limitsFrom(o),
     },
     tokens,
-    transformer,
-    deps.sink,
     {
       pageToken: (type) => store.checkpoint(streamName(type))?.cursor || undefined,
       itemState: (type, key) => store.workItemState(streamName(type), key),
@@ -356,5 +361,6 @@ function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v2' 
     streamName,
   );
   log.info('collecting', { api: 'v2', mode: 'batch', product: product.title, url: baseUrl, types: types.length, concurrency: o.concurrency });
-  return collector.run(stop);
+  await driver.run((publisher) => collector.run(publisher, stop));
+  return driver.summary;
 }

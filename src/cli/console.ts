@@ -6,7 +6,7 @@ import { startConsole } from '../console/server.js';
 import { Store } from '../store/store.js';
 import { ENV } from './env.js';
 import { type ListenAddress, isLoopback, parseListen } from '../util/listen.js';
-import { UsageError } from '../core/errors.js';
+import { UsageError } from '../util/errors.js';
 import { addDbOption, buildTransformer } from './ingest.js';
 
 interface ConsoleCliOptions {

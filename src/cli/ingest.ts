@@ -11,7 +11,7 @@ import type { Sink } from '../core/sink.js';
 import { localInputs } from '../sources/local.js';
 import { Store } from '../store/store.js';
 import { ENV } from './env.js';
-import { EXIT, UsageError } from '../core/errors.js';
+import { EXIT, UsageError } from '../util/errors.js';
 import { integerOption } from './options.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from '../decode/limits.js';
 import { Progress } from './progress.js';

@@ -1,6 +1,6 @@
 /** The `mimelog` command line. Errors are one line on stderr and a non-zero exit. */
 import { Command, CommanderError } from 'commander';
-import { EXIT, errorText, exitStatus } from '../core/errors.js';
+import { EXIT, errorText, exitStatus } from '../util/errors.js';
 import { registerCollect } from './collect.js';
 import { registerConsole } from './console.js';
 import { registerRun } from './run.js';

@@ -1,5 +1,5 @@
 /** Parsers for option values commander's `choices` cannot check. */
-import { UsageError } from '../core/errors.js';
+import { UsageError } from '../util/errors.js';
 
 /** An integer option's value, at least `min`; undefined when the option was not given. */
 export function integerOption(value: string | undefined, flag: string, min: number): number | undefined {

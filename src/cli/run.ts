@@ -9,12 +9,14 @@ import { FEEDS } from '../mimecast/feeds.js';
 import { type ServiceConfig, type SourceConfig, loadConfig } from '../service/config.js';
 import { type SourceStarter, startService } from '../service/run.js';
 import { type CollectOptions, checkpointName, resolveSource, startCollector } from './collect.js';
-import { EXIT, MimelogError, restated } from '../core/errors.js';
+import { EXIT, MimelogError, restated } from '../util/errors.js';
 import { type SearchSinkCliOptions, openStoreOrSearchSink } from './sink-options.js';
 import { startConsole } from '../console/server.js';
 import { Store } from '../store/store.js';
 import { listenAddress } from './console.js';
 import { type LimitCliOptions, type PipelineOptions, buildTransformer, limitsFrom } from './ingest.js';
+import { Driver } from '../pipeline/driver.js';
+import { driveFiles } from '../pipeline/run.js';
 import { runSpool } from '../sources/spool.js';
 import { isLoopback } from '../util/listen.js';
 
@@ -80,7 +82,7 @@ function spoolStarter(c: ServiceConfig, s: SpoolSourceConfig, once: boolean): So
   const options = { path: s.path, pollIntervalMs: s.poll_interval_s * 1000, once, limits: limitsFrom(o), exclude: [c.store, `${c.store}-wal`, `${c.store}-shm`, `${c.store}-journal`] };
   return {
     name: s.name, kind: s.kind, checkpointNames: [],
-    start: (deps) => runSpool(options, transformer, deps.sink, (path) => deps.store.checkpoint(path), deps.log, deps.stop),
+    start: (deps) => driveFiles(new Driver(transformer, deps.sink), (publisher) => runSpool(options, publisher, (path) => deps.store.checkpoint(path), deps.log, deps.stop)),
   };
 }
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { V1_FAULTS, V2_FAULTS, parseFaults } from '../simulator/faults.js';
 import { MimecastSimulator, randomSeed } from '../simulator/server.js';
-import { MimelogError, UsageError } from '../core/errors.js';
+import { MimelogError, UsageError } from '../util/errors.js';
 import { integerOption } from './options.js';
 
 interface SimulateOptions {

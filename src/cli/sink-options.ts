@@ -12,7 +12,7 @@ import { type SearchAuth, SearchClient } from '../sinks/search/client.js';
 import { DEFAULT_INDEX_PATTERN } from '../sinks/search/index-name.js';
 import { SearchSink } from '../sinks/search/search-sink.js';
 import { Store } from '../store/store.js';
-import { UsageError, restated } from '../core/errors.js';
+import { UsageError, restated } from '../util/errors.js';
 import { integerOption } from './options.js';
 
 export const SEARCH_SINKS = ['opensearch', 'elasticsearch'] as const;

@@ -11,7 +11,7 @@ import { MIN_RETAIN_DAYS, bytesInUse, checkRetainDays, retain } from '../store/r
 import { Store } from '../store/store.js';
 import { trace } from '../store/trace.js';
 import { whoElse } from '../store/who.js';
-import { UsageError } from '../core/errors.js';
+import { UsageError } from '../util/errors.js';
 import { integerOption } from './options.js';
 import { table } from './table.js';
 import { type LimitCliOptions, addDbOption, addLimitOptions, addPipelineOptions, buildTransformer, limitsFrom, type PipelineOptions } from './ingest.js';

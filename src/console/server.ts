@@ -18,7 +18,7 @@ import { trace } from '../store/trace.js';
 import { whoElse } from '../store/who.js';
 import type { ReplayReport } from '../pipeline/replay.js';
 import { listen, urlHost } from '../util/listen.js';
-import { isKind } from '../core/errors.js';
+import { isKind } from '../util/errors.js';
 
 /** Where `npm run build` puts the page's assets (dist/console), next to the compiled server. */
 export const ASSETS_DIR = fileURLToPath(new URL('../../console/', import.meta.url));

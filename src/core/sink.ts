@@ -35,7 +35,10 @@ export interface Gap {
 export interface Sink {
   /**
    * Stores a unit (events, dead letters and the input's checkpoint) and reports what happened.
-   * Resolves only when every record of the unit has a final outcome.
+   * Resolves only when every record of the unit has a final outcome. Units commit in the order
+   * they are written, and once a write fails no later unit commits (its write fails too): the
+   * driver hands over the next unit before the last one is acknowledged, and a checkpoint must
+   * never move past a unit that was not stored.
    */
   write(unit: Unit, checkpoint?: CheckpointUpdate): Promise<SinkCounts>;
   close(): Promise<void>;

@@ -94,6 +94,14 @@ function failure(position: number, reason: string, raw: string | Buffer | KeptBy
   return { position, result: { ok: false, reason: reason + kept.note }, raw: kept.bytes, wholeInput, truncatedFrom };
 }
 
+/**
+ * A batch of one record that failed as a whole (a file or page a source gave up on), with its
+ * bytes as they are: the dead letter a source publishes.
+ */
+export function deadLetterBatch(source: string, reason: string, raw: string | Buffer, truncatedFrom?: number): DecodedBatch {
+  return { source, fileName: source, items: [{ position: 0, result: { ok: false, reason }, raw, wholeInput: true, truncatedFrom }], last: true };
+}
+
 function fail(source: string, fileName: string, reason: string, raw: Buffer | KeptBytes, limits: DecodeLimits): DecodedBatch {
   return { source, fileName, items: [failure(0, reason, raw, limits, true)], last: true };
 }

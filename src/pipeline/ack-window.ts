@@ -19,6 +19,14 @@ export class AckWindow {
     await Promise.allSettled(this.pending);
   }
 
+  /**
+   * Waits for the writes pushed so far and throws the first failure, leaving them in place (a
+   * `push` still surfaces a failure; callers that run side by side each wait for all of them).
+   */
+  async flush(): Promise<void> {
+    for (const p of [...this.pending]) await p;
+  }
+
   /** Waits for every write and throws the first failure. */
   async drain(): Promise<void> {
     for (const p of this.pending.splice(0)) await p;

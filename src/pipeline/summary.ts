@@ -23,6 +23,12 @@ export class RunSummary {
   /** API feeds skipped because the account cannot read them (not licensed, a missing role). */
   unavailableFeeds: string[] = [];
 
+  /** Inputs a local-files source started and read to their end. */
+  addInputs(report: { readonly started: number; readonly complete: number }): void {
+    this.inputs += report.started;
+    this.inputsComplete += report.complete;
+  }
+
   countUnit(unit: Unit): void {
     this.records += unit.events.length + unit.deadLetters.length;
     for (const e of unit.events) {

@@ -14,7 +14,7 @@ import { V1_REGIONS, V2_REGIONS } from '../mimecast/endpoints.js';
 import { ALL_SIEM_TYPES, listingTypes } from '../mimecast/products.js';
 import { MIN_RETAIN_DAYS } from '../store/retention.js';
 import { parseListen } from '../util/listen.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../util/errors.js';
 
 /** The file cannot be used; `problems` are `path: what is wrong` lines. */
 

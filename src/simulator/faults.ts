@@ -4,7 +4,7 @@
  * faults (a corrupt file) happen every time that file is served.
  */
 import { Rng } from './generate.js';
-import { MimelogError } from '../core/errors.js';
+import { MimelogError } from '../util/errors.js';
 
 /** Faults of API 1.0 calls. */
 export const V1_FAULTS = ['429', '5xx', 'reset', 'slow', 'empty', 'truncated-zip', 'truncated-json', 'fail200', 'invalid-token'] as const;

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { type V1Credentials, sameSignature, signature } from '../mimecast/v1-auth.js';
 import { type FileFormat, type SiemFile, buildCatalog, fileBody, fileName } from './catalog.js';
-import { type Fault, FaultPlan, type FaultOptions, V1_FAULTS } from './faults.js';
+import { FaultPlan, type FaultOptions, V1_FAULTS } from './faults.js';
 import { Rng } from './generate.js';
 import { V2Api, type V2Credentials, type V2Options } from './v2.js';
 import { zipMembers } from './zip.js';

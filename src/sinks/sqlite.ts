@@ -14,10 +14,19 @@ import type { Store } from '../store/store.js';
 import type { CheckpointUpdate, Sink } from '../core/sink.js';
 
 export class SqliteSink implements Sink {
+  /** The first failed write: no later unit commits, so no checkpoint moves past it. */
+  private failure: Error | undefined;
+
   constructor(private readonly store: Store) {}
 
   async write(unit: Unit, checkpoint?: CheckpointUpdate): Promise<SinkCounts> {
-    return this.store.writeUnit(unit, checkpoint);
+    if (this.failure) throw new Error(`not stored: an earlier unit failed (${this.failure.message})`);
+    try {
+      return this.store.writeUnit(unit, checkpoint);
+    } catch (err) {
+      this.failure = err as Error;
+      throw err;
+    }
   }
 
   async close(): Promise<void> {

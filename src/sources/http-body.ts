@@ -1,5 +1,5 @@
 /** Reading an HTTP answer's body within a bound: a hostile or broken endpoint cannot fill memory. */
-import { MimelogError } from '../core/errors.js';
+import { MimelogError } from '../util/errors.js';
 
 
 export interface CappedBody {

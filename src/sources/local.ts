@@ -12,7 +12,7 @@ import { open, readdir, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { LocalInput } from '../core/input.js';
-import { MimelogError } from '../core/errors.js';
+import { MimelogError } from '../util/errors.js';
 
 /** A path found while expanding directories that is not read, and why. */
 export interface SkippedPath {
@@ -24,8 +24,6 @@ export interface LocalInputs {
   readonly inputs: LocalInput[];
   readonly skipped: SkippedPath[];
 }
-
-/** A path named on the command line that cannot be read at all. */
 
 const HEAD_BYTES = 64 * 1024;
 

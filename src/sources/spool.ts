@@ -9,13 +9,11 @@
  * half-written is dead-lettered with its bytes, never silently lost, but it is not read again.
  */
 import { stat } from 'node:fs/promises';
-import type { Sink } from '../core/sink.js';
+import type { Publisher } from '../core/publish.js';
 import type { DecodeLimits } from '../decode/limits.js';
 import type { Logger } from '../log/logger.js';
-import { runInputs } from '../pipeline/run.js';
-import { RunSummary } from '../pipeline/summary.js';
-import type { Transformer } from '../pipeline/transform.js';
 import { sleep } from '../util/backoff.js';
+import { type FilesReport, publishFiles } from './files.js';
 import { localInputs } from './local.js';
 
 export interface SpoolOptions {
@@ -36,15 +34,15 @@ export interface SpoolCheckpoint {
   readonly updatedAt: number;
 }
 
+/** Polls the spool until stopped (or once); what it returns is every pass's files added up. */
 export async function runSpool(
   options: SpoolOptions,
-  transformer: Transformer,
-  sink: Sink,
+  publisher: Publisher,
   checkpoint: (path: string) => SpoolCheckpoint | undefined,
   log: Logger,
   stop: AbortSignal,
-): Promise<RunSummary> {
-  const summary = new RunSummary();
+): Promise<FilesReport> {
+  const total = { started: 0, complete: 0, records: 0 };
   const reported = new Set<string>();
   do {
     const { inputs, skipped } = await localInputs([options.path], undefined, options.exclude);
@@ -61,9 +59,7 @@ export async function runSpool(
       changed.push(input);
     }
     if (changed.length > 0) {
-      const before = summary.records;
-      await runInputs(changed, transformer, sink, {
-        summary,
+      const pass = await publishFiles(changed, publisher, {
         signal: stop,
         limits: options.limits,
         resumeAfter: (source, identity) => {
@@ -71,8 +67,12 @@ export async function runSpool(
           return cp && cp.identity === identity ? cp.position : undefined;
         },
       });
-      log.info('spool pass', { files: changed.length, records: summary.records - before });
+      await publisher.flush(); // the next pass reads the checkpoints this one moved
+      total.started += pass.started;
+      total.complete += pass.complete;
+      total.records += pass.records;
+      log.info('spool pass', { files: changed.length, records: pass.records });
     }
   } while (!options.once && !stop.aborted && (await sleep(options.pollIntervalMs, stop)));
-  return summary;
+  return total;
 }

@@ -1,7 +1,7 @@
 /** Search filters as people type them (CLI flags, console query strings), parsed into a `SearchFilter`. */
 import { parseIsoTime } from '../decode/time.js';
 import type { SearchFilter } from './queries.js';
-import { MimelogError } from '../core/errors.js';
+import { MimelogError } from '../util/errors.js';
 
 /** A filter value that cannot be used; the message names the field. */
 

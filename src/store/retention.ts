@@ -7,7 +7,7 @@
 import type Database from 'better-sqlite3';
 import { type IndexedFields, textKey } from './documents.js';
 import { EventReader, ROLE, STORED_COLUMNS, type StoredRow } from './event-rows.js';
-import { MimelogError } from '../core/errors.js';
+import { MimelogError } from '../util/errors.js';
 
 const DAY_MS = 86_400_000;
 

@@ -13,7 +13,7 @@ import { MIGRATIONS } from './schema.js';
 import type { LogTypeSource } from '../classify/classify.js';
 import { rebuildDocument, storedId } from './documents.js';
 import { EventReader, EventWriter, STORED_COLUMNS, type StoredRow } from './event-rows.js';
-import { MimelogError } from '../core/errors.js';
+import { MimelogError } from '../util/errors.js';
 
 /** A prepared event's document, as JSON (for a collision's record: the store keeps no documents). */
 function preparedDoc(e: PreparedEvent): string {

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
-import { MimelogError, SearchUnreachableError } from '../../core/errors.js';
+import { MimelogError, SearchUnreachableError } from '../../util/errors.js';
 
 export type SearchAuth =
   | { readonly kind: 'none' }
@@ -47,7 +47,7 @@ export class SearchClient {
   private readonly authHeader: string | undefined;
   private next = 0;
 
-  constructor(private readonly options: SearchClientOptions) {
+  constructor(options: SearchClientOptions) {
     if (options.urls.length === 0) throw new MimelogError('usage', 'no search-engine URL given');
     this.nodes = options.urls.map((u) => {
       const url = new URL(u);

@@ -3,7 +3,7 @@
  * sent: a re-sent event always meets its earlier copy, so `create` with the same `_id` finds it,
  * even when the two sends straddle midnight.
  */
-import { MimelogError } from '../../core/errors.js';
+import { MimelogError } from '../../util/errors.js';
 
 const TOKENS: Record<string, (d: Date) => string> = {
   yyyy: (d) => String(d.getUTCFullYear()).padStart(4, '0'),

@@ -20,7 +20,7 @@ import { type BulkDoc, type StoredSource, bulkBody, bulkItems, chunk, itemOutcom
 import { type EngineInfo, type SearchClient } from './client.js';
 import { IndexNamer } from './index-name.js';
 import { indexTemplate } from './template.js';
-import { MimelogError, SearchUnreachableError } from '../../core/errors.js';
+import { MimelogError, SearchUnreachableError } from '../../util/errors.js';
 
 export interface SearchSinkOptions {
   /** Index name pattern with {yyyy} {MM} {dd} (UTC, from the event's time). */

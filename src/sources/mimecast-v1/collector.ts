@@ -9,17 +9,15 @@
  * records per log type the interval whose files it never saw as a gap (see `agedOutGaps`), in the
  * same transaction as that file.
  */
-import { CollectorError } from '../../core/errors.js';
-import { decodeBytes } from '../../decode/input.js';
+import { CollectorError } from '../../util/errors.js';
+import type { Publisher } from '../../core/publish.js';
+import type { Gap } from '../../core/sink.js';
+import type { ProcessedEvent } from '../../core/unit.js';
+import { type DecodedBatch, deadLetterBatch, decodeBytes } from '../../decode/input.js';
 import { FirstContact } from '../http-body.js';
 import { type DecodeLimits, DEFAULT_LIMITS, boundedBytes } from '../../decode/limits.js';
 import type { Logger } from '../../log/logger.js';
 import type { V1Credentials } from '../../mimecast/v1-auth.js';
-import { AckWindow } from '../../pipeline/ack-window.js';
-import { RunSummary } from '../../pipeline/summary.js';
-import type { DeadLetter, ProcessedEvent, Unit } from '../../core/unit.js';
-import type { Transformer } from '../../pipeline/transform.js';
-import type { Gap, Sink } from '../../core/sink.js';
 import { LOG_TYPES } from '../../mimecast/log-types.js';
 import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
 import { type V1Answer, V1_ENDPOINT, getSiemLogs } from './client.js';
@@ -51,24 +49,15 @@ export interface CollectorState {
   readonly newestByType?: Readonly<Record<string, number>>;
 }
 
-export interface CollectorHooks {
-  readonly onFile?: (summary: RunSummary, lagMs: number | undefined) => void;
-}
-
-/** Merges a file's decoded batches into one unit (one transaction). */
-async function decodeFile(name: string, body: Buffer, transformer: Transformer, limits?: DecodeLimits): Promise<{ unit: Unit; inputFailure?: string }> {
-  const events: ProcessedEvent[] = [];
-  const deadLetters: DeadLetter[] = [];
+/** A file's decoded batches (published as one unit, one transaction), and why it failed as a whole, if it did. */
+async function decodeFile(name: string, body: Buffer, limits?: DecodeLimits): Promise<{ batches: DecodedBatch[]; inputFailure?: string }> {
+  const batches: DecodedBatch[] = [];
   let inputFailure: string | undefined;
-  let position = 0;
   for await (const batch of decodeBytes(name, body, { limits })) {
     for (const item of batch.items) if (!item.result.ok && item.wholeInput) inputFailure ??= item.result.reason;
-    const u = transformer.process(batch);
-    events.push(...u.events);
-    deadLetters.push(...u.deadLetters);
-    position = Math.max(position, u.position);
+    batches.push(batch);
   }
-  return { unit: { source: name, events, deadLetters, position, last: true }, inputFailure };
+  return { batches, inputFailure };
 }
 
 /**
@@ -112,8 +101,6 @@ export class V1Collector {
 
   constructor(
     private readonly options: V1CollectorOptions,
-    private readonly transformer: Transformer,
-    private readonly sink: Sink,
     private readonly log: Logger,
   ) {}
 
@@ -133,92 +120,82 @@ export class V1Collector {
     }
   }
 
-  private reportGaps(gaps: Gap[], summary: RunSummary): Gap[] {
+  private reportGaps(gaps: Gap[]): Gap[] {
     for (const g of gaps) this.log.error('gap recorded: files aged out at Mimecast before they were collected', { log_type: g.logType, from: new Date(g.fromMs).toISOString(), to: new Date(g.toMs).toISOString() });
-    summary.gaps += gaps.length;
     return gaps;
   }
 
-  async run(state: CollectorState, stop: AbortSignal, hooks: CollectorHooks = {}): Promise<RunSummary> {
-    const summary = new RunSummary();
+  /** Publishes file after file (each with the token after it) until caught up (`once`) or stopped. */
+  async run(state: CollectorState, publisher: Publisher, stop: AbortSignal): Promise<void> {
     let token = state.token;
     let filesDone = state.filesDone;
     let decodeAttempts = 0;
     const newestByType = new Map(Object.entries(state.newestByType ?? {}));
     /** Set after an invalid token, until the first file (or the end of data) says whether files aged out. */
     let restarted = false;
-    const window = new AckWindow();
     const { checkpointKey } = this.options;
-    try {
-      while (!stop.aborted) {
-        const answer = await this.fetch(token, stop);
-        if (!answer) break;
-        if (answer.kind === 'fatal') throw new CollectorError(answer.reason);
-        if (answer.kind === 'invalid-token') {
-          if (this.options.onInvalidToken === 'stop') throw new CollectorError(`${answer.reason}; stopping (--on-invalid-token stop)`);
-          this.log.warn('token refused: restarting from the oldest retained data; the fingerprint drops what was already stored', { reason: answer.reason });
-          token = undefined;
-          restarted = newestByType.size > 0;
-          continue;
-        }
-        if (answer.kind === 'caught-up' && restarted && token === undefined) {
-          // Nothing is kept at all: every file after the newest event stored aged out.
-          restarted = false;
-          const gaps = this.reportGaps(agedOutGaps(newestByType, undefined, Date.now(), LOG_TYPE_NAMES), summary);
-          if (gaps.length > 0) await window.push(this.sink.write({ source: checkpointKey, events: [], deadLetters: [], position: filesDone, last: false }, { key: checkpointKey, position: filesDone, cursor: token, gaps }).then(() => undefined));
-        }
-        if (answer.kind === 'caught-up') {
-          this.log.info('caught up', { files: filesDone });
-          // Recorded (checkpoints.complete, shown by `stats`) after every file before it commits.
-          await window.push(this.sink.write({ source: checkpointKey, events: [], deadLetters: [], position: filesDone, last: true }, { key: checkpointKey, position: filesDone, cursor: token }).then(() => undefined));
-          if (this.options.once) break;
-          if (!(await sleep(this.options.pollIntervalMs, stop))) break;
-          continue;
-        }
-        const decoded = answer.overLimit
-          ? { unit: { source: answer.name, events: [], deadLetters: [], position: 0, last: true }, inputFailure: `file larger than ${this.options.maxResponseBytes} bytes (--max-response-bytes); its first ${answer.body.length} bytes are kept` }
-          : await decodeFile(answer.name, answer.body, this.transformer, this.options.limits);
-        const { unit, inputFailure } = decoded;
-        if (inputFailure && !answer.overLimit && decodeAttempts < this.options.decodeRetries) {
-          decodeAttempts++;
-          this.log.warn('file does not decode; fetching it again', { file: answer.name, reason: inputFailure, attempt: decodeAttempts });
-          if (!(await sleep(backoffDelay(decodeAttempts, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs }, this.random), stop))) break;
-          continue;
-        }
-        let toWrite = unit;
-        if (inputFailure) {
-          // Kept whole, with the token that fetched it, and skipped: ingestion never stalls on one file.
-          this.log.error('file dead-lettered', { file: answer.name, reason: inputFailure, bytes: answer.body.length });
-          const reason = `${inputFailure} (file ${answer.name}, token ${token ?? '(start)'})`;
-          const kept = boundedBytes(answer.body, this.options.limits ?? DEFAULT_LIMITS);
-          const truncatedFrom = answer.overLimit || kept.bytes.length < answer.body.length ? answer.body.length : undefined;
-          toWrite = { ...unit, events: [], deadLetters: [{ source: answer.name, position: 0, reason: reason + kept.note, raw: kept.bytes, truncatedFrom }] };
-        }
-        toWrite = { ...toWrite, last: false }; // a file's end is not the account's: see 'caught-up'
-        let gaps: Gap[] | undefined;
-        if (restarted && toWrite.events.length > 0) {
-          restarted = false;
-          gaps = this.reportGaps(agedOutGaps(newestByType, toWrite.events, Date.now(), LOG_TYPE_NAMES), summary);
-        }
-        for (const e of toWrite.events) newestByType.set(e.classification.logType, Math.max(newestByType.get(e.classification.logType) ?? -Infinity, e.timeMs));
-        decodeAttempts = 0;
-        filesDone++;
-        summary.inputs++;
-        summary.countUnit(toWrite);
-        const lag = toWrite.events.length ? Date.now() - toWrite.events.reduce((m, e) => Math.max(m, e.timeMs), -Infinity) : undefined;
-        // The next file is fetched while this one commits; commits stay in order.
-        await window.push(
-          this.sink.write(toWrite, { key: checkpointKey, position: filesDone, cursor: answer.nextToken, gaps }).then((counts) => {
-            summary.addSink(counts);
-            hooks.onFile?.(summary, lag);
-          }),
-        );
-        token = answer.nextToken;
+    while (!stop.aborted) {
+      const answer = await this.fetch(token, stop);
+      if (!answer) break;
+      if (answer.kind === 'fatal') throw new CollectorError(answer.reason);
+      if (answer.kind === 'invalid-token') {
+        if (this.options.onInvalidToken === 'stop') throw new CollectorError(`${answer.reason}; stopping (--on-invalid-token stop)`);
+        this.log.warn('token refused: restarting from the oldest retained data; the fingerprint drops what was already stored', { reason: answer.reason });
+        token = undefined;
+        restarted = newestByType.size > 0;
+        continue;
       }
-    } finally {
-      await window.settle();
+      if (answer.kind === 'caught-up' && restarted && token === undefined) {
+        // Nothing is kept at all: every file after the newest event stored aged out.
+        restarted = false;
+        const gaps = this.reportGaps(agedOutGaps(newestByType, undefined, Date.now(), LOG_TYPE_NAMES));
+        if (gaps.length > 0) await publisher.publish({ source: checkpointKey, last: false, minPosition: filesDone, checkpoint: { key: checkpointKey, position: filesDone, cursor: token, gaps } });
+      }
+      if (answer.kind === 'caught-up') {
+        this.log.info('caught up', { files: filesDone });
+        // Recorded (checkpoints.complete, shown by `stats`) after every file before it commits.
+        await publisher.publish({ source: checkpointKey, last: true, minPosition: filesDone, checkpoint: { key: checkpointKey, position: filesDone, cursor: token } });
+        if (this.options.once) break;
+        if (!(await sleep(this.options.pollIntervalMs, stop))) break;
+        continue;
+      }
+      const decoded = answer.overLimit
+        ? { batches: [], inputFailure: `file larger than ${this.options.maxResponseBytes} bytes (--max-response-bytes); its first ${answer.body.length} bytes are kept` }
+        : await decodeFile(answer.name, answer.body, this.options.limits);
+      const { inputFailure } = decoded;
+      if (inputFailure && !answer.overLimit && decodeAttempts < this.options.decodeRetries) {
+        decodeAttempts++;
+        this.log.warn('file does not decode; fetching it again', { file: answer.name, reason: inputFailure, attempt: decodeAttempts });
+        if (!(await sleep(backoffDelay(decodeAttempts, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs }, this.random), stop))) break;
+        continue;
+      }
+      let batches: DecodedBatch[] = decoded.batches;
+      if (inputFailure) {
+        // Kept whole, with the token that fetched it, and skipped: ingestion never stalls on one file.
+        this.log.error('file dead-lettered', { file: answer.name, reason: inputFailure, bytes: answer.body.length });
+        const reason = `${inputFailure} (file ${answer.name}, token ${token ?? '(start)'})`;
+        const kept = boundedBytes(answer.body, this.options.limits ?? DEFAULT_LIMITS);
+        const truncatedFrom = answer.overLimit || kept.bytes.length < answer.body.length ? answer.body.length : undefined;
+        batches = [deadLetterBatch(answer.name, reason + kept.note, kept.bytes, truncatedFrom)];
+      }
+      decodeAttempts = 0;
+      filesDone++;
+      const unit = await publisher.publish({
+        batch: batches,
+        source: answer.name,
+        last: false, // a file's end is not the account's: see 'caught-up'
+        endsInput: true,
+        checkpoint: (u) => {
+          let gaps: Gap[] | undefined;
+          if (restarted && u.events.length > 0) {
+            restarted = false;
+            gaps = this.reportGaps(agedOutGaps(newestByType, u.events, Date.now(), LOG_TYPE_NAMES));
+          }
+          return { key: checkpointKey, position: filesDone, cursor: answer.nextToken, gaps };
+        },
+      });
+      for (const e of unit.events) newestByType.set(e.classification.logType, Math.max(newestByType.get(e.classification.logType) ?? -Infinity, e.timeMs));
+      token = answer.nextToken;
     }
-    await window.drain();
-    return summary;
   }
 }

@@ -16,11 +16,9 @@ import { Readable } from 'node:stream';
 import { type DecodedBatch, decodeBytes, decodeInput } from '../../decode/input.js';
 import type { DecodeLimits } from '../../decode/limits.js';
 import type { Logger } from '../../log/logger.js';
-import { RunSummary } from '../../pipeline/summary.js';
-import type { Transformer } from '../../pipeline/transform.js';
-import type { Sink } from '../../core/sink.js';
+import type { Publisher } from '../../core/publish.js';
 import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
-import { CollectorError, RequestRejectedError } from '../../core/errors.js';
+import { CollectorError, RequestRejectedError } from '../../util/errors.js';
 import type { Gap } from '../../core/sink.js';
 import { BATCH_TOKEN_EXPIRED_CODES } from '../../mimecast/horizons.js';
 import { logTypeForV2 } from '../../mimecast/products.js';
@@ -76,8 +74,6 @@ export class V2BatchCollector {
   constructor(
     private readonly options: BatchOptions,
     tokens: TokenSource,
-    private readonly transformer: Transformer,
-    private readonly sink: Sink,
     private readonly state: BatchState,
     private readonly log: Logger,
     private readonly streamName: (type: string) => string,
@@ -103,7 +99,7 @@ export class V2BatchCollector {
    * attempts the file is fetched whole (`final`): if all its bytes arrive and still do not decode,
    * it is dead-lettered with those bytes; if the transfer breaks again, it is simply retried.
    */
-  private async download(type: string, file: ListedFile, pageToken: string | undefined, summary: RunSummary, final: boolean): Promise<DownloadOutcome> {
+  private async download(type: string, file: ListedFile, pageToken: string | undefined, publisher: Publisher, final: boolean): Promise<DownloadOutcome> {
     const abort = new AbortController();
     const idle = idleTimer(abort, this.options.timeoutMs);
     let res: Response;
@@ -128,14 +124,14 @@ export class V2BatchCollector {
       return 'retry';
     }
     try {
-      return await this.store(type, file, pageToken, summary, final, res.body as unknown as AsyncIterable<Uint8Array>, idle);
+      return await this.store(type, file, pageToken, publisher, final, res.body as unknown as AsyncIterable<Uint8Array>, idle);
     } finally {
       abort.abort(); // a file left part-read (a retry) must not hold its connection open
     }
   }
 
   private async store(
-    type: string, file: ListedFile, pageToken: string | undefined, summary: RunSummary, final: boolean, body: AsyncIterable<Uint8Array>, idle: IdleTimer,
+    type: string, file: ListedFile, pageToken: string | undefined, publisher: Publisher, final: boolean, body: AsyncIterable<Uint8Array>, idle: IdleTimer,
   ): Promise<DownloadOutcome> {
     const key = fileKey(file.url);
     const name = key.slice(key.lastIndexOf('/') + 1);
@@ -153,44 +149,43 @@ export class V2BatchCollector {
     } else {
       batches = decodeInput(name, Readable.from(chunksIdle(body, idle)), { limits: this.options.limits });
     }
-    for await (const batch of batches) {
-      // A file's end is not the type's: only the page-token move says whether the type is caught up.
-      let unit = { ...this.transformer.process(batch), last: false };
-      const broken = batch.items.find((i) => i.wholeInput && !i.result.ok);
+    for await (const decoded of batches) {
+      const broken = decoded.items.find((i) => i.wholeInput && !i.result.ok);
       const reason = broken && !broken.result.ok ? broken.result.reason : undefined;
+      let batch = decoded;
       // The line in hand at the break is part of the break: fetched again, or inside the whole file kept below.
-      if (reason !== undefined) unit = { ...unit, deadLetters: unit.deadLetters.filter((d) => !d.cutShort) };
+      if (reason !== undefined) batch = { ...batch, items: batch.items.filter((i) => i.result.ok || !i.cutShort) };
       if (reason !== undefined && !final) {
         // Keep what was read; fetch the file again rather than dead-letter it now.
-        unit = { ...unit, deadLetters: unit.deadLetters.filter((d) => !(d.position === broken!.position && d.reason === reason)) };
-        summary.countUnit(unit);
-        summary.addSink(await this.sink.write(unit, { key: stream, cursor: pageToken ?? '' }));
+        // A file's end is not the type's: only the page-token move says whether the type is caught up.
+        await publisher.publish({ batch: { ...batch, items: batch.items.filter((i) => i !== broken) }, last: false, checkpoint: { key: stream, cursor: pageToken ?? '' } });
         this.log.warn('file broke while streaming: fetching it again', { type, file: key, reason });
         return 'retry';
       }
       if (reason !== undefined && whole) {
         // Every byte arrived and the file still does not decode: keep the file itself, for replay.
-        unit = { ...unit, deadLetters: unit.deadLetters.map((d) => (d.position === broken!.position && d.reason === reason ? { ...d, raw: whole!, reason: `${name}: ${reason}` } : d)) };
+        batch = { ...batch, items: batch.items.map((i) => (i === broken ? { ...i, raw: whole!, result: { ok: false as const, reason: `${name}: ${reason}` } } : i)) };
       }
-      summary.countUnit(unit);
-      const oldestHeld = unit.events.length > 0 ? unit.events.reduce((m, e) => Math.min(m, e.timeMs), Infinity) : undefined;
-      const counts = await this.sink.write(unit, {
-        key: stream,
-        cursor: pageToken ?? '',
-        gaps: this.takeGap(type, oldestHeld, summary),
-        ...(batch.last ? { workItem: { stream, key, state: reason === undefined ? 'done' : 'dead', detail: reason } } : {}),
+      await publisher.publish({
+        batch,
+        last: false,
+        endsInput: decoded.last,
+        checkpoint: (unit) => ({
+          key: stream,
+          cursor: pageToken ?? '',
+          gaps: this.takeGap(type, unit.events.length > 0 ? unit.events.reduce((m, e) => Math.min(m, e.timeMs), Infinity) : undefined),
+          ...(decoded.last ? { workItem: { stream, key, state: reason === undefined ? 'done' as const : 'dead' as const, detail: reason } } : {}),
+        }),
       });
-      summary.addSink(counts);
     }
-    summary.inputs++;
     return 'done';
   }
 
   /** Records a page's files in the work queue as pending (with their page token and URL expiry). */
-  private async queue(stream: string, pageToken: string | undefined, page: Page<ListedFile>): Promise<void> {
+  private async queue(stream: string, pageToken: string | undefined, page: Page<ListedFile>, publisher: Publisher): Promise<void> {
     if (page.value.length === 0) return;
     const items = page.value.map((f) => ({ key: fileKey(f.url), expiry: f.expiry }));
-    await this.sink.write({ source: stream, events: [], deadLetters: [], position: 0, last: false }, { key: stream, cursor: pageToken ?? '', listed: { stream, pageToken: pageToken ?? '', items } });
+    await publisher.publish({ source: stream, last: false, checkpoint: { key: stream, cursor: pageToken ?? '', listed: { stream, pageToken: pageToken ?? '', items } } });
   }
 
   /**
@@ -198,12 +193,11 @@ export class V2BatchCollector {
    * (`oldestHeldMs`: the first events stored after the restart; now, when nothing is held). None
    * when that event is not newer than the newest one stored: nothing was lost after all.
    */
-  private takeGap(type: string, oldestHeldMs: number | undefined, summary: RunSummary): Gap[] | undefined {
+  private takeGap(type: string, oldestHeldMs: number | undefined): Gap[] | undefined {
     const fromMs = this.gapFrom.get(type);
     if (fromMs === undefined || oldestHeldMs === undefined) return undefined;
     this.gapFrom.delete(type);
     if (oldestHeldMs <= fromMs + 1) return undefined;
-    summary.gaps++;
     const logType = logTypeForV2(type);
     this.log.error('gap recorded: files aged out at Mimecast before they were collected', { type, from: new Date(fromMs).toISOString(), to: new Date(oldestHeldMs).toISOString() });
     return [{ fromMs, toMs: oldestHeldMs, logType, reason: `the ${type} files after the newest event stored aged out at Mimecast (kept about 7 days) before they were collected` }];
@@ -213,7 +207,7 @@ export class V2BatchCollector {
    * Lists a page; when the page token points at files that aged out, marks the files still queued
    * as aged out, remembers where the gap begins and lists the type again from its oldest file kept.
    */
-  private async listOrRestart(type: string, pageToken: string | undefined, stop: AbortSignal): Promise<{ page: Page<ListedFile>; pageToken: string | undefined } | undefined> {
+  private async listOrRestart(type: string, pageToken: string | undefined, publisher: Publisher, stop: AbortSignal): Promise<{ page: Page<ListedFile>; pageToken: string | undefined } | undefined> {
     try {
       const page = await this.list(type, pageToken, stop);
       return page && { page, pageToken };
@@ -221,25 +215,26 @@ export class V2BatchCollector {
       if (!(pageToken !== undefined && err instanceof RequestRejectedError && BATCH_TOKEN_EXPIRED_CODES.includes(err.code ?? ''))) throw err;
     }
     const stream = this.streamName(type);
+    await publisher.flush(); // the newest event stored includes the units still in flight
     const fromMs = this.state.newestEventMs(type) ?? 0;
     this.log.warn('the page token points at files that aged out at Mimecast: listing the type again from its oldest file still kept; the interval lost will be recorded as a gap', { type });
     // The files still kept are queued again (as pending) by the new listing; the others never will be.
-    await this.sink.write({ source: stream, events: [], deadLetters: [], position: 0, last: false }, { key: stream, moveCheckpoint: false, agedOut: { stream } });
+    await publisher.publish({ source: stream, last: false, checkpoint: { key: stream, moveCheckpoint: false, agedOut: { stream } } });
     this.gapFrom.set(type, fromMs);
     const page = await this.list(type, undefined, stop);
     return page && { page, pageToken: undefined };
   }
 
-  private async collectType(type: string, stop: AbortSignal, summary: RunSummary): Promise<void> {
+  private async collectType(type: string, stop: AbortSignal, publisher: Publisher): Promise<void> {
     const stream = this.streamName(type);
     let pageToken = this.state.pageToken(type);
     const failures = new Map<string, number>(); // file key → failed fetches
     while (!stop.aborted) {
-      const listed = await this.listOrRestart(type, pageToken, stop);
+      const listed = await this.listOrRestart(type, pageToken, publisher, stop);
       if (!listed) return;
       let page = listed.page;
       pageToken = listed.pageToken;
-      await this.queue(stream, pageToken, page);
+      await this.queue(stream, pageToken, page, publisher);
       let relists = 0;
       for (let i = 0; i < page.value.length && !stop.aborted; ) {
         const file = page.value[i]!;
@@ -249,7 +244,7 @@ export class V2BatchCollector {
           continue;
         }
         const failed = failures.get(key) ?? 0;
-        const outcome = await this.download(type, file, pageToken, summary, failed >= this.options.decodeRetries);
+        const outcome = await this.download(type, file, pageToken, publisher, failed >= this.options.decodeRetries);
         if (outcome === 'done') {
           i++;
           relists = 0; // the bound is per file: a long page may need many fresh listings in all
@@ -263,17 +258,18 @@ export class V2BatchCollector {
         // Bounded per file: a person must look at a file that keeps failing (nothing is lost by stopping).
         if (++relists > this.options.maxRelists) throw new CollectorError(`file ${key} of ${type} still not stored after ${relists} attempts with fresh listings`);
         this.log.warn('listing the page again for fresh URLs', { type, file: key, after: outcome });
+        await publisher.flush(); // which files are done is read back from the store
         const fresh = await this.list(type, pageToken, stop);
         if (!fresh) return;
         page = fresh;
-        await this.queue(stream, pageToken, page);
+        await this.queue(stream, pageToken, page, publisher);
         i = 0;
       }
       if (stop.aborted) return;
       // Every file of the page is stored or dead-lettered: move the page token, even for an empty page.
       // `last` records whether the type is caught up (checkpoints.complete, shown by `stats`).
-      const gaps = page.isCaughtUp ? this.takeGap(type, Date.now(), summary) : undefined; // nothing of the type is held at all
-      await this.sink.write({ source: stream, events: [], deadLetters: [], position: 0, last: page.isCaughtUp }, { key: stream, cursor: page.nextPage, gaps });
+      const gaps = page.isCaughtUp ? this.takeGap(type, Date.now()) : undefined; // nothing of the type is held at all
+      await publisher.publish({ source: stream, last: page.isCaughtUp, checkpoint: { key: stream, cursor: page.nextPage, gaps } });
       pageToken = page.nextPage;
       if (page.isCaughtUp) {
         this.log.info('caught up', { type });
@@ -287,8 +283,7 @@ export class V2BatchCollector {
    * `once`, poll again after the interval. A type that fails stops the others (after the file
    * in hand) and the run reports the failure.
    */
-  async run(stop: AbortSignal): Promise<RunSummary> {
-    const summary = new RunSummary();
+  async run(publisher: Publisher, stop: AbortSignal): Promise<void> {
     const halt = new AbortController();
     const onStop = () => halt.abort();
     stop.addEventListener('abort', onStop, { once: true });
@@ -298,7 +293,7 @@ export class V2BatchCollector {
         const workers = Array.from({ length: Math.max(1, Math.min(this.options.concurrency, queue.length)) }, async () => {
           for (let type = queue.shift(); type !== undefined && !halt.signal.aborted; type = queue.shift()) {
             try {
-              await this.collectType(type, halt.signal, summary);
+              await this.collectType(type, halt.signal, publisher);
             } catch (err) {
               halt.abort();
               throw err;
@@ -308,11 +303,11 @@ export class V2BatchCollector {
         const results = await Promise.allSettled(workers);
         const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
         if (failure) throw failure.reason;
+        await publisher.flush(); // the next pass reads the page tokens this one moved
       } while (!this.options.once && !halt.signal.aborted && (await sleep(this.options.pollIntervalMs, halt.signal)));
     } finally {
       stop.removeEventListener('abort', onStop);
     }
-    return summary;
   }
 }
 

@@ -11,15 +11,14 @@
  * configuration fact (not licensed, a missing role), and the other feeds go on. A cursor older
  * than the feed's look-back starts again at the oldest instant still held, with a gap recorded.
  */
-import { ApiAnswerError, CollectorError, OAuthError } from '../../core/errors.js';
-import type { Gap, Sink } from '../../core/sink.js';
-import { decodeBytes } from '../../decode/input.js';
+import { ApiAnswerError, CollectorError, OAuthError } from '../../util/errors.js';
+import type { Publisher } from '../../core/publish.js';
+import type { Gap } from '../../core/sink.js';
+import { decodeBytes, deadLetterBatch } from '../../decode/input.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from '../../decode/limits.js';
 import { parseJson } from '../../decode/json.js';
 import type { Logger } from '../../log/logger.js';
 import { FEED_NOT_AVAILABLE_CODES, type FeedSpec, feedTime } from '../../mimecast/feeds.js';
-import { RunSummary } from '../../pipeline/summary.js';
-import type { Transformer } from '../../pipeline/transform.js';
 import { type PollingOptions, sleep } from '../../util/backoff.js';
 import { RateBudget } from '../../util/rate-budget.js';
 import type { TokenSource } from './oauth.js';
@@ -71,8 +70,6 @@ export class FeedCollector {
   constructor(
     private readonly options: FeedOptions,
     tokens: TokenSource,
-    private readonly transformer: Transformer,
-    private readonly sink: Sink,
     /** The stored cursor of a feed: the end of its last window (epoch ms), if any. */
     private readonly cursor: (feed: FeedSpec) => number | undefined,
     private readonly log: Logger,
@@ -85,8 +82,7 @@ export class FeedCollector {
    * `once`). A configuration fact stops one feed for good; other failures are reported after the
    * other feeds have had their turn.
    */
-  async run(stop: AbortSignal): Promise<RunSummary> {
-    const summary = new RunSummary();
+  async run(publisher: Publisher, stop: AbortSignal): Promise<{ unavailableFeeds: string[] }> {
     const unavailable = new Set<string>();
     do {
       const failures: Error[] = [];
@@ -94,7 +90,7 @@ export class FeedCollector {
       const worker = async () => {
         for (let feed = queue.shift(); feed !== undefined && !stop.aborted; feed = queue.shift()) {
           try {
-            await this.collectFeed(feed, stop, summary);
+            await this.collectFeed(feed, stop, publisher);
           } catch (err) {
             if (err instanceof ApiAnswerError && err.code !== undefined && FEED_NOT_AVAILABLE_CODES.has(err.code)) {
               unavailable.add(feed.name); // said once, not retried: only an admin can change it
@@ -111,12 +107,12 @@ export class FeedCollector {
       const fatal = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (fatal) throw fatal.reason;
       if (failures.length > 0) throw new CollectorError(`${failures.length} feed(s) failed: ${failures.map((f) => f.message).join('; ')}`);
+      await publisher.flush(); // the next pass reads the cursors this one moved
     } while (!this.options.once && !stop.aborted && (await sleep(this.options.pollIntervalMs, stop)));
-    summary.unavailableFeeds = [...unavailable];
-    return summary;
+    return { unavailableFeeds: [...unavailable] };
   }
 
-  private async collectFeed(feed: FeedSpec, stop: AbortSignal, summary: RunSummary): Promise<void> {
+  private async collectFeed(feed: FeedSpec, stop: AbortSignal, publisher: Publisher): Promise<void> {
     const key = this.options.checkpointKey(feed);
     const now = Date.now();
     const oldestHeld = now - feed.lookBackMs;
@@ -125,7 +121,6 @@ export class FeedCollector {
     if (from < oldestHeld) {
       // Past the look-back: what lies between the cursor and the oldest instant held is gone.
       gaps = [{ fromMs: from, toMs: oldestHeld, logType: feed.name, reason: `the ${feed.name} cursor was older than the feed's look-back (${Math.round(feed.lookBackMs / 86_400_000)} days)` }];
-      summary.gaps++;
       this.log.error('gap recorded: the feed cursor is older than its look-back', { feed: feed.name, from: new Date(from).toISOString(), to: new Date(oldestHeld).toISOString() });
       from = oldestHeld;
     }
@@ -142,17 +137,16 @@ export class FeedCollector {
         if (!page) return;
         if ('unreadable' in page) {
           // Never stall on one answer: keep its bytes, say what may be missing, go on after the window.
-          await this.keepUnreadable(feed, key, `${key} window ${feedTime(askFrom)} page ${pageNo}`, page, { fromMs: askFrom, toMs: end }, summary, gaps);
+          await this.keepUnreadable(feed, key, `${key} window ${feedTime(askFrom)} page ${pageNo}`, page, { fromMs: askFrom, toMs: end }, publisher, gaps);
           break;
         }
         const last = page.next === undefined;
-        await this.store(feed, key, `${key} window ${feedTime(askFrom)} page ${pageNo}`, page.records, { start: from, moveTo: last ? end : from }, summary, gaps);
+        await this.store(feed, key, `${key} window ${feedTime(askFrom)} page ${pageNo}`, page.records, { start: from, moveTo: last ? end : from }, publisher, gaps, last);
         gaps = undefined;
         pageNo++;
         if (last) break;
         pageToken = page.next;
       }
-      summary.inputs++;
       from = end;
     }
   }
@@ -163,22 +157,20 @@ export class FeedCollector {
    * page, else its start); the units before it keep the window's `start`.
    */
   private async store(
-    feed: FeedSpec, key: string, source: string, records: unknown[], cursor: { start: number; moveTo: number }, summary: RunSummary, gaps: Gap[] | undefined,
+    feed: FeedSpec, key: string, source: string, records: unknown[], cursor: { start: number; moveTo: number }, publisher: Publisher, gaps: Gap[] | undefined, endsWindow: boolean,
   ): Promise<void> {
     const text = records.map((r) => JSON.stringify(r)).join('\n');
-    const transformer = this.transformer.forFeed(feed.name);
     let pending = gaps;
     let wrote = false;
     for await (const batch of decodeBytes(source, Buffer.from(text), { limits: this.options.limits })) {
-      const unit = { ...transformer.process(batch), last: false };
-      summary.countUnit(unit);
-      summary.addSink(await this.sink.write(unit, { key, position: 0, cursor: String(batch.last ? cursor.moveTo : cursor.start), gaps: pending }));
+      const checkpoint = { key, position: 0, cursor: String(batch.last ? cursor.moveTo : cursor.start), gaps: pending };
+      await publisher.publish({ batch, feed: feed.name, last: false, endsInput: endsWindow && batch.last, checkpoint });
       pending = undefined;
       wrote = true;
     }
     if (!wrote) {
       // An empty page still moves the cursor (and records a gap found before it).
-      await this.sink.write({ source, events: [], deadLetters: [], position: 0, last: false }, { key, position: 0, cursor: String(cursor.moveTo), gaps: pending });
+      await publisher.publish({ source, last: false, endsInput: endsWindow, checkpoint: { key, position: 0, cursor: String(cursor.moveTo), gaps: pending } });
     }
   }
 
@@ -187,15 +179,12 @@ export class FeedCollector {
    * the pages after it, whose token it held) as a gap of the feed, with the cursor at the window's end.
    */
   private async keepUnreadable(
-    feed: FeedSpec, key: string, source: string, page: UnreadablePage, window: { fromMs: number; toMs: number }, summary: RunSummary, earlier: Gap[] | undefined,
+    feed: FeedSpec, key: string, source: string, page: UnreadablePage, window: { fromMs: number; toMs: number }, publisher: Publisher, earlier: Gap[] | undefined,
   ): Promise<void> {
     const reason = `${feed.name}: page could not be read: ${page.reason}`;
     const gap: Gap = { ...window, logType: feed.name, reason: `${reason}; the records of this page and of the window's later pages were not collected (the page is kept as a dead letter)` };
     this.log.error('feed page dead-lettered; the rest of its window is recorded as a gap', { feed: feed.name, from: new Date(window.fromMs).toISOString(), to: new Date(window.toMs).toISOString(), reason: page.reason, bytes: page.body.length });
-    const unit = { source, events: [], deadLetters: [{ source, position: 0, reason, raw: page.body }], position: 0, last: false };
-    summary.countUnit(unit);
-    summary.gaps++;
-    summary.addSink(await this.sink.write(unit, { key, position: 0, cursor: String(window.toMs), gaps: [...(earlier ?? []), gap] }));
+    await publisher.publish({ batch: deadLetterBatch(source, reason, page.body), last: false, endsInput: true, checkpoint: { key, position: 0, cursor: String(window.toMs), gaps: [...(earlier ?? []), gap] } });
   }
 
   /** POSTs one page request, retrying what can be retried (PageClient); undefined when stopped while waiting. */

@@ -1,7 +1,7 @@
 /** API 2.0 OAuth2 client credentials: one cached access token, refreshed before it expires. */
 import { OAUTH_PATH_V2 } from '../../mimecast/endpoints.js';
 import type { ApiObserver } from '../../util/backoff.js';
-import { OAuthError } from '../../core/errors.js';
+import { OAuthError } from '../../util/errors.js';
 
 export interface V2ClientCredentials {
   readonly clientId: string;

@@ -7,7 +7,7 @@
  */
 import type { Logger } from '../../log/logger.js';
 import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
-import { CollectorError, RequestRejectedError } from '../../core/errors.js';
+import { CollectorError, RequestRejectedError } from '../../util/errors.js';
 import { type RateBudget, rateLimitRemaining } from '../../util/rate-budget.js';
 import { FirstContact, describeFetchError } from '../http-body.js';
 import type { TokenSource } from './oauth.js';

@@ -12,10 +12,9 @@ import { decodeBytes } from '../../decode/input.js';
 import type { DecodeLimits } from '../../decode/limits.js';
 import type { Logger } from '../../log/logger.js';
 import { STREAM_PATH_V2 } from '../../mimecast/endpoints.js';
-import { RunSummary } from '../../pipeline/summary.js';
-import type { Transformer } from '../../pipeline/transform.js';
-import type { Gap, Sink } from '../../core/sink.js';
-import { RequestRejectedError } from '../../core/errors.js';
+import type { Publisher } from '../../core/publish.js';
+import type { Gap } from '../../core/sink.js';
+import { RequestRejectedError } from '../../util/errors.js';
 import { STREAM_TOKEN_EXPIRED_CODES } from '../../mimecast/horizons.js';
 import { type PollingOptions, sleep } from '../../util/backoff.js';
 import { RateBudget } from '../../util/rate-budget.js';
@@ -37,8 +36,6 @@ export class V2StreamCollector {
   constructor(
     private readonly options: StreamOptions,
     tokens: TokenSource,
-    private readonly transformer: Transformer,
-    private readonly sink: Sink,
     private readonly log: Logger,
   ) {
     this.pages = new PageClient(options.baseUrl, tokens, options, new RateBudget(), log);
@@ -49,8 +46,7 @@ export class V2StreamCollector {
    * unless `once`. `newestStoredMs`: the newest event time stored through this stream, where a
    * restart after an expired token begins.
    */
-  async run(pageToken: string | undefined, stop: AbortSignal, newestStoredMs?: number): Promise<RunSummary> {
-    const summary = new RunSummary();
+  async run(pageToken: string | undefined, publisher: Publisher, stop: AbortSignal, newestStoredMs?: number): Promise<void> {
     let token = pageToken;
     let newest = newestStoredMs;
     /** Set after a restart from a date: the gap is recorded with the first page that holds an event. */
@@ -76,21 +72,18 @@ export class V2StreamCollector {
           const toMs = firstMs ?? Date.now();
           if (toMs > restartedFrom + 1) {
             gap = { fromMs: restartedFrom, toMs, reason: 'the stream token was older than the stream window: events after the newest one stored and before the oldest one still held aged out at Mimecast' };
-            summary.gaps++;
             this.log.error('gap recorded: events aged out at Mimecast before they were collected', { from: new Date(restartedFrom).toISOString(), to: new Date(toMs).toISOString() });
           }
           restartedFrom = undefined;
         }
-        newest = await this.store(page.value, token, page.nextPage, page.isCaughtUp, summary, gap) ?? newest;
+        newest = await this.store(page.value, token, page.nextPage, page.isCaughtUp, publisher, gap) ?? newest;
         token = page.nextPage;
-        summary.inputs++;
         if (page.isCaughtUp) {
           this.log.info('caught up', { mode: 'stream' });
           break;
         }
       }
     } while (!this.options.once && !stop.aborted && (await sleep(this.options.pollIntervalMs, stop)));
-    return summary;
   }
 
   /**
@@ -98,17 +91,20 @@ export class V2StreamCollector {
    * make the fingerprint) and commits them; only the page's last unit moves the token to `next`.
    * Returns the newest event time stored from the page.
    */
-  private async store(events: unknown[], token: string | undefined, next: string, caughtUp: boolean, summary: RunSummary, gap: Gap | undefined): Promise<number | undefined> {
+  private async store(events: unknown[], token: string | undefined, next: string, caughtUp: boolean, publisher: Publisher, gap: Gap | undefined): Promise<number | undefined> {
     const source = `${this.options.checkpointKey} page ${token ?? 'first'}`;
     const text = events.map((e) => JSON.stringify(e)).join('\n');
     let newest: number | undefined;
     let gapToRecord = gap;
     for await (const batch of decodeBytes(source, Buffer.from(text), { limits: this.options.limits })) {
       // `last` of the page's last unit records whether the stream is caught up (checkpoints.complete).
-      const unit = { ...this.transformer.process(batch), last: batch.last && caughtUp };
-      summary.countUnit(unit);
+      const unit = await publisher.publish({
+        batch,
+        last: batch.last && caughtUp,
+        endsInput: batch.last,
+        checkpoint: { key: this.options.checkpointKey, position: 0, cursor: batch.last ? next : token ?? '', gaps: gapToRecord && [gapToRecord] },
+      });
       for (const e of unit.events) newest = newest === undefined ? e.timeMs : Math.max(newest, e.timeMs);
-      summary.addSink(await this.sink.write(unit, { key: this.options.checkpointKey, position: 0, cursor: batch.last ? next : token ?? '', gaps: gapToRecord && [gapToRecord] }));
       gapToRecord = undefined;
     }
     return newest;

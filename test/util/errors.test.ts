@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import {
   ApiAnswerError, CollectorError, ConfigError, ERROR_KINDS, EXIT, type ErrorKind, MimelogError, OAuthError, RequestRejectedError, UsageError,
   errorText, exitStatus, isKind, restated,
-} from '../../src/core/errors.js';
+} from '../../src/util/errors.js';
 import { BIN } from '../support/helpers.js';
 
 describe('errors', () => {

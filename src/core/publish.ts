@@ -1,0 +1,44 @@
+/**
+ * How a source hands its records on (after Beats' input cursor: `Publish(event, cursorUpdate)`).
+ * A source publishes decoded records together with the state their commit moves to; it never
+ * classifies, calls a sink, counts or commits. The driver (pipeline/driver.ts) does that for every
+ * source, in one place: classify → fingerprint → normalize → sink → acknowledge → commit the state.
+ */
+import type { DecodedBatch } from '../decode/input.js';
+import type { CheckpointUpdate } from './sink.js';
+import type { Unit } from './unit.js';
+
+export interface Publication {
+  /**
+   * Decoded records of one stretch of one input, or several batches committed as one unit (a
+   * file's zip members); absent for a step without records (a listed page, an empty page that
+   * moves a token).
+   */
+  readonly batch?: DecodedBatch | readonly DecodedBatch[];
+  /** The unit's source name; default: the first batch's source. */
+  readonly source?: string;
+  /**
+   * The state committed in the same transaction as the unit's events. A function when the state
+   * depends on the events (a gap that ends at the first event still held); undefined: none moves.
+   */
+  readonly checkpoint?: CheckpointUpdate | ((unit: Unit) => CheckpointUpdate | undefined);
+  /** Whether the unit ends what its checkpoint follows (an input read to its end, an API caught up). */
+  readonly last: boolean;
+  /** The unit's position is at least this (a resumed input never moves its checkpoint backwards). */
+  readonly minPosition?: number;
+  /** The API feed the records come from: its log type is the feed's. */
+  readonly feed?: string;
+  /** The unit ends one input (a file, a page, a window): counted in the run's inputs. */
+  readonly endsInput?: boolean;
+}
+
+export interface Publisher {
+  /**
+   * Processes a publication and hands its unit to the sink. Resolves once the driver can take the
+   * next one (a few units are in flight, committed in order), with the processed unit; a failed
+   * commit surfaces at a later `publish` or at `flush`.
+   */
+  publish(publication: Publication): Promise<Unit>;
+  /** Resolves once every unit published so far is acknowledged; throws the first failure. A source that reads back what it wrote calls it first. */
+  flush(): Promise<void>;
+}

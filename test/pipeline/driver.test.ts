@@ -1,0 +1,170 @@
+/**
+ * The one driver, without Java or a network: units reach the sink in publication order with at
+ * most two in flight, `run` returns only once every unit is acknowledged, a state may be computed
+ * from the processed events, counts come from what was published, and a failed write surfaces.
+ * The sink here is the real embedded store, wrapped to hold acknowledgements back at random.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import fc from 'fast-check';
+import type { SinkCounts } from '../../src/core/counts.js';
+import type { CheckpointUpdate, Sink } from '../../src/core/sink.js';
+import type { Unit } from '../../src/core/unit.js';
+import { type DecodedBatch, deadLetterBatch, decodeBytes } from '../../src/decode/input.js';
+import { Driver } from '../../src/pipeline/driver.js';
+import { SqliteSink } from '../../src/sinks/sqlite.js';
+import { Store } from '../../src/store/store.js';
+import { SAMPLES, tempDir, transformer } from '../support/helpers.js';
+
+const dir = tempDir('mimelog-driver-');
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function sampleBatches(): Promise<DecodedBatch[]> {
+  const bytes = readFileSync(join(SAMPLES, 'understanding-siem-logs.kv'));
+  const batches: DecodedBatch[] = [];
+  for await (const b of decodeBytes('sample.kv', bytes)) batches.push(b);
+  // One batch per line: many small units.
+  return batches.flatMap((b) => b.items.map((item, i) => ({ ...b, items: [item], last: b.last && i === b.items.length - 1 })));
+}
+
+/**
+ * The real store behind a remote-like sink: each unit is acknowledged `delays[i]` ms after the
+ * one before it committed (in order, as the Sink contract asks), unit `failAt` fails, and nothing
+ * after a failure commits. Records what it was handed.
+ */
+class HeldBackSink implements Sink {
+  readonly written: { unit: Unit; checkpoint?: CheckpointUpdate }[] = [];
+  acked = 0;
+  inFlight = 0;
+  maxInFlight = 0;
+  private tail: Promise<unknown> = Promise.resolve();
+  constructor(
+    private readonly inner: Sink,
+    private readonly delays: readonly number[],
+    private readonly failAt = -1,
+  ) {}
+  write(unit: Unit, checkpoint?: CheckpointUpdate): Promise<SinkCounts> {
+    const i = this.written.length;
+    this.written.push({ unit, checkpoint });
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    const committed = this.tail.then(async () => {
+      await new Promise((r) => setTimeout(r, this.delays[i % this.delays.length]));
+      if (i === this.failAt) throw new Error(`disk full at unit ${i}`);
+      const counts = await this.inner.write(unit, checkpoint);
+      this.acked++;
+      return counts;
+    });
+    this.tail = committed; // a failure poisons every later write
+    return committed.finally(() => this.inFlight--);
+  }
+  async close(): Promise<void> {}
+}
+
+describe('the driver', () => {
+  it('hands units over in publication order, at most two in flight, and returns once all are acknowledged', async () => {
+    const batches = await sampleBatches();
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 8 }), { minLength: 1, maxLength: 6 }), async (delays) => {
+        const store = new Store(join(dir, `order-${run++}.db`));
+        try {
+          const sink = new HeldBackSink(new SqliteSink(store), delays);
+          const driver = new Driver(transformer(), sink);
+          await driver.run(async (publisher) => {
+            for (const [i, batch] of batches.entries()) {
+              await publisher.publish({ batch, last: batch.last, checkpoint: { key: 'sample', position: i + 1 } });
+            }
+          });
+          assert.equal(sink.acked, batches.length, 'run returned before every unit was acknowledged');
+          assert.ok(sink.maxInFlight <= 2, `${sink.maxInFlight} units in flight`);
+          assert.deepEqual(sink.written.map((w) => w.checkpoint?.position), batches.map((_, i) => i + 1));
+          assert.equal(store.checkpoint('sample')?.position, batches.length);
+          assert.equal(driver.summary.records, batches.length);
+          assert.equal(driver.summary.sink.stored + driver.summary.sink.deadLetters + driver.summary.sink.duplicates, batches.length);
+        } finally {
+          store.close();
+        }
+      }),
+      { numRuns: 15 },
+    );
+  });
+
+  it('computes a state from the processed events, and counts inputs, gaps and dead letters from what was published', async () => {
+    const store = new Store(join(dir, 'state.db'));
+    try {
+      const driver = new Driver(transformer(), new SqliteSink(store));
+      const batches = await sampleBatches();
+      const seen: number[] = [];
+      await driver.run(async (publisher) => {
+        const unit = await publisher.publish({
+          batch: batches,
+          source: 'file-1',
+          last: false,
+          endsInput: true,
+          checkpoint: (u) => {
+            seen.push(u.events.length);
+            const oldest = Math.min(...u.events.map((e) => e.timeMs));
+            return { key: 'api', position: 1, cursor: 'token-2', gaps: [{ fromMs: oldest - 60_000, toMs: oldest, reason: 'aged out' }] };
+          },
+        });
+        assert.equal(unit.source, 'file-1');
+        assert.equal(unit.events.length, seen[0]);
+        await publisher.publish({ batch: deadLetterBatch('file-2', 'does not decode', Buffer.from([0xff, 0x00])), last: false, endsInput: true, checkpoint: { key: 'api', position: 2, cursor: 'token-3' } });
+        await publisher.publish({ source: 'api', last: true, minPosition: 2, checkpoint: { key: 'api', position: 2, cursor: 'token-3' } });
+      });
+      assert.equal(seen.length, 1, 'the state function runs once');
+      assert.ok(seen[0]! > 0);
+      const s = driver.summary;
+      assert.equal(s.inputs, 2);
+      assert.equal(s.gaps, 1);
+      assert.equal(s.sink.deadLetters, 1);
+      assert.equal(s.records, seen[0]! + 1);
+      const cp = store.checkpoint('api');
+      assert.equal(cp?.cursor, 'token-3');
+      assert.equal(cp?.complete, true);
+      assert.equal((store.db.prepare('SELECT count(*) AS n FROM gaps').get() as { n: number }).n, 1);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('surfaces a failed write: run rejects with it, and what was published before it is committed', async () => {
+    const store = new Store(join(dir, 'fail.db'));
+    try {
+      const batches = await sampleBatches();
+      const sink = new HeldBackSink(new SqliteSink(store), [3, 0, 5], 4);
+      const driver = new Driver(transformer(), sink);
+      await assert.rejects(
+        driver.run(async (publisher) => {
+          for (const [i, batch] of batches.entries()) await publisher.publish({ batch, last: false, checkpoint: { key: 'f', position: i + 1 } });
+        }),
+        /disk full at unit 4/,
+      );
+      assert.equal(store.checkpoint('f')?.position, 4, 'the units before the failed one are committed, none after it moves the state');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('flush waits for every unit published so far, also when two callers flush at once', async () => {
+    const store = new Store(join(dir, 'flush.db'));
+    try {
+      const batches = await sampleBatches();
+      const sink = new HeldBackSink(new SqliteSink(store), [20]);
+      const driver = new Driver(transformer(), sink);
+      await driver.run(async (publisher) => {
+        await publisher.publish({ batch: batches[0]!, last: false, checkpoint: { key: 'a', position: 1 } });
+        await publisher.publish({ batch: batches[1]!, last: false, checkpoint: { key: 'b', position: 1 } });
+        await Promise.all([publisher.flush(), publisher.flush()]);
+        assert.equal(sink.acked, 2);
+        assert.equal(store.checkpoint('a')?.position, 1);
+        assert.equal(store.checkpoint('b')?.position, 1);
+      });
+    } finally {
+      store.close();
+    }
+  });
+});
