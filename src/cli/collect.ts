@@ -261,7 +261,7 @@ async function startV1(o: CollectOptions, source: Extract<ResolvedSource, { api:
   const { log, stop, progress } = deps;
   const { transformer } = buildTransformer(o);
   const checkpointKey = checkpointName('mimecast-v1', source.baseUrl, deps.name);
-  const cp = deps.store.checkpoint(checkpointKey);
+  const cp = deps.store.registry.checkpoint(checkpointKey);
   const collector = new V1Collector(
     {
       ...pollingOptions(o),
@@ -280,6 +280,7 @@ async function startV1(o: CollectOptions, source: Extract<ResolvedSource, { api:
   );
   log.info('collecting', { api: 'v1', url: source.baseUrl, resume: cp?.cursor ? 'from checkpoint' : 'from the oldest retained data', files_done: cp?.position ?? 0 });
   const driver = new Driver(transformer, deps.sink, {
+    kind: 'mimecast-v1',
     onUnit: (unit, s) => {
       if (unit.events.length === 0 && unit.deadLetters.length === 0) return;
       const lag = unit.events.length > 0 ? Date.now() - unit.events.reduce((m, e) => Math.max(m, e.timeMs), -Infinity) : undefined;
@@ -308,7 +309,6 @@ async function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api:
   const { log, stop, store } = deps;
   const baseUrl = source.baseUrl;
   const { transformer } = buildTransformer(o);
-  const driver = new Driver(transformer, deps.sink);
   const product = SIEM_PRODUCTS[(o.product ?? 'cg') as ProductName];
   const types = o.types ? o.types.split(',').map((t) => t.trim()).filter(Boolean) : listingTypes(product.name);
   const streamName = (type: string) => `${checkpointName('mimecast-v2', baseUrl, deps.name)} ${type}`;
@@ -326,12 +326,13 @@ async function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api:
       },
       tokens,
       (feed) => {
-        const cursor = Number(store.checkpoint(checkpointKey(feed))?.cursor ?? NaN);
+        const cursor = Number(store.registry.checkpoint(checkpointKey(feed))?.cursor ?? NaN);
         return Number.isFinite(cursor) && cursor > 0 ? cursor : undefined;
       },
       log,
     );
     log.info('collecting', { api: 'v2', mode: 'feeds', url: baseUrl, feeds: feeds.map((f) => f.name) });
+    const driver = new Driver(transformer, deps.sink, { kind: 'mimecast-v2-feed' });
     const { unavailableFeeds } = await driver.run((publisher) => collector.run(publisher, stop));
     driver.summary.unavailableFeeds = unavailableFeeds;
     return driver.summary;
@@ -340,9 +341,10 @@ async function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api:
     if (product.name !== 'cg') throw new UsageError(`--mode stream reads Cloud Gateway's stream only; collect ${product.title} with --mode batch`);
     const checkpointKey = checkpointName('mimecast-v2-stream', baseUrl, deps.name);
     const collector = new V2StreamCollector({ ...polling, baseUrl, pageSize: num(o.pageSize ?? '500', '--page-size'), checkpointKey, limits: limitsFrom(o) }, tokens, log);
-    const cp = store.checkpoint(checkpointKey);
+    const cp = store.registry.checkpoint(checkpointKey);
     const token = cp?.cursor || undefined;
     log.info('collecting', { api: 'v2', mode: 'stream', url: baseUrl, resume: token ? 'from checkpoint' : 'from the oldest retained data' });
+    const driver = new Driver(transformer, deps.sink, { kind: 'mimecast-v2-stream' });
     await driver.run((publisher) => collector.run(token, publisher, stop, cp?.newestEventMs ?? undefined));
     return driver.summary;
   }
@@ -353,14 +355,15 @@ async function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api:
     },
     tokens,
     {
-      pageToken: (type) => store.checkpoint(streamName(type))?.cursor || undefined,
-      itemState: (type, key) => store.workItemState(streamName(type), key),
-      newestEventMs: (type) => store.checkpoint(streamName(type))?.newestEventMs ?? undefined,
+      pageToken: (type) => store.registry.checkpoint(streamName(type))?.cursor || undefined,
+      itemState: (type, key) => store.registry.workItemState(streamName(type), key),
+      newestEventMs: (type) => store.registry.checkpoint(streamName(type))?.newestEventMs ?? undefined,
     },
     log,
     streamName,
   );
   log.info('collecting', { api: 'v2', mode: 'batch', product: product.title, url: baseUrl, types: types.length, concurrency: o.concurrency });
+  const driver = new Driver(transformer, deps.sink, { kind: 'mimecast-v2' });
   await driver.run((publisher) => collector.run(publisher, stop));
   return driver.summary;
 }

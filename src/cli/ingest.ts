@@ -133,7 +133,7 @@ export function registerIngest(program: Command): void {
     const stop = stopOnSignals();
     const resumeAfter = opts.resume && store
       ? (source: string, identity: string | undefined) => {
-          const cp = identity === undefined ? undefined : store!.checkpoint(source);
+          const cp = identity === undefined ? undefined : store!.registry.checkpoint(source);
           return cp && cp.identity === identity ? cp.position : undefined;
         }
       : undefined;

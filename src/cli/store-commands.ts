@@ -229,7 +229,7 @@ export function registerStoreCommands(program: Command): void {
       const store = openStore(o.db, false);
       let report;
       if (o.sink === 'sqlite') {
-        const indexed = store.counter('indexed');
+        const indexed = store.registry.counter('indexed');
         if (indexed > 0) {
           store.close();
           throw new UsageError(`${o.db} keeps a search sink's bookkeeping (${indexed} events indexed): replay with --sink ${SEARCH_SINKS.join('|')} --search-url … so that recovered events go to the engine`);

@@ -2,8 +2,14 @@
 import type { SinkCounts } from './counts.js';
 import type { Unit } from './unit.js';
 
+/** What kind of source a checkpoint follows (`stats` lists the API ones with their work queues). */
+export const SOURCE_KINDS = ['file', 'mimecast-v1', 'mimecast-v2', 'mimecast-v2-stream', 'mimecast-v2-feed'] as const;
+export type SourceKind = (typeof SOURCE_KINDS)[number];
+
 /** What a source adds to a unit's checkpoint: the input's identity, an API cursor. */
 export interface CheckpointUpdate {
+  /** The kind of source (the driver sets it for every unit of its source); default: file. */
+  readonly kind?: SourceKind;
   /** Checkpoint row to move; default: the unit's source. Collectors keep one row per API stream. */
   readonly key?: string;
   /** Position to record instead of the unit's (collectors: files done). */

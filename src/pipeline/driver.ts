@@ -6,7 +6,7 @@
  * (AckWindow), and commits stay in publication order, so a state never commits before the units
  * published ahead of it.
  */
-import type { Sink } from '../core/sink.js';
+import type { Sink, SourceKind } from '../core/sink.js';
 import type { Publication, Publisher } from '../core/publish.js';
 import type { Unit } from '../core/unit.js';
 import type { DecodedBatch } from '../decode/input.js';
@@ -15,6 +15,8 @@ import { RunSummary } from './summary.js';
 import type { Transformer } from './transform.js';
 
 export interface DriverOptions {
+  /** What kind of source the driver runs: recorded with each of its checkpoints. */
+  readonly kind: SourceKind;
   /** Called after each unit is acknowledged (progress display). */
   readonly onUnit?: (unit: Unit, summary: RunSummary) => void;
   /** Counts into this summary (a source that runs many passes keeps one); default: a new one. */
@@ -29,7 +31,7 @@ export class Driver implements Publisher {
   constructor(
     private readonly transformer: Transformer,
     private readonly sink: Sink,
-    private readonly options: DriverOptions = {},
+    private readonly options: DriverOptions,
   ) {
     this.summary = options.summary ?? new RunSummary();
   }
@@ -57,10 +59,11 @@ export class Driver implements Publisher {
       position: Math.max(0, p.minPosition ?? 0, ...parts.map((u) => u.position)),
       last: p.last,
     };
-    const checkpoint = typeof p.checkpoint === 'function' ? p.checkpoint(unit) : p.checkpoint;
+    const given = typeof p.checkpoint === 'function' ? p.checkpoint(unit) : p.checkpoint;
+    const checkpoint = { ...given, kind: this.options.kind };
     this.summary.countUnit(unit);
     if (p.endsInput) this.summary.inputs++;
-    this.summary.gaps += checkpoint?.gaps?.length ?? 0;
+    this.summary.gaps += checkpoint.gaps?.length ?? 0;
     await this.window.push(
       this.sink.write(unit, checkpoint).then((counts) => {
         this.summary.addSink(counts);

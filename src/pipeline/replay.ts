@@ -6,7 +6,8 @@
 import { decodeBytes } from '../decode/input.js';
 import type { DecodeLimits } from '../decode/limits.js';
 import type { Sink } from '../core/sink.js';
-import type { Store, StoredDeadLetter } from '../store/store.js';
+import type { StoredDeadLetter } from '../store/registry.js';
+import type { Store } from '../store/store.js';
 import { type SinkCounts, addCounts, noCounts } from '../core/counts.js';
 import type { Unit } from '../core/unit.js';
 import type { Transformer } from './transform.js';
@@ -41,7 +42,7 @@ export function intoSink(store: Store, sink: Sink): ReplayTarget {
   return async (rowid, units) => {
     const total = noCounts();
     for (const unit of units) addCounts(total, await sink.write(unit, { moveCheckpoint: false }));
-    if (total.deadLetters === 0) store.deleteDeadLetter(rowid);
+    if (total.deadLetters === 0) store.registry.deleteDeadLetter(rowid);
     return total;
   };
 }
@@ -53,13 +54,13 @@ export async function replayDeadLetters(
   limits?: DecodeLimits,
 ): Promise<ReplayReport> {
   const report: ReplayReport = { attempted: 0, recovered: 0, still_failing: 0, events_stored: 0, duplicates: 0 };
-  for (const rowid of store.deadLetterIds()) {
-    const dl = store.deadLetter(rowid);
+  for (const rowid of store.registry.deadLetterIds()) {
+    const dl = store.registry.deadLetter(rowid);
     if (!dl) continue;
     report.attempted++;
     const bytes = replayBytes(dl);
     if (!bytes) {
-      store.markReplayFailed(rowid, dl.reason);
+      store.registry.markReplayFailed(rowid, dl.reason);
       report.still_failing++;
       continue;
     }
@@ -67,7 +68,7 @@ export async function replayDeadLetters(
     for await (const batch of decodeBytes(dl.source, bytes, { limits })) units.push(transformer.process(batch));
     const failures = units.flatMap((u) => u.deadLetters);
     if (failures.length > 0) {
-      store.markReplayFailed(rowid, failures[0]!.reason);
+      store.registry.markReplayFailed(rowid, failures[0]!.reason);
       report.still_failing++;
       continue;
     }
@@ -75,8 +76,8 @@ export async function replayDeadLetters(
     const placed = dl.position > 0 ? units.map((u) => ({ ...u, events: u.events.map((e) => ({ ...e, position: dl.position })) })) : units;
     const counts = await target(rowid, placed);
     if (counts.deadLetters > 0) {
-      const again = store.deadLetter(rowid);
-      if (again) store.markReplayFailed(rowid, again.reason);
+      const again = store.registry.deadLetter(rowid);
+      if (again) store.registry.markReplayFailed(rowid, again.reason);
       report.still_failing++;
       continue;
     }

@@ -7,10 +7,10 @@ import { Driver, type DriverOptions } from './driver.js';
 import type { RunSummary } from './summary.js';
 import type { Transformer } from './transform.js';
 
-export type RunOptions = FilesOptions & DriverOptions;
+export type RunOptions = FilesOptions & Omit<DriverOptions, 'kind'>;
 
 export async function runInputs(inputs: readonly LocalInput[], transformer: Transformer, sink: Sink, options: RunOptions = {}): Promise<RunSummary> {
-  const driver = new Driver(transformer, sink, options);
+  const driver = new Driver(transformer, sink, { ...options, kind: 'file' });
   const report = await driver.run((publisher) => publishFiles(inputs, publisher, options));
   driver.summary.addInputs(report);
   return driver.summary;

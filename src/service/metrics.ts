@@ -46,7 +46,7 @@ export class ServiceMetrics {
     new Gauge({
       name: 'mimelog_store_retention_removed', help: 'Events removed from the store by retention (retain_days), ever', registers,
       collect() {
-        this.set(store.counter('retention_removed'));
+        this.set(store.registry.counter('retention_removed'));
       },
     });
     new Gauge({

@@ -4,6 +4,7 @@ import { bareMessageId, idBytes, textKey } from './documents.js';
 import { type EventRow, EventReader, STORED_COLUMNS, type StoredRow } from './event-rows.js';
 import type Database from 'better-sqlite3';
 import { bytesInUse } from './retention.js';
+import type { ApiStream } from './registry.js';
 import type { Store } from './store.js';
 
 export interface StatsReport {
@@ -62,17 +63,6 @@ export function gaps(db: Database.Database): Gap[] {
   }));
 }
 
-export interface ApiStream {
-  stream: string;
-  caught_up: boolean;
-  /** Seconds between now and the newest event stored from it. */
-  lag_seconds: number | null;
-  pending: number;
-  done: number;
-  dead_lettered: number;
-  updated_at: string;
-}
-
 function toRecord(rows: { k: string | number; n: number }[]): Record<string, number> {
   return Object.fromEntries(rows.map((r) => [String(r.k), r.n]));
 }
@@ -85,11 +75,11 @@ export function stats(store: Store): StatsReport {
   const byDay = toRecord(all(`SELECT strftime('%Y-%m-%d', hour * 3600, 'unixepoch') AS k, sum(events) AS n FROM event_counts GROUP BY k ORDER BY min(hour)`));
   return {
     events: Object.values(byType).reduce((a, b) => a + b, 0),
-    indexed: store.counter('indexed'),
+    indexed: store.registry.counter('indexed'),
     by_type: byType,
     by_type_source: toRecord(all('SELECT type_source AS k, sum(events) AS n FROM event_counts GROUP BY type_source ORDER BY 1')),
     by_day: byDay,
-    duplicates: store.counter('duplicates'),
+    duplicates: store.registry.counter('duplicates'),
     collisions: (db.prepare('SELECT count(*) AS n FROM collisions').get() as { n: number }).n,
     dead_letters: (db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n,
     unknown: byType.unknown ?? 0,
@@ -97,7 +87,7 @@ export function stats(store: Store): StatsReport {
     checkpoints: all<{ source: string; position: number; complete: number; cursor: string | null; updated_at: number }>(
       'SELECT source, position, complete, cursor, updated_at FROM checkpoints ORDER BY source',
     ).map((c) => ({ source: c.source, position: c.position, complete: c.complete === 1, cursor: c.cursor, updated_at: new Date(c.updated_at).toISOString() })),
-    api_streams: apiStreams(db),
+    api_streams: store.registry.apiStreams(),
     gaps: gaps(db),
     store: storeReach(store, byType, byDay),
   };
@@ -121,7 +111,7 @@ function storeReach(store: Store, byType: Record<string, number>, byDay: Record<
     newest_event: span.newest === null ? null : new Date(span.newest).toISOString(),
     approx_bytes_by_day: Object.fromEntries(Object.entries(byDay).map(([day, n]) => [day, share(n)])),
     approx_bytes_by_type: Object.fromEntries(Object.entries(byType).map(([k, n]) => [k, share(n)])),
-    retention_removed: store.counter('retention_removed'),
+    retention_removed: store.registry.counter('retention_removed'),
     last_retention: last ? { ran_at: new Date(last.ran_at).toISOString(), cutoff: new Date(last.cutoff_ms).toISOString(), events_removed: last.events_removed } : null,
   };
 }
@@ -228,26 +218,6 @@ export function* exportDocuments(db: Database.Database, filter: SearchFilter, in
 }
 
 const EXPORT_PAGE = 1000;
-
-function apiStreams(db: Database.Database): ApiStream[] {
-  const rows = db.prepare(`SELECT c.source, c.complete, c.updated_at, c.newest_event_ms,
-      count(w.key) FILTER (WHERE w.state = 'pending') AS pending,
-      count(w.key) FILTER (WHERE w.state = 'done') AS done,
-      count(w.key) FILTER (WHERE w.state = 'dead') AS dead
-    FROM checkpoints c LEFT JOIN work_items w ON w.stream = c.source
-    WHERE c.source LIKE 'mimecast-%' GROUP BY c.source ORDER BY c.source`).all() as
-    { source: string; complete: number; updated_at: number; newest_event_ms: number | null; pending: number; done: number; dead: number }[];
-  const now = Date.now();
-  return rows.map((r) => ({
-    stream: r.source,
-    caught_up: r.complete === 1,
-    lag_seconds: r.newest_event_ms === null ? null : Math.max(0, Math.round((now - r.newest_event_ms) / 1000)),
-    pending: r.pending,
-    done: r.done,
-    dead_lettered: r.dead,
-    updated_at: new Date(r.updated_at).toISOString(),
-  }));
-}
 
 export interface DeadLetterRow {
   rowid: number;

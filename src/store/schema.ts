@@ -154,4 +154,16 @@ export const MIGRATIONS: readonly Migration[] = [
   `,
   // 9: compact events (see compact-events.ts): records in compressed blocks, documents rebuilt on read.
   compactEvents,
+  // 10: each checkpoint says what kind of source it follows (core/sink.ts SOURCE_KINDS), so no
+  // reader tells API streams from files by their names. Older rows get it from the name the
+  // collectors gave them, once, here.
+  `
+  ALTER TABLE checkpoints ADD COLUMN kind TEXT NOT NULL DEFAULT 'file';
+  UPDATE checkpoints SET kind = CASE
+    WHEN source LIKE 'mimecast-v2-feed %' THEN 'mimecast-v2-feed'
+    WHEN source LIKE 'mimecast-v2-stream %' THEN 'mimecast-v2-stream'
+    WHEN source LIKE 'mimecast-v2 %' THEN 'mimecast-v2'
+    WHEN source LIKE 'mimecast-v1 %' THEN 'mimecast-v1'
+    ELSE 'file' END;
+  `,
 ];

@@ -72,7 +72,7 @@ describe('the driver', () => {
         const store = new Store(join(dir, `order-${run++}.db`));
         try {
           const sink = new HeldBackSink(new SqliteSink(store), delays);
-          const driver = new Driver(transformer(), sink);
+          const driver = new Driver(transformer(), sink, { kind: 'file' });
           await driver.run(async (publisher) => {
             for (const [i, batch] of batches.entries()) {
               await publisher.publish({ batch, last: batch.last, checkpoint: { key: 'sample', position: i + 1 } });
@@ -81,7 +81,7 @@ describe('the driver', () => {
           assert.equal(sink.acked, batches.length, 'run returned before every unit was acknowledged');
           assert.ok(sink.maxInFlight <= 2, `${sink.maxInFlight} units in flight`);
           assert.deepEqual(sink.written.map((w) => w.checkpoint?.position), batches.map((_, i) => i + 1));
-          assert.equal(store.checkpoint('sample')?.position, batches.length);
+          assert.equal(store.registry.checkpoint('sample')?.position, batches.length);
           assert.equal(driver.summary.records, batches.length);
           assert.equal(driver.summary.sink.stored + driver.summary.sink.deadLetters + driver.summary.sink.duplicates, batches.length);
         } finally {
@@ -95,7 +95,7 @@ describe('the driver', () => {
   it('computes a state from the processed events, and counts inputs, gaps and dead letters from what was published', async () => {
     const store = new Store(join(dir, 'state.db'));
     try {
-      const driver = new Driver(transformer(), new SqliteSink(store));
+      const driver = new Driver(transformer(), new SqliteSink(store), { kind: 'mimecast-v1' });
       const batches = await sampleBatches();
       const seen: number[] = [];
       await driver.run(async (publisher) => {
@@ -122,9 +122,10 @@ describe('the driver', () => {
       assert.equal(s.gaps, 1);
       assert.equal(s.sink.deadLetters, 1);
       assert.equal(s.records, seen[0]! + 1);
-      const cp = store.checkpoint('api');
+      const cp = store.registry.checkpoint('api');
       assert.equal(cp?.cursor, 'token-3');
       assert.equal(cp?.complete, true);
+      assert.equal(cp?.kind, 'mimecast-v1', 'the driver records its source kind with every state');
       assert.equal((store.db.prepare('SELECT count(*) AS n FROM gaps').get() as { n: number }).n, 1);
     } finally {
       store.close();
@@ -136,14 +137,14 @@ describe('the driver', () => {
     try {
       const batches = await sampleBatches();
       const sink = new HeldBackSink(new SqliteSink(store), [3, 0, 5], 4);
-      const driver = new Driver(transformer(), sink);
+      const driver = new Driver(transformer(), sink, { kind: 'file' });
       await assert.rejects(
         driver.run(async (publisher) => {
           for (const [i, batch] of batches.entries()) await publisher.publish({ batch, last: false, checkpoint: { key: 'f', position: i + 1 } });
         }),
         /disk full at unit 4/,
       );
-      assert.equal(store.checkpoint('f')?.position, 4, 'the units before the failed one are committed, none after it moves the state');
+      assert.equal(store.registry.checkpoint('f')?.position, 4, 'the units before the failed one are committed, none after it moves the state');
     } finally {
       store.close();
     }
@@ -154,14 +155,14 @@ describe('the driver', () => {
     try {
       const batches = await sampleBatches();
       const sink = new HeldBackSink(new SqliteSink(store), [20]);
-      const driver = new Driver(transformer(), sink);
+      const driver = new Driver(transformer(), sink, { kind: 'file' });
       await driver.run(async (publisher) => {
         await publisher.publish({ batch: batches[0]!, last: false, checkpoint: { key: 'a', position: 1 } });
         await publisher.publish({ batch: batches[1]!, last: false, checkpoint: { key: 'b', position: 1 } });
         await Promise.all([publisher.flush(), publisher.flush()]);
         assert.equal(sink.acked, 2);
-        assert.equal(store.checkpoint('a')?.position, 1);
-        assert.equal(store.checkpoint('b')?.position, 1);
+        assert.equal(store.registry.checkpoint('a')?.position, 1);
+        assert.equal(store.registry.checkpoint('b')?.position, 1);
       });
     } finally {
       store.close();

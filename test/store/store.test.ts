@@ -101,6 +101,44 @@ describe('embedded SQLite store', () => {
     assert.throws(() => new Store(path), /newer mimelog/);
   });
 
+  it('gives each checkpoint the kind of its source: old rows on upgrade from schema 9, new ones from the driver, never from their names', async () => {
+    const dir = tmp();
+    const path = join(dir, 'kinds.db');
+    // A schema-9 store as the previous mimelog left it: checkpoints without a kind.
+    new Store(path).close();
+    const old = new Database(path);
+    old.exec('ALTER TABLE checkpoints DROP COLUMN kind');
+    old.pragma('user_version = 9');
+    const cp = old.prepare('INSERT INTO checkpoints (source, position, complete, updated_at) VALUES (?, 0, 1, 1)');
+    for (const name of ['mimecast-v1 https://api.mimecast.com', 'mimecast-v2 https://api.services.mimecast.com receipt', 'mimecast-v2-stream https://api.services.mimecast.com',
+      'mimecast-v2-feed https://api.services.mimecast.com [eu] audit', '/var/spool/mimecast/2026-11-30.log']) cp.run(name);
+    old.close();
+    const store = new Store(path);
+    try {
+      const kinds = Object.fromEntries((store.db.prepare('SELECT source, kind FROM checkpoints').all() as { source: string; kind: string }[]).map((r) => [r.source, r.kind]));
+      assert.deepEqual(kinds, {
+        'mimecast-v1 https://api.mimecast.com': 'mimecast-v1',
+        'mimecast-v2 https://api.services.mimecast.com receipt': 'mimecast-v2',
+        'mimecast-v2-stream https://api.services.mimecast.com': 'mimecast-v2-stream',
+        'mimecast-v2-feed https://api.services.mimecast.com [eu] audit': 'mimecast-v2-feed',
+        '/var/spool/mimecast/2026-11-30.log': 'file',
+      });
+      // From now on the kind comes with the state: a name that looks like an API stream's is still a file.
+      store.writeUnit({ source: 'mimecast-v1 lookalike.log', events: [], deadLetters: [], position: 3, last: true }, { kind: 'file' });
+      store.writeUnit({ source: 'x', events: [], deadLetters: [], position: 0, last: false }, { key: 'tenant-b audit', kind: 'mimecast-v2-feed', cursor: '1796000000000' });
+      assert.equal(store.registry.checkpoint('tenant-b audit')?.kind, 'mimecast-v2-feed');
+      assert.deepEqual(stats(store).api_streams.map((a) => [a.stream, a.kind]), [
+        ['mimecast-v1 https://api.mimecast.com', 'mimecast-v1'],
+        ['mimecast-v2 https://api.services.mimecast.com receipt', 'mimecast-v2'],
+        ['mimecast-v2-feed https://api.services.mimecast.com [eu] audit', 'mimecast-v2-feed'],
+        ['mimecast-v2-stream https://api.services.mimecast.com', 'mimecast-v2-stream'],
+        ['tenant-b audit', 'mimecast-v2-feed'],
+      ]);
+    } finally {
+      store.close();
+    }
+  });
+
   it('keeps hourly counts that equal the events: filled on upgrade from schema 4, kept by every unit, checked by mimelog check', async () => {
     const dir = tmp();
     const path = join(dir, 'old.db');

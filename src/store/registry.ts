@@ -1,0 +1,180 @@
+/**
+ * The registry of source state, beside the events in the same SQLite file: checkpoints (where a
+ * source is, its cursor and identity, the newest event per log type it carried, and what kind of
+ * source it is), the API 2.0 work queue, recorded gaps, dead letters and the running counters.
+ *
+ * It shares the store's connection, so a unit's state commits in the same transaction as the
+ * unit's events (`commit` runs inside Store's unit transaction). With a search sink the same file
+ * is the local state: the engine holds the events, the registry everything else.
+ */
+import type Database from 'better-sqlite3';
+import type { SinkCounts } from '../core/counts.js';
+import type { CheckpointUpdate, SourceKind } from '../core/sink.js';
+import type { DeadLetter } from '../core/unit.js';
+import type { PreparedDeadLetter, PreparedUnit } from './prepared.js';
+
+export interface Checkpoint {
+  readonly source: string;
+  readonly kind: SourceKind;
+  readonly position: number;
+  readonly complete: boolean;
+  readonly identity: string | null;
+  readonly cursor: string | null;
+  readonly updatedAt: number;
+  /** The newest event time stored through this checkpoint. */
+  readonly newestEventMs: number | null;
+  /** The same, per log type (API 1.0: where a gap of that type would begin). */
+  readonly newestByType: Readonly<Record<string, number>>;
+}
+
+export interface StoredDeadLetter extends DeadLetter {
+  readonly rowid: number;
+  readonly replayAttempts: number;
+}
+
+/** An API source's checkpoint as `stats` shows it. */
+export interface ApiStream {
+  stream: string;
+  kind: SourceKind;
+  caught_up: boolean;
+  /** Seconds between now and the newest event stored from it. */
+  lag_seconds: number | null;
+  pending: number;
+  done: number;
+  dead_lettered: number;
+  updated_at: string;
+}
+
+export type CounterName = 'stored' | 'duplicates' | 'collisions' | 'deadLetters' | 'indexed' | 'retention_removed';
+
+export class SourceRegistry {
+  private readonly insertDeadLetter: Database.Statement;
+  private readonly upsertCheckpoint: Database.Statement;
+  private readonly insertGap: Database.Statement;
+  private readonly bumpNewestByType: Database.Statement;
+  private readonly ageOutWorkItems: Database.Statement;
+  private readonly bumpCounter: Database.Statement;
+  private readonly bumpDrift: Database.Statement;
+  private readonly upsertWorkItem: Database.Statement;
+  private readonly queueWorkItem: Database.Statement;
+
+  constructor(private readonly db: Database.Database) {
+    this.insertDeadLetter = db.prepare(`INSERT OR IGNORE INTO dead_letters (source, position, reason, raw, raw_is_text, raw_digest, created_at, truncated_from, cut_short)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.upsertCheckpoint = db.prepare(`INSERT INTO checkpoints (source, kind, position, complete, identity, cursor, updated_at, newest_event_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT(source) DO UPDATE SET kind = excluded.kind, position = excluded.position, complete = excluded.complete,
+      identity = coalesce(excluded.identity, identity), cursor = coalesce(excluded.cursor, cursor), updated_at = excluded.updated_at,
+      newest_event_ms = max(coalesce(newest_event_ms, excluded.newest_event_ms), coalesce(excluded.newest_event_ms, newest_event_ms))`);
+    this.insertGap = db.prepare('INSERT INTO gaps (source, from_ms, to_ms, reason, recorded_at, log_type) VALUES (?, ?, ?, ?, ?, ?)');
+    this.bumpNewestByType = db.prepare(`INSERT INTO checkpoint_types (source, log_type, newest_ms) VALUES (?, ?, ?)
+      ON CONFLICT(source, log_type) DO UPDATE SET newest_ms = max(newest_ms, excluded.newest_ms)`);
+    this.bumpCounter = db.prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value');
+    this.bumpDrift = db.prepare(`INSERT INTO drift_keys (key, count, last_seen) VALUES (?, ?, ?)
+      ON CONFLICT(key) DO UPDATE SET count = count + excluded.count, last_seen = excluded.last_seen`);
+    this.upsertWorkItem = db.prepare(`INSERT INTO work_items (stream, key, state, detail, updated_at) VALUES (?, ?, ?, ?, ?)
+      ON CONFLICT(stream, key) DO UPDATE SET state = excluded.state, detail = excluded.detail, updated_at = excluded.updated_at`);
+    this.queueWorkItem = db.prepare(`INSERT INTO work_items (stream, key, state, page_token, expires_at, updated_at) VALUES (?, ?, 'pending', ?, ?, ?)
+      ON CONFLICT(stream, key) DO UPDATE SET state = 'pending', page_token = excluded.page_token, expires_at = excluded.expires_at, updated_at = excluded.updated_at
+      WHERE state IN ('pending', 'aged-out')`);
+    this.ageOutWorkItems = db.prepare(`UPDATE work_items SET state = 'aged-out', detail = 'aged out at Mimecast before it was fetched', updated_at = ?
+      WHERE stream = ? AND state = 'pending'`);
+  }
+
+  /**
+   * The end of every unit's transaction: its dead letters, work items, gaps and checkpoint.
+   * Runs inside the caller's transaction; sets `counts.deadLetters`.
+   */
+  commit(unit: PreparedUnit, deadLetters: readonly PreparedDeadLetter[], update: CheckpointUpdate | undefined, counts: SinkCounts, now: number): void {
+    for (const d of deadLetters) this.insertDeadLetter.run(d.source, d.position, d.reason, d.raw, d.isText ? 1 : 0, d.digest, now, d.truncatedFrom, d.cutShort ? 1 : 0);
+    counts.deadLetters = deadLetters.length;
+    if (counts.deadLetters > 0) this.bump('deadLetters', counts.deadLetters);
+    if (update?.agedOut) this.ageOutWorkItems.run(now, update.agedOut.stream);
+    const listed = update?.listed;
+    if (listed) for (const i of listed.items) this.queueWorkItem.run(listed.stream, i.key, listed.pageToken, i.expiry ?? null, now);
+    const item = update?.workItem;
+    if (item) this.upsertWorkItem.run(item.stream, item.key, item.state, item.detail ?? null, now);
+    if (update?.moveCheckpoint === false) return;
+    const key = update?.key ?? unit.source;
+    for (const g of update?.gaps ?? []) this.insertGap.run(key, g.fromMs, g.toMs, g.reason, now, g.logType ?? null);
+    this.upsertCheckpoint.run(key, update?.kind ?? 'file', update?.position ?? unit.position, unit.last ? 1 : 0, update?.identity ?? null, update?.cursor ?? null, now, unit.newestEventMs ?? null);
+    for (const [type, ms] of unit.newestByType) this.bumpNewestByType.run(key, type, ms);
+  }
+
+  bump(counter: CounterName, n: number): void {
+    if (n > 0) this.bumpCounter.run(counter, n);
+  }
+
+  /** Keys seen outside the field map (schema drift), with how often. */
+  noteDrift(drift: Iterable<readonly [string, number]>, now: number): void {
+    for (const [k, n] of drift) this.bumpDrift.run(k, n, now);
+  }
+
+  counter(name: CounterName): number {
+    const row = this.db.prepare('SELECT value FROM counters WHERE name = ?').get(name) as { value: number } | undefined;
+    return row?.value ?? 0;
+  }
+
+  checkpoint(source: string): Checkpoint | undefined {
+    const row = this.db.prepare('SELECT source, kind, position, complete, identity, cursor, updated_at, newest_event_ms FROM checkpoints WHERE source = ?').get(source) as
+      | { source: string; kind: SourceKind; position: number; complete: number; identity: string | null; cursor: string | null; updated_at: number; newest_event_ms: number | null }
+      | undefined;
+    return row && {
+      source: row.source, kind: row.kind, position: row.position, complete: row.complete === 1, identity: row.identity, cursor: row.cursor, updatedAt: row.updated_at,
+      newestEventMs: row.newest_event_ms,
+      newestByType: Object.fromEntries((this.db.prepare('SELECT log_type, newest_ms FROM checkpoint_types WHERE source = ?').all(source) as { log_type: string; newest_ms: number }[])
+        .map((t) => [t.log_type, t.newest_ms])),
+    };
+  }
+
+  /** The checkpoints of API sources (not files), with their work queue's counts. */
+  apiStreams(): ApiStream[] {
+    const rows = this.db.prepare(`SELECT c.source, c.kind, c.complete, c.updated_at, c.newest_event_ms,
+        count(w.key) FILTER (WHERE w.state = 'pending') AS pending,
+        count(w.key) FILTER (WHERE w.state = 'done') AS done,
+        count(w.key) FILTER (WHERE w.state = 'dead') AS dead
+      FROM checkpoints c LEFT JOIN work_items w ON w.stream = c.source
+      WHERE c.kind <> 'file' GROUP BY c.source ORDER BY c.source`).all() as
+      { source: string; kind: SourceKind; complete: number; updated_at: number; newest_event_ms: number | null; pending: number; done: number; dead: number }[];
+    const now = Date.now();
+    return rows.map((r) => ({
+      stream: r.source,
+      kind: r.kind,
+      caught_up: r.complete === 1,
+      lag_seconds: r.newest_event_ms === null ? null : Math.max(0, Math.round((now - r.newest_event_ms) / 1000)),
+      pending: r.pending,
+      done: r.done,
+      dead_lettered: r.dead,
+      updated_at: new Date(r.updated_at).toISOString(),
+    }));
+  }
+
+  /** The final state of a work-queue item (done, dead), or undefined while it is still to do. */
+  workItemState(stream: string, key: string): string | undefined {
+    const row = this.db.prepare("SELECT state FROM work_items WHERE stream = ? AND key = ? AND state IN ('done', 'dead')").get(stream, key) as { state: string } | undefined;
+    return row?.state;
+  }
+
+  deadLetterIds(): number[] {
+    return (this.db.prepare('SELECT rowid FROM dead_letters ORDER BY rowid').all() as { rowid: number }[]).map((r) => r.rowid);
+  }
+
+  deadLetter(rowid: number): StoredDeadLetter | undefined {
+    const row = this.db.prepare('SELECT rowid, source, position, reason, raw, raw_is_text, replay_attempts, truncated_from, cut_short FROM dead_letters WHERE rowid = ?').get(rowid) as
+      | { rowid: number; source: string; position: number; reason: string; raw: Buffer; raw_is_text: number; replay_attempts: number; truncated_from: number | null; cut_short: number }
+      | undefined;
+    if (!row) return undefined;
+    return {
+      rowid: row.rowid, source: row.source, position: row.position, reason: row.reason, raw: row.raw_is_text ? row.raw.toString('utf8') : row.raw,
+      replayAttempts: row.replay_attempts, truncatedFrom: row.truncated_from ?? undefined, cutShort: row.cut_short === 1,
+    };
+  }
+
+  /** A dead letter replaced by its events (replay): dropped. */
+  deleteDeadLetter(rowid: number): void {
+    this.db.prepare('DELETE FROM dead_letters WHERE rowid = ?').run(rowid);
+  }
+
+  markReplayFailed(rowid: number, reason: string): void {
+    this.db.prepare('UPDATE dead_letters SET replay_attempts = replay_attempts + 1, reason = ? WHERE rowid = ?').run(reason, rowid);
+  }
+}
