@@ -10,14 +10,21 @@ import { Store } from '../src/store/store.js';
 
 const store = new Store(process.argv[2]!);
 const { transformer } = buildTransformer({ original: true });
-const lines = takeEvents({ seed: 77, startMs: Date.UTC(2027, 0, 1) }, 200_000).map(toKeyValueLine);
+const block = (n: number) => takeEvents({ seed: 77 + n, startMs: Date.UTC(2027 + n, 0, 1) }, 200_000).map(toKeyValueLine);
+let blocks = 0;
+let lines = block(blocks);
 let stop = false;
 process.on('SIGTERM', () => { stop = true; });
 let longest = 0;
 let written = 0;
 let at = 0;
 process.stdout.write('ready\n');
-while (!stop && at < lines.length) {
+// Writes until stopped: a retention pass may outlast one block of new events.
+while (!stop) {
+  if (at >= lines.length) {
+    lines = block(++blocks);
+    at = 0;
+  }
   const text = lines.slice(at, at + 100).join('\n');
   at += 100;
   for await (const batch of decodeBytes(`writer-${at}`, Buffer.from(text))) {

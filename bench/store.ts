@@ -28,7 +28,7 @@ function percentile(values: number[], p: number): number {
  * benches), while another process writes units of 100 events into it as a collector does: its
  * slowest write is the longest stall retention caused.
  */
-async function benchRetention(db: string): Promise<{ events_removed: number; seconds: number; events_per_s: number; longest_batch_ms: number; longest_ingest_write_ms: number; ingest_written: number; mib_before: number; mib_after: number }> {
+export async function benchRetention(db: string): Promise<{ events_removed: number; seconds: number; events_per_s: number; longest_batch_ms: number; longest_ingest_write_ms: number; ingest_written: number; mib_before: number; mib_after: number }> {
   const copy = `${db}.retain`;
   for (const suffix of ['', '-wal', '-shm']) rmSync(copy + suffix, { force: true });
   copyFileSync(db, copy);
@@ -44,8 +44,11 @@ async function benchRetention(db: string): Promise<{ events_removed: number; sec
     const t0 = Date.now();
     const r = await retain(store.db, days, { now: oldest + 86_400_000 + days * 86_400_000 });
     const ms = Date.now() - t0;
-    writer.kill('SIGTERM');
-    await new Promise((resolve) => writer.on('exit', resolve));
+    if (writer.exitCode === null) {
+      const exited = new Promise((resolve) => writer.once('exit', resolve));
+      writer.kill('SIGTERM');
+      await exited;
+    }
     const w = JSON.parse(output.split('\n').filter((l) => l.startsWith('{')).at(-1) ?? '{}') as { longestWriteMs?: number; written?: number };
     return { longest_ingest_write_ms: w.longestWriteMs ?? -1, ingest_written: w.written ?? 0, events_removed: r.eventsRemoved, seconds: +(ms / 1000).toFixed(1), events_per_s: rate(r.eventsRemoved, ms), longest_batch_ms: r.longestBatchMs, mib_before: +(r.bytesBefore / 1048576).toFixed(0), mib_after: +(r.bytesAfter / 1048576).toFixed(0) };
   } finally {
@@ -104,10 +107,12 @@ async function indexSize(node: EngineCluster): Promise<EngineSize> {
 /**
  * The same events in the local OpenSearch test node: once as mimelog's index template makes them,
  * force-merged to one segment per index; then with the codec switched to `best_compression` (a
- * static setting: close, set, open) and force-merged again, which rewrites every segment with it.
- * The test node has no reindex module, so the codec is changed in place instead of by copying.
+ * static setting: close, set, open) and merged again. A merge to one segment leaves an index that
+ * already has one untouched, so one copy of an existing document is added to each index first:
+ * the merge of the two segments then rewrites everything with the new codec. (The test node has no
+ * reindex module, so the codec is changed in place instead of on a copy.)
  */
-async function openSearchSizes(file: string, count: number): Promise<{ template: EngineSize; best_compression: EngineSize; indices: number } | string> {
+export async function openSearchSizes(file: string, count: number): Promise<{ template: EngineSize; best_compression: EngineSize; indices: number } | string> {
   if (!testNodeBuilt('opensearch')) return notBuiltHint('opensearch');
   const node = await EngineCluster.start('opensearch', 1);
   const db = join(BENCH_DIR, `opensearch-size-${count}.db`);
@@ -116,7 +121,7 @@ async function openSearchSizes(file: string, count: number): Promise<{ template:
     run(['ingest', '--db', db, '--sink', 'opensearch', '--search-url', node.urls[0]!, '--replicas', '0', file, '--summary', 'none']);
     const indexed = await node.count();
     if (indexed !== count) throw new Error(`OpenSearch holds ${indexed} documents, expected ${count}`);
-    const indices = Object.keys(await node.request('GET', '/mimecast-siem-*/_settings')).length;
+    const indices = Object.keys(await node.request('GET', '/mimecast-siem-*/_settings'));
     await node.request('POST', '/mimecast-siem-*/_forcemerge?max_num_segments=1');
     const template = await indexSize(node);
     await node.request('POST', '/mimecast-siem-*/_close');
@@ -124,8 +129,14 @@ async function openSearchSizes(file: string, count: number): Promise<{ template:
     if (set.acknowledged !== true) throw new Error(`setting index.codec was refused: ${JSON.stringify(set)}`);
     await node.request('POST', '/mimecast-siem-*/_open');
     await node.waitHealthy('green', 1);
+    for (const index of indices) {
+      const hit = (await node.request('POST', `/${index}/_search`, { size: 1 })).hits.hits[0] as { _source: unknown };
+      await node.request('PUT', `/${index}/_doc/bench-rewrite-marker?refresh=true`, hit._source);
+    }
     await node.request('POST', '/mimecast-siem-*/_forcemerge?max_num_segments=1');
-    return { template, best_compression: await indexSize(node), indices };
+    const codecs = Object.values(await node.request('GET', '/mimecast-siem-*/_settings/index.codec')).map((v) => (v as { settings: { index: { codec: string } } }).settings.index.codec);
+    if (codecs.some((c) => c !== 'best_compression')) throw new Error(`index.codec is ${codecs.join(', ')}`);
+    return { template, best_compression: await indexSize(node), indices: indices.length };
   } finally {
     await node.stop();
     for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });

@@ -105,8 +105,12 @@ export async function retain(
     const t0 = performance.now();
     eventsRemoved += batch.immediate(rows, fields);
     batches++;
-    longestBatchMs = Math.max(longestBatchMs, performance.now() - t0);
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    const batchMs = performance.now() - t0;
+    longestBatchMs = Math.max(longestBatchMs, batchMs);
+    // Leave the write lock free for as long as the batch held it. A collector waiting for the lock
+    // sleeps in SQLite's busy handler, in steps of up to 100 ms, and would miss a lock released
+    // for a moment only: back-to-back batches starved its commit for one to two seconds.
+    await new Promise<void>((resolve) => setTimeout(resolve, Math.max(5, batchMs)));
   }
   record.run(Date.now(), cutoffMs, eventsRemoved);
   // Give the pages back in steps (a store created before incremental auto-vacuum keeps them for new events).
