@@ -14,10 +14,16 @@ import { whoElse } from '../../src/store/who.js';
 import { processInput, runCli, tempDir } from '../support/helpers.js';
 
 const START = Date.UTC(2026, 10, 20);
+/**
+ * The seed of the ordinary mail around the campaigns. A campaign generated from the same seed draws
+ * the same random values, aCodes included, so its messages would share aCodes with ordinary mail:
+ * a collision Mimecast never makes. Campaign seeds are therefore never this one.
+ */
+const NOISE_SEED = 3;
 
 async function storeWith(dir: string, name: string, campaigns: Campaign[], noise = 600): Promise<Store> {
   const store = new Store(join(dir, `${name}.db`));
-  const lines = [...takeEvents({ seed: 3, startMs: START }, noise), ...campaigns.flatMap((c) => c.events)].map(toKeyValueLine);
+  const lines = [...takeEvents({ seed: NOISE_SEED, startMs: START }, noise), ...campaigns.flatMap((c) => c.events)].map(toKeyValueLine);
   store.writeUnit(await processInput(`${name}.log`, lines.join('\n')));
   return store;
 }
@@ -56,7 +62,7 @@ describe('who else received it', () => {
   it('holds for any campaign size and mix of outcomes (property)', async () => {
     const dir = tempDir('who-prop');
     let n = 0;
-    await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: 1, max: 30 }), async (seed, recipients) => {
+    await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 2 ** 31 - 1 }).filter((s) => s !== NOISE_SEED), fc.integer({ min: 1, max: 30 }), async (seed, recipients) => {
       const c = generateCampaign({ seed, startMs: START + 7_200_000, recipients });
       const store = await storeWith(dir, `p${n++}`, [c], 100);
       try {
