@@ -259,7 +259,7 @@ export function startCollector(o: CollectOptions, source: ResolvedSource, deps: 
 
 async function startV1(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v1' }>, deps: CollectorDeps): Promise<RunSummary> {
   const { log, stop, progress } = deps;
-  const { transformer } = buildTransformer(o);
+  const { transformer, workers } = buildTransformer(o);
   const checkpointKey = checkpointName('mimecast-v1', source.baseUrl, deps.name);
   const cp = deps.store.registry.checkpoint(checkpointKey);
   const collector = new V1Collector(
@@ -281,6 +281,7 @@ async function startV1(o: CollectOptions, source: Extract<ResolvedSource, { api:
   log.info('collecting', { api: 'v1', url: source.baseUrl, resume: cp?.cursor ? 'from checkpoint' : 'from the oldest retained data', files_done: cp?.position ?? 0 });
   const driver = new Driver(transformer, deps.sink, {
     kind: 'mimecast-v1',
+    workers,
     onUnit: (unit, s) => {
       if (unit.events.length === 0 && unit.deadLetters.length === 0) return;
       const lag = unit.events.length > 0 ? Date.now() - unit.events.reduce((m, e) => Math.max(m, e.timeMs), -Infinity) : undefined;
@@ -308,7 +309,7 @@ function parseFeeds(list: string): FeedSpec[] {
 async function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v2' }>, deps: CollectorDeps): Promise<RunSummary> {
   const { log, stop, store } = deps;
   const baseUrl = source.baseUrl;
-  const { transformer } = buildTransformer(o);
+  const { transformer, workers } = buildTransformer(o);
   const product = SIEM_PRODUCTS[(o.product ?? 'cg') as ProductName];
   const types = o.types ? o.types.split(',').map((t) => t.trim()).filter(Boolean) : listingTypes(product.name);
   const streamName = (type: string) => `${checkpointName('mimecast-v2', baseUrl, deps.name)} ${type}`;
@@ -332,7 +333,7 @@ async function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api:
       log,
     );
     log.info('collecting', { api: 'v2', mode: 'feeds', url: baseUrl, feeds: feeds.map((f) => f.name) });
-    const driver = new Driver(transformer, deps.sink, { kind: 'mimecast-v2-feed' });
+    const driver = new Driver(transformer, deps.sink, { kind: 'mimecast-v2-feed', workers });
     const { unavailableFeeds } = await driver.run((publisher) => collector.run(publisher, stop));
     driver.summary.unavailableFeeds = unavailableFeeds;
     return driver.summary;
@@ -344,7 +345,7 @@ async function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api:
     const cp = store.registry.checkpoint(checkpointKey);
     const token = cp?.cursor || undefined;
     log.info('collecting', { api: 'v2', mode: 'stream', url: baseUrl, resume: token ? 'from checkpoint' : 'from the oldest retained data' });
-    const driver = new Driver(transformer, deps.sink, { kind: 'mimecast-v2-stream' });
+    const driver = new Driver(transformer, deps.sink, { kind: 'mimecast-v2-stream', workers });
     await driver.run((publisher) => collector.run(token, publisher, stop, cp?.newestEventMs ?? undefined));
     return driver.summary;
   }
@@ -363,7 +364,7 @@ async function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api:
     streamName,
   );
   log.info('collecting', { api: 'v2', mode: 'batch', product: product.title, url: baseUrl, types: types.length, concurrency: o.concurrency });
-  const driver = new Driver(transformer, deps.sink, { kind: 'mimecast-v2' });
+  const driver = new Driver(transformer, deps.sink, { kind: 'mimecast-v2', workers });
   await driver.run((publisher) => collector.run(publisher, stop));
   return driver.summary;
 }

@@ -1,9 +1,9 @@
 /** `mimelog ingest [options] PATH...` */
 import { type Command, Option } from 'commander';
-import { Classifier } from '../classify/classify.js';
 import { DEFAULT_TABLES, type TypeTables, loadTypesFile } from '../classify/type-tables.js';
 import { Logger } from '../log/logger.js';
-import { EcsNormalizer } from '../normalize/ecs.js';
+import { availableParallelism } from 'node:os';
+import { defaultWorkers } from '../pipeline/driver.js';
 import { runInputs } from '../pipeline/run.js';
 import { Transformer, type UnknownTypePolicy } from '../pipeline/transform.js';
 import { NdjsonSink } from '../sinks/ndjson.js';
@@ -22,16 +22,20 @@ export interface PipelineOptions {
   typesFile?: string;
   original: boolean;
   unknownTypes?: string;
+  /** `--workers`: threads that process records; default: every core but one. */
+  workers?: string;
 }
 
-export function buildTransformer(opts: PipelineOptions): { transformer: Transformer; tables: TypeTables } {
+/** The transformer the options describe, its type tables, and how many threads run it. */
+export function buildTransformer(opts: PipelineOptions): { transformer: Transformer; tables: TypeTables; workers: number } {
   const tables = opts.typesFile ? loadTypesFile(opts.typesFile) : DEFAULT_TABLES;
   if (opts.type !== undefined && !tables.isKnownType(opts.type)) {
     throw new UsageError(`unknown --type "${opts.type}"; known types: ${tables.specs.map((s) => s.name).join(', ')}`);
   }
-  const policy = (opts.unknownTypes ?? 'store') as UnknownTypePolicy;
-  const transformer = new Transformer(new Classifier(tables), new EcsNormalizer({ keepOriginal: opts.original }), opts.type, policy);
-  return { transformer, tables };
+  const unknownTypes = (opts.unknownTypes ?? 'store') as UnknownTypePolicy;
+  const transformer = Transformer.fromSpec({ typesFile: opts.typesFile, keepOriginal: opts.original, declaredType: opts.type, unknownTypes });
+  const workers = integerOption(opts.workers, '--workers', 1) ?? defaultWorkers(availableParallelism());
+  return { transformer, tables, workers };
 }
 
 export function addPipelineOptions(cmd: Command): Command {
@@ -39,7 +43,8 @@ export function addPipelineOptions(cmd: Command): Command {
     .option('--type <type>', 'declare the log type of inputs that cannot carry one (file name and record type win)')
     .option('--types-file <path>', 'JSON file extending or replacing the log-type tables')
     .addOption(new Option('--unknown-types <policy>', 'records of unknown type: store (as log_type unknown) or dead-letter (replay them after extending the tables)').choices(['store', 'dead-letter']).default('store'))
-    .option('--no-original', 'leave event.original out of the documents');
+    .option('--no-original', 'leave event.original out of the documents')
+    .option('--workers <n>', `threads that classify, fingerprint and normalize records (1: the main thread; default: cores - 1 = ${defaultWorkers(availableParallelism())})`);
 }
 
 /** The decoding bounds, each an option (see decode/limits.ts). */
@@ -117,7 +122,7 @@ export function registerIngest(program: Command): void {
     .addOption(new Option('--summary <format>', 'run summary on stderr').choices(['text', 'json', 'none']).default('text'));
   addLimitOptions(addSearchSinkOptions(addDbOption(cmd)));
   addPipelineOptions(cmd).action(async (paths: string[], opts: IngestOptions) => {
-    const { transformer } = buildTransformer(opts);
+    const { transformer, workers } = buildTransformer(opts);
     const limits = limitsFrom(opts);
     const storeFiles = opts.sink === 'ndjson' ? [opts.deadLetter] : [opts.db, `${opts.db}-wal`, `${opts.db}-shm`, `${opts.db}-journal`];
     const { inputs, skipped } = await localInputs(paths, process.stdin, storeFiles);
@@ -144,6 +149,7 @@ export function registerIngest(program: Command): void {
         onUnit: (_u, s) => progress.update(s.records),
         signal: stop.signal,
         limits,
+        workers,
       });
     } finally {
       progress.done();

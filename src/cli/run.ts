@@ -44,7 +44,7 @@ function sinkOptions(c: ServiceConfig): SearchSinkCliOptions {
 /** How a source's records become documents, and its input bounds, as `ingest` and `collect` take them. */
 function pipelineOptions(s: SourceConfig): PipelineOptions & LimitCliOptions {
   return {
-    type: s.type, typesFile: s.types_file, unknownTypes: s.unknown_types, original: s.original,
+    type: s.type, typesFile: s.types_file, unknownTypes: s.unknown_types, original: s.original, workers: String(s.workers),
     maxRecordBytes: String(s.max_record_bytes), maxDocumentBytes: String(s.max_document_bytes), maxMemberBytes: String(s.max_member_bytes),
     maxZipBytes: String(s.max_zip_bytes), maxArchiveDepth: String(s.max_archive_depth), maxJsonDepth: String(s.max_json_depth), maxRecordKeys: String(s.max_record_keys),
   };
@@ -78,11 +78,11 @@ function collectOptions(c: ServiceConfig, s: ApiSourceConfig, once: boolean): Co
 /** A spool directory: its files' checkpoints are their paths, and nothing there ages out. */
 function spoolStarter(c: ServiceConfig, s: SpoolSourceConfig, once: boolean): SourceStarter {
   const o = pipelineOptions(s);
-  const { transformer } = buildTransformer(o); // a bad types file fails the config check, not the first poll
+  const { transformer, workers } = buildTransformer(o); // a bad types file fails the config check, not the first poll
   const options = { path: s.path, pollIntervalMs: s.poll_interval_s * 1000, once, limits: limitsFrom(o), exclude: [c.store, `${c.store}-wal`, `${c.store}-shm`, `${c.store}-journal`] };
   return {
     name: s.name, kind: s.kind, checkpointNames: [],
-    start: (deps) => driveFiles(new Driver(transformer, deps.sink, { kind: 'file' }), (publisher) => runSpool(options, publisher, (path) => deps.store.registry.checkpoint(path), deps.log, deps.stop)),
+    start: (deps) => driveFiles(new Driver(transformer, deps.sink, { kind: 'file', workers }), (publisher) => runSpool(options, publisher, (path) => deps.store.registry.checkpoint(path), deps.log, deps.stop)),
   };
 }
 

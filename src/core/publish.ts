@@ -19,7 +19,9 @@ export interface Publication {
   readonly source?: string;
   /**
    * The state committed in the same transaction as the unit's events. A function when the state
-   * depends on the events (a gap that ends at the first event still held); undefined: none moves.
+   * depends on the processed events (a gap that ends at the first event still held): the driver
+   * calls it once the records are processed, once per unit and in publication order, so it may
+   * also follow the events into the source's own state. Undefined: none moves.
    */
   readonly checkpoint?: CheckpointUpdate | ((unit: Unit) => CheckpointUpdate | undefined);
   /** Whether the unit ends what its checkpoint follows (an input read to its end, an API caught up). */
@@ -34,11 +36,11 @@ export interface Publication {
 
 export interface Publisher {
   /**
-   * Processes a publication and hands its unit to the sink. Resolves once the driver can take the
-   * next one (a few units are in flight, committed in order), with the processed unit; a failed
-   * commit surfaces at a later `publish` or at `flush`.
+   * Takes a publication: its records are processed (maybe on another thread) and its unit handed
+   * to the sink in publication order. Resolves once the driver can take the next one (a few units
+   * are in flight); a failure surfaces at a later `publish` or at `flush`.
    */
-  publish(publication: Publication): Promise<Unit>;
+  publish(publication: Publication): Promise<void>;
   /** Resolves once every unit published so far is acknowledged; throws the first failure. A source that reads back what it wrote calls it first. */
   flush(): Promise<void>;
 }

@@ -12,6 +12,8 @@ export interface ProcessedEvent {
   readonly timeMs: number;
   readonly classification: Classification;
   readonly doc: EcsDocument;
+  /** `doc` as JSON text, when it was made where the record was processed (a worker thread): sinks that send text use it as is. */
+  readonly docJson?: string;
   readonly raw: string;
   /** How `raw` is written (the store keeps only `raw` and rebuilds the document from it). */
   readonly format: RecordFormat;
@@ -38,4 +40,9 @@ export interface Unit {
   /** Position of the last item in the unit; the input's checkpoint once the unit is stored. */
   readonly position: number;
   readonly last: boolean;
+}
+
+/** An event's document as JSON text. */
+export function documentJson(e: ProcessedEvent): string {
+  return e.docJson ?? JSON.stringify(e.doc);
 }

@@ -19,10 +19,28 @@ import { type Line, lineBatches, prepend } from './lines.js';
 import type { DecodeResult } from './record.js';
 import { encodeText, hasEscapedBytes } from './text.js';
 
+/**
+ * How the lines of one input are parsed into records. Framing (archives, lines, bounds, the
+ * format) happens where the input is read; parsing each line is left to the thread that
+ * processes the records (`decodeItem`), so that with worker threads it runs in parallel.
+ */
+export interface LineDecoding {
+  readonly format: 'ndjson' | 'key_value';
+  readonly maxJsonDepth: number;
+  readonly maxRecordKeys: number;
+}
+
+/** A line framed but not yet parsed: its text is the item's `raw`, or `text` when raw holds bytes that are not UTF-8. */
+export interface PendingLine {
+  readonly pending: LineDecoding;
+  readonly text?: string;
+}
+
 export interface DecodedItem {
   /** 1-based line number, or array index for a v1 json document; 0 for a whole-input failure. */
   readonly position: number;
-  readonly result: DecodeResult;
+  /** The outcome, or a line still to be parsed (see `decodeItem`). */
+  readonly result: DecodeResult | PendingLine;
   /** The item's bytes: text when it is exact UTF-8, else the bytes (invalid UTF-8, a broken archive). */
   readonly raw: string | Buffer;
   /** The input as a whole failed (bad zip, truncated json or gzip), not one record of it. */
@@ -360,7 +378,7 @@ export function detectTextFormat(firstLine: string): TextFormat {
   }
 }
 
-function decodeLine(format: 'ndjson' | 'key_value', position: number, line: Line, limits: DecodeLimits): DecodedItem {
+function decodeLine(decoding: LineDecoding, position: number, line: Line, limits: DecodeLimits): DecodedItem {
   const raw = line.bytes ?? line.text;
   if (line.unfinished) {
     return { ...failure(position, 'unfinished last line where the input broke (not decoded: it may be cut short)', raw, limits), cutShort: true };
@@ -369,13 +387,25 @@ function decodeLine(format: 'ndjson' | 'key_value', position: number, line: Line
     const reason = `record of ${line.oversizedLength} bytes is over the limit of ${limits.maxRecordBytes} (--max-record-bytes); its first ${raw.length} bytes are kept`;
     return { ...failure(position, reason, raw, limits), truncatedFrom: line.oversizedLength };
   }
-  let result: DecodeResult;
+  return { position, result: line.bytes ? { pending: decoding, text: line.text } : { pending: decoding }, raw };
+}
+
+/** The item's outcome, parsing its line if that was left to this thread. Never throws. */
+export function decodeItem(item: DecodedItem): DecodeResult {
+  const r = item.result;
+  if (!('pending' in r)) return r;
+  const { format, maxJsonDepth, maxRecordKeys } = r.pending;
+  const text = r.text ?? (item.raw as string);
   try {
-    result = format === 'ndjson' ? decodeJsonLine(line.text, limits.maxJsonDepth, limits.maxRecordKeys) : decodeKeyValueLine(line.text, limits.maxRecordKeys);
+    return format === 'ndjson' ? decodeJsonLine(text, maxJsonDepth, maxRecordKeys) : decodeKeyValueLine(text, maxRecordKeys);
   } catch (err) {
-    result = { ok: false, reason: `cannot decode: ${(err as Error).message}` };
+    return { ok: false, reason: `cannot decode: ${(err as Error).message}` };
   }
-  return { position, result, raw };
+}
+
+/** The reason an item failed where its input was read (a whole input, a bound); undefined for a record or a line still to be parsed. */
+export function readFailure(item: DecodedItem): string | undefined {
+  return 'ok' in item.result && !item.result.ok ? item.result.reason : undefined;
 }
 
 interface HeldLine {
@@ -392,8 +422,11 @@ async function* decodeText(name: string, fileName: string, chunks: AsyncIterable
   let heldBytes = 0;
   let pending: DecodedItem[] = [];
   let broken: Error | undefined;
+  const lineDecoding = (f: 'ndjson' | 'key_value'): LineDecoding => ({ format: f, maxJsonDepth: limits.maxJsonDepth, maxRecordKeys: limits.maxRecordKeys });
+  const ndjson = lineDecoding('ndjson');
+  let decoding: LineDecoding | undefined;
   const releaseHeldAsLines = () => {
-    for (const h of held ?? []) pending.push(decodeLine('ndjson', h.position, h.line, limits));
+    for (const h of held ?? []) pending.push(decodeLine(ndjson, h.position, h.line, limits));
     held = undefined;
     format = 'ndjson';
   };
@@ -416,7 +449,8 @@ async function* decodeText(name: string, fileName: string, chunks: AsyncIterable
             continue;
           }
         }
-        pending.push(decodeLine(format as 'ndjson' | 'key_value', lineNo, line, limits));
+        decoding ??= format === 'ndjson' ? ndjson : lineDecoding('key_value');
+        pending.push(decodeLine(decoding, lineNo, line, limits));
       }
       if (pending.length >= BATCH) {
         yield { source: name, fileName, items: pending, last: false };
@@ -440,7 +474,7 @@ async function* decodeText(name: string, fileName: string, chunks: AsyncIterable
     // Not one document. If some lines are records, it is NDJSON with bad lines, each with its
     // own outcome; if none is, it is a broken document, kept whole.
     releaseHeldAsLines();
-    if (!pending.some((i) => i.result.ok)) {
+    if (!pending.some((i) => decodeItem(i).ok)) {
       yield doc;
       return;
     }

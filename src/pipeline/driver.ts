@@ -1,10 +1,11 @@
 /**
  * The one driver of the middle of the journey, for every source: a source publishes decoded
  * records with the state they move to (core/publish.ts); the driver classifies, fingerprints and
- * normalizes them (Transformer), counts them, hands the unit and its state to the sink, and counts
- * the sink's acknowledgement. Units overlap: while one commits the next is fetched and decoded
- * (AckWindow), and commits stay in publication order, so a state never commits before the units
- * published ahead of it.
+ * normalizes them (Transformer, on worker threads with `workers` > 1), counts them, hands the unit
+ * and its state to the sink, and counts the sink's acknowledgement. Units overlap: while some are
+ * processed and one commits, the source fetches and decodes the next (AckWindow). Units reach the
+ * sink in publication order whatever order the workers finish in, so a state never commits before
+ * the units published ahead of it.
  */
 import type { Sink, SourceKind } from '../core/sink.js';
 import type { Publication, Publisher } from '../core/publish.js';
@@ -12,6 +13,7 @@ import type { Unit } from '../core/unit.js';
 import type { DecodedBatch } from '../decode/input.js';
 import { AckWindow } from './ack-window.js';
 import { RunSummary } from './summary.js';
+import { TransformPool } from './transform-pool.js';
 import type { Transformer } from './transform.js';
 
 export interface DriverOptions {
@@ -21,12 +23,25 @@ export interface DriverOptions {
   readonly onUnit?: (unit: Unit, summary: RunSummary) => void;
   /** Counts into this summary (a source that runs many passes keeps one); default: a new one. */
   readonly summary?: RunSummary;
+  /**
+   * Threads that process records: 1 processes them on the calling thread; N > 1 on N worker
+   * threads (only for a transformer built from a spec). Default 1.
+   */
+  readonly workers?: number;
+}
+
+/** The default of `--workers`: every core but one (which decodes and feeds the sink), at least 1. */
+export function defaultWorkers(cores: number): number {
+  return Math.max(1, cores - 1);
 }
 
 export class Driver implements Publisher {
   readonly summary: RunSummary;
-  private readonly window = new AckWindow();
-  private readonly byFeed = new Map<string, Transformer>();
+  private readonly window: AckWindow;
+  /** The worker threads, while `run` runs (publications outside a run are processed here). */
+  private pool: TransformPool | undefined;
+  /** Settles when the last unit published was handed to the sink; rejects once one could not be. */
+  private sinkTurn: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly transformer: Transformer,
@@ -34,53 +49,68 @@ export class Driver implements Publisher {
     private readonly options: DriverOptions,
   ) {
     this.summary = options.summary ?? new RunSummary();
+    // Enough units in flight to keep every worker busy while one commits.
+    this.window = new AckWindow(this.threads() > 1 ? this.threads() + 2 : 2);
+  }
+
+  /** Threads that process records: worker threads only for a transformer that can be rebuilt from its spec. */
+  private threads(): number {
+    return this.transformer.spec ? Math.max(1, this.options.workers ?? 1) : 1;
   }
 
   /** Runs a source until it returns, then waits for every unit it published to be acknowledged. */
   async run<T>(source: (publisher: Publisher) => Promise<T>): Promise<T> {
+    if (this.threads() > 1) this.pool ??= new TransformPool(this.transformer.spec!, this.threads());
     let result: T;
     try {
-      result = await source(this);
+      try {
+        result = await source(this);
+      } finally {
+        await this.window.settle();
+      }
+      await this.window.drain();
     } finally {
-      await this.window.settle();
+      await this.pool?.close();
+      this.pool = undefined;
     }
-    await this.window.drain();
     return result;
   }
 
-  async publish(p: Publication): Promise<Unit> {
+  async publish(p: Publication): Promise<void> {
     const batches: readonly DecodedBatch[] = p.batch === undefined ? [] : 'items' in p.batch ? [p.batch] : p.batch;
-    const transformer = this.transformerFor(p.feed);
-    const parts = batches.map((b) => transformer.process(b));
-    const unit: Unit = {
-      source: p.source ?? parts[0]?.source ?? '',
-      events: parts.length === 1 ? parts[0]!.events : parts.flatMap((u) => u.events),
-      deadLetters: parts.length === 1 ? parts[0]!.deadLetters : parts.flatMap((u) => u.deadLetters),
-      position: Math.max(0, p.minPosition ?? 0, ...parts.map((u) => u.position)),
-      last: p.last,
-    };
-    const given = typeof p.checkpoint === 'function' ? p.checkpoint(unit) : p.checkpoint;
-    const checkpoint = { ...given, kind: this.options.kind };
-    this.summary.countUnit(unit);
-    if (p.endsInput) this.summary.inputs++;
-    this.summary.gaps += checkpoint.gaps?.length ?? 0;
+    const parts = this.pool && batches.length > 0 ? this.pool.transform(p.feed, batches) : Promise.resolve(batches.map((b) => this.transformer.forFeed(p.feed).process(b)));
+    parts.catch(() => undefined); // awaited in turn below; this only keeps an early failure from counting as unhandled
+    // Handed to the sink in publication order; after a unit that could not be, no later one is.
+    const handed = this.sinkTurn.then(async () => {
+      const unit = this.assemble(p, await parts);
+      const given = typeof p.checkpoint === 'function' ? p.checkpoint(unit) : p.checkpoint;
+      const checkpoint = { ...given, kind: this.options.kind };
+      this.summary.countUnit(unit);
+      if (p.endsInput) this.summary.inputs++;
+      this.summary.gaps += checkpoint.gaps?.length ?? 0;
+      return { unit, acked: this.sink.write(unit, checkpoint) };
+    });
+    this.sinkTurn = handed.then(() => undefined);
+    this.sinkTurn.catch(() => undefined); // the failure surfaces through the window, below
     await this.window.push(
-      this.sink.write(unit, checkpoint).then((counts) => {
-        this.summary.addSink(counts);
+      handed.then(async ({ unit, acked }) => {
+        this.summary.addSink(await acked);
         this.options.onUnit?.(unit, this.summary);
       }),
     );
-    return unit;
   }
 
   flush(): Promise<void> {
     return this.window.flush();
   }
 
-  private transformerFor(feed: string | undefined): Transformer {
-    if (feed === undefined) return this.transformer;
-    let t = this.byFeed.get(feed);
-    if (!t) this.byFeed.set(feed, (t = this.transformer.forFeed(feed)));
-    return t;
+  private assemble(p: Publication, parts: readonly Unit[]): Unit {
+    return {
+      source: p.source ?? parts[0]?.source ?? '',
+      events: parts.length === 1 ? parts[0]!.events : parts.flatMap((u) => u.events),
+      deadLetters: parts.length === 1 ? parts[0]!.deadLetters : parts.flatMap((u) => u.deadLetters),
+      position: Math.max(0, p.minPosition ?? 0, ...parts.map((u) => u.position)),
+      last: p.last,
+    };
   }
 }

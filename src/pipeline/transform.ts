@@ -1,19 +1,36 @@
 /**
- * decode → classify → fingerprint → normalize for one batch of one input. Pure: no I/O.
+ * Parse → classify → fingerprint → normalize for one batch of one input. Pure: no I/O. Lines come
+ * framed from where the input was read and are parsed here (decode/input.ts `decodeItem`), so
+ * this whole stage can run on worker threads.
  */
-import type { Classifier } from '../classify/classify.js';
+import { Classifier } from '../classify/classify.js';
+import { DEFAULT_TABLES, loadTypesFile } from '../classify/type-tables.js';
 import type { DeadLetter, ProcessedEvent, Unit } from '../core/unit.js';
-import type { DecodedBatch } from '../decode/input.js';
+import { type DecodedBatch, decodeItem } from '../decode/input.js';
 import type { DecodedRecord } from '../decode/record.js';
 import { type Fingerprint, fingerprint } from '../fingerprint/fingerprint.js';
 import { UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
-import type { EcsNormalizer } from '../normalize/ecs.js';
+import { EcsNormalizer } from '../normalize/ecs.js';
 
 /** How an unknown-type dead letter's reason begins (replay can store it once a types file knows the type). */
 export const UNKNOWN_TYPE_REASON = 'unknown log type';
 
 /** What happens to a record whose log type is `unknown`: stored as such, or kept aside for replay. */
 export type UnknownTypePolicy = 'store' | 'dead-letter';
+
+/**
+ * Everything a transformer is made from, as plain data: a worker thread builds the same
+ * transformer from it (pipeline/transform-pool.ts).
+ */
+export interface TransformSpec {
+  /** A JSON file extending or replacing the log-type tables; default: the built-in tables. */
+  readonly typesFile?: string;
+  /** Keep the record's own text as event.original. */
+  readonly keepOriginal: boolean;
+  /** `--type`: the log type of inputs that cannot carry one. */
+  readonly declaredType?: string;
+  readonly unknownTypes: UnknownTypePolicy;
+}
 
 export class Transformer {
   constructor(
@@ -22,11 +39,24 @@ export class Transformer {
     private readonly declaredType?: string,
     private readonly unknownTypes: UnknownTypePolicy = 'store',
     private readonly feed?: string,
+    /** What it was built from, when it was built from plain data (only such a transformer runs on worker threads). */
+    readonly spec?: TransformSpec,
   ) {}
 
-  /** The same pipeline for records of one API feed, whose log type the feed says. */
-  forFeed(feed: string): Transformer {
-    return new Transformer(this.classifier, this.normalizer, this.declaredType, this.unknownTypes, feed);
+  /** Builds a transformer from plain data; the same spec always builds the same transformer. */
+  static fromSpec(spec: TransformSpec): Transformer {
+    const tables = spec.typesFile ? loadTypesFile(spec.typesFile) : DEFAULT_TABLES;
+    return new Transformer(new Classifier(tables), new EcsNormalizer({ keepOriginal: spec.keepOriginal }), spec.declaredType, spec.unknownTypes, undefined, spec);
+  }
+
+  private readonly feeds = new Map<string, Transformer>();
+
+  /** The same pipeline for records of one API feed, whose log type the feed says (itself without a feed). */
+  forFeed(feed: string | undefined): Transformer {
+    if (feed === undefined) return this;
+    let t = this.feeds.get(feed);
+    if (!t) this.feeds.set(feed, (t = new Transformer(this.classifier, this.normalizer, this.declaredType, this.unknownTypes, feed, this.spec)));
+    return t;
   }
 
   private processRecord(record: DecodedRecord, fileName: string, position: number): ProcessedEvent | { reason: string } {
@@ -45,14 +75,15 @@ export class Transformer {
     let position = 0;
     for (const item of batch.items) {
       position = Math.max(position, item.position);
-      if (!item.result.ok) {
-        deadLetters.push({ source: batch.source, position: item.position, reason: item.result.reason, raw: item.raw, truncatedFrom: item.truncatedFrom, cutShort: item.cutShort });
+      const result = decodeItem(item);
+      if (!result.ok) {
+        deadLetters.push({ source: batch.source, position: item.position, reason: result.reason, raw: item.raw, truncatedFrom: item.truncatedFrom, cutShort: item.cutShort });
         continue;
       }
       // The one guard of the per-record path: whatever one record does to classify, fingerprint
       // or normalize, it becomes that record's dead letter and the rest of the unit goes on.
       try {
-        const outcome = this.processRecord(item.result.record, batch.fileName, item.position);
+        const outcome = this.processRecord(result.record, batch.fileName, item.position);
         if ('reason' in outcome) deadLetters.push({ source: batch.source, position: item.position, reason: outcome.reason, raw: item.raw });
         else events.push(outcome);
       } catch (err) {

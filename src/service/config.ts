@@ -37,6 +37,8 @@ const pipeline = {
   types_file: z.string().optional(),
   unknown_types: oneOf(['store', 'dead-letter'], 'policy').default('store'),
   original: z.boolean().default(true),
+  /** Threads that process this source's records (1: the main thread, which every source shares). */
+  workers: whole(1).default(1),
   // Hostile-input bounds.
   max_record_bytes: whole(1024).default(DEFAULT_LIMITS.maxRecordBytes),
   max_document_bytes: whole(1024).default(DEFAULT_LIMITS.maxDocumentBytes),

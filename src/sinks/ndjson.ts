@@ -5,7 +5,7 @@
 import { type FileHandle, open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type { SinkCounts } from '../core/counts.js';
-import type { DeadLetter, Unit } from '../core/unit.js';
+import { type DeadLetter, type Unit, documentJson } from '../core/unit.js';
 import type { Sink } from '../core/sink.js';
 
 export function deadLetterJson(d: DeadLetter): string {
@@ -33,7 +33,7 @@ export class NdjsonSink implements Sink {
   async write(unit: Unit): Promise<SinkCounts> {
     if (unit.events.length > 0) {
       let text = '';
-      for (const e of unit.events) text += `${JSON.stringify(e.doc)}\n`;
+      for (const e of unit.events) text += `${documentJson(e)}\n`;
       await writeAll(this.out, text);
     }
     if (unit.deadLetters.length > 0) {

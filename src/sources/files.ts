@@ -19,7 +19,7 @@ export interface FilesOptions {
   readonly limits?: DecodeLimits;
 }
 
-/** Inputs started, those of them read to their end (fewer when the run was stopped), and their records. */
+/** Inputs started, those of them read to their end (fewer when the run was stopped), and the records published. */
 export interface FilesReport {
   readonly started: number;
   readonly complete: number;
@@ -28,8 +28,8 @@ export interface FilesReport {
 
 export async function publishFiles(inputs: readonly LocalInput[], publisher: Publisher, options: FilesOptions = {}): Promise<FilesReport> {
   let started = 0;
-  let complete = 0;
   let records = 0;
+  let complete = 0;
   for (const input of inputs) {
     if (options.signal?.aborted) break;
     started++;
@@ -43,14 +43,15 @@ export async function publishFiles(inputs: readonly LocalInput[], publisher: Pub
     for await (const batch of decodeInput(input.name, input.open(), { limits: options.limits, signal: options.signal })) {
       if (batch.interrupted && batch.items.length === 0) break; // nothing new: leave the checkpoint where it is
       const skip = options.resumeAfter?.(batch.source, identity);
-      const unit = await publisher.publish({
-        batch: skip === undefined ? batch : { ...batch, items: batch.items.filter((i) => i.position > skip) },
+      const items = skip === undefined ? batch.items : batch.items.filter((i) => i.position > skip);
+      await publisher.publish({
+        batch: skip === undefined ? batch : { ...batch, items },
         last: batch.last,
         // Never move a checkpoint backwards when a resumed batch is skipped whole.
         minPosition: skip,
         checkpoint: identity === undefined ? undefined : { identity },
       });
-      records += unit.events.length + unit.deadLetters.length;
+      records += items.length; // each becomes one event or one dead letter
       readToEnd = batch.last && !batch.interrupted;
       if (batch.interrupted || options.signal?.aborted) break;
     }

@@ -5,6 +5,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, it } from 'node:test';
 import { takeEvents, toKeyValueLine, toV2Record } from '../../src/simulator/generate.js';
 import { tempDir, SAMPLES, lines, runCli } from '../support/helpers.js';
+import { openWithEventsView } from '../support/stored-events.js';
 
 const tmp = () => tempDir('cli');
 
@@ -61,8 +62,44 @@ describe('mimelog ingest (CLI)', () => {
     assert.match(r.stderr, /1 records dead-lettered to/);
   });
 
+  it('with --workers 3, writes the same documents, dead letters and store rows, in the same order, as with one thread', async () => {
+    const dir = tmp();
+    const inputs = join(dir, 'inputs');
+    mkdirSync(inputs);
+    const events = takeEvents({ seed: 11, startMs: Date.UTC(2026, 3, 1) }, 6000);
+    const kv = events.slice(0, 4000).map(toKeyValueLine);
+    // Bad lines among good ones, one of them not UTF-8: each becomes a dead letter in its place.
+    kv.splice(1500, 0, 'garbage line');
+    const text = Buffer.concat([Buffer.from(`${kv.join('\n')}\n`), Buffer.from([0x61, 0x3d, 0xff, 0xfe, 0x0a])]);
+    writeFileSync(join(inputs, 'a.log'), text);
+    writeFileSync(join(inputs, 'b.ndjson.gz'), gzipSync(events.slice(4000).map((e, i) => JSON.stringify(toV2Record(e, { shape: 'batch', offset: i }))).join('\n')));
+    const outputs = [];
+    for (const workers of ['1', '3']) {
+      const dl = join(dir, `dead-${workers}.ndjson`);
+      const db = join(dir, `store-${workers}.db`);
+      const ndjson = await runCli(['ingest', '--sink', 'ndjson', '--workers', workers, '--dead-letter', dl, '--summary', 'none', inputs]);
+      assert.equal(ndjson.code, 2, ndjson.stderr);
+      const stored = await runCli(['ingest', '--db', db, '--workers', workers, '--summary', 'none', inputs]);
+      assert.equal(stored.code, 2, stored.stderr);
+      const view = openWithEventsView(db);
+      try {
+        outputs.push({
+          docs: ndjson.stdout, deadLetters: readFileSync(dl, 'utf8'),
+          rows: view.prepare('SELECT id, log_type, source, position, doc FROM stored_events ORDER BY rowid').all(),
+          storedDeadLetters: view.prepare('SELECT source, position, reason, hex(raw) AS raw, raw_is_text FROM dead_letters ORDER BY rowid').all(),
+        });
+      } finally {
+        view.close();
+      }
+    }
+    assert.equal(lines(outputs[0]!.docs).length, 6000);
+    assert.equal(lines(outputs[0]!.deadLetters).length, 2);
+    assert.equal(outputs[0]!.rows.length, 6000);
+    assert.deepEqual(outputs[1], outputs[0]);
+  });
+
   it('fails with one clear line for a missing path, an unknown type or sink', async () => {
-    for (const args of [['ingest', '/nonexistent/x.log'], ['ingest', '--type', 'nope', '-'], ['ingest', '--sink', 'kafka', '-'], ['stats', '--db', '/nonexistent.db'], ['search', '--from', 'soon', '--db', '/nonexistent.db']]) {
+    for (const args of [['ingest', '--workers', '0', '-'], ['ingest', '/nonexistent/x.log'], ['ingest', '--type', 'nope', '-'], ['ingest', '--sink', 'kafka', '-'], ['stats', '--db', '/nonexistent.db'], ['search', '--from', 'soon', '--db', '/nonexistent.db']]) {
       const r = await runCli(args);
       assert.equal(r.code, 1, args.join(' '));
       assert.equal(lines(r.stderr).length, 1, r.stderr);

@@ -14,6 +14,7 @@ import type { CheckpointUpdate, Sink } from '../../src/core/sink.js';
 import type { Unit } from '../../src/core/unit.js';
 import { type DecodedBatch, deadLetterBatch, decodeBytes } from '../../src/decode/input.js';
 import { Driver } from '../../src/pipeline/driver.js';
+import { Transformer } from '../../src/pipeline/transform.js';
 import { SqliteSink } from '../../src/sinks/sqlite.js';
 import { Store } from '../../src/store/store.js';
 import { SAMPLES, tempDir, transformer } from '../support/helpers.js';
@@ -98,24 +99,25 @@ describe('the driver', () => {
       const driver = new Driver(transformer(), new SqliteSink(store), { kind: 'mimecast-v1' });
       const batches = await sampleBatches();
       const seen: number[] = [];
+      const sources: string[] = [];
       await driver.run(async (publisher) => {
-        const unit = await publisher.publish({
+        await publisher.publish({
           batch: batches,
           source: 'file-1',
           last: false,
           endsInput: true,
           checkpoint: (u) => {
             seen.push(u.events.length);
+            sources.push(u.source);
             const oldest = Math.min(...u.events.map((e) => e.timeMs));
             return { key: 'api', position: 1, cursor: 'token-2', gaps: [{ fromMs: oldest - 60_000, toMs: oldest, reason: 'aged out' }] };
           },
         });
-        assert.equal(unit.source, 'file-1');
-        assert.equal(unit.events.length, seen[0]);
         await publisher.publish({ batch: deadLetterBatch('file-2', 'does not decode', Buffer.from([0xff, 0x00])), last: false, endsInput: true, checkpoint: { key: 'api', position: 2, cursor: 'token-3' } });
         await publisher.publish({ source: 'api', last: true, minPosition: 2, checkpoint: { key: 'api', position: 2, cursor: 'token-3' } });
       });
       assert.equal(seen.length, 1, 'the state function runs once');
+      assert.deepEqual(sources, ['file-1'], 'the unit is named by the publication');
       assert.ok(seen[0]! > 0);
       const s = driver.summary;
       assert.equal(s.inputs, 2);
@@ -164,6 +166,60 @@ describe('the driver', () => {
         assert.equal(store.registry.checkpoint('a')?.position, 1);
         assert.equal(store.registry.checkpoint('b')?.position, 1);
       });
+    } finally {
+      store.close();
+    }
+  });
+
+  it('with worker threads, hands the sink the same units in the same order as one thread does, whatever order the workers finish in', async () => {
+    const batches = await sampleBatches();
+    const bytes = readFileSync(join(SAMPLES, 'understanding-siem-logs.kv'));
+    // Units of very different sizes, so that workers finish out of publication order.
+    const big: DecodedBatch[] = [];
+    for await (const b of decodeBytes('big.kv', Buffer.concat(Array.from({ length: 40 }, () => bytes)))) big.push(b);
+    const publications = batches.flatMap((b, i) => (i % 3 === 0 ? [b, ...big] : [b]));
+    const spec = { keepOriginal: true, unknownTypes: 'store' as const };
+    const handed = async (workers: number) => {
+      const store = new Store(join(dir, `workers-${workers}.db`));
+      try {
+        const sink = new HeldBackSink(new SqliteSink(store), [0, 2, 1]);
+        const driver = new Driver(Transformer.fromSpec(spec), sink, { kind: 'file', workers });
+        await driver.run(async (publisher) => {
+          for (const [i, batch] of publications.entries()) await publisher.publish({ batch, last: false, checkpoint: { key: 'k', position: i + 1 } });
+        });
+        assert.ok(sink.maxInFlight <= workers + 2, `${sink.maxInFlight} units in flight with ${workers} workers`);
+        assert.equal(store.registry.checkpoint('k')?.position, publications.length);
+        return sink.written.map(({ unit, checkpoint }) => ({
+          position: checkpoint?.position, source: unit.source,
+          events: unit.events.map((e) => [e.id, e.hash, JSON.stringify(e.doc), e.raw]),
+          deadLetters: unit.deadLetters.map((d) => [d.position, d.reason, Buffer.isBuffer(d.raw) ? `bytes:${d.raw.toString('hex')}` : d.raw]),
+        }));
+      } finally {
+        store.close();
+      }
+    };
+    const one = await handed(1);
+    assert.ok(one.some((u) => u.events.length >= 500), 'some units are large');
+    assert.deepEqual(await handed(3), one);
+  });
+
+  it('with worker threads, a worker that fails fails the run, and no state moves past the unit it held', async () => {
+    const store = new Store(join(dir, 'worker-fails.db'));
+    try {
+      const batches = await sampleBatches();
+      // The worker cannot build its transformer (the types file is gone): every unit it is given fails.
+      const missing = join(dir, 'no-such-types.json');
+      const inline = Transformer.fromSpec({ keepOriginal: true, unknownTypes: 'store' });
+      const broken = Object.assign(Object.create(Transformer.prototype) as Transformer, inline, { spec: { keepOriginal: true, unknownTypes: 'store', typesFile: missing } });
+      const driver = new Driver(broken, new SqliteSink(store), { kind: 'file', workers: 2 });
+      await assert.rejects(
+        driver.run(async (publisher) => {
+          await publisher.publish({ source: 'x', last: false, checkpoint: { key: 'f', position: 1 } });
+          for (const [i, batch] of batches.entries()) await publisher.publish({ batch, last: false, checkpoint: { key: 'f', position: i + 2 } });
+        }),
+        /no-such-types\.json/,
+      );
+      assert.equal(store.registry.checkpoint('f')?.position, 1, 'the step without records committed; nothing after the failed unit did');
     } finally {
       store.close();
     }

@@ -11,7 +11,7 @@
  */
 import type { Logger } from '../../log/logger.js';
 import type { SinkCounts } from '../../core/counts.js';
-import type { ProcessedEvent, Unit } from '../../core/unit.js';
+import { type ProcessedEvent, type Unit, documentJson } from '../../core/unit.js';
 import { backoffDelay, sleep } from '../../util/backoff.js';
 import { docWithoutOriginal, prepareDeadLetter, prepareUnit } from '../../store/prepared.js';
 import type { CollisionRow, Delivery, Store } from '../../store/store.js';
@@ -106,7 +106,7 @@ export class SearchSink implements Sink {
   }
 
   private async deliver(unit: Unit): Promise<Delivery> {
-    const docs: BulkDoc[] = unit.events.map((e, slot) => ({ index: this.namer.indexFor(e.timeMs), id: e.id, hash: e.hash, json: JSON.stringify(e.doc), slot }));
+    const docs: BulkDoc[] = unit.events.map((e, slot) => ({ index: this.namer.indexFor(e.timeMs), id: e.id, hash: e.hash, json: documentJson(e), slot }));
     const tally: Tally = { indexed: 0, duplicates: 0, collisions: [], rejected: [] };
     await Promise.all(chunk(docs, this.options.maxDocs, this.options.maxBytes).map((c) => this.deliverChunk(c, unit, tally)));
     return tally;

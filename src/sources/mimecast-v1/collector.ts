@@ -13,7 +13,7 @@ import { CollectorError } from '../../util/errors.js';
 import type { Publisher } from '../../core/publish.js';
 import type { Gap } from '../../core/sink.js';
 import type { ProcessedEvent } from '../../core/unit.js';
-import { type DecodedBatch, deadLetterBatch, decodeBytes } from '../../decode/input.js';
+import { type DecodedBatch, deadLetterBatch, decodeBytes, readFailure } from '../../decode/input.js';
 import { FirstContact } from '../http-body.js';
 import { type DecodeLimits, DEFAULT_LIMITS, boundedBytes } from '../../decode/limits.js';
 import type { Logger } from '../../log/logger.js';
@@ -54,7 +54,7 @@ async function decodeFile(name: string, body: Buffer, limits?: DecodeLimits): Pr
   const batches: DecodedBatch[] = [];
   let inputFailure: string | undefined;
   for await (const batch of decodeBytes(name, body, { limits })) {
-    for (const item of batch.items) if (!item.result.ok && item.wholeInput) inputFailure ??= item.result.reason;
+    for (const item of batch.items) if (item.wholeInput) inputFailure ??= readFailure(item);
     batches.push(batch);
   }
   return { batches, inputFailure };
@@ -142,6 +142,7 @@ export class V1Collector {
         if (this.options.onInvalidToken === 'stop') throw new CollectorError(`${answer.reason}; stopping (--on-invalid-token stop)`);
         this.log.warn('token refused: restarting from the oldest retained data; the fingerprint drops what was already stored', { reason: answer.reason });
         token = undefined;
+        await publisher.flush(); // every file before this one processed: `newestByType` is final
         restarted = newestByType.size > 0;
         continue;
       }
@@ -180,7 +181,8 @@ export class V1Collector {
       }
       decodeAttempts = 0;
       filesDone++;
-      const unit = await publisher.publish({
+      const position = filesDone; // the checkpoint is made once the file is processed, after the loop moved on
+      await publisher.publish({
         batch: batches,
         source: answer.name,
         last: false, // a file's end is not the account's: see 'caught-up'
@@ -191,10 +193,10 @@ export class V1Collector {
             restarted = false;
             gaps = this.reportGaps(agedOutGaps(newestByType, u.events, Date.now(), LOG_TYPE_NAMES));
           }
-          return { key: checkpointKey, position: filesDone, cursor: answer.nextToken, gaps };
+          for (const e of u.events) newestByType.set(e.classification.logType, Math.max(newestByType.get(e.classification.logType) ?? -Infinity, e.timeMs));
+          return { key: checkpointKey, position, cursor: answer.nextToken, gaps };
         },
       });
-      for (const e of unit.events) newestByType.set(e.classification.logType, Math.max(newestByType.get(e.classification.logType) ?? -Infinity, e.timeMs));
       token = answer.nextToken;
     }
   }

@@ -13,7 +13,7 @@
  * exact: every lost event lies inside it.
  */
 import { Readable } from 'node:stream';
-import { type DecodedBatch, decodeBytes, decodeInput } from '../../decode/input.js';
+import { type DecodedBatch, decodeBytes, decodeInput, readFailure } from '../../decode/input.js';
 import type { DecodeLimits } from '../../decode/limits.js';
 import type { Logger } from '../../log/logger.js';
 import type { Publisher } from '../../core/publish.js';
@@ -150,11 +150,11 @@ export class V2BatchCollector {
       batches = decodeInput(name, Readable.from(chunksIdle(body, idle)), { limits: this.options.limits });
     }
     for await (const decoded of batches) {
-      const broken = decoded.items.find((i) => i.wholeInput && !i.result.ok);
-      const reason = broken && !broken.result.ok ? broken.result.reason : undefined;
+      const broken = decoded.items.find((i) => i.wholeInput && readFailure(i) !== undefined);
+      const reason = broken && readFailure(broken);
       let batch = decoded;
       // The line in hand at the break is part of the break: fetched again, or inside the whole file kept below.
-      if (reason !== undefined) batch = { ...batch, items: batch.items.filter((i) => i.result.ok || !i.cutShort) };
+      if (reason !== undefined) batch = { ...batch, items: batch.items.filter((i) => !i.cutShort) }; // a cut-short line is never a record
       if (reason !== undefined && !final) {
         // Keep what was read; fetch the file again rather than dead-letter it now.
         // A file's end is not the type's: only the page-token move says whether the type is caught up.

@@ -48,7 +48,8 @@ export class V2StreamCollector {
    */
   async run(pageToken: string | undefined, publisher: Publisher, stop: AbortSignal, newestStoredMs?: number): Promise<void> {
     let token = pageToken;
-    let newest = newestStoredMs;
+    /** The newest event time stored, followed as each unit is processed (in publication order). */
+    const stored = { newest: newestStoredMs };
     /** Set after a restart from a date: the gap is recorded with the first page that holds an event. */
     let restartedFrom: number | undefined;
     do {
@@ -59,6 +60,8 @@ export class V2StreamCollector {
           page = await this.pages.get<unknown>(STREAM_PATH_V2, { pageSize: String(this.options.pageSize), nextPage: token, dateRangeStartsAt: from }, stop, 'stream page');
         } catch (err) {
           if (!(err instanceof RequestRejectedError && token !== undefined && STREAM_TOKEN_EXPIRED_CODES.includes(err.code ?? ''))) throw err;
+          await publisher.flush(); // every page before this one processed: `stored.newest` is final
+          const newest = stored.newest;
           if (newest === undefined) throw err; // nothing stored yet to restart from: a person must look
           this.log.warn('stream token is older than the stream window: starting again from the newest event stored; the events after it that aged out will be recorded as a gap', { from: new Date(newest).toISOString() });
           token = undefined;
@@ -76,7 +79,7 @@ export class V2StreamCollector {
           }
           restartedFrom = undefined;
         }
-        newest = await this.store(page.value, token, page.nextPage, page.isCaughtUp, publisher, gap) ?? newest;
+        await this.store(page.value, token, page.nextPage, page.isCaughtUp, publisher, gap, stored);
         token = page.nextPage;
         if (page.isCaughtUp) {
           this.log.info('caught up', { mode: 'stream' });
@@ -89,25 +92,26 @@ export class V2StreamCollector {
   /**
    * Decodes a page's events as NDJSON lines (each event re-serialized: its fields, not its bytes,
    * make the fingerprint) and commits them; only the page's last unit moves the token to `next`.
-   * Returns the newest event time stored from the page.
+   * `stored.newest` follows the newest event time of the units as they are processed.
    */
-  private async store(events: unknown[], token: string | undefined, next: string, caughtUp: boolean, publisher: Publisher, gap: Gap | undefined): Promise<number | undefined> {
+  private async store(events: unknown[], token: string | undefined, next: string, caughtUp: boolean, publisher: Publisher, gap: Gap | undefined, stored: { newest: number | undefined }): Promise<void> {
     const source = `${this.options.checkpointKey} page ${token ?? 'first'}`;
     const text = events.map((e) => JSON.stringify(e)).join('\n');
-    let newest: number | undefined;
     let gapToRecord = gap;
     for await (const batch of decodeBytes(source, Buffer.from(text), { limits: this.options.limits })) {
       // `last` of the page's last unit records whether the stream is caught up (checkpoints.complete).
-      const unit = await publisher.publish({
+      const checkpoint = { key: this.options.checkpointKey, position: 0, cursor: batch.last ? next : token ?? '', gaps: gapToRecord && [gapToRecord] };
+      await publisher.publish({
         batch,
         last: batch.last && caughtUp,
         endsInput: batch.last,
-        checkpoint: { key: this.options.checkpointKey, position: 0, cursor: batch.last ? next : token ?? '', gaps: gapToRecord && [gapToRecord] },
+        checkpoint: (unit) => {
+          for (const e of unit.events) stored.newest = stored.newest === undefined ? e.timeMs : Math.max(stored.newest, e.timeMs);
+          return checkpoint;
+        },
       });
-      for (const e of unit.events) newest = newest === undefined ? e.timeMs : Math.max(newest, e.timeMs);
       gapToRecord = undefined;
     }
-    return newest;
   }
 }
 
