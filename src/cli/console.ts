@@ -2,7 +2,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { replayDeadLetters } from '../pipeline/replay.js';
-import { startConsole } from '../console/server.js';
 import { Store } from '../store/store.js';
 import { ENV } from './env.js';
 import { type ListenAddress, isLoopback, parseListen } from '../util/listen.js';
@@ -62,6 +61,7 @@ export function registerConsole(program: Command): void {
         throw new UsageError((err as Error).message);
       }
       const replay = o.allowWrites ? () => replayDeadLetters(store, buildTransformer({ original: true }).transformer) : undefined;
+      const { startConsole } = await import('../console/server.js'); // heavy to load: only this command needs it
       const running = await startConsole({ store, token, replay, host, port, loopback });
       process.stderr.write(`mimelog console: ${running.url} (${o.allowWrites ? 'replay allowed' : 'read-only'}${token ? ', token required' : ''}; store ${o.db})\n`);
       await new Promise<void>((resolve) => {

@@ -6,12 +6,11 @@ import type { Command } from 'commander';
 import { Logger, type Level } from '../log/logger.js';
 import { type ProductName, listingTypes } from '../mimecast/products.js';
 import { FEEDS } from '../mimecast/feeds.js';
-import { type ServiceConfig, type SourceConfig, loadConfig } from '../service/config.js';
-import { type SourceStarter, startService } from '../service/run.js';
+import type { ServiceConfig, SourceConfig } from '../service/config.js';
+import type { SourceStarter } from '../service/run.js';
 import { type CollectOptions, checkpointName, resolveSource, startCollector } from './collect.js';
 import { EXIT, MimelogError, restated } from '../util/errors.js';
 import { type SearchSinkCliOptions, openStoreOrSearchSink } from './sink-options.js';
-import { startConsole } from '../console/server.js';
 import { Store } from '../store/store.js';
 import { listenAddress } from './console.js';
 import { type LimitCliOptions, type PipelineOptions, buildTransformer, limitsFrom } from './ingest.js';
@@ -106,6 +105,7 @@ function starter(c: ServiceConfig, s: SourceConfig, once: boolean): SourceStarte
 async function serveConsole(config: ServiceConfig, log: Logger): Promise<{ close(): Promise<void> }> {
   const { host, port } = listenAddress(config.console!.listen, 'console.listen');
   const store = new Store(config.store, { readonly: true });
+  const { startConsole } = await import('../console/server.js');
   const running = await startConsole({ store, token: config.console!.token, host, port, loopback: isLoopback(host) });
   log.info('console listening', { url: running.url, token: config.console!.token !== undefined });
   return {
@@ -125,6 +125,9 @@ export function registerRun(program: Command): void {
     .option('--once', 'stop each source once it is caught up, then exit (a failed source is not retried)')
     .action(async (o: { config: string; check?: boolean; once?: boolean }) => {
       // A ConfigError says every problem at once, one per line (see errorText).
+      // Loaded here, not at start: the config schema, metrics and HTTP modules are heavy to load
+      // and no other command needs them (every command pays for what main.ts loads).
+      const [{ loadConfig }, { startService }] = await Promise.all([import('../service/config.js'), import('../service/run.js')]);
       const config = loadConfig(o.config, process.env);
       if (config.console && !config.console.token && !isLoopback(listenAddress(config.console.listen, 'console.listen').host)) {
         process.stderr.write(`mimelog: config ${o.config}: console.listen ${config.console.listen} is reachable from other machines: give the console a token (console.token_file)\n`);

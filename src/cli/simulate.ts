@@ -2,7 +2,6 @@
 import { join } from 'node:path';
 import { type Command, Option } from 'commander';
 import { V1_FAULTS, V2_FAULTS, parseFaults } from '../simulator/faults.js';
-import { MimecastSimulator, randomSeed } from '../simulator/server.js';
 import { MimelogError, UsageError } from '../util/errors.js';
 import { integerOption } from './options.js';
 
@@ -61,6 +60,7 @@ export function registerSimulate(program: Command): void {
     .option('--clock <iso>', 'with --horizons: the simulated time now (default: the newest event)')
     .addOption(new Option('--format <format>', 'format of the files written by --write-expected').choices(['key_value', 'json']).default('key_value'))
     .action(async (o: SimulateOptions) => {
+      const { MimecastSimulator, randomSeed } = await import('../simulator/server.js'); // only this command serves
       const seed = int(o.seed, '--seed') ?? randomSeed();
       let rateLimit: { limit: number; windowMs: number } | undefined;
       if (o.rateLimit) {

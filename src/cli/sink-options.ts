@@ -8,9 +8,8 @@ import type { Command } from 'commander';
 import type { Logger } from '../log/logger.js';
 import type { Sink } from '../core/sink.js';
 import { SqliteWorkerSink } from '../sinks/sqlite.js';
-import { type SearchAuth, SearchClient } from '../sinks/search/client.js';
+import type { SearchAuth } from '../sinks/search/client.js';
 import { DEFAULT_INDEX_PATTERN } from '../sinks/search/index-name.js';
-import { SearchSink } from '../sinks/search/search-sink.js';
 import { Store } from '../store/store.js';
 import { UsageError, restated } from '../util/errors.js';
 import { integerOption } from './options.js';
@@ -88,6 +87,8 @@ export async function openStoreOrSearchSink(o: SearchSinkCliOptions, log: Logger
   for (const u of urls) {
     if (!URL.canParse(u)) throw new UsageError(`--search-url: not a URL: ${u}`);
   }
+  // Loaded only for a search sink: its HTTP client is heavy to load (see cli/main.ts).
+  const [{ SearchClient }, { SearchSink }] = await Promise.all([import('../sinks/search/client.js'), import('../sinks/search/search-sink.js')]);
   const client = new SearchClient({
     urls,
     auth: searchAuth(o, process.env),

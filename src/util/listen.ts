@@ -4,7 +4,6 @@
  */
 import { isIP } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 
 export interface ListenAddress {
   readonly host: string;
@@ -39,6 +38,7 @@ export interface Listening {
 
 /** Serves `fetch` at `at`; resolves once listening, rejects with the cause when it cannot. */
 export async function listen(fetch: (request: Request, env: unknown) => Response | Promise<Response>, at: ListenAddress): Promise<Listening> {
+  const { serve } = await import('@hono/node-server'); // loaded only by the commands that listen (see cli/main.ts)
   const server = serve({ fetch, hostname: at.host, port: at.port });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
