@@ -78,9 +78,9 @@ export interface ChildRun {
   readonly maxRssMiB: number;
 }
 
-/** Ingests `file` to /dev/null in a fresh process and returns its event count, time and peak RSS. */
-export function ingestInChild(file: string): ChildRun {
-  return JSON.parse(execFileSync(process.execPath, [RSS_CHILD, file], { encoding: 'utf8', maxBuffer: 1 << 20 })) as ChildRun;
+/** Ingests `file` to /dev/null in a fresh process (`workers` threads process records) and returns its event count, time and peak RSS. */
+export function ingestInChild(file: string, workers = 1): ChildRun {
+  return JSON.parse(execFileSync(process.execPath, [RSS_CHILD, String(workers), file], { encoding: 'utf8', maxBuffer: 1 << 20 })) as ChildRun;
 }
 
 /** Every `every`-th stored event of one log type (at most `limit`), as the store returns events. */

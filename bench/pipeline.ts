@@ -1,14 +1,18 @@
 /**
- * Pipeline throughput: key_value → ECS NDJSON and v2 NDJSON → ECS NDJSON, against a bare
- * JSON.parse + JSON.stringify pass over the same events as JSON, in the same process and run.
+ * Pipeline throughput: key_value → ECS NDJSON and v2 NDJSON → ECS NDJSON in memory, against a bare
+ * JSON.parse + JSON.stringify pass over the same events as JSON, in the same process and run; and
+ * the whole pipeline (a file → NDJSON to /dev/null, each run its own process) with 1 and 2 worker
+ * threads, against the serialization floor: a bare JSON.parse + JSON.stringify of the documents it
+ * writes.
  */
+import { readFileSync } from 'node:fs';
 import { decodeInput } from '../src/decode/input.js';
 import { takeEvents, toKeyValueLine, toV1JsonRecord, toV2Record } from '../src/simulator/generate.js';
 import { Classifier } from '../src/classify/classify.js';
 import { DEFAULT_TABLES } from '../src/classify/type-tables.js';
 import { EcsNormalizer } from '../src/normalize/ecs.js';
 import { Transformer } from '../src/pipeline/transform.js';
-import { type Row, START_MS, rate, time, timeAsync } from './common.js';
+import { type ChildRun, type Row, START_MS, corpusFile, ingestInChild, rate, time, timeAsync } from './common.js';
 
 function chunks(text: string, size = 64 * 1024): Buffer[] {
   const buf = Buffer.from(text);
@@ -30,6 +34,17 @@ async function pipelineOnce(name: string, parts: Buffer[]): Promise<number> {
     bytes += text.length;
   }
   return bytes;
+}
+
+/** The documents the pipeline writes for `parts`, one JSON text each. */
+async function outputDocuments(name: string, parts: Buffer[]): Promise<string[]> {
+  const t = new Transformer(new Classifier(DEFAULT_TABLES), new EcsNormalizer({ keepOriginal: true }));
+  const docs: string[] = [];
+  async function* source() {
+    yield* parts;
+  }
+  for await (const batch of decodeInput(name, source())) for (const e of t.process(batch).events) docs.push(JSON.stringify(e.doc));
+  return docs;
 }
 
 function bareJsonOnce(jsonLines: readonly string[]): number {
@@ -71,11 +86,35 @@ export async function benchPipeline(count: number): Promise<{ rows: Row[]; resul
     v2_ratio: +(bare / v2Ms).toFixed(3),
   };
   void time;
+  // The whole pipeline in its own process, with one thread and with two worker threads.
+  const file = await corpusFile(`kv-${count}.log`, count, toKeyValueLine);
+  const outputDocs = await outputDocuments(file, chunks(readFileSync(file, 'utf8')));
+  const floor = await best(() => bareJsonOnce(outputDocs));
+  const whole = (workers: number): ChildRun => {
+    let fastest: ChildRun | undefined;
+    for (let i = 0; i < 3; i++) {
+      const run = ingestInChild(file, workers);
+      if (!fastest || run.ms < fastest.ms) fastest = { ...run, maxRssMiB: Math.max(run.maxRssMiB, fastest?.maxRssMiB ?? 0) };
+    }
+    return fastest!;
+  };
+  const one = whole(1);
+  const two = whole(2);
+  const floorEps = rate(count, floor);
+  const wholeResults = {
+    output_json_eps: floorEps,
+    workers1_eps: rate(one.events, one.ms), workers1_ratio: +(floor / one.ms).toFixed(3), workers1_max_rss_mib: one.maxRssMiB,
+    workers2_eps: rate(two.events, two.ms), workers2_ratio: +(floor / two.ms).toFixed(3), workers2_max_rss_mib: two.maxRssMiB,
+    workers2_vs_1: +(one.ms / two.ms).toFixed(3),
+  };
   const rows: Row[] = [
     { name: `events`, value: String(count) },
     { name: 'bare JSON.parse+stringify (baseline)', value: `${results.bare_json_eps.toLocaleString('en')} events/s` },
     { name: 'key_value → ECS NDJSON', value: `${results.kv_eps.toLocaleString('en')} events/s  ratio ${results.kv_ratio} (target ≥ 0.5)` },
     { name: 'v2 NDJSON → ECS NDJSON', value: `${results.v2_eps.toLocaleString('en')} events/s  ratio ${results.v2_ratio} (target ≥ 0.5)` },
+    { name: 'bare JSON.parse+stringify of the output documents (the floor)', value: `${floorEps.toLocaleString('en')} events/s` },
+    { name: 'whole pipeline, key_value file → NDJSON, --workers 1', value: `${rate(one.events, one.ms).toLocaleString('en')} events/s  ratio ${(floor / one.ms).toFixed(3)}  peak RSS ${one.maxRssMiB} MiB` },
+    { name: 'whole pipeline, key_value file → NDJSON, --workers 2', value: `${rate(two.events, two.ms).toLocaleString('en')} events/s  ratio ${(floor / two.ms).toFixed(3)}  peak RSS ${two.maxRssMiB} MiB  (${(one.ms / two.ms).toFixed(2)}× --workers 1)` },
   ];
-  return { rows, results };
+  return { rows, results: { ...results, ...wholeResults } };
 }

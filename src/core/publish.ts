@@ -5,7 +5,7 @@
  * source, in one place: classify → fingerprint → normalize → sink → acknowledge → commit the state.
  */
 import type { DecodedBatch } from '../decode/input.js';
-import type { CheckpointUpdate } from './sink.js';
+import type { SourceState } from './sink.js';
 import type { Unit } from './unit.js';
 
 export interface Publication {
@@ -23,7 +23,7 @@ export interface Publication {
    * calls it once the records are processed, once per unit and in publication order, so it may
    * also follow the events into the source's own state. Undefined: none moves.
    */
-  readonly checkpoint?: CheckpointUpdate | ((unit: Unit) => CheckpointUpdate | undefined);
+  readonly checkpoint?: SourceState | ((unit: Unit) => SourceState | undefined);
   /** Whether the unit ends what its checkpoint follows (an input read to its end, an API caught up). */
   readonly last: boolean;
   /** The unit's position is at least this (a resumed input never moves its checkpoint backwards). */

@@ -17,7 +17,7 @@ import { TransformPool } from './transform-pool.js';
 import type { Transformer } from './transform.js';
 
 export interface DriverOptions {
-  /** What kind of source the driver runs: recorded with each of its checkpoints. */
+  /** What kind of source the driver runs: every state it publishes is of this kind. */
   readonly kind: SourceKind;
   /** Called after each unit is acknowledged (progress display). */
   readonly onUnit?: (unit: Unit, summary: RunSummary) => void;
@@ -83,12 +83,12 @@ export class Driver implements Publisher {
     // Handed to the sink in publication order; after a unit that could not be, no later one is.
     const handed = this.sinkTurn.then(async () => {
       const unit = this.assemble(p, await parts);
-      const given = typeof p.checkpoint === 'function' ? p.checkpoint(unit) : p.checkpoint;
-      const checkpoint = { ...given, kind: this.options.kind };
+      const state = typeof p.checkpoint === 'function' ? p.checkpoint(unit) : p.checkpoint;
+      if (state && state.kind !== this.options.kind) throw new Error(`a ${this.options.kind} source published a ${state.kind} state`);
       this.summary.countUnit(unit);
       if (p.endsInput) this.summary.inputs++;
-      this.summary.gaps += checkpoint.gaps?.length ?? 0;
-      return { unit, acked: this.sink.write(unit, checkpoint) };
+      this.summary.gaps += state?.gaps?.length ?? 0;
+      return { unit, acked: this.sink.write(unit, state) };
     });
     this.sinkTurn = handed.then(() => undefined);
     this.sinkTurn.catch(() => undefined); // the failure surfaces through the window, below

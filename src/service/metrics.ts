@@ -5,7 +5,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { SinkCounts } from '../core/counts.js';
-import type { CheckpointUpdate, Sink } from '../core/sink.js';
+import type { SourceState, Sink } from '../core/sink.js';
 import type { Unit } from '../core/unit.js';
 import type { Store } from '../store/store.js';
 import type { ApiObserver } from '../util/backoff.js';
@@ -117,7 +117,7 @@ export class ServiceMetrics {
   /** Wraps the shared sink for one source, counting what it reads and what the sink acknowledges. */
   countingSink(source: string, inner: Sink): Sink {
     return {
-      write: async (unit: Unit, checkpoint?: CheckpointUpdate): Promise<SinkCounts> => {
+      write: async (unit: Unit, checkpoint?: SourceState): Promise<SinkCounts> => {
         for (const e of unit.events) this.records.inc({ source, log_type: e.classification.logType });
         if (unit.deadLetters.length) this.records.inc({ source, log_type: 'dead_letter' }, unit.deadLetters.length);
         const end = this.sinkSeconds.startTimer({ source });

@@ -11,7 +11,7 @@ import type { SinkCounts } from '../core/counts.js';
 import type { Unit } from '../core/unit.js';
 import { type PreparedUnit, prepareUnit } from '../store/prepared.js';
 import type { Store } from '../store/store.js';
-import type { CheckpointUpdate, Sink } from '../core/sink.js';
+import type { SourceState, Sink } from '../core/sink.js';
 
 export class SqliteSink implements Sink {
   /** The first failed write: no later unit commits, so no checkpoint moves past it. */
@@ -19,7 +19,7 @@ export class SqliteSink implements Sink {
 
   constructor(private readonly store: Store) {}
 
-  async write(unit: Unit, checkpoint?: CheckpointUpdate): Promise<SinkCounts> {
+  async write(unit: Unit, checkpoint?: SourceState): Promise<SinkCounts> {
     if (this.failure) throw new Error(`not stored: an earlier unit failed (${this.failure.message})`);
     try {
       return this.store.writeUnit(unit, checkpoint);
@@ -37,7 +37,7 @@ export class SqliteSink implements Sink {
 export interface WorkerRequest {
   readonly id: number;
   readonly unit: PreparedUnit;
-  readonly checkpoint?: CheckpointUpdate;
+  readonly checkpoint?: SourceState;
 }
 
 export type WorkerReply = { id: number; counts: SinkCounts } | { id: number; error: string };
@@ -68,7 +68,7 @@ export class SqliteWorkerSink implements Sink {
     this.pending.clear();
   }
 
-  write(unit: Unit, checkpoint?: CheckpointUpdate): Promise<SinkCounts> {
+  write(unit: Unit, checkpoint?: SourceState): Promise<SinkCounts> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.next++;
     const request: WorkerRequest = { id, unit: prepareUnit(unit), checkpoint };

@@ -49,7 +49,7 @@ export async function publishFiles(inputs: readonly LocalInput[], publisher: Pub
         last: batch.last,
         // Never move a checkpoint backwards when a resumed batch is skipped whole.
         minPosition: skip,
-        checkpoint: identity === undefined ? undefined : { identity },
+        checkpoint: { kind: 'file', identity },
       });
       records += items.length; // each becomes one event or one dead letter
       readToEnd = batch.last && !batch.interrupted;

@@ -9,7 +9,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { SinkCounts } from '../core/counts.js';
-import type { CheckpointUpdate, SourceKind } from '../core/sink.js';
+import type { SourceKind, SourceState } from '../core/sink.js';
 import type { DeadLetter } from '../core/unit.js';
 import type { PreparedDeadLetter, PreparedUnit } from './prepared.js';
 
@@ -30,6 +30,33 @@ export interface Checkpoint {
 export interface StoredDeadLetter extends DeadLetter {
   readonly rowid: number;
   readonly replayAttempts: number;
+}
+
+/** A checkpoint row's columns. */
+interface CheckpointRow {
+  readonly key: string;
+  readonly position: number;
+  readonly identity: string | null;
+  readonly cursor: string | null;
+}
+
+/**
+ * Where each kind of source state lands in its checkpoint row; undefined: the state moves no
+ * checkpoint (an API 2.0 step that only changes the work queue).
+ */
+function checkpointRow(state: SourceState, unit: PreparedUnit): CheckpointRow | undefined {
+  switch (state.kind) {
+    case 'file':
+      return { key: unit.source, position: unit.position, identity: state.identity ?? null, cursor: null };
+    case 'mimecast-v1':
+      return { key: state.key, position: state.filesDone, identity: null, cursor: state.token ?? null };
+    case 'mimecast-v2':
+      return state.pageToken === undefined ? undefined : { key: state.key, position: unit.position, identity: null, cursor: state.pageToken };
+    case 'mimecast-v2-stream':
+      return { key: state.key, position: 0, identity: null, cursor: state.token };
+    case 'mimecast-v2-feed':
+      return { key: state.key, position: 0, identity: null, cursor: String(state.windowEndMs) };
+  }
 }
 
 /** An API source's checkpoint as `stats` shows it. */
@@ -84,20 +111,22 @@ export class SourceRegistry {
    * The end of every unit's transaction: its dead letters, work items, gaps and checkpoint.
    * Runs inside the caller's transaction; sets `counts.deadLetters`.
    */
-  commit(unit: PreparedUnit, deadLetters: readonly PreparedDeadLetter[], update: CheckpointUpdate | undefined, counts: SinkCounts, now: number): void {
+  commit(unit: PreparedUnit, deadLetters: readonly PreparedDeadLetter[], state: SourceState | undefined, counts: SinkCounts, now: number): void {
     for (const d of deadLetters) this.insertDeadLetter.run(d.source, d.position, d.reason, d.raw, d.isText ? 1 : 0, d.digest, now, d.truncatedFrom, d.cutShort ? 1 : 0);
     counts.deadLetters = deadLetters.length;
     if (counts.deadLetters > 0) this.bump('deadLetters', counts.deadLetters);
-    if (update?.agedOut) this.ageOutWorkItems.run(now, update.agedOut.stream);
-    const listed = update?.listed;
-    if (listed) for (const i of listed.items) this.queueWorkItem.run(listed.stream, i.key, listed.pageToken, i.expiry ?? null, now);
-    const item = update?.workItem;
-    if (item) this.upsertWorkItem.run(item.stream, item.key, item.state, item.detail ?? null, now);
-    if (update?.moveCheckpoint === false) return;
-    const key = update?.key ?? unit.source;
-    for (const g of update?.gaps ?? []) this.insertGap.run(key, g.fromMs, g.toMs, g.reason, now, g.logType ?? null);
-    this.upsertCheckpoint.run(key, update?.kind ?? 'file', update?.position ?? unit.position, unit.last ? 1 : 0, update?.identity ?? null, update?.cursor ?? null, now, unit.newestEventMs ?? null);
-    for (const [type, ms] of unit.newestByType) this.bumpNewestByType.run(key, type, ms);
+    if (state?.kind === 'mimecast-v2') {
+      if (state.agedOut) this.ageOutWorkItems.run(now, state.agedOut.stream);
+      const listed = state.listed;
+      if (listed) for (const i of listed.items) this.queueWorkItem.run(listed.stream, i.key, listed.pageToken, i.expiry ?? null, now);
+      const item = state.workItem;
+      if (item) this.upsertWorkItem.run(item.stream, item.key, item.state, item.detail ?? null, now);
+    }
+    const row = state && checkpointRow(state, unit);
+    if (!row) return;
+    for (const g of state!.gaps ?? []) this.insertGap.run(row.key, g.fromMs, g.toMs, g.reason, now, g.logType ?? null);
+    this.upsertCheckpoint.run(row.key, state!.kind, row.position, unit.last ? 1 : 0, row.identity, row.cursor, now, unit.newestEventMs ?? null);
+    for (const [type, ms] of unit.newestByType) this.bumpNewestByType.run(row.key, type, ms);
   }
 
   bump(counter: CounterName, n: number): void {

@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { type SinkCounts, addCounts, noCounts } from '../core/counts.js';
 import type { Unit } from '../core/unit.js';
 import { type PreparedDeadLetter, type PreparedEvent, type PreparedUnit, prepareUnit } from './prepared.js';
-import type { CheckpointUpdate } from '../core/sink.js';
+import type { SourceState } from '../core/sink.js';
 import { MIGRATIONS } from './schema.js';
 import type { LogTypeSource } from '../classify/classify.js';
 import { rebuildDocument, storedId } from './documents.js';
@@ -102,7 +102,7 @@ export class Store {
   private readonly insertCollision: Database.Statement;
   /** Source state, dead letters and counters, in the same file and transactions as the events. */
   readonly registry: SourceRegistry;
-  private readonly writeUnitTx: (unit: PreparedUnit, update: CheckpointUpdate | undefined) => SinkCounts;
+  private readonly writeUnitTx: (unit: PreparedUnit, update: SourceState | undefined) => SinkCounts;
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
     if (options.readonly) upgradeIfOlder(path);
@@ -133,7 +133,7 @@ export class Store {
     this.insertCollision = this.db.prepare(`INSERT INTO collisions (id, stored_hash, new_hash, stored_doc, new_doc, new_original, source, position, seen_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.registry = new SourceRegistry(this.db);
-    const writeTx = this.db.transaction((unit: PreparedUnit, update: CheckpointUpdate | undefined) => this.writeUnitNow(unit, update));
+    const writeTx = this.db.transaction((unit: PreparedUnit, update: SourceState | undefined) => this.writeUnitNow(unit, update));
     this.writeUnitTx = (unit, update) => this.rollingBack(() => writeTx.immediate(unit, update));
   }
 
@@ -142,12 +142,12 @@ export class Store {
   }
 
   /** Stores a unit and moves its input's checkpoint, atomically. */
-  writeUnit(unit: Unit, update?: CheckpointUpdate): SinkCounts {
+  writeUnit(unit: Unit, update?: SourceState): SinkCounts {
     return this.writePrepared(prepareUnit(unit), update);
   }
 
   /** The same, for a unit already turned into rows (see prepared.ts; the ingest worker uses this). */
-  writePrepared(unit: PreparedUnit, update?: CheckpointUpdate): SinkCounts {
+  writePrepared(unit: PreparedUnit, update?: SourceState): SinkCounts {
     return this.writeUnitTx(unit, update);
   }
 
@@ -161,7 +161,7 @@ export class Store {
     }
   }
 
-  private writeUnitNow(unit: PreparedUnit, update: CheckpointUpdate | undefined): SinkCounts {
+  private writeUnitNow(unit: PreparedUnit, update: SourceState | undefined): SinkCounts {
     const now = Date.now();
     const counts = this.storeEvents(unit, now);
     this.registry.commit(unit, unit.deadLetters, update, counts, now);
@@ -173,7 +173,7 @@ export class Store {
    * collisions it found, documents it rejected (as dead letters), then the unit's checkpoint.
    * Called only once every event of the unit has one of those outcomes.
    */
-  recordDelivery(unit: PreparedUnit, delivery: Delivery, update?: CheckpointUpdate): SinkCounts {
+  recordDelivery(unit: PreparedUnit, delivery: Delivery, update?: SourceState): SinkCounts {
     return this.db.transaction(() => {
       const now = Date.now();
       for (const c of delivery.collisions) {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { SinkCounts } from '../../src/core/counts.js';
-import type { CheckpointUpdate, Sink } from '../../src/core/sink.js';
+import type { Sink, SourceState, V1State } from '../../src/core/sink.js';
 import type { Unit } from '../../src/core/unit.js';
 import { type DecodedBatch, deadLetterBatch, decodeBytes } from '../../src/decode/input.js';
 import { Driver } from '../../src/pipeline/driver.js';
@@ -36,7 +36,7 @@ async function sampleBatches(): Promise<DecodedBatch[]> {
  * after a failure commits. Records what it was handed.
  */
 class HeldBackSink implements Sink {
-  readonly written: { unit: Unit; checkpoint?: CheckpointUpdate }[] = [];
+  readonly written: { unit: Unit; checkpoint?: SourceState }[] = [];
   acked = 0;
   inFlight = 0;
   maxInFlight = 0;
@@ -46,7 +46,7 @@ class HeldBackSink implements Sink {
     private readonly delays: readonly number[],
     private readonly failAt = -1,
   ) {}
-  write(unit: Unit, checkpoint?: CheckpointUpdate): Promise<SinkCounts> {
+  write(unit: Unit, checkpoint?: SourceState): Promise<SinkCounts> {
     const i = this.written.length;
     this.written.push({ unit, checkpoint });
     this.inFlight++;
@@ -73,15 +73,15 @@ describe('the driver', () => {
         const store = new Store(join(dir, `order-${run++}.db`));
         try {
           const sink = new HeldBackSink(new SqliteSink(store), delays);
-          const driver = new Driver(transformer(), sink, { kind: 'file' });
+          const driver = new Driver(transformer(), sink, { kind: 'mimecast-v1' });
           await driver.run(async (publisher) => {
             for (const [i, batch] of batches.entries()) {
-              await publisher.publish({ batch, last: batch.last, checkpoint: { key: 'sample', position: i + 1 } });
+              await publisher.publish({ batch, last: batch.last, checkpoint: { kind: 'mimecast-v1', key: 'sample', filesDone: i + 1 } });
             }
           });
           assert.equal(sink.acked, batches.length, 'run returned before every unit was acknowledged');
           assert.ok(sink.maxInFlight <= 2, `${sink.maxInFlight} units in flight`);
-          assert.deepEqual(sink.written.map((w) => w.checkpoint?.position), batches.map((_, i) => i + 1));
+          assert.deepEqual(sink.written.map((w) => (w.checkpoint as V1State | undefined)?.filesDone), batches.map((_, i) => i + 1));
           assert.equal(store.registry.checkpoint('sample')?.position, batches.length);
           assert.equal(driver.summary.records, batches.length);
           assert.equal(driver.summary.sink.stored + driver.summary.sink.deadLetters + driver.summary.sink.duplicates, batches.length);
@@ -106,15 +106,15 @@ describe('the driver', () => {
           source: 'file-1',
           last: false,
           endsInput: true,
-          checkpoint: (u) => {
+          checkpoint: (u: Unit): SourceState => {
             seen.push(u.events.length);
             sources.push(u.source);
             const oldest = Math.min(...u.events.map((e) => e.timeMs));
-            return { key: 'api', position: 1, cursor: 'token-2', gaps: [{ fromMs: oldest - 60_000, toMs: oldest, reason: 'aged out' }] };
+            return { kind: 'mimecast-v1', key: 'api', filesDone: 1, token: 'token-2', gaps: [{ fromMs: oldest - 60_000, toMs: oldest, reason: 'aged out' }] };
           },
         });
-        await publisher.publish({ batch: deadLetterBatch('file-2', 'does not decode', Buffer.from([0xff, 0x00])), last: false, endsInput: true, checkpoint: { key: 'api', position: 2, cursor: 'token-3' } });
-        await publisher.publish({ source: 'api', last: true, minPosition: 2, checkpoint: { key: 'api', position: 2, cursor: 'token-3' } });
+        await publisher.publish({ batch: deadLetterBatch('file-2', 'does not decode', Buffer.from([0xff, 0x00])), last: false, endsInput: true, checkpoint: { kind: 'mimecast-v1', key: 'api', filesDone: 2, token: 'token-3' } });
+        await publisher.publish({ source: 'api', last: true, minPosition: 2, checkpoint: { kind: 'mimecast-v1', key: 'api', filesDone: 2, token: 'token-3' } });
       });
       assert.equal(seen.length, 1, 'the state function runs once');
       assert.deepEqual(sources, ['file-1'], 'the unit is named by the publication');
@@ -139,10 +139,10 @@ describe('the driver', () => {
     try {
       const batches = await sampleBatches();
       const sink = new HeldBackSink(new SqliteSink(store), [3, 0, 5], 4);
-      const driver = new Driver(transformer(), sink, { kind: 'file' });
+      const driver = new Driver(transformer(), sink, { kind: 'mimecast-v1' });
       await assert.rejects(
         driver.run(async (publisher) => {
-          for (const [i, batch] of batches.entries()) await publisher.publish({ batch, last: false, checkpoint: { key: 'f', position: i + 1 } });
+          for (const [i, batch] of batches.entries()) await publisher.publish({ batch, last: false, checkpoint: { kind: 'mimecast-v1', key: 'f', filesDone: i + 1 } });
         }),
         /disk full at unit 4/,
       );
@@ -157,10 +157,10 @@ describe('the driver', () => {
     try {
       const batches = await sampleBatches();
       const sink = new HeldBackSink(new SqliteSink(store), [20]);
-      const driver = new Driver(transformer(), sink, { kind: 'file' });
+      const driver = new Driver(transformer(), sink, { kind: 'mimecast-v1' });
       await driver.run(async (publisher) => {
-        await publisher.publish({ batch: batches[0]!, last: false, checkpoint: { key: 'a', position: 1 } });
-        await publisher.publish({ batch: batches[1]!, last: false, checkpoint: { key: 'b', position: 1 } });
+        await publisher.publish({ batch: batches[0]!, last: false, checkpoint: { kind: 'mimecast-v1', key: 'a', filesDone: 1 } });
+        await publisher.publish({ batch: batches[1]!, last: false, checkpoint: { kind: 'mimecast-v1', key: 'b', filesDone: 1 } });
         await Promise.all([publisher.flush(), publisher.flush()]);
         assert.equal(sink.acked, 2);
         assert.equal(store.registry.checkpoint('a')?.position, 1);
@@ -183,14 +183,14 @@ describe('the driver', () => {
       const store = new Store(join(dir, `workers-${workers}.db`));
       try {
         const sink = new HeldBackSink(new SqliteSink(store), [0, 2, 1]);
-        const driver = new Driver(Transformer.fromSpec(spec), sink, { kind: 'file', workers });
+        const driver = new Driver(Transformer.fromSpec(spec), sink, { kind: 'mimecast-v1', workers });
         await driver.run(async (publisher) => {
-          for (const [i, batch] of publications.entries()) await publisher.publish({ batch, last: false, checkpoint: { key: 'k', position: i + 1 } });
+          for (const [i, batch] of publications.entries()) await publisher.publish({ batch, last: false, checkpoint: { kind: 'mimecast-v1', key: 'k', filesDone: i + 1 } });
         });
         assert.ok(sink.maxInFlight <= workers + 2, `${sink.maxInFlight} units in flight with ${workers} workers`);
         assert.equal(store.registry.checkpoint('k')?.position, publications.length);
         return sink.written.map(({ unit, checkpoint }) => ({
-          position: checkpoint?.position, source: unit.source,
+          position: (checkpoint as V1State | undefined)?.filesDone, source: unit.source,
           events: unit.events.map((e) => [e.id, e.hash, JSON.stringify(e.doc), e.raw]),
           deadLetters: unit.deadLetters.map((d) => [d.position, d.reason, Buffer.isBuffer(d.raw) ? `bytes:${d.raw.toString('hex')}` : d.raw]),
         }));
@@ -211,11 +211,11 @@ describe('the driver', () => {
       const missing = join(dir, 'no-such-types.json');
       const inline = Transformer.fromSpec({ keepOriginal: true, unknownTypes: 'store' });
       const broken = Object.assign(Object.create(Transformer.prototype) as Transformer, inline, { spec: { keepOriginal: true, unknownTypes: 'store', typesFile: missing } });
-      const driver = new Driver(broken, new SqliteSink(store), { kind: 'file', workers: 2 });
+      const driver = new Driver(broken, new SqliteSink(store), { kind: 'mimecast-v1', workers: 2 });
       await assert.rejects(
         driver.run(async (publisher) => {
-          await publisher.publish({ source: 'x', last: false, checkpoint: { key: 'f', position: 1 } });
-          for (const [i, batch] of batches.entries()) await publisher.publish({ batch, last: false, checkpoint: { key: 'f', position: i + 2 } });
+          await publisher.publish({ source: 'x', last: false, checkpoint: { kind: 'mimecast-v1', key: 'f', filesDone: 1 } });
+          for (const [i, batch] of batches.entries()) await publisher.publish({ batch, last: false, checkpoint: { kind: 'mimecast-v1', key: 'f', filesDone: i + 2 } });
         }),
         /no-such-types\.json/,
       );

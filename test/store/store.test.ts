@@ -125,7 +125,7 @@ describe('embedded SQLite store', () => {
       });
       // From now on the kind comes with the state: a name that looks like an API stream's is still a file.
       store.writeUnit({ source: 'mimecast-v1 lookalike.log', events: [], deadLetters: [], position: 3, last: true }, { kind: 'file' });
-      store.writeUnit({ source: 'x', events: [], deadLetters: [], position: 0, last: false }, { key: 'tenant-b audit', kind: 'mimecast-v2-feed', cursor: '1796000000000' });
+      store.writeUnit({ source: 'x', events: [], deadLetters: [], position: 0, last: false }, { key: 'tenant-b audit', kind: 'mimecast-v2-feed', windowEndMs: 1796000000000 });
       assert.equal(store.registry.checkpoint('tenant-b audit')?.kind, 'mimecast-v2-feed');
       assert.deepEqual(stats(store).api_streams.map((a) => [a.stream, a.kind]), [
         ['mimecast-v1 https://api.mimecast.com', 'mimecast-v1'],

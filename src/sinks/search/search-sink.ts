@@ -15,7 +15,7 @@ import { type ProcessedEvent, type Unit, documentJson } from '../../core/unit.js
 import { backoffDelay, sleep } from '../../util/backoff.js';
 import { docWithoutOriginal, prepareDeadLetter, prepareUnit } from '../../store/prepared.js';
 import type { CollisionRow, Delivery, Store } from '../../store/store.js';
-import type { CheckpointUpdate, Sink } from '../../core/sink.js';
+import type { SourceState, Sink } from '../../core/sink.js';
 import { type BulkDoc, type StoredSource, bulkBody, bulkItems, chunk, itemOutcome, mgetSources } from './bulk.js';
 import { type EngineInfo, type SearchClient } from './client.js';
 import { IndexNamer } from './index-name.js';
@@ -92,7 +92,7 @@ export class SearchSink implements Sink {
     return new SearchSink(client, store, options, log, engine, namer);
   }
 
-  write(unit: Unit, checkpoint?: CheckpointUpdate): Promise<SinkCounts> {
+  write(unit: Unit, checkpoint?: SourceState): Promise<SinkCounts> {
     const state = prepareUnit(unit, { events: false });
     const delivered = this.deliver(unit);
     const commit = Promise.all([this.committed, delivered]).then(([, delivery]) => this.store.recordDelivery(state, delivery, checkpoint));

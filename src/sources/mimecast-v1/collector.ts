@@ -11,8 +11,8 @@
  */
 import { CollectorError } from '../../util/errors.js';
 import type { Publisher } from '../../core/publish.js';
-import type { Gap } from '../../core/sink.js';
-import type { ProcessedEvent } from '../../core/unit.js';
+import type { Gap, V1State } from '../../core/sink.js';
+import type { ProcessedEvent, Unit } from '../../core/unit.js';
 import { type DecodedBatch, deadLetterBatch, decodeBytes, readFailure } from '../../decode/input.js';
 import { FirstContact } from '../http-body.js';
 import { type DecodeLimits, DEFAULT_LIMITS, boundedBytes } from '../../decode/limits.js';
@@ -150,12 +150,12 @@ export class V1Collector {
         // Nothing is kept at all: every file after the newest event stored aged out.
         restarted = false;
         const gaps = this.reportGaps(agedOutGaps(newestByType, undefined, Date.now(), LOG_TYPE_NAMES));
-        if (gaps.length > 0) await publisher.publish({ source: checkpointKey, last: false, minPosition: filesDone, checkpoint: { key: checkpointKey, position: filesDone, cursor: token, gaps } });
+        if (gaps.length > 0) await publisher.publish({ source: checkpointKey, last: false, minPosition: filesDone, checkpoint: { kind: 'mimecast-v1', key: checkpointKey, filesDone, token, gaps } });
       }
       if (answer.kind === 'caught-up') {
         this.log.info('caught up', { files: filesDone });
         // Recorded (checkpoints.complete, shown by `stats`) after every file before it commits.
-        await publisher.publish({ source: checkpointKey, last: true, minPosition: filesDone, checkpoint: { key: checkpointKey, position: filesDone, cursor: token } });
+        await publisher.publish({ source: checkpointKey, last: true, minPosition: filesDone, checkpoint: { kind: 'mimecast-v1', key: checkpointKey, filesDone, token } });
         if (this.options.once) break;
         if (!(await sleep(this.options.pollIntervalMs, stop))) break;
         continue;
@@ -187,14 +187,14 @@ export class V1Collector {
         source: answer.name,
         last: false, // a file's end is not the account's: see 'caught-up'
         endsInput: true,
-        checkpoint: (u) => {
+        checkpoint: (u: Unit): V1State => {
           let gaps: Gap[] | undefined;
           if (restarted && u.events.length > 0) {
             restarted = false;
             gaps = this.reportGaps(agedOutGaps(newestByType, u.events, Date.now(), LOG_TYPE_NAMES));
           }
           for (const e of u.events) newestByType.set(e.classification.logType, Math.max(newestByType.get(e.classification.logType) ?? -Infinity, e.timeMs));
-          return { key: checkpointKey, position, cursor: answer.nextToken, gaps };
+          return { kind: 'mimecast-v1', key: checkpointKey, filesDone: position, token: answer.nextToken, gaps };
         },
       });
       token = answer.nextToken;

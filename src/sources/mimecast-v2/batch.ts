@@ -19,7 +19,8 @@ import type { Logger } from '../../log/logger.js';
 import type { Publisher } from '../../core/publish.js';
 import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
 import { CollectorError, RequestRejectedError } from '../../util/errors.js';
-import type { Gap } from '../../core/sink.js';
+import type { Gap, V2BatchState } from '../../core/sink.js';
+import type { Unit } from '../../core/unit.js';
 import { BATCH_TOKEN_EXPIRED_CODES } from '../../mimecast/horizons.js';
 import { logTypeForV2 } from '../../mimecast/products.js';
 import { RateBudget } from '../../util/rate-budget.js';
@@ -158,7 +159,7 @@ export class V2BatchCollector {
       if (reason !== undefined && !final) {
         // Keep what was read; fetch the file again rather than dead-letter it now.
         // A file's end is not the type's: only the page-token move says whether the type is caught up.
-        await publisher.publish({ batch: { ...batch, items: batch.items.filter((i) => i !== broken) }, last: false, checkpoint: { key: stream, cursor: pageToken ?? '' } });
+        await publisher.publish({ batch: { ...batch, items: batch.items.filter((i) => i !== broken) }, last: false, checkpoint: { kind: 'mimecast-v2', key: stream, pageToken: pageToken ?? '' } });
         this.log.warn('file broke while streaming: fetching it again', { type, file: key, reason });
         return 'retry';
       }
@@ -170,9 +171,10 @@ export class V2BatchCollector {
         batch,
         last: false,
         endsInput: decoded.last,
-        checkpoint: (unit) => ({
+        checkpoint: (unit: Unit): V2BatchState => ({
+          kind: 'mimecast-v2',
           key: stream,
-          cursor: pageToken ?? '',
+          pageToken: pageToken ?? '',
           gaps: this.takeGap(type, unit.events.length > 0 ? unit.events.reduce((m, e) => Math.min(m, e.timeMs), Infinity) : undefined),
           ...(decoded.last ? { workItem: { stream, key, state: reason === undefined ? 'done' as const : 'dead' as const, detail: reason } } : {}),
         }),
@@ -185,7 +187,7 @@ export class V2BatchCollector {
   private async queue(stream: string, pageToken: string | undefined, page: Page<ListedFile>, publisher: Publisher): Promise<void> {
     if (page.value.length === 0) return;
     const items = page.value.map((f) => ({ key: fileKey(f.url), expiry: f.expiry }));
-    await publisher.publish({ source: stream, last: false, checkpoint: { key: stream, cursor: pageToken ?? '', listed: { stream, pageToken: pageToken ?? '', items } } });
+    await publisher.publish({ source: stream, last: false, checkpoint: { kind: 'mimecast-v2', key: stream, pageToken: pageToken ?? '', listed: { stream, pageToken: pageToken ?? '', items } } });
   }
 
   /**
@@ -219,7 +221,7 @@ export class V2BatchCollector {
     const fromMs = this.state.newestEventMs(type) ?? 0;
     this.log.warn('the page token points at files that aged out at Mimecast: listing the type again from its oldest file still kept; the interval lost will be recorded as a gap', { type });
     // The files still kept are queued again (as pending) by the new listing; the others never will be.
-    await publisher.publish({ source: stream, last: false, checkpoint: { key: stream, moveCheckpoint: false, agedOut: { stream } } });
+    await publisher.publish({ source: stream, last: false, checkpoint: { kind: 'mimecast-v2', key: stream, agedOut: { stream } } }); // no page token: the checkpoint stays
     this.gapFrom.set(type, fromMs);
     const page = await this.list(type, undefined, stop);
     return page && { page, pageToken: undefined };
@@ -269,7 +271,7 @@ export class V2BatchCollector {
       // Every file of the page is stored or dead-lettered: move the page token, even for an empty page.
       // `last` records whether the type is caught up (checkpoints.complete, shown by `stats`).
       const gaps = page.isCaughtUp ? this.takeGap(type, Date.now()) : undefined; // nothing of the type is held at all
-      await publisher.publish({ source: stream, last: page.isCaughtUp, checkpoint: { key: stream, cursor: page.nextPage, gaps } });
+      await publisher.publish({ source: stream, last: page.isCaughtUp, checkpoint: { kind: 'mimecast-v2', key: stream, pageToken: page.nextPage, gaps } });
       pageToken = page.nextPage;
       if (page.isCaughtUp) {
         this.log.info('caught up', { type });

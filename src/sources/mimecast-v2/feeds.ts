@@ -163,14 +163,14 @@ export class FeedCollector {
     let pending = gaps;
     let wrote = false;
     for await (const batch of decodeBytes(source, Buffer.from(text), { limits: this.options.limits })) {
-      const checkpoint = { key, position: 0, cursor: String(batch.last ? cursor.moveTo : cursor.start), gaps: pending };
+      const checkpoint = { kind: 'mimecast-v2-feed' as const, key, windowEndMs: batch.last ? cursor.moveTo : cursor.start, gaps: pending };
       await publisher.publish({ batch, feed: feed.name, last: false, endsInput: endsWindow && batch.last, checkpoint });
       pending = undefined;
       wrote = true;
     }
     if (!wrote) {
       // An empty page still moves the cursor (and records a gap found before it).
-      await publisher.publish({ source, last: false, endsInput: endsWindow, checkpoint: { key, position: 0, cursor: String(cursor.moveTo), gaps: pending } });
+      await publisher.publish({ source, last: false, endsInput: endsWindow, checkpoint: { kind: 'mimecast-v2-feed', key, windowEndMs: cursor.moveTo, gaps: pending } });
     }
   }
 
@@ -184,7 +184,7 @@ export class FeedCollector {
     const reason = `${feed.name}: page could not be read: ${page.reason}`;
     const gap: Gap = { ...window, logType: feed.name, reason: `${reason}; the records of this page and of the window's later pages were not collected (the page is kept as a dead letter)` };
     this.log.error('feed page dead-lettered; the rest of its window is recorded as a gap', { feed: feed.name, from: new Date(window.fromMs).toISOString(), to: new Date(window.toMs).toISOString(), reason: page.reason, bytes: page.body.length });
-    await publisher.publish({ batch: deadLetterBatch(source, reason, page.body), last: false, endsInput: true, checkpoint: { key, position: 0, cursor: String(window.toMs), gaps: [...(earlier ?? []), gap] } });
+    await publisher.publish({ batch: deadLetterBatch(source, reason, page.body), last: false, endsInput: true, checkpoint: { kind: 'mimecast-v2-feed', key, windowEndMs: window.toMs, gaps: [...(earlier ?? []), gap] } });
   }
 
   /** POSTs one page request, retrying what can be retried (PageClient); undefined when stopped while waiting. */

@@ -13,7 +13,8 @@ import type { DecodeLimits } from '../../decode/limits.js';
 import type { Logger } from '../../log/logger.js';
 import { STREAM_PATH_V2 } from '../../mimecast/endpoints.js';
 import type { Publisher } from '../../core/publish.js';
-import type { Gap } from '../../core/sink.js';
+import type { Gap, V2StreamState } from '../../core/sink.js';
+import type { Unit } from '../../core/unit.js';
 import { RequestRejectedError } from '../../util/errors.js';
 import { STREAM_TOKEN_EXPIRED_CODES } from '../../mimecast/horizons.js';
 import { type PollingOptions, sleep } from '../../util/backoff.js';
@@ -100,12 +101,12 @@ export class V2StreamCollector {
     let gapToRecord = gap;
     for await (const batch of decodeBytes(source, Buffer.from(text), { limits: this.options.limits })) {
       // `last` of the page's last unit records whether the stream is caught up (checkpoints.complete).
-      const checkpoint = { key: this.options.checkpointKey, position: 0, cursor: batch.last ? next : token ?? '', gaps: gapToRecord && [gapToRecord] };
+      const checkpoint: V2StreamState = { kind: 'mimecast-v2-stream', key: this.options.checkpointKey, token: batch.last ? next : token ?? '', gaps: gapToRecord && [gapToRecord] };
       await publisher.publish({
         batch,
         last: batch.last && caughtUp,
         endsInput: batch.last,
-        checkpoint: (unit) => {
+        checkpoint: (unit: Unit) => {
           for (const e of unit.events) stored.newest = stored.newest === undefined ? e.timeMs : Math.max(stored.newest, e.timeMs);
           return checkpoint;
         },
