@@ -1,22 +1,16 @@
 /** Worker thread of SqliteWorkerSink: commits prepared units in the order they arrive. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Store } from '../store/store.js';
-import type { WorkerReply, WorkerRequest } from './sqlite.js';
+import { CommitsInOrder, type WorkerReply, type WorkerRequest } from './sqlite.js';
 
 const store = new Store((workerData as { dbPath: string }).dbPath);
-/** Set by the first failed unit: no later unit commits, so no checkpoint moves past it. */
-let failure: string | undefined;
+const commits = new CommitsInOrder();
 parentPort!.on('message', (req: WorkerRequest) => {
   let reply: WorkerReply;
-  if (failure !== undefined) {
-    reply = { id: req.id, error: `not stored: an earlier unit failed (${failure})` };
-  } else {
-    try {
-      reply = { id: req.id, counts: store.writePrepared(req.unit, req.checkpoint) };
-    } catch (err) {
-      failure = (err as Error).message;
-      reply = { id: req.id, error: failure };
-    }
+  try {
+    reply = { id: req.id, counts: commits.commit(() => store.writePrepared(req.unit, req.state)) };
+  } catch (err) {
+    reply = { id: req.id, error: (err as Error).message };
   }
   parentPort!.postMessage(reply);
 });

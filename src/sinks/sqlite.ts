@@ -13,20 +13,31 @@ import { type PreparedUnit, prepareUnit } from '../store/prepared.js';
 import type { Store } from '../store/store.js';
 import type { SourceState, Sink } from '../core/sink.js';
 
+/**
+ * The Sink contract's rule for a store's commits: once one fails, no later one runs, so no
+ * checkpoint moves past a unit that was not stored. Both the in-process sink and the worker use it.
+ */
+export class CommitsInOrder {
+  private failure: string | undefined;
+
+  commit<T>(write: () => T): T {
+    if (this.failure !== undefined) throw new Error(`not stored: an earlier unit failed (${this.failure})`);
+    try {
+      return write();
+    } catch (err) {
+      this.failure = (err as Error).message;
+      throw err;
+    }
+  }
+}
+
 export class SqliteSink implements Sink {
-  /** The first failed write: no later unit commits, so no checkpoint moves past it. */
-  private failure: Error | undefined;
+  private readonly commits = new CommitsInOrder();
 
   constructor(private readonly store: Store) {}
 
-  async write(unit: Unit, checkpoint?: SourceState): Promise<SinkCounts> {
-    if (this.failure) throw new Error(`not stored: an earlier unit failed (${this.failure.message})`);
-    try {
-      return this.store.writeUnit(unit, checkpoint);
-    } catch (err) {
-      this.failure = err as Error;
-      throw err;
-    }
+  async write(unit: Unit, state?: SourceState): Promise<SinkCounts> {
+    return this.commits.commit(() => this.store.writeUnit(unit, state));
   }
 
   async close(): Promise<void> {
@@ -37,7 +48,7 @@ export class SqliteSink implements Sink {
 export interface WorkerRequest {
   readonly id: number;
   readonly unit: PreparedUnit;
-  readonly checkpoint?: SourceState;
+  readonly state?: SourceState;
 }
 
 export type WorkerReply = { id: number; counts: SinkCounts } | { id: number; error: string };
@@ -68,10 +79,10 @@ export class SqliteWorkerSink implements Sink {
     this.pending.clear();
   }
 
-  write(unit: Unit, checkpoint?: SourceState): Promise<SinkCounts> {
+  write(unit: Unit, state?: SourceState): Promise<SinkCounts> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.next++;
-    const request: WorkerRequest = { id, unit: prepareUnit(unit), checkpoint };
+    const request: WorkerRequest = { id, unit: prepareUnit(unit), state };
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker.postMessage(request);
