@@ -21,7 +21,7 @@ import { ENV } from './env.js';
 import { integerOption } from './options.js';
 import { DEFAULT_LIMITS } from '../decode/limits.js';
 import { checkNoUrlCredentials } from '../sources/http-body.js';
-import { type LimitCliOptions, type PipelineOptions, addDbOption, addLimitOptions, addPipelineOptions, buildTransformer, limitsFrom } from './ingest.js';
+import { type LimitCliOptions, type PipelineOptions, addDbOption, addLimitOptions, addPipelineOptions, addWorkersOption, buildTransformer, limitsFrom } from './ingest.js';
 import { Progress } from './progress.js';
 import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
 
@@ -187,7 +187,7 @@ Credentials come from the environment, never from the command line:
   API 1.0: ${Object.values(V1_ENV).join(', ')} (or --config)
   API 2.0: ${Object.values(ENV.v2).join(', ')}`);
   cmd.addOption(new Option('--sink <sink>', 'where events go: sqlite (the embedded store) or a search engine').choices(['sqlite', ...SEARCH_SINKS]).default('sqlite'));
-  addLimitOptions(addPipelineOptions(addSearchSinkOptions(addDbOption(cmd)))).action(async (o: CollectOptions) => {
+  addLimitOptions(addWorkersOption(addPipelineOptions(addSearchSinkOptions(addDbOption(cmd))))).action(async (o: CollectOptions) => {
     if (o.url !== undefined) checkUrl(o.url);
     const source = resolveSource(o, process.env);
     const log = collectorLogger(o, ...source.secrets);

@@ -43,8 +43,12 @@ export function addPipelineOptions(cmd: Command): Command {
     .option('--type <type>', 'declare the log type of inputs that cannot carry one (file name and record type win)')
     .option('--types-file <path>', 'JSON file extending or replacing the log-type tables')
     .addOption(new Option('--unknown-types <policy>', 'records of unknown type: store (as log_type unknown) or dead-letter (replay them after extending the tables)').choices(['store', 'dead-letter']).default('store'))
-    .option('--no-original', 'leave event.original out of the documents')
-    .option('--workers <n>', `threads that classify, fingerprint and normalize records (1: the main thread; default: cores - 1 = ${defaultWorkers(availableParallelism())})`);
+    .option('--no-original', 'leave event.original out of the documents');
+}
+
+/** `--workers`, for the commands that run sources through the driver. */
+export function addWorkersOption(cmd: Command): Command {
+  return cmd.option('--workers <n>', `threads that parse, classify, fingerprint and normalize records (1: the main thread; default: cores - 1 = ${defaultWorkers(availableParallelism())})`);
 }
 
 /** The decoding bounds, each an option (see decode/limits.ts). */
@@ -121,7 +125,7 @@ export function registerIngest(program: Command): void {
     .option('--dead-letter <path>', 'ndjson sink: file that receives records that cannot be parsed', 'mimelog-dead-letters.ndjson')
     .addOption(new Option('--summary <format>', 'run summary on stderr').choices(['text', 'json', 'none']).default('text'));
   addLimitOptions(addSearchSinkOptions(addDbOption(cmd)));
-  addPipelineOptions(cmd).action(async (paths: string[], opts: IngestOptions) => {
+  addWorkersOption(addPipelineOptions(cmd)).action(async (paths: string[], opts: IngestOptions) => {
     const { transformer, workers } = buildTransformer(opts);
     const limits = limitsFrom(opts);
     const storeFiles = opts.sink === 'ndjson' ? [opts.deadLetter] : [opts.db, `${opts.db}-wal`, `${opts.db}-shm`, `${opts.db}-journal`];
