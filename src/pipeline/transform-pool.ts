@@ -1,7 +1,7 @@
 /**
- * Classify → fingerprint → normalize on worker threads (`--workers N`), so that a backfill is not
- * held to one core. Each worker builds the same transformer from its plain spec; the driver sends
- * it a publication's decoded batches and gets the processed parts back. Results come back in
+ * Parse → classify → fingerprint → normalize on worker threads (`--workers N`), so that a backfill
+ * is not held to one core. Each worker builds the same transformer from its plain spec; the driver
+ * sends it a publication's framed batches and gets the processed parts back. Results come back in
  * whatever order the workers finish: the driver puts units back in publication order before the
  * sink sees them, so commit order and every guarantee are those of one thread.
  */
@@ -49,8 +49,8 @@ interface PoolWorker {
 }
 
 /** Bytes cross a thread as a Uint8Array: make them a Buffer again (sinks call Buffer methods on them). */
-export function asBuffer<T extends string | Uint8Array>(raw: T): string | Buffer {
-  return typeof raw === 'string' || Buffer.isBuffer(raw) ? (raw as string | Buffer) : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+function asBuffer(raw: string | Uint8Array): string | Buffer {
+  return typeof raw === 'string' || Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
 }
 
 export function withBuffers(items: readonly DecodedItem[]): DecodedItem[] {

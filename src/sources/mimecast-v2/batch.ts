@@ -270,8 +270,14 @@ export class V2BatchCollector {
       if (stop.aborted) return;
       // Every file of the page is stored or dead-lettered: move the page token, even for an empty page.
       // `last` records whether the type is caught up (checkpoints.complete, shown by `stats`).
-      const gaps = page.isCaughtUp ? this.takeGap(type, Date.now()) : undefined; // nothing of the type is held at all
-      await publisher.publish({ source: stream, last: page.isCaughtUp, checkpoint: { kind: 'mimecast-v2', key: stream, pageToken: page.nextPage, gaps } });
+      // A gap still open when the type is caught up: nothing of the type is held at all. Taken in
+      // the checkpoint function, like the files' own, so that it is taken after theirs.
+      const { nextPage, isCaughtUp } = page;
+      await publisher.publish({
+        source: stream,
+        last: isCaughtUp,
+        checkpoint: (): V2BatchState => ({ kind: 'mimecast-v2', key: stream, pageToken: nextPage, gaps: isCaughtUp ? this.takeGap(type, Date.now()) : undefined }),
+      });
       pageToken = page.nextPage;
       if (page.isCaughtUp) {
         this.log.info('caught up', { type });
