@@ -2,7 +2,8 @@
  * How a source hands its records on (after Beats' input cursor: `Publish(event, cursorUpdate)`).
  * A source publishes decoded records together with the state their commit moves to; it never
  * classifies, calls a sink, counts or commits. The driver (pipeline/driver.ts) does that for every
- * source, in one place: classify → fingerprint → normalize → sink → acknowledge → commit the state.
+ * source, in one place: parse → classify → fingerprint → normalize → sink → acknowledge → commit
+ * the state.
  */
 import type { DecodedBatch } from '../decode/input.js';
 import type { SourceState } from './sink.js';
