@@ -125,7 +125,7 @@ class ClosingSink implements Sink {
     private readonly inner: Sink,
     private readonly release: () => void,
   ) {}
-  write: Sink['write'] = (unit, checkpoint) => this.inner.write(unit, checkpoint);
+  write: Sink['write'] = (unit, state) => this.inner.write(unit, state);
   async close(): Promise<void> {
     await this.inner.close();
     this.release();

@@ -117,11 +117,11 @@ export class ServiceMetrics {
   /** Wraps the shared sink for one source, counting what it reads and what the sink acknowledges. */
   countingSink(source: string, inner: Sink): Sink {
     return {
-      write: async (unit: Unit, checkpoint?: SourceState): Promise<SinkCounts> => {
+      write: async (unit: Unit, state?: SourceState): Promise<SinkCounts> => {
         for (const e of unit.events) this.records.inc({ source, log_type: e.classification.logType });
         if (unit.deadLetters.length) this.records.inc({ source, log_type: 'dead_letter' }, unit.deadLetters.length);
         const end = this.sinkSeconds.startTimer({ source });
-        const counts = await inner.write(unit, checkpoint);
+        const counts = await inner.write(unit, state);
         end();
         for (const [outcome, n] of [['stored', counts.stored], ['duplicate', counts.duplicates], ['collision', counts.collisions], ['dead_letter', counts.deadLetters]] as const) {
           if (n > 0) this.outcomes.inc({ source, outcome }, n);

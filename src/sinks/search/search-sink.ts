@@ -92,10 +92,10 @@ export class SearchSink implements Sink {
     return new SearchSink(client, store, options, log, engine, namer);
   }
 
-  write(unit: Unit, checkpoint?: SourceState): Promise<SinkCounts> {
-    const state = prepareUnit(unit, { events: false });
+  write(unit: Unit, state?: SourceState): Promise<SinkCounts> {
+    const bookkeeping = prepareUnit(unit, { events: false });
     const delivered = this.deliver(unit);
-    const commit = Promise.all([this.committed, delivered]).then(([, delivery]) => this.store.recordDelivery(state, delivery, checkpoint));
+    const commit = Promise.all([this.committed, delivered]).then(([, delivery]) => this.store.recordDelivery(bookkeeping, delivery, state));
     this.committed = commit;
     return commit;
   }
