@@ -101,35 +101,37 @@ describe('hostile input through the CLI', () => {
     assert.doesNotMatch(r.stderr, /at .*\.js:\d+/); // no stack trace
   });
 
-  it('an idle stdin: SIGTERM stops at once, keeping what was read, exit 3', async () => {
-    const dir = tmp();
-    const db = join(dir, 's.db');
-    // SIGTERM a second after the process has opened its store (the input stays open and idle): a
-    // fixed delay from spawn was too short on a loaded machine to get past start-up.
-    let openedAt = 0;
-    const opened = () => {
-      if (openedAt === 0 && existsSync(db)) {
-        try {
-          const d = new Database(db, { readonly: true });
+  for (const workers of ['1', '2']) {
+    it(`an idle stdin: SIGTERM stops at once, keeping what was read, exit 3 (--workers ${workers})`, async () => {
+      const dir = tmp();
+      const db = join(dir, 's.db');
+      // SIGTERM a second after the process has opened its store (the input stays open and idle): a
+      // fixed delay from spawn was too short on a loaded machine to get past start-up.
+      let openedAt = 0;
+      const opened = () => {
+        if (openedAt === 0 && existsSync(db)) {
           try {
-            if ((d.pragma('user_version', { simple: true }) as number) > 0) openedAt = Date.now();
-          } finally {
-            d.close();
+            const d = new Database(db, { readonly: true });
+            try {
+              if ((d.pragma('user_version', { simple: true }) as number) > 0) openedAt = Date.now();
+            } finally {
+              d.close();
+            }
+          } catch {
+            // not created or migrated yet
           }
-        } catch {
-          // not created or migrated yet
         }
-      }
-      return openedAt > 0 && Date.now() - openedAt >= 1000;
-    };
-    const r = await spawnCli(['ingest', '--db', db, '-'], { feed: (w) => w.write(kvText), termWhen: opened, termAfterMs: 20_000 });
-    assert.equal(r.code, 3, r.stderr);
-    assert.ok(r.ms < 2000, `stopped ${r.ms} ms after SIGTERM`);
-    const store = new Database(db, { readonly: true });
-    const n = (store.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
-    store.close();
-    assert.equal(n, events.length, 'the complete lines read before the signal are stored');
-  });
+        return openedAt > 0 && Date.now() - openedAt >= 1000;
+      };
+      const r = await spawnCli(['ingest', '--db', db, '--workers', workers, '-'], { feed: (w) => w.write(kvText), termWhen: opened, termAfterMs: 20_000 });
+      assert.equal(r.code, 3, r.stderr);
+      assert.ok(r.ms < 2000, `stopped ${r.ms} ms after SIGTERM`);
+      const store = new Database(db, { readonly: true });
+      const n = (store.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+      store.close();
+      assert.equal(n, events.length, 'the complete lines read before the signal are stored');
+    });
+  }
 
   it('a 200 MB line between good records: the good ones are stored, the long one dead-lettered with its head, RSS < 512 MiB', async () => {
     const dir = tmp();
