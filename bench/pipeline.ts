@@ -12,6 +12,7 @@ import { Classifier } from '../src/classify/classify.js';
 import { DEFAULT_TABLES } from '../src/classify/type-tables.js';
 import { EcsNormalizer } from '../src/normalize/ecs.js';
 import { Transformer } from '../src/pipeline/transform.js';
+import type { Unit } from '../src/core/unit.js';
 import { type ChildRun, type Row, START_MS, corpusFile, ingestInChild, rate, time, timeAsync } from './common.js';
 
 function chunks(text: string, size = 64 * 1024): Buffer[] {
@@ -21,14 +22,18 @@ function chunks(text: string, size = 64 * 1024): Buffer[] {
   return out;
 }
 
-async function pipelineOnce(name: string, parts: Buffer[]): Promise<number> {
+/** The input `parts` decoded and processed, unit by unit, in memory. */
+async function* processedUnits(name: string, parts: Buffer[]): AsyncGenerator<Unit> {
   const t = new Transformer(new Classifier(DEFAULT_TABLES), new EcsNormalizer({ keepOriginal: true }));
-  let bytes = 0;
   async function* source() {
     yield* parts;
   }
-  for await (const batch of decodeInput(name, source())) {
-    const unit = t.process(batch);
+  for await (const batch of decodeInput(name, source())) yield t.process(batch);
+}
+
+async function pipelineOnce(name: string, parts: Buffer[]): Promise<number> {
+  let bytes = 0;
+  for await (const unit of processedUnits(name, parts)) {
     let text = '';
     for (const e of unit.events) text += `${JSON.stringify(e.doc)}\n`;
     bytes += text.length;
@@ -38,12 +43,8 @@ async function pipelineOnce(name: string, parts: Buffer[]): Promise<number> {
 
 /** The documents the pipeline writes for `parts`, one JSON text each. */
 async function outputDocuments(name: string, parts: Buffer[]): Promise<string[]> {
-  const t = new Transformer(new Classifier(DEFAULT_TABLES), new EcsNormalizer({ keepOriginal: true }));
   const docs: string[] = [];
-  async function* source() {
-    yield* parts;
-  }
-  for await (const batch of decodeInput(name, source())) for (const e of t.process(batch).events) docs.push(JSON.stringify(e.doc));
+  for await (const unit of processedUnits(name, parts)) for (const e of unit.events) docs.push(JSON.stringify(e.doc));
   return docs;
 }
 

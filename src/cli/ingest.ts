@@ -33,7 +33,7 @@ export function buildTransformer(opts: PipelineOptions): { transformer: Transfor
     throw new UsageError(`unknown --type "${opts.type}"; known types: ${tables.specs.map((s) => s.name).join(', ')}`);
   }
   const unknownTypes = (opts.unknownTypes ?? 'store') as UnknownTypePolicy;
-  const transformer = Transformer.fromSpec({ typesFile: opts.typesFile, keepOriginal: opts.original, declaredType: opts.type, unknownTypes });
+  const transformer = Transformer.fromSpec({ typesFile: opts.typesFile, keepOriginal: opts.original, declaredType: opts.type, unknownTypes }, tables);
   const workers = integerOption(opts.workers, '--workers', 1) ?? defaultWorkers(availableParallelism());
   return { transformer, tables, workers };
 }

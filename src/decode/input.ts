@@ -422,11 +422,13 @@ async function* decodeText(name: string, fileName: string, chunks: AsyncIterable
   let heldBytes = 0;
   let pending: DecodedItem[] = [];
   let broken: Error | undefined;
-  const lineDecoding = (f: 'ndjson' | 'key_value'): LineDecoding => ({ format: f, maxJsonDepth: limits.maxJsonDepth, maxRecordKeys: limits.maxRecordKeys });
-  const ndjson = lineDecoding('ndjson');
-  let decoding: LineDecoding | undefined;
+  // One per format, shared by every line of the input (a worker receives it once per batch).
+  const decodings: Record<LineDecoding['format'], LineDecoding> = {
+    ndjson: { format: 'ndjson', maxJsonDepth: limits.maxJsonDepth, maxRecordKeys: limits.maxRecordKeys },
+    key_value: { format: 'key_value', maxJsonDepth: limits.maxJsonDepth, maxRecordKeys: limits.maxRecordKeys },
+  };
   const releaseHeldAsLines = () => {
-    for (const h of held ?? []) pending.push(decodeLine(ndjson, h.position, h.line, limits));
+    for (const h of held ?? []) pending.push(decodeLine(decodings.ndjson, h.position, h.line, limits));
     held = undefined;
     format = 'ndjson';
   };
@@ -449,8 +451,7 @@ async function* decodeText(name: string, fileName: string, chunks: AsyncIterable
             continue;
           }
         }
-        decoding ??= format === 'ndjson' ? ndjson : lineDecoding('key_value');
-        pending.push(decodeLine(decoding, lineNo, line, limits));
+        pending.push(decodeLine(decodings[format as LineDecoding['format']], lineNo, line, limits));
       }
       if (pending.length >= BATCH) {
         yield { source: name, fileName, items: pending, last: false };

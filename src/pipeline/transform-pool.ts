@@ -35,7 +35,7 @@ function fromWire(unit: WireUnit): Unit {
     let doc: EcsDocument | undefined;
     return Object.defineProperty(e, 'doc', { get: () => (doc ??= JSON.parse(e.docJson) as EcsDocument), enumerable: true }) as ProcessedEvent;
   });
-  return { ...unit, events, deadLetters: deadLettersWithBuffers(unit.deadLetters) };
+  return { ...unit, events, deadLetters: withBuffers(unit.deadLetters) };
 }
 
 interface Pending {
@@ -49,16 +49,11 @@ interface PoolWorker {
 }
 
 /** Bytes cross a thread as a Uint8Array: make them a Buffer again (sinks call Buffer methods on them). */
-function asBuffer(raw: string | Uint8Array): string | Buffer {
-  return typeof raw === 'string' || Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-}
-
-export function withBuffers(items: readonly DecodedItem[]): DecodedItem[] {
-  return items.map((i) => (typeof i.raw === 'string' || Buffer.isBuffer(i.raw) ? i : { ...i, raw: asBuffer(i.raw) }));
-}
-
-function deadLettersWithBuffers(deadLetters: DeadLetter[]): DeadLetter[] {
-  return deadLetters.map((d) => (typeof d.raw === 'string' || Buffer.isBuffer(d.raw) ? d : { ...d, raw: asBuffer(d.raw) }));
+export function withBuffers<T extends DecodedItem | DeadLetter>(xs: readonly T[]): T[] {
+  return xs.map((x) => {
+    const raw: string | Uint8Array = x.raw;
+    return typeof raw === 'string' || Buffer.isBuffer(raw) ? x : { ...x, raw: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength) };
+  });
 }
 
 export class TransformPool {

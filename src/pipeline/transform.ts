@@ -4,7 +4,7 @@
  * this whole stage can run on worker threads.
  */
 import { Classifier } from '../classify/classify.js';
-import { DEFAULT_TABLES, loadTypesFile } from '../classify/type-tables.js';
+import { DEFAULT_TABLES, type TypeTables, loadTypesFile } from '../classify/type-tables.js';
 import type { DeadLetter, ProcessedEvent, Unit } from '../core/unit.js';
 import { type DecodedBatch, decodeItem } from '../decode/input.js';
 import type { DecodedRecord } from '../decode/record.js';
@@ -33,6 +33,9 @@ export interface TransformSpec {
 }
 
 export class Transformer {
+  /** The same pipeline per API feed (see forFeed). */
+  private readonly feeds = new Map<string, Transformer>();
+
   constructor(
     private readonly classifier: Classifier,
     private readonly normalizer: EcsNormalizer,
@@ -43,13 +46,13 @@ export class Transformer {
     readonly spec?: TransformSpec,
   ) {}
 
-  /** Builds a transformer from plain data; the same spec always builds the same transformer. */
-  static fromSpec(spec: TransformSpec): Transformer {
-    const tables = spec.typesFile ? loadTypesFile(spec.typesFile) : DEFAULT_TABLES;
+  /**
+   * Builds a transformer from plain data; the same spec always builds the same transformer.
+   * `tables`: the spec's type tables when the caller has loaded them already.
+   */
+  static fromSpec(spec: TransformSpec, tables: TypeTables = spec.typesFile ? loadTypesFile(spec.typesFile) : DEFAULT_TABLES): Transformer {
     return new Transformer(new Classifier(tables), new EcsNormalizer({ keepOriginal: spec.keepOriginal }), spec.declaredType, spec.unknownTypes, undefined, spec);
   }
-
-  private readonly feeds = new Map<string, Transformer>();
 
   /** The same pipeline for records of one API feed, whose log type the feed says (itself without a feed). */
   forFeed(feed: string | undefined): Transformer {

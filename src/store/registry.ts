@@ -122,10 +122,11 @@ export class SourceRegistry {
       const item = state.workItem;
       if (item) this.upsertWorkItem.run(item.stream, item.key, item.state, item.detail ?? null, now);
     }
-    const row = state && checkpointRow(state, unit);
+    if (!state) return;
+    const row = checkpointRow(state, unit);
     if (!row) return;
-    for (const g of state!.gaps ?? []) this.insertGap.run(row.key, g.fromMs, g.toMs, g.reason, now, g.logType ?? null);
-    this.upsertCheckpoint.run(row.key, state!.kind, row.position, unit.last ? 1 : 0, row.identity, row.cursor, now, unit.newestEventMs ?? null);
+    for (const g of state.gaps ?? []) this.insertGap.run(row.key, g.fromMs, g.toMs, g.reason, now, g.logType ?? null);
+    this.upsertCheckpoint.run(row.key, state.kind, row.position, unit.last ? 1 : 0, row.identity, row.cursor, now, unit.newestEventMs ?? null);
     for (const [type, ms] of unit.newestByType) this.bumpNewestByType.run(row.key, type, ms);
   }
 

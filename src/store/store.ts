@@ -102,7 +102,7 @@ export class Store {
   private readonly insertCollision: Database.Statement;
   /** Source state, dead letters and counters, in the same file and transactions as the events. */
   readonly registry: SourceRegistry;
-  private readonly writeUnitTx: (unit: PreparedUnit, update: SourceState | undefined) => SinkCounts;
+  private readonly writeUnitTx: (unit: PreparedUnit, state: SourceState | undefined) => SinkCounts;
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
     if (options.readonly) upgradeIfOlder(path);
@@ -133,22 +133,22 @@ export class Store {
     this.insertCollision = this.db.prepare(`INSERT INTO collisions (id, stored_hash, new_hash, stored_doc, new_doc, new_original, source, position, seen_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.registry = new SourceRegistry(this.db);
-    const writeTx = this.db.transaction((unit: PreparedUnit, update: SourceState | undefined) => this.writeUnitNow(unit, update));
-    this.writeUnitTx = (unit, update) => this.rollingBack(() => writeTx.immediate(unit, update));
+    const writeTx = this.db.transaction((unit: PreparedUnit, state: SourceState | undefined) => this.writeUnitNow(unit, state));
+    this.writeUnitTx = (unit, state) => this.rollingBack(() => writeTx.immediate(unit, state));
   }
 
   private migrate(): void {
     migrate(this.db);
   }
 
-  /** Stores a unit and moves its input's checkpoint, atomically. */
-  writeUnit(unit: Unit, update?: SourceState): SinkCounts {
-    return this.writePrepared(prepareUnit(unit), update);
+  /** Stores a unit and commits its source's state, atomically. */
+  writeUnit(unit: Unit, state?: SourceState): SinkCounts {
+    return this.writePrepared(prepareUnit(unit), state);
   }
 
   /** The same, for a unit already turned into rows (see prepared.ts; the ingest worker uses this). */
-  writePrepared(unit: PreparedUnit, update?: SourceState): SinkCounts {
-    return this.writeUnitTx(unit, update);
+  writePrepared(unit: PreparedUnit, state?: SourceState): SinkCounts {
+    return this.writeUnitTx(unit, state);
   }
 
   /** Runs a write transaction; when it rolls back, name codes it added are forgotten with it. */
@@ -161,10 +161,10 @@ export class Store {
     }
   }
 
-  private writeUnitNow(unit: PreparedUnit, update: SourceState | undefined): SinkCounts {
+  private writeUnitNow(unit: PreparedUnit, state: SourceState | undefined): SinkCounts {
     const now = Date.now();
     const counts = this.storeEvents(unit, now);
-    this.registry.commit(unit, unit.deadLetters, update, counts, now);
+    this.registry.commit(unit, unit.deadLetters, state, counts, now);
     return counts;
   }
 
@@ -173,7 +173,7 @@ export class Store {
    * collisions it found, documents it rejected (as dead letters), then the unit's checkpoint.
    * Called only once every event of the unit has one of those outcomes.
    */
-  recordDelivery(unit: PreparedUnit, delivery: Delivery, update?: SourceState): SinkCounts {
+  recordDelivery(unit: PreparedUnit, delivery: Delivery, state?: SourceState): SinkCounts {
     return this.db.transaction(() => {
       const now = Date.now();
       for (const c of delivery.collisions) {
@@ -183,7 +183,7 @@ export class Store {
       this.registry.bump('indexed', delivery.indexed);
       for (const name of ['duplicates', 'collisions'] as const) this.registry.bump(name, counts[name]);
       this.registry.noteDrift(unit.drift, now);
-      this.registry.commit(unit, [...unit.deadLetters, ...delivery.rejected], update, counts, now);
+      this.registry.commit(unit, [...unit.deadLetters, ...delivery.rejected], state, counts, now);
       return counts;
     }).immediate();
   }
