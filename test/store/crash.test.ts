@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { takeEvents, toKeyValueLine } from '../../src/simulator/generate.js';
-import { tempDir, killRepeatedly, runCli } from '../support/helpers.js';
+import { tempDir, killWhileDelivering, runCli } from '../support/helpers.js';
 
 function contents(path: string): { events: string[]; deadLetters: number } {
   const db = new Database(path, { readonly: true });
@@ -24,15 +24,12 @@ describe('crash safety of the embedded store', () => {
     lines.splice(12_345, 0, 'a line that is not a record'); // a dead letter must not double either
     writeFileSync(file, lines.join('\n'));
     const clean = join(dir, 'clean.db');
-    const started = Date.now();
     const ok = await runCli(['ingest', '--db', clean, file, '--summary', 'none', '--workers', '1']);
     assert.equal(ok.code, 2, ok.stderr);
-    // Kill moments scale with this machine's speed, so that 20+ kills land before the work is done.
-    const cleanMs = Date.now() - started;
 
     const crashed = join(dir, 'crashed.db');
-    const kills = await killRepeatedly(['ingest', '--resume', '--db', crashed, file, '--summary', 'none', '--workers', '2'], {
-      kills: 22, minMs: 150, maxMs: Math.max(400, Math.round(cleanMs / 30)), seed: 2026,
+    const kills = await killWhileDelivering(['ingest', '--resume', '--db', crashed, file, '--summary', 'none', '--workers', '2'], {
+      kills: 22, db: crashed, total: lines.length, seed: 2026,
     });
     assert.ok(kills >= 20, `only ${kills} kills landed`);
     const final = await runCli(['ingest', '--resume', '--db', crashed, file, '--summary', 'json', '--workers', '2']);

