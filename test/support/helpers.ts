@@ -84,8 +84,9 @@ export function lines(text: string): string[] {
 }
 
 /**
- * Units a store (or a search sink's local state file) has committed: its counters move in the same
- * transaction as each unit's checkpoint. 0 before the file or its schema exists.
+ * Records a store (or a search sink's local state file) has committed: the sum of its outcome
+ * counters, which move in the same transaction as each unit's checkpoint. 0 before the file or its
+ * schema exists.
  */
 export function committedCount(db: string): number {
   if (!existsSync(db)) return 0;
@@ -112,7 +113,8 @@ export function committedCount(db: string): number {
 export async function killWhileDelivering(args: readonly string[], o: { kills: number; db: string; total: number; seed: number; env?: NodeJS.ProcessEnv }): Promise<number> {
   const rng = new Rng(o.seed);
   const budget = Math.max(1, Math.floor(o.total / (2 * o.kills)));
-  let maxDelayMs = 200;
+  // Short delays: a run's cost is mostly its start, and the final run does the rest of the work.
+  let maxDelayMs = 100;
   let kills = 0;
   while (kills < o.kills) {
     const before = committedCount(o.db);
@@ -130,12 +132,12 @@ export async function killWhileDelivering(args: readonly string[], o: { kills: n
     }
     if (done()) break; // finished by itself: the kills so far are all that landed
     await Promise.race([exited, sleep(rng.int(0, maxDelayMs))]);
-    if (done()) break;
     child.kill('SIGKILL');
     await exited;
+    if (child.signalCode !== 'SIGKILL') break; // it finished by itself during the delay
     kills++;
     const gained = committedCount(o.db) - before;
-    maxDelayMs = gained > budget ? Math.floor(maxDelayMs / 2) : Math.min(2000, Math.round(maxDelayMs * 1.5) + 10);
+    maxDelayMs = gained > budget ? Math.floor(maxDelayMs / 2) : Math.min(400, Math.round(maxDelayMs * 1.5) + 10);
   }
   return kills;
 }
