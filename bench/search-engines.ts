@@ -25,7 +25,7 @@ export async function benchSearchEngines(count: number): Promise<{ rows: Row[]; 
   for (const engine of ALL_ENGINES) {
     const db = join(BENCH_DIR, `${engine}-${count}.db`);
     for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
-    const node = await EngineCluster.start(engine, 1);
+    const node = await EngineCluster.start(engine, 1, 'full');
     try {
       const ms = runMimelog([
         'ingest', '--db', db, '--sink', node.spec.sink, '--search-url', node.urls[0]!, '--replicas', '0',

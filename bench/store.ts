@@ -114,7 +114,7 @@ async function indexSize(node: EngineCluster): Promise<EngineSize> {
  */
 export async function openSearchSizes(file: string, count: number): Promise<{ template: EngineSize; best_compression: EngineSize; indices: number } | string> {
   if (!testNodeBuilt('opensearch')) return notBuiltHint('opensearch');
-  const node = await EngineCluster.start('opensearch', 1);
+  const node = await EngineCluster.start('opensearch', 1, 'full');
   const db = join(BENCH_DIR, `opensearch-size-${count}.db`);
   for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
   try {

@@ -40,6 +40,9 @@ export const ENGINES: Readonly<Record<Engine, EngineSpec>> = {
   },
 };
 
+/** `c1`: the quick compiler only (tests); `full`: C1 then C2, as a production JVM runs (benchmarks). */
+export type Jit = 'c1' | 'full';
+
 export const ALL_ENGINES = Object.keys(ENGINES) as Engine[];
 
 export interface NodeSpec {
@@ -57,19 +60,25 @@ export class EngineCluster {
     readonly engine: Engine,
     readonly nodes: readonly NodeSpec[],
     private readonly dir: string,
+    private readonly jit: Jit,
   ) {}
 
   get spec(): EngineSpec {
     return ENGINES[this.engine];
   }
 
-  /** Starts `size` nodes (1: single-node discovery; more: one cluster) and waits until they serve. */
-  static async start(engine: Engine, size = 1): Promise<EngineCluster> {
+  /**
+   * Starts `size` nodes (1: single-node discovery; more: one cluster) and waits until they serve.
+   * Tests run the nodes with the C1 compiler only: a test node lives for minutes, so C2's work never
+   * pays back (C1 halves a node's CPU: start 11.7 -> 6.6 CPU-s, the 3-node cluster test 197 -> 102).
+   * Benchmarks ask for the full JIT, so that delivery rates are those of a real engine.
+   */
+  static async start(engine: Engine, size = 1, jit: Jit = 'c1'): Promise<EngineCluster> {
     if (size > 1 && !ENGINES[engine].clusters) throw new Error(`the ${ENGINES[engine].label} test node runs single nodes only`);
     const dir = mkdtempSync(join(tmpdir(), `mimelog-${engine}-`));
     const specs: NodeSpec[] = [];
     for (let i = 0; i < size; i++) specs.push({ name: `node-${i}`, httpPort: await freePort(), transportPort: await freePort(), home: join(dir, `node-${i}`) });
-    const cluster = new EngineCluster(engine, specs, dir);
+    const cluster = new EngineCluster(engine, specs, dir, jit);
     await Promise.all(specs.map((s) => cluster.startNode(s.name)));
     await cluster.waitHealthy(size === 1 ? 'yellow' : 'green', size);
     return cluster;
@@ -86,9 +95,8 @@ export class EngineCluster {
     const classpath = `${join(target, 'classes')}:${readFileSync(join(target, 'classpath.txt'), 'utf8').trim()}`;
     const args = [`home=${spec.home}`, `name=${spec.name}`, `http.port=${spec.httpPort}`, `transport.port=${spec.transportPort}`];
     if (this.nodes.length > 1) args.push(`seeds=${this.nodes.map((n) => n.transportPort).join(',')}`, `managers=${this.nodes.map((n) => n.name).join(',')}`);
-    // C1 only: a test node lives for minutes, so the C2 compiler's work never pays back; this halves
-    // a node's CPU (start: 11.7 -> 6.6 CPU-s; the 3-node cluster test: 197 -> 102 CPU-s).
-    const child = spawn(java, [...jvmFlags, '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', classpath, 'mimelog.testnode.TestNode', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const jitFlags = this.jit === 'c1' ? ['-XX:TieredStopAtLevel=1'] : [];
+    const child = spawn(java, [...jvmFlags, ...jitFlags, '-XX:+UseSerialGC', '-cp', classpath, 'mimelog.testnode.TestNode', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const log: string[] = [];
     this.logs.set(name, log);
     const keep = (c: Buffer) => {
