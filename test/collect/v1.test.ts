@@ -29,7 +29,7 @@ describe('API 1.0 collector against the simulator', () => {
     await r.sim.stop();
   });
 
-  it('ends with exactly the expected set after 20+ kill -9 at random moments', { timeout: 600_000 }, async () => {
+  it('ends with exactly the expected set after 20+ kill -9 at random moments while it delivers', { timeout: 600_000 }, async () => {
     const r = await startSimulator({ seed: 77, events: 52_000, eventsPerFile: 200, faults: { enabled: ['429', '5xx', 'reset', 'empty'], rate: 0.05, seed: 3 } });
     const db = join(r.dir, 'k.db');
     const kills = await killWhileDelivering(['collect', '--url', r.info.url, '--db', db, ...FAST], { kills: 22, db, total: 52_000, seed: 5, env: r.env });
