@@ -23,7 +23,7 @@ const tmp = () => tempDir('search');
 const quiet = new Logger(process.stderr, 'error');
 
 /** mimelog's arguments for delivering to the node into indices `INDEX-yyyy.MM.dd` with template INDEX. */
-export function sinkArgs(os: EngineCluster, index: string): string[] {
+function sinkArgs(os: EngineCluster, index: string): string[] {
   return ['--sink', os.spec.sink, '--search-url', os.urls.join(','), '--index', `${index}-{yyyy}.{MM}.{dd}`, '--template', index, '--search-give-up', '120'];
 }
 
@@ -32,6 +32,7 @@ function mappedLeaves(properties: Record<string, any>, prefix = ''): string[] {
   return Object.entries(properties).flatMap(([k, v]) => (v.properties ? mappedLeaves(v.properties, `${prefix}${k}.`) : [`${prefix}${k}`]));
 }
 
+/** The suite against one engine's node; `more` adds tests that share the node (OpenSearch's TLS test). */
 export function describeSearchSink(engine: Engine, more?: (node: () => EngineCluster) => void): void {
   describe(`search-engine sink against a real ${ENGINES[engine].label} node`, () => {
     let os: EngineCluster;
