@@ -32,6 +32,10 @@ const files = testFiles(root).sort((a, b) => rank(a) - rank(b) || a.localeCompar
 // Much of the test time is spent waiting on engines, timers and child processes, so more files
 // than cores run at once; MIMELOG_TEST_CONCURRENCY overrides.
 const concurrency = Number(process.env.MIMELOG_TEST_CONCURRENCY ?? Math.max(3, availableParallelism() + 1));
+if (!Number.isInteger(concurrency) || concurrency < 1) {
+  console.error(`run-tests: MIMELOG_TEST_CONCURRENCY must be a whole number of at least 1, not ${JSON.stringify(process.env.MIMELOG_TEST_CONCURRENCY)}`);
+  process.exit(2);
+}
 const tests = run({ files, concurrency });
 tests.on('test:fail', () => {
   process.exitCode = 1;
