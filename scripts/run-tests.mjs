@@ -4,7 +4,7 @@
 // sorts the files it is given by name; its `run()` keeps our order.)
 import { readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { run } from 'node:test';
 import { spec } from 'node:test/reporters';
 
@@ -16,19 +16,14 @@ const LONGEST_FIRST = [
   'collect/v2.', 'store/crash.', 'collect/feeds.', 'service/run.', 'cli/hostile.', 'collect/horizons.',
 ];
 
-function testFiles(dir) {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
-    const path = join(dir, e.name);
-    if (e.isDirectory()) return testFiles(path);
-    return e.name.endsWith('.test.js') ? [path] : [];
-  });
-}
-
 const rank = (file) => {
-  const i = LONGEST_FIRST.findIndex((p) => relative(root, file).startsWith(p));
+  const i = LONGEST_FIRST.findIndex((p) => file.startsWith(p));
   return i === -1 ? LONGEST_FIRST.length : i;
 };
-const files = testFiles(root).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+const files = readdirSync(root, { recursive: true })
+  .filter((f) => f.endsWith('.test.js'))
+  .sort((a, b) => rank(a) - rank(b) || a.localeCompare(b))
+  .map((f) => join(root, f));
 // Much of the test time is spent waiting on engines, timers and child processes, so more files
 // than cores run at once; MIMELOG_TEST_CONCURRENCY overrides.
 const concurrency = Number(process.env.MIMELOG_TEST_CONCURRENCY ?? Math.max(3, availableParallelism() + 1));

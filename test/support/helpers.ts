@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { Rng } from '../../src/simulator/generate.js';
 import { fileURLToPath } from 'node:url';
@@ -140,8 +141,4 @@ export async function killWhileDelivering(args: readonly string[], o: { kills: n
     maxDelayMs = gained > budget ? Math.floor(maxDelayMs / 2) : Math.min(400, Math.round(maxDelayMs * 1.5) + 10);
   }
   return kills;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
