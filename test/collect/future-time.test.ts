@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import type { ProcessedEvent } from '../../src/core/unit.js';
 import { agedOutGaps } from '../../src/sources/mimecast-v1/collector.js';
 import { MimecastSimulator, type SimulatorOptions } from '../../src/simulator/server.js';
@@ -137,6 +138,39 @@ describe('a time that lies drives no cursor, restart point, gap bound or lag', (
       const [after] = await apiStreams(db);
       assert.ok(after!.lag_seconds !== null && after!.lag_seconds > 0, JSON.stringify(after));
       assert.equal(after!.untrusted_time_events, 1);
+
+      // A store written before times were checked holds 2126 as its newest: no lag is shown from it,
+      // no restart begins there, and the next commit replaces it.
+      const store = new Database(db);
+      store.prepare('UPDATE checkpoints SET newest_event_ms = ?').run(FUTURE);
+      store.close();
+      assert.equal((await apiStreams(db))[0]!.lag_seconds, null, 'unknown, not 0');
+      r.sim.advanceClock(HOUR);
+      const third = await run();
+      assert.equal(third.code, 0, third.stderr.slice(-1500));
+      const newest = Math.max(...times.filter((t) => t <= START + 41 * HOUR));
+      assert.deepEqual(query(db, 'SELECT newest_event_ms FROM checkpoints'), [{ newest_event_ms: newest }]);
+    });
+  });
+
+  it('API 2.0 feeds: a cursor dated 2126 (the clock ran ahead when it was written) does not hold the feed until 2126', async () => {
+    await withSimulator({ seed: 814, events: 10, v2: { feeds: { records: 50 } } }, async (r) => {
+      const db = join(r.dir, 'feeds.db');
+      const run = (extra: string[]) => collect({ ...r, env: { ...r.env, ...v2Env(r) } }, db, ['--api', 'v2', '--feeds', 'audit', ...extra]);
+      // The records lie 3 to 1 days back: a first look-back of 1 day leaves them for later.
+      assert.equal((await run(['--first-look-back-days', '1'])).code, 0);
+      const held = query<{ n: number }>(db, 'SELECT count(*) AS n FROM stored_events')[0]!.n;
+      assert.ok(held < 50);
+      const store = new Database(db);
+      assert.equal(store.prepare("UPDATE checkpoints SET cursor = ? WHERE source LIKE 'mimecast-v2-feed % audit'").run(String(FUTURE)).changes, 1);
+      store.close();
+      const res = await run([]);
+      assert.equal(res.code, 0, res.stderr.slice(-1500));
+      const warned = logLines(res.stderr).filter((l) => /^feed cursor lies after now/.test(l.msg));
+      assert.deepEqual(warned.map((l) => [l.feed, l.cursor]), [['audit', new Date(FUTURE).toISOString()]]);
+      assert.equal(query<{ n: number }>(db, 'SELECT count(*) AS n FROM stored_events')[0]!.n, 50, 'collected from the first look-back');
+      const cursor = Number(query<{ cursor: string }>(db, "SELECT cursor FROM checkpoints WHERE source LIKE 'mimecast-v2-feed % audit'")[0]!.cursor);
+      assert.ok(cursor <= Date.now(), 'the cursor is a real window end again');
     });
   });
 
