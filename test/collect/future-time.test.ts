@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { EARLIEST_EVENT_MS, FUTURE_SKEW_MS, isTrustedTime, lagSeconds, trustedSpan } from '../../src/core/trusted-time.js';
 import type { ProcessedEvent } from '../../src/core/unit.js';
 import { agedOutGaps } from '../../src/sources/mimecast-v1/collector.js';
 import { MimecastSimulator, type SimulatorOptions } from '../../src/simulator/server.js';
@@ -180,6 +181,18 @@ describe('a time that lies drives no cursor, restart point, gap bound or lag', (
 
   it('API 1.0: an event dated 2126 does not hide the gap of every type after an invalid token', async () => {
     await filesOutage('v1', 813);
+  });
+
+  it('the rule: believed from 2000 to now + 5 min, bounds included; the lag of a time beyond is unknown, not 0', () => {
+    const now = Date.UTC(2026, 11, 6, 12);
+    const cases: [number, boolean][] = [
+      [now + FUTURE_SKEW_MS, true], [now + FUTURE_SKEW_MS + 1, false], [EARLIEST_EVENT_MS, true], [EARLIEST_EVENT_MS - 1, false],
+      [NaN, false], [Infinity, false], [-8.64e15, false], [FUTURE, false], [8.64e15, false],
+    ];
+    assert.deepEqual(cases.map(([t]) => isTrustedTime(t, now)), cases.map(([, ok]) => ok));
+    assert.deepEqual([lagSeconds(now - 90_000, now), lagSeconds(now + 60_000, now), lagSeconds(FUTURE, now), lagSeconds(null, now)], [90, 0, null, null]);
+    const span = trustedSpan([{ timeMs: now - 1000 }, { timeMs: FUTURE }, { timeMs: 0 }, { timeMs: now - 5000 }], now);
+    assert.deepEqual(span, { oldest: now - 5000, newest: now - 1000, untrusted: 2, firstUntrusted: FUTURE });
   });
 
   it('API 1.0 gap bounds: an event of the first file kept dated 1970 (seconds read as ms) neither hides nor ends a gap', () => {
