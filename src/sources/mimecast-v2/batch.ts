@@ -197,8 +197,8 @@ export class V2BatchCollector {
   /**
    * The gap of a type restarted after its files aged out, once the oldest event still held is known
    * (`oldestHeldMs`: the oldest believable time of the first events stored after the restart; now,
-   * when nothing is held). None
-   * when that event is not newer than the newest one stored: nothing was lost after all.
+   * when nothing is held). None when that event is not newer than the newest one stored: nothing
+   * was lost after all.
    */
   private takeGap(type: string, oldestHeldMs: number | undefined): Gap[] | undefined {
     const fromMs = this.gapFrom.get(type);
