@@ -23,6 +23,7 @@ import { DEFAULT_LIMITS } from '../decode/limits.js';
 import { checkNoUrlCredentials } from '../sources/http-body.js';
 import { type LimitCliOptions, type PipelineOptions, addDbOption, addLimitOptions, addPipelineOptions, addWorkersOption, buildTransformer, limitsFrom } from './ingest.js';
 import { Progress } from './progress.js';
+import { trustedSpan } from '../core/trusted-time.js';
 import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
 
 const V1_ENV = ENV.v1;
@@ -284,8 +285,8 @@ async function startV1(o: CollectOptions, source: Extract<ResolvedSource, { api:
     workers,
     onUnit: (unit, s) => {
       if (unit.events.length === 0 && unit.deadLetters.length === 0) return;
-      const lag = unit.events.length > 0 ? Date.now() - unit.events.reduce((m, e) => Math.max(m, e.timeMs), -Infinity) : undefined;
-      const lagMin = lag === undefined ? undefined : Math.round(lag / 60000);
+      const newest = trustedSpan(unit.events, Date.now()).newest; // an event dated 2126 says nothing about the lag
+      const lagMin = newest === undefined ? undefined : Math.round((Date.now() - newest) / 60000);
       progress?.update(s.records, `${s.inputs} files${lagMin !== undefined ? `, lag ${lagMin} min` : ''}`, { files: s.inputs, lag_minutes: lagMin });
     },
   });

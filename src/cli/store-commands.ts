@@ -113,6 +113,8 @@ export function registerStoreCommands(program: Command): void {
         out(`\n${table(['API stream', 'caught up', 'lag', 'files pending', 'done', 'dead-lettered'], s.api_streams.map((a) => [
           a.stream, a.caught_up ? 'yes' : 'no', lag(a.lag_seconds), String(a.pending), String(a.done), String(a.dead_lettered),
         ]))}`);
+        const doubted = s.api_streams.filter((a) => a.untrusted_time_events > 0);
+        if (doubted.length) out(`\n${table(['API stream', 'events timed after now + 5 min or before 2000 (stored; no cursor, gap bound or lag)'], doubted.map((a) => [a.stream, a.untrusted_time_events.toLocaleString('en')]))}`);
       }
       if (s.gaps.length) {
         out(`\n${table(['GAP: events lost at Mimecast, from (after)', 'to (before)', 'lost', 'type', 'source', 'recorded'], s.gaps.map((g) => [g.from, g.to, `${g.lost_seconds} s`, g.log_type ?? 'all', g.source, g.recorded_at]))}`);

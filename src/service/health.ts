@@ -2,6 +2,7 @@
  * Each source's health for `/readyz` and the metrics: its state and why, and for each of its
  * checkpoints the age, lag and horizon headroom read from the store.
  */
+import { lagSeconds } from '../core/trusted-time.js';
 import { horizonOf } from '../mimecast/horizons.js';
 import type { Store } from '../store/store.js';
 
@@ -13,6 +14,8 @@ export interface CheckpointHealth {
   readonly age_seconds?: number;
   readonly headroom_seconds?: number;
   readonly lag_seconds: number | null;
+  /** Events whose own time was not believed (core/trusted-time.ts). */
+  readonly untrusted_time_events: number;
   readonly pending: number;
 }
 
@@ -52,10 +55,10 @@ export function worst(states: readonly SourceState[]): SourceState {
 const duration = (s: number) => (Math.abs(s) < 7200 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
 
 export function sourceHealth(store: Store, status: SourceStatus, warningShare: number, now = Date.now()): SourceHealth {
-  const read = store.db.prepare('SELECT updated_at, newest_event_ms FROM checkpoints WHERE source = ?');
+  const read = store.db.prepare('SELECT updated_at, newest_event_ms, untrusted_time_events FROM checkpoints WHERE source = ?');
   const pending = store.db.prepare("SELECT count(*) AS n FROM work_items WHERE stream = ? AND state = 'pending'");
   const checkpoints: CheckpointHealth[] = status.checkpointNames.map((name) => {
-    const row = read.get(name) as { updated_at: number; newest_event_ms: number | null } | undefined;
+    const row = read.get(name) as { updated_at: number; newest_event_ms: number | null; untrusted_time_events: number } | undefined;
     const horizon = horizonOf(name);
     const age = row ? Math.max(0, Math.round((now - row.updated_at) / 1000)) : undefined;
     return {
@@ -63,7 +66,8 @@ export function sourceHealth(store: Store, status: SourceStatus, warningShare: n
       horizon_seconds: horizon && horizon.horizonMs / 1000,
       age_seconds: age,
       headroom_seconds: horizon && age !== undefined ? horizon.horizonMs / 1000 - age : undefined,
-      lag_seconds: row?.newest_event_ms == null ? null : Math.max(0, Math.round((now - row.newest_event_ms) / 1000)),
+      lag_seconds: lagSeconds(row?.newest_event_ms, now),
+      untrusted_time_events: row?.untrusted_time_events ?? 0,
       pending: (pending.get(name) as { n: number }).n,
     };
   });

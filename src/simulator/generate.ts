@@ -13,6 +13,8 @@ export interface GeneratedEvent {
   readonly timeMs: number;
   /** API 1.0 keys and text values, `datetime` first, in Mimecast's usual order. */
   readonly fields: readonly (readonly [string, string])[];
+  /** The time served instead of `timeMs` by an event whose time lies (see `misdated`). */
+  readonly servedTimeMs?: number;
 }
 
 /** Small, fast, seeded PRNG (mulberry32). */
@@ -127,6 +129,14 @@ export function* generateEvents(options: GenerateOptions): Generator<GeneratedEv
     if (rng.chance(0.03)) yield iepEvent(rng, email);
     if (rng.chance(0.03)) yield impersonationEvent(rng, email);
   }
+}
+
+/**
+ * The event serving `servedTimeMs` as its time (API 1.0 `datetime`, API 2.0 `timestamp`) while it
+ * stays where its true time puts it: in its file, in the stream's order and window.
+ */
+export function misdated(e: GeneratedEvent, servedTimeMs: number): GeneratedEvent {
+  return { ...e, servedTimeMs, fields: e.fields.map(([k, v]) => [k, k === 'datetime' ? datetime(servedTimeMs) : v] as const) };
 }
 
 function ev(logType: string, ms: number, fields: [string, string][]): GeneratedEvent {
@@ -351,7 +361,7 @@ export function toV2Record(e: GeneratedEvent, transport: V2Transport): Record<st
   out[typeKey] = V2_TYPE.get(e.logType) ?? e.logType;
   for (const [k, v] of e.fields) {
     const key = v2KeyFor(e.logType, k);
-    if (k === 'datetime') out[key] = String(e.timeMs);
+    if (k === 'datetime') out[key] = String(e.servedTimeMs ?? e.timeMs);
     else if (k === 'Act' || k === 'Action' || k === 'action') {
       out[key] = v;
       out[subKey] = v;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { type V1Credentials, sameSignature, signature } from '../mimecast/v1-auth.js';
 import { type FileFormat, type SiemFile, buildCatalog, fileBody, fileName } from './catalog.js';
 import { FaultPlan, type FaultOptions, V1_FAULTS } from './faults.js';
-import { Rng } from './generate.js';
+import { Rng, misdated } from './generate.js';
 import { V2Api, type V2Credentials, type V2Options } from './v2.js';
 import { zipMembers } from './zip.js';
 
@@ -50,6 +50,8 @@ export interface SimulatorOptions {
   readonly fileRetentionMs?: number;
   /** The clock at start (default: the newest event's time); tests move it with `advanceClock`. */
   readonly clockMs?: number;
+  /** Events whose served time lies (event `at` of catalog file `file` says `timeMs`), left where their true time puts them. */
+  readonly misdated?: readonly { readonly file: number; readonly at: number; readonly timeMs: number }[];
 }
 
 export interface SimulatorInfo {
@@ -69,6 +71,12 @@ function credentialsFor(seed: number): V1Credentials {
     accessKey: `mYtOL3XZCOwG96BOiFTZRm${rng.token(40, 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789')}`,
     secretKey: Buffer.from(hex(64), 'hex').toString('base64'),
   };
+}
+
+/** A catalog file with the lies of `SimulatorOptions.misdated` that fall in it. */
+function withLies(file: SiemFile, lies: NonNullable<SimulatorOptions['misdated']>): SiemFile {
+  const served = new Map(lies.filter((m) => m.file === file.index).map((m) => [m.at, m.timeMs]));
+  return served.size === 0 ? file : { ...file, events: file.events.map((e, at) => (served.has(at) ? misdated(e, served.get(at)!) : e)) };
 }
 
 function failBody(code: string, message: string, retryable: boolean): string {
@@ -99,7 +107,7 @@ export class MimecastSimulator {
       eventsPerFile: options.eventsPerFile ?? 500,
       startMs: options.startMs ?? Date.UTC(2026, 10, 1),
       spacingMs: options.spacingMs,
-    });
+    }).map((f) => withLies(f, options.misdated ?? []));
     this.tokenKey = createHmac('sha256', String(options.seed)).update('tokens').digest();
     this.faults = new FaultPlan(options.faults ?? { enabled: [], rate: 0, seed: 0 });
     this.clockMs = options.clockMs ?? Math.max(...this.catalog.map((f) => f.events.at(-1)?.timeMs ?? 0));

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { JsonValue } from '../decode/record.js';
 import type { DeadLetter, ProcessedEvent, Unit } from '../core/unit.js';
+import { isTrustedTime } from '../core/trusted-time.js';
 import { type IndexedFields, bareMessageId, hashDigest, indexedFields, textKey } from './documents.js';
 import type { StoredRecord } from './record-blocks.js';
 
@@ -48,10 +49,12 @@ export interface PreparedUnit {
   readonly events: PreparedEvent[];
   readonly deadLetters: PreparedDeadLetter[];
   readonly drift: [string, number][];
-  /** Time of the unit's newest event (ms), for the lag in `stats`; undefined without events. */
+  /** Time of the unit's newest event (ms), for the lag in `stats`; undefined without events. Believable times only (core/trusted-time.ts), like the next. */
   readonly newestEventMs?: number;
   /** Time of the unit's newest event per log type: where a per-type gap would begin. */
   readonly newestByType: [string, number][];
+  /** Events whose time is not believed (after now + skew, or before 2000): counted on the checkpoint. */
+  readonly untrustedTimes: number;
 }
 
 /** The ECS document as a search engine stores it: event.original is sent in its own field. */
@@ -96,8 +99,14 @@ export function prepareDeadLetter(d: DeadLetter): PreparedDeadLetter {
 export function prepareUnit(unit: Unit, options: { events: boolean } = { events: true }): PreparedUnit {
   const drift = new Map<string, number>();
   const newestByType = new Map<string, number>();
+  const now = Date.now();
+  let untrustedTimes = 0;
   for (const e of unit.events) {
     for (const k of e.classification.driftKeys) drift.set(k, (drift.get(k) ?? 0) + 1);
+    if (!isTrustedTime(e.timeMs, now)) {
+      untrustedTimes++;
+      continue;
+    }
     const type = e.classification.logType;
     newestByType.set(type, Math.max(newestByType.get(type) ?? -Infinity, e.timeMs));
   }
@@ -108,7 +117,8 @@ export function prepareUnit(unit: Unit, options: { events: boolean } = { events:
     events: options.events ? unit.events.map((e) => prepareEvent(e, unit.source)) : [],
     deadLetters: unit.deadLetters.map(prepareDeadLetter),
     drift: [...drift],
-    newestEventMs: unit.events.length > 0 ? unit.events.reduce((m, e) => Math.max(m, e.timeMs), -Infinity) : undefined,
+    newestEventMs: newestByType.size > 0 ? Math.max(...newestByType.values()) : undefined,
     newestByType: [...newestByType],
+    untrustedTimes,
   };
 }

@@ -12,6 +12,7 @@ import type { SinkCounts } from '../core/counts.js';
 import type { SourceKind, SourceState } from '../core/sink.js';
 import type { DeadLetter } from '../core/unit.js';
 import type { PreparedDeadLetter, PreparedUnit } from './prepared.js';
+import { FUTURE_SKEW_MS, isTrustedTime, lagSeconds, trustedOrUndefined } from '../core/trusted-time.js';
 
 export interface Checkpoint {
   readonly source: string;
@@ -21,7 +22,7 @@ export interface Checkpoint {
   readonly identity: string | null;
   readonly cursor: string | null;
   readonly updatedAt: number;
-  /** The newest event time stored through this checkpoint. */
+  /** The newest event time stored through this checkpoint (null when none is believable now). */
   readonly newestEventMs: number | null;
   /** The same, per log type (API 1.0: where a gap of that type would begin). */
   readonly newestByType: Readonly<Record<string, number>>;
@@ -64,8 +65,10 @@ export interface ApiStream {
   stream: string;
   kind: SourceKind;
   caught_up: boolean;
-  /** Seconds between now and the newest event stored from it. */
+  /** Seconds between now and the newest event stored from it (null: none, or none believable). */
   lag_seconds: number | null;
+  /** Events read whose own time was not believed (core/trusted-time.ts): stored, but no bound. */
+  untrusted_time_events: number;
   pending: number;
   done: number;
   dead_lettered: number;
@@ -88,13 +91,17 @@ export class SourceRegistry {
   constructor(private readonly db: Database.Database) {
     this.insertDeadLetter = db.prepare(`INSERT OR IGNORE INTO dead_letters (source, position, reason, raw, raw_is_text, raw_digest, created_at, truncated_from, cut_short)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.upsertCheckpoint = db.prepare(`INSERT INTO checkpoints (source, kind, position, complete, identity, cursor, updated_at, newest_event_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    // A newest time stored beyond @horizon (now + skew: written before times were checked, or the
+    // clock moved back since) is no bound: the unit's own newest replaces it.
+    this.upsertCheckpoint = db.prepare(`INSERT INTO checkpoints (source, kind, position, complete, identity, cursor, updated_at, newest_event_ms, untrusted_time_events) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT(source) DO UPDATE SET kind = excluded.kind, position = excluded.position, complete = excluded.complete,
       identity = coalesce(excluded.identity, identity), cursor = coalesce(excluded.cursor, cursor), updated_at = excluded.updated_at,
-      newest_event_ms = max(coalesce(newest_event_ms, excluded.newest_event_ms), coalesce(excluded.newest_event_ms, newest_event_ms))`);
+      newest_event_ms = iif(newest_event_ms > @horizon, excluded.newest_event_ms,
+        max(coalesce(newest_event_ms, excluded.newest_event_ms), coalesce(excluded.newest_event_ms, newest_event_ms))),
+      untrusted_time_events = untrusted_time_events + excluded.untrusted_time_events`);
     this.insertGap = db.prepare('INSERT INTO gaps (source, from_ms, to_ms, reason, recorded_at, log_type) VALUES (?, ?, ?, ?, ?, ?)');
     this.bumpNewestByType = db.prepare(`INSERT INTO checkpoint_types (source, log_type, newest_ms) VALUES (?, ?, ?)
-      ON CONFLICT(source, log_type) DO UPDATE SET newest_ms = max(newest_ms, excluded.newest_ms)`);
+      ON CONFLICT(source, log_type) DO UPDATE SET newest_ms = iif(newest_ms > @horizon, excluded.newest_ms, max(newest_ms, excluded.newest_ms))`);
     this.bumpCounter = db.prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value');
     this.bumpDrift = db.prepare(`INSERT INTO drift_keys (key, count, last_seen) VALUES (?, ?, ?)
       ON CONFLICT(key) DO UPDATE SET count = count + excluded.count, last_seen = excluded.last_seen`);
@@ -126,8 +133,9 @@ export class SourceRegistry {
     const row = checkpointRow(state, unit);
     if (!row) return;
     for (const g of state.gaps ?? []) this.insertGap.run(row.key, g.fromMs, g.toMs, g.reason, now, g.logType ?? null);
-    this.upsertCheckpoint.run(row.key, state.kind, row.position, unit.last ? 1 : 0, row.identity, row.cursor, now, unit.newestEventMs ?? null);
-    for (const [type, ms] of unit.newestByType) this.bumpNewestByType.run(row.key, type, ms);
+    const horizon = { horizon: now + FUTURE_SKEW_MS };
+    this.upsertCheckpoint.run(row.key, state.kind, row.position, unit.last ? 1 : 0, row.identity, row.cursor, now, unit.newestEventMs ?? null, unit.untrustedTimes, horizon);
+    for (const [type, ms] of unit.newestByType) this.bumpNewestByType.run(row.key, type, ms, horizon);
   }
 
   bump(counter: CounterName, n: number): void {
@@ -148,29 +156,32 @@ export class SourceRegistry {
     const row = this.db.prepare('SELECT source, kind, position, complete, identity, cursor, updated_at, newest_event_ms FROM checkpoints WHERE source = ?').get(source) as
       | { source: string; kind: SourceKind; position: number; complete: number; identity: string | null; cursor: string | null; updated_at: number; newest_event_ms: number | null }
       | undefined;
+    // Bounds for a restart or a gap: only times still believable now (see trusted-time.ts).
+    const now = Date.now();
     return row && {
       source: row.source, kind: row.kind, position: row.position, complete: row.complete === 1, identity: row.identity, cursor: row.cursor, updatedAt: row.updated_at,
-      newestEventMs: row.newest_event_ms,
+      newestEventMs: trustedOrUndefined(row.newest_event_ms, now) ?? null,
       newestByType: Object.fromEntries((this.db.prepare('SELECT log_type, newest_ms FROM checkpoint_types WHERE source = ?').all(source) as { log_type: string; newest_ms: number }[])
-        .map((t) => [t.log_type, t.newest_ms])),
+        .filter((t) => isTrustedTime(t.newest_ms, now)).map((t) => [t.log_type, t.newest_ms])),
     };
   }
 
   /** The checkpoints of API sources (not files), with their work queue's counts. */
   apiStreams(): ApiStream[] {
-    const rows = this.db.prepare(`SELECT c.source, c.kind, c.complete, c.updated_at, c.newest_event_ms,
+    const rows = this.db.prepare(`SELECT c.source, c.kind, c.complete, c.updated_at, c.newest_event_ms, c.untrusted_time_events,
         count(w.key) FILTER (WHERE w.state = 'pending') AS pending,
         count(w.key) FILTER (WHERE w.state = 'done') AS done,
         count(w.key) FILTER (WHERE w.state = 'dead') AS dead
       FROM checkpoints c LEFT JOIN work_items w ON w.stream = c.source
       WHERE c.kind <> 'file' GROUP BY c.source ORDER BY c.source`).all() as
-      { source: string; kind: SourceKind; complete: number; updated_at: number; newest_event_ms: number | null; pending: number; done: number; dead: number }[];
+      { source: string; kind: SourceKind; complete: number; updated_at: number; newest_event_ms: number | null; untrusted_time_events: number; pending: number; done: number; dead: number }[];
     const now = Date.now();
     return rows.map((r) => ({
       stream: r.source,
       kind: r.kind,
       caught_up: r.complete === 1,
-      lag_seconds: r.newest_event_ms === null ? null : Math.max(0, Math.round((now - r.newest_event_ms) / 1000)),
+      lag_seconds: lagSeconds(r.newest_event_ms, now),
+      untrusted_time_events: r.untrusted_time_events,
       pending: r.pending,
       done: r.done,
       dead_lettered: r.dead,

@@ -108,6 +108,7 @@ describe('embedded SQLite store', () => {
     new Store(path).close();
     const old = new Database(path);
     old.exec('ALTER TABLE checkpoints DROP COLUMN kind');
+    old.exec('ALTER TABLE checkpoints DROP COLUMN untrusted_time_events'); // added by migration 11
     old.pragma('user_version = 9');
     const cp = old.prepare('INSERT INTO checkpoints (source, position, complete, updated_at) VALUES (?, 0, 1, 1)');
     for (const name of ['mimecast-v1 https://api.mimecast.com', 'mimecast-v2 https://api.services.mimecast.com receipt', 'mimecast-v2-stream https://api.services.mimecast.com',

@@ -20,6 +20,7 @@ import type { Logger } from '../../log/logger.js';
 import type { V1Credentials } from '../../mimecast/v1-auth.js';
 import { LOG_TYPES } from '../../mimecast/log-types.js';
 import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
+import { EventTimes, isTrustedTime, trustedSpan } from '../../core/trusted-time.js';
 import { type V1Answer, V1_ENDPOINT, getSiemLogs } from './client.js';
 
 const LOG_TYPE_NAMES = LOG_TYPES.map((t) => t.name);
@@ -74,6 +75,8 @@ export const V1_FILE_SPAN_BOUND_MS = 3_600_000;
  * never stored begins V1_FILE_SPAN_BOUND_MS before the newest event stored (every file before that
  * was stored). None when `first` ends no later than the newest event stored: the server went back
  * to files already stored, so nothing was skipped. `nowMs` bounds the interval when nothing is kept.
+ * Only believable times bound anything (core/trusted-time.ts): `newestByType` holds no other, and
+ * an event of `first` dated 2126 or 1970 neither ends nor hides a gap.
  */
 export function agedOutGaps(newestByType: ReadonlyMap<string, number>, first: readonly ProcessedEvent[] | undefined, nowMs: number, knownTypes: readonly string[]): Gap[] {
   // `first`: the events of the first file served now (a file with some); undefined when none is kept.
@@ -81,8 +84,10 @@ export function agedOutGaps(newestByType: ReadonlyMap<string, number>, first: re
   let end = nowMs;
   const firstOfType = new Map<string, number>();
   if (first !== undefined) {
-    end = Math.max(...first.map((e) => e.timeMs));
-    for (const e of first) firstOfType.set(e.classification.logType, Math.min(firstOfType.get(e.classification.logType) ?? Infinity, e.timeMs));
+    end = trustedSpan(first, nowMs).newest ?? nowMs;
+    for (const e of first) {
+      if (isTrustedTime(e.timeMs, nowMs)) firstOfType.set(e.classification.logType, Math.min(firstOfType.get(e.classification.logType) ?? Infinity, e.timeMs));
+    }
   }
   if (newestByType.size === 0 || end <= newestStored) return [];
   const gaps: Gap[] = [];
@@ -98,11 +103,14 @@ export function agedOutGaps(newestByType: ReadonlyMap<string, number>, first: re
 export class V1Collector {
   private readonly random = Math.random;
   private readonly contact = new FirstContact();
+  private readonly times: EventTimes;
 
   constructor(
     private readonly options: V1CollectorOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.times = new EventTimes(log);
+  }
 
   /** Calls get-siem-logs until it answers something other than "retry". */
   private async fetch(token: string | undefined, stop: AbortSignal): Promise<Exclude<V1Answer, { kind: 'retry' }> | undefined> {
@@ -193,7 +201,11 @@ export class V1Collector {
             restarted = false;
             gaps = this.reportGaps(agedOutGaps(newestByType, u.events, Date.now(), LOG_TYPE_NAMES));
           }
-          for (const e of u.events) newestByType.set(e.classification.logType, Math.max(newestByType.get(e.classification.logType) ?? -Infinity, e.timeMs));
+          const now = Date.now();
+          this.times.span(checkpointKey, u.events, now); // says once per run that a time is not believed
+          for (const e of u.events) {
+            if (isTrustedTime(e.timeMs, now)) newestByType.set(e.classification.logType, Math.max(newestByType.get(e.classification.logType) ?? -Infinity, e.timeMs));
+          }
           return { kind: 'mimecast-v1', key: checkpointKey, filesDone: position, token: answer.nextToken, gaps };
         },
       });

@@ -24,6 +24,7 @@ import type { Unit } from '../../core/unit.js';
 import { BATCH_TOKEN_EXPIRED_CODES } from '../../mimecast/horizons.js';
 import { logTypeForV2 } from '../../mimecast/products.js';
 import { RateBudget } from '../../util/rate-budget.js';
+import { EventTimes } from '../../core/trusted-time.js';
 import type { TokenSource } from './oauth.js';
 import { type Page, PageClient } from './pages.js';
 
@@ -71,6 +72,8 @@ export class V2BatchCollector {
   private readonly pages: PageClient;
   /** Per type restarted after its files aged out: the newest event stored, until the gap is recorded. */
   private readonly gapFrom = new Map<string, number>();
+  /** Event times that may bound a gap (core/trusted-time.ts): one dated 2126 or 1970 bounds none. */
+  private readonly times: EventTimes;
 
   constructor(
     private readonly options: BatchOptions,
@@ -80,6 +83,7 @@ export class V2BatchCollector {
     private readonly streamName: (type: string) => string,
   ) {
     this.pages = new PageClient(options.baseUrl, tokens, options, new RateBudget(), log);
+    this.times = new EventTimes(log);
   }
 
   private backoff(attempt: number): number {
@@ -175,7 +179,7 @@ export class V2BatchCollector {
           kind: 'mimecast-v2',
           key: stream,
           pageToken: pageToken ?? '',
-          gaps: this.takeGap(type, unit.events.length > 0 ? unit.events.reduce((m, e) => Math.min(m, e.timeMs), Infinity) : undefined),
+          gaps: this.takeGap(type, this.times.span(stream, unit.events).oldest),
           ...(decoded.last ? { workItem: { stream, key, state: reason === undefined ? 'done' as const : 'dead' as const, detail: reason } } : {}),
         }),
       });
@@ -192,8 +196,9 @@ export class V2BatchCollector {
 
   /**
    * The gap of a type restarted after its files aged out, once the oldest event still held is known
-   * (`oldestHeldMs`: the first events stored after the restart; now, when nothing is held). None
-   * when that event is not newer than the newest one stored: nothing was lost after all.
+   * (`oldestHeldMs`: the oldest believable time of the first events stored after the restart; now,
+   * when nothing is held). None when that event is not newer than the newest one stored: nothing
+   * was lost after all.
    */
   private takeGap(type: string, oldestHeldMs: number | undefined): Gap[] | undefined {
     const fromMs = this.gapFrom.get(type);

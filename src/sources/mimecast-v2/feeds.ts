@@ -21,6 +21,7 @@ import type { Logger } from '../../log/logger.js';
 import { FEED_NOT_AVAILABLE_CODES, type FeedSpec, feedTime } from '../../mimecast/feeds.js';
 import { type PollingOptions, sleep } from '../../util/backoff.js';
 import { RateBudget } from '../../util/rate-budget.js';
+import { FUTURE_SKEW_MS, timeText } from '../../core/trusted-time.js';
 import type { TokenSource } from './oauth.js';
 import { PageClient } from './pages.js';
 
@@ -116,7 +117,7 @@ export class FeedCollector {
     const key = this.options.checkpointKey(feed);
     const now = Date.now();
     const oldestHeld = now - feed.lookBackMs;
-    let from = this.cursor(feed) ?? now - Math.min(this.options.firstLookBackMs, feed.lookBackMs);
+    let from = this.believedCursor(feed, now) ?? now - Math.min(this.options.firstLookBackMs, feed.lookBackMs);
     let gaps: Gap[] | undefined;
     if (from < oldestHeld) {
       // Past the look-back: what lies between the cursor and the oldest instant held is gone.
@@ -149,6 +150,18 @@ export class FeedCollector {
       }
       from = end;
     }
+  }
+
+  /**
+   * The stored cursor, unless it lies after now + skew: written while the clock ran ahead, it would
+   * hold the feed until that time came, and what Mimecast held meanwhile would age out unseen. The
+   * feed then starts as one never collected (the fingerprint drops what is read again).
+   */
+  private believedCursor(feed: FeedSpec, now: number): number | undefined {
+    const cursor = this.cursor(feed);
+    if (cursor === undefined || cursor <= now + FUTURE_SKEW_MS) return cursor;
+    this.log.warn('feed cursor lies after now (the clock ran ahead when it was written): collecting the feed again from its first look-back; duplicates drop', { feed: feed.name, cursor: timeText(cursor) });
+    return undefined;
   }
 
   /**

@@ -18,6 +18,7 @@ import type { Unit } from '../../core/unit.js';
 import { RequestRejectedError } from '../../util/errors.js';
 import { STREAM_TOKEN_EXPIRED_CODES } from '../../mimecast/horizons.js';
 import { type PollingOptions, sleep } from '../../util/backoff.js';
+import { EventTimes, trustedOrUndefined, trustedSpan } from '../../core/trusted-time.js';
 import { RateBudget } from '../../util/rate-budget.js';
 import type { TokenSource } from './oauth.js';
 import { PageClient } from './pages.js';
@@ -33,6 +34,7 @@ export interface StreamOptions extends PollingOptions {
 
 export class V2StreamCollector {
   private readonly pages: PageClient;
+  private readonly times: EventTimes;
 
   constructor(
     private readonly options: StreamOptions,
@@ -40,17 +42,19 @@ export class V2StreamCollector {
     private readonly log: Logger,
   ) {
     this.pages = new PageClient(options.baseUrl, tokens, options, new RateBudget(), log);
+    this.times = new EventTimes(log);
   }
 
   /**
    * From `pageToken` (the stored one; undefined: the oldest retained) until caught up; then polls
    * unless `once`. `newestStoredMs`: the newest event time stored through this stream, where a
-   * restart after an expired token begins.
+   * restart after an expired token begins. Only believable times count (core/trusted-time.ts): an
+   * event dated 2126 must not make the restart ask for 2126 and find nothing.
    */
   async run(pageToken: string | undefined, publisher: Publisher, stop: AbortSignal, newestStoredMs?: number): Promise<void> {
     let token = pageToken;
     /** The newest event time stored, followed as each unit is processed (in publication order). */
-    const stored = { newest: newestStoredMs };
+    const stored = { newest: trustedOrUndefined(newestStoredMs, Date.now()) };
     /** Set after a restart from a date: the gap is recorded with the first page that holds an event. */
     let restartedFrom: number | undefined;
     do {
@@ -71,7 +75,7 @@ export class V2StreamCollector {
         }
         if (!page) break;
         let gap: Gap | undefined;
-        const firstMs = restartedFrom !== undefined ? eventTime(page.value[0]) : undefined;
+        const firstMs = restartedFrom !== undefined ? oldestTrustedTime(page.value) : undefined;
         if (restartedFrom !== undefined && (firstMs !== undefined || page.isCaughtUp)) {
           const toMs = firstMs ?? Date.now();
           if (toMs > restartedFrom + 1) {
@@ -107,7 +111,8 @@ export class V2StreamCollector {
         last: batch.last && caughtUp,
         endsInput: batch.last,
         checkpoint: (unit: Unit) => {
-          for (const e of unit.events) stored.newest = stored.newest === undefined ? e.timeMs : Math.max(stored.newest, e.timeMs);
+          const { newest } = this.times.span(this.options.checkpointKey, unit.events);
+          if (newest !== undefined) stored.newest = Math.max(stored.newest ?? newest, newest);
           return checkpoint;
         },
       });
@@ -117,7 +122,11 @@ export class V2StreamCollector {
 }
 
 /** The time of a stream event (`timestamp`, epoch ms, usually as a string). */
-function eventTime(event: unknown): number | undefined {
-  const t = Number((event as { timestamp?: unknown } | undefined)?.timestamp);
-  return Number.isFinite(t) ? t : undefined;
+function eventTime(event: unknown): number {
+  return Number((event as { timestamp?: unknown } | undefined)?.timestamp);
+}
+
+/** The oldest believable event time of a page (the oldest event still held, after a restart); undefined when none is. */
+function oldestTrustedTime(events: readonly unknown[]): number | undefined {
+  return trustedSpan(events.map((e) => ({ timeMs: eventTime(e) })), Date.now()).oldest;
 }
