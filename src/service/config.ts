@@ -287,8 +287,9 @@ export function configSecrets(config: ServiceConfig): string[] {
 
 /** The problems as the error says them: no secret met in the file appears in any of them. */
 function configError(file: string, problems: readonly string[], secrets: readonly string[]): ConfigError {
-  const mask = new Logger(process.stderr, 'error'); // only its redaction is used: it masks every encoding it knows
-  mask.addSecrets(...secrets);
+  const mask = new Logger(process.stderr, 'error'); // only its redaction is used
+  // A problem quotes a value as JSON (`unknown region "…"`): its escaped form is masked too.
+  mask.addSecrets(...secrets.flatMap((v) => [v, JSON.stringify(v).slice(1, -1)]));
   return new ConfigError(file, problems.map((p) => mask.redact(p)));
 }
 
