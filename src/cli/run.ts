@@ -18,7 +18,7 @@ import { Driver } from '../pipeline/driver.js';
 import { driveFiles } from '../pipeline/run.js';
 import { runSpool } from '../sources/spool.js';
 import { isLoopback, parseListen } from '../util/listen.js';
-import { type NumberSettingName, defaultOf, setting } from '../config/settings.js';
+import { type NumberSettingName, SECRET_SETTINGS, defaultOf, setting } from '../config/settings.js';
 
 type ApiSourceConfig = Exclude<SourceConfig, { kind: 'spool' }>;
 type SpoolSourceConfig = Extract<SourceConfig, { kind: 'spool' }>;
@@ -38,6 +38,16 @@ function sinkOptions(c: ServiceConfig): SearchSinkCliOptions {
     index: s.index ?? 'mimecast-siem-{yyyy}.{MM}.{dd}', template: s.template, bulkDocs: s.bulk_docs, bulkBytes: s.bulk_bytes,
     bulkConcurrency: s.bulk_concurrency, replicas: s.replicas, shards: s.shards, searchGiveUp: s.give_up_s, searchTimeout: s.timeout_s,
   };
+}
+
+/**
+ * The sink's secrets from the config, as the environment variables the command line reads them
+ * from (the settings table pairs each key with its variable); they win over the service's own.
+ */
+function sinkEnv(c: ServiceConfig): NodeJS.ProcessEnv {
+  const sink = c.sink as Record<string, unknown>;
+  const fromConfig = SECRET_SETTINGS.filter((s) => typeof sink[s.key] === 'string').map((s) => [s.env[0], sink[s.key] as string]);
+  return { ...process.env, ...Object.fromEntries(fromConfig) };
 }
 
 /** How a source's records become documents, and its input bounds, as `ingest` and `collect` take them. */
@@ -161,7 +171,7 @@ export function registerRun(program: Command): void {
       process.once('SIGTERM', () => onSignal('SIGTERM'));
       let service;
       try {
-        service = await startService(config, starters, (l) => openStoreOrSearchSink(sinkOptions(config), l), log, stop.signal, { once: o.once ?? false });
+        service = await startService(config, starters, (l) => openStoreOrSearchSink(sinkOptions(config), l, sinkEnv(config)), log, stop.signal, { once: o.once ?? false });
       } catch (err) {
         throw restated(err, log.redact((err as Error).message), 'config');
       }

@@ -67,12 +67,13 @@ function searchSecrets(env: NodeJS.ProcessEnv): string[] {
 
 /**
  * Opens the sink `--sink` names (sqlite, opensearch or elasticsearch). Search sinks check the
- * engine and install the template before the first event is read; their secrets are added to
- * `log`'s mask.
+ * engine and install the template before the first event is read; their secrets (from `env`:
+ * the environment, or the service config's sink keys said as the variables they stand for) are
+ * added to `log`'s mask.
  */
-export async function openStoreOrSearchSink(o: SearchSinkCliOptions, log: Logger): Promise<Sink> {
+export async function openStoreOrSearchSink(o: SearchSinkCliOptions, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<Sink> {
   if (o.sink === 'sqlite') return new SqliteWorkerSink(o.db);
-  log.addSecrets(...searchSecrets(process.env)); // what reads the secrets masks them, in every command's log
+  log.addSecrets(...searchSecrets(env)); // what reads the secrets masks them, in every command's log
   if (!(SEARCH_SINKS as readonly string[]).includes(o.sink)) throw new UsageError(`unknown --sink "${o.sink}"`);
   const urls = (o.searchUrl ?? '').split(',').map((u) => u.trim()).filter(Boolean);
   if (urls.length === 0) throw new UsageError(`--sink ${o.sink} needs --search-url (or ${SEARCH_ENV.url})`);
@@ -85,7 +86,7 @@ export async function openStoreOrSearchSink(o: SearchSinkCliOptions, log: Logger
   const [{ SearchClient }, { SearchSink }] = await Promise.all([import('../sinks/search/client.js'), import('../sinks/search/search-sink.js')]);
   const client = new SearchClient({
     urls,
-    auth: searchAuth(o, process.env),
+    auth: searchAuth(o, env),
     caFile: o.searchCa,
     insecure: o.insecure,
     timeoutMs: o.searchTimeout * 1000,

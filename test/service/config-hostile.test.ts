@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
+import { createServer, request } from 'node:http';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -109,6 +109,36 @@ describe('service config: secrets', () => {
     assert.equal(s.status, 1);
     assert.match(s.stderr, /sink\.urls\[1\]: must not carry a user name or password/);
     assert.ok(!s.stderr.includes('hunter2'), s.stderr);
+    const cli = spawnSync(process.execPath, [BIN, 'ingest', '--db', join(dir, 'y.db'), '--sink', 'opensearch', '--search-url', 'http://elastic:hunter2-pw@127.0.0.1:9', '-'], { encoding: 'utf8', timeout: 15_000, input: '' });
+    assert.equal(cli.status, 1);
+    assert.match(cli.stderr, /--search-url must not carry a user name or password/);
+    assert.ok(!cli.stderr.includes('hunter2'), cli.stderr);
+  });
+});
+
+describe('service config: the sink\'s secrets', () => {
+  it('sink.password_file is what the service sends to the search engine (not ignored for the environment), and no error shows it', async () => {
+    const dir = tempDir('cfg-sink');
+    mkdirSync(join(dir, 'spool'));
+    const password = 'sink-Pa55word-from-a-file';
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.headers.authorization ?? '');
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"unauthorized"}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as { port: number };
+      const secret = write(dir, 'password', `${password}\n`, 0o600);
+      const file = write(dir, 'c.yaml', `store: ${join(dir, 'x.db')}\nlisten: 127.0.0.1:0\nsink:\n  kind: opensearch\n  urls: [http://127.0.0.1:${port}]\n  user: mimelog\n  password_file: ${secret}\n  give_up_s: 1\nsources:\n  - name: drop\n    kind: spool\n    path: ${join(dir, 'spool')}\n`, 0o600);
+      const r = await runCli(['run', '--config', file, '--once'], { env: { MIMELOG_SEARCH_PASSWORD: 'not-this-one-from-the-environment' } });
+      assert.equal(r.code, 1, r.stderr);
+      assert.ok(seen.length > 0, 'the engine was asked');
+      assert.equal(seen[0], `Basic ${Buffer.from(`mimelog:${password}`).toString('base64')}`);
+      assert.ok(!r.stderr.includes(password), r.stderr);
+    } finally {
+      server.close();
+    }
   });
 });
 
@@ -146,6 +176,10 @@ describe('service config: hostile files', () => {
     const r = check(fifo);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /is a FIFO \(named pipe\), not a regular file/);
+    // collect's API 1.0 --config (JSON) is read the same way.
+    const collect = spawnSync(process.execPath, [BIN, 'collect', '--db', join(dir, 'x.db'), '--config', fifo, '--once'], { encoding: 'utf8', timeout: 15_000 });
+    assert.equal(collect.status, 1, collect.stderr);
+    assert.match(collect.stderr, /config file .*fifo: is a FIFO \(named pipe\), not a regular file/);
   });
 });
 
