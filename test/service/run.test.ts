@@ -312,7 +312,7 @@ describe('mimelog run: horizons and gaps', () => {
       const port = await freePort();
       const file = join(dir, 'gap.yaml');
       writeFileSync(file, `store: ${db}\nlisten: 127.0.0.1:${port}\nsources:\n  - name: stream\n    kind: mimecast-v2-stream\n    url: ${r.info.url}\n` +
-        `    credentials: { client_id: ${r.info.v2Credentials.clientId}, client_secret: ${r.info.v2Credentials.clientSecret} }\n    page_size: 200\n    poll_interval_s: 600\n    retry_base_ms: 20\n    timeout_s: 5\n`);
+        `    credentials: { client_id: ${r.info.v2Credentials.clientId}, client_secret: ${r.info.v2Credentials.clientSecret} }\n    page_size: 200\n    poll_interval_s: 600\n    retry_base_ms: 20\n    timeout_s: 5\n`, { mode: 0o600 }); // its secret is written in it
       // Every event of the stream with its time, from the simulator's files.
       await expectedV2(r);
       const events = query<{ id: string; ts: number }>(join(r.dir, 'expected-v2.db'), 'SELECT lower(hex(id)) AS id, ts FROM events ORDER BY ts');
