@@ -22,7 +22,8 @@ export type Scope = 'source' | 'sink' | 'top';
  * Where a default differs: `cli` for the command line, a source kind for that kind of source. A
  * setting without one there has its plain `default`.
  */
-export type DefaultContext = 'cli' | 'mimecast-v1' | 'mimecast-v2-batch' | 'mimecast-v2-stream' | 'mimecast-v2-feeds' | 'spool';
+export const SOURCE_KINDS = ['mimecast-v1', 'mimecast-v2-batch', 'mimecast-v2-stream', 'mimecast-v2-feeds', 'spool'] as const;
+export type DefaultContext = 'cli' | (typeof SOURCE_KINDS)[number];
 
 export interface NumberSetting {
   /** The command-line flag; none: the config file only. */
@@ -61,13 +62,13 @@ export const NUMBER_SETTINGS = {
   maxRetries: { flag: '--max-retries', key: 'max_retries', scope: 'source', integer: true, min: 1, max: 10_000, default: 30, unit: 'count', help: 'consecutive failed calls before giving up' },
   decodeRetries: { flag: '--decode-retries', key: 'decode_retries', scope: 'source', integer: true, min: 0, max: 100, default: 2, unit: 'count', help: 'extra fetches of a file that does not decode before it is dead-lettered' },
   maxResponseBytes: { flag: '--max-response-bytes', key: 'max_response_bytes', scope: 'source', integer: true, min: KiB, max: 2 * GiB, default: DEFAULT_LIMITS.maxZipBytes, unit: 'bytes', help: 'larger API answers are not read whole: a file is dead-lettered with its head' },
-  pageSize: { flag: '--page-size', key: 'page_size', scope: 'source', integer: true, min: 1, max: 10_000, defaults: { 'mimecast-v2-batch': 25, 'mimecast-v2-stream': 500, 'mimecast-v2-feeds': 500 }, defaultText: '25 (batch), 500 (stream, feeds)', unit: 'count', help: 'v2: files per listing page (batch) or events per page (stream and feeds)' },
+  pageSize: { flag: '--page-size', key: 'page_size', scope: 'source', integer: true, min: 1, max: 10_000, defaults: { 'mimecast-v2-batch': 25, 'mimecast-v2-stream': 500, 'mimecast-v2-feeds': 500 }, defaultText: "the mode's", unit: 'count', help: 'v2: files per listing page (batch) or events per page (stream and feeds)' },
   concurrency: { flag: '--concurrency', key: 'concurrency', scope: 'source', integer: true, min: 1, max: 64, default: 3, unit: 'count', help: 'v2 batch and feeds: types or feeds collected at once, sharing one rate budget' },
   safetyLag: { flag: '--safety-lag', key: 'safety_lag_s', scope: 'source', integer: true, min: 0, max: 86_400, default: 900, unit: 's', help: 'feeds: windows end this long before now (Mimecast indexes some records late)' },
   overlap: { flag: '--overlap', key: 'overlap_s', scope: 'source', integer: true, min: 0, max: 86_400, default: 60, unit: 's', help: 'feeds: each window starts this long before the previous one ended' },
   firstLookBackDays: { flag: '--first-look-back-days', key: 'first_look_back_days', scope: 'source', integer: true, min: 1, max: 365, default: 7, unit: 'days', help: "feeds: where a feed never collected starts (at most the feed's look-back)" },
   // How records become documents (ingest, collect, replay, every source).
-  workers: { flag: '--workers', key: 'workers', scope: 'source', integer: true, min: 1, max: 256, defaults: { 'mimecast-v1': 1, 'mimecast-v2-batch': 1, 'mimecast-v2-stream': 1, 'mimecast-v2-feeds': 1, spool: 1 }, defaultText: 'cores − 1 (command line); 1 (service: the sources share one process)', unit: 'count', help: 'threads that parse, classify, fingerprint and normalize records (1: the main thread)' },
+  workers: { flag: '--workers', key: 'workers', scope: 'source', integer: true, min: 1, max: 256, defaults: { 'mimecast-v1': 1, 'mimecast-v2-batch': 1, 'mimecast-v2-stream': 1, 'mimecast-v2-feeds': 1, spool: 1 }, defaultText: 'cores − 1', unit: 'count', help: 'threads that parse, classify, fingerprint and normalize records (1: the main thread)' },
   // Hostile-input bounds (decode/limits.ts).
   maxRecordBytes: { flag: '--max-record-bytes', key: 'max_record_bytes', scope: 'source', integer: true, min: KiB, max: 256 * MiB, default: DEFAULT_LIMITS.maxRecordBytes, unit: 'bytes', help: `a longer record (line) is dead-lettered with its first ${DEFAULT_LIMITS.deadLetterHeadBytes} bytes and its length` },
   maxDocumentBytes: { flag: '--max-document-bytes', key: 'max_document_bytes', scope: 'source', integer: true, min: KiB, max: 256 * MiB, default: DEFAULT_LIMITS.maxDocumentBytes, unit: 'bytes', help: 'largest API 1.0 json document read as one' },

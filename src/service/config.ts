@@ -33,7 +33,7 @@ const oneOf = <T extends string>(values: readonly [T, ...T[]], what: string) =>
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'a name of letters, digits, ".", "_" or "-" (at most 64)');
 /** An http(s) URL without a user or password in it: those would be logged and sent on every retry. */
 const url = z.url({ protocol: /^https?$/, error: 'an http(s) URL' })
-  .refine((u) => { const p = new URL(u); return p.username === '' && p.password === ''; }, 'must not carry a user name or password: give credentials under credentials: (or user/password for a sink)');
+  .refine((u) => !URL.canParse(u) || (new URL(u).username === '' && new URL(u).password === ''), 'must not carry a user name or password: give credentials under credentials: (or user/password for a sink)');
 const listenAt = (example: string) => z.string().refine((v) => parseListen(v) !== undefined, `host:port, e.g. ${example}`);
 /** A host name a client may use in its Host header (see allowed_hosts). */
 const hostName = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, 'a host name (letters, digits, "." and "-"), without port');

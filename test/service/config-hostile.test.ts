@@ -109,6 +109,8 @@ describe('service config: secrets', () => {
     assert.equal(s.status, 1);
     assert.match(s.stderr, /sink\.urls\[1\]: must not carry a user name or password/);
     assert.ok(!s.stderr.includes('hunter2'), s.stderr);
+    const notUrls = write(dir, 'not-urls.yaml', `${configText(dir, '{ client_id: id, client_secret: "${S}" }').replace('http://127.0.0.1:9', 'not-a-url')}sink:\n  kind: opensearch\n  urls: ["::nope"]\n`, 0o600);
+    assert.deepEqual(problemsOf(notUrls, { S: 'a-secret-value' }), ['sink.urls[0]: an http(s) URL', 'sources[0].url: an http(s) URL']);
     const cli = spawnSync(process.execPath, [BIN, 'ingest', '--db', join(dir, 'y.db'), '--sink', 'opensearch', '--search-url', 'http://elastic:hunter2-pw@127.0.0.1:9', '-'], { encoding: 'utf8', timeout: 15_000, input: '' });
     assert.equal(cli.status, 1);
     assert.match(cli.stderr, /--search-url must not carry a user name or password/);
