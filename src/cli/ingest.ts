@@ -13,6 +13,7 @@ import { Store } from '../store/store.js';
 import { ENV } from './env.js';
 import { EXIT, UsageError } from '../util/errors.js';
 import { addNumberOptions } from './options.js';
+import { irregularFile } from '../config/read-file.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from '../decode/limits.js';
 import type { NumberSettingName } from '../config/settings.js';
 import { Progress } from './progress.js';
@@ -29,6 +30,8 @@ export interface PipelineOptions {
 
 /** The transformer the options describe, its type tables, and how many threads run it. */
 export function buildTransformer(opts: PipelineOptions): { transformer: Transformer; tables: TypeTables; workers: number } {
+  const irregular = opts.typesFile === undefined ? undefined : irregularFile(opts.typesFile); // a FIFO would hang the read
+  if (irregular) throw new UsageError(`types file ${opts.typesFile}: ${irregular}`);
   const tables = opts.typesFile ? loadTypesFile(opts.typesFile) : DEFAULT_TABLES;
   if (opts.type !== undefined && !tables.isKnownType(opts.type)) {
     throw new UsageError(`unknown --type "${opts.type}"; known types: ${tables.specs.map((s) => s.name).join(', ')}`);

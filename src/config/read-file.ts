@@ -42,8 +42,9 @@ function errnoText(err: unknown): string {
 export function readSmallFile(path: string, maxBytes: number): SmallFile {
   let fd: number;
   try {
-    const kind = notRegular(statSync(path)); // before opening: opening a device or FIFO can block or act
-    if (kind) throw new UnreadableFile(`is ${kind}, not a regular file`);
+    const irregular = irregularFile(path); // before opening: opening a device or FIFO can block or act
+    if (irregular) throw new UnreadableFile(irregular);
+    statSync(path); // says why a file cannot be looked at
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (err) {
     if (err instanceof UnreadableFile) throw err;
@@ -65,6 +66,21 @@ export function readSmallFile(path: string, maxBytes: number): SmallFile {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Why `path` may not be opened for reading as a file (`is a FIFO (named pipe), not a regular
+ * file`), for paths another module reads; undefined when it is a regular file or cannot be
+ * looked at (the reader then says why).
+ */
+export function irregularFile(path: string): string | undefined {
+  let kind: string | undefined;
+  try {
+    kind = notRegular(statSync(path));
+  } catch {
+    return undefined;
+  }
+  return kind && `is ${kind}, not a regular file`;
 }
 
 /** Whether users other than the owner may read a file of this mode. */

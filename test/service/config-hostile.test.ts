@@ -178,6 +178,13 @@ describe('service config: hostile files', () => {
     const r = check(fifo);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /is a FIFO \(named pipe\), not a regular file/);
+    // A types file is looked at first too, in the config and on the command line.
+    const types = check(write(dir, 'types.yaml', `store: ${join(dir, 'x.db')}\nsources:\n  - name: drop\n    kind: spool\n    path: ${dir}\n    types_file: ${fifo}\n`, 0o600));
+    assert.equal(types.status, 1, types.stderr);
+    assert.match(types.stderr, /types file .*fifo: is a FIFO \(named pipe\), not a regular file/);
+    const ingest = spawnSync(process.execPath, [BIN, 'ingest', '--db', join(dir, 'x.db'), '--types-file', fifo, '-'], { encoding: 'utf8', timeout: 15_000, input: '' });
+    assert.equal(ingest.status, 1, ingest.stderr);
+    assert.match(ingest.stderr, /types file .*fifo: is a FIFO \(named pipe\), not a regular file/);
     // collect's API 1.0 --config (JSON) is read the same way.
     const collect = spawnSync(process.execPath, [BIN, 'collect', '--db', join(dir, 'x.db'), '--config', fifo, '--once'], { encoding: 'utf8', timeout: 15_000 });
     assert.equal(collect.status, 1, collect.stderr);
