@@ -1,5 +1,5 @@
 /** `mimelog collect`: pull SIEM logs from Mimecast (API 1.0 or 2.0) into the embedded store or a search engine. */
-import { readFileSync, statSync } from 'node:fs';
+import { type SmallFile, UnreadableFile, readSmallFile, readableByOthers } from '../config/read-file.js';
 import { type Command, Option } from 'commander';
 import { Logger, type Level } from '../log/logger.js';
 import { V1_REGIONS, V2_REGIONS } from '../mimecast/endpoints.js';
@@ -18,8 +18,8 @@ import { TokenSource } from '../sources/mimecast-v2/oauth.js';
 import { Store } from '../store/store.js';
 import type { Sink } from '../core/sink.js';
 import { ENV } from './env.js';
-import { integerOption } from './options.js';
-import { DEFAULT_LIMITS } from '../decode/limits.js';
+import { addNumberOptions } from './options.js';
+import { defaultOf, setting } from '../config/settings.js';
 import { checkNoUrlCredentials } from '../sources/http-body.js';
 import { type LimitCliOptions, type PipelineOptions, addDbOption, addLimitOptions, addPipelineOptions, addWorkersOption, buildTransformer, limitsFrom } from './ingest.js';
 import { Progress } from './progress.js';
@@ -36,20 +36,22 @@ interface ConfigFile extends Partial<V1Credentials> {
 export function loadCredentials(configPath: string | undefined, env: NodeJS.ProcessEnv): { credentials: V1Credentials; baseUrl?: string } {
   let file: ConfigFile = {};
   if (configPath) {
-    let text: string;
+    let read: SmallFile;
     try {
-      text = readFileSync(configPath, 'utf8');
+      read = readSmallFile(configPath, 64 * 1024); // a regular file only: a FIFO or device named here must not hang the command
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new UsageError(`config file ${configPath}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`);
+      if (!(err instanceof UnreadableFile)) throw err;
+      throw new UsageError(`config file ${configPath}: ${err.message}`);
     }
     try {
-      file = JSON.parse(text) as ConfigFile;
-    } catch (err) {
-      throw new UsageError(`config file ${configPath}: not valid JSON (${(err as Error).message})`);
+      file = JSON.parse(read.text) as ConfigFile;
+    } catch {
+      // JSON.parse's message quotes the text around the mistake, which may be a key.
+      throw new UsageError(`config file ${configPath}: not valid JSON`);
     }
+    if (file === null || typeof file !== 'object' || Array.isArray(file)) throw new UsageError(`config file ${configPath}: expected a JSON object`);
     // It holds keys: one that others can read is refused, with the fix.
-    if ((statSync(configPath).mode & 0o077) !== 0 && (file.secretKey || file.appKey || file.accessKey)) {
+    if (readableByOthers(read.mode) && (file.secretKey || file.appKey || file.accessKey)) {
       throw new UsageError(`config file ${configPath} holds Mimecast keys and is readable by others: run chmod 600 ${configPath}`);
     }
   }
@@ -62,58 +64,53 @@ export function loadCredentials(configPath: string | undefined, env: NodeJS.Proc
 }
 
 export interface CollectOptions extends PipelineOptions, SearchSinkCliOptions, LimitCliOptions {
-  maxResponseBytes: string;
+  maxResponseBytes: number;
   api: string;
   mode: string;
-  concurrency: string;
+  concurrency: number;
   types?: string;
   /** v2 batch: `cg` (default) or `ci`. */
   product?: string;
-  pageSize?: string;
+  /** Default: the mode's (see the settings table). */
+  pageSize?: number;
   url?: string;
   region?: string;
   config?: string;
   format: 'key_value' | 'json'; // commander checks the choices
   compress: boolean;
   once: boolean;
-  pollInterval: string;
-  timeout: string;
-  retryBaseMs: string;
-  retryMaxMs: string;
-  maxRetries: string;
-  decodeRetries: string;
+  pollInterval: number;
+  timeout: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  maxRetries: number;
+  decodeRetries: number;
   onInvalidToken: string;
   logLevel: string;
   /** API 2.0 POST feeds instead of the SIEM logs (mimecast/feeds.ts). */
   feeds?: string;
-  safetyLag: string;
-  overlap: string;
-  firstLookBackDays: string;
+  safetyLag: number;
+  overlap: number;
+  firstLookBackDays: number;
 }
 
-function checkUrl(url: string): void {
+function checkUrl(url: string, where = '--url'): void {
   try {
-    checkNoUrlCredentials(url, '--url');
+    checkNoUrlCredentials(url, where);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-}
-
-function num(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag} must be a non-negative number`);
-  return n;
 }
 
 /** Retry and polling settings shared by both API generations. */
 function pollingOptions(o: CollectOptions): PollingOptions {
   return {
     once: o.once,
-    pollIntervalMs: num(o.pollInterval, '--poll-interval') * 1000,
-    timeoutMs: num(o.timeout, '--timeout') * 1000,
-    retryBaseMs: num(o.retryBaseMs, '--retry-base-ms'),
-    retryMaxMs: num(o.retryMaxMs, '--retry-max-ms'),
-    maxRetries: num(o.maxRetries, '--max-retries'),
+    pollIntervalMs: o.pollInterval * 1000,
+    timeoutMs: o.timeout * 1000,
+    retryBaseMs: o.retryBaseMs,
+    retryMaxMs: o.retryMaxMs,
+    maxRetries: o.maxRetries,
   };
 }
 
@@ -162,31 +159,20 @@ export function registerCollect(program: Command): void {
     .option('--types <list>', "v2 batch: comma-separated API 2.0 types to collect (default: all of the product's)")
     .addOption(new Option('--product <product>', 'v2 batch: cg (Cloud Gateway: the SIEM logs) or ci (Cloud Integrated: entities, mailflow, urlclick)').choices(['cg', 'ci']).default('cg'))
     .addOption(new Option('--mode <mode>', 'v2: batch (files, durable work queue) or stream (events inline)').choices(['batch', 'stream']).default('batch'))
-    .option('--page-size <n>', 'v2: files per listing page (batch, default 25) or events per page (stream and feeds, default 500)')
     .option('--feeds <list>', `v2: collect these POST feeds instead of the SIEM logs: all, or a list of ${FEEDS.map((f) => f.name).join(', ')}`)
-    .option('--safety-lag <seconds>', 'feeds: windows end this long before now (Mimecast indexes some records late)', '900')
-    .option('--overlap <seconds>', 'feeds: each window starts this long before the previous one ended', '60')
-    .option('--first-look-back-days <days>', "feeds: where a feed never collected starts (at most the feed's look-back)", '7')
-    .option('--concurrency <n>', 'v2 batch and feeds: types or feeds collected at once, sharing one rate budget', '3')
     .option('--url <url>', 'API base URL (e.g. the simulator); overrides --region')
     .option('--region <region>', `API host by region: v1 ${Object.keys(V1_REGIONS).join(', ')}; v2 ${Object.keys(V2_REGIONS).join(', ')}`)
     .option('--config <path>', 'JSON file with appId, appKey, accessKey, secretKey, baseUrl (environment variables win)')
     .addOption(new Option('--format <format>', 'file format to request').choices(['key_value', 'json']).default('key_value'))
     .option('--no-compress', 'ask for plain files instead of zip')
     .option('--once', 'exit when caught up instead of polling', false)
-    .option('--poll-interval <seconds>', 'wait between polls once caught up', '300')
-    .option('--timeout <seconds>', 'per-request timeout', '120')
-    .option('--retry-base-ms <ms>', 'first back-off delay', '1000')
-    .option('--retry-max-ms <ms>', 'longest back-off delay', '120000')
-    .option('--max-retries <n>', 'consecutive failed calls before giving up', '30')
-    .option('--decode-retries <n>', 'extra fetches of a file that does not decode before it is dead-lettered', '2')
     .addOption(new Option('--on-invalid-token <policy>', 'restart (from the oldest retained data; duplicates are dropped) or stop').choices(['restart', 'stop']).default('restart'))
     .addOption(new Option('--log-level <level>', 'how much the collector logs').choices(['debug', 'info', 'warn', 'error']).default('info'))
-    .option('--max-response-bytes <n>', 'larger API answers are not read whole: a file is dead-lettered with its head', String(DEFAULT_LIMITS.maxZipBytes))
     .addHelpText('after', `
 Credentials come from the environment, never from the command line:
   API 1.0: ${Object.values(V1_ENV).join(', ')} (or --config)
   API 2.0: ${Object.values(ENV.v2).join(', ')}`);
+  addNumberOptions(cmd, ['pageSize', 'safetyLag', 'overlap', 'firstLookBackDays', 'concurrency', 'pollInterval', 'timeout', 'retryBaseMs', 'retryMaxMs', 'maxRetries', 'decodeRetries', 'maxResponseBytes']);
   cmd.addOption(new Option('--sink <sink>', 'where events go: sqlite (the embedded store) or a search engine').choices(['sqlite', ...SEARCH_SINKS]).default('sqlite'));
   addLimitOptions(addWorkersOption(addPipelineOptions(addSearchSinkOptions(addDbOption(cmd))))).action(async (o: CollectOptions) => {
     if (o.url !== undefined) checkUrl(o.url);
@@ -228,6 +214,7 @@ export function resolveSource(o: CollectOptions, env: NodeJS.ProcessEnv, given?:
   const loaded = given?.credentials ? { credentials: given.credentials, baseUrl: undefined } : loadCredentials(o.config, env);
   const baseUrl = o.url ?? (o.region ? V1_REGIONS[o.region] : undefined) ?? loaded.baseUrl;
   if (!baseUrl) throw new UsageError(`say where Mimecast is: --region (${Object.keys(V1_REGIONS).join(', ')}) or --url`);
+  if (baseUrl === loaded.baseUrl) checkUrl(baseUrl, 'baseUrl in --config');
   const c = loaded.credentials;
   return { api: 'v1', baseUrl, credentials: c, secrets: [c.secretKey, c.accessKey, c.appKey] };
 }
@@ -271,10 +258,10 @@ async function startV1(o: CollectOptions, source: Extract<ResolvedSource, { api:
       credentials: source.credentials,
       fileFormat: o.format,
       compress: o.compress,
-      decodeRetries: num(o.decodeRetries, '--decode-retries'),
+      decodeRetries: o.decodeRetries,
       onInvalidToken: o.onInvalidToken as InvalidTokenPolicy,
       checkpointKey,
-      maxResponseBytes: integerOption(o.maxResponseBytes, '--max-response-bytes', 1024)!,
+      maxResponseBytes: o.maxResponseBytes,
       limits: limitsFrom(o),
     },
     log,
@@ -307,6 +294,11 @@ function parseFeeds(list: string): FeedSpec[] {
   });
 }
 
+/** `--page-size`, or the default of the mode it serves. */
+function pageSize(o: CollectOptions, mode: 'mimecast-v2-batch' | 'mimecast-v2-stream' | 'mimecast-v2-feeds'): number {
+  return o.pageSize ?? defaultOf(setting('pageSize'), mode)!;
+}
+
 async function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v2' }>, deps: CollectorDeps): Promise<RunSummary> {
   const { log, stop, store } = deps;
   const baseUrl = source.baseUrl;
@@ -321,10 +313,10 @@ async function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api:
     const checkpointKey = (feed: FeedSpec) => `${checkpointName('mimecast-v2-feed', baseUrl, deps.name)} ${feed.name}`;
     const collector = new FeedCollector(
       {
-        ...polling, baseUrl, feeds, pageSize: num(o.pageSize ?? '500', '--page-size'), limits: limitsFrom(o), checkpointKey,
-        safetyLagMs: num(o.safetyLag, '--safety-lag') * 1000, overlapMs: num(o.overlap, '--overlap') * 1000,
-        maxWindowMs: 86_400_000, firstLookBackMs: num(o.firstLookBackDays, '--first-look-back-days') * 86_400_000,
-        concurrency: Math.max(1, num(o.concurrency, '--concurrency')),
+        ...polling, baseUrl, feeds, pageSize: pageSize(o, 'mimecast-v2-feeds'), limits: limitsFrom(o), checkpointKey,
+        safetyLagMs: o.safetyLag * 1000, overlapMs: o.overlap * 1000,
+        maxWindowMs: 86_400_000, firstLookBackMs: o.firstLookBackDays * 86_400_000,
+        concurrency: o.concurrency,
       },
       tokens,
       (feed) => {
@@ -342,7 +334,7 @@ async function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api:
   if (o.mode === 'stream') {
     if (product.name !== 'cg') throw new UsageError(`--mode stream reads Cloud Gateway's stream only; collect ${product.title} with --mode batch`);
     const checkpointKey = checkpointName('mimecast-v2-stream', baseUrl, deps.name);
-    const collector = new V2StreamCollector({ ...polling, baseUrl, pageSize: num(o.pageSize ?? '500', '--page-size'), checkpointKey, limits: limitsFrom(o) }, tokens, log);
+    const collector = new V2StreamCollector({ ...polling, baseUrl, pageSize: pageSize(o, 'mimecast-v2-stream'), checkpointKey, limits: limitsFrom(o) }, tokens, log);
     const cp = store.registry.checkpoint(checkpointKey);
     const token = cp?.cursor || undefined;
     log.info('collecting', { api: 'v2', mode: 'stream', url: baseUrl, resume: token ? 'from checkpoint' : 'from the oldest retained data' });
@@ -352,8 +344,8 @@ async function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api:
   }
   const collector = new V2BatchCollector(
     {
-      ...polling, baseUrl, path: product.batchPath, types, pageSize: num(o.pageSize ?? '25', '--page-size'), maxRelists: Math.max(10, polling.maxRetries),
-      decodeRetries: num(o.decodeRetries, '--decode-retries'), concurrency: Math.max(1, num(o.concurrency, '--concurrency')), limits: limitsFrom(o),
+      ...polling, baseUrl, path: product.batchPath, types, pageSize: pageSize(o, 'mimecast-v2-batch'), maxRelists: Math.max(10, polling.maxRetries),
+      decodeRetries: o.decodeRetries, concurrency: o.concurrency, limits: limitsFrom(o),
     },
     tokens,
     {

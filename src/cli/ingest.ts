@@ -12,8 +12,10 @@ import { localInputs } from '../sources/local.js';
 import { Store } from '../store/store.js';
 import { ENV } from './env.js';
 import { EXIT, UsageError } from '../util/errors.js';
-import { integerOption } from './options.js';
+import { addNumberOptions } from './options.js';
+import { irregularFile } from '../config/read-file.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from '../decode/limits.js';
+import type { NumberSettingName } from '../config/settings.js';
 import { Progress } from './progress.js';
 import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
 
@@ -23,18 +25,20 @@ export interface PipelineOptions {
   original: boolean;
   unknownTypes?: string;
   /** `--workers`: threads that process records; default: every core but one. */
-  workers?: string;
+  workers?: number;
 }
 
 /** The transformer the options describe, its type tables, and how many threads run it. */
 export function buildTransformer(opts: PipelineOptions): { transformer: Transformer; tables: TypeTables; workers: number } {
+  const irregular = opts.typesFile === undefined ? undefined : irregularFile(opts.typesFile); // a FIFO would hang the read
+  if (irregular) throw new UsageError(`types file ${opts.typesFile}: ${irregular}`);
   const tables = opts.typesFile ? loadTypesFile(opts.typesFile) : DEFAULT_TABLES;
   if (opts.type !== undefined && !tables.isKnownType(opts.type)) {
     throw new UsageError(`unknown --type "${opts.type}"; known types: ${tables.specs.map((s) => s.name).join(', ')}`);
   }
   const unknownTypes = (opts.unknownTypes ?? 'store') as UnknownTypePolicy;
   const transformer = Transformer.fromSpec({ typesFile: opts.typesFile, keepOriginal: opts.original, declaredType: opts.type, unknownTypes }, tables);
-  const workers = integerOption(opts.workers, '--workers', 1) ?? defaultWorkers(availableParallelism());
+  const workers = opts.workers ?? defaultWorkers(availableParallelism());
   return { transformer, tables, workers };
 }
 
@@ -48,44 +52,21 @@ export function addPipelineOptions(cmd: Command): Command {
 
 /** `--workers`, for the commands that run sources through the driver. */
 export function addWorkersOption(cmd: Command): Command {
-  return cmd.option('--workers <n>', `threads that parse, classify, fingerprint and normalize records (1: the main thread; default: cores - 1 = ${defaultWorkers(availableParallelism())})`);
+  return addNumberOptions(cmd, ['workers']);
 }
 
-/** The decoding bounds, each an option (see decode/limits.ts). */
-export interface LimitCliOptions {
-  maxRecordBytes?: string;
-  maxDocumentBytes?: string;
-  maxMemberBytes?: string;
-  maxZipBytes?: string;
-  maxArchiveDepth?: string;
-  maxJsonDepth?: string;
-  maxRecordKeys?: string;
-}
+/** The decoding bounds, each a setting and so an option (see decode/limits.ts). */
+const LIMIT_SETTINGS = ['maxRecordBytes', 'maxDocumentBytes', 'maxMemberBytes', 'maxZipBytes', 'maxArchiveDepth', 'maxJsonDepth', 'maxRecordKeys'] as const satisfies readonly (keyof DecodeLimits & NumberSettingName)[];
+
+export type LimitCliOptions = Pick<DecodeLimits, (typeof LIMIT_SETTINGS)[number]>;
 
 export function addLimitOptions(cmd: Command): Command {
-  const d = DEFAULT_LIMITS;
-  return cmd
-    .option('--max-record-bytes <n>', `a longer record (line) is dead-lettered with its first ${d.deadLetterHeadBytes} bytes and its length`, String(d.maxRecordBytes))
-    .option('--max-document-bytes <n>', 'largest API 1.0 json document read as one', String(d.maxDocumentBytes))
-    .option('--max-member-bytes <n>', 'largest decompressed gzip stream or zip member', String(d.maxMemberBytes))
-    .option('--max-zip-bytes <n>', 'largest zip read (a zip is read whole)', String(d.maxZipBytes))
-    .option('--max-archive-depth <n>', 'archives nested in archives beyond this are dead-lettered', String(d.maxArchiveDepth))
-    .option('--max-json-depth <n>', 'records nested deeper are dead-lettered', String(d.maxJsonDepth))
-    .option('--max-record-keys <n>', 'records with more keys (nested ones included) are dead-lettered', String(d.maxRecordKeys));
+  return addNumberOptions(cmd, LIMIT_SETTINGS);
 }
 
 export function limitsFrom(o: LimitCliOptions): DecodeLimits {
-  const d = DEFAULT_LIMITS;
-  return {
-    maxRecordBytes: integerOption(o.maxRecordBytes, '--max-record-bytes', 1024) ?? d.maxRecordBytes,
-    maxDocumentBytes: integerOption(o.maxDocumentBytes, '--max-document-bytes', 1024) ?? d.maxDocumentBytes,
-    maxMemberBytes: integerOption(o.maxMemberBytes, '--max-member-bytes', 1024) ?? d.maxMemberBytes,
-    maxZipBytes: integerOption(o.maxZipBytes, '--max-zip-bytes', 1024) ?? d.maxZipBytes,
-    maxArchiveDepth: integerOption(o.maxArchiveDepth, '--max-archive-depth', 1) ?? d.maxArchiveDepth,
-    maxJsonDepth: integerOption(o.maxJsonDepth, '--max-json-depth', 2) ?? d.maxJsonDepth,
-    maxRecordKeys: integerOption(o.maxRecordKeys, '--max-record-keys', 16) ?? d.maxRecordKeys,
-    deadLetterHeadBytes: d.deadLetterHeadBytes,
-  };
+  const { maxRecordBytes, maxDocumentBytes, maxMemberBytes, maxZipBytes, maxArchiveDepth, maxJsonDepth, maxRecordKeys } = o;
+  return { maxRecordBytes, maxDocumentBytes, maxMemberBytes, maxZipBytes, maxArchiveDepth, maxJsonDepth, maxRecordKeys, deadLetterHeadBytes: DEFAULT_LIMITS.deadLetterHeadBytes };
 }
 
 /**

@@ -17,7 +17,8 @@ import { type LimitCliOptions, type PipelineOptions, buildTransformer, limitsFro
 import { Driver } from '../pipeline/driver.js';
 import { driveFiles } from '../pipeline/run.js';
 import { runSpool } from '../sources/spool.js';
-import { isLoopback } from '../util/listen.js';
+import { isLoopback, parseListen } from '../util/listen.js';
+import { type NumberSettingName, SECRET_SETTINGS, defaultOf, setting } from '../config/settings.js';
 
 type ApiSourceConfig = Exclude<SourceConfig, { kind: 'spool' }>;
 type SpoolSourceConfig = Extract<SourceConfig, { kind: 'spool' }>;
@@ -32,22 +33,33 @@ const API: Record<ApiSourceConfig['kind'], { api: 'v1' | 'v2'; mode: 'batch' | '
 /** The sink settings as `collect` takes them. */
 function sinkOptions(c: ServiceConfig): SearchSinkCliOptions {
   const s = c.sink;
-  const text = (n: number | undefined) => (n === undefined ? undefined : String(n));
   return {
     sink: s.kind, db: c.store, searchUrl: s.urls?.join(','), searchUser: s.user, searchCa: s.ca_file, insecure: s.insecure,
-    index: s.index ?? 'mimecast-siem-{yyyy}.{MM}.{dd}', template: s.template, bulkDocs: String(s.bulk_docs), bulkBytes: String(s.bulk_bytes),
-    bulkConcurrency: String(s.bulk_concurrency), replicas: text(s.replicas), shards: text(s.shards), searchGiveUp: String(s.give_up_s), searchTimeout: String(s.timeout_s),
+    index: s.index ?? 'mimecast-siem-{yyyy}.{MM}.{dd}', template: s.template, bulkDocs: s.bulk_docs, bulkBytes: s.bulk_bytes,
+    bulkConcurrency: s.bulk_concurrency, replicas: s.replicas, shards: s.shards, searchGiveUp: s.give_up_s, searchTimeout: s.timeout_s,
   };
+}
+
+/**
+ * The sink's secrets from the config, as the environment variables the command line reads them
+ * from (the settings table pairs each key with its variable); they win over the service's own.
+ */
+function sinkEnv(c: ServiceConfig): NodeJS.ProcessEnv {
+  const sink = c.sink as Record<string, unknown>;
+  const fromConfig = SECRET_SETTINGS.filter((s) => typeof sink[s.key] === 'string').map((s) => [s.env[0], sink[s.key] as string]);
+  return { ...process.env, ...Object.fromEntries(fromConfig) };
 }
 
 /** How a source's records become documents, and its input bounds, as `ingest` and `collect` take them. */
 function pipelineOptions(s: SourceConfig): PipelineOptions & LimitCliOptions {
   return {
-    type: s.type, typesFile: s.types_file, unknownTypes: s.unknown_types, original: s.original, workers: String(s.workers),
-    maxRecordBytes: String(s.max_record_bytes), maxDocumentBytes: String(s.max_document_bytes), maxMemberBytes: String(s.max_member_bytes),
-    maxZipBytes: String(s.max_zip_bytes), maxArchiveDepth: String(s.max_archive_depth), maxJsonDepth: String(s.max_json_depth), maxRecordKeys: String(s.max_record_keys),
+    type: s.type, typesFile: s.types_file, unknownTypes: s.unknown_types, original: s.original, workers: s.workers,
+    maxRecordBytes: s.max_record_bytes, maxDocumentBytes: s.max_document_bytes, maxMemberBytes: s.max_member_bytes,
+    maxZipBytes: s.max_zip_bytes, maxArchiveDepth: s.max_archive_depth, maxJsonDepth: s.max_json_depth, maxRecordKeys: s.max_record_keys,
   };
 }
+
+const cliDefault = (name: NumberSettingName): number => defaultOf(setting(name), 'cli')!;
 
 /** One source's settings as `collect` takes them. */
 function collectOptions(c: ServiceConfig, s: ApiSourceConfig, once: boolean): CollectOptions {
@@ -58,18 +70,19 @@ function collectOptions(c: ServiceConfig, s: ApiSourceConfig, once: boolean): Co
     url: s.url, region: s.region,
     types: s.kind === 'mimecast-v2-batch' ? s.types?.join(',') : undefined,
     product: s.kind === 'mimecast-v2-batch' ? s.product : undefined,
-    pageSize: s.kind === 'mimecast-v1' ? undefined : String(s.page_size),
+    // A key a kind has not gets the command line's default (the settings table's).
+    pageSize: s.kind === 'mimecast-v1' ? undefined : s.page_size,
     feeds: s.kind === 'mimecast-v2-feeds' ? (s.feeds ?? FEEDS.map((f) => f.name)).join(',') : undefined,
-    safetyLag: String(s.kind === 'mimecast-v2-feeds' ? s.safety_lag_s : 900),
-    overlap: String(s.kind === 'mimecast-v2-feeds' ? s.overlap_s : 60),
-    firstLookBackDays: String(s.kind === 'mimecast-v2-feeds' ? s.first_look_back_days : 7),
-    concurrency: String(s.kind === 'mimecast-v2-batch' || s.kind === 'mimecast-v2-feeds' ? s.concurrency : 1),
+    safetyLag: s.kind === 'mimecast-v2-feeds' ? s.safety_lag_s : cliDefault('safetyLag'),
+    overlap: s.kind === 'mimecast-v2-feeds' ? s.overlap_s : cliDefault('overlap'),
+    firstLookBackDays: s.kind === 'mimecast-v2-feeds' ? s.first_look_back_days : cliDefault('firstLookBackDays'),
+    concurrency: s.kind === 'mimecast-v2-batch' || s.kind === 'mimecast-v2-feeds' ? s.concurrency : 1,
     format: s.kind === 'mimecast-v1' ? s.format : 'key_value',
     compress: s.kind === 'mimecast-v1' ? s.compress : true,
-    decodeRetries: String(s.kind === 'mimecast-v2-stream' || s.kind === 'mimecast-v2-feeds' ? 2 : s.decode_retries),
+    decodeRetries: s.kind === 'mimecast-v2-stream' || s.kind === 'mimecast-v2-feeds' ? cliDefault('decodeRetries') : s.decode_retries,
     onInvalidToken: s.kind === 'mimecast-v1' ? s.on_invalid_token : 'restart',
-    pollInterval: String(s.poll_interval_s), timeout: String(s.timeout_s), retryBaseMs: String(s.retry_base_ms), retryMaxMs: String(s.retry_max_ms),
-    maxRetries: String(s.max_retries), maxResponseBytes: String(s.max_response_bytes), logLevel: c.log_level,
+    pollInterval: s.poll_interval_s, timeout: s.timeout_s, retryBaseMs: s.retry_base_ms, retryMaxMs: s.retry_max_ms,
+    maxRetries: s.max_retries, maxResponseBytes: s.max_response_bytes, logLevel: c.log_level,
     ...pipelineOptions(s),
   };
 }
@@ -127,19 +140,28 @@ export function registerRun(program: Command): void {
       // A ConfigError says every problem at once, one per line (see errorText).
       // Loaded here, not at start: the config schema, metrics and HTTP modules are heavy to load
       // and no other command needs them (every command pays for what main.ts loads).
-      const [{ loadConfig }, { startService }] = await Promise.all([import('../service/config.js'), import('../service/run.js')]);
+      const [{ loadConfig, configSecrets }, { startService }, { exposureWarning }] = await Promise.all([import('../service/config.js'), import('../service/run.js'), import('../service/health.js')]);
       const config = loadConfig(o.config, process.env);
       if (config.console && !config.console.token && !isLoopback(listenAddress(config.console.listen, 'console.listen').host)) {
         process.stderr.write(`mimelog: config ${o.config}: console.listen ${config.console.listen} is reachable from other machines: give the console a token (console.token_file)\n`);
         process.exitCode = EXIT.failure;
         return;
       }
-      const starters = config.sources.map((s) => starter(config, s, o.once ?? false));
+      const log = new Logger(process.stderr, config.log_level as Level);
+      log.addSecrets(...configSecrets(config)); // before anything can fail: no error below shows a secret of the file
+      let starters;
+      try {
+        starters = config.sources.map((s) => starter(config, s, o.once ?? false));
+      } catch (err) {
+        throw restated(err, log.redact((err as Error).message), 'config');
+      }
+      const exposed = exposureWarning(config.listen, parseListen(config.listen)!.host);
       if (o.check) {
+        if (exposed) process.stderr.write(`mimelog: warning: config ${o.config}: ${exposed}\n`);
         process.stdout.write(`${o.config}: ok, ${config.sources.length} sources (${config.sources.map((s) => `${s.name}: ${s.kind}`).join(', ')}); sink ${config.sink.kind}; store ${config.store}; listen ${config.listen}\n`);
         return;
       }
-      const log = new Logger(process.stderr, config.log_level as Level);
+      if (exposed) log.warn(exposed, { listen: config.listen, allowed_hosts: config.allowed_hosts });
       const stop = new AbortController();
       const onSignal = (signal: string) => {
         log.info('signal received: finishing the units in hand, then stopping', { signal });
@@ -149,7 +171,7 @@ export function registerRun(program: Command): void {
       process.once('SIGTERM', () => onSignal('SIGTERM'));
       let service;
       try {
-        service = await startService(config, starters, (l) => openStoreOrSearchSink(sinkOptions(config), l), log, stop.signal, { once: o.once ?? false });
+        service = await startService(config, starters, (l) => openStoreOrSearchSink(sinkOptions(config), l, sinkEnv(config)), log, stop.signal, { once: o.once ?? false });
       } catch (err) {
         throw restated(err, log.redact((err as Error).message), 'config');
       }

@@ -12,7 +12,7 @@ import type { SearchAuth } from '../sinks/search/client.js';
 import { DEFAULT_INDEX_PATTERN } from '../sinks/search/index-name.js';
 import { Store } from '../store/store.js';
 import { UsageError, restated } from '../util/errors.js';
-import { integerOption } from './options.js';
+import { addNumberOptions } from './options.js';
 
 export const SEARCH_SINKS = ['opensearch', 'elasticsearch'] as const;
 
@@ -27,33 +27,25 @@ export interface SearchSinkCliOptions {
   insecure: boolean;
   index: string;
   template: string;
-  bulkDocs: string;
-  bulkBytes: string;
-  bulkConcurrency: string;
-  replicas?: string;
-  shards?: string;
-  searchGiveUp: string;
-  searchTimeout: string;
+  bulkDocs: number;
+  bulkBytes: number;
+  bulkConcurrency: number;
+  replicas?: number;
+  shards?: number;
+  searchGiveUp: number;
+  searchTimeout: number;
 }
 
 export function addSearchSinkOptions(cmd: Command): Command {
-  return cmd
+  const withFlags = cmd
     .option('--search-url <urls>', `opensearch/elasticsearch sinks: node URLs, comma-separated; env ${SEARCH_ENV.url}`, process.env[SEARCH_ENV.url])
     .option('--search-user <name>', `basic auth user (password from ${SEARCH_ENV.password}); or set ${SEARCH_ENV.apiKey} or ${SEARCH_ENV.bearer}`)
     .option('--search-ca <file>', 'PEM file of the CA that signed the cluster certificate')
     .option('--insecure', 'do not verify the cluster certificate (testing only)', false)
     .option('--index <pattern>', 'index per event day (UTC), tokens {yyyy} {MM} {dd}', DEFAULT_INDEX_PATTERN)
-    .option('--template <name>', 'index template installed or updated on start', 'mimelog-siem')
-    .option('--bulk-docs <n>', 'documents per bulk request, at most', '1000')
-    .option('--bulk-bytes <n>', 'bytes per bulk request, about', String(5 * 1024 * 1024))
-    .option('--bulk-concurrency <n>', 'bulk requests in flight', '2')
-    .option('--replicas <n>', 'index.number_of_replicas in the template (default: the cluster default)')
-    .option('--shards <n>', 'index.number_of_shards in the template (default: the cluster default)')
-    .option('--search-timeout <seconds>', 'per-request timeout', '60')
-    .option('--search-give-up <seconds>', 'stop the run (checkpoint unmoved) when events stay unaccepted this long', '600');
+    .option('--template <name>', 'index template installed or updated on start', 'mimelog-siem');
+  return addNumberOptions(withFlags, ['bulkDocs', 'bulkBytes', 'bulkConcurrency', 'replicas', 'shards', 'searchTimeout', 'searchGiveUp']);
 }
-
-const count = (value: string | undefined, flag: string, min = 1) => integerOption(value, flag, min);
 
 function searchAuth(o: SearchSinkCliOptions, env: NodeJS.ProcessEnv): SearchAuth {
   const given = [o.searchUser && 'basic', env[SEARCH_ENV.apiKey] && 'api key', env[SEARCH_ENV.bearer] && 'bearer token'].filter(Boolean);
@@ -75,40 +67,43 @@ function searchSecrets(env: NodeJS.ProcessEnv): string[] {
 
 /**
  * Opens the sink `--sink` names (sqlite, opensearch or elasticsearch). Search sinks check the
- * engine and install the template before the first event is read; their secrets are added to
- * `log`'s mask.
+ * engine and install the template before the first event is read; their secrets (from `env`:
+ * the environment, or the service config's sink keys said as the variables they stand for) are
+ * added to `log`'s mask.
  */
-export async function openStoreOrSearchSink(o: SearchSinkCliOptions, log: Logger): Promise<Sink> {
+export async function openStoreOrSearchSink(o: SearchSinkCliOptions, log: Logger, env: NodeJS.ProcessEnv = process.env): Promise<Sink> {
   if (o.sink === 'sqlite') return new SqliteWorkerSink(o.db);
-  log.addSecrets(...searchSecrets(process.env)); // what reads the secrets masks them, in every command's log
+  log.addSecrets(...searchSecrets(env)); // what reads the secrets masks them, in every command's log
   if (!(SEARCH_SINKS as readonly string[]).includes(o.sink)) throw new UsageError(`unknown --sink "${o.sink}"`);
   const urls = (o.searchUrl ?? '').split(',').map((u) => u.trim()).filter(Boolean);
   if (urls.length === 0) throw new UsageError(`--sink ${o.sink} needs --search-url (or ${SEARCH_ENV.url})`);
   for (const u of urls) {
-    if (!URL.canParse(u)) throw new UsageError(`--search-url: not a URL: ${u}`);
+    if (!URL.canParse(u)) throw new UsageError('--search-url: not a URL'); // the text is not repeated: it may hold a password
+    const parsed = new URL(u);
+    if (parsed.username || parsed.password) throw new UsageError(`--search-url must not carry a user name or password: use --search-user and ${SEARCH_ENV.password}`);
   }
   // Loaded only for a search sink: its HTTP client is heavy to load (see cli/main.ts).
   const [{ SearchClient }, { SearchSink }] = await Promise.all([import('../sinks/search/client.js'), import('../sinks/search/search-sink.js')]);
   const client = new SearchClient({
     urls,
-    auth: searchAuth(o, process.env),
+    auth: searchAuth(o, env),
     caFile: o.searchCa,
     insecure: o.insecure,
-    timeoutMs: (count(o.searchTimeout, '--search-timeout') ?? 60) * 1000,
+    timeoutMs: o.searchTimeout * 1000,
   });
   const store = new Store(o.db); // the local state: checkpoints, collisions, dead letters, counts
   try {
     const sink = await SearchSink.open(client, store, {
       indexPattern: o.index,
       templateName: o.template,
-      maxDocs: count(o.bulkDocs, '--bulk-docs')!,
-      maxBytes: count(o.bulkBytes, '--bulk-bytes', 1024)!,
-      concurrency: count(o.bulkConcurrency, '--bulk-concurrency')!,
+      maxDocs: o.bulkDocs,
+      maxBytes: o.bulkBytes,
+      concurrency: o.bulkConcurrency,
       retryBaseMs: 250,
       retryMaxMs: 30_000,
-      giveUpMs: (count(o.searchGiveUp, '--search-give-up') ?? 600) * 1000,
-      replicas: count(o.replicas, '--replicas', 0),
-      shards: count(o.shards, '--shards'),
+      giveUpMs: o.searchGiveUp * 1000,
+      replicas: o.replicas,
+      shards: o.shards,
     }, log);
     if (sink.engine.distribution !== o.sink) log.warn(`--sink ${o.sink} but the engine reports ${sink.engine.distribution}; continuing (one code path serves both)`);
     return new ClosingSink(sink, () => store.close());

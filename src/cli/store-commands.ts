@@ -12,7 +12,7 @@ import { Store } from '../store/store.js';
 import { trace } from '../store/trace.js';
 import { whoElse } from '../store/who.js';
 import { UsageError } from '../util/errors.js';
-import { integerOption } from './options.js';
+import { numberOption } from './options.js';
 import { table } from './table.js';
 import { type LimitCliOptions, addDbOption, addLimitOptions, addPipelineOptions, buildTransformer, limitsFrom, type PipelineOptions } from './ingest.js';
 import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
@@ -27,8 +27,6 @@ function out(text: string): void {
   process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
 }
 
-
-const positiveInt = (value: string): number => integerOption(value, '--limit', 1)!;
 
 /** The search filters as command-line text (times not parsed yet). */
 type FilterOptions = FilterText;
@@ -132,11 +130,11 @@ export function registerStoreCommands(program: Command): void {
     });
 
   addDbOption(program.command('retain').description(`removes events older than N days (by their own time) in small transactions, and gives the space back; dead letters, collisions and gaps are kept (at least ${MIN_RETAIN_DAYS} days)`))
-    .requiredOption('--days <n>', 'keep this many days of events')
+    .addOption(numberOption('days').makeOptionMandatory())
     .option('--compact', 'then rewrite the whole store (VACUUM), so a store made by an older mimelog gives freed space back from now on; needs free disk space of about its size and holds writers meanwhile')
     .option('--json', 'the result as one JSON object')
-    .action(async (o: { db: string; days: string; compact?: boolean; json?: boolean }) => {
-      const days = integerOption(o.days, '--days', 1)!;
+    .action(async (o: { db: string; days: number; compact?: boolean; json?: boolean }) => {
+      const days = o.days;
       checkRetainDays(days);
       const store = openStore(o.db, false);
       try {
@@ -154,7 +152,7 @@ export function registerStoreCommands(program: Command): void {
     });
 
   addFilterOptions(addDbOption(program.command('search').description('find events, newest first')))
-    .option('--limit <n>', 'at most this many', positiveInt, 50)
+    .addOption(numberOption('limit'))
     .option('--json', 'the ECS documents as NDJSON')
     .action((o: FilterOptions & { db: string; limit: number; json?: boolean }) => {
       const filter = filterFrom(o);

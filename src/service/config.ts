@@ -1,64 +1,76 @@
 /**
  * `mimelog run`'s config file: YAML, validated by a zod schema into a typed result. Every error
- * names its path (`sources[2].types[1]: unknown type "spm", expected one of …`). Secrets never
- * live in the file: `${ENV_VAR}` is replaced from the environment, and a secret key may instead
- * be given as `<key>_file:`, a file only its owner may read.
+ * names its path (`sources[2].types[1]: unknown type "spm", expected one of …`). Every numeric key
+ * comes from the settings table (config/settings.ts), with the same bounds as its flag. Secrets
+ * live in the file only when nobody else may read it: `${ENV_VAR}` is replaced from the
+ * environment, and a secret key may instead be given as `<key>_file:`, a file only its owner may
+ * read. No config error shows a secret's value.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { FEEDS } from '../mimecast/feeds.js';
-import { isAbsolute, resolve, dirname } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
-import { DEFAULT_LIMITS } from '../decode/limits.js';
+import { FEEDS } from '../mimecast/feeds.js';
 import { V1_REGIONS, V2_REGIONS } from '../mimecast/endpoints.js';
 import { ALL_SIEM_TYPES, listingTypes } from '../mimecast/products.js';
-import { MIN_RETAIN_DAYS } from '../store/retention.js';
 import { parseListen } from '../util/listen.js';
 import { ConfigError } from '../util/errors.js';
+import { Logger } from '../log/logger.js';
+import { type DefaultContext, NUMBER_SETTINGS, type NumberSettingName, SECRET_KEYS, defaultOf, numberProblem, setting } from '../config/settings.js';
+import { UnreadableFile, readSmallFile, readableByOthers } from '../config/read-file.js';
+import { forbiddenKeyPaths } from '../config/yaml-keys.js';
 
-/** The file cannot be used; `problems` are `path: what is wrong` lines. */
+export { SECRET_KEYS } from '../config/settings.js';
 
-/** Keys whose value is a secret: they may come from `<key>_file`, and are masked in every log. */
-export const SECRET_KEYS = ['app_key', 'access_key', 'secret_key', 'client_secret', 'password', 'api_key', 'bearer_token', 'token'] as const;
+/** Bounds of what is read: a config is a few kilobytes, a secret a few hundred bytes. */
+const MAX_CONFIG_BYTES = 1024 * 1024;
+const MAX_SECRET_BYTES = 64 * 1024;
 
 const V2_TYPES = ALL_SIEM_TYPES.map((t) => t.v2Types[0]!);
 const listed = (values: readonly string[]) => values.map((v) => JSON.stringify(v)).join(', ');
 const oneOf = <T extends string>(values: readonly [T, ...T[]], what: string) =>
   z.enum(values, { error: (iss) => `unknown ${what} ${JSON.stringify(iss.input)}, expected one of ${listed(values)}` });
 
-const whole = (min: number) => z.number({ error: (iss) => `expected a number, not ${JSON.stringify(iss.input)}` }).int().min(min);
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'a name of letters, digits, ".", "_" or "-" (at most 64)');
-const url = z.url({ protocol: /^https?$/, error: 'an http(s) URL' });
+/** An http(s) URL without a user or password in it: those would be logged and sent on every retry. */
+const url = z.url({ protocol: /^https?$/, error: 'an http(s) URL' })
+  .refine((u) => !URL.canParse(u) || (new URL(u).username === '' && new URL(u).password === ''), 'must not carry a user name or password: give credentials under credentials: (or user/password for a sink)');
 const listenAt = (example: string) => z.string().refine((v) => parseListen(v) !== undefined, `host:port, e.g. ${example}`);
+/** A host name a client may use in its Host header (see allowed_hosts). */
+const hostName = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, 'a host name (letters, digits, "." and "-"), without port');
+
+/** The config key of a setting and its type: optional when it has no default there. */
+type KeyOf<N extends NumberSettingName> = (typeof NUMBER_SETTINGS)[N] extends { key: infer K extends string } ? K : never;
+type NumberKeys<N extends NumberSettingName> = {
+  [P in N as KeyOf<P>]: (typeof NUMBER_SETTINGS)[P] extends { default: number } | { defaults: object } ? z.ZodDefault<z.ZodNumber> : z.ZodOptional<z.ZodNumber>;
+};
+
+/** The keys of these settings, each with its bounds and its default in `context` (the table's). */
+function numberKeys<const N extends NumberSettingName>(names: readonly N[], context?: DefaultContext): NumberKeys<N> {
+  const entries = names.map((n) => {
+    const s = setting(n);
+    const base = z.number({ error: (iss) => `expected a number, not ${JSON.stringify(iss.input)}` }).check((ctx) => {
+      const problem = numberProblem(s, ctx.value);
+      if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
+    });
+    const fallback = context === undefined ? s.default : defaultOf(s, context);
+    return [s.key!, fallback === undefined ? base.optional() : base.default(fallback)];
+  });
+  return Object.fromEntries(entries) as NumberKeys<N>;
+}
 
 /** How records become documents, and the hostile-input bounds: every source has them (as `ingest` and `collect`). */
-const pipeline = {
+const PIPELINE_NUMBERS = ['workers', 'maxRecordBytes', 'maxDocumentBytes', 'maxMemberBytes', 'maxZipBytes', 'maxArchiveDepth', 'maxJsonDepth', 'maxRecordKeys'] as const;
+const pipeline = (context: DefaultContext) => ({
   type: z.string().optional(),
   types_file: z.string().optional(),
   unknown_types: oneOf(['store', 'dead-letter'], 'policy').default('store'),
   original: z.boolean().default(true),
-  /** Threads that process this source's records (1: the main thread, which every source shares). */
-  workers: whole(1).default(1),
-  // Hostile-input bounds.
-  max_record_bytes: whole(1024).default(DEFAULT_LIMITS.maxRecordBytes),
-  max_document_bytes: whole(1024).default(DEFAULT_LIMITS.maxDocumentBytes),
-  max_member_bytes: whole(1024).default(DEFAULT_LIMITS.maxMemberBytes),
-  max_zip_bytes: whole(1024).default(DEFAULT_LIMITS.maxZipBytes),
-  max_archive_depth: whole(1).default(DEFAULT_LIMITS.maxArchiveDepth),
-  max_json_depth: whole(2).default(DEFAULT_LIMITS.maxJsonDepth),
-  max_record_keys: whole(16).default(DEFAULT_LIMITS.maxRecordKeys),
-};
+  ...numberKeys(PIPELINE_NUMBERS, context),
+});
 
 /** Settings every API source shares with `collect` (same meaning, same defaults). */
-const polling = {
-  poll_interval_s: whole(1).default(300),
-  timeout_s: whole(1).default(120),
-  retry_base_ms: whole(1).default(1000),
-  retry_max_ms: whole(1).default(120_000),
-  max_retries: whole(1).default(30),
-  max_response_bytes: whole(1024).default(DEFAULT_LIMITS.maxZipBytes),
-  ...pipeline,
-};
+const POLLING_NUMBERS = ['pollInterval', 'timeout', 'retryBaseMs', 'retryMaxMs', 'maxRetries', 'maxResponseBytes'] as const;
+const polling = (context: DefaultContext) => ({ ...numberKeys(POLLING_NUMBERS, context), ...pipeline(context) });
 
 const v1Regions = Object.keys(V1_REGIONS) as [string, ...string[]];
 const v2Regions = Object.keys(V2_REGIONS) as [string, ...string[]];
@@ -71,9 +83,9 @@ const v1Source = z.strictObject({
   credentials: z.strictObject({ app_id: z.string().min(1), app_key: z.string().min(1), access_key: z.string().min(1), secret_key: z.string().min(1) }),
   format: oneOf(['key_value', 'json'], 'format').default('key_value'),
   compress: z.boolean().default(true),
-  decode_retries: whole(0).default(2),
   on_invalid_token: oneOf(['restart', 'stop'], 'policy').default('restart'),
-  ...polling,
+  ...numberKeys(['decodeRetries'], 'mimecast-v1'),
+  ...polling('mimecast-v1'),
 });
 
 /** Where an API 2.0 source reads, and as whom. */
@@ -91,29 +103,23 @@ const v2Batch = z.strictObject({
   product: oneOf(['cg', 'ci'], 'product').default('cg'),
   /** Any product's here; the product's own below (a refinement runs only once the rest is valid). */
   types: z.array(oneOf(V2_TYPES as [string, ...string[]], 'type')).min(1).optional(),
-  page_size: whole(1).default(25),
-  concurrency: whole(1).default(3),
-  decode_retries: whole(0).default(2),
-  ...polling,
+  ...numberKeys(['pageSize', 'concurrency', 'decodeRetries'], 'mimecast-v2-batch'),
+  ...polling('mimecast-v2-batch'),
 });
 
 const v2Stream = z.strictObject({
   ...v2Account,
   kind: z.literal('mimecast-v2-stream'),
-  page_size: whole(1).default(500),
-  ...polling,
+  ...numberKeys(['pageSize'], 'mimecast-v2-stream'),
+  ...polling('mimecast-v2-stream'),
 });
 
 const v2Feeds = z.strictObject({
   ...v2Account,
   kind: z.literal('mimecast-v2-feeds'),
   feeds: z.array(oneOf(FEEDS.map((f) => f.name) as [string, ...string[]], 'feed')).min(1).optional(),
-  page_size: whole(1).default(500),
-  safety_lag_s: whole(0).default(900),
-  overlap_s: whole(0).default(60),
-  first_look_back_days: whole(1).default(7),
-  concurrency: whole(1).default(3),
-  ...polling,
+  ...numberKeys(['pageSize', 'safetyLag', 'overlap', 'firstLookBackDays', 'concurrency'], 'mimecast-v2-feeds'),
+  ...polling('mimecast-v2-feeds'),
 });
 
 /** A local directory that files are dropped into (by another tool, or copied from elsewhere). */
@@ -121,8 +127,8 @@ const spool = z.strictObject({
   name,
   kind: z.literal('spool'),
   path: z.string().min(1),
-  poll_interval_s: whole(1).default(60),
-  ...pipeline,
+  ...numberKeys(['pollInterval'], 'spool'),
+  ...pipeline('spool'),
 });
 
 const source = z.discriminatedUnion('kind', [v1Source, v2Batch, v2Stream, v2Feeds, spool], {
@@ -140,30 +146,25 @@ const sink = z.strictObject({
   insecure: z.boolean().default(false),
   index: z.string().optional(),
   template: z.string().default('mimelog-siem'),
-  bulk_docs: whole(1).default(1000),
-  bulk_bytes: whole(1024).default(5 * 1024 * 1024),
-  bulk_concurrency: whole(1).default(2),
-  replicas: whole(0).optional(),
-  shards: whole(1).optional(),
-  timeout_s: whole(1).default(60),
-  give_up_s: whole(1).default(600),
+  ...numberKeys(['bulkDocs', 'bulkBytes', 'bulkConcurrency', 'replicas', 'shards', 'searchTimeout', 'searchGiveUp']),
 }).refine((s) => s.kind === 'sqlite' || s.urls !== undefined, { message: 'a search-engine sink needs urls', path: ['urls'] });
 
 export const CONFIG_SCHEMA = z.strictObject({
   /** The embedded store; with a search-engine sink, where its checkpoints, counts and dead letters live. */
   store: z.string().min(1).default('mimelog.db'),
-  /** Keep this many days of events in the embedded store (a pass at start, then hourly); none: keep all. */
-  retain_days: z.number().int().min(MIN_RETAIN_DAYS, `at least ${MIN_RETAIN_DAYS} days: a collector that restarts re-reads up to 7 days of Mimecast's files, and events deleted sooner would be stored again as new`).optional(),
-  sink: sink.default({ kind: 'sqlite', insecure: false, template: 'mimelog-siem', bulk_docs: 1000, bulk_bytes: 5 * 1024 * 1024, bulk_concurrency: 2, timeout_s: 60, give_up_s: 600 }),
+  /** retain_days: keep this many days of events in the embedded store (a pass at start, then hourly); none: keep all. */
+  ...numberKeys(['days', 'horizonWarningShare']),
+  sink: sink.prefault({}),
+  /** /healthz, /readyz and /metrics. */
   listen: listenAt('127.0.0.1:9464').default('127.0.0.1:9464'),
+  /** Host names besides localhost, IP addresses and the listen host that /readyz and /metrics answer to (DNS rebinding). */
+  allowed_hosts: z.array(hostName).default([]),
   log_level: oneOf(['debug', 'info', 'warn', 'error'], 'log level').default('info'),
   /** The web console over the store, served by the service too (read-only). */
   console: z.strictObject({
     listen: listenAt('127.0.0.1:8080'),
     token: z.string().min(16, 'at least 16 characters').optional(),
   }).optional(),
-  /** A source whose horizon headroom falls under this share of its horizon is degraded. */
-  horizon_warning_share: z.number().gt(0).lt(1).default(0.25),
   sources: z.array(source).min(1, 'at least one source'),
 }).superRefine((c, ctx) => {
   const seen = new Map<string, number>();
@@ -191,43 +192,79 @@ function pathText(path: readonly PropertyKey[]): string {
   return out || '(top level)';
 }
 
-/** Replaces `${NAME}` in every string, and `<secret>_file` keys by the file's content. */
-function expand(value: unknown, path: PropertyKey[], env: NodeJS.ProcessEnv, baseDir: string, problems: string[]): unknown {
-  if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
-      const v = env[name];
-      if (v === undefined || v === '') problems.push(`${pathText(path)}: \${${name}} is not set in the environment`);
-      return v ?? '';
-    });
+const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g;
+
+/** What expanding the file needs and finds. */
+interface Expansion {
+  readonly file: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly baseDir: string;
+  /** The config file's permission bits: an inline secret needs a file nobody else may read. */
+  readonly fileMode: number;
+  readonly problems: string[];
+  /** Every secret value met (inline, from the environment or from a file), to mask in errors. */
+  readonly secrets: string[];
+}
+
+function expandText(text: string, path: readonly PropertyKey[], x: Expansion): string {
+  return text.replace(REFERENCE, (_, name: string) => {
+    const v = x.env[name];
+    if (v === undefined || v === '') x.problems.push(`${pathText(path)}: \${${name}} is not set in the environment`);
+    return v ?? '';
+  });
+}
+
+/** A secret key's value: from the environment it is fine; written out, only in a file nobody else may read. */
+function expandSecret(value: unknown, key: string, path: readonly PropertyKey[], x: Expansion): unknown {
+  const inline = typeof value !== 'string' || value.replace(REFERENCE, '') !== '';
+  if (inline && readableByOthers(x.fileMode)) {
+    x.problems.push(`${pathText(path)}: a secret written in a config file others can read (mode ${x.fileMode.toString(8)}): give it as ${key}_file or \${ENV_VAR}, or run chmod 600 ${x.file}`);
   }
-  if (Array.isArray(value)) return value.map((v, i) => expand(v, [...path, i], env, baseDir, problems));
+  const expanded = typeof value === 'string' ? expandText(value, path, x) : value;
+  if (typeof expanded === 'string' || typeof expanded === 'number') x.secrets.push(String(expanded));
+  return expanded;
+}
+
+/** `<secret>_file`: the secret read from a regular file that only its owner may read. */
+function readSecretFile(value: unknown, secret: string, siblings: object, path: readonly PropertyKey[], x: Expansion): string | undefined {
+  const where = pathText(path);
+  if (secret in siblings) x.problems.push(`${where}: give ${secret} or ${secret}_file, not both`);
+  const file = typeof value === 'string' ? expandText(value, path, x) : undefined;
+  if (file === undefined || file === '') {
+    x.problems.push(`${where}: expected a file name`);
+    return undefined;
+  }
+  const full = isAbsolute(file) ? file : resolve(x.baseDir, file);
+  try {
+    const read = readSmallFile(full, MAX_SECRET_BYTES);
+    if (readableByOthers(read.mode)) {
+      x.problems.push(`${where}: ${full} is readable by others: run chmod 600 ${full}`);
+      return undefined;
+    }
+    const text = read.text.trim();
+    x.secrets.push(text);
+    return text;
+  } catch (err) {
+    if (!(err instanceof UnreadableFile)) throw err;
+    x.problems.push(`${where}: cannot read ${full} (${err.message})`);
+    return undefined;
+  }
+}
+
+/** Replaces `${NAME}` in every string, and `<secret>_file` keys by the file's content. */
+function expand(value: unknown, path: readonly PropertyKey[], x: Expansion): unknown {
+  if (typeof value === 'string') return expandText(value, path, x);
+  if (Array.isArray(value)) return value.map((v, i) => expand(v, [...path, i], x));
   if (value === null || typeof value !== 'object') return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) {
-    const secret = SECRET_KEYS.find((s) => k === `${s}_file`);
-    if (secret === undefined) {
-      out[k] = expand(v, [...path, k], env, baseDir, problems);
-      continue;
-    }
-    const where = pathText([...path, k]);
-    if (k.slice(0, -5) in (value as object)) problems.push(`${where}: give ${secret} or ${k}, not both`);
-    const file = expand(v, [...path, k], env, baseDir, problems);
-    if (typeof file !== 'string' || file === '') {
-      problems.push(`${where}: expected a file name`);
-      continue;
-    }
-    const full = isAbsolute(file) ? file : resolve(baseDir, file);
-    try {
-      const mode = statSync(full).mode;
-      if ((mode & 0o077) !== 0) {
-        problems.push(`${where}: ${full} is readable by others: run chmod 600 ${full}`);
-        continue;
-      }
-      out[secret] = readFileSync(full, 'utf8').trim();
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      problems.push(`${where}: cannot read ${full} (${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message})`);
-    }
+    const here = [...path, k];
+    const secretOfFile = SECRET_KEYS.find((s) => k === `${s}_file`);
+    if (secretOfFile !== undefined) {
+      const text = readSecretFile(v, secretOfFile, value, here, x);
+      if (text !== undefined) out[secretOfFile] = text;
+    } else if (SECRET_KEYS.includes(k)) out[k] = expandSecret(v, k, here, x);
+    else out[k] = expand(v, here, x);
   }
   return out;
 }
@@ -239,7 +276,7 @@ export function configSecrets(config: ServiceConfig): string[] {
     if (Array.isArray(v)) v.forEach(walk);
     else if (v && typeof v === 'object') {
       for (const [k, x] of Object.entries(v)) {
-        if ((SECRET_KEYS as readonly string[]).includes(k) && typeof x === 'string') out.push(x);
+        if (SECRET_KEYS.includes(k) && typeof x === 'string') out.push(x);
         else walk(x);
       }
     }
@@ -248,20 +285,32 @@ export function configSecrets(config: ServiceConfig): string[] {
   return out;
 }
 
+/** The problems as the error says them: no secret met in the file appears in any of them. */
+function configError(file: string, problems: readonly string[], secrets: readonly string[]): ConfigError {
+  const mask = new Logger(process.stderr, 'error'); // only its redaction is used
+  // A problem quotes a value as JSON (`unknown region "…"`): its escaped form is masked too.
+  mask.addSecrets(...secrets.flatMap((v) => [v, JSON.stringify(v).slice(1, -1)]));
+  return new ConfigError(file, problems.map((p) => mask.redact(p)));
+}
+
 /** Reads, expands and validates the file; throws a ConfigError listing every problem. */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv): ServiceConfig {
-  let text: string;
+  let read;
   try {
-    text = readFileSync(file, 'utf8');
+    read = readSmallFile(file, MAX_CONFIG_BYTES);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError(file, [code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message]);
+    if (!(err instanceof UnreadableFile)) throw err;
+    throw new ConfigError(file, [err.message]);
   }
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const doc = parseDocument(read.text, { prettyErrors: true, uniqueKeys: true });
   // The first YAML error; the ones after it usually follow from it.
   if (doc.errors.length > 0) throw new ConfigError(file, [`not valid YAML: ${doc.errors[0]!.message.split('\n')[0]}`]);
-  const problems: string[] = [];
-  const expanded = expand(doc.toJS(), [], env, dirname(resolve(file)), problems);
+  // Checked before the document becomes objects, where such a key would act instead of being a key.
+  const forbidden = forbiddenKeyPaths(doc.contents);
+  if (forbidden.length > 0) throw new ConfigError(file, forbidden.map((p) => `${pathText(p)}: a key named ${String(p.at(-1))} is not allowed (it would reach into JavaScript's object model)`));
+  const x: Expansion = { file, env, baseDir: dirname(resolve(file)), fileMode: read.mode, problems: [], secrets: [] };
+  const expanded = expand(doc.toJS(), [], x);
+  const problems = x.problems;
   const parsed = CONFIG_SCHEMA.safeParse(expanded ?? {});
   if (!parsed.success) {
     // Every problem at once; a value already reported as unreadable or unset is not reported again as missing.
@@ -271,6 +320,6 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv): ServiceConfig 
       else if (!reported.includes(pathText(i.path))) problems.push(`${pathText(i.path)}: ${i.message}`);
     }
   }
-  if (problems.length > 0 || !parsed.success) throw new ConfigError(file, problems);
+  if (problems.length > 0 || !parsed.success) throw configError(file, problems, x.secrets);
   return parsed.data;
 }

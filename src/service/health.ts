@@ -2,9 +2,34 @@
  * Each source's health for `/readyz` and the metrics: its state and why, and for each of its
  * checkpoints the age, lag and horizon headroom read from the store.
  */
+import type { MiddlewareHandler } from 'hono';
 import { lagSeconds } from '../core/trusted-time.js';
 import { horizonOf } from '../mimecast/horizons.js';
 import type { Store } from '../store/store.js';
+import { hostAllowed, isLoopback } from '../util/listen.js';
+
+/**
+ * Refuses (421) a request to /readyz or /metrics whose Host header is not one the service answers
+ * to (util/listen.ts `hostAllowed`): a web page using DNS rebinding would otherwise read the
+ * sources' names, states and failure reasons from a browser on this machine.
+ */
+export function hostCheck(listenHost: string, allowedHosts: readonly string[]): MiddlewareHandler {
+  return async (c, next) => {
+    if (!hostAllowed(c.req.header('host'), listenHost, allowedHosts)) {
+      return c.text('mimelog: this Host is not one the service answers to: use its address, localhost, or a name listed in allowed_hosts\n', 421);
+    }
+    await next();
+  };
+}
+
+/**
+ * The warning for a listen address other than loopback (`--check` and the start log say it):
+ * health and metrics have no token, so who can reach the address can read them.
+ */
+export function exposureWarning(listen: string, host: string): string | undefined {
+  if (isLoopback(host)) return undefined;
+  return `listen ${listen} is not loopback: anyone who can connect to it can read /readyz (source names, states and failure reasons) and /metrics, which have no token; listen on 127.0.0.1 or firewall the port to the scraper`;
+}
 
 export type SourceState = 'starting' | 'ok' | 'degraded' | 'failing' | 'stopped';
 

@@ -12,7 +12,7 @@ import type { ApiObserver } from '../util/backoff.js';
 import { listen, parseListen } from '../util/listen.js';
 import { Store } from '../store/store.js';
 import { type ServiceConfig, configSecrets } from './config.js';
-import { type SourceHealth, type SourceStatus, sourceHealth, worst } from './health.js';
+import { type SourceHealth, type SourceStatus, hostCheck, sourceHealth, worst } from './health.js';
 import { ServiceMetrics } from './metrics.js';
 import { startRetention } from './retention-loop.js';
 
@@ -72,6 +72,9 @@ export async function startService(
 
   const app = new Hono();
   app.get('/healthz', (c) => c.json({ status: 'alive' }));
+  const hosts = hostCheck(parseListen(config.listen)!.host, config.allowed_hosts);
+  app.use('/readyz', hosts);
+  app.use('/metrics', hosts);
   app.get('/readyz', (c) => {
     const sources = health();
     const state = worst(sources.map((s) => s.state));

@@ -112,8 +112,13 @@ function storeReach(store: Store, byType: Record<string, number>, byDay: Record<
     approx_bytes_by_day: Object.fromEntries(Object.entries(byDay).map(([day, n]) => [day, share(n)])),
     approx_bytes_by_type: Object.fromEntries(Object.entries(byType).map(([k, n]) => [k, share(n)])),
     retention_removed: store.registry.counter('retention_removed'),
-    last_retention: last ? { ran_at: new Date(last.ran_at).toISOString(), cutoff: new Date(last.cutoff_ms).toISOString(), events_removed: last.events_removed } : null,
+    last_retention: last ? { ran_at: storedTime(last.ran_at), cutoff: storedTime(last.cutoff_ms), events_removed: last.events_removed } : null,
   };
+}
+
+/** A time read back from the store as ISO 8601; one no date can hold (an older mimelog wrote it) as its number, so a report never fails on it. */
+function storedTime(ms: number): string {
+  return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : `not a date (${ms} ms)`;
 }
 
 export interface SearchFilter {

@@ -17,6 +17,8 @@ const DAY_MS = 86_400_000;
  * come back and be stored again as new. One day more than that horizon leaves none to come back.
  */
 export const MIN_RETAIN_DAYS = 8;
+/** The longest retention: a century. Far longer ones make a cutoff no date can hold. */
+export const MAX_RETAIN_DAYS = 36_500;
 
 /** Events removed per transaction: tens of milliseconds (their address rows lie scattered through that index), so a writer waits only that long. */
 const BATCH = 500;
@@ -39,7 +41,11 @@ export function checkRetainDays(days: number): void {
   if (!Number.isInteger(days) || days < MIN_RETAIN_DAYS) {
     throw new MimelogError('retention', `retention of ${days} days is shorter than ${MIN_RETAIN_DAYS}: a collector that restarts re-reads up to 7 days of Mimecast's files, and events deleted sooner would be stored again as new`);
   }
+  if (days > MAX_RETAIN_DAYS) throw new MimelogError('retention', `retention of ${days} days is longer than ${MAX_RETAIN_DAYS} (a century): no cutoff date that far back exists`);
 }
+
+/** The oldest time a Date can hold (ECMAScript's range), in ms. */
+const MIN_TIME_MS = -8.64e15;
 
 /** Bytes the store's pages hold (the file's pages less its free ones). */
 export function bytesInUse(db: Database.Database): number {
@@ -63,6 +69,8 @@ export async function retain(
 ): Promise<RetentionResult> {
   checkRetainDays(days);
   const cutoffMs = (options.now ?? Date.now()) - days * DAY_MS;
+  // Never record a pass whose cutoff no date can hold: every report of the store reads it back.
+  if (!Number.isFinite(cutoffMs) || cutoffMs < MIN_TIME_MS) throw new MimelogError('retention', `retention of ${days} days gives a cutoff before the earliest date`);
   const bytesBefore = bytesInUse(db);
   const oldest = db.prepare(`SELECT ${STORED_COLUMNS} FROM events e WHERE e.ts < ? ORDER BY e.ts LIMIT ?`);
   const unindex = db.prepare('DELETE FROM events_fts WHERE rowid IN (SELECT value FROM json_each(?))');

@@ -23,6 +23,24 @@ export function isLoopback(host: string): boolean {
   return isIP(host) === 6 && /^(0*:)*:?0*1$/.test(host);
 }
 
+/** The host of a Host header (`name`, `name:port`, `[v6]:port`), lower case, without brackets; undefined when malformed. */
+export function hostOfHeader(header: string): string | undefined {
+  const m = /^\[([0-9a-f:.]+)\](?::\d{1,5})?$/i.exec(header) ?? /^([^:[\]\s]+)(?::\d{1,5})?$/.exec(header);
+  return m?.[1]!.toLowerCase();
+}
+
+/**
+ * Whether a request's Host header is one this listener answers to: an IP address (a page using DNS
+ * rebinding sends its own host name, never an address), `localhost`, the listen host, or a name in
+ * `allowed`. Anything else is a page on another site that had its name resolve to this machine.
+ */
+export function hostAllowed(header: string | undefined, listenHost: string, allowed: readonly string[]): boolean {
+  const host = header === undefined ? undefined : hostOfHeader(header.trim());
+  if (host === undefined) return false;
+  if (isIP(host) !== 0) return true;
+  return host === 'localhost' || host === listenHost.toLowerCase() || allowed.some((a) => a.toLowerCase() === host);
+}
+
 /** The host as a URL or a Host header writes it: an IPv6 address in brackets. */
 export function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;

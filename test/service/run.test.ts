@@ -116,6 +116,7 @@ sources:
     region: eu
     credentials: { app_id: a, app_key: b, access_key: c, secret_key_file: ${loose} }
 `);
+    chmodSync(file, 0o644); // others may read it: the secrets written in it are refused
     const r = await runCli(['run', '--config', file, '--check']);
     assert.equal(r.code, 1);
     const problems = r.stderr.split('\n').slice(1).map((l) => l.trim()).filter(Boolean).sort();
@@ -124,9 +125,11 @@ sources:
       'sources[0].credentials.client_secret: ${NOT_SET_ANYWHERE} is not set in the environment',
       'sources[0].poll_interval_s: expected a number, not "soon"',
       'sources[0].types[1]: unknown type "spm", expected one of "receipt", "process", "delivery", "journal", "av", "spam", "internal email protect", "impersonation protect", "url protect", "attachment protect", "entities", "mailflow", "urlclick"',
+      `sources[1].credentials.access_key: a secret written in a config file others can read (mode 644): give it as access_key_file or \${ENV_VAR}, or run chmod 600 ${file}`,
+      `sources[1].credentials.app_key: a secret written in a config file others can read (mode 644): give it as app_key_file or \${ENV_VAR}, or run chmod 600 ${file}`,
       `sources[1].credentials.secret_key_file: ${loose} is readable by others: run chmod 600 ${loose}`,
     ]);
-    assert.match(r.stderr, /^mimelog: config .*bad\.yaml: 5 problems:/);
+    assert.match(r.stderr, /^mimelog: config .*bad\.yaml: 7 problems:/);
     const none = await runCli(['run', '--config', join(dir, 'nope.yaml')]);
     assert.equal(none.code, 1);
     assert.match(none.stderr, /nope\.yaml: no such file/);
@@ -144,7 +147,7 @@ sources:
     credentials: { client_id: id, client_secret: secret }
     types: ${types}
 `;
-    writeFileSync(file, source('ci', '[entities, receipt]'));
+    writeFileSync(file, source('ci', '[entities, receipt]'), { mode: 0o600 }); // its secret is written in it: only its owner may read it
     const wrong = await runCli(['run', '--config', file, '--check']);
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /sources\[0\]\.types\[1\]: "receipt" is not a type of product ci, expected one of "entities", "mailflow", "urlclick"/);
@@ -309,7 +312,7 @@ describe('mimelog run: horizons and gaps', () => {
       const port = await freePort();
       const file = join(dir, 'gap.yaml');
       writeFileSync(file, `store: ${db}\nlisten: 127.0.0.1:${port}\nsources:\n  - name: stream\n    kind: mimecast-v2-stream\n    url: ${r.info.url}\n` +
-        `    credentials: { client_id: ${r.info.v2Credentials.clientId}, client_secret: ${r.info.v2Credentials.clientSecret} }\n    page_size: 200\n    poll_interval_s: 600\n    retry_base_ms: 20\n    timeout_s: 5\n`);
+        `    credentials: { client_id: ${r.info.v2Credentials.clientId}, client_secret: ${r.info.v2Credentials.clientSecret} }\n    page_size: 200\n    poll_interval_s: 600\n    retry_base_ms: 20\n    timeout_s: 5\n`, { mode: 0o600 }); // its secret is written in it
       // Every event of the stream with its time, from the simulator's files.
       await expectedV2(r);
       const events = query<{ id: string; ts: number }>(join(r.dir, 'expected-v2.db'), 'SELECT lower(hex(id)) AS id, ts FROM events ORDER BY ts');

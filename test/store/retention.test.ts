@@ -95,7 +95,7 @@ describe('retention (mimelog retain)', () => {
     const dir = tempDir('retain-short');
     const res = await runCli(['retain', '--db', join(dir, 'x.db'), '--days', '7']);
     assert.equal(res.code, 1);
-    assert.match(res.stderr, /shorter than 8: a collector that restarts re-reads up to 7 days/);
+    assert.match(res.stderr, /--days: at least 8 days \(allowed: from 8 to 36500 days\): a collector that restarts re-reads up to 7 days/);
   });
 
   it('works on a store written by the previous schema (upgraded in place), reusing freed pages', async () => {
