@@ -11,7 +11,7 @@ import type { ApiObserver, PollingOptions } from '../util/backoff.js';
 import { EXIT, MimelogError, UsageError, restated } from '../util/errors.js';
 import { type InvalidTokenPolicy, V1Collector } from '../sources/mimecast-v1/collector.js';
 import { V2BatchCollector } from '../sources/mimecast-v2/batch.js';
-import { FeedCollector } from '../sources/mimecast-v2/feeds.js';
+import { DEFAULT_MAX_PAGES_PER_WINDOW, FeedCollector } from '../sources/mimecast-v2/feeds.js';
 import { FEEDS, type FeedSpec, feedNamed } from '../mimecast/feeds.js';
 import { V2StreamCollector } from '../sources/mimecast-v2/stream.js';
 import { TokenSource } from '../sources/mimecast-v2/oauth.js';
@@ -88,6 +88,8 @@ export interface CollectOptions extends PipelineOptions, SearchSinkCliOptions, L
   safetyLag: string;
   overlap: string;
   firstLookBackDays: string;
+  /** feeds: pages in one window before it is given up as a runaway (default DEFAULT_MAX_PAGES_PER_WINDOW). */
+  maxPagesPerWindow?: string;
 }
 
 function checkUrl(url: string): void {
@@ -113,6 +115,7 @@ function pollingOptions(o: CollectOptions): PollingOptions {
     retryBaseMs: num(o.retryBaseMs, '--retry-base-ms'),
     retryMaxMs: num(o.retryMaxMs, '--retry-max-ms'),
     maxRetries: num(o.maxRetries, '--max-retries'),
+    maxResponseBytes: integerOption(o.maxResponseBytes, '--max-response-bytes', 1024),
   };
 }
 
@@ -166,6 +169,7 @@ export function registerCollect(program: Command): void {
     .option('--safety-lag <seconds>', 'feeds: windows end this long before now (Mimecast indexes some records late)', '900')
     .option('--overlap <seconds>', 'feeds: each window starts this long before the previous one ended', '60')
     .option('--first-look-back-days <days>', "feeds: where a feed never collected starts (at most the feed's look-back)", '7')
+    .option('--max-pages-per-window <n>', `feeds: pages in one window before the window is given up (dead letter and gap) as a runaway next-page token (default ${DEFAULT_MAX_PAGES_PER_WINDOW})`)
     .option('--concurrency <n>', 'v2 batch and feeds: types or feeds collected at once, sharing one rate budget', '3')
     .option('--url <url>', 'API base URL (e.g. the simulator); overrides --region')
     .option('--region <region>', `API host by region: v1 ${Object.keys(V1_REGIONS).join(', ')}; v2 ${Object.keys(V2_REGIONS).join(', ')}`)
@@ -324,6 +328,7 @@ async function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api:
         safetyLagMs: num(o.safetyLag, '--safety-lag') * 1000, overlapMs: num(o.overlap, '--overlap') * 1000,
         maxWindowMs: 86_400_000, firstLookBackMs: num(o.firstLookBackDays, '--first-look-back-days') * 86_400_000,
         concurrency: Math.max(1, num(o.concurrency, '--concurrency')),
+        maxPagesPerWindow: integerOption(o.maxPagesPerWindow, '--max-pages-per-window', 1),
       },
       tokens,
       (feed) => {
