@@ -19,6 +19,7 @@ import { Store } from '../store/store.js';
 import type { Sink } from '../core/sink.js';
 import { ENV } from './env.js';
 import { integerOption } from './options.js';
+import { DEFAULT_MAX_SERVER_WAIT_MS } from '../util/rate-budget.js';
 import { DEFAULT_LIMITS } from '../decode/limits.js';
 import { checkNoUrlCredentials } from '../sources/http-body.js';
 import { type LimitCliOptions, type PipelineOptions, addDbOption, addLimitOptions, addPipelineOptions, addWorkersOption, buildTransformer, limitsFrom } from './ingest.js';
@@ -88,6 +89,8 @@ export interface CollectOptions extends PipelineOptions, SearchSinkCliOptions, L
   safetyLag: string;
   overlap: string;
   firstLookBackDays: string;
+  /** The longest wait (seconds) a server's X-RateLimit-Reset or Retry-After may impose (default DEFAULT_MAX_SERVER_WAIT_MS). */
+  maxServerWait?: string;
   /** feeds: pages in one window before it is given up as a runaway (default DEFAULT_MAX_PAGES_PER_WINDOW). */
   maxPagesPerWindow?: string;
 }
@@ -116,6 +119,7 @@ function pollingOptions(o: CollectOptions): PollingOptions {
     retryMaxMs: num(o.retryMaxMs, '--retry-max-ms'),
     maxRetries: num(o.maxRetries, '--max-retries'),
     maxResponseBytes: integerOption(o.maxResponseBytes, '--max-response-bytes', 1024),
+    maxServerWaitMs: o.maxServerWait === undefined ? undefined : num(o.maxServerWait, '--max-server-wait') * 1000,
   };
 }
 
@@ -182,6 +186,7 @@ export function registerCollect(program: Command): void {
     .option('--retry-base-ms <ms>', 'first back-off delay', '1000')
     .option('--retry-max-ms <ms>', 'longest back-off delay', '120000')
     .option('--max-retries <n>', 'consecutive failed calls before giving up', '30')
+    .option('--max-server-wait <seconds>', `longest wait a server's X-RateLimit-Reset or Retry-After may impose; a longer one is capped (said once) (default ${DEFAULT_MAX_SERVER_WAIT_MS / 1000})`)
     .option('--decode-retries <n>', 'extra fetches of a file that does not decode before it is dead-lettered', '2')
     .addOption(new Option('--on-invalid-token <policy>', 'restart (from the oldest retained data; duplicates are dropped) or stop').choices(['restart', 'stop']).default('restart'))
     .addOption(new Option('--log-level <level>', 'how much the collector logs').choices(['debug', 'info', 'warn', 'error']).default('info'))

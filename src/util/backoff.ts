@@ -17,6 +17,8 @@ export interface PollingOptions {
   readonly maxRetries: number;
   /** Told about every API call (the service's metrics); optional. */
   readonly observe?: ApiObserver;
+  /** The longest wait a server's X-RateLimit-Reset or Retry-After may impose (default: an hour). */
+  readonly maxServerWaitMs?: number;
   /** Larger API answers are not read whole (default: DEFAULT_LIMITS.maxZipBytes, 256 MiB). */
   readonly maxResponseBytes?: number;
 }

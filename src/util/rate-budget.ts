@@ -70,8 +70,12 @@ export class RateBudget {
   }
 }
 
-/** The longest wait a server may impose when the caller names no bound: the default --retry-max-ms. */
-export const DEFAULT_MAX_SERVER_WAIT_MS = 120_000;
+/**
+ * The longest wait a server may impose (--max-server-wait): Mimecast's rate windows are at most an
+ * hour. Not --retry-max-ms: cutting a real window short would turn it into a string of 429s that
+ * use up --max-retries.
+ */
+export const DEFAULT_MAX_SERVER_WAIT_MS = 3_600_000;
 
 /** A wait a server asked for, capped; `note` says so when it was capped (for the log), else ''. */
 export interface ServerWait {
@@ -96,7 +100,7 @@ export function serverWaitMs(headers: Headers, maxMs: number, now = Date.now()):
   else if (retryAfter !== null && Number.isFinite(Date.parse(retryAfter))) asked = Math.max(0, Date.parse(retryAfter) - now);
   if (asked === undefined) return { ms: undefined, note: '' };
   if (asked <= maxMs) return { ms: asked, note: '' };
-  return { ms: maxMs, askedMs: asked, note: ` (the server asked to wait ${asked} ms; capped at ${maxMs} ms, --retry-max-ms)` };
+  return { ms: maxMs, askedMs: asked, note: ` (the server asked to wait ${asked} ms; capped at ${maxMs} ms, --max-server-wait)` };
 }
 
 /** `X-RateLimit-Remaining`: calls left in the current window; undefined when the answer did not say. */

@@ -287,28 +287,29 @@ describe('hostile server: page tokens that never end (item 10)', () => {
 });
 
 describe('hostile server: waits a server asks for (item 11)', () => {
-  it('X-RateLimit-Reset of 11.6 days (and past 2^31 ms) is capped at --retry-max-ms and said once', { timeout: 60_000 }, async () => {
+  it('X-RateLimit-Reset of 11.6 days (and past 2^31 ms) is capped at --max-server-wait and said once', { timeout: 60_000 }, async () => {
     const h = await hostile({
       '/api/audit/get-audit-events': (_q, _b, res) => {
         const n = h.hits.get('/api/audit/get-audit-events')!;
         if (n <= 3) return json(res, 429, {}, { 'x-ratelimit-reset': n === 1 ? '999999999' : '4294967296000' });
-        // A window used up with an absurd reset: the shared budget must not pause for it either.
-        json(res, 200, { meta: { pagination: {} }, data: [auditRecord(n)], fail: [] }, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '999999999' });
+        // A window used up with an absurd reset: the shared budget must not pause the next page for it either.
+        json(res, 200, { meta: { pagination: n === 4 ? { next: 'page-2' } : {} }, data: [auditRecord(n)], fail: [] }, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '999999999' });
       },
     });
     const db = join(tempDir('hostile'), 'reset.db');
     const started = Date.now();
-    const res = await runCli(feedArgs(h, db), { env: V2_ENV });
+    const res = await runCli(feedArgs(h, db, ['--max-server-wait', '0.3']), { env: V2_ENV });
     assert.equal(res.code, 0, res.stderr.slice(-2000));
     assert.ok(Date.now() - started < 15_000);
-    const capped = logLines(res.stderr).filter((l) => /asked for a wait longer than --retry-max-ms/.test(l.msg));
+    const capped = logLines(res.stderr).filter((l) => /asked for a wait longer than --max-server-wait/.test(l.msg));
     assert.equal(capped.length, 1, 'said once');
     assert.equal(capped[0]!.asked_ms, 999999999);
     assert.equal(capped[0]!.wait_ms, 300);
+    assert.equal(h.hits.get('/api/audit/get-audit-events'), 5);
     assert.doesNotMatch(res.stderr, /TimeoutOverflowWarning/);
   });
 
-  it('API 1.0: a 429 asking for 11.6 days waits --retry-max-ms and says it capped the wait', { timeout: 60_000 }, async () => {
+  it('API 1.0: a 429 asking for 11.6 days waits --max-server-wait and says it capped the wait', { timeout: 60_000 }, async () => {
     const h = await hostile({
       '/api/audit/get-siem-logs': (_q, _b, res) => {
         if (h.hits.get('/api/audit/get-siem-logs') === 1) return json(res, 429, {}, { 'x-ratelimit-reset': '999999999' });
@@ -316,7 +317,7 @@ describe('hostile server: waits a server asks for (item 11)', () => {
       },
     });
     const db = join(tempDir('hostile'), 'v1-reset.db');
-    const res = await runCli(['collect', '--api', 'v1', '--url', h.url, '--db', db, ...FAST], { env: V1_ENV });
+    const res = await runCli(['collect', '--api', 'v1', '--url', h.url, '--db', db, ...FAST, '--max-server-wait', '0.3'], { env: V1_ENV });
     assert.equal(res.code, 0, res.stderr.slice(-2000));
     const retry = logLines(res.stderr).find((l) => l.msg === 'retrying')!;
     assert.equal(retry.wait_ms, 300);

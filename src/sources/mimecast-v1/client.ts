@@ -6,7 +6,7 @@ import type { ApiObserver } from '../../util/backoff.js';
 import { rateLimitRemaining } from '../../util/rate-budget.js';
 import { type CappedBody, bodyBytes, describeFetchError, readCapped, requestSignal, tooLargeReason } from '../http-body.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from '../../decode/limits.js';
-import { serverWaitMs } from '../../util/rate-budget.js';
+import { DEFAULT_MAX_SERVER_WAIT_MS, serverWaitMs } from '../../util/rate-budget.js';
 import { SIEM_PATH_V1 } from '../../mimecast/endpoints.js';
 import { type V1Credentials, signedHeaders } from '../../mimecast/v1-auth.js';
 
@@ -35,8 +35,8 @@ export interface V1Request {
   readonly timeoutMs: number;
   /** Larger answers are not read whole: a file is dead-lettered with its head, anything else retried. */
   readonly maxResponseBytes: number;
-  /** The longest wait a server may ask for (X-RateLimit-Reset is capped at it). */
-  readonly retryMaxMs: number;
+  /** The longest wait a server may ask for (X-RateLimit-Reset is capped at it; default DEFAULT_MAX_SERVER_WAIT_MS). */
+  readonly maxServerWaitMs?: number;
   /** How much of a file over the bound its dead letter keeps (deadLetterHeadBytes). */
   readonly limits?: DecodeLimits;
   readonly observe?: ApiObserver;
@@ -122,7 +122,7 @@ function isControlAnswer(res: Response): boolean {
 
 function interpret(res: Response, answer: CappedBody, r: V1Request): V1Answer {
   if (res.status === 429) {
-    const wait = serverWaitMs(res.headers, r.retryMaxMs);
+    const wait = serverWaitMs(res.headers, r.maxServerWaitMs ?? DEFAULT_MAX_SERVER_WAIT_MS);
     return { kind: 'retry', reason: `HTTP 429 rate limited${wait.note}`, waitMs: wait.ms ?? 1000 };
   }
   if (answer.overLimit && isControlAnswer(res)) return { kind: 'retry', reason: `HTTP ${res.status}: ${tooLargeReason(res.url || SIEM_PATH_V1, MAX_CONTROL_ANSWER_BYTES, answer.read, 'the bound of an error answer')}` };

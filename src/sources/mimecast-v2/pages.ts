@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '../../log/logger.js';
 import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
 import { CollectorError, RequestRejectedError } from '../../util/errors.js';
-import { type RateBudget, rateLimitRemaining, serverWaitMs } from '../../util/rate-budget.js';
+import { DEFAULT_MAX_SERVER_WAIT_MS, type RateBudget, rateLimitRemaining, serverWaitMs } from '../../util/rate-budget.js';
 import { FirstContact, bodyBytes, describeFetchError, discardBody, readCapped, requestSignal, tooLargeReason } from '../http-body.js';
 import type { TokenSource } from './oauth.js';
 import { STREAM_PATH_V2 } from '../../mimecast/endpoints.js';
@@ -62,6 +62,7 @@ export interface ApiRequest {
 export class PageClient {
   private readonly contact = new FirstContact();
   private readonly maxBodyBytes: number;
+  private readonly maxServerWaitMs: number;
   /** A server-given wait was capped: said once per client, not at every wait. */
   private waitCapSaid = false;
 
@@ -73,6 +74,7 @@ export class PageClient {
     private readonly log: Logger,
   ) {
     this.maxBodyBytes = jsonAnswerBound(polling);
+    this.maxServerWaitMs = polling.maxServerWaitMs ?? DEFAULT_MAX_SERVER_WAIT_MS;
   }
 
   /** Fetches one SIEM page (GET); undefined when stopped while waiting. `what` names it in logs and errors. */
@@ -104,7 +106,7 @@ export class PageClient {
       let reason: string;
       let inFlight = true;
       const done = (headers?: Headers) => {
-        if (inFlight) this.budget.release(headers, this.polling.retryMaxMs);
+        if (inFlight) this.budget.release(headers, this.maxServerWaitMs);
         inFlight = false;
       };
       try {
@@ -129,10 +131,10 @@ export class PageClient {
         if (res.status === 429) {
           await discardBody(res);
           // Some endpoints send no X-RateLimit-Reset even with the 429: then back off.
-          const asked = serverWaitMs(res.headers, this.polling.retryMaxMs);
+          const asked = serverWaitMs(res.headers, this.maxServerWaitMs);
           if (asked.askedMs !== undefined && !this.waitCapSaid) {
             this.waitCapSaid = true;
-            this.log.warn('the server asked for a wait longer than --retry-max-ms: waiting that long at most (said once)', { what: r.what, asked_ms: asked.askedMs, wait_ms: asked.ms });
+            this.log.warn('the server asked for a wait longer than --max-server-wait: waiting that long at most (said once)', { what: r.what, asked_ms: asked.askedMs, wait_ms: asked.ms });
           }
           wait = asked.ms ?? backoff(attempt);
           this.budget.pauseFor(wait); // every concurrent caller waits, not only this one
