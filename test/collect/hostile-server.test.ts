@@ -286,6 +286,20 @@ describe('hostile server: page tokens that never end (item 10)', () => {
   });
 });
 
+describe('hostile server: a stream token that never moves (item 10)', () => {
+  it('a stream that hands back the same token while saying it is not caught up ends the pass instead of asking 40 times a second forever', { timeout: 60_000 }, async () => {
+    const h = await hostile({
+      // Caught up after 500 requests, so that a collector without the guard still ends (and fails the count).
+      '/siem/v1/events/cg': (_q, _b, res) => json(res, 200, { value: [], '@nextPage': 'stuck', isCaughtUp: h.hits.get('/siem/v1/events/cg')! > 500 }),
+    });
+    const db = join(tempDir('hostile'), 'stuck.db');
+    const res = await runCli(['collect', '--api', 'v2', '--mode', 'stream', '--url', h.url, '--db', db, ...FAST], { env: V2_ENV });
+    assert.equal(res.code, 0, res.stderr.slice(-2000));
+    assert.equal(h.hits.get('/siem/v1/events/cg'), 21, 'the first page, then 20 that hand back its token');
+    assert.equal(logLines(res.stderr).filter((l) => /next-page token did not move/.test(l.msg)).length, 1);
+  });
+});
+
 describe('hostile server: waits a server asks for (item 11)', () => {
   it('X-RateLimit-Reset of 11.6 days (and past 2^31 ms) is capped at --max-server-wait and said once', { timeout: 60_000 }, async () => {
     const h = await hostile({

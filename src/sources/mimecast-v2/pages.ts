@@ -45,6 +45,9 @@ function jsonAnswerBound(o: PollingOptions & { limits?: DecodeLimits }): number 
   return Math.min(o.maxResponseBytes ?? DEFAULT_LIMITS.maxZipBytes, (o.limits ?? DEFAULT_LIMITS).maxDocumentBytes);
 }
 
+/** Pages in a row handing back the token they were asked with before the pass ends (see tokenStuck). */
+export const STUCK_TOKEN_PAGES = 20;
+
 /** How much of an answer over the bound is kept (for a dead letter). */
 const TOO_LARGE_HEAD_BYTES = 64 * 1024;
 
@@ -65,6 +68,10 @@ export class PageClient {
   private readonly maxServerWaitMs: number;
   /** A server-given wait was capped: said once per client, not at every wait. */
   private waitCapSaid = false;
+  /** A page token that did not move: said once per client. */
+  private stuckSaid = false;
+  /** Per request (`what`: a type's listing, the stream): pages in a row that handed back the token asked with. */
+  private readonly unmoved = new Map<string, number>();
 
   constructor(
     private readonly baseUrl: string,
@@ -87,12 +94,33 @@ export class PageClient {
       if (res.tooLarge) throw new CollectorError(`API 2.0 ${what}: ${res.tooLarge}`);
       const body = parseObject(res.bytes) as { value?: T[]; '@nextPage'?: string; isCaughtUp?: boolean; error?: { code?: string; message?: string } };
       if (res.status === 200 && Array.isArray(body.value)) {
-        return { done: { value: body.value, nextPage: body['@nextPage'] ?? params.nextPage ?? '', isCaughtUp: body.isCaughtUp === true } };
+        const nextPage = body['@nextPage'] ?? params.nextPage ?? '';
+        return { done: { value: body.value, nextPage, isCaughtUp: body.isCaughtUp === true || this.tokenStuck(what, params.nextPage, nextPage) } };
       }
       if (res.status === 401 || res.status === 403) throw new CollectorError(`API 2.0 refused the ${what} (HTTP ${res.status}): check the application's permissions for SIEM logs`);
       if (res.status === 400) throw new RequestRejectedError(`API 2.0 rejected the ${what}: ${body.error?.message ?? 'bad request'}`, body.error?.code);
       return { retry: `HTTP ${res.status}${body.error?.code ? ` ${body.error.code}` : ''}` };
     });
+  }
+
+  /**
+   * A page that says "not caught up" but hands back the token it was asked with is asked for again
+   * at once. An empty page now and then does that (nothing new yet); STUCK_TOKEN_PAGES in a row is
+   * a server that would be asked forever while the cursor never moves: that ends the pass as if
+   * caught up, and the next poll asks again. Said once per client.
+   */
+  private tokenStuck(what: string, asked: string | undefined, next: string): boolean {
+    if (asked === undefined || asked === '' || next !== asked) {
+      this.unmoved.delete(what);
+      return false;
+    }
+    const times = (this.unmoved.get(what) ?? 0) + 1;
+    this.unmoved.set(what, times);
+    if (times < STUCK_TOKEN_PAGES) return false;
+    this.unmoved.delete(what);
+    if (!this.stuckSaid) this.log.warn('the next-page token did not move for many pages although they say they are not caught up: ending this pass, asking again at the next poll (said once)', { what, pages: times });
+    this.stuckSaid = true;
+    return true;
   }
 
   /** Sends one request until `interpret` has a result; undefined when stopped while waiting. */
