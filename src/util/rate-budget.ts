@@ -97,7 +97,7 @@ export function serverWaitMs(headers: Headers, maxMs: number, now = Date.now()):
   let asked: number | undefined;
   if (Number.isFinite(reset) && reset > 0) asked = reset;
   else if (retryAfter !== null && /^\s*\d+\s*$/.test(retryAfter)) asked = Number(retryAfter) * 1000;
-  else if (retryAfter !== null && Number.isFinite(Date.parse(retryAfter))) asked = Math.max(0, Date.parse(retryAfter) - now);
+  else if (retryAfter !== null && /GMT\s*$/.test(retryAfter) && Number.isFinite(Date.parse(retryAfter))) asked = Math.max(0, Date.parse(retryAfter) - now); // an HTTP date
   if (asked === undefined) return { ms: undefined, note: '' };
   if (asked <= maxMs) return { ms: asked, note: '' };
   return { ms: maxMs, askedMs: asked, note: ` (the server asked to wait ${asked} ms; capped at ${maxMs} ms, --max-server-wait)` };
