@@ -31,6 +31,16 @@ export async function readCapped(res: Response, max: number, keepOnOverflow = 0)
   return { chunks, overLimit: false, read: total };
 }
 
+/** A body's chunks passed through until `max` bytes, then a failure saying where from and how much (the caller drops the connection). */
+export async function* cappedChunks(body: AsyncIterable<Uint8Array>, max: number, url: string): AsyncGenerator<Uint8Array> {
+  let total = 0;
+  for await (const c of body) {
+    total += c.byteLength;
+    if (total > max) throw new Error(tooLargeReason(url, max, total));
+    yield c;
+  }
+}
+
 /** The body's bytes as one buffer. */
 export function bodyBytes(body: CappedBody): Buffer {
   return body.chunks.length === 1 ? body.chunks[0]! : Buffer.concat(body.chunks);

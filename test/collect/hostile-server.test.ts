@@ -218,6 +218,53 @@ describe('hostile server: answers over the bound (item 9)', () => {
   });
 });
 
+describe('hostile server: API 2.0 batch files', () => {
+  /** A listing of one receipt file at `path` (pre-signed: its query is a secret-like signature). */
+  const listing = (h: Hostile, path: string): Handler => (_q, _b, res) =>
+    json(res, 200, { value: [{ url: `${h.url}${path}?X-Amz-Signature=sig-secret-123`, size: 100, expiry: new Date(Date.now() + 600_000).toISOString() }], '@nextPage': 'n1', isCaughtUp: true });
+
+  it('SIGTERM ends a batch file download that trickles forever', { timeout: 30_000 }, async () => {
+    let started!: () => void;
+    const trickling = new Promise<void>((r) => (started = r));
+    const h: Hostile = await hostile({
+      '/siem/v1/batch/events/cg': (q, b, res) => listing(h, '/files/slow.log')(q, b, res),
+      '/files/slow.log': async (_q, _b, res) => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        started();
+        let open = true;
+        res.on('close', () => (open = false));
+        while (open) {
+          res.write('x');
+          await delay(50);
+        }
+      },
+    });
+    const run = spawnCli(['collect', '--api', 'v2', '--types', 'receipt', '--url', h.url, '--db', join(tempDir('hostile'), 'batch-sigterm.db'), ...FAST, '--timeout', '120'], V2_ENV);
+    await trickling;
+    await delay(300);
+    const sentAt = Date.now();
+    run.child.kill('SIGTERM');
+    const res = await run.done;
+    assert.ok(Date.now() - sentAt < 5000, `stopped ${Date.now() - sentAt} ms after SIGTERM`);
+    assert.equal(res.code, 0, res.stderr.slice(-2000));
+  });
+
+  it('a batch file over --max-response-bytes is never read past the bound; the type stops with the file named, its signature not printed', { timeout: 60_000 }, async () => {
+    const h: Hostile = await hostile({
+      '/siem/v1/batch/events/cg': (q, b, res) => listing(h, '/files/big.log')(q, b, res),
+      '/files/big.log': (_q, _b, res) => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        return stream(res, 64 * MiB, 'x');
+      },
+    });
+    const res = await runCli(['collect', '--api', 'v2', '--types', 'receipt', '--url', h.url, '--db', join(tempDir('hostile'), 'batch-big.db'), ...FAST, '--max-response-bytes', String(MiB), '--max-retries', '1', '--decode-retries', '0'], { env: V2_ENV });
+    assert.equal(res.code, 1, res.stderr.slice(-2000));
+    assert.match(res.stderr, /still not stored after \d+ attempts/);
+    assert.match(res.stderr, /the answer of http:\/\/127\.0\.0\.1:\d+\/files\/big\.log is larger than 1048576 bytes/);
+    assert.doesNotMatch(res.stderr, /sig-secret-123/);
+  });
+});
+
 /** A zip with one stored (uncompressed) member of `size` bytes of `fill`: what precedes and follows them (the test process never holds the member). */
 function storedZip(name: string, size: number, fill: string): { head: Buffer; size: number; tail: Buffer } {
   const n = Buffer.from(name);
