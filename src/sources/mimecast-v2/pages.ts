@@ -218,10 +218,11 @@ export class PageTrail {
   /** Why paging must stop at `next` (with what was received, for the dead letter), or undefined to go on. */
   runaway(next: string): { reason: string; body: Buffer } | undefined {
     const digest = createHash('sha256').update(next).digest('base64');
-    const body = Buffer.from(JSON.stringify({ nextPageToken: next.slice(0, 1024), pagesRead: this.seen.size + 1 }));
-    if (this.seen.has(digest)) return { reason: `the next-page token repeats one already followed in this pass (after ${this.seen.size + 1} pages)`, body };
+    // What was received, for the dead letter: the token (its head, if huge) and the pages read.
+    const received = (pagesRead: number) => Buffer.from(JSON.stringify({ nextPageToken: next.slice(0, 1024), pagesRead }));
+    if (this.seen.has(digest)) return { reason: `the next-page token repeats one already followed in this pass (after ${this.seen.size + 1} pages)`, body: received(this.seen.size + 1) };
     this.seen.add(digest);
-    if (this.seen.size >= this.maxPages) return { reason: `more than ${this.maxPages} pages in one pass (--max-pages-per-window): the next-page token never ends`, body };
+    if (this.seen.size >= this.maxPages) return { reason: `more than ${this.maxPages} pages in one pass (--max-pages-per-window): the next-page token never ends`, body: received(this.seen.size) };
     return undefined;
   }
 }
