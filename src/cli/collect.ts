@@ -92,6 +92,8 @@ export interface CollectOptions extends PipelineOptions, SearchSinkCliOptions, L
   safetyLag: number;
   overlap: number;
   firstLookBackDays: number;
+  maxPagesPerWindow: number;
+  maxServerWait: number;
 }
 
 function checkUrl(url: string, where = '--url'): void {
@@ -111,6 +113,8 @@ function pollingOptions(o: CollectOptions): PollingOptions {
     retryBaseMs: o.retryBaseMs,
     retryMaxMs: o.retryMaxMs,
     maxRetries: o.maxRetries,
+    maxResponseBytes: o.maxResponseBytes,
+    maxServerWaitMs: o.maxServerWait * 1000,
   };
 }
 
@@ -172,7 +176,7 @@ export function registerCollect(program: Command): void {
 Credentials come from the environment, never from the command line:
   API 1.0: ${Object.values(V1_ENV).join(', ')} (or --config)
   API 2.0: ${Object.values(ENV.v2).join(', ')}`);
-  addNumberOptions(cmd, ['pageSize', 'safetyLag', 'overlap', 'firstLookBackDays', 'concurrency', 'pollInterval', 'timeout', 'retryBaseMs', 'retryMaxMs', 'maxRetries', 'decodeRetries', 'maxResponseBytes']);
+  addNumberOptions(cmd, ['pageSize', 'safetyLag', 'overlap', 'firstLookBackDays', 'concurrency', 'pollInterval', 'timeout', 'retryBaseMs', 'retryMaxMs', 'maxRetries', 'decodeRetries', 'maxResponseBytes', 'maxServerWait', 'maxPagesPerWindow']);
   cmd.addOption(new Option('--sink <sink>', 'where events go: sqlite (the embedded store) or a search engine').choices(['sqlite', ...SEARCH_SINKS]).default('sqlite'));
   addLimitOptions(addWorkersOption(addPipelineOptions(addSearchSinkOptions(addDbOption(cmd))))).action(async (o: CollectOptions) => {
     if (o.url !== undefined) checkUrl(o.url);
@@ -317,6 +321,7 @@ async function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api:
         safetyLagMs: o.safetyLag * 1000, overlapMs: o.overlap * 1000,
         maxWindowMs: 86_400_000, firstLookBackMs: o.firstLookBackDays * 86_400_000,
         concurrency: o.concurrency,
+        maxPagesPerWindow: o.maxPagesPerWindow,
       },
       tokens,
       (feed) => {

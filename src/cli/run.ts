@@ -76,13 +76,14 @@ function collectOptions(c: ServiceConfig, s: ApiSourceConfig, once: boolean): Co
     safetyLag: s.kind === 'mimecast-v2-feeds' ? s.safety_lag_s : cliDefault('safetyLag'),
     overlap: s.kind === 'mimecast-v2-feeds' ? s.overlap_s : cliDefault('overlap'),
     firstLookBackDays: s.kind === 'mimecast-v2-feeds' ? s.first_look_back_days : cliDefault('firstLookBackDays'),
+    maxPagesPerWindow: s.kind === 'mimecast-v2-feeds' ? s.max_pages_per_window : cliDefault('maxPagesPerWindow'),
     concurrency: s.kind === 'mimecast-v2-batch' || s.kind === 'mimecast-v2-feeds' ? s.concurrency : 1,
     format: s.kind === 'mimecast-v1' ? s.format : 'key_value',
     compress: s.kind === 'mimecast-v1' ? s.compress : true,
     decodeRetries: s.kind === 'mimecast-v2-stream' || s.kind === 'mimecast-v2-feeds' ? cliDefault('decodeRetries') : s.decode_retries,
     onInvalidToken: s.kind === 'mimecast-v1' ? s.on_invalid_token : 'restart',
     pollInterval: s.poll_interval_s, timeout: s.timeout_s, retryBaseMs: s.retry_base_ms, retryMaxMs: s.retry_max_ms,
-    maxRetries: s.max_retries, maxResponseBytes: s.max_response_bytes, logLevel: c.log_level,
+    maxRetries: s.max_retries, maxResponseBytes: s.max_response_bytes, maxServerWait: s.max_server_wait_s, logLevel: c.log_level,
     ...pipelineOptions(s),
   };
 }

@@ -7,6 +7,8 @@
 import { DEFAULT_LIMITS } from '../decode/limits.js';
 import { ENV } from '../cli/env.js';
 import { MAX_RETAIN_DAYS, MIN_RETAIN_DAYS } from '../store/retention.js';
+import { DEFAULT_MAX_SERVER_WAIT_MS } from '../util/rate-budget.js';
+import { DEFAULT_MAX_PAGES_PER_WINDOW } from '../sources/mimecast-v2/feeds.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -62,10 +64,12 @@ export const NUMBER_SETTINGS = {
   maxRetries: { flag: '--max-retries', key: 'max_retries', scope: 'source', integer: true, min: 1, max: 10_000, default: 30, unit: 'count', help: 'consecutive failed calls before giving up' },
   decodeRetries: { flag: '--decode-retries', key: 'decode_retries', scope: 'source', integer: true, min: 0, max: 100, default: 2, unit: 'count', help: 'extra fetches of a file that does not decode before it is dead-lettered' },
   maxResponseBytes: { flag: '--max-response-bytes', key: 'max_response_bytes', scope: 'source', integer: true, min: KiB, max: 2 * GiB, default: DEFAULT_LIMITS.maxZipBytes, unit: 'bytes', help: 'larger API answers are not read whole: a file is dead-lettered with its head' },
+  maxServerWait: { flag: '--max-server-wait', key: 'max_server_wait_s', scope: 'source', integer: true, min: 1, max: 86_400, default: DEFAULT_MAX_SERVER_WAIT_MS / 1000, unit: 's', help: "longest wait a server's X-RateLimit-Reset or Retry-After may impose; a longer one is capped (said once)" },
   pageSize: { flag: '--page-size', key: 'page_size', scope: 'source', integer: true, min: 1, max: 10_000, defaults: { 'mimecast-v2-batch': 25, 'mimecast-v2-stream': 500, 'mimecast-v2-feeds': 500 }, defaultText: "the mode's", unit: 'count', help: 'v2: files per listing page (batch) or events per page (stream and feeds)' },
   concurrency: { flag: '--concurrency', key: 'concurrency', scope: 'source', integer: true, min: 1, max: 64, default: 3, unit: 'count', help: 'v2 batch and feeds: types or feeds collected at once, sharing one rate budget' },
   safetyLag: { flag: '--safety-lag', key: 'safety_lag_s', scope: 'source', integer: true, min: 0, max: 86_400, default: 900, unit: 's', help: 'feeds: windows end this long before now (Mimecast indexes some records late)' },
   overlap: { flag: '--overlap', key: 'overlap_s', scope: 'source', integer: true, min: 0, max: 86_400, default: 60, unit: 's', help: 'feeds: each window starts this long before the previous one ended' },
+  maxPagesPerWindow: { flag: '--max-pages-per-window', key: 'max_pages_per_window', scope: 'source', integer: true, min: 1, max: 1_000_000, default: DEFAULT_MAX_PAGES_PER_WINDOW, unit: 'count', help: 'feeds: pages in one window before the window is given up as a runaway next-page token (dead letter and gap)' },
   firstLookBackDays: { flag: '--first-look-back-days', key: 'first_look_back_days', scope: 'source', integer: true, min: 1, max: 365, default: 7, unit: 'days', help: "feeds: where a feed never collected starts (at most the feed's look-back)" },
   // How records become documents (ingest, collect, replay, every source).
   workers: { flag: '--workers', key: 'workers', scope: 'source', integer: true, min: 1, max: 256, defaults: { 'mimecast-v1': 1, 'mimecast-v2-batch': 1, 'mimecast-v2-stream': 1, 'mimecast-v2-feeds': 1, spool: 1 }, defaultText: 'cores − 1', unit: 'count', help: 'threads that parse, classify, fingerprint and normalize records (1: the main thread)' },

@@ -287,10 +287,50 @@ async function* decodeGzip(name: string, fileName: string, compressed: AsyncIter
   }
 }
 
-function openZip(bytes: Buffer): Promise<yauzl.ZipFile> {
+/**
+ * A zip read from its chunks as they arrived (yauzl reads ranges): the chunks are never joined
+ * into a second copy, so a zip near --max-zip-bytes is held once.
+ */
+class ChunksReader extends yauzl.RandomAccessReader {
+  constructor(private readonly chunks: readonly Buffer[]) {
+    super();
+  }
+  override _readStreamForRange(start: number, end: number): Readable {
+    const chunks = this.chunks;
+    return Readable.from((function* () {
+      let at = 0;
+      for (const c of chunks) {
+        const from = Math.max(start - at, 0);
+        const to = Math.min(end - at, c.length);
+        if (from < to) yield c.subarray(from, to);
+        at += c.length;
+        if (at >= end) return;
+      }
+    })());
+  }
+}
+
+function openZip(chunks: readonly Buffer[], total: number): Promise<yauzl.ZipFile> {
   return new Promise((resolve, reject) =>
-    yauzl.fromBuffer(bytes, { lazyEntries: true, decodeStrings: true, validateEntrySizes: true }, (err, zip) => (err || !zip ? reject(err) : resolve(zip))),
+    yauzl.fromRandomAccessReader(new ChunksReader(chunks), total, { lazyEntries: true, decodeStrings: true, validateEntrySizes: true, autoClose: false }, (err, zip) => (err || !zip ? reject(err) : resolve(zip))),
   );
+}
+
+/** What a dead letter keeps of chunks: all of them up to the record bound, else their head. */
+function keptOf(chunks: readonly Buffer[], total: number, limits: DecodeLimits): KeptBytes {
+  return { bytes: total <= limits.maxRecordBytes ? Buffer.concat(chunks) : headOf(chunks, limits.deadLetterHeadBytes), total };
+}
+
+/** The first `n` bytes of `chunks`, as one buffer. */
+export function headOf(chunks: readonly Buffer[], n: number): Buffer {
+  const parts: Buffer[] = [];
+  let left = n;
+  for (const c of chunks) {
+    if (left <= 0) break;
+    parts.push(c.subarray(0, left));
+    left -= Math.min(c.length, left);
+  }
+  return Buffer.concat(parts);
 }
 
 async function listEntries(zip: yauzl.ZipFile): Promise<yauzl.Entry[]> {
@@ -310,37 +350,50 @@ function openEntry(zip: yauzl.ZipFile, entry: yauzl.Entry): Promise<Readable> {
   return new Promise((resolve, reject) => zip.openReadStream(entry, (err, s) => (err || !s ? reject(err) : resolve(s))));
 }
 
-/** Passes a member's bytes through and fails at its end when their CRC-32 is not the one the zip names. */
-async function* crcChecked(chunks: AsyncIterable<Buffer>, expected: number): AsyncGenerator<Buffer> {
+/**
+ * Why a member's bytes cannot be trusted (a CRC-32 mismatch, a broken deflate stream), read once
+ * before it is decoded: a member that fails yields no record, only its dead letter. A member over
+ * --max-member-bytes is left to the decoding pass, which stores what precedes the bound.
+ */
+async function memberFault(zip: yauzl.ZipFile, entry: yauzl.Entry, ctx: Context): Promise<string | undefined> {
   let crc = 0;
-  for await (const c of chunks) {
-    crc = crc32.unsigned(c, crc);
-    yield c;
+  try {
+    for await (const c of capped(await openEntry(zip, entry), ctx.limits.maxMemberBytes, 'zip member', '--max-member-bytes')) {
+      if (ctx.signal?.aborted) return undefined; // the decoding pass reports the stop
+      crc = crc32.unsigned(c, crc);
+    }
+  } catch (err) {
+    return err instanceof LimitExceeded ? undefined : `zip member unreadable: ${(err as Error).message}`;
   }
-  if (crc !== expected >>> 0) throw new Error(`CRC-32 mismatch (${crc.toString(16)}, the zip says ${(expected >>> 0).toString(16)})`);
+  if (crc !== entry.crc32 >>> 0) return `zip member: CRC-32 mismatch (${crc.toString(16)}, the zip says ${(entry.crc32 >>> 0).toString(16)}): none of its records is kept`;
+  return undefined;
 }
 
 /** Each zip member is its own input, named `zip!member`; members in name order. */
 async function* decodeZip(name: string, chunks: AsyncIterable<Buffer>, ctx: Context): AsyncGenerator<DecodedBatch> {
   const parts: Buffer[] = [];
+  let total = 0;
   try {
-    for await (const c of capped(chunks, ctx.limits.maxZipBytes, 'zip', '--max-zip-bytes')) parts.push(c);
+    for await (const c of capped(chunks, ctx.limits.maxZipBytes, 'zip', '--max-zip-bytes')) {
+      parts.push(c);
+      total += c.length;
+    }
   } catch (err) {
-    yield fail(name, baseName(name), `zip unreadable: ${(err as Error).message}`, Buffer.concat(parts), ctx.limits);
+    yield fail(name, baseName(name), `zip unreadable: ${(err as Error).message}`, keptOf(parts, total, ctx.limits), ctx.limits);
     return;
   }
-  const bytes = Buffer.concat(parts);
+  const kept = () => keptOf(parts, total, ctx.limits);
   let zip: yauzl.ZipFile;
   let entries: yauzl.Entry[];
   try {
-    zip = await openZip(bytes);
+    zip = await openZip(parts, total);
     entries = await listEntries(zip);
   } catch (err) {
-    yield fail(name, baseName(name), `not a valid zip: ${(err as Error).message}`, bytes, ctx.limits);
+    yield fail(name, baseName(name), `not a valid zip: ${(err as Error).message}`, kept(), ctx.limits);
     return;
   }
   entries.sort((a, b) => (a.fileName < b.fileName ? -1 : a.fileName > b.fileName ? 1 : 0));
-  const inner: Context = { ...ctx, depth: ctx.depth + 1, container: () => ({ bytes, total: bytes.length }) };
+  const inner: Context = { ...ctx, depth: ctx.depth + 1, container: kept };
   try {
     for (const entry of entries) {
       if (ctx.signal?.aborted) {
@@ -350,13 +403,17 @@ async function* decodeZip(name: string, chunks: AsyncIterable<Buffer>, ctx: Cont
       const member = `${name}!${entry.fileName}`;
       let stream: Readable;
       try {
+        const fault = await memberFault(zip, entry, ctx);
+        if (fault !== undefined) {
+          yield fail(member, baseName(member), fault, kept(), ctx.limits);
+          continue;
+        }
         stream = await openEntry(zip, entry);
       } catch (err) {
-        yield fail(member, baseName(member), `zip member unreadable: ${(err as Error).message}`, bytes, ctx.limits);
+        yield fail(member, baseName(member), `zip member unreadable: ${(err as Error).message}`, kept(), ctx.limits);
         continue;
       }
-      const checked = crcChecked(capped(stream, ctx.limits.maxMemberBytes, 'zip member', '--max-member-bytes'), entry.crc32);
-      yield* decodeAt(member, baseName(member), checked, inner);
+      yield* decodeAt(member, baseName(member), capped(stream, ctx.limits.maxMemberBytes, 'zip member', '--max-member-bytes'), inner);
     }
   } finally {
     zip.close();

@@ -1,8 +1,11 @@
 /**
  * Structured log lines on stderr (one JSON object each) for collectors. Secrets never reach it:
- * callers log names and codes, never headers or credentials, and `redact` masks any value that
- * equals a known secret as a last line of defence.
+ * callers log names and codes, never headers or credentials, and `redact` masks every form of a
+ * known secret (log/secrets.ts) as a last line of defence. C1 controls and U+2028/U+2029 are
+ * escaped like C0 ones, so sender-controlled text cannot drive a terminal or split a line.
  */
+import { SECRETS, type Secrets, escapeJsonLine } from './secrets.js';
+
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -12,8 +15,8 @@ export class Logger {
     private readonly min: Level = 'info',
     /** Fields on every line (the service: the source's name). */
     private readonly base: Record<string, unknown> = {},
-    /** Shared with child loggers, so a secret one learns is masked by all. */
-    private readonly secrets: string[] = [],
+    /** Shared with child loggers, so a secret one learns is masked by all (default: the process's). */
+    private readonly secrets: Secrets = SECRETS,
   ) {}
 
   /** A logger that adds `fields` to every line and shares this one's output and secrets. */
@@ -22,19 +25,18 @@ export class Logger {
   }
 
   /** Registers values that must never appear in output. */
-  addSecrets(...values: string[]): void {
-    for (const v of values) if (v && v.length >= 4) this.secrets.push(v);
+  addSecrets(...values: (string | undefined)[]): void {
+    this.secrets.add(...values);
   }
 
   redact(text: string): string {
-    let out = text;
-    for (const s of this.secrets) out = out.split(s).join('[redacted]');
-    return out;
+    return this.secrets.mask(text);
   }
 
   log(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
     if (ORDER[level] < ORDER[this.min]) return;
-    this.out.write(`${this.redact(JSON.stringify({ time: new Date().toISOString(), level, msg, ...this.base, ...fields }))}\n`);
+    // Masked before escaping: a secret holding a C1 control is still found in its raw form.
+    this.out.write(`${escapeJsonLine(this.redact(JSON.stringify({ time: new Date().toISOString(), level, msg, ...this.base, ...fields })))}\n`);
   }
 
   debug(msg: string, fields?: Record<string, unknown>): void {

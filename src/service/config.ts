@@ -69,7 +69,7 @@ const pipeline = (context: DefaultContext) => ({
 });
 
 /** Settings every API source shares with `collect` (same meaning, same defaults). */
-const POLLING_NUMBERS = ['pollInterval', 'timeout', 'retryBaseMs', 'retryMaxMs', 'maxRetries', 'maxResponseBytes'] as const;
+const POLLING_NUMBERS = ['pollInterval', 'timeout', 'retryBaseMs', 'retryMaxMs', 'maxRetries', 'maxResponseBytes', 'maxServerWait'] as const;
 const polling = (context: DefaultContext) => ({ ...numberKeys(POLLING_NUMBERS, context), ...pipeline(context) });
 
 const v1Regions = Object.keys(V1_REGIONS) as [string, ...string[]];
@@ -118,7 +118,7 @@ const v2Feeds = z.strictObject({
   ...v2Account,
   kind: z.literal('mimecast-v2-feeds'),
   feeds: z.array(oneOf(FEEDS.map((f) => f.name) as [string, ...string[]], 'feed')).min(1).optional(),
-  ...numberKeys(['pageSize', 'safetyLag', 'overlap', 'firstLookBackDays', 'concurrency'], 'mimecast-v2-feeds'),
+  ...numberKeys(['pageSize', 'safetyLag', 'overlap', 'firstLookBackDays', 'concurrency', 'maxPagesPerWindow'], 'mimecast-v2-feeds'),
   ...polling('mimecast-v2-feeds'),
 });
 

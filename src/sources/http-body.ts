@@ -1,28 +1,71 @@
 /** Reading an HTTP answer's body within a bound: a hostile or broken endpoint cannot fill memory. */
+import { headOf } from '../decode/input.js';
 import { MimelogError } from '../util/errors.js';
 
 
 export interface CappedBody {
-  /** The body, or its first `max` bytes when it was longer. */
-  readonly bytes: Buffer;
-  /** The body was longer than `max`; reading stopped there (the connection is dropped). */
+  /** The body as received, or only its first `keepOnOverflow` bytes when it passed the bound. */
+  readonly chunks: readonly Buffer[];
+  /** The body was longer than `max`: reading stopped there and the connection was dropped. */
   readonly overLimit: boolean;
+  /** Bytes received before reading stopped (over the bound: more than `max`). */
+  readonly read: number;
 }
 
-export async function readCapped(res: Response, max: number): Promise<CappedBody> {
-  if (!res.body) return { bytes: Buffer.alloc(0), overLimit: false };
-  const parts: Buffer[] = [];
+/**
+ * Reads a body up to `max` bytes, chunk by chunk (never concatenated here: a body near the bound
+ * is held once). Past the bound it stops, drops the connection and keeps only the first
+ * `keepOnOverflow` bytes (default: none), so an endless answer costs at most `max` bytes of
+ * memory, and only while it is read. Aborting the request's signal (SIGTERM) ends the read at once.
+ */
+export async function readCapped(res: Response, max: number, keepOnOverflow = 0): Promise<CappedBody> {
+  if (!res.body) return { chunks: [], overLimit: false, read: 0 };
+  const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     const c = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    if (total + c.length > max) {
-      parts.push(c.subarray(0, max - total));
-      return { bytes: Buffer.concat(parts), overLimit: true }; // leaving the loop cancels the body
-    }
-    parts.push(c);
     total += c.length;
+    if (total > max) return { chunks: [headOf([...chunks, c], keepOnOverflow)], overLimit: true, read: total }; // leaving the loop cancels the body
+    chunks.push(c);
   }
-  return { bytes: Buffer.concat(parts), overLimit: false };
+  return { chunks, overLimit: false, read: total };
+}
+
+/** A body's chunks passed through until `max` bytes, then a failure saying where from and how much (the caller drops the connection). */
+export async function* cappedChunks(body: AsyncIterable<Uint8Array>, max: number, url: string): AsyncGenerator<Uint8Array> {
+  let total = 0;
+  for await (const c of body) {
+    total += c.byteLength;
+    if (total > max) throw new Error(tooLargeReason(url, max, total));
+    yield c;
+  }
+}
+
+/** The body's bytes as one buffer. */
+export function bodyBytes(body: CappedBody): Buffer {
+  return body.chunks.length === 1 ? body.chunks[0]! : Buffer.concat(body.chunks);
+}
+
+/** Drops an answer's body unread (a 429 or 401 says all in its status and headers). */
+export async function discardBody(res: Response): Promise<void> {
+  await res.body?.cancel().catch(() => undefined);
+}
+
+/** Where an answer came from, for errors and dead letters: origin and path, never the query (tokens). */
+export function answerLocation(url: URL | string): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname}`;
+}
+
+/** Why an answer over the bound was not read whole, with where it came from and how much arrived. */
+export function tooLargeReason(url: URL | string, max: number, read: number, option = '--max-response-bytes'): string {
+  return `the answer of ${answerLocation(url)} is larger than ${max} bytes (${option}): reading stopped after ${read} bytes`;
+}
+
+/** A request's signal: its timeout, and the run's stop (SIGTERM) so that a body in progress ends at once. */
+export function requestSignal(timeoutMs: number, stop?: AbortSignal): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  return stop ? AbortSignal.any([timeout, stop]) : timeout;
 }
 
 /** A base URL with a user name or password in it is refused: it would be logged and sent on every retry. */

@@ -17,6 +17,10 @@ export interface PollingOptions {
   readonly maxRetries: number;
   /** Told about every API call (the service's metrics); optional. */
   readonly observe?: ApiObserver;
+  /** The longest wait a server's X-RateLimit-Reset or Retry-After may impose (default: an hour). */
+  readonly maxServerWaitMs?: number;
+  /** Larger API answers are not read whole (default: DEFAULT_LIMITS.maxZipBytes, 256 MiB). */
+  readonly maxResponseBytes?: number;
 }
 
 /** Sees each API call's outcome (an HTTP status, or `network_error`), each retry and the rate budget left. */
@@ -32,14 +36,21 @@ export function backoffDelay(attempt: number, o: BackoffOptions, random: () => n
   return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
-/** Sleeps `ms`, waking early (resolving false) when `signal` aborts. */
+/** The longest delay a Node timer holds: a longer one fires after 1 ms (with a warning each time). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Sleeps `ms`, waking early (resolving false) when `signal` aborts. A delay a timer cannot hold is
+ * clamped to the longest it can (never the 1 ms Node would use), NaN or negative to none.
+ */
 export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+  const delay = Number.isNaN(ms) ? 0 : Math.min(Math.max(ms, 0), MAX_TIMER_MS);
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve(false);
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve(true);
-    }, ms);
+    }, delay);
     const onAbort = () => {
       clearTimeout(timer);
       resolve(false);

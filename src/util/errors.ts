@@ -5,6 +5,8 @@
  * other error is unexpected and is printed with its name.
  */
 
+import { maskSecrets } from '../log/secrets.js';
+
 /** Exit statuses, documented in the README. */
 export const EXIT = { ok: 0, failure: 1, deadLettered: 2, interrupted: 3, gap: 4 } as const;
 export type ExitStatus = (typeof EXIT)[keyof typeof EXIT];
@@ -118,9 +120,14 @@ export function exitStatus(err: unknown): ExitStatus {
 
 /**
  * How the CLI says `err` on stderr: one line (a config error: one line per problem); an error that
- * is not a MimelogError is unexpected and also says its name (a stack is not for users).
+ * is not a MimelogError is unexpected and also says its name (a stack is not for users). Every
+ * registered secret is masked, in every encoding (log/secrets.ts).
  */
 export function errorText(err: unknown): string {
+  return maskSecrets(unmaskedErrorText(err));
+}
+
+function unmaskedErrorText(err: unknown): string {
   if (err instanceof ConfigError) return err.message;
   if (err instanceof MimelogError) return err.message.split('\n')[0]!;
   if (err instanceof Error) return `${err.name === 'Error' ? '' : `${err.name}: `}${err.message.split('\n')[0]}`;

@@ -36,10 +36,10 @@ export class RateBudget {
     return true;
   }
 
-  /** Ends an acquired call, with its response's headers when there was a response. */
-  release(headers?: Headers): void {
+  /** Ends an acquired call, with its response's headers when there was a response; a reset is waited for `maxWaitMs` at most. */
+  release(headers?: Headers, maxWaitMs = DEFAULT_MAX_SERVER_WAIT_MS): void {
     this.inFlight = Math.max(0, this.inFlight - 1);
-    if (headers) this.observe(headers);
+    if (headers) this.observe(headers, maxWaitMs);
   }
 
   /** True when the window's calls left (beyond the reserve) are all taken by calls in flight. */
@@ -48,10 +48,10 @@ export class RateBudget {
   }
 
   /** Reads a response's headers: the window's calls left and its reset (ms); used up: everyone waits. */
-  private observe(headers: Headers): void {
+  private observe(headers: Headers, maxWaitMs: number): void {
     const remaining = rateLimitRemaining(headers);
-    const reset = Number(headers.get('x-ratelimit-reset') ?? Number.NaN);
-    if (remaining === undefined || !Number.isFinite(reset) || reset <= 0) return;
+    const reset = serverWaitMs(headers, maxWaitMs).ms;
+    if (remaining === undefined || reset === undefined) return;
     const endsAt = Date.now() + reset;
     // Answers arrive out of order: within one window the lowest figure is the latest. An end far
     // from the one known is another window (or a better estimate of it): its figures replace ours.
@@ -64,10 +64,43 @@ export class RateBudget {
     if (remaining <= this.reserve) this.pauseFor(reset);
   }
 
-  /** Everyone waits `ms` (a 429, or a window used up). */
+  /** Everyone waits `ms` (a 429, or a window used up); the caller has capped it (serverWaitMs). */
   pauseFor(ms: number): void {
     this.resumeAt = Math.max(this.resumeAt, Date.now() + ms);
   }
+}
+
+/**
+ * The longest wait a server may impose (--max-server-wait): Mimecast's rate windows are at most an
+ * hour. Not --retry-max-ms: cutting a real window short would turn it into a string of 429s that
+ * use up --max-retries.
+ */
+export const DEFAULT_MAX_SERVER_WAIT_MS = 3_600_000;
+
+/** A wait a server asked for, capped; `note` says so when it was capped (for the log), else ''. */
+export interface ServerWait {
+  /** Undefined when the answer named no usable wait. */
+  readonly ms: number | undefined;
+  /** The wait asked for, when it was over the bound. */
+  readonly askedMs?: number;
+  readonly note: string;
+}
+
+/**
+ * The wait a server asks for: `X-RateLimit-Reset` (ms, Mimecast's), else `Retry-After` (seconds or
+ * an HTTP date), capped at `maxMs` so that a lying or broken server cannot stop a collection for
+ * days (or, past 2^31 ms, turn the wait into a 1 ms timer loop).
+ */
+export function serverWaitMs(headers: Headers, maxMs: number, now = Date.now()): ServerWait {
+  const reset = Number(headers.get('x-ratelimit-reset') ?? Number.NaN);
+  const retryAfter = headers.get('retry-after');
+  let asked: number | undefined;
+  if (Number.isFinite(reset) && reset > 0) asked = reset;
+  else if (retryAfter !== null && /^\s*\d+\s*$/.test(retryAfter)) asked = Number(retryAfter) * 1000;
+  else if (retryAfter !== null && /GMT\s*$/.test(retryAfter) && Number.isFinite(Date.parse(retryAfter))) asked = Math.max(0, Date.parse(retryAfter) - now); // an HTTP date
+  if (asked === undefined) return { ms: undefined, note: '' };
+  if (asked <= maxMs) return { ms: asked, note: '' };
+  return { ms: maxMs, askedMs: asked, note: ` (the server asked to wait ${asked} ms; capped at ${maxMs} ms, --max-server-wait)` };
 }
 
 /** `X-RateLimit-Remaining`: calls left in the current window; undefined when the answer did not say. */

@@ -4,12 +4,21 @@
  */
 import type { ApiObserver } from '../../util/backoff.js';
 import { rateLimitRemaining } from '../../util/rate-budget.js';
-import { describeFetchError, readCapped } from '../http-body.js';
+import { type CappedBody, bodyBytes, describeFetchError, readCapped, requestSignal, tooLargeReason } from '../http-body.js';
+import { type DecodeLimits, DEFAULT_LIMITS } from '../../decode/limits.js';
+import { DEFAULT_MAX_SERVER_WAIT_MS, serverWaitMs } from '../../util/rate-budget.js';
 import { SIEM_PATH_V1 } from '../../mimecast/endpoints.js';
 import { type V1Credentials, signedHeaders } from '../../mimecast/v1-auth.js';
 
 export type V1Answer =
-  | { kind: 'file'; name: string; body: Buffer; nextToken: string; /** body is only the head of a larger answer */ overLimit?: boolean }
+  | {
+    kind: 'file'; name: string; nextToken: string;
+    /** The file's bytes as they arrived (never joined: a file near the bound is held once); over the bound, only its head. */
+    body: readonly Buffer[];
+    /** Bytes received: the file's length, or where reading stopped when it was over the bound. */
+    length: number;
+    /** body is only the head of a larger answer */ overLimit?: boolean;
+  }
   | { kind: 'caught-up' }
   /** Worth retrying after `waitMs` (429: the reset time) or a back-off. */
   | { kind: 'retry'; reason: string; waitMs?: number; /** no HTTP answer, and why the address looks wrong: refused, DNS, TLS */ unreachable?: string }
@@ -26,8 +35,17 @@ export interface V1Request {
   readonly timeoutMs: number;
   /** Larger answers are not read whole: a file is dead-lettered with its head, anything else retried. */
   readonly maxResponseBytes: number;
+  /** The longest wait a server may ask for (X-RateLimit-Reset is capped at it; default DEFAULT_MAX_SERVER_WAIT_MS). */
+  readonly maxServerWaitMs?: number;
+  /** How much of a file over the bound its dead letter keeps (deadLetterHeadBytes). */
+  readonly limits?: DecodeLimits;
   readonly observe?: ApiObserver;
+  /** Ends a request in progress, its body included (SIGTERM). */
+  readonly stop?: AbortSignal;
 }
+
+/** A JSON answer (an error, "caught up") is small: a larger one is not parsed. */
+const MAX_CONTROL_ANSWER_BYTES = 1024 * 1024;
 
 interface FailBody {
   meta?: { isLastToken?: boolean };
@@ -72,45 +90,46 @@ export const V1_ENDPOINT = 'get-siem-logs';
 export async function getSiemLogs(r: V1Request): Promise<V1Answer> {
   const body = JSON.stringify({ data: [{ type: 'MTA', fileFormat: r.fileFormat, compress: r.compress, ...(r.token ? { token: r.token } : {}) }] });
   let res: Response;
-  let bytes: Buffer;
-  let overLimit: boolean;
+  let answer: CappedBody;
   try {
     res = await fetch(new URL(SIEM_PATH_V1, r.baseUrl), {
       method: 'POST',
       headers: { ...signedHeaders(r.credentials, SIEM_PATH_V1), 'content-type': 'application/json', accept: 'application/octet-stream, application/json' },
       body,
-      signal: AbortSignal.timeout(r.timeoutMs),
+      signal: requestSignal(r.timeoutMs, r.stop),
     });
     r.observe?.call(V1_ENDPOINT, String(res.status));
     const remaining = rateLimitRemaining(res.headers);
     if (remaining !== undefined) r.observe?.rateLimitRemaining(remaining);
-    const answer = await readCapped(res, r.maxResponseBytes);
-    bytes = answer.bytes;
-    overLimit = answer.overLimit;
+    answer = await readCapped(res, isControlAnswer(res) ? MAX_CONTROL_ANSWER_BYTES : r.maxResponseBytes, (r.limits ?? DEFAULT_LIMITS).deadLetterHeadBytes);
   } catch (err) {
     r.observe?.call(V1_ENDPOINT, 'network_error');
     const { reason, unreachable } = describeFetchError(err);
     return { kind: 'retry', reason: `request failed: ${reason === 'timed out' ? `timed out after ${r.timeoutMs} ms` : reason}`, unreachable: unreachable ? reason : undefined };
   }
   try {
-    return interpret(res, bytes, overLimit, r);
+    return interpret(res, answer, r);
   } catch (err) {
     // A hostile or broken answer (odd JSON shapes, headers) is retried, never an exception.
     return { kind: 'retry', reason: `unexpected answer (HTTP ${res.status}): ${(err as Error).message}` };
   }
 }
 
-function interpret(res: Response, bytes: Buffer, overLimit: boolean, r: V1Request): V1Answer {
-  const type = res.headers.get('content-type') ?? '';
+/** An error or "caught up" in JSON, not a file. */
+function isControlAnswer(res: Response): boolean {
+  return (res.headers.get('content-type') ?? '').includes('json') || res.status !== 200;
+}
+
+function interpret(res: Response, answer: CappedBody, r: V1Request): V1Answer {
   if (res.status === 429) {
-    const reset = Number(res.headers.get('x-ratelimit-reset'));
-    return { kind: 'retry', reason: 'HTTP 429 rate limited', waitMs: Number.isFinite(reset) && reset > 0 ? reset : 1000 };
+    const wait = serverWaitMs(res.headers, r.maxServerWaitMs ?? DEFAULT_MAX_SERVER_WAIT_MS);
+    return { kind: 'retry', reason: `HTTP 429 rate limited${wait.note}`, waitMs: wait.ms ?? 1000 };
   }
-  if (overLimit && (type.includes('json') || res.status !== 200)) return { kind: 'retry', reason: `answer larger than ${r.maxResponseBytes} bytes (--max-response-bytes)` };
-  if (type.includes('json') || res.status !== 200) {
+  if (answer.overLimit && isControlAnswer(res)) return { kind: 'retry', reason: `HTTP ${res.status}: ${tooLargeReason(res.url || SIEM_PATH_V1, MAX_CONTROL_ANSWER_BYTES, answer.read, 'the bound of an error answer')}` };
+  if (isControlAnswer(res)) {
     let parsed: FailBody = {};
     try {
-      parsed = JSON.parse(bytes.toString() || '{}') as FailBody;
+      parsed = JSON.parse(bodyBytes(answer).toString() || '{}') as FailBody;
     } catch {
       // not JSON: judged by status below
     }
@@ -124,8 +143,8 @@ function interpret(res: Response, bytes: Buffer, overLimit: boolean, r: V1Reques
     return { kind: 'fatal', reason: `HTTP ${res.status}: unexpected answer` };
   }
   const nextToken = res.headers.get('mc-siem-token');
-  if (bytes.length === 0) return { kind: 'retry', reason: 'empty file body' };
+  if (answer.read === 0) return { kind: 'retry', reason: 'empty file body' };
   if (!nextToken) return { kind: 'retry', reason: 'file without an mc-siem-token header' };
   const name = fileNameFrom(res.headers.get('content-disposition')) ?? `siem-${Date.now()}.${r.fileFormat === 'json' ? 'json' : 'log'}`;
-  return { kind: 'file', name, body: bytes, nextToken, ...(overLimit ? { overLimit: true } : {}) };
+  return { kind: 'file', name, body: answer.chunks, length: answer.read, nextToken, ...(answer.overLimit ? { overLimit: true } : {}) };
 }

@@ -13,7 +13,8 @@ import { CollectorError } from '../../util/errors.js';
 import type { Publisher } from '../../core/publish.js';
 import type { Gap, V1State } from '../../core/sink.js';
 import type { ProcessedEvent, Unit } from '../../core/unit.js';
-import { type DecodedBatch, deadLetterBatch, decodeBytes, readFailure } from '../../decode/input.js';
+import { Readable } from 'node:stream';
+import { type DecodedBatch, deadLetterBatch, decodeInput, headOf, readFailure } from '../../decode/input.js';
 import { FirstContact } from '../http-body.js';
 import { type DecodeLimits, DEFAULT_LIMITS, boundedBytes } from '../../decode/limits.js';
 import type { Logger } from '../../log/logger.js';
@@ -51,10 +52,10 @@ export interface CollectorState {
 }
 
 /** A file's decoded batches (published as one unit, one transaction), and why it failed as a whole, if it did. */
-async function decodeFile(name: string, body: Buffer, limits?: DecodeLimits): Promise<{ batches: DecodedBatch[]; inputFailure?: string }> {
+async function decodeFile(name: string, body: readonly Buffer[], limits?: DecodeLimits): Promise<{ batches: DecodedBatch[]; inputFailure?: string }> {
   const batches: DecodedBatch[] = [];
   let inputFailure: string | undefined;
-  for await (const batch of decodeBytes(name, body, { limits })) {
+  for await (const batch of decodeInput(name, Readable.from(body), { limits })) {
     for (const item of batch.items) if (item.wholeInput) inputFailure ??= readFailure(item);
     batches.push(batch);
   }
@@ -115,7 +116,8 @@ export class V1Collector {
   /** Calls get-siem-logs until it answers something other than "retry". */
   private async fetch(token: string | undefined, stop: AbortSignal): Promise<Exclude<V1Answer, { kind: 'retry' }> | undefined> {
     for (let attempt = 0; ; attempt++) {
-      const answer = await getSiemLogs({ ...this.options, token });
+      const answer = await getSiemLogs({ ...this.options, token, stop });
+      if (stop.aborted) return undefined; // a body in progress was dropped: the same token is asked again next run
       if (answer.kind !== 'retry' || answer.unreachable === undefined) this.contact.answer();
       if (answer.kind !== 'retry') return answer;
       const unreachable = this.contact.miss(answer.unreachable, this.options.baseUrl);
@@ -169,7 +171,7 @@ export class V1Collector {
         continue;
       }
       const decoded = answer.overLimit
-        ? { batches: [], inputFailure: `file larger than ${this.options.maxResponseBytes} bytes (--max-response-bytes); its first ${answer.body.length} bytes are kept` }
+        ? { batches: [], inputFailure: `file larger than ${this.options.maxResponseBytes} bytes (--max-response-bytes): reading stopped after ${answer.length} bytes` }
         : await decodeFile(answer.name, answer.body, this.options.limits);
       const { inputFailure } = decoded;
       if (inputFailure && !answer.overLimit && decodeAttempts < this.options.decodeRetries) {
@@ -181,10 +183,11 @@ export class V1Collector {
       let batches: DecodedBatch[] = decoded.batches;
       if (inputFailure) {
         // Kept whole, with the token that fetched it, and skipped: ingestion never stalls on one file.
-        this.log.error('file dead-lettered', { file: answer.name, reason: inputFailure, bytes: answer.body.length });
+        this.log.error('file dead-lettered', { file: answer.name, reason: inputFailure, bytes: answer.length });
         const reason = `${inputFailure} (file ${answer.name}, token ${token ?? '(start)'})`;
-        const kept = boundedBytes(answer.body, this.options.limits ?? DEFAULT_LIMITS);
-        const truncatedFrom = answer.overLimit || kept.bytes.length < answer.body.length ? answer.body.length : undefined;
+        const limits = this.options.limits ?? DEFAULT_LIMITS;
+        const kept = boundedBytes(headOf(answer.body, limits.maxRecordBytes + 1), limits, answer.length);
+        const truncatedFrom = answer.overLimit || kept.bytes.length < answer.length ? answer.length : undefined;
         batches = [deadLetterBatch(answer.name, reason + kept.note, kept.bytes, truncatedFrom)];
       }
       decodeAttempts = 0;

@@ -14,7 +14,8 @@
  */
 import { Readable } from 'node:stream';
 import { type DecodedBatch, decodeBytes, decodeInput, readFailure } from '../../decode/input.js';
-import type { DecodeLimits } from '../../decode/limits.js';
+import { type DecodeLimits, DEFAULT_LIMITS } from '../../decode/limits.js';
+import { cappedChunks, discardBody } from '../http-body.js';
 import type { Logger } from '../../log/logger.js';
 import type { Publisher } from '../../core/publish.js';
 import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
@@ -104,13 +105,14 @@ export class V2BatchCollector {
    * attempts the file is fetched whole (`final`): if all its bytes arrive and still do not decode,
    * it is dead-lettered with those bytes; if the transfer breaks again, it is simply retried.
    */
-  private async download(type: string, file: ListedFile, pageToken: string | undefined, publisher: Publisher, final: boolean): Promise<DownloadOutcome> {
+  private async download(type: string, file: ListedFile, pageToken: string | undefined, publisher: Publisher, final: boolean, stop: AbortSignal): Promise<DownloadOutcome> {
     const abort = new AbortController();
     const idle = idleTimer(abort, this.options.timeoutMs);
     let res: Response;
     try {
       idle.start();
-      res = await fetch(file.url, { signal: abort.signal });
+      // SIGTERM (`stop`) drops a transfer in progress: a trickling body never idles out.
+      res = await fetch(file.url, { signal: AbortSignal.any([abort.signal, stop]) });
       this.options.observe?.call('batch-file', String(res.status));
     } catch (err) {
       this.options.observe?.call('batch-file', 'network_error');
@@ -120,16 +122,17 @@ export class V2BatchCollector {
       idle.stop();
     }
     if (res.status === 403 || res.status === 404) {
-      await res.arrayBuffer().catch(() => undefined);
+      await discardBody(res);
       return 'expired';
     }
     if (res.status !== 200 || !res.body) {
-      await res.arrayBuffer().catch(() => undefined);
+      await discardBody(res);
       this.log.warn('download failed', { type, status: res.status });
       return 'retry';
     }
     try {
-      return await this.store(type, file, pageToken, publisher, final, res.body as unknown as AsyncIterable<Uint8Array>, idle);
+      const body = cappedChunks(res.body as unknown as AsyncIterable<Uint8Array>, this.options.maxResponseBytes ?? DEFAULT_LIMITS.maxZipBytes, file.url);
+      return await this.store(type, file, pageToken, publisher, final, body, idle);
     } finally {
       abort.abort(); // a file left part-read (a retry) must not hold its connection open
     }
@@ -251,7 +254,7 @@ export class V2BatchCollector {
           continue;
         }
         const failed = failures.get(key) ?? 0;
-        const outcome = await this.download(type, file, pageToken, publisher, failed >= this.options.decodeRetries);
+        const outcome = await this.download(type, file, pageToken, publisher, failed >= this.options.decodeRetries, stop);
         if (outcome === 'done') {
           i++;
           relists = 0; // the bound is per file: a long page may need many fresh listings in all

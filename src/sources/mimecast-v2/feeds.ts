@@ -23,7 +23,7 @@ import { type PollingOptions, sleep } from '../../util/backoff.js';
 import { RateBudget } from '../../util/rate-budget.js';
 import { FUTURE_SKEW_MS, timeText } from '../../core/trusted-time.js';
 import type { TokenSource } from './oauth.js';
-import { PageClient } from './pages.js';
+import { PageClient, PageTrail } from './pages.js';
 
 export interface FeedOptions extends PollingOptions {
   readonly baseUrl: string;
@@ -42,7 +42,12 @@ export interface FeedOptions extends PollingOptions {
   readonly limits?: DecodeLimits;
   /** The checkpoint row of a feed. */
   readonly checkpointKey: (feed: FeedSpec) => string;
+  /** Pages read in one window before it is given up as a runaway (default DEFAULT_MAX_PAGES_PER_WINDOW). */
+  readonly maxPagesPerWindow?: number;
 }
+
+/** 10,000 pages of 500 records: 5 million records in one window of at most a day; more is a server looping. */
+export const DEFAULT_MAX_PAGES_PER_WINDOW = 10_000;
 
 /** A window shorter than this waits for the next poll (else a caught-up feed would ask for milliseconds). */
 const MIN_WINDOW_MS = 60_000;
@@ -53,11 +58,20 @@ interface FeedPage {
   readonly next: string | undefined;
 }
 
-/** A page whose body never parsed (after retries): kept whole as a dead letter. */
+/** A page whose body never parsed (after retries), or was over the bound: kept as a dead letter. */
 interface UnreadablePage {
   readonly unreadable: true;
+  /** The body, or its head (then `truncatedFrom` says how many bytes arrived). */
   readonly body: Buffer;
   readonly reason: string;
+  readonly truncatedFrom?: number;
+}
+
+/** Why a window is given up before its last page (and recorded as a gap), with what was received. */
+interface LostWindow {
+  readonly reason: string;
+  readonly body: Buffer;
+  readonly truncatedFrom?: number;
 }
 
 /** Fetches of a page whose body does not parse before it is kept as a dead letter. */
@@ -133,18 +147,27 @@ export class FeedCollector {
       const askFrom = Math.max(from - this.options.overlapMs, oldestHeld);
       let pageToken: string | undefined;
       let pageNo = 0;
+      const paging = new PageTrail(this.options.maxPagesPerWindow ?? DEFAULT_MAX_PAGES_PER_WINDOW);
       for (;;) {
         const page = await this.post(feed, askFrom, end, pageToken, stop);
         if (!page) return;
+        const source = `${key} window ${feedTime(askFrom)} page ${pageNo}`;
+        const window = { fromMs: askFrom, toMs: end };
         if ('unreadable' in page) {
           // Never stall on one answer: keep its bytes, say what may be missing, go on after the window.
-          await this.keepUnreadable(feed, key, `${key} window ${feedTime(askFrom)} page ${pageNo}`, page, { fromMs: askFrom, toMs: end }, publisher, gaps);
+          await this.abandonWindow(feed, key, source, { ...page, reason: `page could not be read: ${page.reason}` }, window, publisher, gaps);
           break;
         }
+        const runaway = page.next === undefined ? undefined : paging.runaway(page.next);
         const last = page.next === undefined;
-        await this.store(feed, key, `${key} window ${feedTime(askFrom)} page ${pageNo}`, page.records, { start: from, moveTo: last ? end : from }, publisher, gaps, last);
+        await this.store(feed, key, source, page.records, { start: from, moveTo: last ? end : from }, publisher, gaps, last);
         gaps = undefined;
         pageNo++;
+        if (runaway) {
+          // A token that repeats or never ends: the window would be read forever and the cursor never move.
+          await this.abandonWindow(feed, key, `${source} next`, runaway, window, publisher, undefined);
+          break;
+        }
         if (last) break;
         pageToken = page.next;
       }
@@ -188,16 +211,17 @@ export class FeedCollector {
   }
 
   /**
-   * A page that never parsed: its bytes as a dead letter, and the rest of its window (this page and
-   * the pages after it, whose token it held) as a gap of the feed, with the cursor at the window's end.
+   * A window given up before its last page (a page that never parsed or was over the bound, a
+   * runaway page token): what was received as a dead letter, and the rest of the window (this page
+   * and the pages after it) as a gap of the feed, with the cursor at the window's end.
    */
-  private async keepUnreadable(
-    feed: FeedSpec, key: string, source: string, page: UnreadablePage, window: { fromMs: number; toMs: number }, publisher: Publisher, earlier: Gap[] | undefined,
+  private async abandonWindow(
+    feed: FeedSpec, key: string, source: string, lost: LostWindow, window: { fromMs: number; toMs: number }, publisher: Publisher, earlier: Gap[] | undefined,
   ): Promise<void> {
-    const reason = `${feed.name}: page could not be read: ${page.reason}`;
-    const gap: Gap = { ...window, logType: feed.name, reason: `${reason}; the records of this page and of the window's later pages were not collected (the page is kept as a dead letter)` };
-    this.log.error('feed page dead-lettered; the rest of its window is recorded as a gap', { feed: feed.name, from: new Date(window.fromMs).toISOString(), to: new Date(window.toMs).toISOString(), reason: page.reason, bytes: page.body.length });
-    await publisher.publish({ batch: deadLetterBatch(source, reason, page.body), last: false, endsInput: true, checkpoint: { kind: 'mimecast-v2-feed', key, windowEndMs: window.toMs, gaps: [...(earlier ?? []), gap] } });
+    const reason = `${feed.name}: ${lost.reason}`;
+    const gap: Gap = { ...window, logType: feed.name, reason: `${reason}; the records of this page and of the window's later pages were not collected (what was received is kept as a dead letter)` };
+    this.log.error('feed window given up: what was received is dead-lettered, the rest of the window is recorded as a gap', { feed: feed.name, from: new Date(window.fromMs).toISOString(), to: new Date(window.toMs).toISOString(), reason: lost.reason, bytes: lost.truncatedFrom ?? lost.body.length });
+    await publisher.publish({ batch: deadLetterBatch(source, reason, lost.body, lost.truncatedFrom), last: false, endsInput: true, checkpoint: { kind: 'mimecast-v2-feed', key, windowEndMs: window.toMs, gaps: [...(earlier ?? []), gap] } });
   }
 
   /** POSTs one page request, retrying what can be retried (PageClient); undefined when stopped while waiting. */
@@ -209,7 +233,9 @@ export class FeedCollector {
     const request = { method: 'POST' as const, url: new URL(feed.path, this.options.baseUrl), body, endpoint: `feed-${feed.name}`, what: `${feed.name} page` };
     let unreadable = 0;
     return this.client.request<FeedPage | UnreadablePage>(request, stop, async (res) => {
-      const bytes = Buffer.from(await res.arrayBuffer());
+      const bytes = res.bytes;
+      // Over the bound: asking again would read the same endless answer; its head is kept.
+      if (res.tooLarge) return { done: { unreadable: true, body: bytes, reason: res.tooLarge, truncatedFrom: res.read } };
       // Bounded before parsing: a record nested deeper than the bound would overflow the stack later.
       const parsed = parseJson(bytes.toString('utf8'), (this.options.limits ?? DEFAULT_LIMITS).maxJsonDepth + ENVELOPE_DEPTH);
       if (!parsed.ok && res.status === 200) {

@@ -5,13 +5,15 @@
  * retryable, metrics, and one clear error for an address that never answered. What an answer
  * means is the caller's: errors a person must fix become CollectorError.
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from '../../log/logger.js';
 import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
 import { CollectorError, RequestRejectedError } from '../../util/errors.js';
-import { type RateBudget, rateLimitRemaining } from '../../util/rate-budget.js';
-import { FirstContact, describeFetchError } from '../http-body.js';
+import { DEFAULT_MAX_SERVER_WAIT_MS, type RateBudget, rateLimitRemaining, serverWaitMs } from '../../util/rate-budget.js';
+import { FirstContact, bodyBytes, describeFetchError, discardBody, readCapped, requestSignal, tooLargeReason } from '../http-body.js';
 import type { TokenSource } from './oauth.js';
 import { STREAM_PATH_V2 } from '../../mimecast/endpoints.js';
+import { type DecodeLimits, DEFAULT_LIMITS } from '../../decode/limits.js';
 
 export interface Page<T> {
   readonly value: T[];
@@ -22,6 +24,32 @@ export interface Page<T> {
 
 /** What the caller makes of an answer (not a 429, not the first 401): the result, or why to ask again. Throws to stop. */
 export type Verdict<R> = { readonly done: R } | { readonly retry: string };
+
+/** An answer read within the bound. */
+export interface Answer {
+  readonly status: number;
+  readonly headers: Headers;
+  /** The body; over the bound, only its head. */
+  readonly bytes: Buffer;
+  /** Set when the body passed the bound: why it was not read whole (where from, bytes read). */
+  readonly tooLarge?: string;
+  /** Bytes received (over the bound: where reading stopped). */
+  readonly read: number;
+}
+
+/**
+ * The bound of a JSON answer (a listing, a stream or feed page): it is parsed whole, so it is held
+ * to the smaller of --max-response-bytes and --max-document-bytes.
+ */
+function jsonAnswerBound(o: PollingOptions & { limits?: DecodeLimits }): number {
+  return Math.min(o.maxResponseBytes ?? DEFAULT_LIMITS.maxZipBytes, (o.limits ?? DEFAULT_LIMITS).maxDocumentBytes);
+}
+
+/** Pages in a row handing back the token they were asked with before the pass ends (see tokenStuck). */
+export const STUCK_TOKEN_PAGES = 20;
+
+/** How much of an answer over the bound is kept (for a dead letter). */
+const TOO_LARGE_HEAD_BYTES = 64 * 1024;
 
 export interface ApiRequest {
   readonly method: 'GET' | 'POST';
@@ -36,14 +64,25 @@ export interface ApiRequest {
 
 export class PageClient {
   private readonly contact = new FirstContact();
+  private readonly maxBodyBytes: number;
+  private readonly maxServerWaitMs: number;
+  /** A server-given wait was capped: said once per client, not at every wait. */
+  private waitCapSaid = false;
+  /** A page token that did not move: said once per client. */
+  private stuckSaid = false;
+  /** Per request (`what`: a type's listing, the stream): pages in a row that handed back the token asked with. */
+  private readonly unmoved = new Map<string, number>();
 
   constructor(
     private readonly baseUrl: string,
     private readonly tokens: TokenSource,
-    private readonly polling: PollingOptions,
+    private readonly polling: PollingOptions & { readonly limits?: DecodeLimits },
     private readonly budget: RateBudget,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.maxBodyBytes = jsonAnswerBound(polling);
+    this.maxServerWaitMs = polling.maxServerWaitMs ?? DEFAULT_MAX_SERVER_WAIT_MS;
+  }
 
   /** Fetches one SIEM page (GET); undefined when stopped while waiting. `what` names it in logs and errors. */
   get<T>(path: string, params: Record<string, string | undefined>, stop: AbortSignal, what: string): Promise<Page<T> | undefined> {
@@ -51,9 +90,12 @@ export class PageClient {
     for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== '') url.searchParams.set(k, v);
     const endpoint = path === STREAM_PATH_V2 ? 'stream' : 'batch-list';
     return this.request<Page<T>>({ method: 'GET', url, endpoint, what }, stop, async (res) => {
-      const body = (await res.json().catch(() => ({}))) as { value?: T[]; '@nextPage'?: string; isCaughtUp?: boolean; error?: { code?: string; message?: string } };
+      // The next page's token is inside the answer: one that is too large cannot be skipped, a person must look.
+      if (res.tooLarge) throw new CollectorError(`API 2.0 ${what}: ${res.tooLarge}`);
+      const body = parseObject(res.bytes) as { value?: T[]; '@nextPage'?: string; isCaughtUp?: boolean; error?: { code?: string; message?: string } };
       if (res.status === 200 && Array.isArray(body.value)) {
-        return { done: { value: body.value, nextPage: body['@nextPage'] ?? params.nextPage ?? '', isCaughtUp: body.isCaughtUp === true } };
+        const nextPage = body['@nextPage'] ?? params.nextPage ?? '';
+        return { done: { value: body.value, nextPage, isCaughtUp: body.isCaughtUp === true || this.tokenStuck(what, params.nextPage, nextPage) } };
       }
       if (res.status === 401 || res.status === 403) throw new CollectorError(`API 2.0 refused the ${what} (HTTP ${res.status}): check the application's permissions for SIEM logs`);
       if (res.status === 400) throw new RequestRejectedError(`API 2.0 rejected the ${what}: ${body.error?.message ?? 'bad request'}`, body.error?.code);
@@ -61,8 +103,28 @@ export class PageClient {
     });
   }
 
+  /**
+   * A page that says "not caught up" but hands back the token it was asked with is asked for again
+   * at once. An empty page now and then does that (nothing new yet); STUCK_TOKEN_PAGES in a row is
+   * a server that would be asked forever while the cursor never moves: that ends the pass as if
+   * caught up, and the next poll asks again. Said once per client.
+   */
+  private tokenStuck(what: string, asked: string | undefined, next: string): boolean {
+    if (asked === undefined || asked === '' || next !== asked) {
+      this.unmoved.delete(what);
+      return false;
+    }
+    const times = (this.unmoved.get(what) ?? 0) + 1;
+    this.unmoved.set(what, times);
+    if (times < STUCK_TOKEN_PAGES) return false;
+    this.unmoved.delete(what);
+    if (!this.stuckSaid) this.log.warn('the next-page token did not move for many pages although they say they are not caught up: ending this pass, asking again at the next poll (said once)', { what, pages: times });
+    this.stuckSaid = true;
+    return true;
+  }
+
   /** Sends one request until `interpret` has a result; undefined when stopped while waiting. */
-  async request<R>(r: ApiRequest, stop: AbortSignal, interpret: (res: Response) => Promise<Verdict<R>>): Promise<R | undefined> {
+  async request<R>(r: ApiRequest, stop: AbortSignal, interpret: (answer: Answer) => Promise<Verdict<R>>): Promise<R | undefined> {
     const observe = this.polling.observe;
     const backoff = (attempt: number) => backoffDelay(attempt, { baseMs: this.polling.retryBaseMs, maxMs: this.polling.retryMaxMs });
     let refreshed = false;
@@ -72,15 +134,15 @@ export class PageClient {
       let reason: string;
       let inFlight = true;
       const done = (headers?: Headers) => {
-        if (inFlight) this.budget.release(headers);
+        if (inFlight) this.budget.release(headers, this.maxServerWaitMs);
         inFlight = false;
       };
       try {
         const res = await fetch(r.url, {
           method: r.method,
-          headers: { authorization: `Bearer ${await this.tokens.get()}`, accept: 'application/json', ...(r.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+          headers: { authorization: `Bearer ${await this.tokens.get(stop)}`, accept: 'application/json', ...(r.body !== undefined ? { 'content-type': 'application/json' } : {}) },
           body: r.body,
-          signal: AbortSignal.timeout(this.polling.timeoutMs),
+          signal: requestSignal(this.polling.timeoutMs, stop),
         });
         this.contact.answer();
         done(res.headers);
@@ -88,27 +150,35 @@ export class PageClient {
         const remaining = rateLimitRemaining(res.headers);
         if (remaining !== undefined) observe?.rateLimitRemaining(remaining);
         if (res.status === 401 && !refreshed) {
-          await res.arrayBuffer().catch(() => undefined);
+          await discardBody(res);
           refreshed = true; // one new token, then one retry
           this.tokens.invalidate();
           attempt--;
           continue;
         }
         if (res.status === 429) {
-          await res.arrayBuffer().catch(() => undefined);
+          await discardBody(res);
           // Some endpoints send no X-RateLimit-Reset even with the 429: then back off.
-          const reset = Number(res.headers.get('x-ratelimit-reset'));
-          wait = Number.isFinite(reset) && reset > 0 ? reset : backoff(attempt);
+          const asked = serverWaitMs(res.headers, this.maxServerWaitMs);
+          if (asked.askedMs !== undefined && !this.waitCapSaid) {
+            this.waitCapSaid = true;
+            this.log.warn('the server asked for a wait longer than --max-server-wait: waiting that long at most (said once)', { what: r.what, asked_ms: asked.askedMs, wait_ms: asked.ms });
+          }
+          wait = asked.ms ?? backoff(attempt);
           this.budget.pauseFor(wait); // every concurrent caller waits, not only this one
           reason = 'HTTP 429';
         } else {
-          const verdict = await interpret(res);
+          const body = await readCapped(res, this.maxBodyBytes, TOO_LARGE_HEAD_BYTES);
+          const tooLarge = body.overLimit ? tooLargeReason(r.url, this.maxBodyBytes, body.read, '--max-response-bytes, --max-document-bytes') : undefined;
+          if (tooLarge) this.log.error('API answer over the bound: not read whole', { what: r.what, reason: tooLarge });
+          const verdict = await interpret({ status: res.status, headers: res.headers, bytes: bodyBytes(body), tooLarge, read: body.read });
           if ('done' in verdict) return verdict.done;
           reason = verdict.retry;
           refreshed = false; // a later 401 deserves its own refresh
         }
       } catch (err) {
         done();
+        if (stop.aborted) return undefined; // SIGTERM dropped the request or its body: nothing of it is kept
         if (err instanceof CollectorError) throw err; // a person must act (keys, permissions, a refused request)
         observe?.call(r.endpoint, 'network_error');
         const failure = describeFetchError(err);
@@ -122,5 +192,37 @@ export class PageClient {
       observe?.retry(r.endpoint);
       if (!(await sleep(delay, stop))) return undefined;
     }
+  }
+}
+
+/** A JSON object answer, or {} when the body is not one (judged by its status). */
+export function parseObject(bytes: Buffer): Record<string, unknown> {
+  try {
+    const v = JSON.parse(bytes.toString('utf8')) as unknown;
+    return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * The page tokens of one pass (a feed window): a token seen before, or more pages than the bound,
+ * means the server would be read forever while the cursor never moves. Tokens are kept as digests:
+ * a hostile token may be large.
+ */
+export class PageTrail {
+  private readonly seen = new Set<string>();
+
+  constructor(private readonly maxPages: number) {}
+
+  /** Why paging must stop at `next` (with what was received, for the dead letter), or undefined to go on. */
+  runaway(next: string): { reason: string; body: Buffer } | undefined {
+    const digest = createHash('sha256').update(next).digest('base64');
+    // What was received, for the dead letter: the token (its head, if huge) and the pages read.
+    const received = (pagesRead: number) => Buffer.from(JSON.stringify({ nextPageToken: next.slice(0, 1024), pagesRead }));
+    if (this.seen.has(digest)) return { reason: `the next-page token repeats one already followed in this pass (after ${this.seen.size + 1} pages)`, body: received(this.seen.size + 1) };
+    this.seen.add(digest);
+    if (this.seen.size >= this.maxPages) return { reason: `more than ${this.maxPages} pages in one pass (--max-pages-per-window): the next-page token never ends`, body: received(this.seen.size) };
+    return undefined;
   }
 }
