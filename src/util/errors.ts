@@ -4,6 +4,7 @@
  * (`exitStatus`, the README's table). The CLI prints a `MimelogError` as its one-line message; any
  * other error is unexpected and is printed with its name.
  */
+import { printable, printableLines } from './terminal-text.js';
 
 /** Exit statuses, documented in the README. */
 export const EXIT = { ok: 0, failure: 1, deadLettered: 2, interrupted: 3, gap: 4 } as const;
@@ -121,7 +122,12 @@ export function exitStatus(err: unknown): ExitStatus {
  * is not a MimelogError is unexpected and also says its name (a stack is not for users).
  */
 export function errorText(err: unknown): string {
-  if (err instanceof ConfigError) return err.message;
+  // A message may quote a server's answer, a file name or a record: shown, never sent to the terminal.
+  if (err instanceof ConfigError) return printableLines(err.message);
+  return printable(rawErrorText(err));
+}
+
+function rawErrorText(err: unknown): string {
   if (err instanceof MimelogError) return err.message.split('\n')[0]!;
   if (err instanceof Error) return `${err.name === 'Error' ? '' : `${err.name}: `}${err.message.split('\n')[0]}`;
   return String(err);
