@@ -15,6 +15,7 @@ import { UsageError } from '../util/errors.js';
 import { integerOption } from './options.js';
 import { table } from './table.js';
 import { jsonForTerminal, printable, printableLines } from '../util/terminal-text.js';
+import { writeOut } from './stdout.js';
 import { type LimitCliOptions, addDbOption, addLimitOptions, addPipelineOptions, buildTransformer, limitsFrom, type PipelineOptions } from './ingest.js';
 import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
 import { blockProblems } from '../store/event-rows.js';
@@ -32,15 +33,17 @@ function openStore(path: string, readonly = true): Store {
  */
 function out(text: string): void {
   const safe = printableLines(text);
-  process.stdout.write(safe.endsWith('\n') ? safe : `${safe}\n`);
+  writeOut(safe.endsWith('\n') ? safe : `${safe}\n`);
 }
 
-function say(text: string, stream: NodeJS.WritableStream = process.stdout): void {
-  stream.write(`${printable(text)}\n`);
+function say(text: string, stream: 'stdout' | 'stderr' = 'stdout'): void {
+  const line = `${printable(text)}\n`;
+  if (stream === 'stdout') writeOut(line);
+  else process.stderr.write(line);
 }
 
 function outJson(json: string): void {
-  process.stdout.write(`${jsonForTerminal(json)}\n`);
+  writeOut(`${jsonForTerminal(json)}\n`);
 }
 
 
@@ -192,7 +195,7 @@ export function registerStoreCommands(program: Command): void {
       if (t.steps.length === 0) process.exitCode = 1; // nothing found is a failure, with or without --json
       if (o.json) return outJson(JSON.stringify(t));
       if (t.steps.length === 0) {
-        say(`mimelog: nothing found for ${query}`, process.stderr);
+        say(`mimelog: nothing found for ${query}`, 'stderr');
         process.exitCode = 1;
         return;
       }
@@ -210,7 +213,7 @@ export function registerStoreCommands(program: Command): void {
       store.close();
       if (w.messages.length === 0) process.exitCode = 1;
       if (o.json) return outJson(JSON.stringify(w));
-      if (w.messages.length === 0) return say(`mimelog: nothing found for ${query}`, process.stderr);
+      if (w.messages.length === 0) return say(`mimelog: nothing found for ${query}`, 'stderr');
       const ind = w.indicators;
       say(`who else received ${query}: matched on sender ${ind.senders.join(', ') || '-'}; subject ${ind.subjects.map((x) => JSON.stringify(x)).join(', ') || '-'}; url ${ind.urls.join(', ') || '-'}; attachment ${ind.attachments.join(', ') || '-'}`);
       out(table(['recipient', 'messages', 'what happened'], w.recipients.map((r) => [r.address, String(r.messages), r.statuses.join(', ')])));
@@ -227,11 +230,11 @@ export function registerStoreCommands(program: Command): void {
       for (const line of exportDocuments(store.db, filter, o.original)) {
         buf += `${jsonForTerminal(line)}\n`;
         if (buf.length > 1 << 20) {
-          if (!process.stdout.write(buf)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
+          if (!writeOut(buf)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
           buf = '';
         }
       }
-      process.stdout.write(buf);
+      writeOut(buf);
       store.close();
     });
 

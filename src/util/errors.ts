@@ -22,6 +22,7 @@ export const ERROR_KINDS = {
   source: 'the Mimecast API, which stopped the collection',
   search_engine: 'the search engine or its settings',
   console: 'the web console',
+  output: 'standard output (the file or disk it is written to)',
 } as const;
 export type ErrorKind = keyof typeof ERROR_KINDS;
 
@@ -37,6 +38,7 @@ const EXIT_OF_KIND: Readonly<Record<ErrorKind, ExitStatus>> = {
   source: EXIT.failure,
   search_engine: EXIT.failure,
   console: EXIT.failure,
+  output: EXIT.failure,
 };
 
 export class MimelogError extends Error {
