@@ -16,6 +16,7 @@ import { integerOption } from './options.js';
 import { table } from './table.js';
 import { jsonForTerminal, printable, printableLines } from '../util/terminal-text.js';
 import { writeOut } from './stdout.js';
+import { DAMAGE_ADVICE, DamagedBlocks } from '../store/record-blocks.js';
 import { type LimitCliOptions, addDbOption, addLimitOptions, addPipelineOptions, buildTransformer, limitsFrom, type PipelineOptions } from './ingest.js';
 import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
 import { blockProblems } from '../store/event-rows.js';
@@ -46,6 +47,16 @@ function outJson(json: string): void {
   writeOut(`${jsonForTerminal(json)}\n`);
 }
 
+/**
+ * After a command that skipped events of damaged record blocks: which blocks, what it cost, what
+ * to do; exit 1, since the output lacks those events.
+ */
+function reportDamaged(damaged: DamagedBlocks, command: string): void {
+  if (damaged.blocks.size === 0) return;
+  const blocks = damaged.lines().map((l) => `  ${printable(l)}`).join('\n');
+  process.stderr.write(`mimelog: ${command} left out ${damaged.skippedEvents} events whose record blocks are damaged; everything else was written:\n${blocks}\n${DAMAGE_ADVICE}\n`);
+  process.exitCode = 1;
+}
 
 const positiveInt = (value: string): number => integerOption(value, '--limit', 1)!;
 
@@ -165,6 +176,7 @@ export function registerStoreCommands(program: Command): void {
         const after = o.compact ? { ...result, bytesAfter: bytesInUse(store.db) } : result;
         if (o.json) return outJson(JSON.stringify(after));
         say(`removed ${after.eventsRemoved.toLocaleString('en')} events older than ${new Date(after.cutoffMs).toISOString()} in ${after.batches} transactions (longest ${after.longestBatchMs} ms); store ${(after.bytesBefore / 1048576).toFixed(1)} → ${(after.bytesAfter / 1048576).toFixed(1)} MiB`);
+        if (after.damagedEventsRemoved > 0) say(`mimelog: ${after.damagedEventsRemoved} of them had their records in damaged record blocks (removed by their rows; the blocks went with them)`, 'stderr');
       } finally {
         store.close();
       }
@@ -177,8 +189,10 @@ export function registerStoreCommands(program: Command): void {
       const filter = filterFrom(o);
       const store = openStore(o.db);
       checkType(store, o.type);
-      const rows: EventRow[] = search(store.db, { ...filter, limit: o.limit });
+      const damaged = new DamagedBlocks();
+      const rows: EventRow[] = search(store.db, { ...filter, limit: o.limit }, damaged);
       store.close();
+      reportDamaged(damaged, 'search');
       if (o.json) return rows.length ? outJson(rows.map((r) => r.doc).join('\n')) : undefined;
       out(table(['time (UTC)', 'type', 'action', 'from', 'to', 'subject', 'id'],
         rows.map((r) => [new Date(r.ts).toISOString().replace('.000Z', 'Z'), r.log_type, r.action ?? '', r.sender ?? '', r.recipients ?? '', r.subject ?? '', r.id])));
@@ -226,8 +240,9 @@ export function registerStoreCommands(program: Command): void {
       const filter = filterFrom(o);
       const store = openStore(o.db);
       checkType(store, o.type);
+      const damaged = new DamagedBlocks();
       let buf = '';
-      for (const line of exportDocuments(store.db, filter, o.original)) {
+      for (const line of exportDocuments(store.db, filter, o.original, damaged)) {
         buf += `${jsonForTerminal(line)}\n`;
         if (buf.length > 1 << 20) {
           if (!writeOut(buf)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
@@ -236,6 +251,7 @@ export function registerStoreCommands(program: Command): void {
       }
       writeOut(buf);
       store.close();
+      reportDamaged(damaged, 'export');
     });
 
   const replay = program.command('replay').description('re-run dead letters through the current pipeline; those that now succeed are delivered and removed');
