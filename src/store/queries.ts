@@ -64,11 +64,21 @@ export function gaps(db: Database.Database): Gap[] {
   }));
 }
 
+export type CheckpointReport = StatsReport['checkpoints'][number];
+
+/** Checkpoints as reports, in the order (and with the limit) `tail` says. */
+export function checkpointRows(db: Database.Database, tail: string, ...params: unknown[]): CheckpointReport[] {
+  return (db.prepare(`SELECT source, position, complete, cursor, updated_at FROM checkpoints ${tail}`).all(...params) as
+    { source: string; position: number; complete: number; cursor: string | null; updated_at: number }[])
+    .map((c) => ({ source: c.source, position: c.position, complete: c.complete === 1, cursor: c.cursor, updated_at: new Date(c.updated_at).toISOString() }));
+}
+
 function toRecord(rows: { k: string | number; n: number }[]): Record<string, number> {
   return Object.fromEntries(rows.map((r) => [String(r.k), r.n]));
 }
 
-export function stats(store: Store): StatsReport {
+/** `checkpoints: false` leaves the checkpoint list empty (the console summarises it instead: a spool may have 100,000s). */
+export function stats(store: Store, options: { checkpoints?: boolean } = {}): StatsReport {
   const db = store.db;
   const all = <T>(sql: string, ...params: unknown[]) => db.prepare(sql).all(...params) as T[];
   // From the per-hour counts the store keeps with every unit: a few rows, whatever the store's size.
@@ -85,9 +95,7 @@ export function stats(store: Store): StatsReport {
     dead_letters: (db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n,
     unknown: byType.unknown ?? 0,
     schema_drift_keys: toRecord(all('SELECT key AS k, count AS n FROM drift_keys ORDER BY key')),
-    checkpoints: all<{ source: string; position: number; complete: number; cursor: string | null; updated_at: number }>(
-      'SELECT source, position, complete, cursor, updated_at FROM checkpoints ORDER BY source',
-    ).map((c) => ({ source: c.source, position: c.position, complete: c.complete === 1, cursor: c.cursor, updated_at: new Date(c.updated_at).toISOString() })),
+    checkpoints: options.checkpoints === false ? [] : checkpointRows(db, 'ORDER BY source'),
     api_streams: store.registry.apiStreams(),
     gaps: gaps(db),
     store: storeReach(store, byType, byDay),
