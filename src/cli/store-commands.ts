@@ -118,7 +118,9 @@ export function registerStoreCommands(program: Command): void {
         store?.close();
       }
       if (problems.length === 0) return say(`${o.db}: ok`);
-      process.stderr.write(`mimelog: ${printable(o.db)} is damaged:\n${problems.map((p) => `  ${printable(p)}`).join('\n')}\nCopy what can be read with: sqlite3 ${printable(o.db)} .recover | sqlite3 recovered.db\n`);
+      // Damaged pages: SQLite's recovery copies what it can. Damaged record blocks: the pages are fine, their content is not.
+      const advice = problems.some((p) => p.startsWith('record block ')) ? DAMAGE_ADVICE : `Copy what can be read with: sqlite3 ${printable(o.db)} .recover | sqlite3 recovered.db`;
+      process.stderr.write(`mimelog: ${printable(o.db)} is damaged:\n${problems.map((p) => `  ${printable(p)}`).join('\n')}\n${advice}\n`);
       process.exitCode = 1;
     });
 

@@ -79,6 +79,9 @@ describe('a damaged record block', () => {
   it('retain removes its events by their rows and the block with them; check is clean afterwards', async () => {
     const db = copy();
     const lost = damageBlock(db);
+    const damaged = await runCli(['check', '--db', db]);
+    assert.equal(damaged.code, 1);
+    assert.match(damaged.stderr, /record block 3 cannot be read: its compressed bytes do not inflate \(invalid block type\)\n`mimelog check` lists every damaged block/);
     const r = await runCli(['retain', '--days', '8', '--db', db, '--json']);
     assert.equal(r.code, 0, r.stderr);
     const result = JSON.parse(r.stdout) as { eventsRemoved: number; damagedEventsRemoved: number };
