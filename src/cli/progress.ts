@@ -2,6 +2,8 @@
  * Progress for long runs: a single updating line with events/s on a terminal; otherwise a log
  * line every 10 s (plain text, or a structured line through `logLine`). Silent for short runs.
  */
+import { printable } from '../util/terminal-text.js';
+
 export class Progress {
   private readonly started = Date.now();
   private last = Date.now();
@@ -20,7 +22,8 @@ export class Progress {
     this.last = now;
     const secs = (now - this.started) / 1000;
     const rate = Math.round(events / secs);
-    const text = `mimelog ${this.label}: ${events.toLocaleString('en')} events, ${rate.toLocaleString('en')} events/s, ${secs.toFixed(0)} s${extra ? `, ${extra}` : ''}`;
+    // `extra` may name an input (a file name is sender text): shown, never sent to the terminal.
+    const text = printable(`mimelog ${this.label}: ${events.toLocaleString('en')} events, ${rate.toLocaleString('en')} events/s, ${secs.toFixed(0)} s${extra ? `, ${extra}` : ''}`);
     if (this.out.isTTY) {
       this.out.write(`\r\x1b[K${text}`);
       this.drawn = true;

@@ -14,6 +14,9 @@ import { whoElse } from '../store/who.js';
 import { UsageError } from '../util/errors.js';
 import { numberOption } from './options.js';
 import { table } from './table.js';
+import { jsonForTerminal, printable, printableLines } from '../util/terminal-text.js';
+import { writeOut } from './stdout.js';
+import { DAMAGE_ADVICE, DamagedBlocks } from '../store/record-blocks.js';
 import { type LimitCliOptions, addDbOption, addLimitOptions, addPipelineOptions, buildTransformer, limitsFrom, type PipelineOptions } from './ingest.js';
 import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
 import { blockProblems } from '../store/event-rows.js';
@@ -23,10 +26,37 @@ function openStore(path: string, readonly = true): Store {
   return new Store(path, { readonly });
 }
 
+/**
+ * Output to a terminal: sender text (subjects, addresses, file names, ids) is shown, never sent
+ * (util/terminal-text.ts). `out` writes lines of ours (tables escape their own cells); `say`
+ * writes one line that quotes sender text, where even a newline is shown; `outJson` writes JSON,
+ * whose value stays exact.
+ */
 function out(text: string): void {
-  process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+  const safe = printableLines(text);
+  writeOut(safe.endsWith('\n') ? safe : `${safe}\n`);
 }
 
+function say(text: string, stream: 'stdout' | 'stderr' = 'stdout'): void {
+  const line = `${printable(text)}\n`;
+  if (stream === 'stdout') writeOut(line);
+  else process.stderr.write(line);
+}
+
+function outJson(json: string): void {
+  writeOut(`${jsonForTerminal(json)}\n`);
+}
+
+/**
+ * After a command that skipped events of damaged record blocks: which blocks, what it cost, what
+ * to do; exit 1, since the output lacks those events.
+ */
+function reportDamaged(damaged: DamagedBlocks, command: string): void {
+  if (damaged.blocks.size === 0) return;
+  const blocks = damaged.lines().map((l) => `  ${printable(l)}`).join('\n');
+  process.stderr.write(`mimelog: ${command} left out ${damaged.skippedEvents} events whose record blocks are damaged; everything else was written:\n${blocks}\n${DAMAGE_ADVICE}\n`);
+  process.exitCode = 1;
+}
 
 /** The search filters as command-line text (times not parsed yet). */
 type FilterOptions = FilterText;
@@ -85,8 +115,10 @@ export function registerStoreCommands(program: Command): void {
       } finally {
         store?.close();
       }
-      if (problems.length === 0) return out(`${o.db}: ok`);
-      process.stderr.write(`mimelog: ${o.db} is damaged:\n${problems.map((p) => `  ${p}`).join('\n')}\nCopy what can be read with: sqlite3 ${o.db} .recover | sqlite3 recovered.db\n`);
+      if (problems.length === 0) return say(`${o.db}: ok`);
+      // Damaged pages: SQLite's recovery copies what it can. Damaged record blocks: the pages are fine, their content is not.
+      const advice = problems.some((p) => p.startsWith('record block ')) ? DAMAGE_ADVICE : `Copy what can be read with: sqlite3 ${printable(o.db)} .recover | sqlite3 recovered.db`;
+      process.stderr.write(`mimelog: ${printable(o.db)} is damaged:\n${problems.map((p) => `  ${printable(p)}`).join('\n')}\n${advice}\n`);
       process.exitCode = 1;
     });
 
@@ -96,7 +128,7 @@ export function registerStoreCommands(program: Command): void {
       const store = openStore(o.db);
       const s = stats(store);
       store.close();
-      if (o.json) return out(JSON.stringify(s));
+      if (o.json) return outJson(JSON.stringify(s));
       const kv = (r: Record<string, number>) => Object.entries(r).map(([k, v]) => [k, v.toLocaleString('en')]);
       if (s.indexed > 0) out(`search-engine sink: indexed ${s.indexed.toLocaleString('en')} (documents in the engine; the counts below include them)`);
       out(`events ${s.events.toLocaleString('en')}  duplicates ${s.duplicates}  collisions ${s.collisions}  dead letters ${s.dead_letters}  unknown type ${s.unknown}\n`);
@@ -144,8 +176,9 @@ export function registerStoreCommands(program: Command): void {
           store.db.exec('VACUUM');
         }
         const after = o.compact ? { ...result, bytesAfter: bytesInUse(store.db) } : result;
-        if (o.json) return out(JSON.stringify(after));
-        out(`removed ${after.eventsRemoved.toLocaleString('en')} events older than ${new Date(after.cutoffMs).toISOString()} in ${after.batches} transactions (longest ${after.longestBatchMs} ms); store ${(after.bytesBefore / 1048576).toFixed(1)} → ${(after.bytesAfter / 1048576).toFixed(1)} MiB`);
+        if (o.json) return outJson(JSON.stringify(after));
+        say(`removed ${after.eventsRemoved.toLocaleString('en')} events older than ${new Date(after.cutoffMs).toISOString()} in ${after.batches} transactions (longest ${after.longestBatchMs} ms); store ${(after.bytesBefore / 1048576).toFixed(1)} → ${(after.bytesAfter / 1048576).toFixed(1)} MiB`);
+        if (after.damagedEventsRemoved > 0) say(`mimelog: ${after.damagedEventsRemoved} of them had their records in damaged record blocks (removed by their rows; the blocks went with them)`, 'stderr');
       } finally {
         store.close();
       }
@@ -158,9 +191,11 @@ export function registerStoreCommands(program: Command): void {
       const filter = filterFrom(o);
       const store = openStore(o.db);
       checkType(store, o.type);
-      const rows: EventRow[] = search(store.db, { ...filter, limit: o.limit });
+      const damaged = new DamagedBlocks();
+      const rows: EventRow[] = search(store.db, { ...filter, limit: o.limit }, damaged);
       store.close();
-      if (o.json) return rows.length ? out(rows.map((r) => r.doc).join('\n')) : undefined;
+      reportDamaged(damaged, 'search');
+      if (o.json) return rows.length ? outJson(rows.map((r) => r.doc).join('\n')) : undefined;
       out(table(['time (UTC)', 'type', 'action', 'from', 'to', 'subject', 'id'],
         rows.map((r) => [new Date(r.ts).toISOString().replace('.000Z', 'Z'), r.log_type, r.action ?? '', r.sender ?? '', r.recipients ?? '', r.subject ?? '', r.id])));
       process.stderr.write(`${rows.length} events\n`);
@@ -174,15 +209,15 @@ export function registerStoreCommands(program: Command): void {
       const t = trace(store.db, query);
       store.close();
       if (t.steps.length === 0) process.exitCode = 1; // nothing found is a failure, with or without --json
-      if (o.json) return out(JSON.stringify(t));
+      if (o.json) return outJson(JSON.stringify(t));
       if (t.steps.length === 0) {
-        process.stderr.write(`mimelog: nothing found for ${query}\n`);
+        say(`mimelog: nothing found for ${query}`, 'stderr');
         process.exitCode = 1;
         return;
       }
-      out(`trace ${query} (matched by ${t.matched_by}; aCode ${t.acodes.join(', ') || '-'}; message id ${t.message_ids.join(', ') || '-'})`);
+      say(`trace ${query} (matched by ${t.matched_by}; aCode ${t.acodes.join(', ') || '-'}; message id ${t.message_ids.join(', ') || '-'})`);
       out(table(['time (UTC)', 'stage', 'action', 'details'], t.steps.map((s) => [s.time.replace('.000Z', 'Z'), s.log_type, s.action ?? '', s.summary])));
-      out(`outcome: ${t.outcome.join('; ') || 'no delivery line yet'}`);
+      say(`outcome: ${t.outcome.join('; ') || 'no delivery line yet'}`);
     });
 
   addDbOption(program.command('who').description('who else received it: every message that shares the sender, subject, URL or attachment of one message, and what became of each recipient'))
@@ -193,10 +228,10 @@ export function registerStoreCommands(program: Command): void {
       const w = whoElse(store.db, query);
       store.close();
       if (w.messages.length === 0) process.exitCode = 1;
-      if (o.json) return out(JSON.stringify(w));
-      if (w.messages.length === 0) return void process.stderr.write(`mimelog: nothing found for ${query}\n`);
+      if (o.json) return outJson(JSON.stringify(w));
+      if (w.messages.length === 0) return say(`mimelog: nothing found for ${query}`, 'stderr');
       const ind = w.indicators;
-      out(`who else received ${query}: matched on sender ${ind.senders.join(', ') || '-'}; subject ${ind.subjects.map((x) => JSON.stringify(x)).join(', ') || '-'}; url ${ind.urls.join(', ') || '-'}; attachment ${ind.attachments.join(', ') || '-'}`);
+      say(`who else received ${query}: matched on sender ${ind.senders.join(', ') || '-'}; subject ${ind.subjects.map((x) => JSON.stringify(x)).join(', ') || '-'}; url ${ind.urls.join(', ') || '-'}; attachment ${ind.attachments.join(', ') || '-'}`);
       out(table(['recipient', 'messages', 'what happened'], w.recipients.map((r) => [r.address, String(r.messages), r.statuses.join(', ')])));
       out(`${w.messages.length} messages, ${w.recipients.length} recipients${w.truncated ? ' (cut short: too many matches)' : ''}`);
     });
@@ -207,16 +242,18 @@ export function registerStoreCommands(program: Command): void {
       const filter = filterFrom(o);
       const store = openStore(o.db);
       checkType(store, o.type);
+      const damaged = new DamagedBlocks();
       let buf = '';
-      for (const line of exportDocuments(store.db, filter, o.original)) {
-        buf += `${line}\n`;
+      for (const line of exportDocuments(store.db, filter, o.original, damaged)) {
+        buf += `${jsonForTerminal(line)}\n`;
         if (buf.length > 1 << 20) {
-          if (!process.stdout.write(buf)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
+          if (!writeOut(buf)) await new Promise<void>((r) => process.stdout.once('drain', () => r()));
           buf = '';
         }
       }
-      process.stdout.write(buf);
+      writeOut(buf);
       store.close();
+      reportDamaged(damaged, 'export');
     });
 
   const replay = program.command('replay').description('re-run dead letters through the current pipeline; those that now succeed are delivered and removed');
@@ -245,7 +282,7 @@ export function registerStoreCommands(program: Command): void {
       }
       store.close();
       if (report.still_failing > 0) process.exitCode = 2;
-      if (o.json) return out(JSON.stringify(report));
+      if (o.json) return outJson(JSON.stringify(report));
       out(`replayed ${report.attempted} dead letters: ${report.recovered} recovered (${report.events_stored} events stored, ${report.duplicates} duplicates), ${report.still_failing} still failing`);
     });
 }

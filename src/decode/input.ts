@@ -435,6 +435,23 @@ export function detectTextFormat(firstLine: string): TextFormat {
   }
 }
 
+/**
+ * How one line of a text input is parsed. The input's format (from its first line) is the default;
+ * a line that plainly shows the other format is parsed as that format, so one odd line (a broken
+ * JSON first line, a JSON line in a key_value file) never decides how every other line is read.
+ * A `{` starts every JSON object and never a key_value key; a key followed by `=` can stand at the
+ * start of no JSON line (outside a string `=` is not JSON, and a string never spans lines).
+ */
+const LINE_LOOKS: readonly { readonly format: LineDecoding['format']; readonly start: RegExp }[] = [
+  { format: 'ndjson', start: /^\s*\{/ },
+  { format: 'key_value', start: /^[ \t]*[A-Za-z0-9_.-]+=/ },
+];
+
+/** The format a line shows by its start, or undefined when it shows none. */
+function lineLook(text: string): LineDecoding['format'] | undefined {
+  return LINE_LOOKS.find((l) => l.start.test(text))?.format;
+}
+
 function decodeLine(decoding: LineDecoding, position: number, line: Line, limits: DecodeLimits): DecodedItem {
   const raw = line.bytes ?? line.text;
   if (line.unfinished) {
@@ -484,10 +501,13 @@ async function* decodeText(name: string, fileName: string, chunks: AsyncIterable
     ndjson: { format: 'ndjson', maxJsonDepth: limits.maxJsonDepth, maxRecordKeys: limits.maxRecordKeys },
     key_value: { format: 'key_value', maxJsonDepth: limits.maxJsonDepth, maxRecordKeys: limits.maxRecordKeys },
   };
-  const releaseHeldAsLines = () => {
-    for (const h of held ?? []) pending.push(decodeLine(decodings.ndjson, h.position, h.line, limits));
+  /** The decoding of one line: its own look, else the input's format. */
+  const decodingOf = (line: Line, fallback: LineDecoding['format']) => decodings[(line.oversizedLength === undefined && lineLook(line.text)) || fallback];
+  /** The held lines are not one json document: each is a line of `fallback` or of the format it shows. */
+  const releaseHeldAsLines = (fallback: LineDecoding['format'] = 'ndjson') => {
+    for (const h of held ?? []) pending.push(decodeLine(decodingOf(h.line, fallback), h.position, h.line, limits));
     held = undefined;
-    format = 'ndjson';
+    format = fallback;
   };
   try {
     for await (const lines of lineBatches(chunks, limits, ctx.signal)) {
@@ -496,7 +516,10 @@ async function* decodeText(name: string, fileName: string, chunks: AsyncIterable
         if (held) {
           held.push({ position: lineNo, line });
           heldBytes += line.text.length + 1;
-          if (heldBytes > limits.maxDocumentBytes) releaseHeldAsLines();
+          // A key_value line cannot be part of a json document: the first line was a bad line, not
+          // a document's start, and lines are read one by one from here (bounded memory).
+          if (line.oversizedLength === undefined && lineLook(line.text) === 'key_value') releaseHeldAsLines('key_value');
+          else if (heldBytes > limits.maxDocumentBytes) releaseHeldAsLines();
           continue;
         }
         if (line.oversizedLength === undefined && line.text.trim().length === 0) continue;
@@ -508,7 +531,7 @@ async function* decodeText(name: string, fileName: string, chunks: AsyncIterable
             continue;
           }
         }
-        pending.push(decodeLine(decodings[format as LineDecoding['format']], lineNo, line, limits));
+        pending.push(decodeLine(decodingOf(line, format as LineDecoding['format']), lineNo, line, limits));
       }
       if (pending.length >= BATCH) {
         yield { source: name, fileName, items: pending, last: false };

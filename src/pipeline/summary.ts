@@ -2,6 +2,7 @@
 import { type SinkCounts, addCounts, noCounts } from '../core/counts.js';
 import type { Unit } from '../core/unit.js';
 import { UNKNOWN_TYPE_REASON } from './transform.js';
+import { printable } from '../util/terminal-text.js';
 
 export class RunSummary {
   /** Inputs started, and of them those read to their end (fewer when the run was stopped). */
@@ -70,7 +71,8 @@ export class RunSummary {
   /** Human-readable lines for stderr. */
   format(): string {
     const j = this.toJSON();
-    const map = (m: Map<string, number>) => ([...m].length ? [...m].sort().map(([k, v]) => `${k}=${v}`).join(' ') : '-');
+    // Drift keys, reasons and input names are sender text: shown, never sent to the terminal.
+    const map = (m: Map<string, number>) => ([...m].length ? [...m].sort().map(([k, v]) => `${printable(k)}=${v}`).join(' ') : '-');
     return [
       `mimelog: ${j.records} records from ${j.inputs} inputs: ${j.stored} stored, ${j.duplicates} duplicates, ${j.collisions} collisions, ${j.dead_letters} dead letters`,
       `  by type:        ${map(this.byType)}`,
@@ -85,7 +87,7 @@ export class RunSummary {
 
 /** The inputs with most dead letters, most first. */
 function topInputs(m: Map<string, number>, n: number): string {
-  const top = [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${k}=${v}`);
+  const top = [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, v]) => `${printable(k)}=${v}`);
   return `${top.join(' ')}${m.size > n ? ` (+${m.size - n} more inputs)` : ''}`;
 }
 

@@ -9,7 +9,7 @@ import type { LogTypeSource } from '../classify/classify.js';
 import { NORMALIZER_VERSION } from '../normalize/ecs.js';
 import { type IndexedFields, idText, indexedFields, rebuildDocument, storedId } from './documents.js';
 import type { PreparedEvent } from './prepared.js';
-import { BLOCK_RECORDS, type StoredRecord, packRecords, unpackRecords } from './record-blocks.js';
+import { BLOCK_RECORDS, DamagedBlockError, type DamagedBlocks, type StoredRecord, packRecords, unpackRecords } from './record-blocks.js';
 
 /** event_addresses.role */
 export const ROLE = { from: 0, to: 1 } as const;
@@ -143,16 +143,41 @@ export interface EventRow {
 /** Blocks kept inflated by one reader: an export walks events in time order, and neighbours share blocks. */
 const CACHED_BLOCKS = 64;
 
-/** Rebuilds events from rows. One per query or export; it caches names and recent blocks. */
+/**
+ * Rebuilds events from rows. One per query or export; it caches names and recent blocks. A damaged
+ * record block is a DamagedBlockError naming it; given `damaged`, `rows` and `rebuildOrSkip` leave
+ * its events out and note them there instead, so the rest can still be read.
+ */
 export class EventReader {
   private names = new Map<number, string>();
   private readonly blocks = new Map<number, StoredRecord[]>();
+  private readonly failed = new Map<number, DamagedBlockError>();
   private readonly loadNames: Database.Statement;
   private readonly loadBlock: Database.Statement;
+  private readonly blockEvents: Database.Statement;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, private readonly damaged?: DamagedBlocks) {
     this.loadNames = db.prepare('SELECT code, name FROM names');
     this.loadBlock = db.prepare('SELECT records FROM record_blocks WHERE rowid = ?').pluck();
+    this.blockEvents = db.prepare('SELECT count(*) AS count, min(ts) AS first, max(ts) AS last FROM events WHERE block = ?');
+  }
+
+  /** The block's records, or a DamagedBlockError that names it and the events it held (kept: a block is judged once). */
+  private blockRecords(block: number): StoredRecord[] {
+    const known = this.failed.get(block);
+    if (known) throw known;
+    const packed = this.loadBlock.get(block) as Buffer | undefined;
+    try {
+      if (packed === undefined) throw new DamagedBlockError(block, 'it is missing');
+      return unpackRecords(packed, block);
+    } catch (err) {
+      if (!(err instanceof DamagedBlockError)) throw err;
+      const e = this.blockEvents.get(block) as { count: number; first: number | null; last: number | null };
+      const iso = (ms: number | null) => (ms === null ? '-' : new Date(ms).toISOString());
+      const damage = new DamagedBlockError(block, err.problem, { count: e.count, first: iso(e.first), last: iso(e.last) });
+      this.failed.set(block, damage);
+      throw damage;
+    }
   }
 
   name(code: number): string {
@@ -168,14 +193,12 @@ export class EventReader {
   record(row: Pick<StoredRow, 'block' | 'slot'>): StoredRecord {
     let records = this.blocks.get(row.block);
     if (records === undefined) {
-      const packed = this.loadBlock.get(row.block) as Buffer | undefined;
-      if (packed === undefined) throw new Error(`store: record block ${row.block} is missing`);
-      records = unpackRecords(packed);
+      records = this.blockRecords(row.block);
       if (this.blocks.size >= CACHED_BLOCKS) this.blocks.delete(this.blocks.keys().next().value!);
       this.blocks.set(row.block, records);
     }
     const record = records[row.slot];
-    if (record === undefined) throw new Error(`store: record block ${row.block} has no slot ${row.slot}`);
+    if (record === undefined) throw new DamagedBlockError(row.block, `it holds ${records.length} records, an event points at record ${row.slot + 1}`);
     return record;
   }
 
@@ -198,7 +221,27 @@ export class EventReader {
   }
 
   rows(stored: readonly StoredRow[]): EventRow[] {
-    return stored.map((s) => this.row(s));
+    const out: EventRow[] = [];
+    for (const s of stored) {
+      const row = this.orSkip(() => this.row(s));
+      if (row) out.push(row);
+    }
+    return out;
+  }
+
+  /** `rebuild`, or undefined (noted in `damaged`) when the event's block is damaged and the reader skips such blocks. */
+  rebuildOrSkip(row: StoredRow): ReturnType<EventReader['rebuild']> | undefined {
+    return this.orSkip(() => this.rebuild(row));
+  }
+
+  private orSkip<T>(read: () => T): T | undefined {
+    try {
+      return read();
+    } catch (err) {
+      if (!(err instanceof DamagedBlockError) || !this.damaged) throw err;
+      this.damaged.note(err);
+      return undefined;
+    }
   }
 }
 
@@ -219,9 +262,9 @@ export function blockProblems(db: Database.Database): string[] {
       uses.delete(b.rowid);
       let records: number;
       try {
-        records = unpackRecords(b.records).length;
+        records = unpackRecords(b.records, b.rowid).length;
       } catch (err) {
-        problems.push(`record block ${b.rowid} cannot be read: ${(err as Error).message}`);
+        problems.push(`record block ${b.rowid} cannot be read: ${err instanceof DamagedBlockError ? err.problem : (err as Error).message}`);
         continue;
       }
       if ((use?.n ?? 0) !== b.live) problems.push(`record block ${b.rowid} counts ${b.live} events, ${use?.n ?? 0} point at it`);

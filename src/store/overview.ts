@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import { horizonOf } from '../mimecast/horizons.js';
-import { type StatsReport, stats } from './queries.js';
+import { type CheckpointReport, type StatsReport, checkpointRows, stats } from './queries.js';
 import type { Store } from './store.js';
 
 const HOUR_MS = 3_600_000;
@@ -27,12 +27,41 @@ export interface SourceHeadroom {
   readonly headroom_seconds: number;
 }
 
+/** Checkpoints of one kind of source (core/sink.ts SOURCE_KINDS): how many, how many done, when they moved. */
+export interface CheckpointKind {
+  readonly kind: string;
+  readonly checkpoints: number;
+  readonly complete: number;
+  readonly oldest_update: string;
+  readonly newest_update: string;
+}
+
+/**
+ * The checkpoints, summarised: a spool of many files has one per file (130,000 of them made a
+ * 16 MB page that took 30 s to draw). Per kind, and those most in need of a look, at most
+ * `CHECKPOINTS_SHOWN`; `mimelog stats --json` lists them all.
+ */
+export interface CheckpointSummary {
+  readonly total: number;
+  readonly by_kind: CheckpointKind[];
+  /** Incomplete ones first (an input not read to its end), then those updated longest ago. */
+  readonly needing_attention: CheckpointReport[];
+}
+
+export const CHECKPOINTS_SHOWN = 50;
+/** API checkpoints are one per feed or type, but the list is bounded all the same, the smallest headroom first. */
+export const HEADROOM_SHOWN = 200;
+
 export interface Overview {
   readonly generated_at: string;
-  readonly stats: StatsReport;
+  /** What `stats --json` reports, except its checkpoint list: see `checkpoints`. */
+  readonly stats: Omit<StatsReport, 'checkpoints'>;
+  readonly checkpoints: CheckpointSummary;
   readonly last_24h: HourlySeries;
   readonly last_7d: HourlySeries;
+  /** The API checkpoints with the least headroom first, at most `HEADROOM_SHOWN` (`headroom_total` in all). */
   readonly headroom: SourceHeadroom[];
+  readonly headroom_total: number;
 }
 
 export function hourly(db: Database.Database, now: number, hours: number): HourlySeries {
@@ -45,14 +74,30 @@ export function hourly(db: Database.Database, now: number, hours: number): Hourl
   return { start, hours, by_type: byType };
 }
 
+export function checkpointSummary(db: Database.Database): CheckpointSummary {
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const kinds = db.prepare('SELECT kind, count(*) AS checkpoints, sum(complete) AS complete, min(updated_at) AS oldest, max(updated_at) AS newest FROM checkpoints GROUP BY kind ORDER BY kind')
+    .all() as { kind: string; checkpoints: number; complete: number; oldest: number; newest: number }[];
+  return {
+    total: kinds.reduce((n, k) => n + k.checkpoints, 0),
+    by_kind: kinds.map((k) => ({ kind: k.kind, checkpoints: k.checkpoints, complete: k.complete, oldest_update: iso(k.oldest), newest_update: iso(k.newest) })),
+    needing_attention: checkpointRows(db, 'ORDER BY complete, updated_at, source LIMIT ?', CHECKPOINTS_SHOWN),
+  };
+}
+
 export function overview(store: Store, now = Date.now()): Overview {
-  const report = stats(store);
+  const { checkpoints: _all, ...report } = stats(store, { checkpoints: false });
   const headroom: SourceHeadroom[] = [];
-  for (const c of report.checkpoints) {
+  // Local files never age out: only API checkpoints have a horizon.
+  for (const c of checkpointRows(store.db, "WHERE kind <> 'file'")) {
     const h = horizonOf(c.source);
     if (!h) continue;
     const age = Math.max(0, now - Date.parse(c.updated_at));
     headroom.push({ source: c.source, feed: h.feed, horizon_hours: h.horizonMs / HOUR_MS, checkpoint_age_seconds: Math.round(age / 1000), headroom_seconds: Math.round((h.horizonMs - age) / 1000) });
   }
-  return { generated_at: new Date(now).toISOString(), stats: report, last_24h: hourly(store.db, now, 24), last_7d: hourly(store.db, now, 7 * 24), headroom };
+  headroom.sort((a, b) => a.headroom_seconds - b.headroom_seconds || (a.source < b.source ? -1 : 1));
+  return {
+    generated_at: new Date(now).toISOString(), stats: report, checkpoints: checkpointSummary(store.db),
+    last_24h: hourly(store.db, now, 24), last_7d: hourly(store.db, now, 7 * 24), headroom: headroom.slice(0, HEADROOM_SHOWN), headroom_total: headroom.length,
+  };
 }

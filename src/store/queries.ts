@@ -2,6 +2,7 @@
 import { decodeText } from '../decode/text.js';
 import { bareMessageId, idBytes, textKey } from './documents.js';
 import { type EventRow, EventReader, STORED_COLUMNS, type StoredRow } from './event-rows.js';
+import type { DamagedBlocks } from './record-blocks.js';
 import type Database from 'better-sqlite3';
 import { bytesInUse } from './retention.js';
 import type { ApiStream } from './registry.js';
@@ -63,11 +64,21 @@ export function gaps(db: Database.Database): Gap[] {
   }));
 }
 
+export type CheckpointReport = StatsReport['checkpoints'][number];
+
+/** Checkpoints as reports, in the order (and with the limit) `tail` says. */
+export function checkpointRows(db: Database.Database, tail: string, ...params: unknown[]): CheckpointReport[] {
+  return (db.prepare(`SELECT source, position, complete, cursor, updated_at FROM checkpoints ${tail}`).all(...params) as
+    { source: string; position: number; complete: number; cursor: string | null; updated_at: number }[])
+    .map((c) => ({ source: c.source, position: c.position, complete: c.complete === 1, cursor: c.cursor, updated_at: new Date(c.updated_at).toISOString() }));
+}
+
 function toRecord(rows: { k: string | number; n: number }[]): Record<string, number> {
   return Object.fromEntries(rows.map((r) => [String(r.k), r.n]));
 }
 
-export function stats(store: Store): StatsReport {
+/** `checkpoints: false` leaves the checkpoint list empty (the console summarises it instead: a spool may have 100,000s). */
+export function stats(store: Store, options: { checkpoints?: boolean } = {}): StatsReport {
   const db = store.db;
   const all = <T>(sql: string, ...params: unknown[]) => db.prepare(sql).all(...params) as T[];
   // From the per-hour counts the store keeps with every unit: a few rows, whatever the store's size.
@@ -84,9 +95,7 @@ export function stats(store: Store): StatsReport {
     dead_letters: (db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n,
     unknown: byType.unknown ?? 0,
     schema_drift_keys: toRecord(all('SELECT key AS k, count AS n FROM drift_keys ORDER BY key')),
-    checkpoints: all<{ source: string; position: number; complete: number; cursor: string | null; updated_at: number }>(
-      'SELECT source, position, complete, cursor, updated_at FROM checkpoints ORDER BY source',
-    ).map((c) => ({ source: c.source, position: c.position, complete: c.complete === 1, cursor: c.cursor, updated_at: new Date(c.updated_at).toISOString() })),
+    checkpoints: options.checkpoints === false ? [] : checkpointRows(db, 'ORDER BY source'),
     api_streams: store.registry.apiStreams(),
     gaps: gaps(db),
     store: storeReach(store, byType, byDay),
@@ -169,8 +178,9 @@ function where(filter: SearchFilter): { sql: string; params: unknown[] } {
  */
 export const EXACT_TEXT_MATCHES = 20_000;
 
-export function search(db: Database.Database, filter: SearchFilter): EventRow[] {
-  const reader = new EventReader(db);
+/** Newest first. Given `damaged`, events whose record block is damaged are left out and noted there. */
+export function search(db: Database.Database, filter: SearchFilter, damaged?: DamagedBlocks): EventRow[] {
+  const reader = new EventReader(db, damaged);
   const limit = filter.limit ?? 50;
   // A message id, aCode or address narrows the events more than the words: the plain query is quick then.
   if (filter.text && !filter.messageId && !filter.acode && !filter.address) {
@@ -203,18 +213,21 @@ function withOriginal(doc: Record<string, any>, original: string): string {
   return JSON.stringify(doc);
 }
 
-/** Streams stored documents in time order, with event.original put back unless asked not to. */
-export function* exportDocuments(db: Database.Database, filter: SearchFilter, includeOriginal: boolean): Generator<string> {
+/**
+ * Streams stored documents in time order, with event.original put back unless asked not to.
+ * Given `damaged`, events whose record block is damaged are left out and noted there.
+ */
+export function* exportDocuments(db: Database.Database, filter: SearchFilter, includeOriginal: boolean, damaged?: DamagedBlocks): Generator<string> {
   const w = where(filter);
-  const reader = new EventReader(db);
+  const reader = new EventReader(db, damaged);
   // Pages by (ts, rowid): the connection stays free between them, and rebuilding needs it.
   const page = db.prepare(`SELECT ${STORED_COLUMNS} FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} (e.ts > ? OR (e.ts = ? AND e.rowid > ?)) ORDER BY e.ts, e.rowid LIMIT ?`);
   let after = { ts: Number.MIN_SAFE_INTEGER, rowid: 0 };
   for (;;) {
     const rows = page.all(...w.params, after.ts, after.ts, after.rowid, EXPORT_PAGE) as StoredRow[];
     for (const row of rows) {
-      const event = reader.rebuild(row);
-      yield includeOriginal ? withOriginal(event.doc, event.record.raw) : event.docText;
+      const event = reader.rebuildOrSkip(row);
+      if (event) yield includeOriginal ? withOriginal(event.doc, event.record.raw) : event.docText;
     }
     if (rows.length < EXPORT_PAGE) return;
     const last = rows[rows.length - 1]!;

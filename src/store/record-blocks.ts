@@ -9,6 +9,7 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { RecordFormat } from '../decode/record.js';
 import { decodeText, encodeText } from '../decode/text.js';
+import { MimelogError } from '../util/errors.js';
 
 /** Records per block: larger blocks compress a little better and cost more to read one event. */
 export const BLOCK_RECORDS = 64;
@@ -43,17 +44,74 @@ export function packRecords(records: readonly StoredRecord[]): Buffer {
   return deflateRawSync(Buffer.concat(parts));
 }
 
-export function unpackRecords(block: Buffer): StoredRecord[] {
-  const data = inflateRawSync(block);
+/**
+ * A record block that cannot be read: its bytes were damaged on disk (or by hand). The events that
+ * point at it keep their rows (time, type, addresses), but not their records or documents.
+ */
+export class DamagedBlockError extends MimelogError {
+  constructor(
+    readonly block: number,
+    readonly problem: string,
+    /** The events whose records it held, when known: how many, and their first and last time. */
+    readonly events?: { readonly count: number; readonly first: string; readonly last: string },
+  ) {
+    super('store', `record block ${block} is damaged: ${problem}${events ? `; it held the records of ${events.count} events from ${events.first} to ${events.last}` : ''}. ${DAMAGE_ADVICE}`);
+    this.name = 'DamagedBlockError';
+  }
+}
+
+/** What a person can do about a damaged block. */
+export const DAMAGE_ADVICE = '`mimelog check` lists every damaged block; `mimelog export` and `mimelog search` skip damaged blocks, say which, and give the rest; the lost records can only be read again from their source (ingest it into a new store)';
+
+/** Damaged blocks met by a reader that skips them (export, search): each once, with the events it cost. */
+export class DamagedBlocks {
+  readonly blocks = new Map<number, DamagedBlockError>();
+  /** Events left out because their block is damaged. */
+  skippedEvents = 0;
+
+  note(err: DamagedBlockError): void {
+    this.blocks.set(err.block, err);
+    this.skippedEvents++;
+  }
+
+  /** One line per damaged block (at most `max`), for a person. */
+  lines(max = 10): string[] {
+    const all = [...this.blocks.values()].map((e) => `record block ${e.block}: ${e.problem}${e.events ? ` (${e.events.count} events, ${e.events.first} to ${e.events.last})` : ''}`);
+    return all.length > max ? [...all.slice(0, max), `… and ${all.length - max} more blocks`] : all;
+  }
+}
+
+/** Why the bytes of a block are not a block, or undefined when they inflate and parse. */
+function parseRecords(block: Buffer): StoredRecord[] | string {
+  let data: Buffer;
+  try {
+    data = inflateRawSync(block);
+  } catch (err) {
+    return `its compressed bytes do not inflate (${(err as Error).message})`;
+  }
   const out: StoredRecord[] = [];
   let at = 0;
   while (at < data.length) {
+    if (at + 5 > data.length) return `record ${out.length + 1} is cut short in its header`;
     const flags = data[at]!;
     const length = data.readUInt32LE(at + 1);
+    if (at + 5 + length > data.length) return `record ${out.length + 1} says ${length} bytes, the block holds ${data.length - at - 5} more`;
     const bytes = data.subarray(at + 5, at + 5 + length);
     at += 5 + length;
-    const raw = flags & AS_JSON_STRING ? (JSON.parse(bytes.toString('utf8')) as string) : decodeText(bytes);
+    let raw: string;
+    try {
+      raw = flags & AS_JSON_STRING ? (JSON.parse(bytes.toString('utf8')) as string) : decodeText(bytes);
+    } catch {
+      return `record ${out.length + 1} is not the JSON string its flags say`;
+    }
     out.push({ raw, format: flags & JSON_FORMAT ? 'json' : 'key_value' });
   }
   return out;
+}
+
+/** The records of block `id`; a DamagedBlockError names the block and what is wrong with it. */
+export function unpackRecords(block: Buffer, id = 0): StoredRecord[] {
+  const records = parseRecords(block);
+  if (typeof records === 'string') throw new DamagedBlockError(id, records);
+  return records;
 }

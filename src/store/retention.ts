@@ -7,6 +7,7 @@
 import type Database from 'better-sqlite3';
 import { type IndexedFields, textKey } from './documents.js';
 import { EventReader, ROLE, STORED_COLUMNS, type StoredRow } from './event-rows.js';
+import { DamagedBlocks } from './record-blocks.js';
 import { MimelogError } from '../util/errors.js';
 
 const DAY_MS = 86_400_000;
@@ -28,6 +29,8 @@ const VACUUM_PAGES = 500;
 export interface RetentionResult {
   readonly cutoffMs: number;
   readonly eventsRemoved: number;
+  /** Of them, events whose record block was damaged: removed by their rows alone (their records could not be read). */
+  readonly damagedEventsRemoved: number;
   readonly batches: number;
   /** The longest one batch's transaction took: how long ingest may have waited. */
   readonly longestBatchMs: number;
@@ -46,6 +49,68 @@ export function checkRetainDays(days: number): void {
 
 /** The oldest time a Date can hold (ECMAScript's range), in ms. */
 const MIN_TIME_MS = -8.64e15;
+
+/**
+ * One retention pass at a time per store: the pass holds a lease (two rows of `counters`, taken in
+ * a write transaction) and renews it as it works. A second pass would delete the events the first
+ * one is about to read, and their blocks with them; it is refused, plainly. A lease whose process
+ * is gone (on this host) or that was not renewed for `LEASE_STALE_MS` is taken over.
+ */
+const LEASE = { pid: 'retention_pass_pid', beat: 'retention_pass_beat' } as const;
+const LEASE_STALE_MS = 60_000;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+class RetentionLease {
+  private readonly read: Database.Statement;
+  private readonly write: Database.Statement;
+  private readonly drop: Database.Statement;
+
+  constructor(private readonly db: Database.Database) {
+    this.read = db.prepare(`SELECT (SELECT value FROM counters WHERE name = '${LEASE.pid}') AS pid, (SELECT value FROM counters WHERE name = '${LEASE.beat}') AS beat`);
+    this.write = db.prepare('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value');
+    this.drop = db.prepare(`DELETE FROM counters WHERE name IN ('${LEASE.pid}', '${LEASE.beat}') AND (SELECT value FROM counters WHERE name = '${LEASE.pid}') = ?`);
+  }
+
+  take(): void {
+    // Two passes of one process (a service and a test) share the pid: they are told apart here.
+    if (RetentionLease.held.has(this.db.name)) throw new MimelogError('retention', 'another retention pass of this process is running on this store: this one removed nothing');
+    this.db.transaction(() => {
+      const held = this.read.get() as { pid: number | null; beat: number | null };
+      if (held.pid !== null && held.pid !== process.pid && held.beat !== null && Date.now() - held.beat < LEASE_STALE_MS && processAlive(held.pid)) {
+        throw new MimelogError('retention', `another retention pass is running on this store (process ${held.pid}, active ${Math.round((Date.now() - held.beat) / 1000)} s ago): this one removed nothing; run it again once that one has ended`);
+      }
+      this.renew();
+    }).immediate();
+    RetentionLease.held.add(this.db.name);
+  }
+
+  private static readonly held = new Set<string>();
+
+  /** Called inside the pass's own write transactions. */
+  renew(): void {
+    this.write.run(LEASE.pid, process.pid);
+    this.write.run(LEASE.beat, Date.now());
+  }
+
+  release(): void {
+    RetentionLease.held.delete(this.db.name);
+    this.drop.run(process.pid);
+  }
+}
+
+/** SQLite's "database is locked" said as what it means for a retention pass. */
+function plainBusy(err: unknown): unknown {
+  if ((err as { code?: string }).code !== 'SQLITE_BUSY') return err;
+  return new MimelogError('retention', 'the store stayed locked by another writer for longer than its busy timeout (a `retain --compact` rewriting it, or another long write): this pass stopped after what it had removed; run it again later');
+}
 
 /** Bytes the store's pages hold (the file's pages less its free ones). */
 export function bytesInUse(db: Database.Database): number {
@@ -68,6 +133,24 @@ export async function retain(
   db: Database.Database, days: number, options: { now?: number; stop?: AbortSignal } = {},
 ): Promise<RetentionResult> {
   checkRetainDays(days);
+  const lease = new RetentionLease(db);
+  try {
+    lease.take();
+  } catch (err) {
+    throw plainBusy(err);
+  }
+  try {
+    return await retainLeased(db, days, lease, options);
+  } catch (err) {
+    throw plainBusy(err);
+  } finally {
+    lease.release();
+  }
+}
+
+async function retainLeased(
+  db: Database.Database, days: number, lease: RetentionLease, options: { now?: number; stop?: AbortSignal },
+): Promise<RetentionResult> {
   const cutoffMs = (options.now ?? Date.now()) - days * DAY_MS;
   // Never record a pass whose cutoff no date can hold: every report of the store reads it back.
   if (!Number.isFinite(cutoffMs) || cutoffMs < MIN_TIME_MS) throw new MimelogError('retention', `retention of ${days} days gives a cutoff before the earliest date`);
@@ -77,6 +160,10 @@ export async function retain(
   const unaddress = db.prepare(`DELETE FROM event_addresses WHERE (address, event, role) IN (
     SELECT a.code, j.value ->> 1, j.value ->> 2 FROM json_each(?) j JOIN addresses a ON a.address = j.value ->> 0)`);
   const unindicate = db.prepare('DELETE FROM event_indicators WHERE key = ? AND event = ?');
+  // An event of a damaged block has no document to say its addresses and indicators: its rows are
+  // found by a scan instead (slow, and only for such events).
+  const unaddressUnread = db.prepare('DELETE FROM event_addresses WHERE event IN (SELECT value FROM json_each(?))');
+  const unindicateUnread = db.prepare('DELETE FROM event_indicators WHERE event IN (SELECT value FROM json_each(?))');
   const uncount = db.prepare(`UPDATE event_counts SET events = events - removed.n
     FROM (SELECT (e.ts - ((e.ts % 3600000) + 3600000) % 3600000) / 3600000 AS hour, t.name AS log_type, s.name AS type_source, count(*) AS n
           FROM events e JOIN names t ON t.code = e.type JOIN names s ON s.code = e.type_source WHERE e.rowid IN (SELECT value FROM json_each(?)) GROUP BY 1, 2, 3) AS removed
@@ -89,11 +176,17 @@ export async function retain(
   const remove = db.prepare('DELETE FROM events WHERE rowid IN (SELECT value FROM json_each(?))');
   const record = db.prepare('INSERT INTO retention_passes (ran_at, cutoff_ms, events_removed) VALUES (?, ?, ?)');
   const bumpRemoved = db.prepare("INSERT INTO counters (name, value) VALUES ('retention_removed', ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value");
-  const batch = db.transaction((rows: StoredRow[], fields: IndexedFields[]) => {
+  const batch = db.transaction((rows: StoredRow[], fields: (IndexedFields | undefined)[]) => {
+    lease.renew();
     const rowids = JSON.stringify(rows.map((r) => r.rowid));
     unindex.run(rowids);
-    unaddress.run(JSON.stringify(rows.flatMap((r, i) => [...fields[i]!.from.map((a) => [a, r.rowid, ROLE.from]), ...fields[i]!.to.map((a) => [a, r.rowid, ROLE.to])])));
-    rows.forEach((r, i) => { for (const v of fields[i]!.indicators) unindicate.run(textKey('indicator', v), r.rowid); });
+    unaddress.run(JSON.stringify(rows.flatMap((r, i) => [...(fields[i]?.from ?? []).map((a) => [a, r.rowid, ROLE.from]), ...(fields[i]?.to ?? []).map((a) => [a, r.rowid, ROLE.to])])));
+    rows.forEach((r, i) => { for (const v of fields[i]?.indicators ?? []) unindicate.run(textKey('indicator', v), r.rowid); });
+    const unread = JSON.stringify(rows.filter((_, i) => fields[i] === undefined).map((r) => r.rowid));
+    if (unread !== '[]') {
+      unaddressUnread.run(unread);
+      unindicateUnread.run(unread);
+    }
     uncount.run(rowids);
     dropEmptyCounts.run();
     unblock.run(rowids);
@@ -105,11 +198,13 @@ export async function retain(
   let eventsRemoved = 0;
   let batches = 0;
   let longestBatchMs = 0;
-  const reader = new EventReader(db);
+  // A damaged block must not stop retention for good: its events go by their rows, and the block with the last of them.
+  const damaged = new DamagedBlocks();
+  const reader = new EventReader(db, damaged);
   while (!options.stop?.aborted) {
     const rows = oldest.all(cutoffMs, BATCH) as StoredRow[];
     if (rows.length === 0) break;
-    const fields = rows.map((r) => reader.rebuild(r).fields);
+    const fields = rows.map((r) => reader.rebuildOrSkip(r)?.fields);
     const t0 = performance.now();
     eventsRemoved += batch.immediate(rows, fields);
     batches++;
@@ -125,8 +220,9 @@ export async function retain(
   if ((db.pragma('auto_vacuum', { simple: true }) as number) === 2) {
     while (!options.stop?.aborted && (db.pragma('freelist_count', { simple: true }) as number) > 0) {
       db.pragma(`incremental_vacuum(${VACUUM_PAGES})`);
+      lease.renew();
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
-  return { cutoffMs, eventsRemoved, batches, longestBatchMs: Math.round(longestBatchMs), bytesBefore, bytesAfter: bytesInUse(db) };
+  return { cutoffMs, eventsRemoved, damagedEventsRemoved: damaged.skippedEvents, batches, longestBatchMs: Math.round(longestBatchMs), bytesBefore, bytesAfter: bytesInUse(db) };
 }

@@ -4,8 +4,8 @@
  * (`exitStatus`, the README's table). The CLI prints a `MimelogError` as its one-line message; any
  * other error is unexpected and is printed with its name.
  */
-
 import { maskSecrets } from '../log/secrets.js';
+import { printable, printableLines } from './terminal-text.js';
 
 /** Exit statuses, documented in the README. */
 export const EXIT = { ok: 0, failure: 1, deadLettered: 2, interrupted: 3, gap: 4 } as const;
@@ -23,6 +23,7 @@ export const ERROR_KINDS = {
   source: 'the Mimecast API, which stopped the collection',
   search_engine: 'the search engine or its settings',
   console: 'the web console',
+  output: 'standard output (the file or disk it is written to)',
 } as const;
 export type ErrorKind = keyof typeof ERROR_KINDS;
 
@@ -38,6 +39,7 @@ const EXIT_OF_KIND: Readonly<Record<ErrorKind, ExitStatus>> = {
   source: EXIT.failure,
   search_engine: EXIT.failure,
   console: EXIT.failure,
+  output: EXIT.failure,
 };
 
 export class MimelogError extends Error {
@@ -124,11 +126,13 @@ export function exitStatus(err: unknown): ExitStatus {
  * registered secret is masked, in every encoding (log/secrets.ts).
  */
 export function errorText(err: unknown): string {
-  return maskSecrets(unmaskedErrorText(err));
+  // Secrets are masked first (in every encoding), then a message that may quote a server's answer,
+  // a file name or a record is made printable: shown, never sent to the terminal as control codes.
+  if (err instanceof ConfigError) return printableLines(maskSecrets(err.message));
+  return printable(maskSecrets(rawErrorText(err)));
 }
 
-function unmaskedErrorText(err: unknown): string {
-  if (err instanceof ConfigError) return err.message;
+function rawErrorText(err: unknown): string {
   if (err instanceof MimelogError) return err.message.split('\n')[0]!;
   if (err instanceof Error) return `${err.name === 'Error' ? '' : `${err.name}: `}${err.message.split('\n')[0]}`;
   return String(err);

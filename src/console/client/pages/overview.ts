@@ -1,4 +1,4 @@
-/** Overview: the numbers that prove nothing was lost, and events per hour. Equal to `stats --json`. */
+/** Overview: the numbers that prove nothing was lost, and events per hour. Equal to `stats --json` (checkpoints summarised). */
 import type { Overview } from '../../../store/overview.js';
 import { get } from '../api.js';
 import { barChart } from '../charts.js';
@@ -50,6 +50,7 @@ export async function overviewPage(): Promise<Child[]> {
   out.push(h('h2', {}, 'Horizon headroom'));
   if (o.headroom.length === 0) out.push(h('p', { class: 'muted' }, 'No Mimecast API source in this store: local files never age out.'));
   else {
+    if (o.headroom_total > o.headroom.length) out.push(h('p', { class: 'muted' }, `The ${num(o.headroom.length)} of ${num(o.headroom_total)} API checkpoints with the least headroom.`));
     out.push(table(['source', 'feed', 'horizon', 'checkpoint age', 'headroom', 'state'], o.headroom.map((r) => {
       const state = r.headroom_seconds <= 0 ? 'failing' : r.headroom_seconds < r.horizon_hours * 3600 * WARN_SHARE ? 'degraded' : 'ok';
       return [h('td', {}, r.source), h('td', {}, r.feed), h('td', {}, `${r.horizon_hours} h`), h('td', {}, duration(r.checkpoint_age_seconds)),
@@ -76,10 +77,20 @@ export async function overviewPage(): Promise<Child[]> {
   if (Object.keys(s.schema_drift_keys).length) {
     out.push(h('h2', {}, 'Keys Mimecast sent that the mapping does not know'), table(['key', ['seen', 'num']], Object.entries(s.schema_drift_keys).map(([k, n]) => [h('td', {}, k), h('td', { class: 'num' }, num(n))])));
   }
-  if (s.checkpoints.length) {
-    out.push(h('h2', {}, 'Checkpoints'), table(['source', ['position', 'num'], 'complete', 'updated'], s.checkpoints.map((c) => [
-      h('td', {}, c.source), h('td', { class: 'num' }, num(c.position)), h('td', {}, c.complete ? 'yes' : 'no'), h('td', {}, time(c.updated_at)),
-    ])));
+  const cp = o.checkpoints;
+  if (cp.total > 0) {
+    // A spool has a checkpoint per file: per kind, then the few that need a look (the full list: `stats --json`).
+    out.push(h('h2', {}, `Checkpoints (${num(cp.total)})`),
+      table(['source kind', ['checkpoints', 'num'], ['complete', 'num'], ['incomplete', 'num'], 'oldest update', 'newest update'], cp.by_kind.map((k) => [
+        h('td', {}, k.kind), h('td', { class: 'num', 'data-checkpoint-kind': k.kind }, num(k.checkpoints)), h('td', { class: 'num' }, num(k.complete)),
+        h('td', { class: 'num' }, num(k.checkpoints - k.complete)), h('td', {}, time(k.oldest_update)), h('td', {}, time(k.newest_update)),
+      ]), { 'aria-label': 'checkpoints by source kind' }),
+      h('p', { class: 'muted' }, cp.total > cp.needing_attention.length
+        ? `The ${num(cp.needing_attention.length)} of ${num(cp.total)} needing a look first: incomplete ones, then those updated longest ago. `
+        : 'Incomplete ones first, then those updated longest ago. ', h('code', {}, 'mimelog stats --json'), ' lists them all.'),
+      table(['source', ['position', 'num'], 'complete', 'updated'], cp.needing_attention.map((c) => [
+        h('td', {}, c.source), h('td', { class: 'num' }, num(c.position)), h('td', {}, c.complete ? 'yes' : 'no'), h('td', {}, time(c.updated_at)),
+      ]), { 'aria-label': 'checkpoints needing a look' }));
   }
   return out;
 }

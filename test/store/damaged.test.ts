@@ -1,0 +1,142 @@
+/**
+ * A damaged record block names itself and what is wrong, says what to do, and stops nothing else:
+ * export and search give every other event and list what they left out; retain removes past it.
+ * Two retention passes never race: the second is refused plainly, a locked store is said as such.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { copyFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { takeEvents, toKeyValueLine } from '../../src/simulator/generate.js';
+import { lines, runCli, tempDir } from '../support/helpers.js';
+
+const dir = tempDir('damaged');
+/** A store of 3,000 events from January 2026 (all older than any retention), never changed: each test copies it. */
+const pristine = join(dir, 'pristine.db');
+const TOTAL = 3000;
+let copies = 0;
+
+function copy(): string {
+  const db = join(dir, `s${copies++}.db`);
+  copyFileSync(pristine, db);
+  return db;
+}
+
+function sql<T>(db: string, text: string, ...params: unknown[]): T[] {
+  const d = new Database(db);
+  try {
+    const s = d.prepare(text);
+    return (s.reader ? s.all(...params) : (s.run(...params), [])) as T[];
+  } finally {
+    d.close();
+  }
+}
+
+/** Damages block 3 as a disk would: its bytes no longer inflate. Returns how many events it held. */
+function damageBlock(db: string): number {
+  sql(db, "UPDATE record_blocks SET records = X'deadbeef00112233' WHERE rowid = 3");
+  return sql<{ n: number }>(db, 'SELECT count(*) AS n FROM events WHERE block = 3')[0]!.n;
+}
+
+before(async () => {
+  const file = join(dir, 'in.log');
+  writeFileSync(file, takeEvents({ seed: 8, startMs: Date.UTC(2026, 0, 1) }, TOTAL).map(toKeyValueLine).join('\n'));
+  const r = await runCli(['ingest', '--workers', '1', '--db', pristine, file]);
+  assert.equal(r.code, 0, r.stderr);
+  sql(pristine, 'PRAGMA wal_checkpoint(TRUNCATE)');
+});
+
+describe('a damaged record block', () => {
+  it('export and search skip it, name it with its events, give advice, exit 1; the rest is all there', async () => {
+    const db = copy();
+    const lost = damageBlock(db);
+    assert.ok(lost > 0);
+    const exported = await runCli(['export', '--db', db]);
+    const found = await runCli(['search', '--db', db, '--limit', String(TOTAL), '--json']);
+    for (const [name, r] of Object.entries({ exported, found })) {
+      assert.equal(r.code, 1, `${name}: ${r.stderr}`);
+      assert.equal(lines(r.stdout).length, TOTAL - lost, name);
+      for (const l of lines(r.stdout)) JSON.parse(l);
+      assert.match(r.stderr, new RegExp(`left out ${lost} events whose record blocks are damaged`));
+      assert.match(r.stderr, /record block 3: its compressed bytes do not inflate \(invalid block type\) \(\d+ events, 2026-01-01T\S+ to 2026-01-01T\S+\)/);
+      assert.match(r.stderr, /`mimelog check` lists every damaged block/);
+    }
+  });
+
+  it('a command that needs one of its events says which block and what to do', async () => {
+    const db = copy();
+    damageBlock(db);
+    // trace by an address shared by that block's events: the first recipient of one of them.
+    const address = sql<{ a: string }>(db, 'SELECT a.address AS a FROM event_addresses ea JOIN addresses a ON a.code = ea.address JOIN events e ON e.rowid = ea.event WHERE e.block = 3 LIMIT 1')[0]!.a;
+    const r = await runCli(['trace', '--db', db, address]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^mimelog: record block 3 is damaged: its compressed bytes do not inflate \(invalid block type\); it held the records of \d+ events from .* `mimelog check` lists every damaged block/m);
+    assert.doesNotMatch(r.stderr, /^mimelog: (invalid block type|Error)/m);
+  });
+
+  it('retain removes its events by their rows and the block with them; check is clean afterwards', async () => {
+    const db = copy();
+    const lost = damageBlock(db);
+    const damaged = await runCli(['check', '--db', db]);
+    assert.equal(damaged.code, 1);
+    assert.match(damaged.stderr, /record block 3 cannot be read: its compressed bytes do not inflate \(invalid block type\)\n`mimelog check` lists every damaged block/);
+    const r = await runCli(['retain', '--days', '8', '--db', db, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout) as { eventsRemoved: number; damagedEventsRemoved: number };
+    assert.equal(result.eventsRemoved, TOTAL);
+    assert.equal(result.damagedEventsRemoved, lost);
+    assert.deepEqual(sql(db, 'SELECT (SELECT count(*) FROM record_blocks) AS blocks, (SELECT count(*) FROM event_addresses) AS addresses, (SELECT count(*) FROM event_indicators) AS indicators'), [{ blocks: 0, addresses: 0, indicators: 0 }]);
+    const check = await runCli(['check', '--db', db]);
+    assert.equal(check.code, 0, check.stderr);
+  });
+});
+
+describe('two retention passes', () => {
+  it('a pass while another one runs is refused plainly and removes nothing', async () => {
+    const db = copy();
+    // Another process (alive) holds the lease and renewed it just now.
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+    try {
+      sql(db, "INSERT INTO counters (name, value) VALUES ('retention_pass_pid', ?), ('retention_pass_beat', ?)", other.pid, Date.now());
+      const r = await runCli(['retain', '--days', '8', '--db', db]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^mimelog: another retention pass is running on this store \\(process ${other.pid}, active \\d+ s ago\\): this one removed nothing`, 'm'));
+      assert.doesNotMatch(r.stderr, /damaged|missing/);
+      assert.equal(sql<{ n: number }>(db, 'SELECT count(*) AS n FROM events')[0]!.n, TOTAL);
+    } finally {
+      other.kill();
+    }
+    // Once that process is gone, its lease is taken over.
+    await new Promise((r) => other.once('exit', r));
+    const after = await runCli(['retain', '--days', '8', '--db', db]);
+    assert.equal(after.code, 0, after.stderr);
+    assert.deepEqual(sql(db, "SELECT name FROM counters WHERE name LIKE 'retention_pass_%'"), []);
+  });
+
+  it('two passes started together: never a report of damage, every event removed once, the counts agree', async () => {
+    const db = copy();
+    const [a, b] = await Promise.all([runCli(['retain', '--days', '8', '--db', db]), runCli(['retain', '--days', '8', '--db', db])]);
+    for (const r of [a, b]) {
+      assert.ok(r.code === 0 || /another retention pass is running/.test(r.stderr), r.stderr);
+      assert.doesNotMatch(r.stderr, /damaged|missing/);
+    }
+    assert.deepEqual(sql(db, 'SELECT (SELECT count(*) FROM events) AS events, (SELECT coalesce(sum(events), 0) FROM event_counts) AS counted, (SELECT count(*) FROM record_blocks) AS blocks'), [{ events: 0, counted: 0, blocks: 0 }]);
+    assert.equal((await runCli(['check', '--db', db])).code, 0);
+  });
+
+  it('a store locked by another writer beyond the busy timeout is said plainly', { timeout: 60_000 }, async () => {
+    const db = copy();
+    const holder = new Database(db);
+    holder.exec('BEGIN IMMEDIATE');
+    try {
+      const r = await runCli(['retain', '--days', '8', '--db', db]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /^mimelog: the store stayed locked by another writer/m);
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+  });
+});
