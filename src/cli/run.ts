@@ -81,7 +81,7 @@ function spoolStarter(c: ServiceConfig, s: SpoolSourceConfig, once: boolean): So
   const options = { path: s.path, pollIntervalMs: s.poll_interval_s * 1000, once, limits: limitsFrom(o), exclude: [c.store, `${c.store}-wal`, `${c.store}-shm`, `${c.store}-journal`] };
   return {
     name: s.name, kind: s.kind, checkpointNames: [],
-    start: (deps) => driveFiles(new Driver(transformer, deps.sink, { kind: 'file', workers }), (publisher) => runSpool(options, publisher, (path) => deps.store.registry.checkpoint(path), deps.log, deps.stop)),
+    start: (deps) => driveFiles(new Driver(transformer, deps.sink, { kind: 'file', workers }), (publisher) => runSpool(options, publisher, (path) => deps.store.registry.checkpoint(path), deps.log, deps.stop, deps.observe)),
   };
 }
 

@@ -7,7 +7,9 @@
  * (they never end), and the store's own files are never read as input.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { closeSync, constants, createReadStream, openSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { Readable } from 'node:stream';
 import { open, readdir, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -36,6 +38,24 @@ async function fileIdentity(path: string): Promise<string> {
     return `head:${createHash('sha256').update(head).digest('hex').slice(0, 32)}`;
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * A named pipe, opened without waiting for a writer (O_NONBLOCK) and read through the event loop:
+ * a plain open would block a thread-pool thread until a writer comes, and nothing (not SIGTERM)
+ * could end the run meanwhile. Read this way it still waits for a writer, and a stop ends it at once.
+ */
+function fifoStream(path: string): Readable {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    return new Socket({ fd, readable: true, writable: false }); // throws when the path is no pipe any more
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    const failed = new Readable({ read() {} });
+    process.nextTick(() => failed.destroy(err as Error));
+    return failed;
   }
 }
 
@@ -96,7 +116,7 @@ class Walker {
       this.inputs.push({ name: path, open: () => createReadStream(path), identity: () => fileIdentity(path) });
     } else if (info.isFIFO()) {
       // A pipe is read as a stream; probing its head would take the writer's data.
-      this.inputs.push({ name: path, open: () => createReadStream(path), identity: async () => undefined });
+      this.inputs.push({ name: path, open: () => fifoStream(path), identity: async () => undefined });
     } else {
       const reason = `${kindOf(info)}, which never ends; read it through stdin if you mean it`;
       if (named) throw new MimelogError('input', `cannot read ${path}: ${reason}`);
