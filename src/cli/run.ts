@@ -134,6 +134,11 @@ export function registerRun(program: Command): void {
         process.exitCode = EXIT.failure;
         return;
       }
+      if (config.console?.require_token && !config.console.token) {
+        process.stderr.write(`mimelog: config ${o.config}: console.require_token is set but the console has no token (console.token_file)\n`);
+        process.exitCode = EXIT.failure;
+        return;
+      }
       const starters = config.sources.map((s) => starter(config, s, o.once ?? false));
       if (o.check) {
         process.stdout.write(`${o.config}: ok, ${config.sources.length} sources (${config.sources.map((s) => `${s.name}: ${s.kind}`).join(', ')}); sink ${config.sink.kind}; store ${config.store}; listen ${config.listen}\n`);

@@ -161,6 +161,8 @@ export const CONFIG_SCHEMA = z.strictObject({
   console: z.strictObject({
     listen: listenAt('127.0.0.1:8080'),
     token: z.string().min(16, 'at least 16 characters').optional(),
+    /** Refuse to start without a token, on loopback too (every local user can reach a loopback console). */
+    require_token: z.boolean().default(false),
   }).optional(),
   /** A source whose horizon headroom falls under this share of its horizon is degraded. */
   horizon_warning_share: z.number().gt(0).lt(1).default(0.25),
