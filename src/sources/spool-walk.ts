@@ -10,7 +10,8 @@
 import { constants } from 'node:fs';
 import { type FileHandle, lstat, open, readdir, readlink, realpath } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
-import { join, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
+import { MimelogError } from '../util/errors.js';
 
 /** Why an entry is not read: the counter's label, and what the warning says. */
 export const REFUSALS = {
@@ -80,11 +81,20 @@ function errorText(err: unknown): string {
 
 /** Lists the spool (files in name order, recursively; names starting with `.` are a writer's temporary files). */
 export async function listSpool(path: string, exclude: readonly string[]): Promise<SpoolListing> {
-  const root = await realpath(path);
+  let root: string;
+  try {
+    root = await realpath(path);
+    if (!(await lstat(root)).isDirectory()) throw new MimelogError('input', `spool ${path}: not a directory`);
+  } catch (err) {
+    if (err instanceof MimelogError) throw err;
+    throw new MimelogError('input', `spool ${path}: ${errorText(err)}`);
+  }
   const excluded = new Set<string>();
   const excludedPaths = new Set<string>();
   for (const p of exclude) {
-    excludedPaths.add(resolve(p));
+    // By real path (a file the store creates after this listing) and by inode (any other name).
+    const dir = dirname(resolve(p));
+    excludedPaths.add(join(await realpath(dir).catch(() => dir), basename(p)));
     const s = await lstat(p, { bigint: true }).catch(() => undefined);
     if (s) excluded.add(idOf(s));
   }
