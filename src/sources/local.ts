@@ -4,7 +4,8 @@
  * Directories are walked defensively: each real directory and file is read once however many
  * symbolic links lead to it (so link loops end), a dangling link or an unreadable entry is
  * reported and skipped rather than refusing the whole directory, devices and sockets are skipped
- * (they never end), and the store's own files are never read as input.
+ * (they never end), so is a FIFO found in a directory (read one by naming it), and the store's own
+ * files are never read as input.
  */
 import { createHash } from 'node:crypto';
 import { closeSync, constants, createReadStream, openSync } from 'node:fs';
@@ -114,9 +115,12 @@ class Walker {
       for (const n of names) await this.add(join(path, n), false);
     } else if (info.isFile()) {
       this.inputs.push({ name: path, open: () => createReadStream(path), identity: () => fileIdentity(path) });
-    } else if (info.isFIFO()) {
+    } else if (info.isFIFO() && named) {
       // A pipe is read as a stream; probing its head would take the writer's data.
       this.inputs.push({ name: path, open: () => fifoStream(path), identity: async () => undefined });
+    } else if (info.isFIFO()) {
+      // One found in a directory could wait for a writer forever: read only when named.
+      this.skipped.push({ path, reason: 'a FIFO (named pipe) found in a directory; name it to read it' });
     } else {
       const reason = `${kindOf(info)}, which never ends; read it through stdin if you mean it`;
       if (named) throw new MimelogError('input', `cannot read ${path}: ${reason}`);

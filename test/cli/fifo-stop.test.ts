@@ -4,13 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, openSync, writeSync, closeSync, constants } from 'node:fs';
+import { existsSync, openSync, writeFileSync, writeSync, closeSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { takeEvents, toKeyValueLine } from '../../src/simulator/generate.js';
-import { BIN, tempDir } from '../support/helpers.js';
+import { BIN, runCli, tempDir } from '../support/helpers.js';
 
 /** Starts `ingest` on `fifo`, sends SIGTERM once it is running, and says how it ended and how fast. */
 async function ingestStoppedBySigterm(db: string, fifo: string, whileRunning: () => void = () => undefined): Promise<{ code: number | null; ms: number; stderr: string }> {
@@ -66,5 +66,17 @@ describe('ingest on a FIFO', () => {
     const d = new Database(db, { readonly: true });
     assert.equal((d.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n, 5);
     d.close();
+  });
+
+  it('a FIFO found in a directory is skipped with a line (name it to read it), the rest is read', async () => {
+    const dir = tempDir('fifo-dir');
+    const inputs = join(dir, 'in');
+    execFileSync('mkdir', [inputs]);
+    execFileSync('mkfifo', [join(inputs, 'b.pipe')]);
+    writeFileSync(join(inputs, 'a.log'), `${takeEvents({ seed: 32, startMs: Date.UTC(2026, 10, 1) }, 4).map(toKeyValueLine).join('\n')}\n`);
+    const r = await runCli(['ingest', '--db', join(dir, 's.db'), inputs]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /skipped .*b\.pipe: a FIFO \(named pipe\) found in a directory; name it to read it/);
+    assert.match(r.stderr, /4 records from 1 inputs: 4 stored/);
   });
 });
