@@ -4,7 +4,7 @@
  * one warning and a count), never blocks, and never skips a record of a file that changed.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { appendFileSync, linkSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -20,7 +20,7 @@ import { SqliteSink } from '../../src/sinks/sqlite.js';
 import { type SpoolObserver, runSpool } from '../../src/sources/spool.js';
 import { type RefusalReason, listSpool, openSpoolFile } from '../../src/sources/spool-walk.js';
 import { Store } from '../../src/store/store.js';
-import { processInput, tempDir, transformer } from '../support/helpers.js';
+import { BIN, processInput, tempDir, transformer } from '../support/helpers.js';
 
 /** Key-value lines of distinct events (each seed its own events). */
 function records(seed: number, n: number): string {
@@ -276,5 +276,47 @@ describe('spool: a file that changed is read again, never skipped', () => {
     await spool(spoolDir, db);
     await assertAllStored(db, [replacement]);
     assert.ok(readFileSync(path, 'utf8') === replacement);
+  });
+});
+
+describe('mimelog run: a spool with a FIFO and a link out', () => {
+  it('never blocks: /readyz ok, /metrics counts the refusals per reason, SIGTERM ends it with exit 0', async () => {
+    const { dir, spoolDir, db } = setUp('spool-service');
+    writeFileSync(join(dir, 'secret'), 'password=hunter2hunter2\n');
+    symlinkSync(join(dir, 'secret'), join(spoolDir, 'a-secret.log'));
+    execFileSync('mkfifo', [join(spoolDir, 'b-pipe.log')]);
+    const body = records(40, 25);
+    writeFileSync(join(spoolDir, 'c.log'), body);
+    const port = await new Promise<number>((res) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as { port: number }).port;
+        srv.close(() => res(p));
+      });
+    });
+    const config = join(dir, 'run.yaml');
+    writeFileSync(config, `store: ${db}\nlisten: 127.0.0.1:${port}\nsources:\n  - name: drop\n    kind: spool\n    path: ${spoolDir}\n    poll_interval_s: 1\n`);
+    const service = spawn(process.execPath, [BIN, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    service.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    const exited = new Promise<number | null>((res) => service.once('exit', (code) => res(code)));
+    try {
+      let metrics = '';
+      for (let i = 0; i < 100 && !/reason="fifo"/.test(metrics); i++) {
+        await new Promise((res) => setTimeout(res, 100));
+        metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
+      }
+      assert.match(metrics, /^mimelog_spool_refused_total\{source="drop",reason="fifo"\} 1$/m, err);
+      assert.match(metrics, /^mimelog_spool_refused_total\{source="drop",reason="link_outside"\} 1$/m);
+      const ready = await (await fetch(`http://127.0.0.1:${port}/readyz`)).json() as { status: string };
+      assert.equal(ready.status, 'ok');
+      await new Promise((res) => setTimeout(res, 1500)); // another poll: refused again, not counted again
+      assert.match(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), /^mimelog_spool_refused_total\{source="drop",reason="fifo"\} 1$/m);
+    } finally {
+      service.kill('SIGTERM');
+    }
+    assert.equal(await Promise.race([exited, new Promise((res) => setTimeout(res, 10_000, 'hung').unref())]), 0, err.slice(-1500));
+    await assertAllStored(db, [body]);
+    assert.equal(count(db, 'SELECT count(*) AS n FROM dead_letters'), 0);
+    assert.doesNotMatch(err, /hunter2/);
   });
 });
