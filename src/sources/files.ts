@@ -45,7 +45,8 @@ export async function publishFiles(inputs: readonly LocalInput[], publisher: Pub
       // first byte ends like an empty input: the stop, not the batch, says it was not read.)
       if ((batch.interrupted || options.signal?.aborted) && batch.items.length === 0) break;
       const skip = options.resumeAfter?.(batch.source, identity);
-      const items = skip === undefined ? batch.items : batch.items.filter((i) => i.position > skip);
+      // A failure of the whole input (position 0) is about the input as it is now: never skipped.
+      const items = skip === undefined ? batch.items : batch.items.filter((i) => i.position > skip || i.wholeInput);
       // A resumed stretch with nothing new moves nothing: its checkpoint stays as it was.
       if (skip !== undefined && items.length === 0 && !batch.last && !batch.interrupted) continue;
       await publisher.publish({

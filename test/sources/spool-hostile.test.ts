@@ -261,6 +261,18 @@ describe('spool: a file that changed is read again, never skipped', () => {
     await assertAllStored(db, [body]);
   });
 
+  it('a file read on that now fails as a whole keeps that failure as a dead letter (it is not skipped as an old position)', async () => {
+    const { spoolDir, db } = setUp('spool-whole');
+    const path = join(spoolDir, 'doc.json');
+    // An API 1.0 json document, pretty-printed: no line of it is a record by itself.
+    writeFileSync(path, '{\n"type": "MTA",\n"data": [{"datetime": "2026-11-01T00:00:00+0000",\n"aCode": "abc", "Act": "Acc"}]\n}\n');
+    await spool(spoolDir, db);
+    assert.equal(count(db, 'SELECT count(*) AS n FROM dead_letters'), 0);
+    appendFileSync(path, '{"type": "MTA", "data": [{"aCode":'); // a writer that appends instead of renaming
+    await spool(spoolDir, db);
+    assert.equal(count(db, 'SELECT count(*) AS n FROM dead_letters WHERE position = 0'), 1, 'the broken document is a dead letter, with its bytes');
+  });
+
   it('an identity stored by an older version means a re-read, not a skip', async () => {
     const { spoolDir, db } = setUp('spool-legacy');
     const path = join(spoolDir, 'drop.log');
