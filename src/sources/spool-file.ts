@@ -3,17 +3,18 @@
  * modification time alone (`rsync -a` and `mv` bring files with older times; a line appended in
  * the same second as a commit keeps the time). Each commit stores, as the checkpoint's identity,
  * what the reader had seen when the unit was published: device and inode, the bytes read so far,
- * the complete lines among them, a digest of the first 64 KiB and of the 4 KiB just before that
- * point, and the file's modification and change times.
+ * the complete lines among them, a digest of the first 64 KiB, of the 4 KiB just before that
+ * point and of all of them, and the file's modification and change times.
  *
  * The next poll decides from the file as it is now:
  * - the same inode, as long as it was, unchanged head and tail, same times, read to its end: not read;
- * - the same inode, at least as long, unchanged head and tail: read on after the complete lines
- *   committed (the rest of a line caught half-written is read again);
+ * - the same inode, at least as long, every byte read before unchanged (checked against the digest
+ *   of all of them: the file is read anyway): read on after the complete lines committed (the rest
+ *   of a line caught half-written is read again);
  * - anything else (another inode, shorter, a digest differs, an identity of an older version, an
  *   archive): read whole. Duplicates drop by id downstream, so a doubt costs time, never a record.
  */
-import { createHash } from 'node:crypto';
+import { type Hash, createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 
@@ -32,25 +33,28 @@ export interface FileSeen {
   readonly lines: number | undefined;
   readonly head: string;
   readonly tail: string;
+  /** A digest of every byte read (checked before reading on, when the file is read anyway). */
+  readonly prefix: string;
   readonly mtimeNs: bigint;
   readonly ctimeNs: bigint;
 }
 
 export function formatIdentity(s: FileSeen): string {
-  return `${VERSION} dev=${s.dev} ino=${s.ino} bytes=${s.bytes} lines=${s.lines ?? '-'} head=${s.head} tail=${s.tail} mtime=${s.mtimeNs} ctime=${s.ctimeNs}`;
+  return `${VERSION} dev=${s.dev} ino=${s.ino} bytes=${s.bytes} lines=${s.lines ?? '-'} head=${s.head} tail=${s.tail} prefix=${s.prefix} mtime=${s.mtimeNs} ctime=${s.ctimeNs}`;
 }
 
 /** The identity a spool commit stored, or undefined for anything else (an older format, `ingest`'s): a doubt. */
 export function parseIdentity(text: string | null | undefined): FileSeen | undefined {
-  const m = /^spool1 dev=(\d+) ino=(\d+) bytes=(\d+) lines=(\d+|-) head=([0-9a-f]+) tail=([0-9a-f]+) mtime=(\d+) ctime=(\d+)$/.exec(text ?? '');
+  const m = /^spool1 dev=(\d+) ino=(\d+) bytes=(\d+) lines=(\d+|-) head=([0-9a-f]+) tail=([0-9a-f]+) prefix=([0-9a-f]+) mtime=(\d+) ctime=(\d+)$/.exec(text ?? '');
   if (!m) return undefined;
   return {
     dev: BigInt(m[1]!), ino: BigInt(m[2]!), bytes: Number(m[3]), lines: m[4] === '-' ? undefined : Number(m[4]),
-    head: m[5]!, tail: m[6]!, mtimeNs: BigInt(m[7]!), ctimeNs: BigInt(m[8]!),
+    head: m[5]!, tail: m[6]!, prefix: m[7]!, mtimeNs: BigInt(m[8]!), ctimeNs: BigInt(m[9]!),
   };
 }
 
-const digest = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex').slice(0, 32);
+const hex = (hash: Hash) => hash.digest('hex').slice(0, 32);
+const digest = (bytes: Buffer) => hex(createHash('sha256').update(bytes));
 
 function isArchive(head: Buffer): boolean {
   return (head[0] === 0x1f && head[1] === 0x8b) || (head[0] === 0x50 && head[1] === 0x4b);
@@ -72,6 +76,18 @@ async function digestsAt(handle: FileHandle, bytes: number): Promise<{ head: str
   const tailFrom = Math.max(0, bytes - TAIL_BYTES);
   const [head, tail] = await Promise.all([readAt(handle, 0, Math.min(bytes, HEAD_BYTES)), readAt(handle, tailFrom, bytes - tailFrom)]);
   return { head: digest(head), tail: digest(tail) };
+}
+
+/** The digest of the file's first `bytes` now (read again: the file is about to be read anyway). */
+async function prefixDigest(handle: FileHandle, bytes: number): Promise<string> {
+  const hash = createHash('sha256');
+  for (let at = 0; at < bytes;) {
+    const chunk = await readAt(handle, at, Math.min(CHUNK_BYTES, bytes - at));
+    if (chunk.length === 0) break;
+    hash.update(chunk);
+    at += chunk.length;
+  }
+  return hex(hash);
 }
 
 export type ReadPlan =
@@ -98,7 +114,9 @@ export async function planRead(handle: FileHandle, now: BigIntStats, cp: FileChe
   const untouched = now.size === BigInt(before.bytes) && now.mtimeNs === before.mtimeNs && now.ctimeNs === before.ctimeNs;
   if (cp.complete && untouched) return { kind: 'skip' };
   const after = Math.min(cp.position, before.lines ?? 0);
-  return after > 0 ? { kind: 'resume', after } : { kind: 'whole', why: before.lines === undefined ? 'an archive' : 'nothing complete read yet' };
+  if (after === 0) return { kind: 'whole', why: before.lines === undefined ? 'an archive' : 'nothing complete read yet' };
+  if ((await prefixDigest(handle, before.bytes)) !== before.prefix) return { kind: 'whole', why: 'rewritten' };
+  return { kind: 'resume', after };
 }
 
 /** Reads an opened file from its start, keeping what its identity needs as the bytes pass. */
@@ -108,6 +126,7 @@ export class TrackedRead {
   private readonly headParts: Buffer[] = [];
   private headLength = 0;
   private tail = Buffer.alloc(0);
+  private readonly prefix = createHash('sha256');
 
   constructor(private readonly handle: FileHandle, private readonly opened: BigIntStats) {}
 
@@ -122,6 +141,7 @@ export class TrackedRead {
 
   private see(chunk: Buffer): void {
     this.bytes += chunk.length;
+    this.prefix.update(chunk);
     for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1)) this.newlines++;
     if (this.headLength < HEAD_BYTES) {
       const piece = chunk.subarray(0, HEAD_BYTES - this.headLength);
@@ -137,7 +157,7 @@ export class TrackedRead {
     const head = Buffer.concat(this.headParts);
     return formatIdentity({
       dev: this.opened.dev, ino: this.opened.ino, bytes: this.bytes, lines: isArchive(head) ? undefined : this.newlines,
-      head: digest(head), tail: digest(this.tail), mtimeNs: now.mtimeNs, ctimeNs: now.ctimeNs,
+      head: digest(head), tail: digest(this.tail), prefix: hex(this.prefix.copy()), mtimeNs: now.mtimeNs, ctimeNs: now.ctimeNs,
     });
   }
 }

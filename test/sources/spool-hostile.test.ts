@@ -249,6 +249,20 @@ describe('spool: a file that changed is read again, never skipped', () => {
     await assertAllStored(db, [prefix, regrown]);
   });
 
+  it('a file rewritten in its middle only (same head, same bytes before the point read to), then grown, is read whole', async () => {
+    const { spoolDir, db } = setUp('spool-middle');
+    const path = join(spoolDir, 'drop.log');
+    const head = records(23, 1000); // over the 64 KiB head
+    const end = records(25, 100); // over the 4 KiB before the point read to
+    writeFileSync(path, head + records(24, 500) + end);
+    await spool(spoolDir, db);
+    const middle = records(26, 500);
+    const grown = records(27, 10);
+    writeFileSync(path, head + middle + end + grown); // rewritten in place: the same inode
+    await spool(spoolDir, db);
+    await assertAllStored(db, [middle, grown]);
+  });
+
   it('a line caught half-written is read again whole once the file grows', async () => {
     const { spoolDir, db } = setUp('spool-half');
     const path = join(spoolDir, 'drop.log');
