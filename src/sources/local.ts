@@ -67,7 +67,8 @@ function kindOf(info: Stats): string {
   return 'not a regular file';
 }
 
-function explain(err: NodeJS.ErrnoException): string {
+/** Why a path could not be read, in words. */
+export function explain(err: NodeJS.ErrnoException): string {
   switch (err.code) {
     case 'ENOENT': return 'no such file or directory (or a dangling symbolic link)';
     case 'EACCES': case 'EPERM': return 'permission denied';

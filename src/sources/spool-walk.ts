@@ -12,6 +12,7 @@ import { type FileHandle, lstat, open, readdir, readlink, realpath } from 'node:
 import type { BigIntStats } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { MimelogError } from '../util/errors.js';
+import { explain } from './local.js';
 
 /** Why an entry is not read: the counter's label, and what the warning says. */
 export const REFUSALS = {
@@ -70,14 +71,7 @@ function refusal(path: string, reason: RefusalReason, why?: string): Refusal {
   return { path, reason, text: why ?? REFUSALS[reason] };
 }
 
-function errorText(err: unknown): string {
-  switch ((err as NodeJS.ErrnoException).code) {
-    case 'ENOENT': return 'no such file or directory (or a dangling symbolic link)';
-    case 'EACCES': case 'EPERM': return 'permission denied';
-    case 'ELOOP': return 'too many levels of symbolic links';
-    default: return (err as Error).message;
-  }
-}
+const errorText = (err: unknown) => explain(err as NodeJS.ErrnoException);
 
 /** Lists the spool (files in name order, recursively; names starting with `.` are a writer's temporary files). */
 export async function listSpool(path: string, exclude: readonly string[]): Promise<SpoolListing> {

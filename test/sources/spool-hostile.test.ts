@@ -316,30 +316,26 @@ describe('mimelog run: a spool with a FIFO and a link out', () => {
     execFileSync('mkfifo', [join(spoolDir, 'b-pipe.log')]);
     const body = records(40, 25);
     writeFileSync(join(spoolDir, 'c.log'), body);
-    const port = await new Promise<number>((res) => {
-      const srv = createServer().listen(0, '127.0.0.1', () => {
-        const p = (srv.address() as { port: number }).port;
-        srv.close(() => res(p));
-      });
-    });
     const config = join(dir, 'run.yaml');
-    writeFileSync(config, `store: ${db}\nlisten: 127.0.0.1:${port}\nsources:\n  - name: drop\n    kind: spool\n    path: ${spoolDir}\n    poll_interval_s: 1\n`);
+    writeFileSync(config, `store: ${db}\nlisten: 127.0.0.1:0\nsources:\n  - name: drop\n    kind: spool\n    path: ${spoolDir}\n    poll_interval_s: 1\n`);
     const service = spawn(process.execPath, [BIN, 'run', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     service.stderr!.on('data', (c: Buffer) => (err += c.toString()));
     const exited = new Promise<number | null>((res) => service.once('exit', (code) => res(code)));
     try {
       let metrics = '';
+      let url: string | undefined;
       for (let i = 0; i < 100 && !/reason="fifo"/.test(metrics); i++) {
         await new Promise((res) => setTimeout(res, 100));
-        metrics = await fetch(`http://127.0.0.1:${port}/metrics`).then((r) => r.text(), () => '');
+        url ??= /"msg":"service listening".*?"url":"([^"]+)"/.exec(err)?.[1]?.replace(/\/$/, '');
+        if (url) metrics = await (await fetch(`${url}/metrics`)).text();
       }
       assert.match(metrics, /^mimelog_spool_refused_total\{source="drop",reason="fifo"\} 1$/m, err);
       assert.match(metrics, /^mimelog_spool_refused_total\{source="drop",reason="link_outside"\} 1$/m);
-      const ready = await (await fetch(`http://127.0.0.1:${port}/readyz`)).json() as { status: string };
+      const ready = await (await fetch(`${url}/readyz`)).json() as { status: string };
       assert.equal(ready.status, 'ok');
       await new Promise((res) => setTimeout(res, 1500)); // another poll: refused again, not counted again
-      assert.match(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text(), /^mimelog_spool_refused_total\{source="drop",reason="fifo"\} 1$/m);
+      assert.match(await (await fetch(`${url}/metrics`)).text(), /^mimelog_spool_refused_total\{source="drop",reason="fifo"\} 1$/m);
     } finally {
       service.kill('SIGTERM');
     }
