@@ -119,7 +119,11 @@ export async function planRead(handle: FileHandle, now: BigIntStats, cp: FileChe
   return { kind: 'resume', after };
 }
 
-/** Reads an opened file from its start, keeping what its identity needs as the bytes pass. */
+/**
+ * Reads an opened file from its start up to its length when opened (a file that a writer keeps
+ * growing faster than it is read does not hold the spool: the next poll reads on), keeping what
+ * its identity needs as the bytes pass.
+ */
 export class TrackedRead {
   private bytes = 0;
   private newlines = 0;
@@ -131,8 +135,9 @@ export class TrackedRead {
   constructor(private readonly handle: FileHandle, private readonly opened: BigIntStats) {}
 
   async *chunks(): AsyncGenerator<Buffer> {
-    for (;;) {
-      const chunk = await readAt(this.handle, this.bytes, CHUNK_BYTES);
+    const length = Number(this.opened.size);
+    while (this.bytes < length) {
+      const chunk = await readAt(this.handle, this.bytes, Math.min(CHUNK_BYTES, length - this.bytes));
       if (chunk.length === 0) return;
       this.see(chunk);
       yield chunk;

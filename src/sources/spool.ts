@@ -76,7 +76,7 @@ export async function runSpool(
     const pass = { started: 0, complete: 0, records: 0 };
     for (const entry of listing.files) {
       if (stop.aborted) break;
-      const read = await readFile(entry, listing, publisher, checkpoint, options, stop);
+      const read = await readSpoolFile(entry, listing, publisher, checkpoint, options, stop);
       if (read === undefined) continue;
       if ('path' in read) {
         refusals.note(read, refusedNow);
@@ -100,7 +100,7 @@ export async function runSpool(
 }
 
 /** Opens, checks and reads one listed file as its checkpoint asks: its report, a refusal, or undefined when there was nothing to read. */
-async function readFile(
+async function readSpoolFile(
   entry: SpoolEntry,
   listing: SpoolListing,
   publisher: Publisher,

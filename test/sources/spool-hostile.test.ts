@@ -266,6 +266,25 @@ describe('spool: a file that changed is read again, never skipped', () => {
     await assertAllStored(db, [middle, grown]);
   });
 
+  it('a file a writer grows faster than it is read does not hold the pass; the next pass reads on', async () => {
+    const { spoolDir, db } = setUp('spool-endless');
+    const path = join(spoolDir, 'drop.log');
+    const first = records(28, 3000);
+    writeFileSync(path, first);
+    const appended: string[] = [];
+    const writer = (): void => {
+      if (appended.length >= 40) return; // bounded, so that a reader that never stops still ends this test
+      appended.push(records(100 + appended.length, 1500));
+      appendFileSync(path, appended.at(-1)!);
+    };
+    const pass = await spool(spoolDir, db, { onPublish: writer });
+    assert.ok(appended.length < 10, `one pass read on while the file kept growing (${appended.length} appends)`);
+    assert.equal(count(db, 'SELECT count(*) AS n FROM events'), 3000, 'the first pass read what was there when it opened the file');
+    assert.equal(pass.filesRead, 1);
+    await spool(spoolDir, db);
+    await assertAllStored(db, [first, ...appended]);
+  });
+
   it('a line caught half-written is read again whole once the file grows', async () => {
     const { spoolDir, db } = setUp('spool-half');
     const path = join(spoolDir, 'drop.log');
