@@ -76,9 +76,11 @@ const errorText = (err: unknown) => explain(err as NodeJS.ErrnoException);
 /** Lists the spool (files in name order, recursively; names starting with `.` are a writer's temporary files). */
 export async function listSpool(path: string, exclude: readonly string[]): Promise<SpoolListing> {
   let root: string;
+  let rootInfo: BigIntStats;
   try {
     root = await realpath(path);
-    if (!(await lstat(root)).isDirectory()) throw new MimelogError('input', `spool ${path}: not a directory`);
+    rootInfo = await lstat(root, { bigint: true });
+    if (!rootInfo.isDirectory()) throw new MimelogError('input', `spool ${path}: not a directory`);
   } catch (err) {
     if (err instanceof MimelogError) throw err;
     throw new MimelogError('input', `spool ${path}: ${errorText(err)}`);
@@ -94,7 +96,7 @@ export async function listSpool(path: string, exclude: readonly string[]): Promi
   }
   const files: SpoolEntry[] = [];
   const refused: Refusal[] = [];
-  const seen = new Set<string>();
+  const seen = new Set<string>([idOf(rootInfo)]); // a link back to the spool itself is not walked again
 
   const visit = async (dir: string, realDir: string): Promise<void> => {
     let names: string[];

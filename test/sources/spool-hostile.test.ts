@@ -117,6 +117,7 @@ describe('spool: only regular files inside the spool are read', () => {
     symlinkSync('/proc/self/environ', join(spoolDir, 'environ.log'));
     symlinkSync(outside, join(spoolDir, 'dir-link'));
     symlinkSync(join(spoolDir, 'sub', 'inner.log'), join(spoolDir, 'a-link-inside.log')); // inside: read (once)
+    symlinkSync(spoolDir, join(spoolDir, 'loop')); // back to the spool: not walked again
     linkSync(join(outside, 'other.log'), join(spoolDir, 'hard.log'));
     execFileSync('mkfifo', [join(spoolDir, 'pipe.log')]);
     const socket = createServer();
