@@ -12,6 +12,7 @@ interface ConsoleCliOptions {
   db: string;
   listen: string;
   tokenFile?: string;
+  requireToken?: boolean;
   allowWrites?: boolean;
 }
 
@@ -46,6 +47,7 @@ export function registerConsole(program: Command): void {
   addDbOption(program.command('console').description('a web console over the embedded store: completeness, search, message trace, who else received it, threats, dead letters'))
     .option('--listen <host:port>', 'where to listen; an address other than loopback needs a token', '127.0.0.1:8080')
     .option('--token-file <path>', `a file (mode 600) holding the access token the console asks for; env ${ENV.consoleToken}`)
+    .option('--require-token', 'refuse to start without a token, on loopback too (a loopback console without one is open to every local user)')
     .option('--allow-writes', 'let the console replay dead letters (read-only otherwise)')
     .action(async (o: ConsoleCliOptions) => {
       const { host, port } = listenAddress(o.listen);
@@ -53,6 +55,9 @@ export function registerConsole(program: Command): void {
       const token = readToken(o);
       if (!loopback && token === undefined) {
         throw new UsageError(`--listen ${o.listen} is reachable from other machines: give the console a token (--token-file or ${ENV.consoleToken})`);
+      }
+      if (o.requireToken && token === undefined) {
+        throw new UsageError(`--require-token: no token given (--token-file or ${ENV.consoleToken})`);
       }
       let store: Store;
       try {

@@ -95,7 +95,7 @@ function spoolStarter(c: ServiceConfig, s: SpoolSourceConfig, once: boolean): So
   const options = { path: s.path, pollIntervalMs: s.poll_interval_s * 1000, once, limits: limitsFrom(o), exclude: [c.store, `${c.store}-wal`, `${c.store}-shm`, `${c.store}-journal`] };
   return {
     name: s.name, kind: s.kind, checkpointNames: [],
-    start: (deps) => driveFiles(new Driver(transformer, deps.sink, { kind: 'file', workers }), (publisher) => runSpool(options, publisher, (path) => deps.store.registry.checkpoint(path), deps.log, deps.stop)),
+    start: (deps) => driveFiles(new Driver(transformer, deps.sink, { kind: 'file', workers }), (publisher) => runSpool(options, publisher, (path) => deps.store.registry.checkpoint(path), deps.log, deps.stop, deps.observe)),
   };
 }
 
@@ -145,6 +145,11 @@ export function registerRun(program: Command): void {
       const config = loadConfig(o.config, process.env);
       if (config.console && !config.console.token && !isLoopback(listenAddress(config.console.listen, 'console.listen').host)) {
         process.stderr.write(`mimelog: config ${o.config}: console.listen ${config.console.listen} is reachable from other machines: give the console a token (console.token_file)\n`);
+        process.exitCode = EXIT.failure;
+        return;
+      }
+      if (config.console?.require_token && !config.console.token) {
+        process.stderr.write(`mimelog: config ${o.config}: console.require_token is set but the console has no token (console.token_file)\n`);
         process.exitCode = EXIT.failure;
         return;
       }

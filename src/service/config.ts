@@ -164,6 +164,8 @@ export const CONFIG_SCHEMA = z.strictObject({
   console: z.strictObject({
     listen: listenAt('127.0.0.1:8080'),
     token: z.string().min(16, 'at least 16 characters').optional(),
+    /** Refuse to start without a token, on loopback too (every local user can reach a loopback console). */
+    require_token: z.boolean().default(false),
   }).optional(),
   sources: z.array(source).min(1, 'at least one source'),
 }).superRefine((c, ctx) => {

@@ -9,6 +9,7 @@ import type { SourceState, Sink } from '../core/sink.js';
 import type { Unit } from '../core/unit.js';
 import type { Store } from '../store/store.js';
 import type { ApiObserver } from '../util/backoff.js';
+import type { SpoolObserver } from '../sources/spool.js';
 import type { SourceHealth } from './health.js';
 
 export class ServiceMetrics {
@@ -19,6 +20,7 @@ export class ServiceMetrics {
   private readonly apiCalls: Counter<'source' | 'endpoint' | 'outcome'>;
   private readonly apiRetries: Counter<'source' | 'endpoint'>;
   private readonly rateLimitLeft: Gauge<'source'>;
+  private readonly spoolRefused: Counter<'source' | 'reason'>;
 
   /** The sources' health, read once per scrape and shared by every gauge below. */
   private snapshot: readonly SourceHealth[] = [];
@@ -35,6 +37,7 @@ export class ServiceMetrics {
     this.sinkSeconds = new Histogram({ name: 'mimelog_sink_write_seconds', help: 'Time from handing a unit to the sink to its acknowledgement', labelNames: ['source'], buckets: [0.005, 0.02, 0.1, 0.5, 2, 10, 60], registers });
     this.apiCalls = new Counter({ name: 'mimelog_api_calls_total', help: 'Mimecast API calls per source, endpoint and outcome (HTTP status or network_error)', labelNames: ['source', 'endpoint', 'outcome'], registers });
     this.apiRetries = new Counter({ name: 'mimelog_api_retries_total', help: 'Mimecast API calls retried, per source and endpoint', labelNames: ['source', 'endpoint'], registers });
+    this.spoolRefused = new Counter({ name: 'mimelog_spool_refused_total', help: 'Spool entries refused (a link out of the spool, a hard link, a FIFO, a socket, a device, unreadable), once per path and reason', labelNames: ['source', 'reason'], registers });
     this.rateLimitLeft = new Gauge({ name: 'mimelog_api_rate_limit_remaining', help: 'Calls left in the current rate-limit window, as Mimecast last said (X-RateLimit-Remaining)', labelNames: ['source'], registers });
     new Gauge({
       name: 'mimelog_store_events', help: 'Events in the embedded store, per log type (what `stats` counts)', labelNames: ['log_type'], registers,
@@ -106,12 +109,13 @@ export class ServiceMetrics {
     return this.registry.metrics();
   }
 
-  /** Counts one source's API calls, retries and rate budget. */
-  apiObserver(source: string): ApiObserver {
+  /** Counts one source's API calls, retries and rate budget, and a spool's refusals. */
+  apiObserver(source: string): ApiObserver & SpoolObserver {
     return {
       call: (endpoint, outcome) => this.apiCalls.inc({ source, endpoint, outcome }),
       retry: (endpoint) => this.apiRetries.inc({ source, endpoint }),
       rateLimitRemaining: (remaining) => this.rateLimitLeft.set({ source }, remaining),
+      refused: (reason) => this.spoolRefused.inc({ source, reason }),
     };
   }
 

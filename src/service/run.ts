@@ -9,6 +9,7 @@ import type { Sink } from '../core/sink.js';
 import type { Logger } from '../log/logger.js';
 import type { RunSummary } from '../pipeline/summary.js';
 import type { ApiObserver } from '../util/backoff.js';
+import type { SpoolObserver } from '../sources/spool.js';
 import { listen, parseListen } from '../util/listen.js';
 import { Store } from '../store/store.js';
 import { type ServiceConfig, configSecrets } from './config.js';
@@ -23,7 +24,7 @@ export interface SourceStarter {
   /** Its checkpoint names in the store (one per API 2.0 batch type), for health and metrics. */
   readonly checkpointNames: readonly string[];
   /** Runs the source until caught up (`once`) or `stop`; rejects when it fails. */
-  start(deps: { readonly sink: Sink; readonly store: Store; readonly log: Logger; readonly stop: AbortSignal; readonly observe: ApiObserver }): Promise<RunSummary>;
+  start(deps: { readonly sink: Sink; readonly store: Store; readonly log: Logger; readonly stop: AbortSignal; readonly observe: ApiObserver & SpoolObserver }): Promise<RunSummary>;
 }
 
 export interface ServiceResult {

@@ -41,15 +41,20 @@ export async function publishFiles(inputs: readonly LocalInput[], publisher: Pub
     }
     let readToEnd = false;
     for await (const batch of decodeInput(input.name, input.open(), { limits: options.limits, signal: options.signal })) {
-      if (batch.interrupted && batch.items.length === 0) break; // nothing new: leave the checkpoint where it is
+      // Nothing new: leave the checkpoint where it is. (A stream destroyed by the stop before its
+      // first byte ends like an empty input: the stop, not the batch, says it was not read.)
+      if ((batch.interrupted || options.signal?.aborted) && batch.items.length === 0) break;
       const skip = options.resumeAfter?.(batch.source, identity);
-      const items = skip === undefined ? batch.items : batch.items.filter((i) => i.position > skip);
+      // A failure of the whole input (position 0) is about the input as it is now: never skipped.
+      const items = skip === undefined ? batch.items : batch.items.filter((i) => i.position > skip || i.wholeInput);
+      // A resumed stretch with nothing new moves nothing: its checkpoint stays as it was.
+      if (skip !== undefined && items.length === 0 && !batch.last && !batch.interrupted) continue;
       await publisher.publish({
         batch: skip === undefined ? batch : { ...batch, items },
         last: batch.last,
         // Never move a checkpoint backwards when a resumed batch is skipped whole.
         minPosition: skip,
-        checkpoint: { kind: 'file', identity },
+        checkpoint: { kind: 'file', identity: input.progress ? await input.progress() : identity },
       });
       records += items.length; // each becomes one event or one dead letter
       readToEnd = batch.last && !batch.interrupted;

@@ -4,10 +4,13 @@
  * Directories are walked defensively: each real directory and file is read once however many
  * symbolic links lead to it (so link loops end), a dangling link or an unreadable entry is
  * reported and skipped rather than refusing the whole directory, devices and sockets are skipped
- * (they never end), and the store's own files are never read as input.
+ * (they never end), so is a FIFO found in a directory (read one by naming it), and the store's own
+ * files are never read as input.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { closeSync, constants, createReadStream, openSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { Readable } from 'node:stream';
 import { open, readdir, realpath, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -39,6 +42,24 @@ async function fileIdentity(path: string): Promise<string> {
   }
 }
 
+/**
+ * A named pipe, opened without waiting for a writer (O_NONBLOCK) and read through the event loop:
+ * a plain open would block a thread-pool thread until a writer comes, and nothing (not SIGTERM)
+ * could end the run meanwhile. Read this way it still waits for a writer, and a stop ends it at once.
+ */
+function fifoStream(path: string): Readable {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    return new Socket({ fd, readable: true, writable: false }); // throws when the path is no pipe any more
+  } catch (err) {
+    if (fd !== undefined) closeSync(fd);
+    const failed = new Readable({ read() {} });
+    process.nextTick(() => failed.destroy(err as Error));
+    return failed;
+  }
+}
+
 function kindOf(info: Stats): string {
   if (info.isCharacterDevice()) return 'a character device';
   if (info.isBlockDevice()) return 'a block device';
@@ -46,7 +67,8 @@ function kindOf(info: Stats): string {
   return 'not a regular file';
 }
 
-function explain(err: NodeJS.ErrnoException): string {
+/** Why a path could not be read, in words. */
+export function explain(err: NodeJS.ErrnoException): string {
   switch (err.code) {
     case 'ENOENT': return 'no such file or directory (or a dangling symbolic link)';
     case 'EACCES': case 'EPERM': return 'permission denied';
@@ -94,9 +116,12 @@ class Walker {
       for (const n of names) await this.add(join(path, n), false);
     } else if (info.isFile()) {
       this.inputs.push({ name: path, open: () => createReadStream(path), identity: () => fileIdentity(path) });
-    } else if (info.isFIFO()) {
+    } else if (info.isFIFO() && named) {
       // A pipe is read as a stream; probing its head would take the writer's data.
-      this.inputs.push({ name: path, open: () => createReadStream(path), identity: async () => undefined });
+      this.inputs.push({ name: path, open: () => fifoStream(path), identity: async () => undefined });
+    } else if (info.isFIFO()) {
+      // One found in a directory could wait for a writer forever: read only when named.
+      this.skipped.push({ path, reason: 'a FIFO (named pipe) found in a directory; name it to read it' });
     } else {
       const reason = `${kindOf(info)}, which never ends; read it through stdin if you mean it`;
       if (named) throw new MimelogError('input', `cannot read ${path}: ${reason}`);

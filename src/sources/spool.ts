@@ -1,20 +1,23 @@
 /**
  * A local spool directory as a long-running source: every poll lists the directory (recursively,
- * in name order) and reads what is new. Each file has its own checkpoint (its path): records up to
- * the stored position are skipped when the file's head is unchanged, so a file that grows is read
- * on from where it was, and a file replaced under the same name is read whole (duplicates drop by
- * id). A file read to its end and not modified since is not opened again.
+ * in name order) and reads what is new. Each file has its own checkpoint (its path) whose identity
+ * says what was read of it (sources/spool-file.ts): a file that grew is read on after the complete
+ * lines committed, a file replaced, rewritten or cut is read whole (duplicates drop by id), and a
+ * file read to its end and unchanged since is not read again.
  *
- * Writers should drop files with an atomic rename (write elsewhere, then `mv`): a line caught
- * half-written is dead-lettered with its bytes, never silently lost, but it is not read again.
+ * Only regular files inside the directory are read (sources/spool-walk.ts): links leading out,
+ * hard links, FIFOs, sockets and devices are refused, each with one warning per path and a count.
+ *
+ * Writers should drop files with an atomic rename (write elsewhere, then `mv`). A line caught
+ * half-written is dead-lettered with its bytes; once the file grows, the line is read again whole.
  */
-import { stat } from 'node:fs/promises';
 import type { Publisher } from '../core/publish.js';
 import type { DecodeLimits } from '../decode/limits.js';
 import type { Logger } from '../log/logger.js';
 import { sleep } from '../util/backoff.js';
 import { type FilesReport, publishFiles } from './files.js';
-import { localInputs } from './local.js';
+import { type FileCheckpoint, TrackedRead, planRead } from './spool-file.js';
+import { type Refusal, type RefusalReason, type SpoolEntry, type SpoolListing, listSpool, openSpoolFile } from './spool-walk.js';
 
 export interface SpoolOptions {
   readonly path: string;
@@ -27,11 +30,31 @@ export interface SpoolOptions {
 }
 
 /** A file's checkpoint, as the store keeps it. */
-export interface SpoolCheckpoint {
-  readonly identity: string | null;
-  readonly position: number;
-  readonly complete: boolean;
-  readonly updatedAt: number;
+export type SpoolCheckpoint = FileCheckpoint;
+
+/** Counts what the spool refuses to read (the service's metrics). */
+export interface SpoolObserver {
+  refused(reason: RefusalReason): void;
+}
+
+/** Warns once per path and reason (a refused file is listed again at every poll), and counts it then. */
+class RefusalReport {
+  private readonly warned = new Map<string, RefusalReason>();
+
+  constructor(private readonly log: Logger, private readonly observer?: SpoolObserver) {}
+
+  note(r: Refusal, seenThisPass: Set<string>): void {
+    seenThisPass.add(r.path);
+    if (this.warned.get(r.path) === r.reason) return;
+    this.warned.set(r.path, r.reason);
+    this.log.warn('spool entry refused', { path: r.path, reason: r.reason, detail: r.text });
+    this.observer?.refused(r.reason);
+  }
+
+  /** Forgets paths not refused this pass, so a path refused again later is reported again. */
+  endPass(seenThisPass: Set<string>): void {
+    for (const p of this.warned.keys()) if (!seenThisPass.has(p)) this.warned.delete(p);
+  }
 }
 
 /** Polls the spool until stopped (or once); what it returns is every pass's files added up. */
@@ -41,38 +64,65 @@ export async function runSpool(
   checkpoint: (path: string) => SpoolCheckpoint | undefined,
   log: Logger,
   stop: AbortSignal,
+  observer?: SpoolObserver,
 ): Promise<FilesReport> {
   const total = { started: 0, complete: 0, records: 0 };
-  const reported = new Set<string>();
+  const refusals = new RefusalReport(log, observer);
   do {
-    const { inputs, skipped } = await localInputs([options.path], undefined, options.exclude);
-    for (const s of skipped) {
-      if (reported.has(s.path)) continue;
-      reported.add(s.path);
-      log.warn('spool entry skipped', { path: s.path, reason: s.reason });
+    const listing = await listSpool(options.path, options.exclude);
+    const refusedNow = new Set<string>();
+    for (const r of listing.refused) refusals.note(r, refusedNow);
+    let files = 0;
+    const pass = { started: 0, complete: 0, records: 0 };
+    for (const entry of listing.files) {
+      if (stop.aborted) break;
+      const read = await readSpoolFile(entry, listing, publisher, checkpoint, options, stop);
+      if (read === undefined) continue;
+      if ('path' in read) {
+        refusals.note(read, refusedNow);
+        continue;
+      }
+      files++;
+      pass.started += read.started;
+      pass.complete += read.complete;
+      pass.records += read.records;
     }
-    const changed = [];
-    for (const input of inputs) {
-      const cp = checkpoint(input.name);
-      const modifiedMs = await stat(input.name).then((s) => s.mtimeMs, () => Infinity);
-      if (cp?.complete && modifiedMs <= cp.updatedAt) continue; // read to its end, untouched since
-      changed.push(input);
-    }
-    if (changed.length > 0) {
-      const pass = await publishFiles(changed, publisher, {
-        signal: stop,
-        limits: options.limits,
-        resumeAfter: (source, identity) => {
-          const cp = identity === undefined ? undefined : checkpoint(source);
-          return cp && cp.identity === identity ? cp.position : undefined;
-        },
-      });
+    refusals.endPass(refusedNow);
+    if (files > 0) {
       await publisher.flush(); // the next pass reads the checkpoints this one moved
       total.started += pass.started;
       total.complete += pass.complete;
       total.records += pass.records;
-      log.info('spool pass', { files: changed.length, records: pass.records });
+      log.info('spool pass', { files, records: pass.records });
     }
   } while (!options.once && !stop.aborted && (await sleep(options.pollIntervalMs, stop)));
   return total;
+}
+
+/** Opens, checks and reads one listed file as its checkpoint asks: its report, a refusal, or undefined when there was nothing to read. */
+async function readSpoolFile(
+  entry: SpoolEntry,
+  listing: SpoolListing,
+  publisher: Publisher,
+  checkpoint: (path: string) => SpoolCheckpoint | undefined,
+  options: SpoolOptions,
+  stop: AbortSignal,
+): Promise<FilesReport | Refusal | undefined> {
+  const opened = await openSpoolFile(entry, listing);
+  if ('gone' in opened) return undefined;
+  if ('refused' in opened) return opened.refused;
+  const { handle, stats } = opened;
+  try {
+    const plan = await planRead(handle, stats, checkpoint(entry.path));
+    if (plan.kind === 'skip') return undefined;
+    const reader = new TrackedRead(handle, stats);
+    const input = { name: entry.path, open: () => reader.chunks(), identity: async () => undefined, progress: () => reader.identity() };
+    return await publishFiles([input], publisher, {
+      signal: stop,
+      limits: options.limits,
+      resumeAfter: plan.kind === 'resume' ? (source) => (source === entry.path ? plan.after : undefined) : undefined,
+    });
+  } finally {
+    await handle.close();
+  }
 }
