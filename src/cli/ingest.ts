@@ -12,6 +12,7 @@ import { localInputs } from '../sources/local.js';
 import { Store } from '../store/store.js';
 import { ENV } from './env.js';
 import { EXIT, UsageError } from '../util/errors.js';
+import { printable } from '../util/terminal-text.js';
 import { addNumberOptions } from './options.js';
 import { irregularFile } from '../config/read-file.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from '../decode/limits.js';
@@ -111,7 +112,7 @@ export function registerIngest(program: Command): void {
     const limits = limitsFrom(opts);
     const storeFiles = opts.sink === 'ndjson' ? [opts.deadLetter] : [opts.db, `${opts.db}-wal`, `${opts.db}-shm`, `${opts.db}-journal`];
     const { inputs, skipped } = await localInputs(paths, process.stdin, storeFiles);
-    for (const s of skipped) process.stderr.write(`mimelog: skipped ${s.path}: ${s.reason}\n`);
+    for (const s of skipped) process.stderr.write(`mimelog: skipped ${printable(s.path)}: ${s.reason}\n`);
     let sink: Sink;
     let store: Store | undefined;
     if (opts.sink === 'ndjson') sink = new NdjsonSink(process.stdout, opts.deadLetter);

@@ -19,6 +19,8 @@ import { whoElse } from '../store/who.js';
 import type { ReplayReport } from '../pipeline/replay.js';
 import { listen, urlHost } from '../util/listen.js';
 import { isKind } from '../util/errors.js';
+import { printable } from '../util/terminal-text.js';
+import { maskSecrets } from '../log/secrets.js';
 
 /** Where `npm run build` puts the page's assets (dist/console), next to the compiled server. */
 export const ASSETS_DIR = fileURLToPath(new URL('../../console/', import.meta.url));
@@ -139,7 +141,7 @@ export function createConsoleApp(options: ConsoleOptions): Hono {
 
   app.onError((err, c) => {
     if (err instanceof BadRequest || isKind(err, 'filter')) return c.json({ error: err.message }, 400);
-    process.stderr.write(`mimelog console: ${c.req.method} ${c.req.path}: ${err.message}\n`);
+    process.stderr.write(`mimelog console: ${c.req.method} ${printable(c.req.path)}: ${printable(maskSecrets(err.message))}\n`);
     return c.json({ error: 'the store could not answer; see the console log' }, 500);
   });
   return app;

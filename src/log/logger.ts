@@ -4,7 +4,8 @@
  * known secret (log/secrets.ts) as a last line of defence. C1 controls and U+2028/U+2029 are
  * escaped like C0 ones, so sender-controlled text cannot drive a terminal or split a line.
  */
-import { SECRETS, type Secrets, escapeJsonLine } from './secrets.js';
+import { jsonForTerminal } from '../util/terminal-text.js';
+import { SECRETS, type Secrets } from './secrets.js';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -36,7 +37,7 @@ export class Logger {
   log(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
     if (ORDER[level] < ORDER[this.min]) return;
     // Masked before escaping: a secret holding a C1 control is still found in its raw form.
-    this.out.write(`${escapeJsonLine(this.redact(JSON.stringify({ time: new Date().toISOString(), level, msg, ...this.base, ...fields })))}\n`);
+    this.out.write(`${jsonForTerminal(this.redact(JSON.stringify({ time: new Date().toISOString(), level, msg, ...this.base, ...fields })))}\n`);
   }
 
   debug(msg: string, fields?: Record<string, unknown>): void {

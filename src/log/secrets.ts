@@ -52,11 +52,3 @@ export const SECRETS = new Secrets();
 export function maskSecrets(text: string): string {
   return SECRETS.mask(text);
 }
-
-/** C1 controls and the JSON-valid line separators that JSON.stringify leaves raw; they break terminals and line readers. */
-const UNSAFE_IN_JSON_LINE = /[\u0080-\u009f\u2028\u2029]/g;
-
-/** A JSON text with C1 controls and U+2028/U+2029 written as `\uXXXX` (still the same JSON value). */
-export function escapeJsonLine(json: string): string {
-  return json.replace(UNSAFE_IN_JSON_LINE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-}

@@ -4,7 +4,7 @@
  * Human output shows them as escapes; JSON output keeps the exact value (JSON escapes).
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import fc from 'fast-check';
@@ -49,6 +49,15 @@ describe('terminal injection: sender text is shown, never sent', () => {
   it('ingest: the run summary names the input and the reason without sending their controls', () => {
     assertNoRawControl(ingestStderr, 'ingest summary');
     assert.match(ingestStderr, /in\\x1b\]0;title\\x07\\x1b\[2J\.ndjson=1/);
+  });
+
+  it('ingest: a skipped directory entry is named without sending its controls', async () => {
+    const spool = join(dir, 'skipped');
+    mkdirSync(spool);
+    symlinkSync(join(dir, 'nowhere'), join(spool, `dangling\x1b]0;pwned\x07\x1b[2J`));
+    const r = await runCli(['ingest', '--workers', '1', '--db', join(dir, 'skipped.db'), spool]);
+    assertNoRawControl(r.stderr, 'ingest skipped line');
+    assert.match(r.stderr, /skipped .*dangling\\x1b\]0;pwned\\x07\\x1b\[2J: /);
   });
 
   it('search, trace, who and stats print escapes instead of the controls', async () => {

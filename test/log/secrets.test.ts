@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { Logger } from '../../src/log/logger.js';
-import { Secrets, escapeJsonLine } from '../../src/log/secrets.js';
+import { Secrets } from '../../src/log/secrets.js';
+import { jsonForTerminal } from '../../src/util/terminal-text.js';
 import { MimelogError, errorText } from '../../src/util/errors.js';
 
 /** A logger writing into a string, with its own secrets. */
@@ -56,15 +57,15 @@ describe('secrets: masked in every encoding', () => {
 });
 
 describe('log lines: control characters', () => {
-  it('escapes C1 controls and U+2028/U+2029 as \\uXXXX; the line is still the same JSON value', () => {
+  it('escapes C1 controls, DEL, bidi overrides and U+2028/U+2029 as \\uXXXX; the line is still the same JSON value', () => {
     const { log, text } = captured();
-    const subject = 'a\u009b2Jb\u0085c\u2028d\u2029e\u001b[31m';
+    const subject = 'a\u009b2Jb\u0085c\u2028d\u2029e\u001b[31m\u202e\u007f';
     log.warn('odd subject', { subject });
     const line = text().trimEnd();
-    assert.doesNotMatch(line, /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
-    assert.ok(line.includes('a\\u009b2Jb\\u0085c\\u2028d\\u2029e\\u001b[31m'), line);
+    assert.doesNotMatch(line, /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e]/);
+    assert.ok(line.includes('a\\u009b2Jb\\u0085c\\u2028d\\u2029e\\u001b[31m\\u202e\\u007f'), line);
     assert.equal((JSON.parse(line) as { subject: string }).subject, subject);
-    assert.equal(escapeJsonLine('"\u0080\u009f"'), '"\\u0080\\u009f"');
+    assert.equal(jsonForTerminal('"\u0080\u009f"'), '"\\u0080\\u009f"');
   });
 
   it('a secret holding a C1 control is masked before the escaping', () => {
