@@ -13,7 +13,7 @@ import type { ProcessedEvent } from '../../src/core/unit.js';
 import { agedOutGaps } from '../../src/sources/mimecast-v1/collector.js';
 import { MimecastSimulator, type SimulatorOptions } from '../../src/simulator/server.js';
 import { runCli } from '../support/helpers.js';
-import { type Running, collect, logLines, query, startSimulator } from '../support/simulator.js';
+import { type Running, collect, logLines, query, startSimulator, withSimulator } from '../support/simulator.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -34,15 +34,6 @@ interface GapRow {
 }
 
 const v2Env = (r: Running) => ({ MIMECAST_CLIENT_ID: r.info.v2Credentials.clientId, MIMECAST_CLIENT_SECRET: r.info.v2Credentials.clientSecret });
-
-async function withSimulator(options: SimulatorOptions, body: (r: Running) => Promise<void>): Promise<void> {
-  const r = await startSimulator(options);
-  try {
-    await body(r);
-  } finally {
-    await r.sim.stop();
-  }
-}
 
 async function apiStreams(db: string): Promise<ApiStream[]> {
   return (JSON.parse((await runCli(['stats', '--db', db, '--json'])).stdout) as { api_streams: ApiStream[] }).api_streams;

@@ -12,7 +12,7 @@ import { fileBody, fileName } from '../../src/simulator/catalog.js';
 import { v2FileBody } from '../../src/simulator/v2.js';
 import { runCli } from '../support/helpers.js';
 import type { SimulatorOptions } from '../../src/simulator/server.js';
-import { type Running, collect, logLines, query, startSimulator, storedIds } from '../support/simulator.js';
+import { type Running, collect, logLines, query, startSimulator, withSimulator, storedIds } from '../support/simulator.js';
 
 const DAY = 86_400_000;
 const START = Date.UTC(2026, 9, 1);
@@ -62,15 +62,6 @@ async function downTenDays(r: Running, api: 'v1' | 'v2') {
   r.sim.advanceClock(10 * DAY);
   const second = await run();
   return { db, run, before, lost, held, second };
-}
-
-async function withSimulator(options: SimulatorOptions, body: (r: Running) => Promise<void>): Promise<void> {
-  const r = await startSimulator(options);
-  try {
-    await body(r);
-  } finally {
-    await r.sim.stop();
-  }
 }
 
 function assertLostInsideGaps(lost: readonly Row[], gaps: readonly GapRow[]): void {

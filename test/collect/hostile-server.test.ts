@@ -75,6 +75,16 @@ async function stream(res: ServerResponse, total: number, fill = 'x', tail: Buff
 }
 
 /** Resolves when `res` can take more, or is closed (its listeners removed either way). */
+/** Writes `chunk` every 50 ms until the client goes away: a body that never ends. */
+async function trickle(res: ServerResponse, chunk: string): Promise<void> {
+  let open = true;
+  res.on('close', () => (open = false));
+  while (open) {
+    res.write(chunk);
+    await delay(50);
+  }
+}
+
 function drained(res: ServerResponse): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
@@ -89,7 +99,7 @@ const V2_ENV = { MIMECAST_CLIENT_ID: 'hostile-client', MIMECAST_CLIENT_SECRET: '
 const V1_ENV = { MIMECAST_APP_ID: 'app-id', MIMECAST_APP_KEY: 'app-key-1234', MIMECAST_ACCESS_KEY: 'access-key-1234', MIMECAST_SECRET_KEY: Buffer.from('secret-key-1234').toString('base64') };
 const FAST = ['--retry-base-ms', '20', '--retry-max-ms', '300', '--timeout', '10', '--once'];
 /** One audit window of about 15 minutes (feeds start that far back, no safety lag). */
-const ONE_WINDOW = ['--first-look-back-days', '0.01', '--safety-lag', '0', '--overlap', '0'];
+const ONE_WINDOW = ['--first-look-back-days', '1', '--safety-lag', '0', '--overlap', '0'];
 
 function feedArgs(h: Hostile, db: string, extra: string[] = []): string[] {
   return ['collect', '--api', 'v2', '--feeds', 'audit', '--url', h.url, '--db', db, ...FAST, ...ONE_WINDOW, ...extra];
@@ -164,12 +174,7 @@ describe('hostile server: answers over the bound (item 9)', () => {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.write('{"data":[');
         started();
-        let open = true;
-        res.on('close', () => (open = false));
-        while (open) {
-          res.write(' ');
-          await delay(50);
-        }
+        await trickle(res, ' ');
       },
     });
     const db = join(tempDir('hostile'), 'sigterm.db');
@@ -231,12 +236,7 @@ describe('hostile server: API 2.0 batch files', () => {
       '/files/slow.log': async (_q, _b, res) => {
         res.writeHead(200, { 'content-type': 'application/octet-stream' });
         started();
-        let open = true;
-        res.on('close', () => (open = false));
-        while (open) {
-          res.write('x');
-          await delay(50);
-        }
+        await trickle(res, 'x');
       },
     });
     const run = spawnCli(['collect', '--api', 'v2', '--types', 'receipt', '--url', h.url, '--db', join(tempDir('hostile'), 'batch-sigterm.db'), ...FAST, '--timeout', '120'], V2_ENV);
@@ -359,13 +359,13 @@ describe('hostile server: waits a server asks for (item 11)', () => {
     });
     const db = join(tempDir('hostile'), 'reset.db');
     const started = Date.now();
-    const res = await runCli(feedArgs(h, db, ['--max-server-wait', '0.3']), { env: V2_ENV });
+    const res = await runCli(feedArgs(h, db, ['--max-server-wait', '1']), { env: V2_ENV });
     assert.equal(res.code, 0, res.stderr.slice(-2000));
     assert.ok(Date.now() - started < 15_000);
     const capped = logLines(res.stderr).filter((l) => /asked for a wait longer than --max-server-wait/.test(l.msg));
     assert.equal(capped.length, 1, 'said once');
     assert.equal(capped[0]!.asked_ms, 999999999);
-    assert.equal(capped[0]!.wait_ms, 300);
+    assert.equal(capped[0]!.wait_ms, 1000);
     assert.equal(h.hits.get('/api/audit/get-audit-events'), 5);
     assert.doesNotMatch(res.stderr, /TimeoutOverflowWarning/);
   });
@@ -378,11 +378,11 @@ describe('hostile server: waits a server asks for (item 11)', () => {
       },
     });
     const db = join(tempDir('hostile'), 'v1-reset.db');
-    const res = await runCli(['collect', '--api', 'v1', '--url', h.url, '--db', db, ...FAST, '--max-server-wait', '0.3'], { env: V1_ENV });
+    const res = await runCli(['collect', '--api', 'v1', '--url', h.url, '--db', db, ...FAST, '--max-server-wait', '1'], { env: V1_ENV });
     assert.equal(res.code, 0, res.stderr.slice(-2000));
     const retry = logLines(res.stderr).find((l) => l.msg === 'retrying')!;
-    assert.equal(retry.wait_ms, 300);
-    assert.match(retry.reason, /the server asked to wait 999999999 ms; capped at 300 ms/);
+    assert.equal(retry.wait_ms, 1000);
+    assert.match(retry.reason, /the server asked to wait 999999999 ms; capped at 1000 ms/);
   });
 });
 

@@ -20,6 +20,16 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
   return { sim, info, env, dir: tempDir('sim') };
 }
 
+/** Runs `body` against a simulator started for it, and stops the simulator whatever happens. */
+export async function withSimulator(options: SimulatorOptions, body: (r: Running) => Promise<void>): Promise<void> {
+  const r = await startSimulator(options);
+  try {
+    await body(r);
+  } finally {
+    await r.sim.stop();
+  }
+}
+
 /** Fast retry settings so fault tests finish quickly. */
 export const FAST = ['--retry-base-ms', '20', '--retry-max-ms', '300', '--timeout', '5', '--once'];
 
