@@ -85,7 +85,7 @@ export class EventTimes {
     if (span.firstUntrusted !== undefined && !this.warned.has(source)) {
       this.warned.add(source);
       this.log.warn('event time not believed: the event is stored, but its time drives no cursor, restart point, gap bound or lag (counted as untrusted_time_events in stats; said once per run)', {
-        source, time: timeText(span.firstUntrusted), believed_from: timeText(EARLIEST_EVENT_MS), believed_until: timeText(nowMs + FUTURE_SKEW_MS),
+        source, event_time: timeText(span.firstUntrusted), believed_from: timeText(EARLIEST_EVENT_MS), believed_until: timeText(nowMs + FUTURE_SKEW_MS),
       });
     }
     return span;

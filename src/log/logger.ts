@@ -10,6 +10,15 @@ import { SECRETS, type Secrets } from './secrets.js';
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+/** The line's own keys: a field of the same name (an event's `time`, say) is kept as `field_<name>`, never over them. */
+const OWN_KEYS = new Set(['time', 'level', 'msg']);
+
+function withoutOwnKeys(fields: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) out[OWN_KEYS.has(k) ? `field_${k}` : k] = v;
+  return out;
+}
+
 export class Logger {
   constructor(
     private readonly out: NodeJS.WritableStream = process.stderr,
@@ -37,7 +46,7 @@ export class Logger {
   log(level: Level, msg: string, fields: Record<string, unknown> = {}): void {
     if (ORDER[level] < ORDER[this.min]) return;
     // Masked before escaping: a secret holding a C1 control is still found in its raw form.
-    this.out.write(`${jsonForTerminal(this.redact(JSON.stringify({ time: new Date().toISOString(), level, msg, ...this.base, ...fields })))}\n`);
+    this.out.write(`${jsonForTerminal(this.redact(JSON.stringify({ time: new Date().toISOString(), level, msg, ...withoutOwnKeys({ ...this.base, ...fields }) })))}\n`);
   }
 
   debug(msg: string, fields?: Record<string, unknown>): void {

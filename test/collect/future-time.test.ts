@@ -48,7 +48,7 @@ function catalogTimes(r: Running): { timeMs: number; logType: string }[] {
 function assertWarnedOnce(stderr: string): void {
   const warned = logLines(stderr).filter((l) => l.msg === BELIEVED);
   assert.equal(warned.length, 1, stderr.slice(-1500));
-  assert.equal(warned[0]!.time, new Date(FUTURE).toISOString());
+  assert.equal(warned[0]!.event_time, new Date(FUTURE).toISOString());
   assert.ok(typeof warned[0]!.source === 'string' && warned[0]!.source.length > 0);
 }
 

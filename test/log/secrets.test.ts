@@ -56,6 +56,19 @@ describe('secrets: masked in every encoding', () => {
   });
 });
 
+describe('log lines: their own keys', () => {
+  it('a field named time, level or msg never overwrites the line\'s own (an event dated 2126 is not the time of the line)', () => {
+    const { log, text } = captured();
+    const before = Date.now();
+    log.warn('event time not believed', { time: '2126-01-01T00:00:00.000Z', level: 'fake', msg: 'forged' });
+    const line = JSON.parse(text()) as Record<string, string>;
+    assert.ok(Math.abs(Date.parse(line.time!) - before) < 60_000, line.time);
+    assert.equal(line.level, 'warn');
+    assert.equal(line.msg, 'event time not believed');
+    assert.deepEqual([line.field_time, line.field_level, line.field_msg], ['2126-01-01T00:00:00.000Z', 'fake', 'forged']);
+  });
+});
+
 describe('log lines: control characters', () => {
   it('escapes C1 controls, DEL, bidi overrides and U+2028/U+2029 as \\uXXXX; the line is still the same JSON value', () => {
     const { log, text } = captured();
