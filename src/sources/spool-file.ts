@@ -10,7 +10,7 @@
  * - the same inode, as long as it was, unchanged head and tail, same times, read to its end: not read;
  * - the same inode, at least as long, every byte read before unchanged (checked against the digest
  *   of all of them: the file is read anyway): read on after the complete lines committed (the rest
- *   of a line caught half-written is read again);
+ *   of a line caught half-written, read once the file settled, is read again);
  * - anything else (another inode, shorter, a digest differs, an identity of an older version, an
  *   archive): read whole. Duplicates drop by id downstream, so a doubt costs time, never a record.
  */
