@@ -51,12 +51,15 @@ function outJson(json: string): void {
  * After a command that skipped events of damaged record blocks: which blocks, what it cost, what
  * to do; exit 1, since the output lacks those events.
  */
-function reportDamaged(damaged: DamagedBlocks, command: string): void {
+function reportDamaged(damaged: DamagedBlocks, command: string, lead = `${command} left out ${damaged.skippedEvents} events whose record blocks are damaged; everything else was written`): void {
   if (damaged.blocks.size === 0) return;
   const blocks = damaged.lines().map((l) => `  ${printable(l)}`).join('\n');
-  process.stderr.write(`mimelog: ${command} left out ${damaged.skippedEvents} events whose record blocks are damaged; everything else was written:\n${blocks}\n${DAMAGE_ADVICE}\n`);
+  process.stderr.write(`mimelog: ${lead}:\n${blocks}\n${DAMAGE_ADVICE}\n`);
   process.exitCode = 1;
 }
+
+/** trace and who read an event more than once (by aCode, then by message id): they name the blocks, not a count. */
+const answerLead = (command: string) => `${command} answered without the events of damaged record blocks (it may be incomplete)`;
 
 /** The search filters as command-line text (times not parsed yet). */
 type FilterOptions = FilterText;
@@ -206,8 +209,10 @@ export function registerStoreCommands(program: Command): void {
     .option('--json', 'one JSON object')
     .action((query: string, o: { db: string; json?: boolean }) => {
       const store = openStore(o.db);
-      const t = trace(store.db, query);
+      const damaged = new DamagedBlocks();
+      const t = trace(store.db, query, damaged);
       store.close();
+      reportDamaged(damaged, 'trace', answerLead('trace'));
       if (t.steps.length === 0) process.exitCode = 1; // nothing found is a failure, with or without --json
       if (o.json) return outJson(JSON.stringify(t));
       if (t.steps.length === 0) {
@@ -225,8 +230,10 @@ export function registerStoreCommands(program: Command): void {
     .option('--json', 'one JSON object')
     .action((query: string, o: { db: string; json?: boolean }) => {
       const store = openStore(o.db);
-      const w = whoElse(store.db, query);
+      const damaged = new DamagedBlocks();
+      const w = whoElse(store.db, query, damaged);
       store.close();
+      reportDamaged(damaged, 'who', answerLead('who'));
       if (w.messages.length === 0) process.exitCode = 1;
       if (o.json) return outJson(JSON.stringify(w));
       if (w.messages.length === 0) return say(`mimelog: nothing found for ${query}`, 'stderr');

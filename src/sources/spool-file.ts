@@ -10,13 +10,14 @@
  * - the same inode, as long as it was, unchanged head and tail, same times, read to its end: not read;
  * - the same inode, at least as long, every byte read before unchanged (checked against the digest
  *   of all of them: the file is read anyway): read on after the complete lines committed (the rest
- *   of a line caught half-written is read again);
+ *   of a line caught half-written, read once the file settled, is read again);
  * - anything else (another inode, shorter, a digest differs, an identity of an older version, an
  *   archive): read whole. Duplicates drop by id downstream, so a doubt costs time, never a record.
  */
 import { type Hash, createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import { detectTextFormat } from '../decode/input.js';
 
 const HEAD_BYTES = 64 * 1024;
 const TAIL_BYTES = 4 * 1024;
@@ -92,7 +93,7 @@ async function prefixDigest(handle: FileHandle, bytes: number): Promise<string> 
 
 export type ReadPlan =
   | { readonly kind: 'skip' }
-  | { readonly kind: 'resume'; readonly after: number }
+  | { readonly kind: 'resume'; readonly after: number; /** Bytes read before (all unchanged). */ readonly readBefore: number }
   | { readonly kind: 'whole'; readonly why: string };
 
 /** What the checkpoint says of a file: its position and the identity stored with it. */
@@ -116,7 +117,7 @@ export async function planRead(handle: FileHandle, now: BigIntStats, cp: FileChe
   const after = Math.min(cp.position, before.lines ?? 0);
   if (after === 0) return { kind: 'whole', why: before.lines === undefined ? 'an archive' : 'nothing complete read yet' };
   if ((await prefixDigest(handle, before.bytes)) !== before.prefix) return { kind: 'whole', why: 'rewritten' };
-  return { kind: 'resume', after };
+  return { kind: 'resume', after, readBefore: before.bytes };
 }
 
 /**
@@ -132,10 +133,11 @@ export class TrackedRead {
   private tail = Buffer.alloc(0);
   private readonly prefix = createHash('sha256');
 
-  constructor(private readonly handle: FileHandle, private readonly opened: BigIntStats) {}
+  /** `end`: how far to read (see readableEnd); the file's length when opened by default. */
+  constructor(private readonly handle: FileHandle, private readonly opened: BigIntStats, private readonly end = Number(opened.size)) {}
 
   async *chunks(): AsyncGenerator<Buffer> {
-    const length = Number(this.opened.size);
+    const length = this.end;
     while (this.bytes < length) {
       const chunk = await readAt(this.handle, this.bytes, Math.min(CHUNK_BYTES, length - this.bytes));
       if (chunk.length === 0) return;
@@ -164,5 +166,65 @@ export class TrackedRead {
       dev: this.opened.dev, ino: this.opened.ino, bytes: this.bytes, lines: isArchive(head) ? undefined : this.newlines,
       head: digest(head), tail: digest(this.tail), prefix: hex(this.prefix.copy()), mtimeNs: now.mtimeNs, ctimeNs: now.ctimeNs,
     });
+  }
+}
+
+/** The position just after the file's last newline before `size`, or -1 when it has none. */
+async function afterLastNewline(handle: FileHandle, size: number): Promise<number> {
+  for (let to = size; to > 0;) {
+    const from = Math.max(0, to - CHUNK_BYTES);
+    const nl = (await readAt(handle, from, to - from)).lastIndexOf(0x0a);
+    if (nl >= 0) return from + nl + 1;
+    to = from;
+  }
+  return -1;
+}
+
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/** Whether the text before `end` starts as a json document (no line of it is a record by itself). */
+async function startsAsDocument(handle: FileHandle, end: number): Promise<boolean> {
+  let head = await readAt(handle, 0, Math.min(end, HEAD_BYTES));
+  if (head.subarray(0, 3).equals(BOM)) head = head.subarray(3);
+  const first = head.toString('utf8').split('\n').find((l) => l.trim() !== '');
+  return first !== undefined && detectTextFormat(first) === 'json-document';
+}
+
+/**
+ * How far a spool file may be read now, or undefined to wait for a later poll. A file is written
+ * by someone else while it is read: its last line without a newline is not yet a record (read now,
+ * it would become a fake event or a dead letter, then be read again whole). So an unsettled file
+ * is read up to its last newline, and a json document (whole only when written to its end) not at
+ * all; a settled one (see SettleWatch), or an archive (its own format says whether it is whole), to
+ * its end, so a file written without a final newline is still read completely.
+ */
+export async function readableEnd(handle: FileHandle, size: number, settled: boolean): Promise<number | undefined> {
+  if (size === 0 || settled) return size;
+  const lastByte = await readAt(handle, size - 1, 1);
+  if (lastByte[0] === 0x0a || isArchive(await readAt(handle, 0, 2))) return size;
+  const end = await afterLastNewline(handle, size);
+  if (end < 0 || (await startsAsDocument(handle, end))) return undefined;
+  return end;
+}
+
+/** A file is settled when unchanged for `settleMs`: by its modification time, or (for a time in the future) as seen by earlier polls. */
+export class SettleWatch {
+  private readonly seen = new Map<string, { readonly size: bigint; readonly mtimeNs: bigint; readonly since: number }>();
+
+  constructor(private readonly settleMs: number) {}
+
+  settled(path: string, stats: BigIntStats, now = Date.now()): boolean {
+    const unchangedFor = now - Number(stats.mtimeNs / 1_000_000n);
+    const before = this.seen.get(path);
+    if (before?.size !== stats.size || before.mtimeNs !== stats.mtimeNs) {
+      this.seen.set(path, { size: stats.size, mtimeNs: stats.mtimeNs, since: now });
+      return unchangedFor >= this.settleMs;
+    }
+    return unchangedFor >= this.settleMs || now - before.since >= this.settleMs;
+  }
+
+  /** Forgets files not listed in this pass (bounded memory in a spool whose names change). */
+  keepOnly(listed: ReadonlySet<string>): void {
+    for (const p of this.seen.keys()) if (!listed.has(p)) this.seen.delete(p);
   }
 }

@@ -8,15 +8,17 @@
  * Only regular files inside the directory are read (sources/spool-walk.ts): links leading out,
  * hard links, FIFOs, sockets and devices are refused, each with one warning per path and a count.
  *
- * Writers should drop files with an atomic rename (write elsewhere, then `mv`). A line caught
- * half-written is dead-lettered with its bytes; once the file grows, the line is read again whole.
+ * Writers should drop files with an atomic rename (write elsewhere, then `mv`). A file may still be
+ * written while it is read: its last line without a newline is left for a later poll (the commit
+ * ends after the last complete line), until the file is settled (unchanged for a poll interval,
+ * and at least SETTLE_FLOOR_MS): then it is read to its end, a last line without newline included.
  */
 import type { Publisher } from '../core/publish.js';
 import type { DecodeLimits } from '../decode/limits.js';
 import type { Logger } from '../log/logger.js';
 import { sleep } from '../util/backoff.js';
 import { type FilesReport, publishFiles } from './files.js';
-import { type FileCheckpoint, TrackedRead, planRead } from './spool-file.js';
+import { type FileCheckpoint, SettleWatch, TrackedRead, planRead, readableEnd } from './spool-file.js';
 import { type Refusal, type RefusalReason, type SpoolEntry, type SpoolListing, listSpool, openSpoolFile } from './spool-walk.js';
 
 export interface SpoolOptions {
@@ -28,6 +30,9 @@ export interface SpoolOptions {
   /** Paths never read as input (the store's own files, when it lives in the spool). */
   readonly exclude: readonly string[];
 }
+
+/** A writer pausing mid-line for less than this never has its half line read as a record. */
+const SETTLE_FLOOR_MS = 10_000;
 
 /** A file's checkpoint, as the store keeps it. */
 export type SpoolCheckpoint = FileCheckpoint;
@@ -68,6 +73,7 @@ export async function runSpool(
 ): Promise<FilesReport> {
   const total = { started: 0, complete: 0, records: 0 };
   const refusals = new RefusalReport(log, observer);
+  const settle = new SettleWatch(Math.max(options.pollIntervalMs, SETTLE_FLOOR_MS));
   do {
     const listing = await listSpool(options.path, options.exclude);
     const refusedNow = new Set<string>();
@@ -76,7 +82,7 @@ export async function runSpool(
     const pass = { started: 0, complete: 0, records: 0 };
     for (const entry of listing.files) {
       if (stop.aborted) break;
-      const read = await readSpoolFile(entry, listing, publisher, checkpoint, options, stop);
+      const read = await readSpoolFile(entry, listing, publisher, checkpoint, options, stop, settle);
       if (read === undefined) continue;
       if ('path' in read) {
         refusals.note(read, refusedNow);
@@ -88,6 +94,7 @@ export async function runSpool(
       pass.records += read.records;
     }
     refusals.endPass(refusedNow);
+    settle.keepOnly(new Set(listing.files.map((f) => f.path)));
     if (files > 0) {
       await publisher.flush(); // the next pass reads the checkpoints this one moved
       total.started += pass.started;
@@ -107,6 +114,7 @@ async function readSpoolFile(
   checkpoint: (path: string) => SpoolCheckpoint | undefined,
   options: SpoolOptions,
   stop: AbortSignal,
+  settle: SettleWatch,
 ): Promise<FilesReport | Refusal | undefined> {
   const opened = await openSpoolFile(entry, listing);
   if ('gone' in opened) return undefined;
@@ -115,7 +123,10 @@ async function readSpoolFile(
   try {
     const plan = await planRead(handle, stats, checkpoint(entry.path));
     if (plan.kind === 'skip') return undefined;
-    const reader = new TrackedRead(handle, stats);
+    const end = await readableEnd(handle, Number(stats.size), settle.settled(entry.path, stats));
+    // Nothing complete yet, or nothing complete beyond what was read: a later poll reads it.
+    if (end === undefined || (plan.kind === 'resume' && end <= plan.readBefore)) return undefined;
+    const reader = new TrackedRead(handle, stats, end);
     const input = { name: entry.path, open: () => reader.chunks(), identity: async () => undefined, progress: () => reader.identity() };
     return await publishFiles([input], publisher, {
       signal: stop,

@@ -5,6 +5,7 @@
 import type Database from 'better-sqlite3';
 import { horizonOf } from '../mimecast/horizons.js';
 import { type CheckpointReport, type StatsReport, checkpointRows, stats } from './queries.js';
+import type { ApiStream } from './registry.js';
 import type { Store } from './store.js';
 
 const HOUR_MS = 3_600_000;
@@ -52,10 +53,34 @@ export const CHECKPOINTS_SHOWN = 50;
 /** API checkpoints are one per feed or type, but the list is bounded all the same, the smallest headroom first. */
 export const HEADROOM_SHOWN = 200;
 
+/** API streams are one per feed or type, but a store may hold thousands (5,000 made a 1.17 MB page): the few needing a look. */
+export const API_STREAMS_SHOWN = 50;
+
+/**
+ * The order of "needing a look", most first: not caught up, dead-lettered work, work pending, the
+ * longest lag (none known last), updated longest ago, then by name. Each key: smaller comes first.
+ */
+const STREAM_LOOK: readonly ((a: ApiStream) => number | string)[] = [
+  (a) => (a.caught_up ? 1 : 0), (a) => -a.dead_lettered, (a) => -a.pending, (a) => -(a.lag_seconds ?? -1), (a) => Date.parse(a.updated_at), (a) => a.stream,
+];
+
+function byNeedingALook(a: ApiStream, b: ApiStream): number {
+  for (const key of STREAM_LOOK) {
+    const x = key(a);
+    const y = key(b);
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
 export interface Overview {
   readonly generated_at: string;
-  /** What `stats --json` reports, except its checkpoint list: see `checkpoints`. */
+  /**
+   * What `stats --json` reports, except its checkpoint list (see `checkpoints`), and with its API
+   * streams cut to the `API_STREAMS_SHOWN` needing a look most (`api_streams_total` in all).
+   */
   readonly stats: Omit<StatsReport, 'checkpoints'>;
+  readonly api_streams_total: number;
   readonly checkpoints: CheckpointSummary;
   readonly last_24h: HourlySeries;
   readonly last_7d: HourlySeries;
@@ -87,6 +112,7 @@ export function checkpointSummary(db: Database.Database): CheckpointSummary {
 
 export function overview(store: Store, now = Date.now()): Overview {
   const { checkpoints: _all, ...report } = stats(store, { checkpoints: false });
+  const streams = [...report.api_streams].sort(byNeedingALook);
   const headroom: SourceHeadroom[] = [];
   // Local files never age out: only API checkpoints have a horizon.
   for (const c of checkpointRows(store.db, "WHERE kind <> 'file'")) {
@@ -97,7 +123,7 @@ export function overview(store: Store, now = Date.now()): Overview {
   }
   headroom.sort((a, b) => a.headroom_seconds - b.headroom_seconds || (a.source < b.source ? -1 : 1));
   return {
-    generated_at: new Date(now).toISOString(), stats: report, checkpoints: checkpointSummary(store.db),
+    generated_at: new Date(now).toISOString(), stats: { ...report, api_streams: streams.slice(0, API_STREAMS_SHOWN) }, api_streams_total: streams.length, checkpoints: checkpointSummary(store.db),
     last_24h: hourly(store.db, now, 24), last_7d: hourly(store.db, now, 7 * 24), headroom: headroom.slice(0, HEADROOM_SHOWN), headroom_total: headroom.length,
   };
 }

@@ -5,6 +5,7 @@
 import type Database from 'better-sqlite3';
 import { bareMessageId, textKey } from './documents.js';
 import { type EventRow, EventReader, STORED_COLUMNS, type StoredRow } from './event-rows.js';
+import type { DamagedBlocks } from './record-blocks.js';
 
 /** Order of stages within one second, so a timeline reads as the email travelled. */
 const STAGE: Readonly<Record<string, number>> = {
@@ -76,9 +77,10 @@ function outcome(rows: { row: EventRow; doc: Doc }[]): string[] {
   return out;
 }
 
-export function trace(db: Database.Database, query: string): TraceResult {
+/** Given `damaged`, events whose record block is damaged are left out and noted there (the rest is traced). */
+export function trace(db: Database.Database, query: string, damaged?: DamagedBlocks): TraceResult {
   const bare = bareMessageId(query);
-  const reader = new EventReader(db);
+  const reader = new EventReader(db, damaged);
   const read = (sql: string, ...params: unknown[]) => reader.rows(db.prepare(`SELECT ${STORED_COLUMNS} FROM ${sql}`).all(...params) as StoredRow[]);
   const byMessageStmt = (id: string) => read('events e WHERE e.message_key = ?', textKey('message-id', bareMessageId(id)));
   const byAcodeStmt = (acode: string) => read('events e WHERE e.acode_key = ?', textKey('acode', acode));

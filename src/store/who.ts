@@ -7,6 +7,7 @@ import type Database from 'better-sqlite3';
 import { bareMessageId, idBytes, textKey } from './documents.js';
 import { type EventRow, EventReader, ROLE, STORED_COLUMNS, type StoredRow } from './event-rows.js';
 import { ftsQuery } from './queries.js';
+import type { DamagedBlocks } from './record-blocks.js';
 
 export type RecipientStatus = 'rejected' | 'held' | 'delivered' | 'not delivered' | 'clicked' | 'received';
 export type Indicator = 'sender' | 'subject' | 'url' | 'attachment';
@@ -59,8 +60,8 @@ const unique = <T>(items: Iterable<T | null | undefined>): T[] => [...new Set([.
 /** Reads events: the SQL after `SELECT <columns> FROM`, its parameters. */
 type Read = (sql: string, ...params: unknown[]) => Row[];
 
-function reading(db: Database.Database): Read {
-  const reader = new EventReader(db);
+function reading(db: Database.Database, damaged?: DamagedBlocks): Read {
+  const reader = new EventReader(db, damaged);
   return (sql, ...params) => reader.rows(db.prepare(`SELECT ${STORED_COLUMNS} FROM ${sql}`).all(...params) as StoredRow[]);
 }
 
@@ -157,8 +158,9 @@ function recipientsOf(rows: Row[]): WhoMessage['recipients'] {
     .sort((a, b) => a.address.localeCompare(b.address));
 }
 
-export function whoElse(db: Database.Database, query: string): WhoResult {
-  const read = reading(db);
+/** Given `damaged`, events whose record block is damaged are left out and noted there (the rest answers). */
+export function whoElse(db: Database.Database, query: string, damaged?: DamagedBlocks): WhoResult {
+  const read = reading(db, damaged);
   const seed = seedRows(read, query);
   const indicators = indicatorsOf(seed);
   // Group every matching event by its message; remember which indicators brought it in.

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startConsole, type RunningConsole } from '../../src/console/server.js';
-import { CHECKPOINTS_SHOWN, type Overview } from '../../src/store/overview.js';
+import { API_STREAMS_SHOWN, CHECKPOINTS_SHOWN, type Overview } from '../../src/store/overview.js';
 import { Store } from '../../src/store/store.js';
 import { tempDir } from '../support/helpers.js';
 
@@ -55,5 +55,39 @@ describe('console overview of a store with 130,000 checkpoints', () => {
     assert.deepEqual(o.headroom.map((h) => h.source), ['mimecast-v1 https://eu-api.mimecast.com']);
     assert.equal(o.headroom_total, 1);
     assert.equal('checkpoints' in o.stats, false);
+  });
+});
+
+describe('console overview of a store with 5,000 API checkpoints', () => {
+  const STREAMS = 5000;
+  const BEHIND = new Set([3, 2500, 4999]);
+  let store: Store;
+  let running: RunningConsole;
+
+  before(async () => {
+    store = new Store(join(tempDir('overview-api'), 'o.db'));
+    const add = store.db.prepare('INSERT INTO checkpoints (source, kind, position, complete, updated_at) VALUES (?, ?, ?, ?, ?)');
+    store.db.transaction(() => {
+      for (let i = 0; i < STREAMS; i++) add.run(`mimecast-v1 https://eu-api.mimecast.com/stream-${String(i).padStart(4, '0')}`, 'mimecast-v1', 5, BEHIND.has(i) ? 0 : 1, NOW - i * 1000);
+    })();
+    running = await startConsole({ store, host: '127.0.0.1', port: 0, loopback: true });
+  });
+
+  after(async () => {
+    await running?.close();
+    store?.close();
+  });
+
+  it('shows the API streams needing a look first, at most API_STREAMS_SHOWN, and how many there are', async () => {
+    const res = await fetch(`${running.url}api/overview`);
+    const body = await res.text();
+    assert.equal(res.status, 200);
+    process.stderr.write(`# overview of ${STREAMS} API checkpoints: ${body.length} bytes\n`);
+    assert.ok(body.length < 64 * 1024, `overview is ${body.length} bytes`);
+    const o = JSON.parse(body) as Overview;
+    assert.equal(o.api_streams_total, STREAMS);
+    assert.equal(o.stats.api_streams.length, API_STREAMS_SHOWN);
+    // Not caught up first (updated longest ago first), then the caught-up ones updated longest ago.
+    assert.deepEqual(o.stats.api_streams.slice(0, 4).map((a) => [a.stream.slice(-4), a.caught_up]), [['4999', false], ['2500', false], ['0003', false], ['4998', true]]);
   });
 });

@@ -15,7 +15,7 @@ import type { Publication, Publisher } from '../../src/core/publish.js';
 import { Logger } from '../../src/log/logger.js';
 import { Driver } from '../../src/pipeline/driver.js';
 import { driveFiles } from '../../src/pipeline/run.js';
-import { takeEvents, toKeyValueLine } from '../../src/simulator/generate.js';
+import { takeEvents, toKeyValueLine, toV2Record } from '../../src/simulator/generate.js';
 import { SqliteSink } from '../../src/sinks/sqlite.js';
 import { type SpoolObserver, runSpool } from '../../src/sources/spool.js';
 import { type RefusalReason, listSpool, openSpoolFile } from '../../src/sources/spool-walk.js';
@@ -305,7 +305,7 @@ describe('spool: a file that changed is read again, never skipped', () => {
     writeFileSync(path, '{\n"type": "MTA",\n"data": [{"datetime": "2026-11-01T00:00:00+0000",\n"aCode": "abc", "Act": "Acc"}]\n}\n');
     await spool(spoolDir, db);
     assert.equal(count(db, 'SELECT count(*) AS n FROM dead_letters'), 0);
-    appendFileSync(path, '{"type": "MTA", "data": [{"aCode":'); // a writer that appends instead of renaming
+    appendFileSync(path, '{"type": "MTA", "data": [{"aCode":\n'); // a writer that appends instead of renaming
     await spool(spoolDir, db);
     assert.equal(count(db, 'SELECT count(*) AS n FROM dead_letters WHERE position = 0'), 1, 'the broken document is a dead letter, with its bytes');
   });
@@ -325,6 +325,70 @@ describe('spool: a file that changed is read again, never skipped', () => {
     await spool(spoolDir, db);
     await assertAllStored(db, [replacement]);
     assert.ok(readFileSync(path, 'utf8') === replacement);
+  });
+});
+
+/** NDJSON lines (API 2.0 records) of distinct events. */
+function jsonRecords(seed: number, n: number): string {
+  return `${takeEvents({ seed, startMs: Date.UTC(2026, 10, 1) }, n).map((e) => JSON.stringify(toV2Record(e, { shape: 'batch' }))).join('\n')}\n`;
+}
+
+/** The file's mtime set back an hour: written long ago, settled. */
+function settle(path: string): void {
+  const old = new Date(Date.now() - 3_600_000);
+  utimesSync(path, old, old);
+}
+
+describe('spool: a last line without a newline is not a record until the file settles', () => {
+  for (const [format, make] of [['key_value', records], ['NDJSON', jsonRecords]] as const) {
+    it(`${format}: a line caught half-written is neither an event nor a dead letter; the whole line is stored once`, async () => {
+      const { spoolDir, db } = setUp(`spool-half-${format}`);
+      const path = join(spoolDir, 'drop.log');
+      const body = make(30, 20);
+      const line = make(31, 1);
+      const cut = Math.floor(line.length / 2);
+      writeFileSync(path, body + line.slice(0, cut));
+      await spool(spoolDir, db);
+      assert.equal(count(db, 'SELECT count(*) AS n FROM events'), 20, 'the complete lines, not the half one');
+      assert.equal(count(db, 'SELECT count(*) AS n FROM dead_letters'), 0);
+      const idle = await spool(spoolDir, db);
+      assert.equal(idle.filesRead, 0, 'nothing complete beyond what was read: not read again');
+      appendFileSync(path, line.slice(cut));
+      await spool(spoolDir, db);
+      await assertAllStored(db, [body, line]);
+      assert.equal(count(db, 'SELECT count(*) AS n FROM events'), 21);
+      assert.equal(count(db, 'SELECT count(*) AS n FROM dead_letters'), 0);
+      assert.equal(count(db, "SELECT coalesce(sum(value), 0) AS n FROM counters WHERE name = 'duplicates'"), 0, 'read on after the last complete line');
+    });
+  }
+
+  it('a half line alone in a new file is not read; a half json document waits too', async () => {
+    const { spoolDir, db } = setUp('spool-half-alone');
+    writeFileSync(join(spoolDir, 'a.kv'), 'datetime=2026-12-01T11:00:01+0000|aCode=half1|acc=C0A0|Sender=a@x.com|Rc');
+    writeFileSync(join(spoolDir, 'b.json'), '{\n"type": "MTA",\n"data": [{"datetime": "2026-11-01T00:00:00+0000",\n"aCode": "abc"');
+    const run = await spool(spoolDir, db);
+    assert.equal(run.filesRead, 0);
+    assert.equal(count(db, 'SELECT count(*) AS n FROM events') + count(db, 'SELECT count(*) AS n FROM dead_letters'), 0);
+  });
+
+  it('a settled file without a final newline is read completely, its last line included, and once', async () => {
+    const { spoolDir, db } = setUp('spool-settled');
+    const path = join(spoolDir, 'drop.log');
+    const body = records(32, 20);
+    writeFileSync(path, body.slice(0, -1)); // no final newline
+    await spool(spoolDir, db);
+    assert.equal(count(db, 'SELECT count(*) AS n FROM events'), 19, 'fresh: the last line waits');
+    settle(path);
+    await spool(spoolDir, db);
+    await assertAllStored(db, [body]);
+    assert.equal(count(db, 'SELECT count(*) AS n FROM events'), 20);
+    assert.equal((await spool(spoolDir, db)).filesRead, 0, 'read to its end: not read again');
+    const doc = join(spoolDir, 'doc.json');
+    writeFileSync(doc, '{"type": "MTA",\n"data": [{"datetime": "2026-11-01T00:00:00+0000", "aCode": "abc", "Act": "Acc"}]}');
+    settle(doc);
+    await spool(spoolDir, db);
+    assert.equal(count(db, 'SELECT count(*) AS n FROM events'), 21, 'a settled json document without a final newline is read');
+    assert.equal(count(db, 'SELECT count(*) AS n FROM dead_letters'), 0);
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * A damaged record block names itself and what is wrong, says what to do, and stops nothing else:
- * export and search give every other event and list what they left out; retain removes past it.
+ * export, search, trace and who give every other event and list what they left out; retain removes past it.
  * Two retention passes never race: the second is refused plainly, a locked store is said as such.
  */
 import assert from 'node:assert/strict';
@@ -65,15 +65,45 @@ describe('a damaged record block', () => {
     }
   });
 
-  it('a command that needs one of its events says which block and what to do', async () => {
+  it('trace skips it: every other step of the journey, the block named with advice, exit 1', async () => {
     const db = copy();
+    // trace by a sender with events in block 3 and in other blocks.
+    const address = sql<{ a: string }>(db, `SELECT ad.address AS a FROM event_addresses ea JOIN addresses ad ON ad.code = ea.address JOIN events e ON e.rowid = ea.event
+      WHERE ea.role = 0 GROUP BY ea.address HAVING sum(e.block = 3) > 0 AND sum(e.block <> 3) > 0 LIMIT 1`)[0]!.a;
+    const whole = await runCli(['trace', '--db', db, '--json', address]);
+    assert.equal(whole.code, 0, whole.stderr);
+    const lost = new Set(sql<{ id: string }>(db, 'SELECT lower(hex(id)) AS id FROM events WHERE block = 3').map((r) => r.id));
     damageBlock(db);
-    // trace by an address shared by that block's events: the first recipient of one of them.
-    const address = sql<{ a: string }>(db, 'SELECT a.address AS a FROM event_addresses ea JOIN addresses a ON a.code = ea.address JOIN events e ON e.rowid = ea.event WHERE e.block = 3 LIMIT 1')[0]!.a;
-    const r = await runCli(['trace', '--db', db, address]);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /^mimelog: record block 3 is damaged: its compressed bytes do not inflate \(invalid block type\); it held the records of \d+ events from .* `mimelog check` lists every damaged block/m);
-    assert.doesNotMatch(r.stderr, /^mimelog: (invalid block type|Error)/m);
+    const r = await runCli(['trace', '--db', db, '--json', address]);
+    assert.equal(r.code, 1, r.stderr);
+    const steps = (out: string) => (JSON.parse(out) as { steps: { id: string }[] }).steps.map((x) => x.id);
+    const expected = steps(whole.stdout).filter((id) => !lost.has(id));
+    assert.ok(expected.length > 0 && expected.length < steps(whole.stdout).length);
+    assert.deepEqual(steps(r.stdout), expected);
+    assert.match(r.stderr, /^mimelog: trace answered without the events of damaged record blocks \(it may be incomplete\):\n  record block 3: its compressed bytes do not inflate \(invalid block type\) \(\d+ events, 2026-01-01T\S+ to 2026-01-01T\S+\)\n`mimelog check` lists every damaged block/m);
+    const table = await runCli(['trace', '--db', db, address]);
+    assert.equal(table.code, 1);
+    assert.match(table.stdout, /^trace .* \(matched by address;/m);
+    assert.match(table.stderr, /record block 3: /);
+  });
+
+  it('who skips it: the messages it can show, the block named with advice, exit 1', async () => {
+    const db = copy();
+    // who from an event outside block 3 whose sender also sent events now in block 3.
+    const id = sql<{ id: string }>(db, `SELECT lower(hex(e.id)) AS id FROM events e JOIN event_addresses ea ON ea.event = e.rowid AND ea.role = 0
+      WHERE e.block <> 3 AND ea.address IN (SELECT a3.address FROM event_addresses a3 JOIN events e3 ON e3.rowid = a3.event WHERE e3.block = 3 AND a3.role = 0) LIMIT 1`)[0]!.id;
+    const whole = await runCli(['who', '--db', db, '--json', id]);
+    assert.equal(whole.code, 0, whole.stderr);
+    damageBlock(db);
+    const r = await runCli(['who', '--db', db, '--json', id]);
+    assert.equal(r.code, 1, r.stderr);
+    const messages = (out: string) => (JSON.parse(out) as { messages: unknown[] }).messages.length;
+    assert.ok(messages(r.stdout) > 0 && messages(r.stdout) <= messages(whole.stdout));
+    assert.match(r.stderr, /^mimelog: who answered without the events of damaged record blocks \(it may be incomplete\):\n  record block 3: its compressed bytes do not inflate/m);
+    assert.match(r.stderr, /`mimelog check` lists every damaged block/);
+    const table = await runCli(['who', '--db', db, id]);
+    assert.equal(table.code, 1);
+    assert.match(table.stdout, /^who else received /m);
   });
 
   it('retain removes its events by their rows and the block with them; check is clean afterwards', async () => {

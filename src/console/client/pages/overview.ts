@@ -66,10 +66,14 @@ export async function overviewPage(): Promise<Child[]> {
       ]), { 'aria-label': 'gaps' }));
   }
   if (s.api_streams.length) {
-    out.push(h('h2', {}, 'API streams'), table(['stream', 'caught up', 'lag', ['files pending', 'num'], ['done', 'num'], ['dead-lettered', 'num']], s.api_streams.map((a) => [
+    out.push(h('h2', {}, `API streams (${num(o.api_streams_total)})`));
+    if (o.api_streams_total > s.api_streams.length) {
+      out.push(h('p', { class: 'muted' }, `The ${num(s.api_streams.length)} of ${num(o.api_streams_total)} needing a look first: not caught up, dead-lettered or pending work, the longest lag. `, h('code', {}, 'mimelog stats --json'), ' lists them all.'));
+    }
+    out.push(table(['stream', 'caught up', 'lag', ['files pending', 'num'], ['done', 'num'], ['dead-lettered', 'num']], s.api_streams.map((a) => [
       h('td', {}, a.stream), h('td', {}, a.caught_up ? 'yes' : 'no'), h('td', {}, a.lag_seconds === null ? '-' : duration(a.lag_seconds)),
       h('td', { class: 'num' }, num(a.pending)), h('td', { class: 'num' }, num(a.done)), h('td', { class: 'num' }, num(a.dead_lettered)),
-    ])));
+    ]), { 'aria-label': 'API streams' }));
   }
   out.push(h('h2', {}, 'Events by day (UTC)'), table(['day', ['events', 'num']], Object.entries(s.by_day).map(([d, n]) => [
     h('td', {}, link(route('search', { from: d, to: new Date(Date.parse(d) + 86_400_000).toISOString().slice(0, 10) }), d)), h('td', { class: 'num', 'data-day': d }, num(n)),
