@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -484,7 +484,7 @@ describe('hostile server: page tokens that repeat on the stream, the batch listi
     assert.equal(res.code, 0, res.stderr.slice(-2000));
     assert.equal(h.hits.get('/siem/v1/batch/events/cg'), 3);
     assert.equal(cursor(db, 'mimecast-v2 %'), 'B');
-    assert.equal(logLines(res.stderr).filter((l) => /batch listing ended for this pass: the next-page token repeats/.test(l.msg)).length, 1);
+    assert.equal(logLines(res.stderr).filter((l) => /batch listing of receipt ended for this pass: the next-page token repeats/.test(l.msg)).length, 1);
   });
 
   for (const [name, tokens, requests, last] of [['always T1', ['T1'], 2, 'T1'], ['A/B alternating', ['A', 'B'], 3, 'B']] as const) {
@@ -506,6 +506,45 @@ describe('hostile server: page tokens that repeat on the stream, the batch listi
       assert.equal(logLines(res.stderr).filter((l) => /file chain ended for this pass: the next-page token repeats/.test(l.msg)).length, 1);
     });
   }
+});
+
+describe('hostile server: a looping token under `run` (item 10)', () => {
+  it('/readyz shows the source degraded with the reason while its token chain loops, and the service keeps polling', { timeout: 60_000 }, async () => {
+    const h: Hostile = await hostile({
+      '/api/audit/get-siem-logs': (_q, _b, res) => {
+        const n = h.hits.get('/api/audit/get-siem-logs')!;
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'mc-siem-token': n % 2 === 1 ? 'A' : 'B', 'content-disposition': `attachment; filename="file_${n}.log"` });
+        res.end(`${kvLines[n % 60]}\n`);
+      },
+    });
+    const dir = tempDir('hostile');
+    const secret = (name: string, value: string) => {
+      writeFileSync(join(dir, name), value, { mode: 0o600 });
+      return join(dir, name);
+    };
+    const config = join(dir, 'mimelog.yaml');
+    writeFileSync(config, `store: ${join(dir, 'run.db')}\nlisten: 127.0.0.1:0\nsources:\n  - name: looping\n    kind: mimecast-v1\n    url: ${h.url}\n    credentials:\n      app_id: ${V1_ENV.MIMECAST_APP_ID}\n`
+      + `      app_key_file: ${secret('app', V1_ENV.MIMECAST_APP_KEY)}\n      access_key_file: ${secret('access', V1_ENV.MIMECAST_ACCESS_KEY)}\n      secret_key_file: ${secret('secret', V1_ENV.MIMECAST_SECRET_KEY)}\n    poll_interval_s: 1\n`, { mode: 0o600 });
+    const run = spawnCli(['run', '--config', config], {});
+    let stderr = '';
+    run.child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    try {
+      let ready: { status: string; sources: { state: string; reason?: string }[] } | undefined;
+      for (let i = 0; i < 100 && ready?.sources[0]?.state !== 'degraded'; i++) {
+        await delay(100);
+        const url = /"msg":"service listening","url":"([^"]+)"/.exec(stderr)?.[1];
+        if (url) ready = (await (await fetch(new URL('/readyz', url))).json()) as typeof ready;
+      }
+      assert.equal(ready?.status, 'degraded', stderr.slice(-2000));
+      assert.match(ready!.sources[0]!.reason!, /file chain ended for this pass: the next-page token repeats one already followed in this pass/);
+      await delay(1500);
+      assert.ok(h.hits.get('/api/audit/get-siem-logs')! > 3, 'the next poll asks again');
+      assert.equal(logLines(stderr).filter((l) => /file chain ended for this pass/.test(l.msg)).length, 1, 'said once in the log');
+    } finally {
+      run.child.kill('SIGTERM');
+    }
+    assert.equal((await run.done).code, 0);
+  });
 });
 
 describe('hostile server: what a server echoes and asks (items 11, 12, 13)', () => {

@@ -23,7 +23,7 @@ import { LOG_TYPES } from '../../mimecast/log-types.js';
 import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
 import { EventTimes, isTrustedTime, trustedSpan } from '../../core/trusted-time.js';
 import { type V1Answer, V1_ENDPOINT, getSiemLogs } from './client.js';
-import { PassTrail } from '../mimecast-v2/pages.js';
+import { EarlyPassEnd, PassTrail } from '../mimecast-v2/pages.js';
 
 const LOG_TYPE_NAMES = LOG_TYPES.map((t) => t.name);
 
@@ -111,14 +111,14 @@ export class V1Collector {
   private readonly random = Math.random;
   private readonly contact = new FirstContact();
   private readonly times: EventTimes;
-  /** A runaway mc-siem-token (PassTrail) was said: once per run, not at every poll. */
-  private runawaySaid = false;
+  private readonly earlyEnd: EarlyPassEnd;
 
   constructor(
     private readonly options: V1CollectorOptions,
     private readonly log: Logger,
   ) {
     this.times = new EventTimes(log);
+    this.earlyEnd = new EarlyPassEnd(log, options.observe);
   }
 
   /** Calls get-siem-logs until it answers something other than "retry". */
@@ -232,8 +232,7 @@ export class V1Collector {
       });
       token = nextToken;
       if (runaway) {
-        if (!this.runawaySaid) this.log.warn(`file chain ended for this pass: ${runaway}; asking again at the next poll (said once)`, { file: answer.name });
-        this.runawaySaid = true;
+        this.earlyEnd.say(`file chain ended for this pass: ${runaway}; asking again at the next poll`, { file: answer.name });
         if (this.options.once) break;
         if (!(await sleep(this.options.pollIntervalMs, stop))) break;
         trail = new PassTrail(true);

@@ -27,7 +27,7 @@ import { logTypeForV2 } from '../../mimecast/products.js';
 import { RateBudget } from '../../util/rate-budget.js';
 import { EventTimes } from '../../core/trusted-time.js';
 import type { TokenSource } from './oauth.js';
-import { type Page, PageClient, PassTrail } from './pages.js';
+import { EarlyPassEnd, type Page, PageClient, PassTrail } from './pages.js';
 
 export interface BatchOptions extends PollingOptions {
   readonly baseUrl: string;
@@ -75,8 +75,7 @@ export class V2BatchCollector {
   private readonly gapFrom = new Map<string, number>();
   /** Event times that may bound a gap (core/trusted-time.ts): one dated 2126 or 1970 bounds none. */
   private readonly times: EventTimes;
-  /** A runaway listing token (PassTrail) was said: once per run, not at every poll. */
-  private runawaySaid = false;
+  private readonly earlyEnd: EarlyPassEnd;
 
   constructor(
     private readonly options: BatchOptions,
@@ -87,6 +86,7 @@ export class V2BatchCollector {
   ) {
     this.pages = new PageClient(options.baseUrl, tokens, options, new RateBudget(), log);
     this.times = new EventTimes(log);
+    this.earlyEnd = new EarlyPassEnd(log, options.observe);
   }
 
   private backoff(attempt: number): number {
@@ -283,8 +283,7 @@ export class V2BatchCollector {
       if (stop.aborted) return;
       if (runaway) {
         // The page's files are stored; its token is not followed (never moved back): the next poll lists again.
-        if (!this.runawaySaid) this.log.warn(`batch listing ended for this pass: ${runaway}; listing again at the next poll (said once)`, { type });
-        this.runawaySaid = true;
+        this.earlyEnd.say(`batch listing of ${type} ended for this pass: ${runaway}; listing again at the next poll`, { type });
         return;
       }
       // Every file of the page is stored or dead-lettered: move the page token, even for an empty page.

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../log/logger.js';
-import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
+import { type ApiObserver, type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
 import { CollectorError, RequestRejectedError } from '../../util/errors.js';
 import { DEFAULT_MAX_SERVER_WAIT_MS, type RateBudget, type ServerWait, rateLimitRemaining, serverWaitMs } from '../../util/rate-budget.js';
 import { FirstContact, bodyBytes, describeFetchError, discardBody, readCapped, requestSignal, tooLargeReason } from '../http-body.js';
@@ -275,6 +275,20 @@ export class PassTrail {
     this.seen.delete(digest); // re-inserted as the newest
     this.seen.add(digest);
     if (this.seen.size > REMEMBERED_TOKENS) this.seen.delete(this.seen.values().next().value!);
+  }
+}
+
+/** A pass that ended early (PassTrail): said in the log once per collector, and to the service (its /readyz reason) every time. */
+export class EarlyPassEnd {
+  private said = false;
+
+  constructor(private readonly log: Logger, private readonly observe?: ApiObserver) {}
+
+  say(reason: string, fields: Record<string, unknown>): void {
+    this.observe?.degraded?.(reason);
+    if (this.said) return;
+    this.said = true;
+    this.log.warn(`${reason} (said once)`, fields);
   }
 }
 

@@ -21,7 +21,7 @@ import { type PollingOptions, sleep } from '../../util/backoff.js';
 import { EventTimes, trustedOrUndefined, trustedSpan } from '../../core/trusted-time.js';
 import { RateBudget } from '../../util/rate-budget.js';
 import type { TokenSource } from './oauth.js';
-import { PageClient, PassTrail } from './pages.js';
+import { EarlyPassEnd, PageClient, PassTrail } from './pages.js';
 
 export interface StreamOptions extends PollingOptions {
   /** Decoding bounds (default: DEFAULT_LIMITS). */
@@ -35,8 +35,7 @@ export interface StreamOptions extends PollingOptions {
 export class V2StreamCollector {
   private readonly pages: PageClient;
   private readonly times: EventTimes;
-  /** A runaway page token (PassTrail) was said: once per run, not at every poll. */
-  private runawaySaid = false;
+  private readonly earlyEnd: EarlyPassEnd;
 
   constructor(
     private readonly options: StreamOptions,
@@ -45,6 +44,7 @@ export class V2StreamCollector {
   ) {
     this.pages = new PageClient(options.baseUrl, tokens, options, new RateBudget(), log);
     this.times = new EventTimes(log);
+    this.earlyEnd = new EarlyPassEnd(log, options.observe);
   }
 
   /**
@@ -92,8 +92,7 @@ export class V2StreamCollector {
         if (runaway) {
           // The page's events are kept; the token stays where it is (never moved back) and the next poll asks again.
           await this.store(page.value, token, token ?? '', false, publisher, gap, stored);
-          if (!this.runawaySaid) this.log.warn(`stream paging ended for this pass: ${runaway}; asking again at the next poll (said once)`, { what: 'stream page' });
-          this.runawaySaid = true;
+          this.earlyEnd.say(`stream paging ended for this pass: ${runaway}; asking again at the next poll`, { what: 'stream page' });
           break;
         }
         await this.store(page.value, token, page.nextPage, page.isCaughtUp, publisher, gap, stored);
