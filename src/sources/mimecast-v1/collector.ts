@@ -14,7 +14,7 @@ import type { Publisher } from '../../core/publish.js';
 import type { Gap, V1State } from '../../core/sink.js';
 import type { ProcessedEvent, Unit } from '../../core/unit.js';
 import { Readable } from 'node:stream';
-import { type DecodedBatch, deadLetterBatch, decodeInput, headOf, readFailure } from '../../decode/input.js';
+import { type DecodedBatch, deadLetterBatch, decodeInput, readFailure } from '../../decode/input.js';
 import { FirstContact } from '../http-body.js';
 import type { DecodeLimits } from '../../decode/limits.js';
 import type { Logger } from '../../log/logger.js';
@@ -199,7 +199,7 @@ export class V1Collector {
         const where = ` (file ${answer.name}, token ${token ?? '(start)'})`;
         if (answer.overLimit) {
           // Only the head was read: the file is larger than the bound, how much larger is not known.
-          batches = [deadLetterBatch(answer.name, inputFailure + where, headOf(answer.body, headLength(answer.body)), this.options.maxResponseBytes)];
+          batches = [deadLetterBatch(answer.name, inputFailure + where, Buffer.concat(answer.body), this.options.maxResponseBytes)];
         } else {
           // As `ingest` does: what failed (a zip member with a bad CRC, the file itself) is dead-lettered with its bytes, the rest is stored.
           batches = batches.map((b) => ({ ...b, items: b.items.map((i) => (i.wholeInput && readFailure(i) !== undefined ? { ...i, result: { ok: false as const, reason: readFailure(i)! + where } } : i)) }));

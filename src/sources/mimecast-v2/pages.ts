@@ -244,7 +244,7 @@ export class PageTrail {
 
 /** Page tokens one pass remembers (digests, oldest forgotten first): memory stays bounded however long the backlog. */
 const REMEMBERED_TOKENS = 10_000;
-/** Pages (or API 1.0 files) in one pass that bring no record at all before the pass ends. */
+/** Pages (or API 1.0 files) in one pass that bring no record at all, each with a fresh token, before the pass ends. */
 export const MAX_EMPTY_PAGES_PER_PASS = 50;
 
 /**
@@ -264,7 +264,7 @@ export class PassTrail {
   /** Why the pass must end at this page (asked with `asked`, pointing at `next`, bringing `records`), or undefined to go on. */
   runaway(asked: string | undefined, next: string, records: number): string | undefined {
     if (asked !== undefined && asked !== '') this.remember(tokenDigest(asked));
-    if (records === 0) this.empty++;
+    if (records === 0 && next !== asked) this.empty++; // the same token again is PageClient.tokenStuck's (an empty page now and then is normal)
     const repeats = (this.sameTokenIsRepeat || next !== asked) && this.seen.has(tokenDigest(next));
     if (repeats) return `the next-page token repeats one already followed in this pass`;
     if (this.empty >= MAX_EMPTY_PAGES_PER_PASS) return `${this.empty} pages in this pass brought nothing although they say more follow`;
