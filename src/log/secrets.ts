@@ -32,6 +32,12 @@ export class Secrets {
     this.forms = [...next].sort((a, b) => b.length - a.length);
   }
 
+  /** Forgets values added before (an access token long replaced), so that a registry fed for months stays small. */
+  remove(...values: (string | undefined)[]): void {
+    const drop = new Set(values.flatMap((v) => (v ? secretForms(v) : [])));
+    this.forms = this.forms.filter((f) => !drop.has(f));
+  }
+
   /** A Basic `Authorization` credential: the password, and the header's base64 of `user:password`. */
   addBasicAuth(user: string, password: string): void {
     this.add(password, Buffer.from(`${user}:${password}`).toString('base64'));

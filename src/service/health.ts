@@ -57,6 +57,9 @@ export interface SourceHealth {
   readonly last_gap?: { from: string; to: string; recorded_at: string };
 }
 
+/** A pass that ended early keeps its source degraded this long (each such pass renews it). */
+const EARLY_END_ALARM_MS = 3_600_000;
+
 /** A gap keeps its source degraded this long after it was recorded, so nobody misses it. */
 const GAP_ALARM_MS = 24 * 3_600_000;
 
@@ -68,6 +71,8 @@ export interface SourceStatus {
   readonly checkpointNames: readonly string[];
   running: 'starting' | 'running' | 'failing' | 'stopped';
   failure?: string;
+  /** The last pass that ended early (a runaway page token), and when: the source is degraded for a while after. */
+  degraded?: { readonly reason: string; readonly atMs: number };
   restarts: number;
 }
 
@@ -124,6 +129,7 @@ export function sourceHealth(store: Store, status: SourceStatus, warningShare: n
       reason: `gap recorded ${new Date(lastGap.recorded_at).toISOString()}: the events between ${new Date(lastGap.from_ms).toISOString()} and ${new Date(lastGap.to_ms).toISOString()} aged out at Mimecast before they were collected (see mimelog stats)`,
     };
   }
+  if (status.degraded && now - status.degraded.atMs < EARLY_END_ALARM_MS) return { ...base, state: 'degraded', reason: status.degraded.reason };
   if (status.running === 'starting') return { ...base, state: 'starting', reason: 'has not stored anything yet' };
   if (status.running === 'stopped') return { ...base, state: 'stopped' };
   return { ...base, state: 'ok' };

@@ -113,7 +113,8 @@ export async function startService(
     for (;;) {
       try {
         r.status.running = 'running';
-        const summary = await r.starter.start({ sink: counting, store, log: slog, stop, observe: metrics.apiObserver(name) });
+        const degraded = (reason: string) => (r.status.degraded = { reason: log.redact(reason), atMs: Date.now() });
+        const summary = await r.starter.start({ sink: counting, store, log: slog, stop, observe: { ...metrics.apiObserver(name), degraded } });
         total.stored += summary.sink.stored;
         total.duplicates += summary.sink.duplicates;
         total.collisions += summary.sink.collisions;

@@ -28,6 +28,8 @@ export interface ApiObserver {
   call(endpoint: string, outcome: string): void;
   retry(endpoint: string): void;
   rateLimitRemaining(remaining: number): void;
+  /** A pass ended early for a reason a person should see (a runaway page token): the service's /readyz shows it. */
+  degraded?(reason: string): void;
 }
 
 /** Equal jitter: half the exponential delay fixed, half random, so retries spread but never hammer. */

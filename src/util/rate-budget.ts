@@ -36,10 +36,14 @@ export class RateBudget {
     return true;
   }
 
-  /** Ends an acquired call, with its response's headers when there was a response; a reset is waited for `maxWaitMs` at most. */
-  release(headers?: Headers, maxWaitMs = DEFAULT_MAX_SERVER_WAIT_MS): void {
+  /**
+   * Ends an acquired call, with its response's headers when there was a response; a reset is waited
+   * for `maxWaitMs` at most. Returns the wait when the answer used up the window and so paused every
+   * caller (for the caller to say: a pause of up to an hour must not be silent).
+   */
+  release(headers?: Headers, maxWaitMs = DEFAULT_MAX_SERVER_WAIT_MS): ServerWait | undefined {
     this.inFlight = Math.max(0, this.inFlight - 1);
-    if (headers) this.observe(headers, maxWaitMs);
+    return headers ? this.observe(headers, maxWaitMs) : undefined;
   }
 
   /** True when the window's calls left (beyond the reserve) are all taken by calls in flight. */
@@ -47,11 +51,12 @@ export class RateBudget {
     return this.remaining !== undefined && now < this.windowEndsAt && this.remaining - this.inFlight <= this.reserve;
   }
 
-  /** Reads a response's headers: the window's calls left and its reset (ms); used up: everyone waits. */
-  private observe(headers: Headers, maxWaitMs: number): void {
+  /** Reads a response's headers: the window's calls left and its reset (ms); used up: everyone waits (the wait is returned). */
+  private observe(headers: Headers, maxWaitMs: number): ServerWait | undefined {
     const remaining = rateLimitRemaining(headers);
-    const reset = serverWaitMs(headers, maxWaitMs).ms;
-    if (remaining === undefined || reset === undefined) return;
+    const wait = serverWaitMs(headers, maxWaitMs);
+    const reset = wait.ms;
+    if (remaining === undefined || reset === undefined) return undefined;
     const endsAt = Date.now() + reset;
     // Answers arrive out of order: within one window the lowest figure is the latest. An end far
     // from the one known is another window (or a better estimate of it): its figures replace ours.
@@ -61,7 +66,9 @@ export class RateBudget {
     } else {
       this.remaining = Math.min(this.remaining, remaining);
     }
-    if (remaining <= this.reserve) this.pauseFor(reset);
+    if (remaining > this.reserve) return undefined;
+    this.pauseFor(reset);
+    return wait;
   }
 
   /** Everyone waits `ms` (a 429, or a window used up); the caller has capped it (serverWaitMs). */

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -15,6 +15,8 @@ import { crc32 } from 'node:zlib';
 import { after, describe, it } from 'node:test';
 import { BIN, ROOT, type RunResult, runCli, tempDir } from '../support/helpers.js';
 import { logLines, query } from '../support/simulator.js';
+import { takeEvents, toKeyValueLine, toV2Record } from '../../src/simulator/generate.js';
+import { zipMembers } from '../../src/simulator/zip.js';
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void | Promise<void>;
 
@@ -214,7 +216,7 @@ describe('hostile server: answers over the bound (item 9)', () => {
     assert.equal(res.code, 2, res.stderr.slice(-2000));
     const dead = query<{ source: string; reason: string; n: number }>(db, 'SELECT source, reason, length(raw) AS n FROM dead_letters ORDER BY rowid');
     assert.equal(dead.length, 2, JSON.stringify(dead));
-    assert.match(dead[0]!.reason, /file larger than 268435456 bytes \(--max-response-bytes\): reading stopped after \d+ bytes/);
+    assert.match(dead[0]!.reason, /file larger than 268435456 bytes \(--max-response-bytes\); its first 65536 bytes are kept \(reading stopped after \d+ bytes/);
     assert.equal(dead[0]!.n, 64 * 1024);
     assert.equal(dead[1]!.source, 'big.zip!receipt_1.log');
     assert.match(dead[1]!.reason, /over the limit/);
@@ -423,5 +425,176 @@ describe('hostile server: OAuth answers (item 12)', () => {
     for (const form of [secret, encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2), JSON.stringify(secret).slice(1, -1)]) {
       assert.ok(!res.stderr.includes(form), `printed: ${form}`);
     }
+  });
+});
+
+/** Recent events (a day ago: inside every horizon), as stream records and API 1.0 key_value lines. */
+const recent = takeEvents({ seed: 31, startMs: Date.now() - 86_400_000 }, 60);
+const streamRecords = recent.map((e) => toV2Record(e, { shape: 'stream' }));
+const kvLines = recent.map((e) => toKeyValueLine(e));
+
+/** Serves `pages[i]` for the i-th request (the last one again after), until `limit` requests: then caught up, so that an unguarded collector still ends (and fails the count). */
+function streamPages(h: () => Hostile, limit: number, page: (n: number) => { value: unknown[]; next: string }): Handler {
+  return (_q, _b, res) => {
+    const n = h().hits.get('/siem/v1/events/cg')!;
+    const p = page(n);
+    json(res, 200, { value: p.value, '@nextPage': p.next, isCaughtUp: n > limit });
+  };
+}
+
+function streamArgs(h: Hostile, db: string): string[] {
+  return ['collect', '--api', 'v2', '--mode', 'stream', '--url', h.url, '--db', db, ...FAST];
+}
+
+const cursor = (db: string, like: string) => query<{ cursor: string }>(db, 'SELECT cursor FROM checkpoints WHERE source LIKE ?', like)[0]?.cursor;
+
+describe('hostile server: page tokens that repeat on the stream, the batch listing and API 1.0 (item 10)', () => {
+  it('stream A→B→A, not caught up: the pass ends at the repeat, said once, the events kept and the token not moved back', { timeout: 60_000 }, async () => {
+    const tokens = ['A', 'B', 'A'];
+    const h: Hostile = await hostile({ '/siem/v1/events/cg': streamPages(() => h, 500, (n) => ({ value: [streamRecords[n % 60]], next: tokens[Math.min(n - 1, 2)]! })) });
+    const db = join(tempDir('hostile'), 'stream-aba.db');
+    const res = await runCli(streamArgs(h, db), { env: V2_ENV });
+    assert.equal(res.code, 0, res.stderr.slice(-2000));
+    assert.equal(h.hits.get('/siem/v1/events/cg'), 3, 'first page → A, A → B, B → A: the repeat ends the pass');
+    assert.equal(query<{ n: number }>(db, 'SELECT count(*) AS n FROM events')[0]!.n, 3);
+    assert.equal(cursor(db, 'mimecast-v2-stream%'), 'B', 'never moved back to A');
+    assert.equal(logLines(res.stderr).filter((l) => /stream paging ended for this pass: the next-page token repeats/.test(l.msg)).length, 1);
+  });
+
+  it('stream: a fresh token on every empty page ends the pass after a bounded number of pages', { timeout: 60_000 }, async () => {
+    const h: Hostile = await hostile({ '/siem/v1/events/cg': streamPages(() => h, 2000, (n) => ({ value: [], next: `empty-${n}` })) });
+    const db = join(tempDir('hostile'), 'stream-empty.db');
+    const res = await runCli(streamArgs(h, db), { env: V2_ENV });
+    assert.equal(res.code, 0, res.stderr.slice(-2000));
+    assert.equal(h.hits.get('/siem/v1/events/cg'), 50);
+    assert.equal(cursor(db, 'mimecast-v2-stream%'), 'empty-49');
+    assert.equal(logLines(res.stderr).filter((l) => /50 pages in this pass brought nothing/.test(l.msg)).length, 1);
+  });
+
+  it('batch listing A→B→A: the pass of the type ends at the repeat, its token not moved back', { timeout: 60_000 }, async () => {
+    const next = ['A', 'B', 'A'];
+    const h: Hostile = await hostile({
+      '/siem/v1/batch/events/cg': (_q, _b, res) => {
+        const n = h.hits.get('/siem/v1/batch/events/cg')!;
+        json(res, 200, { value: [], '@nextPage': next[Math.min(n - 1, 2)]!, isCaughtUp: n > 500 });
+      },
+    });
+    const db = join(tempDir('hostile'), 'batch-aba.db');
+    const res = await runCli(['collect', '--api', 'v2', '--mode', 'batch', '--types', 'receipt', '--url', h.url, '--db', db, ...FAST], { env: V2_ENV });
+    assert.equal(res.code, 0, res.stderr.slice(-2000));
+    assert.equal(h.hits.get('/siem/v1/batch/events/cg'), 3);
+    assert.equal(cursor(db, 'mimecast-v2 %'), 'B');
+    assert.equal(logLines(res.stderr).filter((l) => /batch listing of receipt ended for this pass: the next-page token repeats/.test(l.msg)).length, 1);
+  });
+
+  for (const [name, tokens, requests, last] of [['always T1', ['T1'], 2, 'T1'], ['A/B alternating', ['A', 'B'], 3, 'B']] as const) {
+    it(`API 1.0: an mc-siem-token chain that loops (${name}) ends the run with --once, the files stored, the token not moved back`, { timeout: 60_000 }, async () => {
+      const h: Hostile = await hostile({
+        '/api/audit/get-siem-logs': (_q, _b, res) => {
+          const n = h.hits.get('/api/audit/get-siem-logs')!;
+          if (n > 500) return json(res, 200, { meta: { isLastToken: true }, data: [] });
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'mc-siem-token': tokens[(n - 1) % tokens.length]!, 'content-disposition': `attachment; filename="file_${n}.log"` });
+          res.end(`${kvLines[n % 60]}\n`);
+        },
+      });
+      const db = join(tempDir('hostile'), 'v1-loop.db');
+      const res = await runCli(['collect', '--api', 'v1', '--url', h.url, '--db', db, ...FAST], { env: V1_ENV });
+      assert.equal(res.code, 0, res.stderr.slice(-2000));
+      assert.equal(h.hits.get('/api/audit/get-siem-logs'), requests);
+      assert.equal(query<{ n: number }>(db, 'SELECT count(*) AS n FROM events')[0]!.n, requests);
+      assert.equal(cursor(db, 'mimecast-v1 %'), last);
+      assert.equal(logLines(res.stderr).filter((l) => /file chain ended for this pass: the next-page token repeats/.test(l.msg)).length, 1);
+    });
+  }
+});
+
+describe('hostile server: a looping token under `run` (item 10)', () => {
+  it('/readyz shows the source degraded with the reason while its token chain loops, and the service keeps polling', { timeout: 60_000 }, async () => {
+    const h: Hostile = await hostile({
+      '/api/audit/get-siem-logs': (_q, _b, res) => {
+        const n = h.hits.get('/api/audit/get-siem-logs')!;
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'mc-siem-token': n % 2 === 1 ? 'A' : 'B', 'content-disposition': `attachment; filename="file_${n}.log"` });
+        res.end(`${kvLines[n % 60]}\n`);
+      },
+    });
+    const dir = tempDir('hostile');
+    const secret = (name: string, value: string) => {
+      writeFileSync(join(dir, name), value, { mode: 0o600 });
+      return join(dir, name);
+    };
+    const config = join(dir, 'mimelog.yaml');
+    writeFileSync(config, `store: ${join(dir, 'run.db')}\nlisten: 127.0.0.1:0\nsources:\n  - name: looping\n    kind: mimecast-v1\n    url: ${h.url}\n    credentials:\n      app_id: ${V1_ENV.MIMECAST_APP_ID}\n`
+      + `      app_key_file: ${secret('app', V1_ENV.MIMECAST_APP_KEY)}\n      access_key_file: ${secret('access', V1_ENV.MIMECAST_ACCESS_KEY)}\n      secret_key_file: ${secret('secret', V1_ENV.MIMECAST_SECRET_KEY)}\n    poll_interval_s: 1\n`, { mode: 0o600 });
+    const run = spawnCli(['run', '--config', config], {});
+    let stderr = '';
+    run.child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    try {
+      let ready: { status: string; sources: { state: string; reason?: string }[] } | undefined;
+      for (let i = 0; i < 100 && ready?.sources[0]?.state !== 'degraded'; i++) {
+        await delay(100);
+        const url = /"msg":"service listening","url":"([^"]+)"/.exec(stderr)?.[1];
+        if (url) ready = (await (await fetch(new URL('/readyz', url))).json()) as typeof ready;
+      }
+      assert.equal(ready?.status, 'degraded', stderr.slice(-2000));
+      assert.match(ready!.sources[0]!.reason!, /file chain ended for this pass: the next-page token repeats one already followed in this pass/);
+      await delay(1500);
+      assert.ok(h.hits.get('/api/audit/get-siem-logs')! > 3, 'the next poll asks again');
+      assert.equal(logLines(stderr).filter((l) => /file chain ended for this pass/.test(l.msg)).length, 1, 'said once in the log');
+    } finally {
+      run.child.kill('SIGTERM');
+    }
+    assert.equal((await run.done).code, 0);
+  });
+});
+
+describe('hostile server: what a server echoes and asks (items 11, 12, 13)', () => {
+  it('a server echoing the Authorization header never gets the access token printed', { timeout: 60_000 }, async () => {
+    const h = await hostile({
+      '/oauth/token': (_q, _b, res) => json(res, 200, { access_token: 'tok1-access-token', expires_in: 1800 }),
+      '/siem/v1/events/cg': (q, _b, res) => json(res, 400, { error: { code: 'bad', message: `refused: ${q.headers.authorization}` } }),
+    });
+    const res = await runCli(streamArgs(h, join(tempDir('hostile'), 'echo-bearer.db')), { env: V2_ENV });
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /API 2\.0 rejected the stream page: refused: Bearer \[redacted\]/);
+    assert.ok(!res.stderr.includes('tok1-access-token'), res.stderr.slice(-1000));
+  });
+
+  it('a 200 that uses up the rate window with a huge reset pauses every call, and says so once with the cap', { timeout: 60_000 }, async () => {
+    const h = await hostile({
+      '/api/audit/get-audit-events': (_q, _b, res) => {
+        const n = h.hits.get('/api/audit/get-audit-events')!;
+        json(res, 200, { meta: { pagination: n < 3 ? { next: `page-${n}` } : {} }, data: [auditRecord(n)], fail: [] }, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '999999999' });
+      },
+    });
+    const res = await runCli(feedArgs(h, join(tempDir('hostile'), 'used-up.db'), ['--max-server-wait', '1']), { env: V2_ENV });
+    assert.equal(res.code, 0, res.stderr.slice(-2000));
+    const lines = logLines(res.stderr);
+    const paused = lines.filter((l) => /rate window is used up/.test(l.msg));
+    assert.equal(paused.length, 1, 'said once');
+    assert.equal(paused[0]!.wait_ms, 1000);
+    assert.equal(paused[0]!.asked_ms, 999999999);
+    assert.equal(lines.filter((l) => /asked for a wait longer than --max-server-wait/.test(l.msg)).length, 1);
+  });
+
+  it('API 1.0: a zip with a bad CRC in one member stores the good member and dead-letters the bad one, as ingest does', { timeout: 60_000 }, async () => {
+    const zip = await zipMembers({ 'receipt_1.log': kvLines.slice(0, 10).join('\n'), 'receipt_2.log': kvLines.slice(10, 60).join('\n') }, { store: true });
+    const at = zip.indexOf(Buffer.from(kvLines[8]!.slice(0, 20)));
+    assert.ok(at > 0);
+    zip[at + 5] = zip[at + 5]! ^ 0x01; // a bit flipped inside the first member, sizes unchanged
+    const h: Hostile = await hostile({
+      '/api/audit/get-siem-logs': (_q, _b, res) => {
+        if (h.hits.get('/api/audit/get-siem-logs')! > 3) return json(res, 200, { meta: { isLastToken: true }, data: [] });
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'mc-siem-token': 'after-zip', 'content-disposition': 'attachment; filename="logs.zip"' });
+        res.end(zip);
+      },
+    });
+    const db = join(tempDir('hostile'), 'v1-crc.db');
+    const res = await runCli(['collect', '--api', 'v1', '--url', h.url, '--db', db, ...FAST, '--decode-retries', '0'], { env: V1_ENV });
+    assert.equal(res.code, 2, res.stderr.slice(-2000));
+    assert.equal(query<{ n: number }>(db, 'SELECT count(*) AS n FROM events')[0]!.n, 50);
+    const dead = query<{ source: string; reason: string }>(db, 'SELECT source, reason FROM dead_letters');
+    assert.equal(dead.length, 1);
+    assert.equal(dead[0]!.source, 'logs.zip!receipt_1.log');
+    assert.match(dead[0]!.reason, /CRC-32 mismatch .* \(file logs\.zip, token \(start\)\)/);
   });
 });

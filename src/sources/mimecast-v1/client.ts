@@ -101,7 +101,8 @@ export async function getSiemLogs(r: V1Request): Promise<V1Answer> {
     r.observe?.call(V1_ENDPOINT, String(res.status));
     const remaining = rateLimitRemaining(res.headers);
     if (remaining !== undefined) r.observe?.rateLimitRemaining(remaining);
-    answer = await readCapped(res, isControlAnswer(res) ? MAX_CONTROL_ANSWER_BYTES : r.maxResponseBytes, (r.limits ?? DEFAULT_LIMITS).deadLetterHeadBytes);
+    // A file over the bound keeps a head no longer than the bound itself (its dead letter's bytes).
+    answer = await readCapped(res, isControlAnswer(res) ? MAX_CONTROL_ANSWER_BYTES : r.maxResponseBytes, Math.min(r.maxResponseBytes, (r.limits ?? DEFAULT_LIMITS).deadLetterHeadBytes));
   } catch (err) {
     r.observe?.call(V1_ENDPOINT, 'network_error');
     const { reason, unreachable } = describeFetchError(err);

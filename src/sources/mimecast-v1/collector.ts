@@ -14,15 +14,16 @@ import type { Publisher } from '../../core/publish.js';
 import type { Gap, V1State } from '../../core/sink.js';
 import type { ProcessedEvent, Unit } from '../../core/unit.js';
 import { Readable } from 'node:stream';
-import { type DecodedBatch, deadLetterBatch, decodeInput, headOf, readFailure } from '../../decode/input.js';
+import { type DecodedBatch, deadLetterBatch, decodeInput, readFailure } from '../../decode/input.js';
 import { FirstContact } from '../http-body.js';
-import { type DecodeLimits, DEFAULT_LIMITS, boundedBytes } from '../../decode/limits.js';
+import type { DecodeLimits } from '../../decode/limits.js';
 import type { Logger } from '../../log/logger.js';
 import type { V1Credentials } from '../../mimecast/v1-auth.js';
 import { LOG_TYPES } from '../../mimecast/log-types.js';
 import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
 import { EventTimes, isTrustedTime, trustedSpan } from '../../core/trusted-time.js';
 import { type V1Answer, V1_ENDPOINT, getSiemLogs } from './client.js';
+import { EarlyPassEnd, PassTrail } from '../mimecast-v2/pages.js';
 
 const LOG_TYPE_NAMES = LOG_TYPES.map((t) => t.name);
 
@@ -49,6 +50,11 @@ export interface CollectorState {
   readonly filesDone: number;
   /** The newest event time stored through this checkpoint, per log type (where a gap would begin). */
   readonly newestByType?: Readonly<Record<string, number>>;
+}
+
+/** How many bytes a file's chunks hold. */
+function headLength(body: readonly Buffer[]): number {
+  return body.reduce((n, c) => n + c.length, 0);
 }
 
 /** A file's decoded batches (published as one unit, one transaction), and why it failed as a whole, if it did. */
@@ -105,12 +111,14 @@ export class V1Collector {
   private readonly random = Math.random;
   private readonly contact = new FirstContact();
   private readonly times: EventTimes;
+  private readonly earlyEnd: EarlyPassEnd;
 
   constructor(
     private readonly options: V1CollectorOptions,
     private readonly log: Logger,
   ) {
     this.times = new EventTimes(log);
+    this.earlyEnd = new EarlyPassEnd(log, options.observe);
   }
 
   /** Calls get-siem-logs until it answers something other than "retry". */
@@ -144,6 +152,8 @@ export class V1Collector {
     /** Set after an invalid token, until the first file (or the end of data) says whether files aged out. */
     let restarted = false;
     const { checkpointKey } = this.options;
+    /** The tokens of this pass (until caught up): one followed before means the chain loops. */
+    let trail = new PassTrail(true);
     while (!stop.aborted) {
       const answer = await this.fetch(token, stop);
       if (!answer) break;
@@ -152,6 +162,7 @@ export class V1Collector {
         if (this.options.onInvalidToken === 'stop') throw new CollectorError(`${answer.reason}; stopping (--on-invalid-token stop)`);
         this.log.warn('token refused: restarting from the oldest retained data; the fingerprint drops what was already stored', { reason: answer.reason });
         token = undefined;
+        trail = new PassTrail(true);
         await publisher.flush(); // every file before this one processed: `newestByType` is final
         restarted = newestByType.size > 0;
         continue;
@@ -168,10 +179,11 @@ export class V1Collector {
         await publisher.publish({ source: checkpointKey, last: true, minPosition: filesDone, checkpoint: { kind: 'mimecast-v1', key: checkpointKey, filesDone, token } });
         if (this.options.once) break;
         if (!(await sleep(this.options.pollIntervalMs, stop))) break;
+        trail = new PassTrail(true);
         continue;
       }
       const decoded = answer.overLimit
-        ? { batches: [], inputFailure: `file larger than ${this.options.maxResponseBytes} bytes (--max-response-bytes): reading stopped after ${answer.length} bytes` }
+        ? { batches: [], inputFailure: `file larger than ${this.options.maxResponseBytes} bytes (--max-response-bytes); its first ${headLength(answer.body)} bytes are kept (reading stopped after ${answer.length} bytes)` }
         : await decodeFile(answer.name, answer.body, this.options.limits);
       const { inputFailure } = decoded;
       if (inputFailure && !answer.overLimit && decodeAttempts < this.options.decodeRetries) {
@@ -182,14 +194,20 @@ export class V1Collector {
       }
       let batches: DecodedBatch[] = decoded.batches;
       if (inputFailure) {
-        // Kept whole, with the token that fetched it, and skipped: ingestion never stalls on one file.
+        // Dead-lettered with the token that fetched it, and skipped: ingestion never stalls on one file.
         this.log.error('file dead-lettered', { file: answer.name, reason: inputFailure, bytes: answer.length });
-        const reason = `${inputFailure} (file ${answer.name}, token ${token ?? '(start)'})`;
-        const limits = this.options.limits ?? DEFAULT_LIMITS;
-        const kept = boundedBytes(headOf(answer.body, limits.maxRecordBytes + 1), limits, answer.length);
-        const truncatedFrom = answer.overLimit || kept.bytes.length < answer.length ? answer.length : undefined;
-        batches = [deadLetterBatch(answer.name, reason + kept.note, kept.bytes, truncatedFrom)];
+        const where = ` (file ${answer.name}, token ${token ?? '(start)'})`;
+        if (answer.overLimit) {
+          // Only the head was read: the file is larger than the bound, how much larger is not known.
+          batches = [deadLetterBatch(answer.name, inputFailure + where, Buffer.concat(answer.body), this.options.maxResponseBytes)];
+        } else {
+          // As `ingest` does: what failed (a zip member with a bad CRC, the file itself) is dead-lettered with its bytes, the rest is stored.
+          batches = batches.map((b) => ({ ...b, items: b.items.map((i) => (i.wholeInput && readFailure(i) !== undefined ? { ...i, result: { ok: false as const, reason: readFailure(i)! + where } } : i)) }));
+        }
       }
+      const runaway = trail.runaway(token, answer.nextToken, batches.reduce((n, b) => n + b.items.length, 0));
+      // A looping chain: the file is stored, the token stays where it is (never moved back).
+      const nextToken = runaway ? token : answer.nextToken;
       decodeAttempts = 0;
       filesDone++;
       const position = filesDone; // the checkpoint is made once the file is processed, after the loop moved on
@@ -209,10 +227,16 @@ export class V1Collector {
           for (const e of u.events) {
             if (isTrustedTime(e.timeMs, now)) newestByType.set(e.classification.logType, Math.max(newestByType.get(e.classification.logType) ?? -Infinity, e.timeMs));
           }
-          return { kind: 'mimecast-v1', key: checkpointKey, filesDone: position, token: answer.nextToken, gaps };
+          return { kind: 'mimecast-v1', key: checkpointKey, filesDone: position, token: nextToken, gaps };
         },
       });
-      token = answer.nextToken;
+      token = nextToken;
+      if (runaway) {
+        this.earlyEnd.say(`file chain ended for this pass: ${runaway}; asking again at the next poll`, { file: answer.name });
+        if (this.options.once) break;
+        if (!(await sleep(this.options.pollIntervalMs, stop))) break;
+        trail = new PassTrail(true);
+      }
     }
   }
 }

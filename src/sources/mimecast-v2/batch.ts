@@ -27,7 +27,7 @@ import { logTypeForV2 } from '../../mimecast/products.js';
 import { RateBudget } from '../../util/rate-budget.js';
 import { EventTimes } from '../../core/trusted-time.js';
 import type { TokenSource } from './oauth.js';
-import { type Page, PageClient } from './pages.js';
+import { EarlyPassEnd, type Page, PageClient, PassTrail } from './pages.js';
 
 export interface BatchOptions extends PollingOptions {
   readonly baseUrl: string;
@@ -75,6 +75,7 @@ export class V2BatchCollector {
   private readonly gapFrom = new Map<string, number>();
   /** Event times that may bound a gap (core/trusted-time.ts): one dated 2126 or 1970 bounds none. */
   private readonly times: EventTimes;
+  private readonly earlyEnd: EarlyPassEnd;
 
   constructor(
     private readonly options: BatchOptions,
@@ -85,6 +86,7 @@ export class V2BatchCollector {
   ) {
     this.pages = new PageClient(options.baseUrl, tokens, options, new RateBudget(), log);
     this.times = new EventTimes(log);
+    this.earlyEnd = new EarlyPassEnd(log, options.observe);
   }
 
   private backoff(attempt: number): number {
@@ -239,11 +241,14 @@ export class V2BatchCollector {
     const stream = this.streamName(type);
     let pageToken = this.state.pageToken(type);
     const failures = new Map<string, number>(); // file key → failed fetches
+    let trail = new PassTrail(false);
     while (!stop.aborted) {
       const listed = await this.listOrRestart(type, pageToken, publisher, stop);
       if (!listed) return;
       let page = listed.page;
+      if (pageToken !== undefined && listed.pageToken === undefined) trail = new PassTrail(false); // listed again from the start: a new chain of tokens
       pageToken = listed.pageToken;
+      const runaway = trail.runaway(pageToken, page.nextPage, page.value.length);
       await this.queue(stream, pageToken, page, publisher);
       let relists = 0;
       for (let i = 0; i < page.value.length && !stop.aborted; ) {
@@ -276,6 +281,11 @@ export class V2BatchCollector {
         i = 0;
       }
       if (stop.aborted) return;
+      if (runaway) {
+        // The page's files are stored; its token is not followed (never moved back): the next poll lists again.
+        this.earlyEnd.say(`batch listing of ${type} ended for this pass: ${runaway}; listing again at the next poll`, { type });
+        return;
+      }
       // Every file of the page is stored or dead-lettered: move the page token, even for an empty page.
       // `last` records whether the type is caught up (checkpoints.complete, shown by `stats`).
       // A gap still open when the type is caught up: nothing of the type is held at all. Taken in

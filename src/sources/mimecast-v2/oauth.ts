@@ -10,6 +10,7 @@
 import { OAUTH_PATH_V2 } from '../../mimecast/endpoints.js';
 import type { ApiObserver } from '../../util/backoff.js';
 import { OAuthError } from '../../util/errors.js';
+import { SECRETS } from '../../log/secrets.js';
 import { bodyBytes, readCapped, requestSignal, tooLargeReason } from '../http-body.js';
 import { parseObject } from './pages.js';
 
@@ -40,6 +41,8 @@ export function tokenLifetimeS(expiresIn: unknown): number {
 export class TokenSource {
   private token: string | undefined;
   private expiresAt = 0;
+  /** The tokens registered as secrets: the newest two (a request sent with the one before may still fail and print). */
+  private registered: string[] = [];
 
   constructor(
     private readonly baseUrl: string,
@@ -81,8 +84,17 @@ export class TokenSource {
       throw new OAuthError('OAuth token answer refused: the access_token is not a string of visible ASCII characters that can be sent as a bearer token (it is not shown)');
     }
     this.token = json.access_token;
+    this.register(this.token);
     this.expiresAt = Date.now() + tokenLifetimeS(json.expires_in) * 1000;
     return this.token;
+  }
+
+  /** A server echoing the Authorization header must not print the token: masked in every output, like the client secret. */
+  private register(token: string): void {
+    if (this.registered.includes(token)) return;
+    SECRETS.add(token);
+    this.registered.push(token);
+    if (this.registered.length > 2) SECRETS.remove(this.registered.shift());
   }
 
   /** After a 401: the next `get` fetches a new token. */

@@ -7,9 +7,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../log/logger.js';
-import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
+import { type ApiObserver, type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
 import { CollectorError, RequestRejectedError } from '../../util/errors.js';
-import { DEFAULT_MAX_SERVER_WAIT_MS, type RateBudget, rateLimitRemaining, serverWaitMs } from '../../util/rate-budget.js';
+import { DEFAULT_MAX_SERVER_WAIT_MS, type RateBudget, type ServerWait, rateLimitRemaining, serverWaitMs } from '../../util/rate-budget.js';
 import { FirstContact, bodyBytes, describeFetchError, discardBody, readCapped, requestSignal, tooLargeReason } from '../http-body.js';
 import type { TokenSource } from './oauth.js';
 import { STREAM_PATH_V2 } from '../../mimecast/endpoints.js';
@@ -68,6 +68,8 @@ export class PageClient {
   private readonly maxServerWaitMs: number;
   /** A server-given wait was capped: said once per client, not at every wait. */
   private waitCapSaid = false;
+  /** A window used up paused every caller: said once per client. */
+  private pauseSaid = false;
   /** A page token that did not move: said once per client. */
   private stuckSaid = false;
   /** Per request (`what`: a type's listing, the stream): pages in a row that handed back the token asked with. */
@@ -123,6 +125,21 @@ export class PageClient {
     return true;
   }
 
+  /** A server-given wait over --max-server-wait: said once per client. */
+  private sayCapped(what: string, wait: ServerWait): void {
+    if (wait.askedMs === undefined || this.waitCapSaid) return;
+    this.waitCapSaid = true;
+    this.log.warn('the server asked for a wait longer than --max-server-wait: waiting that long at most (said once)', { what, asked_ms: wait.askedMs, wait_ms: wait.ms });
+  }
+
+  /** An answer that used up the rate window (X-RateLimit-Remaining) pauses every caller until its reset: said once per client. */
+  private sayPause(what: string, wait: ServerWait): void {
+    this.sayCapped(what, wait);
+    if (this.pauseSaid) return;
+    this.pauseSaid = true;
+    this.log.warn('the API says its rate window is used up (X-RateLimit-Remaining): every call waits for the reset (said once)', { what, wait_ms: wait.ms, ...(wait.askedMs !== undefined ? { asked_ms: wait.askedMs } : {}) });
+  }
+
   /** Sends one request until `interpret` has a result; undefined when stopped while waiting. */
   async request<R>(r: ApiRequest, stop: AbortSignal, interpret: (answer: Answer) => Promise<Verdict<R>>): Promise<R | undefined> {
     const observe = this.polling.observe;
@@ -134,8 +151,9 @@ export class PageClient {
       let reason: string;
       let inFlight = true;
       const done = (headers?: Headers) => {
-        if (inFlight) this.budget.release(headers, this.maxServerWaitMs);
+        const pause = inFlight ? this.budget.release(headers, this.maxServerWaitMs) : undefined;
         inFlight = false;
+        if (pause) this.sayPause(r.what, pause);
       };
       try {
         const res = await fetch(r.url, {
@@ -160,10 +178,7 @@ export class PageClient {
           await discardBody(res);
           // Some endpoints send no X-RateLimit-Reset even with the 429: then back off.
           const asked = serverWaitMs(res.headers, this.maxServerWaitMs);
-          if (asked.askedMs !== undefined && !this.waitCapSaid) {
-            this.waitCapSaid = true;
-            this.log.warn('the server asked for a wait longer than --max-server-wait: waiting that long at most (said once)', { what: r.what, asked_ms: asked.askedMs, wait_ms: asked.ms });
-          }
+          this.sayCapped(r.what, asked);
           wait = asked.ms ?? backoff(attempt);
           this.budget.pauseFor(wait); // every concurrent caller waits, not only this one
           reason = 'HTTP 429';
@@ -217,7 +232,7 @@ export class PageTrail {
 
   /** Why paging must stop at `next` (with what was received, for the dead letter), or undefined to go on. */
   runaway(next: string): { reason: string; body: Buffer } | undefined {
-    const digest = createHash('sha256').update(next).digest('base64');
+    const digest = tokenDigest(next);
     // What was received, for the dead letter: the token (its head, if huge) and the pages read.
     const received = (pagesRead: number) => Buffer.from(JSON.stringify({ nextPageToken: next.slice(0, 1024), pagesRead }));
     if (this.seen.has(digest)) return { reason: `the next-page token repeats one already followed in this pass (after ${this.seen.size + 1} pages)`, body: received(this.seen.size + 1) };
@@ -225,4 +240,58 @@ export class PageTrail {
     if (this.seen.size >= this.maxPages) return { reason: `more than ${this.maxPages} pages in one pass (--max-pages-per-window): the next-page token never ends`, body: received(this.seen.size) };
     return undefined;
   }
+}
+
+/** Page tokens one pass remembers (digests, oldest forgotten first): memory stays bounded however long the backlog. */
+const REMEMBERED_TOKENS = 10_000;
+/** Pages (or API 1.0 files) in one pass that bring no record at all, each with a fresh token, before the pass ends. */
+export const MAX_EMPTY_PAGES_PER_PASS = 50;
+
+/**
+ * The page tokens of one pass of a source that pages until caught up (the stream, a type's batch
+ * listing, the API 1.0 file chain): a next-page token already followed in this pass (A→B→A), or
+ * too many pages that bring nothing (a fresh token on every empty page), means the server would
+ * be asked forever while nothing new arrives. The caller ends the pass there without moving its
+ * checkpoint to the repeated token (never backwards), and the next poll asks again.
+ */
+export class PassTrail {
+  private readonly seen = new Set<string>();
+  private empty = 0;
+
+  /** `sameTokenIsRepeat`: a page handing back the token it was asked with is a repeat (API 1.0); API 2.0 pages do that legitimately (PageClient.tokenStuck bounds it). */
+  constructor(private readonly sameTokenIsRepeat: boolean) {}
+
+  /** Why the pass must end at this page (asked with `asked`, pointing at `next`, bringing `records`), or undefined to go on. */
+  runaway(asked: string | undefined, next: string, records: number): string | undefined {
+    if (asked !== undefined && asked !== '') this.remember(tokenDigest(asked));
+    if (records === 0 && next !== asked) this.empty++; // the same token again is PageClient.tokenStuck's (an empty page now and then is normal)
+    const repeats = (this.sameTokenIsRepeat || next !== asked) && this.seen.has(tokenDigest(next));
+    if (repeats) return `the next-page token repeats one already followed in this pass`;
+    if (this.empty >= MAX_EMPTY_PAGES_PER_PASS) return `${this.empty} pages in this pass brought nothing although they say more follow`;
+    return undefined;
+  }
+
+  private remember(digest: string): void {
+    this.seen.delete(digest); // re-inserted as the newest
+    this.seen.add(digest);
+    if (this.seen.size > REMEMBERED_TOKENS) this.seen.delete(this.seen.values().next().value!);
+  }
+}
+
+/** A pass that ended early (PassTrail): said in the log once per collector, and to the service (its /readyz reason) every time. */
+export class EarlyPassEnd {
+  private said = false;
+
+  constructor(private readonly log: Logger, private readonly observe?: ApiObserver) {}
+
+  say(reason: string, fields: Record<string, unknown>): void {
+    this.observe?.degraded?.(reason);
+    if (this.said) return;
+    this.said = true;
+    this.log.warn(`${reason} (said once)`, fields);
+  }
+}
+
+function tokenDigest(token: string): string {
+  return createHash('sha256').update(token).digest('base64');
 }

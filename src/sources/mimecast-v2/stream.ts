@@ -21,7 +21,7 @@ import { type PollingOptions, sleep } from '../../util/backoff.js';
 import { EventTimes, trustedOrUndefined, trustedSpan } from '../../core/trusted-time.js';
 import { RateBudget } from '../../util/rate-budget.js';
 import type { TokenSource } from './oauth.js';
-import { PageClient } from './pages.js';
+import { EarlyPassEnd, PageClient, PassTrail } from './pages.js';
 
 export interface StreamOptions extends PollingOptions {
   /** Decoding bounds (default: DEFAULT_LIMITS). */
@@ -35,6 +35,7 @@ export interface StreamOptions extends PollingOptions {
 export class V2StreamCollector {
   private readonly pages: PageClient;
   private readonly times: EventTimes;
+  private readonly earlyEnd: EarlyPassEnd;
 
   constructor(
     private readonly options: StreamOptions,
@@ -43,6 +44,7 @@ export class V2StreamCollector {
   ) {
     this.pages = new PageClient(options.baseUrl, tokens, options, new RateBudget(), log);
     this.times = new EventTimes(log);
+    this.earlyEnd = new EarlyPassEnd(log, options.observe);
   }
 
   /**
@@ -58,6 +60,7 @@ export class V2StreamCollector {
     /** Set after a restart from a date: the gap is recorded with the first page that holds an event. */
     let restartedFrom: number | undefined;
     do {
+      let trail = new PassTrail(false);
       while (!stop.aborted) {
         let page;
         try {
@@ -71,6 +74,7 @@ export class V2StreamCollector {
           this.log.warn('stream token is older than the stream window: starting again from the newest event stored; the events after it that aged out will be recorded as a gap', { from: new Date(newest).toISOString() });
           token = undefined;
           restartedFrom = newest;
+          trail = new PassTrail(false); // a new chain of tokens: they may spell offsets already seen
           continue;
         }
         if (!page) break;
@@ -83,6 +87,13 @@ export class V2StreamCollector {
             this.log.error('gap recorded: events aged out at Mimecast before they were collected', { from: new Date(restartedFrom).toISOString(), to: new Date(toMs).toISOString() });
           }
           restartedFrom = undefined;
+        }
+        const runaway = trail.runaway(token, page.nextPage, page.value.length);
+        if (runaway) {
+          // The page's events are kept; the token stays where it is (never moved back) and the next poll asks again.
+          await this.store(page.value, token, token ?? '', false, publisher, gap, stored);
+          this.earlyEnd.say(`stream paging ended for this pass: ${runaway}; asking again at the next poll`, { what: 'stream page' });
+          break;
         }
         await this.store(page.value, token, page.nextPage, page.isCaughtUp, publisher, gap, stored);
         token = page.nextPage;
