@@ -14,27 +14,34 @@ export function deadLetterJson(d: DeadLetter): string {
   return JSON.stringify({ source: d.source, position: d.position, reason: d.reason, ...raw, ...truncated });
 }
 
-function writeAll(out: Writable, text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const ok = out.write(text, (err) => (err ? reject(err) : undefined));
-    if (ok) resolve();
-    else out.once('drain', resolve);
-  });
+/**
+ * Where the documents go: resolves only once every byte of `text` is written, rejects saying why
+ * not (a full disk, a file size limit, a closed pipe). A unit is acknowledged only after that, so
+ * a write that fails ends the run instead of counting documents that never arrived.
+ */
+export type TextOutput = (text: string) => Promise<void>;
+
+/** A stream as a TextOutput: done at the write's callback, which also carries its error. */
+function writtenTo(out: Writable): TextOutput {
+  return (text) => new Promise((resolve, reject) => out.write(text, (err) => (err ? reject(err) : resolve())));
 }
 
 export class NdjsonSink implements Sink {
   private deadLetterFile: FileHandle | undefined;
+  private readonly out: TextOutput;
 
   constructor(
-    private readonly out: Writable,
+    out: TextOutput | Writable,
     private readonly deadLetterPath: string,
-  ) {}
+  ) {
+    this.out = typeof out === 'function' ? out : writtenTo(out);
+  }
 
   async write(unit: Unit): Promise<SinkCounts> {
     if (unit.events.length > 0) {
       let text = '';
       for (const e of unit.events) text += `${documentJson(e)}\n`;
-      await writeAll(this.out, text);
+      await this.out(text);
     }
     if (unit.deadLetters.length > 0) {
       // Created readable by its owner only: dead letters are raw mail metadata. A failure stops
