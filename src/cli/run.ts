@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { Logger, type Level } from '../log/logger.js';
+import { maskSecrets } from '../log/secrets.js';
 import { type ProductName, listingTypes } from '../mimecast/products.js';
 import { FEEDS } from '../mimecast/feeds.js';
 import type { ServiceConfig, SourceConfig } from '../service/config.js';
@@ -164,7 +165,8 @@ export function registerRun(program: Command): void {
       const exposed = exposureWarning(config.listen, parseListen(config.listen)!.host);
       if (o.check) {
         if (exposed) process.stderr.write(`mimelog: warning: config ${o.config}: ${exposed}\n`);
-        process.stdout.write(`${o.config}: ok, ${config.sources.length} sources (${config.sources.map((s) => `${s.name}: ${s.kind}`).join(', ')}); sink ${config.sink.kind}; store ${config.store}; listen ${config.listen}\n`);
+        // Masked: a secret reused as a path or a name is not printed either.
+        process.stdout.write(maskSecrets(`${o.config}: ok, ${config.sources.length} sources (${config.sources.map((s) => `${s.name}: ${s.kind}`).join(', ')}); sink ${config.sink.kind}; store ${config.store}; listen ${config.listen}\n`));
         return;
       }
       if (exposed) log.warn(exposed, { listen: config.listen, allowed_hosts: config.allowed_hosts });

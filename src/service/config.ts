@@ -16,7 +16,7 @@ import { parseListen } from '../util/listen.js';
 import { ConfigError } from '../util/errors.js';
 import { Logger } from '../log/logger.js';
 import { type DefaultContext, NUMBER_SETTINGS, type NumberSettingName, SECRET_KEYS, defaultOf, numberProblem, setting } from '../config/settings.js';
-import { UnreadableFile, readSmallFile, readableByOthers } from '../config/read-file.js';
+import { UnreadableFile, readCaFile, readSmallFile, readableByOthers } from '../config/read-file.js';
 import { forbiddenKeyPaths } from '../config/yaml-keys.js';
 
 export { SECRET_KEYS } from '../config/settings.js';
@@ -135,6 +135,16 @@ const source = z.discriminatedUnion('kind', [v1Source, v2Batch, v2Stream, v2Feed
   error: (iss) => (iss.code === 'invalid_union' ? `unknown source kind ${JSON.stringify((iss.input as { kind?: unknown } | undefined)?.kind)}, expected one of "mimecast-v1", "mimecast-v2-batch", "mimecast-v2-stream", "mimecast-v2-feeds", "spool"` : undefined),
 });
 
+/** Checked here so that `run --check` fails on it, not the first connection (a FIFO would hang it). */
+const caFile = z.string().min(1).check((ctx) => {
+  try {
+    readCaFile(ctx.value);
+  } catch (err) {
+    if (!(err instanceof UnreadableFile)) throw err;
+    ctx.issues.push({ code: 'custom', message: `cannot use ${ctx.value} as a CA file (${err.message})`, input: ctx.value });
+  }
+});
+
 const sink = z.strictObject({
   kind: oneOf(['sqlite', 'opensearch', 'elasticsearch'], 'sink').default('sqlite'),
   urls: z.array(url).min(1).optional(),
@@ -142,7 +152,7 @@ const sink = z.strictObject({
   password: z.string().optional(),
   api_key: z.string().optional(),
   bearer_token: z.string().optional(),
-  ca_file: z.string().optional(),
+  ca_file: caFile.optional(),
   insecure: z.boolean().default(false),
   index: z.string().optional(),
   template: z.string().default('mimelog-siem'),
