@@ -6,6 +6,7 @@
  * environment, and a secret key may instead be given as `<key>_file:`, a file only its owner may
  * read. No config error shows a secret's value.
  */
+import { statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
@@ -48,7 +49,8 @@ type NumberKeys<N extends NumberSettingName> = {
 function numberKeys<const N extends NumberSettingName>(names: readonly N[], context?: DefaultContext): NumberKeys<N> {
   const entries = names.map((n) => {
     const s = setting(n);
-    const base = z.number({ error: (iss) => `expected a number, not ${JSON.stringify(iss.input)}` }).check((ctx) => {
+    // YAML's .nan, .inf and 1e400 are numbers JSON cannot spell (it would say null).
+    const base = z.number({ error: (iss) => (typeof iss.input === 'number' ? `not a finite number (${iss.input})` : `expected a number, not ${JSON.stringify(iss.input)}`) }).check((ctx) => {
       const problem = numberProblem(s, ctx.value);
       if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
     });
@@ -321,7 +323,13 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv): ServiceConfig 
   const forbidden = forbiddenKeyPaths(doc.contents);
   if (forbidden.length > 0) throw new ConfigError(file, forbidden.map((p) => `${pathText(p)}: a key named ${String(p.at(-1))} is not allowed (it would reach into JavaScript's object model)`));
   const x: Expansion = { file, env, baseDir: dirname(resolve(file)), fileMode: read.mode, problems: [], secrets: [] };
-  const expanded = expand(doc.toJS(), [], x);
+  let js: unknown;
+  try {
+    js = doc.toJS(); // throws on an alias bomb (aliases expanding to millions of nodes)
+  } catch (err) {
+    throw new ConfigError(file, [`not valid YAML: ${(err as Error).message}`]);
+  }
+  const expanded = expand(js, [], x);
   const problems = x.problems;
   const parsed = CONFIG_SCHEMA.safeParse(expanded ?? {});
   if (!parsed.success) {
@@ -334,4 +342,36 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv): ServiceConfig 
   }
   if (problems.length > 0 || !parsed.success) throw configError(file, problems, x.secrets);
   return parsed.data;
+}
+
+/** What a spool's `path:` is when it cannot be one, for `run --check` (a running spool waits for it). */
+export function spoolProblems(config: ServiceConfig): string[] {
+  return config.sources.flatMap((s, i) => {
+    if (s.kind !== 'spool') return [];
+    let problem: string | undefined;
+    try {
+      if (!statSync(s.path).isDirectory()) problem = 'is not a directory';
+    } catch (err) {
+      problem = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message;
+    }
+    return problem === undefined ? [] : [`sources[${i}].path: ${s.path} ${problem}`];
+  });
+}
+
+/**
+ * Why the config file is not safe where it lies: a directory above it that everyone may write,
+ * without the sticky bit, lets anyone rename the file away and put their own in its place (its
+ * mode 600 does not protect it).
+ */
+export function configPlaceWarnings(file: string): string[] {
+  const out: string[] = [];
+  for (let dir = dirname(resolve(file)); ; dir = dirname(dir)) {
+    try {
+      const mode = statSync(dir).mode;
+      if ((mode & 0o002) !== 0 && (mode & 0o1000) === 0) out.push(`${dir} is writable by everyone (mode ${(mode & 0o7777).toString(8)}, no sticky bit): anyone can replace ${file}; keep it in a directory only its owner may write`);
+    } catch {
+      // not looked at: the file was read, so its directories exist
+    }
+    if (dirname(dir) === dir) return out;
+  }
 }
