@@ -2,7 +2,7 @@
  * NDJSON sink: one ECS document per line on a stream (stdout by default), in input order;
  * dead letters appended as JSON lines to a file. No deduplication: that needs a store.
  */
-import { type FileHandle, open } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type { SinkCounts } from '../core/counts.js';
 import { type DeadLetter, type Unit, documentJson } from '../core/unit.js';
@@ -26,6 +26,13 @@ function writtenTo(out: Writable): TextOutput {
   return (text) => new Promise((resolve, reject) => out.write(text, (err) => (err ? reject(err) : resolve())));
 }
 
+/** Opens the dead-letter file to append; a FIFO is refused (its open would wait for a reader, past SIGTERM). */
+async function openDeadLetterFile(path: string): Promise<FileHandle> {
+  const existing = await stat(path).catch(() => undefined);
+  if (existing?.isFIFO()) throw new Error('it is a FIFO (named pipe), not a file');
+  return open(path, 'a', 0o600);
+}
+
 export class NdjsonSink implements Sink {
   private deadLetterFile: FileHandle | undefined;
   private readonly out: TextOutput;
@@ -47,7 +54,7 @@ export class NdjsonSink implements Sink {
       // Created readable by its owner only: dead letters are raw mail metadata. A failure stops
       // the run (these records are then not acknowledged) with the path and the cause.
       try {
-        this.deadLetterFile ??= await open(this.deadLetterPath, 'a', 0o600);
+        this.deadLetterFile ??= await openDeadLetterFile(this.deadLetterPath);
         await this.deadLetterFile.appendFile(unit.deadLetters.map((d) => `${deadLetterJson(d)}\n`).join(''));
       } catch (err) {
         throw new Error(`cannot write dead letters to ${this.deadLetterPath}: ${(err as Error).message}`);

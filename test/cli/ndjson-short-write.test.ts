@@ -4,7 +4,7 @@
  * and the cause, never a summary of documents that never arrived and exit 0.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -44,5 +44,14 @@ describe('ingest --sink ndjson on an output that cannot take it all', () => {
     } finally {
       closeSync(fd);
     }
+  });
+
+  // Before: the open waited for a reader, past SIGTERM (hence SIGKILL at the deadline).
+  it('--dead-letter naming a FIFO fails at once (its open would wait for a reader), saying so', () => {
+    const fifo = join(dir, 'dead-fifo');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    const r = spawnSync(process.execPath, [BIN, 'ingest', '--sink', 'ndjson', '--dead-letter', fifo, '-'], { encoding: 'utf8', timeout: 10_000, killSignal: 'SIGKILL', input: 'not a record\n' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /cannot write dead letters to .*dead-fifo: it is a FIFO \(named pipe\), not a file/);
   });
 });
