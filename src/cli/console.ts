@@ -1,11 +1,11 @@
 /** `mimelog console`: serves the web console over the embedded store until stopped. */
-import { readFileSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { replayDeadLetters } from '../pipeline/replay.js';
 import { Store } from '../store/store.js';
 import { ENV } from './env.js';
 import { type ListenAddress, isLoopback, parseListen } from '../util/listen.js';
 import { UsageError } from '../util/errors.js';
+import { UnreadableFile, readSmallFile, readableByOthers } from '../config/read-file.js';
 import { addDbOption, buildTransformer } from './ingest.js';
 
 interface ConsoleCliOptions {
@@ -23,18 +23,20 @@ export function listenAddress(text: string, flag = '--listen'): ListenAddress {
   return at;
 }
 
+const MAX_TOKEN_BYTES = 64 * 1024;
+
 /** The token from its file (owner-only, like every secret mimelog reads) or the environment. */
 function readToken(o: ConsoleCliOptions): string | undefined {
   if (o.tokenFile !== undefined) {
-    let text: string;
+    let read;
     try {
-      if ((statSync(o.tokenFile).mode & 0o077) !== 0) throw new UsageError(`--token-file ${o.tokenFile} is readable by others: run chmod 600 ${o.tokenFile}`);
-      text = readFileSync(o.tokenFile, 'utf8');
+      read = readSmallFile(o.tokenFile, MAX_TOKEN_BYTES); // a regular file only: a FIFO named here would hang the command
     } catch (err) {
-      if (err instanceof UsageError) throw err;
-      throw new UsageError(`--token-file ${o.tokenFile}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+      if (err instanceof UnreadableFile) throw new UsageError(`--token-file ${o.tokenFile}: ${err.message}`);
+      throw err;
     }
-    const token = text.trim();
+    if (readableByOthers(read.mode)) throw new UsageError(`--token-file ${o.tokenFile} is readable by others: run chmod 600 ${o.tokenFile}`);
+    const token = read.text.trim();
     if (token.length < 16) throw new UsageError(`--token-file ${o.tokenFile}: the token must be at least 16 characters`);
     return token;
   }

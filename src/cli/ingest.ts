@@ -19,6 +19,7 @@ import { type DecodeLimits, DEFAULT_LIMITS } from '../decode/limits.js';
 import type { NumberSettingName } from '../config/settings.js';
 import { Progress } from './progress.js';
 import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
+import { writeOutWritten } from './stdout.js';
 
 export interface PipelineOptions {
   type?: string;
@@ -115,7 +116,7 @@ export function registerIngest(program: Command): void {
     for (const s of skipped) process.stderr.write(`mimelog: skipped ${printable(s.path)}: ${s.reason}\n`);
     let sink: Sink;
     let store: Store | undefined;
-    if (opts.sink === 'ndjson') sink = new NdjsonSink(process.stdout, opts.deadLetter);
+    if (opts.sink === 'ndjson') sink = new NdjsonSink(writeOutWritten, opts.deadLetter);
     else {
       store = new Store(opts.db); // runs migrations; also reads checkpoints for --resume
       sink = await openStoreOrSearchSink(opts, new Logger(process.stderr, 'info'));

@@ -4,12 +4,13 @@
  */
 import type { Command } from 'commander';
 import { Logger, type Level } from '../log/logger.js';
+import { maskSecrets } from '../log/secrets.js';
 import { type ProductName, listingTypes } from '../mimecast/products.js';
 import { FEEDS } from '../mimecast/feeds.js';
 import type { ServiceConfig, SourceConfig } from '../service/config.js';
 import type { SourceStarter } from '../service/run.js';
 import { type CollectOptions, checkpointName, resolveSource, startCollector } from './collect.js';
-import { EXIT, MimelogError, restated } from '../util/errors.js';
+import { ConfigError, EXIT, MimelogError, restated } from '../util/errors.js';
 import { type SearchSinkCliOptions, openStoreOrSearchSink } from './sink-options.js';
 import { Store } from '../store/store.js';
 import { listenAddress } from './console.js';
@@ -141,7 +142,7 @@ export function registerRun(program: Command): void {
       // A ConfigError says every problem at once, one per line (see errorText).
       // Loaded here, not at start: the config schema, metrics and HTTP modules are heavy to load
       // and no other command needs them (every command pays for what main.ts loads).
-      const [{ loadConfig, configSecrets }, { startService }, { exposureWarning }] = await Promise.all([import('../service/config.js'), import('../service/run.js'), import('../service/health.js')]);
+      const [{ loadConfig, configSecrets, configPlaceWarnings, spoolProblems }, { startService }, { exposureWarning }] = await Promise.all([import('../service/config.js'), import('../service/run.js'), import('../service/health.js')]);
       const config = loadConfig(o.config, process.env);
       if (config.console && !config.console.token && !isLoopback(listenAddress(config.console.listen, 'console.listen').host)) {
         process.stderr.write(`mimelog: config ${o.config}: console.listen ${config.console.listen} is reachable from other machines: give the console a token (console.token_file)\n`);
@@ -162,12 +163,17 @@ export function registerRun(program: Command): void {
         throw restated(err, log.redact((err as Error).message), 'config');
       }
       const exposed = exposureWarning(config.listen, parseListen(config.listen)!.host);
+      const placeWarnings = configPlaceWarnings(o.config);
       if (o.check) {
-        if (exposed) process.stderr.write(`mimelog: warning: config ${o.config}: ${exposed}\n`);
-        process.stdout.write(`${o.config}: ok, ${config.sources.length} sources (${config.sources.map((s) => `${s.name}: ${s.kind}`).join(', ')}); sink ${config.sink.kind}; store ${config.store}; listen ${config.listen}\n`);
+        const spoolErrors = spoolProblems(config);
+        if (spoolErrors.length > 0) throw new ConfigError(o.config, spoolErrors.map((p) => log.redact(p)));
+        for (const w of [exposed, ...placeWarnings]) if (w) process.stderr.write(`mimelog: warning: config ${o.config}: ${log.redact(w)}\n`);
+        // Masked: a secret reused as a path or a name is not printed either.
+        process.stdout.write(maskSecrets(`${o.config}: ok, ${config.sources.length} sources (${config.sources.map((s) => `${s.name}: ${s.kind}`).join(', ')}); sink ${config.sink.kind}; store ${config.store}; listen ${config.listen}\n`));
         return;
       }
       if (exposed) log.warn(exposed, { listen: config.listen, allowed_hosts: config.allowed_hosts });
+      for (const w of placeWarnings) log.warn(w, { config: o.config });
       const stop = new AbortController();
       const onSignal = (signal: string) => {
         log.info('signal received: finishing the units in hand, then stopping', { signal });

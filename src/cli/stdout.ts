@@ -45,3 +45,18 @@ export function writeOut(text: string): boolean {
   }
   return true;
 }
+
+/**
+ * Writes `text` to standard output and resolves only once it is written (a file: every byte; a
+ * pipe: its write callback), so that a sink acknowledges a unit only then; rejects saying why not.
+ */
+export function writeOutWritten(text: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    try {
+      if (stdoutIsFile()) return resolve(void writeOut(text));
+    } catch (err) {
+      return reject(err);
+    }
+    process.stdout.write(text, (err) => (err ? reject(new MimelogError('output', `cannot write to standard output: ${err.message} (the output is incomplete)`)) : resolve()));
+  });
+}

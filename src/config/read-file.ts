@@ -4,7 +4,7 @@
  * writer forever), a directory or a device, and never more than a bound. The checks are made on
  * the file actually opened (fstat), so a swap between the look and the open is caught too.
  */
-import { type Stats, closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { type Stats, closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 
 /** Why the file cannot be used, as one phrase (the caller names the file and the key). */
 export class UnreadableFile extends Error {}
@@ -28,6 +28,31 @@ function notRegular(s: Stats): string | undefined {
   return KIND.find(([is]) => is(s))?.[1] ?? 'not a regular file';
 }
 
+/**
+ * Trees of the kernel's own files: regular files there are state, not something a person wrote
+ * (a link to /proc/self/environ would make the whole environment the secret). /dev/shm is a
+ * tmpfs where secrets are often put on purpose: allowed.
+ */
+const SYSTEM_TREES: ReadonlyArray<[string, string]> = [
+  ['/proc/', 'process and kernel state, such as the whole environment of a process'],
+  ['/sys/', 'kernel state'],
+  ['/dev/', 'devices'],
+];
+const ALLOWED_UNDER_SYSTEM = ['/dev/shm/'];
+
+/** Why the file's real path (links followed) may not be read: it lies in a system tree. */
+function systemFile(path: string): string | undefined {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    return undefined; // the reader says why it cannot be looked at
+  }
+  if (ALLOWED_UNDER_SYSTEM.some((p) => real.startsWith(p))) return undefined;
+  const tree = SYSTEM_TREES.find(([prefix]) => real.startsWith(prefix));
+  return tree && `is ${real}, under ${tree[0].slice(0, -1)} (${tree[1]}), not a file a person wrote`;
+}
+
 const ERRNO_TEXT: Readonly<Record<string, string>> = { ENOENT: 'no such file', EACCES: 'permission denied', ELOOP: 'too many symbolic links', ENOTDIR: 'a path component is not a directory' };
 
 function errnoText(err: unknown): string {
@@ -42,7 +67,7 @@ function errnoText(err: unknown): string {
 export function readSmallFile(path: string, maxBytes: number): SmallFile {
   let fd: number;
   try {
-    const irregular = irregularFile(path); // before opening: opening a device or FIFO can block or act
+    const irregular = irregularFile(path) ?? systemFile(path); // before opening: opening a device or FIFO can block or act
     if (irregular) throw new UnreadableFile(irregular);
     statSync(path); // says why a file cannot be looked at
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
@@ -85,3 +110,15 @@ export function irregularFile(path: string): string | undefined {
 
 /** Whether users other than the owner may read a file of this mode. */
 export const readableByOthers = (mode: number): boolean => (mode & 0o077) !== 0;
+
+const MAX_CA_BYTES = 1024 * 1024;
+
+/**
+ * A PEM file of CA certificates (`--search-ca`, a sink's `ca_file`): a regular file of at most
+ * 1 MiB holding a certificate. Throws UnreadableFile saying why not.
+ */
+export function readCaFile(path: string): string {
+  const { text } = readSmallFile(path, MAX_CA_BYTES);
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new UnreadableFile('holds no PEM certificate (-----BEGIN CERTIFICATE-----)');
+  return text;
+}

@@ -83,6 +83,17 @@ export function createConsoleApp(options: ConsoleOptions): Hono {
     referrerPolicy: 'no-referrer',
   }));
 
+  // Every answer masked in one place: a secret of the service's config that reached the store
+  // (a spool file holding it, an error echoing it) is not served to whoever can reach the console.
+  app.use('/api/*', async (c, next) => {
+    await next();
+    const body = await c.res.clone().text();
+    const masked = maskSecrets(body);
+    if (masked === body) return;
+    const headers = new Headers(c.res.headers);
+    headers.delete('content-length');
+    c.res = new Response(masked, { status: c.res.status, headers });
+  });
   app.use('/api/*', async (c, next) => {
     c.header('Cache-Control', 'no-store');
     if (options.token !== undefined) {

@@ -6,6 +6,7 @@
  * environment, and a secret key may instead be given as `<key>_file:`, a file only its owner may
  * read. No config error shows a secret's value.
  */
+import { statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
@@ -16,7 +17,7 @@ import { parseListen } from '../util/listen.js';
 import { ConfigError } from '../util/errors.js';
 import { Logger } from '../log/logger.js';
 import { type DefaultContext, NUMBER_SETTINGS, type NumberSettingName, SECRET_KEYS, defaultOf, numberProblem, setting } from '../config/settings.js';
-import { UnreadableFile, readSmallFile, readableByOthers } from '../config/read-file.js';
+import { UnreadableFile, readCaFile, readSmallFile, readableByOthers } from '../config/read-file.js';
 import { forbiddenKeyPaths } from '../config/yaml-keys.js';
 
 export { SECRET_KEYS } from '../config/settings.js';
@@ -48,7 +49,8 @@ type NumberKeys<N extends NumberSettingName> = {
 function numberKeys<const N extends NumberSettingName>(names: readonly N[], context?: DefaultContext): NumberKeys<N> {
   const entries = names.map((n) => {
     const s = setting(n);
-    const base = z.number({ error: (iss) => `expected a number, not ${JSON.stringify(iss.input)}` }).check((ctx) => {
+    // YAML's .nan, .inf and 1e400 are numbers JSON cannot spell (it would say null).
+    const base = z.number({ error: (iss) => (typeof iss.input === 'number' ? `not a finite number (${iss.input})` : `expected a number, not ${JSON.stringify(iss.input)}`) }).check((ctx) => {
       const problem = numberProblem(s, ctx.value);
       if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
     });
@@ -135,6 +137,16 @@ const source = z.discriminatedUnion('kind', [v1Source, v2Batch, v2Stream, v2Feed
   error: (iss) => (iss.code === 'invalid_union' ? `unknown source kind ${JSON.stringify((iss.input as { kind?: unknown } | undefined)?.kind)}, expected one of "mimecast-v1", "mimecast-v2-batch", "mimecast-v2-stream", "mimecast-v2-feeds", "spool"` : undefined),
 });
 
+/** Checked here so that `run --check` fails on it, not the first connection (a FIFO would hang it). */
+const caFile = z.string().min(1).check((ctx) => {
+  try {
+    readCaFile(ctx.value);
+  } catch (err) {
+    if (!(err instanceof UnreadableFile)) throw err;
+    ctx.issues.push({ code: 'custom', message: `cannot use ${ctx.value} as a CA file (${err.message})`, input: ctx.value });
+  }
+});
+
 const sink = z.strictObject({
   kind: oneOf(['sqlite', 'opensearch', 'elasticsearch'], 'sink').default('sqlite'),
   urls: z.array(url).min(1).optional(),
@@ -142,7 +154,7 @@ const sink = z.strictObject({
   password: z.string().optional(),
   api_key: z.string().optional(),
   bearer_token: z.string().optional(),
-  ca_file: z.string().optional(),
+  ca_file: caFile.optional(),
   insecure: z.boolean().default(false),
   index: z.string().optional(),
   template: z.string().default('mimelog-siem'),
@@ -311,7 +323,13 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv): ServiceConfig 
   const forbidden = forbiddenKeyPaths(doc.contents);
   if (forbidden.length > 0) throw new ConfigError(file, forbidden.map((p) => `${pathText(p)}: a key named ${String(p.at(-1))} is not allowed (it would reach into JavaScript's object model)`));
   const x: Expansion = { file, env, baseDir: dirname(resolve(file)), fileMode: read.mode, problems: [], secrets: [] };
-  const expanded = expand(doc.toJS(), [], x);
+  let js: unknown;
+  try {
+    js = doc.toJS(); // throws on an alias bomb (aliases expanding to millions of nodes)
+  } catch (err) {
+    throw new ConfigError(file, [`not valid YAML: ${(err as Error).message}`]);
+  }
+  const expanded = expand(js, [], x);
   const problems = x.problems;
   const parsed = CONFIG_SCHEMA.safeParse(expanded ?? {});
   if (!parsed.success) {
@@ -324,4 +342,36 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv): ServiceConfig 
   }
   if (problems.length > 0 || !parsed.success) throw configError(file, problems, x.secrets);
   return parsed.data;
+}
+
+/** What a spool's `path:` is when it cannot be one, for `run --check` (a running spool waits for it). */
+export function spoolProblems(config: ServiceConfig): string[] {
+  return config.sources.flatMap((s, i) => {
+    if (s.kind !== 'spool') return [];
+    let problem: string | undefined;
+    try {
+      if (!statSync(s.path).isDirectory()) problem = 'is not a directory';
+    } catch (err) {
+      problem = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message;
+    }
+    return problem === undefined ? [] : [`sources[${i}].path: ${s.path} ${problem}`];
+  });
+}
+
+/**
+ * Why the config file is not safe where it lies: a directory above it that everyone may write,
+ * without the sticky bit, lets anyone rename the file away and put their own in its place (its
+ * mode 600 does not protect it).
+ */
+export function configPlaceWarnings(file: string): string[] {
+  const out: string[] = [];
+  for (let dir = dirname(resolve(file)); ; dir = dirname(dir)) {
+    try {
+      const mode = statSync(dir).mode;
+      if ((mode & 0o002) !== 0 && (mode & 0o1000) === 0) out.push(`${dir} is writable by everyone (mode ${(mode & 0o7777).toString(8)}, no sticky bit): anyone can replace ${file}; keep it in a directory only its owner may write`);
+    } catch {
+      // not looked at: the file was read, so its directories exist
+    }
+    if (dirname(dir) === dir) return out;
+  }
 }

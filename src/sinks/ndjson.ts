@@ -2,7 +2,7 @@
  * NDJSON sink: one ECS document per line on a stream (stdout by default), in input order;
  * dead letters appended as JSON lines to a file. No deduplication: that needs a store.
  */
-import { type FileHandle, open } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import type { SinkCounts } from '../core/counts.js';
 import { type DeadLetter, type Unit, documentJson } from '../core/unit.js';
@@ -14,33 +14,47 @@ export function deadLetterJson(d: DeadLetter): string {
   return JSON.stringify({ source: d.source, position: d.position, reason: d.reason, ...raw, ...truncated });
 }
 
-function writeAll(out: Writable, text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const ok = out.write(text, (err) => (err ? reject(err) : undefined));
-    if (ok) resolve();
-    else out.once('drain', resolve);
-  });
+/**
+ * Where the documents go: resolves only once every byte of `text` is written, rejects saying why
+ * not (a full disk, a file size limit, a closed pipe). A unit is acknowledged only after that, so
+ * a write that fails ends the run instead of counting documents that never arrived.
+ */
+export type TextOutput = (text: string) => Promise<void>;
+
+/** A stream as a TextOutput: done at the write's callback, which also carries its error. */
+function writtenTo(out: Writable): TextOutput {
+  return (text) => new Promise((resolve, reject) => out.write(text, (err) => (err ? reject(err) : resolve())));
+}
+
+/** Opens the dead-letter file to append; a FIFO is refused (its open would wait for a reader, past SIGTERM). */
+async function openDeadLetterFile(path: string): Promise<FileHandle> {
+  const existing = await stat(path).catch(() => undefined);
+  if (existing?.isFIFO()) throw new Error('it is a FIFO (named pipe), not a file');
+  return open(path, 'a', 0o600);
 }
 
 export class NdjsonSink implements Sink {
   private deadLetterFile: FileHandle | undefined;
+  private readonly out: TextOutput;
 
   constructor(
-    private readonly out: Writable,
+    out: TextOutput | Writable,
     private readonly deadLetterPath: string,
-  ) {}
+  ) {
+    this.out = typeof out === 'function' ? out : writtenTo(out);
+  }
 
   async write(unit: Unit): Promise<SinkCounts> {
     if (unit.events.length > 0) {
       let text = '';
       for (const e of unit.events) text += `${documentJson(e)}\n`;
-      await writeAll(this.out, text);
+      await this.out(text);
     }
     if (unit.deadLetters.length > 0) {
       // Created readable by its owner only: dead letters are raw mail metadata. A failure stops
       // the run (these records are then not acknowledged) with the path and the cause.
       try {
-        this.deadLetterFile ??= await open(this.deadLetterPath, 'a', 0o600);
+        this.deadLetterFile ??= await openDeadLetterFile(this.deadLetterPath);
         await this.deadLetterFile.appendFile(unit.deadLetters.map((d) => `${deadLetterJson(d)}\n`).join(''));
       } catch (err) {
         throw new Error(`cannot write dead letters to ${this.deadLetterPath}: ${(err as Error).message}`);

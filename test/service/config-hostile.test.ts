@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -35,6 +35,10 @@ function write(dir: string, name: string, text: string, mode: number): string {
   writeFileSync(file, text);
   chmodSync(file, mode); // not the umask's choice: the mode is what is tested
   return file;
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
 /** The problems of loading `file`, or [] when it loads. */
@@ -285,5 +289,120 @@ describe('retention values', () => {
     } finally {
       consoleProcess.kill('SIGTERM');
     }
+  });
+});
+
+describe('user-given files: CA files, console tokens, system files', () => {
+  it('sink ca_file naming a FIFO, a device, a missing file, a huge file or no certificate fails --check at once, naming the key', () => {
+    const dir = tempDir('cfg-ca');
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    const pem = write(dir, 'ca.pem', '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n', 0o644);
+    const cases: [string, string][] = [
+      [fifo, 'is a FIFO (named pipe), not a regular file'],
+      ['/dev/zero', 'is a device, not a regular file'],
+      [join(dir, 'missing.pem'), 'no such file'],
+      [write(dir, 'huge.pem', 'x'.repeat(1024 * 1024 + 1), 0o644), 'is larger than 1048576 bytes'],
+      [write(dir, 'not.pem', 'hello\n', 0o644), 'holds no PEM certificate (-----BEGIN CERTIFICATE-----)'],
+    ];
+    const sinkWith = (ca: string) => `${configText(dir, '{ client_id: id, client_secret: "${S}" }')}sink:\n  kind: opensearch\n  urls: [https://127.0.0.1:9200]\n  ca_file: ${ca}\n`;
+    for (const [ca, reason] of cases) {
+      const r = check(write(dir, 'c.yaml', sinkWith(ca), 0o600), { S: 'a-secret-value' });
+      assert.equal(r.status, 1, `${ca}: ${r.stderr}`);
+      assert.ok(r.ms < 10_000, `${ca}: answered in ${r.ms} ms`);
+      assert.match(r.stderr, new RegExp(`sink\\.ca_file: cannot use ${escapeRe(ca)} as a CA file \\(${escapeRe(reason)}\\)`));
+    }
+    assert.equal(check(write(dir, 'ok.yaml', sinkWith(pem), 0o600), { S: 'a-secret-value' }).status, 0);
+  });
+
+  it('ingest --search-ca naming a FIFO or /dev/zero fails at once with the file and the reason (no hang, no unbounded read)', () => {
+    const dir = tempDir('cli-ca');
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    for (const [ca, reason] of [[fifo, /is a FIFO/], ['/dev/zero', /is a device/]] as const) {
+      const r = spawnSync(process.execPath, [BIN, 'ingest', '--db', join(dir, 'x.db'), '--sink', 'opensearch', '--search-url', 'http://127.0.0.1:1', '--search-ca', ca, '-'], { encoding: 'utf8', timeout: 15_000, input: '' });
+      assert.equal(r.status, 1, `${ca}: ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^mimelog: CA file ${escapeRe(ca)}: ${reason.source}`, 'm'));
+    }
+  });
+
+  it('console --token-file naming a FIFO fails at once; one others may read is still refused', () => {
+    const dir = tempDir('console-token-file');
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', ['-m', '600', fifo]);
+    const console = (file: string) => spawnSync(process.execPath, [BIN, 'console', '--db', join(dir, 'x.db'), '--listen', '127.0.0.1:0', '--token-file', file], { encoding: 'utf8', timeout: 10_000 });
+    const r = console(fifo);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, /--token-file .*fifo: is a FIFO \(named pipe\), not a regular file/);
+    const open = console(write(dir, 'open-token', 'a-console-token-of-32-characters\n', 0o644));
+    assert.equal(open.status, 1, open.stderr);
+    assert.match(open.stderr, /--token-file .*open-token is readable by others: run chmod 600/);
+  });
+
+  it('a *_file that is a link to /proc/self/environ (or anything under /proc, /sys, /dev) is refused, saying why', () => {
+    const dir = tempDir('cfg-system');
+    const link = join(dir, 'secret-link');
+    symlinkSync('/proc/self/environ', link);
+    const file = write(dir, 'c.yaml', configText(dir, `{ client_id: id, client_secret_file: ${link} }`), 0o600);
+    const problems = problemsOf(file);
+    assert.equal(problems.length, 1, problems.join('\n'));
+    assert.match(problems[0]!, new RegExp(`^sources\\[0\\]\\.credentials\\.client_secret_file: cannot read ${escapeRe(link)} \\(is /proc/\\d+/environ, under /proc \\(process and kernel state, such as the whole environment of a process\\), not a file a person wrote\\)$`));
+  });
+
+  it('run --check\'s ok line masks a secret reused as the store path', () => {
+    const dir = tempDir('cfg-ok-line');
+    const secret = 'reused-Secret-value-42';
+    const file = write(dir, 'c.yaml', configText(dir, '{ client_id: id, client_secret: "${S}" }').replace(/^store: .*$/m, `store: ${join(dir, '${S}.db')}`), 0o600);
+    const r = check(file, { S: secret });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /: ok, 1 sources .*store .*\[redacted\]\.db/);
+    assert.ok(!r.stdout.includes(secret), r.stdout);
+  });
+});
+
+describe('config values and places', () => {
+  it('.nan, .inf and 1e400 in a numeric key say "not a finite number", not "null"', () => {
+    const dir = tempDir('cfg-nan');
+    for (const value of ['.nan', '.inf', '-.inf', '1e400']) {
+      const file = write(dir, 'c.yaml', configText(dir, '{ client_id: id, client_secret: a-secret-value }', `    poll_interval_s: ${value}\n`), 0o600);
+      assert.deepEqual(problemsOf(file), [`sources[0].poll_interval_s: not a finite number (${value === '.nan' ? 'NaN' : value.startsWith('-') ? '-Infinity' : 'Infinity'})`]);
+    }
+  });
+
+  it('a YAML alias bomb is a config error naming the file, not a ReferenceError', () => {
+    const dir = tempDir('cfg-alias');
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(9).fill(`*${String.fromCharCode(96 + i)}`).join(', ')}]`);
+    const file = write(dir, 'bomb.yaml', `${levels.join('\n')}\n`, 0o600);
+    const r = check(file);
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`^mimelog: config ${escapeRe(file)}: not valid YAML: .*alias`, 'm'));
+    assert.doesNotMatch(r.stderr, /ReferenceError/);
+  });
+
+  it('run --check fails on a spool path that is missing or not a directory', () => {
+    const dir = tempDir('cfg-spool-path');
+    const spoolAt = (path: string) => write(dir, 'c.yaml', `store: ${join(dir, 'x.db')}\nsources:\n  - name: drop\n    kind: spool\n    path: ${path}\n`, 0o600);
+    const missing = check(spoolAt(join(dir, 'no-such-dir')));
+    assert.equal(missing.status, 1, missing.stderr);
+    assert.match(missing.stderr, /sources\[0\]\.path: .*no-such-dir does not exist/);
+    const notDir = check(spoolAt(write(dir, 'a-file', '', 0o600)));
+    assert.equal(notDir.status, 1, notDir.stderr);
+    assert.match(notDir.stderr, /sources\[0\]\.path: .*a-file is not a directory/);
+    mkdirSync(join(dir, 'spool'));
+    assert.equal(check(spoolAt(join(dir, 'spool'))).status, 0);
+  });
+
+  it('a config in a directory everyone may write (no sticky bit) is warned about: anyone can swap it', () => {
+    const dir = tempDir('cfg-place');
+    const open = join(dir, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const file = write(open, 'c.yaml', configText(dir, '{ client_id: id, client_secret: a-secret-value }'), 0o600);
+    const r = check(file);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`warning: config .*: ${escapeRe(open)} is writable by everyone \\(mode 777, no sticky bit\\): anyone can replace`));
+    chmodSync(open, 0o1777);
+    assert.doesNotMatch(check(file).stderr, /writable by everyone/);
   });
 });

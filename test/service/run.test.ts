@@ -161,6 +161,7 @@ sources:
     const text = readFileSync(join(ROOT, 'deploy', 'mimelog.example.yaml'), 'utf8').replaceAll('/etc/mimelog/', `${dir}/`).replaceAll('/var/lib/mimelog/', `${dir}/`);
     for (const f of ['acme-app-key', 'acme-access-key', 'acme-secret-key', 'globex-client-secret']) writeFileSync(join(dir, f), 'a-secret-value\n', { mode: 0o600 });
     writeFileSync(join(dir, 'mimelog.yaml'), text);
+    mkdirSync(join(dir, 'spool')); // the spool's path must exist (the unit's StateDirectory makes it)
     const r = await runCli(['run', '--config', join(dir, 'mimelog.yaml'), '--check'], { env: { ACME_APP_ID: 'app-id', GLOBEX_CLIENT_ID: 'client-id' } });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /ok, 4 sources \(acme: mimecast-v1, globex: mimecast-v2-batch, globex-feeds: mimecast-v2-feeds, dropbox: spool\)/);

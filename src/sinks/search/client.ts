@@ -5,9 +5,9 @@
  *
  * Credentials go in headers only; error messages name the node's origin, never a credential.
  */
-import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { MimelogError, SearchUnreachableError } from '../../util/errors.js';
+import { UnreadableFile, readCaFile } from '../../config/read-file.js';
 
 export type SearchAuth =
   | { readonly kind: 'none' }
@@ -41,6 +41,16 @@ export interface EngineInfo {
   readonly version: string;
 }
 
+/** The CA file's certificates, or a usage error naming the file and why it cannot be used. */
+function caCertificates(file: string): string {
+  try {
+    return readCaFile(file);
+  } catch (err) {
+    if (err instanceof UnreadableFile) throw new MimelogError('usage', `CA file ${file}: ${err.message}`);
+    throw err;
+  }
+}
+
 export class SearchClient {
   private readonly agent: Agent;
   private readonly nodes: URL[];
@@ -56,7 +66,7 @@ export class SearchClient {
     });
     this.authHeader = authorization(options.auth);
     this.agent = new Agent({
-      connect: { ca: options.caFile ? readFileSync(options.caFile) : undefined, rejectUnauthorized: !options.insecure },
+      connect: { ca: options.caFile === undefined ? undefined : caCertificates(options.caFile), rejectUnauthorized: !options.insecure },
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
     });
