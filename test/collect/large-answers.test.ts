@@ -1,0 +1,96 @@
+/**
+ * Large valid API answers under the size bounds (an API 1.0 file, a stream page, a feed page):
+ * the real collector (a child `mimelog collect`) stores every event once and its peak resident
+ * memory stays well under the 512 MiB the README promises. The server is a plain loopback
+ * `node:http` server started here; each answer is built once and sent in 1 MiB slices.
+ */
+import assert from 'node:assert/strict';
+import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { tempDir } from '../support/helpers.js';
+import { query } from '../support/simulator.js';
+import { spawnCli } from '../support/spawn-cli.js';
+
+const MiB = 1024 * 1024;
+/** Peak RSS allowed: well under the README's 512 MiB (before the fix these answers took 0.7-1.3 GiB). */
+const PEAK_MIB = 400;
+const FAST = ['--retry-base-ms', '20', '--retry-max-ms', '300', '--timeout', '60', '--once'];
+const V1_ENV = { MIMECAST_APP_ID: 'app-id', MIMECAST_APP_KEY: 'app-key-1234', MIMECAST_ACCESS_KEY: 'access-key-1234', MIMECAST_SECRET_KEY: Buffer.from('secret-key-1234').toString('base64') };
+const V2_ENV = { MIMECAST_CLIENT_ID: 'large-client', MIMECAST_CLIENT_SECRET: 'not-so-secret' };
+/** Pads each record so that the answers reach their size with fewer records (the test stays fast). */
+const PAD = 'p'.repeat(120);
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+const closers: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const close of closers) await close();
+});
+
+/** A loopback server answering each path with its handler (the OAuth token endpoint with a good token). */
+async function server(routes: Record<string, Handler>): Promise<string> {
+  const all: Record<string, Handler> = { '/oauth/token': (_q, res) => send(res, JSON.stringify({ access_token: 'good-token', expires_in: 1800 })), ...routes };
+  const s = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => (all[new URL(req.url ?? '/', 'http://x').pathname] ?? ((_q, r) => send(r, '{}', 404)))(req, res));
+  });
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  closers.push(() => new Promise((resolve) => {
+    s.closeAllConnections();
+    s.close(() => resolve());
+  }));
+  return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+}
+
+/** Sends `body` in 1 MiB slices, minding back-pressure. */
+function send(res: ServerResponse, body: string | Buffer, status = 200, headers: Record<string, string> = { 'content-type': 'application/json' }): void {
+  const bytes = Buffer.from(body);
+  res.writeHead(status, { ...headers, 'content-length': String(bytes.length) });
+  let at = 0;
+  const write = (): void => {
+    while (at < bytes.length) {
+      const slice = bytes.subarray(at, at + MiB);
+      at += slice.length;
+      if (!res.write(slice)) return void res.once('drain', write);
+    }
+    res.end();
+  };
+  write();
+}
+
+/** Runs the collector, checks that it ended well and stayed under the bound, and that `count` events were stored once each. */
+async function collectAll(args: string[], env: NodeJS.ProcessEnv, db: string, count: number, what: string): Promise<void> {
+  const res = await spawnCli(args, env).done;
+  assert.equal(res.code, 0, res.stderr.slice(-2000));
+  const [stored] = query<{ n: number; ids: number }>(db, 'SELECT count(*) AS n, count(DISTINCT id) AS ids FROM events');
+  assert.deepEqual(stored, { n: count, ids: count });
+  assert.deepEqual(query(db, 'SELECT reason FROM dead_letters'), []);
+  console.log(`${what}: peak RSS ${res.peakRssMiB} MiB`);
+  assert.ok(res.peakRssMiB < PEAK_MIB, `${what}: peak RSS ${res.peakRssMiB} MiB`);
+}
+
+const minutesAgo = (i: number) => Date.now() - 3_600_000 + (i % 3_000_000);
+
+describe('large valid API answers: every event stored once, memory bounded', () => {
+  it('an API 1.0 key_value file of 48 MB', { timeout: 120_000 }, async () => {
+    const lines: string[] = [];
+    const stamp = new Date(Date.now() - 3_600_000).toISOString().replace(/\.\d+Z$/, '+0000');
+    for (let i = 0, size = 0; size < 48 * MiB; i++) {
+      const line = `datetime=${stamp}|aCode=large-${i}|acc=C0A0|Sender=sender${i}@example.com|Rcpt=rcpt@acme.com|Act=Acc|Subject=${PAD}\n`;
+      lines.push(line);
+      size += line.length;
+    }
+    let file = Buffer.from(lines.join(''));
+    const url = await server({
+      '/api/audit/get-siem-logs': (_q, res) => {
+        if (file.length === 0) return send(res, JSON.stringify({ meta: { isLastToken: true }, data: [] }));
+        send(res, file, 200, { 'content-type': 'application/octet-stream', 'mc-siem-token': 'token-1', 'content-disposition': 'attachment; filename="receipt_1.log"' });
+        file = Buffer.alloc(0);
+      },
+    });
+    const db = join(tempDir('large'), 'v1.db');
+    await collectAll(['collect', '--api', 'v1', '--url', url, '--db', db, ...FAST], V1_ENV, db, lines.length, `API 1.0 file of ${lines.length} events`);
+  });
+});
