@@ -10,8 +10,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { tempDir } from '../support/helpers.js';
-import { query } from '../support/simulator.js';
+import { logLines, query } from '../support/simulator.js';
 import { spawnCli } from '../support/spawn-cli.js';
+import { MAX_JSON_ANSWER_BYTES } from '../../src/sources/mimecast-v2/pages.js';
 
 const MiB = 1024 * 1024;
 /** Peak RSS allowed: well under the README's 512 MiB (before the fix these answers took 0.7-1.3 GiB). */
@@ -71,6 +72,9 @@ async function collectAll(args: string[], env: NodeJS.ProcessEnv, db: string, co
   assert.ok(res.peakRssMiB < PEAK_MIB, `${what}: peak RSS ${res.peakRssMiB} MiB`);
 }
 
+/** `collect` of the audit feed: one window of about a day, no safety lag. */
+const feedArgs = (url: string, db: string, extra: string[] = []) => ['collect', '--api', 'v2', '--feeds', 'audit', '--url', url, '--db', db, ...FAST, '--first-look-back-days', '1', '--safety-lag', '0', '--overlap', '0', ...extra];
+
 const minutesAgo = (i: number) => Date.now() - 3_600_000 + (i % 3_000_000);
 
 describe('large valid API answers: every event stored once, memory bounded', () => {
@@ -92,5 +96,52 @@ describe('large valid API answers: every event stored once, memory bounded', () 
     });
     const db = join(tempDir('large'), 'v1.db');
     await collectAll(['collect', '--api', 'v1', '--url', url, '--db', db, ...FAST], V1_ENV, db, lines.length, `API 1.0 file of ${lines.length} events`);
+  });
+
+  /** Serves `records` as one page at the first call, then empty pages, each in `envelope`. */
+  const onePage = (records: unknown[], envelope: (records: unknown[]) => unknown): Handler => {
+    let body: string | undefined = JSON.stringify(envelope(records));
+    return (_q, res) => {
+      send(res, body ?? JSON.stringify(envelope([])));
+      body = undefined;
+    };
+  };
+  /** Records of about `bytes` bytes in all, as JSON. */
+  const records = (bytes: number, record: (i: number) => Record<string, unknown>): unknown[] => {
+    const all: unknown[] = [];
+    for (let i = 0, size = 0; size < bytes; i++) {
+      all.push(record(i));
+      size += JSON.stringify(all[i]).length + 1;
+    }
+    return all;
+  };
+
+  it('an API 2.0 stream page of 20 MB', { timeout: 120_000 }, async () => {
+    const events = records(20 * MiB, (i) => ({ timestamp: String(minutesAgo(i)), eventType: 'receipt', subType: 'allow', aggregateId: `agg-${i}`, processingId: `p-${i}`, accountId: 'C0A0', senderEnvelope: 'a@example.com', recipients: 'b@acme.com', messageId: `<m${i}@example.com>`, subject: PAD }));
+    const url = await server({ '/siem/v1/events/cg': onePage(events, (value) => ({ value, '@nextPage': 'page-2', isCaughtUp: true })) });
+    const db = join(tempDir('large'), 'stream.db');
+    await collectAll(['collect', '--api', 'v2', '--mode', 'stream', '--url', url, '--db', db, ...FAST], V2_ENV, db, events.length, `stream page of ${events.length} events`);
+  });
+
+  it('an API 2.0 feed page of 20 MB', { timeout: 120_000 }, async () => {
+    const audits = records(20 * MiB, (i) => ({ id: `audit-${i}`, auditType: 'Logon', user: 'admin@example.com', eventTime: new Date(minutesAgo(i)).toISOString(), eventInfo: `event ${i} ${PAD}`, category: 'authentication_logs' }));
+    const url = await server({ '/api/audit/get-audit-events': onePage(audits, (data) => ({ meta: { status: 200, pagination: {} }, data, fail: [] })) });
+    const db = join(tempDir('large'), 'feed.db');
+    await collectAll(feedArgs(url, db), V2_ENV, db, audits.length, `feed page of ${audits.length} records`);
+  });
+
+  it('a JSON page over 32 MiB (whatever --max-document-bytes says) is not read whole: a dead letter with its head, the window a gap', { timeout: 120_000 }, async () => {
+    const audits = records(40 * MiB, (i) => ({ id: `audit-${i}`, eventInfo: PAD }));
+    const url = await server({ '/api/audit/get-audit-events': onePage(audits, (data) => ({ meta: { status: 200, pagination: {} }, data, fail: [] })) });
+    const db = join(tempDir('large'), 'feed-over.db');
+    const res = await spawnCli(feedArgs(url, db, ['--max-document-bytes', String(256 * MiB)]), V2_ENV).done;
+    assert.equal(res.code, 4, res.stderr.slice(-2000)); // a gap was recorded: the loudest status
+    const dead = query<{ reason: string }>(db, 'SELECT reason FROM dead_letters');
+    assert.equal(dead.length, 1);
+    assert.match(dead[0]!.reason, new RegExp(`larger than ${MAX_JSON_ANSWER_BYTES} bytes \\(--max-response-bytes, --max-document-bytes, at most ${MAX_JSON_ANSWER_BYTES} bytes for a JSON answer\\)`));
+    assert.equal(query(db, 'SELECT 1 FROM gaps').length, 1);
+    assert.ok(logLines(res.stderr).some((l) => l.msg === 'feed window given up: what was received is dead-lettered, the rest of the window is recorded as a gap'), res.stderr.slice(-2000));
+    console.log(`feed page of 40 MB: peak RSS ${res.peakRssMiB} MiB`);
+    assert.ok(res.peakRssMiB < PEAK_MIB, `peak RSS ${res.peakRssMiB} MiB`);
   });
 });
