@@ -5,10 +5,11 @@
  * `node:http` server started here; each answer is built once and sent in 1 MiB slices.
  */
 import assert from 'node:assert/strict';
-import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import { type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import { tempDir } from '../support/helpers.js';
 import { logLines, query } from '../support/simulator.js';
 import { spawnCli } from '../support/spawn-cli.js';
@@ -23,7 +24,8 @@ const V2_ENV = { MIMECAST_CLIENT_ID: 'large-client', MIMECAST_CLIENT_SECRET: 'no
 /** Pads each record so that the answers reach their size with fewer records (the test stays fast). */
 const PAD = 'p'.repeat(120);
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+/** Answers a request, given its body. */
+type Handler = (body: string, res: ServerResponse) => void;
 
 const closers: (() => Promise<void>)[] = [];
 after(async () => {
@@ -32,10 +34,11 @@ after(async () => {
 
 /** A loopback server answering each path with its handler (the OAuth token endpoint with a good token). */
 async function server(routes: Record<string, Handler>): Promise<string> {
-  const all: Record<string, Handler> = { '/oauth/token': (_q, res) => send(res, JSON.stringify({ access_token: 'good-token', expires_in: 1800 })), ...routes };
+  const all: Record<string, Handler> = { '/oauth/token': (_b, res) => send(res, JSON.stringify({ access_token: 'good-token', expires_in: 1800 })), ...routes };
   const s = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => (all[new URL(req.url ?? '/', 'http://x').pathname] ?? ((_q, r) => send(r, '{}', 404)))(req, res));
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => (all[new URL(req.url ?? '/', 'http://x').pathname] ?? ((_b, r) => send(r, '{}', 404)))(Buffer.concat(parts).toString(), res));
   });
   await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
   closers.push(() => new Promise((resolve) => {
@@ -75,20 +78,26 @@ async function collectAll(args: string[], env: NodeJS.ProcessEnv, db: string, co
 /** `collect` of the audit feed: one window of about a day, no safety lag. */
 const feedArgs = (url: string, db: string, extra: string[] = []) => ['collect', '--api', 'v2', '--feeds', 'audit', '--url', url, '--db', db, ...FAST, '--first-look-back-days', '1', '--safety-lag', '0', '--overlap', '0', ...extra];
 
+/** API 1.0 receipt lines (key_value), about `bytes` in all, each its own event. */
+function receiptLines(bytes: number): string[] {
+  const lines: string[] = [];
+  const stamp = new Date(Date.now() - 3_600_000).toISOString().replace(/\.\d+Z$/, '+0000');
+  for (let i = 0, size = 0; size < bytes; i++) {
+    const line = `datetime=${stamp}|aCode=large-${i}|acc=C0A0|Sender=sender${i}@example.com|Rcpt=rcpt@acme.com|Act=Acc|Subject=${PAD}\n`;
+    lines.push(line);
+    size += line.length;
+  }
+  return lines;
+}
+
 const minutesAgo = (i: number) => Date.now() - 3_600_000 + (i % 3_000_000);
 
 describe('large valid API answers: every event stored once, memory bounded', () => {
   it('an API 1.0 key_value file of 48 MB', { timeout: 120_000 }, async () => {
-    const lines: string[] = [];
-    const stamp = new Date(Date.now() - 3_600_000).toISOString().replace(/\.\d+Z$/, '+0000');
-    for (let i = 0, size = 0; size < 48 * MiB; i++) {
-      const line = `datetime=${stamp}|aCode=large-${i}|acc=C0A0|Sender=sender${i}@example.com|Rcpt=rcpt@acme.com|Act=Acc|Subject=${PAD}\n`;
-      lines.push(line);
-      size += line.length;
-    }
+    const lines = receiptLines(48 * MiB);
     let file = Buffer.from(lines.join(''));
     const url = await server({
-      '/api/audit/get-siem-logs': (_q, res) => {
+      '/api/audit/get-siem-logs': (_b, res) => {
         if (file.length === 0) return send(res, JSON.stringify({ meta: { isLastToken: true }, data: [] }));
         send(res, file, 200, { 'content-type': 'application/octet-stream', 'mc-siem-token': 'token-1', 'content-disposition': 'attachment; filename="receipt_1.log"' });
         file = Buffer.alloc(0);
@@ -101,7 +110,7 @@ describe('large valid API answers: every event stored once, memory bounded', () 
   /** Serves `records` as one page at the first call, then empty pages, each in `envelope`. */
   const onePage = (records: unknown[], envelope: (records: unknown[]) => unknown): Handler => {
     let body: string | undefined = JSON.stringify(envelope(records));
-    return (_q, res) => {
+    return (_b, res) => {
       send(res, body ?? JSON.stringify(envelope([])));
       body = undefined;
     };
@@ -143,5 +152,35 @@ describe('large valid API answers: every event stored once, memory bounded', () 
     assert.ok(logLines(res.stderr).some((l) => l.msg === 'feed window given up: what was received is dead-lettered, the rest of the window is recorded as a gap'), res.stderr.slice(-2000));
     console.log(`feed page of 40 MB: peak RSS ${res.peakRssMiB} MiB`);
     assert.ok(res.peakRssMiB < PEAK_MIB, `peak RSS ${res.peakRssMiB} MiB`);
+  });
+
+  it('an API 1.0 file stopped part-way (SIGTERM) keeps its token: the next run reads it again and every event is stored once', { timeout: 120_000 }, async () => {
+    const lines = receiptLines(12 * MiB);
+    const file = Buffer.from(lines.join(''));
+    const url = await server({
+      '/api/audit/get-siem-logs': (body, res) => {
+        if (body.includes('"token":"token-1"')) return send(res, JSON.stringify({ meta: { isLastToken: true }, data: [] }));
+        send(res, file, 200, { 'content-type': 'application/octet-stream', 'mc-siem-token': 'token-1', 'content-disposition': 'attachment; filename="receipt_1.log"' });
+      },
+    });
+    const db = join(tempDir('large'), 'v1-stopped.db');
+    const args = ['collect', '--api', 'v1', '--url', url, '--db', db, ...FAST];
+    const first = spawnCli(args, V1_ENV);
+    const storedNow = (): number => {
+      try {
+        return query<{ n: number }>(db, 'SELECT count(*) AS n FROM events')[0]!.n;
+      } catch {
+        return 0; // the store is not made yet
+      }
+    };
+    while (storedNow() === 0) await delay(20);
+    first.child.kill('SIGTERM');
+    await first.done;
+    const cursor = () => query<{ cursor: string | null }>(db, "SELECT cursor FROM checkpoints WHERE kind = 'mimecast-v1'")[0]?.cursor ?? null;
+    const part = storedNow();
+    assert.ok(part < lines.length, `stopped part-way: ${part} of ${lines.length} stored`);
+    assert.equal(cursor(), null, 'the token after the file is not stored before the whole file is');
+    await collectAll(args, V1_ENV, db, lines.length, `API 1.0 file read again after a stop at ${part} of ${lines.length} events`);
+    assert.equal(cursor(), 'token-1');
   });
 });
