@@ -139,7 +139,7 @@ describe('large valid API answers: every event stored once, memory bounded', () 
     await collectAll(feedArgs(url, db), V2_ENV, db, audits.length, `feed page of ${audits.length} records`);
   });
 
-  it('a JSON page over 32 MiB (whatever --max-document-bytes says) is not read whole: a dead letter with its head, the window a gap', { timeout: 120_000 }, async () => {
+  it('a JSON page over 24 MiB (whatever --max-document-bytes says) is not read whole: a dead letter with its head, the window a gap', { timeout: 120_000 }, async () => {
     const audits = records(40 * MiB, (i) => ({ id: `audit-${i}`, eventInfo: PAD }));
     const url = await server({ '/api/audit/get-audit-events': onePage(audits, (data) => ({ meta: { status: 200, pagination: {} }, data, fail: [] })) });
     const db = join(tempDir('large'), 'feed-over.db');
