@@ -5,7 +5,6 @@
  * policy says, memory stays bounded, SIGTERM works, and no secret is printed.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,7 +12,8 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { crc32 } from 'node:zlib';
 import { after, describe, it } from 'node:test';
-import { BIN, ROOT, type RunResult, runCli, tempDir } from '../support/helpers.js';
+import { runCli, tempDir } from '../support/helpers.js';
+import { spawnCli } from '../support/spawn-cli.js';
 import { logLines, query } from '../support/simulator.js';
 import { takeEvents, toKeyValueLine, toV2Record } from '../../src/simulator/generate.js';
 import { zipMembers } from '../../src/simulator/zip.js';
@@ -116,29 +116,6 @@ function feedPage(res: ServerResponse, records: unknown[], next?: string): void 
   json(res, 200, { meta: { status: 200, pagination: next === undefined ? {} : { next } }, data: records, fail: [] });
 }
 
-/** A child `mimelog` with its peak resident memory (VmHWM) followed while it runs. */
-function spawnCli(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; done: Promise<RunResult & { peakRssMiB: number }> } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: { ...process.env, ...env } });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  let peakKiB = 0;
-  const watch = setInterval(() => {
-    try {
-      peakKiB = Math.max(peakKiB, Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1] ?? 0));
-    } catch {
-      // gone
-    }
-  }, 20);
-  child.stdout!.on('data', (c: Buffer) => out.push(c));
-  child.stderr!.on('data', (c: Buffer) => err.push(c));
-  const done = new Promise<RunResult & { peakRssMiB: number }>((resolve) =>
-    child.on('close', (code) => {
-      clearInterval(watch);
-      resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString(), peakRssMiB: Math.round(peakKiB / 1024) });
-    }),
-  );
-  return { child, done };
-}
 
 const MiB = 1024 * 1024;
 

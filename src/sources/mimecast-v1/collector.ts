@@ -1,8 +1,8 @@
 /**
- * API 1.0 collector: follows the mc-siem-token chain until caught up, then polls. Each file is
- * one unit: its events, its dead letters and the next token commit together, so a crash at any
- * moment loses nothing (the old token fetches the file again) and duplicates nothing (the
- * fingerprint turns the re-fetch into duplicates).
+ * API 1.0 collector: follows the mc-siem-token chain until caught up, then polls. A file is
+ * published as several units (one per decoded batch); only its last commits the next token, so a
+ * crash at any moment loses nothing (the old token fetches the file again) and duplicates nothing
+ * (the fingerprint turns the re-fetch into duplicates).
  *
  * Files are kept about 7 days. A token whose file aged out is refused as invalid; the collector
  * starts again from the oldest file still kept and, if that file is newer than everything stored,
@@ -57,15 +57,77 @@ function headLength(body: readonly Buffer[]): number {
   return body.reduce((n, c) => n + c.length, 0);
 }
 
-/** A file's decoded batches (published as one unit, one transaction), and why it failed as a whole, if it did. */
-async function decodeFile(name: string, body: readonly Buffer[], limits?: DecodeLimits): Promise<{ batches: DecodedBatch[]; inputFailure?: string }> {
-  const batches: DecodedBatch[] = [];
-  let inputFailure: string | undefined;
+/**
+ * A first pass over a file that keeps no record: why it fails as a whole, if it does (a broken
+ * gzip, a zip member with a bad CRC, a json document cut short), so that a file is fetched again
+ * before any of its records is published; and how many records it holds (a file that brings
+ * nothing counts towards a looping token chain).
+ */
+async function firstPass(name: string, body: readonly Buffer[], limits?: DecodeLimits): Promise<{ failure?: string; records: number }> {
+  let failure: string | undefined;
+  let records = 0;
   for await (const batch of decodeInput(name, Readable.from(body), { limits })) {
-    for (const item of batch.items) if (item.wholeInput) inputFailure ??= readFailure(item);
-    batches.push(batch);
+    records += batch.items.length;
+    for (const item of batch.items) if (item.wholeInput) failure ??= readFailure(item);
   }
-  return { batches, inputFailure };
+  return { failure, records };
+}
+
+/** The failures of a file that fails as a whole (a zip member with a bad CRC, say), each with where it came from; the rest as it is, as `ingest` keeps it. */
+async function* withFailuresPlaced(batches: AsyncIterable<DecodedBatch>, where: string): AsyncGenerator<DecodedBatch> {
+  for await (const b of batches) {
+    yield { ...b, items: b.items.map((i) => {
+      const failure = i.wholeInput ? readFailure(i) : undefined;
+      return failure === undefined ? i : { ...i, result: { ok: false as const, reason: failure + where } };
+    }) };
+  }
+}
+
+/** A file's chunks, each let go once the decoder took it (a file near --max-response-bytes is not held twice over while it is published). */
+async function* releasing(chunks: (Buffer | undefined)[]): AsyncGenerator<Buffer> {
+  for (let i = 0; i < chunks.length; i++) {
+    const chunk = chunks[i]!;
+    chunks[i] = undefined;
+    yield chunk;
+  }
+}
+
+/** Each batch of `batches` with whether it is the input's last one (one batch read ahead). */
+async function* withLast<T>(batches: AsyncIterable<T> | Iterable<T>): AsyncGenerator<{ batch: T; last: boolean }> {
+  let held: { value: T } | undefined;
+  for await (const batch of batches) {
+    if (held) yield { batch: held.value, last: false };
+    held = { value: batch };
+  }
+  if (held) yield { batch: held.value, last: true };
+}
+
+/**
+ * The few events of a file that bound its aged-out gaps (see `agedOutGaps`) and the newest time
+ * per type it stored: a file is published in several units, its gaps are decided at its last.
+ */
+class FileTimes {
+  /** Any event at all (a file without one leaves the gap to the next file). */
+  seen = false;
+  private readonly earliest = new Map<string, ProcessedEvent>();
+  private newestEvent: ProcessedEvent | undefined;
+  readonly newestByType = new Map<string, number>();
+
+  add(events: readonly ProcessedEvent[], now: number): void {
+    for (const e of events) {
+      this.seen = true;
+      if (!isTrustedTime(e.timeMs, now)) continue;
+      const type = e.classification.logType;
+      if (e.timeMs < (this.earliest.get(type)?.timeMs ?? Infinity)) this.earliest.set(type, e);
+      if (e.timeMs > (this.newestEvent?.timeMs ?? -Infinity)) this.newestEvent = e;
+      this.newestByType.set(type, Math.max(this.newestByType.get(type) ?? -Infinity, e.timeMs));
+    }
+  }
+
+  /** Events with the same gaps as the whole file's: each type's earliest and the newest. */
+  bounds(): ProcessedEvent[] {
+    return [...this.earliest.values(), ...(this.newestEvent ? [this.newestEvent] : [])];
+  }
 }
 
 /**
@@ -182,54 +244,64 @@ export class V1Collector {
         trail = new PassTrail(true);
         continue;
       }
-      const decoded = answer.overLimit
-        ? { batches: [], inputFailure: `file larger than ${this.options.maxResponseBytes} bytes (--max-response-bytes); its first ${headLength(answer.body)} bytes are kept (reading stopped after ${answer.length} bytes)` }
-        : await decodeFile(answer.name, answer.body, this.options.limits);
-      const { inputFailure } = decoded;
+      const pass = answer.overLimit ? { records: 0, failure: undefined } : await firstPass(answer.name, answer.body, this.options.limits);
+      const inputFailure = answer.overLimit
+        ? `file larger than ${this.options.maxResponseBytes} bytes (--max-response-bytes); its first ${headLength(answer.body)} bytes are kept (reading stopped after ${answer.length} bytes)`
+        : pass.failure;
       if (inputFailure && !answer.overLimit && decodeAttempts < this.options.decodeRetries) {
         decodeAttempts++;
         this.log.warn('file does not decode; fetching it again', { file: answer.name, reason: inputFailure, attempt: decodeAttempts });
         if (!(await sleep(backoffDelay(decodeAttempts, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs }, this.random), stop))) break;
         continue;
       }
-      let batches: DecodedBatch[] = decoded.batches;
+      // Decoded lazily from the chunks, each batch its own unit: memory holds a few batches, not the file's events.
+      let batches: AsyncIterable<DecodedBatch> | DecodedBatch[];
       if (inputFailure) {
         // Dead-lettered with the token that fetched it, and skipped: ingestion never stalls on one file.
         this.log.error('file dead-lettered', { file: answer.name, reason: inputFailure, bytes: answer.length });
         const where = ` (file ${answer.name}, token ${token ?? '(start)'})`;
-        if (answer.overLimit) {
-          // Only the head was read: the file is larger than the bound, how much larger is not known.
-          batches = [deadLetterBatch(answer.name, inputFailure + where, Buffer.concat(answer.body), this.options.maxResponseBytes)];
-        } else {
-          // As `ingest` does: what failed (a zip member with a bad CRC, the file itself) is dead-lettered with its bytes, the rest is stored.
-          batches = batches.map((b) => ({ ...b, items: b.items.map((i) => (i.wholeInput && readFailure(i) !== undefined ? { ...i, result: { ok: false as const, reason: readFailure(i)! + where } } : i)) }));
-        }
-      }
-      const runaway = trail.runaway(token, answer.nextToken, batches.reduce((n, b) => n + b.items.length, 0));
+        // Only the head was read: the file is larger than the bound, how much larger is not known.
+        // Otherwise, as `ingest` does: what failed (a zip member with a bad CRC, the file itself)
+        // is dead-lettered with its bytes, the rest is stored.
+        batches = answer.overLimit
+          ? [deadLetterBatch(answer.name, inputFailure + where, Buffer.concat(answer.body), this.options.maxResponseBytes)]
+          : withFailuresPlaced(decodeInput(answer.name, releasing([...answer.body]), { limits: this.options.limits }), where);
+      } else batches = decodeInput(answer.name, releasing([...answer.body]), { limits: this.options.limits });
+      (answer.body as Buffer[]).length = 0; // the decoder holds the chunks it has yet to read, no one else
+      const runaway = trail.runaway(token, answer.nextToken, pass.records);
       // A looping chain: the file is stored, the token stays where it is (never moved back).
       const nextToken = runaway ? token : answer.nextToken;
       decodeAttempts = 0;
       filesDone++;
       const position = filesDone; // the checkpoint is made once the file is processed, after the loop moved on
-      await publisher.publish({
-        batch: batches,
-        source: answer.name,
-        last: false, // a file's end is not the account's: see 'caught-up'
-        endsInput: true,
-        checkpoint: (u: Unit): V1State => {
-          let gaps: Gap[] | undefined;
-          if (restarted && u.events.length > 0) {
-            restarted = false;
-            gaps = this.reportGaps(agedOutGaps(newestByType, u.events, Date.now(), LOG_TYPE_NAMES));
-          }
-          const now = Date.now();
-          this.times.span(checkpointKey, u.events, now); // says once per run that a time is not believed
-          for (const e of u.events) {
-            if (isTrustedTime(e.timeMs, now)) newestByType.set(e.classification.logType, Math.max(newestByType.get(e.classification.logType) ?? -Infinity, e.timeMs));
-          }
-          return { kind: 'mimecast-v1', key: checkpointKey, filesDone: position, token: nextToken, gaps };
-        },
-      });
+      // Units before the file's last keep the checkpoint where it was (they only record their event
+      // times): a crash mid-file fetches the file again and its stored events drop as duplicates.
+      // Right after a restart they move nothing, so the restart and its gap are decided again.
+      const before: V1State | undefined = restarted ? undefined : { kind: 'mimecast-v1', key: checkpointKey, filesDone: position - 1, token };
+      const file = new FileTimes();
+      for await (const { batch, last } of withLast(batches)) {
+        await publisher.publish({
+          batch,
+          source: answer.name,
+          last: false, // a file's end is not the account's: see 'caught-up'
+          endsInput: last,
+          checkpoint: (u: Unit): V1State | undefined => {
+            const now = Date.now();
+            this.times.span(checkpointKey, u.events, now); // says once per run that a time is not believed
+            file.add(u.events, now);
+            if (!last) return before;
+            let gaps: Gap[] | undefined;
+            if (restarted && file.seen) {
+              restarted = false;
+              gaps = this.reportGaps(agedOutGaps(newestByType, file.bounds(), now, LOG_TYPE_NAMES));
+            }
+            for (const [type, ms] of file.newestByType) newestByType.set(type, Math.max(newestByType.get(type) ?? -Infinity, ms));
+            return { kind: 'mimecast-v1', key: checkpointKey, filesDone: position, token: nextToken, gaps };
+          },
+        });
+        if (stop.aborted) break; // the file's last unit is never published: its token is asked again next run
+      }
+      if (stop.aborted) break;
       token = nextToken;
       if (runaway) {
         this.earlyEnd.say(`file chain ended for this pass: ${runaway}; asking again at the next poll`, { file: answer.name });

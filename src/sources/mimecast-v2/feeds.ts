@@ -14,7 +14,8 @@
 import { ApiAnswerError, CollectorError, OAuthError } from '../../util/errors.js';
 import type { Publisher } from '../../core/publish.js';
 import type { Gap } from '../../core/sink.js';
-import { decodeBytes, deadLetterBatch } from '../../decode/input.js';
+import { deadLetterBatch } from '../../decode/input.js';
+import { decodeRecords } from '../../decode/records.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from '../../decode/limits.js';
 import { parseJson } from '../../decode/json.js';
 import type { Logger } from '../../log/logger.js';
@@ -189,16 +190,15 @@ export class FeedCollector {
 
   /**
    * One page's records as units (NDJSON of the records: their fields, not the page's bytes, make
-   * the fingerprint). The page's last unit writes the cursor `moveTo` (the window's end on its last
+   * the fingerprint; `records` is emptied as they are). The page's last unit writes the cursor `moveTo` (the window's end on its last
    * page, else its start); the units before it keep the window's `start`.
    */
   private async store(
     feed: FeedSpec, key: string, source: string, records: unknown[], cursor: { start: number; moveTo: number }, publisher: Publisher, gaps: Gap[] | undefined, endsWindow: boolean,
   ): Promise<void> {
-    const text = records.map((r) => JSON.stringify(r)).join('\n');
     let pending = gaps;
     let wrote = false;
-    for await (const batch of decodeBytes(source, Buffer.from(text), { limits: this.options.limits })) {
+    for await (const batch of decodeRecords(source, records, { limits: this.options.limits })) {
       const checkpoint = { kind: 'mimecast-v2-feed' as const, key, windowEndMs: batch.last ? cursor.moveTo : cursor.start, gaps: pending };
       await publisher.publish({ batch, feed: feed.name, last: false, endsInput: endsWindow && batch.last, checkpoint });
       pending = undefined;

@@ -8,7 +8,7 @@
  * duplicates), and records the interval up to the first event still held as a gap, in the same
  * transaction as that page. Nothing is skipped silently.
  */
-import { decodeBytes } from '../../decode/input.js';
+import { decodeRecords } from '../../decode/records.js';
 import type { DecodeLimits } from '../../decode/limits.js';
 import type { Logger } from '../../log/logger.js';
 import { STREAM_PATH_V2 } from '../../mimecast/endpoints.js';
@@ -107,14 +107,14 @@ export class V2StreamCollector {
 
   /**
    * Decodes a page's events as NDJSON lines (each event re-serialized: its fields, not its bytes,
-   * make the fingerprint) and commits them; only the page's last unit moves the token to `next`.
+   * make the fingerprint; `events` is emptied as they are) and commits them batch by batch; only
+   * the page's last unit moves the token to `next`.
    * `stored.newest` follows the newest event time of the units as they are processed.
    */
   private async store(events: unknown[], token: string | undefined, next: string, caughtUp: boolean, publisher: Publisher, gap: Gap | undefined, stored: { newest: number | undefined }): Promise<void> {
     const source = `${this.options.checkpointKey} page ${token ?? 'first'}`;
-    const text = events.map((e) => JSON.stringify(e)).join('\n');
     let gapToRecord = gap;
-    for await (const batch of decodeBytes(source, Buffer.from(text), { limits: this.options.limits })) {
+    for await (const batch of decodeRecords(source, events, { limits: this.options.limits })) {
       // `last` of the page's last unit records whether the stream is caught up (checkpoints.complete).
       const checkpoint: V2StreamState = { kind: 'mimecast-v2-stream', key: this.options.checkpointKey, token: batch.last ? next : token ?? '', gaps: gapToRecord && [gapToRecord] };
       await publisher.publish({
