@@ -17,7 +17,7 @@ import { V2StreamCollector } from '../sources/mimecast-v2/stream.js';
 import { TokenSource } from '../sources/mimecast-v2/oauth.js';
 import { Store } from '../store/store.js';
 import type { Sink } from '../core/sink.js';
-import { ENV } from './env.js';
+import { ENV } from '../config/env.js';
 import { addNumberOptions } from './options.js';
 import { defaultOf, setting } from '../config/settings.js';
 import { checkNoUrlCredentials } from '../sources/http-body.js';

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { replayDeadLetters } from '../pipeline/replay.js';
 import { Store } from '../store/store.js';
-import { ENV } from './env.js';
+import { ENV } from '../config/env.js';
 import { type ListenAddress, isLoopback, parseListen } from '../util/listen.js';
 import { UsageError } from '../util/errors.js';
 import { UnreadableFile, readSmallFile, readableByOthers } from '../config/read-file.js';

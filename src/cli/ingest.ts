@@ -10,7 +10,7 @@ import { NdjsonSink } from '../sinks/ndjson.js';
 import type { Sink } from '../core/sink.js';
 import { localInputs } from '../sources/local.js';
 import { Store } from '../store/store.js';
-import { ENV } from './env.js';
+import { ENV } from '../config/env.js';
 import { EXIT, UsageError } from '../util/errors.js';
 import { printable } from '../util/terminal-text.js';
 import { addNumberOptions } from './options.js';

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { Logger, type Level } from '../log/logger.js';
-import { maskSecrets } from '../log/secrets.js';
+import { maskSecrets } from '../util/secrets.js';
 import { type ProductName, listingTypes } from '../mimecast/products.js';
 import { FEEDS } from '../mimecast/feeds.js';
 import type { ServiceConfig, SourceConfig } from '../service/config.js';

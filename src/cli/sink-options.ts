@@ -3,7 +3,7 @@
  * search engine, whose bookkeeping (checkpoints, collisions, dead letters, counts) stays in the
  * local store named by `--db`.
  */
-import { ENV } from './env.js';
+import { ENV } from '../config/env.js';
 import type { Command } from 'commander';
 import type { Logger } from '../log/logger.js';
 import type { Sink } from '../core/sink.js';

@@ -5,7 +5,7 @@
  * (`npm run settings-table`, checked by test/cli/settings.test.ts).
  */
 import { DEFAULT_LIMITS } from '../decode/limits.js';
-import { ENV } from '../cli/env.js';
+import { ENV } from './env.js';
 import { MAX_RETAIN_DAYS, MIN_RETAIN_DAYS } from '../store/retention.js';
 import { DEFAULT_MAX_SERVER_WAIT_MS } from '../util/rate-budget.js';
 import { DEFAULT_MAX_PAGES_PER_WINDOW } from '../sources/mimecast-v2/feeds.js';

@@ -20,7 +20,7 @@ import type { ReplayReport } from '../pipeline/replay.js';
 import { listen, urlHost } from '../util/listen.js';
 import { isKind } from '../util/errors.js';
 import { printable } from '../util/terminal-text.js';
-import { maskSecrets } from '../log/secrets.js';
+import { maskSecrets } from '../util/secrets.js';
 
 /** Where `npm run build` puts the page's assets (dist/console), next to the compiled server. */
 export const ASSETS_DIR = fileURLToPath(new URL('../../console/', import.meta.url));

@@ -1,11 +1,11 @@
 /**
  * Structured log lines on stderr (one JSON object each) for collectors. Secrets never reach it:
  * callers log names and codes, never headers or credentials, and `redact` masks every form of a
- * known secret (log/secrets.ts) as a last line of defence. C1 controls and U+2028/U+2029 are
+ * known secret (util/secrets.ts) as a last line of defence. C1 controls and U+2028/U+2029 are
  * escaped like C0 ones, so sender-controlled text cannot drive a terminal or split a line.
  */
 import { jsonForTerminal } from '../util/terminal-text.js';
-import { SECRETS, type Secrets } from './secrets.js';
+import { SECRETS, type Secrets } from '../util/secrets.js';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 const ORDER: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };

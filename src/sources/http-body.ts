@@ -131,3 +131,13 @@ export class FirstContact {
     return this.misses >= this.limit ? `cannot reach ${url}: ${unreachableCause}, ${this.misses} attempts and no answer yet; check --url or --region` : undefined;
   }
 }
+
+/** A JSON object answer, or {} when the body is not one (judged by its status). */
+export function parseObject(bytes: Buffer): Record<string, unknown> {
+  try {
+    const v = JSON.parse(bytes.toString('utf8')) as unknown;
+    return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}

@@ -4,7 +4,7 @@
  * (`exitStatus`, the README's table). The CLI prints a `MimelogError` as its one-line message; any
  * other error is unexpected and is printed with its name.
  */
-import { maskSecrets } from '../log/secrets.js';
+import { maskSecrets } from './secrets.js';
 import { printable, printableLines } from './terminal-text.js';
 
 /** Exit statuses, documented in the README. */
@@ -123,7 +123,7 @@ export function exitStatus(err: unknown): ExitStatus {
 /**
  * How the CLI says `err` on stderr: one line (a config error: one line per problem); an error that
  * is not a MimelogError is unexpected and also says its name (a stack is not for users). Every
- * registered secret is masked, in every encoding (log/secrets.ts).
+ * registered secret is masked, in every encoding (util/secrets.ts).
  */
 export function errorText(err: unknown): string {
   // Secrets are masked first (in every encoding), then a message that may quote a server's answer,

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createConsoleApp } from '../../src/console/server.js';
-import { SECRETS } from '../../src/log/secrets.js';
+import { SECRETS } from '../../src/util/secrets.js';
 import { Store } from '../../src/store/store.js';
 import { runCli, tempDir } from '../support/helpers.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { Logger } from '../../src/log/logger.js';
-import { Secrets } from '../../src/log/secrets.js';
+import { Secrets } from '../../src/util/secrets.js';
 import { jsonForTerminal } from '../../src/util/terminal-text.js';
 import { MimelogError, errorText } from '../../src/util/errors.js';
 

@@ -10,9 +10,8 @@
 import { OAUTH_PATH_V2 } from '../../mimecast/endpoints.js';
 import type { ApiObserver } from '../../util/backoff.js';
 import { OAuthError } from '../../util/errors.js';
-import { SECRETS } from '../../log/secrets.js';
-import { bodyBytes, readCapped, requestSignal, tooLargeReason } from '../http-body.js';
-import { parseObject } from './pages.js';
+import { SECRETS } from '../../util/secrets.js';
+import { bodyBytes, parseObject, readCapped, requestSignal, tooLargeReason } from '../http-body.js';
 
 export interface V2ClientCredentials {
   readonly clientId: string;

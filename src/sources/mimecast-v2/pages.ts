@@ -10,7 +10,7 @@ import type { Logger } from '../../log/logger.js';
 import { type ApiObserver, type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
 import { CollectorError, RequestRejectedError } from '../../util/errors.js';
 import { DEFAULT_MAX_SERVER_WAIT_MS, type RateBudget, type ServerWait, rateLimitRemaining, serverWaitMs } from '../../util/rate-budget.js';
-import { FirstContact, bodyBytes, describeFetchError, discardBody, readCapped, requestSignal, tooLargeReason } from '../http-body.js';
+import { FirstContact, bodyBytes, describeFetchError, discardBody, parseObject, readCapped, requestSignal, tooLargeReason } from '../http-body.js';
 import type { TokenSource } from './oauth.js';
 import { STREAM_PATH_V2 } from '../../mimecast/endpoints.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from '../../decode/limits.js';
@@ -216,16 +216,6 @@ export class PageClient {
       observe?.retry(r.endpoint);
       if (!(await sleep(delay, stop))) return undefined;
     }
-  }
-}
-
-/** A JSON object answer, or {} when the body is not one (judged by its status). */
-export function parseObject(bytes: Buffer): Record<string, unknown> {
-  try {
-    const v = JSON.parse(bytes.toString('utf8')) as unknown;
-    return v !== null && typeof v === 'object' ? (v as Record<string, unknown>) : {};
-  } catch {
-    return {};
   }
 }
 
