@@ -8,13 +8,7 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { BIN, tempDir } from '../support/helpers.js';
-
-function ended(child: ReturnType<typeof spawn>): Promise<{ code: number | null; stderr: string }> {
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
-}
+import { BIN, ended, tempDir } from '../support/helpers.js';
 
 describe('ingest --sink ndjson on an output that cannot take it all', () => {
   const dir = tempDir('ndjson-short');

@@ -11,18 +11,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { takeEvents, toKeyValueLine } from '../../src/simulator/generate.js';
-import { BIN, runCli, tempDir } from '../support/helpers.js';
-
-interface Ended {
-  code: number | null;
-  stderr: string;
-}
-
-function ended(child: ReturnType<typeof spawn>): Promise<Ended> {
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
-}
+import { BIN, ended, runCli, tempDir } from '../support/helpers.js';
 
 describe('standard output that cannot take the output', () => {
   const dir = tempDir('stdout');

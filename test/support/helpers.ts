@@ -61,6 +61,13 @@ export async function processInput(name: string, content: Buffer | string, t: Tr
   return merged;
 }
 
+/** A spawned child's exit code and standard error, once it has closed. */
+export function ended(child: ReturnType<typeof spawn>): Promise<{ code: number | null; stderr: string }> {
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stderr })));
+}
+
 export interface RunResult {
   code: number;
   stdout: string;
