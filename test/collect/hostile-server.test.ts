@@ -448,6 +448,30 @@ describe('hostile server: page tokens that repeat on the stream, the batch listi
     assert.equal(logLines(res.stderr).filter((l) => /50 pages in this pass brought nothing/.test(l.msg)).length, 1);
   });
 
+  it('stream: a fresh token on every copy of the same page ends the pass after a bounded number of pages (nothing new arrives)', { timeout: 60_000 }, async () => {
+    const h: Hostile = await hostile({ '/siem/v1/events/cg': streamPages(() => h, 2000, (n) => ({ value: [streamRecords[0]], next: `copy-${n}` })) });
+    const db = join(tempDir('hostile'), 'stream-copies.db');
+    const res = await runCli(streamArgs(h, db), { env: V2_ENV });
+    assert.equal(res.code, 0, res.stderr.slice(-2000));
+    // The first page is new; the 50 copies after it bring nothing.
+    assert.equal(h.hits.get('/siem/v1/events/cg'), 51);
+    assert.equal(query<{ n: number }>(db, 'SELECT count(*) AS n FROM events')[0]!.n, 1);
+    assert.equal(logLines(res.stderr).filter((l) => /50 pages in this pass brought nothing new/.test(l.msg)).length, 1);
+  });
+
+  it('stream: a page of items that are not records is one dead letter per page, not one row per item (the disk stays bounded)', { timeout: 60_000 }, async () => {
+    const h: Hostile = await hostile({ '/siem/v1/events/cg': streamPages(() => h, 1, (n) => ({ value: n === 1 ? [...Array<number>(20_000).fill(1), streamRecords[1]] : Array<unknown>(5_000).fill(null), next: `n${n}` })) });
+    const db = join(tempDir('hostile'), 'stream-not-records.db');
+    const res = await runCli(streamArgs(h, db), { env: V2_ENV });
+    assert.equal(res.code, 2, res.stderr.slice(-2000)); // dead letters
+    const dead = query<{ reason: string; truncated_from: number | null }>(db, 'SELECT reason, truncated_from FROM dead_letters ORDER BY rowid');
+    assert.equal(dead.length, 2);
+    assert.match(dead[0]!.reason, /20000 items of this page are not JSON objects/);
+    assert.match(dead[1]!.reason, /5000 items of this page are not JSON objects/);
+    assert.equal(query<{ n: number }>(db, 'SELECT count(*) AS n FROM events')[0]!.n, 1);
+    assert.equal(cursor(db, 'mimecast-v2-stream%'), 'n2', 'the pages were read to their end');
+  });
+
   it('batch listing A→B→A: the pass of the type ends at the repeat, its token not moved back', { timeout: 60_000 }, async () => {
     const next = ['A', 'B', 'A'];
     const h: Hostile = await hostile({
@@ -483,6 +507,25 @@ describe('hostile server: page tokens that repeat on the stream, the batch listi
       assert.equal(logLines(res.stderr).filter((l) => /file chain ended for this pass: the next-page token repeats/.test(l.msg)).length, 1);
     });
   }
+});
+
+describe('hostile server: API 1.0 files that bring nothing new (item 10)', () => {
+  it('a fresh mc-siem-token on every copy of the same file ends the run with --once after a bounded number of files', { timeout: 60_000 }, async () => {
+    const h: Hostile = await hostile({
+      '/api/audit/get-siem-logs': (_q, _b, res) => {
+        const n = h.hits.get('/api/audit/get-siem-logs')!;
+        if (n > 500) return json(res, 200, { meta: { isLastToken: true }, data: [] });
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'mc-siem-token': `T${n}`, 'content-disposition': `attachment; filename="file_${n}.log"` });
+        res.end(`${kvLines[0]}\n`);
+      },
+    });
+    const db = join(tempDir('hostile'), 'v1-copies.db');
+    const res = await runCli(['collect', '--api', 'v1', '--url', h.url, '--db', db, ...FAST], { env: V1_ENV });
+    assert.equal(res.code, 0, res.stderr.slice(-2000));
+    assert.equal(h.hits.get('/api/audit/get-siem-logs'), 51);
+    assert.equal(query<{ n: number }>(db, 'SELECT count(*) AS n FROM events')[0]!.n, 1);
+    assert.equal(logLines(res.stderr).filter((l) => /file chain ended for this pass: 50 pages in this pass brought nothing new/.test(l.msg)).length, 1);
+  });
 });
 
 describe('hostile server: a looping token under `run` (item 10)', () => {

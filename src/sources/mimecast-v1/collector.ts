@@ -23,7 +23,7 @@ import { LOG_TYPES } from '../../mimecast/log-types.js';
 import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
 import { EventTimes, isTrustedTime, trustedSpan } from '../../core/trusted-time.js';
 import { type V1Answer, V1_ENDPOINT, getSiemLogs } from './client.js';
-import { EarlyPassEnd, PassTrail } from '../mimecast-v2/pages.js';
+import { EarlyPassEnd, PassTrail, contentDigest } from '../mimecast-v2/pages.js';
 
 const LOG_TYPE_NAMES = LOG_TYPES.map((t) => t.name);
 
@@ -244,6 +244,7 @@ export class V1Collector {
         trail = new PassTrail(true);
         continue;
       }
+      const content = contentDigest(answer.body); // before the chunks are let go as they are decoded
       const pass = answer.overLimit ? { records: 0, failure: undefined } : await firstPass(answer.name, answer.body, this.options.limits);
       const inputFailure = answer.overLimit
         ? `file larger than ${this.options.maxResponseBytes} bytes (--max-response-bytes); its first ${headLength(answer.body)} bytes are kept (reading stopped after ${answer.length} bytes)`
@@ -268,7 +269,7 @@ export class V1Collector {
           : withFailuresPlaced(decodeInput(answer.name, releasing([...answer.body]), { limits: this.options.limits }), where);
       } else batches = decodeInput(answer.name, releasing([...answer.body]), { limits: this.options.limits });
       (answer.body as Buffer[]).length = 0; // the decoder holds the chunks it has yet to read, no one else
-      const runaway = trail.runaway(token, answer.nextToken, pass.records);
+      const runaway = trail.runaway(token, answer.nextToken, pass.records, content);
       // A looping chain: the file is stored, the token stays where it is (never moved back).
       const nextToken = runaway ? token : answer.nextToken;
       decodeAttempts = 0;

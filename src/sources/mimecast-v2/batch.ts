@@ -27,7 +27,7 @@ import { logTypeForV2 } from '../../mimecast/products.js';
 import { RateBudget } from '../../util/rate-budget.js';
 import { EventTimes } from '../../core/trusted-time.js';
 import type { TokenSource } from './oauth.js';
-import { EarlyPassEnd, type Page, PageClient, PassTrail } from './pages.js';
+import { EarlyPassEnd, type Page, PageClient, PassTrail, contentDigest } from './pages.js';
 
 export interface BatchOptions extends PollingOptions {
   readonly baseUrl: string;
@@ -248,7 +248,7 @@ export class V2BatchCollector {
       let page = listed.page;
       if (pageToken !== undefined && listed.pageToken === undefined) trail = new PassTrail(false); // listed again from the start: a new chain of tokens
       pageToken = listed.pageToken;
-      const runaway = trail.runaway(pageToken, page.nextPage, page.value.length);
+      const runaway = trail.runaway(pageToken, page.nextPage, page.value.length, contentDigest(page.value.map((f) => fileKey(f.url))));
       await this.queue(stream, pageToken, page, publisher);
       let relists = 0;
       for (let i = 0; i < page.value.length && !stop.aborted; ) {

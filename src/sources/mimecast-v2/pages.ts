@@ -243,38 +243,53 @@ export class PageTrail {
 
 /** Page tokens one pass remembers (digests, oldest forgotten first): memory stays bounded however long the backlog. */
 const REMEMBERED_TOKENS = 10_000;
-/** Pages (or API 1.0 files) in one pass that bring no record at all, each with a fresh token, before the pass ends. */
+/** Pages (or API 1.0 files) in one pass that bring nothing new (no record, or the records of a page already read), each with a fresh token, before the pass ends. */
 export const MAX_EMPTY_PAGES_PER_PASS = 50;
 
 /**
  * The page tokens of one pass of a source that pages until caught up (the stream, a type's batch
  * listing, the API 1.0 file chain): a next-page token already followed in this pass (A→B→A), or
- * too many pages that bring nothing (a fresh token on every empty page), means the server would
- * be asked forever while nothing new arrives. The caller ends the pass there without moving its
+ * too many pages that bring nothing new (a fresh token on every empty page, or on every copy of
+ * the same page), means the server would be asked forever while nothing new arrives. The caller ends the pass there without moving its
  * checkpoint to the repeated token (never backwards), and the next poll asks again.
  */
 export class PassTrail {
   private readonly seen = new Set<string>();
+  /** Digests of the pages' contents read in this pass (a copy brings nothing new: its events are duplicates). */
+  private readonly contents = new Set<string>();
   private empty = 0;
 
   /** `sameTokenIsRepeat`: a page handing back the token it was asked with is a repeat (API 1.0); API 2.0 pages do that legitimately (PageClient.tokenStuck bounds it). */
   constructor(private readonly sameTokenIsRepeat: boolean) {}
 
-  /** Why the pass must end at this page (asked with `asked`, pointing at `next`, bringing `records`), or undefined to go on. */
-  runaway(asked: string | undefined, next: string, records: number): string | undefined {
-    if (asked !== undefined && asked !== '') this.remember(tokenDigest(asked));
-    if (records === 0 && next !== asked) this.empty++; // the same token again is PageClient.tokenStuck's (an empty page now and then is normal)
+  /**
+   * Why the pass must end at this page (asked with `asked`, pointing at `next`, bringing `records`
+   * whose digest is `content`: see contentDigest), or undefined to go on.
+   */
+  runaway(asked: string | undefined, next: string, records: number, content: string): string | undefined {
+    if (asked !== undefined && asked !== '') this.remember(this.seen, tokenDigest(asked));
+    const copy = records > 0 && this.contents.has(content);
+    this.remember(this.contents, content);
+    // The same token again is PageClient.tokenStuck's (an empty page now and then is normal).
+    if ((records === 0 || copy) && next !== asked) this.empty++;
     const repeats = (this.sameTokenIsRepeat || next !== asked) && this.seen.has(tokenDigest(next));
     if (repeats) return `the next-page token repeats one already followed in this pass`;
-    if (this.empty >= MAX_EMPTY_PAGES_PER_PASS) return `${this.empty} pages in this pass brought nothing although they say more follow`;
+    if (this.empty >= MAX_EMPTY_PAGES_PER_PASS) return `${this.empty} pages in this pass brought nothing new (no record, or a copy of a page already read) although they say more follow`;
     return undefined;
   }
 
-  private remember(digest: string): void {
-    this.seen.delete(digest); // re-inserted as the newest
-    this.seen.add(digest);
-    if (this.seen.size > REMEMBERED_TOKENS) this.seen.delete(this.seen.values().next().value!);
+  private remember(set: Set<string>, digest: string): void {
+    set.delete(digest); // re-inserted as the newest
+    set.add(digest);
+    if (set.size > REMEMBERED_TOKENS) set.delete(set.values().next().value!);
   }
+}
+
+/** A digest of what a page brought (its records as parsed, or a file's bytes as chunks), for PassTrail. */
+export function contentDigest(content: readonly unknown[] | readonly Buffer[]): string {
+  const hash = createHash('sha256');
+  for (const part of content) hash.update(Buffer.isBuffer(part) ? part : JSON.stringify(part) ?? 'undefined');
+  return hash.digest('base64');
 }
 
 /** A pass that ended early (PassTrail): said in the log once per collector, and to the service (its /readyz reason) every time. */

@@ -21,7 +21,7 @@ import { type PollingOptions, sleep } from '../../util/backoff.js';
 import { EventTimes, trustedOrUndefined, trustedSpan } from '../../core/trusted-time.js';
 import { RateBudget } from '../../util/rate-budget.js';
 import type { TokenSource } from './oauth.js';
-import { EarlyPassEnd, PageClient, PassTrail } from './pages.js';
+import { EarlyPassEnd, PageClient, PassTrail, contentDigest } from './pages.js';
 
 export interface StreamOptions extends PollingOptions {
   /** Decoding bounds (default: DEFAULT_LIMITS). */
@@ -88,7 +88,7 @@ export class V2StreamCollector {
           }
           restartedFrom = undefined;
         }
-        const runaway = trail.runaway(token, page.nextPage, page.value.length);
+        const runaway = trail.runaway(token, page.nextPage, page.value.length, contentDigest(page.value));
         if (runaway) {
           // The page's events are kept; the token stays where it is (never moved back) and the next poll asks again.
           await this.store(page.value, token, token ?? '', false, publisher, gap, stored);
