@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { replayDeadLetters } from '../pipeline/replay.js';
 import { Store } from '../store/store.js';
-import { ENV } from '../config/env.js';
+import { ENV, secretsIn } from '../config/env.js';
+import { SECRETS } from '../util/secrets.js';
 import { type ListenAddress, isLoopback, parseListen } from '../util/listen.js';
 import { UsageError } from '../util/errors.js';
 import { UnreadableFile, readSmallFile, readableByOthers } from '../config/read-file.js';
@@ -55,6 +56,8 @@ export function registerConsole(program: Command): void {
       const { host, port } = listenAddress(o.listen);
       const loopback = isLoopback(host);
       const token = readToken(o);
+      // A console run beside the collectors may serve records that hold one of their secrets: masked in every answer.
+      SECRETS.add(...secretsIn(process.env), token);
       if (!loopback && token === undefined) {
         throw new UsageError(`--listen ${o.listen} is reachable from other machines: give the console a token (--token-file or ${ENV.consoleToken})`);
       }

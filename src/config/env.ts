@@ -14,3 +14,14 @@ export const ENV = {
   /** The web console's access token (`--token-file` is the other way). */
   consoleToken: 'MIMELOG_CONSOLE_TOKEN',
 } as const;
+
+/** The names of the environment variables that hold a secret. */
+export const SECRET_ENV = [
+  ENV.v1.appKey, ENV.v1.accessKey, ENV.v1.secretKey, ENV.v2.clientSecret,
+  ENV.search.password, ENV.search.apiKey, ENV.search.bearer, ENV.consoleToken,
+] as const;
+
+/** The secrets this environment holds, to register for masking (util/secrets.ts). */
+export function secretsIn(env: NodeJS.ProcessEnv): string[] {
+  return SECRET_ENV.map((name) => env[name]).filter((v): v is string => v !== undefined && v !== '');
+}

@@ -17,7 +17,9 @@ function jsonEscaped(s: string): string {
 
 /** The forms of one secret that an output may carry. */
 export function secretForms(secret: string): string[] {
-  const encoded = [secret, encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2)];
+  const percent = encodeURIComponent(secret);
+  // Percent-encoding may use lower-case hex (RFC 3986 allows both): `%2f` as well as `%2F`.
+  const encoded = [secret, percent, percent.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()), new URLSearchParams({ s: secret }).toString().slice(2)];
   return [...new Set(encoded.flatMap((e) => [e, jsonEscaped(e), jsonEscaped(jsonEscaped(e))]))];
 }
 

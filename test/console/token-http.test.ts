@@ -13,9 +13,9 @@ import { BIN, runCli, tempDir } from '../support/helpers.js';
 const TOKEN = 'a-console-token-of-32-characters';
 
 /** Starts `mimelog console` with `args` and resolves with its URL once it listens. */
-function startConsole(args: readonly string[]): Promise<{ url: string; child: ChildProcess }> {
+function startConsole(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ url: string; child: ChildProcess }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'console', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, 'console', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
     let err = '';
     child.stderr!.on('data', (c: Buffer) => {
       err += c.toString();
@@ -92,5 +92,24 @@ describe('console: who may read it', () => {
     writeFileSync(join(dir, 'token.yaml'), config(`  token_file: ${tokenFile}\n`));
     const good = await runCli(['run', '--config', join(dir, 'token.yaml'), '--check']);
     assert.equal(good.code, 0, good.stderr);
+  });
+});
+
+describe('console: secrets of its environment', () => {
+  it('a record holding a secret the environment gives (the collectors beside it) is served masked', async () => {
+    const dir = tempDir('console-env-secret');
+    const db = join(dir, 'store.db');
+    const input = join(dir, 'in.log');
+    const secret = 'S3cr"et\\Value!-of-the-client';
+    writeFileSync(input, `garbage line with secret ${secret} and ${encodeURIComponent(secret).replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase())}\n`);
+    assert.equal((await runCli(['ingest', '--db', db, input, '--summary', 'none'])).code, 2);
+    const { url, child } = await startConsole(['--db', db, '--listen', '127.0.0.1:0'], { MIMECAST_CLIENT_SECRET: secret });
+    try {
+      const text = await (await fetch(`${url}/api/dead-letters`)).text();
+      assert.match(text, /garbage line with secret \[redacted\] and \[redacted\]/);
+      assert.ok(!text.includes('Value!'), text);
+    } finally {
+      await stop(child);
+    }
   });
 });

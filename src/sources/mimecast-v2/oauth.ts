@@ -49,7 +49,10 @@ export class TokenSource {
     private readonly timeoutMs: number,
     /** Counts the token calls with the other API calls (endpoint `oauth`). */
     private readonly observe?: ApiObserver,
-  ) {}
+  ) {
+    // Whoever built the credentials may have registered the secret already; an echo of a Basic header of them is masked too.
+    SECRETS.addBasicAuth(credentials.clientId, credentials.clientSecret);
+  }
 
   /** The access token; `stop` (SIGTERM) ends a token request in progress. */
   async get(stop?: AbortSignal): Promise<string> {
