@@ -42,8 +42,12 @@ export async function visit(page: Page, base: string, hash: string): Promise<voi
 }
 
 /** Waits for the current route to finish rendering (the router clears aria-busy). */
-export async function settled(page: Page): Promise<void> {
-  await page.waitForSelector('main[data-page]:not([aria-busy])');
+/**
+ * The page has rendered (`name`: that page; right after a hash change the previous page may still
+ * be shown, not yet busy, for as long as the hashchange event takes to arrive).
+ */
+export async function settled(page: Page, name?: string): Promise<void> {
+  await page.waitForSelector(name === undefined ? 'main[data-page]:not([aria-busy])' : `main[data-page="${name}"]:not([aria-busy])`);
 }
 
 export async function screenshot(page: Page, name: string): Promise<void> {
