@@ -23,6 +23,11 @@ function stdoutIsFile(): boolean {
   return toFile;
 }
 
+/** A write to standard output that failed: the run must not end as if the output were complete. */
+function incomplete(err: Error): MimelogError {
+  return new MimelogError('output', `cannot write to standard output: ${err.message} (the output is incomplete)`);
+}
+
 function writeAllSync(fd: number, bytes: Buffer): void {
   let done = 0;
   while (done < bytes.length) {
@@ -41,7 +46,7 @@ export function writeOut(text: string): boolean {
   try {
     writeAllSync(process.stdout.fd, Buffer.from(text));
   } catch (err) {
-    throw new MimelogError('output', `cannot write to standard output: ${(err as Error).message} (the output is incomplete)`);
+    throw incomplete(err as Error);
   }
   return true;
 }
@@ -57,6 +62,6 @@ export function writeOutWritten(text: string): Promise<void> {
     } catch (err) {
       return reject(err);
     }
-    process.stdout.write(text, (err) => (err ? reject(new MimelogError('output', `cannot write to standard output: ${err.message} (the output is incomplete)`)) : resolve()));
+    process.stdout.write(text, (err) => (err ? reject(incomplete(err)) : resolve()));
   });
 }

@@ -150,14 +150,19 @@ class ByteTap {
   }
 }
 
-/** Passes bytes through until `max` have passed, then fails with the limit's name. */
-async function* capped(chunks: AsyncIterable<Buffer>, max: number, what: string, option: string): AsyncGenerator<Buffer> {
+/** Passes chunks through until more than `max` bytes have passed, then throws `tooLarge(bytes passed)`. */
+export async function* upTo<T extends Uint8Array>(chunks: AsyncIterable<T>, max: number, tooLarge: (total: number) => Error): AsyncGenerator<T> {
   let total = 0;
   for await (const c of chunks) {
-    total += c.length;
-    if (total > max) throw new LimitExceeded(`${what} is larger than ${max} bytes (${option})`);
+    total += c.byteLength;
+    if (total > max) throw tooLarge(total);
     yield c;
   }
+}
+
+/** Passes bytes through until `max` have passed, then fails with the limit's name. */
+function capped(chunks: AsyncIterable<Buffer>, max: number, what: string, option: string): AsyncGenerator<Buffer> {
+  return upTo(chunks, max, () => new LimitExceeded(`${what} is larger than ${max} bytes (${option})`));
 }
 
 /**

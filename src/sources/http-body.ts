@@ -1,5 +1,5 @@
 /** Reading an HTTP answer's body within a bound: a hostile or broken endpoint cannot fill memory. */
-import { headOf } from '../decode/input.js';
+import { headOf, upTo } from '../decode/input.js';
 import { MimelogError } from '../util/errors.js';
 
 
@@ -32,13 +32,8 @@ export async function readCapped(res: Response, max: number, keepOnOverflow = 0)
 }
 
 /** A body's chunks passed through until `max` bytes, then a failure saying where from and how much (the caller drops the connection). */
-export async function* cappedChunks(body: AsyncIterable<Uint8Array>, max: number, url: string): AsyncGenerator<Uint8Array> {
-  let total = 0;
-  for await (const c of body) {
-    total += c.byteLength;
-    if (total > max) throw new Error(tooLargeReason(url, max, total));
-    yield c;
-  }
+export function cappedChunks(body: AsyncIterable<Uint8Array>, max: number, url: string): AsyncGenerator<Uint8Array> {
+  return upTo(body, max, (total) => new Error(tooLargeReason(url, max, total)));
 }
 
 /** The body's bytes as one buffer. */
