@@ -4,7 +4,7 @@
  * the tables here, so no value can end a field, start a key or break the line.
  */
 import { type ProcessedEvent, documentJson } from '../../core/unit.js';
-import { escapeWith, jsonWithoutUnsafe } from './escape.js';
+import { REPLACEMENT, escapeWith, jsonWithoutUnsafe } from './escape.js';
 import { eventSeverity, logTypeOf, mappedFields } from './fields.js';
 
 export const BODY_FORMATS = ['json', 'cef', 'leef'] as const;
@@ -14,19 +14,20 @@ const VENDOR = 'Mimecast';
 const PRODUCT = 'mimelog';
 const PRODUCT_VERSION = '0.1.0';
 
-/** CEF header fields: `\` and `|` (and line breaks, which a header may not hold). */
-export const CEF_HEADER_ESCAPES = { '\\': '\\\\', '|': '\\|', '\n': '\\n', '\r': '\\r' } as const;
-/** CEF extension values: `\`, `=` and line breaks. */
+/** CEF header fields: `\` and `|` (a header holds no line break: those become U+FFFD, see escape.ts). */
+export const CEF_HEADER_ESCAPES = { '\\': '\\\\', '|': '\\|' } as const;
+/** CEF extension values: `\`, `=` and line breaks, the only escapes CEF parsers know. */
 export const CEF_VALUE_ESCAPES = { '\\': '\\\\', '=': '\\=', '\n': '\\n', '\r': '\\r' } as const;
 
 /**
  * The LEEF attribute delimiter. Not the tab LEEF defaults to: syslog receivers rewrite control
  * characters (rsyslog writes a tab as `#011`), which would merge the attributes. LEEF has no
- * escape for its delimiter, so a `^` in a value is written `\u005E` (see escape.ts).
+ * escapes (QRadar reads values as written), so a value's `^` and line breaks become U+FFFD, as
+ * does a `|` in a header field; a backslash stays as it is.
  */
 export const LEEF_DELIMITER = '^';
-export const LEEF_HEADER_ESCAPES = { '\\': '\\\\', '|': '\\|', '\n': '\\n', '\r': '\\r', [LEEF_DELIMITER]: '\\u005E' } as const;
-export const LEEF_VALUE_ESCAPES = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', [LEEF_DELIMITER]: '\\u005E' } as const;
+export const LEEF_HEADER_ESCAPES = { '|': REPLACEMENT, [LEEF_DELIMITER]: REPLACEMENT } as const;
+export const LEEF_VALUE_ESCAPES = { [LEEF_DELIMITER]: REPLACEMENT } as const;
 /** How LEEF's devTime is written (an ISO 8601 time in UTC), in Java's SimpleDateFormat, as QRadar reads it. */
 export const LEEF_TIME_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSX";
 

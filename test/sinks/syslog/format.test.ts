@@ -13,7 +13,7 @@ import { BODY, LEEF_DELIMITER } from '../../../src/sinks/syslog/bodies.js';
 import { MessageMaker } from '../../../src/sinks/syslog/destination.js';
 import { headerField, headerText, octetFrame, sdValue } from '../../../src/sinks/syslog/rfc5424.js';
 import { HOSTILE_SUBJECT, receipt, unitOf } from './events.js';
-import { parseCef, parseLeef } from './strict-parsers.js';
+import { parseCef, parseLeef, replaced } from './strict-parsers.js';
 
 /** An event holding just this document (the bodies read only the document and the id). */
 function eventWith(doc: EcsDocument): ProcessedEvent {
@@ -51,32 +51,43 @@ const fieldsArb: fc.Arbitrary<Fields> = fc.record({
   message: anyText,
 });
 
+/** CEF: a header field reads back with line breaks and other unsafe characters as U+FFFD; a value keeps its line breaks (escaped). */
+const cefHeader = (t: string) => replaced(t);
+const cefValue = (t: string) => replaced(t, { kept: '\n\r' });
+
 function assertCefHolds(line: string, f: Fields): void {
   const cef = parseCef(line);
-  assert.deepEqual([cef.vendor, cef.product, cef.signatureId, cef.name, cef.severity], ['Mimecast', 'mimelog', f.logType, f.action, '3']);
+  assert.deepEqual([cef.vendor, cef.product, cef.signatureId, cef.name, cef.severity], ['Mimecast', 'mimelog', cefHeader(f.logType), cefHeader(f.action), '3']);
   assert.equal(cef.ext.get('externalId'), f.id);
-  assert.equal(cef.ext.get('cs1'), f.subject);
+  assert.equal(cef.ext.get('cs1'), cefValue(f.subject));
   assert.equal(cef.ext.get('cs1Label'), 'subject');
-  assert.equal(cef.ext.get('suser'), f.from);
-  assert.equal(cef.ext.get('duser'), f.to.join(','));
-  assert.equal(cef.ext.get('msg'), f.message);
-  assert.equal(cef.ext.get('act'), f.action);
-  assert.equal(cef.ext.get('cs3'), f.logType);
+  assert.equal(cef.ext.get('suser'), cefValue(f.from));
+  assert.equal(cef.ext.get('duser'), cefValue(f.to.join(',')));
+  assert.equal(cef.ext.get('msg'), cefValue(f.message));
+  assert.equal(cef.ext.get('act'), cefValue(f.action));
+  assert.equal(cef.ext.get('cs3'), cefValue(f.logType));
   assert.equal(cef.ext.get('rt'), String(Date.parse('2026-01-01T00:00:00.000Z')));
 }
 
+/** LEEF has no escapes: the delimiter, line breaks and other unsafe characters read back as U+FFFD; a header field's `|` too. */
+const leefHeader = (t: string) => replaced(t, { also: `|${LEEF_DELIMITER}` });
+const leefValue = (t: string) => replaced(t, { also: LEEF_DELIMITER });
+
 function assertLeefHolds(line: string, f: Fields): void {
   const leef = parseLeef(line);
-  assert.deepEqual([leef.vendor, leef.product, leef.eventId, leef.delimiter], ['Mimecast', 'mimelog', f.logType, LEEF_DELIMITER]);
+  assert.deepEqual([leef.vendor, leef.product, leef.eventId, leef.delimiter], ['Mimecast', 'mimelog', leefHeader(f.logType), LEEF_DELIMITER]);
   assert.equal(leef.attrs.get('externalId'), f.id);
-  assert.equal(leef.attrs.get('subject'), f.subject);
-  assert.equal(leef.attrs.get('usrName'), f.from);
-  assert.equal(leef.attrs.get('recipient'), f.to.join(','));
-  assert.equal(leef.attrs.get('msg'), f.message);
-  assert.equal(leef.attrs.get('action'), f.action);
+  assert.equal(leef.attrs.get('subject'), leefValue(f.subject));
+  assert.equal(leef.attrs.get('usrName'), leefValue(f.from));
+  assert.equal(leef.attrs.get('recipient'), leefValue(f.to.join(',')));
+  assert.equal(leef.attrs.get('msg'), leefValue(f.message));
+  assert.equal(leef.attrs.get('action'), leefValue(f.action));
   assert.equal(leef.attrs.get('sev'), '3');
   assert.equal(leef.attrs.get('devTime'), '2026-01-01T00:00:00.000Z');
 }
+
+/** Text with no character any format replaces: it must read back exactly. */
+const printableText = fc.string({ unit: 'binary', minLength: 1, maxLength: 60 }).map((t) => replaced(t, { also: '\ufffd' }).replaceAll('\ufffd', 'x'));
 
 const hostileFields: Fields = {
   id: '0123456789abcdef0123456789abcdef', logType: 'receipt|x=y\\', action: 'Acc|ept cs1=a', subject: HOSTILE_SUBJECT,
@@ -86,7 +97,7 @@ const hostileFields: Fields = {
 describe('syslog: CEF and LEEF bodies', () => {
   it('CEF: a hostile subject, action and addresses forge no field; the strict parser reads every value back', () => {
     const line = BODY.cef(eventWith(docOf(hostileFields)));
-    assert.ok(!/[\n\r\u0000\u202e]/.test(line), 'no raw line break, NUL or bidi override in the line');
+    assert.ok(!/[\n\r\t\u0000\u202e]/.test(line), 'no raw line break, tab, NUL or bidi override in the line');
     assertCefHolds(line, hostileFields);
     assert.deepEqual([...parseCef(line).ext.keys()], ['externalId', 'rt', 'act', 'suser', 'duser', 'msg', 'cs1', 'cs1Label', 'cs3', 'cs3Label'], 'only the mapped keys and labels: no forged cs1 or externalId');
   });
@@ -98,12 +109,22 @@ describe('syslog: CEF and LEEF bodies', () => {
     assert.deepEqual([...parseLeef(line).attrs.keys()], ['sev', 'externalId', 'devTime', 'devTimeFormat', 'action', 'usrName', 'recipient', 'msg', 'subject', 'logType']);
   });
 
-  it('CEF round-trips random fields (fast-check, every code point)', () => {
+  it('CEF round-trips random fields (fast-check, every code point): escaped characters exactly, the rest as U+FFFD', () => {
     fc.assert(fc.property(fieldsArb, (f) => assertCefHolds(BODY.cef(eventWith(docOf(f))), f)), { numRuns: 2000 });
   });
 
-  it('LEEF round-trips random fields (fast-check, every code point)', () => {
+  it('LEEF round-trips random fields (fast-check, every code point): the delimiter and unsafe characters as U+FFFD', () => {
     fc.assert(fc.property(fieldsArb, (f) => assertLeefHolds(BODY.leef(eventWith(docOf(f))), f)), { numRuns: 2000 });
+  });
+
+  it('CEF and LEEF give printable text (|, =, \\, ], quotes, any script) back exactly (fast-check)', () => {
+    fc.assert(fc.property(printableText, printableText, (subject, from) => {
+      const f = { ...hostileFields, subject, from };
+      const cef = parseCef(BODY.cef(eventWith(docOf(f))));
+      assert.deepEqual([cef.ext.get('cs1'), cef.ext.get('suser')], [subject, from]);
+      const leef = parseLeef(BODY.leef(eventWith(docOf({ ...f, subject: subject.replaceAll(LEEF_DELIMITER, '_'), from: from.replaceAll(LEEF_DELIMITER, '_') }))));
+      assert.deepEqual([leef.attrs.get('subject'), leef.attrs.get('usrName')], [subject.replaceAll(LEEF_DELIMITER, '_'), from.replaceAll(LEEF_DELIMITER, '_')]);
+    }), { numRuns: 1000 });
   });
 
   it('JSON: the document as is, with DEL, C1, separators and bidi characters written as \\u escapes', () => {
@@ -118,9 +139,9 @@ describe('syslog: CEF and LEEF bodies', () => {
     const e = unit.events[0]!;
     const subject = (e.doc.email as EcsDocument).subject;
     assert.equal(typeof subject, 'string');
-    assert.equal(parseCef(BODY.cef(e)).ext.get('cs1'), subject);
+    assert.equal(parseCef(BODY.cef(e)).ext.get('cs1'), cefValue(subject as string));
     assert.equal(parseCef(BODY.cef(e)).ext.get('externalId'), e.id);
-    assert.equal(parseLeef(BODY.leef(e)).attrs.get('subject'), subject);
+    assert.equal(parseLeef(BODY.leef(e)).attrs.get('subject'), leefValue(subject as string));
     assert.equal(parseLeef(BODY.leef(e)).attrs.get('externalId'), e.id);
   });
 });
