@@ -6,30 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Writable } from 'node:stream';
-import type { z } from 'zod';
-import { Logger } from '../../../src/log/logger.js';
 import type { EcsDocument } from '../../../src/normalize/ecs.js';
-import type { Destination } from '../../../src/sinks/destination.js';
-import { syslogKind } from '../../../src/sinks/syslog/index.js';
 import { Rsyslog } from '../../support/receivers/rsyslog.js';
 import { HOSTILE_SUBJECT, receipt, unitOf } from './events.js';
+import { capturedLog, openSyslog } from './open.js';
 import { parseLeef, replaced } from './strict-parsers.js';
-
-type Keys = z.input<z.ZodObject<typeof syslogKind.keys>>;
-
-/** A logger whose lines the test can read. */
-export function capturedLog(): { log: Logger; lines: () => string } {
-  let text = '';
-  const out = new Writable({ write: (c, _e, done) => ((text += String(c)), done()) });
-  return { log: new Logger(out, 'debug'), lines: () => text };
-}
-
-export async function openSyslog(keys: Keys, log = capturedLog().log): Promise<Destination> {
-  const config = (await import('zod')).z.object(syslogKind.keys).parse(keys);
-  assert.equal(syslogKind.check?.(config), undefined);
-  return syslogKind.open(config, 'syslog-test', { log, env: {} });
-}
 
 let rx: Rsyslog;
 before(async () => {
