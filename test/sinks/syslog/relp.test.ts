@@ -130,8 +130,8 @@ describe('syslog: the RELP client', () => {
       if (FakeRelp.standard(s, socket)) return;
       pending.push([socket, s.txnr]);
       most = Math.max(most, pending.length);
-      // Answer in bursts, once the client has sent all it may.
-      if (pending.length === 7) for (const [sock, txnr] of pending.splice(0)) FakeRelp.rsp(sock, txnr, '200 OK');
+      // Answer in bursts, a while after the client has sent all it may (time for it to send more, if it would).
+      if (pending.length === 7) setTimeout(() => { for (const [sock, txnr] of pending.splice(0)) FakeRelp.rsp(sock, txnr, '200 OK'); }, 30);
     });
     const d = await openSyslog({ host: '127.0.0.1', port: f.port, transport: 'relp', max_in_flight: 7 });
     const unit = await unitOf(Array.from({ length: 70 }, (_, i) => receipt(i)));
