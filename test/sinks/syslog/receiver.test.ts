@@ -44,17 +44,32 @@ describe('syslog destination against rsyslog', () => {
     }
   });
 
-  it('TLS: a receiver whose certificate the CA file vouches for gets every event; with a client certificate too', async () => {
-    for (const client of [{}, { cert_file: rx.tls.clientCert, key_file: rx.tls.clientKey }]) {
-      const before = rx.received().length;
-      const d = await openSyslog({ host: 'localhost', port: rx.ports.tls, transport: 'tls', ca_file: rx.tls.ca, ...client });
-      const unit = await unitOf(Array.from({ length: 50 }, (_, i) => receipt(i)));
-      assert.equal((await d.deliver(unit)).indexed, 50);
-      await d.close();
-      const got = (await rx.waitFor(before + 50)).slice(before);
-      assert.deepEqual(new Set(got.map((r) => r.input)), new Set(['tcp-tls']));
-      assert.deepEqual(got.map((r) => JSON.parse(r.msg).event.id).sort(), unit.events.map((e) => e.id).sort());
-    }
+  it('TLS: a receiver whose certificate the CA file vouches for gets every event', async () => {
+    const before = rx.received().length;
+    const d = await openSyslog({ host: 'localhost', port: rx.ports.tls, transport: 'tls', ca_file: rx.tls.ca });
+    const unit = await unitOf(Array.from({ length: 50 }, (_, i) => receipt(i)));
+    assert.equal((await d.deliver(unit)).indexed, 50);
+    await d.close();
+    const got = (await rx.waitFor(before + 50)).slice(before);
+    assert.deepEqual(new Set(got.map((r) => r.input)), new Set(['tcp-tls']));
+    assert.deepEqual(got.map((r) => JSON.parse(r.msg).event.id).sort(), unit.events.map((e) => e.id).sort());
+  });
+
+  it('TLS with a client certificate to a receiver that requires one: delivered; without one the receiver drops the session after the bytes were written (the TCP/TLS limit RELP has not), and the loss is logged', async () => {
+    const before = rx.received().length;
+    const withCert = await openSyslog({ host: 'localhost', port: rx.ports.mtls, transport: 'tls', ca_file: rx.tls.ca, cert_file: rx.tls.clientCert, key_file: rx.tls.clientKey });
+    const unit = await unitOf([receipt(1), receipt(2)]);
+    assert.equal((await withCert.deliver(await unitOf([receipt(1)]))).indexed, 1);
+    await withCert.close();
+    const { log, lines } = capturedLog();
+    const without = await openSyslog({ host: 'localhost', port: rx.ports.mtls, transport: 'tls', ca_file: rx.tls.ca }, log);
+    assert.equal((await without.deliver(await unitOf([receipt(2)]))).indexed, 1, 'written, so counted: no application acknowledgement over TLS');
+    for (let i = 0; i < 100 && !/connection to tls .* lost/.test(lines()); i++) await new Promise((r) => setTimeout(r, 20));
+    await without.close();
+    assert.match(lines(), /connection to tls localhost:\d+ lost/);
+    const got = (await rx.waitFor(before + 1)).slice(before);
+    assert.deepEqual(got.map((r) => [r.input, JSON.parse(r.msg).event.id]), [['tcp-mtls', unit.events[0]!.id]], 'only the event sent with the certificate arrived');
+    assert.match(rx.internalLog(), /peer did not provide a certificate/);
   });
 
   it('TLS: a CA that does not vouch for the receiver, or a name its certificate does not carry, is refused at open with the reason', async () => {

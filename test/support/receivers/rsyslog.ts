@@ -15,7 +15,7 @@ import { tempDir } from '../helpers.js';
 
 /** One message as rsyslog stored it. */
 export interface Received {
-  readonly input: 'tcp-plain' | 'tcp-tls' | 'relp';
+  readonly input: 'tcp-plain' | 'tcp-tls' | 'tcp-mtls' | 'relp';
   readonly pri: string;
   readonly timestamp: string;
   readonly hostname: string;
@@ -101,7 +101,7 @@ export class Rsyslog {
 
   private constructor(
     readonly dir: string,
-    readonly ports: { readonly tcp: number; readonly tls: number; readonly relp: number },
+    readonly ports: { readonly tcp: number; readonly tls: number; readonly mtls: number; readonly relp: number },
     readonly tls: TlsFiles,
   ) {
     this.out = join(dir, 'received.jsonl');
@@ -112,7 +112,7 @@ export class Rsyslog {
     if (!existsSync(RSYSLOGD)) throw new Error(`${RSYSLOGD} is missing: run scripts/receivers/rsyslog.sh`);
     const dir = tempDir('rsyslog');
     const certs = makeCertificates(join(dir, 'tls'));
-    const ports = { tcp: await freePort(), tls: await freePort(), relp: await freePort() };
+    const ports = { tcp: await freePort(), tls: await freePort(), mtls: await freePort(), relp: await freePort() };
     mkdirSync(join(dir, 'work'));
     writeFileSync(join(dir, 'cef.rb'), 'version=2\nrule=:%cef:cef%\n');
     writeFileSync(join(dir, 'rsyslog.conf'), `
@@ -125,6 +125,8 @@ module(load="mmnormalize")
 input(type="imtcp" address="127.0.0.1" port="${ports.tcp}" name="tcp-plain" ruleset="remote")
 input(type="imtcp" address="127.0.0.1" port="${ports.tls}" name="tcp-tls" ruleset="remote"
       streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")
+input(type="imtcp" address="127.0.0.1" port="${ports.mtls}" name="tcp-mtls" ruleset="remote"
+      streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="x509/certvalid")
 input(type="imrelp" address="127.0.0.1" port="${ports.relp}" name="relp" ruleset="remote")
 ${TEMPLATE}
 ruleset(name="remote") {
