@@ -31,7 +31,7 @@ export interface SenderOptions {
   readonly window: number;
   /** No acknowledgement for this long while messages wait: the connection is given up and opened again. */
   readonly ackTimeoutMs: number;
-  /** A message still unacknowledged after this long stops the run. */
+  /** No message acknowledged for this long while messages wait (however many reconnects): the run stops. */
   readonly giveUpMs: number;
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
@@ -39,7 +39,6 @@ export interface SenderOptions {
 
 interface Outgoing {
   readonly message: Buffer;
-  readonly since: number;
   sent: boolean;
   resends: number;
   readonly resolve: (resends: number) => void;
@@ -54,7 +53,10 @@ export class WindowedSender {
   private connecting = false;
   private failure: Error | undefined;
   private closing = false;
-  private lastProgress = Date.now();
+  /** The last acknowledgement, or when messages began to wait after none did: the give-up clock. */
+  private lastAck = Date.now();
+  /** The last acknowledgement on this session, or its start: the acknowledgement timeout's clock. */
+  private sessionProgress = Date.now();
   private readonly stop = new AbortController();
   private readonly watch: NodeJS.Timeout;
   /** Messages acknowledged, their bytes, and re-sends, for the closing summary. */
@@ -84,7 +86,8 @@ export class WindowedSender {
   send(message: Buffer): Promise<number> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
-      this.queue.push({ message, since: Date.now(), sent: false, resends: 0, resolve, reject });
+      if (this.queue.length === 0 && this.inflight.size === 0) this.lastAck = this.sessionProgress = Date.now();
+      this.queue.push({ message, sent: false, resends: 0, resolve, reject });
       this.pump();
     });
   }
@@ -99,7 +102,6 @@ export class WindowedSender {
         this.totals.resent++;
       }
       out.sent = true;
-      if (this.inflight.size === 0) this.lastProgress = Date.now();
       this.inflight.add(out);
       s.send(out.message, () => this.acknowledged(s, out));
     }
@@ -108,7 +110,7 @@ export class WindowedSender {
   private acknowledged(s: Session, out: Outgoing): void {
     // A late answer on a session already given up: the message is queued again; let it go.
     if (s !== this.session || !this.inflight.delete(out)) return;
-    this.lastProgress = Date.now();
+    this.lastAck = this.sessionProgress = Date.now();
     this.totals.acknowledged++;
     this.totals.bytes += out.message.length;
     out.resolve(out.resends);
@@ -137,6 +139,7 @@ export class WindowedSender {
           const session = await this.open();
           if (this.closing) return session.destroy();
           this.session = session;
+          this.sessionProgress = Date.now();
           this.totals.reconnects++;
           this.log.info(`syslog: connected to ${this.wire.label} again; sending ${this.queue.length} waiting message(s)`);
           break;
@@ -152,16 +155,15 @@ export class WindowedSender {
     this.pump();
   }
 
-  /** Stalled (no acknowledgement while messages wait): reconnect; waiting past the give-up bound: stop. */
+  /** Stalled (no acknowledgement while messages wait): reconnect; stalled past the give-up bound: stop. */
   private checkProgress(): void {
-    if (this.failure || this.closing) return;
-    const oldest = this.inflight.values().next().value ?? this.queue[0];
-    if (oldest === undefined) return;
+    const waiting = this.inflight.size + this.queue.length;
+    if (this.failure || this.closing || waiting === 0) return;
     const now = Date.now();
-    if (now - oldest.since > this.o.giveUpMs) {
-      return this.fail(syslogError(`${this.wire.label}: a message stayed unacknowledged for ${Math.round((now - oldest.since) / 1000)} s (give_up_s ${this.o.giveUpMs / 1000}); the checkpoint stays where it was`));
+    if (now - this.lastAck > this.o.giveUpMs) {
+      return this.fail(syslogError(`${this.wire.label}: no message acknowledged for ${Math.round((now - this.lastAck) / 1000)} s while ${waiting} wait (give_up_s ${this.o.giveUpMs / 1000}); the checkpoint stays where it was`));
     }
-    if (this.session && this.inflight.size > 0 && now - this.lastProgress > this.o.ackTimeoutMs) {
+    if (this.session && this.inflight.size > 0 && now - this.sessionProgress > this.o.ackTimeoutMs) {
       this.broken(this.session, `no acknowledgement for ${Math.round(this.o.ackTimeoutMs / 1000)} s`);
     }
   }
