@@ -46,7 +46,7 @@ interface Outgoing {
 }
 
 export class WindowedSender {
-  private readonly queue: Outgoing[] = [];
+  private queue: Outgoing[] = [];
   /** In the order sent: a reconnect sends them again in that order. */
   private readonly inflight = new Set<Outgoing>();
   private session: Session | undefined;
@@ -123,7 +123,7 @@ export class WindowedSender {
     s.destroy();
     const waiting = [...this.inflight];
     this.inflight.clear();
-    this.queue.unshift(...waiting);
+    this.queue = waiting.concat(this.queue); // not unshift(...): a window of 100 000 is past the argument limit
     if (this.closing) return;
     this.log.warn(`syslog: connection to ${this.wire.label} lost (${reason}); ${waiting.length} unacknowledged message(s) will be sent again`);
     this.reconnect();
