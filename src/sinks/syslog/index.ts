@@ -2,7 +2,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { z } from 'zod';
 import { UnreadableFile, readCaFile, readSmallFile, readableByOthers } from '../../config/read-file.js';
-import { numberKeys } from '../../service/config.js';
+import { caFile, numberKeys, oneOf } from '../../config/zod-keys.js';
 import type { DestinationKind } from '../destination.js';
 import { BODY_FORMATS } from './bodies.js';
 import type { Endpoint } from './connect.js';
@@ -34,13 +34,13 @@ const names = <T extends string>(o: Readonly<Record<T, number>>) => Object.keys(
 const keys = {
   host: z.string().min(1, 'a host name or address'),
   port: z.number().int().min(1).max(65_535).optional(),
-  transport: z.enum(TRANSPORTS),
-  format: z.enum(BODY_FORMATS).default('json'),
-  facility: z.enum(names<Facility>(FACILITIES)).default('local0'),
-  severity: z.enum([...names<Severity>(SEVERITIES), 'event'] as [Severity | 'event', ...(Severity | 'event')[]]).default('info'),
+  transport: oneOf(TRANSPORTS, 'transport'),
+  format: oneOf(BODY_FORMATS, 'format').default('json'),
+  facility: oneOf(names<Facility>(FACILITIES), 'facility').default('local0'),
+  severity: oneOf<Severity | 'event'>([...names<Severity>(SEVERITIES), 'event'], 'severity').default('info'),
   /** HOSTNAME in the header (default: this machine's name). */
   hostname: z.string().optional(),
-  ca_file: z.string().optional(),
+  ca_file: caFile.optional(),
   cert_file: z.string().optional(),
   key_file: z.string().optional(),
   /** The name the receiver's certificate must carry (default: host). */
@@ -83,6 +83,7 @@ export const syslogKind: DestinationKind<typeof keys> = {
   summary: 'RFC 5424 syslog over TCP, TLS or RELP; the body is the ECS document as JSON, CEF or LEEF 2.0',
   acknowledgement: `relp: ${ACKNOWLEDGEMENT.relp}; tcp/tls: ${ACKNOWLEDGEMENT.tcp}`,
   keys,
+  example: { host: '127.0.0.1', transport: 'relp' },
   check(c) {
     if ((c.cert_file === undefined) !== (c.key_file === undefined)) return 'cert_file and key_file go together (a client certificate and its key)';
     const tlsKeys = (['ca_file', 'cert_file', 'key_file', 'server_name'] as const).filter((k) => c[k] !== undefined);
