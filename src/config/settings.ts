@@ -91,6 +91,7 @@ export const NUMBER_SETTINGS = {
   searchGiveUp: { flag: '--search-give-up', key: 'give_up_s', scope: 'sink', integer: true, min: 1, max: 604_800, default: 600, unit: 's', help: 'stop the run (checkpoint unmoved) when events stay unaccepted this long' },
   // The syslog destination (src/sinks/syslog; it also takes timeout_s and give_up_s above).
   syslogMaxMessageBytes: { key: 'max_message_bytes', scope: 'sink', integer: true, min: 480, max: 16 * MiB, default: 64 * KiB, unit: 'bytes', help: 'syslog: a longer message (header and body) is dead-lettered, not cut; set the receiver to accept at least this much' },
+  syslogPort: { key: 'port', scope: 'sink', integer: true, min: 1, max: 65_535, defaultText: '514 (tcp), 6514 (tls), 2514 (relp)', unit: 'count', help: "syslog: the receiver's port" },
   syslogMaxInFlight: { key: 'max_in_flight', scope: 'sink', integer: true, min: 1, max: 100_000, default: 1_000, unit: 'count', help: 'syslog: messages sent and not yet acknowledged (RELP) or written (TCP/TLS), at most' },
   // The store and the service.
   days: { flag: '--days', key: 'retain_days', scope: 'top', integer: true, min: MIN_RETAIN_DAYS, minReason: RETAIN_REASON, max: MAX_RETAIN_DAYS, defaultText: 'keep everything', unit: 'days', help: 'keep this many days of events (by their own time) in the embedded store' },

@@ -33,7 +33,6 @@ const names = <T extends string>(o: Readonly<Record<T, number>>) => Object.keys(
 
 const keys = {
   host: z.string().min(1, 'a host name or address'),
-  port: z.number().int().min(1).max(65_535).optional(),
   transport: oneOf(TRANSPORTS, 'transport'),
   format: oneOf(BODY_FORMATS, 'format').default('json'),
   facility: oneOf(names<Facility>(FACILITIES), 'facility').default('local0'),
@@ -47,7 +46,7 @@ const keys = {
   server_name: z.string().optional(),
   /** Accept any certificate: for tests only, said loudly at open. */
   insecure: z.boolean().default(false),
-  ...numberKeys(['syslogMaxMessageBytes', 'syslogMaxInFlight', 'searchTimeout', 'searchGiveUp']),
+  ...numberKeys(['syslogPort', 'syslogMaxMessageBytes', 'syslogMaxInFlight', 'searchTimeout', 'searchGiveUp']),
 };
 type SyslogConfig = z.infer<z.ZodObject<typeof keys>>;
 
