@@ -89,6 +89,10 @@ export const NUMBER_SETTINGS = {
   shards: { flag: '--shards', key: 'shards', scope: 'sink', integer: true, min: 1, max: 1_024, defaultText: 'the cluster default', unit: 'count', help: 'index.number_of_shards in the template' },
   searchTimeout: { flag: '--search-timeout', key: 'timeout_s', scope: 'sink', integer: true, min: 1, max: 3_600, default: 60, unit: 's', help: 'per-request timeout' },
   searchGiveUp: { flag: '--search-give-up', key: 'give_up_s', scope: 'sink', integer: true, min: 1, max: 604_800, default: 600, unit: 's', help: 'stop the run (checkpoint unmoved) when events stay unaccepted this long' },
+  // The syslog destination (src/sinks/syslog; it also takes timeout_s and give_up_s above).
+  syslogMaxMessageBytes: { key: 'max_message_bytes', scope: 'sink', integer: true, min: 480, max: 16 * MiB, default: 64 * KiB, unit: 'bytes', help: 'syslog: a longer message (header and body) is dead-lettered, not cut; set the receiver to accept at least this much' },
+  syslogPort: { key: 'port', scope: 'sink', integer: true, min: 1, max: 65_535, defaultText: '514 (tcp), 6514 (tls), 2514 (relp)', unit: 'count', help: "syslog: the receiver's port" },
+  syslogMaxInFlight: { key: 'max_in_flight', scope: 'sink', integer: true, min: 1, max: 100_000, default: 1_000, unit: 'count', help: 'syslog: messages sent and not yet acknowledged (RELP) or written (TCP/TLS), at most' },
   // The store and the service.
   days: { flag: '--days', key: 'retain_days', scope: 'top', integer: true, min: MIN_RETAIN_DAYS, minReason: RETAIN_REASON, max: MAX_RETAIN_DAYS, defaultText: 'keep everything', unit: 'days', help: 'keep this many days of events (by their own time) in the embedded store' },
   horizonWarningShare: { key: 'horizon_warning_share', scope: 'top', integer: false, min: 0.01, max: 0.99, default: 0.25, unit: 'share', help: "a source whose horizon headroom falls under this share of its feed's horizon is degraded" },
