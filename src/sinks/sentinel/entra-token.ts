@@ -39,7 +39,8 @@ function refusal(status: number, answer: Record<string, unknown>, c: EntraCreden
 
 export class EntraToken {
   private token: string | undefined;
-  private expiresAt = 0;
+  /** When the cached token is fetched again: before its expiry by RENEW_EARLY_MS, or by half its life when shorter. */
+  private renewAt = 0;
   private pending: Promise<string> | undefined;
   /** The newest two tokens stay registered as secrets (a request sent with the older may still fail and print). */
   private registered: string[] = [];
@@ -59,8 +60,7 @@ export class EntraToken {
 
   /** A valid access token: the cached one, or a new one when it is close to expiry or was invalidated. */
   get(stop?: AbortSignal): Promise<string> {
-    const left = this.expiresAt - this.now();
-    if (this.token !== undefined && left > Math.min(RENEW_EARLY_MS, left / 2 + 1)) return Promise.resolve(this.token);
+    if (this.token !== undefined && this.now() < this.renewAt) return Promise.resolve(this.token);
     this.pending ??= this.fetch(stop).finally(() => (this.pending = undefined));
     return this.pending;
   }
@@ -96,7 +96,7 @@ export class EntraToken {
     const stated = Number(expiresIn);
     const lifetimeS = expiresIn === undefined || !Number.isFinite(stated) ? LIFETIME_S.fallback : Math.min(Math.max(stated, LIFETIME_S.min), LIFETIME_S.max);
     this.token = token;
-    this.expiresAt = this.now() + lifetimeS * 1000;
+    this.renewAt = this.now() + lifetimeS * 1000 - Math.min(RENEW_EARLY_MS, (lifetimeS * 1000) / 2);
     if (this.registered.includes(token)) return;
     SECRETS.add(token);
     this.registered.push(token);
