@@ -30,7 +30,7 @@ const isoTime = (e: ProcessedEvent) => new Date(e.timeMs).toISOString();
  * `Document`).
  */
 export const ROW_COLUMNS: readonly Column[] = [
-  { name: 'TimeGenerated', type: 'datetime', from: isoTime, description: "the event's own time (Log Analytics may replace a time more than 2 days old or 1 day ahead by the ingestion time; EventTime keeps it)" },
+  { name: 'TimeGenerated', type: 'datetime', from: isoTime, description: "the event's own time (Log Analytics may store the ingestion time instead when the time is far in the past or the future; EventTime keeps it)" },
   { name: 'EventTime', type: 'datetime', from: isoTime, description: "the event's own time, as Mimecast gave it" },
   { name: 'EventId', type: 'string', from: (e) => e.id, description: "mimelog's fingerprint of the event (event.id): the same event always has the same id; dedupe with arg_max(TimeGenerated, *) by EventId" },
   { name: 'EventHash', type: 'string', from: (e) => e.hash, description: 'hash of the full content (event.hash): two hashes under one EventId are a fingerprint collision' },
