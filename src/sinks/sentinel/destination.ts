@@ -149,6 +149,7 @@ export class SentinelDestination implements Destination {
           throw this.refused(answer, answer.status === 403 ? 'the application needs the role "Monitoring Metrics Publisher" on the data collection rule' : 'check endpoint, dcr_immutable_id and stream');
         case 'wait':
         case 'retry':
+          renewed = false; // a later 401 is a later expiry
           await this.pause(rows, answer, attempt, started);
       }
     }
