@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ENV } from '../../config/env.js';
-import { numberKeys } from '../../service/config.js';
+import { numberKeys } from '../../config/zod-keys.js';
 import { isLoopback } from '../../util/listen.js';
 import type { DestinationKind } from '../destination.js';
 import { SentinelDestination, sentinelError } from './destination.js';
@@ -44,6 +44,7 @@ export const sentinelKind: DestinationKind<typeof keys> = {
   summary: 'Microsoft Sentinel / Azure Monitor Logs Ingestion API (a DCR custom table; Entra ID client credentials)',
   acknowledgement: 'HTTP 204 from the Logs Ingestion API: the rows were accepted by the ingestion pipeline (not yet queryable; Azure removes no duplicates)',
   keys,
+  example: { endpoint: 'https://mimelog-mimecast-siem-abcd.eastus-1.ingest.monitor.azure.com', dcr_immutable_id: `dcr-${'0'.repeat(32)}`, tenant_id: 'contoso.onmicrosoft.com', client_id: '00000000-0000-0000-0000-000000000000' },
   check(c) {
     return c.retry_base_ms > c.retry_max_ms ? 'retry_base_ms is longer than retry_max_ms' : undefined;
   },
