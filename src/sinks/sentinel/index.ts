@@ -14,6 +14,8 @@ import { EntraToken, TokenUnavailable } from './entra-token.js';
 export const DEFAULT_AUTHORITY = 'https://login.microsoftonline.com';
 export const DEFAULT_SCOPE = 'https://monitor.azure.com//.default';
 export const DEFAULT_STREAM = 'Custom-MimecastSIEM';
+/** Back-off when Azure names no wait (a 5xx, no answer): as the search destination's. */
+const BACKOFF = { baseMs: 250, maxMs: 30_000 } as const;
 
 /** https, or http to this machine only (the emulator): a bearer token never crosses a network in clear. */
 const secureUrl = (what: string) => z.url({ protocol: /^https?$/, error: `${what}: an https URL` }).refine((u) => {
@@ -34,7 +36,7 @@ const keys = {
   authority: secureUrl('authority').default(DEFAULT_AUTHORITY),
   scope: z.string().min(1).default(DEFAULT_SCOPE),
   gzip: z.boolean().default(true),
-  ...numberKeys(['maxRequestBytes', 'maxRetryAfter', 'searchTimeout', 'searchGiveUp', 'bulkConcurrency', 'retryBaseMs', 'retryMaxMs']),
+  ...numberKeys(['maxRequestBytes', 'maxRetryAfter', 'searchTimeout', 'searchGiveUp', 'bulkConcurrency']),
 };
 
 export type SentinelConfig = z.infer<z.ZodObject<typeof keys>>;
@@ -45,9 +47,6 @@ export const sentinelKind: DestinationKind<typeof keys> = {
   acknowledgement: 'HTTP 204 from the Logs Ingestion API: the rows were accepted by the ingestion pipeline (not yet queryable; Azure removes no duplicates)',
   keys,
   example: { endpoint: 'https://mimelog-mimecast-siem-abcd.eastus-1.ingest.monitor.azure.com', dcr_immutable_id: `dcr-${'0'.repeat(32)}`, tenant_id: 'contoso.onmicrosoft.com', client_id: '00000000-0000-0000-0000-000000000000' },
-  check(c) {
-    return c.retry_base_ms > c.retry_max_ms ? 'retry_base_ms is longer than retry_max_ms' : undefined;
-  },
   async open(c, name, ctx) {
     const clientSecret = c.client_secret ?? ctx.env[ENV.sentinel.clientSecret];
     if (clientSecret === undefined || clientSecret === '') {
@@ -63,7 +62,7 @@ export const sentinelKind: DestinationKind<typeof keys> = {
     return new SentinelDestination(name, {
       endpoint: c.endpoint, dcrImmutableId: c.dcr_immutable_id, stream: c.stream, gzip: c.gzip, timeoutMs,
       maxRequestBytes: c.max_request_bytes, concurrency: c.bulk_concurrency, maxRetryAfterMs: c.max_retry_after_s * 1000,
-      retryBaseMs: c.retry_base_ms, retryMaxMs: c.retry_max_ms, giveUpMs: c.give_up_s * 1000,
+      retryBaseMs: BACKOFF.baseMs, retryMaxMs: BACKOFF.maxMs, giveUpMs: c.give_up_s * 1000,
     }, token, ctx.log);
   },
 };

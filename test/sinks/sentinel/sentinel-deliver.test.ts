@@ -186,7 +186,7 @@ describe('sentinel: busy, throttled, unreachable', () => {
 
   it('stops with the reason when events stay unaccepted for give_up_s; close() ends a wait at once', async () => {
     await withEmulator({}, async (emu) => {
-      const { dest } = await openDestination(emu.url, { give_up_s: 1, retry_base_ms: 300, retry_max_ms: 300 });
+      const { dest } = await openDestination(emu.url, { give_up_s: 1 });
       emu.inject(...range(50).map(() => ({ kind: '503' as const })));
       await assert.rejects(dest.deliver(await unitOf([receipt(1)])), /1 events unaccepted for \d+ s \(give_up_s; last: HTTP 503 ServiceUnavailable/);
       const { dest: other } = await openDestination(emu.url, { max_retry_after_s: 600 });
