@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { killWhileDelivering, runCli } from '../../support/helpers.js';
-import { FAST, expectedIds, startSimulator } from '../../support/simulator.js';
+import { FAST, expectedIds, query, startSimulator } from '../../support/simulator.js';
 import type { AzureFault } from '../../../src/simulator/azure-logs.js';
 import { SECRET, emulator, sinkKeys } from './azure.js';
 
@@ -26,19 +26,29 @@ function sinkConfig(dir: string, url: string, extra: Record<string, unknown> = {
 const sorted = (ids: Iterable<string>) => [...ids].sort();
 
 describe('sentinel: collect --sink-config', () => {
-  it('delivers every event once, then a second run sends nothing; a wrong secret stops with a masked error', { timeout: 120_000 }, async () => {
+  it('delivers every event once (one refused by Azure is a dead letter with its reason; per-destination counts in stats), then a second run sends nothing; a wrong secret stops with a masked error', { timeout: 120_000 }, async () => {
     const r = await startSimulator({ seed: 2801, events: 2_000, eventsPerFile: 200 });
     const emu = emulator();
     await emu.start();
     try {
       const db = join(r.dir, 'once.db');
+      const expected = await expectedIds(r);
+      const refusedId = expected[1234]!;
+      emu.poison.add(refusedId);
+      emu.inject({ kind: '429', retryAfter: '1' });
       const args = ['collect', '--url', r.info.url, '--db', db, ...FAST, '--sink-config', sinkConfig(r.dir, emu.url)];
       const first = await runCli(args, { env: r.env });
-      assert.equal(first.code, 0, first.stderr.slice(-2000));
-      assert.deepEqual(sorted(emu.eventIds()), await expectedIds(r));
+      assert.equal(first.code, 2, `exit 2: something was dead-lettered\n${first.stderr.slice(-2000)}`);
+      assert.deepEqual(sorted(emu.eventIds()), expected.filter((id) => id !== refusedId));
+      const stats = JSON.parse((await runCli(['stats', '--db', db, '--json'])).stdout) as { destinations: { destination: string; acknowledged: number; refused: number; resent: number }[] };
+      assert.deepEqual(stats.destinations.map(({ destination, acknowledged, refused }) => ({ destination, acknowledged, refused })), [{ destination: 'azure', acknowledged: 1_999, refused: 1 }]);
+      assert.ok(stats.destinations[0]!.resent > 0, 'the 429 and the split sent events again');
+      const letters = query<{ reason: string }>(db, 'SELECT reason FROM dead_letters');
+      assert.equal(letters.length, 1);
+      assert.match(letters[0]!.reason, new RegExp(`refused event ${refusedId}: Azure refused its row \\(HTTP 400 InvalidPayload`));
       const second = await runCli(args, { env: r.env });
       assert.equal(second.code, 0, second.stderr.slice(-2000));
-      assert.equal(emu.rows.length, 2_000, 'nothing sent again');
+      assert.equal(emu.rows.length, 1_999, 'nothing sent again');
 
       writeFileSync(join(r.dir, 'sentinel-secret'), 'a-wrong-secret-value\n', { mode: 0o600 });
       const refused = await runCli(['collect', '--url', r.info.url, '--db', join(r.dir, 'other.db'), ...FAST, '--sink-config', join(r.dir, 'sink.yaml')], { env: r.env });
