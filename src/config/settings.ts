@@ -97,6 +97,9 @@ export const NUMBER_SETTINGS = {
   days: { flag: '--days', key: 'retain_days', scope: 'top', integer: true, min: MIN_RETAIN_DAYS, minReason: RETAIN_REASON, max: MAX_RETAIN_DAYS, defaultText: 'keep everything', unit: 'days', help: 'keep this many days of events (by their own time) in the embedded store' },
   horizonWarningShare: { key: 'horizon_warning_share', scope: 'top', integer: false, min: 0.01, max: 0.99, default: 0.25, unit: 'share', help: "a source whose horizon headroom falls under this share of its feed's horizon is degraded" },
   limit: { flag: '--limit', integer: true, min: 1, max: 1_000_000, default: 50, unit: 'count', help: '`search`: at most this many events' },
+  // The Sentinel destination (Azure Monitor Logs Ingestion API, src/sinks/sentinel).
+  maxRequestBytes: { key: 'max_request_bytes', scope: 'sink', integer: true, min: KiB, max: MiB, default: 1_000_000, unit: 'bytes', help: "sentinel: a request's JSON body at most (the Logs Ingestion API answers 413 past 1 MiB); a longer row is dead-lettered" },
+  maxRetryAfter: { key: 'max_retry_after_s', scope: 'sink', integer: true, min: 1, max: 3_600, default: 300, unit: 's', help: "sentinel: the longest Retry-After (429, 503) waited; a longer one is clamped to it" },
 } as const satisfies Record<string, NumberSetting>;
 
 export type NumberSettingName = keyof typeof NUMBER_SETTINGS;
@@ -156,6 +159,7 @@ export const SECRET_SETTINGS = [
   { key: 'api_key', env: [ENV.search.apiKey], help: 'search engine API key' },
   { key: 'bearer_token', env: [ENV.search.bearer], help: 'search engine bearer token' },
   { key: 'token', env: [ENV.consoleToken], help: "the web console's access token" },
+  // The Sentinel destination reuses `client_secret` (an Entra ID client secret): its variable is read by the destination itself.
 ] as const satisfies readonly SecretSetting[];
 
 /** Keys whose value is a secret: they may come from `<key>_file`, and are masked everywhere. */
