@@ -12,7 +12,7 @@ import { MimelogError } from '../../util/errors.js';
 import { SECRETS } from '../../util/secrets.js';
 import type { DestinationContext, DestinationKind } from '../destination.js';
 import { KafkaDestination } from './kafka-destination.js';
-import { templateProblem } from './topic.js';
+import { templateProblem, topicProblem } from './topic.js';
 
 const MECHANISMS = [SASLMechanisms.PLAIN, SASLMechanisms.SCRAM_SHA_256, SASLMechanisms.SCRAM_SHA_512] as const;
 /** A key or certificate file is a few kilobytes. */
@@ -38,6 +38,10 @@ const keys = {
   sasl_mechanism: z.enum(MECHANISMS).optional(),
   user: z.string().min(1).optional(),
   password: z.string().min(1).optional(),
+  /** Exactly once for read_committed consumers: each unit one transaction under this id (one mimelog per id). */
+  transactional_id: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'letters, digits, ".", "_" or "-" (at most 200)').optional(),
+  /** Where each unit's marker goes in its transaction (transactional mode). */
+  state_topic: z.string().default('mimelog-state'),
   ...numberKeys(['searchTimeout', 'searchGiveUp', 'kafkaBatchBytes']),
 };
 
@@ -47,6 +51,7 @@ type KafkaConfig = z.infer<z.ZodObject<typeof keys>>;
 function check(c: KafkaConfig): string | undefined {
   const problems = [
     templateProblem(c.topic) && `topic: ${templateProblem(c.topic)}`,
+    topicProblem(c.state_topic) && `state_topic: ${topicProblem(c.state_topic)}`,
     (c.cert_file === undefined) !== (c.key_file === undefined) && 'cert_file and key_file go together (a client certificate and its key)',
     c.sasl_mechanism !== undefined && c.user === undefined && `sasl_mechanism ${c.sasl_mechanism} needs user`,
     c.sasl_mechanism === undefined && c.user !== undefined && 'user needs sasl_mechanism (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)',
@@ -109,6 +114,7 @@ export const kafkaKind: DestinationKind<typeof keys> = {
       giveUpMs: c.give_up_s * 1000,
       retryBaseMs: RETRY.baseMs,
       retryMaxMs: RETRY.maxMs,
+      transactional: c.transactional_id === undefined ? undefined : { id: c.transactional_id, stateTopic: c.state_topic },
     }, ctx.log);
   },
 };

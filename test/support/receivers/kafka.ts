@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Consumer, FetchIsolationLevels, MessagesStreamModes } from '@platformatic/kafka';
 import { ROOT } from '../helpers.js';
+import { type CommittedRecord, readCommitted } from '../../../src/sinks/kafka/committed-log.js';
 
 export const KAFKA_LIBS = join(ROOT, 'test', 'kafka-node', 'target', 'libs');
 const JVM = ['-Xms64m', '-Xmx256m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Djava.awt.headless=true'];
@@ -208,6 +209,19 @@ export class KafkaBroker {
       await consumer.close(true);
     }
     return got;
+  }
+}
+
+/**
+ * Partition 0 of `topic` from its start, as a read_committed consumer sees it (the records of
+ * committed transactions and those written outside one), with mimelog's own reader of raw batches.
+ */
+export async function readCommittedTopic(broker: KafkaBroker, topic: string): Promise<CommittedRecord[]> {
+  const consumer = new Consumer({ clientId: 'mimelog-test-reader', groupId: `reader-${randomBytes(6).toString('hex')}`, bootstrapBrokers: [broker.bootstrap] });
+  try {
+    return await readCommitted(consumer, topic, 0, 0n);
+  } finally {
+    await consumer.close(true);
   }
 }
 
