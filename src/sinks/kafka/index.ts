@@ -97,7 +97,7 @@ function saslOptions(c: KafkaConfig, env: NodeJS.ProcessEnv) {
 export const kafkaKind: DestinationKind<typeof keys> = {
   kind: 'kafka',
   summary: 'Apache Kafka: an idempotent producer (acks=all), key = event.id, value = the ECS document, topic per dataset or one topic',
-  acknowledgement: "the broker's produce answer for the event's request, with acks=all: every in-sync replica holds it",
+  acknowledgement: "the broker's produce answer for the event's request, with acks=all (every in-sync replica holds it); with transactional_id, the commit of the unit's transaction, which holds its marker",
   keys,
   check,
   async open(c: KafkaConfig, name: string, ctx: DestinationContext) {

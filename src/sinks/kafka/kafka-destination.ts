@@ -90,11 +90,15 @@ export class KafkaDestination implements Destination, TransactionHost {
   static async open(name: string, settings: KafkaSettings, log: Logger): Promise<KafkaDestination> {
     const d = new KafkaDestination(name, settings, log);
     try {
-      if (d.transactions) await d.transactions.start();
+      // Taking a transactional id over waits while the coordinator aborts the open transaction of a
+      // killed run (CONCURRENT_TRANSACTIONS): retried like a delivery, up to give_up_s.
+      const transactions = d.transactions;
+      if (transactions) await d.withRetry(0, undefined, () => transactions.start(), (f) => Promise.reject(new Error(f.reason)));
       else await d.current.initIdempotentProducer({});
       log.info('kafka ready', { destination: name, brokers: settings.client.bootstrapBrokers.map(String), topic: settings.topic, producer_id: String(d.current.producerId), transactional_id: settings.transactional?.id });
     } catch (err) {
       await closeQuietly(d.current);
+      if (err instanceof MimelogError) throw err;
       throw new MimelogError('destination', `kafka destination ${name}: cannot start a producer on ${settings.client.bootstrapBrokers.map(String).join(', ')}: ${classify(err).reason}`);
     }
     return d;
