@@ -1,7 +1,8 @@
 /**
- * The Kafka destination over TLS, against a real broker's SSL listener whose certificate a test
- * CA signed: the right CA delivers; another CA is refused at open with a clear error, and no
- * event is read by then.
+ * The Kafka destination over TLS and SASL, against a real broker's SSL listener (its certificate
+ * signed by a test CA) and SASL_PLAINTEXT listener (SCRAM): the right CA and the right password
+ * deliver; another CA, or a wrong password, is refused at open with a clear error that never
+ * shows the password.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,10 +12,12 @@ import { KafkaBroker } from '../../support/receivers/kafka.js';
 import { tempDir } from '../../support/helpers.js';
 import { openKafka, unitOf } from './kafka-support.js';
 
-describe('kafka destination over TLS (Kafka 4.1.1 SSL listener)', () => {
+const SCRAM = { user: 'mimelog', password: 'scram-secret-4711' };
+
+describe('kafka destination over TLS and SASL (Kafka 4.1.1 SSL and SASL_PLAINTEXT listeners)', () => {
   let broker: KafkaBroker;
   before(async () => {
-    broker = await KafkaBroker.start({ tls: true });
+    broker = await KafkaBroker.start({ tls: true, scram: SCRAM });
   });
   after(async () => {
     await broker?.close();
@@ -46,6 +49,23 @@ describe('kafka destination over TLS (Kafka 4.1.1 SSL listener)', () => {
     // Plain text spoken to the SSL listener is no connection either.
     await assert.rejects(openKafka({ brokers: [broker.tlsBootstrap], timeout_s: 2 }), /cannot start a producer/);
   });
+
+  for (const mechanism of ['SCRAM-SHA-256', 'SCRAM-SHA-512']) {
+    it(`${mechanism}: the password from password (or ${'MIMELOG_KAFKA_PASSWORD'}) delivers; a wrong one stops at open, saying so without the password`, async () => {
+      const dest = await openKafka({ brokers: [broker.saslBootstrap], topic: `sasl-${mechanism.slice(-3)}`, sasl_mechanism: mechanism, user: SCRAM.user }, undefined, { MIMELOG_KAFKA_PASSWORD: SCRAM.password });
+      try {
+        assert.equal((await dest.deliver(await unitOf('sasl.log', 20, 12))).indexed, 20);
+      } finally {
+        await dest.close();
+      }
+      const wrong = 'wrong-password-0815';
+      await assert.rejects(openKafka({ brokers: [broker.saslBootstrap], sasl_mechanism: mechanism, user: SCRAM.user, password: wrong }), (err: Error) => {
+        assert.match(err.message, /cannot start a producer on .*SASL authentication failed.*check user, password and sasl_mechanism/);
+        assert.ok(!err.message.includes(wrong), 'the password is not in the error');
+        return true;
+      });
+    });
+  }
 
   it('refuses settings that cannot be right: a client certificate without its key, PLAIN without TLS, SASL without a password', async () => {
     await assert.rejects(openKafka({ brokers: [broker.tlsBootstrap], cert_file: broker.caFile }), /cert_file and key_file go together/);

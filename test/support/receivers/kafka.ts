@@ -63,6 +63,8 @@ function clusterId(): string {
 export interface BrokerOptions {
   /** Also an SSL listener, with a certificate of a CA made for this broker (`caFile`). */
   readonly tls?: boolean;
+  /** Also a SASL_PLAINTEXT listener taking SCRAM-SHA-256 and SCRAM-SHA-512 for this user (`saslBootstrap`). */
+  readonly scram?: { readonly user: string; readonly password: string };
   /** Broker settings added to server.properties (e.g. `message.max.bytes`). */
   readonly properties?: Readonly<Record<string, string | number>>;
 }
@@ -85,22 +87,24 @@ export class KafkaBroker {
     readonly port: number,
     readonly tlsPort: number | undefined,
     readonly caFile: string | undefined,
+    readonly saslPort: number | undefined,
   ) {}
 
   /** Formats a fresh data folder and starts the broker; resolves once it logged that it started. */
   static async start(options: BrokerOptions = {}): Promise<KafkaBroker> {
     if (!kafkaFetched()) throw new Error(notFetchedHint);
     const dir = mkdtempSync(join(tmpdir(), 'mimelog-kafka-'));
-    const [port, controller, tlsPort] = (await freePorts(3)) as [number, number, number];
+    const [port, controller, tlsPort, saslPort] = (await freePorts(4)) as [number, number, number, number];
     const certs = options.tls ? makeCertificates(join(dir, 'tls')) : undefined;
-    const listeners = [`PLAINTEXT://127.0.0.1:${port}`, ...(certs ? [`SSL://127.0.0.1:${tlsPort}`] : [])];
+    const listeners = [`PLAINTEXT://127.0.0.1:${port}`, ...(certs ? [`SSL://127.0.0.1:${tlsPort}`] : []), ...(options.scram ? [`SASL_PLAINTEXT://127.0.0.1:${saslPort}`] : [])];
+    const scramLogin = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
     const props: Record<string, string | number> = {
       'process.roles': 'broker,controller',
       'node.id': 1,
       'controller.quorum.voters': `1@127.0.0.1:${controller}`,
       listeners: [...listeners, `CONTROLLER://127.0.0.1:${controller}`].join(','),
       'advertised.listeners': listeners.join(','),
-      'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,SSL:SSL,CONTROLLER:PLAINTEXT',
+      'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT',
       'controller.listener.names': 'CONTROLLER',
       'inter.broker.listener.name': 'PLAINTEXT',
       'log.dirs': join(dir, 'data'),
@@ -116,12 +120,19 @@ export class KafkaBroker {
       'group.initial.rebalance.delay.ms': 0,
       'auto.create.topics.enable': 'true',
       ...(certs ? { 'ssl.keystore.type': 'PKCS12', 'ssl.keystore.location': certs.keystore, 'ssl.keystore.password': TLS_PASSWORD, 'ssl.key.password': TLS_PASSWORD } : {}),
+      ...(options.scram ? {
+        'sasl.enabled.mechanisms': 'SCRAM-SHA-256,SCRAM-SHA-512',
+        'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config': scramLogin,
+        'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config': scramLogin,
+      } : {}),
       ...options.properties,
     };
+    // SCRAM credentials live in the cluster metadata: written when the storage is formatted.
+    const scramUsers = options.scram ? ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${options.scram!.user},password=${options.scram!.password}]`]) : [];
     writeFileSync(join(dir, 'server.properties'), Object.entries(props).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
     writeFileSync(join(dir, 'log4j2.properties'), LOG4J);
-    execFileSync('java', [...JVM, `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`, '-cp', `${KAFKA_LIBS}/*`, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', join(dir, 'server.properties')], { stdio: 'pipe' });
-    const broker = new KafkaBroker(dir, port, certs ? tlsPort : undefined, certs?.caFile);
+    execFileSync('java', [...JVM, `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`, '-cp', `${KAFKA_LIBS}/*`, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', join(dir, 'server.properties'), ...scramUsers], { stdio: 'pipe' });
+    const broker = new KafkaBroker(dir, port, certs ? tlsPort : undefined, certs?.caFile, options.scram ? saslPort : undefined);
     await broker.start();
     return broker;
   }
@@ -133,6 +144,11 @@ export class KafkaBroker {
   get tlsBootstrap(): string {
     if (this.tlsPort === undefined) throw new Error('this broker has no TLS listener');
     return `127.0.0.1:${this.tlsPort}`;
+  }
+
+  get saslBootstrap(): string {
+    if (this.saslPort === undefined) throw new Error('this broker has no SASL listener');
+    return `127.0.0.1:${this.saslPort}`;
   }
 
   /** Starts the JVM on the existing data folder (again, after `stop()`). */
