@@ -4,17 +4,16 @@
  */
 import { z } from 'zod';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { SASLMechanisms } from '@platformatic/kafka';
 import { ENV } from '../../config/env.js';
 import { UnreadableFile, readCaFile, readSmallFile } from '../../config/read-file.js';
-import { numberKeys } from '../../service/config.js';
+import { caFile, numberKeys } from '../../config/zod-keys.js';
 import { MimelogError } from '../../util/errors.js';
 import { SECRETS } from '../../util/secrets.js';
 import type { DestinationContext, DestinationKind } from '../destination.js';
-import { KafkaDestination } from './kafka-destination.js';
 import { templateProblem, topicProblem } from './topic.js';
 
-const MECHANISMS = [SASLMechanisms.PLAIN, SASLMechanisms.SCRAM_SHA_256, SASLMechanisms.SCRAM_SHA_512] as const;
+// The Kafka client is loaded in open() only: every command reads this file through the registry.
+const MECHANISMS = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'] as const;
 /** A key or certificate file is a few kilobytes. */
 const MAX_PEM_BYTES = 256 * 1024;
 /** Back-off between tries of a request that failed for a reason that may pass (leader moving, broker down). */
@@ -30,7 +29,7 @@ const keys = {
   create_topics: z.boolean().default(true),
   client_id: z.string().min(1).max(255).default('mimelog'),
   tls: z.boolean().default(false),
-  ca_file: z.string().min(1).optional(),
+  ca_file: caFile.optional(),
   cert_file: z.string().min(1).optional(),
   key_file: z.string().min(1).optional(),
   /** Accept any broker certificate: for tests only. */
@@ -55,7 +54,7 @@ function check(c: KafkaConfig): string | undefined {
     (c.cert_file === undefined) !== (c.key_file === undefined) && 'cert_file and key_file go together (a client certificate and its key)',
     c.sasl_mechanism !== undefined && c.user === undefined && `sasl_mechanism ${c.sasl_mechanism} needs user`,
     c.sasl_mechanism === undefined && c.user !== undefined && 'user needs sasl_mechanism (PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512)',
-    c.sasl_mechanism === SASLMechanisms.PLAIN && !usesTls(c) && 'sasl_mechanism PLAIN sends the password in clear: set tls: true (or ca_file)',
+    c.sasl_mechanism === 'PLAIN' && !usesTls(c) && 'sasl_mechanism PLAIN sends the password in clear: set tls: true (or ca_file)',
     c.insecure && !usesTls(c) && 'insecure applies to TLS only: set tls: true',
   ].filter((p): p is string => typeof p === 'string');
   return problems.length > 0 ? problems.join('; ') : undefined;
@@ -99,8 +98,10 @@ export const kafkaKind: DestinationKind<typeof keys> = {
   summary: 'Apache Kafka: an idempotent producer (acks=all), key = event.id, value = the ECS document, topic per dataset or one topic',
   acknowledgement: "the broker's produce answer for the event's request, with acks=all (every in-sync replica holds it); with transactional_id, the commit of the unit's transaction, which holds its marker",
   keys,
+  example: { brokers: ['127.0.0.1:9092'] },
   check,
   async open(c: KafkaConfig, name: string, ctx: DestinationContext) {
+    const { KafkaDestination } = await import('./kafka-destination.js');
     const brokers = c.brokers;
     const timeoutMs = c.timeout_s * 1000;
     return KafkaDestination.open(name, {

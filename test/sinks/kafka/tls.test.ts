@@ -71,6 +71,6 @@ describe('kafka destination over TLS and SASL (Kafka 4.1.1 SSL and SASL_PLAINTEX
     await assert.rejects(openKafka({ brokers: [broker.tlsBootstrap], cert_file: broker.caFile }), /cert_file and key_file go together/);
     await assert.rejects(openKafka({ brokers: [broker.bootstrap], sasl_mechanism: 'PLAIN', user: 'u', password: 'secret-password' }), /PLAIN sends the password in clear/);
     await assert.rejects(openKafka({ brokers: [broker.bootstrap], sasl_mechanism: 'SCRAM-SHA-512', user: 'u' }), /needs password \(or password_file, or MIMELOG_KAFKA_PASSWORD\)/);
-    await assert.rejects(openKafka({ brokers: [broker.tlsBootstrap], ca_file: '/nonexistent/ca.pem' }), /sink\.ca_file \/nonexistent\/ca\.pem: no such file/);
+    await assert.rejects(openKafka({ brokers: [broker.tlsBootstrap], ca_file: '/nonexistent/ca.pem' }), /cannot use \/nonexistent\/ca\.pem as a CA file \(no such file\)/);
   });
 });
