@@ -50,7 +50,8 @@ describe('kafka destination through mimelog collect', () => {
       const all = await broker.read(['killed'], { expect: EVENTS, timeoutMs: 120_000, settleMs: 1500 });
       const aborted = all.length - committed.length;
       assert.ok(aborted <= kills * IN_FLIGHT_UNITS * PER_FILE, `${aborted} records of aborted transactions: more than ${IN_FLIGHT_UNITS} units of ${PER_FILE} per kill`);
-      process.stderr.write(`# kafka kill test: ${kills} kills, ${committed.length} committed records for ${EVENTS} events, ${aborted} in aborted transactions, ${Math.round(collectedMs / 1000)} s\n`);
+      const stats = JSON.parse((await runCli(['stats', '--db', db, '--json'])).stdout) as { duplicates: number };
+      process.stderr.write(`# kafka kill test: ${kills} kills, ${committed.length} committed records for ${EVENTS} events, ${aborted} in aborted transactions, ${stats.duplicates} events recognised from the markers, ${Math.round(collectedMs / 1000)} s\n`);
     } finally {
       await r.sim.stop();
     }
