@@ -3,27 +3,20 @@
  * a consumer reads back (keys, values, headers, topics of the template), dead letters for what the
  * broker refuses for good, and a broker killed and started again in the middle of a delivery.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { datasetOf } from '../../../src/mimecast/feeds.js';
 import { HEADERS } from '../../../src/sinks/kafka/records.js';
-import { KafkaBroker } from '../../support/receivers/kafka.js';
-import { memoryLogger, openKafka, unitOf } from './kafka-support.js';
+import { brokerForSuite, memoryLogger, openKafka, unitOf } from './kafka-support.js';
 
 /** The broker's bound on a record batch: small, so that a big unit is split and a big event is refused. */
 const MESSAGE_MAX_BYTES = 64 * 1024;
 
 describe('kafka destination (Kafka 4.1.1 broker)', () => {
-  let broker: KafkaBroker;
-  before(async () => {
-    broker = await KafkaBroker.start({ properties: { 'message.max.bytes': MESSAGE_MAX_BYTES } });
-  });
-  after(async () => {
-    await broker?.close();
-  });
+  const broker = brokerForSuite({ properties: { 'message.max.bytes': MESSAGE_MAX_BYTES } });
 
   it('delivers each event with key event.id, the ECS document as value and the headers, to its template topic; a fresh consumer reads every id', async () => {
-    const dest = await openKafka({ brokers: [broker.bootstrap], topic: 'deliver.{dataset}' });
+    const dest = await openKafka({ brokers: [broker().bootstrap], topic: 'deliver.{dataset}' });
     try {
       const units = [await unitOf('first.log', 150, 1), await unitOf('second.log', 150, 2)];
       // Pipelined as the delivering sink calls it: the second before the first resolved.
@@ -31,7 +24,7 @@ describe('kafka destination (Kafka 4.1.1 broker)', () => {
       const events = units.flatMap((u) => u.events);
       assert.deepEqual(reports.map((r) => [r.indexed, r.rejected.length, r.resent]), units.map((u) => [u.events.length, 0, 0]));
       const topics = [...new Set(events.map((e) => `deliver.${datasetOf(e.classification.logType)}`))];
-      const read = await broker.read(topics, { expect: events.length });
+      const read = await broker().read(topics, { expect: events.length });
       assert.equal(read.length, events.length, 'each event once');
       const byKey = new Map(read.map((m) => [m.key, m]));
       for (const [i, e] of events.entries()) {
@@ -47,7 +40,7 @@ describe('kafka destination (Kafka 4.1.1 broker)', () => {
   });
 
   it("an event over the broker's message.max.bytes is a dead letter with the broker's reason; a unit over it is split and delivered", async () => {
-    const dest = await openKafka({ brokers: [broker.bootstrap], topic: 'large' });
+    const dest = await openKafka({ brokers: [broker().bootstrap], topic: 'large' });
     try {
       // 400 events of about 1.5 KB: about 600 KB in our 900 KiB requests, refused whole by the broker's 64 KiB.
       const unit = await unitOf('large.log', 400, 3, [`datetime=2026-11-01T00:00:00+0000|aCode=big|acc=C1|Subject=${'x'.repeat(2 * MESSAGE_MAX_BYTES)}`]);
@@ -57,7 +50,7 @@ describe('kafka destination (Kafka 4.1.1 broker)', () => {
       assert.equal(report.rejected.length, 1);
       assert.match(report.rejected[0]!.reason, /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/);
       assert.equal(report.rejected[0]!.raw.toString(), big.raw, 'the dead letter holds the record');
-      const read = await broker.read(['large'], { expect: unit.events.length - 1 });
+      const read = await broker().read(['large'], { expect: unit.events.length - 1 });
       assert.equal(new Set(read.map((m) => m.key)).size, unit.events.length - 1);
       assert.ok(!read.some((m) => m.key === big.id));
     } finally {
@@ -66,9 +59,9 @@ describe('kafka destination (Kafka 4.1.1 broker)', () => {
   });
 
   it('an event whose template makes no legal topic name is a dead letter saying why; a template with an unknown placeholder is refused', async () => {
-    await assert.rejects(openKafka({ brokers: [broker.bootstrap], topic: 'mimecast.{dataset}.{tenant}' }), /unknown placeholder \{tenant\}/);
-    await assert.rejects(openKafka({ brokers: [broker.bootstrap], topic: 'mimecast siem' }), /is not legal/);
-    const dest = await openKafka({ brokers: [broker.bootstrap], topic: 'types.{log_type}' });
+    await assert.rejects(openKafka({ brokers: [broker().bootstrap], topic: 'mimecast.{dataset}.{tenant}' }), /unknown placeholder \{tenant\}/);
+    await assert.rejects(openKafka({ brokers: [broker().bootstrap], topic: 'mimecast siem' }), /is not legal/);
+    const dest = await openKafka({ brokers: [broker().bootstrap], topic: 'types.{log_type}' });
     try {
       const unit = await unitOf('odd.log', 3, 4);
       const odd = { ...unit.events[0]!, classification: { ...unit.events[0]!.classification, logType: 'a type/with spaces' } };
@@ -83,22 +76,22 @@ describe('kafka destination (Kafka 4.1.1 broker)', () => {
 
   it('the broker killed while a unit is delivered and started again: every event arrives once, the re-sends counted; a broker that stays down passes the give-up bound and stops the run', async () => {
     const { log, lines } = memoryLogger();
-    const dest = await openKafka({ brokers: [broker.bootstrap], topic: 'restart', timeout_s: 2 }, log);
-    const quick = await openKafka({ brokers: [broker.bootstrap], topic: 'restart', timeout_s: 1, give_up_s: 1 });
+    const dest = await openKafka({ brokers: [broker().bootstrap], topic: 'restart', timeout_s: 2 }, log);
+    const quick = await openKafka({ brokers: [broker().bootstrap], topic: 'restart', timeout_s: 1, give_up_s: 1 });
     try {
       const first = await unitOf('before.log', 200, 5);
       assert.equal((await dest.deliver(first)).indexed, 200);
-      await broker.stop();
+      await broker().stop();
       const second = await unitOf('during.log', 200, 6);
       const during = dest.deliver(second);
       await assert.rejects(quick.deliver(await unitOf('given-up.log', 5, 7)), /kafka destination kafka did not accept 5 events for \d+ s/);
       await new Promise((r) => setTimeout(r, 1500));
-      await broker.start();
+      await broker().start();
       const report = await during;
       assert.equal(report.indexed, 200);
       assert.ok(report.resent >= 200, `re-sends counted (${report.resent})`);
       assert.ok(lines.some((l) => l.includes('kafka unreachable or busy: retrying')));
-      const read = await broker.read(['restart'], { expect: 400 });
+      const read = await broker().read(['restart'], { expect: 400 });
       const ids = read.map((m) => m.key).sort();
       assert.deepEqual(ids, [...first.events, ...second.events].map((e) => e.id).sort(), 'every event, each once');
     } finally {

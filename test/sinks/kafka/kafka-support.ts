@@ -1,4 +1,5 @@
 /** What the Kafka destination's tests share: units of generated events and a destination opened as the registry would. */
+import { after, before } from 'node:test';
 import { z } from 'zod';
 import type { Unit } from '../../../src/core/unit.js';
 import { Logger } from '../../../src/log/logger.js';
@@ -6,6 +7,22 @@ import { takeEvents, toKeyValueLine } from '../../../src/simulator/generate.js';
 import { kafkaKind } from '../../../src/sinks/kafka/index.js';
 import type { Destination } from '../../../src/sinks/destination.js';
 import { processInput } from '../../support/helpers.js';
+import { type BrokerOptions, KafkaBroker } from '../../support/receivers/kafka.js';
+
+/** A broker for the enclosing describe: started before its tests, closed after them (also when one fails). */
+export function brokerForSuite(options?: BrokerOptions): () => KafkaBroker {
+  let broker: KafkaBroker | undefined;
+  before(async () => {
+    broker = await KafkaBroker.start(options);
+  });
+  after(async () => {
+    await broker?.close();
+  });
+  return () => {
+    if (!broker) throw new Error('the broker did not start');
+    return broker;
+  };
+}
 
 /** A unit of `count` generated events (seed decides which); `extra` lines appended as they are. */
 export async function unitOf(name: string, count: number, seed: number, extra: string[] = []): Promise<Unit> {

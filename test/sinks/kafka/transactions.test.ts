@@ -4,22 +4,16 @@
  * store did not commit) recognised from the markers, a transaction a killed producer left open
  * aborted and invisible to read_committed consumers, and a broker restart in the middle.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Producer, stringSerializers } from '@platformatic/kafka';
-import { KafkaBroker, readCommittedTopic } from '../../support/receivers/kafka.js';
-import { openKafka, unitOf } from './kafka-support.js';
+import { readCommittedTopic } from '../../support/receivers/kafka.js';
+import { brokerForSuite, openKafka, unitOf } from './kafka-support.js';
 
 describe('kafka destination, transactional (Kafka 4.1.1 broker)', () => {
-  let broker: KafkaBroker;
-  before(async () => {
-    broker = await KafkaBroker.start();
-  });
-  after(async () => {
-    await broker?.close();
-  });
+  const broker = brokerForSuite();
 
-  const config = (topic: string, id: string, more: Record<string, unknown> = {}) => ({ brokers: [broker.bootstrap], topic, transactional_id: id, state_topic: `${topic}-state`, ...more });
+  const config = (topic: string, id: string, more: Record<string, unknown> = {}) => ({ brokers: [broker().bootstrap], topic, transactional_id: id, state_topic: `${topic}-state`, ...more });
 
   it('a unit sent again by a restarted mimelog (its store never committed) is reported as duplicates and not written again; read_committed sees each event once', async () => {
     const units = [await unitOf('a.log', 100, 21), await unitOf('b.log', 100, 22), await unitOf('c.log', 100, 23)];
@@ -37,15 +31,15 @@ describe('kafka destination, transactional (Kafka 4.1.1 broker)', () => {
     } finally {
       await second.close();
     }
-    const read = await readCommittedTopic(broker, 'once');
+    const read = await readCommittedTopic(broker(), 'once');
     assert.deepEqual(read.map((m) => m.key).sort(), units.flatMap((u) => u.events.map((e) => e.id)).sort(), 'each event once');
-    const markers = await readCommittedTopic(broker, 'once-state');
+    const markers = await readCommittedTopic(broker(), 'once-state');
     assert.deepEqual(markers.map((m) => JSON.parse(m.value).source), ['a.log', 'b.log', 'c.log']);
   });
 
   it('a transaction a killed producer left open is aborted when mimelog takes the id over: read_committed never sees its events twice', async () => {
     const unit = await unitOf('open.log', 50, 24);
-    const killed = new Producer({ clientId: 'killed', bootstrapBrokers: [broker.bootstrap], idempotent: true, retries: 3, autocreateTopics: true, transactionalId: 'mimelog-open', serializers: stringSerializers });
+    const killed = new Producer({ clientId: 'killed', bootstrapBrokers: [broker().bootstrap], idempotent: true, retries: 3, autocreateTopics: true, transactionalId: 'mimelog-open', serializers: stringSerializers });
     const tx = await killed.beginTransaction();
     await tx.send({ messages: unit.events.map((e) => ({ topic: 'open', key: e.id, value: 'half-sent' })) });
     // No commit: the producer "died" here. Its socket stays open, as a frozen process's would.
@@ -57,10 +51,10 @@ describe('kafka destination, transactional (Kafka 4.1.1 broker)', () => {
       await dest.close();
       await new Promise<void>((resolve) => killed.close(true, () => resolve()));
     }
-    const read = await readCommittedTopic(broker, 'open');
+    const read = await readCommittedTopic(broker(), 'open');
     assert.equal(read.length, 50);
     assert.ok(read.every((m) => m.value !== 'half-sent'));
-    const all = await broker.read(['open'], { expect: 100 });
+    const all = await broker().read(['open'], { expect: 100 });
     assert.equal(all.length, 100, 'a read_uncommitted consumer sees the aborted copies too');
   });
 
@@ -69,18 +63,18 @@ describe('kafka destination, transactional (Kafka 4.1.1 broker)', () => {
     try {
       const before = await unitOf('before.log', 100, 25);
       assert.equal((await dest.deliver(before)).indexed, 100);
-      await broker.stop();
+      await broker().stop();
       const during = dest.deliver(await unitOf('during.log', 100, 26));
       during.catch(() => undefined); // awaited below; a failure must not count as unhandled meanwhile
       await new Promise((r) => setTimeout(r, 1500));
-      await broker.start();
+      await broker().start();
       const report = await during;
       assert.equal(report.indexed + report.duplicates, 100);
       assert.ok(report.resent >= 100, `re-sends counted (${report.resent})`);
     } finally {
       await dest.close();
     }
-    const read = await readCommittedTopic(broker, 'tx-restart');
+    const read = await readCommittedTopic(broker(), 'tx-restart');
     assert.equal(read.length, 200);
     assert.equal(new Set(read.map((m) => m.key)).size, 200);
   });
