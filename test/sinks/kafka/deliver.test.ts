@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { datasetOf } from '../../../src/mimecast/feeds.js';
 import { HEADERS } from '../../../src/sinks/kafka/records.js';
+import { readCommittedTopic } from '../../support/receivers/kafka.js';
 import { brokerForSuite, memoryLogger, openKafka, unitOf } from './kafka-support.js';
 
 /** The broker's bound on a record batch: small, so that a big unit is split and a big event is refused. */
@@ -39,24 +40,28 @@ describe('kafka destination (Kafka 4.1.1 broker)', () => {
     }
   });
 
-  it("an event over the broker's message.max.bytes is a dead letter with the broker's reason; a unit over it is split and delivered", async () => {
-    const dest = await openKafka({ brokers: [broker().bootstrap], topic: 'large' });
-    try {
-      // 400 events of about 1.5 KB: about 600 KB in our 900 KiB requests, refused whole by the broker's 64 KiB.
-      const unit = await unitOf('large.log', 400, 3, [`datetime=2026-11-01T00:00:00+0000|aCode=big|acc=C1|Subject=${'x'.repeat(2 * MESSAGE_MAX_BYTES)}`]);
-      const big = unit.events.find((e) => e.raw.includes('aCode=big'))!;
-      const report = await dest.deliver(unit);
-      assert.equal(report.indexed, unit.events.length - 1);
-      assert.equal(report.rejected.length, 1);
-      assert.match(report.rejected[0]!.reason, /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/);
-      assert.equal(report.rejected[0]!.raw.toString(), big.raw, 'the dead letter holds the record');
-      const read = await broker().read(['large'], { expect: unit.events.length - 1 });
-      assert.equal(new Set(read.map((m) => m.key)).size, unit.events.length - 1);
-      assert.ok(!read.some((m) => m.key === big.id));
-    } finally {
-      await dest.close();
-    }
-  });
+  for (const mode of ['idempotent', 'transactional'] as const) {
+    it(`${mode}: an event over the broker's message.max.bytes is a dead letter with the broker's reason; a unit over it is split and delivered`, async () => {
+      const topic = `large-${mode}`;
+      const dest = await openKafka({ brokers: [broker().bootstrap], topic, ...(mode === 'transactional' ? { transactional_id: 'large', state_topic: 'large-state' } : {}) });
+      try {
+        // 400 events of about 1.5 KB: about 600 KB in our 900 KiB requests, refused whole by the broker's 64 KiB.
+        const unit = await unitOf('large.log', 400, 3, [`datetime=2026-11-01T00:00:00+0000|aCode=big|acc=C1|Subject=${'x'.repeat(2 * MESSAGE_MAX_BYTES)}`]);
+        const big = unit.events.find((e) => e.raw.includes('aCode=big'))!;
+        const report = await dest.deliver(unit);
+        assert.equal(report.indexed, unit.events.length - 1);
+        assert.equal(report.rejected.length, 1);
+        assert.match(report.rejected[0]!.reason, /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/);
+        assert.equal(report.rejected[0]!.raw.toString(), big.raw, 'the dead letter holds the record');
+        const read = mode === 'transactional' ? await readCommittedTopic(broker(), topic) : await broker().read([topic], { expect: unit.events.length - 1 });
+        assert.equal(read.length, unit.events.length - 1);
+        assert.equal(new Set(read.map((m) => m.key)).size, unit.events.length - 1);
+        assert.ok(!read.some((m) => m.key === big.id));
+      } finally {
+        await dest.close();
+      }
+    });
+  }
 
   it('an event whose template makes no legal topic name is a dead letter saying why; a template with an unknown placeholder is refused', async () => {
     await assert.rejects(openKafka({ brokers: [broker().bootstrap], topic: 'mimecast.{dataset}.{tenant}' }), /unknown placeholder \{tenant\}/);
