@@ -133,6 +133,11 @@ export class KafkaBroker {
     writeFileSync(join(dir, 'log4j2.properties'), LOG4J);
     execFileSync('java', [...JVM, `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`, '-cp', `${KAFKA_LIBS}/*`, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', join(dir, 'server.properties'), ...scramUsers], { stdio: 'pipe' });
     const broker = new KafkaBroker(dir, port, certs ? tlsPort : undefined, certs?.caFile, options.scram ? saslPort : undefined);
+    // Whatever ends the test process (a failure before `after`, an exit): no JVM or folder left behind.
+    process.once('exit', () => {
+      broker.child?.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    });
     await broker.start();
     return broker;
   }
