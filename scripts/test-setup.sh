@@ -19,3 +19,6 @@ if ((${#missing[@]})); then
     || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; } \
     || { echo "test-setup: cannot install ${missing[*]} (run apt-get install ${missing[*]} as root, or set MIMELOG_CHROMIUM / MIMELOG_PROMETHEUS to the binaries)" >&2; exit 1; }
 fi
+
+# The destinations' real receivers, each installed or built once (scripts/receivers/).
+for receiver in "$root"/scripts/receivers/*.sh; do bash "$receiver"; done

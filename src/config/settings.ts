@@ -89,6 +89,10 @@ export const NUMBER_SETTINGS = {
   shards: { flag: '--shards', key: 'shards', scope: 'sink', integer: true, min: 1, max: 1_024, defaultText: 'the cluster default', unit: 'count', help: 'index.number_of_shards in the template' },
   searchTimeout: { flag: '--search-timeout', key: 'timeout_s', scope: 'sink', integer: true, min: 1, max: 3_600, default: 60, unit: 's', help: 'per-request timeout' },
   searchGiveUp: { flag: '--search-give-up', key: 'give_up_s', scope: 'sink', integer: true, min: 1, max: 604_800, default: 600, unit: 's', help: 'stop the run (checkpoint unmoved) when events stay unaccepted this long' },
+  // The syslog destination (src/sinks/syslog; it also takes timeout_s and give_up_s above).
+  syslogMaxMessageBytes: { key: 'max_message_bytes', scope: 'sink', integer: true, min: 480, max: 16 * MiB, default: 64 * KiB, unit: 'bytes', help: 'syslog: a longer message (header and body) is dead-lettered, not cut; set the receiver to accept at least this much' },
+  syslogPort: { key: 'port', scope: 'sink', integer: true, min: 1, max: 65_535, defaultText: '514 (tcp), 6514 (tls), 2514 (relp)', unit: 'count', help: "syslog: the receiver's port" },
+  syslogMaxInFlight: { key: 'max_in_flight', scope: 'sink', integer: true, min: 1, max: 100_000, default: 1_000, unit: 'count', help: 'syslog: messages sent and not yet acknowledged (RELP) or written (TCP/TLS), at most' },
   // The Kafka destination (src/sinks/kafka; its timeout_s and give_up_s are the search sink's keys, same meaning).
   kafkaBatchBytes: { key: 'batch_bytes', scope: 'sink', integer: true, min: KiB, max: 64 * MiB, default: 900 * KiB, unit: 'bytes', help: "Kafka: record bytes per produce request, about (under the broker's message.max.bytes, 1 MiB by default)" },
   // The store and the service.

@@ -8,10 +8,11 @@ import { z } from 'zod';
 import { listed } from '../config/zod-keys.js';
 import type { DestinationKind } from './destination.js';
 import { elasticsearchKind, opensearchKind } from './search/kind.js';
+import { syslogKind } from './syslog/index.js';
 import { kafkaKind } from './kafka/index.js';
 
 /** The destinations outside the store, one entry per folder. */
-export const DESTINATION_KINDS = [opensearchKind, elasticsearchKind, kafkaKind] as const;
+export const DESTINATION_KINDS = [opensearchKind, elasticsearchKind, syslogKind, kafkaKind] as const;
 
 export const SINK_KINDS: readonly [string, ...string[]] = ['sqlite', ...DESTINATION_KINDS.map((k) => k.kind)];
 
@@ -31,11 +32,16 @@ function entryOf<S extends z.ZodRawShape>(k: DestinationKind<S>) {
   });
 }
 
+/**
+ * A destination's entry as one type: its kind, its name and keys of its own. Each kind's keys
+ * differ, so the kinds' list is too wide a union for TypeScript to map entryOf over precisely.
+ */
+type EntrySchema = z.ZodObject<{ kind: z.ZodLiteral<string>; name: z.ZodOptional<z.ZodString> }, z.core.$loose>;
+
 const entry = z.preprocess(
   // A mapping without `kind` is the embedded store, as before destinations had kinds.
   (v) => (v !== null && typeof v === 'object' && !Array.isArray(v) && !('kind' in v) ? { ...v, kind: 'sqlite' } : v),
-  // One entry per kind, each with its own keys (a map over kinds of different keys does not type).
-  z.discriminatedUnion('kind', [sqliteEntry, entryOf(opensearchKind), entryOf(elasticsearchKind), entryOf(kafkaKind)], {
+  z.discriminatedUnion('kind', [sqliteEntry, ...DESTINATION_KINDS.map((k) => entryOf(k as unknown as DestinationKind) as unknown as EntrySchema)], {
     error: (iss) => (iss.code === 'invalid_union' ? `unknown sink kind ${JSON.stringify((iss.input as { kind?: unknown } | undefined)?.kind)}, expected one of ${listed(SINK_KINDS)}` : undefined),
   }),
 );

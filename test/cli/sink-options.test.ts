@@ -40,7 +40,7 @@ describe('sink: in a config', () => {
     assert.deepEqual(loadConfig(file(`sink: {}\n${SOURCE}`), {}).sink, [{ kind: 'sqlite' }]);
     const list = loadConfig(file(`sink:\n  - kind: sqlite\n  - {kind: opensearch, urls: ["https://127.0.0.1:9200"], bulk_docs: 50}\n${SOURCE}`), {}).sink;
     assert.deepEqual(list.map((e) => e.kind), ['sqlite', 'opensearch']);
-    assert.equal((list[1] as { bulk_docs: number }).bulk_docs, 50);
+    assert.equal((list[1] as unknown as { bulk_docs: number }).bulk_docs, 50);
   });
 
   it('names the place of each problem as written: a mapping by its keys, a list by its index', () => {
