@@ -15,6 +15,8 @@ export const ENV = {
   consoleToken: 'MIMELOG_CONSOLE_TOKEN',
   /** The Sentinel destination's Entra ID application (src/sinks/sentinel). */
   sentinel: { clientSecret: 'MIMELOG_SENTINEL_CLIENT_SECRET' },
+  /** The Kafka destination's SASL password (src/sinks/kafka). */
+  kafka: { password: 'MIMELOG_KAFKA_PASSWORD' },
 } as const;
 
 /** The names of the environment variables that hold a secret. */
@@ -22,6 +24,7 @@ export const SECRET_ENV = [
   ENV.v1.appKey, ENV.v1.accessKey, ENV.v1.secretKey, ENV.v2.clientSecret,
   ENV.search.password, ENV.search.apiKey, ENV.search.bearer, ENV.consoleToken,
   ENV.sentinel.clientSecret, // the Sentinel destination
+  ENV.kafka.password, // the Kafka destination
 ] as const;
 
 /** The secrets this environment holds, to register for masking (util/secrets.ts). */

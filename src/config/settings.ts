@@ -93,6 +93,8 @@ export const NUMBER_SETTINGS = {
   syslogMaxMessageBytes: { key: 'max_message_bytes', scope: 'sink', integer: true, min: 480, max: 16 * MiB, default: 64 * KiB, unit: 'bytes', help: 'syslog: a longer message (header and body) is dead-lettered, not cut; set the receiver to accept at least this much' },
   syslogPort: { key: 'port', scope: 'sink', integer: true, min: 1, max: 65_535, defaultText: '514 (tcp), 6514 (tls), 2514 (relp)', unit: 'count', help: "syslog: the receiver's port" },
   syslogMaxInFlight: { key: 'max_in_flight', scope: 'sink', integer: true, min: 1, max: 100_000, default: 1_000, unit: 'count', help: 'syslog: messages sent and not yet acknowledged (RELP) or written (TCP/TLS), at most' },
+  // The Kafka destination (src/sinks/kafka; its timeout_s and give_up_s are the search sink's keys, same meaning).
+  kafkaBatchBytes: { key: 'batch_bytes', scope: 'sink', integer: true, min: KiB, max: 64 * MiB, default: 900 * KiB, unit: 'bytes', help: "Kafka: record bytes per produce request, about (under the broker's message.max.bytes, 1 MiB by default)" },
   // The store and the service.
   days: { flag: '--days', key: 'retain_days', scope: 'top', integer: true, min: MIN_RETAIN_DAYS, minReason: RETAIN_REASON, max: MAX_RETAIN_DAYS, defaultText: 'keep everything', unit: 'days', help: 'keep this many days of events (by their own time) in the embedded store' },
   horizonWarningShare: { key: 'horizon_warning_share', scope: 'top', integer: false, min: 0.01, max: 0.99, default: 0.25, unit: 'share', help: "a source whose horizon headroom falls under this share of its feed's horizon is degraded" },
@@ -155,7 +157,7 @@ export const SECRET_SETTINGS = [
   { key: 'access_key', env: [ENV.v1.accessKey], help: 'Mimecast API 1.0 access key' },
   { key: 'secret_key', env: [ENV.v1.secretKey], help: 'Mimecast API 1.0 secret key' },
   { key: 'client_secret', env: [ENV.v2.clientSecret], help: 'Mimecast API 2.0 OAuth2 client secret' },
-  { key: 'password', env: [ENV.search.password], help: 'search engine basic-auth password' },
+  { key: 'password', env: [ENV.search.password, ENV.kafka.password], help: 'search engine basic-auth password; Kafka SASL password' },
   { key: 'api_key', env: [ENV.search.apiKey], help: 'search engine API key' },
   { key: 'bearer_token', env: [ENV.search.bearer], help: 'search engine bearer token' },
   { key: 'token', env: [ENV.consoleToken], help: "the web console's access token" },

@@ -10,9 +10,10 @@ import type { DestinationKind } from './destination.js';
 import { elasticsearchKind, opensearchKind } from './search/kind.js';
 import { sentinelKind } from './sentinel/index.js';
 import { syslogKind } from './syslog/index.js';
+import { kafkaKind } from './kafka/index.js';
 
 /** The destinations outside the store, one entry per folder. */
-export const DESTINATION_KINDS = [opensearchKind, elasticsearchKind, syslogKind, sentinelKind] as const;
+export const DESTINATION_KINDS = [opensearchKind, elasticsearchKind, syslogKind, sentinelKind, kafkaKind] as const;
 
 export const SINK_KINDS: readonly [string, ...string[]] = ['sqlite', ...DESTINATION_KINDS.map((k) => k.kind)];
 

@@ -24,6 +24,8 @@ export const ERROR_KINDS = {
   search_engine: 'the search engine or its settings',
   console: 'the web console',
   output: 'standard output (the file or disk it is written to)',
+  // Round 3's destinations (Kafka first).
+  destination: 'a destination (Kafka, ...) or its settings',
 } as const;
 export type ErrorKind = keyof typeof ERROR_KINDS;
 
@@ -40,6 +42,7 @@ const EXIT_OF_KIND: Readonly<Record<ErrorKind, ExitStatus>> = {
   search_engine: EXIT.failure,
   console: EXIT.failure,
   output: EXIT.failure,
+  destination: EXIT.failure,
 };
 
 export class MimelogError extends Error {
