@@ -13,12 +13,15 @@ export const ENV = {
   search: { url: 'MIMELOG_SEARCH_URL', password: 'MIMELOG_SEARCH_PASSWORD', apiKey: 'MIMELOG_SEARCH_API_KEY', bearer: 'MIMELOG_SEARCH_BEARER_TOKEN' },
   /** The web console's access token (`--token-file` is the other way). */
   consoleToken: 'MIMELOG_CONSOLE_TOKEN',
+  /** The Splunk HEC destination's token (src/sinks/splunk-hec). */
+  hec: { token: 'MIMELOG_HEC_TOKEN' },
 } as const;
 
 /** The names of the environment variables that hold a secret. */
 export const SECRET_ENV = [
   ENV.v1.appKey, ENV.v1.accessKey, ENV.v1.secretKey, ENV.v2.clientSecret,
   ENV.search.password, ENV.search.apiKey, ENV.search.bearer, ENV.consoleToken,
+  ENV.hec.token, // the Splunk HEC destination
 ] as const;
 
 /** The secrets this environment holds, to register for masking (util/secrets.ts). */

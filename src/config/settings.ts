@@ -93,6 +93,12 @@ export const NUMBER_SETTINGS = {
   days: { flag: '--days', key: 'retain_days', scope: 'top', integer: true, min: MIN_RETAIN_DAYS, minReason: RETAIN_REASON, max: MAX_RETAIN_DAYS, defaultText: 'keep everything', unit: 'days', help: 'keep this many days of events (by their own time) in the embedded store' },
   horizonWarningShare: { key: 'horizon_warning_share', scope: 'top', integer: false, min: 0.01, max: 0.99, default: 0.25, unit: 'share', help: "a source whose horizon headroom falls under this share of its feed's horizon is degraded" },
   limit: { flag: '--limit', integer: true, min: 1, max: 1_000_000, default: 50, unit: 'count', help: '`search`: at most this many events' },
+  // The Splunk HEC destination (src/sinks/splunk-hec; it also takes timeout_s, give_up_s, retry_base_ms and retry_max_ms above).
+  hecBatchEvents: { key: 'batch_events', scope: 'sink', integer: true, min: 1, max: 100_000, default: 500, unit: 'count', help: 'splunk-hec: events per request, at most' },
+  hecBatchBytes: { key: 'batch_bytes', scope: 'sink', integer: true, min: KiB, max: 512 * MiB, default: MiB, unit: 'bytes', help: "splunk-hec: a request's events at most this many bytes before gzip (an event over it goes alone); keep under Splunk's max_content_length" },
+  hecInFlight: { key: 'requests_in_flight', scope: 'sink', integer: true, min: 1, max: 256, default: 8, unit: 'count', help: 'splunk-hec: requests sent and not yet acknowledged, at most' },
+  hecAckTimeout: { key: 'ack_timeout_s', scope: 'sink', integer: true, min: 1, max: 86_400, default: 300, unit: 's', help: 'splunk-hec: a request whose ack is not true after this long is sent again (counted resent)' },
+  hecAckPoll: { key: 'ack_poll_ms', scope: 'sink', integer: true, min: 10, max: 600_000, default: 1_000, unit: 'ms', help: 'splunk-hec: wait between questions to the ack endpoint while acks are pending' },
 } as const satisfies Record<string, NumberSetting>;
 
 export type NumberSettingName = keyof typeof NUMBER_SETTINGS;
@@ -152,6 +158,7 @@ export const SECRET_SETTINGS = [
   { key: 'api_key', env: [ENV.search.apiKey], help: 'search engine API key' },
   { key: 'bearer_token', env: [ENV.search.bearer], help: 'search engine bearer token' },
   { key: 'token', env: [ENV.consoleToken], help: "the web console's access token" },
+  // The Splunk HEC destination reuses `token` (its HEC token): its variable (MIMELOG_HEC_TOKEN) is read by the destination itself.
 ] as const satisfies readonly SecretSetting[];
 
 /** Keys whose value is a secret: they may come from `<key>_file`, and are masked everywhere. */

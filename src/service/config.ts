@@ -46,7 +46,7 @@ type NumberKeys<N extends NumberSettingName> = {
 };
 
 /** The keys of these settings, each with its bounds and its default in `context` (the table's). */
-function numberKeys<const N extends NumberSettingName>(names: readonly N[], context?: DefaultContext): NumberKeys<N> {
+export function numberKeys<const N extends NumberSettingName>(names: readonly N[], context?: DefaultContext): NumberKeys<N> {
   const entries = names.map((n) => {
     const s = setting(n);
     // YAML's .nan, .inf and 1e400 are numbers JSON cannot spell (it would say null).
