@@ -25,6 +25,7 @@ exporters:
   - gomod: github.com/open-telemetry/opentelemetry-collector-contrib/exporter/fileexporter $VERSION
 providers:
   - gomod: go.opentelemetry.io/collector/confmap/provider/fileprovider $PROVIDERS
+  - gomod: go.opentelemetry.io/collector/confmap/provider/envprovider $PROVIDERS
 YAML
 }
 
@@ -43,6 +44,7 @@ if [ ! -x "$BUILDER" ]; then
   mv "$CACHE/bin/tmp-$$/builder" "$BUILDER" && rmdir "$CACHE/bin/tmp-$$"
 fi
 
+# (The env provider is the collector's default scheme: without it the binary refuses every config.)
 # Built beside the final folder and moved in at the end, so an interrupted build never looks cached.
 WORK="$DIR.tmp-$$"
 trap 'rm -rf "$WORK"' EXIT
