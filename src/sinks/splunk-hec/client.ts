@@ -34,7 +34,7 @@ export interface HecClientOptions {
 }
 
 /** TLS failures say so: a certificate problem is a person's to fix, not one to wait out. */
-const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|HOSTNAME|ERR_TLS/i;
+const TLS_CODES = /CERT|ERR_SSL|ERR_TLS|SELF_SIGNED|UNABLE_TO_(VERIFY|GET)|HOSTNAME/;
 
 export class HecClient {
   private readonly agent: Agent;
@@ -68,7 +68,8 @@ export class HecClient {
       const e = err as NodeJS.ErrnoException;
       const code = e.code ?? e.name;
       const cause = (e.cause as NodeJS.ErrnoException | undefined)?.code;
-      const tls = TLS_CODES.test(`${code} ${cause ?? ''} ${e.message}`);
+      // By code only: a reset during a handshake ("... before secure TLS connection ...") is not a certificate problem.
+      const tls = TLS_CODES.test(`${code} ${cause ?? ''}`);
       throw new HecUnreachable(`${this.origin}${path}: ${code}: ${e.message}`, tls);
     }
   }
