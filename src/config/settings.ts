@@ -93,7 +93,7 @@ export const NUMBER_SETTINGS = {
   days: { flag: '--days', key: 'retain_days', scope: 'top', integer: true, min: MIN_RETAIN_DAYS, minReason: RETAIN_REASON, max: MAX_RETAIN_DAYS, defaultText: 'keep everything', unit: 'days', help: 'keep this many days of events (by their own time) in the embedded store' },
   horizonWarningShare: { key: 'horizon_warning_share', scope: 'top', integer: false, min: 0.01, max: 0.99, default: 0.25, unit: 'share', help: "a source whose horizon headroom falls under this share of its feed's horizon is degraded" },
   limit: { flag: '--limit', integer: true, min: 1, max: 1_000_000, default: 50, unit: 'count', help: '`search`: at most this many events' },
-  // The Splunk HEC destination (src/sinks/splunk-hec; it also takes timeout_s, give_up_s, retry_base_ms and retry_max_ms above).
+  // The Splunk HEC destination (src/sinks/splunk-hec; it also takes timeout_s and give_up_s above).
   hecBatchEvents: { key: 'batch_events', scope: 'sink', integer: true, min: 1, max: 100_000, default: 500, unit: 'count', help: 'splunk-hec: events per request, at most' },
   hecBatchBytes: { key: 'batch_bytes', scope: 'sink', integer: true, min: KiB, max: 512 * MiB, default: MiB, unit: 'bytes', help: "splunk-hec: a request's events at most this many bytes before gzip (an event over it goes alone); keep under Splunk's max_content_length" },
   hecInFlight: { key: 'requests_in_flight', scope: 'sink', integer: true, min: 1, max: 256, default: 8, unit: 'count', help: 'splunk-hec: requests sent and not yet acknowledged, at most' },

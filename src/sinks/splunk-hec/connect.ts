@@ -29,6 +29,9 @@ function caText(file: string): string {
  * ack answers code 14). Without: an empty event request (a valid token answers code 5, "no data").
  * Either way a bad token answers 401/403.
  */
+/** Back-off while Splunk is busy or away: soon at first, then every 15 s at most. */
+const RETRY = { retryBaseMs: 250, retryMaxMs: 15_000 } as const;
+
 async function probe(client: HecClient, ack: boolean): Promise<HecAnswer> {
   try {
     return ack ? await client.post(ACK_PATH, '{"acks":[0]}', false) : await client.post(EVENT_PATH, '', false);
@@ -78,6 +81,6 @@ export async function openHec(c: HecConfig, name: string, ctx: DestinationContex
   return new HecDestination(name, client, acks, {
     metadata: { host: c.host ?? hostname(), source: c.source, sourcetype: c.sourcetype, index: c.index },
     maxEvents: c.batch_events, maxBytes: c.batch_bytes, inFlight: c.requests_in_flight, ackTimeoutMs: c.ack_timeout_s * 1000,
-    retryBaseMs: c.retry_base_ms, retryMaxMs: c.retry_max_ms, giveUpMs: c.give_up_s * 1000,
+    ...RETRY, giveUpMs: c.give_up_s * 1000,
   }, log);
 }

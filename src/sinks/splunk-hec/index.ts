@@ -29,7 +29,7 @@ const keys = {
   source: z.string().min(1).optional(),
   /** Default: this machine's name. */
   host: z.string().min(1).optional(),
-  ...numberKeys(['hecBatchEvents', 'hecBatchBytes', 'hecInFlight', 'hecAckTimeout', 'hecAckPoll', 'searchTimeout', 'searchGiveUp', 'retryBaseMs', 'retryMaxMs']),
+  ...numberKeys(['hecBatchEvents', 'hecBatchBytes', 'hecInFlight', 'hecAckTimeout', 'hecAckPoll', 'searchTimeout', 'searchGiveUp']),
 };
 
 export type HecConfig = z.infer<z.ZodObject<typeof keys>>;
@@ -45,7 +45,6 @@ export const splunkHecKind: DestinationKind<typeof keys> = {
   acknowledgement: `${ACKNOWLEDGEMENT.on}; with ack: false, ${ACKNOWLEDGEMENT.off}`,
   keys,
   check(c) {
-    if (c.retry_base_ms > c.retry_max_ms) return 'retry_base_ms is longer than retry_max_ms';
     if (c.insecure && c.ca_file !== undefined) return 'ca_file and insecure: true together: choose one';
     return undefined;
   },

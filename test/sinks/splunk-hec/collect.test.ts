@@ -17,7 +17,7 @@ import { FAST, expectedIds, startSimulator } from '../../support/simulator.js';
 /** A `--sink-config` file for the receiver (the OTel receiver does not check the token). */
 function sinkConfig(dir: string, url: string, extra: Record<string, unknown> = {}): string {
   const file = join(dir, `sink-${Math.random().toString(36).slice(2)}.yaml`);
-  const sink = { kind: 'splunk-hec', url, token: 'otel-receiver-token', ack_poll_ms: 25, batch_events: 200, retry_base_ms: 20, retry_max_ms: 300, ...extra };
+  const sink = { kind: 'splunk-hec', url, token: 'otel-receiver-token', ack_poll_ms: 25, batch_events: 200, ...extra };
   writeFileSync(file, stringify({ sink }), { mode: 0o600 });
   return file;
 }

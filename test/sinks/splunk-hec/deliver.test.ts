@@ -16,7 +16,7 @@ import { processInput } from '../../support/helpers.js';
 import { ANSWERS, type EmulatorOptions, SplunkEmulator, TOKEN } from './splunk-emulator.js';
 
 const SCHEMA = z.strictObject(splunkHecKind.keys);
-const FAST = { ack_poll_ms: 20, retry_base_ms: 10, retry_max_ms: 50, timeout_s: 5 };
+const FAST = { ack_poll_ms: 20, timeout_s: 5 };
 
 async function unitOf(count: number, seed = 1): Promise<Unit> {
   const lines = takeEvents({ seed, startMs: Date.UTC(2026, 10, 1) }, count).map((e) => toKeyValueLine(e));
