@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { BIN, committedCount, ended, killWhileDelivering, runCli, tempDir } from '../../support/helpers.js';
-import { HecReceiver, type HecReceived } from '../../support/receivers/hec.js';
+import { HecReceiver, type HecReceived, testCertificates } from '../../support/receivers/hec.js';
 import { FAST, expectedIds, startSimulator } from '../../support/simulator.js';
 
 /** A `--sink-config` file for the receiver (the OTel receiver does not check the token). */
@@ -88,20 +88,17 @@ describe('splunk-hec end to end: mimelog collect --sink-config to a real HEC rec
 
   it('TLS with a wrong CA: collect stops at open with the reason, before reading an event', { timeout: 60_000 }, async () => {
     const dir = tempDir('hec-tls-cli');
-    const { execFileSync } = await import('node:child_process');
-    const ssl = (...a: string[]) => execFileSync('openssl', a, { cwd: dir, stdio: 'ignore' });
-    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', 'server.key', '-out', 'server.pem');
-    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=another-ca', '-keyout', 'other.key', '-out', 'other.pem');
-    const tls = await HecReceiver.start({ tls: { certFile: join(dir, 'server.pem'), keyFile: join(dir, 'server.key') } });
+    const pem = testCertificates(dir);
+    const tls = await HecReceiver.start({ tls: { certFile: pem.cert, keyFile: pem.key } });
     const r = await startSimulator({ seed: 709, events: 200, eventsPerFile: 100 });
     try {
       const db = join(dir, 'tls.db');
-      const res = await runCli(['collect', '--url', r.info.url, '--db', db, ...FAST, '--sink-config', sinkConfig(dir, tls.url, { ca_file: join(dir, 'other.pem') })], { env: r.env });
+      const res = await runCli(['collect', '--url', r.info.url, '--db', db, ...FAST, '--sink-config', sinkConfig(dir, tls.url, { ca_file: pem.otherCa })], { env: r.env });
       assert.equal(res.code, 1);
       assert.match(res.stderr, /splunk-hec destination: TLS with https:\/\/127\.0\.0\.1:\d+ failed/);
       assert.equal(committedCount(db), 0);
       assert.equal(tls.received().length, 0);
-      const ok = await runCli(['collect', '--url', r.info.url, '--db', db, ...FAST, '--sink-config', sinkConfig(dir, tls.url, { ca_file: join(dir, 'server.pem') })], { env: r.env });
+      const ok = await runCli(['collect', '--url', r.info.url, '--db', db, ...FAST, '--sink-config', sinkConfig(dir, tls.url, { ca_file: pem.ca })], { env: r.env });
       assert.equal(ok.code, 0, ok.stderr.slice(-2000));
       assert.equal(tally(await tls.waitFor(200)).ids.length, 200);
     } finally {

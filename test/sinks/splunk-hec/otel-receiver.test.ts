@@ -3,16 +3,13 @@
  * splunk_hec receiver with its ack extension (test/support/receivers/hec.ts), over http and https.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
 import { Logger } from '../../../src/log/logger.js';
 import { takeEvents, toKeyValueLine } from '../../../src/simulator/generate.js';
 import { splunkHecKind } from '../../../src/sinks/splunk-hec/index.js';
 import { processInput, tempDir } from '../../support/helpers.js';
-import { HecReceiver } from '../../support/receivers/hec.js';
+import { HecReceiver, testCertificates } from '../../support/receivers/hec.js';
 
 const SCHEMA = z.strictObject(splunkHecKind.keys);
 const quiet = new Logger(process.stderr, 'error');
@@ -20,17 +17,6 @@ const quiet = new Logger(process.stderr, 'error');
 function open(url: string, keys: Record<string, unknown> = {}) {
   const config = SCHEMA.parse({ url, token: 'otel-does-not-check-it', ack_poll_ms: 20, batch_events: 40, ...keys });
   return splunkHecKind.open(config, 'splunk', { log: quiet, env: {} });
-}
-
-/** A CA and a localhost certificate it signed, and a second CA that signed nothing here. */
-function certificates(dir: string): { ca: string; otherCa: string; cert: string; key: string } {
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=hec-test-ca', '-keyout', 'ca.key', '-out', 'ca.pem');
-  ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=other-ca', '-keyout', 'other.key', '-out', 'other.pem');
-  ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr');
-  writeFileSync(join(dir, 'server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  ssl('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-sha256', '-extfile', 'server.ext', '-out', 'server.pem');
-  return { ca: join(dir, 'ca.pem'), otherCa: join(dir, 'other.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
 }
 
 describe('splunk-hec destination against a real HEC receiver (OpenTelemetry Collector, splunk_hec + ack extension)', () => {
@@ -64,7 +50,7 @@ describe('splunk-hec destination against a real HEC receiver (OpenTelemetry Coll
   });
 
   it('https: the collector certificate checked against ca_file; a wrong CA is refused at open with the reason', { timeout: 60_000 }, async () => {
-    const pem = certificates(tempDir('hec-tls'));
+    const pem = testCertificates(tempDir('hec-tls'));
     const tls = await HecReceiver.start({ tls: { certFile: pem.cert, keyFile: pem.key } });
     try {
       await assert.rejects(open(tls.url, { ca_file: pem.otherCa }), /splunk-hec destination: TLS with https:\/\/127\.0\.0\.1:\d+ failed: .*(certificate|CERT)/i);
