@@ -13,6 +13,7 @@ import { stringify } from 'yaml';
 import { BIN, committedCount, ended, killWhileDelivering, runCli, tempDir } from '../../support/helpers.js';
 import { HecReceiver, type HecReceived, testCertificates } from '../../support/receivers/hec.js';
 import { FAST, expectedIds, startSimulator } from '../../support/simulator.js';
+import { SplunkEmulator, TOKEN } from './splunk-emulator.js';
 
 /** A `--sink-config` file for the receiver (the OTel receiver does not check the token). */
 function sinkConfig(dir: string, url: string, extra: Record<string, unknown> = {}): string {
@@ -104,6 +105,29 @@ describe('splunk-hec end to end: mimelog collect --sink-config to a real HEC rec
     } finally {
       await r.sim.stop();
       await tls.stop();
+    }
+  });
+
+  it('Splunk never acknowledging stops the run past give_up_s with nothing checkpointed; a refused token stops it naming the code, never the token', { timeout: 60_000 }, async () => {
+    const emu = await SplunkEmulator.start({ ackAfterPolls: Infinity });
+    const r = await startSimulator({ seed: 710, events: 300, eventsPerFile: 100 });
+    try {
+      const dir = tempDir('hec-stop-cli');
+      const db = join(dir, 'stop.db');
+      const never = await runCli(['collect', '--url', r.info.url, '--db', db, ...FAST, '--sink-config', sinkConfig(dir, emu.url, { token: TOKEN, ack_timeout_s: 1, give_up_s: 2 })], { env: r.env });
+      assert.equal(never.code, 1);
+      assert.match(never.stderr, /Splunk did not acknowledge \d+ events for \d+ s \(last: ack \d+ still not true after 1 s\); nothing after the last delivered unit was checkpointed/);
+      assert.equal(committedCount(db), 0);
+      assert.ok(emu.indexed.length > 0, 'the events were sent, never acknowledged');
+      emu.token = 'the token Splunk knows';
+      const refused = await runCli(['collect', '--url', r.info.url, '--db', db, ...FAST, '--sink-config', sinkConfig(dir, emu.url, { token: TOKEN })], { env: r.env });
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /HTTP 403 code 4 \(invalid token: check the token/);
+      assert.ok(!refused.stderr.includes(TOKEN) && !never.stderr.includes(TOKEN), 'the token never shows');
+      assert.equal(committedCount(db), 0);
+    } finally {
+      await r.sim.stop();
+      await emu.stop();
     }
   });
 });
