@@ -24,7 +24,7 @@ import { checkNoUrlCredentials } from '../sources/http-body.js';
 import { type LimitCliOptions, type PipelineOptions, addDbOption, addLimitOptions, addPipelineOptions, addWorkersOption, buildTransformer, limitsFrom } from './ingest.js';
 import { Progress } from './progress.js';
 import { trustedSpan } from '../core/trusted-time.js';
-import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
+import { type SinkCliOptions, addSinkOptions, openCliSink } from './sink-options.js';
 
 const V1_ENV = ENV.v1;
 
@@ -63,7 +63,7 @@ export function loadCredentials(configPath: string | undefined, env: NodeJS.Proc
   return { credentials: { appId: pick('appId')!, appKey: pick('appKey')!, accessKey: pick('accessKey')!, secretKey: pick('secretKey')! }, baseUrl: file.baseUrl };
 }
 
-export interface CollectOptions extends PipelineOptions, SearchSinkCliOptions, LimitCliOptions {
+export interface CollectOptions extends PipelineOptions, LimitCliOptions {
   maxResponseBytes: number;
   api: string;
   mode: string;
@@ -177,13 +177,12 @@ Credentials come from the environment, never from the command line:
   API 1.0: ${Object.values(V1_ENV).join(', ')} (or --config)
   API 2.0: ${Object.values(ENV.v2).join(', ')}`);
   addNumberOptions(cmd, ['pageSize', 'safetyLag', 'overlap', 'firstLookBackDays', 'concurrency', 'pollInterval', 'timeout', 'retryBaseMs', 'retryMaxMs', 'maxRetries', 'decodeRetries', 'maxResponseBytes', 'maxServerWait', 'maxPagesPerWindow']);
-  cmd.addOption(new Option('--sink <sink>', 'where events go: sqlite (the embedded store) or a search engine').choices(['sqlite', ...SEARCH_SINKS]).default('sqlite'));
-  addLimitOptions(addWorkersOption(addPipelineOptions(addSearchSinkOptions(addDbOption(cmd))))).action(async (o: CollectOptions) => {
+  addLimitOptions(addWorkersOption(addPipelineOptions(addSinkOptions(addDbOption(cmd), 'where events go')))).action(async (o: CollectOptions & SinkCliOptions) => {
     if (o.url !== undefined) checkUrl(o.url);
     const source = resolveSource(o, process.env);
     const log = collectorLogger(o, ...source.secrets);
     const store = new Store(o.db); // reads checkpoints, page tokens and work-item states; the sink writes
-    const sink = await openStoreOrSearchSink(o, log);
+    const sink = await openCliSink(o, log);
     const stop = stopOnSignal(log);
     const progress = new Progress(process.stderr, 'collect', (fields) => log.info('progress', fields));
     const run = async () => {

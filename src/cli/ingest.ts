@@ -18,7 +18,7 @@ import { irregularFile } from '../config/read-file.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from '../decode/limits.js';
 import type { NumberSettingName } from '../config/settings.js';
 import { Progress } from './progress.js';
-import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
+import { type SinkCliOptions, addSinkOptions, openCliSink } from './sink-options.js';
 import { writeOutWritten } from './stdout.js';
 
 export interface PipelineOptions {
@@ -92,7 +92,7 @@ export function addDbOption(cmd: Command): Command {
   return cmd.option('--db <path>', `the embedded store (SQLite file); env ${ENV.db}`, process.env[ENV.db] ?? 'mimelog.db');
 }
 
-interface IngestOptions extends PipelineOptions, SearchSinkCliOptions, LimitCliOptions {
+interface IngestOptions extends PipelineOptions, SinkCliOptions, LimitCliOptions {
   resume: boolean;
   deadLetter: string;
   summary: string;
@@ -103,11 +103,10 @@ export function registerIngest(program: Command): void {
     .command('ingest')
     .description('read Mimecast SIEM log files, directories or stdin (-) and deliver ECS documents')
     .argument('<paths...>', 'files, directories (files in name order) or - for stdin')
-    .addOption(new Option('--sink <sink>', 'where documents go: sqlite (the embedded store), ndjson (stdout) or a search engine').choices(['sqlite', 'ndjson', ...SEARCH_SINKS]).default('sqlite'))
     .option('--resume', 'skip what an earlier, interrupted run of the same files already delivered (all sinks but ndjson)', false)
     .option('--dead-letter <path>', 'ndjson sink: file that receives records that cannot be parsed', 'mimelog-dead-letters.ndjson')
     .addOption(new Option('--summary <format>', 'run summary on stderr').choices(['text', 'json', 'none']).default('text'));
-  addLimitOptions(addSearchSinkOptions(addDbOption(cmd)));
+  addLimitOptions(addSinkOptions(addDbOption(cmd), 'where documents go (ndjson: standard output)', ['ndjson']));
   addWorkersOption(addPipelineOptions(cmd)).action(async (paths: string[], opts: IngestOptions) => {
     const { transformer, workers } = buildTransformer(opts);
     const limits = limitsFrom(opts);
@@ -119,7 +118,7 @@ export function registerIngest(program: Command): void {
     if (opts.sink === 'ndjson') sink = new NdjsonSink(writeOutWritten, opts.deadLetter);
     else {
       store = new Store(opts.db); // runs migrations; also reads checkpoints for --resume
-      sink = await openStoreOrSearchSink(opts, new Logger(process.stderr, 'info'));
+      sink = await openCliSink(opts, new Logger(process.stderr, 'info'));
     }
     const progress = new Progress();
     const stop = stopOnSignals();

@@ -11,7 +11,8 @@ import type { ServiceConfig, SourceConfig } from '../service/config.js';
 import type { SourceStarter } from '../service/run.js';
 import { type CollectOptions, checkpointName, resolveSource, startCollector } from './collect.js';
 import { ConfigError, EXIT, MimelogError, restated } from '../util/errors.js';
-import { type SearchSinkCliOptions, openStoreOrSearchSink } from './sink-options.js';
+import { openEntries } from './sink-options.js';
+import { entryName } from '../sinks/registry.js';
 import { Store } from '../store/store.js';
 import { listenAddress } from './console.js';
 import { type LimitCliOptions, type PipelineOptions, buildTransformer, limitsFrom } from './ingest.js';
@@ -32,25 +33,6 @@ const API: Record<ApiSourceConfig['kind'], { api: 'v1' | 'v2'; mode: 'batch' | '
 };
 
 /** The sink settings as `collect` takes them. */
-function sinkOptions(c: ServiceConfig): SearchSinkCliOptions {
-  const s = c.sink;
-  return {
-    sink: s.kind, db: c.store, searchUrl: s.urls?.join(','), searchUser: s.user, searchCa: s.ca_file, insecure: s.insecure,
-    index: s.index ?? 'mimecast-siem-{yyyy}.{MM}.{dd}', template: s.template, bulkDocs: s.bulk_docs, bulkBytes: s.bulk_bytes,
-    bulkConcurrency: s.bulk_concurrency, replicas: s.replicas, shards: s.shards, searchGiveUp: s.give_up_s, searchTimeout: s.timeout_s,
-  };
-}
-
-/**
- * The sink's secrets from the config, as the environment variables the command line reads them
- * from (the settings table pairs each key with its variable); they win over the service's own.
- */
-function sinkEnv(c: ServiceConfig): NodeJS.ProcessEnv {
-  const sink = c.sink as Record<string, unknown>;
-  const fromConfig = SECRET_SETTINGS.filter((s) => typeof sink[s.key] === 'string').map((s) => [s.env[0], sink[s.key] as string]);
-  return { ...process.env, ...Object.fromEntries(fromConfig) };
-}
-
 /** How a source's records become documents, and its input bounds, as `ingest` and `collect` take them. */
 function pipelineOptions(s: SourceConfig): PipelineOptions & LimitCliOptions {
   return {
@@ -66,7 +48,6 @@ const cliDefault = (name: NumberSettingName): number => defaultOf(setting(name),
 function collectOptions(c: ServiceConfig, s: ApiSourceConfig, once: boolean): CollectOptions {
   const { api, mode } = API[s.kind];
   return {
-    ...sinkOptions(c),
     api, mode, once,
     url: s.url, region: s.region,
     types: s.kind === 'mimecast-v2-batch' ? s.types?.join(',') : undefined,
@@ -169,7 +150,7 @@ export function registerRun(program: Command): void {
         if (spoolErrors.length > 0) throw new ConfigError(o.config, spoolErrors.map((p) => log.redact(p)));
         for (const w of [exposed, ...placeWarnings]) if (w) process.stderr.write(`mimelog: warning: config ${o.config}: ${log.redact(w)}\n`);
         // Masked: a secret reused as a path or a name is not printed either.
-        process.stdout.write(maskSecrets(`${o.config}: ok, ${config.sources.length} sources (${config.sources.map((s) => `${s.name}: ${s.kind}`).join(', ')}); sink ${config.sink.kind}; store ${config.store}; listen ${config.listen}\n`));
+        process.stdout.write(maskSecrets(`${o.config}: ok, ${config.sources.length} sources (${config.sources.map((s) => `${s.name}: ${s.kind}`).join(', ')}); sink ${config.sink.map(entryName).join(' + ')}; store ${config.store}; listen ${config.listen}\n`));
         return;
       }
       if (exposed) log.warn(exposed, { listen: config.listen, allowed_hosts: config.allowed_hosts });
@@ -183,7 +164,7 @@ export function registerRun(program: Command): void {
       process.once('SIGTERM', () => onSignal('SIGTERM'));
       let service;
       try {
-        service = await startService(config, starters, (l) => openStoreOrSearchSink(sinkOptions(config), l, sinkEnv(config)), log, stop.signal, { once: o.once ?? false });
+        service = await startService(config, starters, (l) => openEntries(config.sink, config.store, l, process.env), log, stop.signal, { once: o.once ?? false });
       } catch (err) {
         throw restated(err, log.redact((err as Error).message), 'config');
       }

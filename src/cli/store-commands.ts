@@ -18,7 +18,7 @@ import { jsonForTerminal, printable, printableLines } from '../util/terminal-tex
 import { writeOut } from './stdout.js';
 import { DAMAGE_ADVICE, DamagedBlocks } from '../store/record-blocks.js';
 import { type LimitCliOptions, addDbOption, addLimitOptions, addPipelineOptions, buildTransformer, limitsFrom, type PipelineOptions } from './ingest.js';
-import { SEARCH_SINKS, type SearchSinkCliOptions, addSearchSinkOptions, openStoreOrSearchSink } from './sink-options.js';
+import { type SinkCliOptions, addSinkOptions, openCliSink } from './sink-options.js';
 import { blockProblems } from '../store/event-rows.js';
 
 function openStore(path: string, readonly = true): Store {
@@ -133,7 +133,13 @@ export function registerStoreCommands(program: Command): void {
       store.close();
       if (o.json) return outJson(JSON.stringify(s));
       const kv = (r: Record<string, number>) => Object.entries(r).map(([k, v]) => [k, v.toLocaleString('en')]);
-      if (s.indexed > 0) out(`search-engine sink: indexed ${s.indexed.toLocaleString('en')} (documents in the engine; the counts below include them)`);
+      if (s.destinations.length) {
+        const n = (v: number) => v.toLocaleString('en');
+        out(`${table(['destination', 'acknowledged', 'already held', 'collisions', 'refused (dead letters)', 'resent', 'last unit'], s.destinations.map((d) => [
+          d.destination, n(d.acknowledged), n(d.duplicates), n(d.collisions), n(d.refused), n(d.resent), new Date(d.last_unit_at).toISOString(),
+        ]))}\n`);
+      }
+      if (s.indexed > 0) out(`delivered outside the store: ${s.indexed.toLocaleString('en')} events (the counts below include them)`);
       out(`events ${s.events.toLocaleString('en')}  duplicates ${s.duplicates}  collisions ${s.collisions}  dead letters ${s.dead_letters}  unknown type ${s.unknown}\n`);
       if (s.events > 0 || s.indexed === 0) {
         out(table(['log type', 'events'], kv(s.by_type)));
@@ -264,23 +270,22 @@ export function registerStoreCommands(program: Command): void {
     });
 
   const replay = program.command('replay').description('re-run dead letters through the current pipeline; those that now succeed are delivered and removed');
-  replay.addOption(new Option('--sink <sink>', "where recovered events go: sqlite (the embedded store) or, for a store that keeps a search sink's bookkeeping, the search engine").choices(['sqlite', ...SEARCH_SINKS]).default('sqlite'));
-  addLimitOptions(addPipelineOptions(addSearchSinkOptions(addDbOption(replay))))
+  addLimitOptions(addPipelineOptions(addSinkOptions(addDbOption(replay), 'where recovered events go (for a store that keeps the bookkeeping of other destinations: those)')))
     .option('--json', 'one JSON object')
-    .action(async (o: PipelineOptions & SearchSinkCliOptions & LimitCliOptions & { json?: boolean }) => {
+    .action(async (o: PipelineOptions & SinkCliOptions & LimitCliOptions & { json?: boolean }) => {
       const { transformer } = buildTransformer(o);
       const limits = limitsFrom(o);
       const store = openStore(o.db, false);
       let report;
-      if (o.sink === 'sqlite') {
+      if (o.sink === 'sqlite' && o.sinkConfig === undefined) {
         const indexed = store.registry.counter('indexed');
         if (indexed > 0) {
           store.close();
-          throw new UsageError(`${o.db} keeps a search sink's bookkeeping (${indexed} events indexed): replay with --sink ${SEARCH_SINKS.join('|')} --search-url … so that recovered events go to the engine`);
+          throw new UsageError(`${o.db} keeps the bookkeeping of destinations outside it (${indexed} events delivered): replay with the same --sink/--sink-config as the run, so that recovered events go to the destinations`);
         }
         report = await replayDeadLetters(store, transformer, undefined, limits);
       } else {
-        const sink = await openStoreOrSearchSink(o, new Logger(process.stderr, 'info'));
+        const sink = await openCliSink(o, new Logger(process.stderr, 'info'));
         try {
           report = await replayDeadLetters(store, transformer, intoSink(store, sink), limits);
         } finally {

@@ -138,7 +138,7 @@ export function parseNumberText(text: string): number {
 /** The config key's path as an error names it, e.g. `sources[].poll_interval_s` or `sink.bulk_docs`. */
 export function keyPath(s: NumberSetting): string | undefined {
   if (s.key === undefined) return undefined;
-  return s.scope === 'source' ? `sources[].${s.key}` : s.scope === 'sink' ? `sink.${s.key}` : s.key;
+  return s.scope === 'source' ? `sources[].${s.key}` : s.scope === 'sink' ? `sink[].${s.key}` : s.key;
 }
 
 /** A secret: given in the environment on the command line, as a key (or `<key>_file`) in the service config. */

@@ -16,8 +16,10 @@ import { ALL_SIEM_TYPES, listingTypes } from '../mimecast/products.js';
 import { parseListen } from '../util/listen.js';
 import { ConfigError } from '../util/errors.js';
 import { Logger } from '../log/logger.js';
-import { type DefaultContext, NUMBER_SETTINGS, type NumberSettingName, SECRET_KEYS, defaultOf, numberProblem, setting } from '../config/settings.js';
-import { UnreadableFile, readCaFile, readSmallFile, readableByOthers } from '../config/read-file.js';
+import { type DefaultContext, SECRET_KEYS } from '../config/settings.js';
+import { UnreadableFile, readSmallFile, readableByOthers } from '../config/read-file.js';
+import { listed, numberKeys, oneOf, url } from '../config/zod-keys.js';
+import { SINK_SCHEMA, type SinkEntry } from '../sinks/registry.js';
 import { forbiddenKeyPaths } from '../config/yaml-keys.js';
 
 export { SECRET_KEYS } from '../config/settings.js';
@@ -27,38 +29,10 @@ const MAX_CONFIG_BYTES = 1024 * 1024;
 const MAX_SECRET_BYTES = 64 * 1024;
 
 const V2_TYPES = ALL_SIEM_TYPES.map((t) => t.v2Types[0]!);
-const listed = (values: readonly string[]) => values.map((v) => JSON.stringify(v)).join(', ');
-const oneOf = <T extends string>(values: readonly [T, ...T[]], what: string) =>
-  z.enum(values, { error: (iss) => `unknown ${what} ${JSON.stringify(iss.input)}, expected one of ${listed(values)}` });
-
 const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'a name of letters, digits, ".", "_" or "-" (at most 64)');
-/** An http(s) URL without a user or password in it: those would be logged and sent on every retry. */
-const url = z.url({ protocol: /^https?$/, error: 'an http(s) URL' })
-  .refine((u) => !URL.canParse(u) || (new URL(u).username === '' && new URL(u).password === ''), 'must not carry a user name or password: give credentials under credentials: (or user/password for a sink)');
 const listenAt = (example: string) => z.string().refine((v) => parseListen(v) !== undefined, `host:port, e.g. ${example}`);
 /** A host name a client may use in its Host header (see allowed_hosts). */
 const hostName = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$/, 'a host name (letters, digits, "." and "-"), without port');
-
-/** The config key of a setting and its type: optional when it has no default there. */
-type KeyOf<N extends NumberSettingName> = (typeof NUMBER_SETTINGS)[N] extends { key: infer K extends string } ? K : never;
-type NumberKeys<N extends NumberSettingName> = {
-  [P in N as KeyOf<P>]: (typeof NUMBER_SETTINGS)[P] extends { default: number } | { defaults: object } ? z.ZodDefault<z.ZodNumber> : z.ZodOptional<z.ZodNumber>;
-};
-
-/** The keys of these settings, each with its bounds and its default in `context` (the table's). */
-export function numberKeys<const N extends NumberSettingName>(names: readonly N[], context?: DefaultContext): NumberKeys<N> {
-  const entries = names.map((n) => {
-    const s = setting(n);
-    // YAML's .nan, .inf and 1e400 are numbers JSON cannot spell (it would say null).
-    const base = z.number({ error: (iss) => (typeof iss.input === 'number' ? `not a finite number (${iss.input})` : `expected a number, not ${JSON.stringify(iss.input)}`) }).check((ctx) => {
-      const problem = numberProblem(s, ctx.value);
-      if (problem !== undefined) ctx.issues.push({ code: 'custom', message: problem, input: ctx.value });
-    });
-    const fallback = context === undefined ? s.default : defaultOf(s, context);
-    return [s.key!, fallback === undefined ? base.optional() : base.default(fallback)];
-  });
-  return Object.fromEntries(entries) as NumberKeys<N>;
-}
 
 /** How records become documents, and the hostile-input bounds: every source has them (as `ingest` and `collect`). */
 const PIPELINE_NUMBERS = ['workers', 'maxRecordBytes', 'maxDocumentBytes', 'maxMemberBytes', 'maxZipBytes', 'maxArchiveDepth', 'maxJsonDepth', 'maxRecordKeys'] as const;
@@ -137,36 +111,14 @@ const source = z.discriminatedUnion('kind', [v1Source, v2Batch, v2Stream, v2Feed
   error: (iss) => (iss.code === 'invalid_union' ? `unknown source kind ${JSON.stringify((iss.input as { kind?: unknown } | undefined)?.kind)}, expected one of "mimecast-v1", "mimecast-v2-batch", "mimecast-v2-stream", "mimecast-v2-feeds", "spool"` : undefined),
 });
 
-/** Checked here so that `run --check` fails on it, not the first connection (a FIFO would hang it). */
-const caFile = z.string().min(1).check((ctx) => {
-  try {
-    readCaFile(ctx.value);
-  } catch (err) {
-    if (!(err instanceof UnreadableFile)) throw err;
-    ctx.issues.push({ code: 'custom', message: `cannot use ${ctx.value} as a CA file (${err.message})`, input: ctx.value });
-  }
-});
-
-const sink = z.strictObject({
-  kind: oneOf(['sqlite', 'opensearch', 'elasticsearch'], 'sink').default('sqlite'),
-  urls: z.array(url).min(1).optional(),
-  user: z.string().optional(),
-  password: z.string().optional(),
-  api_key: z.string().optional(),
-  bearer_token: z.string().optional(),
-  ca_file: caFile.optional(),
-  insecure: z.boolean().default(false),
-  index: z.string().optional(),
-  template: z.string().default('mimelog-siem'),
-  ...numberKeys(['bulkDocs', 'bulkBytes', 'bulkConcurrency', 'replicas', 'shards', 'searchTimeout', 'searchGiveUp']),
-}).refine((s) => s.kind === 'sqlite' || s.urls !== undefined, { message: 'a search-engine sink needs urls', path: ['urls'] });
 
 export const CONFIG_SCHEMA = z.strictObject({
   /** The embedded store; with a search-engine sink, where its checkpoints, counts and dead letters live. */
   store: z.string().min(1).default('mimelog.db'),
   /** retain_days: keep this many days of events in the embedded store (a pass at start, then hourly); none: keep all. */
   ...numberKeys(['days', 'horizonWarningShare']),
-  sink: sink.prefault({}),
+  /** Where events go: one destination or a list (sinks/registry.ts); the store keeps the bookkeeping of every one. */
+  sink: SINK_SCHEMA,
   /** /healthz, /readyz and /metrics. */
   listen: listenAt('127.0.0.1:9464').default('127.0.0.1:9464'),
   /** Host names besides localhost, IP addresses and the listen host that /readyz and /metrics answer to (DNS rebinding). */
@@ -284,7 +236,7 @@ function expand(value: unknown, path: readonly PropertyKey[], x: Expansion): unk
 }
 
 /** Every secret value in a loaded config, for the log's mask. */
-export function configSecrets(config: ServiceConfig): string[] {
+export function configSecrets(config: unknown): string[] {
   const out: string[] = [];
   const walk = (v: unknown) => {
     if (Array.isArray(v)) v.forEach(walk);
@@ -309,6 +261,18 @@ function configError(file: string, problems: readonly string[], secrets: readonl
 
 /** Reads, expands and validates the file; throws a ConfigError listing every problem. */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv): ServiceConfig {
+  return loadYaml(file, env, CONFIG_SCHEMA);
+}
+
+/** A file holding only `sink:` (one destination or a list), as `run`'s config takes it: `--sink-config` of ingest, collect and replay. */
+const SINK_FILE_SCHEMA = z.strictObject({ sink: SINK_SCHEMA });
+
+export function loadSinkConfig(file: string, env: NodeJS.ProcessEnv): SinkEntry[] {
+  return loadYaml(file, env, SINK_FILE_SCHEMA).sink;
+}
+
+/** Reads, expands (`${ENV}`, `<secret>_file`) and validates a YAML file against `schema`. */
+function loadYaml<T>(file: string, env: NodeJS.ProcessEnv, schema: z.ZodType<T>): T {
   let read;
   try {
     read = readSmallFile(file, MAX_CONFIG_BYTES);
@@ -331,13 +295,17 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv): ServiceConfig 
   }
   const expanded = expand(js, [], x);
   const problems = x.problems;
-  const parsed = CONFIG_SCHEMA.safeParse(expanded ?? {});
+  const parsed = schema.safeParse(expanded ?? {});
   if (!parsed.success) {
     // Every problem at once; a value already reported as unreadable or unset is not reported again as missing.
     const reported = problems.map((p) => p.slice(0, p.indexOf(': ')).replace(/_file$/, ''));
+    // `sink:` given as one mapping is checked as a list of one: its problems are named as written.
+    const sink = (expanded as { sink?: unknown } | undefined)?.sink;
+    const asWritten = (path: readonly PropertyKey[]) => (sink !== undefined && !Array.isArray(sink) && path[0] === 'sink' && path[1] === 0 ? ['sink', ...path.slice(2)] : path);
     for (const i of parsed.error.issues) {
-      if (i.code === 'unrecognized_keys') problems.push(...i.keys.map((k) => `${pathText([...i.path, k])}: unknown key`));
-      else if (!reported.includes(pathText(i.path))) problems.push(`${pathText(i.path)}: ${i.message}`);
+      const path = asWritten(i.path);
+      if (i.code === 'unrecognized_keys') problems.push(...i.keys.map((k) => `${pathText([...path, k])}: unknown key`));
+      else if (!reported.includes(pathText(path))) problems.push(`${pathText(path)}: ${i.message}`);
     }
   }
   if (problems.length > 0 || !parsed.success) throw configError(file, problems, x.secrets);

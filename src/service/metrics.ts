@@ -58,6 +58,15 @@ export class ServiceMetrics {
         this.set((store.db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n);
       },
     });
+    new Gauge({
+      name: 'mimelog_destination_events', help: 'Per destination outside the store, events it acknowledged, recognised as held (duplicate, collision), refused (dead-lettered) and had sent again (resent), ever: moved with the checkpoints', labelNames: ['destination', 'outcome'], registers,
+      collect() {
+        this.reset();
+        for (const d of store.registry.destinations()) {
+          for (const outcome of ['acknowledged', 'duplicates', 'collisions', 'refused', 'resent'] as const) this.set({ destination: d.destination, outcome }, d[outcome]);
+        }
+      },
+    });
     const perCheckpoint = (metric: string, help: string, value: (h: SourceHealth['checkpoints'][number]) => number | undefined) => new Gauge({
       name: metric, help, labelNames: ['source', 'checkpoint'], registers,
       collect() {

@@ -4,6 +4,7 @@
  * counts and log field. A source that fails is started again after a back-off and shows as
  * `failing` meanwhile; the others go on. An HTTP listener serves /healthz, /readyz and /metrics.
  */
+import { entryName } from '../sinks/registry.js';
 import { Hono } from 'hono';
 import type { Sink } from '../core/sink.js';
 import type { Logger } from '../log/logger.js';
@@ -91,7 +92,7 @@ export async function startService(
     throw err;
   }
   const url = listening.url;
-  log.info('service listening', { url, sources: resolved.length, sink: config.sink.kind, store: config.store });
+  log.info('service listening', { url, sources: resolved.length, sink: config.sink.map(entryName).join(' + '), store: config.store });
 
   // Warn once when a source turns degraded or failing through its horizon, again when it recovers.
   const warned = new Map<string, string>();
@@ -149,7 +150,7 @@ export async function startService(
 
   // Retention runs beside the sources until they are all done (or the service stops); with
   // `once`, one pass after they are done, so what they stored is pruned too.
-  const retainDays = config.sink.kind === 'sqlite' ? config.retain_days : undefined;
+  const retainDays = config.sink.some((e) => e.kind === 'sqlite') ? config.retain_days : undefined;
   const retentionLog = log.child({ component: 'retention' });
   const retentionStop = new AbortController();
   const onStop = () => retentionStop.abort();

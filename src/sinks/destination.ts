@@ -54,6 +54,8 @@ export interface DestinationKind<S extends z.ZodRawShape = z.ZodRawShape> {
   readonly acknowledgement: string;
   /** Its keys under `sink:` (zod; `kind` and `name` are added by the registry). Secret keys are listed in config/settings.ts SECRET_SETTINGS, so they may be given as `<key>_file` and are masked. */
   readonly keys: S;
+  /** The fewest keys that make a working entry (docs, `--help`, and the settings tests fill the rest with defaults). */
+  readonly example: Readonly<Record<string, unknown>>;
   /** A rule across keys (for example "one credential, not two"); a message when broken. */
   check?(config: z.infer<z.ZodObject<S>>): string | undefined;
   open(config: z.infer<z.ZodObject<S>>, name: string, ctx: DestinationContext): Promise<Destination>;

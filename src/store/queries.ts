@@ -5,14 +5,16 @@ import { type EventRow, EventReader, STORED_COLUMNS, type StoredRow } from './ev
 import type { DamagedBlocks } from './record-blocks.js';
 import type Database from 'better-sqlite3';
 import { bytesInUse } from './retention.js';
-import type { ApiStream } from './registry.js';
+import type { ApiStream, DestinationCounts } from './registry.js';
 import type { Store } from './store.js';
 
 export interface StatsReport {
   /** Events in the embedded store. */
   events: number;
-  /** Events a search-engine sink delivered (its documents live in the engine; this store keeps its bookkeeping). */
+  /** Events the first destination outside the store acknowledged, when the store keeps none (it keeps the destinations' bookkeeping). */
   indexed: number;
+  /** Per destination outside the store: what it acknowledged, recognised as held, refused and had sent again. */
+  destinations: DestinationCounts[];
   by_type: Record<string, number>;
   by_type_source: Record<string, number>;
   by_day: Record<string, number>;
@@ -87,6 +89,7 @@ export function stats(store: Store, options: { checkpoints?: boolean } = {}): St
   return {
     events: Object.values(byType).reduce((a, b) => a + b, 0),
     indexed: store.registry.counter('indexed'),
+    destinations: store.registry.destinations(),
     by_type: byType,
     by_type_source: toRecord(all('SELECT type_source AS k, sum(events) AS n FROM event_counts GROUP BY type_source ORDER BY 1')),
     by_day: byDay,

@@ -77,6 +77,27 @@ export interface ApiStream {
 
 export type CounterName = 'stored' | 'duplicates' | 'collisions' | 'deadLetters' | 'indexed' | 'retention_removed';
 
+/** What one destination did with one unit (the counts of store.ts `Delivery`). */
+export interface DeliveryTally {
+  readonly indexed: number;
+  readonly duplicates: number;
+  readonly collisions: { readonly length: number };
+  readonly rejected: { readonly length: number };
+  readonly resent: number;
+}
+
+/** A destination's running totals (`stats`, `/metrics`, the console). */
+export interface DestinationCounts {
+  readonly destination: string;
+  readonly acknowledged: number;
+  readonly duplicates: number;
+  readonly collisions: number;
+  readonly refused: number;
+  readonly resent: number;
+  readonly units: number;
+  readonly last_unit_at: number;
+}
+
 export class SourceRegistry {
   private readonly insertDeadLetter: Database.Statement;
   private readonly upsertCheckpoint: Database.Statement;
@@ -87,8 +108,13 @@ export class SourceRegistry {
   private readonly bumpDrift: Database.Statement;
   private readonly upsertWorkItem: Database.Statement;
   private readonly queueWorkItem: Database.Statement;
+  private readonly bumpDestination: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
+    this.bumpDestination = db.prepare(`INSERT INTO destination_counts (destination, acknowledged, duplicates, collisions, refused, resent, units, last_unit_at)
+      VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(destination) DO UPDATE SET acknowledged = acknowledged + excluded.acknowledged,
+      duplicates = duplicates + excluded.duplicates, collisions = collisions + excluded.collisions, refused = refused + excluded.refused,
+      resent = resent + excluded.resent, units = units + 1, last_unit_at = excluded.last_unit_at`);
     this.insertDeadLetter = db.prepare(`INSERT OR IGNORE INTO dead_letters (source, position, reason, raw, raw_is_text, raw_digest, created_at, truncated_from, cut_short)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     // A newest time stored beyond @horizon (now + skew: written before times were checked, or the
@@ -136,6 +162,16 @@ export class SourceRegistry {
     const horizon = { horizon: now + FUTURE_SKEW_MS };
     this.upsertCheckpoint.run(row.key, state.kind, row.position, unit.last ? 1 : 0, row.identity, row.cursor, now, unit.newestEventMs ?? null, unit.untrustedTimes, horizon);
     for (const [type, ms] of unit.newestByType) this.bumpNewestByType.run(row.key, type, ms, horizon);
+  }
+
+  /** Adds one unit's outcome at a destination to its totals (inside the unit's transaction). */
+  countDelivery(destination: string, t: DeliveryTally, now: number): void {
+    this.bumpDestination.run(destination, t.indexed, t.duplicates, t.collisions.length, t.rejected.length, t.resent, now);
+  }
+
+  /** Every destination's totals, by name. */
+  destinations(): DestinationCounts[] {
+    return this.db.prepare('SELECT * FROM destination_counts ORDER BY destination').all() as DestinationCounts[];
   }
 
   bump(counter: CounterName, n: number): void {

@@ -171,4 +171,18 @@ export const MIGRATIONS: readonly Migration[] = [
   `
   ALTER TABLE checkpoints ADD COLUMN untrusted_time_events INTEGER NOT NULL DEFAULT 0;
   `,
+  // 12: what each destination outside the store (sinks/destination.ts) acknowledged, recognised
+  // as held, refused and had sent again: moved in the same transaction as the unit's checkpoint.
+  `
+  CREATE TABLE destination_counts (
+    destination TEXT PRIMARY KEY,
+    acknowledged INTEGER NOT NULL DEFAULT 0,
+    duplicates INTEGER NOT NULL DEFAULT 0,
+    collisions INTEGER NOT NULL DEFAULT 0,
+    refused INTEGER NOT NULL DEFAULT 0,
+    resent INTEGER NOT NULL DEFAULT 0,
+    units INTEGER NOT NULL DEFAULT 0,
+    last_unit_at INTEGER NOT NULL
+  );
+  `,
 ];

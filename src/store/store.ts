@@ -32,13 +32,21 @@ export interface CollisionRow {
   readonly position: number;
 }
 
-/** What a remote sink did with a unit's events. */
+/** What a destination outside the store did with a unit's events (see sinks/destination.ts). */
 export interface Delivery {
   readonly indexed: number;
   readonly duplicates: number;
   readonly collisions: readonly CollisionRow[];
   /** Documents the engine refused (mapping or validation errors), with its reason. */
   readonly rejected: readonly PreparedDeadLetter[];
+  /** Events sent more than once before they were acknowledged. */
+  readonly resent: number;
+}
+
+/** One destination's outcome for a unit, by the destination's name. */
+export interface NamedReport {
+  readonly destination: string;
+  readonly report: Delivery;
 }
 
 /**
@@ -169,23 +177,34 @@ export class Store {
   }
 
   /**
-   * A remote sink's bookkeeping for one unit, atomically: what the engine acknowledged (counts),
-   * collisions it found, documents it rejected (as dead letters), then the unit's checkpoint.
-   * Called only once every event of the unit has one of those outcomes.
+   * The bookkeeping of a unit that went to destinations outside the store, atomically: what each
+   * acknowledged (its counts, by name), collisions they found, events they refused (as dead
+   * letters), the unit's events too when the store is one of the destinations (`unit` prepared
+   * with its events), then the unit's checkpoint. Called only once every destination gave every
+   * event of the unit an outcome. The unit's counts are the store's when it keeps the events,
+   * else the first destination's.
    */
-  recordDelivery(unit: PreparedUnit, delivery: Delivery, state?: SourceState): SinkCounts {
-    return this.db.transaction(() => {
+  recordDeliveries(unit: PreparedUnit, reports: readonly NamedReport[], state?: SourceState): SinkCounts {
+    return this.rollingBack(() => this.db.transaction(() => {
       const now = Date.now();
-      for (const c of delivery.collisions) {
-        this.insertCollision.run(c.id, c.storedHash, c.newHash, c.storedDoc, c.newDoc, c.newOriginal, unit.source, c.position, now);
+      for (const { report } of reports) {
+        for (const c of report.collisions) {
+          this.insertCollision.run(c.id, c.storedHash, c.newHash, c.storedDoc, c.newDoc, c.newOriginal, unit.source, c.position, now);
+        }
       }
-      const counts: SinkCounts = { stored: delivery.indexed, duplicates: delivery.duplicates, collisions: delivery.collisions.length, deadLetters: 0 };
-      this.registry.bump('indexed', delivery.indexed);
-      for (const name of ['duplicates', 'collisions'] as const) this.registry.bump(name, counts[name]);
-      this.registry.noteDrift(unit.drift, now);
-      this.registry.commit(unit, [...unit.deadLetters, ...delivery.rejected], state, counts, now);
+      let counts: SinkCounts;
+      if (unit.events.length > 0) counts = this.storeEvents(unit, now);
+      else {
+        const first = reports[0]?.report;
+        counts = { stored: first?.indexed ?? 0, duplicates: first?.duplicates ?? 0, collisions: first?.collisions.length ?? 0, deadLetters: 0 };
+        this.registry.bump('indexed', counts.stored);
+        for (const name of ['duplicates', 'collisions'] as const) this.registry.bump(name, counts[name]);
+        this.registry.noteDrift(unit.drift, now);
+      }
+      for (const { destination, report } of reports) this.registry.countDelivery(destination, report, now);
+      this.registry.commit(unit, [...unit.deadLetters, ...reports.flatMap((r) => r.report.rejected)], state, counts, now);
       return counts;
-    }).immediate();
+    }).immediate());
   }
 
   /** Stores a unit's events (not its dead letters or checkpoint) and bumps the counters. */

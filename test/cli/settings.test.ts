@@ -20,6 +20,7 @@ import { type DefaultContext, NUMBER_SETTINGS, type NumberSetting, defaultOf, ke
 import { settingsMarkdown } from '../../src/config/settings-doc.js';
 import { CONFIG_SCHEMA, loadConfig } from '../../src/service/config.js';
 import { ConfigError } from '../../src/util/errors.js';
+import { DESTINATION_KINDS } from '../../src/sinks/registry.js';
 import { ROOT, runCli, tempDir } from '../support/helpers.js';
 
 const SETTINGS = Object.entries(NUMBER_SETTINGS) as [string, NumberSetting][];
@@ -98,7 +99,7 @@ function load(s: NumberSetting, kind: keyof typeof SOURCES, value: number | unde
   const doc = {
     store: join(dir, 'x.db'),
     ...(s.scope === 'top' ? put : {}),
-    ...(s.scope === 'sink' ? { sink: { kind: 'sqlite', ...put } } : {}),
+    ...(s.scope === 'sink' ? { sink: { ...sinkWith(s.key!), ...put } } : {}),
     sources: [{ name: 'one', ...SOURCES[kind], ...(s.scope === 'source' ? put : {}) }],
   };
   const file = join(dir, `c${files++}.yaml`);
@@ -111,16 +112,23 @@ function load(s: NumberSetting, kind: keyof typeof SOURCES, value: number | unde
   }
 }
 
+/** A working sink entry of the destination kind that has this key. */
+function sinkWith(key: string): Record<string, unknown> {
+  const kind = DESTINATION_KINDS.find((k) => key in k.keys);
+  assert.ok(kind, `a destination kind has the key ${key}`);
+  return { kind: kind.kind, ...kind.example };
+}
+
 /** The loaded value of the setting. */
 function valueOf(s: NumberSetting, config: ReturnType<typeof loadConfig>): unknown {
-  const where: Record<string, unknown> = s.scope === 'top' ? config : s.scope === 'sink' ? config.sink : config.sources[0]!;
+  const where: Record<string, unknown> = s.scope === 'top' ? config : s.scope === 'sink' ? config.sink[0]! : config.sources[0]!;
   return where[s.key!];
 }
 
 describe('settings: the service config', () => {
   for (const [, s] of SETTINGS.filter(([, s]) => s.key !== undefined)) {
     it(`${keyPath(s)}: accepts ${s.min} and ${s.max}, refuses what lies past them with the key and the range, defaults to the table's value`, () => {
-      const path = s.scope === 'source' ? `sources[0].${s.key}` : keyPath(s)!;
+      const path = s.scope === 'source' ? `sources[0].${s.key}` : s.scope === 'sink' ? `sink.${s.key}` : keyPath(s)!;
       // The kinds that have the key (the others call it unknown); a top or sink key: any one kind.
       const kinds = (Object.keys(SOURCES) as (keyof typeof SOURCES)[]).filter((k) => !load(s, k, s.min).problems.some((p) => p === `${path}: unknown key`));
       assert.ok(kinds.length > 0, `some source kind has ${s.key}`);
@@ -152,12 +160,12 @@ describe('settings: the service config', () => {
 
   it('the schema has no numeric key that the table does not declare', () => {
     const found = new Set<string>();
-    type Def = { type: string; shape?: Record<string, unknown>; innerType?: unknown; element?: unknown; options?: unknown[]; in?: unknown };
+    type Def = { type: string; shape?: Record<string, unknown>; innerType?: unknown; element?: unknown; options?: unknown[]; in?: unknown; out?: unknown };
     const walk = (schema: unknown, path: string): void => {
       const def = (schema as { _zod: { def: Def } })._zod.def;
       if (def.type === 'number') found.add(path);
       for (const [k, v] of Object.entries(def.shape ?? {})) walk(v, path ? `${path}.${k}` : k);
-      for (const inner of [def.innerType, def.in]) if (inner) walk(inner, path);
+      for (const inner of [def.innerType, def.in, def.out]) if (inner) walk(inner, path);
       if (def.element) walk(def.element, `${path}[]`);
       for (const o of def.options ?? []) walk(o, path);
     };

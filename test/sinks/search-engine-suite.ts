@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Logger } from '../../src/log/logger.js';
 import { SearchClient } from '../../src/sinks/search/client.js';
-import { SearchSink } from '../../src/sinks/search/search-sink.js';
+import { SearchDestination } from '../../src/sinks/search/search-destination.js';
+import { DeliveringSink } from '../../src/sinks/delivering-sink.js';
 import { ecsLeafMappings } from '../../src/sinks/search/template.js';
 import { FEEDS } from '../../src/mimecast/feeds.js';
 import { takeEvents, toKeyValueLine, toV2Record } from '../../src/simulator/generate.js';
@@ -121,6 +122,21 @@ export function describeSearchSink(engine: Engine, more?: (node: () => EngineClu
       }
     });
 
+    it('--sink sqlite,<engine>: both hold every event, and stats says what the engine acknowledged', { timeout: 120_000 }, async () => {
+      const dir = tmp();
+      const db = join(dir, 'both.db');
+      const file = join(dir, 'in.log');
+      writeFileSync(file, takeEvents({ seed: 12, startMs: Date.UTC(2026, 3, 2) }, 1500).map((e) => toKeyValueLine(e)).join('\n'));
+      const args = sinkArgs(os, 'both');
+      args[1] = `sqlite,${os.spec.sink}`;
+      const run = await runCli(['ingest', '--db', db, ...args, file, '--summary', 'json']);
+      assert.equal(run.code, 0, run.stderr);
+      assert.equal(await os.count('both-*'), 1500);
+      const stats = JSON.parse((await runCli(['stats', '--db', db, '--json'])).stdout);
+      assert.equal(stats.events, 1500, 'the store kept the events too');
+      assert.deepEqual(stats.destinations.map((d: Record<string, unknown>) => [d.destination, d.acknowledged, d.refused]), [[os.spec.sink, 1500, 0]]);
+    });
+
     it('ingesting twice leaves the engine unchanged and counts the duplicates', { timeout: 120_000 }, async () => {
       const dir = tmp();
       const db = join(dir, 's.db');
@@ -146,9 +162,10 @@ export function describeSearchSink(engine: Engine, more?: (node: () => EngineClu
       const dir = tmp();
       const store = new Store(join(dir, 'c.db'));
       const client = new SearchClient({ urls: os.urls, auth: { kind: 'none' }, timeoutMs: 30_000 });
-      const sink = await SearchSink.open(client, store, {
+      const engine = await SearchDestination.open(client, {
         indexPattern: 'forged-{yyyy}.{MM}.{dd}', templateName: 'forged', maxDocs: 100, maxBytes: 1 << 20, concurrency: 2, retryBaseMs: 50, retryMaxMs: 500, giveUpMs: 30_000,
       }, quiet);
+      const sink = new DeliveringSink(store, [engine], { keepEvents: false }, quiet);
       const a = await processInput('a.log', 'datetime=2017-05-26T16:47:41+0100|acc=C0A0|aCode=A|Subject=first');
       const b = await processInput('b.log', 'datetime=2017-05-26T16:47:41+0100|acc=C0A0|aCode=A|Subject=second');
       const forged = { ...b, events: [{ ...b.events[0]!, id: a.events[0]!.id }] };
@@ -192,7 +209,7 @@ export function describeSearchSink(engine: Engine, more?: (node: () => EngineClu
       // Replay goes to the engine, never into the local store, and only once the cause is gone.
       const intoStore = await runCli(['replay', '--db', db]);
       assert.equal(intoStore.code, 1);
-      assert.match(intoStore.stderr, /keeps a search sink's bookkeeping \(2 events indexed\): replay with --sink/);
+      assert.match(intoStore.stderr, /keeps the bookkeeping of destinations outside it \(2 events delivered\): replay with the same --sink/);
       const replayArgs = ['replay', '--db', db, '--json', ...sinkArgs(os, 'conflict')];
       const stillRefused = await runCli(replayArgs);
       assert.equal(stillRefused.code, 2, stillRefused.stdout + stillRefused.stderr);

@@ -3,7 +3,7 @@
  * Keys, what an acknowledgement means, and the limits: README.md in this folder.
  */
 import { z } from 'zod';
-import { numberKeys } from '../../service/config.js';
+import { caFile, numberKeys, url } from '../../config/zod-keys.js';
 import type { DestinationKind } from '../destination.js';
 
 /** The Mimecast for Splunk app reads its events from an index named `mimecast`. */
@@ -13,12 +13,12 @@ export const DEFAULT_SOURCETYPE = 'mimecast:siem:ecs';
 
 const keys = {
   /** The collector's base URL: `https://splunk.example.com:8088`. */
-  url: z.url({ protocol: /^https?$/, error: 'an http(s) URL' }).refine((u) => !URL.canParse(u) || (new URL(u).username === '' && new URL(u).password === ''), 'must not carry a user name or password: give the HEC token as token, token_file or MIMELOG_HEC_TOKEN'),
+  url,
   /** Else `token_file`, else MIMELOG_HEC_TOKEN. */
   token: z.string().min(1).optional(),
   /** Indexer acknowledgement: an event counts as delivered only when Splunk says it is indexed. */
   ack: z.boolean().default(true),
-  ca_file: z.string().min(1).optional(),
+  ca_file: caFile.optional(),
   /** Accept any certificate: for tests only, said loudly at open. */
   insecure: z.boolean().default(false),
   /** `{log_type}` is replaced by each event's log type (`mimecast:siem:{log_type}`). */
@@ -44,6 +44,7 @@ export const splunkHecKind: DestinationKind<typeof keys> = {
   summary: "Splunk HTTP Event Collector (/services/collector/event, gzip), with indexer acknowledgement unless ack: false",
   acknowledgement: `${ACKNOWLEDGEMENT.on}; with ack: false, ${ACKNOWLEDGEMENT.off}`,
   keys,
+  example: { url: 'https://splunk.example.com:8088' },
   check(c) {
     if (c.insecure && c.ca_file !== undefined) return 'ca_file and insecure: true together: choose one';
     return undefined;

@@ -6,16 +6,15 @@
  * item of each bulk answer: created → acknowledged; 409 → the stored copy's `event.hash` is read
  * back (`_mget`): the same → duplicate, different → collision, recorded with both contents in
  * the local store; 429/5xx/unreachable → sent again with back-off; any other refusal (mapping,
- * validation) → dead letter with the engine's reason. A unit's bookkeeping and checkpoint commit
- * to the local SQLite store only once every event has one of those outcomes, in unit order.
+ * validation) → dead letter with the engine's reason. The delivering sink commits a unit's
+ * bookkeeping and checkpoint to the local SQLite store once every event has one of those outcomes.
  */
 import type { Logger } from '../../log/logger.js';
-import type { SinkCounts } from '../../core/counts.js';
 import { type ProcessedEvent, type Unit, documentJson } from '../../core/unit.js';
 import { backoffDelay, sleep } from '../../util/backoff.js';
-import { docWithoutOriginal, prepareDeadLetter, prepareUnit } from '../../store/prepared.js';
-import type { CollisionRow, Delivery, Store } from '../../store/store.js';
-import type { SourceState, Sink } from '../../core/sink.js';
+import { docWithoutOriginal, prepareDeadLetter } from '../../store/prepared.js';
+import type { CollisionRow } from '../../store/store.js';
+import type { Destination, DestinationReport } from '../destination.js';
 import { type BulkDoc, type StoredSource, bulkBody, bulkItems, chunk, itemOutcome, mgetSources } from './bulk.js';
 import { type EngineInfo, type SearchClient } from './client.js';
 import { IndexNamer } from './index-name.js';
@@ -61,18 +60,17 @@ class Permits {
 interface Tally {
   indexed: number;
   duplicates: number;
+  resent: number;
   readonly collisions: CollisionRow[];
   readonly rejected: ReturnType<typeof prepareDeadLetter>[];
 }
 
-export class SearchSink implements Sink {
+export class SearchDestination implements Destination {
   private readonly permits: Permits;
-  /** The last unit's commit: the next unit commits after it, so checkpoints move in order. */
-  private committed: Promise<unknown> = Promise.resolve();
 
   private constructor(
+    readonly name: string,
     private readonly client: SearchClient,
-    private readonly store: Store,
     private readonly options: SearchSinkOptions,
     private readonly log: Logger,
     readonly engine: EngineInfo,
@@ -82,32 +80,23 @@ export class SearchSink implements Sink {
   }
 
   /** Checks the engine and installs (or updates) the index template; then the sink is ready. */
-  static async open(client: SearchClient, store: Store, options: SearchSinkOptions, log: Logger): Promise<SearchSink> {
+  static async open(client: SearchClient, options: SearchSinkOptions, log: Logger, name = 'search engine'): Promise<SearchDestination> {
     const engine = await client.info();
     const namer = new IndexNamer(options.indexPattern);
     const template = indexTemplate({ distribution: engine.distribution, indexPatterns: [namer.wildcard()], shards: options.shards, replicas: options.replicas });
     const res = await client.send('PUT', `/_index_template/${encodeURIComponent(options.templateName)}`, JSON.stringify(template));
     if (res.status !== 200) throw new MimelogError('search_engine', `search engine ${res.node} refused the index template: HTTP ${res.status} ${brief(res.body)}`);
     log.info('search engine ready', { distribution: engine.distribution, version: engine.version, template: options.templateName, indices: namer.wildcard() });
-    return new SearchSink(client, store, options, log, engine, namer);
-  }
-
-  write(unit: Unit, state?: SourceState): Promise<SinkCounts> {
-    const bookkeeping = prepareUnit(unit, { events: false });
-    const delivered = this.deliver(unit);
-    const commit = Promise.all([this.committed, delivered]).then(([, delivery]) => this.store.recordDelivery(bookkeeping, delivery, state));
-    this.committed = commit;
-    return commit;
+    return new SearchDestination(name, client, options, log, engine, namer);
   }
 
   async close(): Promise<void> {
-    await this.committed.catch(() => undefined);
     await this.client.close();
   }
 
-  private async deliver(unit: Unit): Promise<Delivery> {
+  async deliver(unit: Unit): Promise<DestinationReport> {
     const docs: BulkDoc[] = unit.events.map((e, slot) => ({ index: this.namer.indexFor(e.timeMs), id: e.id, hash: e.hash, json: documentJson(e), slot }));
-    const tally: Tally = { indexed: 0, duplicates: 0, collisions: [], rejected: [] };
+    const tally: Tally = { indexed: 0, duplicates: 0, resent: 0, collisions: [], rejected: [] };
     await Promise.all(chunk(docs, this.options.maxDocs, this.options.maxBytes).map((c) => this.deliverChunk(c, unit, tally)));
     return tally;
   }
@@ -124,6 +113,7 @@ export class SearchSink implements Sink {
       if (Date.now() - started > this.options.giveUpMs) {
         throw new MimelogError('search_engine', `search engine did not accept ${pending.length} events for ${Math.round((Date.now() - started) / 1000)} s (last: ${reason}); nothing after the last stored unit was checkpointed`);
       }
+      tally.resent += pending.length;
       const delay = backoffDelay(attempt++, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs });
       this.log.warn('search engine busy or unreachable: retrying', { events: pending.length, attempt, delay_ms: delay, reason });
       await sleep(delay);

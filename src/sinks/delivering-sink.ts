@@ -1,0 +1,71 @@
+/**
+ * The sink for destinations outside the store: each unit goes to every destination at once,
+ * and its bookkeeping and checkpoint commit to the local store only when every destination has
+ * given every event an outcome (sinks/destination.ts), in unit order. A destination that is down
+ * holds the checkpoint for all of them (and says so): a unit is never skipped for the others.
+ * With `keepEvents` the store is a destination too: the unit's events commit in that same
+ * transaction.
+ */
+import type { SinkCounts } from '../core/counts.js';
+import type { SourceState, Sink } from '../core/sink.js';
+import type { Unit } from '../core/unit.js';
+import type { Logger } from '../log/logger.js';
+import { prepareUnit } from '../store/prepared.js';
+import type { NamedReport, Store } from '../store/store.js';
+import type { Destination } from './destination.js';
+
+export interface DeliveringSinkOptions {
+  /** The store keeps the events too (`sink:` lists `sqlite`). */
+  readonly keepEvents: boolean;
+  /** How long a unit may wait for a destination before each warning that it holds the checkpoint. */
+  readonly holdWarningMs?: number;
+}
+
+export class DeliveringSink implements Sink {
+  /** The last unit's commit: the next commits after it, so checkpoints move in order and stop at the first failure. */
+  private committed: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly store: Store,
+    readonly destinations: readonly Destination[],
+    private readonly options: DeliveringSinkOptions,
+    private readonly log: Logger,
+  ) {}
+
+  write(unit: Unit, state?: SourceState): Promise<SinkCounts> {
+    const bookkeeping = prepareUnit(unit, { events: this.options.keepEvents });
+    const delivered = this.deliverEverywhere(unit);
+    const commit = Promise.all([this.committed, delivered]).then(([, reports]) => this.store.recordDeliveries(bookkeeping, reports, state));
+    this.committed = commit;
+    return commit;
+  }
+
+  async close(): Promise<void> {
+    await this.committed.catch(() => undefined);
+    await Promise.all(this.destinations.map((d) => d.close()));
+  }
+
+  /** Every destination's report for the unit; warns while some have answered and others still hold it. */
+  private async deliverEverywhere(unit: Unit): Promise<NamedReport[]> {
+    const waiting = new Set(this.destinations.map((d) => d.name));
+    const deliveries = this.destinations.map(async (d) => {
+      const report = await d.deliver(unit);
+      waiting.delete(d.name);
+      return { destination: d.name, report };
+    });
+    if (this.destinations.length < 2) return Promise.all(deliveries);
+    const startedAt = Date.now();
+    const timer = setInterval(() => {
+      if (waiting.size === 0 || waiting.size === this.destinations.length) return;
+      this.log.warn('checkpoint held: waiting for a destination', {
+        source: unit.source, position: unit.position, waiting_for: [...waiting], waited_s: Math.round((Date.now() - startedAt) / 1000),
+      });
+    }, this.options.holdWarningMs ?? 30_000);
+    timer.unref();
+    try {
+      return await Promise.all(deliveries);
+    } finally {
+      clearInterval(timer);
+    }
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * Opens what `sink:` lists. The store alone: the fast path (commits on a worker thread). Anything
+ * else: each destination opened and checked before the first event is read, behind one
+ * delivering sink whose bookkeeping lives in the store.
+ */
+import type { Sink } from '../core/sink.js';
+import type { Logger } from '../log/logger.js';
+import { Store } from '../store/store.js';
+import { MimelogError } from '../util/errors.js';
+import { DeliveringSink } from './delivering-sink.js';
+import type { Destination } from './destination.js';
+import { type SinkEntry, destinationKind, entryName } from './registry.js';
+import { SqliteWorkerSink } from './sqlite.js';
+
+export interface OpenedSink extends Sink {
+  /** The destinations' names, the store's included when it keeps the events. */
+  readonly names: readonly string[];
+}
+
+export async function openSink(entries: readonly SinkEntry[], db: string, log: Logger, env: NodeJS.ProcessEnv): Promise<OpenedSink> {
+  const names = entries.map(entryName);
+  if (entries.length === 1 && entries[0]!.kind === 'sqlite') return Object.assign(new SqliteWorkerSink(db), { names });
+  const store = new Store(db); // the local state: checkpoints, collisions, dead letters, counts
+  const opened: Destination[] = [];
+  try {
+    for (const e of entries) {
+      if (e.kind === 'sqlite') continue;
+      const kind = destinationKind(e.kind);
+      if (!kind) throw new MimelogError('config', `unknown sink kind ${JSON.stringify(e.kind)}`);
+      opened.push(await kind.open(e as never, entryName(e), { log, env }));
+    }
+  } catch (err) {
+    await Promise.allSettled(opened.map((d) => d.close()));
+    store.close();
+    throw err;
+  }
+  const delivering = new DeliveringSink(store, opened, { keepEvents: entries.some((e) => e.kind === 'sqlite') }, log);
+  return {
+    names,
+    write: (unit, state) => delivering.write(unit, state),
+    async close() {
+      try {
+        await delivering.close();
+      } finally {
+        store.close();
+      }
+    },
+  };
+}
