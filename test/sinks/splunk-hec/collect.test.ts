@@ -80,6 +80,10 @@ describe('splunk-hec end to end: mimelog collect --sink-config to a real HEC rec
       const { ids, copies } = tally(await own.waitFor(4_000));
       assert.deepEqual(ids, expected);
       assert.match(stderr, /sending again/, 'the restart was noticed and waited out');
+      const stats = JSON.parse((await runCli(['stats', '--db', db, '--json'])).stdout) as { destinations: { destination: string; acknowledged: number; resent: number }[] };
+      const hec = stats.destinations.find((d) => d.destination === 'splunk-hec');
+      assert.equal(hec?.acknowledged, 4_000, 'stats: every event acknowledged by Splunk HEC');
+      assert.ok(hec.resent > 0, 'stats: the events sent again are counted');
       console.log(`hec restart test: ${copies} copies`);
     } finally {
       await r.sim.stop();
