@@ -15,6 +15,7 @@ import type { Unit } from '../../core/unit.js';
 import { prepareDeadLetter } from '../../store/prepared.js';
 import { backoffDelay, sleep } from '../../util/backoff.js';
 import { MimelogError } from '../../util/errors.js';
+import { Slots } from '../../util/slots.js';
 import type { Destination, DestinationReport } from '../destination.js';
 import type { AckPoller } from './acks.js';
 import { type HecClient, HecUnreachable } from './client.js';
@@ -51,24 +52,6 @@ type Sent =
   | { readonly kind: 'delivered' }
   | { readonly kind: 'again'; readonly reason: string; readonly wait: boolean }
   | { readonly kind: 'refused'; readonly answer: HecAnswer };
-
-/** A fixed number of holders at once; the others queue in order. */
-class Slots {
-  private readonly queue: (() => void)[] = [];
-  constructor(private free: number) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.queue.push(resolve));
-    try {
-      return await task();
-    } finally {
-      const next = this.queue.shift();
-      if (next) next();
-      else this.free++;
-    }
-  }
-}
 
 export class HecDestination implements Destination {
   private readonly slots: Slots;

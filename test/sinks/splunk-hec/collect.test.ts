@@ -62,7 +62,7 @@ describe('splunk-hec end to end: mimelog collect --sink-config to a real HEC rec
     }
   });
 
-  it('the receiver stopped and started again mid-run (its acks lost): nothing lost, the run ends by itself', { timeout: 180_000 }, async () => {
+  it('the receiver stopped and started again mid-run (acks pending then are forgotten): nothing lost, the run ends by itself', { timeout: 180_000 }, async () => {
     const own = await HecReceiver.start();
     const r = await startSimulator({ seed: 708, events: 4_000, eventsPerFile: 100 });
     try {

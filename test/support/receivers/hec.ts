@@ -7,11 +7,11 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { ROOT, tempDir } from '../helpers.js';
+import { freePort } from '../search-engine.js';
 
 const running = new Set<ChildProcess>();
 // Never left behind, even when a test fails before its `after`.
@@ -25,17 +25,6 @@ let binary: string | undefined;
 export function hecReceiverBinary(): string {
   binary ??= execFileSync(join(ROOT, 'scripts/receivers/hec.sh'), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim().split('\n').pop()!;
   return binary;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** A CA and a localhost certificate it signed, and a second CA that signed nothing here. */
