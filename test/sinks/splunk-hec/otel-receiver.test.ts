@@ -49,6 +49,21 @@ describe('splunk-hec destination against a real HEC receiver (OpenTelemetry Coll
     }
   });
 
+  it('ack: false delivers on HTTP 200 alone (no channel sent) and says so at open', { timeout: 60_000 }, async () => {
+    const unit = await processInput('mimecast-noack', takeEvents({ seed: 13, startMs: Date.UTC(2026, 10, 4) }, 10).map((e) => toKeyValueLine(e)).join('\n'));
+    let logged = '';
+    const log = new Logger({ write: (t: string) => ((logged += t), true) } as unknown as NodeJS.WritableStream, 'warn');
+    const dest = await splunkHecKind.open(SCHEMA.parse({ url: rx.url, token: 'otel-does-not-check-it', ack: false }), 'splunk', { log, env: {} });
+    try {
+      assert.equal((await dest.deliver(unit)).indexed, 10);
+    } finally {
+      await dest.close();
+    }
+    assert.match(logged, /ack: false, so delivery rests on HTTP 200 only/);
+    const ids = new Set(unit.events.map((e) => e.id));
+    assert.equal((await rx.waitFor(110)).filter((g) => ids.has(g.id)).length, 10);
+  });
+
   it('https: the collector certificate checked against ca_file; a wrong CA is refused at open with the reason', { timeout: 60_000 }, async () => {
     const pem = testCertificates(tempDir('hec-tls'));
     const tls = await HecReceiver.start({ tls: { certFile: pem.cert, keyFile: pem.key } });
