@@ -26,6 +26,18 @@ function hourlyChart(series: Overview['last_24h'], title: string): HTMLElement {
     barChart(hourLabels(series.start, series.hours, series.hours > 24), types.map((t) => ({ label: t, values: series.by_type[t]! })), `${title}, stacked by log type`));
 }
 
+/** What each destination outside the store acknowledged: a unit's checkpoint moved only when all of them had. */
+function destinations(list: Overview['stats']['destinations']): Child[] {
+  if (list.length === 0) return [];
+  return [h('h2', {}, 'Destinations'),
+    h('p', { class: 'muted' }, "A unit's checkpoint moved only once every destination acknowledged each of its events."),
+    table(['destination', ['acknowledged', 'num'], ['already held', 'num'], ['collisions', 'num'], ['refused (dead letters)', 'num'], ['resent', 'num'], 'last unit'], list.map((d) => [
+      h('td', {}, d.destination), h('td', { class: 'num', 'data-destination': d.destination }, num(d.acknowledged)), h('td', { class: 'num' }, num(d.duplicates)),
+      h('td', { class: 'num' }, num(d.collisions)), h('td', { class: `num${d.refused > 0 ? ' bad' : ''}` }, num(d.refused)), h('td', { class: 'num' }, num(d.resent)),
+      h('td', {}, time(new Date(d.last_unit_at).toISOString())),
+    ]), { 'aria-label': 'destinations' })];
+}
+
 export async function overviewPage(): Promise<Child[]> {
   const o = await get<Overview>('overview');
   const s = o.stats;
@@ -34,11 +46,12 @@ export async function overviewPage(): Promise<Child[]> {
     h('p', { class: 'muted' }, 'As of ', time(o.generated_at), '. Every number here is what ', h('code', {}, 'mimelog stats --json'), ' reports.'),
     h('div', { class: 'cards' },
       card('events stored', s.events, 'events'),
-      s.indexed > 0 ? card('indexed in the search engine', s.indexed, 'indexed') : null,
+      s.indexed > 0 ? card('delivered outside the store', s.indexed, 'indexed') : null,
       card('duplicates dropped', s.duplicates, 'duplicates'),
       card('collisions', s.collisions, 'collisions', true),
       card('dead letters', s.dead_letters, 'dead_letters', true),
       card('unknown log type', s.unknown, 'unknown', true)),
+    ...destinations(s.destinations),
     h('div', { class: 'grid2' }, hourlyChart(o.last_24h, 'Events per hour, last 24 hours'), hourlyChart(o.last_7d, 'Events per hour, last 7 days')),
     h('h2', {}, 'Events by log type'),
     table(['log type', ['events', 'num']], Object.entries(s.by_type).map(([t, n]) => [
