@@ -17,6 +17,8 @@ export const ENV = {
   sentinel: { clientSecret: 'MIMELOG_SENTINEL_CLIENT_SECRET' },
   /** The Kafka destination's SASL password (src/sinks/kafka). */
   kafka: { password: 'MIMELOG_KAFKA_PASSWORD' },
+  /** The Splunk HEC destination's token (src/sinks/splunk-hec). */
+  hec: { token: 'MIMELOG_HEC_TOKEN' },
 } as const;
 
 /** The names of the environment variables that hold a secret. */
@@ -25,6 +27,7 @@ export const SECRET_ENV = [
   ENV.search.password, ENV.search.apiKey, ENV.search.bearer, ENV.consoleToken,
   ENV.sentinel.clientSecret, // the Sentinel destination
   ENV.kafka.password, // the Kafka destination
+  ENV.hec.token, // the Splunk HEC destination
 ] as const;
 
 /** The secrets this environment holds, to register for masking (util/secrets.ts). */

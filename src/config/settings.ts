@@ -94,7 +94,7 @@ export const NUMBER_SETTINGS = {
   syslogPort: { key: 'port', scope: 'sink', integer: true, min: 1, max: 65_535, defaultText: '514 (tcp), 6514 (tls), 2514 (relp)', unit: 'count', help: "syslog: the receiver's port" },
   syslogMaxInFlight: { key: 'max_in_flight', scope: 'sink', integer: true, min: 1, max: 100_000, default: 1_000, unit: 'count', help: 'syslog: messages sent and not yet acknowledged (RELP) or written (TCP/TLS), at most' },
   // The Kafka destination (src/sinks/kafka; its timeout_s and give_up_s are the search sink's keys, same meaning).
-  kafkaBatchBytes: { key: 'batch_bytes', scope: 'sink', integer: true, min: KiB, max: 64 * MiB, default: 900 * KiB, unit: 'bytes', help: "Kafka: record bytes per produce request, about (under the broker's message.max.bytes, 1 MiB by default)" },
+  kafkaBatchBytes: { key: 'produce_bytes', scope: 'sink', integer: true, min: KiB, max: 64 * MiB, default: 900 * KiB, unit: 'bytes', help: "Kafka: record bytes per produce request, about (under the broker's message.max.bytes, 1 MiB by default)" },
   // The store and the service.
   days: { flag: '--days', key: 'retain_days', scope: 'top', integer: true, min: MIN_RETAIN_DAYS, minReason: RETAIN_REASON, max: MAX_RETAIN_DAYS, defaultText: 'keep everything', unit: 'days', help: 'keep this many days of events (by their own time) in the embedded store' },
   horizonWarningShare: { key: 'horizon_warning_share', scope: 'top', integer: false, min: 0.01, max: 0.99, default: 0.25, unit: 'share', help: "a source whose horizon headroom falls under this share of its feed's horizon is degraded" },
@@ -102,6 +102,12 @@ export const NUMBER_SETTINGS = {
   // The Sentinel destination (Azure Monitor Logs Ingestion API, src/sinks/sentinel).
   maxRequestBytes: { key: 'max_request_bytes', scope: 'sink', integer: true, min: KiB, max: MiB, default: 1_000_000, unit: 'bytes', help: "sentinel: a request's JSON body at most (the Logs Ingestion API answers 413 past 1 MiB); a longer row is dead-lettered" },
   maxRetryAfter: { key: 'max_retry_after_s', scope: 'sink', integer: true, min: 1, max: 3_600, default: 300, unit: 's', help: "sentinel: the longest Retry-After (429, 503) waited; a longer one is clamped to it" },
+  // The Splunk HEC destination (src/sinks/splunk-hec; it also takes timeout_s and give_up_s above).
+  hecBatchEvents: { key: 'batch_events', scope: 'sink', integer: true, min: 1, max: 100_000, default: 500, unit: 'count', help: 'splunk-hec: events per request, at most' },
+  hecBatchBytes: { key: 'batch_bytes', scope: 'sink', integer: true, min: KiB, max: 512 * MiB, default: MiB, unit: 'bytes', help: "splunk-hec: a request's events at most this many bytes before gzip (an event over it goes alone); keep under Splunk's max_content_length" },
+  hecInFlight: { key: 'requests_in_flight', scope: 'sink', integer: true, min: 1, max: 256, default: 8, unit: 'count', help: 'splunk-hec: requests sent and not yet acknowledged, at most' },
+  hecAckTimeout: { key: 'ack_timeout_s', scope: 'sink', integer: true, min: 1, max: 86_400, default: 300, unit: 's', help: 'splunk-hec: a request whose ack is not true after this long is sent again (counted resent)' },
+  hecAckPoll: { key: 'ack_poll_ms', scope: 'sink', integer: true, min: 10, max: 600_000, default: 1_000, unit: 'ms', help: 'splunk-hec: wait between questions to the ack endpoint while acks are pending' },
 } as const satisfies Record<string, NumberSetting>;
 
 export type NumberSettingName = keyof typeof NUMBER_SETTINGS;
@@ -162,6 +168,7 @@ export const SECRET_SETTINGS = [
   { key: 'bearer_token', env: [ENV.search.bearer], help: 'search engine bearer token' },
   { key: 'token', env: [ENV.consoleToken], help: "the web console's access token" },
   // The Sentinel destination reuses `client_secret` (an Entra ID client secret): its variable is read by the destination itself.
+  // The Splunk HEC destination reuses `token` (its HEC token): its variable (MIMELOG_HEC_TOKEN) is read by the destination itself.
 ] as const satisfies readonly SecretSetting[];
 
 /** Keys whose value is a secret: they may come from `<key>_file`, and are masked everywhere. */

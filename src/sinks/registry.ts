@@ -11,9 +11,10 @@ import { elasticsearchKind, opensearchKind } from './search/kind.js';
 import { sentinelKind } from './sentinel/index.js';
 import { syslogKind } from './syslog/index.js';
 import { kafkaKind } from './kafka/index.js';
+import { splunkHecKind } from './splunk-hec/index.js';
 
 /** The destinations outside the store, one entry per folder. */
-export const DESTINATION_KINDS = [opensearchKind, elasticsearchKind, syslogKind, sentinelKind, kafkaKind] as const;
+export const DESTINATION_KINDS = [opensearchKind, elasticsearchKind, syslogKind, sentinelKind, kafkaKind, splunkHecKind] as const;
 
 export const SINK_KINDS: readonly [string, ...string[]] = ['sqlite', ...DESTINATION_KINDS.map((k) => k.kind)];
 

@@ -184,7 +184,7 @@ export function notBuiltHint(engine: Engine): string {
   return `the ${ENGINES[engine].label} test node is not built: run npm test (scripts/build-test-node.sh needs Java 17, Java 25 for Elasticsearch 9, Maven and a C compiler)`;
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

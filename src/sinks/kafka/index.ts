@@ -111,7 +111,7 @@ export const kafkaKind: DestinationKind<typeof keys> = {
       },
       topic: c.topic,
       createTopics: c.create_topics,
-      batchBytes: c.batch_bytes,
+      batchBytes: c.produce_bytes,
       giveUpMs: c.give_up_s * 1000,
       retryBaseMs: RETRY.baseMs,
       retryMaxMs: RETRY.maxMs,

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { type Server, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Consumer, FetchIsolationLevels, MessagesStreamModes } from '@platformatic/kafka';
+import { Consumer, FetchIsolationLevels, ListOffsetTimestamps, MessagesStreamModes } from '@platformatic/kafka';
 import { ROOT } from '../helpers.js';
 import { type CommittedRecord, readCommitted } from '../../../src/sinks/kafka/committed-log.js';
 
@@ -240,6 +240,11 @@ export class KafkaBroker {
 export async function readCommittedTopic(broker: KafkaBroker, topic: string): Promise<CommittedRecord[]> {
   const consumer = new Consumer({ clientId: 'mimelog-test-reader', groupId: `reader-${randomBytes(6).toString('hex')}`, bootstrapBrokers: [broker.bootstrap] });
   try {
+    // A commit returns before the coordinator has written its markers into the partition: wait
+    // until no transaction is open there (the last stable offset reaches the high watermark).
+    const deadline = Date.now() + 15_000;
+    const end = async (isolationLevel: number) => (await consumer.listOffsets({ topics: [topic], partitions: { [topic]: [0] }, timestamp: ListOffsetTimestamps.LATEST, isolationLevel })).get(topic)?.[0] ?? 0n;
+    while (Date.now() < deadline && (await end(1)) < (await end(0))) await new Promise((r) => setTimeout(r, 100));
     return await readCommitted(consumer, topic, 0, 0n);
   } finally {
     await consumer.close(true);
