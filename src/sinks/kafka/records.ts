@@ -4,6 +4,7 @@
  * producer would place it (murmur2 of the key), and cut into produce requests of bounded bytes.
  */
 import { compatibilityPartitioner } from '@platformatic/kafka';
+import { batches } from '../batches.js';
 import { type ProcessedEvent, type Unit, documentJson } from '../../core/unit.js';
 
 /** Header names a consumer can route or dedupe on without parsing the value. */
@@ -47,20 +48,5 @@ export function requests(records: readonly OutRecord[], maxBytes: number): OutRe
     if (list) list.push(r);
     else byPartition.set(k, [r]);
   }
-  const out: OutRecord[][] = [];
-  for (const list of byPartition.values()) {
-    let current: OutRecord[] = [];
-    let bytes = 0;
-    for (const r of list) {
-      if (current.length > 0 && bytes + r.bytes > maxBytes) {
-        out.push(current);
-        current = [];
-        bytes = 0;
-      }
-      current.push(r);
-      bytes += r.bytes;
-    }
-    if (current.length > 0) out.push(current);
-  }
-  return out;
+  return [...byPartition.values()].flatMap((list) => batches(list, Infinity, maxBytes, (r) => r.bytes));
 }

@@ -3,6 +3,7 @@
  * Every document is sent with `create` and `_id` = `event.id`: the engine never overwrites,
  * so a second copy answers 409 and the sink decides whether it is a duplicate or a collision.
  */
+import { batches } from '../batches.js';
 
 export interface BulkDoc {
   readonly index: string;
@@ -91,19 +92,5 @@ function describe(status: number, error: BulkItemError | undefined): string {
 
 /** Splits documents into bulk requests of at most `maxDocs` documents and about `maxBytes`. */
 export function chunk(docs: readonly BulkDoc[], maxDocs: number, maxBytes: number): BulkDoc[][] {
-  const chunks: BulkDoc[][] = [];
-  let current: BulkDoc[] = [];
-  let bytes = 0;
-  for (const d of docs) {
-    const size = bulkBytes(d);
-    if (current.length > 0 && (current.length >= maxDocs || bytes + size > maxBytes)) {
-      chunks.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(d);
-    bytes += size;
-  }
-  if (current.length > 0) chunks.push(current);
-  return chunks;
+  return batches(docs, maxDocs, maxBytes, bulkBytes);
 }

@@ -18,6 +18,7 @@ import type { Destination, DestinationReport } from '../destination.js';
 import { type BulkDoc, type StoredSource, bulkBody, bulkItems, chunk, itemOutcome, mgetSources } from './bulk.js';
 import { type EngineInfo, type SearchClient } from './client.js';
 import { IndexNamer } from './index-name.js';
+import { Slots } from '../../util/slots.js';
 import { indexTemplate } from './template.js';
 import { MimelogError, SearchUnreachableError } from '../../util/errors.js';
 
@@ -38,24 +39,6 @@ export interface SearchSinkOptions {
   readonly replicas?: number;
 }
 
-/** Counts bulk requests in flight, so units delivered in parallel share one bound. */
-class Permits {
-  private readonly waiting: (() => void)[] = [];
-  constructor(private free: number) {}
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.free > 0) this.free--;
-    else await new Promise<void>((resolve) => this.waiting.push(resolve));
-    try {
-      return await task();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.free++;
-    }
-  }
-}
-
 /** Outcomes of one unit's events, filled as bulk answers arrive. */
 interface Tally {
   indexed: number;
@@ -66,7 +49,7 @@ interface Tally {
 }
 
 export class SearchDestination implements Destination {
-  private readonly permits: Permits;
+  private readonly permits: Slots;
 
   private constructor(
     readonly name: string,
@@ -76,7 +59,7 @@ export class SearchDestination implements Destination {
     readonly engine: EngineInfo,
     private readonly namer: IndexNamer,
   ) {
-    this.permits = new Permits(Math.max(1, options.concurrency));
+    this.permits = new Slots(Math.max(1, options.concurrency));
   }
 
   /** Checks the engine and installs (or updates) the index template; then the sink is ready. */

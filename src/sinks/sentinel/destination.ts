@@ -18,6 +18,7 @@ import { serverWaitMs } from '../../util/rate-budget.js';
 import { type EntraToken, TokenUnavailable } from './entra-token.js';
 import { type Answer, type IngestionTarget, arrayBody, ingestionUrl, post } from './ingestion.js';
 import { rowJson } from './rows.js';
+import { Slots } from '../../util/slots.js';
 
 export interface SentinelOptions extends IngestionTarget {
   /** A call's JSON body at most (bytes, before gzip: so the compressed body is under it too). */
@@ -74,27 +75,8 @@ export function pack<R extends { readonly bytes: number }>(rows: readonly R[], m
   return calls;
 }
 
-/** A fixed number of calls in flight; the others queue in order. */
-class CallSlots {
-  private readonly queue: (() => void)[] = [];
-  private busy = 0;
-  constructor(private readonly size: number) {}
-
-  async hold<T>(call: () => Promise<T>): Promise<T> {
-    if (this.busy >= this.size) await new Promise<void>((go) => this.queue.push(go));
-    else this.busy++;
-    try {
-      return await call();
-    } finally {
-      const waiting = this.queue.shift();
-      if (waiting === undefined) this.busy--;
-      else waiting(); // the slot passes on
-    }
-  }
-}
-
 export class SentinelDestination implements Destination {
-  private readonly slots: CallSlots;
+  private readonly slots: Slots;
   private readonly stop = new AbortController();
   /** Azure has answered 204 at least once: the DCR, stream and shape are right, so a row refused alone is that row's fault. */
   private accepted = false;
@@ -105,7 +87,7 @@ export class SentinelDestination implements Destination {
     private readonly token: EntraToken,
     private readonly log: Logger,
   ) {
-    this.slots = new CallSlots(Math.max(1, options.concurrency));
+    this.slots = new Slots(Math.max(1, options.concurrency));
   }
 
   async deliver(unit: Unit): Promise<DestinationReport> {
@@ -133,7 +115,7 @@ export class SentinelDestination implements Destination {
     for (let attempt = 0; ; attempt++) {
       if (this.stop.signal.aborted) throw sentinelError(`sentinel destination ${this.name} closed with ${rows.length} events unacknowledged`);
       if (again || attempt > 0) work.tally.resent += rows.length;
-      const answer = await this.slots.hold(() => this.call(rows));
+      const answer = await this.slots.run(() => this.call(rows));
       switch (answer.verdict) {
         case 'accepted':
           this.accepted = true;

@@ -11,6 +11,7 @@
  * acknowledgement an HTTP 200 is all there is, and the destination said so when it opened.
  */
 import type { Logger } from '../../log/logger.js';
+import { batches } from '../batches.js';
 import type { Unit } from '../../core/unit.js';
 import { prepareDeadLetter } from '../../store/prepared.js';
 import { backoffDelay, sleep } from '../../util/backoff.js';
@@ -19,7 +20,7 @@ import { Slots } from '../../util/slots.js';
 import type { Destination, DestinationReport } from '../destination.js';
 import type { AckPoller } from './acks.js';
 import { type HecClient, HecUnreachable } from './client.js';
-import { EVENT_PATH, type HecAnswer, type HecMetadata, actionOf, batches, describeAnswer, eventLine } from './protocol.js';
+import { EVENT_PATH, type HecAnswer, type HecMetadata, actionOf, describeAnswer, eventLine } from './protocol.js';
 
 export interface HecOptions {
   readonly metadata: HecMetadata;
@@ -76,7 +77,7 @@ export class HecDestination implements Destination {
       return { slot, text, bytes: Buffer.byteLength(text) + 1 };
     });
     const tally: Tally = { indexed: 0, duplicates: 0, resent: 0, collisions: [], rejected: [] };
-    await Promise.all(batches(lines, this.o.maxEvents, this.o.maxBytes).map((b) => this.deliverBatch(b, unit, tally)));
+    await Promise.all(batches(lines, this.o.maxEvents, this.o.maxBytes, (l) => l.bytes).map((b) => this.deliverBatch(b, unit, tally)));
     return tally;
   }
 

@@ -147,20 +147,3 @@ export function eventLine(e: ProcessedEvent, m: HecMetadata, source: string): st
   return `{${parts.filter((p) => p !== undefined).join(',')}}`;
 }
 
-/** Splits items into requests of at most `maxEvents` items and about `maxBytes` (an item over it goes alone). */
-export function batches<T extends { readonly bytes: number }>(items: readonly T[], maxEvents: number, maxBytes: number): T[][] {
-  const out: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const item of items) {
-    if (current.length > 0 && (current.length >= maxEvents || bytes + item.bytes > maxBytes)) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(item);
-    bytes += item.bytes;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
-}
