@@ -102,3 +102,10 @@ function describe(nodes: readonly ErrorNode[]): string {
   }
   return parts.slice(0, 4).join(' <- ').slice(0, 600) || 'unknown error';
 }
+
+/** A transaction given up for a retriable failure: the unit starts over in a new one. */
+export class Abandoned extends Error {
+  constructor(readonly failure: Failure) {
+    super(failure.reason);
+  }
+}

@@ -12,12 +12,14 @@ import { prepareDeadLetter } from '../../store/prepared.js';
 import { backoffDelay, sleep } from '../../util/backoff.js';
 import { MimelogError } from '../../util/errors.js';
 import type { Destination, DestinationReport } from '../destination.js';
-import { classify, type Failure } from './failure.js';
+import { Abandoned, classify, type Failure } from './failure.js';
 import { type OutRecord, partitionOf, requests, toRecord } from './records.js';
 import { TopicNamer, topicProblem } from './topic.js';
 import { type TransactionHost, type TransactionSettings, UnitTransactions } from './transactions.js';
+import type { ClientOptions, Message, Report } from './messages.js';
 
-export type ClientOptions = Omit<ProducerOptions<string, string, string, string>, 'idempotent' | 'acks' | 'serializers'>;
+export type { ClientOptions, Message, Report } from './messages.js';
+
 
 export interface KafkaSettings {
   readonly client: ClientOptions;
@@ -35,21 +37,12 @@ export interface KafkaSettings {
 /** The client's own retries per call before our back-off takes over (at least 2: fewer means endless for an idempotent producer). */
 const CLIENT_RETRIES = 2;
 
-export type Report = { indexed: number; duplicates: number; resent: number; collisions: never[]; rejected: ReturnType<typeof prepareDeadLetter>[] };
 
-export type Message = { topic: string; partition: number; key: string; value: string; headers: Readonly<Record<string, string>> };
 
 /** How a request's records are sent: by the producer (retried in place) or inside a transaction. */
 export interface Sender {
   readonly inPlace: boolean;
   send(messages: Message[]): Promise<unknown>;
-}
-
-/** A transaction given up for a retriable failure: the unit starts over in a new one. */
-export class Abandoned extends Error {
-  constructor(readonly failure: Failure) {
-    super(failure.reason);
-  }
 }
 
 export class KafkaDestination implements Destination, TransactionHost {

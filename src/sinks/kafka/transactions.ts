@@ -15,8 +15,8 @@ import type { Logger } from '../../log/logger.js';
 import { backoffDelay, sleep } from '../../util/backoff.js';
 import { MimelogError } from '../../util/errors.js';
 import { partitionBounds, readCommitted } from './committed-log.js';
-import { classify } from './failure.js';
-import { Abandoned, type ClientOptions, type Message, type Report } from './kafka-destination.js';
+import { Abandoned, classify } from './failure.js';
+import type { ClientOptions, Message, Report } from './messages.js';
 
 /** Committed units whose ids are remembered: more than a killed run can have had in flight. */
 const REMEMBER_UNITS = 32;

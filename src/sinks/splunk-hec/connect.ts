@@ -12,8 +12,8 @@ import type { Destination, DestinationContext } from '../destination.js';
 import { AckPoller } from './acks.js';
 import { HecClient, HecUnreachable } from './client.js';
 import { HecDestination, hecError } from './destination.js';
-import { ACKNOWLEDGEMENT, type HecConfig } from './index.js';
-import { ACK_PATH, EVENT_PATH, type HecAnswer, HEC_CODES, describeAnswer } from './protocol.js';
+import type { HecConfig } from './keys.js';
+import { ACKNOWLEDGEMENT, ACK_PATH, EVENT_PATH, type HecAnswer, HEC_CODES, describeAnswer } from './protocol.js';
 
 function caText(file: string): string {
   try {

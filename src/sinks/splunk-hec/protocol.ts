@@ -147,3 +147,8 @@ export function eventLine(e: ProcessedEvent, m: HecMetadata, source: string): st
   return `{${parts.filter((p) => p !== undefined).join(',')}}`;
 }
 
+/** What an acknowledgement means, with indexer acknowledgement and without. */
+export const ACKNOWLEDGEMENT = {
+  on: "Splunk's ack endpoint answered true for the request's ackId: the events are indexed (and replicated, where the indexer cluster is set to)",
+  off: 'HTTP 200 from HEC: Splunk received the events and they looked valid; not that they were indexed (ack: false)',
+} as const;
