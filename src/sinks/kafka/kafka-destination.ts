@@ -5,7 +5,7 @@
  * the producer's sequence numbers stay in order and a request sent again after a lost answer is
  * recognised by the broker as a copy (no duplicate within a producer session).
  */
-import { ProduceAcks, Producer, type ProducerOptions, stringSerializers } from '@platformatic/kafka';
+import { ProduceAcks, Producer, stringSerializers } from '@platformatic/kafka';
 import type { Logger } from '../../log/logger.js';
 import type { Unit } from '../../core/unit.js';
 import { prepareDeadLetter } from '../../store/prepared.js';
