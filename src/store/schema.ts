@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { compactEvents } from './compact-events.js';
+import { crossIdsMigration } from './cross-version.js';
 
 export type Migration = string | ((db: Database.Database) => void);
 
@@ -171,4 +172,7 @@ export const MIGRATIONS: readonly Migration[] = [
   `
   ALTER TABLE checkpoints ADD COLUMN untrusted_time_events INTEGER NOT NULL DEFAULT 0;
   `,
+  // 12: one event, one row, whichever API served it (store/cross-version.ts): the copy ids met per
+  // cross-version key, filled here for the events already stored (their ids do not change).
+  crossIdsMigration,
 ];

@@ -10,6 +10,7 @@ import type { Unit } from '../core/unit.js';
 import { type PreparedDeadLetter, type PreparedEvent, type PreparedUnit, prepareUnit } from './prepared.js';
 import type { SourceState } from '../core/sink.js';
 import { MIGRATIONS } from './schema.js';
+import { CrossVersionIndex, type CrossRow } from './cross-version.js';
 import type { LogTypeSource } from '../classify/classify.js';
 import { rebuildDocument, storedId } from './documents.js';
 import { EventReader, EventWriter, STORED_COLUMNS, type StoredRow } from './event-rows.js';
@@ -39,6 +40,10 @@ export interface Delivery {
   readonly collisions: readonly CollisionRow[];
   /** Documents the engine refused (mapping or validation errors), with its reason. */
   readonly rejected: readonly PreparedDeadLetter[];
+  /** Cross-version rows of the unit's events (decided before delivery), recorded with its checkpoint. */
+  readonly crossRows?: readonly CrossRow[];
+  /** Events not sent because they are copies of events already delivered (cross-version.ts). */
+  readonly copies?: number;
 }
 
 /**
@@ -102,6 +107,8 @@ export class Store {
   private readonly insertCollision: Database.Statement;
   /** Source state, dead letters and counters, in the same file and transactions as the events. */
   readonly registry: SourceRegistry;
+  /** Copies of one event from API 1.0 and 2.0 (cross-version.ts). */
+  readonly crossVersion: CrossVersionIndex;
   private readonly writeUnitTx: (unit: PreparedUnit, state: SourceState | undefined) => SinkCounts;
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
@@ -133,6 +140,7 @@ export class Store {
     this.insertCollision = this.db.prepare(`INSERT INTO collisions (id, stored_hash, new_hash, stored_doc, new_doc, new_original, source, position, seen_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.registry = new SourceRegistry(this.db);
+    this.crossVersion = new CrossVersionIndex(this.db);
     const writeTx = this.db.transaction((unit: PreparedUnit, state: SourceState | undefined) => this.writeUnitNow(unit, state));
     this.writeUnitTx = (unit, state) => this.rollingBack(() => writeTx.immediate(unit, state));
   }
@@ -179,7 +187,8 @@ export class Store {
       for (const c of delivery.collisions) {
         this.insertCollision.run(c.id, c.storedHash, c.newHash, c.storedDoc, c.newDoc, c.newOriginal, unit.source, c.position, now);
       }
-      const counts: SinkCounts = { stored: delivery.indexed, duplicates: delivery.duplicates, collisions: delivery.collisions.length, deadLetters: 0 };
+      for (const row of delivery.crossRows ?? []) this.crossVersion.record(row);
+      const counts: SinkCounts = { stored: delivery.indexed, duplicates: delivery.duplicates + (delivery.copies ?? 0), collisions: delivery.collisions.length, deadLetters: 0 };
       this.registry.bump('indexed', delivery.indexed);
       for (const name of ['duplicates', 'collisions'] as const) this.registry.bump(name, counts[name]);
       this.registry.noteDrift(unit.drift, now);
@@ -195,7 +204,12 @@ export class Store {
     for (const e of unit.events) {
       const earlier = fresh.get(e.id);
       if (earlier) this.compareWithEarlier(earlier, e, counts, now);
-      else if (this.compareWithStored(e, counts, now)) fresh.set(e.id, e);
+      else if (this.compareWithStored(e, counts, now)) {
+        const cross = this.crossVersion.decide(e);
+        if (cross.row) this.crossVersion.record(cross.row);
+        if (cross.copy) counts.duplicates++;
+        else fresh.set(e.id, e);
+      }
     }
     this.events.insert([...fresh.values()]);
     counts.stored = fresh.size;

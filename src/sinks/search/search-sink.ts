@@ -15,6 +15,7 @@ import { type ProcessedEvent, type Unit, documentJson } from '../../core/unit.js
 import { backoffDelay, sleep } from '../../util/backoff.js';
 import { docWithoutOriginal, prepareDeadLetter, prepareUnit } from '../../store/prepared.js';
 import type { CollisionRow, Delivery, Store } from '../../store/store.js';
+import { PendingCrossRows, withoutCopies } from '../../store/cross-version.js';
 import type { SourceState, Sink } from '../../core/sink.js';
 import { type BulkDoc, type StoredSource, bulkBody, bulkItems, chunk, itemOutcome, mgetSources } from './bulk.js';
 import { type EngineInfo, type SearchClient } from './client.js';
@@ -69,6 +70,8 @@ export class SearchSink implements Sink {
   private readonly permits: Permits;
   /** The last unit's commit: the next unit commits after it, so checkpoints move in order. */
   private committed: Promise<unknown> = Promise.resolve();
+  /** Cross-version rows of units sent but not committed yet (store/cross-version.ts). */
+  private readonly pendingCross = new PendingCrossRows();
 
   private constructor(
     private readonly client: SearchClient,
@@ -94,8 +97,10 @@ export class SearchSink implements Sink {
 
   write(unit: Unit, state?: SourceState): Promise<SinkCounts> {
     const bookkeeping = prepareUnit(unit, { events: false });
-    const delivered = this.deliver(unit);
-    const commit = Promise.all([this.committed, delivered]).then(([, delivery]) => this.store.recordDelivery(bookkeeping, delivery, state));
+    const cross = withoutCopies(this.store.crossVersion, this.pendingCross, unit);
+    const delivered = this.deliver(cross.unit).then((d) => ({ ...d, crossRows: cross.rows, copies: cross.copies }));
+    const commit = Promise.all([this.committed, delivered]).then(([, delivery]) => this.store.recordDelivery(bookkeeping, delivery, state))
+      .finally(() => cross.rows.forEach((r) => this.pendingCross.remove(r)));
     this.committed = commit;
     return commit;
   }

@@ -1,0 +1,162 @@
+/**
+ * One event, stored once, whichever API served it (issue 27; fingerprint/cross-version.ts).
+ *
+ * `cross_ids` holds one row per copy id met: the id of each stored event, and the id of each copy
+ * from the other API recognised as the same event (never stored, counted as a duplicate). A copy
+ * whose id has no row yet is decided by count, under its cross-version key: with `same` copies
+ * from its own API and `other` from the other API already met, the key stands for max(same, other)
+ * distinct events; the new copy is one more of them (stored) unless its API is behind
+ * (same < other: it is a copy of an event already stored). Then its row is recorded, so reading
+ * it again is a duplicate by id. Two lines of one API never pair with each other, so distinct
+ * events never merge; and whatever the order (API 1.0 first or API 2.0 first, batch and stream
+ * in any mix) the key ends with max(copies per API) events.
+ */
+import type Database from 'better-sqlite3';
+import { decodeJsonLine, decodeKeyValueLine } from '../decode/decode-record.js';
+import { crossIdentity } from '../fingerprint/cross-version.js';
+import type { Unit } from '../core/unit.js';
+import { hashDigest, idText, storedId } from './documents.js';
+import { type StoredRecord, unpackRecords } from './record-blocks.js';
+
+export interface CrossCandidate {
+  readonly id: string;
+  readonly digest: bigint;
+  readonly cross?: { readonly api: 'v1' | 'v2'; readonly key: string };
+}
+
+export interface CrossRow {
+  readonly id: string;
+  readonly key: string;
+  readonly api: 1 | 2;
+  readonly digest: bigint;
+}
+
+export interface CrossDecision {
+  /** A copy of an event already stored (from the other API, or this id read again). */
+  readonly copy: boolean;
+  /** The row to record for it (none when its id has one already). */
+  readonly row?: CrossRow;
+}
+
+/** Rows decided but not committed yet (a remote sink decides a unit before the previous one committed). */
+export class PendingCrossRows {
+  private readonly byId = new Map<string, bigint>();
+  private readonly byKey = new Map<string, [number, number]>();
+
+  add(row: CrossRow): void {
+    this.byId.set(row.id, row.digest);
+    const n = this.byKey.get(row.key) ?? [0, 0];
+    n[row.api - 1]!++;
+    this.byKey.set(row.key, n);
+  }
+
+  remove(row: CrossRow): void {
+    this.byId.delete(row.id);
+    const n = this.byKey.get(row.key);
+    if (!n) return;
+    n[row.api - 1]!--;
+    if (n[0] === 0 && n[1] === 0) this.byKey.delete(row.key);
+  }
+
+  digestOf(id: string): bigint | undefined {
+    return this.byId.get(id);
+  }
+
+  counts(key: string): readonly [number, number] {
+    return this.byKey.get(key) ?? [0, 0];
+  }
+}
+
+const NONE = new PendingCrossRows();
+
+export class CrossVersionIndex {
+  private readonly sameDigest: Database.Statement;
+  private readonly countByApi: Database.Statement;
+  private readonly insert: Database.Statement;
+
+  constructor(db: Database.Database) {
+    this.sameDigest = db.prepare('SELECT digest = ? AS same FROM cross_ids WHERE id = ?');
+    this.countByApi = db.prepare('SELECT coalesce(sum(api = 1), 0) AS v1, coalesce(sum(api = 2), 0) AS v2 FROM cross_ids WHERE key = ?');
+    this.insert = db.prepare('INSERT OR IGNORE INTO cross_ids (id, key, api, digest) VALUES (?, ?, ?, ?)');
+  }
+
+  /** For an event whose id is not stored: a copy of a stored event, or a new one (with the row to record). */
+  decide(e: CrossCandidate, pending: PendingCrossRows = NONE): CrossDecision {
+    if (!e.cross) return { copy: false };
+    const pendingDigest = pending.digestOf(e.id);
+    if (pendingDigest !== undefined) return { copy: pendingDigest === e.digest };
+    const known = this.sameDigest.get(e.digest, storedId(e.id)) as { same: number } | undefined;
+    // An id met before with other content: a new event, kept (never dropped as a copy).
+    if (known !== undefined) return { copy: known.same === 1 };
+    const stored = this.countByApi.get(Buffer.from(e.cross.key, 'hex')) as { v1: number; v2: number };
+    const waiting = pending.counts(e.cross.key);
+    const counts = [stored.v1 + waiting[0], stored.v2 + waiting[1]];
+    const api = e.cross.api === 'v1' ? 1 : 2;
+    const row: CrossRow = { id: e.id, key: e.cross.key, api, digest: e.digest };
+    return { copy: counts[api - 1]! < counts[2 - api]!, row };
+  }
+
+  record(row: CrossRow): void {
+    this.insert.run(storedId(row.id), Buffer.from(row.key, 'hex'), row.api, row.digest);
+  }
+}
+
+/** Schema: the rows above. Stores from before it get them in the migration (see crossIdsMigration). */
+export const CROSS_IDS_TABLE = `
+  CREATE TABLE cross_ids (
+    id BLOB PRIMARY KEY,               -- event.id of a copy: a stored event's own, or a copy recognised as its duplicate
+    key BLOB NOT NULL,                 -- cross-version key (16 bytes; fingerprint/cross-version.ts)
+    api INTEGER NOT NULL,              -- 1: API 1.0 shape, 2: API 2.0 shape
+    digest INTEGER NOT NULL            -- first 64 bits of the copy's event.hash
+  ) WITHOUT ROWID;
+  CREATE INDEX cross_ids_key ON cross_ids(key, api);
+`;
+
+/**
+ * Migration: the table, and a row for every event already stored, from its record (the ids of
+ * stored events do not change; an upgraded store pairs its API 1.0 events with API 2.0 copies read
+ * after the upgrade). A block that no longer reads is skipped: its events get no row, so a copy
+ * from the other API is stored again (a duplicate, never a loss).
+ */
+export function crossIdsMigration(db: Database.Database): void {
+  db.exec(CROSS_IDS_TABLE);
+  const rows = db.prepare(`SELECT e.id, e.digest, e.block, e.slot, n.name AS logType FROM events e JOIN names n ON n.code = e.type ORDER BY e.block, e.slot`).safeIntegers(true);
+  const blockOf = db.prepare('SELECT records FROM record_blocks WHERE rowid = ?').pluck();
+  const index = new CrossVersionIndex(db);
+  let block: { id: bigint; records: StoredRecord[] | undefined } | undefined;
+  for (const r of rows.iterate() as IterableIterator<{ id: Buffer; digest: bigint; block: bigint; slot: bigint; logType: string }>) {
+    if (block?.id !== r.block) {
+      let records: StoredRecord[] | undefined;
+      try {
+        records = unpackRecords(blockOf.get(r.block) as Buffer, Number(r.block));
+      } catch {
+        records = undefined;
+      }
+      block = { id: r.block, records };
+    }
+    const record = block.records?.[Number(r.slot)];
+    const decoded = record && (record.format === 'json' ? decodeJsonLine(record.raw, NO_LIMIT, NO_LIMIT) : decodeKeyValueLine(record.raw, NO_LIMIT));
+    const cross = decoded?.ok ? crossIdentity(decoded.record, r.logType) : undefined;
+    if (cross) index.record({ id: idText(r.id), key: cross.key, api: cross.api === 'v1' ? 1 : 2, digest: BigInt.asIntN(64, r.digest) });
+  }
+}
+const NO_LIMIT = Number.MAX_SAFE_INTEGER;
+
+/**
+ * A remote sink's unit without the copies of events already delivered: it decides each event
+ * before sending (rows of earlier units not committed yet are in `pending`), sends only the rest,
+ * and records `rows` with the unit's checkpoint (Store.recordDelivery), then lets them go from
+ * `pending`.
+ */
+export function withoutCopies(index: CrossVersionIndex, pending: PendingCrossRows, unit: Unit): { unit: Unit; rows: CrossRow[]; copies: number } {
+  const rows: CrossRow[] = [];
+  const events = unit.events.filter((e) => {
+    const decision = index.decide({ id: e.id, digest: hashDigest(e.hash), cross: e.cross }, pending);
+    if (decision.row) {
+      rows.push(decision.row);
+      pending.add(decision.row);
+    }
+    return !decision.copy;
+  });
+  return { unit: { ...unit, events }, rows, copies: unit.events.length - events.length };
+}
