@@ -104,3 +104,19 @@ export const CROSS_VERSION_FIELDS: Readonly<Record<string, readonly CrossVersion
   'url-protect': [MSGID, SUBJECT, SENDER, RECIPIENTS, field('url', 'url'), field('action', 'action'), field('urlCategory', 'urlCategory')],
   'attachment-protect': [...FILE, field('fileExt', 'fileExtension')],
 };
+
+/** API 1.0 keys that the API 2.0 lines of a type do not carry [seen in public API 2.0 samples]. */
+export const V1_ONLY_KEYS: Readonly<Record<string, readonly string[]>> = {
+  delivery: ['ReceiptAck', 'Snt'],
+  jrnl: ['RcptActType', 'RcptHdrType'],
+};
+
+/** API 2.0 keys written as `null` when the event has no value (API 1.0 leaves the key out) [seen]. */
+export const V2_NULL_WHEN_ABSENT: Readonly<Record<string, readonly string[]>> = {
+  receipt: ['receiptErrors', 'rejectionCode', 'rejectionInfo', 'rejectionType', 'senderHeader', 'spamDetectionLevel', 'spamInfo', 'spamProcessingDetail', 'spamScore', 'virusFound', 'tlsCipher', 'tlsVersion'],
+  process: ['attachments', 'holdReason'],
+  delivery: ['deliveryErrors', 'rejectionCode', 'rejectionInfo', 'rejectionType', 'tlsCipher', 'tlsVersion'],
+};
+
+/** The API 1.0 key whose value API 2.0 repeats as `subtype` (`subType` in the stream); `null` for the other types [seen]. */
+export const V2_SUBTYPE_FROM: Readonly<Record<string, string>> = { receipt: 'Act', process: 'Act', delivery: 'Delivered' };
