@@ -103,13 +103,13 @@ export class CrossVersionIndex {
 
 /** Schema: the rows above. Stores from before it get them in the migration (see crossIdsMigration). */
 export const CROSS_IDS_TABLE = `
-  CREATE TABLE cross_ids (
+  CREATE TABLE IF NOT EXISTS cross_ids (
     id BLOB PRIMARY KEY,               -- event.id of a copy: a stored event's own, or a copy recognised as its duplicate
     key BLOB NOT NULL,                 -- cross-version key (16 bytes; fingerprint/cross-version.ts)
     api INTEGER NOT NULL,              -- 1: API 1.0 shape, 2: API 2.0 shape
     digest INTEGER NOT NULL            -- first 64 bits of the copy's event.hash
   ) WITHOUT ROWID;
-  CREATE INDEX cross_ids_key ON cross_ids(key, api);
+  CREATE INDEX IF NOT EXISTS cross_ids_key ON cross_ids(key, api);
 `;
 
 /**
@@ -120,24 +120,31 @@ export const CROSS_IDS_TABLE = `
  */
 export function crossIdsMigration(db: Database.Database): void {
   db.exec(CROSS_IDS_TABLE);
-  const rows = db.prepare(`SELECT e.id, e.digest, e.block, e.slot, n.name AS logType FROM events e JOIN names n ON n.code = e.type ORDER BY e.block, e.slot`).safeIntegers(true);
+  // In slices by rowid (a statement being iterated keeps the connection busy for the inserts).
+  const slice = db.prepare(`SELECT e.rowid, e.id, e.digest, e.block, e.slot, n.name AS logType FROM events e JOIN names n ON n.code = e.type
+    WHERE e.rowid > ? ORDER BY e.rowid LIMIT 5000`).safeIntegers(true);
   const blockOf = db.prepare('SELECT records FROM record_blocks WHERE rowid = ?').pluck();
   const index = new CrossVersionIndex(db);
   let block: { id: bigint; records: StoredRecord[] | undefined } | undefined;
-  for (const r of rows.iterate() as IterableIterator<{ id: Buffer; digest: bigint; block: bigint; slot: bigint; logType: string }>) {
-    if (block?.id !== r.block) {
-      let records: StoredRecord[] | undefined;
-      try {
-        records = unpackRecords(blockOf.get(r.block) as Buffer, Number(r.block));
-      } catch {
-        records = undefined;
+  for (let after = 0n; ; ) {
+    const rows = slice.all(after) as { rowid: bigint; id: Buffer; digest: bigint; block: bigint; slot: bigint; logType: string }[];
+    if (rows.length === 0) break;
+    after = rows.at(-1)!.rowid;
+    for (const r of rows) {
+      if (block?.id !== r.block) {
+        let records: StoredRecord[] | undefined;
+        try {
+          records = unpackRecords(blockOf.get(r.block) as Buffer, Number(r.block));
+        } catch {
+          records = undefined;
+        }
+        block = { id: r.block, records };
       }
-      block = { id: r.block, records };
+      const record = block.records?.[Number(r.slot)];
+      const decoded = record && (record.format === 'json' ? decodeJsonLine(record.raw, NO_LIMIT, NO_LIMIT) : decodeKeyValueLine(record.raw, NO_LIMIT));
+      const cross = decoded?.ok ? crossIdentity(decoded.record, r.logType) : undefined;
+      if (cross) index.record({ id: idText(r.id), key: cross.key, api: cross.api === 'v1' ? 1 : 2, digest: BigInt.asIntN(64, r.digest) });
     }
-    const record = block.records?.[Number(r.slot)];
-    const decoded = record && (record.format === 'json' ? decodeJsonLine(record.raw, NO_LIMIT, NO_LIMIT) : decodeKeyValueLine(record.raw, NO_LIMIT));
-    const cross = decoded?.ok ? crossIdentity(decoded.record, r.logType) : undefined;
-    if (cross) index.record({ id: idText(r.id), key: cross.key, api: cross.api === 'v1' ? 1 : 2, digest: BigInt.asIntN(64, r.digest) });
   }
 }
 const NO_LIMIT = Number.MAX_SAFE_INTEGER;
