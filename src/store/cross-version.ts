@@ -15,12 +15,16 @@ import type Database from 'better-sqlite3';
 import { decodeJsonLine, decodeKeyValueLine } from '../decode/decode-record.js';
 import { crossIdentity } from '../fingerprint/cross-version.js';
 import type { Unit } from '../core/unit.js';
+import { isTrustedTime } from '../core/trusted-time.js';
 import { hashDigest, idText, storedId } from './documents.js';
 import { type StoredRecord, unpackRecords } from './record-blocks.js';
 
 export interface CrossCandidate {
   readonly id: string;
   readonly digest: bigint;
+  readonly logType: string;
+  /** The event's own time (ms): API 1.0's newest and API 2.0's oldest per type say where the hand-over is (sources/handover.ts). */
+  readonly ts: number;
   readonly cross?: { readonly api: 'v1' | 'v2'; readonly key: string };
 }
 
@@ -29,6 +33,8 @@ export interface CrossRow {
   readonly key: string;
   readonly api: 1 | 2;
   readonly digest: bigint;
+  readonly logType: string;
+  readonly ts: number;
 }
 
 export interface CrossDecision {
@@ -73,11 +79,14 @@ export class CrossVersionIndex {
   private readonly sameDigest: Database.Statement;
   private readonly countByApi: Database.Statement;
   private readonly insert: Database.Statement;
+  private readonly widenSpan: Database.Statement;
 
   constructor(db: Database.Database) {
     this.sameDigest = db.prepare('SELECT digest = ? AS same FROM cross_ids WHERE id = ?');
     this.countByApi = db.prepare('SELECT coalesce(sum(api = 1), 0) AS v1, coalesce(sum(api = 2), 0) AS v2 FROM cross_ids WHERE key = ?');
     this.insert = db.prepare('INSERT OR IGNORE INTO cross_ids (id, key, api, digest) VALUES (?, ?, ?, ?)');
+    this.widenSpan = db.prepare(`INSERT INTO cross_spans (api, log_type, oldest_ms, newest_ms) VALUES (?, ?, ?, ?)
+      ON CONFLICT (api, log_type) DO UPDATE SET oldest_ms = min(oldest_ms, excluded.oldest_ms), newest_ms = max(newest_ms, excluded.newest_ms)`);
   }
 
   /** For an event whose id is not stored: a copy of a stored event, or a new one (with the row to record). */
@@ -92,12 +101,14 @@ export class CrossVersionIndex {
     const waiting = pending.counts(e.cross.key);
     const counts = [stored.v1 + waiting[0], stored.v2 + waiting[1]];
     const api = e.cross.api === 'v1' ? 1 : 2;
-    const row: CrossRow = { id: e.id, key: e.cross.key, api, digest: e.digest };
+    const row: CrossRow = { id: e.id, key: e.cross.key, api, digest: e.digest, logType: e.logType, ts: e.ts };
     return { copy: counts[api - 1]! < counts[2 - api]!, row };
   }
 
   record(row: CrossRow): void {
     this.insert.run(storedId(row.id), Buffer.from(row.key, 'hex'), row.api, row.digest);
+    // Only believable times say where an API's data begins and ends (core/trusted-time.ts).
+    if (isTrustedTime(row.ts, Date.now())) this.widenSpan.run(row.api, row.logType, row.ts, row.ts);
   }
 }
 
@@ -110,6 +121,13 @@ export const CROSS_IDS_TABLE = `
     digest INTEGER NOT NULL            -- first 64 bits of the copy's event.hash
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS cross_ids_key ON cross_ids(key, api);
+  CREATE TABLE IF NOT EXISTS cross_spans (
+    api INTEGER NOT NULL,              -- 1 or 2
+    log_type TEXT NOT NULL,
+    oldest_ms INTEGER NOT NULL,        -- the oldest and newest event of the type met through that API (copies included)
+    newest_ms INTEGER NOT NULL,
+    PRIMARY KEY (api, log_type)
+  ) WITHOUT ROWID;
 `;
 
 /**
@@ -121,13 +139,13 @@ export const CROSS_IDS_TABLE = `
 export function crossIdsMigration(db: Database.Database): void {
   db.exec(CROSS_IDS_TABLE);
   // In slices by rowid (a statement being iterated keeps the connection busy for the inserts).
-  const slice = db.prepare(`SELECT e.rowid, e.id, e.digest, e.block, e.slot, n.name AS logType FROM events e JOIN names n ON n.code = e.type
+  const slice = db.prepare(`SELECT e.rowid, e.id, e.digest, e.ts, e.block, e.slot, n.name AS logType FROM events e JOIN names n ON n.code = e.type
     WHERE e.rowid > ? ORDER BY e.rowid LIMIT 5000`).safeIntegers(true);
   const blockOf = db.prepare('SELECT records FROM record_blocks WHERE rowid = ?').pluck();
   const index = new CrossVersionIndex(db);
   let block: { id: bigint; records: StoredRecord[] | undefined } | undefined;
   for (let after = 0n; ; ) {
-    const rows = slice.all(after) as { rowid: bigint; id: Buffer; digest: bigint; block: bigint; slot: bigint; logType: string }[];
+    const rows = slice.all(after) as { rowid: bigint; id: Buffer; digest: bigint; ts: bigint; block: bigint; slot: bigint; logType: string }[];
     if (rows.length === 0) break;
     after = rows.at(-1)!.rowid;
     for (const r of rows) {
@@ -143,7 +161,7 @@ export function crossIdsMigration(db: Database.Database): void {
       const record = block.records?.[Number(r.slot)];
       const decoded = record && (record.format === 'json' ? decodeJsonLine(record.raw, NO_LIMIT, NO_LIMIT) : decodeKeyValueLine(record.raw, NO_LIMIT));
       const cross = decoded?.ok ? crossIdentity(decoded.record, r.logType) : undefined;
-      if (cross) index.record({ id: idText(r.id), key: cross.key, api: cross.api === 'v1' ? 1 : 2, digest: BigInt.asIntN(64, r.digest) });
+      if (cross) index.record({ id: idText(r.id), key: cross.key, api: cross.api === 'v1' ? 1 : 2, digest: BigInt.asIntN(64, r.digest), logType: r.logType, ts: Number(r.ts) });
     }
   }
 }
@@ -158,7 +176,7 @@ const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 export function withoutCopies(index: CrossVersionIndex, pending: PendingCrossRows, unit: Unit): { unit: Unit; rows: CrossRow[]; copies: number } {
   const rows: CrossRow[] = [];
   const events = unit.events.filter((e) => {
-    const decision = index.decide({ id: e.id, digest: hashDigest(e.hash), cross: e.cross }, pending);
+    const decision = index.decide({ id: e.id, digest: hashDigest(e.hash), cross: e.cross, logType: e.classification.logType, ts: e.timeMs }, pending);
     if (decision.row) {
       rows.push(decision.row);
       pending.add(decision.row);
