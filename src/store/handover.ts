@@ -48,6 +48,8 @@ interface Span {
   newest_ms: number;
 }
 
+const wholeSecond = (ms: number) => ms - (((ms % 1000) + 1000) % 1000);
+
 function hasTable(db: Database.Database, name: string): boolean {
   return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined;
 }
@@ -63,7 +65,8 @@ export function handoverStatus(db: Database.Database): Handover {
     const base = { logType: v1.log_type, v1NewestMs: v1.newest_ms, v2OldestMs: after?.oldest_ms, v2NewestMs: after?.newest_ms };
     if (gapped.has(v1.log_type)) return { ...base, state: 'gap' };
     if (!after) return { ...base, state: 'waiting' };
-    if (after.oldest_ms > v1.newest_ms) return { ...base, state: 'gap' };
+    // API 1.0 times are whole seconds, API 2.0's milliseconds: the copy of API 1.0's newest event may be up to 999 ms later.
+    if (after.oldest_ms >= wholeSecond(v1.newest_ms) + 1000) return { ...base, state: 'gap' };
     return { ...base, state: after.newest_ms >= v1.newest_ms ? 'handed-over' : 'waiting' };
   });
   return { startedMs: started, types, complete: started !== undefined && types.length > 0 && types.every((t) => t.state !== 'waiting') };
