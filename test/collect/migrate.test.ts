@@ -9,8 +9,11 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import type { SimulatorOptions } from '../../src/simulator/server.js';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { killWhileDelivering, runCli } from '../support/helpers.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BIN, killWhileDelivering, runCli } from '../support/helpers.js';
 import { type Running, collect, logLines, query, withSimulator } from '../support/simulator.js';
 
 const DAY = 86_400_000;
@@ -173,6 +176,27 @@ ${fast}`, { mode: 0o600 });
       assertExactly(db, want, 'after 20 kill -9');
       const stats = JSON.parse((await runCli(['stats', '--db', db, '--json'])).stdout) as { handover?: { types: unknown[] } };
       assert.ok(stats.handover && stats.handover.types.length > 0, 'stats shows the hand-over');
+      // The service keeps running: its API 1.0 source has stopped by itself, and /readyz says where the hand-over happened.
+      const service = spawn(process.execPath, [BIN, 'run', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+      try {
+        let log = '';
+        const url = await new Promise<string>((resolve, reject) => {
+          service.stderr!.on('data', (d: Buffer) => {
+            log += d;
+            const m = /"msg":"service listening","url":"([^"]+)"/.exec(log);
+            if (m) resolve(m[1]!);
+          });
+          service.once('exit', () => reject(new Error(`service exited: ${log.slice(-1500)}`)));
+        });
+        let ready: { handover?: { complete: boolean } } | undefined;
+        for (let i = 0; i < 100 && !/"source":"acme-v1".*"msg":"source stopped"/.test(log); i++) await sleep(100);
+        ready = (await (await fetch(new URL('/readyz', url))).json()) as typeof ready;
+        assert.equal(ready!.handover?.complete, true, JSON.stringify(ready));
+        assert.match(log, /"msg":"API 1.0 handed over to API 2.0: this source stops"/);
+      } finally {
+        service.kill('SIGTERM');
+        await once(service, 'exit');
+      }
     });
   });
 });
