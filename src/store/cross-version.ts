@@ -33,6 +33,8 @@ export interface CrossRow {
   readonly key: string;
   readonly api: 1 | 2;
   readonly digest: bigint;
+  /** A copy recognised as the duplicate of a stored event (its id is looked up by itself: `cross_copies`). */
+  readonly copy: boolean;
   readonly logType: string;
   readonly ts: number;
 }
@@ -76,15 +78,19 @@ export class PendingCrossRows {
 const NONE = new PendingCrossRows();
 
 export class CrossVersionIndex {
-  private readonly sameDigest: Database.Statement;
+  private readonly copyDigest: Database.Statement;
+  private readonly isOwn: Database.Statement;
   private readonly countByApi: Database.Statement;
-  private readonly insert: Database.Statement;
+  private readonly insertCopy: Database.Statement;
+  private readonly insertMet: Database.Statement;
   private readonly widenSpan: Database.Statement;
 
   constructor(db: Database.Database) {
-    this.sameDigest = db.prepare('SELECT digest = ? AS same FROM cross_ids WHERE id = ?');
+    this.copyDigest = db.prepare('SELECT digest = ? AS same FROM cross_copies WHERE id = ?');
+    this.isOwn = db.prepare('SELECT 1 FROM cross_ids WHERE key = ? AND api = ? AND id = ?');
     this.countByApi = db.prepare('SELECT coalesce(sum(api = 1), 0) AS v1, coalesce(sum(api = 2), 0) AS v2 FROM cross_ids WHERE key = ?');
-    this.insert = db.prepare('INSERT OR IGNORE INTO cross_ids (id, key, api, digest) VALUES (?, ?, ?, ?)');
+    this.insertCopy = db.prepare('INSERT OR IGNORE INTO cross_copies (id, digest) VALUES (?, ?)');
+    this.insertMet = db.prepare('INSERT OR IGNORE INTO cross_ids (key, api, id) VALUES (?, ?, ?)');
     this.widenSpan = db.prepare(`INSERT INTO cross_spans (api, log_type, oldest_ms, newest_ms) VALUES (?, ?, ?, ?)
       ON CONFLICT (api, log_type) DO UPDATE SET oldest_ms = min(oldest_ms, excluded.oldest_ms), newest_ms = max(newest_ms, excluded.newest_ms)`);
   }
@@ -94,19 +100,24 @@ export class CrossVersionIndex {
     if (!e.cross) return { copy: false };
     const pendingDigest = pending.digestOf(e.id);
     if (pendingDigest !== undefined) return { copy: pendingDigest === e.digest };
-    const known = this.sameDigest.get(e.digest, storedId(e.id)) as { same: number } | undefined;
+    const key = Buffer.from(e.cross.key, 'hex');
+    const api = e.cross.api === 'v1' ? 1 : 2;
+    const known = this.copyDigest.get(e.digest, storedId(e.id)) as { same: number } | undefined;
     // An id met before with other content: a new event, kept (never dropped as a copy).
     if (known !== undefined) return { copy: known.same === 1 };
-    const stored = this.countByApi.get(Buffer.from(e.cross.key, 'hex')) as { v1: number; v2: number };
+    // Met before as an event of its own (a remote sink has no events table): delivered already.
+    if (this.isOwn.get(key, api, storedId(e.id)) !== undefined) return { copy: true };
+    const stored = this.countByApi.get(key) as { v1: number; v2: number };
     const waiting = pending.counts(e.cross.key);
     const counts = [stored.v1 + waiting[0], stored.v2 + waiting[1]];
-    const api = e.cross.api === 'v1' ? 1 : 2;
-    const row: CrossRow = { id: e.id, key: e.cross.key, api, digest: e.digest, logType: e.logType, ts: e.ts };
-    return { copy: counts[api - 1]! < counts[2 - api]!, row };
+    const copy = counts[api - 1]! < counts[2 - api]!;
+    return { copy, row: { id: e.id, key: e.cross.key, api, digest: e.digest, copy, logType: e.logType, ts: e.ts } };
   }
 
   record(row: CrossRow): void {
-    this.insert.run(storedId(row.id), Buffer.from(row.key, 'hex'), row.api, row.digest);
+    const id = storedId(row.id);
+    this.insertMet.run(Buffer.from(row.key, 'hex'), row.api, id);
+    if (row.copy) this.insertCopy.run(id, row.digest);
     // Only believable times say where an API's data begins and ends (core/trusted-time.ts).
     if (isTrustedTime(row.ts, Date.now())) this.widenSpan.run(row.api, row.logType, row.ts, row.ts);
   }
@@ -115,12 +126,15 @@ export class CrossVersionIndex {
 /** Schema: the rows above. Stores from before it get them in the migration (see crossIdsMigration). */
 export const CROSS_IDS_TABLE = `
   CREATE TABLE IF NOT EXISTS cross_ids (
-    id BLOB PRIMARY KEY,               -- event.id of a copy: a stored event's own, or a copy recognised as its duplicate
     key BLOB NOT NULL,                 -- cross-version key (16 bytes; fingerprint/cross-version.ts)
     api INTEGER NOT NULL,              -- 1: API 1.0 shape, 2: API 2.0 shape
-    digest INTEGER NOT NULL            -- first 64 bits of the copy's event.hash
+    id BLOB NOT NULL,                  -- event.id of a copy met: a stored event's own, or a copy recognised as its duplicate
+    PRIMARY KEY (key, api, id)
   ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS cross_ids_key ON cross_ids(key, api);
+  CREATE TABLE IF NOT EXISTS cross_copies (
+    id BLOB PRIMARY KEY,               -- event.id of a copy recognised as the duplicate of a stored event (never stored itself)
+    digest INTEGER NOT NULL            -- first 64 bits of its event.hash
+  ) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS cross_spans (
     api INTEGER NOT NULL,              -- 1 or 2
     log_type TEXT NOT NULL,
@@ -161,7 +175,7 @@ export function crossIdsMigration(db: Database.Database): void {
       const record = block.records?.[Number(r.slot)];
       const decoded = record && (record.format === 'json' ? decodeJsonLine(record.raw, NO_LIMIT, NO_LIMIT) : decodeKeyValueLine(record.raw, NO_LIMIT));
       const cross = decoded?.ok ? crossIdentity(decoded.record, r.logType) : undefined;
-      if (cross) index.record({ id: idText(r.id), key: cross.key, api: cross.api === 'v1' ? 1 : 2, digest: BigInt.asIntN(64, r.digest), logType: r.logType, ts: Number(r.ts) });
+      if (cross) index.record({ id: idText(r.id), key: cross.key, api: cross.api === 'v1' ? 1 : 2, digest: BigInt.asIntN(64, r.digest), copy: false, logType: r.logType, ts: Number(r.ts) });
     }
   }
 }

@@ -11,6 +11,8 @@ import type { Unit } from '../../src/core/unit.js';
 import { crossIdentity } from '../../src/fingerprint/cross-version.js';
 import { LOG_TYPES } from '../../src/mimecast/log-types.js';
 import { type GeneratedEvent, type V2Record, takeEvents, toKeyValueLine, toV1JsonFile, toV2Record } from '../../src/simulator/generate.js';
+import { PendingCrossRows, withoutCopies } from '../../src/store/cross-version.js';
+import { prepareUnit } from '../../src/store/prepared.js';
 import { MIGRATIONS } from '../../src/store/schema.js';
 import { Store } from '../../src/store/store.js';
 import { json, kv, processInput, tempDir } from '../support/helpers.js';
@@ -148,7 +150,7 @@ describe('cross-version identity: one event, one stored row, whichever API serve
     old.close();
     // As an older mimelog left it: no cross-version rows, one schema version less.
     const raw = new Database(path);
-    raw.exec('DROP TABLE cross_ids');
+    raw.exec('DROP TABLE cross_ids; DROP TABLE cross_copies; DROP TABLE cross_spans');
     raw.pragma(`user_version = ${MIGRATIONS.length - 1}`);
     raw.close();
     const upgraded = new Store(path);
@@ -158,6 +160,25 @@ describe('cross-version identity: one event, one stored row, whichever API serve
     assert.deepEqual(c, { stored: 2000, duplicates: 4000 });
     assert.equal(eventCount(upgraded), 6000);
     upgraded.close();
+  });
+
+  it('a search engine\'s store decides before sending: copies are not sent, in either order and with units in flight', async () => {
+    const store = newStore();
+    const pending = new PendingCrossRows();
+    const sent = (units: Unit[]) => {
+      // Every unit decided before the previous one is recorded (as a remote sink does), then all recorded in order.
+      const decided = units.map((u) => withoutCopies(store.crossVersion, pending, u));
+      for (const d of decided) {
+        store.recordDelivery(prepareUnit(d.unit, { events: false }), { indexed: d.unit.events.length, duplicates: 0, collisions: [], rejected: [], crossRows: d.rows, copies: d.copies });
+        for (const r of d.rows) pending.remove(r);
+      }
+      return decided.reduce((n, d) => n + d.unit.events.length, 0);
+    };
+    const part = events.slice(0, 3000);
+    assert.equal(sent(await v1Units(part, 'key_value')), part.length);
+    assert.equal(sent([await v2Unit(events.slice(0, 5000), 'batch'), await v2Unit(events.slice(0, 5000), 'stream')]), 2000, 'only the events API 1.0 did not serve');
+    assert.equal(sent([...(await v1Units(part, 'json')), await v2Unit(events.slice(0, 5000), 'batch')]), 0, 'read again: nothing sent');
+    store.close();
   });
 
   it('leaves the records the feeds and unknown types make without a cross-version key (only the SIEM log types pair)', () => {
