@@ -17,7 +17,7 @@ import { V2StreamCollector } from '../sources/mimecast-v2/stream.js';
 import { TokenSource } from '../sources/mimecast-v2/oauth.js';
 import { Store } from '../store/store.js';
 import { handoverJson, handoverStatus, recordHandoverGaps, startHandover, streamStartMs } from '../store/handover.js';
-import type { Sink } from '../core/sink.js';
+import type { Gap, Sink } from '../core/sink.js';
 import { ENV } from '../config/env.js';
 import { addNumberOptions } from './options.js';
 import { defaultOf, setting } from '../config/settings.js';
@@ -391,11 +391,15 @@ function afterHandOver(o: CollectOptions, store: Store, log: Logger, summary: Ru
   // Only a pass read to its end (--once) knows that API 2.0 holds nothing more of a type.
   for (const gap of recordHandoverGaps(store.db, handover, Date.now(), o.once ? read : new Set())) {
     summary.gaps++;
-    log.error('gap recorded: API 2.0 no longer reaches back to the newest API 1.0 event of the type', { log_type: gap.logType, from: new Date(gap.fromMs).toISOString(), to: new Date(gap.toMs).toISOString() });
+    logHandoverGap(log, gap);
   }
   const now = handoverStatus(store.db);
   log.info(now.complete ? 'hand-over complete: API 2.0 covers every log type API 1.0 stored; the API 1.0 source stops' : 'hand-over in progress', { ...handoverJson(now) });
   return summary;
+}
+
+function logHandoverGap(log: Logger, gap: Gap): void {
+  log.error('gap recorded: API 2.0 no longer reaches back to the newest API 1.0 event of the type', { log_type: gap.logType, from: new Date(gap.fromMs).toISOString(), to: new Date(gap.toMs).toISOString() });
 }
 
 /**
@@ -406,6 +410,8 @@ function whenHandedOver(store: Store, everyMs: number, stop: AbortSignal, log: L
   const handed = new AbortController();
   const check = () => {
     const handover = handoverStatus(store.db);
+    // A type whose API 2.0 data begins after API 1.0's end is a gap as soon as it is seen, whichever source sees it first.
+    for (const gap of recordHandoverGaps(store.db, handover, Date.now(), new Set())) logHandoverGap(log, gap);
     if (!handover.complete || handed.signal.aborted) return;
     log.info('API 1.0 handed over to API 2.0: this source stops', { ...handoverJson(handover) });
     handed.abort();
