@@ -3,7 +3,7 @@ import { type SmallFile, UnreadableFile, readSmallFile, readableByOthers } from 
 import { type Command, Option } from 'commander';
 import { Logger, type Level } from '../log/logger.js';
 import { V1_REGIONS, V2_REGIONS } from '../mimecast/endpoints.js';
-import { type ProductName, SIEM_PRODUCTS, listingTypes } from '../mimecast/products.js';
+import { type ProductName, SIEM_PRODUCTS, listingTypes, logTypeForV2 } from '../mimecast/products.js';
 import type { V1Credentials } from '../mimecast/v1-auth.js';
 import { Driver } from '../pipeline/driver.js';
 import type { RunSummary } from '../pipeline/summary.js';
@@ -16,7 +16,8 @@ import { FEEDS, type FeedSpec, feedNamed } from '../mimecast/feeds.js';
 import { V2StreamCollector } from '../sources/mimecast-v2/stream.js';
 import { TokenSource } from '../sources/mimecast-v2/oauth.js';
 import { Store } from '../store/store.js';
-import type { Sink } from '../core/sink.js';
+import { handoverJson, handoverStatus, recordHandoverGaps, startHandover, streamStartMs } from '../store/handover.js';
+import type { Gap, Sink } from '../core/sink.js';
 import { ENV } from '../config/env.js';
 import { addNumberOptions } from './options.js';
 import { defaultOf, setting } from '../config/settings.js';
@@ -94,6 +95,8 @@ export interface CollectOptions extends PipelineOptions, LimitCliOptions {
   firstLookBackDays: number;
   maxPagesPerWindow: number;
   maxServerWait: number;
+  /** v2: take over from the API 1.0 data in this store (sources/handover.ts). */
+  handOver?: boolean;
 }
 
 function checkUrl(url: string, where = '--url'): void {
@@ -170,6 +173,7 @@ export function registerCollect(program: Command): void {
     .addOption(new Option('--format <format>', 'file format to request').choices(['key_value', 'json']).default('key_value'))
     .option('--no-compress', 'ask for plain files instead of zip')
     .option('--once', 'exit when caught up instead of polling', false)
+    .option('--hand-over', 'v2: take over from the API 1.0 data in this store: start where it ends per log type, with an overlap; API 1.0 stops once covered', false)
     .addOption(new Option('--on-invalid-token <policy>', 'restart (from the oldest retained data; duplicates are dropped) or stop').choices(['restart', 'stop']).default('restart'))
     .addOption(new Option('--log-level <level>', 'how much the collector logs').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addHelpText('after', `
@@ -281,7 +285,12 @@ async function startV1(o: CollectOptions, source: Extract<ResolvedSource, { api:
     },
   });
   const state = { token: cp?.cursor ?? undefined, filesDone: cp?.position ?? 0, newestByType: cp?.newestByType ?? {} };
-  await driver.run((publisher) => collector.run(state, publisher, stop));
+  const handedOver = whenHandedOver(deps.store, o.pollInterval * 1000, stop, log);
+  try {
+    if (!handedOver.signal.aborted) await driver.run((publisher) => collector.run(state, publisher, AbortSignal.any([stop, handedOver.signal])));
+  } finally {
+    handedOver.release();
+  }
   return driver.summary;
 }
 
@@ -341,10 +350,11 @@ async function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api:
     const collector = new V2StreamCollector({ ...polling, baseUrl, pageSize: pageSize(o, 'mimecast-v2-stream'), checkpointKey, limits: limitsFrom(o) }, tokens, log);
     const cp = store.registry.checkpoint(checkpointKey);
     const token = cp?.cursor || undefined;
-    log.info('collecting', { api: 'v2', mode: 'stream', url: baseUrl, resume: token ? 'from checkpoint' : 'from the oldest retained data' });
+    const startAt = o.handOver && !token ? handOverStart(store) : undefined;
+    log.info('collecting', { api: 'v2', mode: 'stream', url: baseUrl, resume: token ? 'from checkpoint' : startAt !== undefined ? `hand-over from ${new Date(startAt).toISOString()}` : 'from the oldest retained data' });
     const driver = new Driver(transformer, deps.sink, { kind: 'mimecast-v2-stream', workers });
-    await driver.run((publisher) => collector.run(token, publisher, stop, cp?.newestEventMs ?? undefined));
-    return driver.summary;
+    await driver.run((publisher) => collector.run(token, publisher, stop, cp?.newestEventMs ?? undefined, startAt));
+    return afterHandOver(o, store, log, driver.summary, 'all');
   }
   const collector = new V2BatchCollector(
     {
@@ -360,8 +370,55 @@ async function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api:
     log,
     streamName,
   );
+  if (o.handOver) handOverStart(store); // batch files start at the oldest file kept (7 days): before API 1.0's end whenever it is still reachable
   log.info('collecting', { api: 'v2', mode: 'batch', product: product.title, url: baseUrl, types: types.length, concurrency: o.concurrency });
   const driver = new Driver(transformer, deps.sink, { kind: 'mimecast-v2', workers });
   await driver.run((publisher) => collector.run(publisher, stop));
-  return driver.summary;
+  return afterHandOver(o, store, log, driver.summary, new Set(types.map((t) => logTypeForV2(t) ?? t)));
+}
+
+/** Marks the hand-over started; the stream's start: API 1.0's oldest per-type end less the overlap. */
+function handOverStart(store: Store): number | undefined {
+  startHandover(store.db, Date.now());
+  return streamStartMs(handoverStatus(store.db));
+}
+
+/** After an API 2.0 run of a hand-over: where each type stands, and a gap for each type the horizon no longer reached (never silent). */
+function afterHandOver(o: CollectOptions, store: Store, log: Logger, summary: RunSummary, read: ReadonlySet<string> | 'all'): RunSummary {
+  if (!o.handOver) return summary;
+  const handover = handoverStatus(store.db);
+  // Only a pass read to its end (--once) knows that API 2.0 holds nothing more of a type.
+  for (const gap of recordHandoverGaps(store.db, handover, Date.now(), o.once ? read : new Set())) {
+    summary.gaps++;
+    logHandoverGap(log, gap);
+  }
+  const now = handoverStatus(store.db);
+  log.info(now.complete ? 'hand-over complete: API 2.0 covers every log type API 1.0 stored; the API 1.0 source stops' : 'hand-over in progress', { ...handoverJson(now) });
+  return summary;
+}
+
+function logHandoverGap(log: Logger, gap: Gap): void {
+  log.error('gap recorded: API 2.0 no longer reaches back to the newest API 1.0 event of the type', { log_type: gap.logType, from: new Date(gap.fromMs).toISOString(), to: new Date(gap.toMs).toISOString() });
+}
+
+/**
+ * An API 1.0 source stops once a hand-over to API 2.0 covers every type it stored: the signal is
+ * aborted at once when it already does, else as soon as a check (every poll interval) finds it.
+ */
+function whenHandedOver(store: Store, everyMs: number, stop: AbortSignal, log: Logger): { signal: AbortSignal; release: () => void } {
+  const handed = new AbortController();
+  const check = () => {
+    const handover = handoverStatus(store.db);
+    // A type whose API 2.0 data begins after API 1.0's end is a gap as soon as it is seen, whichever source sees it first.
+    for (const gap of recordHandoverGaps(store.db, handover, Date.now(), new Set())) logHandoverGap(log, gap);
+    if (!handover.complete || handed.signal.aborted) return;
+    log.info('API 1.0 handed over to API 2.0: this source stops', { ...handoverJson(handover) });
+    handed.abort();
+  };
+  check();
+  const timer = setInterval(check, Math.max(1000, everyMs));
+  timer.unref();
+  const release = () => clearInterval(timer);
+  stop.addEventListener('abort', release, { once: true });
+  return { signal: handed.signal, release };
 }

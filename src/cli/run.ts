@@ -64,6 +64,7 @@ function collectOptions(c: ServiceConfig, s: ApiSourceConfig, once: boolean): Co
     compress: s.kind === 'mimecast-v1' ? s.compress : true,
     decodeRetries: s.kind === 'mimecast-v2-stream' || s.kind === 'mimecast-v2-feeds' ? cliDefault('decodeRetries') : s.decode_retries,
     onInvalidToken: s.kind === 'mimecast-v1' ? s.on_invalid_token : 'restart',
+    handOver: (s.kind === 'mimecast-v2-batch' || s.kind === 'mimecast-v2-stream') && s.hand_over,
     pollInterval: s.poll_interval_s, timeout: s.timeout_s, retryBaseMs: s.retry_base_ms, retryMaxMs: s.retry_max_ms,
     maxRetries: s.max_retries, maxResponseBytes: s.max_response_bytes, maxServerWait: s.max_server_wait_s, logLevel: c.log_level,
     ...pipelineOptions(s),

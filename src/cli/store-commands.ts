@@ -158,6 +158,10 @@ export function registerStoreCommands(program: Command): void {
       if (s.gaps.length) {
         out(`\n${table(['GAP: events lost at Mimecast, from (after)', 'to (before)', 'lost', 'type', 'source', 'recorded'], s.gaps.map((g) => [g.from, g.to, `${g.lost_seconds} s`, g.log_type ?? 'all', g.source, g.recorded_at]))}`);
       }
+      if (s.handover) {
+        out(`\nhand-over API 1.0 → API 2.0 (started ${s.handover.started}): ${s.handover.complete ? 'complete, the API 1.0 source stops' : 'in progress'}`);
+        out(table(['type', 'state', 'API 1.0 ends at (hand-over point)', 'API 2.0 from', 'API 2.0 to'], s.handover.types.map((t) => [t.log_type, t.state, t.v1_newest ?? '-', t.v2_oldest ?? '-', t.v2_newest ?? '-'])));
+      }
       if (s.checkpoints.length) {
         out(`\n${table(['source', 'position', 'complete', 'updated'], s.checkpoints.map((c) => [c.source, String(c.position), c.complete ? 'yes' : 'no', c.updated_at]))}`);
       }

@@ -18,6 +18,8 @@ export interface ProcessedEvent {
   /** How `raw` is written (the store keeps only `raw` and rebuilds the document from it). */
   readonly format: RecordFormat;
   readonly position: number;
+  /** Which email event it is across API 1.0 and 2.0 (fingerprint/cross-version.ts); undefined for types without one. */
+  readonly cross?: { readonly api: 'v1' | 'v2'; readonly key: string };
 }
 
 export interface DeadLetter {

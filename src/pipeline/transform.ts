@@ -8,6 +8,7 @@ import { DEFAULT_TABLES, type TypeTables, loadTypesFile } from '../classify/type
 import type { DeadLetter, ProcessedEvent, Unit } from '../core/unit.js';
 import { type DecodedBatch, decodeItem } from '../decode/input.js';
 import type { DecodedRecord } from '../decode/record.js';
+import { crossIdentity } from '../fingerprint/cross-version.js';
 import { type Fingerprint, fingerprint } from '../fingerprint/fingerprint.js';
 import { UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
 import { EcsNormalizer } from '../normalize/ecs.js';
@@ -69,7 +70,7 @@ export class Transformer {
     }
     const fp: Fingerprint = fingerprint(record);
     const doc = this.normalizer.normalize(record, classification, fp);
-    return { id: fp.id, hash: fp.hash, timeMs: record.timeMs, classification, doc, raw: record.raw, format: record.format, position };
+    return { id: fp.id, hash: fp.hash, timeMs: record.timeMs, classification, doc, raw: record.raw, format: record.format, position, cross: crossIdentity(record, classification.logType) };
   }
 
   process(batch: DecodedBatch): Unit {

@@ -72,9 +72,13 @@ const v2Account = {
   credentials: z.strictObject({ client_id: z.string().min(1), client_secret: z.string().min(1) }),
 };
 
+/** Take over from the API 1.0 data in the store (store/handover.ts); the API 1.0 source stops once covered. */
+const handOver = { hand_over: z.boolean().default(false) };
+
 const v2Batch = z.strictObject({
   ...v2Account,
   kind: z.literal('mimecast-v2-batch'),
+  ...handOver,
   /** cg: Cloud Gateway (the SIEM logs); ci: Cloud Integrated (entities, mailflow, urlclick). */
   product: oneOf(['cg', 'ci'], 'product').default('cg'),
   /** Any product's here; the product's own below (a refinement runs only once the rest is valid). */
@@ -86,6 +90,7 @@ const v2Batch = z.strictObject({
 const v2Stream = z.strictObject({
   ...v2Account,
   kind: z.literal('mimecast-v2-stream'),
+  ...handOver,
   ...numberKeys(['pageSize'], 'mimecast-v2-stream'),
   ...polling('mimecast-v2-stream'),
 });

@@ -5,6 +5,7 @@
  * `failing` meanwhile; the others go on. An HTTP listener serves /healthz, /readyz and /metrics.
  */
 import { entryName } from '../sinks/registry.js';
+import { withHandover } from '../store/handover.js';
 import { Hono } from 'hono';
 import type { Sink } from '../core/sink.js';
 import type { Logger } from '../log/logger.js';
@@ -80,7 +81,7 @@ export async function startService(
   app.get('/readyz', (c) => {
     const sources = health();
     const state = worst(sources.map((s) => s.state));
-    return c.json({ status: state, sources }, state === 'failing' ? 503 : 200);
+    return c.json({ status: state, sources, ...withHandover(store.db) }, state === 'failing' ? 503 : 200);
   });
   app.get('/metrics', async (c) => c.body(await metrics.text(), 200, { 'content-type': metrics.registry.contentType }));
   let listening;

@@ -5,7 +5,8 @@
  * benchmarks and the tests. Events are distinct by construction (no two share all fields).
  */
 import { BOOLEAN_FIELDS, NUMBER_FIELDS } from '../mimecast/ecs-fields.js';
-import { v2KeyFor } from '../mimecast/v2-fields.js';
+import { createHash } from 'node:crypto';
+import { V1_ONLY_KEYS, V2_NULL_WHEN_ABSENT, V2_SUBTYPE_FROM, v2KeyFor } from '../mimecast/v2-fields.js';
 import { LOG_TYPES } from '../mimecast/log-types.js';
 
 export interface GeneratedEvent {
@@ -15,6 +16,10 @@ export interface GeneratedEvent {
   readonly fields: readonly (readonly [string, string])[];
   /** The time served instead of `timeMs` by an event whose time lies (see `misdated`). */
   readonly servedTimeMs?: number;
+  /** The event's time to the millisecond, as API 2.0 serves it (API 1.0 cuts it to the second: `timeMs`). */
+  readonly preciseMs?: number;
+  /** When Mimecast received the email the event belongs to (whole seconds): API 2.0's aggregateId suffix. */
+  readonly emailSecond?: number;
 }
 
 /** Small, fast, seeded PRNG (mulberry32). */
@@ -139,9 +144,9 @@ export function misdated(e: GeneratedEvent, servedTimeMs: number): GeneratedEven
   return { ...e, servedTimeMs, fields: e.fields.map(([k, v]) => [k, k === 'datetime' ? datetime(servedTimeMs) : v] as const) };
 }
 
-function ev(logType: string, ms: number, fields: [string, string][]): GeneratedEvent {
+function ev(logType: string, ms: number, fields: [string, string][], emailMs: number = ms): GeneratedEvent {
   const timeMs = ms - (ms % 1000); // API 1.0 times have 1 s resolution
-  return { logType, timeMs, fields: [['datetime', datetime(timeMs)], ['acc', 'C0A0'], ...fields] };
+  return { logType, timeMs, preciseMs: ms, emailSecond: Math.floor(emailMs / 1000), fields: [['datetime', datetime(timeMs)], ['acc', 'C0A0'], ...fields] };
 }
 
 function* emailEvents(rng: Rng, e: Email): Generator<GeneratedEvent> {
@@ -151,14 +156,14 @@ function* emailEvents(rng: Rng, e: Email): Generator<GeneratedEvent> {
       ['headerFrom', e.headerFrom], ['Sender', e.sender], ['Rcpt', rcpt]];
     if (rejected) {
       yield ev('receipt', e.t, [...base, ['Act', 'Rej'], ['RejType', 'Invalid Recipient Address'], ['Error', 'Failed Known address verification'],
-        ['RejCode', '550'], ['RejInfo', 'Invalid Recipient'], ['TlsVer', rng.pick(TLS)], ['Cphr', rng.pick(CIPHERS)]]);
+        ['RejCode', '550'], ['RejInfo', 'Invalid Recipient'], ['TlsVer', rng.pick(TLS)], ['Cphr', rng.pick(CIPHERS)]], e.t);
       continue;
     }
     const score = rng.int(0, 12);
     yield ev('receipt', e.t, [...base, ['SpamLimit', String(rng.pick([0, 10, 28]))], ['SpamInfo', '[]'], ['Act', 'Acc'],
       ['TlsVer', rng.pick(TLS)], ['Cphr', rng.pick(CIPHERS)],
       ['SpamProcessingDetail', JSON.stringify({ spf: { info: rng.pick(['SPF_PASS', 'SPF_FAIL']), allow: true }, dkim: { info: 'DKIM_UNKNOWN', allow: true } })],
-      ['SpamScore', String(score)]]);
+      ['SpamScore', String(score)]], e.t);
   }
   if (rejected) return;
   const held = rng.chance(0.07);
@@ -171,9 +176,9 @@ function* emailEvents(rng: Rng, e: Email): Generator<GeneratedEvent> {
       ['IPThreadDict', 'false'], ['IPSimilarDomain', 'false']] as [string, string][]) : []),
   ];
   const tp = e.t + rng.int(0, 1500);
-  yield ev('process', tp, processFields(att.map((a) => a[0]), att.length, attSize));
+  yield ev('process', tp, processFields(att.map((a) => a[0]), att.length, attSize), e.t);
   // Mimecast's documented example: a second process line, same second, differing only in attachments.
-  if (att.length > 0 && rng.chance(0.5)) yield ev('process', tp, processFields([], 0, 0));
+  if (att.length > 0 && rng.chance(0.5)) yield ev('process', tp, processFields([], 0, 0), e.t);
   if (held) return;
   for (const rcpt of e.recipients) {
     const attempts = rng.chance(0.1) ? rng.int(2, 3) : 1;
@@ -186,10 +191,10 @@ function* emailEvents(rng: Rng, e: Email): Generator<GeneratedEvent> {
         ['MsgId', e.msgId], ['Subject', e.subject], ['Latency', String(rng.int(200, 60_000))], ['Sender', e.sender], ['Rcpt', rcpt],
         ['AttSize', String(attSize)], ['Attempt', String(attempt)], ['TlsVer', rng.pick(TLS)], ['Cphr', rng.pick(CIPHERS)],
         ['Snt', String(ok ? e.size : 0)], ['UseTls', rng.chance(0.9) ? 'Yes' : 'No'], ['Route', 'Mimecast Exchange Route'],
-        ...(ok ? [] : ([['Err', 'Connection timed out'], ['RejType', 'Recipient server unavailable or busy']] as [string, string][]))]);
+        ...(ok ? [] : ([['Err', 'Connection timed out'], ['RejType', 'Recipient server unavailable or busy']] as [string, string][]))], e.t);
     }
     if (e.dir === 'Internal' && rng.chance(0.5)) {
-      yield ev('jrnl', e.t + 2000, [['aCode', e.aCode], ['Sender', e.sender], ['Rcpt', rcpt], ['Dir', e.dir], ['RcptActType', 'Jnl'], ['RcptHdrType', 'Unknown']]);
+      yield ev('jrnl', e.t + 2000, [['aCode', e.aCode], ['Sender', e.sender], ['Rcpt', rcpt], ['Dir', e.dir], ['RcptActType', 'Jnl'], ['RcptHdrType', 'Unknown']], e.t);
     }
   }
 }
@@ -207,7 +212,7 @@ function avEvent(rng: Rng, e: Email, logType: 'avlog' | 'attachment-protect'): G
 
 function spamEvent(rng: Rng, e: Email): GeneratedEvent {
   return ev('spam', e.t + 500, [['aCode', e.aCode], ['Sender', e.sender], ['headerFrom', e.headerFrom], ['SourceIP', e.ip],
-    ['Recipient', e.recipients[0]!], ['SenderDomain', e.sender.split('@')[1]!], ['Subject', e.subject], ['MsgId', e.msgId], ['Route', e.dir]]);
+    ['Recipient', e.recipients[0]!], ['SenderDomain', e.sender.split('@')[1]!], ['Subject', e.subject], ['MsgId', e.msgId], ['Route', e.dir]], e.t);
 }
 
 function urlEvent(rng: Rng, e: Email): GeneratedEvent {
@@ -215,13 +220,13 @@ function urlEvent(rng: Rng, e: Email): GeneratedEvent {
     ['url', `https://${rng.token(8, 'abcdefghijklmnopqrstuvwxyz')}.${rng.pick(DOMAINS)}/login?id=${rng.int(1, 1e6)}`],
     ['urlCategory', rng.pick(['Blocked', 'Phishing & Fraud', 'Allowed'])], ['route', e.dir.toLowerCase()], ['sourceIp', e.ip],
     ['sender', e.sender], ['senderDomain', e.sender.split('@')[1]!], ['recipient', e.recipients[0]!], ['action', rng.pick(['block', 'allow', 'warn'])],
-    ['subject', e.subject], ['msgid', e.msgId], ['credentialTheft', String(rng.chance(0.1))]]);
+    ['subject', e.subject], ['msgid', e.msgId], ['credentialTheft', String(rng.chance(0.1))]], e.t);
 }
 
 function iepEvent(rng: Rng, e: Email): GeneratedEvent {
   return ev('internal-email-protect', e.t + 700, [['aCode', e.aCode], ['Sender', e.sender], ['Recipient', e.recipients[0]!], ['Route', 'Internal'],
     ['URL', `https://${rng.pick(DOMAINS)}/p/${rng.token(10)}`], ['UrlCategory', rng.pick(['Phishing & Fraud', 'Malware'])],
-    ['ScanResultInfo', 'Blocked URL Category'], ['MsgId', e.msgId], ['Subject', e.subject]]);
+    ['ScanResultInfo', 'Blocked URL Category'], ['MsgId', e.msgId], ['Subject', e.subject]], e.t);
 }
 
 function impersonationEvent(rng: Rng, e: Email): GeneratedEvent {
@@ -230,7 +235,7 @@ function impersonationEvent(rng: Rng, e: Email): GeneratedEvent {
     ['Route', 'Inbound'], ['Action', rng.pick(['Hold', 'None', 'Tag'])], ['Definition', 'Default Impersonation Definition'], ['Hits', String(rng.int(1, 4))],
     ['CustomName', flag()], ['CustomThreatDictionary', flag()], ['InternalName', flag()], ['NewDomain', flag()], ['ReplyMismatch', flag()],
     ['SimilarCustomExternalDomain', flag()], ['SimilarInternalDomain', flag()], ['SimilarMimecastExternalDomain', flag()],
-    ['TaggedExternal', flag()], ['TaggedMalicious', flag()], ['ThreatDictionary', flag()], ['MsgId', e.msgId], ['Subject', e.subject]]);
+    ['TaggedExternal', flag()], ['TaggedMalicious', flag()], ['ThreatDictionary', flag()], ['MsgId', e.msgId], ['Subject', e.subject]], e.t);
 }
 
 export type CampaignOutcome = 'rejected' | 'held' | 'delivered';
@@ -274,21 +279,21 @@ export function generateCampaign(options: GenerateOptions & { readonly recipient
     recipients.push({ address: rcpt, acode, outcome, clicked });
     const base: [string, string][] = [['aCode', acode], ['IP', ip0], ['Dir', 'Inbound'], ['MsgId', msgId], ['Subject', subject], ['headerFrom', sender], ['Sender', sender], ['Rcpt', rcpt]];
     if (outcome === 'rejected') {
-      events.push(ev('receipt', t, [...base, ['Act', 'Rej'], ['RejType', 'Message Bounced'], ['Error', 'Spam signature'], ['RejCode', '554'], ['RejInfo', 'Spam'], ['TlsVer', 'TLSv1.2'], ['Cphr', cipher]]));
+      events.push(ev('receipt', t, [...base, ['Act', 'Rej'], ['RejType', 'Message Bounced'], ['Error', 'Spam signature'], ['RejCode', '554'], ['RejInfo', 'Spam'], ['TlsVer', 'TLSv1.2'], ['Cphr', cipher]], t));
       continue;
     }
-    events.push(ev('receipt', t, [...base, ['SpamLimit', '28'], ['SpamInfo', '[]'], ['Act', 'Acc'], ['TlsVer', 'TLSv1.2'], ['Cphr', cipher], ['SpamScore', String(rng.int(5, 20))]]));
+    events.push(ev('receipt', t, [...base, ['SpamLimit', '28'], ['SpamInfo', '[]'], ['Act', 'Acc'], ['TlsVer', 'TLSv1.2'], ['Cphr', cipher], ['SpamScore', String(rng.int(5, 20))]], t));
     events.push(ev('process', t + 500, [['aCode', acode], ['AttSize', '48211'], ['Act', outcome === 'held' ? 'Hld' : 'Acc'], ['AttCnt', '1'], ['AttNames', `"${name}"`],
-      ['MsgSize', '61234'], ['MsgId', msgId], ...(outcome === 'held' ? ([['Hld', 'Spm']] as [string, string][]) : [])]));
+      ['MsgSize', '61234'], ['MsgId', msgId], ...(outcome === 'held' ? ([['Hld', 'Spm']] as [string, string][]) : [])], t));
     events.push(ev('attachment-protect', t + 700, [['Sender', sender], ['SenderDomain', 'invoice-payments-secure.biz'], ['Recipient', rcpt], ['IP', ip0], ['Route', 'Inbound'],
-      ['fileName', name], ['fileExt', ext], ['fileMime', mime], ['md5', sha256.slice(0, 32)], ['sha1', sha256.slice(0, 40)], ['sha256', sha256], ['Size', '48211']]));
+      ['fileName', name], ['fileExt', ext], ['fileMime', mime], ['md5', sha256.slice(0, 32)], ['sha1', sha256.slice(0, 40)], ['sha256', sha256], ['Size', '48211']], t));
     if (outcome === 'held') continue;
     events.push(ev('delivery', t + 1500, [['aCode', acode], ['Delivered', 'true'], ['IP', ip(rng)], ['AttCnt', '1'], ['Dir', 'Inbound'],
       ['ReceiptAck', `250 2.6.0 ${msgId} Queued mail for delivery`], ['MsgId', msgId], ['Subject', subject], ['Latency', String(rng.int(200, 5000))],
-      ['Sender', sender], ['Rcpt', rcpt], ['AttSize', '48211'], ['Attempt', '1'], ['TlsVer', 'TLSv1.2'], ['Cphr', cipher], ['Snt', '61234'], ['UseTls', 'Yes'], ['Route', 'Mimecast Exchange Route']]));
+      ['Sender', sender], ['Rcpt', rcpt], ['AttSize', '48211'], ['Attempt', '1'], ['TlsVer', 'TLSv1.2'], ['Cphr', cipher], ['Snt', '61234'], ['UseTls', 'Yes'], ['Route', 'Mimecast Exchange Route']], t));
     if (clicked) {
       events.push(ev('url-protect', t + rng.int(60_000, 600_000), [['reason', 'malicious'], ['url', url], ['urlCategory', 'Phishing & Fraud'], ['route', 'inbound'],
-        ['sourceIp', ip0], ['sender', sender], ['senderDomain', 'invoice-payments-secure.biz'], ['recipient', rcpt], ['action', 'block'], ['subject', subject], ['msgid', msgId], ['credentialTheft', 'true']]));
+        ['sourceIp', ip0], ['sender', sender], ['senderDomain', 'invoice-payments-secure.biz'], ['recipient', rcpt], ['action', 'block'], ['subject', subject], ['msgid', msgId], ['credentialTheft', 'true']], t));
     }
   }
   return { sender, subject, url, attachmentSha256: sha256, recipients, events: events.sort((a, b) => a.timeMs - b.timeMs) };
@@ -349,25 +354,41 @@ export interface V2Transport {
   readonly offset?: number;
 }
 
+/** An API 2.0 record's values: text, the epoch-millisecond time as a number, transport numbers, `null`. */
+export type V2Record = Record<string, string | number | null>;
+
+/** A stable base64url digest of an event (no draw from the generator's random stream). */
+function digestOf(e: GeneratedEvent, salt: string): string {
+  return createHash('sha256').update(salt).update(JSON.stringify(e.fields)).digest('base64url');
+}
+
 /**
- * An API 2.0 event: lowerCamelCase keys, string values, `timestamp` in epoch ms as a string,
- * JSON-in-string fields; batch shape `type`/`subtype` plus `_partition`/`_offset`, stream shape
- * `eventType`/`subType`.
+ * An API 2.0 event as Mimecast serves it (docs/mimecast.md §5c), not a renaming of the API 1.0
+ * line: lowerCamelCase keys (`v2KeyFor`), text values, `timestamp` in epoch milliseconds (a
+ * number, to the millisecond), `aggregateId` as `<aCode>_<epoch seconds of the email>` (for one
+ * email in four without the suffix, as samples also show), a `processingId` per line, the type's
+ * API 2.0-only keys written `null` when empty, API 1.0-only keys left out, JSON-in-string fields as
+ * text; batch shape `type`/`subtype` plus `_partition`/`_offset`, stream shape `eventType`/`subType`.
  */
-export function toV2Record(e: GeneratedEvent, transport: V2Transport): Record<string, string | number> {
-  const out: Record<string, string | number> = {};
-  const typeKey = transport.shape === 'batch' ? 'type' : 'eventType';
-  const subKey = transport.shape === 'batch' ? 'subtype' : 'subType';
-  out[typeKey] = V2_TYPE.get(e.logType) ?? e.logType;
+export function toV2Record(e: GeneratedEvent, transport: V2Transport): V2Record {
+  const out: V2Record = {};
+  const batch = transport.shape === 'batch';
+  const second = e.emailSecond ?? Math.floor(e.timeMs / 1000);
+  const values = new Map(e.fields);
+  const subtypeFrom = V2_SUBTYPE_FROM[e.logType];
+  out[batch ? 'type' : 'eventType'] = V2_TYPE.get(e.logType) ?? e.logType;
+  out[batch ? 'subtype' : 'subType'] = subtypeFrom === undefined ? null : (values.get(subtypeFrom) ?? null);
+  for (const key of V2_NULL_WHEN_ABSENT[e.logType] ?? []) out[key] = null;
+  const v1Only = new Set(V1_ONLY_KEYS[e.logType] ?? []);
   for (const [k, v] of e.fields) {
+    if (v1Only.has(k)) continue;
     const key = v2KeyFor(e.logType, k);
-    if (k === 'datetime') out[key] = String(e.servedTimeMs ?? e.timeMs);
-    else if (k === 'Act' || k === 'Action' || k === 'action') {
-      out[key] = v;
-      out[subKey] = v;
-    } else out[key] = v;
+    if (k === 'datetime') out[key] = e.servedTimeMs ?? e.preciseMs ?? e.timeMs;
+    else if (k === 'aCode') out[key] = digestOf({ ...e, fields: [['aCode', v]] }, 'suffix').charCodeAt(0) % 4 === 0 ? v : `${v}_${second}`;
+    else out[key] = v === '' || v === 'null' ? null : v;
   }
-  if (transport.shape === 'batch') {
+  out.processingId = `${digestOf(e, 'processing').slice(0, 43)}_${second}`;
+  if (batch) {
     out._partition = transport.partition ?? 0;
     out._offset = transport.offset ?? 0;
   }

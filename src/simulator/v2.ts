@@ -17,7 +17,7 @@ import { BATCH_TOKEN_EXPIRED_CODES, STREAM_TOKEN_EXPIRED_CODES } from '../mimeca
 import { LOG_TYPES } from '../mimecast/log-types.js';
 import type { SiemFile } from './catalog.js';
 import type { FaultPlan, V2Fault } from './faults.js';
-import { Rng, toV2Record } from './generate.js';
+import { Rng, type V2Record, toV2Record } from './generate.js';
 import { FeedApi, type FeedSimOptions } from './feeds.js';
 
 import { OAUTH_PATH_V2 as OAUTH_PATH, STREAM_PATH_V2 as STREAM_PATH } from '../mimecast/endpoints.js';
@@ -78,7 +78,7 @@ export interface ContentFaults {
 }
 
 /** The events of a catalog file as API 2.0 records (batch or stream shape), content faults applied. */
-export function v2Records(file: SiemFile, shape: 'batch' | 'stream', faults: ContentFaults): Record<string, string | number>[] {
+export function v2Records(file: SiemFile, shape: 'batch' | 'stream', faults: ContentFaults): V2Record[] {
   const partition = LOG_TYPES.findIndex((t) => t.name === file.logType);
   return file.events.map((e, i) => {
     const record = toV2Record(e, { shape, partition, offset: file.index * 100_000 + i });
@@ -256,7 +256,7 @@ export class V2Api {
     const pageSize = Math.max(1, Math.min(1000, Number(url.searchParams.get('pageSize') ?? 100)));
     const offset = this.parsePage(url.searchParams.get('nextPage'), 'stream');
     if (offset === undefined) return json(400, { error: { code: 'validation_error', message: 'invalid nextPage' } });
-    const value: Record<string, string | number>[] = [];
+    const value: V2Record[] = [];
     let position = 0;
     let total = 0;
     // Without a window the stream keeps everything published (its positions never shift).
@@ -281,7 +281,7 @@ export class V2Api {
   private windowedStreamPage(url: URL, json: Json, empty: boolean): void {
     const pageSize = Math.max(1, Math.min(1000, Number(url.searchParams.get('pageSize') ?? 100)));
     this.timeline ??= this.catalog
-      .flatMap((f) => f.events.map((e, at) => ({ file: f.index, at, timeMs: e.timeMs })))
+      .flatMap((f) => f.events.map((e, at) => ({ file: f.index, at, timeMs: e.preciseMs ?? e.timeMs })))
       .sort((a, b) => a.timeMs - b.timeMs || a.file - b.file || a.at - b.at);
     const timeline = this.timeline;
     const windowStart = this.clock() - this.options.streamWindowMs!;
@@ -311,8 +311,8 @@ export class V2Api {
       position = firstAtOrAfter(Math.max(fromMs, windowStart));
     }
     const end = firstAtOrAfter(this.clock() + 1); // nothing newer than the clock exists yet
-    const value: Record<string, string | number>[] = [];
-    const records = new Map<number, Record<string, string | number>[]>();
+    const value: V2Record[] = [];
+    const records = new Map<number, V2Record[]>();
     let next = position;
     for (; !empty && next < end && value.length < pageSize; next++) {
       const { file, at } = timeline[next]!;

@@ -5,11 +5,16 @@
  * holds the checkpoint for all of them (and says so): a unit is never skipped for the others.
  * With `keepEvents` the store is a destination too: the unit's events commit in that same
  * transaction.
+ *
+ * Before a unit goes anywhere, the events that are copies, through the other Mimecast API, of
+ * events already delivered are taken out (store/cross-version.ts): one decision for every
+ * destination, recorded with the unit's checkpoint and counted as duplicates.
  */
 import type { SinkCounts } from '../core/counts.js';
 import type { SourceState, Sink } from '../core/sink.js';
 import type { Unit } from '../core/unit.js';
 import type { Logger } from '../log/logger.js';
+import { PendingCrossRows, withoutCopies } from '../store/cross-version.js';
 import { prepareUnit } from '../store/prepared.js';
 import type { NamedReport, Store } from '../store/store.js';
 import type { Destination } from './destination.js';
@@ -24,6 +29,8 @@ export interface DeliveringSinkOptions {
 export class DeliveringSink implements Sink {
   /** The last unit's commit: the next commits after it, so checkpoints move in order and stop at the first failure. */
   private committed: Promise<unknown> = Promise.resolve();
+  /** Cross-version rows of units sent but not committed yet: the next unit's decisions count them. */
+  private readonly pendingCross = new PendingCrossRows();
 
   constructor(
     private readonly store: Store,
@@ -33,9 +40,12 @@ export class DeliveringSink implements Sink {
   ) {}
 
   write(unit: Unit, state?: SourceState): Promise<SinkCounts> {
-    const bookkeeping = prepareUnit(unit, { events: this.options.keepEvents });
-    const delivered = this.deliverEverywhere(unit);
-    const commit = Promise.all([this.committed, delivered]).then(([, reports]) => this.store.recordDeliveries(bookkeeping, reports, state));
+    const cross = withoutCopies(this.store.crossVersion, this.pendingCross, unit);
+    const bookkeeping = prepareUnit(cross.unit, { events: this.options.keepEvents });
+    const delivered = this.deliverEverywhere(cross.unit);
+    const commit = Promise.all([this.committed, delivered])
+      .then(([, reports]) => this.store.recordDeliveries(bookkeeping, reports, state, cross))
+      .finally(() => cross.rows.forEach((r) => this.pendingCross.remove(r)));
     this.committed = commit;
     return commit;
   }

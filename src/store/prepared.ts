@@ -29,6 +29,8 @@ export interface PreparedEvent {
   readonly indicatorKeys: bigint[];
   readonly source: string;
   readonly position: number;
+  /** Which email event it is across API 1.0 and 2.0 (store/cross-version.ts). */
+  readonly cross?: { readonly api: 'v1' | 'v2'; readonly key: string };
 }
 
 export interface PreparedDeadLetter {
@@ -80,10 +82,11 @@ export function prepareStoredEvent(e: { id: string; hash: string; timeMs: number
 }
 
 export function prepareEvent(e: ProcessedEvent, source: string): PreparedEvent {
-  return prepareStoredEvent({
+  const prepared = prepareStoredEvent({
     id: e.id, hash: e.hash, timeMs: e.timeMs, logType: e.classification.logType, typeSource: e.classification.source, candidates: e.classification.candidates,
     record: { raw: e.raw, format: e.format }, fields: indexedFields(e.doc),
   }, source, e.position);
+  return e.cross ? { ...prepared, cross: e.cross } : prepared;
 }
 
 export function prepareDeadLetter(d: DeadLetter): PreparedDeadLetter {

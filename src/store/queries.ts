@@ -1,4 +1,5 @@
 /** Read-side of the store: stats, search, export. Indexed queries only on the hot paths. */
+import { type HandoverJson, withHandover } from './handover.js';
 import { decodeText } from '../decode/text.js';
 import { bareMessageId, idBytes, textKey } from './documents.js';
 import { type EventRow, EventReader, STORED_COLUMNS, type StoredRow } from './event-rows.js';
@@ -30,6 +31,8 @@ export interface StatsReport {
   gaps: Gap[];
   /** The store on disk: its size, how far back it reaches, and what retention removed. */
   store: StoreReach;
+  /** The hand-over from API 1.0 to API 2.0, per log type, once one was started (store/handover.ts). */
+  handover?: HandoverJson;
 }
 
 export interface StoreReach {
@@ -102,6 +105,7 @@ export function stats(store: Store, options: { checkpoints?: boolean } = {}): St
     api_streams: store.registry.apiStreams(),
     gaps: gaps(db),
     store: storeReach(store, byType, byDay),
+    ...withHandover(db),
   };
 }
 

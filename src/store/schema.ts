@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { compactEvents } from './compact-events.js';
+import { crossIdsMigration } from './cross-version.js';
 
 export type Migration = string | ((db: Database.Database) => void);
 
@@ -185,4 +186,7 @@ export const MIGRATIONS: readonly Migration[] = [
     last_unit_at INTEGER NOT NULL
   );
   `,
+  // 13: one event, one row, whichever API served it (store/cross-version.ts): the copy ids met per
+  // cross-version key, filled here for the events already stored (their ids do not change).
+  crossIdsMigration,
 ];

@@ -10,6 +10,7 @@ import type { Unit } from '../core/unit.js';
 import { type PreparedDeadLetter, type PreparedEvent, type PreparedUnit, prepareUnit } from './prepared.js';
 import type { SourceState } from '../core/sink.js';
 import { MIGRATIONS } from './schema.js';
+import { CrossVersionIndex, type CrossRow } from './cross-version.js';
 import type { LogTypeSource } from '../classify/classify.js';
 import { rebuildDocument, storedId } from './documents.js';
 import { EventReader, EventWriter, STORED_COLUMNS, type StoredRow } from './event-rows.js';
@@ -47,6 +48,14 @@ export interface Delivery {
 export interface NamedReport {
   readonly destination: string;
   readonly report: Delivery;
+}
+
+/** A unit's cross-version decisions, made before it was sent anywhere (cross-version.ts `withoutCopies`). */
+export interface CrossDecisions {
+  /** The rows to record with the unit's checkpoint. */
+  readonly rows: readonly CrossRow[];
+  /** Events not sent because they are copies, through the other API, of events already delivered: counted as duplicates. */
+  readonly copies: number;
 }
 
 /**
@@ -110,6 +119,8 @@ export class Store {
   private readonly insertCollision: Database.Statement;
   /** Source state, dead letters and counters, in the same file and transactions as the events. */
   readonly registry: SourceRegistry;
+  /** Copies of one event from API 1.0 and 2.0 (cross-version.ts). */
+  readonly crossVersion: CrossVersionIndex;
   private readonly writeUnitTx: (unit: PreparedUnit, state: SourceState | undefined) => SinkCounts;
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
@@ -141,6 +152,7 @@ export class Store {
     this.insertCollision = this.db.prepare(`INSERT INTO collisions (id, stored_hash, new_hash, stored_doc, new_doc, new_original, source, position, seen_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.registry = new SourceRegistry(this.db);
+    this.crossVersion = new CrossVersionIndex(this.db);
     const writeTx = this.db.transaction((unit: PreparedUnit, state: SourceState | undefined) => this.writeUnitNow(unit, state));
     this.writeUnitTx = (unit, state) => this.rollingBack(() => writeTx.immediate(unit, state));
   }
@@ -184,7 +196,7 @@ export class Store {
    * event of the unit an outcome. The unit's counts are the store's when it keeps the events,
    * else the first destination's.
    */
-  recordDeliveries(unit: PreparedUnit, reports: readonly NamedReport[], state?: SourceState): SinkCounts {
+  recordDeliveries(unit: PreparedUnit, reports: readonly NamedReport[], state?: SourceState, cross?: CrossDecisions): SinkCounts {
     return this.rollingBack(() => this.db.transaction(() => {
       const now = Date.now();
       for (const { report } of reports) {
@@ -193,7 +205,7 @@ export class Store {
         }
       }
       let counts: SinkCounts;
-      if (unit.events.length > 0) counts = this.storeEvents(unit, now);
+      if (unit.events.length > 0) counts = this.storeEvents(unit, now, cross !== undefined);
       else {
         const first = reports[0]?.report;
         counts = { stored: first?.indexed ?? 0, duplicates: first?.duplicates ?? 0, collisions: first?.collisions.length ?? 0, deadLetters: 0 };
@@ -201,20 +213,36 @@ export class Store {
         for (const name of ['duplicates', 'collisions'] as const) this.registry.bump(name, counts[name]);
         this.registry.noteDrift(unit.drift, now);
       }
+      if (cross) {
+        for (const row of cross.rows) this.crossVersion.record(row);
+        counts.duplicates += cross.copies;
+        this.registry.bump('duplicates', cross.copies);
+      }
       for (const { destination, report } of reports) this.registry.countDelivery(destination, report, now);
       this.registry.commit(unit, [...unit.deadLetters, ...reports.flatMap((r) => r.report.rejected)], state, counts, now);
       return counts;
     }).immediate());
   }
 
-  /** Stores a unit's events (not its dead letters or checkpoint) and bumps the counters. */
-  private storeEvents(unit: PreparedUnit, now: number): SinkCounts {
+  /**
+   * Stores a unit's events (not its dead letters or checkpoint) and bumps the counters. Each new
+   * id is first checked for being a copy through the other API, unless `crossDecided` (the
+   * delivering sink decided before sending, and records its rows itself).
+   */
+  private storeEvents(unit: PreparedUnit, now: number, crossDecided = false): SinkCounts {
     const counts = noCounts();
     const fresh = new Map<string, PreparedEvent>();
     for (const e of unit.events) {
       const earlier = fresh.get(e.id);
       if (earlier) this.compareWithEarlier(earlier, e, counts, now);
-      else if (this.compareWithStored(e, counts, now)) fresh.set(e.id, e);
+      else if (crossDecided) {
+        if (this.compareWithStored(e, counts, now)) fresh.set(e.id, e);
+      } else if (this.compareWithStored(e, counts, now)) {
+        const cross = this.crossVersion.decide(e);
+        if (cross.row) this.crossVersion.record(cross.row);
+        if (cross.copy) counts.duplicates++;
+        else fresh.set(e.id, e);
+      }
     }
     this.events.insert([...fresh.values()]);
     counts.stored = fresh.size;

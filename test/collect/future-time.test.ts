@@ -39,9 +39,9 @@ async function apiStreams(db: string): Promise<ApiStream[]> {
   return (JSON.parse((await runCli(['stats', '--db', db, '--json'])).stdout) as { api_streams: ApiStream[] }).api_streams;
 }
 
-/** True event times of the catalog (the misdated one at its true place). */
-function catalogTimes(r: Running): { timeMs: number; logType: string }[] {
-  return r.sim.catalog.flatMap((f) => f.events.map((e) => ({ timeMs: e.timeMs, logType: e.logType })));
+/** True event times of the catalog (the misdated one at its true place), as an API serves them (API 2.0: to the millisecond). */
+function catalogTimes(r: Running, api: 'v1' | 'v2'): { timeMs: number; logType: string }[] {
+  return r.sim.catalog.flatMap((f) => f.events.map((e) => ({ timeMs: api === 'v2' ? e.preciseMs ?? e.timeMs : e.timeMs, logType: e.logType })));
 }
 
 /** The stored warning, once per run and source, with the lying time. */
@@ -86,7 +86,7 @@ async function filesOutage(api: 'v1' | 'v2', seed: number): Promise<void> {
     const stored = query<{ ts: number }>(db, 'SELECT max(ts) AS ts FROM stored_events WHERE log_type = ? AND ts < ? AND ts <= ?', lie.logType, FUTURE, START + 3 * DAY)[0]!.ts;
     assert.equal(gaps[0]!.from_ms, stored, 'from the newest believable event stored of the type');
     assert.ok(gaps[0]!.to_ms > gaps[0]!.from_ms && gaps[0]!.to_ms <= START + 13 * DAY, 'to an event still held');
-    const lost = catalogTimes(r).filter((e) => e.logType === lie.logType && e.timeMs > START + 3 * DAY && e.timeMs < START + 6 * DAY);
+    const lost = catalogTimes(r, api).filter((e) => e.logType === lie.logType && e.timeMs > START + 3 * DAY && e.timeMs < START + 6 * DAY);
     assert.ok(lost.length > 0 && lost.every((e) => e.timeMs > gaps[0]!.from_ms && e.timeMs < gaps[0]!.to_ms), 'every lost event of the type lies inside its gap');
     assert.ok(gaps.every((g) => g.to_ms < FUTURE) && query<GapRow>(db, 'SELECT * FROM gaps WHERE from_ms >= ? OR to_ms >= ?', FUTURE, FUTURE).length === 0);
 
@@ -106,7 +106,7 @@ describe('a time that lies drives no cursor, restart point, gap bound or lag', (
     await withSimulator({ ...options, misdated: [{ file: file.index, at, timeMs: FUTURE }] }, async (r) => {
       const db = join(r.dir, 'stream.db');
       const run = () => collect({ ...r, env: { ...r.env, ...v2Env(r) } }, db, ['--api', 'v2', '--mode', 'stream', '--page-size', '200']);
-      const times = catalogTimes(r).map((e) => e.timeMs);
+      const times = catalogTimes(r, 'v2').map((e) => e.timeMs);
       const first = await run();
       assert.equal(first.code, 0, first.stderr.slice(-1500));
       assertWarnedOnce(first.stderr);

@@ -52,9 +52,12 @@ export class V2StreamCollector {
    * unless `once`. `newestStoredMs`: the newest event time stored through this stream, where a
    * restart after an expired token begins. Only believable times count (core/trusted-time.ts): an
    * event dated 2126 must not make the restart ask for 2126 and find nothing.
+   * `startAtMs`: without a stored token, start at this time (a hand-over from API 1.0,
+   * sources/handover.ts, which judges a gap itself) instead of the oldest retained.
    */
-  async run(pageToken: string | undefined, publisher: Publisher, stop: AbortSignal, newestStoredMs?: number): Promise<void> {
+  async run(pageToken: string | undefined, publisher: Publisher, stop: AbortSignal, newestStoredMs?: number, startAtMs?: number): Promise<void> {
     let token = pageToken;
+    let startAt = token === undefined ? startAtMs : undefined;
     /** The newest event time stored, followed as each unit is processed (in publication order). */
     const stored = { newest: trustedOrUndefined(newestStoredMs, Date.now()) };
     /** Set after a restart from a date: the gap is recorded with the first page that holds an event. */
@@ -64,7 +67,8 @@ export class V2StreamCollector {
       while (!stop.aborted) {
         let page;
         try {
-          const from = token === undefined && restartedFrom !== undefined ? new Date(restartedFrom).toISOString() : undefined;
+          const fromMs = token === undefined ? restartedFrom ?? startAt : undefined;
+          const from = fromMs !== undefined ? new Date(fromMs).toISOString() : undefined;
           page = await this.pages.get<unknown>(STREAM_PATH_V2, { pageSize: String(this.options.pageSize), nextPage: token, dateRangeStartsAt: from }, stop, 'stream page');
         } catch (err) {
           if (!(err instanceof RequestRejectedError && token !== undefined && STREAM_TOKEN_EXPIRED_CODES.includes(err.code ?? ''))) throw err;
@@ -78,6 +82,7 @@ export class V2StreamCollector {
           continue;
         }
         if (!page) break;
+        startAt = undefined;
         let gap: Gap | undefined;
         const firstMs = restartedFrom !== undefined ? oldestTrustedTime(page.value) : undefined;
         if (restartedFrom !== undefined && (firstMs !== undefined || page.isCaughtUp)) {

@@ -1,0 +1,201 @@
+/**
+ * One event, stored once, whichever API served it (issue 27; fingerprint/cross-version.ts).
+ *
+ * `cross_ids` holds one row per copy id met: the id of each stored event, and the id of each copy
+ * from the other API recognised as the same event (never stored, counted as a duplicate). A copy
+ * whose id has no row yet is decided by count, under its cross-version key: with `same` copies
+ * from its own API and `other` from the other API already met, the key stands for max(same, other)
+ * distinct events; the new copy is one more of them (stored) unless its API is behind
+ * (same < other: it is a copy of an event already stored). Then its row is recorded, so reading
+ * it again is a duplicate by id. Two lines of one API never pair with each other, so distinct
+ * events never merge; and whatever the order (API 1.0 first or API 2.0 first, batch and stream
+ * in any mix) the key ends with max(copies per API) events.
+ */
+import type Database from 'better-sqlite3';
+import { decodeJsonLine, decodeKeyValueLine } from '../decode/decode-record.js';
+import { crossIdentity } from '../fingerprint/cross-version.js';
+import type { Unit } from '../core/unit.js';
+import { isTrustedTime } from '../core/trusted-time.js';
+import { hashDigest, idText, storedId } from './documents.js';
+import { type StoredRecord, unpackRecords } from './record-blocks.js';
+
+export interface CrossCandidate {
+  readonly id: string;
+  readonly digest: bigint;
+  readonly logType: string;
+  /** The event's own time (ms): API 1.0's newest and API 2.0's oldest per type say where the hand-over is (sources/handover.ts). */
+  readonly ts: number;
+  readonly cross?: { readonly api: 'v1' | 'v2'; readonly key: string };
+}
+
+export interface CrossRow {
+  readonly id: string;
+  readonly key: string;
+  readonly api: 1 | 2;
+  readonly digest: bigint;
+  /** A copy recognised as the duplicate of a stored event (its id is looked up by itself: `cross_copies`). */
+  readonly copy: boolean;
+  readonly logType: string;
+  readonly ts: number;
+}
+
+export interface CrossDecision {
+  /** A copy of an event already stored (from the other API, or this id read again). */
+  readonly copy: boolean;
+  /** The row to record for it (none when its id has one already). */
+  readonly row?: CrossRow;
+}
+
+/** Rows decided but not committed yet (a remote sink decides a unit before the previous one committed). */
+export class PendingCrossRows {
+  private readonly byId = new Map<string, bigint>();
+  private readonly byKey = new Map<string, [number, number]>();
+
+  add(row: CrossRow): void {
+    this.byId.set(row.id, row.digest);
+    const n = this.byKey.get(row.key) ?? [0, 0];
+    n[row.api - 1]!++;
+    this.byKey.set(row.key, n);
+  }
+
+  remove(row: CrossRow): void {
+    this.byId.delete(row.id);
+    const n = this.byKey.get(row.key);
+    if (!n) return;
+    n[row.api - 1]!--;
+    if (n[0] === 0 && n[1] === 0) this.byKey.delete(row.key);
+  }
+
+  digestOf(id: string): bigint | undefined {
+    return this.byId.get(id);
+  }
+
+  counts(key: string): readonly [number, number] {
+    return this.byKey.get(key) ?? [0, 0];
+  }
+}
+
+const NONE = new PendingCrossRows();
+
+export class CrossVersionIndex {
+  private readonly copyDigest: Database.Statement;
+  private readonly isOwn: Database.Statement;
+  private readonly countByApi: Database.Statement;
+  private readonly insertCopy: Database.Statement;
+  private readonly insertMet: Database.Statement;
+  private readonly widenSpan: Database.Statement;
+
+  constructor(db: Database.Database) {
+    this.copyDigest = db.prepare('SELECT digest = ? AS same FROM cross_copies WHERE id = ?');
+    this.isOwn = db.prepare('SELECT 1 FROM cross_ids WHERE key = ? AND api = ? AND id = ?');
+    this.countByApi = db.prepare('SELECT coalesce(sum(api = 1), 0) AS v1, coalesce(sum(api = 2), 0) AS v2 FROM cross_ids WHERE key = ?');
+    this.insertCopy = db.prepare('INSERT OR IGNORE INTO cross_copies (id, digest) VALUES (?, ?)');
+    this.insertMet = db.prepare('INSERT OR IGNORE INTO cross_ids (key, api, id) VALUES (?, ?, ?)');
+    this.widenSpan = db.prepare(`INSERT INTO cross_spans (api, log_type, oldest_ms, newest_ms) VALUES (?, ?, ?, ?)
+      ON CONFLICT (api, log_type) DO UPDATE SET oldest_ms = min(oldest_ms, excluded.oldest_ms), newest_ms = max(newest_ms, excluded.newest_ms)`);
+  }
+
+  /** For an event whose id is not stored: a copy of a stored event, or a new one (with the row to record). */
+  decide(e: CrossCandidate, pending: PendingCrossRows = NONE): CrossDecision {
+    if (!e.cross) return { copy: false };
+    const pendingDigest = pending.digestOf(e.id);
+    if (pendingDigest !== undefined) return { copy: pendingDigest === e.digest };
+    const key = Buffer.from(e.cross.key, 'hex');
+    const api = e.cross.api === 'v1' ? 1 : 2;
+    const known = this.copyDigest.get(e.digest, storedId(e.id)) as { same: number } | undefined;
+    // An id met before with other content: a new event, kept (never dropped as a copy).
+    if (known !== undefined) return { copy: known.same === 1 };
+    // Met before as an event of its own (a remote sink has no events table): delivered already.
+    if (this.isOwn.get(key, api, storedId(e.id)) !== undefined) return { copy: true };
+    const stored = this.countByApi.get(key) as { v1: number; v2: number };
+    const waiting = pending.counts(e.cross.key);
+    const counts = [stored.v1 + waiting[0], stored.v2 + waiting[1]];
+    const copy = counts[api - 1]! < counts[2 - api]!;
+    return { copy, row: { id: e.id, key: e.cross.key, api, digest: e.digest, copy, logType: e.logType, ts: e.ts } };
+  }
+
+  record(row: CrossRow): void {
+    const id = storedId(row.id);
+    this.insertMet.run(Buffer.from(row.key, 'hex'), row.api, id);
+    if (row.copy) this.insertCopy.run(id, row.digest);
+    // Only believable times say where an API's data begins and ends (core/trusted-time.ts).
+    if (isTrustedTime(row.ts, Date.now())) this.widenSpan.run(row.api, row.logType, row.ts, row.ts);
+  }
+}
+
+/** Schema: the rows above. Stores from before it get them in the migration (see crossIdsMigration). */
+export const CROSS_IDS_TABLE = `
+  CREATE TABLE IF NOT EXISTS cross_ids (
+    key BLOB NOT NULL,                 -- cross-version key (16 bytes; fingerprint/cross-version.ts)
+    api INTEGER NOT NULL,              -- 1: API 1.0 shape, 2: API 2.0 shape
+    id BLOB NOT NULL,                  -- event.id of a copy met: a stored event's own, or a copy recognised as its duplicate
+    PRIMARY KEY (key, api, id)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS cross_copies (
+    id BLOB PRIMARY KEY,               -- event.id of a copy recognised as the duplicate of a stored event (never stored itself)
+    digest INTEGER NOT NULL            -- first 64 bits of its event.hash
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS cross_spans (
+    api INTEGER NOT NULL,              -- 1 or 2
+    log_type TEXT NOT NULL,
+    oldest_ms INTEGER NOT NULL,        -- the oldest and newest event of the type met through that API (copies included)
+    newest_ms INTEGER NOT NULL,
+    PRIMARY KEY (api, log_type)
+  ) WITHOUT ROWID;
+`;
+
+/**
+ * Migration: the table, and a row for every event already stored, from its record (the ids of
+ * stored events do not change; an upgraded store pairs its API 1.0 events with API 2.0 copies read
+ * after the upgrade). A block that no longer reads is skipped: its events get no row, so a copy
+ * from the other API is stored again (a duplicate, never a loss).
+ */
+export function crossIdsMigration(db: Database.Database): void {
+  db.exec(CROSS_IDS_TABLE);
+  // In slices by rowid (a statement being iterated keeps the connection busy for the inserts).
+  const slice = db.prepare(`SELECT e.rowid, e.id, e.digest, e.ts, e.block, e.slot, n.name AS logType FROM events e JOIN names n ON n.code = e.type
+    WHERE e.rowid > ? ORDER BY e.rowid LIMIT 5000`).safeIntegers(true);
+  const blockOf = db.prepare('SELECT records FROM record_blocks WHERE rowid = ?').pluck();
+  const index = new CrossVersionIndex(db);
+  let block: { id: bigint; records: StoredRecord[] | undefined } | undefined;
+  for (let after = 0n; ; ) {
+    const rows = slice.all(after) as { rowid: bigint; id: Buffer; digest: bigint; ts: bigint; block: bigint; slot: bigint; logType: string }[];
+    if (rows.length === 0) break;
+    after = rows.at(-1)!.rowid;
+    for (const r of rows) {
+      if (block?.id !== r.block) {
+        let records: StoredRecord[] | undefined;
+        try {
+          records = unpackRecords(blockOf.get(r.block) as Buffer, Number(r.block));
+        } catch {
+          records = undefined;
+        }
+        block = { id: r.block, records };
+      }
+      const record = block.records?.[Number(r.slot)];
+      const decoded = record && (record.format === 'json' ? decodeJsonLine(record.raw, NO_LIMIT, NO_LIMIT) : decodeKeyValueLine(record.raw, NO_LIMIT));
+      const cross = decoded?.ok ? crossIdentity(decoded.record, r.logType) : undefined;
+      if (cross) index.record({ id: idText(r.id), key: cross.key, api: cross.api === 'v1' ? 1 : 2, digest: BigInt.asIntN(64, r.digest), copy: false, logType: r.logType, ts: Number(r.ts) });
+    }
+  }
+}
+const NO_LIMIT = Number.MAX_SAFE_INTEGER;
+
+/**
+ * A remote sink's unit without the copies of events already delivered: it decides each event
+ * before sending (rows of earlier units not committed yet are in `pending`), sends only the rest,
+ * and records `rows` with the unit's checkpoint (Store.recordDelivery), then lets them go from
+ * `pending`.
+ */
+export function withoutCopies(index: CrossVersionIndex, pending: PendingCrossRows, unit: Unit): { unit: Unit; rows: CrossRow[]; copies: number } {
+  const rows: CrossRow[] = [];
+  const events = unit.events.filter((e) => {
+    const decision = index.decide({ id: e.id, digest: hashDigest(e.hash), cross: e.cross, logType: e.classification.logType, ts: e.timeMs }, pending);
+    if (decision.row) {
+      rows.push(decision.row);
+      pending.add(decision.row);
+    }
+    return !decision.copy;
+  });
+  return { unit: { ...unit, events }, rows, copies: unit.events.length - events.length };
+}
