@@ -226,9 +226,17 @@ export function registerStoreCommands(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      say(`trace ${query} (matched by ${t.matched_by}; aCode ${t.acodes.join(', ') || '-'}; message id ${t.message_ids.join(', ') || '-'})`);
-      out(table(['time (UTC)', 'stage', 'action', 'details'], t.steps.map((s) => [s.time.replace('.000Z', 'Z'), s.log_type, s.action ?? '', s.summary])));
-      say(`outcome: ${t.outcome.join('; ') || 'no delivery line yet'}`);
+      const ids = (m: { acodes: string[]; message_ids: string[] }) => `aCode ${m.acodes.join(', ') || '-'}; message id ${m.message_ids.join(', ') || '-'}`;
+      say(`trace ${query} (matched by ${t.matched_by}; ${t.messages.length === 1 ? ids(t) : `${t.messages.length} timelines`})`);
+      // One timeline per email, each with its own outcome (an address names many).
+      t.messages.forEach((m, i) => {
+        if (t.messages.length > 1) {
+          say('');
+          say(`${i + 1} of ${t.messages.length}: ${m.acodes.length + m.message_ids.length ? ids(m) : 'events that name no aCode or message id'}`);
+        }
+        out(table(['time (UTC)', 'stage', 'action', 'details'], m.steps.map((s) => [s.time.replace('.000Z', 'Z'), s.log_type, s.action ?? '', s.summary])));
+        say(`outcome: ${m.outcome.join('; ') || 'no delivery line yet'}`);
+      });
     });
 
   addDbOption(program.command('who').description('who else received it: every message that shares the sender, subject, URL or attachment of one message, most specific match first, and what became of each recipient'))
