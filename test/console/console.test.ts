@@ -176,6 +176,12 @@ describe('web console in Chromium', () => {
     assert.deepEqual(await texts(page, '[data-outcome] li'), cli.outcome);
     assert.ok(cli.steps.some((s) => s.log_type === 'url-protect'), 'the click is on the timeline');
     await screenshot(page, 'trace');
+    // From an address (the campaign's sender): one timeline per email, each with its own outcome, as trace --json.
+    await visit(page, console1.url, `#/trace?q=${encodeURIComponent(campaign.sender)}`);
+    const byAddress = await cliJson<{ messages: { outcome: string[] }[] }>('trace', campaign.sender);
+    assert.ok(byAddress.messages.length > 1);
+    assert.equal(await page.locator('[data-outcome]').count(), byAddress.messages.length);
+    assert.deepEqual(await texts(page, '[data-outcome] li'), byAddress.messages.flatMap((m) => m.outcome));
     assertNoProblems();
   });
 
