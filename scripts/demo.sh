@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The README's main job: start the Mimecast API simulator (with faults on), collect everything
 # from it with the real API 1.0 client into the embedded store, add Mimecast's documented
-# example lines, then show `stats` and the `trace` of one email. Stops the simulator at the end.
+# example lines, then show `stats`, the `trace` of one email and "who else received" a phishing
+# campaign's message. The data ends a few minutes ago and spans about two days (a living demo: the
+# console's charts, Threats and Who-else show it). Stops the simulator at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p demo
 DB=demo/mimelog.db
 rm -f "$DB" "$DB-wal" "$DB-shm"
 
-bin/mimelog simulate --seed 2026 --events 20000 --faults all --fault-rate 0.05 --slow-ms 300 > demo/simulator.json 2> demo/simulator.log &
+bin/mimelog simulate --seed 2026 --events 20000 --spacing-ms 36000 --campaign 40 --faults all --fault-rate 0.05 --slow-ms 300 > demo/simulator.json 2> demo/simulator.log &
 SIM=$!
 trap 'kill $SIM 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do [ -s demo/simulator.json ] && break; sleep 0.1; done
@@ -34,5 +36,10 @@ MSGID=$(bin/mimelog search --db "$DB" --type delivery --limit 5000 --json |
   node -e 'const l=require("fs").readFileSync(0,"utf8").trim().split("\n").map(JSON.parse);const d=l.find(x=>x.mimecast.Attempt>1)??l[0];console.log(d.email.message_id)')
 echo "== mimelog trace '$MSGID'"
 bin/mimelog trace --db "$DB" "$MSGID"
+echo
+# The campaign's first click, as a user would report it.
+CLICK=$(field campaign.clicked_acode)
+echo "== mimelog who '$CLICK'"
+bin/mimelog who --db "$DB" "$CLICK"
 echo
 echo "== see it in a browser: bin/mimelog console --db $DB   (then open http://127.0.0.1:8080/)"

@@ -10,7 +10,7 @@ import { FEEDS } from '../mimecast/feeds.js';
 import type { ServiceConfig, SourceConfig } from '../service/config.js';
 import type { SourceStarter } from '../service/run.js';
 import { type CollectOptions, checkpointName, resolveSource, startCollector } from './collect.js';
-import { ConfigError, EXIT, MimelogError, restated } from '../util/errors.js';
+import { EXIT, MimelogError, restated } from '../util/errors.js';
 import { openEntries } from './sink-options.js';
 import { entryName } from '../sinks/registry.js';
 import { Store } from '../store/store.js';
@@ -124,8 +124,9 @@ export function registerRun(program: Command): void {
       // A ConfigError says every problem at once, one per line (see errorText).
       // Loaded here, not at start: the config schema, metrics and HTTP modules are heavy to load
       // and no other command needs them (every command pays for what main.ts loads).
-      const [{ loadConfig, configSecrets, configPlaceWarnings, spoolProblems }, { startService }, { exposureWarning }] = await Promise.all([import('../service/config.js'), import('../service/run.js'), import('../service/health.js')]);
-      const config = loadConfig(o.config, process.env);
+      const [{ loadConfig, configSecrets, configPlaceWarnings }, { checkConfig }, { startService }, { exposureWarning }] = await Promise.all([import('../service/config.js'), import('../service/check.js'), import('../service/run.js'), import('../service/health.js')]);
+      // --check: every problem in one pass, the places (store, spool paths, listen addresses) too.
+      const config = o.check ? await checkConfig(o.config, process.env) : loadConfig(o.config, process.env);
       if (config.console && !config.console.token && !isLoopback(listenAddress(config.console.listen, 'console.listen').host)) {
         process.stderr.write(`mimelog: config ${o.config}: console.listen ${config.console.listen} is reachable from other machines: give the console a token (console.token_file)\n`);
         process.exitCode = EXIT.failure;
@@ -147,8 +148,6 @@ export function registerRun(program: Command): void {
       const exposed = exposureWarning(config.listen, parseListen(config.listen)!.host);
       const placeWarnings = configPlaceWarnings(o.config);
       if (o.check) {
-        const spoolErrors = spoolProblems(config);
-        if (spoolErrors.length > 0) throw new ConfigError(o.config, spoolErrors.map((p) => log.redact(p)));
         for (const w of [exposed, ...placeWarnings]) if (w) process.stderr.write(`mimelog: warning: config ${o.config}: ${log.redact(w)}\n`);
         // Masked: a secret reused as a path or a name is not printed either.
         process.stdout.write(maskSecrets(`${o.config}: ok, ${config.sources.length} sources (${config.sources.map((s) => `${s.name}: ${s.kind}`).join(', ')}); sink ${config.sink.map(entryName).join(' + ')}; store ${config.store}; listen ${config.listen}\n`));

@@ -24,15 +24,37 @@ interface SimulateOptions {
   format: 'key_value' | 'json'; // commander checks the choices
   horizons?: boolean;
   clock?: string;
+  start?: string;
+  spacingMs?: string;
+  campaign: string;
 }
 
 const DAY_MS = 86_400_000;
 
-function clockOption(value: string | undefined): number | undefined {
+function clockOption(value: string | undefined, flag = '--clock'): number | undefined {
   if (value === undefined) return undefined;
   const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new UsageError(`--clock must be an ISO 8601 time, not "${value}"`);
+  if (Number.isNaN(ms)) throw new UsageError(`${flag} must be an ISO 8601 time, not "${value}"`);
   return ms;
+}
+
+/** Without --start, the newest event lands this long before now: the data is fresh, yet settled. */
+const FRESH_LEAD_MS = 5 * 60_000;
+/** The campaign starts this long before the newest event: inside "the last 24 hours". */
+const CAMPAIGN_BEFORE_END_MS = 6 * 3_600_000;
+
+/**
+ * When the data starts: `--start`, or so that its newest event is a few minutes old (a living
+ * demo: the console's last-24-hours charts show it); and when the campaign starts.
+ */
+async function dataTimes(o: { seed: number; events: number; eventsPerFile: number; spacingMs?: number; start?: number }): Promise<{ startMs: number; campaignMs: number }> {
+  const { buildCatalog } = await import('../simulator/catalog.js');
+  // The generator spaces events by seeded draws from the start: the span does not depend on it.
+  const probe = buildCatalog({ seed: o.seed, events: o.events, eventsPerFile: o.eventsPerFile, startMs: 0, spacingMs: o.spacingMs });
+  // A file's events are in generation order (a click comes later than its email): the newest of all of them.
+  const spanMs = probe.reduce((m, f) => f.events.reduce((n, e) => Math.max(n, e.timeMs), m), 0);
+  const startMs = o.start ?? Date.now() - spanMs - FRESH_LEAD_MS;
+  return { startMs, campaignMs: Math.max(startMs, startMs + spanMs - CAMPAIGN_BEFORE_END_MS) };
 }
 
 const int = (value: string | undefined, flag: string) => integerOption(value, flag, 0);
@@ -58,9 +80,12 @@ export function registerSimulate(program: Command): void {
     .option('--write-expected <dir>', "write every file it will serve, as served, then serve: API 1.0 files to DIR/v1, API 2.0 batch files to DIR/v2, the POST feeds' records to DIR/feeds, Cloud Integrated's files to DIR/ci")
     .option('--horizons', "model Mimecast's horizons: files kept 7 days (API 1.0, API 2.0 batch), the stream's 24 h window, nothing newer than the clock")
     .option('--clock <iso>', 'with --horizons: the simulated time now (default: the newest event)')
+    .option('--start <iso>', 'time of the first event (default: so that the newest event is about 5 minutes old)')
+    .option('--spacing-ms <ms>', 'average time between generated emails (larger spreads the data over more time)', '700')
+    .option('--campaign <recipients>', 'also serve a phishing campaign to this many recipients (some rejected, some held, some clicking), starting 6 hours before the newest event', '0')
     .addOption(new Option('--format <format>', 'format of the files written by --write-expected').choices(['key_value', 'json']).default('key_value'))
     .action(async (o: SimulateOptions) => {
-      const { MimecastSimulator, randomSeed } = await import('../simulator/server.js'); // only this command serves
+      const [{ MimecastSimulator, randomSeed }, { generateCampaign }] = await Promise.all([import('../simulator/server.js'), import('../simulator/generate.js')]); // only this command serves
       const seed = int(o.seed, '--seed') ?? randomSeed();
       let rateLimit: { limit: number; windowMs: number } | undefined;
       if (o.rateLimit) {
@@ -76,11 +101,21 @@ export function registerSimulate(program: Command): void {
       } catch (err) {
         throw new UsageError((err as Error).message);
       }
+      const events = int(o.events, '--events')!;
+      const eventsPerFile = int(o.eventsPerFile, '--events-per-file') ?? 500;
+      const spacingMs = int(o.spacingMs, '--spacing-ms');
+      const times = await dataTimes({ seed, events, eventsPerFile, spacingMs, start: clockOption(o.start, '--start') });
+      const recipients = int(o.campaign, '--campaign')!;
+      // Its own seed: the same seed would draw the ordinary mail's aCodes again.
+      const campaign = recipients > 0 ? generateCampaign({ seed: seed + 1, startMs: times.campaignMs, recipients }) : undefined;
       const sim = new MimecastSimulator({
         port: int(o.port, '--port'),
         seed,
-        events: int(o.events, '--events')!,
-        eventsPerFile: int(o.eventsPerFile, '--events-per-file'),
+        events,
+        eventsPerFile,
+        startMs: times.startMs,
+        spacingMs,
+        extra: campaign?.events,
         initialFiles: int(o.initialFiles, '--initial-files'),
         growEveryMs: int(o.growEveryMs, '--grow-every-ms'),
         faults,
@@ -100,7 +135,7 @@ export function registerSimulate(program: Command): void {
         sim.v2.writeExpectedCloudIntegrated(join(o.writeExpected, 'ci'));
       }
       const info = await sim.start();
-      process.stdout.write(`${JSON.stringify({ ...info, seed })}\n`);
+      process.stdout.write(`${JSON.stringify({ ...info, seed, ...(campaign ? { campaign: { sender: campaign.sender, subject: campaign.subject, url: campaign.url, first_acode: campaign.recipients[0]!.acode, clicked_acode: campaign.recipients.find((r) => r.clicked)?.acode } } : {}) })}\n`);
       await new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);

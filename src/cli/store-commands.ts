@@ -10,7 +10,7 @@ import { type EventRow, type SearchFilter, exportDocuments, search, stats } from
 import { MIN_RETAIN_DAYS, bytesInUse, checkRetainDays, retain } from '../store/retention.js';
 import { Store } from '../store/store.js';
 import { trace } from '../store/trace.js';
-import { whoElse } from '../store/who.js';
+import { type Indicator, type WhoResult, parseIndicators, whoElse } from '../store/who.js';
 import { UsageError } from '../util/errors.js';
 import { numberOption } from './options.js';
 import { table } from './table.js';
@@ -230,27 +230,43 @@ export function registerStoreCommands(program: Command): void {
         process.exitCode = 1;
         return;
       }
-      say(`trace ${query} (matched by ${t.matched_by}; aCode ${t.acodes.join(', ') || '-'}; message id ${t.message_ids.join(', ') || '-'})`);
-      out(table(['time (UTC)', 'stage', 'action', 'details'], t.steps.map((s) => [s.time.replace('.000Z', 'Z'), s.log_type, s.action ?? '', s.summary])));
-      say(`outcome: ${t.outcome.join('; ') || 'no delivery line yet'}`);
+      const ids = (m: { acodes: string[]; message_ids: string[] }) => `aCode ${m.acodes.join(', ') || '-'}; message id ${m.message_ids.join(', ') || '-'}`;
+      say(`trace ${query} (matched by ${t.matched_by}; ${t.messages.length === 1 ? ids(t) : `${t.messages.length} timelines`})`);
+      // One timeline per email, each with its own outcome (an address names many).
+      t.messages.forEach((m, i) => {
+        if (t.messages.length > 1) {
+          say('');
+          say(`${i + 1} of ${t.messages.length}: ${m.acodes.length + m.message_ids.length ? ids(m) : 'events that name no aCode or message id'}`);
+        }
+        out(table(['time (UTC)', 'stage', 'action', 'details'], m.steps.map((s) => [s.time.replace('.000Z', 'Z'), s.log_type, s.action ?? '', s.summary])));
+        say(`outcome: ${m.outcome.join('; ') || 'no delivery line yet'}`);
+      });
     });
 
-  addDbOption(program.command('who').description('who else received it: every message that shares the sender, subject, URL or attachment of one message, and what became of each recipient'))
+  addDbOption(program.command('who').description('who else received it: every message that shares the sender, subject, URL or attachment of one message, most specific match first, and what became of each recipient'))
     .argument('<message-id|aCode|event-id>')
+    .option('--by <indicators>', 'match on these only, comma-separated: sender, subject, url, attachment (default: all, but a subject shared by many messages brings none in alone)')
     .option('--json', 'one JSON object')
-    .action((query: string, o: { db: string; json?: boolean }) => {
+    .action((query: string, o: { db: string; by?: string; json?: boolean }) => {
+      let by: Indicator[] | undefined;
+      try {
+        by = o.by === undefined ? undefined : parseIndicators(o.by);
+      } catch (err) {
+        throw new UsageError(`--by: ${(err as Error).message}`);
+      }
       const store = openStore(o.db);
       const damaged = new DamagedBlocks();
-      const w = whoElse(store.db, query, damaged);
+      const w = whoElse(store.db, query, damaged, { by });
       store.close();
       reportDamaged(damaged, 'who', answerLead('who'));
       if (w.messages.length === 0) process.exitCode = 1;
       if (o.json) return outJson(JSON.stringify(w));
       if (w.messages.length === 0) return say(`mimelog: nothing found for ${query}`, 'stderr');
-      const ind = w.indicators;
-      say(`who else received ${query}: matched on sender ${ind.senders.join(', ') || '-'}; subject ${ind.subjects.map((x) => JSON.stringify(x)).join(', ') || '-'}; url ${ind.urls.join(', ') || '-'}; attachment ${ind.attachments.join(', ') || '-'}`);
-      out(table(['recipient', 'messages', 'what happened'], w.recipients.map((r) => [r.address, String(r.messages), r.statuses.join(', ')])));
-      out(`${w.messages.length} messages, ${w.recipients.length} recipients${w.truncated ? ' (cut short: too many matches)' : ''}`);
+      say(`who else received ${query}: matched on ${whoIndicatorsText(w)}`);
+      out(table(['recipient', 'messages', 'what happened', 'best match'], w.recipients.map((r) => [r.address, String(r.messages), r.statuses.join(', '), matchText(w, r.address)])));
+      out(table(['first seen (UTC)', 'matched by', 'sender', 'subject', 'recipients'], w.messages.map((m) => [m.first_seen.replace('.000Z', 'Z'), m.matched_by.join('+'), m.sender ?? '', m.subject ?? '', m.recipients.map((r) => `${r.address} (${r.statuses.join(', ')})`).join('; ')])));
+      out(`${w.messages.length} messages, ${w.recipients.length} recipients${w.truncated ? ' (cut short: too many matches; narrow with --by)' : ''}`);
+      for (const l of w.left_out) out(`left out ${l.messages} messages that share only the ${l.indicator} (it matches more than ${l.limit} messages): --by ${l.indicator} shows them`);
     });
 
   addFilterOptions(addDbOption(program.command('export').description('stored ECS documents as NDJSON, in time order')))
@@ -301,4 +317,21 @@ export function registerStoreCommands(program: Command): void {
       if (o.json) return outJson(JSON.stringify(report));
       out(`replayed ${report.attempted} dead letters: ${report.recovered} recovered (${report.events_stored} events stored, ${report.duplicates} duplicates), ${report.still_failing} still failing`);
     });
+}
+
+const INDICATOR_VALUES: Readonly<Record<Indicator, (i: WhoResult['indicators']) => string[]>> = {
+  sender: (i) => i.senders,
+  subject: (i) => i.subjects.map((x) => JSON.stringify(x)),
+  url: (i) => i.urls,
+  attachment: (i) => i.attachments,
+};
+
+/** `sender a@b; subject "x"; url -`: what the reported message carries, for the indicators matched on. */
+function whoIndicatorsText(w: WhoResult): string {
+  return w.by.map((b) => `${b} ${INDICATOR_VALUES[b](w.indicators).join(', ') || '-'}`).join('; ');
+}
+
+/** The indicators of a recipient's most specific message, e.g. `sender+subject+url`. */
+function matchText(w: WhoResult, address: string): string {
+  return w.messages.find((m) => m.recipients.some((r) => r.address === address))?.matched_by.join('+') ?? '';
 }

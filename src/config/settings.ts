@@ -98,6 +98,8 @@ export const NUMBER_SETTINGS = {
   // The store and the service.
   days: { flag: '--days', key: 'retain_days', scope: 'top', integer: true, min: MIN_RETAIN_DAYS, minReason: RETAIN_REASON, max: MAX_RETAIN_DAYS, defaultText: 'keep everything', unit: 'days', help: 'keep this many days of events (by their own time) in the embedded store' },
   horizonWarningShare: { key: 'horizon_warning_share', scope: 'top', integer: false, min: 0.01, max: 0.99, default: 0.25, unit: 'share', help: "a source whose horizon headroom falls under this share of its feed's horizon is degraded" },
+  // A source whose calls fail (unreachable, refused, 5xx) is degraded at once, failing after this long without a successful call.
+  failingAfter: { key: 'failing_after_s', scope: 'top', integer: true, min: 1, max: 86_400, default: 300, unit: 's', help: 'a source whose calls to Mimecast keep failing (unreachable, refused, 5xx) is degraded at once and failing after this long without a successful call' },
   limit: { flag: '--limit', integer: true, min: 1, max: 1_000_000, default: 50, unit: 'count', help: '`search`: at most this many events' },
   // The Sentinel destination (Azure Monitor Logs Ingestion API, src/sinks/sentinel).
   maxRequestBytes: { key: 'max_request_bytes', scope: 'sink', integer: true, min: KiB, max: MiB, default: 1_000_000, unit: 'bytes', help: "sentinel: a request's JSON body at most (the Logs Ingestion API answers 413 past 1 MiB); a longer row is dead-lettered" },

@@ -15,7 +15,7 @@ import { overview } from '../store/overview.js';
 import type { Store } from '../store/store.js';
 import { threats } from '../store/threats.js';
 import { trace } from '../store/trace.js';
-import { whoElse } from '../store/who.js';
+import { type Indicator, parseIndicators, whoElse } from '../store/who.js';
 import type { ReplayReport } from '../pipeline/replay.js';
 import { listen, urlHost } from '../util/listen.js';
 import { isKind } from '../util/errors.js';
@@ -49,6 +49,16 @@ function intParam(c: Context, name: string, fallback: number, max = Number.MAX_S
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n < 0) throw new BadRequest(`${name} must be a whole number`);
   return Math.min(n, max);
+}
+
+/** `by=url,attachment`: the indicators "who else" matches on; absent or empty: all. */
+function indicatorsParam(text: string | undefined): Indicator[] | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  try {
+    return parseIndicators(text);
+  } catch (err) {
+    throw new BadRequest(`by: ${(err as Error).message}`);
+  }
 }
 
 function requiredQuery(c: Context): string {
@@ -131,7 +141,7 @@ export function createConsoleApp(options: ConsoleOptions): Hono {
     return c.json({ doc: JSON.parse(found.doc) as unknown, original: found.original });
   });
   app.get('/api/trace', (c) => c.json(trace(store.db, requiredQuery(c))));
-  app.get('/api/who', (c) => c.json(whoElse(store.db, requiredQuery(c))));
+  app.get('/api/who', (c) => c.json(whoElse(store.db, requiredQuery(c), undefined, { by: indicatorsParam(c.req.query('by')) })));
   app.get('/api/threats', (c) => {
     const from = c.req.query('from');
     const to = c.req.query('to');

@@ -121,7 +121,7 @@ export const CONFIG_SCHEMA = z.strictObject({
   /** The embedded store; with a search-engine sink, where its checkpoints, counts and dead letters live. */
   store: z.string().min(1).default('mimelog.db'),
   /** retain_days: keep this many days of events in the embedded store (a pass at start, then hourly); none: keep all. */
-  ...numberKeys(['days', 'horizonWarningShare']),
+  ...numberKeys(['days', 'horizonWarningShare', 'failingAfter']),
   /** Where events go: one destination or a list (sinks/registry.ts); the store keeps the bookkeeping of every one. */
   sink: SINK_SCHEMA,
   /** /healthz, /readyz and /metrics. */
@@ -264,9 +264,12 @@ function configError(file: string, problems: readonly string[], secrets: readonl
   return new ConfigError(file, problems.map((p) => mask.redact(p)));
 }
 
-/** Reads, expands and validates the file; throws a ConfigError listing every problem. */
-export function loadConfig(file: string, env: NodeJS.ProcessEnv): ServiceConfig {
-  return loadYaml(file, env, CONFIG_SCHEMA);
+/**
+ * Reads, expands and validates the file; throws a ConfigError listing every problem, with those
+ * `more` finds in the expanded file (`run --check`: places that cannot be used) among them.
+ */
+export function loadConfig(file: string, env: NodeJS.ProcessEnv, more?: (expanded: unknown) => string[]): ServiceConfig {
+  return loadYaml(file, env, CONFIG_SCHEMA, more);
 }
 
 /** A file holding only `sink:` (one destination or a list), as `run`'s config takes it: `--sink-config` of ingest, collect and replay. */
@@ -277,7 +280,7 @@ export function loadSinkConfig(file: string, env: NodeJS.ProcessEnv): SinkEntry[
 }
 
 /** Reads, expands (`${ENV}`, `<secret>_file`) and validates a YAML file against `schema`. */
-function loadYaml<T>(file: string, env: NodeJS.ProcessEnv, schema: z.ZodType<T>): T {
+function loadYaml<T>(file: string, env: NodeJS.ProcessEnv, schema: z.ZodType<T>, more?: (expanded: unknown) => string[]): T {
   let read;
   try {
     read = readSmallFile(file, MAX_CONFIG_BYTES);
@@ -313,22 +316,9 @@ function loadYaml<T>(file: string, env: NodeJS.ProcessEnv, schema: z.ZodType<T>)
       else if (!reported.includes(pathText(path))) problems.push(`${pathText(path)}: ${i.message}`);
     }
   }
+  if (more) problems.push(...more(expanded));
   if (problems.length > 0 || !parsed.success) throw configError(file, problems, x.secrets);
   return parsed.data;
-}
-
-/** What a spool's `path:` is when it cannot be one, for `run --check` (a running spool waits for it). */
-export function spoolProblems(config: ServiceConfig): string[] {
-  return config.sources.flatMap((s, i) => {
-    if (s.kind !== 'spool') return [];
-    let problem: string | undefined;
-    try {
-      if (!statSync(s.path).isDirectory()) problem = 'is not a directory';
-    } catch (err) {
-      problem = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (err as Error).message;
-    }
-    return problem === undefined ? [] : [`sources[${i}].path: ${s.path} ${problem}`];
-  });
 }
 
 /**

@@ -74,6 +74,14 @@ export interface SourceStatus {
   /** The last pass that ended early (a runaway page token), and when: the source is degraded for a while after. */
   degraded?: { readonly reason: string; readonly atMs: number };
   restarts: number;
+  /** Calls failing since `sinceMs` (unreachable, refused, 5xx), the newest reason; cleared by a successful call. */
+  trouble?: { reason: string; readonly sinceMs: number };
+}
+
+/** How long a source may be in trouble before it is failing, and the horizon share that makes it degraded. */
+export interface HealthLimits {
+  readonly warningShare: number;
+  readonly failingAfterS: number;
 }
 
 const STATE_ORDER: readonly SourceState[] = ['ok', 'starting', 'stopped', 'degraded', 'failing'];
@@ -82,9 +90,9 @@ export function worst(states: readonly SourceState[]): SourceState {
   return states.reduce<SourceState>((w, s) => (STATE_ORDER.indexOf(s) > STATE_ORDER.indexOf(w) ? s : w), 'ok');
 }
 
-const duration = (s: number) => (Math.abs(s) < 7200 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
+const duration = (s: number) => (Math.abs(s) < 120 ? `${Math.round(s)} s` : Math.abs(s) < 7200 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
 
-export function sourceHealth(store: Store, status: SourceStatus, warningShare: number, now = Date.now()): SourceHealth {
+export function sourceHealth(store: Store, status: SourceStatus, limits: HealthLimits, now = Date.now()): SourceHealth {
   const read = store.db.prepare('SELECT updated_at, newest_event_ms, untrusted_time_events FROM checkpoints WHERE source = ?');
   const pending = store.db.prepare("SELECT count(*) AS n FROM work_items WHERE stream = ? AND state = 'pending'");
   const checkpoints: CheckpointHealth[] = status.checkpointNames.map((name) => {
@@ -111,7 +119,9 @@ export function sourceHealth(store: Store, status: SourceStatus, warningShare: n
     last_gap: lastGap && { from: new Date(lastGap.from_ms).toISOString(), to: new Date(lastGap.to_ms).toISOString(), recorded_at: new Date(lastGap.recorded_at).toISOString() },
   };
   if (status.running === 'failing') return { ...base, state: 'failing', reason: status.failure };
-  const low = checkpoints.find((c) => c.headroom_seconds !== undefined && c.horizon_seconds !== undefined && c.headroom_seconds < c.horizon_seconds * warningShare);
+  const trouble = status.trouble && troubleHealth(status.trouble, limits.failingAfterS, now);
+  if (trouble?.state === 'failing') return { ...base, ...trouble };
+  const low = checkpoints.find((c) => c.headroom_seconds !== undefined && c.horizon_seconds !== undefined && c.headroom_seconds < c.horizon_seconds * limits.warningShare);
   if (low) {
     const left = low.headroom_seconds!;
     return {
@@ -122,6 +132,7 @@ export function sourceHealth(store: Store, status: SourceStatus, warningShare: n
         : `${low.name}: ${duration(left)} left before Mimecast drops data not yet collected (horizon ${duration(low.horizon_seconds!)}, checkpoint last moved ${duration(low.age_seconds!)} ago): check that mimelog reaches Mimecast and keeps up`,
     };
   }
+  if (trouble) return { ...base, ...trouble };
   if (lastGap && now - lastGap.recorded_at < GAP_ALARM_MS) {
     return {
       ...base,
@@ -133,4 +144,13 @@ export function sourceHealth(store: Store, status: SourceStatus, warningShare: n
   if (status.running === 'starting') return { ...base, state: 'starting', reason: 'has not stored anything yet' };
   if (status.running === 'stopped') return { ...base, state: 'stopped' };
   return { ...base, state: 'ok' };
+}
+
+/** Failing calls: degraded at once, failing once no call has succeeded for `failingAfterS`. */
+function troubleHealth(trouble: NonNullable<SourceStatus['trouble']>, failingAfterS: number, now: number): { state: SourceState; reason: string } {
+  const forS = Math.max(0, (now - trouble.sinceMs) / 1000);
+  const since = `no successful call to Mimecast for ${duration(forS)}`;
+  return forS >= failingAfterS
+    ? { state: 'failing', reason: `${trouble.reason} (${since}, failing after ${duration(failingAfterS)}: check the network, the url or region, and the credentials)` }
+    : { state: 'degraded', reason: `${trouble.reason} (${since}; failing after ${duration(failingAfterS)})` };
 }

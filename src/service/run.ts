@@ -46,6 +46,25 @@ const RESTART_BASE_MS = 5_000;
 const RESTART_MAX_MS = 300_000;
 
 /**
+ * The observer a source's calls report to: the metrics, and the source's trouble (set by a failed
+ * call, kept with its first time while calls keep failing, ended by a successful call).
+ */
+function troubleWatch(status: SourceStatus, counting: ApiObserver & SpoolObserver, degraded: (reason: string) => void, redact: (text: string) => string): ApiObserver & SpoolObserver {
+  return {
+    ...counting,
+    degraded,
+    call: (endpoint, outcome) => {
+      counting.call(endpoint, outcome);
+      if (outcome.startsWith('2')) status.trouble = undefined;
+    },
+    trouble: (reason) => {
+      if (status.trouble) status.trouble.reason = redact(reason);
+      else status.trouble = { reason: redact(reason), sinceMs: Date.now() };
+    },
+  };
+}
+
+/**
  * Starts every source and the HTTP listener. `once`: each source stops when caught up, and a
  * failed source is not retried (the result says so); otherwise sources run until `stop` aborts.
  */
@@ -70,7 +89,8 @@ export async function startService(
     store.close();
     throw err;
   }
-  const health = () => resolved.map((r) => sourceHealth(store, r.status, config.horizon_warning_share));
+  const limits = { warningShare: config.horizon_warning_share, failingAfterS: config.failing_after_s };
+  const health = () => resolved.map((r) => sourceHealth(store, r.status, limits));
   const metrics = new ServiceMetrics(store, health);
 
   const app = new Hono();
@@ -116,7 +136,7 @@ export async function startService(
       try {
         r.status.running = 'running';
         const degraded = (reason: string) => (r.status.degraded = { reason: log.redact(reason), atMs: Date.now() });
-        const summary = await r.starter.start({ sink: counting, store, log: slog, stop, observe: { ...metrics.apiObserver(name), degraded } });
+        const summary = await r.starter.start({ sink: counting, store, log: slog, stop, observe: troubleWatch(r.status, metrics.apiObserver(name), degraded, (t) => log.redact(t)) });
         total.stored += summary.sink.stored;
         total.duplicates += summary.sink.duplicates;
         total.collisions += summary.sink.collisions;
@@ -124,6 +144,7 @@ export async function startService(
         total.gaps += summary.gaps;
         slog.info('source stopped', summary.toJSON());
         r.status.running = 'stopped';
+        r.status.trouble = undefined;
         return { name, ...total };
       } catch (err) {
         const reason = log.redact(err instanceof Error ? err.message : String(err));

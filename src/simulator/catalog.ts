@@ -21,6 +21,8 @@ export interface CatalogOptions {
   readonly startMs: number;
   /** Average time between emails (default: the generator's, 700 ms). */
   readonly spacingMs?: number;
+  /** A phishing campaign's events (generateCampaign) mixed in by time, besides the `events` ordinary ones. */
+  readonly extra?: readonly GeneratedEvent[];
 }
 
 const PREFIX = new Map(LOG_TYPES.map((t) => [t.name, t.filePrefixes[0]!]));
@@ -34,15 +36,21 @@ export function buildCatalog(options: CatalogOptions): SiemFile[] {
   const open = new Map<string, GeneratedEvent[]>();
   const closed: { logType: string; events: GeneratedEvent[] }[] = [];
   let n = 0;
-  for (const e of generateEvents({ seed: options.seed, startMs: options.startMs, spacingMs: options.spacingMs })) {
-    if (n++ >= options.events) break;
+  const extra = [...(options.extra ?? [])].sort((a, b) => a.timeMs - b.timeMs);
+  const place = (e: GeneratedEvent) => {
     const list = open.get(e.logType) ?? [];
     if (list.length > 0 && (list.length >= options.eventsPerFile || e.timeMs - list[0]!.timeMs > 30 * 60_000)) {
       closed.push({ logType: e.logType, events: list.splice(0) });
     }
     list.push(e);
     open.set(e.logType, list);
+  };
+  for (const e of generateEvents({ seed: options.seed, startMs: options.startMs, spacingMs: options.spacingMs })) {
+    if (n++ >= options.events) break;
+    while (extra.length > 0 && extra[0]!.timeMs <= e.timeMs) place(extra.shift()!);
+    place(e);
   }
+  for (const e of extra) place(e);
   for (const [logType, events] of open) if (events.length) closed.push({ logType, events });
   // Files in the order Mimecast would publish them: by the time of their last event.
   closed.sort((a, b) => a.events.at(-1)!.timeMs - b.events.at(-1)!.timeMs || (a.logType < b.logType ? -1 : 1));

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { type V1Credentials, sameSignature, signature } from '../mimecast/v1-auth.js';
 import { type FileFormat, type SiemFile, buildCatalog, fileBody, fileName } from './catalog.js';
 import { FaultPlan, type FaultOptions, V1_FAULTS } from './faults.js';
-import { Rng, misdated } from './generate.js';
+import { type GeneratedEvent, Rng, misdated } from './generate.js';
 import { V2Api, type V2Credentials, type V2Options } from './v2.js';
 import { zipMembers } from './zip.js';
 
@@ -27,6 +27,8 @@ export interface SimulatorOptions {
   readonly startMs?: number;
   /** Average time between generated emails (default 700 ms); larger spreads the data over more time. */
   readonly spacingMs?: number;
+  /** Events served besides the generated ones (a phishing campaign, generateCampaign), mixed in by time. */
+  readonly extra?: readonly GeneratedEvent[];
   /** Files published at start; the rest appear one per `growEveryMs` (default: all at once). */
   readonly initialFiles?: number;
   readonly growEveryMs?: number;
@@ -107,6 +109,7 @@ export class MimecastSimulator {
       eventsPerFile: options.eventsPerFile ?? 500,
       startMs: options.startMs ?? Date.UTC(2026, 10, 1),
       spacingMs: options.spacingMs,
+      extra: options.extra,
     }).map((f) => withLies(f, options.misdated ?? []));
     this.tokenKey = createHmac('sha256', String(options.seed)).update('tokens').digest();
     this.faults = new FaultPlan(options.faults ?? { enabled: [], rate: 0, seed: 0 });

@@ -21,13 +21,24 @@ export interface TraceStep {
   id: string;
 }
 
+/** One email's own timeline and outcome (an address names many emails: each is told apart). */
+export interface TraceMessage {
+  acodes: string[];
+  message_ids: string[];
+  steps: TraceStep[];
+  outcome: string[];
+}
+
 export interface TraceResult {
   query: string;
   matched_by: 'message_id' | 'acode' | 'address' | 'none';
   acodes: string[];
   message_ids: string[];
+  /** Every step of every email found, in time order. */
   steps: TraceStep[];
   outcome: string[];
+  /** Per email (events joined by aCode or message id), first seen first. */
+  messages: TraceMessage[];
 }
 
 const MAX_EMAILS_PER_ADDRESS = 20;
@@ -77,6 +88,46 @@ function outcome(rows: { row: EventRow; doc: Doc }[]): string[] {
   return out;
 }
 
+type Traced = { row: EventRow; doc: Doc };
+
+const stepOf = ({ row, doc }: Traced): TraceStep => ({ time: new Date(row.ts).toISOString(), log_type: row.log_type, action: row.action, summary: describe(row, doc), id: row.id });
+
+/** The events (in time order) grouped by email: two events are one email when they share an aCode or a message id. */
+function byEmail(ordered: Traced[]): TraceMessage[] {
+  const parent = new Map<string, string>();
+  const root = (k: string): string => {
+    let r = k;
+    while (parent.get(r) !== r) r = parent.get(r)!;
+    parent.set(k, r);
+    return r;
+  };
+  const keysOf = ({ row }: Traced) => [row.acode ? `a:${row.acode}` : '', row.message_id ? `m:${bareMessageId(row.message_id)}` : ''].filter((k) => k !== '');
+  for (const t of ordered) {
+    const keys = keysOf(t);
+    for (const k of keys) if (!parent.has(k)) parent.set(k, k);
+    for (const k of keys.slice(1)) parent.set(root(k), root(keys[0]!));
+  }
+  // Events naming neither (an attachment or impersonation line names only the addresses): one group, last.
+  const LOOSE = '';
+  const groups = new Map<string, Traced[]>();
+  for (const t of ordered) {
+    const first = keysOf(t)[0];
+    const key = first === undefined ? LOOSE : root(first);
+    groups.set(key, [...(groups.get(key) ?? []), t]);
+  }
+  const loose = groups.get(LOOSE);
+  if (loose) {
+    groups.delete(LOOSE);
+    groups.set(LOOSE, loose);
+  }
+  return [...groups.values()].map((rows) => ({
+    acodes: [...new Set(rows.map((t) => t.row.acode).filter((a): a is string => !!a))],
+    message_ids: [...new Set(rows.map((t) => t.row.message_id).filter((m): m is string => !!m))],
+    steps: rows.map(stepOf),
+    outcome: outcome(rows),
+  }));
+}
+
 /** Given `damaged`, events whose record block is damaged are left out and noted there (the rest is traced). */
 export function trace(db: Database.Database, query: string, damaged?: DamagedBlocks): TraceResult {
   const bare = bareMessageId(query);
@@ -110,7 +161,8 @@ export function trace(db: Database.Database, query: string, damaged?: DamagedBlo
     matched_by: matchedBy,
     acodes,
     message_ids: [...messageIds],
-    steps: ordered.map(({ row, doc }) => ({ time: new Date(row.ts).toISOString(), log_type: row.log_type, action: row.action, summary: describe(row, doc), id: row.id })),
+    steps: ordered.map(stepOf),
     outcome: outcome(ordered),
+    messages: byEmail(ordered),
   };
 }

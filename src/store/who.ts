@@ -2,6 +2,10 @@
  * "Who else received it?": from one message (message id, aCode or an event id), every message
  * that shares its sender, subject, URL or attachment, each recipient, and what became of it
  * (rejected, held, delivered, not delivered, clicked). The answer to a phishing report.
+ *
+ * Each message says which indicators matched it, and the answer is ranked by how specific they
+ * are (an attachment hash or URL before a sender, a sender before a subject). The analyst may pick
+ * the indicators (`by`); otherwise a common subject alone does not bring a message in.
  */
 import type Database from 'better-sqlite3';
 import { bareMessageId, idBytes, textKey } from './documents.js';
@@ -11,6 +15,29 @@ import type { DamagedBlocks } from './record-blocks.js';
 
 export type RecipientStatus = 'rejected' | 'held' | 'delivered' | 'not delivered' | 'clicked' | 'received';
 export type Indicator = 'sender' | 'subject' | 'url' | 'attachment';
+export const INDICATORS: readonly Indicator[] = ['sender', 'subject', 'url', 'attachment'];
+
+/** How specific a match on each indicator is: a message's rank is the sum over its matches. */
+const SPECIFICITY: Readonly<Record<Indicator, number>> = { attachment: 8, url: 4, sender: 2, subject: 1 };
+
+/**
+ * Unless the analyst picks it, an indicator shared by more messages than this brings no message in
+ * on its own: a subject like "Invoice" alone would flood the answer with ordinary mail.
+ */
+const ALONE_LIMIT: Readonly<Partial<Record<Indicator, number>>> = { subject: 25 };
+
+/** Which indicators to match on; by default all (with ALONE_LIMIT). */
+export interface WhoOptions {
+  readonly by?: readonly Indicator[];
+}
+
+/** `url,attachment` as indicators; throws on a name that is none (listing the ones there are). */
+export function parseIndicators(text: string): Indicator[] {
+  const names = text.split(',').map((n) => n.trim().toLowerCase()).filter((n) => n !== '');
+  const wrong = names.filter((n) => !(INDICATORS as readonly string[]).includes(n));
+  if (names.length === 0 || wrong.length > 0) throw new Error(`indicators: ${wrong.length ? `unknown ${wrong.map((w) => JSON.stringify(w)).join(', ')}; ` : ''}expected a comma-separated list of ${INDICATORS.join(', ')}`);
+  return [...new Set(names as Indicator[])];
+}
 
 export interface WhoMessage {
   /** The aCode, or the message id when the logs carry no aCode for it. */
@@ -21,6 +48,8 @@ export interface WhoMessage {
   readonly sender: string | null;
   readonly subject: string | null;
   readonly matched_by: Indicator[];
+  /** The sum of SPECIFICITY over matched_by: the answer is ranked by it, highest first. */
+  readonly specificity: number;
   readonly recipients: { address: string; statuses: RecipientStatus[] }[];
 }
 
@@ -28,9 +57,14 @@ export interface WhoResult {
   readonly query: string;
   /** What the seed message carries, and so what the others were matched on. */
   readonly indicators: { senders: string[]; subjects: string[]; urls: string[]; attachments: string[] };
+  /** The indicators matched on (the analyst's pick, or all). */
+  readonly by: Indicator[];
+  /** Most specific first, then by time. */
   readonly messages: WhoMessage[];
-  /** Every recipient across the messages, with every status it had; sorted by address. */
-  readonly recipients: { address: string; messages: number; statuses: RecipientStatus[] }[];
+  /** Every recipient across the messages, with every status it had and its most specific message's rank; highest first, then by address. */
+  readonly recipients: { address: string; messages: number; statuses: RecipientStatus[]; specificity: number }[];
+  /** Messages that shared only a common indicator, not shown (see ALONE_LIMIT): pick that indicator to see them. */
+  readonly left_out: { indicator: Indicator; messages: number; limit: number }[];
   /** True when a cap below cut the answer short (the UI says so). */
   readonly truncated: boolean;
 }
@@ -102,25 +136,30 @@ function indicatorsOf(rows: Row[]): WhoResult['indicators'] {
   };
 }
 
-function matchingRows(read: Read, ind: WhoResult['indicators']): { rows: Row[]; by: Indicator; truncated: boolean }[] {
+function matchingRows(read: Read, ind: WhoResult['indicators'], by: readonly Indicator[]): { rows: Row[]; by: Indicator; truncated: boolean }[] {
   const out: { rows: Row[]; by: Indicator; truncated: boolean }[] = [];
   const run = (by: Indicator, sql: string, ...params: unknown[]) => {
     const rows = read(`${sql} LIMIT ${MAX_MATCHES_PER_INDICATOR + 1}`, ...params);
     out.push({ rows: rows.slice(0, MAX_MATCHES_PER_INDICATOR), by, truncated: rows.length > MAX_MATCHES_PER_INDICATOR });
   };
-  for (const s of ind.senders) {
-    run('sender', `event_addresses a JOIN events e ON e.rowid = a.event WHERE a.address = (SELECT code FROM addresses WHERE address = ?) AND a.role = ${ROLE.from} ORDER BY e.ts DESC`, s);
-  }
-  for (const s of ind.subjects) {
-    const fts = ftsQuery(s);
-    if (fts === '') continue;
-    run('subject', 'events e WHERE e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?) AND e.subject_key = ? ORDER BY e.ts DESC', fts, textKey('subject', s));
-  }
   const placeholders = (list: string[]) => list.map(() => '?').join(', ');
-  for (const [by, types, values] of [['url', URL_TYPES, ind.urls], ['attachment', ATTACHMENT_TYPES, ind.attachments]] as const) {
+  for (const [indicator, types, values] of [['attachment', ATTACHMENT_TYPES, ind.attachments], ['url', URL_TYPES, ind.urls]] as const) {
+    if (!by.includes(indicator)) continue;
     for (const v of values) {
-      run(by, `event_indicators i JOIN events e ON e.rowid = i.event WHERE i.key = ? AND e.type IN (SELECT code FROM names WHERE name IN (${placeholders(types)})) ORDER BY e.ts DESC`,
+      run(indicator, `event_indicators i JOIN events e ON e.rowid = i.event WHERE i.key = ? AND e.type IN (SELECT code FROM names WHERE name IN (${placeholders(types)})) ORDER BY e.ts DESC`,
         textKey('indicator', v), ...types);
+    }
+  }
+  if (by.includes('sender')) {
+    for (const s of ind.senders) {
+      run('sender', `event_addresses a JOIN events e ON e.rowid = a.event WHERE a.address = (SELECT code FROM addresses WHERE address = ?) AND a.role = ${ROLE.from} ORDER BY e.ts DESC`, s);
+    }
+  }
+  if (by.includes('subject')) {
+    for (const s of ind.subjects) {
+      const fts = ftsQuery(s);
+      if (fts === '') continue;
+      run('subject', 'events e WHERE e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?) AND e.subject_key = ? ORDER BY e.ts DESC', fts, textKey('subject', s));
     }
   }
   return out;
@@ -158,28 +197,46 @@ function recipientsOf(rows: Row[]): WhoMessage['recipients'] {
     .sort((a, b) => a.address.localeCompare(b.address));
 }
 
+type Found = { acode: string | null; messageId: string | null; by: Set<Indicator> };
+
+/** Messages that only a common indicator brought in, left out unless the analyst picked it (ALONE_LIMIT). */
+function leaveOutCommon(messages: Map<string, Found>, picked: boolean): WhoResult['left_out'] {
+  if (picked) return [];
+  const out: WhoResult['left_out'] = [];
+  for (const [indicator, limit] of Object.entries(ALONE_LIMIT) as [Indicator, number][]) {
+    const shared = [...messages.values()].filter((m) => m.by.has(indicator)).length;
+    if (shared <= limit) continue;
+    let n = 0;
+    for (const [key, m] of messages) {
+      if (m.by.size === 1 && m.by.has(indicator)) {
+        messages.delete(key);
+        n++;
+      }
+    }
+    if (n > 0) out.push({ indicator, messages: n, limit });
+  }
+  return out;
+}
+
+const specificityOf = (by: Iterable<Indicator>) => [...by].reduce((n, b) => n + SPECIFICITY[b], 0);
+
 /** Given `damaged`, events whose record block is damaged are left out and noted there (the rest answers). */
-export function whoElse(db: Database.Database, query: string, damaged?: DamagedBlocks): WhoResult {
+export function whoElse(db: Database.Database, query: string, damaged?: DamagedBlocks, options: WhoOptions = {}): WhoResult {
   const read = reading(db, damaged);
   const seed = seedRows(read, query);
   const indicators = indicatorsOf(seed);
+  const by = INDICATORS.filter((b) => (options.by ?? INDICATORS).includes(b));
   // Group every matching event by its message; remember which indicators brought it in.
-  const messages = new Map<string, { acode: string | null; messageId: string | null; by: Set<Indicator> }>();
-  let truncated = false;
-  for (const { rows, by, truncated: cut } of matchingRows(read, indicators)) {
-    truncated ||= cut;
+  const messages = new Map<string, Found>();
+  const cut = new Set<Indicator>();
+  for (const { rows, by: indicator, truncated } of matchingRows(read, indicators, by)) {
+    if (truncated) cut.add(indicator);
     for (const r of rows) {
       const key = r.acode ?? r.message_id;
       if (!key) continue;
-      if (!messages.has(key)) {
-        if (messages.size >= MAX_MESSAGES) {
-          truncated = true;
-          continue;
-        }
-        messages.set(key, { acode: r.acode, messageId: r.message_id, by: new Set() });
-      }
+      if (!messages.has(key)) messages.set(key, { acode: r.acode, messageId: r.message_id, by: new Set() });
       const m = messages.get(key)!;
-      m.by.add(by);
+      m.by.add(indicator);
       m.acode ??= r.acode;
       m.messageId ??= r.message_id;
     }
@@ -197,11 +254,17 @@ export function whoElse(db: Database.Database, query: string, damaged?: DamagedB
       messages.delete(key);
     }
   }
+  const leftOut = leaveOutCommon(messages, options.by !== undefined);
+  // The most specific first; the cap keeps those (at most MATCHES_PER_INDICATOR events per indicator were read).
+  const ranked = [...messages.entries()].sort(([, a], [, b]) => specificityOf(b.by) - specificityOf(a.by));
+  // An indicator read only in part cuts the answer short, unless what it alone brought was left out anyway.
+  const truncated = ranked.length > MAX_MESSAGES || [...cut].some((i) => !leftOut.some((l) => l.indicator === i));
   const list: WhoMessage[] = [];
-  for (const [key, m] of messages) {
+  for (const [key, m] of ranked.slice(0, MAX_MESSAGES)) {
     const rows = messageRows(read, m.acode, m.messageId).sort((a, b) => a.ts - b.ts || a.rowid - b.rowid);
     if (rows.length === 0) continue;
     const first = rows[0]!;
+    const matchedBy = INDICATORS.filter((b) => m.by.has(b));
     list.push({
       key: m.acode ?? key,
       acode: m.acode,
@@ -209,16 +272,18 @@ export function whoElse(db: Database.Database, query: string, damaged?: DamagedB
       first_seen: new Date(first.ts).toISOString(),
       sender: rows.find((r) => r.sender)?.sender ?? null,
       subject: rows.find((r) => r.subject)?.subject ?? null,
-      matched_by: (['sender', 'subject', 'url', 'attachment'] as const).filter((b) => m.by.has(b)),
+      matched_by: matchedBy,
+      specificity: specificityOf(matchedBy),
       recipients: recipientsOf(rows),
     });
   }
-  list.sort((a, b) => a.first_seen.localeCompare(b.first_seen) || a.key.localeCompare(b.key));
-  const all = new Map<string, { messages: number; statuses: Set<RecipientStatus> }>();
+  list.sort((a, b) => b.specificity - a.specificity || a.first_seen.localeCompare(b.first_seen) || a.key.localeCompare(b.key));
+  const all = new Map<string, { messages: number; statuses: Set<RecipientStatus>; specificity: number }>();
   for (const m of list) {
     for (const r of m.recipients) {
-      const entry = all.get(r.address) ?? { messages: 0, statuses: new Set<RecipientStatus>() };
+      const entry = all.get(r.address) ?? { messages: 0, statuses: new Set<RecipientStatus>(), specificity: 0 };
       entry.messages++;
+      entry.specificity = Math.max(entry.specificity, m.specificity);
       for (const s of r.statuses) entry.statuses.add(s);
       all.set(r.address, entry);
     }
@@ -226,8 +291,11 @@ export function whoElse(db: Database.Database, query: string, damaged?: DamagedB
   return {
     query,
     indicators,
+    by,
     messages: list,
-    recipients: [...all.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([address, e]) => ({ address, messages: e.messages, statuses: STATUS_ORDER.filter((s) => e.statuses.has(s)) })),
+    recipients: [...all.entries()].sort(([a, x], [b, y]) => y.specificity - x.specificity || a.localeCompare(b))
+      .map(([address, e]) => ({ address, messages: e.messages, statuses: STATUS_ORDER.filter((s) => e.statuses.has(s)), specificity: e.specificity })),
+    left_out: leftOut,
     truncated,
   };
 }

@@ -30,6 +30,17 @@ export interface ApiObserver {
   rateLimitRemaining(remaining: number): void;
   /** A pass ended early for a reason a person should see (a runaway page token): the service's /readyz shows it. */
   degraded?(reason: string): void;
+  /**
+   * A call failed because Mimecast could not be reached or refused it (network error, 5xx): the
+   * reason names the host and the error. The service shows the source degraded at once, failing
+   * when no call has succeeded for `failing_after_s`; a 2xx `call` ends the trouble.
+   */
+  trouble?(reason: string): void;
+}
+
+/** A failed call's trouble as the service shows it: the host it went to, then why. */
+export function troubleText(url: string | URL, reason: string): string {
+  return `${new URL(url).host}: ${reason}`;
 }
 
 /** Equal jitter: half the exponential delay fixed, half random, so retries spread but never hammer. */

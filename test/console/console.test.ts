@@ -176,6 +176,12 @@ describe('web console in Chromium', () => {
     assert.deepEqual(await texts(page, '[data-outcome] li'), cli.outcome);
     assert.ok(cli.steps.some((s) => s.log_type === 'url-protect'), 'the click is on the timeline');
     await screenshot(page, 'trace');
+    // From an address (the campaign's sender): one timeline per email, each with its own outcome, as trace --json.
+    await visit(page, console1.url, `#/trace?q=${encodeURIComponent(campaign.sender)}`);
+    const byAddress = await cliJson<{ messages: { outcome: string[] }[] }>('trace', campaign.sender);
+    assert.ok(byAddress.messages.length > 1);
+    assert.equal(await page.locator('[data-outcome]').count(), byAddress.messages.length);
+    assert.deepEqual(await texts(page, '[data-outcome] li'), byAddress.messages.flatMap((m) => m.outcome));
     assertNoProblems();
   });
 
@@ -195,8 +201,20 @@ describe('web console in Chromium', () => {
     const clicker = campaign.recipients.find((r) => r.clicked)!;
     await visit(page, console1.url, `#/who?q=${clicker.acode}`);
     assert.match((await page.locator('main ul').first().textContent())!, new RegExp(campaign.url.replace(/[.?]/g, '\\$&')));
-    assert.deepEqual(await attrs(page, '[data-recipient]', 'data-recipient'), campaign.recipients.map((r) => r.address).sort());
+    // The same people, ranked: those whose message shares the URL (the clickers) first.
+    const clickers = campaign.recipients.filter((r) => r.clicked).map((r) => r.address).sort();
+    const ranked = await attrs(page, '[data-recipient]', 'data-recipient');
+    assert.deepEqual([...ranked].sort(), campaign.recipients.map((r) => r.address).sort());
+    assert.deepEqual(ranked.slice(0, clickers.length).sort(), clickers);
     await screenshot(page, 'who-else');
+    // Narrowed to the URL by the analyst: the clickers only, each message saying what matched it.
+    await page.locator('[data-by="sender"]').uncheck();
+    await page.waitForFunction(() => location.hash.includes('by=subject%2Curl%2Cattachment'));
+    await visit(page, console1.url, `#/who?q=${clicker.acode}&by=url`);
+    assert.deepEqual((await attrs(page, '[data-recipient]', 'data-recipient')).sort(), clickers);
+    assert.deepEqual([...new Set(await attrs(page, '[data-matched-by]', 'data-matched-by'))], ['url']);
+    assert.equal(await page.locator('[data-by="url"]').isChecked(), true);
+    assert.equal(await page.locator('[data-by="subject"]').isChecked(), false);
     assertNoProblems();
   });
 

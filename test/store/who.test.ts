@@ -33,7 +33,8 @@ function expected(c: Campaign): [string, string][] {
     .map((r) => [r.address, r.outcome === 'delivered' ? (r.clicked ? 'delivered,clicked' : 'delivered') : r.outcome]);
 }
 
-const answer = (store: Store, q: string) => whoElse(store.db, q).recipients.map((r) => [r.address, r.statuses.join(',')]);
+/** The recipients and their statuses, by address (the answer itself ranks them by how specific their match is). */
+const answer = (store: Store, q: string) => whoElse(store.db, q).recipients.map((r) => [r.address, r.statuses.join(',')]).sort(([a], [b]) => a!.localeCompare(b!));
 
 describe('who else received it', () => {
   it('finds exactly each campaign\'s recipients from any of its messages, by aCode, message id or event id', async () => {
@@ -99,6 +100,54 @@ describe('who else received it', () => {
     assert.match(none.stderr, /nothing found for <nobody@nowhere>/);
     const json = await runCli(['who', c.recipients[0]!.acode, '--db', db, '--json']);
     assert.equal(json.code, 0, json.stderr);
-    assert.deepEqual((JSON.parse(json.stdout) as { recipients: { address: string }[] }).recipients.map((r) => r.address), c.recipients.map((r) => r.address).sort());
+    assert.deepEqual((JSON.parse(json.stdout) as { recipients: { address: string }[] }).recipients.map((r) => r.address).sort(), c.recipients.map((r) => r.address).sort());
+  });
+});
+
+describe('who else, narrowed', () => {
+  it('a common subject alone does not flood the answer (left out, counted); picking the subject brings those messages back', async () => {
+    const dir = tempDir('who-common');
+    const c = generateCampaign({ seed: 11, startMs: START + 3_600_000, recipients: 8 });
+    const store = await storeWith(dir, 'common', [c], 4000);
+    try {
+      const row = search(store.db, { type: 'receipt', limit: 1e6 }).find((r) => r.sender !== null && !r.sender.endsWith('invoice-payments-secure.biz'))!;
+      const bySubject = whoElse(store.db, row.acode!, undefined, { by: ['subject'] });
+      assert.ok(bySubject.messages.length > 25, `the noise's subject is common (${bySubject.messages.length} messages)`);
+      const narrowed = whoElse(store.db, row.acode!);
+      assert.equal(narrowed.messages.length, 1, 'only the message itself: its sender is its own');
+      assert.deepEqual(narrowed.messages[0]!.matched_by, ['sender', 'subject']);
+      assert.deepEqual(narrowed.left_out, [{ indicator: 'subject', messages: bySubject.messages.length - 1, limit: 25 }]);
+      assert.equal(narrowed.truncated, false);
+      assert.deepEqual(bySubject.by, ['subject']);
+      assert.ok(bySubject.messages.every((m) => m.matched_by.join() === 'subject'));
+    } finally {
+      store.close();
+    }
+  });
+
+  it('ranks by how specific the match is: from a click, the messages that share the URL come first; --by url keeps only those', async () => {
+    const dir = tempDir('who-rank');
+    const c = generateCampaign({ seed: 12, startMs: START + 3_600_000, recipients: 20 });
+    const store = await storeWith(dir, 'rank', [c]);
+    store.close();
+    const db = join(dir, 'rank.db');
+    const clickers = c.recipients.filter((r) => r.clicked).map((r) => r.address).sort();
+    assert.ok(clickers.length > 0 && clickers.length < c.recipients.length);
+    const clicker = c.recipients.find((r) => r.clicked)!;
+    const all = await runCli(['who', clicker.acode, '--db', db, '--json']);
+    assert.equal(all.code, 0, all.stderr);
+    const w = JSON.parse(all.stdout) as { messages: { matched_by: string[]; specificity: number }[]; recipients: { address: string; specificity: number }[] };
+    assert.equal(w.messages.length, c.recipients.length);
+    const specificities = w.messages.map((m) => m.specificity);
+    assert.deepEqual(specificities, [...specificities].sort((a, b) => b - a), 'most specific first');
+    assert.deepEqual(w.messages.slice(0, clickers.length).map((m) => m.matched_by), clickers.map(() => ['sender', 'subject', 'url']));
+    assert.deepEqual(w.recipients.slice(0, clickers.length).map((r) => r.address).sort(), clickers, 'the clickers lead the recipients');
+    const byUrl = await runCli(['who', clicker.acode, '--db', db, '--by', 'url']);
+    assert.equal(byUrl.code, 0, byUrl.stderr);
+    assert.match(byUrl.stdout, new RegExp(`${clickers.length} messages, ${clickers.length} recipients`));
+    assert.match(byUrl.stdout, /matched by/);
+    const bad = await runCli(['who', clicker.acode, '--db', db, '--by', 'url,colour']);
+    assert.equal(bad.code, 1, bad.stderr);
+    assert.match(bad.stderr, /--by: indicators: unknown "colour"; expected a comma-separated list of sender, subject, url, attachment/);
   });
 });

@@ -20,7 +20,7 @@ import type { DecodeLimits } from '../../decode/limits.js';
 import type { Logger } from '../../log/logger.js';
 import type { V1Credentials } from '../../mimecast/v1-auth.js';
 import { LOG_TYPES } from '../../mimecast/log-types.js';
-import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
+import { type PollingOptions, backoffDelay, sleep, troubleText } from '../../util/backoff.js';
 import { EventTimes, isTrustedTime, trustedSpan } from '../../core/trusted-time.js';
 import { type V1Answer, V1_ENDPOINT, getSiemLogs } from './client.js';
 import { EarlyPassEnd, PassTrail, contentDigest } from '../mimecast-v2/pages.js';
@@ -192,6 +192,7 @@ export class V1Collector {
       if (answer.kind !== 'retry') return answer;
       const unreachable = this.contact.miss(answer.unreachable, this.options.baseUrl);
       if (unreachable) throw new CollectorError(unreachable);
+      if (answer.waitMs === undefined) this.options.observe?.trouble?.(troubleText(this.options.baseUrl, answer.reason)); // a rate-limit wait is not trouble
       if (attempt >= this.options.maxRetries) throw new CollectorError(`giving up after ${attempt + 1} failed calls: ${answer.reason}`);
       const wait = answer.waitMs ?? backoffDelay(attempt, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs }, this.random);
       this.log.warn('retrying', { reason: answer.reason, attempt: attempt + 1, wait_ms: wait });

@@ -143,7 +143,10 @@ export class FeedCollector {
     while (!stop.aborted) {
       // Whole seconds: the time filters carry none, so the cursor must be the end actually asked for
       // (a cursor inside a second would skip that second's records when there is no overlap).
-      const end = Math.floor(Math.min(from + this.options.maxWindowMs, Date.now() - this.options.safetyLagMs) / 1000) * 1000;
+      const present = Date.now() - this.options.safetyLagMs;
+      const end = Math.floor(Math.min(from + this.options.maxWindowMs, present) / 1000) * 1000;
+      // The window that reaches the present: its last page marks the feed caught up (`stats`).
+      const reachesPresent = from + this.options.maxWindowMs >= present;
       if (end - from < MIN_WINDOW_MS) return; // caught up: the next window is not old enough yet
       const askFrom = Math.max(from - this.options.overlapMs, oldestHeld);
       let pageToken: string | undefined;
@@ -161,7 +164,7 @@ export class FeedCollector {
         }
         const runaway = page.next === undefined ? undefined : paging.runaway(page.next);
         const last = page.next === undefined;
-        await this.store(feed, key, source, page.records, { start: from, moveTo: last ? end : from }, publisher, gaps, last);
+        await this.store(feed, key, source, page.records, { start: from, moveTo: last ? end : from }, publisher, gaps, last, last && reachesPresent);
         gaps = undefined;
         pageNo++;
         if (runaway) {
@@ -195,18 +198,19 @@ export class FeedCollector {
    */
   private async store(
     feed: FeedSpec, key: string, source: string, records: unknown[], cursor: { start: number; moveTo: number }, publisher: Publisher, gaps: Gap[] | undefined, endsWindow: boolean,
+    caughtUp = false,
   ): Promise<void> {
     let pending = gaps;
     let wrote = false;
     for await (const batch of decodeRecords(source, records, { limits: this.options.limits })) {
       const checkpoint = { kind: 'mimecast-v2-feed' as const, key, windowEndMs: batch.last ? cursor.moveTo : cursor.start, gaps: pending };
-      await publisher.publish({ batch, feed: feed.name, last: false, endsInput: endsWindow && batch.last, checkpoint });
+      await publisher.publish({ batch, feed: feed.name, last: caughtUp && batch.last, endsInput: endsWindow && batch.last, checkpoint });
       pending = undefined;
       wrote = true;
     }
     if (!wrote) {
       // An empty page still moves the cursor (and records a gap found before it).
-      await publisher.publish({ source, last: false, endsInput: endsWindow, checkpoint: { kind: 'mimecast-v2-feed', key, windowEndMs: cursor.moveTo, gaps: pending } });
+      await publisher.publish({ source, last: caughtUp, endsInput: endsWindow, checkpoint: { kind: 'mimecast-v2-feed', key, windowEndMs: cursor.moveTo, gaps: pending } });
     }
   }
 

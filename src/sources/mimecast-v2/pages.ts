@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from '../../log/logger.js';
-import { type ApiObserver, type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
+import { type ApiObserver, type PollingOptions, backoffDelay, sleep, troubleText } from '../../util/backoff.js';
 import { CollectorError, RequestRejectedError } from '../../util/errors.js';
 import { DEFAULT_MAX_SERVER_WAIT_MS, type RateBudget, type ServerWait, rateLimitRemaining, serverWaitMs } from '../../util/rate-budget.js';
 import { FirstContact, bodyBytes, describeFetchError, discardBody, parseObject, readCapped, requestSignal, tooLargeReason } from '../http-body.js';
@@ -210,6 +210,7 @@ export class PageClient {
         const unreachable = this.contact.miss(failure.unreachable ? failure.reason : undefined, this.baseUrl);
         if (unreachable) throw new CollectorError(unreachable);
       }
+      if (wait === undefined) observe?.trouble?.(troubleText(r.url, reason)); // a 429 is the rate window, not trouble
       if (attempt >= this.polling.maxRetries) throw new CollectorError(`giving up on the ${r.what} after ${attempt + 1} tries: ${reason}`);
       const delay = wait ?? backoff(attempt);
       this.log.warn('retrying', { what: r.what, reason, attempt: attempt + 1, wait_ms: delay });
