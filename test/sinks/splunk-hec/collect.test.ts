@@ -42,8 +42,8 @@ describe('splunk-hec end to end: mimelog collect --sink-config to a real HEC rec
       const db = join(r.dir, 'k.db');
       const inFlight = 4;
       const args = ['collect', '--url', r.info.url, '--db', db, ...FAST, '--sink-config', sinkConfig(r.dir, rx.url, { requests_in_flight: inFlight })];
-      const kills = await killWhileDelivering(args, { kills: Number(process.env.HEC_KILLS ?? 20), db, total: 20_000, seed: 8, env: r.env });
-      assert.ok(kills >= Math.min(20, Number(process.env.HEC_KILLS ?? 20)), `only ${kills} kills landed`);
+      const kills = await killWhileDelivering(args, { kills: Number(process.env.MIMELOG_HEC_KILLS ?? 20), db, total: 20_000, seed: 8, env: r.env });
+      assert.ok(kills >= Math.min(20, Number(process.env.MIMELOG_HEC_KILLS ?? 20)), `only ${kills} kills landed`);
       const final = await runCli(args, { env: r.env });
       assert.equal(final.code, 0, final.stderr.slice(-2000));
       const expected = await expectedIds(r);
