@@ -17,6 +17,7 @@ import type { Logger } from '../log/logger.js';
 import { PendingCrossRows, withoutCopies } from '../store/cross-version.js';
 import { prepareUnit } from '../store/prepared.js';
 import type { NamedReport, Store } from '../store/store.js';
+import type { CrossRow } from '../store/cross-version.js';
 import type { Destination } from './destination.js';
 
 export interface DeliveringSinkOptions {
@@ -44,7 +45,7 @@ export class DeliveringSink implements Sink {
     const bookkeeping = prepareUnit(cross.unit, { events: this.options.keepEvents });
     const delivered = this.deliverEverywhere(cross.unit);
     const commit = Promise.all([this.committed, delivered])
-      .then(([, reports]) => this.store.recordDeliveries(bookkeeping, reports, state, cross))
+      .then(([, reports]) => this.store.recordDeliveries(bookkeeping, reports, state, { rows: rowsOfDelivered(cross.unit, cross.rows, reports), copies: cross.copies }))
       .finally(() => cross.rows.forEach((r) => this.pendingCross.remove(r)));
     this.committed = commit;
     return commit;
@@ -80,4 +81,16 @@ export class DeliveringSink implements Sink {
       clearInterval(timer);
     }
   }
+}
+
+/**
+ * The cross-version rows to record: not those of events a destination refused. A refused event
+ * is a dead letter, to be replayed; had its row been recorded, the replay would take it for a
+ * copy of itself and deliver it nowhere.
+ */
+function rowsOfDelivered(unit: Unit, rows: readonly CrossRow[], reports: readonly NamedReport[]): readonly CrossRow[] {
+  const refusedAt = new Set(reports.flatMap((r) => r.report.rejected.map((d) => d.position)));
+  if (refusedAt.size === 0) return rows;
+  const refused = new Set(unit.events.filter((e) => refusedAt.has(e.position)).map((e) => e.id));
+  return rows.filter((r) => !refused.has(r.id));
 }

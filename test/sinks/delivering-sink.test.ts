@@ -25,7 +25,7 @@ class Gate implements Destination {
   open = true;
   failWith: string | undefined;
   readonly received: string[] = [];
-  constructor(readonly name: string, private readonly refuse = new Set<string>()) {}
+  constructor(readonly name: string, readonly refuse = new Set<string>()) {}
   async deliver(unit: Unit): Promise<DestinationReport> {
     while (!this.open) await sleep(10);
     if (this.failWith) throw new Error(this.failWith);
@@ -86,6 +86,24 @@ describe('delivering sink: several destinations, one checkpoint', () => {
     assert.match(dead!.reason, /^picky refused event /);
     assert.match(String(dead!.raw), /Subject=s2/);
     assert.deepEqual(store.registry.destinations().map((d) => [d.destination, d.acknowledged, d.refused]), [['other', 4, 0], ['picky', 3, 1]]);
+    await sink.close();
+    store.close();
+  });
+
+  it('an event a destination refused is not taken for a copy of itself when it is sent again (replayed)', async () => {
+    const store = new Store(join(dir, 'replay.db'));
+    const picky = new Gate('picky', new Set(['s1']));
+    const sink = new DeliveringSink(store, [picky], { keepEvents: false }, logger().log);
+    const unit = await processInput('r.log', LINES(0, 3).replace(/acc=C0A0/g, 'acc=C0A0|Dir=Inbound|Rcpt=a@b.test|Sender=c@d.test|IP=10.0.0.1|Act=Acc|MsgId=<m@x>'));
+    assert.ok(unit.events.every((e) => e.cross !== undefined), 'receipt events carry a cross-version key');
+    assert.equal((await sink.write(unit, state(3))).deadLetters, 1);
+    picky.refuse.clear(); // the cause is gone: the dead letter is replayed
+    picky.received.length = 0;
+    const refused = unit.events.find((e) => String((e.doc.email as { subject?: unknown }).subject) === 's1')!;
+    const again = await sink.write({ ...unit, events: [refused], deadLetters: [] });
+    assert.deepEqual(picky.received, [refused.id], 'sent to the destination again');
+    assert.equal(again.stored, 1);
+    assert.equal(again.duplicates, 0);
     await sink.close();
     store.close();
   });
