@@ -24,6 +24,7 @@ export interface DeliveringSinkOptions {
 export class DeliveringSink implements Sink {
   /** The last unit's commit: the next commits after it, so checkpoints move in order and stop at the first failure. */
   private committed: Promise<unknown> = Promise.resolve();
+  private closedDestinations: Promise<unknown> | undefined;
 
   constructor(
     private readonly store: Store,
@@ -42,7 +43,16 @@ export class DeliveringSink implements Sink {
 
   async close(): Promise<void> {
     await this.committed.catch(() => undefined);
-    await Promise.all(this.destinations.map((d) => d.close()));
+    await this.closeDestinations();
+  }
+
+  /**
+   * Closes every destination now (once): deliveries still waiting for an acknowledgement reject,
+   * so their units are not committed and the run can stop (SIGTERM while a destination hangs).
+   */
+  async closeDestinations(): Promise<void> {
+    this.closedDestinations ??= Promise.all(this.destinations.map((d) => d.close()));
+    await this.closedDestinations;
   }
 
   /** Every destination's report for the unit; warns while some have answered and others still hold it. */
