@@ -12,7 +12,7 @@ import type { Unit } from '../core/unit.js';
 import type { Logger } from '../log/logger.js';
 import { prepareUnit } from '../store/prepared.js';
 import type { NamedReport, Store } from '../store/store.js';
-import type { Destination } from './destination.js';
+import type { Destination, DestinationReport } from './destination.js';
 
 export interface DeliveringSinkOptions {
   /** The store keeps the events too (`sink:` lists `sqlite`). */
@@ -55,13 +55,19 @@ export class DeliveringSink implements Sink {
     await this.closedDestinations;
   }
 
+  /** The report with its dead letters' reasons masked: a receiver may echo a token or password in its refusal, and the store keeps reasons for good. */
+  private masked(report: DestinationReport): DestinationReport {
+    if (report.rejected.length === 0) return report;
+    return { ...report, rejected: report.rejected.map((d) => ({ ...d, reason: this.log.redact(d.reason) })) };
+  }
+
   /** Every destination's report for the unit; warns while some have answered and others still hold it. */
   private async deliverEverywhere(unit: Unit): Promise<NamedReport[]> {
     const waiting = new Set(this.destinations.map((d) => d.name));
     const deliveries = this.destinations.map(async (d) => {
       const report = await d.deliver(unit);
       waiting.delete(d.name);
-      return { destination: d.name, report };
+      return { destination: d.name, report: this.masked(report) };
     });
     // One destination alone holds only its own data back (it says why as it retries); with the
     // store or others beside it, the data they already took waits for it too: say so.
