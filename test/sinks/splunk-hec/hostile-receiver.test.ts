@@ -93,6 +93,15 @@ describe('splunk-hec destination against hostile collectors', () => {
     });
   }
 
+  it('HTTP 200 whose body is not HEC\'s JSON (a proxy\'s page): stops, and the error shows what came back', async () => {
+    const url = await collector((req, _body, res) => {
+      if (req.url!.startsWith('/services/collector/ack')) return json(res, 200, { acks: { 0: false } }); // the check at open
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html>Welcome to the corporate proxy</html>');
+    });
+    await assert.rejects(deliverWithin(url, {}, 5000), /gave no ackId \(HTTP 200: "<html>Welcome to the corporate proxy<\/html>"\): the token has no indexer acknowledgement, or a proxy answered instead of HEC/);
+  });
+
   it('one ackId given to two requests in flight: the earlier is sent again (said in the log) instead of waiting for ever', async () => {
     let requests = 0;
     const url = await collector((req, _body, res) => {
