@@ -2,8 +2,8 @@
  * SIGTERM while a destination hangs: `mimelog ingest --sink-config` must end within a few seconds
  * (the deliveries get a short grace, then are given up), say which destination it gave up, and
  * commit nothing that destination did not acknowledge. Destinations written here on loopback:
- * an HEC whose acks never turn true (ack_timeout_s 300), and a RELP relay that opens sessions
- * but never answers a message.
+ * an HEC whose acks never turn true (ack_timeout_s 300), a RELP relay that opens sessions but
+ * never answers a message, and Azure answering 429 with Retry-After 300.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -13,6 +13,7 @@ import { after, describe, it } from 'node:test';
 import { RelpReader, relpFrame } from '../../src/sinks/syslog/relp.js';
 import { BIN, ROOT, SAMPLES, committedCount, ended, tempDir } from '../support/helpers.js';
 import { SplunkEmulator, TOKEN } from './splunk-hec/splunk-emulator.js';
+import { SECRET, emulator, sinkKeys } from './sentinel/azure.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -74,6 +75,20 @@ describe('SIGTERM while a destination hangs', () => {
     assert.match(r.stderr, /splunk-hec destination: closed while acknowledgements were pending/);
     assert.equal(r.committed, 0, 'nothing acknowledged, nothing committed');
     assert.doesNotMatch(r.stderr, new RegExp(TOKEN));
+  });
+
+  it('sentinel answering 429 with Retry-After 300: ends within seconds, nothing checkpointed', async () => {
+    const azure = emulator();
+    await azure.start();
+    cleanups.push(() => azure.stop());
+    azure.inject(...Array.from({ length: 20 }, () => ({ kind: '429' as const, retryAfter: '300' })));
+    const keys = { kind: 'sentinel', ...sinkKeys(azure.url, { max_retry_after_s: 600, give_up_s: 3600 }) };
+    const r = await terminateWhileDelivering(`sink:\n${Object.entries(keys).map(([k, v]) => `  ${k}: ${JSON.stringify(v)}`).join('\n')}\n`, () => azure.calls.length > 0);
+    assert.ok(r.afterSignalMs < 10_000, `ended ${r.afterSignalMs} ms after SIGTERM: ${r.stderr}`);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /sentinel destination sentinel closed with \d+ events unacknowledged/);
+    assert.equal(r.committed, 0, 'nothing acknowledged, nothing committed');
+    assert.doesNotMatch(r.stderr, new RegExp(SECRET.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
   });
 
   it('syslog over RELP to a relay that never answers a message: ends within seconds, nothing checkpointed', async () => {
