@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { Logger } from '../../../src/log/logger.js';
+import { z } from 'zod';
+import { kafkaKind } from '../../../src/sinks/kafka/index.js';
 import { KafkaDestination, type KafkaSettings } from '../../../src/sinks/kafka/kafka-destination.js';
 
 const SETTINGS: KafkaSettings = {
@@ -25,5 +27,16 @@ describe('kafka destination: close() during a retry', () => {
     const late = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('still retrying 3 s after close()')), 3000).unref());
     await assert.rejects(Promise.race([retrying, late]), /kafka destination kafka closed with 10 events unacknowledged/);
     assert.ok(Date.now() - started < 1500, `ended ${Date.now() - started} ms after it began`);
+  });
+});
+
+describe('kafka destination: insecure', () => {
+  it('insecure: true is said at open, as the other destinations say it', async () => {
+    const out = new PassThrough();
+    let logged = '';
+    out.on('data', (d: Buffer) => (logged += d.toString()));
+    const config = z.strictObject(kafkaKind.keys).parse({ brokers: ['127.0.0.1:9'], tls: true, insecure: true, timeout_s: 1, give_up_s: 1 });
+    await assert.rejects(kafkaKind.open(config, 'kafka', { log: new Logger(out, 'info'), env: {} }));
+    assert.match(logged, /kafka kafka: insecure: true, the brokers' certificates are not checked/);
   });
 });
