@@ -63,8 +63,10 @@ const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
  */
 function abandonOnSignal(delivering: DeliveringSink, log: Logger): () => void {
   const onSignal = (signal: NodeJS.Signals) => {
+    // Called first (prepended), so the command's own listeners, `once` ones too, are still counted.
+    const alone = process.listenerCount(signal) === 1;
     unwatch();
-    if (process.listenerCount(signal) === 0) return void process.kill(process.pid, signal);
+    if (alone) return void process.kill(process.pid, signal);
     setTimeout(() => {
       log.warn(`${signal}: giving up deliveries still waiting after ${STOP_GRACE_MS / 1000} s; their units are not checkpointed`);
       void delivering.closeDestinations().catch(() => undefined);
@@ -73,6 +75,6 @@ function abandonOnSignal(delivering: DeliveringSink, log: Logger): () => void {
   const unwatch = () => {
     for (const s of STOP_SIGNALS) process.off(s, onSignal);
   };
-  for (const s of STOP_SIGNALS) process.once(s, onSignal);
+  for (const s of STOP_SIGNALS) process.prependListener(s, onSignal);
   return unwatch;
 }

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { type Socket, createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { RelpReader, relpFrame } from '../../src/sinks/syslog/relp.js';
@@ -43,13 +43,27 @@ async function silentRelp(): Promise<{ port: number; messages: () => number }> {
   return { port: (server.address() as { port: number }).port, messages: () => messages };
 }
 
-/** Runs ingest of the sample file into `sink`, sends SIGTERM once `started()` says a delivery is under way; how long it took to end after. */
-async function terminateWhileDelivering(sink: string, started: () => boolean): Promise<{ code: number | null; stderr: string; afterSignalMs: number; committed: number }> {
-  const dir = tempDir('mimelog-stop-');
-  const config = `${dir}/sink.yaml`;
-  writeFileSync(config, sink, { mode: 0o600 });
-  const db = `${dir}/state.db`;
-  const child = spawn(process.execPath, [BIN, 'ingest', `${SAMPLES}understanding-siem-logs.kv`, '--db', db, '--sink-config', config], { cwd: ROOT });
+/** How the command under test is started in `dir` with the `sink:` text: its arguments and its store. */
+type Command = (dir: string, sink: string) => { args: string[]; db: string };
+
+/** `mimelog ingest` of the sample file with `--sink-config` (stops on its own listener, `process.on`). */
+const ingest: Command = (dir, sink) => {
+  writeFileSync(`${dir}/sink.yaml`, sink, { mode: 0o600 });
+  return { args: ['ingest', `${SAMPLES}understanding-siem-logs.kv`, '--db', `${dir}/state.db`, '--sink-config', `${dir}/sink.yaml`], db: `${dir}/state.db` };
+};
+
+/** `mimelog run` of a spool holding the sample file (stops on its own `process.once` listener). */
+const run: Command = (dir, sink) => {
+  mkdirSync(`${dir}/spool`);
+  copyFileSync(`${SAMPLES}understanding-siem-logs.kv`, `${dir}/spool/a.kv`);
+  writeFileSync(`${dir}/run.yaml`, `store: ${dir}/state.db\nlisten: 127.0.0.1:0\nsources:\n  - {name: s, kind: spool, path: ${dir}/spool}\n${sink}`, { mode: 0o600 });
+  return { args: ['run', '--config', `${dir}/run.yaml`], db: `${dir}/state.db` };
+};
+
+/** Starts `command`, sends SIGTERM once `started()` says a delivery is under way; how long it took to end after. */
+async function terminateWhileDelivering(sink: string, started: () => boolean, command: Command = ingest): Promise<{ code: number | null; stderr: string; afterSignalMs: number; committed: number }> {
+  const { args, db } = command(tempDir('mimelog-stop-'), sink);
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT });
   const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   const done = ended(child);
   while (!started()) await new Promise((r) => setTimeout(r, 20));
@@ -100,6 +114,20 @@ describe('SIGTERM while a destination hangs', () => {
     assert.ok(r.afterSignalMs < 10_000, `ended ${r.afterSignalMs} ms after SIGTERM: ${r.stderr}`);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /relp 127\.0\.0\.1:\d+: closed with messages unacknowledged/);
+    assert.equal(r.committed, 0, 'nothing acknowledged, nothing committed');
+  });
+
+  it('mimelog run (its own SIGTERM listener is a once-listener) to a silent RELP relay: stops by itself within seconds, not killed by the signal', async () => {
+    const relp = await silentRelp();
+    const r = await terminateWhileDelivering(
+      `sink:\n  kind: syslog\n  host: 127.0.0.1\n  port: ${relp.port}\n  transport: relp\n  give_up_s: 3600\n  timeout_s: 300\n`,
+      () => relp.messages() > 0,
+      run,
+    );
+    assert.ok(r.afterSignalMs < 10_000, `ended ${r.afterSignalMs} ms after SIGTERM: ${r.stderr}`);
+    assert.notEqual(r.code, null, `ended by itself, not by the signal: ${r.stderr}`);
+    assert.match(r.stderr, /"msg":"service stopped"/);
+    assert.match(r.stderr, /closed with messages unacknowledged/);
     assert.equal(r.committed, 0, 'nothing acknowledged, nothing committed');
   });
 });
