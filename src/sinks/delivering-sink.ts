@@ -18,7 +18,7 @@ import { PendingCrossRows, withoutCopies } from '../store/cross-version.js';
 import { prepareUnit } from '../store/prepared.js';
 import type { NamedReport, Store } from '../store/store.js';
 import type { CrossRow } from '../store/cross-version.js';
-import type { Destination } from './destination.js';
+import type { Destination, DestinationReport } from './destination.js';
 
 export interface DeliveringSinkOptions {
   /** The store keeps the events too (`sink:` lists `sqlite`). */
@@ -32,6 +32,7 @@ export class DeliveringSink implements Sink {
   private committed: Promise<unknown> = Promise.resolve();
   /** Cross-version rows of units sent but not committed yet: the next unit's decisions count them. */
   private readonly pendingCross = new PendingCrossRows();
+  private closedDestinations: Promise<unknown> | undefined;
 
   constructor(
     private readonly store: Store,
@@ -53,7 +54,22 @@ export class DeliveringSink implements Sink {
 
   async close(): Promise<void> {
     await this.committed.catch(() => undefined);
-    await Promise.all(this.destinations.map((d) => d.close()));
+    await this.closeDestinations();
+  }
+
+  /**
+   * Closes every destination now (once): deliveries still waiting for an acknowledgement reject,
+   * so their units are not committed and the run can stop (SIGTERM while a destination hangs).
+   */
+  async closeDestinations(): Promise<void> {
+    this.closedDestinations ??= Promise.all(this.destinations.map((d) => d.close()));
+    await this.closedDestinations;
+  }
+
+  /** The report with its dead letters' reasons masked: a receiver may echo a token or password in its refusal, and the store keeps reasons for good. */
+  private masked(report: DestinationReport): DestinationReport {
+    if (report.rejected.length === 0) return report;
+    return { ...report, rejected: report.rejected.map((d) => ({ ...d, reason: this.log.redact(d.reason) })) };
   }
 
   /** Every destination's report for the unit; warns while some have answered and others still hold it. */
@@ -62,7 +78,7 @@ export class DeliveringSink implements Sink {
     const deliveries = this.destinations.map(async (d) => {
       const report = await d.deliver(unit);
       waiting.delete(d.name);
-      return { destination: d.name, report };
+      return { destination: d.name, report: this.masked(report) };
     });
     // One destination alone holds only its own data back (it says why as it retries); with the
     // store or others beside it, the data they already took waits for it too: say so.

@@ -35,6 +35,7 @@ export async function openSink(entries: readonly SinkEntry[], db: string, log: L
     throw err;
   }
   const delivering = new DeliveringSink(store, opened, { keepEvents: entries.some((e) => e.kind === 'sqlite') }, log);
+  const unwatch = abandonOnSignal(delivering, log);
   return {
     names,
     write: (unit, state) => delivering.write(unit, state),
@@ -42,8 +43,38 @@ export async function openSink(entries: readonly SinkEntry[], db: string, log: L
       try {
         await delivering.close();
       } finally {
+        unwatch();
         store.close();
       }
     },
   };
+}
+
+/** How long a stopping run lets deliveries in flight finish before it gives them up. */
+export const STOP_GRACE_MS = 3000;
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+/**
+ * A destination may wait minutes for an acknowledgement (an HEC ack, a Retry-After, a silent
+ * relay), and the command's own stop waits for the units in flight: on SIGINT/SIGTERM the
+ * deliveries get STOP_GRACE_MS, then the destinations are closed, so what they still wait for is
+ * given up (not committed: sent again after a restart) and the command ends. When nothing else
+ * listens for the signal, it is raised again at once: the process ends as it would have.
+ */
+function abandonOnSignal(delivering: DeliveringSink, log: Logger): () => void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    // Called first (prepended), so the command's own listeners, `once` ones too, are still counted.
+    const alone = process.listenerCount(signal) === 1;
+    unwatch();
+    if (alone) return void process.kill(process.pid, signal);
+    setTimeout(() => {
+      log.warn(`${signal}: giving up deliveries still waiting after ${STOP_GRACE_MS / 1000} s; their units are not checkpointed`);
+      void delivering.closeDestinations().catch(() => undefined);
+    }, STOP_GRACE_MS).unref();
+  };
+  const unwatch = () => {
+    for (const s of STOP_SIGNALS) process.off(s, onSignal);
+  };
+  for (const s of STOP_SIGNALS) process.prependListener(s, onSignal);
+  return unwatch;
 }

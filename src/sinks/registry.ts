@@ -53,9 +53,12 @@ export type SinkEntry = z.infer<typeof entry>;
 /** The name a destination is shown by. */
 export const entryName = (e: SinkEntry): string => e.name ?? e.kind;
 
+/** More destinations than anyone runs: a list longer than this is a mistake (a generated file), not a plan; each opens connections. */
+export const MAX_SINKS = 16;
+
 /** `sink:`: one entry or a list of them, as a list; each name once, the store at most once. */
 export const SINK_SCHEMA = z
-  .preprocess((v) => (v === undefined ? [{}] : Array.isArray(v) ? v : [v]), z.array(entry).min(1, 'at least one sink'))
+  .preprocess((v) => (v === undefined ? [{}] : Array.isArray(v) ? v : [v]), z.array(entry).min(1, 'at least one sink').max(MAX_SINKS, `at most ${MAX_SINKS} sinks`))
   .superRefine((list, ctx) => {
     const seen = new Set<string>();
     list.forEach((e, i) => {

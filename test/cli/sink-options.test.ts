@@ -59,6 +59,11 @@ describe('sink: in a config', () => {
   it('refuses an empty list', () => {
     assert.deepEqual(problems(() => loadSinkConfig(file('sink: []\n'), {})), ['sink: at least one sink']);
   });
+
+  it('refuses a list of 1,000 destinations (each would open its connections) with the bound', () => {
+    const entries = Array.from({ length: 1000 }, (_, i) => `  - {kind: syslog, name: s${i}, host: 127.0.0.1, transport: tcp}`).join('\n');
+    assert.deepEqual(problems(() => loadSinkConfig(file(`sink:\n${entries}\n`), {})), ['sink: at most 16 sinks']);
+  });
 });
 
 describe('--sink and --sink-config', () => {

@@ -135,3 +135,32 @@ describe('delivering sink: several destinations, one checkpoint', () => {
     store.close();
   });
 });
+
+describe('delivering sink: a dead letter whose reason echoes a secret', () => {
+  it('stores the reason with the secret masked (a receiver that echoes the token in its refusal)', async () => {
+    const dir = tempDir('mimelog-delivering-secret-');
+    const store = new Store(join(dir, 'secret.db'));
+    const token = 'echoed-Token-9f8e7d6c';
+    const echo: Destination = {
+      name: 'echo',
+      async deliver(unit) {
+        const rejected = unit.events.map((e) => prepareDeadLetter({ source: unit.source, position: e.position, reason: `echo refused event ${e.id}: HTTP 413 (bad request from Splunk ${token})`, raw: e.raw }));
+        return { indexed: 0, duplicates: 0, collisions: [], rejected, resent: 0 };
+      },
+      async close() {},
+    };
+    const { log } = logger();
+    log.addSecrets(token);
+    const sink = new DeliveringSink(store, [echo], { keepEvents: false }, log);
+    await sink.write(await processInput('a.log', LINES(0, 2)), state(2));
+    await sink.close();
+    const reasons = store.db.prepare('SELECT reason FROM dead_letters').pluck().all() as string[];
+    store.close();
+    (await import('node:fs')).rmSync(dir, { recursive: true, force: true });
+    assert.equal(reasons.length, 2);
+    for (const r of reasons) {
+      assert.doesNotMatch(r, new RegExp(token));
+      assert.match(r, /^echo refused event \w+: HTTP 413 \(bad request from Splunk \[redacted\]\)$/);
+    }
+  });
+});

@@ -52,6 +52,8 @@ export class KafkaDestination implements Destination, TransactionHost {
   private readonly namer: TopicNamer;
   /** The last unit's delivery: the next starts after it (one producer, in-order sequences). */
   private chain: Promise<unknown> = Promise.resolve();
+  /** Closing: a retry in progress stops waiting (the run is stopping; what is unacknowledged is not committed). */
+  private readonly closing = new AbortController();
 
   private constructor(
     readonly name: string,
@@ -73,6 +75,10 @@ export class KafkaDestination implements Destination, TransactionHost {
 
   get giveUpMs(): number {
     return this.settings.giveUpMs;
+  }
+
+  get stopping(): AbortSignal {
+    return this.closing.signal;
   }
 
   get retry(): { baseMs: number; maxMs: number } {
@@ -104,8 +110,12 @@ export class KafkaDestination implements Destination, TransactionHost {
   }
 
   async close(): Promise<void> {
+    this.closing.abort();
+    // The producer first: a send it still holds fails at once, so a delivery in progress ends.
+    const first = this.current;
+    await closeQuietly(first);
     await this.chain.catch(() => undefined);
-    await closeQuietly(this.current);
+    if (this.current !== first) await closeQuietly(this.current); // replaced meanwhile (a fenced producer)
   }
 
   private newProducer(): Producer<string, string, string, string> {
@@ -195,6 +205,7 @@ export class KafkaDestination implements Destination, TransactionHost {
         failure = classify(err);
       }
       if (failure.kind === 'too_large' || failure.kind === 'reject') return refused(failure);
+      if (this.closing.signal.aborted) throw this.closedError(events);
       if (failure.kind === 'stop') throw new MimelogError('destination', `kafka destination ${this.name}: ${failure.reason}; nothing after the last stored unit was checkpointed`);
       if (resending === 'abandon') throw new Abandoned(failure);
       if (Date.now() - started > this.settings.giveUpMs) {
@@ -204,8 +215,12 @@ export class KafkaDestination implements Destination, TransactionHost {
       const delay = backoffDelay(tries, { baseMs: this.settings.retryBaseMs, maxMs: this.settings.retryMaxMs });
       this.log.warn('kafka unreachable or busy: retrying', { destination: this.name, events, attempt: tries + 1, delay_ms: delay, reason: failure.reason });
       if (resending !== undefined) resending.resent += events;
-      await sleep(delay);
+      if (!(await sleep(delay, this.closing.signal))) throw this.closedError(events);
     }
+  }
+
+  private closedError(events: number): MimelogError {
+    return new MimelogError('destination', `kafka destination ${this.name} closed with ${events} events unacknowledged; nothing after the last stored unit was checkpointed`);
   }
 
   /** A new producer id: records sent again after this may be written twice (the old id's copies are not recognised). */

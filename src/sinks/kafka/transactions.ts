@@ -44,6 +44,8 @@ export interface TransactionHost {
   readonly client: ClientOptions;
   readonly giveUpMs: number;
   readonly retry: { readonly baseMs: number; readonly maxMs: number };
+  /** Aborted when the destination closes: a unit waiting to start over gives up. */
+  readonly stopping: AbortSignal;
 }
 
 export class UnitTransactions {
@@ -99,7 +101,7 @@ export class UnitTransactions {
         const delay = backoffDelay(tries, this.host.retry);
         this.log.warn('kafka transaction failed: starting the unit over', { destination: this.host.name, events: slots.length, attempt: tries + 1, delay_ms: delay, reason: failure.reason });
         resent += slots.length;
-        await sleep(delay);
+        if (!(await sleep(delay, this.host.stopping))) throw new MimelogError('destination', `kafka destination ${this.host.name} closed with ${slots.length} events uncommitted; nothing after the last stored unit was checkpointed`);
         await this.recover(failure.reason);
       }
     }

@@ -190,7 +190,9 @@ export class SentinelDestination implements Destination {
       throw sentinelError(`sentinel destination ${this.name}: ${rows.length} events unaccepted for ${Math.round(waited / 1000)} s (give_up_s; last: ${answer.reason}); nothing after the last delivered unit was checkpointed`);
     }
     const asked = answer.verdict === 'wait' && answer.headers ? serverWaitMs(answer.headers, this.options.maxRetryAfterMs) : undefined;
-    const delay = asked?.ms ?? backoffDelay(attempt, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs });
+    const backoff = backoffDelay(attempt, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs });
+    // Never sooner than the back-off: "Retry-After: 0" or a date in the past, answered again and again, must not become a busy loop.
+    const delay = Math.max(asked?.ms ?? 0, backoff);
     const clamped = asked?.askedMs === undefined ? '' : ` (Retry-After asked ${asked.askedMs} ms: clamped to max_retry_after_s)`;
     this.log.warn('sentinel: Azure busy or unreachable, sending again', { destination: this.name, events: rows.length, attempt: attempt + 1, delay_ms: delay, reason: `${answer.reason}${clamped}`, request_id: answer.requestId });
     await sleep(delay, this.stop.signal);

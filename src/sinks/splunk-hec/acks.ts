@@ -38,6 +38,12 @@ export class AckPoller {
   wait(ackId: number, timeoutMs: number): Promise<AckOutcome> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise<AckOutcome>((resolve, reject) => {
+      const earlier = this.waiting.get(ackId);
+      if (earlier) {
+        // Its ack can no longer be told from this one's: it goes again rather than wait for ever.
+        this.log.warn(`splunk-hec: ackId ${ackId} was given to a second request while the first still waited; the first is sent again. A load balancer must keep each X-Splunk-Request-Channel on one HEC instance (or HEC restarted)`);
+        earlier.resolve('timeout');
+      }
       this.waiting.set(ackId, { deadline: Date.now() + timeoutMs, resolve, reject });
       if (!this.polling) void this.poll();
     });

@@ -79,13 +79,17 @@ export class HecClient {
   }
 }
 
-/** The answer's text, at most MAX_ANSWER_BYTES of it (the rest is dropped, the connection kept usable). */
+/**
+ * The answer's text, at most MAX_ANSWER_BYTES of it. The rest is not read: the connection is
+ * dropped instead (an endless or a 2 GB answer would otherwise hold the request for ever).
+ */
 async function boundedText(body: AsyncIterable<Buffer>): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
-    if (size < MAX_ANSWER_BYTES) chunks.push(chunk);
+    chunks.push(chunk);
     size += chunk.length;
+    if (size >= MAX_ANSWER_BYTES) break; // leaving the loop destroys the body, and its connection
   }
   return Buffer.concat(chunks).subarray(0, MAX_ANSWER_BYTES).toString('utf8');
 }

@@ -133,7 +133,7 @@ export class HecDestination implements Destination {
     }
     if (!this.acks) return { kind: 'delivered' };
     if (answer.ackId === undefined) {
-      throw this.stop(hecError(`${this.client.origin} accepted the events but gave no ackId: the token has no indexer acknowledgement. Enable indexer acknowledgement on the token (Settings > Data inputs > HTTP Event Collector > the token > Enable indexer acknowledgement), or set ack: false to count HTTP 200 as delivered`));
+      throw this.stop(hecError(`${this.client.origin} accepted the events but gave no ackId (${describeAnswer(answer)}): the token has no indexer acknowledgement, or a proxy answered instead of HEC. Enable indexer acknowledgement on the token (Settings > Data inputs > HTTP Event Collector > the token > Enable indexer acknowledgement), or set ack: false to count HTTP 200 as delivered`));
     }
     const outcome = await this.acks.wait(answer.ackId, this.o.ackTimeoutMs).catch((err: Error) => {
       throw this.stop(err);

@@ -32,7 +32,8 @@ const MAX_KEY_BYTES = 1024 * 1024;
 const names = <T extends string>(o: Readonly<Record<T, number>>) => Object.keys(o) as [T, ...T[]];
 
 const keys = {
-  host: z.string().min(1, 'a host name or address'),
+  /** Letters, digits and `.-_:%` only: a space or a line break would be a typo, and would break the lines that name the receiver. */
+  host: z.string().regex(/^[A-Za-z0-9._:%-]{1,253}$/, 'a host name or address (letters, digits, ".", "-", "_", ":"; no brackets, spaces or line breaks)'),
   transport: oneOf(TRANSPORTS, 'transport'),
   format: oneOf(BODY_FORMATS, 'format').default('json'),
   facility: oneOf(names<Facility>(FACILITIES), 'facility').default('local0'),

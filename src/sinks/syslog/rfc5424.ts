@@ -3,6 +3,7 @@
  * `<LEN> <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD] MSG`. Header fields hold printable
  * US-ASCII (33-126) only, each within its length limit; `-` stands for an empty one.
  */
+import { escapeWith } from './escape.js';
 
 /** Facility codes (RFC 5424 table 1), by the names syslog.conf uses. */
 export const FACILITIES = {
@@ -25,9 +26,10 @@ export function headerField(text: string, max: number): string {
   return printable === '' ? '-' : printable;
 }
 
-/** An SD-PARAM value: `"`, `\` and `]` escaped with `\` (RFC 5424 §6.3.3). */
+/** An SD-PARAM value: `"`, `\` and `]` escaped with `\` (RFC 5424 §6.3.3); line breaks and other controls become U+FFFD (escape.ts). */
+const SD_VALUE_ESCAPES = { '"': '\\"', '\\': '\\\\', ']': '\\]' } as const;
 export function sdValue(text: string): string {
-  return text.replace(/["\\\]]/g, (c) => `\\${c}`);
+  return escapeWith(SD_VALUE_ESCAPES, text);
 }
 
 /** An SD-ID or PARAM-NAME: printable US-ASCII except `=`, space, `]` and `"`, at most 32. */

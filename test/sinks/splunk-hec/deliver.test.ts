@@ -161,7 +161,7 @@ describe('splunk-hec destination: deliver() against an emulation of Splunk', () 
     const emu = await emulator({ dropAckId: true });
     const { dest } = await open(emu);
     try {
-      await assert.rejects(dest.deliver(unit), /gave no ackId: the token has no indexer acknowledgement\. Enable indexer acknowledgement on the token .* or set ack: false/);
+      await assert.rejects(dest.deliver(unit), /gave no ackId \(HTTP 200 code 0 \(success\)\): the token has no indexer acknowledgement, or a proxy answered instead of HEC\. Enable indexer acknowledgement on the token .* or set ack: false/);
     } finally {
       await dest.close();
     }
