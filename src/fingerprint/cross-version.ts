@@ -19,7 +19,7 @@
  */
 import { hash as oneShotHash } from 'node:crypto';
 import type { DecodedRecord, FieldValue } from '../decode/record.js';
-import { CROSS_VERSION_FIELDS, type CrossVersionForm } from '../mimecast/v2-fields.js';
+import { CROSS_VERSION_FIELDS, type CrossVersionForm, bareACode } from '../mimecast/v2-fields.js';
 import { stableJson } from '../util/stable-json.js';
 import { ID_HEX_LENGTH } from './fingerprint.js';
 
@@ -32,8 +32,6 @@ export interface CrossIdentity {
   readonly key: string;
 }
 
-/** API 2.0 writes aggregateId as `<aCode>_<epoch seconds>` in samples [seen]; API 1.0 the aCode alone. */
-const ACODE_SUFFIX = /_\d{9,11}$/;
 
 function text(value: FieldValue): string | undefined {
   const t = typeof value === 'string' ? value : stableJson(value);
@@ -49,7 +47,7 @@ function listItems(value: FieldValue): string[] {
 
 const FORMS: Record<CrossVersionForm, (value: FieldValue) => string | undefined> = {
   text,
-  acode: (value) => text(value)?.replace(ACODE_SUFFIX, ''),
+  acode: (value) => { const t = text(value); return t === undefined ? undefined : bareACode(t); },
   list: (value) => {
     const items = listItems(value).map((s) => s.trim().replace(/^"(.*)"$/, '$1').trim().toLowerCase()).filter((s) => s !== '' && s !== 'null');
     return items.length === 0 ? undefined : items.sort().join(',');

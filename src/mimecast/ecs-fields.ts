@@ -12,6 +12,7 @@ export const HIGH_SPAM_SCORE = 10;
 
 export type Conversion =
   | 'text' // as it is
+  | 'acode' // the message's aCode: API 2.0's aggregateId without its `_<epoch seconds>` (the whole value stays under mimecast.*)
   | 'lowercase'
   | 'address' // one email address; `<>` and empty values dropped
   | 'addresses' // a list of addresses, comma or semicolon separated
@@ -36,7 +37,7 @@ export interface EcsMapping {
 export const ECS_MAPPINGS: readonly EcsMapping[] = [
   { from: ['MsgId', 'messageId', 'msgid'], to: 'email.message_id', as: 'text' },
   { from: ['Subject', 'subject'], to: 'email.subject', as: 'text' },
-  { from: ['aCode', 'aggregateId'], to: 'email.local_id', as: 'text' },
+  { from: ['aCode', 'aggregateId'], to: 'email.local_id', as: 'acode' },
   { from: ['headerFrom', 'senderHeader'], to: 'email.from.address', as: 'address' },
   { from: ['Sender', 'senderEnvelope', 'sender'], to: 'email.from.address', as: 'address' },
   { from: ['Rcpt', 'Recipient', 'Receipient', 'recipient', 'recipients'], to: 'email.to.address', as: 'addresses' },

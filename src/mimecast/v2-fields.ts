@@ -64,6 +64,14 @@ export function v2KeyFor(logType: string, v1Key: string): string {
  */
 export type CrossVersionForm = 'text' | 'acode' | 'list';
 
+/** API 2.0 writes aggregateId as `<aCode>_<epoch seconds>` in samples [seen]; API 1.0 the aCode alone. */
+export const ACODE_SUFFIX = /_\d{9,11}$/;
+
+/** The message's aCode, as API 1.0 writes it, from either API's value. */
+export function bareACode(value: string): string {
+  return value.replace(ACODE_SUFFIX, '');
+}
+
 /** One field both APIs carry for a log type: its API 1.0 names (first present wins) and its API 2.0 name. */
 export interface CrossVersionField {
   readonly v1: readonly string[];

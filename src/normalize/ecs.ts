@@ -7,6 +7,7 @@ import type { Classification } from '../classify/classify.js';
 import type { DecodedRecord, FieldValue, JsonValue } from '../decode/record.js';
 import { isRepresentableTime, parseTimeInText } from '../decode/time.js';
 import type { Fingerprint } from '../fingerprint/fingerprint.js';
+import { bareACode } from '../mimecast/v2-fields.js';
 import { stableJson } from '../util/stable-json.js';
 import { categoryOf, datasetOf } from '../mimecast/feeds.js';
 import {
@@ -264,6 +265,8 @@ function convert(as: Conversion, value: FieldValue, text: string): JsonValue | u
   switch (as) {
     case 'text':
       return text;
+    case 'acode':
+      return bareACode(text);
     case 'lowercase':
       return text.toLowerCase();
     case 'address': {

@@ -14,6 +14,7 @@ const KEYWORD: Mapping = { type: 'keyword', ignore_above: 8191 };
 /** Field type by the conversion that produced it. */
 const BY_CONVERSION: Record<Conversion, Mapping> = {
   text: KEYWORD,
+  acode: KEYWORD,
   lowercase: KEYWORD,
   address: KEYWORD,
   addresses: KEYWORD,
