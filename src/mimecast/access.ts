@@ -3,7 +3,8 @@
  * names it when an endpoint refuses (401/403, or a `fail[]` code of FEED_NOT_AVAILABLE_CODES).
  * Facts from docs/mimecast.md §5–6: API 2.0 applications are made in the Integrations Hub with a
  * set of products chosen at creation, which cannot be changed afterwards; `uk`/`us` gateways are
- * pinned for data residency (no failover), `global` fails over.
+ * pinned for data residency (no failover), `global` fails over. The products' exact labels in the
+ * Integrations Hub are not in our sources: the advice names them by what they serve.
  */
 import { FEEDS } from './feeds.js';
 
@@ -31,8 +32,8 @@ const FEED_PRODUCT: Readonly<Record<string, string>> = {
 
 /** Keyed by what a source reads: `cg` and `ci` batch listings, `stream`, and each feed's name. */
 export const ACCESS_NEEDS: ReadonlyMap<string, AccessNeed> = new Map<string, AccessNeed>([
-  ['cg', { what: 'Cloud Gateway SIEM batch files', enable: `the product "SIEM logs / Threats, Security Events and Data for Cloud Gateway" on the application (${NEW_APP})` }],
-  ['stream', { what: 'Cloud Gateway SIEM event stream', enable: `the product "SIEM logs / Threats, Security Events and Data for Cloud Gateway" on the application (${NEW_APP})` }],
+  ['cg', { what: 'Cloud Gateway SIEM batch files', enable: `the Cloud Gateway SIEM logs product on the application (${NEW_APP})` }],
+  ['stream', { what: 'Cloud Gateway SIEM event stream', enable: `the Cloud Gateway SIEM logs product on the application (${NEW_APP})` }],
   ['ci', { what: 'Cloud Integrated SIEM batch files', enable: `the Cloud Integrated SIEM product on the application, and a Cloud Integrated licence on the account (${NEW_APP})` }],
   ...FEEDS.map((f): [string, AccessNeed] => [f.name, {
     what: `${f.name} feed (${f.path})`,

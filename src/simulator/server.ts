@@ -54,6 +54,8 @@ export interface SimulatorOptions {
   readonly clockMs?: number;
   /** Events whose served time lies (event `at` of catalog file `file` says `timeMs`), left where their true time puts them. */
   readonly misdated?: readonly { readonly file: number; readonly at: number; readonly timeMs: number }[];
+  /** Every answer's `Date` header is this far off the true time (a gateway with a wrong clock, for `mimelog doctor`). */
+  readonly dateSkewMs?: number;
 }
 
 export interface SimulatorInfo {
@@ -215,6 +217,7 @@ export class MimecastSimulator {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const path = (req.url ?? '').split('?')[0];
+    if (this.options.dateSkewMs) res.setHeader('Date', new Date(Date.now() + this.options.dateSkewMs).toUTCString());
     if (this.v2.handle(req, res, Buffer.concat(chunks), this.origin)) return;
     if (req.method !== 'POST' || path !== SIEM_PATH) {
       res.writeHead(404, { 'content-type': 'application/json' }).end(failBody('err_not_found', `no route ${req.method} ${path}`, false));
