@@ -1,10 +1,16 @@
 /**
  * `mimelog doctor`: checks a Mimecast account before the service runs, against the real API: the
  * credentials, the region's gateway, the clock, the rate-limit headroom, what the application may
- * read (and what to enable where it may not), and, for a `run` config, the store, spool and listen
+ * read (and what to enable where it may not), each stored checkpoint's horizon headroom, and, for a
+ * `run` config, the store, spool and listen
  * addresses. One line per check; exit 0 all ok, 2 warnings only, 1 any FAIL.
  */
+import { existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { type Command, Option } from 'commander';
+import { ENV } from '../config/env.js';
+import { defaultOf, setting } from '../config/settings.js';
+import { horizonOf } from '../mimecast/horizons.js';
 import { ACCESS_NEEDS, REGION_ADVICE, V1_ACCOUNT_CODES } from '../mimecast/access.js';
 import { OAUTH_PATH_V2, SIEM_PATH_V1, STREAM_PATH_V2, V1_REGIONS, V2_REGIONS } from '../mimecast/endpoints.js';
 import { FEED_NOT_AVAILABLE_CODES, FEEDS, feedNamed, feedTime } from '../mimecast/feeds.js';
@@ -12,7 +18,7 @@ import { type ProductName, SIEM_PRODUCTS, listingTypes } from '../mimecast/produ
 import { type V1Credentials, signedHeaders } from '../mimecast/v1-auth.js';
 import { checkConfig } from '../service/check.js';
 import { ConfigError, EXIT, UsageError } from '../util/errors.js';
-import { type CollectOptions, resolveSource } from './collect.js';
+import { type CollectOptions, checkpointName, resolveSource } from './collect.js';
 
 type Status = 'ok' | 'warn' | 'FAIL';
 
@@ -32,9 +38,10 @@ const HEADROOM_WARN = 0.1;
 /** A feed read's window: one minute, a quarter hour ago (Mimecast indexes some records late). */
 const FEED_PROBE = { endAgoMs: 15 * 60_000, spanMs: 60_000 };
 
+/** `name`: the service's source name (its checkpoints carry it); none for `collect`-style options. */
 type Target =
-  | { readonly label: string; readonly api: 'v1'; readonly baseUrl: string; readonly credentials: V1Credentials }
-  | { readonly label: string; readonly api: 'v2'; readonly baseUrl: string; readonly clientId: string; readonly clientSecret: string; readonly reads: readonly string[] };
+  | { readonly label: string; readonly name?: string; readonly api: 'v1'; readonly baseUrl: string; readonly credentials: V1Credentials }
+  | { readonly label: string; readonly name?: string; readonly api: 'v2'; readonly baseUrl: string; readonly clientId: string; readonly clientSecret: string; readonly reads: readonly string[] };
 
 interface Answer {
   readonly status: number;
@@ -186,6 +193,41 @@ async function checkV1(t: Extract<Target, { api: 'v1' }>, timeoutMs: number): Pr
   return results;
 }
 
+/** The checkpoints a target's collector keeps: [name, exact] (exact false: the name is a prefix, one per type or feed). */
+function checkpointsOf(t: Target): [string, boolean][] {
+  if (t.api === 'v1') return [[checkpointName('mimecast-v1', t.baseUrl, t.name), true]];
+  return t.reads.map((read): [string, boolean] => read === 'stream' ? [checkpointName('mimecast-v2-stream', t.baseUrl, t.name), true]
+    : read === 'cg' || read === 'ci' ? [checkpointName('mimecast-v2', t.baseUrl, t.name), false]
+    : [`${checkpointName('mimecast-v2-feed', t.baseUrl, t.name)} ${read}`, true]);
+}
+
+/**
+ * Horizon headroom of each checkpoint in the store: how long the source may stay down before
+ * Mimecast drops data it has not fetched (warn under `warnShare` of the horizon, FAIL past it).
+ */
+function horizonChecks(t: Target, db: string, warnShare: number, now = Date.now()): CheckResult[] {
+  const check = `${t.label}: horizon`;
+  if (!existsSync(db)) return [{ status: 'ok', check, seen: `no store at ${db} yet: the first run starts at the oldest data Mimecast keeps` }];
+  const store = new Database(db, { readonly: true, fileMustExist: true });
+  try {
+    const read = store.prepare("SELECT source, updated_at FROM checkpoints WHERE source = ? OR (? = 0 AND substr(source, 1, length(?) + 1) = ? || ' ')");
+    const rows = checkpointsOf(t).flatMap(([name, exact]) => read.all(name, exact ? 1 : 0, name, name) as { source: string; updated_at: number }[]);
+    if (rows.length === 0) return [{ status: 'ok', check, seen: `no checkpoint in ${db} yet: the first run starts at the oldest data Mimecast keeps` }];
+    return rows.map((row) => {
+      const horizon = horizonOf(row.source)!;
+      const left = horizon.horizonMs - (now - row.updated_at);
+      const seen = `${row.source}: last read ${hours(now - row.updated_at)} ago; ${horizon.feed} are kept ${hours(horizon.horizonMs)}, so ${hours(Math.max(0, left))} of headroom`;
+      if (left <= 0) return { status: 'FAIL', check, seen, todo: 'data older than the horizon is gone at Mimecast: start the service now; the collector records the gap' };
+      if (left < horizon.horizonMs * warnShare) return { status: 'warn', check, seen, todo: 'start the service soon, before the headroom runs out' };
+      return { status: 'ok', check, seen };
+    });
+  } finally {
+    store.close();
+  }
+}
+
+const hours = (ms: number) => (ms < 7_200_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`);
+
 /** What a `collect`-style source reads, from its options. */
 function readsOf(o: { mode?: string; product?: string; feeds?: string }): string[] {
   if (o.feeds !== undefined) {
@@ -196,7 +238,7 @@ function readsOf(o: { mode?: string; product?: string; feeds?: string }): string
 }
 
 /** The targets of a `run` config's API sources, and the results of its place checks. */
-async function fromConfig(file: string): Promise<{ targets: Target[]; results: CheckResult[] }> {
+async function fromConfig(file: string): Promise<{ targets: Target[]; results: CheckResult[]; store?: string; warnShare?: number }> {
   try {
     const config = await checkConfig(file, process.env);
     const targets = config.sources.flatMap((s): Target[] => {
@@ -204,12 +246,12 @@ async function fromConfig(file: string): Promise<{ targets: Target[]; results: C
       const label = s.name;
       if (s.kind === 'mimecast-v1') {
         const c = s.credentials;
-        return [{ label, api: 'v1', baseUrl: s.url ?? V1_REGIONS[s.region!]!, credentials: { appId: c.app_id, appKey: c.app_key, accessKey: c.access_key, secretKey: c.secret_key } }];
+        return [{ label, name: label, api: 'v1', baseUrl: s.url ?? V1_REGIONS[s.region!]!, credentials: { appId: c.app_id, appKey: c.app_key, accessKey: c.access_key, secretKey: c.secret_key } }];
       }
       const reads = s.kind === 'mimecast-v2-feeds' ? (s.feeds ?? FEEDS.map((f) => f.name)) : s.kind === 'mimecast-v2-stream' ? ['stream'] : [s.product];
-      return [{ label, api: 'v2', baseUrl: s.url ?? V2_REGIONS[s.region!]!, clientId: s.credentials.client_id, clientSecret: s.credentials.client_secret, reads }];
+      return [{ label, name: label, api: 'v2', baseUrl: s.url ?? V2_REGIONS[s.region!]!, clientId: s.credentials.client_id, clientSecret: s.credentials.client_secret, reads }];
     });
-    return { targets, results: [{ status: 'ok', check: 'config', seen: `${file}: valid; store, spool paths and listen addresses usable` }] };
+    return { targets, store: config.store, warnShare: config.horizon_warning_share, results: [{ status: 'ok', check: 'config', seen: `${file}: valid; store, spool paths and listen addresses usable` }] };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     return { targets: [], results: err.problems.map((p) => ({ status: 'FAIL' as const, check: 'config', seen: p, todo: `fix ${file} (mimelog run --check ${file} lists the same)` })) };
@@ -236,6 +278,7 @@ interface DoctorOptions {
   feeds?: string;
   json: boolean;
   timeout: number;
+  db: string;
 }
 
 export function registerDoctor(program: Command): void {
@@ -249,6 +292,7 @@ export function registerDoctor(program: Command): void {
     .addOption(new Option('--mode <mode>', 'v2: what the source reads: batch files or the stream').choices(['batch', 'stream']).default('batch'))
     .addOption(new Option('--product <product>', 'v2 batch: cg or ci').choices(['cg', 'ci']).default('cg'))
     .option('--feeds <list>', `v2: check these POST feeds instead: all, or a list of ${FEEDS.map((f) => f.name).join(', ')}`)
+    .option('--db <path>', 'without --config: the store whose checkpoints give the horizon headroom', process.env[ENV.db] ?? 'mimelog.db')
     .option('--json', 'one JSON document for machines', false)
     .addOption(new Option('--timeout <seconds>', 'per call').default(10).argParser((v) => {
       const n = Number(v);
@@ -259,10 +303,14 @@ export function registerDoctor(program: Command): void {
     .action(async (o: DoctorOptions) => {
       let targets: Target[];
       const results: CheckResult[] = [];
+      let db = o.db;
+      let warnShare = defaultOf(setting('horizonWarningShare'), 'cli') ?? 0.25;
       if (o.config !== undefined) {
         const fromFile = await fromConfig(o.config);
         targets = fromFile.targets;
         results.push(...fromFile.results);
+        db = fromFile.store ?? db;
+        warnShare = fromFile.warnShare ?? warnShare;
       } else {
         if (o.feeds !== undefined) for (const n of readsOf(o)) if (!feedNamed(n)) throw new UsageError(`unknown feed "${n}" in --feeds; known: all, ${FEEDS.map((f) => f.name).join(', ')}`);
         const source = resolveSource({ api: o.api, url: o.url, region: o.region } as CollectOptions, process.env);
@@ -270,7 +318,10 @@ export function registerDoctor(program: Command): void {
           ? { label: `mimecast-${source.api}`, api: 'v1', baseUrl: source.baseUrl, credentials: source.credentials }
           : { label: 'mimecast-v2', api: 'v2', baseUrl: source.baseUrl, clientId: source.clientId, clientSecret: source.clientSecret, reads: readsOf(o) }];
       }
-      for (const t of targets) results.push(...(t.api === 'v1' ? await checkV1(t, o.timeout * 1000) : await checkV2(t, o.timeout * 1000)));
+      for (const t of targets) {
+        results.push(...(t.api === 'v1' ? await checkV1(t, o.timeout * 1000) : await checkV2(t, o.timeout * 1000)));
+        results.push(...horizonChecks(t, db, warnShare));
+      }
       print(results, o.json);
       process.exitCode = results.some((r) => r.status === 'FAIL') ? EXIT.failure : results.some((r) => r.status === 'warn') ? EXIT.deadLettered : EXIT.ok;
     });

@@ -4,6 +4,7 @@
  * clock, and a run config's sources and places.
  */
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
 import type { SimulatorOptions } from '../../src/simulator/server.js';
 import { lines, runCli, tempDir } from '../support/helpers.js';
-import { type Running, withSimulator } from '../support/simulator.js';
+import { type Running, collect, withSimulator } from '../support/simulator.js';
 
 const BASE: SimulatorOptions = { seed: 29, events: 300 };
 
@@ -20,7 +21,7 @@ function v2Env(r: Running): NodeJS.ProcessEnv {
 }
 
 function doctor(r: Running, args: string[], env: NodeJS.ProcessEnv = { ...r.env, ...v2Env(r) }) {
-  return runCli(['doctor', '--url', r.info.url, ...args], { env });
+  return runCli(['doctor', '--url', r.info.url, '--db', join(r.dir, 'none.db'), ...args], { env });
 }
 
 /** The result lines (continuation lines `→ what to do` stay with theirs). */
@@ -129,6 +130,30 @@ describe('mimelog doctor', () => {
       assert.match(good.stdout, /^ok +feeds: read audit feed/m);
       assert.match(good.stdout, /^FAIL +feeds: read dlp feed .*HTTP 403/m);
       assert.match(good.stdout, /Data Leak Prevention/);
+    });
+  });
+
+  it("gives each stored checkpoint's horizon headroom: ok when fresh, warn under a quarter of the horizon, FAIL past it", async () => {
+    await withSimulator(BASE, async (r) => {
+      const db = join(r.dir, 'collected.db');
+      const collected = await collect(r, db);
+      assert.equal(collected.code, 0, collected.stderr);
+      const fresh = await doctor(r, ['--db', db]);
+      assert.equal(fresh.code, 0, fresh.stdout);
+      assert.match(fresh.stdout, /^ok +mimecast-v1: horizon: mimecast-v1 http:\/\/127\.0\.0\.1:\d+: last read \d+ min ago; API 1\.0 get-siem-logs files are kept 168\.0 h/m);
+      const age = (days: number) => {
+        const d = new Database(db);
+        d.prepare('UPDATE checkpoints SET updated_at = ?').run(Date.now() - days * 86_400_000);
+        d.close();
+      };
+      age(6);
+      const low = await doctor(r, ['--db', db]);
+      assert.equal(low.code, 2, low.stdout);
+      assert.match(low.stdout, /^warn +mimecast-v1: horizon: .*24\.0 h of headroom/m);
+      age(8);
+      const gone = await doctor(r, ['--db', db]);
+      assert.equal(gone.code, 1, gone.stdout);
+      assert.match(gone.stdout, /^FAIL +mimecast-v1: horizon: .*0 min of headroom\n +→ data older than the horizon is gone at Mimecast/m);
     });
   });
 });
