@@ -2,8 +2,8 @@
  * `mimelog doctor`: checks a Mimecast account before the service runs, against the real API: the
  * credentials, the region's gateway, the clock, the rate-limit headroom, what the application may
  * read (and what to enable where it may not), each stored checkpoint's horizon headroom, and, for a
- * `run` config, the store, spool and listen
- * addresses. One line per check; exit 0 all ok, 2 warnings only, 1 any FAIL.
+ * `run` config, the store, spool and listen addresses. One line per check; exit 0 all ok, 2
+ * warnings only, 1 any FAIL.
  */
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';

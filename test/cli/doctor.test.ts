@@ -156,4 +156,16 @@ describe('mimelog doctor', () => {
       assert.match(gone.stdout, /^FAIL +mimecast-v1: horizon: .*0 min of headroom\n +→ data older than the horizon is gone at Mimecast/m);
     });
   });
+
+  it('warns when little of the rate limit is left, and when a read meets a 429', async () => {
+    await withSimulator({ ...BASE, rateLimit: { limit: 12, windowMs: 3_600_000 } }, async (r) => {
+      const first = await doctor(r, ['--api', 'v2', '--feeds', 'all']); // 9 calls: 3 left
+      assert.equal(first.code, 0, first.stdout);
+      assert.match(first.stdout, /^ok +mimecast-v2: rate limit: 3 of 12 calls left in the window/m);
+      const second = await doctor(r, ['--api', 'v2', '--feeds', 'all']);
+      assert.equal(second.code, 2, second.stdout);
+      assert.match(second.stdout, /^warn +mimecast-v2: rate limit: 0 of 12 calls left in the window\n +→ another program uses the same application/m);
+      assert.match(second.stdout, /^warn +mimecast-v2: read dlp feed .*HTTP 429/m);
+    });
+  });
 });
