@@ -9,6 +9,7 @@ interface SimulateOptions {
   port: string;
   refuse?: string;
   dateSkewS?: string;
+  otherRegion?: boolean;
   seed?: string;
   events: string;
   eventsPerFile: string;
@@ -94,6 +95,7 @@ export function registerSimulate(program: Command): void {
     .option('--spacing-ms <ms>', 'average time between generated emails (larger spreads the data over more time)', '700')
     .option('--campaign <recipients>', 'also serve a phishing campaign to this many recipients (some rejected, some held, some clicking), starting 6 hours before the newest event', '0')
     .option('--refuse <list>', "API 2.0: what the application may not read (403 err_insufficient_permissions): cg, ci, stream, or feed names")
+    .option('--other-region', 'the account lives in another region: API 1.0 answers err_audit_log_incorrect_region, the API 2.0 token call 401')
     .option('--date-skew-s <seconds>', "every answer's Date header is this many seconds off (negative: behind)")
     .addOption(new Option('--format <format>', 'format of the files written by --write-expected').choices(['key_value', 'json']).default('key_value'))
     .action(async (o: SimulateOptions) => {
@@ -138,6 +140,7 @@ export function registerSimulate(program: Command): void {
         fileRetentionMs: o.horizons ? 7 * DAY_MS : undefined,
         clockMs: o.horizons ? clockOption(o.clock) : undefined,
         dateSkewMs: skewMs(o.dateSkewS),
+        otherRegion: o.otherRegion,
         v2: { ...(o.horizons ? { streamWindowMs: DAY_MS } : {}), refused: o.refuse?.split(',').map((n) => n.trim()).filter(Boolean), cloudIntegrated: { messages: int(o.cloudIntegrated, '--cloud-integrated')! } },
       });
       if (o.writeExpected) {

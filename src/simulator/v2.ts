@@ -57,6 +57,8 @@ export interface V2Options {
    * created without that product.
    */
   readonly refused?: readonly string[];
+  /** The application belongs to another region's gateway: the token call answers 401. */
+  readonly otherRegion?: boolean;
 }
 
 /** The name `V2Options.refused` uses for what a path reads. */
@@ -208,7 +210,7 @@ export class V2Api {
 
   private token(body: Buffer, json: Json): void {
     const form = new URLSearchParams(body.toString());
-    const ok = form.get('grant_type') === 'client_credentials' && form.get('client_id') === this.credentials.clientId && form.get('client_secret') === this.credentials.clientSecret;
+    const ok = !this.options.otherRegion && form.get('grant_type') === 'client_credentials' && form.get('client_id') === this.credentials.clientId && form.get('client_secret') === this.credentials.clientSecret;
     if (!ok) return json(401, { error: 'invalid_client', error_description: 'client authentication failed' });
     const token = `sim-${++this.issued}-${createHmac('sha256', this.signKey).update(String(this.issued)).digest('hex').slice(0, 24)}`;
     const ttl = this.options.tokenTtlMs ?? 1_800_000;

@@ -168,4 +168,16 @@ describe('mimelog doctor', () => {
       assert.match(second.stdout, /^warn +mimecast-v2: read dlp feed .*HTTP 429/m);
     });
   });
+
+  it("FAILs an account that lives in another region, saying which gateway was tried and what to use", async () => {
+    await withSimulator({ ...BASE, otherRegion: true }, async (r) => {
+      const v1 = await doctor(r, []);
+      assert.equal(v1.code, 1, v1.stdout);
+      assert.match(v1.stdout, /^FAIL +mimecast-v1: credentials: the signed get-siem-logs call at 127\.0\.0\.1:\d+ answered HTTP 200 err_audit_log_incorrect_region\n +→ the account lives in another region: use --region of the account/m);
+      const v2 = await doctor(r, ['--api', 'v2']);
+      assert.equal(v2.code, 1, v2.stdout);
+      assert.match(v2.stdout, /^FAIL +mimecast-v2: credentials: the OAuth token call at 127\.0\.0\.1:\d+ answered HTTP 401/m);
+      assert.match(v2.stdout, /uk and us are pinned for data residency and have no failover: use the gateway the application was created for/);
+    });
+  });
 });
