@@ -137,6 +137,16 @@ function readRequest(baseUrl: string, read: string, token: string): { url: strin
   return { url: `${baseUrl}${feed.path}`, init: { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) } };
 }
 
+/** The token of an OAuth answer; undefined when the body is not one. */
+function accessToken(body: string): string | undefined {
+  try {
+    const token = (JSON.parse(body) as { access_token?: unknown }).access_token;
+    return typeof token === 'string' && token !== '' ? token : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function checkV2(t: Extract<Target, { api: 'v2' }>, timeoutMs: number): Promise<CheckResult[]> {
   const host = new URL(t.baseUrl).host;
   let tokenAnswer: Answer;
@@ -149,7 +159,7 @@ async function checkV2(t: Extract<Target, { api: 'v2' }>, timeoutMs: number): Pr
   const results: CheckResult[] = [];
   const clock = clockCheck(t.label, tokenAnswer);
   if (clock) results.push(clock);
-  const token = tokenAnswer.status === 200 ? (JSON.parse(tokenAnswer.body) as { access_token?: string }).access_token : undefined;
+  const token = tokenAnswer.status === 200 ? accessToken(tokenAnswer.body) : undefined;
   if (!token) {
     results.push({
       status: 'FAIL', check: `${t.label}: credentials`, seen: `the OAuth token call at ${host} answered HTTP ${tokenAnswer.status}${errorCode(tokenAnswer.body) ? ` ${errorCode(tokenAnswer.body)}` : ''}`,

@@ -180,4 +180,12 @@ describe('mimelog doctor', () => {
       assert.match(v2.stdout, /uk and us are pinned for data residency and have no failover: use the gateway the application was created for/);
     });
   });
+
+  it('FAILs API 1.0 keys whose binding Mimecast says has expired (HTTP 418), with what to do', async () => {
+    await withSimulator({ ...BASE, expireBindingAfter: 0 }, async (r) => {
+      const res = await doctor(r, []);
+      assert.equal(res.code, 1, res.stdout);
+      assert.match(res.stdout, /^FAIL +mimecast-v1: credentials: .*HTTP 418 err_xdk_binding_expired\n +→ the API 1\.0 keys have expired: create new access and secret keys/m);
+    });
+  });
 });
