@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { EXIT, errorText, exitStatus } from '../util/errors.js';
 import { registerCollect } from './collect.js';
 import { registerConsole } from './console.js';
+import { registerDoctor } from './doctor.js';
 import { registerRun } from './run.js';
 import { registerIngest } from './ingest.js';
 import { registerSimulate } from './simulate.js';
@@ -32,6 +33,7 @@ registerCollect(program);
 registerSimulate(program);
 registerConsole(program);
 registerRun(program);
+registerDoctor(program);
 
 try {
   await program.parseAsync(process.argv);

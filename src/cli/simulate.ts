@@ -7,6 +7,9 @@ import { integerOption } from './options.js';
 
 interface SimulateOptions {
   port: string;
+  refuse?: string;
+  dateSkewS?: string;
+  otherRegion?: boolean;
   seed?: string;
   events: string;
   eventsPerFile: string;
@@ -59,6 +62,14 @@ async function dataTimes(o: { seed: number; events: number; eventsPerFile: numbe
 
 const int = (value: string | undefined, flag: string) => integerOption(value, flag, 0);
 
+/** `--date-skew-s`: whole seconds, either sign. */
+function skewMs(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isInteger(n)) throw new UsageError('--date-skew-s must be a whole number of seconds (negative: behind)');
+  return n * 1000;
+}
+
 export function registerSimulate(program: Command): void {
   program
     .command('simulate')
@@ -83,6 +94,9 @@ export function registerSimulate(program: Command): void {
     .option('--start <iso>', 'time of the first event (default: so that the newest event is about 5 minutes old)')
     .option('--spacing-ms <ms>', 'average time between generated emails (larger spreads the data over more time)', '700')
     .option('--campaign <recipients>', 'also serve a phishing campaign to this many recipients (some rejected, some held, some clicking), starting 6 hours before the newest event', '0')
+    .option('--refuse <list>', "API 2.0: what the application may not read (403 err_insufficient_permissions): cg, ci, stream, or feed names")
+    .option('--other-region', 'the account lives in another region: API 1.0 answers err_audit_log_incorrect_region, the API 2.0 token call 401')
+    .option('--date-skew-s <seconds>', "every answer's Date header is this many seconds off (negative: behind)")
     .addOption(new Option('--format <format>', 'format of the files written by --write-expected').choices(['key_value', 'json']).default('key_value'))
     .action(async (o: SimulateOptions) => {
       const [{ MimecastSimulator, randomSeed }, { generateCampaign }] = await Promise.all([import('../simulator/server.js'), import('../simulator/generate.js')]); // only this command serves
@@ -125,7 +139,9 @@ export function registerSimulate(program: Command): void {
         slowMs: int(o.slowMs, '--slow-ms'),
         fileRetentionMs: o.horizons ? 7 * DAY_MS : undefined,
         clockMs: o.horizons ? clockOption(o.clock) : undefined,
-        v2: { ...(o.horizons ? { streamWindowMs: DAY_MS } : {}), cloudIntegrated: { messages: int(o.cloudIntegrated, '--cloud-integrated')! } },
+        dateSkewMs: skewMs(o.dateSkewS),
+        otherRegion: o.otherRegion,
+        v2: { ...(o.horizons ? { streamWindowMs: DAY_MS } : {}), refused: o.refuse?.split(',').map((n) => n.trim()).filter(Boolean), cloudIntegrated: { messages: int(o.cloudIntegrated, '--cloud-integrated')! } },
       });
       if (o.writeExpected) {
         // Two sets: the same events as API 1.0 files and as API 2.0 batch files.

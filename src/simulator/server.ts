@@ -54,6 +54,13 @@ export interface SimulatorOptions {
   readonly clockMs?: number;
   /** Events whose served time lies (event `at` of catalog file `file` says `timeMs`), left where their true time puts them. */
   readonly misdated?: readonly { readonly file: number; readonly at: number; readonly timeMs: number }[];
+  /** Every answer's `Date` header is this far off the true time (a gateway with a wrong clock, for `mimelog doctor`). */
+  readonly dateSkewMs?: number;
+  /**
+   * The account lives in another region than this gateway: API 1.0 calls, once authenticated,
+   * answer `err_audit_log_incorrect_region`; the API 2.0 token call answers 401 (its client is unknown here).
+   */
+  readonly otherRegion?: boolean;
 }
 
 export interface SimulatorInfo {
@@ -114,7 +121,7 @@ export class MimecastSimulator {
     this.tokenKey = createHmac('sha256', String(options.seed)).update('tokens').digest();
     this.faults = new FaultPlan(options.faults ?? { enabled: [], rate: 0, seed: 0 });
     this.clockMs = options.clockMs ?? Math.max(...this.catalog.map((f) => f.events.at(-1)?.timeMs ?? 0));
-    this.v2 = new V2Api(this.catalog, options.seed, options.v2 ?? {}, () => this.held(), this.faults, (res) => this.rateHeaders(res), () => this.clockMs);
+    this.v2 = new V2Api(this.catalog, options.seed, { ...options.v2, otherRegion: options.otherRegion }, () => this.held(), this.faults, (res) => this.rateHeaders(res), () => this.clockMs);
   }
 
   /** Moves the clock on (tests: a collector that was down for a while). Files and the stream's window follow it. */
@@ -215,6 +222,7 @@ export class MimecastSimulator {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const path = (req.url ?? '').split('?')[0];
+    if (this.options.dateSkewMs) res.setHeader('Date', new Date(Date.now() + this.options.dateSkewMs).toUTCString());
     if (this.v2.handle(req, res, Buffer.concat(chunks), this.origin)) return;
     if (req.method !== 'POST' || path !== SIEM_PATH) {
       res.writeHead(404, { 'content-type': 'application/json' }).end(failBody('err_not_found', `no route ${req.method} ${path}`, false));
@@ -226,6 +234,7 @@ export class MimecastSimulator {
     };
     const auth = this.authenticate(req);
     if (auth) return json(auth.status, failBody(auth.code, auth.message, false));
+    if (this.options.otherRegion) return json(200, failBody('err_audit_log_incorrect_region', 'The account is not hosted in this region', false));
     if (this.options.expireBindingAfter !== undefined && this.requests > this.options.expireBindingAfter) {
       return json(418, failBody('err_xdk_binding_expired', 'The binding for these access and secret keys has expired', false));
     }

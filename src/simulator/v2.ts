@@ -51,6 +51,19 @@ export interface V2Options {
   readonly feeds?: FeedSimOptions;
   /** Cloud Integrated batch files (`/siem/v1/batch/events/ci`); none unless set. */
   readonly cloudIntegrated?: CloudIntegratedOptions;
+  /**
+   * What the application may not read (`cg`, `ci`, `stream`, or a feed's name): a valid token
+   * gets HTTP 403 with `fail[]` code `err_insufficient_permissions` there, as for an application
+   * created without that product.
+   */
+  readonly refused?: readonly string[];
+  /** The application belongs to another region's gateway: the token call answers 401. */
+  readonly otherRegion?: boolean;
+}
+
+/** The name `V2Options.refused` uses for what a path reads. */
+function readNameAt(path: string, feedName: string | undefined): string | undefined {
+  return path === STREAM_PATH ? 'stream' : (PRODUCT_AT.get(path) ?? feedName);
 }
 
 /** The simulator's answer to a stream page token that points before the window (Mimecast's own is not documented). */
@@ -151,6 +164,11 @@ export class V2Api {
     const url = new URL(req.url ?? '/', origin);
     const json: Json = (status, value, headers = {}) => res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(value));
     if (url.pathname === OAUTH_PATH && req.method === 'POST') return this.token(body, json), true;
+    const feed = req.method === 'POST' ? this.feeds.feedAt(url.pathname) : undefined;
+    const read = readNameAt(url.pathname, feed?.name);
+    if (read !== undefined && this.options.refused?.includes(read) && this.authorized(req)) {
+      return json(403, { meta: { status: 403 }, data: [], fail: [{ errors: [{ code: 'err_insufficient_permissions', message: `the application has no product or role that reads ${read}`, retryable: false }] }] }), true;
+    }
     const product = PRODUCT_AT.get(url.pathname);
     if ((product !== undefined || url.pathname === STREAM_PATH) && req.method === 'GET') {
       if (!this.authorized(req)) return json(401, { error: { code: 'unauthorized', message: 'access token missing or expired' } }), true;
@@ -172,7 +190,6 @@ export class V2Api {
       else this.streamPage(url, json, fault === 'empty-page');
       return true;
     }
-    const feed = req.method === 'POST' ? this.feeds.feedAt(url.pathname) : undefined;
     if (feed) {
       if (!this.authorized(req)) return json(401, { fail: [{ errors: [{ code: 'err_unauthorized', message: 'access token missing or expired', retryable: false }] }] }), true;
       if (!this.rateLimit(res)) return json(429, { fail: [{ errors: [{ code: 'err_rate_limit', message: 'rate limit exceeded', retryable: true }] }] }), true;
@@ -193,7 +210,7 @@ export class V2Api {
 
   private token(body: Buffer, json: Json): void {
     const form = new URLSearchParams(body.toString());
-    const ok = form.get('grant_type') === 'client_credentials' && form.get('client_id') === this.credentials.clientId && form.get('client_secret') === this.credentials.clientSecret;
+    const ok = !this.options.otherRegion && form.get('grant_type') === 'client_credentials' && form.get('client_id') === this.credentials.clientId && form.get('client_secret') === this.credentials.clientSecret;
     if (!ok) return json(401, { error: 'invalid_client', error_description: 'client authentication failed' });
     const token = `sim-${++this.issued}-${createHmac('sha256', this.signKey).update(String(this.issued)).digest('hex').slice(0, 24)}`;
     const ttl = this.options.tokenTtlMs ?? 1_800_000;
