@@ -2,6 +2,7 @@
 import { type Command, Option } from 'commander';
 import { DEFAULT_TABLES, type TypeTables, loadTypesFile } from '../classify/type-tables.js';
 import { Logger } from '../log/logger.js';
+import { fstatSync, realpathSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { defaultWorkers } from '../pipeline/driver.js';
 import { runInputs } from '../pipeline/run.js';
@@ -111,7 +112,7 @@ export function registerIngest(program: Command): void {
     const { transformer, workers } = buildTransformer(opts);
     const limits = limitsFrom(opts);
     const storeFiles = opts.sink === 'ndjson' ? [opts.deadLetter] : [opts.db, `${opts.db}-wal`, `${opts.db}-shm`, `${opts.db}-journal`];
-    const { inputs, skipped } = await localInputs(paths, process.stdin, storeFiles);
+    const { inputs, skipped } = await localInputs(paths, process.stdin, [...storeFiles, ...standardOutputFile()]);
     for (const s of skipped) process.stderr.write(`mimelog: skipped ${printable(s.path)}: ${s.reason}\n`);
     let sink: Sink;
     let store: Store | undefined;
@@ -157,4 +158,16 @@ export function registerIngest(program: Command): void {
       process.exitCode = EXIT.interrupted;
     }
   });
+}
+
+/**
+ * The file standard output is written to, when it is one (`ingest dir --sink ndjson > dir/out.ndjson`):
+ * never an input, or the run would read what it writes, without end.
+ */
+function standardOutputFile(): string[] {
+  try {
+    return fstatSync(1).isFile() ? [realpathSync('/proc/self/fd/1')] : [];
+  } catch {
+    return []; // no /proc, or a closed descriptor: nothing to leave out
+  }
 }

@@ -98,7 +98,9 @@ class Walker {
       return;
     }
     if (this.exclude.has(real)) {
-      if (named) throw new MimelogError('input', `${path} is mimelog's own store or dead-letter file, not an input`);
+      const reason = "one of mimelog's own files (its store, dead letters or standard output), not an input";
+      if (named) throw new MimelogError('input', `${path} is ${reason}`);
+      this.skipped.push({ path, reason });
       return;
     }
     if (this.seen.has(real)) return; // reached again through a link: read once (this ends loops)

@@ -107,3 +107,31 @@ describe('mimelog ingest (CLI)', () => {
     }
   });
 });
+
+describe('ingest and its own output', () => {
+  it('never reads the file its standard output goes to, in a directory it reads or named', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { openSync, closeSync, rmSync } = await import('node:fs');
+    const { BIN } = await import('../support/helpers.js');
+    const dir = tempDir('mimelog-own-output-');
+    try {
+      writeFileSync(join(dir, 'a.log'), takeEvents({ seed: 4, startMs: Date.UTC(2026, 0, 5) }, 50).map(toKeyValueLine).join('\n'));
+      const out = join(dir, 'out.ndjson');
+      const fd = openSync(out, 'w');
+      // out.ndjson sorts after a.log: a run that read it would find its own documents there.
+      const run = spawnSync(process.execPath, [BIN, 'ingest', '--sink', 'ndjson', '--dead-letter', join(dir, '..', `${dir.split('/').pop()}-dead.ndjson`), dir], { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8', timeout: 30_000 });
+      closeSync(fd);
+      assert.equal(run.status, 0, run.stderr);
+      assert.match(run.stderr, /skipped .*out\.ndjson: one of mimelog's own files/);
+      assert.equal(lines(readFileSync(out, 'utf8')).length, 50, 'the 50 records once, not its own documents again');
+      const fd2 = openSync(out, 'a');
+      const named = spawnSync(process.execPath, [BIN, 'ingest', '--sink', 'ndjson', out], { stdio: ['ignore', fd2, 'pipe'], encoding: 'utf8', timeout: 30_000 });
+      closeSync(fd2);
+      assert.notEqual(named.status, 0);
+      assert.match(named.stderr, /out\.ndjson is one of mimelog's own files/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(join(dir, '..', `${dir.split('/').pop()}-dead.ndjson`), { force: true });
+    }
+  });
+});
