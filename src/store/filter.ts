@@ -8,12 +8,16 @@ import { MimelogError } from '../util/errors.js';
 /** The filters as typed: every field of a search filter as text (times not parsed yet). */
 export type FilterText = { [K in keyof Omit<SearchFilter, 'limit' | 'before'>]?: string };
 
-/** An ISO 8601 date or date-time; without a zone it is UTC (as everything mimelog prints). */
+/** A time to the minute, as people type it and browsers' date-time fields send it: `2026-11-30T08:00`, `2026-11-30 08:00+01:00`. */
+const TO_THE_MINUTE = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(Z|[+-]\d{2}:?\d{2})?$/i;
+
+/** An ISO 8601 date or date-time, seconds optional; without a zone it is UTC (as everything mimelog prints). */
 export function parseTime(value: string, field: string): number {
   const text = value.trim();
   const dateOnly = /^\d{4}-\d{2}-\d{2}$/.test(text);
-  const t = parseIsoTime(dateOnly ? `${text}T00:00:00Z` : text);
-  if (Number.isNaN(t)) throw new MimelogError('filter', `${field}: not an ISO 8601 date or time (e.g. 2026-11-30 or 2026-11-30T08:00:00Z): ${value}`);
+  const minute = TO_THE_MINUTE.exec(text);
+  const t = parseIsoTime(dateOnly ? `${text}T00:00:00Z` : minute ? `${minute[1]}T${minute[2]}:00${minute[3] ?? ''}` : text);
+  if (Number.isNaN(t)) throw new MimelogError('filter', `${field}: not an ISO 8601 date or time (e.g. 2026-11-30, 2026-11-30T08:00 or 2026-11-30T08:00:00Z): ${value}`);
   return t;
 }
 
