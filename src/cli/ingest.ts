@@ -2,6 +2,7 @@
 import { type Command, Option } from 'commander';
 import { DEFAULT_TABLES, type TypeTables, loadTypesFile } from '../classify/type-tables.js';
 import { Logger } from '../log/logger.js';
+import { FEEDS, feedNamed } from '../mimecast/feeds.js';
 import { fstatSync, realpathSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { defaultWorkers } from '../pipeline/driver.js';
@@ -36,8 +37,9 @@ export function buildTransformer(opts: PipelineOptions): { transformer: Transfor
   const irregular = opts.typesFile === undefined ? undefined : irregularFile(opts.typesFile); // a FIFO would hang the read
   if (irregular) throw new UsageError(`types file ${opts.typesFile}: ${irregular}`);
   const tables = opts.typesFile ? loadTypesFile(opts.typesFile) : DEFAULT_TABLES;
-  if (opts.type !== undefined && !tables.isKnownType(opts.type)) {
-    throw new UsageError(`unknown --type "${opts.type}"; known types: ${tables.specs.map((s) => s.name).join(', ')}`);
+  // The API 2.0 feeds' records carry no type of their own: exported ones are read with their feed's name.
+  if (opts.type !== undefined && !tables.isKnownType(opts.type) && !feedNamed(opts.type)) {
+    throw new UsageError(`unknown --type "${opts.type}"; known types: ${tables.specs.map((s) => s.name).join(', ')}; feeds: ${FEEDS.map((f) => f.name).join(', ')}`);
   }
   const unknownTypes = (opts.unknownTypes ?? 'store') as UnknownTypePolicy;
   const transformer = Transformer.fromSpec({ typesFile: opts.typesFile, keepOriginal: opts.original, declaredType: opts.type, unknownTypes }, tables);
@@ -47,7 +49,7 @@ export function buildTransformer(opts: PipelineOptions): { transformer: Transfor
 
 export function addPipelineOptions(cmd: Command): Command {
   return cmd
-    .option('--type <type>', 'declare the log type of inputs that cannot carry one (file name and record type win)')
+    .option('--type <type>', `declare the log type of inputs that cannot carry one (file name and record type win): a SIEM log type, or a feed's name for its exported records (${FEEDS.map((f) => f.name).join(', ')})`)
     .option('--types-file <path>', 'JSON file extending or replacing the log-type tables')
     .addOption(new Option('--unknown-types <policy>', 'records of unknown type: store (as log_type unknown) or dead-letter (replay them after extending the tables)').choices(['store', 'dead-letter']).default('store'))
     .option('--no-original', 'leave event.original out of the documents');

@@ -135,3 +135,21 @@ describe('ingest and its own output', () => {
     }
   });
 });
+
+describe('ingest --type with a feed name', () => {
+  it("reads exported API 2.0 feed records as that feed's (--type audit), and the --type error lists the feeds", async () => {
+    const dir = tempDir('mimelog-feed-type-');
+    const file = join(dir, 'audit.ndjson');
+    writeFileSync(file, '{"id":"x1","auditType":"Logon","user":"a@b.c","eventTime":"2026-11-30T08:00:00Z","eventInfo":"ok"}\n');
+    const db = join(dir, 'f.db');
+    const run = await runCli(['ingest', '--db', db, '--type', 'audit', file]);
+    assert.equal(run.code, 0, run.stderr);
+    const [doc] = lines((await runCli(['search', '--db', db, '--json'])).stdout).map((l) => JSON.parse(l));
+    assert.equal(doc.event.dataset, 'mimecast.audit_events');
+    assert.equal(doc.mimecast.log_type, 'audit');
+    assert.equal(doc['@timestamp'], '2026-11-30T08:00:00.000Z');
+    const wrong = await runCli(['ingest', '--db', db, '--type', 'audits', file]);
+    assert.notEqual(wrong.code, 0);
+    assert.match(wrong.stderr, /unknown --type "audits"; known types: receipt, .*; feeds: audit, ttp-url, /);
+  });
+});
