@@ -135,8 +135,14 @@ export function errorText(err: unknown): string {
   return printable(maskSecrets(rawErrorText(err)));
 }
 
+/** SQLite's codes for a store file whose pages do not read: the person is sent to `mimelog check`, which says what is damaged and how to recover. */
+const DAMAGED_STORE = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_INDEX', 'SQLITE_CORRUPT_VTAB', 'SQLITE_CORRUPT_SEQUENCE']);
+
 function rawErrorText(err: unknown): string {
   if (err instanceof MimelogError) return err.message.split('\n')[0]!;
+  if (err instanceof Error && DAMAGED_STORE.has((err as { code?: string }).code ?? '')) {
+    return `the store is damaged (${err.message.split('\n')[0]}): run mimelog check --db <the store> to see what is damaged and how to recover what can be read`;
+  }
   if (err instanceof Error) return `${err.name === 'Error' ? '' : `${err.name}: `}${err.message.split('\n')[0]}`;
   return String(err);
 }

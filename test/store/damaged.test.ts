@@ -170,3 +170,22 @@ describe('two retention passes', () => {
     }
   });
 });
+
+describe('a store whose pages do not read', () => {
+  it('stats and search say the store is damaged and send the user to mimelog check, exit 1', async () => {
+    const { openSync, closeSync, writeSync, statSync } = await import('node:fs');
+    const dir = tempDir('damaged-pages');
+    const db = join(dir, 's.db');
+    const file = join(dir, 'in.log');
+    writeFileSync(file, takeEvents({ seed: 9, startMs: Date.UTC(2026, 2, 1) }, 500).map(toKeyValueLine).join('\n'));
+    assert.equal((await runCli(['ingest', '--db', db, file])).code, 0);
+    const fd = openSync(db, 'r+');
+    writeSync(fd, Buffer.alloc(statSync(db).size - 4096, 0x5a), 0, undefined, 4096); // every page after the header's
+    closeSync(fd);
+    for (const args of [['stats', '--db', db], ['search', '--db', db, '--text', 'x']]) {
+      const r = await runCli(args);
+      assert.equal(r.code, 1, `${args[0]}: ${r.stderr}`);
+      assert.match(r.stderr, /^mimelog: the store is damaged \(.+\): run mimelog check --db <the store>/, args[0]);
+    }
+  });
+});
