@@ -101,6 +101,9 @@ function countProblems(store: Store): string[] {
   return problems;
 }
 
+/** Every count in every table in one format (1,234,567). */
+const count = (n: number): string => n.toLocaleString('en');
+
 export function registerStoreCommands(program: Command): void {
   addDbOption(program.command('check').description("reads every page of the store and says whether it is damaged (SQLite's quick_check, the hourly counts, every record block); exit 1 when it is"))
     .action((o: { db: string }) => {
@@ -132,15 +135,14 @@ export function registerStoreCommands(program: Command): void {
       const s = stats(store);
       store.close();
       if (o.json) return outJson(JSON.stringify(s));
-      const kv = (r: Record<string, number>) => Object.entries(r).map(([k, v]) => [k, v.toLocaleString('en')]);
+      const kv = (r: Record<string, number>) => Object.entries(r).map(([k, v]) => [k, count(v)]);
       if (s.destinations.length) {
-        const n = (v: number) => v.toLocaleString('en');
         out(`${table(['destination', 'acknowledged', 'already held', 'collisions', 'refused (dead letters)', 'resent', 'last unit'], s.destinations.map((d) => [
-          d.destination, n(d.acknowledged), n(d.duplicates), n(d.collisions), n(d.refused), n(d.resent), new Date(d.last_unit_at).toISOString(),
+          d.destination, count(d.acknowledged), count(d.duplicates), count(d.collisions), count(d.refused), count(d.resent), new Date(d.last_unit_at).toISOString(),
         ]))}\n`);
       }
-      if (s.indexed > 0) out(`delivered outside the store: ${s.indexed.toLocaleString('en')} events (the counts below include them)`);
-      out(`events ${s.events.toLocaleString('en')}  duplicates ${s.duplicates}  collisions ${s.collisions}  dead letters ${s.dead_letters}  unknown type ${s.unknown}\n`);
+      if (s.indexed > 0) out(`delivered outside the store: ${count(s.indexed)} events (the counts below include them)`);
+      out(`events ${count(s.events)}  duplicates ${count(s.duplicates)}  collisions ${count(s.collisions)}  dead letters ${count(s.dead_letters)}  unknown type ${count(s.unknown)}\n`);
       if (s.events > 0 || s.indexed === 0) {
         out(table(['log type', 'events'], kv(s.by_type)));
         out(`\n${table(['type decided by', 'events'], kv(s.by_type_source))}`);
@@ -150,10 +152,10 @@ export function registerStoreCommands(program: Command): void {
       if (s.api_streams.length) {
         const lag = (sec: number | null) => (sec === null ? '-' : sec < 120 ? `${sec} s` : sec < 7200 ? `${Math.round(sec / 60)} min` : `${(sec / 3600).toFixed(1)} h`);
         out(`\n${table(['API stream', 'caught up', 'lag', 'files pending', 'done', 'dead-lettered'], s.api_streams.map((a) => [
-          a.stream, a.caught_up ? 'yes' : 'no', lag(a.lag_seconds), String(a.pending), String(a.done), String(a.dead_lettered),
+          a.stream, a.caught_up ? 'yes' : 'no', lag(a.lag_seconds), count(a.pending), count(a.done), count(a.dead_lettered),
         ]))}`);
         const doubted = s.api_streams.filter((a) => a.untrusted_time_events > 0);
-        if (doubted.length) out(`\n${table(['API stream', 'events timed after now + 5 min or before 2000 (stored; no cursor, gap bound or lag)'], doubted.map((a) => [a.stream, a.untrusted_time_events.toLocaleString('en')]))}`);
+        if (doubted.length) out(`\n${table(['API stream', 'events timed after now + 5 min or before 2000 (stored; no cursor, gap bound or lag)'], doubted.map((a) => [a.stream, count(a.untrusted_time_events)]))}`);
       }
       if (s.gaps.length) {
         out(`\n${table(['GAP: events lost at Mimecast, from (after)', 'to (before)', 'lost', 'type', 'source', 'recorded'], s.gaps.map((g) => [g.from, g.to, `${g.lost_seconds} s`, g.log_type ?? 'all', g.source, g.recorded_at]))}`);
@@ -163,11 +165,11 @@ export function registerStoreCommands(program: Command): void {
         out(table(['type', 'state', 'API 1.0 ends at (hand-over point)', 'API 2.0 from', 'API 2.0 to'], s.handover.types.map((t) => [t.log_type, t.state, t.v1_newest ?? '-', t.v2_oldest ?? '-', t.v2_newest ?? '-'])));
       }
       if (s.checkpoints.length) {
-        out(`\n${table(['source', 'position', 'complete', 'updated'], s.checkpoints.map((c) => [c.source, String(c.position), c.complete ? 'yes' : 'no', c.updated_at]))}`);
+        out(`\n${table(['source', 'position', 'complete', 'updated'], s.checkpoints.map((c) => [c.source, count(c.position), c.complete ? 'yes' : 'no', c.updated_at]))}`);
       }
       const r = s.store;
       const mib = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
-      out(`\nstore ${mib(r.bytes)}, reaches from ${r.oldest_event ?? '-'} to ${r.newest_event ?? '-'}; removed by retention: ${r.retention_removed.toLocaleString('en')}${r.last_retention ? ` (last pass ${r.last_retention.ran_at}, cutoff ${r.last_retention.cutoff})` : ''}`);
+      out(`\nstore ${mib(r.bytes)}, reaches from ${r.oldest_event ?? '-'} to ${r.newest_event ?? '-'}; removed by retention: ${count(r.retention_removed)}${r.last_retention ? ` (last pass ${r.last_retention.ran_at}, cutoff ${r.last_retention.cutoff})` : ''}`);
       if (s.events > 0) {
         out(`\n${table(['day (UTC)', 'on disk (approx.)'], Object.entries(r.approx_bytes_by_day).map(([k, b]) => [k, mib(b)]))}`);
         out(`\n${table(['log type', 'on disk (approx.)'], Object.entries(r.approx_bytes_by_type).map(([k, b]) => [k, mib(b)]))}`);
@@ -190,7 +192,7 @@ export function registerStoreCommands(program: Command): void {
         }
         const after = o.compact ? { ...result, bytesAfter: bytesInUse(store.db) } : result;
         if (o.json) return outJson(JSON.stringify(after));
-        say(`removed ${after.eventsRemoved.toLocaleString('en')} events older than ${new Date(after.cutoffMs).toISOString()} in ${after.batches} transactions (longest ${after.longestBatchMs} ms); store ${(after.bytesBefore / 1048576).toFixed(1)} → ${(after.bytesAfter / 1048576).toFixed(1)} MiB`);
+        say(`removed ${count(after.eventsRemoved)} events older than ${new Date(after.cutoffMs).toISOString()} in ${after.batches} transactions (longest ${after.longestBatchMs} ms); store ${(after.bytesBefore / 1048576).toFixed(1)} → ${(after.bytesAfter / 1048576).toFixed(1)} MiB`);
         if (after.damagedEventsRemoved > 0) say(`mimelog: ${after.damagedEventsRemoved} of them had their records in damaged record blocks (removed by their rows; the blocks went with them)`, 'stderr');
       } finally {
         store.close();

@@ -153,3 +153,16 @@ describe('ingest --type with a feed name', () => {
     assert.match(wrong.stderr, /unknown --type "audits"; known types: receipt, .*; feeds: audit, ttp-url, /);
   });
 });
+
+describe('stats as text', () => {
+  it('writes every count in one format, thousands separated', async () => {
+    const dir = tempDir('mimelog-stats-format-');
+    const file = join(dir, 'in.log');
+    writeFileSync(file, takeEvents({ seed: 6, startMs: Date.UTC(2026, 0, 7) }, 1500).map(toKeyValueLine).join('\n'));
+    const db = join(dir, 's.db');
+    for (let i = 0; i < 2; i++) assert.equal((await runCli(['ingest', '--db', db, file])).code, 0);
+    const out = (await runCli(['stats', '--db', db])).stdout;
+    assert.match(out, /^events 1,500 {2}duplicates 1,500 {2}collisions 0 /m);
+    assert.match(out, new RegExp(`${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+1,500\\s`), 'the checkpoint position too');
+  });
+});
