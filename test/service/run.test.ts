@@ -6,23 +6,14 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { BIN, ROOT, killWhileDelivering, runCli, tempDir } from '../support/helpers.js';
+import { BIN, ROOT, freePort, killWhileDelivering, runCli, tempDir } from '../support/helpers.js';
 import { buildCatalog, fileBody } from '../../src/simulator/catalog.js';
 import { type Running, expectedIds, logLines, query, startSimulator, storedIds } from '../support/simulator.js';
 
 const PROMETHEUS = process.env.MIMELOG_PROMETHEUS ?? '/usr/bin/prometheus';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 async function expectedV2(r: Running): Promise<string[]> {
   const dir = join(r.dir, 'expected-v2');

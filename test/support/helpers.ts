@@ -1,5 +1,6 @@
 /** Test helpers: run the pipeline in-process on text, and run the CLI as a user would. */
 import { spawn } from 'node:child_process';
+import { type Server, createServer } from 'node:net';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
@@ -148,4 +149,22 @@ export async function killWhileDelivering(args: readonly string[], o: { kills: n
     maxDelayMs = gained > budget ? Math.floor(maxDelayMs / 2) : Math.min(400, Math.round(maxDelayMs * 1.5) + 10);
   }
   return kills;
+}
+
+/** `n` distinct loopback ports nobody listens on now: all held open at once, so none is handed out twice. */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers: Server[] = [];
+  for (let i = 0; i < n; i++) {
+    const srv = createServer();
+    await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(0, '127.0.0.1', resolve));
+    servers.push(srv);
+  }
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+/** One loopback port nobody listens on now. */
+export async function freePort(): Promise<number> {
+  return (await freePorts(1))[0]!;
 }

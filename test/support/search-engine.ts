@@ -7,10 +7,9 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './helpers.js';
+import { ROOT, freePort } from './helpers.js';
 
 export type Engine = 'opensearch' | 'elasticsearch8' | 'elasticsearch9';
 
@@ -182,15 +181,4 @@ export function testNodeBuilt(engine: Engine = 'opensearch'): boolean {
 
 export function notBuiltHint(engine: Engine): string {
   return `the ${ENGINES[engine].label} test node is not built: run npm test (scripts/build-test-node.sh needs Java 17, Java 25 for Elasticsearch 9, Maven and a C compiler)`;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }

@@ -19,6 +19,7 @@ import { type EntraToken, TokenUnavailable } from './entra-token.js';
 import { type Answer, type IngestionTarget, arrayBody, ingestionUrl, post } from './ingestion.js';
 import { rowJson } from './rows.js';
 import { Slots } from '../../util/slots.js';
+import { batches } from '../batches.js';
 
 export interface SentinelOptions extends IngestionTarget {
   /** A call's JSON body at most (bytes, before gzip: so the compressed body is under it too). */
@@ -59,20 +60,9 @@ const arrayBytes = (rows: readonly Row[]) => rows.reduce((n, r) => n + r.bytes, 
 
 /** Rows in order, packed into calls of at most `max` bytes; a row alone over `max` is not packed (the caller refuses it). */
 export function pack<R extends { readonly bytes: number }>(rows: readonly R[], max: number): R[][] {
-  const calls: R[][] = [];
-  let current: R[] = [];
-  let size = 2;
-  for (const r of rows) {
-    if (current.length > 0 && size + 1 + r.bytes > max) {
-      calls.push(current);
-      current = [];
-      size = 2;
-    }
-    size += (current.length > 0 ? 1 : 0) + r.bytes;
-    current.push(r);
-  }
-  if (current.length > 0) calls.push(current);
-  return calls;
+  // `[a,b,c]` is 2 + the rows + a comma between each: counting each row with one byte more, the
+  // array fits in `max` when that count fits in `max - 1`.
+  return batches(rows, Infinity, max - 1, (r) => r.bytes + 1);
 }
 
 export class SentinelDestination implements Destination {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request } from 'undici';
 import { ROOT, tempDir } from '../helpers.js';
-import { freePort } from '../search-engine.js';
+import { freePort } from '../helpers.js';
 
 const running = new Set<ChildProcess>();
 // Never left behind, even when a test fails before its `after`.

@@ -8,11 +8,10 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { type Server, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Consumer, FetchIsolationLevels, ListOffsetTimestamps, MessagesStreamModes } from '@platformatic/kafka';
-import { ROOT } from '../helpers.js';
+import { ROOT, freePorts } from '../helpers.js';
 import { type CommittedRecord, readCommitted } from '../../../src/sinks/kafka/committed-log.js';
 
 export const KAFKA_LIBS = join(ROOT, 'test', 'kafka-node', 'target', 'libs');
@@ -25,19 +24,6 @@ export function kafkaFetched(): boolean {
   return existsSync(join(KAFKA_LIBS, '.complete'));
 }
 export const notFetchedHint = 'the Kafka test broker is not fetched: run scripts/receivers/kafka.sh (needs Java 17 and Maven)';
-
-/** `n` distinct free loopback ports: all held open at once, so none is handed out twice. */
-async function freePorts(n: number): Promise<number[]> {
-  const servers: Server[] = [];
-  for (let i = 0; i < n; i++) {
-    const srv = createServer();
-    await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(0, '127.0.0.1', resolve));
-    servers.push(srv);
-  }
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
 
 /** A test CA and a server certificate for 127.0.0.1 it signed, as PEM files and a PKCS12 keystore. */
 function makeCertificates(dir: string): { caFile: string; keystore: string } {

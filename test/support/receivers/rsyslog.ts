@@ -8,10 +8,9 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { tempDir } from '../helpers.js';
+import { freePort, tempDir } from '../helpers.js';
 
 /** One message as rsyslog stored it. */
 export interface Received {
@@ -49,15 +48,6 @@ export interface TlsFiles {
 }
 
 export const RSYSLOGD = process.env.MIMELOG_RSYSLOGD ?? '/usr/sbin/rsyslogd';
-
-/** A port nobody listens on now (the kernel's choice). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function openssl(dir: string, ...args: string[]): void {
   execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
