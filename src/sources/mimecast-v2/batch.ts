@@ -61,6 +61,18 @@ export interface BatchState {
   newestEventMs(type: string): number | undefined;
 }
 
+/**
+ * Where a file's records come from, as its events and dead letters name it: the stream (the
+ * source's kind, its URL or name, the API 2.0 type), our log type where it is named otherwise,
+ * and the object key, e.g. `mimecast-v2 https://… journal (jrnl) file host/bucket/f.json.gz`.
+ * The key comes last, so the input's base name (a type signal, and what replay decodes by) is
+ * still the file's own name.
+ */
+export function fileLocation(stream: string, type: string, key: string): string {
+  const logType = logTypeForV2(type);
+  return `${stream}${logType && logType !== type ? ` (${logType})` : ''} file ${key}`;
+}
+
 /** The object key of a pre-signed URL: stable when the page is listed again. */
 export function fileKey(url: string): string {
   const u = new URL(url);
@@ -146,6 +158,7 @@ export class V2BatchCollector {
     const key = fileKey(file.url);
     const name = key.slice(key.lastIndexOf('/') + 1);
     const stream = this.streamName(type);
+    const location = fileLocation(stream, type, key);
     let whole: Buffer | undefined;
     let batches: AsyncIterable<DecodedBatch>;
     if (final) {
@@ -155,9 +168,9 @@ export class V2BatchCollector {
         this.log.warn('download broke', { type, file: key, reason: (err as Error).message });
         return 'retry';
       }
-      batches = decodeBytes(name, whole, { limits: this.options.limits });
+      batches = decodeBytes(location, whole, { limits: this.options.limits });
     } else {
-      batches = decodeInput(name, Readable.from(chunksIdle(body, idle)), { limits: this.options.limits });
+      batches = decodeInput(location, Readable.from(chunksIdle(body, idle)), { limits: this.options.limits });
     }
     for await (const decoded of batches) {
       const broken = decoded.items.find((i) => i.wholeInput && readFailure(i) !== undefined);
