@@ -26,6 +26,7 @@ import { type LimitCliOptions, type PipelineOptions, addDbOption, addLimitOption
 import { Progress } from './progress.js';
 import { trustedSpan } from '../core/trusted-time.js';
 import { type SinkCliOptions, addSinkOptions, openCliSink } from './sink-options.js';
+import { type ApiCheckpointKind, accountIdentity, checkSourceName, choosePlace, claimPlace } from './source-account.js';
 
 const V1_ENV = ENV.v1;
 
@@ -97,6 +98,8 @@ export interface CollectOptions extends PipelineOptions, LimitCliOptions {
   maxServerWait: number;
   /** v2: take over from the API 1.0 data in this store (sources/handover.ts). */
   handOver?: boolean;
+  /** What the checkpoint names say instead of the URL's origin (cli/source-account.ts). */
+  sourceName?: string;
 }
 
 function checkUrl(url: string, where = '--url'): void {
@@ -170,6 +173,7 @@ export function registerCollect(program: Command): void {
     .option('--url <url>', 'API base URL (e.g. the simulator); overrides --region')
     .option('--region <region>', `API host by region: v1 ${Object.keys(V1_REGIONS).join(', ')}; v2 ${Object.keys(V2_REGIONS).join(', ')}`)
     .option('--config <path>', 'JSON file with appId, appKey, accessKey, secretKey, baseUrl (environment variables win)')
+    .addOption(new Option('--source-name <name>', "name the source's checkpoints by this word instead of the URL: they stay whatever the URL (default: the URL's origin, or where the store already keeps this account's checkpoints)").argParser(checkSourceName))
     .addOption(new Option('--format <format>', 'file format to request').choices(['key_value', 'json']).default('key_value'))
     .option('--no-compress', 'ask for plain files instead of zip')
     .option('--once', 'exit when caught up instead of polling', false)
@@ -186,18 +190,31 @@ Credentials come from the environment, never from the command line:
     const source = resolveSource(o, process.env);
     const log = collectorLogger(o, ...source.secrets);
     const store = new Store(o.db); // reads checkpoints, page tokens and work-item states; the sink writes
+    const kind = checkpointKind(o);
+    const account = accountIdentity(source.api, source.api === 'v2' ? source.clientId : source.credentials.accessKey);
+    let place: string;
+    try {
+      const chosen = choosePlace(store.db, kind, account, new URL(source.baseUrl).origin, o.sourceName);
+      if (chosen.warning) log.warn(chosen.warning);
+      place = chosen.place;
+      claimPlace(store.db, kind, place, account);
+    } catch (err) {
+      store.close();
+      throw err;
+    }
     const sink = await openCliSink(o, log);
     const stop = stopOnSignal(log);
     const progress = new Progress(process.stderr, 'collect', (fields) => log.info('progress', fields));
     const run = async () => {
       try {
-        return await startCollector(o, source, { sink, store, log, stop, progress });
+        return await startCollector(o, source, { sink, store, log, stop, progress, place });
       } finally {
         progress.done(); // clear the terminal line before the summary is logged
       }
     };
     await runCollection(log, run, async () => {
       await sink.close();
+      claimPlace(store.db, kind, place, account); // the checkpoints this run created
       store.close();
     });
   });
@@ -240,11 +257,19 @@ export interface CollectorDeps {
    * one API host keep separate state. `collect` has none (its names stay as they were).
    */
   readonly name?: string;
+  /** What the checkpoint names say instead of the URL's origin (`collect --source-name`, or where the account's are: cli/source-account.ts). */
+  readonly place?: string;
 }
 
-/** Checkpoint name of an API source: `<kind> <origin>`, plus `[name]` for a named source. */
-export function checkpointName(kind: 'mimecast-v1' | 'mimecast-v2' | 'mimecast-v2-stream' | 'mimecast-v2-feed', baseUrl: string, name?: string): string {
-  return `${kind} ${new URL(baseUrl).origin}${name ? ` [${name}]` : ''}`;
+/** Checkpoint name of an API source: `<kind> <origin or place>`, plus `[name]` for a named source. */
+export function checkpointName(kind: ApiCheckpointKind, baseUrl: string, name?: string, place?: string): string {
+  return `${kind} ${place ?? new URL(baseUrl).origin}${name ? ` [${name}]` : ''}`;
+}
+
+/** The kind of checkpoint a collection writes (one per source, or per type or feed). */
+function checkpointKind(o: CollectOptions): ApiCheckpointKind {
+  if (o.api !== 'v2') return 'mimecast-v1';
+  return o.feeds !== undefined ? 'mimecast-v2-feed' : o.mode === 'stream' ? 'mimecast-v2-stream' : 'mimecast-v2';
 }
 
 /** Runs one collection (API 1.0, API 2.0 batch or stream) until caught up (`--once`) or stopped. */
@@ -255,7 +280,7 @@ export function startCollector(o: CollectOptions, source: ResolvedSource, deps: 
 async function startV1(o: CollectOptions, source: Extract<ResolvedSource, { api: 'v1' }>, deps: CollectorDeps): Promise<RunSummary> {
   const { log, stop, progress } = deps;
   const { transformer, workers } = buildTransformer(o);
-  const checkpointKey = checkpointName('mimecast-v1', source.baseUrl, deps.name);
+  const checkpointKey = checkpointName('mimecast-v1', source.baseUrl, deps.name, deps.place);
   const cp = deps.store.registry.checkpoint(checkpointKey);
   const collector = new V1Collector(
     {
@@ -317,12 +342,12 @@ async function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api:
   const { transformer, workers } = buildTransformer(o);
   const product = SIEM_PRODUCTS[(o.product ?? 'cg') as ProductName];
   const types = o.types ? o.types.split(',').map((t) => t.trim()).filter(Boolean) : listingTypes(product.name);
-  const streamName = (type: string) => `${checkpointName('mimecast-v2', baseUrl, deps.name)} ${type}`;
+  const streamName = (type: string) => `${checkpointName('mimecast-v2', baseUrl, deps.name, deps.place)} ${type}`;
   const polling = { ...pollingOptions(o), observe: deps.observe };
   const tokens = new TokenSource(baseUrl, { clientId: source.clientId, clientSecret: source.clientSecret }, polling.timeoutMs, deps.observe);
   if (o.feeds !== undefined) {
     const feeds = parseFeeds(o.feeds);
-    const checkpointKey = (feed: FeedSpec) => `${checkpointName('mimecast-v2-feed', baseUrl, deps.name)} ${feed.name}`;
+    const checkpointKey = (feed: FeedSpec) => `${checkpointName('mimecast-v2-feed', baseUrl, deps.name, deps.place)} ${feed.name}`;
     const collector = new FeedCollector(
       {
         ...polling, baseUrl, feeds, pageSize: pageSize(o, 'mimecast-v2-feeds'), limits: limitsFrom(o), checkpointKey,
@@ -346,7 +371,7 @@ async function startV2(o: CollectOptions, source: Extract<ResolvedSource, { api:
   }
   if (o.mode === 'stream') {
     if (product.name !== 'cg') throw new UsageError(`--mode stream reads Cloud Gateway's stream only; collect ${product.title} with --mode batch`);
-    const checkpointKey = checkpointName('mimecast-v2-stream', baseUrl, deps.name);
+    const checkpointKey = checkpointName('mimecast-v2-stream', baseUrl, deps.name, deps.place);
     const collector = new V2StreamCollector({ ...polling, baseUrl, pageSize: pageSize(o, 'mimecast-v2-stream'), checkpointKey, limits: limitsFrom(o) }, tokens, log);
     const cp = store.registry.checkpoint(checkpointKey);
     const token = cp?.cursor || undefined;
