@@ -150,9 +150,11 @@ export function registerStoreCommands(program: Command): void {
       }
       if (Object.keys(s.schema_drift_keys).length) out(`\n${table(['schema drift key', 'seen'], kv(s.schema_drift_keys))}`);
       if (s.api_streams.length) {
+        // The definitions of "caught up" and "lag" are the README's (under `mimelog stats`); "-": the source cannot say.
         const lag = (sec: number | null) => (sec === null ? '-' : sec < 120 ? `${sec} s` : sec < 7200 ? `${Math.round(sec / 60)} min` : `${(sec / 3600).toFixed(1)} h`);
+        const files = (n: number | null) => (n === null ? '-' : count(n));
         out(`\n${table(['API stream', 'caught up', 'lag', 'files pending', 'done', 'dead-lettered'], s.api_streams.map((a) => [
-          a.stream, a.caught_up ? 'yes' : 'no', lag(a.lag_seconds), count(a.pending), count(a.done), count(a.dead_lettered),
+          a.stream, a.caught_up ? 'yes' : 'no', lag(a.lag_seconds), files(a.pending), files(a.done), files(a.dead_lettered),
         ]))}`);
         const doubted = s.api_streams.filter((a) => a.untrusted_time_events > 0);
         if (doubted.length) out(`\n${table(['API stream', 'events timed after now + 5 min or before 2000 (stored; no cursor, gap bound or lag)'], doubted.map((a) => [a.stream, count(a.untrusted_time_events)]))}`);

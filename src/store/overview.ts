@@ -61,7 +61,7 @@ export const API_STREAMS_SHOWN = 50;
  * longest lag (none known last), updated longest ago, then by name. Each key: smaller comes first.
  */
 const STREAM_LOOK: readonly ((a: ApiStream) => number | string)[] = [
-  (a) => (a.caught_up ? 1 : 0), (a) => -a.dead_lettered, (a) => -a.pending, (a) => -(a.lag_seconds ?? -1), (a) => Date.parse(a.updated_at), (a) => a.stream,
+  (a) => (a.caught_up ? 1 : 0), (a) => -(a.dead_lettered ?? 0), (a) => -(a.pending ?? 0), (a) => -(a.lag_seconds ?? -1), (a) => Date.parse(a.updated_at), (a) => a.stream,
 ];
 
 function byNeedingALook(a: ApiStream, b: ApiStream): number {

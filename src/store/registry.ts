@@ -69,11 +69,27 @@ export interface ApiStream {
   lag_seconds: number | null;
   /** Events read whose own time was not believed (core/trusted-time.ts): stored, but no bound. */
   untrusted_time_events: number;
-  pending: number;
-  done: number;
-  dead_lettered: number;
+  /** Files: see FILE_COUNTS; null where the kind of source cannot say. */
+  pending: number | null;
+  done: number | null;
+  dead_lettered: number | null;
   updated_at: string;
 }
+
+type FileCounts = Pick<ApiStream, 'pending' | 'done' | 'dead_lettered'>;
+const NO_FILES: FileCounts = { pending: null, done: null, dead_lettered: null };
+
+/**
+ * What each kind of API source knows of its files: an API 2.0 batch type its work queue; API 1.0
+ * the files it stored (its checkpoint's position: it never knows what is still to come, and a
+ * file it dead-letters is a dead letter, not a state); the stream and the feeds read no files.
+ */
+const FILE_COUNTS: Record<Exclude<SourceKind, 'file'>, (r: { position: number; pending: number; done: number; dead: number }) => FileCounts> = {
+  'mimecast-v2': (r) => ({ pending: r.pending, done: r.done, dead_lettered: r.dead }),
+  'mimecast-v1': (r) => ({ ...NO_FILES, done: r.position }),
+  'mimecast-v2-stream': () => NO_FILES,
+  'mimecast-v2-feed': () => NO_FILES,
+};
 
 export type CounterName = 'stored' | 'duplicates' | 'collisions' | 'deadLetters' | 'indexed' | 'retention_removed';
 
@@ -204,13 +220,13 @@ export class SourceRegistry {
 
   /** The checkpoints of API sources (not files), with their work queue's counts. */
   apiStreams(): ApiStream[] {
-    const rows = this.db.prepare(`SELECT c.source, c.kind, c.complete, c.updated_at, c.newest_event_ms, c.untrusted_time_events,
+    const rows = this.db.prepare(`SELECT c.source, c.kind, c.position, c.complete, c.updated_at, c.newest_event_ms, c.untrusted_time_events,
         count(w.key) FILTER (WHERE w.state = 'pending') AS pending,
         count(w.key) FILTER (WHERE w.state = 'done') AS done,
         count(w.key) FILTER (WHERE w.state = 'dead') AS dead
       FROM checkpoints c LEFT JOIN work_items w ON w.stream = c.source
       WHERE c.kind <> 'file' GROUP BY c.source ORDER BY c.source`).all() as
-      { source: string; kind: SourceKind; complete: number; updated_at: number; newest_event_ms: number | null; untrusted_time_events: number; pending: number; done: number; dead: number }[];
+      { source: string; kind: Exclude<SourceKind, 'file'>; position: number; complete: number; updated_at: number; newest_event_ms: number | null; untrusted_time_events: number; pending: number; done: number; dead: number }[];
     const now = Date.now();
     return rows.map((r) => ({
       stream: r.source,
@@ -218,9 +234,7 @@ export class SourceRegistry {
       caught_up: r.complete === 1,
       lag_seconds: lagSeconds(r.newest_event_ms, now),
       untrusted_time_events: r.untrusted_time_events,
-      pending: r.pending,
-      done: r.done,
-      dead_lettered: r.dead,
+      ...FILE_COUNTS[r.kind](r),
       updated_at: new Date(r.updated_at).toISOString(),
     }));
   }

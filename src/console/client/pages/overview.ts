@@ -4,6 +4,9 @@ import { get } from '../api.js';
 import { barChart } from '../charts.js';
 import { type Child, duration, h, link, num, route, table, time } from '../dom.js';
 
+/** The two definitions, as the README gives them under `mimelog stats`. */
+const CAUGHT_UP_AND_LAG = 'Caught up: its last call said there is nothing more (API 1.0: no more files; an API 2.0 type or the stream: isCaughtUp; a feed: its run read up to now). Lag: now minus the newest event time stored from it.';
+
 /** Below this share of its horizon a source is degraded (the service's default warning). */
 const WARN_SHARE = 0.25;
 
@@ -83,9 +86,12 @@ export async function overviewPage(): Promise<Child[]> {
     if (o.api_streams_total > s.api_streams.length) {
       out.push(h('p', { class: 'muted' }, `The ${num(s.api_streams.length)} of ${num(o.api_streams_total)} needing a look first: not caught up, dead-lettered or pending work, the longest lag. `, h('code', {}, 'mimelog stats --json'), ' lists them all.'));
     }
+    // "-": the source cannot say (no event time stored; the stream and the feeds read no files).
+    const files = (n: number | null) => h('td', { class: 'num' }, n === null ? '-' : num(n));
+    out.push(h('p', { class: 'muted' }, CAUGHT_UP_AND_LAG));
     out.push(table(['stream', 'caught up', 'lag', ['files pending', 'num'], ['done', 'num'], ['dead-lettered', 'num']], s.api_streams.map((a) => [
-      h('td', {}, a.stream), h('td', {}, a.caught_up ? 'yes' : 'no'), h('td', {}, a.lag_seconds === null ? '-' : duration(a.lag_seconds)),
-      h('td', { class: 'num' }, num(a.pending)), h('td', { class: 'num' }, num(a.done)), h('td', { class: 'num' }, num(a.dead_lettered)),
+      h('td', {}, a.stream), h('td', { 'data-caught-up': a.stream }, a.caught_up ? 'yes' : 'no'), h('td', { 'data-lag': a.stream }, a.lag_seconds === null ? '-' : duration(a.lag_seconds)),
+      files(a.pending), files(a.done), files(a.dead_lettered),
     ]), { 'aria-label': 'API streams' }));
   }
   out.push(h('h2', {}, 'Events by day (UTC)'), table(['day', ['events', 'num']], Object.entries(s.by_day).map(([d, n]) => [
