@@ -43,6 +43,9 @@ function assertNoProblems(): void {
   assert.deepEqual(pages.flatMap((p) => p.problems), []);
 }
 
+/** A time as the console must show it to a viewer in New York: that zone, the zone written. */
+const newYork = (iso: string) => new Date(iso).toLocaleString('en-US', { timeZone: 'America/New_York', year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short' });
+
 const texts = (page: Page, selector: string) => page.locator(selector).allTextContents();
 const attrs = (page: Page, selector: string, name: string) => page.locator(selector).evaluateAll((els, n) => els.map((e) => e.getAttribute(n as string) ?? ''), name);
 
@@ -156,9 +159,34 @@ describe('web console in Chromium', () => {
     const t = row.locator('time');
     const iso = (await t.getAttribute('datetime'))!;
     assert.equal(await t.getAttribute('title'), `${iso.replace('.000Z', 'Z')} (UTC)`);
-    const local = new Date(iso).toLocaleString('en-US', { timeZone: 'America/New_York', year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
-    assert.equal(await t.textContent(), local);
+    assert.equal(await t.textContent(), newYork(iso));
     await screenshot(page, 'search-hostile');
+    assertNoProblems();
+  });
+
+  it('every time on every page is in the viewer\'s zone with the zone written, and UTC on hover; chart axes name the zone', async () => {
+    const page = await newPage('America/New_York');
+    const delivered = campaign.recipients.find((r) => r.clicked)!;
+    const routes = ['#/', '#/search', `#/trace?q=${delivered.acode}`, `#/who?q=${delivered.acode}`, '#/threats?days=all', '#/dead-letters'];
+    let seen = 0;
+    for (const hash of routes) {
+      await visit(page, console1.url, hash);
+      const shown = await page.locator('main time').evaluateAll((els) => els.map((e) => ({ iso: e.getAttribute('datetime')!, title: e.getAttribute('title'), text: e.textContent })));
+      assert.ok(shown.length > 0, `${hash} shows times`);
+      for (const t of shown) {
+        assert.equal(t.title, `${new Date(t.iso).toISOString().replace('.000Z', 'Z')} (UTC)`, hash);
+        assert.equal(t.text, newYork(t.iso), hash);
+        assert.match(t.text!, / E[SD]T$/, `${hash}: the zone is written, and it is New York's, not UTC`);
+      }
+      seen += shown.length;
+    }
+    assert.ok(seen > 60, `${seen} times checked`);
+    await visit(page, console1.url, '#/');
+    const axes = await attrs(page, '[data-x-axis]', 'data-x-axis');
+    assert.equal(axes.length, 2, 'the 24-hour and 7-day charts');
+    for (const a of axes) assert.match(a, /^hour \(E[SD]T(\/E[SD]T)?\)$/, 'the hours are New York\'s, and the axis says so');
+    await visit(page, console1.url, '#/threats?days=all');
+    assert.ok((await attrs(page, '[data-x-axis]', 'data-x-axis')).every((a) => a === 'day (UTC)'), 'days are UTC days, and say so');
     assertNoProblems();
   });
 

@@ -11,10 +11,16 @@ export interface Series {
   readonly values: readonly number[];
 }
 
+/** What the x axis shows: its title (it names the zone of times) and, per bar, the tooltip's title (a time with its UTC). */
+export interface XAxis {
+  readonly title: string;
+  readonly tooltips?: readonly string[];
+}
+
 /** A stacked bar chart in a box; `description` is what a screen reader hears. */
-export function barChart(labels: readonly string[], series: readonly Series[], description: string, stacked = true): HTMLElement {
-  const canvas = h('canvas', { role: 'img', 'aria-label': description });
-  const box = h('div', { class: 'chart' }, canvas);
+export function barChart(labels: readonly string[], series: readonly Series[], description: string, x: XAxis, stacked = true): HTMLElement {
+  const canvas = h('canvas', { role: 'img', 'aria-label': `${description}; ${x.title}` });
+  const box = h('div', { class: 'chart', 'data-x-axis': x.title }, canvas);
   // Chart.js measures its parent, so draw once the box is in the page.
   requestAnimationFrame(() => {
     new Chart(canvas, {
@@ -23,8 +29,11 @@ export function barChart(labels: readonly string[], series: readonly Series[], d
       options: {
         animation: false,
         maintainAspectRatio: false,
-        scales: { x: { stacked, ticks: { maxRotation: 0, autoSkipPadding: 12 } }, y: { stacked, beginAtZero: true, ticks: { precision: 0 } } },
-        plugins: { legend: { position: 'bottom', labels: { boxWidth: 12 } } },
+        scales: { x: { stacked, title: { display: true, text: x.title }, ticks: { maxRotation: 0, autoSkipPadding: 12 } }, y: { stacked, beginAtZero: true, ticks: { precision: 0 } } },
+        plugins: {
+          legend: { position: 'bottom', labels: { boxWidth: 12 } },
+          tooltip: { callbacks: { title: (items) => (x.tooltips && items[0] ? x.tooltips[items[0].dataIndex] ?? '' : items[0]?.label ?? '') } },
+        },
       },
     });
   });

@@ -38,11 +38,39 @@ export function route(page: string, params: Record<string, string | number | und
   return `#/${page}${q ? `?${q}` : ''}`;
 }
 
-/** A time in the browser's zone, with UTC on hover. */
+/**
+ * Times: every time the console shows is in the viewer's zone, with the zone written after it
+ * (`EST`, `GMT+1`), and its UTC ISO 8601 on hover. These are the only formatters of times.
+ */
+const LOCAL_TIME = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short' });
+const ZONE = new Intl.DateTimeFormat(undefined, { timeZoneName: 'short' });
+const CLOCK = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const WEEKDAY = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric' });
+
+/** The viewer's zone at that instant, as written after times (`EST`; `EDT` in summer). */
+export function zoneName(ms: number): string {
+  return ZONE.formatToParts(ms).find((p) => p.type === 'timeZoneName')?.value ?? '';
+}
+
+/** The hover text of a time: UTC, ISO 8601. */
+export function utcTitle(ms: number): string {
+  return `${new Date(ms).toISOString().replace('.000Z', 'Z')} (UTC)`;
+}
+
+/** A time in the viewer's zone, zone written, e.g. `Dec 06, 2026, 03:24:56 PM EST`. */
+export function localText(ms: number): string {
+  return LOCAL_TIME.format(ms);
+}
+
+/** An hour on a chart's axis (`03:00 PM`, or `Sun 6 03:00 PM` with the day); the axis names the zone. */
+export function hourText(ms: number, withDay: boolean): string {
+  return withDay ? `${WEEKDAY.format(ms)} ${CLOCK.format(ms)}` : CLOCK.format(ms);
+}
+
+/** A time in the viewer's zone, with UTC on hover. */
 export function time(iso: string): HTMLTimeElement {
-  const d = new Date(iso);
-  const local = d.toLocaleString(undefined, { year: 'numeric', month: 'short', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
-  return h('time', { datetime: iso, title: `${iso.replace('.000Z', 'Z')} (UTC)` }, local);
+  const ms = Date.parse(iso);
+  return h('time', { datetime: iso, title: utcTitle(ms) }, localText(ms));
 }
 
 export function table(headers: (string | [string, 'num'])[], rows: Child[][], attrs: Record<string, string> = {}): HTMLTableElement {

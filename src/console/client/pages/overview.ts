@@ -2,7 +2,7 @@
 import type { Overview } from '../../../store/overview.js';
 import { get } from '../api.js';
 import { barChart } from '../charts.js';
-import { type Child, duration, h, link, num, route, table, time } from '../dom.js';
+import { type Child, duration, h, hourText, link, localText, num, route, table, time, utcTitle, zoneName } from '../dom.js';
 
 /** The two definitions, as the README gives them under `mimelog stats`. */
 const CAUGHT_UP_AND_LAG = 'Caught up: its last call said there is nothing more (API 1.0: no more files; an API 2.0 type or the stream: isCaughtUp; a feed: its run read up to now). Lag: now minus the newest event time stored from it.';
@@ -14,19 +14,14 @@ function card(label: string, value: number, stat: string, bad = false): HTMLElem
   return h('div', { class: `card${bad && value > 0 ? ' bad' : ''}` }, h('div', { class: 'label' }, label), h('div', { class: 'value', 'data-stat': stat }, num(value)));
 }
 
-function hourLabels(start: number, hours: number, withDay: boolean): string[] {
-  return Array.from({ length: hours }, (_, i) => {
-    const d = new Date(start + i * 3_600_000);
-    const hour = d.toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
-    return withDay ? `${d.toLocaleDateString(undefined, { weekday: 'short', day: 'numeric' })} ${hour}` : hour;
-  });
-}
-
 function hourlyChart(series: Overview['last_24h'], title: string): HTMLElement {
   const types = Object.keys(series.by_type).sort();
   const total = types.reduce((n, t) => n + series.by_type[t]!.reduce((a, b) => a + b, 0), 0);
+  const hours = Array.from({ length: series.hours }, (_, i) => series.start + i * 3_600_000);
+  const zones = [...new Set(hours.map(zoneName))]; // two across a change to or from summer time
+  const x = { title: `hour (${zones.join('/')})`, tooltips: hours.map((ms) => `${localText(ms)} · ${utcTitle(ms)}`) };
   return h('section', {}, h('h2', {}, `${title} (${num(total)} events)`),
-    barChart(hourLabels(series.start, series.hours, series.hours > 24), types.map((t) => ({ label: t, values: series.by_type[t]! })), `${title}, stacked by log type`));
+    barChart(hours.map((ms) => hourText(ms, series.hours > 24)), types.map((t) => ({ label: t, values: series.by_type[t]! })), `${title}, stacked by log type`, x));
 }
 
 /** What each destination outside the store acknowledged: a unit's checkpoint moved only when all of them had. */

@@ -12,7 +12,7 @@ function perDay(rows: Threats['url_verdicts'], title: string): HTMLElement {
   const verdicts = [...new Set(rows.map((r) => r.verdict))].sort();
   const count = new Map(rows.map((r) => [`${r.day} ${r.verdict}`, r.events]));
   return h('section', {}, h('h2', {}, title),
-    barChart(days, verdicts.map((v) => ({ label: v, values: days.map((d) => count.get(`${d} ${v}`) ?? 0) })), `${title}, per UTC day`));
+    barChart(days, verdicts.map((v) => ({ label: v, values: days.map((d) => count.get(`${d} ${v}`) ?? 0) })), `${title}, per UTC day`, { title: 'day (UTC)' }));
 }
 
 export async function threatsPage(params: URLSearchParams): Promise<Child[]> {
