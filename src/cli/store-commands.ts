@@ -6,13 +6,13 @@ import { Logger } from '../log/logger.js';
 import { DEFAULT_TABLES } from '../classify/type-tables.js';
 import { UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
 import { intoSink, replayDeadLetters } from '../pipeline/replay.js';
-import { type EventRow, type SearchFilter, exportDocuments, search, stats } from '../store/queries.js';
+import { type EventRow, type SearchFilter, deadLetters, exportDocuments, search, stats } from '../store/queries.js';
 import { MIN_RETAIN_DAYS, bytesInUse, checkRetainDays, retain } from '../store/retention.js';
 import { Store } from '../store/store.js';
 import { trace } from '../store/trace.js';
 import { type Indicator, type WhoResult, parseIndicators, whoElse } from '../store/who.js';
 import { UsageError } from '../util/errors.js';
-import { numberOption } from './options.js';
+import { integerOption, numberOption } from './options.js';
 import { table } from './table.js';
 import { jsonForTerminal, printable, printableLines } from '../util/terminal-text.js';
 import { writeOut } from './stdout.js';
@@ -271,6 +271,24 @@ export function registerStoreCommands(program: Command): void {
       out(table(['first seen (UTC)', 'matched by', 'sender', 'subject', 'recipients'], w.messages.map((m) => [m.first_seen.replace('.000Z', 'Z'), m.matched_by.join('+'), m.sender ?? '', m.subject ?? '', m.recipients.map((r) => `${r.address} (${r.statuses.join(', ')})`).join('; ')])));
       out(`${w.messages.length} messages, ${w.recipients.length} recipients${w.truncated ? ' (cut short: too many matches; narrow with --by)' : ''}`);
       for (const l of w.left_out) out(`left out ${l.messages} messages that share only the ${l.indicator} (it matches more than ${l.limit} messages): --by ${l.indicator} shows them`);
+    });
+
+  addDbOption(program.command('dead-letters').description('what could not be stored, newest first: where each came from (source and line or record), why, and the start of its bytes; `replay` runs them again'))
+    .addOption(new Option('--limit <n>', 'at most this many dead letters').default(50).argParser((v: string) => integerOption(v, '--limit', 1)))
+    .option('--json', 'one JSON object a line, with up to 4 KiB of the kept bytes as text')
+    .action((o: { db: string; limit: number; json?: boolean }) => {
+      const store = openStore(o.db);
+      const rows = deadLetters(store.db, { limit: o.limit, previewBytes: o.json ? undefined : 60 });
+      store.close();
+      if (o.json) return rows.length ? outJson(rows.map((r) => JSON.stringify(r)).join('\n')) : undefined;
+      // One block each, not a table: a source (an API 2.0 file's stream and key) and a reason are long, and both must show whole.
+      for (const d of rows) {
+        say(`#${d.rowid}  kept ${d.created_at.replace(/\.\d{3}Z$/, 'Z')}  position ${count(d.position)}${d.replay_attempts ? `  replayed ${d.replay_attempts} times` : ''}`);
+        say(`  source  ${d.source}`);
+        say(`  reason  ${d.reason}`);
+        say(`  bytes   ${count(d.raw_bytes)}: ${d.raw}${d.raw_cut ? '…' : ''}`);
+      }
+      process.stderr.write(`${rows.length} dead letters${rows.length === o.limit ? ` (the newest ${o.limit}; --limit shows more)` : ''}\n`);
     });
 
   addFilterOptions(addDbOption(program.command('export').description('stored ECS documents as NDJSON, in time order')))

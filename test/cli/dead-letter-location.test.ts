@@ -30,6 +30,16 @@ describe('API 2.0 dead letters', () => {
       assert.equal(dead[0]!.source, `mimecast-v2 ${origin} ${typeText} file ${key}`);
       assert.equal(dead[0]!.position, 2, 'the line');
 
+      // `mimelog dead-letters` says the same, as JSON and as a table.
+      const listed = await runCli(['dead-letters', '--db', db, '--json']);
+      assert.equal(listed.code, 0, listed.stderr);
+      const row = JSON.parse(listed.stdout) as { source: string; position: number; reason: string; raw: string };
+      assert.deepEqual([row.source, row.position], [dead[0]!.source, 2]);
+      assert.equal(row.raw, '{"type":"receipt","timestamp":"17000000', 'the kept bytes');
+      const text = await runCli(['dead-letters', '--db', db]);
+      assert.ok(text.stdout.includes(`  source  ${dead[0]!.source}\n`), text.stdout);
+      assert.match(text.stderr, /^1 dead letters\n$/);
+
       // The file's own name is still its type signal: replay reads the kept line as that type (and it still fails: it is cut).
       const replay = await runCli(['replay', '--db', db, '--json']);
       assert.equal(replay.code, 2, replay.stderr);
