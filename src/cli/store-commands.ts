@@ -12,7 +12,8 @@ import { Store } from '../store/store.js';
 import { trace } from '../store/trace.js';
 import { type Indicator, type WhoResult, parseIndicators, whoElse } from '../store/who.js';
 import { UsageError } from '../util/errors.js';
-import { integerOption, numberOption } from './options.js';
+import { numberOption } from './options.js';
+import { rangeText, setting } from '../config/settings.js';
 import { table } from './table.js';
 import { jsonForTerminal, printable, printableLines } from '../util/terminal-text.js';
 import { writeOut } from './stdout.js';
@@ -274,7 +275,7 @@ export function registerStoreCommands(program: Command): void {
     });
 
   addDbOption(program.command('dead-letters').description('what could not be stored, newest first: where each came from (source and line or record), why, and the start of its bytes; `replay` runs them again'))
-    .addOption(new Option('--limit <n>', 'at most this many dead letters').default(50).argParser((v: string) => integerOption(v, '--limit', 1)))
+    .addOption(Object.assign(numberOption('limit'), { description: `at most this many dead letters (${rangeText(setting('limit'))})` }))
     .option('--json', 'one JSON object a line, with up to 4 KiB of the kept bytes as text')
     .action((o: { db: string; limit: number; json?: boolean }) => {
       const store = openStore(o.db);
