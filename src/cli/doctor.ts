@@ -20,6 +20,7 @@ import { checkConfig } from '../service/check.js';
 import { ConfigError, EXIT, UsageError } from '../util/errors.js';
 import { type CollectOptions, checkpointName, resolveSource } from './collect.js';
 import { numberOption } from './options.js';
+import { type ApiCheckpointKind, accountIdentity } from './source-account.js';
 
 type Status = 'ok' | 'warn' | 'FAIL';
 
@@ -214,6 +215,16 @@ function checkpointsOf(t: Target): [string, boolean][] {
     : [`${checkpointName('mimecast-v2-feed', t.baseUrl, t.name)} ${read}`, true]);
 }
 
+/** The account a `collect`-style target reads, as its checkpoints record it. */
+const accountOf = (t: Target) => (t.api === 'v1' ? accountIdentity('v1', t.credentials.accessKey) : accountIdentity('v2', t.clientId));
+
+/** The kinds of checkpoint a target's collector writes. */
+const kindsOf = (t: Target): ApiCheckpointKind[] => (t.api === 'v1' ? ['mimecast-v1']
+  : t.reads.map((read) => (read === 'stream' ? 'mimecast-v2-stream' : read === 'cg' || read === 'ci' ? 'mimecast-v2' : 'mimecast-v2-feed')));
+
+const hasColumn = (db: Database.Database, table: string, column: string) =>
+  (db.prepare(`SELECT count(*) FROM pragma_table_info('${table}') WHERE name = ?`).pluck().get(column) as number) > 0;
+
 /**
  * Horizon headroom of each checkpoint in the store: how long the source may stay down before
  * Mimecast drops data it has not fetched (warn under `warnShare` of the horizon, FAIL past it).
@@ -224,7 +235,13 @@ function horizonChecks(t: Target, db: string, warnShare: number, now = Date.now(
   const store = new Database(db, { readonly: true, fileMustExist: true });
   try {
     const read = store.prepare("SELECT source, updated_at FROM checkpoints WHERE source = ? OR (? = 0 AND substr(source, 1, length(?) + 1) = ? || ' ')");
-    const rows = checkpointsOf(t).flatMap(([name, exact]) => read.all(name, exact ? 1 : 0, name, name) as { source: string; updated_at: number }[]);
+    const byName = checkpointsOf(t).flatMap(([name, exact]) => read.all(name, exact ? 1 : 0, name, name) as { source: string; updated_at: number }[]);
+    // `collect` may keep this account's checkpoints under another name (`--source-name`, another
+    // spelling of the URL): the store marks each with the account, so look them up by it too.
+    const byAccount = t.name !== undefined || !hasColumn(store, 'checkpoints', 'identity') ? []
+      : store.prepare('SELECT source, updated_at FROM checkpoints WHERE identity = ? AND kind IN (SELECT value FROM json_each(?))')
+        .all(accountOf(t), JSON.stringify(kindsOf(t))) as { source: string; updated_at: number }[];
+    const rows = [...new Map([...byName, ...byAccount].map((r) => [r.source, r])).values()];
     if (rows.length === 0) return [{ status: 'ok', check, seen: `no checkpoint in ${db} yet: the first run starts at the oldest data Mimecast keeps` }];
     return rows.map((row) => {
       const horizon = horizonOf(row.source)!;

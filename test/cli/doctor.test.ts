@@ -157,6 +157,18 @@ describe('mimelog doctor', () => {
     });
   });
 
+  it('finds the checkpoints collect keeps under --source-name by their account', async () => {
+    await withSimulator(BASE, async (r) => {
+      const db = join(r.dir, 'named.db');
+      const collected = await collect(r, db, ['--source-name', 'tenant-a']);
+      assert.equal(collected.code, 0, collected.stderr);
+      const found = await doctor(r, ['--db', db]);
+      assert.equal(found.code, 0, found.stdout);
+      assert.match(found.stdout, /^ok +mimecast-v1: horizon: mimecast-v1 tenant-a: last read \d+ min ago/m);
+      assert.doesNotMatch(found.stdout, /no checkpoint in/);
+    });
+  });
+
   it('warns when little of the rate limit is left, and when a read meets a 429', async () => {
     await withSimulator({ ...BASE, rateLimit: { limit: 12, windowMs: 3_600_000 } }, async (r) => {
       const first = await doctor(r, ['--api', 'v2', '--feeds', 'all']); // 9 calls: 3 left
