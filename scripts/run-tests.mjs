@@ -34,10 +34,13 @@ if (!Number.isInteger(concurrency) || concurrency < 1) {
 }
 const started = Date.now();
 const tests = run({ files, concurrency });
-// Each file's time (its top-level suites one after another), to see which files make the run long.
-const fileMs = new Map();
+// Each top-level suite's time, to see which make the run long. By name: a suite shared by several
+// files (the search-engine suite) is reported with the file that defines it, once per engine and part.
+const suiteMs = new Map();
 const count = (event) => {
-  if (event.nesting === 0 && event.file) fileMs.set(event.file, (fileMs.get(event.file) ?? 0) + (event.details?.duration_ms ?? 0));
+  if (event.nesting !== 0) return;
+  const key = `${event.name} (${event.file ? event.file.slice(event.file.indexOf(root)) : '?'})`;
+  suiteMs.set(key, (suiteMs.get(key) ?? 0) + (event.details?.duration_ms ?? 0));
 };
 tests.on('test:pass', count);
 tests.on('test:fail', (event) => {
@@ -47,7 +50,7 @@ tests.on('test:fail', (event) => {
 const report = tests.compose(new spec());
 report.pipe(process.stdout, { end: false });
 report.on('end', () => {
-  const slowest = [...fileMs].sort((a, b) => b[1] - a[1]).slice(0, 12);
-  const lines = slowest.map(([file, ms]) => `  ${(ms / 1000).toFixed(0).padStart(5)} s  ${file.slice(file.indexOf(root))}`);
-  process.stdout.write(`\nrun-tests: ${files.length} files, ${concurrency} at a time, ${((Date.now() - started) / 1000).toFixed(0)} s; the slowest files:\n${lines.join('\n')}\n`);
+  const slowest = [...suiteMs].sort((a, b) => b[1] - a[1]).slice(0, 15);
+  const lines = slowest.map(([suite, ms]) => `  ${(ms / 1000).toFixed(0).padStart(5)} s  ${suite}`);
+  process.stdout.write(`\nrun-tests: ${files.length} files, ${concurrency} at a time, ${((Date.now() - started) / 1000).toFixed(0)} s; the slowest suites:\n${lines.join('\n')}\n`);
 });
