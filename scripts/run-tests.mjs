@@ -12,7 +12,8 @@ const root = 'dist/test';
 // Files that take over a minute, longest first as measured in a parallel run (search engines,
 // kill tests); the rest follow in name order.
 const LONGEST_FIRST = [
-  'sinks/search-opensearch.', 'sinks/search-elasticsearch9.', 'sinks/search-elasticsearch8.', 'collect/v1.', 'sinks/search-cluster.',
+  'sinks/search-opensearch-kills.', 'sinks/search-opensearch.', 'sinks/search-elasticsearch9-kills.', 'sinks/search-elasticsearch8-kills.',
+  'collect/v1.', 'sinks/search-cluster.', 'sinks/search-elasticsearch9.', 'sinks/search-elasticsearch8.',
   'collect/v2.', 'store/crash.', 'collect/feeds.', 'service/run.', 'cli/hostile.', 'collect/horizons.',
 ];
 
@@ -31,8 +32,25 @@ if (!Number.isInteger(concurrency) || concurrency < 1) {
   console.error(`run-tests: MIMELOG_TEST_CONCURRENCY must be a whole number of at least 1, not ${JSON.stringify(process.env.MIMELOG_TEST_CONCURRENCY)}`);
   process.exit(2);
 }
+const started = Date.now();
 const tests = run({ files, concurrency });
-tests.on('test:fail', () => {
+// Each top-level suite's time, to see which make the run long. By name: a suite shared by several
+// files (the search-engine suite) is reported with the file that defines it, once per engine and part.
+const suiteMs = new Map();
+const count = (event) => {
+  if (event.nesting !== 0) return;
+  const key = `${event.name} (${event.file ? event.file.slice(event.file.indexOf(root)) : '?'})`;
+  suiteMs.set(key, (suiteMs.get(key) ?? 0) + (event.details?.duration_ms ?? 0));
+};
+tests.on('test:pass', count);
+tests.on('test:fail', (event) => {
   process.exitCode = 1;
+  count(event);
 });
-tests.compose(new spec()).pipe(process.stdout);
+const report = tests.compose(new spec());
+report.pipe(process.stdout, { end: false });
+report.on('end', () => {
+  const slowest = [...suiteMs].sort((a, b) => b[1] - a[1]).slice(0, 15);
+  const lines = slowest.map(([suite, ms]) => `  ${(ms / 1000).toFixed(0).padStart(5)} s  ${suite}`);
+  process.stdout.write(`\nrun-tests: ${files.length} files, ${concurrency} at a time, ${((Date.now() - started) / 1000).toFixed(0)} s; the slowest suites:\n${lines.join('\n')}\n`);
+});

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { AckWindow } from '../../src/pipeline/ack-window.js';
-import { type BulkDoc, bulkBytes, bulkItems, chunk, itemOutcome, mgetSources } from '../../src/sinks/search/bulk.js';
+import { bulkBytes, bulkItems, chunk, encodeDocs, itemOutcome, mgetSources } from '../../src/sinks/search/bulk.js';
 import { backoffDelay, sleep } from '../../src/util/backoff.js';
 import { RateBudget } from '../../src/util/rate-budget.js';
 
@@ -37,7 +37,7 @@ describe('bulk answers and requests', () => {
   it('cuts bulk requests by count and bytes, in order, dropping and doubling nothing (property)', () => {
     const doc = fc.record({ size: fc.nat({ max: 5000 }) }).map(({ size }) => ({ size }));
     fc.assert(fc.property(fc.array(doc, { maxLength: 200 }), fc.integer({ min: 1, max: 50 }), fc.integer({ min: 100, max: 50_000 }), (sizes, maxDocs, maxBytes) => {
-      const docs: BulkDoc[] = sizes.map((s, i) => ({ index: 'i', id: `id${i}`, hash: 'h', json: 'x'.repeat(s.size), slot: i }));
+      const docs = encodeDocs(sizes.map((s, i) => ({ index: 'i', id: `id${i}`, hash: 'h', json: 'x'.repeat(s.size), slot: i })));
       const chunks = chunk(docs, maxDocs, maxBytes);
       assert.deepEqual(chunks.flat().map((d) => d.slot), docs.map((d) => d.slot));
       for (const c of chunks) {

@@ -1,4 +1,4 @@
-/** The search-engine sink against a real Elasticsearch 8.15 node (the shared suite in search-engine-suite.ts). */
+/** The search-engine sink against a real Elasticsearch 8.15 node (the shared suite in search-engine-suite.ts): the documents it holds. */
 import { describeSearchSink } from './search-engine-suite.js';
 
-describeSearchSink('elasticsearch8');
+describeSearchSink('elasticsearch8', 'documents');

@@ -10,21 +10,99 @@ export interface BulkDoc {
   readonly id: string;
   /** `event.hash`: compared with the stored copy's on a 409. */
   readonly hash: string;
-  /** The document, serialized once. */
-  readonly json: string;
   /** Index of the event in its unit. */
   readonly slot: number;
+  /** Its action line and document line as sent, encoded once: a view into its unit's bytes. */
+  readonly bytes: Buffer;
 }
 
-export function bulkBody(docs: readonly BulkDoc[]): string {
-  let body = '';
-  for (const d of docs) body += `{"create":{"_index":${JSON.stringify(d.index)},"_id":${JSON.stringify(d.id)}}}\n${d.json}\n`;
-  return body;
+/** A document to encode: where it goes and its JSON text (made once, by the pipeline or the sink). */
+export interface DocToEncode {
+  readonly index: string;
+  readonly id: string;
+  readonly hash: string;
+  readonly slot: number;
+  readonly json: string;
+}
+
+/**
+ * Encodes documents, each with its `create` action line, into one buffer, in order. A bulk body of
+ * consecutive documents is then a view of it (bulkBody): no body is built as a string, encoded
+ * again, or copied, and a retry sends the very bytes of the first attempt.
+ */
+export function encodeDocs(docs: readonly DocToEncode[]): BulkDoc[] {
+  const actions = new Map<string, string>();
+  const action = (index: string) => {
+    let a = actions.get(index);
+    if (a === undefined) actions.set(index, (a = `{"create":{"_index":${JSON.stringify(index)},"_id":`));
+    return a;
+  };
+  let size = 0;
+  for (const d of docs) size += action(d.index).length + d.id.length + d.json.length + 8;
+  const out = new ByteWriter(size); // exact for ASCII; grows for other characters
+  const ends: number[] = [];
+  for (const d of docs) {
+    out.text(action(d.index));
+    out.text(JSON.stringify(d.id));
+    out.text('}}\n');
+    out.text(d.json);
+    out.text('\n');
+    ends.push(out.length);
+  }
+  const bytes = out.bytes();
+  return docs.map((d, i) => ({ index: d.index, id: d.id, hash: d.hash, slot: d.slot, bytes: bytes.subarray(i === 0 ? 0 : ends[i - 1], ends[i]) }));
+}
+
+/** Text appended as UTF-8 into one buffer that grows (doubling) when a piece does not fit. */
+class ByteWriter {
+  private buf: Buffer;
+  length = 0;
+
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(64, size));
+  }
+
+  text(s: string): void {
+    for (;;) {
+      const room = this.buf.length - this.length;
+      const written = room === 0 ? 0 : this.buf.write(s, this.length);
+      // UTF-8 stops early only before a character that does not fit (at most 4 bytes): with more room left, all of it was written.
+      if (room - written >= 4 || written === Buffer.byteLength(s)) {
+        this.length += written;
+        return;
+      }
+      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + Buffer.byteLength(s)));
+      this.buf.copy(bigger, 0, 0, this.length);
+      this.buf = bigger;
+    }
+  }
+
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+}
+
+/**
+ * The `_bulk` body of documents, in their order: a view of their unit's bytes when each lies
+ * right after the one before there (a first attempt), else a copy of each (a retry of some).
+ */
+export function bulkBody(docs: readonly BulkDoc[]): Buffer {
+  let length = 0;
+  let adjacent = true;
+  for (let i = 0; i < docs.length; i++) {
+    const b = docs[i]!.bytes;
+    const before = docs[i - 1]?.bytes;
+    if (before && (b.buffer !== before.buffer || b.byteOffset !== before.byteOffset + before.length)) adjacent = false;
+    length += b.length;
+  }
+  const first = docs[0]?.bytes;
+  if (first && adjacent) return Buffer.from(first.buffer, first.byteOffset, length);
+  return Buffer.concat(docs.map((d) => d.bytes), length);
 }
 
 /** Bytes a document adds to a bulk body (action line included). */
 export function bulkBytes(doc: BulkDoc): number {
-  return Buffer.byteLength(doc.json) + doc.index.length + doc.id.length + 40;
+  return doc.bytes.length;
 }
 
 export type ItemOutcome =
@@ -62,6 +140,21 @@ export function bulkItems(body: unknown, sent: number): (BulkItem | undefined)[]
     return { status: typeof create.status === 'number' ? create.status : undefined, error: isObject(create.error) ? (create.error as BulkItemError) : undefined };
   });
 }
+
+/**
+ * Whether a `_bulk` answer's text says, without parsing it, that every document sent was
+ * created: `"errors":false` among its top-level fields (before `"items"`), one `create` item per
+ * document, and the answer whole (it ends its items list). False: the items must be read one by
+ * one (bulkItems on the parsed answer), as for any answer with an error in it.
+ */
+export function allCreated(text: string, sent: number): boolean {
+  const items = text.indexOf('"items":[');
+  if (items < 0 || !text.slice(0, items).includes('"errors":false') || !/\]\}\s*$/.test(text.slice(-8))) return false;
+  let count = 0;
+  for (let at = text.indexOf(CREATE_ITEM, items); at >= 0; at = text.indexOf(CREATE_ITEM, at + CREATE_ITEM.length)) count++;
+  return count === sent;
+}
+const CREATE_ITEM = '{"create":{';
 
 /** A stored document as `_mget` returns it: its `_source`, or undefined when not found. */
 export type StoredSource = { readonly event?: { readonly hash?: unknown } } & Record<string, unknown>;

@@ -32,7 +32,11 @@ export interface SearchResponse {
   readonly node: string;
 }
 
-/** The request never got an HTTP answer (refused, reset, timeout): safe to retry elsewhere. */
+export interface TextResponse {
+  readonly status: number;
+  readonly text: string;
+  readonly node: string;
+}
 
 export type Distribution = 'opensearch' | 'elasticsearch';
 
@@ -73,7 +77,13 @@ export class SearchClient {
   }
 
   /** Sends to one node after another until one answers; throws SearchUnreachableError when none does. */
-  async send(method: 'GET' | 'PUT' | 'POST', path: string, body?: string, contentType = 'application/json'): Promise<SearchResponse> {
+  async send(method: 'GET' | 'PUT' | 'POST', path: string, body?: string | Buffer, contentType = 'application/json'): Promise<SearchResponse> {
+    const res = await this.sendForText(method, path, body, contentType);
+    return { status: res.status, body: jsonOrText(res.text), node: res.node };
+  }
+
+  /** The same, with the answer as text: the caller parses it only when it must (a `_bulk` answer without errors is not parsed). */
+  async sendForText(method: 'GET' | 'PUT' | 'POST', path: string, body?: string | Buffer, contentType = 'application/json'): Promise<TextResponse> {
     let lastError: unknown;
     for (let tried = 0; tried < this.nodes.length; tried++) {
       const node = this.nodes[this.next++ % this.nodes.length]!;
@@ -82,14 +92,7 @@ export class SearchClient {
       if (this.authHeader) headers.authorization = this.authHeader;
       try {
         const res = await request(new URL(path, node), { method, body, headers, dispatcher: this.agent });
-        const text = await res.body.text();
-        let parsed: unknown = text;
-        try {
-          parsed = text.length > 0 ? JSON.parse(text) : undefined;
-        } catch {
-          // not JSON (a proxy's error page): keep the text for the message
-        }
-        return { status: res.statusCode, body: parsed, node: node.origin };
+        return { status: res.statusCode, text: await res.body.text(), node: node.origin };
       } catch (err) {
         lastError = err;
       }
@@ -109,6 +112,15 @@ export class SearchClient {
 
   async close(): Promise<void> {
     await this.agent.close();
+  }
+}
+
+/** An answer's JSON, or its text when it is not JSON (a proxy's error page), kept for the message. */
+export function jsonOrText(text: string): unknown {
+  try {
+    return text.length > 0 ? JSON.parse(text) : undefined;
+  } catch {
+    return text;
   }
 }
 

@@ -15,8 +15,8 @@ import { backoffDelay, sleep } from '../../util/backoff.js';
 import { docWithoutOriginal, prepareDeadLetter } from '../../store/prepared.js';
 import type { CollisionRow } from '../../store/store.js';
 import type { Destination, DestinationReport } from '../destination.js';
-import { type BulkDoc, type StoredSource, bulkBody, bulkItems, chunk, itemOutcome, mgetSources } from './bulk.js';
-import { type EngineInfo, type SearchClient } from './client.js';
+import { type BulkDoc, type StoredSource, allCreated, bulkBody, bulkItems, chunk, encodeDocs, itemOutcome, mgetSources } from './bulk.js';
+import { type EngineInfo, type SearchClient, jsonOrText } from './client.js';
 import { IndexNamer } from './index-name.js';
 import { Slots } from '../../util/slots.js';
 import { indexTemplate } from './template.js';
@@ -78,7 +78,7 @@ export class SearchDestination implements Destination {
   }
 
   async deliver(unit: Unit): Promise<DestinationReport> {
-    const docs: BulkDoc[] = unit.events.map((e, slot) => ({ index: this.namer.indexFor(e.timeMs), id: e.id, hash: e.hash, json: documentJson(e), slot }));
+    const docs = encodeDocs(unit.events.map((e, slot) => ({ index: this.namer.indexFor(e.timeMs), id: e.id, hash: e.hash, json: documentJson(e), slot })));
     const tally: Tally = { indexed: 0, duplicates: 0, resent: 0, collisions: [], rejected: [] };
     await Promise.all(chunk(docs, this.options.maxDocs, this.options.maxBytes).map((c) => this.deliverChunk(c, unit, tally)));
     return tally;
@@ -105,18 +105,25 @@ export class SearchDestination implements Destination {
 
   /** One `_bulk` call; returns the documents to send again. */
   private async sendOnce(docs: BulkDoc[], unit: Unit, tally: Tally): Promise<{ retry: BulkDoc[]; reason: string }> {
+    // The body is ready before a request slot is free: it goes out the moment one is.
+    const body = bulkBody(docs);
     let res;
     try {
-      res = await this.permits.run(() => this.client.send('POST', '/_bulk', bulkBody(docs), 'application/x-ndjson'));
+      res = await this.permits.run(() => this.client.sendForText('POST', '/_bulk', body, 'application/x-ndjson'));
     } catch (err) {
       if (err instanceof SearchUnreachableError) return { retry: docs, reason: err.message };
       throw err;
     }
     if (res.status === 429 || res.status >= 500) return { retry: docs, reason: `HTTP ${res.status} from ${res.node}` };
-    const items = res.status === 200 ? bulkItems(res.body, docs.length) : undefined;
+    if (res.status === 200 && allCreated(res.text, docs.length)) {
+      tally.indexed += docs.length;
+      return { retry: [], reason: '' };
+    }
+    const answer = jsonOrText(res.text);
+    const items = res.status === 200 ? bulkItems(answer, docs.length) : undefined;
     if (!items) {
       // The whole request refused (credentials, permissions, a proxy): a person must look.
-      throw new MimelogError('search_engine', `search engine ${res.node} refused a bulk request: HTTP ${res.status} ${brief(res.body)}`);
+      throw new MimelogError('search_engine', `search engine ${res.node} refused a bulk request: HTTP ${res.status} ${brief(answer)}`);
     }
     const retry: BulkDoc[] = [];
     const conflicts: BulkDoc[] = [];
