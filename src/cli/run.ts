@@ -3,6 +3,7 @@
  * turns each source of the config into the settings `collect` takes, so both run the same code.
  */
 import type { Command } from 'commander';
+import { hostname } from 'node:os';
 import { Logger, type Level } from '../log/logger.js';
 import { maskSecrets } from '../util/secrets.js';
 import { type ProductName, listingTypes } from '../mimecast/products.js';
@@ -150,7 +151,7 @@ export function registerRun(program: Command): void {
       if (o.check) {
         for (const w of [exposed, ...placeWarnings]) if (w) process.stderr.write(`mimelog: warning: config ${o.config}: ${log.redact(w)}\n`);
         // Masked: a secret reused as a path or a name is not printed either.
-        process.stdout.write(maskSecrets(`${o.config}: ok, ${config.sources.length} sources (${config.sources.map((s) => `${s.name}: ${s.kind}`).join(', ')}); sink ${config.sink.map(entryName).join(' + ')}; store ${config.store}; listen ${config.listen}\n`));
+        process.stdout.write(maskSecrets(`${o.config}: ok, ${config.sources.length} sources (${config.sources.map((s) => `${s.name}: ${s.kind}`).join(', ')}); sink ${config.sink.map(entryName).join(' + ')}; store ${config.store}; listen ${config.listen}${config.cluster ? `; cluster: replica ${config.cluster.replica ?? hostname()}, lease ${config.cluster.lease_s} s, state index ${config.cluster.state_index}` : ''}\n`));
         return;
       }
       if (exposed) log.warn(exposed, { listen: config.listen, allowed_hosts: config.allowed_hosts });
@@ -164,7 +165,7 @@ export function registerRun(program: Command): void {
       process.once('SIGTERM', () => onSignal('SIGTERM'));
       let service;
       try {
-        service = await startService(config, starters, (l) => openEntries(config.sink, config.store, l, process.env), log, stop.signal, { once: o.once ?? false });
+        service = await startService(config, starters, (l, fence) => openEntries(config.sink, config.store, l, process.env, fence), log, stop.signal, { once: o.once ?? false });
       } catch (err) {
         throw restated(err, log.redact((err as Error).message), 'config');
       }
