@@ -4,6 +4,7 @@
  */
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
+import { createHash } from 'node:crypto';
 import { Logger, type Level } from '../log/logger.js';
 import { maskSecrets } from '../util/secrets.js';
 import { type ProductName, listingTypes } from '../mimecast/products.js';
@@ -96,7 +97,9 @@ function starter(c: ServiceConfig, s: SourceConfig, once: boolean): SourceStarte
     : s.kind === 'mimecast-v2-feeds'
     ? o.feeds!.split(',').map((f) => `${checkpointName('mimecast-v2-feed', source.baseUrl, s.name)} ${f}`)
     : [checkpointName(s.kind === 'mimecast-v1' ? 'mimecast-v1' : 'mimecast-v2-stream', source.baseUrl, s.name)];
-  return { name: s.name, kind: s.kind, checkpointNames: names, start: (deps) => startCollector(o, source, { ...deps, name: s.name }) };
+  const id = s.kind === 'mimecast-v1' ? s.credentials.access_key : s.credentials.client_id;
+  const account = createHash('sha256').update(`${source.baseUrl}\n${id}`).digest('hex').slice(0, 16);
+  return { name: s.name, kind: s.kind, checkpointNames: names, tenant: s.tenant, account, start: (deps) => startCollector(o, source, { ...deps, name: s.name }) };
 }
 
 /** The web console over the service's store, read-only, on its own connection. */

@@ -57,6 +57,7 @@ const v2Regions = Object.keys(V2_REGIONS) as [string, ...string[]];
 
 const v1Source = z.strictObject({
   name,
+  tenant: name.optional(),
   kind: z.literal('mimecast-v1'),
   url: url.optional(),
   region: oneOf(v1Regions, 'region').optional(),
@@ -71,6 +72,8 @@ const v1Source = z.strictObject({
 /** Where an API 2.0 source reads, and as whom. */
 const v2Account = {
   name,
+  /** The Mimecast account, as events name it (`organization.name`); sources of one tenant share their lease with cluster:. */
+  tenant: name.optional(),
   url: url.optional(),
   region: oneOf(v2Regions, 'region').optional(),
   credentials: z.strictObject({ client_id: z.string().min(1), client_secret: z.string().min(1) }),

@@ -86,6 +86,28 @@ export function leaseFence(lease: HeldLease): CommitFence {
   };
 }
 
+/**
+ * The lease groups: sources of one Mimecast account (the same `tenant:`, or else the same URL and
+ * credentials) are claimed together, by one lease, so one replica runs them all and adding
+ * replicas never multiplies the calls made against one account's rate limit. A group of one
+ * source is named after it; a tenant's group after the tenant; other shared accounts after their
+ * sources' names joined by "+".
+ */
+export function leaseGroups(sources: readonly ServiceSource[]): Map<string, ServiceSource[]> {
+  const byAccount = new Map<string, ServiceSource[]>();
+  for (const s of sources) {
+    const key = s.starter.tenant !== undefined ? `tenant ${s.starter.tenant}` : s.starter.account !== undefined ? `account ${s.starter.account}` : `source ${s.starter.name}`;
+    byAccount.set(key, [...(byAccount.get(key) ?? []), s]);
+  }
+  const groups = new Map<string, ServiceSource[]>();
+  for (const members of byAccount.values()) {
+    const tenant = members[0]!.starter.tenant;
+    const name = tenant ?? members.map((m) => m.starter.name).sort().join('+');
+    groups.set(name, members);
+  }
+  return groups;
+}
+
 type RunOne = (r: ServiceSource, run: { sink: Sink; stop: AbortSignal; beforeStart?: () => void }) => Promise<SourceResult>;
 
 /**
@@ -103,8 +125,9 @@ export async function runReplica(
 ): Promise<SourceResult[]> {
   const totals = new Map<string, SourceResult>(sources.map((s) => [s.starter.name, { name: s.starter.name, stored: 0, duplicates: 0, collisions: 0, dead_letters: 0, gaps: 0 }]));
   for (const s of sources) s.status.running = 'elsewhere';
-  const run = async (name: string, lease: HeldLease, sourceStop: AbortSignal) => {
-    const source = sources.find((s) => s.starter.name === name)!;
+  const groups = leaseGroups(sources);
+  const runSource = async (source: ServiceSource, lease: HeldLease, sourceStop: AbortSignal) => {
+    const name = source.starter.name;
     const sink = await openSink(log.child({ source: name }), leaseFence(lease));
     try {
       // Each start (the first, and after a failure) reads the engine's checkpoints: this replica's store may be behind.
@@ -117,7 +140,10 @@ export async function runReplica(
       source.status.running = 'elsewhere';
     }
   };
-  const coordinator = new Coordinator(replica.book, sources.map((s) => s.starter.name), run, { renewMs: replica.settings.renew_s * 1000 }, log.child({ replica: replica.id }));
+  const run = async (group: string, lease: HeldLease, stop: AbortSignal) => {
+    await Promise.all(groups.get(group)!.map((source) => runSource(source, lease, stop)));
+  };
+  const coordinator = new Coordinator(replica.book, [...groups.keys()], run, { renewMs: replica.settings.renew_s * 1000 }, log.child({ replica: replica.id }));
   replica.coordinator = coordinator;
   await coordinator.start();
   if (!stop.aborted) await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));

@@ -21,6 +21,7 @@ import { startRetention } from './retention-loop.js';
 import type { CommitFence } from '../sinks/delivering-sink.js';
 import { MimelogError } from '../util/errors.js';
 import { type Replica, openReplica, runReplica } from './replica.js';
+import { tenantSink } from './tenant.js';
 
 /** What the runner needs of one source; the command line builds these (from `collect`'s code). */
 export interface SourceStarter {
@@ -28,6 +29,10 @@ export interface SourceStarter {
   readonly kind: string;
   /** Its checkpoint names in the store (one per API 2.0 batch type), for health and metrics. */
   readonly checkpointNames: readonly string[];
+  /** The Mimecast account it reads, stamped on its events (`organization.name`) and grouping its leases with cluster:. */
+  readonly tenant?: string;
+  /** Which Mimecast account it reads (a digest of its URL and credential id): sources of one account share a lease with cluster:. */
+  readonly account?: string;
   /** Runs the source until caught up (`once`) or `stop`; rejects when it fails. */
   start(deps: { readonly sink: Sink; readonly store: Store; readonly log: Logger; readonly stop: AbortSignal; readonly observe: ApiObserver & SpoolObserver }): Promise<RunSummary>;
 }
@@ -142,7 +147,7 @@ export async function startService(
     const { stop } = run;
     const name = r.starter.name;
     const slog = log.child({ source: name });
-    const counting = metrics.countingSink(name, run.sink);
+    const counting = metrics.countingSink(name, r.starter.tenant === undefined ? run.sink : tenantSink(run.sink, r.starter.tenant));
     let failures = 0;
     const total = { stored: 0, duplicates: 0, collisions: 0, dead_letters: 0, gaps: 0 };
     for (;;) {
