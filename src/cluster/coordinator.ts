@@ -129,10 +129,14 @@ export class Coordinator {
       this.log.info('cluster: giving a source up to spread the work', { source, share, live_replicas: this.liveReplicas });
       void this.giveUp(source);
     }
+    // Every lease not held here is looked at each round, even at full share: a claimant's count of
+    // how long a lease stood unrenewed starts when it first sees that version (leases.ts).
+    const others = this.claimOrder().filter((s) => !this.owned.has(s));
+    const seen = await Promise.all(others.map((s) => this.book.inspect(s).catch(() => undefined)));
+    const claimable = others.filter((_, i) => seen[i] !== undefined && seen[i].state !== 'held');
     let holding = Math.min(held.length, share);
-    for (const source of this.claimOrder()) {
+    for (const source of claimable) {
       if (holding >= share || this.stopped) break;
-      if (this.owned.has(source)) continue;
       const lease = await this.book.claim(source).catch((err) => {
         this.log.warn('cluster: claim failed', { source, reason: (err as Error).message });
         return undefined;

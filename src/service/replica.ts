@@ -134,7 +134,9 @@ export async function runReplica(
       const result = await runOne(source, { sink, stop: sourceStop, beforeStart: () => restoreCheckpoints(store, lease.doc.checkpoints) });
       const total = totals.get(name)!;
       for (const k of ['stored', 'duplicates', 'collisions', 'dead_letters', 'gaps'] as const) total[k] += result[k];
-      if (result.failure !== undefined && lease.lost === undefined) total.failure = result.failure;
+      // A failure counts for the exit status only when the replica stops with the source failing;
+      // one handed over (lost, or given up to spread the work) is the new owner's to report.
+      if (result.failure !== undefined && lease.lost === undefined && stop.aborted) total.failure = result.failure;
     } finally {
       await sink.close();
       source.status.running = 'elsewhere';
