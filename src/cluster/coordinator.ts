@@ -117,8 +117,8 @@ export class Coordinator {
       for (const s of this.sources) await this.book.register(s);
       this.registered = true;
     }
-    await this.heartbeat(false);
-    await Promise.all([...this.owned.values()].filter((o) => o.lease.lost === undefined).map((o) => this.renew(o)));
+    // Renewals first and beside the heartbeat: nothing else in the round may make them late.
+    await Promise.all([this.heartbeat(false), ...[...this.owned.values()].filter((o) => o.lease.lost === undefined).map((o) => this.renew(o))]);
     const live = await this.liveIds();
     this.liveReplicas = live.length;
     const share = shareOf(this.sources.length, live, this.book.replica);

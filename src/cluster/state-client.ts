@@ -17,6 +17,7 @@ function credential(c: SearchConfig, env: NodeJS.ProcessEnv): SearchAuth {
   return candidates.find((a) => a !== undefined) ?? { kind: 'none' };
 }
 
-export function stateClient(c: SearchConfig, env: NodeJS.ProcessEnv): SearchClient {
-  return new SearchClient({ urls: c.urls, auth: credential(c, env), caFile: c.ca_file, insecure: c.insecure, timeoutMs: c.timeout_s * 1000 });
+/** `timeoutMs`: a state request must end well within the lease time (a renewal that hangs loses the lease). */
+export function stateClient(c: SearchConfig, env: NodeJS.ProcessEnv, timeoutMs: number): SearchClient {
+  return new SearchClient({ urls: c.urls, auth: credential(c, env), caFile: c.ca_file, insecure: c.insecure, timeoutMs: Math.min(c.timeout_s * 1000, timeoutMs) });
 }

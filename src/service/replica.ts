@@ -53,7 +53,7 @@ export interface Replica {
 /** Connects to the state index (created if absent) as this replica. */
 export async function openReplica(config: ServiceConfig, settings: ClusterConfig, env: NodeJS.ProcessEnv, log: Logger): Promise<Replica> {
   const id = settings.replica ?? hostname();
-  const client = stateClient(stateEngineEntry(config.sink)!, env); // the config check made sure there is one
+  const client = stateClient(stateEngineEntry(config.sink)!, env, (settings.lease_s * 1000) / 2); // the config check made sure there is one
   const index = new StateIndex(client, settings.state_index);
   try {
     await index.ensure();
