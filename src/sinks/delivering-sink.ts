@@ -28,7 +28,7 @@ export interface DeliveringSinkOptions {
   /**
    * Runs just before a unit's bookkeeping commits, after every destination reported; a rejection
    * fails the commit (and every later one). `mimelog run` with `cluster:` writes the checkpoint to
-   * the engine there, under the source's lease (src/cluster/fence.ts).
+   * the engine there, under the source's lease (src/service/replica.ts, leaseFence).
    */
   readonly beforeCommit?: CommitFence;
 }
