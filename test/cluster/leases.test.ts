@@ -1,10 +1,10 @@
-/** Leases in the state index of a real OpenSearch node: racing claims, expiry, take-over, a stale owner refused. */
+/** Leases in the state index of a real OpenSearch node and a real Elasticsearch node: racing claims, expiry, take-over, a stale owner refused. */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SearchClient } from '../../src/sinks/search/client.js';
 import { StateIndex } from '../../src/cluster/state-index.js';
 import { LeaseBook, LeaseLost, type SourceDoc, sourceDocId } from '../../src/cluster/leases.js';
-import { EngineCluster, notBuiltHint, testNodeBuilt } from '../support/search-engine.js';
+import { ENGINES, type Engine, EngineCluster, notBuiltHint, testNodeBuilt } from '../support/search-engine.js';
 
 /** A clock the test moves by hand: each replica has its own, as each machine has. */
 function handClock(): { now: () => number; advance(ms: number): void } {
@@ -12,15 +12,15 @@ function handClock(): { now: () => number; advance(ms: number): void } {
   return { now: () => t, advance: (ms) => void (t += ms) };
 }
 
-describe('leases in a state index on OpenSearch', () => {
+for (const engine of ['opensearch', 'elasticsearch8'] as const satisfies readonly Engine[]) describe(`leases in a state index on ${ENGINES[engine].label}`, () => {
   let os: EngineCluster;
   let client: SearchClient;
   let index: StateIndex;
   let n = 0;
   const source = () => `src-${++n}`;
   before(async () => {
-    assert.ok(testNodeBuilt(), notBuiltHint('opensearch'));
-    os = await EngineCluster.start('opensearch', 1);
+    assert.ok(testNodeBuilt(engine), notBuiltHint(engine));
+    os = await EngineCluster.start(engine, 1);
     client = new SearchClient({ urls: os.urls, auth: { kind: 'none' }, timeoutMs: 10_000 });
     index = new StateIndex(client, 'mimelog-state-test');
     await index.ensure();
