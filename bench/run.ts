@@ -11,6 +11,7 @@ import { benchHostile } from './hostile.js';
 import { benchMemory } from './memory.js';
 import { benchPipeline } from './pipeline.js';
 import { benchStore } from './store.js';
+import { benchReplicas } from './replicas.js';
 
 const only = process.argv[2];
 const resultsFile = join(BENCH_DIR, 'results.json');
@@ -71,6 +72,12 @@ if (!only || only === 'search' || only === 'opensearch') {
   const o = await benchSearchEngines(Number(process.env.BENCH_SEARCH_EVENTS ?? 500_000));
   printTable('Delivery into local OpenSearch 2.19, Elasticsearch 8.15 and 9.1 nodes vs NDJSON, whole CLI', o.rows);
   results.search = o.results;
+}
+
+if (only === 'replicas') {
+  const r = await benchReplicas(Number(process.env.BENCH_REPLICA_EVENTS ?? 25_000));
+  printTable('Replicas (cluster:) sharing four sources, one machine', r.rows);
+  results.replicas = r.results;
 }
 
 writeFileSync(resultsFile, `${JSON.stringify(results, null, 2)}\n`);

@@ -3,6 +3,8 @@
  * turns each source of the config into the settings `collect` takes, so both run the same code.
  */
 import type { Command } from 'commander';
+import { hostname } from 'node:os';
+import { createHash } from 'node:crypto';
 import { Logger, type Level } from '../log/logger.js';
 import { maskSecrets } from '../util/secrets.js';
 import { type ProductName, listingTypes } from '../mimecast/products.js';
@@ -95,7 +97,9 @@ function starter(c: ServiceConfig, s: SourceConfig, once: boolean): SourceStarte
     : s.kind === 'mimecast-v2-feeds'
     ? o.feeds!.split(',').map((f) => `${checkpointName('mimecast-v2-feed', source.baseUrl, s.name)} ${f}`)
     : [checkpointName(s.kind === 'mimecast-v1' ? 'mimecast-v1' : 'mimecast-v2-stream', source.baseUrl, s.name)];
-  return { name: s.name, kind: s.kind, checkpointNames: names, start: (deps) => startCollector(o, source, { ...deps, name: s.name }) };
+  const id = s.kind === 'mimecast-v1' ? s.credentials.access_key : s.credentials.client_id;
+  const account = createHash('sha256').update(`${source.baseUrl}\n${id}`).digest('hex').slice(0, 16);
+  return { name: s.name, kind: s.kind, checkpointNames: names, tenant: s.tenant, account, start: (deps) => startCollector(o, source, { ...deps, name: s.name }) };
 }
 
 /** The web console over the service's store, read-only, on its own connection. */
@@ -150,7 +154,7 @@ export function registerRun(program: Command): void {
       if (o.check) {
         for (const w of [exposed, ...placeWarnings]) if (w) process.stderr.write(`mimelog: warning: config ${o.config}: ${log.redact(w)}\n`);
         // Masked: a secret reused as a path or a name is not printed either.
-        process.stdout.write(maskSecrets(`${o.config}: ok, ${config.sources.length} sources (${config.sources.map((s) => `${s.name}: ${s.kind}`).join(', ')}); sink ${config.sink.map(entryName).join(' + ')}; store ${config.store}; listen ${config.listen}\n`));
+        process.stdout.write(maskSecrets(`${o.config}: ok, ${config.sources.length} sources (${config.sources.map((s) => `${s.name}: ${s.kind}`).join(', ')}); sink ${config.sink.map(entryName).join(' + ')}; store ${config.store}; listen ${config.listen}${config.cluster ? `; cluster: replica ${config.cluster.replica ?? hostname()}, lease ${config.cluster.lease_s} s, state index ${config.cluster.state_index}` : ''}\n`));
         return;
       }
       if (exposed) log.warn(exposed, { listen: config.listen, allowed_hosts: config.allowed_hosts });
@@ -164,7 +168,7 @@ export function registerRun(program: Command): void {
       process.once('SIGTERM', () => onSignal('SIGTERM'));
       let service;
       try {
-        service = await startService(config, starters, (l) => openEntries(config.sink, config.store, l, process.env), log, stop.signal, { once: o.once ?? false });
+        service = await startService(config, starters, (l, fence) => openEntries(config.sink, config.store, l, process.env, fence), log, stop.signal, { once: o.once ?? false });
       } catch (err) {
         throw restated(err, log.redact((err as Error).message), 'config');
       }

@@ -9,6 +9,7 @@ import { Option, type Command } from 'commander';
 import { ENV } from '../config/env.js';
 import type { Logger } from '../log/logger.js';
 import { type OpenedSink, openSink } from '../sinks/open.js';
+import type { CommitFence } from '../sinks/delivering-sink.js';
 import { SINK_KINDS, type SinkEntry } from '../sinks/registry.js';
 import { DEFAULT_INDEX_PATTERN } from '../sinks/search/index-name.js';
 import { configSecrets, loadSinkConfig } from '../service/config.js';
@@ -96,10 +97,10 @@ export async function openCliSink(o: SinkCliOptions, log: Logger, env: NodeJS.Pr
 }
 
 /** Opens `sink:` entries (the CLI's or `run`'s config), masking their secrets in `log` first. */
-export async function openEntries(entries: readonly SinkEntry[], db: string, log: Logger, env: NodeJS.ProcessEnv): Promise<OpenedSink> {
+export async function openEntries(entries: readonly SinkEntry[], db: string, log: Logger, env: NodeJS.ProcessEnv, beforeCommit?: CommitFence): Promise<OpenedSink> {
   log.addSecrets(...configSecrets(entries), ...[env[SEARCH_ENV.password], env[SEARCH_ENV.apiKey], env[SEARCH_ENV.bearer]].filter((s): s is string => !!s));
   try {
-    return await openSink(entries, db, log, env);
+    return await openSink(entries, db, log, env, beforeCommit);
   } catch (err) {
     throw restated(err, log.redact(err instanceof Error ? err.message : String(err)), 'search_engine');
   }

@@ -21,6 +21,10 @@ import { UnreadableFile, readSmallFile, readableByOthers } from '../config/read-
 import { listed, numberKeys, oneOf, url } from '../config/zod-keys.js';
 import { SINK_SCHEMA, type SinkEntry } from '../sinks/registry.js';
 import { forbiddenKeyPaths } from '../config/yaml-keys.js';
+import { STATE_ENGINE_KINDS, stateEngineEntry } from '../cluster/engine.js';
+
+/** The source kinds whose checkpoints the state index holds (cluster/checkpoints.ts). */
+const CLUSTER_SOURCE_KINDS: readonly string[] = ['mimecast-v1', 'mimecast-v2-stream', 'mimecast-v2-feeds'];
 
 export { SECRET_KEYS } from '../config/settings.js';
 
@@ -53,6 +57,7 @@ const v2Regions = Object.keys(V2_REGIONS) as [string, ...string[]];
 
 const v1Source = z.strictObject({
   name,
+  tenant: name.optional(),
   kind: z.literal('mimecast-v1'),
   url: url.optional(),
   region: oneOf(v1Regions, 'region').optional(),
@@ -67,6 +72,8 @@ const v1Source = z.strictObject({
 /** Where an API 2.0 source reads, and as whom. */
 const v2Account = {
   name,
+  /** The Mimecast account, as events name it (`organization.name`); sources of one tenant share their lease with cluster:. */
+  tenant: name.optional(),
   url: url.optional(),
   region: oneOf(v2Regions, 'region').optional(),
   credentials: z.strictObject({ client_id: z.string().min(1), client_secret: z.string().min(1) }),
@@ -136,8 +143,19 @@ export const CONFIG_SCHEMA = z.strictObject({
     /** Refuse to start without a token, on loopback too (every local user can reach a loopback console). */
     require_token: z.boolean().default(false),
   }).optional(),
+  /** Several replicas of this config share the sources through leases in the search engine (docs/cluster.md). */
+  cluster: z.strictObject({
+    /** This replica's id, unique among the replicas (default: the host name). */
+    replica: name.optional(),
+    /** A replica that stops renewing loses its sources after this long. */
+    lease_s: z.number().int().min(3).max(600).default(30),
+    /** How often leases are renewed and the share is checked (less than a third of lease_s). */
+    renew_s: z.number().int().min(1).max(200).default(10),
+    state_index: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,200}$/, 'an index name: lower-case letters, digits, ".", "_" or "-"').default('mimelog-state'),
+  }).optional(),
   sources: z.array(source).min(1, 'at least one source'),
 }).superRefine((c, ctx) => {
+  if (c.cluster) for (const problem of clusterProblems(c)) ctx.addIssue({ code: 'custom', ...problem });
   const seen = new Map<string, number>();
   c.sources.forEach((s, i) => {
     const first = seen.get(s.name);
@@ -152,6 +170,17 @@ export const CONFIG_SCHEMA = z.strictObject({
     }
   });
 });
+
+/** What `cluster:` needs of the rest of the file: a search engine to keep the state in, sources whose checkpoints it can hold. */
+function clusterProblems(c: { cluster?: { lease_s: number; renew_s: number }; sink: readonly SinkEntry[]; sources: readonly { kind: string }[] }): { path: PropertyKey[]; message: string }[] {
+  const out: { path: PropertyKey[]; message: string }[] = [];
+  if (c.cluster && c.cluster.renew_s * 3 > c.cluster.lease_s) out.push({ path: ['cluster', 'renew_s'], message: `renew at least three times per lease (renew_s ≤ lease_s / 3 = ${Math.floor(c.cluster.lease_s / 3)})` });
+  if (!stateEngineEntry(c.sink)) out.push({ path: ['cluster'], message: `replicas keep their leases and checkpoints in the search engine: sink: needs an entry of kind ${STATE_ENGINE_KINDS.join(' or ')}` });
+  c.sources.forEach((s, i) => {
+    if (!CLUSTER_SOURCE_KINDS.includes(s.kind)) out.push({ path: ['sources', i, 'kind'], message: `a ${s.kind} source cannot run under cluster: yet (its checkpoints do not move to the engine); kinds that can: ${CLUSTER_SOURCE_KINDS.join(', ')}` });
+  });
+  return out;
+}
 
 export type ServiceConfig = z.infer<typeof CONFIG_SCHEMA>;
 export type SourceConfig = ServiceConfig['sources'][number];

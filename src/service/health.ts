@@ -69,7 +69,8 @@ export interface SourceStatus {
   readonly kind: string;
   /** Its checkpoint names in the store (one per API 2.0 batch type). */
   readonly checkpointNames: readonly string[];
-  running: 'starting' | 'running' | 'failing' | 'stopped';
+  /** elsewhere: with cluster:, another replica holds its lease (or nobody yet). */
+  running: 'starting' | 'running' | 'failing' | 'stopped' | 'elsewhere';
   failure?: string;
   /** The last pass that ended early (a runaway page token), and when: the source is degraded for a while after. */
   degraded?: { readonly reason: string; readonly atMs: number };
@@ -118,6 +119,8 @@ export function sourceHealth(store: Store, status: SourceStatus, limits: HealthL
     gaps: gapRows.length, lost_seconds: Math.round(gapRows.reduce((n, g) => n + (g.to_ms - g.from_ms), 0) / 1000),
     last_gap: lastGap && { from: new Date(lastGap.from_ms).toISOString(), to: new Date(lastGap.to_ms).toISOString(), recorded_at: new Date(lastGap.recorded_at).toISOString() },
   };
+  // Its checkpoints here are this replica's last copy: whoever holds the lease judges its health.
+  if (status.running === 'elsewhere') return { ...base, state: 'ok', reason: 'not run by this replica (another one holds its lease)' };
   if (status.running === 'failing') return { ...base, state: 'failing', reason: status.failure };
   const trouble = status.trouble && troubleHealth(status.trouble, limits.failingAfterS, now);
   if (trouble?.state === 'failing') return { ...base, ...trouble };

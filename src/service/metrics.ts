@@ -11,6 +11,7 @@ import type { Store } from '../store/store.js';
 import type { ApiObserver } from '../util/backoff.js';
 import type { SpoolObserver } from '../sources/spool.js';
 import type { SourceHealth } from './health.js';
+import type { ClusterView } from './replica.js';
 
 export class ServiceMetrics {
   readonly registry = new Registry();
@@ -108,6 +109,38 @@ export class ServiceMetrics {
       collect() {
         this.reset();
         for (const s of current()) this.set({ source: s.name }, s.restarts);
+      },
+    });
+  }
+
+  /** With cluster:, the leases this replica holds and what happened to leases since it started. */
+  watchCluster(view: () => ClusterView): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'mimelog_lease_age_seconds', help: 'Per source this replica holds: time since its lease was last written (renewed or a checkpoint moved)', labelNames: ['source'], registers,
+      collect() {
+        this.reset();
+        for (const l of view().leases) this.set({ source: l.source }, l.age_ms / 1000);
+      },
+    });
+    new Gauge({
+      name: 'mimelog_lease_epoch', help: 'Per source this replica holds: its lease epoch (grows with every claim, by any replica)', labelNames: ['source'], registers,
+      collect() {
+        this.reset();
+        for (const l of view().leases) this.set({ source: l.source }, l.epoch);
+      },
+    });
+    new Gauge({
+      name: 'mimelog_cluster_live_replicas', help: 'Replicas this one counts as live (itself included)', registers,
+      collect() {
+        this.set(view().live_replicas);
+      },
+    });
+    new Gauge({
+      name: 'mimelog_lease_events', help: 'Leases this replica claimed, took over from another (handover), released and lost, since it started', labelNames: ['event'], registers,
+      collect() {
+        const v = view();
+        for (const event of ['claimed', 'handovers', 'released', 'lost'] as const) this.set({ event }, v[event]);
       },
     });
   }

@@ -18,6 +18,10 @@ import { type ServiceConfig, configSecrets } from './config.js';
 import { type SourceHealth, type SourceStatus, hostCheck, sourceHealth, worst } from './health.js';
 import { ServiceMetrics } from './metrics.js';
 import { startRetention } from './retention-loop.js';
+import type { CommitFence } from '../sinks/delivering-sink.js';
+import { MimelogError } from '../util/errors.js';
+import { type Replica, openReplica, runReplica } from './replica.js';
+import { tenantSink } from './tenant.js';
 
 /** What the runner needs of one source; the command line builds these (from `collect`'s code). */
 export interface SourceStarter {
@@ -25,6 +29,10 @@ export interface SourceStarter {
   readonly kind: string;
   /** Its checkpoint names in the store (one per API 2.0 batch type), for health and metrics. */
   readonly checkpointNames: readonly string[];
+  /** The Mimecast account it reads, stamped on its events (`organization.name`) and grouping its leases with cluster:. */
+  readonly tenant?: string;
+  /** Which Mimecast account it reads (a digest of its URL and credential id): sources of one account share a lease with cluster:. */
+  readonly account?: string;
   /** Runs the source until caught up (`once`) or `stop`; rejects when it fails. */
   start(deps: { readonly sink: Sink; readonly store: Store; readonly log: Logger; readonly stop: AbortSignal; readonly observe: ApiObserver & SpoolObserver }): Promise<RunSummary>;
 }
@@ -71,7 +79,7 @@ function troubleWatch(status: SourceStatus, counting: ApiObserver & SpoolObserve
 export async function startService(
   config: ServiceConfig,
   starters: readonly SourceStarter[],
-  openSink: (log: Logger) => Promise<Sink>,
+  openSink: (log: Logger, beforeCommit?: CommitFence) => Promise<Sink>,
   log: Logger,
   stop: AbortSignal,
   options: { once: boolean; restartBaseMs?: number },
@@ -81,10 +89,16 @@ export async function startService(
     starter,
     status: { name: starter.name, kind: starter.kind, checkpointNames: starter.checkpointNames, running: 'starting', restarts: 0 } as SourceStatus,
   }));
+  if (config.cluster && options.once) throw new MimelogError('config', 'cluster: replicas run until stopped; --once is for a single replica');
   const store = new Store(config.store);
   let sink: Sink;
+  let replica: Replica | undefined;
   try {
-    sink = await openSink(log);
+    sink = await openSink(log); // with cluster:, only to check the destinations: each claimed source opens its own
+    if (config.cluster) {
+      await sink.close();
+      replica = await openReplica(config, config.cluster, process.env, log);
+    }
   } catch (err) {
     store.close();
     throw err;
@@ -92,6 +106,7 @@ export async function startService(
   const limits = { warningShare: config.horizon_warning_share, failingAfterS: config.failing_after_s };
   const health = () => resolved.map((r) => sourceHealth(store, r.status, limits));
   const metrics = new ServiceMetrics(store, health);
+  if (replica) metrics.watchCluster(replica.view);
 
   const app = new Hono();
   app.get('/healthz', (c) => c.json({ status: 'alive' }));
@@ -101,14 +116,15 @@ export async function startService(
   app.get('/readyz', (c) => {
     const sources = health();
     const state = worst(sources.map((s) => s.state));
-    return c.json({ status: state, sources, ...withHandover(store.db) }, state === 'failing' ? 503 : 200);
+    return c.json({ status: state, sources, ...withHandover(store.db), ...(replica ? { cluster: replica.view() } : {}) }, state === 'failing' ? 503 : 200);
   });
   app.get('/metrics', async (c) => c.body(await metrics.text(), 200, { 'content-type': metrics.registry.contentType }));
   let listening;
   try {
     listening = await listen(app.fetch, parseListen(config.listen)!); // the schema checked the form
   } catch (err) {
-    await sink.close();
+    if (!replica) await sink.close();
+    await replica?.client.close();
     store.close();
     throw err;
   }
@@ -126,14 +142,17 @@ export async function startService(
     }
   }, 10_000);
 
-  const runOne = async (r: (typeof resolved)[number]): Promise<ServiceResult['sources'][number]> => {
+  /** Runs one source until it ends or `run.stop` aborts; a failed run starts again after a back-off. */
+  const runOne = async (r: (typeof resolved)[number], run: { sink: Sink; stop: AbortSignal; beforeStart?: () => void }): Promise<ServiceResult['sources'][number]> => {
+    const { stop } = run;
     const name = r.starter.name;
     const slog = log.child({ source: name });
-    const counting = metrics.countingSink(name, sink);
+    const counting = metrics.countingSink(name, r.starter.tenant === undefined ? run.sink : tenantSink(run.sink, r.starter.tenant));
     let failures = 0;
     const total = { stored: 0, duplicates: 0, collisions: 0, dead_letters: 0, gaps: 0 };
     for (;;) {
       try {
+        run.beforeStart?.();
         r.status.running = 'running';
         const degraded = (reason: string) => (r.status.degraded = { reason: log.redact(reason), atMs: Date.now() });
         const summary = await r.starter.start({ sink: counting, store, log: slog, stop, observe: troubleWatch(r.status, metrics.apiObserver(name), degraded, (t) => log.redact(t)) });
@@ -179,13 +198,15 @@ export async function startService(
   stop.addEventListener('abort', onStop, { once: true });
   const retention = retainDays !== undefined && !options.once ? startRetention(config.store, retainDays, retentionLog, retentionStop.signal) : undefined;
 
-  const done = Promise.all(resolved.map(runOne)).then(async (sources) => {
+  const ran = replica ? runReplica(replica, resolved, runOne, store, openSink, log, stop) : Promise.all(resolved.map((r) => runOne(r, { sink, stop })));
+  const done = ran.then(async (sources) => {
     clearInterval(watch);
     if (retainDays !== undefined && options.once && !stop.aborted) await startRetention(config.store, retainDays, retentionLog, retentionStop.signal, { once: true }).done;
     retentionStop.abort();
     stop.removeEventListener('abort', onStop);
     await retention?.done;
-    await sink.close();
+    if (!replica) await sink.close();
+    await replica?.client.close();
     await listening.close();
     store.close();
     return { sources };

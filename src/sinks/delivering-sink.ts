@@ -15,7 +15,7 @@ import type { SourceState, Sink } from '../core/sink.js';
 import type { Unit } from '../core/unit.js';
 import type { Logger } from '../log/logger.js';
 import { PendingCrossRows, withoutCopies } from '../store/cross-version.js';
-import { prepareUnit } from '../store/prepared.js';
+import { type PreparedUnit, prepareUnit } from '../store/prepared.js';
 import type { NamedReport, Store } from '../store/store.js';
 import type { CrossRow } from '../store/cross-version.js';
 import type { Destination, DestinationReport } from './destination.js';
@@ -25,7 +25,16 @@ export interface DeliveringSinkOptions {
   readonly keepEvents: boolean;
   /** How long a unit may wait for a destination before each warning that it holds the checkpoint. */
   readonly holdWarningMs?: number;
+  /**
+   * Runs just before a unit's bookkeeping commits, after every destination reported; a rejection
+   * fails the commit (and every later one). `mimelog run` with `cluster:` writes the checkpoint to
+   * the engine there, under the source's lease (src/service/replica.ts, leaseFence).
+   */
+  readonly beforeCommit?: CommitFence;
 }
+
+/** See DeliveringSinkOptions.beforeCommit. */
+export type CommitFence = (unit: PreparedUnit, state: SourceState | undefined) => Promise<void>;
 
 export class DeliveringSink implements Sink {
   /** The last unit's commit: the next commits after it, so checkpoints move in order and stop at the first failure. */
@@ -46,7 +55,10 @@ export class DeliveringSink implements Sink {
     const bookkeeping = prepareUnit(cross.unit, { events: this.options.keepEvents });
     const delivered = this.deliverEverywhere(cross.unit);
     const commit = Promise.all([this.committed, delivered])
-      .then(([, reports]) => this.store.recordDeliveries(bookkeeping, reports, state, { rows: rowsOfDelivered(cross.unit, cross.rows, reports), copies: cross.copies }))
+      .then(async ([, reports]) => {
+        await this.options.beforeCommit?.(bookkeeping, state);
+        return this.store.recordDeliveries(bookkeeping, reports, state, { rows: rowsOfDelivered(cross.unit, cross.rows, reports), copies: cross.copies });
+      })
       .finally(() => cross.rows.forEach((r) => this.pendingCross.remove(r)));
     this.committed = commit;
     return commit;

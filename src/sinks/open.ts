@@ -7,7 +7,7 @@ import type { Sink } from '../core/sink.js';
 import type { Logger } from '../log/logger.js';
 import { Store } from '../store/store.js';
 import { MimelogError } from '../util/errors.js';
-import { DeliveringSink } from './delivering-sink.js';
+import { type CommitFence, DeliveringSink } from './delivering-sink.js';
 import type { Destination } from './destination.js';
 import { type SinkEntry, destinationKind, entryName } from './registry.js';
 import { SqliteWorkerSink } from './sqlite.js';
@@ -17,9 +17,9 @@ export interface OpenedSink extends Sink {
   readonly names: readonly string[];
 }
 
-export async function openSink(entries: readonly SinkEntry[], db: string, log: Logger, env: NodeJS.ProcessEnv): Promise<OpenedSink> {
+export async function openSink(entries: readonly SinkEntry[], db: string, log: Logger, env: NodeJS.ProcessEnv, beforeCommit?: CommitFence): Promise<OpenedSink> {
   const names = entries.map(entryName);
-  if (entries.length === 1 && entries[0]!.kind === 'sqlite') return Object.assign(new SqliteWorkerSink(db), { names });
+  if (entries.length === 1 && entries[0]!.kind === 'sqlite' && !beforeCommit) return Object.assign(new SqliteWorkerSink(db), { names });
   const store = new Store(db); // the local state: checkpoints, collisions, dead letters, counts
   const opened: Destination[] = [];
   try {
@@ -34,7 +34,7 @@ export async function openSink(entries: readonly SinkEntry[], db: string, log: L
     store.close();
     throw err;
   }
-  const delivering = new DeliveringSink(store, opened, { keepEvents: entries.some((e) => e.kind === 'sqlite') }, log);
+  const delivering = new DeliveringSink(store, opened, { keepEvents: entries.some((e) => e.kind === 'sqlite'), beforeCommit }, log);
   const unwatch = abandonOnSignal(delivering, log);
   return {
     names,

@@ -1,0 +1,90 @@
+/**
+ * A source's checkpoints between the engine (the state index, where they are fenced by the
+ * lease) and the replica's local store (where the sources read them). The engine's copy is the
+ * one that counts: a unit's checkpoint is written there, under the lease, before the local
+ * store commits it, and a replica that claims a source first copies the engine's checkpoints
+ * into its local store (a replica that ran the source before may hold older ones).
+ *
+ * Only sources whose checkpoint is a cursor fit (API 1.0, the API 2.0 stream and feeds): an API
+ * 2.0 batch source's work queue and a spool's files are not moved to the engine yet.
+ */
+import type { SourceKind, SourceState } from '../core/sink.js';
+import type { PreparedUnit } from '../store/prepared.js';
+import type { Store } from '../store/store.js';
+import { trustedOrUndefined } from '../core/trusted-time.js';
+import type { CheckpointSnapshot } from './leases.js';
+
+type CursorState = Extract<SourceState, { kind: 'mimecast-v1' | 'mimecast-v2-stream' | 'mimecast-v2-feed' }>;
+type CursorKind = CursorState['kind'];
+
+/** Per kind: the state as a (position, cursor) pair, and back. */
+interface CursorCodec<S extends CursorState> {
+  toRow(state: S): { position: number; cursor: string | null };
+  toState(key: string, position: number, cursor: string | null): S | undefined;
+}
+
+const CODECS: { [K in CursorKind]: CursorCodec<Extract<CursorState, { kind: K }>> } = {
+  'mimecast-v1': {
+    toRow: (s) => ({ position: s.filesDone, cursor: s.token ?? null }),
+    toState: (key, position, cursor) => ({ kind: 'mimecast-v1', key, filesDone: position, token: cursor ?? undefined }),
+  },
+  'mimecast-v2-stream': {
+    toRow: (s) => ({ position: 0, cursor: s.token }),
+    toState: (key, _position, cursor) => (cursor === null ? undefined : { kind: 'mimecast-v2-stream', key, token: cursor }),
+  },
+  'mimecast-v2-feed': {
+    toRow: (s) => ({ position: 0, cursor: String(s.windowEndMs) }),
+    toState: (key, _position, cursor) => (cursor === null || !Number.isFinite(Number(cursor)) ? undefined : { kind: 'mimecast-v2-feed', key, windowEndMs: Number(cursor) }),
+  },
+};
+
+/** The source kinds (as `SourceState` names them) whose checkpoints the engine can hold. */
+export const ENGINE_CHECKPOINT_KINDS = Object.keys(CODECS) as readonly SourceKind[];
+
+const isCursorState = (s: SourceState): s is CursorState => s.kind in CODECS;
+
+/** Newest-event times merged as the local store merges them: the later of two believable times. */
+function later(a: number | null | undefined, b: number | null | undefined, now: number): number | null {
+  const times = [a, b].map((t) => trustedOrUndefined(t ?? undefined, now)).filter((t): t is number => t !== undefined);
+  return times.length === 0 ? null : Math.max(...times);
+}
+
+/**
+ * The checkpoint a unit moves to, as the engine keeps it: undefined when the unit moves none.
+ * Throws for a kind the engine cannot hold (the config check refuses such sources first).
+ */
+export function snapshotOf(state: SourceState | undefined, unit: PreparedUnit, before: CheckpointSnapshot | undefined, now = Date.now()): { key: string; snapshot: Omit<CheckpointSnapshot, 'epoch'> } | undefined {
+  if (!state) return undefined;
+  if (!isCursorState(state)) throw new Error(`a ${state.kind} source cannot keep its checkpoints in the engine`);
+  const row = (CODECS[state.kind] as CursorCodec<CursorState>).toRow(state);
+  const byType: Record<string, number> = { ...before?.newest_by_type };
+  for (const [type, ms] of unit.newestByType) byType[type] = later(byType[type], ms, now) ?? ms;
+  return {
+    key: state.key,
+    snapshot: { kind: state.kind, ...row, complete: unit.last, newest_event_ms: later(before?.newest_event_ms, unit.newestEventMs, now), newest_by_type: byType },
+  };
+}
+
+/** A unit without events that carries only a checkpoint (and its newest-event times) into the local store. */
+function checkpointOnlyUnit(key: string, s: CheckpointSnapshot): PreparedUnit {
+  return {
+    source: key, position: s.position, last: s.complete, events: [], deadLetters: [], drift: [],
+    newestEventMs: s.newest_event_ms ?? undefined, newestByType: Object.entries(s.newest_by_type), untrustedTimes: 0,
+  };
+}
+
+/**
+ * Writes the engine's checkpoints into the local store, each as its own commit, so the source
+ * started next reads them. Gaps are not carried: they were recorded when they were found.
+ */
+export function restoreCheckpoints(store: Store, checkpoints: Readonly<Record<string, CheckpointSnapshot>>): number {
+  let restored = 0;
+  for (const [key, s] of Object.entries(checkpoints)) {
+    const codec = CODECS[s.kind as CursorKind] as CursorCodec<CursorState> | undefined;
+    const state = codec?.toState(key, s.position, s.cursor);
+    if (!state) continue;
+    store.recordDeliveries(checkpointOnlyUnit(key, s), [], state);
+    restored++;
+  }
+  return restored;
+}

@@ -1,0 +1,98 @@
+/**
+ * The state index: small documents in the search engine that replicas of `mimelog run` share
+ * (a lease with its checkpoints per source, a heartbeat per replica). Every change of a document
+ * is conditional on the version it was read at (`if_seq_no` + `if_primary_term`), so two
+ * replicas that change one document at once cannot both succeed: the engine refuses the second
+ * (HTTP 409). New documents are created with `_create` (refused when one exists).
+ *
+ * Requests go through the search sink's own client (its node rotation and credentials).
+ */
+import type { SearchClient } from '../sinks/search/client.js';
+import { MimelogError } from '../util/errors.js';
+
+/** The version a document was read or written at: what the next conditional write names. */
+export interface Version {
+  readonly seqNo: number;
+  readonly primaryTerm: number;
+}
+
+export interface Versioned<T> {
+  readonly doc: T;
+  readonly version: Version;
+}
+
+export const sameVersion = (a: Version, b: Version): boolean => a.seqNo === b.seqNo && a.primaryTerm === b.primaryTerm;
+
+/** Written, or refused because the document changed since it was read (or, for a create, exists). */
+export type WriteOutcome = { readonly ok: true; readonly version: Version } | { readonly ok: false };
+
+/** The index is small and must survive a node: a copy on every other node, up to two. */
+const INDEX_SETTINGS = { number_of_shards: 1, auto_expand_replicas: '0-2' };
+/** Documents are read by id; only `kind` is searched (the replicas' heartbeats). */
+const INDEX_MAPPINGS = { dynamic: false, properties: { kind: { type: 'keyword' }, replica: { type: 'keyword' }, source: { type: 'keyword' } } };
+
+export class StateIndex {
+  constructor(
+    private readonly client: SearchClient,
+    readonly name: string,
+  ) {}
+
+  /** Creates the index unless it exists (several replicas may start at once). */
+  async ensure(): Promise<void> {
+    const res = await this.client.send('PUT', `/${this.name}`, JSON.stringify({ settings: INDEX_SETTINGS, mappings: INDEX_MAPPINGS }));
+    const exists = res.status === 400 && /resource_already_exists/.test(JSON.stringify(res.body));
+    if (res.status !== 200 && !exists) throw this.failure('create the state index', res);
+    // The index exists; its primary may still be allocating: wait until it can take writes.
+    const health = await this.client.send('GET', `/_cluster/health/${this.name}?wait_for_status=yellow&timeout=30s`);
+    if (health.status !== 200) throw this.failure('wait for the state index', health);
+  }
+
+  /** The document and its version; undefined when there is none. Reads are real-time (no refresh needed). */
+  async get<T>(id: string): Promise<Versioned<T> | undefined> {
+    const res = await this.client.send('GET', `/${this.name}/_doc/${encodeURIComponent(id)}`);
+    if (res.status === 404) return undefined;
+    const body = res.body as { _source?: T; _seq_no?: number; _primary_term?: number; found?: boolean };
+    if (res.status !== 200 || body._source === undefined || body._seq_no === undefined || body._primary_term === undefined) throw this.failure(`read ${id}`, res);
+    return { doc: body._source, version: { seqNo: body._seq_no, primaryTerm: body._primary_term } };
+  }
+
+  /** Creates the document; refused when one exists already. */
+  create(id: string, doc: object, refresh = false): Promise<WriteOutcome> {
+    return this.write(`/${this.name}/_create/${encodeURIComponent(id)}${refresh ? '?refresh=true' : ''}`, doc);
+  }
+
+  /** Replaces the document if it is still at `version`; refused when anyone changed it since. */
+  replace(id: string, doc: object, version: Version, refresh = false): Promise<WriteOutcome> {
+    const q = `if_seq_no=${version.seqNo}&if_primary_term=${version.primaryTerm}${refresh ? '&refresh=true' : ''}`;
+    return this.write(`/${this.name}/_doc/${encodeURIComponent(id)}?${q}`, doc);
+  }
+
+  /** Replaces the document whatever its version (a replica's own heartbeat: nobody else writes it). */
+  async put(id: string, doc: object, refresh = false): Promise<Version> {
+    const out = await this.write(`/${this.name}/_doc/${encodeURIComponent(id)}${refresh ? '?refresh=true' : ''}`, doc);
+    if (!out.ok) throw new MimelogError('search_engine', `state index ${this.name}: writing ${id} was refused`);
+    return out.version;
+  }
+
+  /** Every document of a kind (searched: what was written with `refresh` is seen at once). */
+  async list<T>(kind: string): Promise<Versioned<T>[]> {
+    const query = { size: 1000, seq_no_primary_term: true, query: { term: { kind } } };
+    const res = await this.client.send('POST', `/${this.name}/_search`, JSON.stringify(query));
+    if (res.status !== 200) throw this.failure(`list ${kind}`, res);
+    const hits = (res.body as { hits?: { hits?: { _source: T; _seq_no: number; _primary_term: number }[] } }).hits?.hits ?? [];
+    return hits.map((h) => ({ doc: h._source, version: { seqNo: h._seq_no, primaryTerm: h._primary_term } }));
+  }
+
+  private async write(path: string, doc: object): Promise<WriteOutcome> {
+    const res = await this.client.send('PUT', path, JSON.stringify(doc));
+    if (res.status === 409) return { ok: false };
+    const body = res.body as { _seq_no?: number; _primary_term?: number };
+    if ((res.status !== 200 && res.status !== 201) || body._seq_no === undefined || body._primary_term === undefined) throw this.failure('write', res);
+    return { ok: true, version: { seqNo: body._seq_no, primaryTerm: body._primary_term } };
+  }
+
+  private failure(what: string, res: { status: number; body: unknown; node: string }): MimelogError {
+    const reason = (res.body as { error?: { reason?: unknown } } | undefined)?.error?.reason;
+    return new MimelogError('search_engine', `state index ${this.name} on ${res.node}: could not ${what}: HTTP ${res.status}${typeof reason === 'string' ? ` ${reason.slice(0, 200)}` : ''}`);
+  }
+}

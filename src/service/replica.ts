@@ -1,0 +1,154 @@
+/**
+ * `mimelog run` with `cluster:`: this process is one replica of several running the same config.
+ * Sources run only under their lease (src/cluster/), each with a sink of its own whose commits
+ * first write the checkpoint to the engine under the lease: a refusal fails the commit, and the
+ * coordinator stops the source at once.
+ */
+import { hostname } from 'node:os';
+import type { Sink } from '../core/sink.js';
+import type { Logger } from '../log/logger.js';
+import type { Store } from '../store/store.js';
+import type { CommitFence } from '../sinks/delivering-sink.js';
+import type { SearchClient } from '../sinks/search/client.js';
+import { Coordinator, type OwnedLease } from '../cluster/coordinator.js';
+import { type HeldLease, LeaseBook, LeaseLost } from '../cluster/leases.js';
+import { StateIndex } from '../cluster/state-index.js';
+import { restoreCheckpoints, snapshotOf } from '../cluster/checkpoints.js';
+import { stateEngineEntry } from '../cluster/engine.js';
+import { stateClient } from '../cluster/state-client.js';
+import type { ServiceConfig } from './config.js';
+import type { SourceStatus } from './health.js';
+import type { ServiceResult, SourceStarter } from './run.js';
+
+type ClusterConfig = NonNullable<ServiceConfig['cluster']>;
+type SourceResult = ServiceResult['sources'][number];
+
+export interface ServiceSource {
+  readonly starter: SourceStarter;
+  readonly status: SourceStatus;
+}
+
+/** What /readyz and /metrics show of the replica. */
+export interface ClusterView {
+  readonly replica: string;
+  readonly live_replicas: number;
+  readonly lease_ms: number;
+  readonly leases: readonly OwnedLease[];
+  /** Since start: leases claimed (hand-overs: taken from another replica), released and lost. */
+  readonly claimed: number;
+  readonly handovers: number;
+  readonly released: number;
+  readonly lost: number;
+}
+
+export interface Replica {
+  readonly id: string;
+  readonly client: SearchClient;
+  readonly book: LeaseBook;
+  readonly settings: ClusterConfig;
+  coordinator?: Coordinator;
+  view(): ClusterView;
+}
+
+/** Connects to the state index (created if absent) as this replica. */
+export async function openReplica(config: ServiceConfig, settings: ClusterConfig, env: NodeJS.ProcessEnv, log: Logger): Promise<Replica> {
+  const id = settings.replica ?? hostname();
+  const client = stateClient(stateEngineEntry(config.sink)!, env, (settings.lease_s * 1000) / 2); // the config check made sure there is one
+  const index = new StateIndex(client, settings.state_index);
+  try {
+    await index.ensure();
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
+  const book = new LeaseBook(index, { replica: id, leaseMs: settings.lease_s * 1000 });
+  log.info('cluster: replica ready', { replica: id, state_index: settings.state_index, lease_s: settings.lease_s, renew_s: settings.renew_s });
+  const replica: Replica = {
+    id, client, book, settings,
+    view: () => {
+      const c = replica.coordinator;
+      return {
+        replica: id, live_replicas: c?.liveReplicas ?? 1, lease_ms: settings.lease_s * 1000, leases: c?.leases() ?? [],
+        claimed: c?.counts.claimed ?? 0, handovers: c?.counts.handovers ?? 0, released: c?.counts.released ?? 0, lost: c?.counts.lost ?? 0,
+      };
+    },
+  };
+  return replica;
+}
+
+/** The fence of a source's commits: its checkpoint moves in the engine, under the lease, before the local store commits. */
+export function leaseFence(lease: HeldLease): CommitFence {
+  return async (unit, state) => {
+    if (lease.lost !== undefined) throw new LeaseLost(lease.source, lease.lost);
+    const key = state && 'key' in state ? state.key : undefined;
+    const moved = snapshotOf(state, unit, key === undefined ? undefined : lease.doc.checkpoints[key]);
+    if (moved) await lease.commit({ [moved.key]: moved.snapshot });
+  };
+}
+
+/**
+ * The lease groups: sources of one Mimecast account (the same `tenant:`, or else the same URL and
+ * credentials) are claimed together, by one lease, so one replica runs them all and adding
+ * replicas never multiplies the calls made against one account's rate limit. A group of one
+ * source is named after it; a tenant's group after the tenant; other shared accounts after their
+ * sources' names joined by "+".
+ */
+export function leaseGroups(sources: readonly ServiceSource[]): Map<string, ServiceSource[]> {
+  const byAccount = new Map<string, ServiceSource[]>();
+  for (const s of sources) {
+    const key = s.starter.tenant !== undefined ? `tenant ${s.starter.tenant}` : s.starter.account !== undefined ? `account ${s.starter.account}` : `source ${s.starter.name}`;
+    byAccount.set(key, [...(byAccount.get(key) ?? []), s]);
+  }
+  const groups = new Map<string, ServiceSource[]>();
+  for (const members of byAccount.values()) {
+    const tenant = members[0]!.starter.tenant;
+    const name = tenant ?? members.map((m) => m.starter.name).sort().join('+');
+    groups.set(name, members);
+  }
+  return groups;
+}
+
+type RunOne = (r: ServiceSource, run: { sink: Sink; stop: AbortSignal; beforeStart?: () => void }) => Promise<SourceResult>;
+
+/**
+ * Runs the replica until `stop`: claims its share of the sources and runs each under its lease;
+ * on stop, the sources finish their units in hand and the leases are released.
+ */
+export async function runReplica(
+  replica: Replica,
+  sources: readonly ServiceSource[],
+  runOne: RunOne,
+  store: Store,
+  openSink: (log: Logger, beforeCommit?: CommitFence) => Promise<Sink>,
+  log: Logger,
+  stop: AbortSignal,
+): Promise<SourceResult[]> {
+  const totals = new Map<string, SourceResult>(sources.map((s) => [s.starter.name, { name: s.starter.name, stored: 0, duplicates: 0, collisions: 0, dead_letters: 0, gaps: 0 }]));
+  for (const s of sources) s.status.running = 'elsewhere';
+  const groups = leaseGroups(sources);
+  const runSource = async (source: ServiceSource, lease: HeldLease, sourceStop: AbortSignal) => {
+    const name = source.starter.name;
+    const sink = await openSink(log.child({ source: name }), leaseFence(lease));
+    try {
+      // Each start (the first, and after a failure) reads the engine's checkpoints: this replica's store may be behind.
+      const result = await runOne(source, { sink, stop: sourceStop, beforeStart: () => restoreCheckpoints(store, lease.doc.checkpoints) });
+      const total = totals.get(name)!;
+      for (const k of ['stored', 'duplicates', 'collisions', 'dead_letters', 'gaps'] as const) total[k] += result[k];
+      // A failure counts for the exit status only when the replica stops with the source failing;
+      // one handed over (lost, or given up to spread the work) is the new owner's to report.
+      if (result.failure !== undefined && lease.lost === undefined && stop.aborted) total.failure = result.failure;
+    } finally {
+      await sink.close();
+      source.status.running = 'elsewhere';
+    }
+  };
+  const run = async (group: string, lease: HeldLease, stop: AbortSignal) => {
+    await Promise.all(groups.get(group)!.map((source) => runSource(source, lease, stop)));
+  };
+  const coordinator = new Coordinator(replica.book, [...groups.keys()], run, { renewMs: replica.settings.renew_s * 1000 }, log.child({ replica: replica.id }));
+  replica.coordinator = coordinator;
+  await coordinator.start();
+  if (!stop.aborted) await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
+  await coordinator.stop();
+  return [...totals.values()];
+}
