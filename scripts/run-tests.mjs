@@ -12,7 +12,7 @@ const root = 'dist/test';
 // Files that take over a minute, longest first as measured in a parallel run (search engines,
 // kill tests); the rest follow in name order.
 const LONGEST_FIRST = [
-  'sinks/search-opensearch-kills.', 'sinks/search-opensearch.', 'sinks/search-elasticsearch9-kills.', 'sinks/search-elasticsearch8-kills.',
+  'sinks/search-opensearch-kills.', 'cluster/replicas-kill.', 'sinks/search-opensearch.', 'sinks/search-elasticsearch9-kills.', 'sinks/search-elasticsearch8-kills.',
   'collect/v1.', 'sinks/search-cluster.', 'sinks/search-elasticsearch9.', 'sinks/search-elasticsearch8.',
   'collect/v2.', 'store/crash.', 'collect/feeds.', 'service/run.', 'cli/hostile.', 'collect/horizons.',
 ];
