@@ -18,7 +18,7 @@ import { stateEngineEntry } from '../cluster/engine.js';
 import { stateClient } from '../cluster/state-client.js';
 import type { ServiceConfig } from './config.js';
 import type { SourceStatus } from './health.js';
-import type { ServiceResult, SourceStarter } from './run.js';
+import type { ServiceResult, SourceStarter } from './source-starter.js';
 
 type ClusterConfig = NonNullable<ServiceConfig['cluster']>;
 type SourceResult = ServiceResult['sources'][number];
