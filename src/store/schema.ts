@@ -6,6 +6,7 @@
 import type Database from 'better-sqlite3';
 import { compactEvents } from './compact-events.js';
 import { crossIdsMigration } from './cross-version.js';
+import { dictionariesMigration } from './block-dictionaries.js';
 
 export type Migration = string | ((db: Database.Database) => void);
 
@@ -189,4 +190,7 @@ export const MIGRATIONS: readonly Migration[] = [
   // 13: one event, one row, whichever API served it (store/cross-version.ts): the copy ids met per
   // cross-version key, filled here for the events already stored (their ids do not change).
   crossIdsMigration,
+  // 14: record blocks deflated against a dictionary, the records of an earlier block (block-dictionaries.ts).
+  // Older blocks keep dictionary NULL: deflated alone, read as before.
+  dictionariesMigration,
 ];
