@@ -79,7 +79,7 @@ function oldRecord(original: string | Buffer | null): StoredRecord {
 }
 
 function moveOldEvents(db: Database.Database): void {
-  const writer = new EventWriter(db);
+  const writer = new EventWriter(db, { schema9: true });
   // A page at a time: the connection cannot write while a statement still reads.
   const page = db.prepare('SELECT rowid, id, hash, ts, log_type, log_type_source, doc, original, source, position FROM events_v8 WHERE rowid > ? ORDER BY rowid LIMIT ?');
   let after = 0;

@@ -17,10 +17,13 @@ import { crossIdentity } from '../fingerprint/cross-version.js';
 import type { Unit } from '../core/unit.js';
 import { isTrustedTime } from '../core/trusted-time.js';
 import { hashDigest, idText, storedId } from './documents.js';
-import { type StoredRecord, unpackRecords } from './record-blocks.js';
+import type { StoredRecord } from './record-blocks.js';
+import { blockLoader } from './event-rows.js';
 
 export interface CrossCandidate {
   readonly id: string;
+  /** The id's stored form, when the caller made it already (store/prepared.ts). */
+  readonly idKey?: Uint8Array;
   readonly digest: bigint;
   readonly logType: string;
   /** The event's own time (ms): API 1.0's newest and API 2.0's oldest per type say where the hand-over is (sources/handover.ts). */
@@ -30,6 +33,7 @@ export interface CrossCandidate {
 
 export interface CrossRow {
   readonly id: string;
+  readonly idKey?: Uint8Array;
   readonly key: string;
   readonly api: 1 | 2;
   readonly digest: bigint;
@@ -77,18 +81,26 @@ export class PendingCrossRows {
 
 const NONE = new PendingCrossRows();
 
+/**
+ * A cross-version key as `cross_ids` keeps it (schema 15 on): its first 64 bits. Two of the
+ * distinct keys of a store share them with probability about n²/2⁶⁵ (1e-6 at 10 million), and
+ * the table, one row per stored event, is 8 bytes a row smaller.
+ */
+export function storedCrossKey(key: string): Buffer {
+  return Buffer.from(key.slice(0, 16), 'hex');
+}
+
 export class CrossVersionIndex {
   private readonly copyDigest: Database.Statement;
-  private readonly isOwn: Database.Statement;
-  private readonly countByApi: Database.Statement;
+  private readonly keyRows: Database.Statement;
   private readonly insertCopy: Database.Statement;
   private readonly insertMet: Database.Statement;
   private readonly widenSpan: Database.Statement;
 
   constructor(db: Database.Database) {
     this.copyDigest = db.prepare('SELECT digest = ? AS same FROM cross_copies WHERE id = ?');
-    this.isOwn = db.prepare('SELECT 1 FROM cross_ids WHERE key = ? AND api = ? AND id = ?');
-    this.countByApi = db.prepare('SELECT coalesce(sum(api = 1), 0) AS v1, coalesce(sum(api = 2), 0) AS v2 FROM cross_ids WHERE key = ?');
+    // One look at the key's rows: how many copies each API served, and whether this id is one of them.
+    this.keyRows = db.prepare('SELECT coalesce(sum(api = 1), 0) AS v1, coalesce(sum(api = 2), 0) AS v2, coalesce(max(api = ? AND id = ?), 0) AS own FROM cross_ids WHERE key = ?');
     this.insertCopy = db.prepare('INSERT OR IGNORE INTO cross_copies (id, digest) VALUES (?, ?)');
     this.insertMet = db.prepare('INSERT OR IGNORE INTO cross_ids (key, api, id) VALUES (?, ?, ?)');
     this.widenSpan = db.prepare(`INSERT INTO cross_spans (api, log_type, oldest_ms, newest_ms) VALUES (?, ?, ?, ?)
@@ -100,26 +112,53 @@ export class CrossVersionIndex {
     if (!e.cross) return { copy: false };
     const pendingDigest = pending.digestOf(e.id);
     if (pendingDigest !== undefined) return { copy: pendingDigest === e.digest };
-    const key = Buffer.from(e.cross.key, 'hex');
+    const key = storedCrossKey(e.cross.key);
     const api = e.cross.api === 'v1' ? 1 : 2;
-    const known = this.copyDigest.get(e.digest, storedId(e.id)) as { same: number } | undefined;
+    const idKey = e.idKey ?? storedId(e.id);
+    const known = this.copyDigest.get(e.digest, idKey) as { same: number } | undefined;
     // An id met before with other content: a new event, kept (never dropped as a copy).
     if (known !== undefined) return { copy: known.same === 1 };
+    const stored = this.keyRows.get(api, idKey, key) as { v1: number; v2: number; own: number };
     // Met before as an event of its own (a remote sink has no events table): delivered already.
-    if (this.isOwn.get(key, api, storedId(e.id)) !== undefined) return { copy: true };
-    const stored = this.countByApi.get(key) as { v1: number; v2: number };
+    if (stored.own === 1) return { copy: true };
     const waiting = pending.counts(e.cross.key);
     const counts = [stored.v1 + waiting[0], stored.v2 + waiting[1]];
     const copy = counts[api - 1]! < counts[2 - api]!;
-    return { copy, row: { id: e.id, key: e.cross.key, api, digest: e.digest, copy, logType: e.logType, ts: e.ts } };
+    return { copy, row: { id: e.id, idKey, key: e.cross.key, api, digest: e.digest, copy, logType: e.logType, ts: e.ts } };
   }
 
-  record(row: CrossRow): void {
-    const id = storedId(row.id);
-    this.insertMet.run(Buffer.from(row.key, 'hex'), row.api, id);
+  /** Records the row now (the next decision in the transaction counts it); its time widens `spans`, written by `widen`. */
+  record(row: CrossRow, spans: CrossSpans): void {
+    const id = row.idKey ?? storedId(row.id);
+    this.insertMet.run(storedCrossKey(row.key), row.api, id);
     if (row.copy) this.insertCopy.run(id, row.digest);
+    spans.add(row);
+  }
+
+  /** The spans of the rows recorded, once per API and log type, in the same transaction. */
+  widen(spans: CrossSpans): void {
+    for (const s of spans.all()) this.widenSpan.run(s.api, s.logType, s.oldest, s.newest);
+  }
+}
+
+/** The oldest and newest time per API and log type of the rows one transaction records: one upsert each at its end, instead of one per event. */
+export class CrossSpans {
+  private readonly spans = new Map<string, { api: number; logType: string; oldest: number; newest: number }>();
+  private readonly now = Date.now();
+
+  add(row: CrossRow): void {
     // Only believable times say where an API's data begins and ends (core/trusted-time.ts).
-    if (isTrustedTime(row.ts, Date.now())) this.widenSpan.run(row.api, row.logType, row.ts, row.ts);
+    if (!isTrustedTime(row.ts, this.now)) return;
+    const key = `${row.api} ${row.logType}`;
+    const span = this.spans.get(key);
+    if (span) {
+      span.oldest = Math.min(span.oldest, row.ts);
+      span.newest = Math.max(span.newest, row.ts);
+    } else this.spans.set(key, { api: row.api, logType: row.logType, oldest: row.ts, newest: row.ts });
+  }
+
+  all(): IterableIterator<{ api: number; logType: string; oldest: number; newest: number }> {
+    return this.spans.values();
   }
 }
 
@@ -155,8 +194,9 @@ export function crossIdsMigration(db: Database.Database): void {
   // In slices by rowid (a statement being iterated keeps the connection busy for the inserts).
   const slice = db.prepare(`SELECT e.rowid, e.id, e.digest, e.ts, e.block, e.slot, n.name AS logType FROM events e JOIN names n ON n.code = e.type
     WHERE e.rowid > ? ORDER BY e.rowid LIMIT 5000`).safeIntegers(true);
-  const blockOf = db.prepare('SELECT records FROM record_blocks WHERE rowid = ?').pluck();
+  const blockOf = blockLoader(db);
   const index = new CrossVersionIndex(db);
+  const spans = new CrossSpans();
   let block: { id: bigint; records: StoredRecord[] | undefined } | undefined;
   for (let after = 0n; ; ) {
     const rows = slice.all(after) as { rowid: bigint; id: Buffer; digest: bigint; ts: bigint; block: bigint; slot: bigint; logType: string }[];
@@ -166,7 +206,7 @@ export function crossIdsMigration(db: Database.Database): void {
       if (block?.id !== r.block) {
         let records: StoredRecord[] | undefined;
         try {
-          records = unpackRecords(blockOf.get(r.block) as Buffer, Number(r.block));
+          records = blockOf(Number(r.block));
         } catch {
           records = undefined;
         }
@@ -175,9 +215,10 @@ export function crossIdsMigration(db: Database.Database): void {
       const record = block.records?.[Number(r.slot)];
       const decoded = record && (record.format === 'json' ? decodeJsonLine(record.raw, NO_LIMIT, NO_LIMIT) : decodeKeyValueLine(record.raw, NO_LIMIT));
       const cross = decoded?.ok ? crossIdentity(decoded.record, r.logType) : undefined;
-      if (cross) index.record({ id: idText(r.id), key: cross.key, api: cross.api === 'v1' ? 1 : 2, digest: BigInt.asIntN(64, r.digest), copy: false, logType: r.logType, ts: Number(r.ts) });
+      if (cross) index.record({ id: idText(r.id), key: cross.key, api: cross.api === 'v1' ? 1 : 2, digest: BigInt.asIntN(64, r.digest), copy: false, logType: r.logType, ts: Number(r.ts) }, spans);
     }
   }
+  index.widen(spans);
 }
 const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 

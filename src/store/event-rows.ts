@@ -7,9 +7,10 @@
 import type Database from 'better-sqlite3';
 import type { LogTypeSource } from '../classify/classify.js';
 import { NORMALIZER_VERSION } from '../normalize/ecs.js';
-import { type IndexedFields, idText, indexedFields, rebuildDocument, storedId } from './documents.js';
+import { type IndexedFields, idText, indexedFields, rebuildDocument } from './documents.js';
 import type { PreparedEvent } from './prepared.js';
-import { BLOCK_RECORDS, DamagedBlockError, type DamagedBlocks, type StoredRecord, packRecords, unpackRecords } from './record-blocks.js';
+import { BLOCK_RECORDS, DamagedBlockError, type DamagedBlocks, type StoredRecord, compressLayout, layoutRecords, packRecords, unpackRecords } from './record-blocks.js';
+import { DictionaryReader, DictionaryWriter, hasDictionaries } from './block-dictionaries.js';
 
 /** event_addresses.role */
 export const ROLE = { from: 0, to: 1 } as const;
@@ -42,9 +43,70 @@ export class NameCodes {
   }
 }
 
+/** The block's records; a DamagedBlockError when its bytes do not read or the dictionary it was deflated against is missing. */
+function blockRecords(packed: Buffer, dictionary: number | null, block: number, dictionaries: DictionaryReader | undefined): StoredRecord[] {
+  if (dictionary === null) return unpackRecords(packed, block);
+  const bytes = dictionaries?.get(dictionary);
+  if (bytes === undefined) throw new DamagedBlockError(block, `the dictionary it was compressed with (${dictionary}) is missing or damaged`);
+  return unpackRecords(packed, block, bytes);
+}
+
+/**
+ * Reads record blocks by rowid, deflated alone or against a dictionary. A block that is missing
+ * or does not read is a DamagedBlockError naming it.
+ */
+export function blockLoader(db: Database.Database): (block: number) => StoredRecord[] {
+  // The upgrade to schema 13 reads blocks before 14 added dictionaries.
+  const dictionaries = hasDictionaries(db) ? new DictionaryReader(db) : undefined;
+  const load = db.prepare(`SELECT records, ${dictionaries ? 'dictionary' : 'NULL AS dictionary'} FROM record_blocks WHERE rowid = ?`);
+  return (block) => {
+    const row = load.get(block) as { records: Buffer; dictionary: number | null } | undefined;
+    if (row === undefined) throw new DamagedBlockError(block, 'it is missing');
+    return blockRecords(row.records, row.dictionary, block, dictionaries);
+  };
+}
+
+/** A block as the writer stores it: deflated against the store's current dictionary (see block-dictionaries.ts). */
+class BlockWriter {
+  private readonly dictionaries: DictionaryWriter;
+  private readonly insert: Database.Statement;
+
+  constructor(db: Database.Database) {
+    this.dictionaries = new DictionaryWriter(db);
+    this.insert = db.prepare('INSERT INTO record_blocks (records, normalizer, live, dictionary) VALUES (?, ?, ?, ?)');
+  }
+
+  write(records: readonly StoredRecord[]): number {
+    const layout = layoutRecords(records);
+    const dictionary = this.dictionaries.forNext();
+    const rowid = Number(this.insert.run(compressLayout(layout, dictionary?.bytes), NORMALIZER_VERSION, records.length, dictionary?.id ?? null).lastInsertRowid);
+    this.dictionaries.written(rowid, layout);
+    return rowid;
+  }
+
+  forget(): void {
+    this.dictionaries.forget();
+  }
+}
+
+/** Schema 9's blocks, each deflated alone: the upgrade to 9 writes them before the dictionaries' table exists (schema 14). */
+class PlainBlockWriter {
+  private readonly insert: Database.Statement;
+
+  constructor(db: Database.Database) {
+    this.insert = db.prepare('INSERT INTO record_blocks (records, normalizer, live) VALUES (?, ?, ?)');
+  }
+
+  write(records: readonly StoredRecord[]): number {
+    return Number(this.insert.run(packRecords(records), NORMALIZER_VERSION, records.length).lastInsertRowid);
+  }
+
+  forget(): void {}
+}
+
 export class EventWriter {
   readonly names: NameCodes;
-  private readonly insertBlock: Database.Statement;
+  private readonly blocks: BlockWriter | PlainBlockWriter;
   private readonly insertEvent: Database.Statement;
   private readonly insertAddressNames: Database.Statement;
   private readonly insertAddresses: Database.Statement;
@@ -52,9 +114,10 @@ export class EventWriter {
   private readonly indexSubjects: Database.Statement;
   private readonly countEvents: Database.Statement;
 
-  constructor(db: Database.Database) {
+  /** `schema9`: the upgrade to schema 9 (compact-events.ts) writes with it, before later tables exist. */
+  constructor(db: Database.Database, options: { schema9?: boolean } = {}) {
     this.names = new NameCodes(db);
-    this.insertBlock = db.prepare('INSERT INTO record_blocks (records, normalizer, live) VALUES (?, ?, ?)');
+    this.blocks = options.schema9 ? new PlainBlockWriter(db) : new BlockWriter(db);
     this.insertEvent = db.prepare(`INSERT INTO events (rowid, id, digest, ts, type, type_source, candidates, acode_key, message_key, subject_key, sender, action,
       block, slot, source, position, legacy_doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT code FROM addresses WHERE address = ?), ?, ?, ?, ?, ?, ?)`);
     // One statement per batch for addresses and subjects: a statement call costs more than the rows.
@@ -82,11 +145,11 @@ export class EventWriter {
     const counts = new Map<string, number>();
     for (let start = 0; start < events.length; start += BLOCK_RECORDS) {
       const chunk = events.slice(start, start + BLOCK_RECORDS);
-      const block = Number(this.insertBlock.run(packRecords(chunk.map((e) => e.record)), NORMALIZER_VERSION, chunk.length).lastInsertRowid);
+      const block = this.blocks.write(chunk.map((e) => e.record));
       chunk.forEach((e, slot) => {
         const f = e.fields;
         const info = this.insertEvent.run(
-          upgrade?.rowids[start + slot] ?? null, storedId(e.id), e.digest, e.ts, this.names.code(e.logType), this.names.code(e.typeSource),
+          upgrade?.rowids[start + slot] ?? null, e.idKey, e.digest, e.ts, this.names.code(e.logType), this.names.code(e.typeSource),
           e.candidates ? JSON.stringify(e.candidates) : null, e.acodeKey, e.messageKey, e.subjectKey, f.from[f.from.length - 1] ?? null,
           f.action === null ? null : this.names.code(f.action), block, slot, this.names.code(e.source), e.position, upgrade?.legacyDocs[start + slot] ?? null,
         );
@@ -103,6 +166,12 @@ export class EventWriter {
     if (addresses.length > 0) this.insertAddresses.run(JSON.stringify(addresses));
     if (subjects.length > 0) this.indexSubjects.run(JSON.stringify(subjects));
     if (!upgrade) for (const [key, n] of counts) this.countEvents.run(...(JSON.parse(key) as [number, string, string]), n);
+  }
+
+  /** After a rolled-back transaction: name codes and a dictionary it added are gone. */
+  forget(): void {
+    this.names.forget();
+    this.blocks.forget();
   }
 }
 
@@ -153,12 +222,12 @@ export class EventReader {
   private readonly blocks = new Map<number, StoredRecord[]>();
   private readonly failed = new Map<number, DamagedBlockError>();
   private readonly loadNames: Database.Statement;
-  private readonly loadBlock: Database.Statement;
+  private readonly loadBlock: (block: number) => StoredRecord[];
   private readonly blockEvents: Database.Statement;
 
   constructor(db: Database.Database, private readonly damaged?: DamagedBlocks) {
     this.loadNames = db.prepare('SELECT code, name FROM names');
-    this.loadBlock = db.prepare('SELECT records FROM record_blocks WHERE rowid = ?').pluck();
+    this.loadBlock = blockLoader(db);
     this.blockEvents = db.prepare('SELECT count(*) AS count, min(ts) AS first, max(ts) AS last FROM events WHERE block = ?');
   }
 
@@ -166,10 +235,8 @@ export class EventReader {
   private blockRecords(block: number): StoredRecord[] {
     const known = this.failed.get(block);
     if (known) throw known;
-    const packed = this.loadBlock.get(block) as Buffer | undefined;
     try {
-      if (packed === undefined) throw new DamagedBlockError(block, 'it is missing');
-      return unpackRecords(packed, block);
+      return this.loadBlock(block);
     } catch (err) {
       if (!(err instanceof DamagedBlockError)) throw err;
       const e = this.blockEvents.get(block) as { count: number; first: number | null; last: number | null };
@@ -253,16 +320,17 @@ export class EventReader {
 export function blockProblems(db: Database.Database): string[] {
   const problems: string[] = [];
   const uses = new Map((db.prepare('SELECT block, count(*) AS n, max(slot) AS last FROM events GROUP BY block').all() as { block: number; n: number; last: number }[]).map((u) => [u.block, u]));
-  const page = db.prepare('SELECT rowid, records, live FROM record_blocks WHERE rowid > ? ORDER BY rowid LIMIT 256');
+  const page = db.prepare('SELECT rowid, records, live, dictionary FROM record_blocks WHERE rowid > ? ORDER BY rowid LIMIT 256');
+  const dictionaries = new DictionaryReader(db);
   for (let after = 0; ;) {
-    const blocks = page.all(after) as { rowid: number; records: Buffer; live: number }[];
+    const blocks = page.all(after) as { rowid: number; records: Buffer; live: number; dictionary: number | null }[];
     if (blocks.length === 0) break;
     for (const b of blocks) {
       const use = uses.get(b.rowid);
       uses.delete(b.rowid);
       let records: number;
       try {
-        records = unpackRecords(b.records, b.rowid).length;
+        records = blockRecords(b.records, b.dictionary, b.rowid, dictionaries).length;
       } catch (err) {
         problems.push(`record block ${b.rowid} cannot be read: ${err instanceof DamagedBlockError ? err.problem : (err as Error).message}`);
         continue;

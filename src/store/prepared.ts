@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { JsonValue } from '../decode/record.js';
 import type { DeadLetter, ProcessedEvent, Unit } from '../core/unit.js';
 import { isTrustedTime } from '../core/trusted-time.js';
-import { type IndexedFields, bareMessageId, hashDigest, indexedFields, textKey } from './documents.js';
+import { type IndexedFields, bareMessageId, hashDigest, indexedFields, storedId, textKey } from './documents.js';
 import type { StoredRecord } from './record-blocks.js';
 
 type Doc = { [k: string]: JsonValue };
@@ -14,6 +14,8 @@ type Doc = { [k: string]: JsonValue };
 export interface PreparedEvent {
   /** event.id (hex; stored as its 16 bytes). */
   readonly id: string;
+  /** Its stored form (documents.ts storedId), made once here, off the database thread. */
+  readonly idKey: Uint8Array;
   /** event.hash, and its first 64 bits (the collision guard compares those). */
   readonly hash: string;
   readonly digest: bigint;
@@ -73,7 +75,7 @@ const keyOf = (kind: Parameters<typeof textKey>[0], text: string | null): bigint
 export function prepareStoredEvent(e: { id: string; hash: string; timeMs: number; logType: string; typeSource: string; candidates: readonly string[] | undefined; record: StoredRecord; fields: IndexedFields }, source: string, position: number): PreparedEvent {
   const f = e.fields;
   return {
-    id: e.id, hash: e.hash, digest: hashDigest(e.hash), ts: e.timeMs,
+    id: e.id, idKey: storedId(e.id), hash: e.hash, digest: hashDigest(e.hash), ts: e.timeMs,
     logType: e.logType, typeSource: e.typeSource, candidates: e.candidates, record: e.record, fields: f,
     acodeKey: keyOf('acode', f.acode), messageKey: f.messageId === null ? null : keyOf('message-id', bareMessageId(f.messageId)),
     subjectKey: keyOf('subject', f.subject), indicatorKeys: f.indicators.map((i) => textKey('indicator', i)),

@@ -6,6 +6,7 @@
 import type Database from 'better-sqlite3';
 import { compactEvents } from './compact-events.js';
 import { crossIdsMigration } from './cross-version.js';
+import { dictionariesMigration } from './block-dictionaries.js';
 
 export type Migration = string | ((db: Database.Database) => void);
 
@@ -189,4 +190,27 @@ export const MIGRATIONS: readonly Migration[] = [
   // 13: one event, one row, whichever API served it (store/cross-version.ts): the copy ids met per
   // cross-version key, filled here for the events already stored (their ids do not change).
   crossIdsMigration,
+  // 14: record blocks deflated against a dictionary, the records of an earlier block (block-dictionaries.ts).
+  // Older blocks keep dictionary NULL: deflated alone, read as before.
+  dictionariesMigration,
+  // 15: cross-version keys as their first 64 bits (cross-version.ts storedCrossKey), the table rebuilt in key order.
+  `
+  CREATE TABLE cross_ids_v15 (
+    key BLOB NOT NULL,                 -- the first 8 bytes of the cross-version key
+    api INTEGER NOT NULL,
+    id BLOB NOT NULL,
+    PRIMARY KEY (key, api, id)
+  ) WITHOUT ROWID;
+  INSERT OR IGNORE INTO cross_ids_v15 (key, api, id) SELECT substr(key, 1, 8), api, id FROM cross_ids ORDER BY 1, 2, 3;
+  DROP TABLE cross_ids;
+  ALTER TABLE cross_ids_v15 RENAME TO cross_ids;
+  `,
+  // 16: the action in the time index instead of an index of its own. \`search --action\` walks the
+  // time index newest first and reads the action there (no row is read for an event of another
+  // action); one index fewer to write per event.
+  `
+  DROP INDEX IF EXISTS events_action_ts;
+  DROP INDEX IF EXISTS events_ts;
+  CREATE INDEX events_ts ON events(ts, action);
+  `,
 ];

@@ -10,9 +10,9 @@ import type { Unit } from '../core/unit.js';
 import { type PreparedDeadLetter, type PreparedEvent, type PreparedUnit, prepareUnit } from './prepared.js';
 import type { SourceState } from '../core/sink.js';
 import { MIGRATIONS } from './schema.js';
-import { CrossVersionIndex, type CrossRow } from './cross-version.js';
+import { CrossSpans, CrossVersionIndex, type CrossRow } from './cross-version.js';
 import type { LogTypeSource } from '../classify/classify.js';
-import { rebuildDocument, storedId } from './documents.js';
+import { rebuildDocument } from './documents.js';
 import { EventReader, EventWriter, STORED_COLUMNS, type StoredRow } from './event-rows.js';
 import { MimelogError } from '../util/errors.js';
 import { SourceRegistry } from './registry.js';
@@ -171,12 +171,12 @@ export class Store {
     return this.writeUnitTx(unit, state);
   }
 
-  /** Runs a write transaction; when it rolls back, name codes it added are forgotten with it. */
+  /** Runs a write transaction; when it rolls back, name codes and dictionaries it added are forgotten with it. */
   private rollingBack<T>(write: () => T): T {
     try {
       return write();
     } catch (err) {
-      this.events.names.forget();
+      this.events.forget();
       throw err;
     }
   }
@@ -214,7 +214,9 @@ export class Store {
         this.registry.noteDrift(unit.drift, now);
       }
       if (cross) {
-        for (const row of cross.rows) this.crossVersion.record(row);
+        const spans = new CrossSpans();
+        for (const row of cross.rows) this.crossVersion.record(row, spans);
+        this.crossVersion.widen(spans);
         counts.duplicates += cross.copies;
         this.registry.bump('duplicates', cross.copies);
       }
@@ -232,6 +234,7 @@ export class Store {
   private storeEvents(unit: PreparedUnit, now: number, crossDecided = false): SinkCounts {
     const counts = noCounts();
     const fresh = new Map<string, PreparedEvent>();
+    const spans = new CrossSpans();
     for (const e of unit.events) {
       const earlier = fresh.get(e.id);
       if (earlier) this.compareWithEarlier(earlier, e, counts, now);
@@ -239,11 +242,12 @@ export class Store {
         if (this.compareWithStored(e, counts, now)) fresh.set(e.id, e);
       } else if (this.compareWithStored(e, counts, now)) {
         const cross = this.crossVersion.decide(e);
-        if (cross.row) this.crossVersion.record(cross.row);
+        if (cross.row) this.crossVersion.record(cross.row, spans);
         if (cross.copy) counts.duplicates++;
         else fresh.set(e.id, e);
       }
     }
+    this.crossVersion.widen(spans);
     this.events.insert([...fresh.values()]);
     counts.stored = fresh.size;
     this.registry.noteDrift(unit.drift, now);
@@ -253,7 +257,7 @@ export class Store {
 
   /** True when the id is new; else the event is counted as a duplicate or kept as a collision. */
   private compareWithStored(e: PreparedEvent, counts: SinkCounts, now: number): boolean {
-    const stored = this.findEvent.get(e.digest, storedId(e.id)) as (StoredRow & { same: number }) | undefined;
+    const stored = this.findEvent.get(e.digest, e.idKey) as (StoredRow & { same: number }) | undefined;
     if (stored === undefined) return true;
     if (stored.same === 1) counts.duplicates++;
     else {

@@ -17,6 +17,10 @@ import { FeedApi } from '../../src/simulator/feeds.js';
 import { takeEvents, toKeyValueLine, toV1JsonFile, toV2Record } from '../../src/simulator/generate.js';
 import { EXACT_TEXT_MATCHES, eventById, exportDocuments, search } from '../../src/store/queries.js';
 import { MIGRATIONS } from '../../src/store/schema.js';
+import { DictionaryReader } from '../../src/store/block-dictionaries.js';
+import { EventWriter } from '../../src/store/event-rows.js';
+import { prepareUnit } from '../../src/store/prepared.js';
+import { packRecords, unpackRecords } from '../../src/store/record-blocks.js';
 import { Store } from '../../src/store/store.js';
 import { whoElse } from '../../src/store/who.js';
 import { SAMPLES, processInput, runCli, tempDir, transformer } from '../support/helpers.js';
@@ -171,6 +175,49 @@ describe('compact store: documents rebuilt from records', () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /record block 1 cannot be read/);
     assert.match(bad.stderr, /\d+ events point at record block 2, which is missing/);
+  });
+
+  it('deflates blocks against an earlier block of the same store: smaller, read back identical; blocks of schema 13 still read; a lost dictionary is named by check', { timeout: 60_000 }, async () => {
+    const dir = tempDir('compact-dictionary');
+    const path = join(dir, 'd.db');
+    const lines = takeEvents({ seed: 45, startMs: Date.UTC(2026, 10, 4) }, 1200).map(toKeyValueLine);
+    const [before, after] = [await processInput('before.log', lines.slice(0, 600).join('\n')), await processInput('after.log', lines.slice(600).join('\n'))];
+    // A store as schema 13 left it: blocks deflated alone, no dictionaries.
+    new Store(path).close();
+    const old = new Database(path);
+    old.exec('DROP TABLE record_dictionaries; ALTER TABLE record_blocks DROP COLUMN dictionary');
+    old.pragma('user_version = 13');
+    const writer = new EventWriter(old, { schema9: true });
+    old.transaction(() => writer.insert(prepareUnit(before).events))();
+    old.close();
+    const store = new Store(path);
+    try {
+      store.writeUnit(after);
+      const blocks = store.db.prepare('SELECT rowid, records, dictionary FROM record_blocks ORDER BY rowid').all() as { rowid: number; records: Buffer; dictionary: number | null }[];
+      const plain = blocks.filter((b) => b.dictionary === null);
+      const deflatedAgainst = blocks.filter((b) => b.dictionary !== null);
+      assert.equal(plain.length, 5 + 1, 'the old blocks, and the first new one (there is no dictionary yet)');
+      assert.ok(deflatedAgainst.length >= 3);
+      // Each is smaller than the same records deflated alone.
+      const dictionaries = new DictionaryReader(store.db);
+      const withDictionary = deflatedAgainst.reduce((n, b) => n + b.records.length, 0);
+      const alone = deflatedAgainst.reduce((n, b) => n + packRecords(unpackRecords(b.records, b.rowid, dictionaries.get(b.dictionary!))).length, 0);
+      assert.ok(withDictionary < alone * 0.9, `${withDictionary} bytes against a dictionary, ${alone} alone`);
+      // Every event of both writes reads back as the pipeline made it.
+      const expected = pipelineDocs([before, after]);
+      const exported = [...exportDocuments(store.db, {}, true)];
+      assert.equal(exported.length, 1200);
+      for (const doc of exported) assert.equal(doc, expected.get((JSON.parse(doc) as { event: { id: string } }).event.id)?.withOriginal);
+    } finally {
+      store.close();
+    }
+    assert.equal((await runCli(['check', '--db', path])).code, 0);
+    const raw = new Database(path);
+    raw.exec('DELETE FROM record_dictionaries');
+    raw.close();
+    const bad = await runCli(['check', '--db', path]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /record block \d+ cannot be read: the dictionary it was compressed with \(1\) is missing/);
   });
 
   it('search by words: exact time order for up to EXACT_TEXT_MATCHES matches, the most recently stored first beyond, and pages never overlap', { timeout: 120_000 }, async () => {

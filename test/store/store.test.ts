@@ -110,6 +110,7 @@ describe('embedded SQLite store', () => {
     old.exec('ALTER TABLE checkpoints DROP COLUMN kind');
     old.exec('ALTER TABLE checkpoints DROP COLUMN untrusted_time_events'); // added by migration 11
     old.exec('DROP TABLE destination_counts'); // added by migration 12
+    old.exec('DROP TABLE record_dictionaries; ALTER TABLE record_blocks DROP COLUMN dictionary'); // added by migration 14
     old.pragma('user_version = 9');
     const cp = old.prepare('INSERT INTO checkpoints (source, position, complete, updated_at) VALUES (?, 0, 1, 1)');
     for (const name of ['mimecast-v1 https://api.mimecast.com', 'mimecast-v2 https://api.services.mimecast.com receipt', 'mimecast-v2-stream https://api.services.mimecast.com',
