@@ -10,6 +10,7 @@ import { benchSearchEngines } from './search-engines.js';
 import { benchHostile } from './hostile.js';
 import { benchMemory } from './memory.js';
 import { benchPipeline } from './pipeline.js';
+import { benchService } from './service.js';
 import { benchStore } from './store.js';
 import { benchReplicas } from './replicas.js';
 
@@ -29,6 +30,12 @@ if (!only || only === 'memory') {
   const m = await benchMemory([200_000, 1_000_000]);
   printTable('Memory (streaming, whole CLI pipeline)', m.rows);
   results.memory = m.results;
+}
+
+if (!only || only === 'service') {
+  const s = await benchService(Number(process.env.BENCH_SERVICE_EVENTS ?? 1_020_000), Number(process.env.BENCH_SOAK_PER_DAY ?? 300_000));
+  printTable('The service (mimelog run), three sources: a backlog, and a 24-hour soak in simulated time', s.rows);
+  results.service = s.results;
 }
 
 if (!only || only === 'hostile') {

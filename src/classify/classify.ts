@@ -40,6 +40,9 @@ function recordType(record: DecodedRecord): string | undefined {
 }
 
 export class Classifier {
+  /** Keys each type explains, for the record being classified (reused: one record at a time). */
+  private matched: number[] | undefined;
+
   constructor(readonly tables: TypeTables) {}
 
   classify(record: DecodedRecord, signals: TypeSignals): Classification {
@@ -73,7 +76,7 @@ export class Classifier {
    */
   fromKeys(record: DecodedRecord): Classification {
     const { typesByKey, commonKeys, keyCounts, specs } = this.tables;
-    const matched = new Array<number>(specs.length).fill(0);
+    const matched = (this.matched ??= new Array<number>(specs.length)).fill(0);
     let known = 0;
     let unknown = 0;
     for (const key of record.fields.keys()) {

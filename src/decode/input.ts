@@ -457,7 +457,11 @@ function lineLook(text: string): LineDecoding['format'] | undefined {
   return LINE_LOOKS.find((l) => l.start.test(text))?.format;
 }
 
-function decodeLine(decoding: LineDecoding, position: number, line: Line, limits: DecodeLimits): DecodedItem {
+/**
+ * `shared`: the pending outcome of the input's lines of one format, one object for all of them, so
+ * a line costs no object of its own for it (and the object crosses to a worker once per batch).
+ */
+function decodeLine(shared: PendingLine, position: number, line: Line, limits: DecodeLimits): DecodedItem {
   const raw = line.bytes ?? line.text;
   if (line.unfinished) {
     return { ...failure(position, 'unfinished last line where the input broke (not decoded: it may be cut short)', raw, limits), cutShort: true };
@@ -466,7 +470,7 @@ function decodeLine(decoding: LineDecoding, position: number, line: Line, limits
     const reason = `record of ${line.oversizedLength} bytes is over the limit of ${limits.maxRecordBytes} (--max-record-bytes); its first ${raw.length} bytes are kept`;
     return { ...failure(position, reason, raw, limits), truncatedFrom: line.oversizedLength };
   }
-  return { position, result: line.bytes ? { pending: decoding, text: line.text } : { pending: decoding }, raw };
+  return { position, result: line.bytes ? { pending: shared.pending, text: line.text } : shared, raw };
 }
 
 /** The item's outcome, parsing its line if that was left to this thread. Never throws. */
@@ -502,9 +506,9 @@ async function* decodeText(name: string, fileName: string, chunks: AsyncIterable
   let pending: DecodedItem[] = [];
   let broken: Error | undefined;
   // One per format, shared by every line of the input (a worker receives it once per batch).
-  const decodings: Record<LineDecoding['format'], LineDecoding> = {
-    ndjson: { format: 'ndjson', maxJsonDepth: limits.maxJsonDepth, maxRecordKeys: limits.maxRecordKeys },
-    key_value: { format: 'key_value', maxJsonDepth: limits.maxJsonDepth, maxRecordKeys: limits.maxRecordKeys },
+  const decodings: Record<LineDecoding['format'], PendingLine> = {
+    ndjson: { pending: { format: 'ndjson', maxJsonDepth: limits.maxJsonDepth, maxRecordKeys: limits.maxRecordKeys } },
+    key_value: { pending: { format: 'key_value', maxJsonDepth: limits.maxJsonDepth, maxRecordKeys: limits.maxRecordKeys } },
   };
   /** The decoding of one line: its own look, else the input's format. */
   const decodingOf = (line: Line, fallback: LineDecoding['format']) => decodings[(line.oversizedLength === undefined && lineLook(line.text)) || fallback];

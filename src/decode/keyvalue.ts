@@ -20,13 +20,22 @@ function isKeyChar(c: number): boolean {
   return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2d || c === 0x2e;
 }
 
+/** The last key looked for: the separator test reads the key after a `|`, and the parser then reads it again. */
+let seenLine = '';
+let seenPos = -1;
+let seenEnd = -1;
+
 /** Index of the `=` ending a key that starts at `pos`, or -1 when no key starts there. */
 function keyEnd(line: string, pos: number): number {
+  if (pos === seenPos && line === seenLine) return seenEnd;
   let from = pos;
   while (line.charCodeAt(from) === 0x20 || line.charCodeAt(from) === 0x09) from++; // tolerate `| key=`
   let i = from;
   while (i < line.length && isKeyChar(line.charCodeAt(i))) i++;
-  return i > from && line.charCodeAt(i) === EQUALS ? i : -1;
+  seenLine = line;
+  seenPos = pos;
+  seenEnd = i > from && line.charCodeAt(i) === EQUALS ? i : -1;
+  return seenEnd;
 }
 
 /** A `|` at `i` separates fields when it ends the line or a key follows it. */
@@ -99,10 +108,13 @@ export function parseKeyValueLine(input: string): KeyValueResult {
       value = line.slice(from, end).trim();
       next = end + 1;
     }
-    if (fields.has(key)) return { ok: false, reason: `duplicate key "${key}"` };
+    const before = fields.size;
     fields.set(key, parseEmbeddedJson(value));
+    if (fields.size === before) return { ok: false, reason: `duplicate key "${key}"` };
     pos = next;
   }
+  seenLine = ''; // let go of the line
+  seenPos = -1;
   if (fields.size === 0) return { ok: false, reason: 'empty record' };
   return { ok: true, fields };
 }

@@ -49,8 +49,18 @@ export function parseEpochMs(value: string): number {
   return isRepresentableTime(ms) ? ms : NaN;
 }
 
+let lastIsoMs = NaN;
+let lastIso = '';
+/**
+ * The instant as ISO 8601 UTC with milliseconds. The last answer is kept: the fingerprint and the
+ * document both write a record's time, and neighbouring records often share it.
+ */
 export function isoUtc(ms: number): string {
-  return new Date(ms).toISOString();
+  if (ms !== lastIsoMs) {
+    lastIso = new Date(ms).toISOString(); // throws for a time a Date cannot hold, as before
+    lastIsoMs = ms;
+  }
+  return lastIso;
 }
 
 /**

@@ -21,7 +21,7 @@ import { hash as oneShotHash } from 'node:crypto';
 import type { DecodedRecord, FieldValue } from '../decode/record.js';
 import { CROSS_VERSION_FIELDS, type CrossVersionForm, bareACode } from '../mimecast/v2-fields.js';
 import { stableJson } from '../util/stable-json.js';
-import { ID_HEX_LENGTH } from './fingerprint.js';
+import { ID_HEX_LENGTH, quote } from './fingerprint.js';
 
 export const CROSS_VERSION = 'mimelog-cross-v1';
 
@@ -38,33 +38,67 @@ function text(value: FieldValue): string | undefined {
   return t === '' || t === 'null' ? undefined : t;
 }
 
-/** A list however it is written: one value, `a, b`, `"a", "b"` or a JSON array. */
-function listItems(value: FieldValue): string[] {
-  if (Array.isArray(value)) return value.map((v) => (typeof v === 'string' ? v : stableJson(v)));
-  if (typeof value !== 'string') return [stableJson(value)];
-  return value.split(',');
+/** One item of a list in its comparable form: trimmed, unquoted, lower case. */
+function listItem(item: string): string {
+  let t = item.trim();
+  if (t.charCodeAt(0) === 0x22) t = t.replace(/^"(.*)"$/, '$1').trim();
+  return t.toLowerCase();
+}
+
+/** A list however it is written (one value, `a, b`, `"a", "b"` or a JSON array): its items, sorted, joined by commas. */
+function list(value: FieldValue): string | undefined {
+  const raw: string[] = Array.isArray(value) ? value.map((v) => (typeof v === 'string' ? v : stableJson(v))) : typeof value === 'string' ? value.split(',') : [stableJson(value)];
+  const items: string[] = [];
+  for (const r of raw) {
+    const t = listItem(r);
+    if (t !== '' && t !== 'null') items.push(t);
+  }
+  if (items.length === 0) return undefined;
+  return items.length === 1 ? items[0] : items.sort().join(',');
 }
 
 const FORMS: Record<CrossVersionForm, (value: FieldValue) => string | undefined> = {
   text,
   acode: (value) => { const t = text(value); return t === undefined ? undefined : bareACode(t); },
-  list: (value) => {
-    const items = listItems(value).map((s) => s.trim().replace(/^"(.*)"$/, '$1').trim().toLowerCase()).filter((s) => s !== '' && s !== 'null');
-    return items.length === 0 ? undefined : items.sort().join(',');
-  },
+  list,
 };
 
-/** The cross-version identity of a record of a log type; undefined for types the table does not cover (the feeds, unknown). */
-export function crossIdentity(record: DecodedRecord, logType: string): CrossIdentity | undefined {
-  const fields = CROSS_VERSION_FIELDS[logType];
-  if (!fields) return undefined;
-  const parts: [string, string][] = [['@second', String(Math.floor(record.timeMs / 1000))]];
-  for (const f of fields) {
-    const names = record.api === 'v1' ? f.v1 : [f.v2];
-    const value = names.map((n) => record.fields.get(n)).find((v) => v !== undefined);
-    const comparable = value === undefined ? undefined : FORMS[f.as](value);
-    if (comparable !== undefined) parts.push([f.v2, comparable]);
+/** A field of a type's table, ready to write: the names to look up for each API, and the pair's head. */
+interface CrossPlanField {
+  readonly names: { readonly v1: readonly string[]; readonly v2: readonly string[] };
+  readonly form: (value: FieldValue) => string | undefined;
+  /** `,[` + the quoted API 2.0 name + `,`. */
+  readonly head: string;
+}
+
+const plans = new Map<string, readonly CrossPlanField[]>();
+
+function planOf(logType: string): readonly CrossPlanField[] | undefined {
+  let plan = plans.get(logType);
+  if (plan === undefined) {
+    const fields = CROSS_VERSION_FIELDS[logType];
+    if (!fields) return undefined;
+    plan = fields.map((f) => ({ names: { v1: f.v1, v2: [f.v2] }, form: FORMS[f.as], head: `,[${JSON.stringify(f.v2)},` }));
+    plans.set(logType, plan);
   }
-  const key = oneShotHash('sha256', `${CROSS_VERSION}\n${logType}\n${JSON.stringify(parts)}`, 'hex').slice(0, ID_HEX_LENGTH);
+  return plan;
+}
+
+/**
+ * The cross-version identity of a record of a log type; undefined for types the table does not
+ * cover (the feeds, unknown). The JSON of the pairs is written directly (the same text as
+ * JSON.stringify of the list of pairs).
+ */
+export function crossIdentity(record: DecodedRecord, logType: string): CrossIdentity | undefined {
+  const plan = planOf(logType);
+  if (!plan) return undefined;
+  let json = `[["@second",${JSON.stringify(String(Math.floor(record.timeMs / 1000)))}]`;
+  for (const f of plan) {
+    let value: FieldValue | undefined;
+    for (const n of f.names[record.api]) if ((value = record.fields.get(n)) !== undefined) break;
+    const comparable = value === undefined ? undefined : f.form(value);
+    if (comparable !== undefined) json += `${f.head}${quote(comparable)}]`;
+  }
+  const key = oneShotHash('sha256', `${CROSS_VERSION}\n${logType}\n${json}]`, 'hex').slice(0, ID_HEX_LENGTH);
   return { api: record.api, key };
 }

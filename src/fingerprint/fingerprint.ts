@@ -15,6 +15,7 @@
  */
 import { hash as oneShotHash } from 'node:crypto';
 import type { DecodedRecord, FieldValue } from '../decode/record.js';
+import { isoUtc } from '../decode/time.js';
 import { stableJson } from '../util/stable-json.js';
 
 export const CANONICAL_VERSION = 'mimelog-canonical-v1';
@@ -37,27 +38,82 @@ function canonicalText(value: FieldValue): string {
   return typeof value === 'string' ? value : stableJson(value);
 }
 
-/** JSON string literal; plain strings skip JSON.stringify, which is slow per call. */
+/** JSON string literal (the text JSON.stringify gives); plain strings skip JSON.stringify, which is slow per call. */
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-function quote(s: string): string {
+export function quote(s: string): string {
   return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
 }
 
-export function canonicalForm(record: DecodedRecord): string {
-  const keys: string[] = [];
-  const texts = new Map<string, string>();
-  for (const [rawKey, value] of record.fields) {
-    if (TRANSPORT_KEYS.has(rawKey)) continue;
+const CANONICAL_HEAD = `${CANONICAL_VERSION}\n[`;
+
+/**
+ * The canonical form's layout for one sequence of record keys: which field each pair takes its
+ * text from, in sorted key order, and the pair's text up to its value. Records of one log type
+ * share a few key sequences, so the sort and the quoting of keys happen once per sequence.
+ */
+interface KeyPlan {
+  /** Index, in the record's key order, of the field each pair takes its text from. */
+  readonly from: number[];
+  /** The raw key each pair's text comes from (the time field is written as the instant). */
+  readonly rawKeys: string[];
+  /** `[` + the quoted key + `,`, with the comma between pairs in front. */
+  readonly heads: string[];
+}
+
+/** A node of the key-sequence tree: one step per record key, in the record's order. */
+interface KeyNode {
+  readonly next: Map<string, KeyNode>;
+  plan?: KeyPlan;
+}
+
+/** Bound of the tree (hostile inputs with ever new keys): when full, it starts again empty. */
+const MAX_KEY_NODES = 20_000;
+let keyTree: KeyNode = { next: new Map() };
+let keyNodes = 0;
+
+/** The plan for `keys` (a record's keys in its order): the pairs the old one-shot code wrote, in the same order. */
+function buildPlan(keys: readonly string[]): KeyPlan {
+  const sorted: string[] = [];
+  const source = new Map<string, number>();
+  keys.forEach((rawKey, i) => {
+    if (TRANSPORT_KEYS.has(rawKey)) return;
     const key = KEY_ALIASES.get(rawKey) ?? rawKey;
-    if (!texts.has(key)) keys.push(key);
-    texts.set(key, rawKey === record.timeKey ? new Date(record.timeMs).toISOString() : canonicalText(value));
+    if (!source.has(key)) sorted.push(key);
+    source.set(key, i); // a later field with the same canonical key wins
+  });
+  sorted.sort();
+  const from = sorted.map((k) => source.get(k)!);
+  return { from, rawKeys: from.map((i) => keys[i]!), heads: sorted.map((k, i) => `${i === 0 ? '' : ','}[${quote(k)},`) };
+}
+
+/** Values of the record being written, in its key order (reused: one record at a time). */
+const values: FieldValue[] = [];
+
+export function canonicalForm(record: DecodedRecord): string {
+  let node = keyTree;
+  let n = 0;
+  for (const [rawKey, value] of record.fields) {
+    values[n++] = value;
+    let child = node.next.get(rawKey);
+    if (child === undefined) {
+      if (keyNodes >= MAX_KEY_NODES) {
+        keyTree = { next: new Map() };
+        keyNodes = 0;
+        return canonicalForm(record);
+      }
+      child = { next: new Map() };
+      node.next.set(rawKey, child);
+      keyNodes++;
+    }
+    node = child;
   }
-  keys.sort();
-  let out = `${CANONICAL_VERSION}\n[`;
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]!;
-    out += `${i === 0 ? '' : ','}[${quote(k)},${quote(texts.get(k)!)}]`;
+  const plan = (node.plan ??= buildPlan([...record.fields.keys()]));
+  let out = CANONICAL_HEAD;
+  for (let i = 0; i < plan.from.length; i++) {
+    const text = plan.rawKeys[i] === record.timeKey ? isoUtc(record.timeMs) : canonicalText(values[plan.from[i]!]!);
+    out += `${plan.heads[i]}${quote(text)}]`;
   }
+  values.length = 0;
   return `${out}]`;
 }
 

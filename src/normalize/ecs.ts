@@ -5,13 +5,13 @@
 import { isIP } from 'node:net';
 import type { Classification } from '../classify/classify.js';
 import type { DecodedRecord, FieldValue, JsonValue } from '../decode/record.js';
-import { isRepresentableTime, parseTimeInText } from '../decode/time.js';
+import { isRepresentableTime, isoUtc, parseTimeInText } from '../decode/time.js';
 import type { Fingerprint } from '../fingerprint/fingerprint.js';
 import { bareACode } from '../mimecast/v2-fields.js';
 import { stableJson } from '../util/stable-json.js';
 import { categoryOf, datasetOf } from '../mimecast/feeds.js';
 import {
-  ALERT_RULES, BOOLEAN_FIELDS, type Conversion, DROPPED_FIELDS, ECS_MAPPINGS, type EcsMapping, NUMBER_FIELDS,
+  ALERT_RULES, type AlertRule, BOOLEAN_FIELDS, type Conversion, DROPPED_FIELDS, ECS_MAPPINGS, type EcsMapping, NUMBER_FIELDS,
 } from '../mimecast/ecs-fields.js';
 
 export type EcsDocument = { [key: string]: JsonValue };
@@ -127,49 +127,78 @@ class DocBuilder {
  */
 export const NORMALIZER_VERSION = 1;
 
+/** What the normalizer needs of one log type, worked out once: the mappings and alert rules that apply to it. */
+interface TypePlan {
+  readonly mappings: readonly CompiledMapping[];
+  /** Every key some applicable mapping reads: such a key, when present, is consumed by it. */
+  readonly mappedKeys: ReadonlySet<string>;
+  readonly alertRules: readonly AlertRule[];
+  readonly dataset: string;
+  readonly category: readonly string[];
+}
+
+/** Log types seen so far (a bounded set: unknown types from hostile input start it again). */
+const typePlans = new Map<string, TypePlan>();
+const MAX_TYPE_PLANS = 1000;
+
+function typePlan(logType: string): TypePlan {
+  let plan = typePlans.get(logType);
+  if (plan === undefined) {
+    const mappings = MAPPINGS.filter((m) => appliesTo(m, logType));
+    plan = {
+      mappings,
+      mappedKeys: new Set(mappings.flatMap((m) => m.from)),
+      alertRules: ALERT_RULES.filter((rule) => !rule.logTypes || rule.logTypes.includes(logType)),
+      dataset: datasetOf(logType),
+      category: categoryOf(logType),
+    };
+    if (typePlans.size >= MAX_TYPE_PLANS) typePlans.clear();
+    typePlans.set(logType, plan);
+  }
+  return plan;
+}
+
 export class EcsNormalizer {
   constructor(private readonly options: NormalizeOptions) {}
 
   normalize(record: DecodedRecord, classification: Classification, fp: Fingerprint): EcsDocument {
     const b = new DocBuilder();
     const logType = classification.logType;
+    const plan = typePlan(logType);
     const mimecast: EcsDocument = { log_type: logType, log_type_source: classification.source };
     if (classification.candidates) mimecast.log_type_candidates = [...classification.candidates];
     const doc = b.root;
-    doc['@timestamp'] = new Date(record.timeMs).toISOString();
+    doc['@timestamp'] = isoUtc(record.timeMs);
     doc.event = {
       id: fp.id,
       hash: fp.hash,
-      dataset: datasetOf(logType),
+      dataset: plan.dataset,
       module: 'mimecast',
-      category: [...categoryOf(logType)],
-      kind: this.isAlert(record, logType) ? 'alert' : 'event',
+      category: [...plan.category],
+      kind: isAlert(record, plan.alertRules) ? 'alert' : 'event',
     };
     doc.mimecast = mimecast;
     const attachment: EcsDocument = {};
     const unparsed: EcsDocument = {};
     // Table order, not input order, decides which source wins a shared target, so the
     // document does not depend on key order.
-    const consumed = new Set<string>();
-    for (const m of MAPPINGS) {
-      if (!appliesTo(m, logType)) continue;
+    for (const m of plan.mappings) {
       for (const key of m.from) {
         const value = record.fields.get(key);
         if (value === undefined) continue;
-        consumed.add(key);
         if (!this.apply(b, attachment, m, value)) setOwn(unparsed, key, asText(value));
       }
     }
     for (const [key, value] of record.fields) {
-      if (consumed.has(key) || key === record.timeKey || droppedFields.has(key)) continue;
+      if (plan.mappedKeys.has(key) || key === record.timeKey || droppedFields.has(key)) continue;
       this.keepUnderMimecast(mimecast, unparsed, key, value);
     }
-    if (Object.keys(attachment).length > 0) {
+    if (hasKeys(attachment)) {
       const list = (b.root.email as EcsDocument | undefined)?.attachments as JsonValue[] | undefined;
       if (list) list.unshift({ file: attachment });
       else b.set(PATHS.attachments, [{ file: attachment }]);
     }
-    if (Object.keys(unparsed).length > 0) mimecast.unparsed = unparsed;
+    if (hasKeys(unparsed)) mimecast.unparsed = unparsed;
     this.fillRelated(b);
     if (this.options.keepOriginal) (doc.event as EcsDocument).original = record.raw;
     return b.root;
@@ -216,21 +245,6 @@ export class EcsNormalizer {
     return true;
   }
 
-  private isAlert(record: DecodedRecord, logType: string): boolean {
-    return ALERT_RULES.some((rule) => {
-      if (rule.logTypes && !rule.logTypes.includes(logType)) return false;
-      if (!rule.keys) return true;
-      return rule.keys.some((key) => {
-        const v = record.fields.get(key);
-        if (v === undefined) return false;
-        const t = asText(v).trim().toLowerCase();
-        if (rule.atLeast !== undefined) return (toNumber(t) ?? -Infinity) >= rule.atLeast;
-        if (!rule.values) return t !== '' && t !== 'null' && t !== 'false' && t !== 'none';
-        return rule.values.includes(t);
-      });
-    });
-  }
-
   private fillRelated(b: DocBuilder): void {
     const doc = b.root as Record<string, any>;
     const addrs: string[] = [...(doc.email?.from?.address ?? []), ...(doc.email?.to?.address ?? [])];
@@ -252,6 +266,27 @@ export class EcsNormalizer {
       }
     }
   }
+}
+
+/** Whether an object has an own key (without listing them all). */
+function hasKeys(obj: EcsDocument): boolean {
+  for (const _ in obj) return true;
+  return false;
+}
+
+/** Whether one of `rules` (those of the record's log type) makes the record an alert. */
+function isAlert(record: DecodedRecord, rules: readonly AlertRule[]): boolean {
+  return rules.some((rule) => {
+    if (!rule.keys) return true;
+    return rule.keys.some((key) => {
+      const v = record.fields.get(key);
+      if (v === undefined) return false;
+      const t = asText(v).trim().toLowerCase();
+      if (rule.atLeast !== undefined) return (toNumber(t) ?? -Infinity) >= rule.atLeast;
+      if (!rule.values) return t !== '' && t !== 'null' && t !== 'false' && t !== 'none';
+      return rule.values.includes(t);
+    });
+  });
 }
 
 function setIn(obj: EcsDocument, path: string, value: JsonValue): void {

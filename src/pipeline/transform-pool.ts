@@ -10,6 +10,7 @@ import type { DeadLetter, ProcessedEvent, Unit } from '../core/unit.js';
 import type { EcsDocument } from '../normalize/ecs.js';
 import type { DecodedBatch, DecodedItem } from '../decode/input.js';
 import type { TransformSpec } from './transform.js';
+import { ID_HEX_LENGTH } from '../fingerprint/fingerprint.js';
 
 /** A job for a worker: the batches of one publication, for the transformer of one feed. */
 export interface TransformJob {
@@ -18,27 +19,97 @@ export interface TransformJob {
   readonly batches: readonly DecodedBatch[];
 }
 
-/** An event as it crosses back: its document as JSON text only (a string crosses far cheaper than an object tree). */
-export type WireEvent = Omit<ProcessedEvent, 'doc'> & { readonly docJson: string };
-export type WireUnit = Omit<Unit, 'events'> & { readonly events: WireEvent[] };
+/**
+ * An event as it crosses back: no document object (its JSON text is a stretch of the part's
+ * `docs`), no id (the head of its hash), and no raw text when it is that of the batch item it
+ * came from, which the driver's thread still holds.
+ */
+export interface WireEvent {
+  readonly hash: string;
+  readonly timeMs: number;
+  readonly classification: ProcessedEvent['classification'];
+  readonly format: ProcessedEvent['format'];
+  readonly position: number;
+  readonly cross?: ProcessedEvent['cross'];
+  /** Index of the batch item it came from. */
+  readonly item: number;
+  /** The record's text, only when it is not the item's (see `recordText`). */
+  readonly raw?: string;
+}
+
+/**
+ * A processed batch as it crosses back. Every document's JSON text is in one string, each
+ * followed by a newline: one large string crosses (and is collected) far cheaper than thousands
+ * of small ones, and each event's `docJson` is a slice of it.
+ */
+export interface WireUnit extends Omit<Unit, 'events'> {
+  readonly events: WireEvent[];
+  readonly docs: string;
+}
 
 export type TransformReply = { readonly id: number; readonly parts: WireUnit[] } | { readonly id: number; readonly error: string };
 
-/** The unit as it crosses to the driver: documents as JSON text, made on the worker. */
-export function toWire(unit: Unit): WireUnit {
-  return { ...unit, events: unit.events.map(({ doc, ...e }) => ({ ...e, docJson: JSON.stringify(doc) })) };
+/** The text a line item's record is parsed from (decode/input.ts decodeItem): the record's `raw`. */
+function recordText(item: DecodedItem): string | Buffer {
+  const r = item.result;
+  return 'pending' in r && r.text !== undefined ? r.text : item.raw;
 }
 
-/** The unit back on the driver's side: each document is parsed only if a sink asks for the object. */
-function fromWire(unit: WireUnit): Unit {
-  const events = unit.events.map((e) => {
-    let doc: EcsDocument | undefined;
-    return Object.defineProperty(e, 'doc', { get: () => (doc ??= JSON.parse(e.docJson) as EcsDocument), enumerable: true }) as ProcessedEvent;
+/** The unit as it crosses to the driver: documents as JSON text, made on the worker. */
+export function toWire(unit: Unit, items: readonly DecodedItem[]): WireUnit {
+  let docs = '';
+  let at = 0;
+  const events = unit.events.map((e): WireEvent => {
+    docs += `${JSON.stringify(e.doc)}\n`;
+    while (at < items.length && items[at]!.position < e.position) at++;
+    const item = at < items.length && items[at]!.position === e.position && recordText(items[at]!) === e.raw ? at : -1;
+    return { hash: e.hash, timeMs: e.timeMs, classification: e.classification, format: e.format, position: e.position, cross: e.cross, item, ...(item === -1 ? { raw: e.raw } : {}) };
   });
-  return { ...unit, events, deadLetters: withBuffers(unit.deadLetters) };
+  return { source: unit.source, deadLetters: unit.deadLetters, position: unit.position, last: unit.last, events, docs };
+}
+
+/** An event back on the driver's side: its document is parsed only if a sink asks for the object. */
+class ArrivedEvent implements ProcessedEvent {
+  readonly id: string;
+  readonly hash: string;
+  readonly timeMs: number;
+  readonly classification: ProcessedEvent['classification'];
+  readonly format: ProcessedEvent['format'];
+  readonly position: number;
+  readonly cross?: ProcessedEvent['cross'];
+  readonly raw: string;
+  private parsed: EcsDocument | undefined;
+
+  constructor(w: WireEvent, raw: string, readonly docJson: string) {
+    this.id = w.hash.slice(0, ID_HEX_LENGTH);
+    this.hash = w.hash;
+    this.timeMs = w.timeMs;
+    this.classification = w.classification;
+    this.format = w.format;
+    this.position = w.position;
+    this.cross = w.cross;
+    this.raw = raw;
+  }
+
+  get doc(): EcsDocument {
+    return (this.parsed ??= JSON.parse(this.docJson) as EcsDocument);
+  }
+}
+
+/** The unit back on the driver's side, with the raw texts of `items` (the batch it was made from). */
+function fromWire(unit: WireUnit, items: readonly DecodedItem[]): Unit {
+  let start = 0;
+  const events = unit.events.map((w): ProcessedEvent => {
+    const end = unit.docs.indexOf('\n', start);
+    const docJson = unit.docs.slice(start, end);
+    start = end + 1;
+    return new ArrivedEvent(w, w.raw ?? (recordText(items[w.item]!) as string), docJson);
+  });
+  return { source: unit.source, position: unit.position, last: unit.last, events, deadLetters: withBuffers(unit.deadLetters) };
 }
 
 interface Pending {
+  readonly batches: readonly DecodedBatch[];
   readonly resolve: (parts: Unit[]) => void;
   readonly reject: (err: Error) => void;
 }
@@ -56,6 +127,14 @@ export function withBuffers<T extends DecodedItem | DeadLetter>(xs: readonly T[]
   });
 }
 
+/**
+ * Young generation of each worker's heap. A worker's objects die young (a batch's records are gone
+ * once its reply is sent), so a small young generation costs no time; V8's default (about 48 MiB
+ * per heap) only holds garbage longer. Measured, 100k events, `--workers 2`: peak RSS 316 → 259
+ * MiB, CPU 5.05 → 4.88 s.
+ */
+const WORKER_YOUNG_GENERATION_MB = 12;
+
 export class TransformPool {
   private readonly workers: PoolWorker[] = [];
   private nextId = 1;
@@ -63,7 +142,7 @@ export class TransformPool {
 
   constructor(spec: TransformSpec, size: number) {
     for (let i = 0; i < size; i++) {
-      const thread = new Worker(new URL('./transform-worker.js', import.meta.url), { workerData: spec });
+      const thread = new Worker(new URL('./transform-worker.js', import.meta.url), { workerData: spec, resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB } });
       const worker: PoolWorker = { thread, pending: new Map() };
       thread.on('message', (reply: TransformReply) => this.settle(worker, reply));
       thread.on('error', (err) => this.fail(err));
@@ -84,7 +163,7 @@ export class TransformPool {
     const worker = this.workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const id = this.nextId++;
     return new Promise<Unit[]>((resolve, reject) => {
-      worker.pending.set(id, { resolve, reject });
+      worker.pending.set(id, { batches, resolve, reject });
       worker.thread.postMessage({ id, feed, batches } satisfies TransformJob);
     });
   }
@@ -98,7 +177,7 @@ export class TransformPool {
     if (!pending) return;
     worker.pending.delete(reply.id);
     if ('error' in reply) pending.reject(new Error(`transform worker: ${reply.error}`));
-    else pending.resolve(reply.parts.map(fromWire));
+    else pending.resolve(reply.parts.map((part, i) => fromWire(part, pending.batches[i]!.items)));
   }
 
   /** A worker that fails fails every unit it holds, and every later one: the run stops, no checkpoint passes them. */

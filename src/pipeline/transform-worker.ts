@@ -9,7 +9,13 @@ parentPort!.on('message', (job: TransformJob) => {
   let reply: TransformReply;
   try {
     const forFeed = transformer.forFeed(job.feed);
-    reply = { id: job.id, parts: job.batches.map((b) => toWire(forFeed.process({ ...b, items: withBuffers(b.items) }))) };
+    reply = {
+      id: job.id,
+      parts: job.batches.map((b) => {
+        const items = withBuffers(b.items);
+        return toWire(forFeed.process({ ...b, items }), items);
+      }),
+    };
   } catch (err) {
     // Transformer.process guards each record; only a fault of the worker itself lands here.
     reply = { id: job.id, error: err instanceof Error ? err.message : String(err) };

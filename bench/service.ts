@@ -1,0 +1,166 @@
+/**
+ * The service (`mimelog run`, the real process) over three sources (API 1.0, API 2.0 batch, API
+ * 2.0 stream), each its own simulator in this process: (1) a backlog, collected with `--once`,
+ * its peak RSS (VmHWM, worker threads included) and events/s; (2) a soak of 24 simulated hours:
+ * the simulators' clock moves one hour per step while the service polls, and the service's RSS
+ * is sampled each step, so the first hour can be set beside the last.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { MimecastSimulator, type SimulatorOptions } from '../src/simulator/server.js';
+import { BENCH_DIR, BIN, type Row, START_MS, rate } from './common.js';
+
+const HOUR = 3_600_000;
+
+function procStatus(pid: number, field: 'VmHWM' | 'VmRSS'): number {
+  try {
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+interface Sims {
+  readonly v1: MimecastSimulator;
+  readonly batch: MimecastSimulator;
+  readonly stream: MimecastSimulator;
+  readonly events: number;
+}
+
+async function startSims(perSource: number, extra: Partial<SimulatorOptions>): Promise<Sims & { urls: string[]; config: (db: string, port: number) => string }> {
+  const v1 = new MimecastSimulator({ seed: 501, events: perSource, eventsPerFile: 2000, startMs: START_MS, ...extra });
+  const batch = new MimecastSimulator({ seed: 502, events: perSource, eventsPerFile: 2000, startMs: START_MS, ...extra });
+  const stream = new MimecastSimulator({ seed: 503, events: perSource, eventsPerFile: 2000, startMs: START_MS, ...extra });
+  const [i1, ib, is] = [await v1.start(), await batch.start(), await stream.start()];
+  const poll = '    poll_interval_s: 1\n    retry_base_ms: 50\n    retry_max_ms: 1000\n';
+  const config = (db: string, port: number) => `store: ${db}
+listen: 127.0.0.1:${port}
+log_level: warn
+sources:
+  - name: v1
+    kind: mimecast-v1
+    url: ${i1.url}
+    credentials:
+      app_id: ${i1.credentials.appId}
+      app_key: ${i1.credentials.appKey}
+      access_key: ${i1.credentials.accessKey}
+      secret_key: ${i1.credentials.secretKey}
+${poll}  - name: batch
+    kind: mimecast-v2-batch
+    url: ${ib.url}
+    credentials:
+      client_id: ${ib.v2Credentials.clientId}
+      client_secret: ${ib.v2Credentials.clientSecret}
+${poll}  - name: stream
+    kind: mimecast-v2-stream
+    url: ${is.url}
+    credentials:
+      client_id: ${is.v2Credentials.clientId}
+      client_secret: ${is.v2Credentials.clientSecret}
+    page_size: 500
+${poll}`;
+  return { v1, batch, stream, events: i1.events + ib.events + is.events, urls: [i1.url, ib.url, is.url], config };
+}
+
+async function stopSims(s: Sims): Promise<void> {
+  for (const sim of [s.v1, s.batch, s.stream]) await sim.stop();
+}
+
+function freshDb(name: string): string {
+  const db = join(BENCH_DIR, name);
+  for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
+  return db;
+}
+
+function startService(configText: string, name: string, once: boolean): ChildProcess {
+  const file = join(BENCH_DIR, `${name}.yaml`);
+  writeFileSync(file, configText, { mode: 0o600 });
+  return spawn(process.execPath, [BIN, 'run', '--config', file, ...(once ? ['--once'] : [])], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+}
+
+/** Events the store holds (a read-only look while the service writes). */
+async function storedEvents(db: string): Promise<number> {
+  const { default: Database } = await import('better-sqlite3');
+  const d = new Database(db, { readonly: true });
+  try {
+    return (d.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+  } finally {
+    d.close();
+  }
+}
+
+async function backlog(total: number): Promise<{ events: number; stored: number; ms: number; events_per_s: number; peak_rss_mib: number }> {
+  const sims = await startSims(Math.round(total / 3), {});
+  const db = freshDb('service-backlog.db');
+  const t0 = Date.now();
+  const child = startService(sims.config(db, await freePort()), 'service-backlog', true);
+  let peak = 0;
+  const poll = setInterval(() => (peak = Math.max(peak, procStatus(child.pid!, 'VmHWM'))), 250);
+  const code = await exited(child);
+  clearInterval(poll);
+  const ms = Date.now() - t0;
+  await stopSims(sims);
+  if (code !== 0) throw new Error(`mimelog run --once exited ${code}`);
+  const stored = await storedEvents(db);
+  return { events: sims.events, stored, ms, events_per_s: rate(stored, ms), peak_rss_mib: peak };
+}
+
+/**
+ * 24 simulated hours at `perDay` events a day over the three sources: the clock starts at the
+ * first event and moves an hour per step; RSS is sampled at the end of each step.
+ */
+async function soak(perDay: number, stepMs: number): Promise<{ samples: number[]; stored: number; events: number; peak: number }> {
+  const perSource = Math.round(perDay / 3);
+  // About 3.3 events per generated email: spacing that spreads perSource events over a day.
+  const spacingMs = Math.round((24 * HOUR * 3.3) / perSource / 2) * 2;
+  const sims = await startSims(perSource, { spacingMs, clockMs: START_MS, fileRetentionMs: 7 * 24 * HOUR });
+  const db = freshDb('service-soak.db');
+  const child = startService(sims.config(db, await freePort()), 'service-soak', false);
+  const samples: number[] = [];
+  for (let hour = 1; hour <= 24; hour++) {
+    for (const sim of [sims.v1, sims.batch, sims.stream]) sim.advanceClock(HOUR);
+    await sleep(stepMs);
+    samples.push(procStatus(child.pid!, 'VmRSS'));
+  }
+  await sleep(stepMs);
+  const peak = procStatus(child.pid!, 'VmHWM');
+  child.kill('SIGTERM');
+  await exited(child);
+  await stopSims(sims);
+  return { samples, stored: await storedEvents(db), events: sims.events, peak };
+}
+
+export async function benchService(total: number, soakPerDay: number): Promise<{ rows: Row[]; results: Record<string, unknown> }> {
+  const b = await backlog(total);
+  const s = await soak(soakPerDay, Number(process.env.BENCH_SOAK_STEP_MS ?? 3000));
+  const first = s.samples[0]!;
+  const last = s.samples.at(-1)!;
+  const results = { backlog: b, soak: { per_day: soakPerDay, events_served: s.events, stored: s.stored, rss_mib_per_hour: s.samples, first_hour_mib: first, last_hour_mib: last, peak_rss_mib: s.peak } };
+  return {
+    results,
+    rows: [
+      { name: 'backlog, three sources (API 1.0, 2.0 batch, 2.0 stream)', value: `${b.stored.toLocaleString('en')} of ${b.events.toLocaleString('en')} events stored, ${b.events_per_s.toLocaleString('en')} events/s, peak RSS ${b.peak_rss_mib} MiB (goal < 300)` },
+      { name: `soak, 24 simulated hours (${soakPerDay.toLocaleString('en')} events/day)`, value: `${s.stored.toLocaleString('en')} stored; RSS first hour ${first} MiB, last hour ${last} MiB, peak ${s.peak} MiB` },
+      { name: 'soak RSS per simulated hour (MiB)', value: s.samples.join(' ') },
+    ],
+  };
+}
