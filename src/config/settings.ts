@@ -18,7 +18,7 @@ const GiB = 1024 * MiB;
 export type Unit = 's' | 'ms' | 'bytes' | 'days' | 'count' | 'share';
 
 /** Where a config key lives: in each source, in `sink:`, or at the top of the file. */
-export type Scope = 'source' | 'sink' | 'top';
+export type Scope = 'source' | 'sink' | 'top' | 'cluster';
 
 /**
  * Where a default differs: `cli` for the command line, a source kind for that kind of source. A
@@ -99,6 +99,8 @@ export const NUMBER_SETTINGS = {
   days: { flag: '--days', key: 'retain_days', scope: 'top', integer: true, min: MIN_RETAIN_DAYS, minReason: RETAIN_REASON, max: MAX_RETAIN_DAYS, defaultText: 'keep everything', unit: 'days', help: 'keep this many days of events (by their own time) in the embedded store' },
   horizonWarningShare: { key: 'horizon_warning_share', scope: 'top', integer: false, min: 0.01, max: 0.99, default: 0.25, unit: 'share', help: "a source whose horizon headroom falls under this share of its feed's horizon is degraded" },
   // A source whose calls fail (unreachable, refused, 5xx) is degraded at once, failing after this long without a successful call.
+  leaseS: { key: 'lease_s', scope: 'cluster', integer: true, min: 3, max: 600, default: 30, unit: 's', help: 'cluster: a replica that stops renewing loses its sources after this long' },
+  renewS: { key: 'renew_s', scope: 'cluster', integer: true, min: 1, max: 200, default: 10, unit: 's', help: 'cluster: how often leases are renewed and the share is checked (at most lease_s / 3)' },
   failingAfter: { key: 'failing_after_s', scope: 'top', integer: true, min: 1, max: 86_400, default: 300, unit: 's', help: 'a source whose calls to Mimecast keep failing (unreachable, refused, 5xx) is degraded at once and failing after this long without a successful call' },
   limit: { flag: '--limit', integer: true, min: 1, max: 1_000_000, default: 50, unit: 'count', help: '`search`: at most this many events' },
   // The Sentinel destination (Azure Monitor Logs Ingestion API, src/sinks/sentinel).
@@ -149,7 +151,7 @@ export function parseNumberText(text: string): number {
 /** The config key's path as an error names it, e.g. `sources[].poll_interval_s` or `sink.bulk_docs`. */
 export function keyPath(s: NumberSetting): string | undefined {
   if (s.key === undefined) return undefined;
-  return s.scope === 'source' ? `sources[].${s.key}` : s.scope === 'sink' ? `sink[].${s.key}` : s.key;
+  return s.scope === 'source' ? `sources[].${s.key}` : s.scope === 'sink' ? `sink[].${s.key}` : s.scope === 'cluster' ? `cluster.${s.key}` : s.key;
 }
 
 /** A secret: given in the environment on the command line, as a key (or `<key>_file`) in the service config. */

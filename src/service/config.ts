@@ -147,10 +147,7 @@ export const CONFIG_SCHEMA = z.strictObject({
   cluster: z.strictObject({
     /** This replica's id, unique among the replicas (default: the host name). */
     replica: name.optional(),
-    /** A replica that stops renewing loses its sources after this long. */
-    lease_s: z.number().int().min(3).max(600).default(30),
-    /** How often leases are renewed and the share is checked (less than a third of lease_s). */
-    renew_s: z.number().int().min(1).max(200).default(10),
+    ...numberKeys(['leaseS', 'renewS']),
     state_index: z.string().regex(/^[a-z0-9][a-z0-9_.-]{0,200}$/, 'an index name: lower-case letters, digits, ".", "_" or "-"').default('mimelog-state'),
   }).optional(),
   sources: z.array(source).min(1, 'at least one source'),

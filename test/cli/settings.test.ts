@@ -96,12 +96,23 @@ let files = 0;
 /** Loads a config holding one source of `kind` with `extra` put where the setting lives. */
 function load(s: NumberSetting, kind: keyof typeof SOURCES, value: number | undefined): { config?: ReturnType<typeof loadConfig>; problems: readonly string[] } {
   const put = value === undefined ? {} : { [s.key!]: value };
+  if (s.scope === 'cluster') return loadDoc(clusterDoc(s.key!, put));
   const doc = {
     store: join(dir, 'x.db'),
     ...(s.scope === 'top' ? put : {}),
     ...(s.scope === 'sink' ? { sink: { ...sinkWith(s.key!), ...put } } : {}),
     sources: [{ name: 'one', ...SOURCES[kind], ...(s.scope === 'source' ? put : {}) }],
   };
+  return loadDoc(doc);
+}
+
+/** A config of replicas (a search sink, an API source) with the cluster key put, its partner key where every value of the key is allowed. */
+function clusterDoc(key: string, put: Record<string, number>): Record<string, unknown> {
+  const partner = key === 'lease_s' ? { renew_s: 1 } : { lease_s: 600 };
+  return { store: join(dir, 'x.db'), sink: { kind: 'opensearch', urls: ['http://127.0.0.1:9'] }, cluster: { ...partner, ...put }, sources: [{ name: 'one', ...SOURCES['mimecast-v1'] }] };
+}
+
+function loadDoc(doc: Record<string, unknown>): { config?: ReturnType<typeof loadConfig>; problems: readonly string[] } {
   const file = join(dir, `c${files++}.yaml`);
   writeFileSync(file, stringify(doc), { mode: 0o600 });
   try {
@@ -121,7 +132,7 @@ function sinkWith(key: string): Record<string, unknown> {
 
 /** The loaded value of the setting. */
 function valueOf(s: NumberSetting, config: ReturnType<typeof loadConfig>): unknown {
-  const where: Record<string, unknown> = s.scope === 'top' ? config : s.scope === 'sink' ? config.sink[0]! : config.sources[0]!;
+  const where: Record<string, unknown> = s.scope === 'top' ? config : s.scope === 'sink' ? config.sink[0]! : s.scope === 'cluster' ? config.cluster! : config.sources[0]!;
   return where[s.key!];
 }
 

@@ -53,12 +53,25 @@ class LeaseWatcher {
   }
 
   async doc(source: string): Promise<SourceDoc> {
-    return (await this.os.request('GET', `/${STATE_INDEX}/_doc/source:${source}`))._source as SourceDoc;
+    return (await this.versioned(source)).doc;
   }
 
+  private async versioned(source: string): Promise<{ doc: SourceDoc; seqNo: number }> {
+    const got = await this.os.request('GET', `/${STATE_INDEX}/_doc/source:${source}`);
+    return { doc: got._source as SourceDoc, seqNo: Number(got._seq_no ?? -1) };
+  }
+
+  /** Per source: the highest sequence number read so far. */
+  private readonly seen = new Map<string, number>();
+
   private async look(source: string): Promise<void> {
-    const doc = await this.doc(source);
+    const { doc, seqNo } = await this.versioned(source);
     if (!doc) return;
+    // A GET may be served by any copy of the shard, and a replica applies a write a moment after
+    // the primary: a read of an older version after a newer one is the engine's read, not a write
+    // that went back. Only versions newer than any seen are compared (the order the engine wrote them).
+    if (seqNo <= (this.seen.get(source) ?? -1)) return;
+    this.seen.set(source, seqNo);
     const before = this.last.get(source);
     if (before) {
       if (doc.epoch < before.epoch) this.problems.push(`${source}: epoch went back from ${before.epoch} to ${doc.epoch}`);
