@@ -17,6 +17,12 @@ import type { SourceState, Sink } from '../core/sink.js';
  * The Sink contract's rule for a store's commits: once one fails, no later one runs, so no
  * checkpoint moves past a unit that was not stored. Both the in-process sink and the worker use it.
  */
+/**
+ * The writer thread's objects live for one unit (its rows are in SQLite once it commits), so a
+ * small young generation costs no time; V8's default room only holds garbage longer.
+ */
+const WRITER_YOUNG_GENERATION_MB = 8;
+
 export class CommitsInOrder {
   private failure: string | undefined;
 
@@ -60,7 +66,7 @@ export class SqliteWorkerSink implements Sink {
   private failure: Error | undefined;
 
   constructor(dbPath: string) {
-    this.worker = new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData: { dbPath } });
+    this.worker = new Worker(new URL('./sqlite-worker.js', import.meta.url), { workerData: { dbPath }, resourceLimits: { maxYoungGenerationSizeMb: WRITER_YOUNG_GENERATION_MB } });
     this.worker.on('message', (reply: WorkerReply) => {
       const waiter = this.pending.get(reply.id);
       this.pending.delete(reply.id);
