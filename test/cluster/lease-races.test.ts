@@ -8,58 +8,9 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { it } from 'node:test';
-import { LeaseBook, LeaseLost, type SourceDoc, sourceDocId } from '../../src/cluster/leases.js';
-import type { StateIndex, Version, Versioned, WriteOutcome } from '../../src/cluster/state-index.js';
-
-/** The engine's conditional writes, in memory. `hold()` makes writes hang until `release()`. */
-class MemoryIndex {
-  readonly name = 'memory-state';
-  private readonly docs = new Map<string, { json: string; seqNo: number }>();
-  private seq = 0;
-  private gate: Promise<void> | undefined;
-  private open: (() => void) | undefined;
-
-  hold(): void {
-    this.gate = new Promise((resolve) => (this.open = resolve));
-  }
-  release(): void {
-    this.open?.();
-    this.gate = undefined;
-  }
-
-  async ensure(): Promise<void> {}
-  async get<T>(id: string): Promise<Versioned<T> | undefined> {
-    const d = this.docs.get(id);
-    return d && { doc: JSON.parse(d.json) as T, version: { seqNo: d.seqNo, primaryTerm: 1 } };
-  }
-  async create(id: string, doc: object): Promise<WriteOutcome> {
-    await this.gate;
-    if (this.docs.has(id)) return { ok: false };
-    return this.store(id, doc);
-  }
-  async replace(id: string, doc: object, version: Version): Promise<WriteOutcome> {
-    await this.gate;
-    const d = this.docs.get(id);
-    if (!d || d.seqNo !== version.seqNo || version.primaryTerm !== 1) return { ok: false };
-    return this.store(id, doc);
-  }
-  async put(id: string, doc: object): Promise<Version> {
-    return (this.store(id, doc) as { version: Version }).version;
-  }
-  async list<T>(): Promise<Versioned<T>[]> {
-    return [];
-  }
-  /** A hand edit (an operator, a bug elsewhere, a hostile writer). */
-  edit(id: string, change: (doc: SourceDoc) => object): void {
-    const d = this.docs.get(id)!;
-    this.store(id, change(JSON.parse(d.json) as SourceDoc));
-  }
-  private store(id: string, doc: object): WriteOutcome {
-    const seqNo = this.seq++;
-    this.docs.set(id, { json: JSON.stringify(doc), seqNo });
-    return { ok: true, version: { seqNo, primaryTerm: 1 } };
-  }
-}
+import { LeaseBook, LeaseLost, sourceDocId } from '../../src/cluster/leases.js';
+import type { StateIndex } from '../../src/cluster/state-index.js';
+import { MemoryIndex } from './memory-index.js';
 
 const book = (index: MemoryIndex, replica: string, leaseMs = 10_000) => new LeaseBook(index as unknown as StateIndex, { replica, leaseMs });
 
