@@ -132,7 +132,11 @@ export class Coordinator {
     // Every lease not held here is looked at each round, even at full share: a claimant's count of
     // how long a lease stood unrenewed starts when it first sees that version (leases.ts).
     const others = this.claimOrder().filter((s) => !this.owned.has(s));
-    const seen = await Promise.all(others.map((s) => this.book.inspect(s).catch(() => undefined)));
+    const seen = await Promise.all(others.map((s) => this.book.inspect(s).catch((err) => {
+      // Said every round: a source whose lease cannot be read is run by nobody until it can.
+      this.log.warn('cluster: could not read a lease; nobody here can claim the source', { source: s, reason: (err as Error).message });
+      return undefined;
+    })));
     const claimable = others.filter((_, i) => seen[i] !== undefined && seen[i].state !== 'held');
     let holding = Math.min(held.length, share);
     for (const source of claimable) {

@@ -83,7 +83,7 @@ function checkedDoc(source: string, doc: SourceDoc): SourceDoc {
   const leaseMs = doc.lease_ms as unknown;
   return {
     ...doc,
-    history: Array.isArray(doc.history) ? doc.history : [],
+    history: Array.isArray(doc.history) ? doc.history.slice(-HISTORY_SIZE) : [],
     lease_ms: typeof leaseMs === 'number' && leaseMs > 0 && leaseMs <= MAX_LEASE_MS ? leaseMs : 0,
     handovers: Number.isSafeInteger(doc.handovers) ? doc.handovers : 0,
     checkpoints: doc.checkpoints !== null && typeof doc.checkpoints === 'object' && !Array.isArray(doc.checkpoints) ? doc.checkpoints : {},
@@ -182,8 +182,14 @@ export class LeaseBook {
       ...doc, owner: this.replica, owner_run: this.run, epoch, lease_ms: this.options.leaseMs, renewed_at: record.at,
       handovers: doc.handovers + (taken ? 1 : 0), history: [...doc.history, record].slice(-HISTORY_SIZE),
     };
-    const out = await this.index.replace(sourceDocId(source), next, seen.version);
-    if (!out.ok) return undefined;
+    let out = await this.index.replace(sourceDocId(source), next, seen.version);
+    if (!out.ok) {
+      // Refused, or this very claim went through and its answer was lost (the client sends a
+      // request again to the next node after a timeout: the second copy meets the first's version).
+      const now = await this.index.get<SourceDoc>(sourceDocId(source));
+      if (!now || now.doc.owner_run !== this.run || now.doc.epoch !== epoch) return undefined;
+      out = { ok: true, version: now.version };
+    }
     this.seen.set(source, { version: out.version, sinceMs: this.now(), firstLook: false });
     return new HeldLease(this, next, out.version, sentAt);
   }

@@ -46,6 +46,29 @@ it('a claim whose answer was lost (it went through) is claimed again at once by 
   assert.equal(again?.epoch, 2);
 });
 
+it('a claim that went through although the answer said 409 (the client sent it again after a timeout) is this replica\'s, at once', async () => {
+  const index = new MemoryIndex();
+  const a = book(index, 'a');
+  const b = book(index, 'b');
+  await a.register('s');
+  index.loseNextAnswer();
+  const lease = await a.claim('s');
+  assert.equal(lease?.epoch, 1, 'the claim went through: the lease is held');
+  await lease!.renew();
+  assert.equal(await b.claim('s'), undefined);
+  // Of two claims racing, the one refused reads the document and finds the other's claim: no lease.
+  const index2 = new MemoryIndex();
+  const [x, y] = [book(index2, 'x'), book(index2, 'y')];
+  await x.register('s');
+  index2.hold();
+  const racing = Promise.all([x.claim('s'), y.claim('s')]);
+  await sleep(10);
+  index2.release();
+  const won = (await racing).filter((l) => l !== undefined);
+  assert.equal(won.length, 1);
+  assert.equal(won[0]!.epoch, 1);
+});
+
 it('an owner whose renewal hangs stops its source at its lease time, not when the engine answers', async () => {
   const index = new MemoryIndex();
   const a = book(index, 'a', 150);

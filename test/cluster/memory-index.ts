@@ -10,6 +10,7 @@ export class MemoryIndex {
   private seq = 0;
   private gate: Promise<void> | undefined;
   private failures = 0;
+  private lostAnswers = 0;
   private open: (() => void) | undefined;
 
   hold(): void {
@@ -18,6 +19,13 @@ export class MemoryIndex {
   release(): void {
     this.open?.();
     this.gate = undefined;
+  }
+  /**
+   * The next conditional write goes through, but its answer is lost: the client sends it again to
+   * the next node, whose copy meets the first's version and is refused (HTTP 409).
+   */
+  loseNextAnswer(): void {
+    this.lostAnswers = 1;
   }
   /** The next `n` conditional writes fail as a busy engine fails them (HTTP 503, nothing written). */
   failNext(n = 1): void {
@@ -42,7 +50,12 @@ export class MemoryIndex {
     }
     const d = this.docs.get(id);
     if (!d || d.seqNo !== version.seqNo || version.primaryTerm !== 1) return { ok: false };
-    return this.store(id, doc);
+    const out = this.store(id, doc);
+    if (this.lostAnswers > 0) {
+      this.lostAnswers--;
+      return { ok: false };
+    }
+    return out;
   }
   async put(id: string, doc: object): Promise<Version> {
     return (this.store(id, doc) as { version: Version }).version;
