@@ -99,8 +99,17 @@ export class Coordinator {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.ticking;
-    await Promise.all([...this.owned.keys()].map((s) => this.giveUp(s)));
-    await Promise.all([...this.owned.values()].map((o) => o.done));
+    // The units in hand may take longer than a lease to commit (a slow destination): the leases
+    // are renewed meanwhile, or their last units would be refused and done again by the next owner.
+    const renewing = setInterval(() => {
+      for (const o of this.owned.values()) if (o.lease.lost === undefined) void this.renew(o);
+    }, this.settings.renewMs);
+    try {
+      await Promise.all([...this.owned.keys()].map((s) => this.giveUp(s)));
+      await Promise.all([...this.owned.values()].map((o) => o.done));
+    } finally {
+      clearInterval(renewing);
+    }
     await this.heartbeat(true).catch((err) => this.log.warn('cluster: could not say this replica left', { reason: (err as Error).message }));
   }
 
