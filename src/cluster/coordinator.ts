@@ -99,8 +99,17 @@ export class Coordinator {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.ticking;
-    await Promise.all([...this.owned.keys()].map((s) => this.giveUp(s)));
-    await Promise.all([...this.owned.values()].map((o) => o.done));
+    // The units in hand may take longer than a lease to commit (a slow destination): the leases
+    // are renewed meanwhile, or their last units would be refused and done again by the next owner.
+    const renewing = setInterval(() => {
+      for (const o of this.owned.values()) if (o.lease.lost === undefined) void this.renew(o);
+    }, this.settings.renewMs);
+    try {
+      await Promise.all([...this.owned.keys()].map((s) => this.giveUp(s)));
+      await Promise.all([...this.owned.values()].map((o) => o.done));
+    } finally {
+      clearInterval(renewing);
+    }
     await this.heartbeat(true).catch((err) => this.log.warn('cluster: could not say this replica left', { reason: (err as Error).message }));
   }
 
@@ -132,7 +141,11 @@ export class Coordinator {
     // Every lease not held here is looked at each round, even at full share: a claimant's count of
     // how long a lease stood unrenewed starts when it first sees that version (leases.ts).
     const others = this.claimOrder().filter((s) => !this.owned.has(s));
-    const seen = await Promise.all(others.map((s) => this.book.inspect(s).catch(() => undefined)));
+    const seen = await Promise.all(others.map((s) => this.book.inspect(s).catch((err) => {
+      // Said every round: a source whose lease cannot be read is run by nobody until it can.
+      this.log.warn('cluster: could not read a lease; nobody here can claim the source', { source: s, reason: (err as Error).message });
+      return undefined;
+    })));
     const claimable = others.filter((_, i) => seen[i] !== undefined && seen[i].state !== 'held');
     let holding = Math.min(held.length, share);
     for (const source of claimable) {

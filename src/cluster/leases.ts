@@ -18,6 +18,8 @@
  * any claimant can take it (clock rates agree; their offsets do not matter). Wall-clock times in
  * the document (`renewed_at`, the history) are for people only.
  */
+import { randomUUID } from 'node:crypto';
+import { setting } from '../config/settings.js';
 import { MimelogError } from '../util/errors.js';
 import { type StateIndex, type Version, sameVersion } from './state-index.js';
 
@@ -49,6 +51,13 @@ export interface SourceDoc {
   readonly epoch: number;
   /** The owner's lease time: a claimant waits at least this long (and at least its own). */
   readonly lease_ms: number;
+  /**
+   * Which process of the owner claimed it (a new one per start): a document that names this
+   * replica but another process of it is taken at once only on the first look of a process that
+   * just started (its predecessor died), never by a process that ran on (it was frozen, and the
+   * id is now a restarted process's).
+   */
+  readonly owner_run?: string;
   /** The owner's wall clock at its last renewal: for people, never for decisions. */
   readonly renewed_at: string | null;
   readonly handovers: number;
@@ -57,6 +66,29 @@ export interface SourceDoc {
 }
 
 const HISTORY_SIZE = 50;
+/** The longest lease any replica's config can ask for: a document's `lease_ms` beyond it is not believed. */
+const MAX_LEASE_MS = setting('leaseS').max * 1000;
+
+/**
+ * The document as read, its lease fields checked: an epoch that could not grow by one (a string,
+ * a fraction, past 2^53) would let two claims share an epoch, so it is refused; a history that is
+ * not a list is dropped (it is for people); a lease time that is not a believable number counts
+ * for nothing (the claimant's own applies).
+ */
+function checkedDoc(source: string, doc: SourceDoc): SourceDoc {
+  const { epoch } = doc as { epoch: unknown };
+  if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 0 || epoch >= Number.MAX_SAFE_INTEGER) {
+    throw new MimelogError('search_engine', `source ${source}: its lease document has epoch ${JSON.stringify(epoch)}, not a whole number that can grow: fix or delete the document (its checkpoints first)`);
+  }
+  const leaseMs = doc.lease_ms as unknown;
+  return {
+    ...doc,
+    history: Array.isArray(doc.history) ? doc.history.slice(-HISTORY_SIZE) : [],
+    lease_ms: typeof leaseMs === 'number' && leaseMs > 0 && leaseMs <= MAX_LEASE_MS ? leaseMs : 0,
+    handovers: Number.isSafeInteger(doc.handovers) ? doc.handovers : 0,
+    checkpoints: doc.checkpoints !== null && typeof doc.checkpoints === 'object' && !Array.isArray(doc.checkpoints) ? doc.checkpoints : {},
+  };
+}
 
 export const sourceDocId = (source: string): string => `source:${source}`;
 
@@ -92,8 +124,10 @@ const monotonic = () => performance.now();
 
 export class LeaseBook {
   /** Per source: the version last seen and since when (this replica's clock). */
-  private readonly seen = new Map<string, { version: Version; sinceMs: number }>();
+  private readonly seen = new Map<string, { version: Version; sinceMs: number; firstLook: boolean }>();
   readonly now: () => number;
+  /** This process (a new one per start): see SourceDoc.owner_run. */
+  readonly run = randomUUID();
 
   constructor(
     readonly index: StateIndex,
@@ -116,14 +150,19 @@ export class LeaseBook {
   async inspect(source: string): Promise<LeaseStatus & { doc: SourceDoc; version: Version }> {
     const read = await this.index.get<SourceDoc>(sourceDocId(source));
     if (!read) throw new MimelogError('search_engine', `state index ${this.index.name}: source ${source} has no document (register it first)`);
+    const doc = checkedDoc(source, read.doc);
     const now = this.now();
     const last = this.seen.get(source);
-    const since = last && sameVersion(last.version, read.version) ? last.sinceMs : now;
-    this.seen.set(source, { version: read.version, sinceMs: since });
-    const { doc } = read;
+    const unchanged = last !== undefined && sameVersion(last.version, read.version);
+    const since = unchanged ? last.sinceMs : now;
+    // This process's first look at the document (the version has not moved since): a document
+    // naming this replica then was left by its previous process.
+    const firstLook = last === undefined || (unchanged && last.firstLook);
+    this.seen.set(source, { version: read.version, sinceMs: since, firstLook });
     const unchangedForMs = now - since;
     const leaseMs = Math.max(this.options.leaseMs, doc.lease_ms);
-    const state = doc.owner === null ? 'free' : doc.owner === this.replica ? 'mine' : unchangedForMs >= leaseMs ? 'expired' : 'held';
+    const mine = doc.owner === this.replica && (doc.owner_run === this.run || firstLook);
+    const state = doc.owner === null ? 'free' : mine ? 'mine' : unchangedForMs >= leaseMs ? 'expired' : 'held';
     return { source, owner: doc.owner, epoch: doc.epoch, state, unchangedForMs, doc, version: read.version };
   }
 
@@ -140,12 +179,18 @@ export class LeaseBook {
     const taken = doc.owner !== null && doc.owner !== this.replica ? doc.owner : undefined;
     const record: ClaimRecord = { epoch, owner: this.replica, at: new Date().toISOString(), ...(taken ? { from: taken } : {}) };
     const next: SourceDoc = {
-      ...doc, owner: this.replica, epoch, lease_ms: this.options.leaseMs, renewed_at: record.at,
+      ...doc, owner: this.replica, owner_run: this.run, epoch, lease_ms: this.options.leaseMs, renewed_at: record.at,
       handovers: doc.handovers + (taken ? 1 : 0), history: [...doc.history, record].slice(-HISTORY_SIZE),
     };
-    const out = await this.index.replace(sourceDocId(source), next, seen.version);
-    if (!out.ok) return undefined;
-    this.seen.set(source, { version: out.version, sinceMs: this.now() });
+    let out = await this.index.replace(sourceDocId(source), next, seen.version);
+    if (!out.ok) {
+      // Refused, or this very claim went through and its answer was lost (the client sends a
+      // request again to the next node after a timeout: the second copy meets the first's version).
+      const now = await this.index.get<SourceDoc>(sourceDocId(source));
+      if (!now || now.doc.owner_run !== this.run || now.doc.epoch !== epoch) return undefined;
+      out = { ok: true, version: now.version };
+    }
+    this.seen.set(source, { version: out.version, sinceMs: this.now(), firstLook: false });
     return new HeldLease(this, next, out.version, sentAt);
   }
 }
@@ -155,6 +200,8 @@ export class HeldLease {
   private chain: Promise<unknown> = Promise.resolve();
   private lostReason: string | undefined;
   private readonly lostListeners: ((reason: string) => void)[] = [];
+  /** Fires when the lease time runs out by this replica's clock: the source stops then, not at its next write. */
+  private expiry: NodeJS.Timeout | undefined;
   /** When it was claimed, on this replica's clock. */
   readonly claimedAtMs: number;
 
@@ -166,6 +213,21 @@ export class HeldLease {
     private confirmedAtMs: number,
   ) {
     this.claimedAtMs = book.now();
+    this.armExpiry();
+  }
+
+  /**
+   * Loses the lease once its time ran out (a claimant may run the source from then on), however
+   * long a renewal hangs; re-armed by every successful write. A claim answered after the lease
+   * time is born lost.
+   */
+  private armExpiry(): void {
+    clearTimeout(this.expiry);
+    if (this.lostReason !== undefined) return;
+    const left = this.remainingMs();
+    if (left <= 0) return this.markLost(`not renewed within the lease time (${this.book.options.leaseMs} ms)`);
+    this.expiry = setTimeout(() => this.armExpiry(), Math.ceil(left) + 1);
+    this.expiry.unref();
   }
 
   get source(): string {
@@ -221,6 +283,7 @@ export class HeldLease {
   markLost(reason: string): void {
     if (this.lostReason !== undefined) return;
     this.lostReason = reason;
+    clearTimeout(this.expiry);
     for (const l of this.lostListeners.splice(0)) l(reason);
   }
 
@@ -243,15 +306,16 @@ export class HeldLease {
         this.current = doc;
         this.version = out.version;
         this.confirmedAtMs = sentAt;
+        this.armExpiry();
         return;
       }
       // Refused: someone claimed it since, or an earlier write of ours went through although its
       // answer was lost (then the document still names this owner and epoch: go on from it).
       const now = await this.book.index.get<SourceDoc>(sourceDocId(source));
-      if (!now || now.doc.owner !== this.book.replica || now.doc.epoch !== this.epoch) {
+      if (!now || now.doc.owner !== this.book.replica || now.doc.epoch !== this.epoch || now.doc.owner_run !== this.book.run) {
         return this.lose(now ? `the engine refused a write of epoch ${this.epoch}: ${now.doc.owner ?? 'nobody'} holds epoch ${now.doc.epoch}` : 'its document is gone');
       }
-      this.current = now.doc;
+      this.current = checkedDoc(source, now.doc);
       this.version = now.version;
     }
     return this.lose('the engine kept refusing its writes');

@@ -17,7 +17,12 @@ function credential(c: SearchConfig, env: NodeJS.ProcessEnv): SearchAuth {
   return candidates.find((a) => a !== undefined) ?? { kind: 'none' };
 }
 
-/** `timeoutMs`: a state request must end well within the lease time (a renewal that hangs loses the lease). */
+/**
+ * `timeoutMs`: a state request must end well within the lease time (a renewal that hangs loses the
+ * lease). The client tries the nodes in turn, each for its own timeout: each gets its share, and
+ * the request as a whole ends at `timeoutMs` (the client's own timers are only about 1 s fine).
+ */
 export function stateClient(c: SearchConfig, env: NodeJS.ProcessEnv, timeoutMs: number): SearchClient {
-  return new SearchClient({ urls: c.urls, auth: credential(c, env), caFile: c.ca_file, insecure: c.insecure, timeoutMs: Math.min(c.timeout_s * 1000, timeoutMs) });
+  const perNode = Math.max(1, Math.floor(timeoutMs / c.urls.length));
+  return new SearchClient({ urls: c.urls, auth: credential(c, env), caFile: c.ca_file, insecure: c.insecure, timeoutMs: Math.min(c.timeout_s * 1000, perNode), deadlineMs: timeoutMs });
 }

@@ -169,8 +169,18 @@ export const CONFIG_SCHEMA = z.strictObject({
 });
 
 /** What `cluster:` needs of the rest of the file: a search engine to keep the state in, sources whose checkpoints it can hold. */
-function clusterProblems(c: { cluster?: { lease_s: number; renew_s: number }; sink: readonly SinkEntry[]; sources: readonly { kind: string }[] }): { path: PropertyKey[]; message: string }[] {
+function clusterProblems(c: { cluster?: { lease_s: number; renew_s: number; state_index: string }; sink: readonly SinkEntry[]; sources: readonly { kind: string }[] }): { path: PropertyKey[]; message: string }[] {
   const out: { path: PropertyKey[]; message: string }[] = [];
+  // The state index must not be one the events go to, nor match their index template (its
+  // settings, and whatever retention an operator attaches to the events' indices, would apply).
+  const stateIndex = c.cluster?.state_index;
+  for (const e of c.sink) {
+    const pattern = STATE_ENGINE_KINDS.includes(e.kind) ? (e as { index?: unknown }).index : undefined;
+    if (stateIndex === undefined || typeof pattern !== 'string') continue;
+    const wildcard = pattern.replace(/\{\w+\}/g, '*');
+    const matches = new RegExp(`^${wildcard.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(stateIndex);
+    if (matches) out.push({ path: ['cluster', 'state_index'], message: `${stateIndex} is matched by the events' index pattern ${pattern} (${wildcard}): the events' template and retention would apply to the replicas' leases and checkpoints; name it outside that pattern` });
+  }
   if (c.cluster && c.cluster.renew_s * 3 > c.cluster.lease_s) out.push({ path: ['cluster', 'renew_s'], message: `renew at least three times per lease (renew_s ≤ lease_s / 3 = ${Math.floor(c.cluster.lease_s / 3)})` });
   if (!stateEngineEntry(c.sink)) out.push({ path: ['cluster'], message: `replicas keep their leases and checkpoints in the search engine: sink: needs an entry of kind ${STATE_ENGINE_KINDS.join(' or ')}` });
   c.sources.forEach((s, i) => {

@@ -119,7 +119,7 @@ export async function runReplica(
   sources: readonly ServiceSource[],
   runOne: RunOne,
   store: Store,
-  openSink: (log: Logger, beforeCommit?: CommitFence) => Promise<Sink>,
+  openSink: (log: Logger, beforeCommit?: CommitFence) => Promise<Sink & { restart?(): void }>,
   log: Logger,
   stop: AbortSignal,
 ): Promise<SourceResult[]> {
@@ -131,7 +131,12 @@ export async function runReplica(
     const sink = await openSink(log.child({ source: name }), leaseFence(lease));
     try {
       // Each start (the first, and after a failure) reads the engine's checkpoints: this replica's store may be behind.
-      const result = await runOne(source, { sink, stop: sourceStop, beforeStart: () => restoreCheckpoints(store, lease.doc.checkpoints) });
+      // The sink is this source's alone: a failed run (a fence write the engine answered 503) does not fail the next.
+      const beforeStart = () => {
+        sink.restart?.();
+        restoreCheckpoints(store, lease.doc.checkpoints);
+      };
+      const result = await runOne(source, { sink, stop: sourceStop, beforeStart });
       const total = totals.get(name)!;
       for (const k of ['stored', 'duplicates', 'collisions', 'dead_letters', 'gaps'] as const) total[k] += result[k];
       // A failure counts for the exit status only when the replica stops with the source failing;

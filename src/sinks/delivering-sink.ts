@@ -64,6 +64,17 @@ export class DeliveringSink implements Sink {
     return commit;
   }
 
+  /**
+   * A new run of the one source that writes here, after its last run failed: the units of that run
+   * still settle first (those after a failed one never commit), but a failure no longer fails the
+   * units written from now on; they commit in order from the checkpoint the source starts again
+   * from. Without it a sink whose fence once failed for a passing reason (an engine answering 503)
+   * failed every later run of its source, under a lease it went on renewing.
+   */
+  restart(): void {
+    this.committed = this.committed.catch(() => undefined);
+  }
+
   async close(): Promise<void> {
     await this.committed.catch(() => undefined);
     await this.closeDestinations();

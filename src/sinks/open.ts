@@ -15,6 +15,8 @@ import { SqliteWorkerSink } from './sqlite.js';
 export interface OpenedSink extends Sink {
   /** The destinations' names, the store's included when it keeps the events. */
   readonly names: readonly string[];
+  /** A sink one source writes to: its next run commits although the last one failed (DeliveringSink.restart). */
+  restart?(): void;
 }
 
 export async function openSink(entries: readonly SinkEntry[], db: string, log: Logger, env: NodeJS.ProcessEnv, beforeCommit?: CommitFence): Promise<OpenedSink> {
@@ -39,6 +41,7 @@ export async function openSink(entries: readonly SinkEntry[], db: string, log: L
   return {
     names,
     write: (unit, state) => delivering.write(unit, state),
+    restart: () => delivering.restart(),
     async close() {
       try {
         await delivering.close();

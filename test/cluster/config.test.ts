@@ -53,3 +53,17 @@ it('accepts the cluster example the repository ships (deploy/cluster/mimelog-clu
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /ok, 3 sources \(acme: mimecast-v1, globex-stream: mimecast-v2-stream, globex-feeds: mimecast-v2-feeds\).*cluster: replica replica-b, lease 30 s, state index mimelog-state/);
 });
+
+it('cluster.state_index is refused where the events go: inside a search sink\'s index pattern (its template and retention would apply to the leases)', async () => {
+  const dir = tempDir('cluster-state-index');
+  const sink = (index: string) => `sink:\n  kind: opensearch\n  urls: [http://127.0.0.1:9]\n  index: ${index}\n`;
+  for (const index of ['mimelog-{yyyy}', 'mimelog-state']) {
+    const bad = config(dir, `${sink(index)}cluster:\n  replica: r1\nsources:\n${SOURCES.stream}`);
+    const res = await runCli(['run', '--config', bad, '--check'], { env: { SECRET: 'x' } });
+    assert.equal(res.code, 1, `${index}: ${res.stderr}`);
+    assert.match(res.stderr, /cluster\.state_index: mimelog-state is matched by the events' index pattern/);
+  }
+  const good = config(dir, `${sink('mimelog-events-{yyyy}.{MM}')}cluster:\n  replica: r1\nsources:\n${SOURCES.stream}`);
+  const ok = await runCli(['run', '--config', good, '--check'], { env: { SECRET: 'x' } });
+  assert.equal(ok.code, 0, ok.stderr);
+});

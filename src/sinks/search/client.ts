@@ -23,6 +23,8 @@ export interface SearchClientOptions {
   /** Skip certificate verification (only when asked for). */
   readonly insecure?: boolean;
   readonly timeoutMs: number;
+  /** An end for one request over every node it tries (the state index's: a renewal must end inside the lease); none by default. */
+  readonly deadlineMs?: number;
 }
 
 export interface SearchResponse {
@@ -60,8 +62,10 @@ export class SearchClient {
   private readonly nodes: URL[];
   private readonly authHeader: string | undefined;
   private next = 0;
+  private readonly deadlineMs: number | undefined;
 
   constructor(options: SearchClientOptions) {
+    this.deadlineMs = options.deadlineMs;
     if (options.urls.length === 0) throw new MimelogError('usage', 'no search-engine URL given');
     this.nodes = options.urls.map((u) => {
       const url = new URL(u);
@@ -85,13 +89,14 @@ export class SearchClient {
   /** The same, with the answer as text: the caller parses it only when it must (a `_bulk` answer without errors is not parsed). */
   async sendForText(method: 'GET' | 'PUT' | 'POST', path: string, body?: string | Buffer, contentType = 'application/json'): Promise<TextResponse> {
     let lastError: unknown;
-    for (let tried = 0; tried < this.nodes.length; tried++) {
+    const signal = this.deadlineMs === undefined ? undefined : AbortSignal.timeout(this.deadlineMs);
+    for (let tried = 0; tried < this.nodes.length && !signal?.aborted; tried++) {
       const node = this.nodes[this.next++ % this.nodes.length]!;
       const headers: Record<string, string> = { accept: 'application/json' };
       if (body !== undefined) headers['content-type'] = contentType;
       if (this.authHeader) headers.authorization = this.authHeader;
       try {
-        const res = await request(new URL(path, node), { method, body, headers, dispatcher: this.agent });
+        const res = await request(new URL(path, node), { method, body, headers, dispatcher: this.agent, signal });
         return { status: res.statusCode, text: await res.body.text(), node: node.origin };
       } catch (err) {
         lastError = err;
