@@ -193,15 +193,15 @@ export const MIGRATIONS: readonly Migration[] = [
   // 14: record blocks deflated against a dictionary, the records of an earlier block (block-dictionaries.ts).
   // Older blocks keep dictionary NULL: deflated alone, read as before.
   dictionariesMigration,
-  // 15: cross-version keys as their first 64 bits (cross-version.ts storedCrossKey), the table rebuilt in key order.
+  // 15: cross-version keys as their first 96 bits (cross-version.ts storedCrossKey), the table rebuilt in key order.
   `
   CREATE TABLE cross_ids_v15 (
-    key BLOB NOT NULL,                 -- the first 8 bytes of the cross-version key
+    key BLOB NOT NULL,                 -- the first 12 bytes of the cross-version key
     api INTEGER NOT NULL,
     id BLOB NOT NULL,
     PRIMARY KEY (key, api, id)
   ) WITHOUT ROWID;
-  INSERT OR IGNORE INTO cross_ids_v15 (key, api, id) SELECT substr(key, 1, 8), api, id FROM cross_ids ORDER BY 1, 2, 3;
+  INSERT OR IGNORE INTO cross_ids_v15 (key, api, id) SELECT substr(key, 1, 12), api, id FROM cross_ids ORDER BY 1, 2, 3;
   DROP TABLE cross_ids;
   ALTER TABLE cross_ids_v15 RENAME TO cross_ids;
   `,

@@ -30,20 +30,20 @@ function asSchema15(db: Database.Database): void {
 }
 
 describe('schema upgrades that shrink the store', () => {
-  it('keeps cross-version keys as their first 64 bits (schema 15): a store of schema 14 upgrades, and API 2.0 copies of its API 1.0 events are still duplicates', async () => {
+  it('keeps cross-version keys as their first 96 bits (schema 15): a store of schema 14 upgrades, and API 2.0 copies of its API 1.0 events are still duplicates', async () => {
     const path = await storeOfV1('schema-15');
     const raw = new Database(path);
     const rows = (raw.prepare('SELECT count(*) FROM cross_ids').pluck().get() as number);
     assert.ok(rows > 1000);
     asSchema15(raw);
-    // As schema 14 kept them: the whole 16-byte keys, whose first 8 bytes are the ones schema 15 keeps.
+    // As schema 14 kept them: the whole 16-byte keys, whose first 12 bytes are the ones schema 15 keeps.
     const widen = raw.prepare('UPDATE cross_ids SET key = ? WHERE key = ?');
-    for (const key of raw.prepare('SELECT DISTINCT key FROM cross_ids').pluck().all() as Buffer[]) widen.run(Buffer.concat([key, randomBytes(8)]), key);
+    for (const key of raw.prepare('SELECT DISTINCT key FROM cross_ids').pluck().all() as Buffer[]) widen.run(Buffer.concat([key, randomBytes(4)]), key);
     raw.pragma('user_version = 14');
     raw.close();
     const store = new Store(path);
     try {
-      assert.deepEqual(store.db.prepare('SELECT length(key) AS bytes, count(*) AS n FROM cross_ids GROUP BY 1').all(), [{ bytes: 8, n: rows }]);
+      assert.deepEqual(store.db.prepare('SELECT length(key) AS bytes, count(*) AS n FROM cross_ids GROUP BY 1').all(), [{ bytes: 12, n: rows }]);
       const v2 = await processInput('v2-batch.ndjson', events.map((e, i) => JSON.stringify(toV2Record(e, { shape: 'batch', partition: 3, offset: i }))).join('\n'));
       const counts = store.writeUnit(v2);
       assert.equal(counts.stored, v2.events.length - rows, 'only the events API 1.0 did not serve are new');
