@@ -78,7 +78,8 @@ export class RunSummary {
       `  by type:        ${map(this.byType)}`,
       `  type decided by: ${map(this.bySource)}${this.ambiguous ? ` (ambiguous: ${this.ambiguous})` : ''}`,
       `  schema drift:   ${map(this.driftKeys)}`,
-      ...(this.deadLetterReasons.size ? [`  dead letters:   ${map(this.deadLetterReasons)}`] : []),
+      // Reasons are sentences (spaces, `=`): each is counted ahead of it, and they are set apart by `; `.
+      ...(this.deadLetterReasons.size ? [`  dead letters:   ${[...this.deadLetterReasons].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([k, v]) => `${v} × ${printable(k)}`).join('; ')}`] : []),
       ...(this.deadLettersBySource.size ? [`  by input:       ${topInputs(this.deadLettersBySource, 10)}`] : []),
       ...(this.gaps ? [`  GAPS:           ${this.gaps} interval(s) aged out at Mimecast before they were collected (mimelog stats lists them)`] : []),
     ].join('\n');
