@@ -8,6 +8,7 @@
  * Only sources whose checkpoint is a cursor fit (API 1.0, the API 2.0 stream and feeds): an API
  * 2.0 batch source's work queue and a spool's files are not moved to the engine yet.
  */
+import { z } from 'zod';
 import type { SourceKind, SourceState } from '../core/sink.js';
 import type { PreparedUnit } from '../store/prepared.js';
 import type { Store } from '../store/store.js';
@@ -77,14 +78,39 @@ function checkpointOnlyUnit(key: string, s: CheckpointSnapshot): PreparedUnit {
  * Writes the engine's checkpoints into the local store, each as its own commit, so the source
  * started next reads them. Gaps are not carried: they were recorded when they were found.
  */
-export function restoreCheckpoints(store: Store, checkpoints: Readonly<Record<string, CheckpointSnapshot>>): number {
+export function restoreCheckpoints(store: Store, checkpoints: unknown, refused: (key: string, reason: string) => void = () => undefined): number {
   let restored = 0;
-  for (const [key, s] of Object.entries(checkpoints)) {
+  const entries = checkpoints !== null && typeof checkpoints === 'object' && !Array.isArray(checkpoints) ? Object.entries(checkpoints) : [];
+  if (entries.length === 0 && checkpoints !== undefined && checkpoints !== null && (typeof checkpoints !== 'object' || Array.isArray(checkpoints))) refused('checkpoints', 'not an object of checkpoints');
+  for (const [key, value] of entries) {
+    // The document is anyone's to write: an entry that is not a checkpoint is reported and left
+    // out (the source starts from its local checkpoint, reading again at worst), never thrown on
+    // at every start while this replica keeps the lease.
+    const parsed = SNAPSHOT.safeParse(value);
+    if (!parsed.success) {
+      refused(key, parsed.error.issues.map((i) => `${i.path.join('.') || 'entry'}: ${i.message}`).join('; '));
+      continue;
+    }
+    const s = parsed.data;
     const codec = CODECS[s.kind as CursorKind] as CursorCodec<CursorState> | undefined;
     const state = codec?.toState(key, s.position, s.cursor);
-    if (!state) continue;
+    if (!state) {
+      refused(key, `a ${s.kind} checkpoint the engine cannot hold, or one without its cursor`);
+      continue;
+    }
     store.recordDeliveries(checkpointOnlyUnit(key, s), [], state);
     restored++;
   }
   return restored;
 }
+
+/** A checkpoint entry as this module writes it (snapshotOf), checked on the way back. */
+const SNAPSHOT = z.object({
+  kind: z.string(),
+  position: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  cursor: z.string().max(65_536).nullable(),
+  complete: z.boolean(),
+  newest_event_ms: z.number().finite().nullable(),
+  newest_by_type: z.record(z.string().max(200), z.number().finite()),
+  epoch: z.number().int().min(0),
+});

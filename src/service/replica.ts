@@ -134,7 +134,7 @@ export async function runReplica(
       // The sink is this source's alone: a failed run (a fence write the engine answered 503) does not fail the next.
       const beforeStart = () => {
         sink.restart?.();
-        restoreCheckpoints(store, lease.doc.checkpoints);
+        restoreCheckpoints(store, lease.doc.checkpoints, (key, reason) => log.warn('a checkpoint in the lease document is not one: left out, the source starts from its local checkpoint', { source: name, checkpoint: key, reason }));
       };
       const result = await runOne(source, { sink, stop: sourceStop, beforeStart });
       const total = totals.get(name)!;
