@@ -8,8 +8,9 @@
  * next blocks that are longer, until one fills the 32 KiB deflate can use); every
  * `DICTIONARY_EVERY_BLOCKS` blocks the block just written becomes the next, so the dictionary
  * follows what the store receives (a backfill of one log type, then another). A dictionary is
- * kept deflated in `record_dictionaries` and never deleted (a few KiB each, one per about 130,000
- * events); each block names the one it was deflated against (`record_blocks.dictionary`).
+ * kept deflated in `record_dictionaries` (a few KiB each, one per about 130,000 events); each
+ * block names the one it was deflated against (`record_blocks.dictionary`). Retention deletes a
+ * dictionary once no block names it (it holds records), except the newest, the writer's.
  */
 import type Database from 'better-sqlite3';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';

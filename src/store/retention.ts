@@ -8,6 +8,7 @@ import type Database from 'better-sqlite3';
 import { type IndexedFields, textKey } from './documents.js';
 import { EventReader, ROLE, STORED_COLUMNS, type StoredRow } from './event-rows.js';
 import { DamagedBlocks } from './record-blocks.js';
+import { hasDictionaries } from './block-dictionaries.js';
 import { MimelogError } from '../util/errors.js';
 
 const DAY_MS = 86_400_000;
@@ -148,6 +149,17 @@ export async function retain(
   }
 }
 
+/**
+ * A dictionary is a copy of an earlier block's records (block-dictionaries.ts): once no block is
+ * deflated against it, it goes too, so no mail metadata outlives the retention in one. The newest
+ * stays: the writer deflates its next blocks against it.
+ */
+function dropUnusedDictionaries(db: Database.Database): number {
+  if (!hasDictionaries(db)) return 0;
+  return db.prepare(`DELETE FROM record_dictionaries WHERE id < (SELECT max(id) FROM record_dictionaries)
+    AND id NOT IN (SELECT DISTINCT dictionary FROM record_blocks WHERE dictionary IS NOT NULL)`).run().changes;
+}
+
 async function retainLeased(
   db: Database.Database, days: number, lease: RetentionLease, options: { now?: number; stop?: AbortSignal },
 ): Promise<RetentionResult> {
@@ -215,6 +227,7 @@ async function retainLeased(
     // for a moment only: back-to-back batches starved its commit for one to two seconds.
     await new Promise<void>((resolve) => setTimeout(resolve, Math.max(5, batchMs)));
   }
+  if (eventsRemoved > 0) dropUnusedDictionaries(db);
   record.run(Date.now(), cutoffMs, eventsRemoved);
   // Give the pages back in steps (a store created before incremental auto-vacuum keeps them for new events).
   if ((db.pragma('auto_vacuum', { simple: true }) as number) === 2) {

@@ -39,6 +39,10 @@ describe('retention (mimelog retain)', () => {
     // About 30 days of mail up to now (6,000 lines, an email every half hour or so), and one bad line.
     const lines = takeEvents({ seed: 31, startMs: Date.now() - 30 * DAY, spacingMs: 30 * DAY / 1400 }, 6000).filter((e) => e.timeMs < Date.now()).map(toKeyValueLine);
     writeFileSync(input, `${lines.join('\n')}\nthis is not a record\n`);
+    // The oldest event alone first: its small block becomes the first dictionary, the next (longer) block
+    // the second, so the store holds a dictionary that only old blocks were deflated against.
+    writeFileSync(join(dir, 'first.log'), `${lines[0]}\n`);
+    assert.equal((await runCli(['ingest', '--db', db, join(dir, 'first.log'), '--summary', 'none'])).code, 0);
     assert.equal((await runCli(['ingest', '--db', db, input, '--summary', 'none'])).code, 2, 'the bad line is a dead letter');
     const raw = new Database(db);
     raw.prepare("INSERT INTO gaps (source, from_ms, to_ms, reason, recorded_at, log_type) VALUES ('s', 1, 2, 'test', 3, NULL)").run();
@@ -46,6 +50,7 @@ describe('retention (mimelog retain)', () => {
     raw.close();
     assert.equal(rows<{ v: number }>(db, 'SELECT auto_vacuum AS v FROM pragma_auto_vacuum')[0]!.v, 2, 'a new store gives freed pages back');
     const before = events(db);
+    const dictionariesBefore = rows<{ n: number }>(db, 'SELECT count(*) AS n FROM record_dictionaries')[0]!.n;
 
     const started = Date.now();
     const res = await runCli(['retain', '--db', db, '--days', '10', '--json']);
@@ -67,6 +72,10 @@ describe('retention (mimelog retain)', () => {
     assert.deepEqual(rows(db, 'SELECT count(*) AS n FROM events WHERE block NOT IN (SELECT rowid FROM record_blocks)'), [{ n: 0 }]);
     assert.deepEqual(rows(db, 'SELECT count(*) AS n FROM record_blocks b WHERE live != (SELECT count(*) FROM events WHERE block = b.rowid) OR live = 0'), [{ n: 0 }], 'a block lives as long as its events');
     assert.deepEqual(rows(db, 'SELECT count(*) AS n FROM events_fts_docsize WHERE id NOT IN (SELECT rowid FROM events)'), [{ n: 0 }]);
+    // A dictionary is a copy of an old block's records: none outlives the blocks deflated against it (the newest stays for the writer).
+    assert.ok(dictionariesBefore >= 2, `${dictionariesBefore} dictionaries before`);
+    assert.deepEqual(rows(db, `SELECT count(*) AS n FROM record_dictionaries WHERE id < (SELECT max(id) FROM record_dictionaries)
+      AND id NOT IN (SELECT dictionary FROM record_blocks WHERE dictionary IS NOT NULL)`), [{ n: 0 }], 'no dictionary outlives its blocks');
     const integrity = new Database(db);
     integrity.exec("INSERT INTO events_fts(events_fts) VALUES ('integrity-check')"); // throws when the index is damaged
     integrity.close();
