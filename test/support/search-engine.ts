@@ -153,12 +153,29 @@ export class EngineCluster {
 
   /** Every `event.id` in the indices matching `pattern`, sorted (the engine's event set). */
   async ids(pattern = 'mimecast-siem-*'): Promise<string[]> {
+    // An answer that is not a whole page (an error, a shard that failed: a node busy or an index
+    // just created) would read as "no more ids": read the set again, and after a few tries say why.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.idsOnce(pattern);
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+      }
+    }
+  }
+
+  private async idsOnce(pattern: string): Promise<string[]> {
     await this.request('POST', `/${pattern}/_refresh`);
     const ids: string[] = [];
-    let page = await this.request('POST', `/${pattern}/_search?scroll=1m`, { size: 5000, _source: false, sort: ['_doc'] });
-    while (page.hits?.hits?.length > 0) {
+    const whole = (page: any) => {
+      if (!Array.isArray(page?.hits?.hits) || (page._shards?.failed ?? 0) > 0) throw new Error(`not a whole page of ids: ${JSON.stringify(page).slice(0, 500)}`);
+      return page;
+    };
+    let page = whole(await this.request('POST', `/${pattern}/_search?scroll=1m`, { size: 5000, _source: false, sort: ['_doc'] }));
+    while (page.hits.hits.length > 0) {
       for (const h of page.hits.hits as { _id: string }[]) ids.push(h._id);
-      page = await this.request('POST', '/_search/scroll', { scroll: '1m', scroll_id: page._scroll_id });
+      page = whole(await this.request('POST', '/_search/scroll', { scroll: '1m', scroll_id: page._scroll_id }));
     }
     return ids.sort();
   }
