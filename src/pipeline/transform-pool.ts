@@ -19,18 +19,15 @@ export interface TransformJob {
   readonly batches: readonly DecodedBatch[];
 }
 
+/** What an event carries back unchanged from the worker. */
+type WireFields = 'hash' | 'timeMs' | 'classification' | 'format' | 'position' | 'cross';
+
 /**
  * An event as it crosses back: no document object (its JSON text is a stretch of the part's
  * `docs`), no id (the head of its hash), and no raw text when it is that of the batch item it
  * came from, which the driver's thread still holds.
  */
-export interface WireEvent {
-  readonly hash: string;
-  readonly timeMs: number;
-  readonly classification: ProcessedEvent['classification'];
-  readonly format: ProcessedEvent['format'];
-  readonly position: number;
-  readonly cross?: ProcessedEvent['cross'];
+export interface WireEvent extends Pick<ProcessedEvent, WireFields> {
   /** Index of the batch item it came from. */
   readonly item: number;
   /** The record's text, only when it is not the item's (see `recordText`). */
@@ -71,12 +68,12 @@ export function toWire(unit: Unit, items: readonly DecodedItem[]): WireUnit {
 /** An event back on the driver's side: its document is parsed only if a sink asks for the object. */
 class ArrivedEvent implements ProcessedEvent {
   readonly id: string;
-  readonly hash: string;
-  readonly timeMs: number;
-  readonly classification: ProcessedEvent['classification'];
-  readonly format: ProcessedEvent['format'];
-  readonly position: number;
-  readonly cross?: ProcessedEvent['cross'];
+  readonly hash: WireEvent['hash'];
+  readonly timeMs: WireEvent['timeMs'];
+  readonly classification: WireEvent['classification'];
+  readonly format: WireEvent['format'];
+  readonly position: WireEvent['position'];
+  readonly cross: WireEvent['cross'];
   readonly raw: string;
   private parsed: EcsDocument | undefined;
 
