@@ -42,6 +42,17 @@ interface Sims {
   readonly events: number;
 }
 
+/** One API 2.0 source of the bench's config, reading simulator `info`. */
+function v2Source(name: string, kind: string, info: { url: string; v2Credentials: { clientId: string; clientSecret: string } }): string {
+  return `  - name: ${name}
+    kind: ${kind}
+    url: ${info.url}
+    credentials:
+      client_id: ${info.v2Credentials.clientId}
+      client_secret: ${info.v2Credentials.clientSecret}
+`;
+}
+
 async function startSims(perSource: number, extra: Partial<SimulatorOptions>): Promise<Sims & { urls: string[]; config: (db: string, port: number) => string }> {
   const v1 = new MimecastSimulator({ seed: 501, events: perSource, eventsPerFile: 2000, startMs: START_MS, ...extra });
   const batch = new MimecastSimulator({ seed: 502, events: perSource, eventsPerFile: 2000, startMs: START_MS, ...extra });
@@ -60,19 +71,7 @@ sources:
       app_key: ${i1.credentials.appKey}
       access_key: ${i1.credentials.accessKey}
       secret_key: ${i1.credentials.secretKey}
-${poll}  - name: batch
-    kind: mimecast-v2-batch
-    url: ${ib.url}
-    credentials:
-      client_id: ${ib.v2Credentials.clientId}
-      client_secret: ${ib.v2Credentials.clientSecret}
-${poll}  - name: stream
-    kind: mimecast-v2-stream
-    url: ${is.url}
-    credentials:
-      client_id: ${is.v2Credentials.clientId}
-      client_secret: ${is.v2Credentials.clientSecret}
-    page_size: 500
+${poll}${v2Source('batch', 'mimecast-v2-batch', ib)}${poll}${v2Source('stream', 'mimecast-v2-stream', is)}    page_size: 500
 ${poll}`;
   return { v1, batch, stream, events: i1.events + ib.events + is.events, urls: [i1.url, ib.url, is.url], config };
 }
