@@ -39,6 +39,8 @@ export interface CheckpointHealth {
   readonly age_seconds?: number;
   readonly headroom_seconds?: number;
   readonly lag_seconds: number | null;
+  /** Its last pass reached the newest data Mimecast had (README, under `stats`: "caught up"). */
+  readonly caught_up: boolean;
   /** Events whose own time was not believed (core/trusted-time.ts). */
   readonly untrusted_time_events: number;
   readonly pending: number;
@@ -94,10 +96,10 @@ export function worst(states: readonly SourceState[]): SourceState {
 const duration = (s: number) => (Math.abs(s) < 120 ? `${Math.round(s)} s` : Math.abs(s) < 7200 ? `${Math.round(s / 60)} min` : `${(s / 3600).toFixed(1)} h`);
 
 export function sourceHealth(store: Store, status: SourceStatus, limits: HealthLimits, now = Date.now()): SourceHealth {
-  const read = store.db.prepare('SELECT updated_at, newest_event_ms, untrusted_time_events FROM checkpoints WHERE source = ?');
+  const read = store.db.prepare('SELECT updated_at, newest_event_ms, untrusted_time_events, complete FROM checkpoints WHERE source = ?');
   const pending = store.db.prepare("SELECT count(*) AS n FROM work_items WHERE stream = ? AND state = 'pending'");
   const checkpoints: CheckpointHealth[] = status.checkpointNames.map((name) => {
-    const row = read.get(name) as { updated_at: number; newest_event_ms: number | null; untrusted_time_events: number } | undefined;
+    const row = read.get(name) as { updated_at: number; newest_event_ms: number | null; untrusted_time_events: number; complete: number } | undefined;
     const horizon = horizonOf(name);
     const age = row ? Math.max(0, Math.round((now - row.updated_at) / 1000)) : undefined;
     return {
@@ -106,6 +108,7 @@ export function sourceHealth(store: Store, status: SourceStatus, limits: HealthL
       age_seconds: age,
       headroom_seconds: horizon && age !== undefined ? horizon.horizonMs / 1000 - age : undefined,
       lag_seconds: lagSeconds(row?.newest_event_ms, now),
+      caught_up: row?.complete === 1,
       untrusted_time_events: row?.untrusted_time_events ?? 0,
       pending: (pending.get(name) as { n: number }).n,
     };

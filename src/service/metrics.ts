@@ -81,6 +81,7 @@ export class ServiceMetrics {
     perCheckpoint('mimelog_checkpoint_age_seconds', 'Time since the checkpoint last moved', (c) => c.age_seconds);
     perCheckpoint('mimelog_horizon_headroom_seconds', "The feed's horizon minus the checkpoint's age: how long until uncollected data ages out at Mimecast", (c) => c.headroom_seconds);
     perCheckpoint('mimelog_lag_seconds', 'Now minus the newest believable event time stored through this checkpoint (absent when none is)', (c) => c.lag_seconds ?? undefined);
+    perCheckpoint('mimelog_caught_up', 'Per checkpoint, 1 when its last pass reached the newest data Mimecast had (what `stats` calls caught up), else 0', (c) => (c.caught_up ? 1 : 0));
     perCheckpoint('mimelog_untrusted_time_events', 'Events read whose own time lay after now + 5 min or before 2000: stored, but used for no cursor, gap bound or lag', (c) => c.untrusted_time_events);
     perCheckpoint('mimelog_work_items_pending', 'API 2.0 batch files listed but not yet stored', (c) => c.pending);
     new Gauge({

@@ -247,7 +247,7 @@ describe('mimelog run: health and metrics', () => {
       await new Promise((r) => setTimeout(r, 1000));
       byType = Object.fromEntries((await query('mimelog_store_events')).map((s) => [s.metric.log_type!, Number(s.value[1])]));
     }
-    const stats = JSON.parse((await runCli(['stats', '--db', db, '--json'])).stdout) as { events: number; by_type: Record<string, number>; dead_letters: number };
+    const stats = JSON.parse((await runCli(['stats', '--db', db, '--json'])).stdout) as { events: number; by_type: Record<string, number>; dead_letters: number; api_streams: { stream: string; caught_up: boolean }[] };
     assert.deepEqual(byType, stats.by_type);
     const stored = await query('sum(mimelog_records_total{outcome="stored"})');
     assert.equal(Number(stored[0]!.value[1]), stats.events, 'every stored record was counted by its source');
@@ -255,6 +255,10 @@ describe('mimelog run: health and metrics', () => {
     assert.deepEqual(Object.keys(perSource).sort(), ['acme-v1', 'globex-batch', 'initech-stream']);
     const headroom = await query('min by (source) (mimelog_horizon_headroom_seconds)');
     assert.equal(headroom.length, 3);
+    // Caught up per checkpoint, as `stats` says it (1/0), for every checkpoint stats lists.
+    const caughtUp = Object.fromEntries((await query('mimelog_caught_up')).map((s) => [s.metric.checkpoint!, Number(s.value[1])]));
+    assert.deepEqual(caughtUp, Object.fromEntries(stats.api_streams.map((a) => [a.stream, a.caught_up ? 1 : 0])));
+    assert.ok(Object.values(caughtUp).includes(1), 'the finished passes show as caught up');
     assert.ok((await query('mimelog_process_resident_memory_bytes')).length === 1, 'the library\'s process metrics too');
     // Every API call is counted by source, endpoint and outcome; the faults made retries.
     const calls = Object.fromEntries((await query('sum by (endpoint) (mimelog_api_calls_total)')).map((x) => [x.metric.endpoint!, Number(x.value[1])]));
