@@ -4,7 +4,6 @@
  */
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
-import { createHash } from 'node:crypto';
 import { Logger, type Level } from '../log/logger.js';
 import { maskSecrets } from '../util/secrets.js';
 import { type ProductName, listingTypes } from '../mimecast/products.js';
@@ -12,6 +11,7 @@ import { FEEDS } from '../mimecast/feeds.js';
 import type { ServiceConfig, SourceConfig } from '../service/config.js';
 import type { SourceStarter } from '../service/run.js';
 import { type CollectOptions, checkpointName, resolveSource, startCollector } from './collect.js';
+import { accountDigest } from './source-account.js';
 import { EXIT, MimelogError, restated } from '../util/errors.js';
 import { openEntries } from './sink-options.js';
 import { entryName } from '../sinks/registry.js';
@@ -98,7 +98,7 @@ function starter(c: ServiceConfig, s: SourceConfig, once: boolean): SourceStarte
     ? o.feeds!.split(',').map((f) => `${checkpointName('mimecast-v2-feed', source.baseUrl, s.name)} ${f}`)
     : [checkpointName(s.kind === 'mimecast-v1' ? 'mimecast-v1' : 'mimecast-v2-stream', source.baseUrl, s.name)];
   const id = s.kind === 'mimecast-v1' ? s.credentials.access_key : s.credentials.client_id;
-  const account = createHash('sha256').update(`${source.baseUrl}\n${id}`).digest('hex').slice(0, 16);
+  const account = accountDigest(s.kind === 'mimecast-v1' ? 'v1' : 'v2', id);
   return { name: s.name, kind: s.kind, checkpointNames: names, tenant: s.tenant, account, start: (deps) => startCollector(o, source, { ...deps, name: s.name }) };
 }
 

@@ -14,9 +14,17 @@ import { UsageError } from '../util/errors.js';
 
 export type ApiCheckpointKind = 'mimecast-v1' | 'mimecast-v2' | 'mimecast-v2-stream' | 'mimecast-v2-feed';
 
-/** The account a run reads, as the store records it: a digest of the client id (API 2.0) or access key (API 1.0). */
+/**
+ * The account a source reads, without its secret: a digest of the client id (API 2.0) or access
+ * key (API 1.0). The URL is left out: two spellings of one region's URL are still one account.
+ */
+export function accountDigest(api: 'v1' | 'v2', id: string): string {
+  return createHash('sha256').update(`mimelog account\0${api}\0${id}`).digest('hex').slice(0, 16);
+}
+
+/** The account a run reads, as the store records it (`checkpoints.identity`). */
 export function accountIdentity(api: 'v1' | 'v2', id: string): string {
-  return `account ${createHash('sha256').update(`mimelog account\0${api}\0${id}`).digest('hex').slice(0, 16)}`;
+  return `account ${accountDigest(api, id)}`;
 }
 
 /** `--source-name`: one word of printable characters, since checkpoint names are words apart. */
