@@ -77,6 +77,13 @@ function checkpointOnlyUnit(key: string, s: CheckpointSnapshot): PreparedUnit {
 /**
  * Writes the engine's checkpoints into the local store, each as its own commit, so the source
  * started next reads them. Gaps are not carried: they were recorded when they were found.
+ *
+ * The engine's checkpoint moves before the local store commits the unit (its dead letters, its
+ * events when `sqlite` is a destination): a store that does not hold that very checkpoint may
+ * have lost the unit (a crash between the two, or another replica ran it), so it starts one unit
+ * back, from the checkpoint before it; the unit is read and sent again, its events recognised as
+ * duplicates by their ids. With none before it, nothing is restored (the source starts where that
+ * unit started).
  */
 export function restoreCheckpoints(store: Store, checkpoints: unknown, refused: (key: string, reason: string) => void = () => undefined): number {
   let restored = 0;
@@ -91,7 +98,11 @@ export function restoreCheckpoints(store: Store, checkpoints: unknown, refused: 
       refused(key, parsed.error.issues.map((i) => `${i.path.join('.') || 'entry'}: ${i.message}`).join('; '));
       continue;
     }
-    const s = parsed.data;
+    const newest = parsed.data;
+    const local = store.registry.checkpoint(key);
+    const committedHere = local !== undefined && local.kind === newest.kind && local.position === newest.position && local.cursor === newest.cursor && local.complete === newest.complete;
+    if (!committedHere && newest.previous === null) continue;
+    const s = committedHere || !newest.previous ? newest : newest.previous;
     const codec = CODECS[s.kind as CursorKind] as CursorCodec<CursorState> | undefined;
     const state = codec?.toState(key, s.position, s.cursor);
     if (!state) {
@@ -105,7 +116,7 @@ export function restoreCheckpoints(store: Store, checkpoints: unknown, refused: 
 }
 
 /** A checkpoint entry as this module writes it (snapshotOf), checked on the way back. */
-const SNAPSHOT = z.object({
+const ONE_SNAPSHOT = z.object({
   kind: z.string(),
   position: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   cursor: z.string().max(65_536).nullable(),
@@ -114,3 +125,4 @@ const SNAPSHOT = z.object({
   newest_by_type: z.record(z.string().max(200), z.number().finite()),
   epoch: z.number().int().min(0),
 });
+const SNAPSHOT = ONE_SNAPSHOT.extend({ previous: ONE_SNAPSHOT.nullable().optional() });
