@@ -118,7 +118,7 @@ describe('fencing and spreading on OpenSearch', () => {
     const sources = ['t1', 't2', 't3', 't4'];
     const running = new Map<string, string>(); // source → replica running it now
     const overlaps: string[] = [];
-    const replica = (id: string) => new Coordinator(new LeaseBook(index, { replica: id, leaseMs: 3_000 }), sources, async (source, _lease, stop) => {
+    const replica = (id: string) => new Coordinator(new LeaseBook(index, { replica: id, leaseMs: 3_000 }), sources, async (source, _leases, stop) => {
       if (running.has(source)) overlaps.push(`${source}: ${running.get(source)} and ${id}`);
       running.set(source, id);
       await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
