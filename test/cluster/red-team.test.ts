@@ -148,3 +148,132 @@ describe('finding 11: a source\'s lease does not depend on how sources are group
     assert.deepEqual(doc.history.map((h) => h.epoch), Array.from({ length: doc.epoch }, (_, i) => i + 1), 'one claim per epoch of s1, whichever grouping claimed it');
   });
 });
+
+describe('finding 12: a deleted or re-created state index, a missing source document', () => {
+  it('the index re-created under running replicas stops every source, loudly (the replica fails), instead of starting over at epoch 0', { timeout: 10_000 }, async () => {
+    const index = new MemoryIndex();
+    const w = world();
+    const a = replicaOn(index, 'a', [serviceSource('s1')], w);
+    await until('s1 runs', () => w.running.get('s1') === 'a');
+    index.recreate();
+    const ended = await Promise.race([a.done, sleep(2_000).then(() => undefined)]);
+    assert.ok(ended, 'the replica stopped by itself');
+    assert.match(ended[0]!.failure ?? '', /deleted or re-created/);
+    assert.equal(w.running.size, 0, 'the source stopped');
+    await a.stop();
+  });
+
+  it('a replica that ran before refuses at start an index that holds no marker or another one (re-created while every replica was down)', { timeout: 10_000 }, async () => {
+    const index = new MemoryIndex();
+    const dir = tempDir('cluster-finding12');
+    const w = world();
+    const first = replicaOn(index, 'a', [serviceSource('s1')], w, { dir });
+    await until('s1 runs', () => w.running.get('s1') === 'a');
+    await first.stop();
+    index.recreate();
+    const again = replicaOn(index, 'a', [serviceSource('s1')], w, { dir });
+    const ended = await Promise.race([again.done, sleep(2_000).then(() => undefined)]);
+    assert.ok(ended, 'the restarted replica stopped by itself');
+    assert.match(ended[0]!.failure ?? '', /deleted or re-created/);
+    assert.equal(w.running.size, 0, 'nothing ran');
+    assert.equal(await index.get(sourceDocId('s1')), undefined, 'no document made anew');
+  });
+
+  it('a source document deleted by hand while the deployment had it is refused (said, the replica fails), never started over at epoch 0', { timeout: 10_000 }, async () => {
+    const index = new MemoryIndex();
+    const w = world();
+    const a = replicaOn(index, 'a', [serviceSource('s1'), serviceSource('s2')], w);
+    await until('both run', () => w.running.size === 2);
+    await a.stop();
+    index.remove(sourceDocId('s2'));
+    const again = replicaOn(index, 'b', [serviceSource('s1'), serviceSource('s2')], w);
+    const ended = await Promise.race([again.done, sleep(2_000).then(() => undefined)]);
+    assert.ok(ended, 'the replica stopped by itself');
+    assert.match(ended.find((s) => s.name === 's2')!.failure ?? '', /document of source s2 is gone/);
+    assert.equal(await index.get(sourceDocId('s2')), undefined, 'not made anew');
+  });
+});
+
+describe('finding 13: two deployments on one engine, the same state_index and source names', () => {
+  it('a source document of a deployment reading another account is refused, with the setting to change', async () => {
+    const index = new MemoryIndex();
+    const ours = new LeaseBook(asIndex(index), { replica: 'ours-1', leaseMs: 10_000 });
+    await ours.register('s1', 'account-digest-ours');
+    assert.ok(await ours.claim('s1'));
+    const theirs = new LeaseBook(asIndex(index), { replica: 'theirs-1', leaseMs: 10_000 });
+    await assert.rejects(theirs.register('s1', 'account-digest-theirs'), /another Mimecast account.*cluster\.state_index/);
+    const late = new LeaseBook(asIndex(index), { replica: 'theirs-2', leaseMs: 10_000 });
+    await assert.rejects(late.register('s1', 'account-digest-theirs').then(() => late.claim('s1')), /cluster\.state_index/);
+  });
+
+  it('replicas of another deployment (no source in common) do not count as live: they do not shrink this one\'s share', { timeout: 10_000 }, async () => {
+    const index = new MemoryIndex();
+    const w = world();
+    const other = replicaOn(index, 'z', [serviceSource('other-1'), serviceSource('other-2')], w);
+    const a = replicaOn(index, 'a', [serviceSource('s1'), serviceSource('s2')], w);
+    try {
+      await until('a runs both of its sources (its share is both)', () => w.running.get('s1') === 'a' && w.running.get('s2') === 'a', 3_000);
+      assert.equal(a.replica.coordinator!.liveReplicas, 1);
+    } finally {
+      await Promise.all([a.stop(), other.stop()]);
+    }
+  });
+});
+
+describe('finding 14: the owner gives up before any claimant can take over', () => {
+  it('the owner stops writing at 80 % of the lease by its own clock, and when its wall clock moved a lease on (a suspend)', async () => {
+    const index = new MemoryIndex();
+    let [mono, wall] = [1_000, 1_700_000_000_000];
+    const a = new LeaseBook(asIndex(index), { replica: 'a', leaseMs: 1_000, now: () => mono, wall: () => wall });
+    await a.register('s1');
+    const lease = (await a.claim('s1'))!;
+    mono += 790;
+    wall += 790;
+    await lease.renew();
+    mono += 810;
+    wall += 810;
+    assert.ok(lease.remainingMs() <= 0, `remaining ${lease.remainingMs()} ms at 81 % of the lease`);
+    await assert.rejects(lease.renew(), /lease of source s1 lost/);
+    // Suspended: the monotonic clock stood still, the wall clock did not.
+    const b = new LeaseBook(asIndex(index), { replica: 'b', leaseMs: 1_000, now: () => mono, wall: () => wall });
+    await b.inspect('s1');
+    mono += 1_000; // a's lease runs out by b's clock: b takes it over
+    wall += 1_000;
+    const held = (await b.claim('s1'))!;
+    wall += 5_000;
+    mono += 10;
+    await assert.rejects(held.renew(), /lease of source s1 lost/);
+  });
+});
+
+describe('finding 15: back-off and hysteresis', () => {
+  it('a source whose sink never opens is not claimed and released every interval: epochs grow by a back-off, not per round', { timeout: 10_000 }, async () => {
+    const index = new MemoryIndex();
+    const w = world();
+    const a = replicaOn(index, 'a', [serviceSource('s1')], w, { leaseMs: 3_000, renewMs: 20, openSink: () => Promise.reject(new Error('the destination refused the credentials')) });
+    await sleep(1_000);
+    await a.stop();
+    const { epoch } = (await index.get<SourceDoc>(sourceDocId('s1')))!.doc;
+    assert.ok(epoch <= 7, `claimed ${epoch} times in 1 s with a 20 ms renew interval`);
+  });
+
+  it('a replica that sees another come and go every round does not hand its sources back and forth', { timeout: 10_000 }, async () => {
+    const index = new MemoryIndex();
+    const w = world();
+    // b's heartbeat moves every round but a sees it only every other round (a flaky view of b).
+    let beats = 0;
+    const beating = setInterval(() => void index.put('replica:b', { kind: 'replica', replica: 'b', beats: ++beats, left: false, owns: [], sources: ['s1', 's2'], at: '' }), 10);
+    let looks = 0;
+    index.listFilter = (doc) => doc.replica !== 'b' || looks++ % 2 === 0;
+    const a = replicaOn(index, 'a', [serviceSource('s1'), serviceSource('s2')], w, { leaseMs: 200, renewMs: 20 });
+    try {
+      await until('a runs both', () => w.running.size === 2);
+      await sleep(1_000);
+    } finally {
+      clearInterval(beating);
+      await a.stop();
+    }
+    const epochs = await Promise.all(['s1', 's2'].map(async (s) => (await index.get<SourceDoc>(sourceDocId(s)))!.doc.epoch));
+    assert.deepEqual(epochs, [1, 1], 'each claimed once');
+  });
+});
