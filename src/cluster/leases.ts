@@ -351,7 +351,8 @@ export class HeldLease {
     if (this.lostReason !== undefined) return;
     const left = this.remainingMs();
     if (left <= 0) return this.markLost(this.expiredReason());
-    this.expiry = setTimeout(() => this.armExpiry(), Math.ceil(left) + 1);
+    // Looked at again at least every second: after a suspend the monotonic timer would fire late, the wall clock says it at once.
+    this.expiry = setTimeout(() => this.armExpiry(), Math.min(Math.ceil(left) + 1, 1_000));
     this.expiry.unref();
   }
 
