@@ -234,17 +234,16 @@ export class Coordinator {
   private async claimUpTo(share: number): Promise<void> {
     const others = this.claimOrder().filter((g) => !this.owned.has(g));
     const now = this.book.now();
-    const claimable: string[] = [];
-    for (const group of others) {
-      const members = this.groups.get(group)!;
-      const seen = await Promise.all(members.map((s) => this.book.inspect(s).catch((err: unknown) => {
+    const free = await Promise.all(others.map(async (group) => {
+      const seen = await Promise.all(this.groups.get(group)!.map((s) => this.book.inspect(s).catch((err: unknown) => {
         if (err instanceof StateIndexMismatch) throw err;
         // Said every round: a source whose lease cannot be read is run by nobody until it can.
         this.log.warn('cluster: could not read a lease; nobody here can claim the source', { source: s, reason: (err as Error).message });
         return undefined;
       })));
-      if (seen.every((l) => l !== undefined && l.state !== 'held') && (this.backoff.get(group)?.untilMs ?? 0) <= now) claimable.push(group);
-    }
+      return seen.every((l) => l !== undefined && l.state !== 'held') && (this.backoff.get(group)?.untilMs ?? 0) <= now;
+    }));
+    const claimable = others.filter((_, i) => free[i]);
     let holding = [...this.owned.values()].filter((o) => !o.releasing).length;
     for (const group of claimable) {
       if (holding >= share || this.stopped) break;

@@ -383,7 +383,7 @@ export class HeldLease {
   }
 
   private expiredReason(): string {
-    return `not renewed within ${OWNER_SHARE * 100} % of the lease time (${this.book.options.leaseMs} ms)`;
+    return `not renewed within the lease time (the owner's ${OWNER_SHARE * 100} % of ${this.book.options.leaseMs} ms)`;
   }
 
   onLost(listener: (reason: string) => void): void {

@@ -127,7 +127,8 @@ describe('finding 11: a source\'s lease does not depend on how sources are group
     const a = replicaOn(index, 'a', [serviceSource('s1', { tenant: 'acme' }), serviceSource('s2', { tenant: 'acme' })], w);
     const b = replicaOn(index, 'b', [serviceSource('s1'), serviceSource('s2')], w);
     try {
-      await until('the sources run', () => w.running.size === 2);
+      // Each may hold a lease of the other's group: then one source waits (the difference costs that, and is said).
+      await until('the sources run', () => w.running.size >= 1);
       await sleep(500);
       assert.deepEqual(w.overlaps, [], 'no source ran on two replicas at once');
       assert.ok(b.replica.coordinator!.differingReplicas.includes('a') && a.replica.coordinator!.differingReplicas.includes('b'), 'the grouping that differs is seen by both');
