@@ -39,6 +39,8 @@ export interface CheckpointSnapshot {
   readonly complete: boolean;
   readonly newest_event_ms: number | null;
   readonly newest_by_type: Readonly<Record<string, number>>;
+  /** An API 2.0 batch stream only: the files of the page in progress that are finished (its work queue; checkpoints.ts). */
+  readonly items?: Readonly<Record<string, 'done' | 'dead'>>;
   /** The lease epoch it was written under. */
   readonly epoch: number;
   /**

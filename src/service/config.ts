@@ -24,7 +24,7 @@ import { forbiddenKeyPaths } from '../config/yaml-keys.js';
 import { STATE_ENGINE_KINDS, stateEngineEntry } from '../cluster/engine.js';
 
 /** The source kinds whose checkpoints the state index holds (cluster/checkpoints.ts). */
-const CLUSTER_SOURCE_KINDS: readonly string[] = ['mimecast-v1', 'mimecast-v2-stream', 'mimecast-v2-feeds'];
+const CLUSTER_SOURCE_KINDS: readonly string[] = ['mimecast-v1', 'mimecast-v2-stream', 'mimecast-v2-feeds', 'mimecast-v2-batch'];
 /** Why the other kinds cannot run under cluster: (docs/cluster.md, Limits). */
 const NOT_UNDER_CLUSTER: Readonly<Record<string, string>> = {
   spool: 'its directory is on one machine\'s disk, so no other replica could take it over: run it on that machine without cluster:',
