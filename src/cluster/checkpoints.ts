@@ -5,8 +5,10 @@
  * store commits it, and a replica that claims a source first copies the engine's checkpoints
  * into its local store (a replica that ran the source before may hold older ones).
  *
- * Only sources whose checkpoint is a cursor fit (API 1.0, the API 2.0 stream and feeds): an API
- * 2.0 batch source's work queue and a spool's files are not moved to the engine yet.
+ * Sources whose checkpoint is a cursor (API 1.0, the API 2.0 stream and feeds) keep it there; an
+ * API 2.0 batch stream keeps its page token and the files of that page already finished (its
+ * work queue: the files still to fetch are listed again from the page token). A spool's files are
+ * on one machine's disk and never move.
  */
 import { z } from 'zod';
 import type { SourceKind, SourceState } from '../core/sink.js';
@@ -16,6 +18,14 @@ import { trustedOrUndefined } from '../core/trusted-time.js';
 import type { CheckpointSnapshot } from './leases.js';
 
 type CursorState = Extract<SourceState, { kind: 'mimecast-v1' | 'mimecast-v2-stream' | 'mimecast-v2-feed' }>;
+type BatchState = Extract<SourceState, { kind: 'mimecast-v2' }>;
+
+/**
+ * The most finished files an API 2.0 batch checkpoint keeps (a page lists at most page_size ≤
+ * 10,000): beyond, the oldest are dropped, and such a file is fetched again at worst (its events
+ * recognised by their ids). The page's files are dropped once its token moves on.
+ */
+export const MAX_BATCH_ITEMS = 10_000;
 type CursorKind = CursorState['kind'];
 
 /** Per kind: the state as a (position, cursor) pair, and back. */
@@ -40,7 +50,7 @@ const CODECS: { [K in CursorKind]: CursorCodec<Extract<CursorState, { kind: K }>
 };
 
 /** The source kinds (as `SourceState` names them) whose checkpoints the engine can hold. */
-export const ENGINE_CHECKPOINT_KINDS = Object.keys(CODECS) as readonly SourceKind[];
+export const ENGINE_CHECKPOINT_KINDS = [...Object.keys(CODECS), 'mimecast-v2'] as readonly SourceKind[];
 
 const isCursorState = (s: SourceState): s is CursorState => s.kind in CODECS;
 
@@ -56,14 +66,43 @@ function later(a: number | null | undefined, b: number | null | undefined, now: 
  */
 export function snapshotOf(state: SourceState | undefined, unit: PreparedUnit, before: CheckpointSnapshot | undefined, now = Date.now()): { key: string; snapshot: Omit<CheckpointSnapshot, 'epoch'> } | undefined {
   if (!state) return undefined;
-  if (!isCursorState(state)) throw new Error(`a ${state.kind} source cannot keep its checkpoints in the engine`);
-  const row = (CODECS[state.kind] as CursorCodec<CursorState>).toRow(state);
+  if (state.kind !== 'mimecast-v2' && !isCursorState(state)) throw new Error(`a ${state.kind} source cannot keep its checkpoints in the engine`);
+  const row = state.kind === 'mimecast-v2' ? batchRow(state, unit, before) : (CODECS[state.kind] as CursorCodec<CursorState>).toRow(state);
   const byType: Record<string, number> = { ...before?.newest_by_type };
   for (const [type, ms] of unit.newestByType) byType[type] = later(byType[type], ms, now) ?? ms;
   return {
     key: state.key,
     snapshot: { kind: state.kind, ...row, complete: unit.last, newest_event_ms: later(before?.newest_event_ms, unit.newestEventMs, now), newest_by_type: byType },
   };
+}
+
+/** An API 2.0 batch unit's checkpoint: its page token (kept when the unit moves none) and the page's finished files. */
+function batchRow(state: BatchState, unit: PreparedUnit, before: CheckpointSnapshot | undefined): { position: number; cursor: string | null; items: Record<string, 'done' | 'dead'> } {
+  const moved = state.pageToken !== undefined && state.pageToken !== before?.cursor;
+  const items = moved ? {} : { ...before?.items };
+  if (state.workItem) {
+    delete items[state.workItem.key]; // re-added last: the newest stays when the oldest are dropped
+    items[state.workItem.key] = state.workItem.state;
+  }
+  const keys = Object.keys(items);
+  for (const k of keys.slice(0, Math.max(0, keys.length - MAX_BATCH_ITEMS))) delete items[k];
+  return { position: state.pageToken !== undefined ? unit.position : (before?.position ?? 0), cursor: state.pageToken ?? before?.cursor ?? null, items };
+}
+
+/** The engine's batch checkpoint into the local store: the page token, then each finished file (no checkpoint move). */
+function restoreBatch(store: Store, key: string, s: CheckpointSnapshot): void {
+  const unit = checkpointOnlyUnit(key, s);
+  if (s.cursor !== null) store.recordDeliveries(unit, [], { kind: 'mimecast-v2', key, pageToken: s.cursor });
+  for (const [file, state] of Object.entries(s.items ?? {})) store.recordDeliveries(unit, [], { kind: 'mimecast-v2', key, workItem: { stream: key, key: file, state } });
+}
+
+/** Whether the local store holds exactly this engine checkpoint (its unit committed here). */
+function committedHere(store: Store, key: string, s: CheckpointSnapshot): boolean {
+  const local = store.registry.checkpoint(key);
+  if (s.kind === 'mimecast-v2') {
+    return (local?.cursor ?? null) === s.cursor && Object.entries(s.items ?? {}).every(([file, state]) => store.registry.workItemState(key, file) === state);
+  }
+  return local !== undefined && local.kind === s.kind && local.position === s.position && local.cursor === s.cursor && local.complete === s.complete;
 }
 
 /** A unit without events that carries only a checkpoint (and its newest-event times) into the local store. */
@@ -77,6 +116,13 @@ function checkpointOnlyUnit(key: string, s: CheckpointSnapshot): PreparedUnit {
 /**
  * Writes the engine's checkpoints into the local store, each as its own commit, so the source
  * started next reads them. Gaps are not carried: they were recorded when they were found.
+ *
+ * The engine's checkpoint moves before the local store commits the unit (its dead letters, its
+ * events when `sqlite` is a destination): a store that does not hold that very checkpoint may
+ * have lost the unit (a crash between the two, or another replica ran it), so it starts one unit
+ * back, from the checkpoint before it; the unit is read and sent again, its events recognised as
+ * duplicates by their ids. With none before it, nothing is restored (the source starts where that
+ * unit started).
  */
 export function restoreCheckpoints(store: Store, checkpoints: unknown, refused: (key: string, reason: string) => void = () => undefined): number {
   let restored = 0;
@@ -91,7 +137,15 @@ export function restoreCheckpoints(store: Store, checkpoints: unknown, refused: 
       refused(key, parsed.error.issues.map((i) => `${i.path.join('.') || 'entry'}: ${i.message}`).join('; '));
       continue;
     }
-    const s = parsed.data;
+    const newest = parsed.data;
+    const here = committedHere(store, key, newest);
+    if (!here && newest.previous === null) continue;
+    const s = here || !newest.previous ? newest : newest.previous;
+    if (s.kind === 'mimecast-v2') {
+      restoreBatch(store, key, s);
+      restored++;
+      continue;
+    }
     const codec = CODECS[s.kind as CursorKind] as CursorCodec<CursorState> | undefined;
     const state = codec?.toState(key, s.position, s.cursor);
     if (!state) {
@@ -105,7 +159,7 @@ export function restoreCheckpoints(store: Store, checkpoints: unknown, refused: 
 }
 
 /** A checkpoint entry as this module writes it (snapshotOf), checked on the way back. */
-const SNAPSHOT = z.object({
+const ONE_SNAPSHOT = z.object({
   kind: z.string(),
   position: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   cursor: z.string().max(65_536).nullable(),
@@ -113,4 +167,6 @@ const SNAPSHOT = z.object({
   newest_event_ms: z.number().finite().nullable(),
   newest_by_type: z.record(z.string().max(200), z.number().finite()),
   epoch: z.number().int().min(0),
+  items: z.record(z.string().max(2_048), z.enum(['done', 'dead'])).refine((r) => Object.keys(r).length <= MAX_BATCH_ITEMS, `at most ${MAX_BATCH_ITEMS} files`).optional(),
 });
+const SNAPSHOT = ONE_SNAPSHOT.extend({ previous: ONE_SNAPSHOT.nullable().optional() });

@@ -24,7 +24,11 @@ import { forbiddenKeyPaths } from '../config/yaml-keys.js';
 import { STATE_ENGINE_KINDS, stateEngineEntry } from '../cluster/engine.js';
 
 /** The source kinds whose checkpoints the state index holds (cluster/checkpoints.ts). */
-const CLUSTER_SOURCE_KINDS: readonly string[] = ['mimecast-v1', 'mimecast-v2-stream', 'mimecast-v2-feeds'];
+const CLUSTER_SOURCE_KINDS: readonly string[] = ['mimecast-v1', 'mimecast-v2-stream', 'mimecast-v2-feeds', 'mimecast-v2-batch'];
+/** Why the other kinds cannot run under cluster: (docs/cluster.md, Limits). */
+const NOT_UNDER_CLUSTER: Readonly<Record<string, string>> = {
+  spool: 'its directory is on one machine\'s disk, so no other replica could take it over: run it on that machine without cluster:',
+};
 
 export { SECRET_KEYS } from '../config/settings.js';
 
@@ -184,7 +188,8 @@ function clusterProblems(c: { cluster?: { lease_s: number; renew_s: number; stat
   if (c.cluster && c.cluster.renew_s * 3 > c.cluster.lease_s) out.push({ path: ['cluster', 'renew_s'], message: `renew at least three times per lease (renew_s ≤ lease_s / 3 = ${Math.floor(c.cluster.lease_s / 3)})` });
   if (!stateEngineEntry(c.sink)) out.push({ path: ['cluster'], message: `replicas keep their leases and checkpoints in the search engine: sink: needs an entry of kind ${STATE_ENGINE_KINDS.join(' or ')}` });
   c.sources.forEach((s, i) => {
-    if (!CLUSTER_SOURCE_KINDS.includes(s.kind)) out.push({ path: ['sources', i, 'kind'], message: `a ${s.kind} source cannot run under cluster: yet (its checkpoints do not move to the engine); kinds that can: ${CLUSTER_SOURCE_KINDS.join(', ')}` });
+    const why = NOT_UNDER_CLUSTER[s.kind] ?? 'its checkpoints do not move to the engine yet';
+    if (!CLUSTER_SOURCE_KINDS.includes(s.kind)) out.push({ path: ['sources', i, 'kind'], message: `a ${s.kind} source cannot run under cluster: (${why}); kinds that can: ${CLUSTER_SOURCE_KINDS.join(', ')}` });
   });
   return out;
 }

@@ -4,6 +4,7 @@
  * first write the checkpoint to the engine under the lease: a refusal fails the commit, and the
  * coordinator stops the source at once.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Sink } from '../core/sink.js';
 import type { Logger } from '../log/logger.js';
@@ -39,6 +40,8 @@ export interface ClusterView {
   readonly handovers: number;
   readonly released: number;
   readonly lost: number;
+  /** Live replicas whose config groups the sources differently (a rolling change not finished). */
+  readonly differing_replicas: readonly string[];
 }
 
 export interface Replica {
@@ -46,6 +49,8 @@ export interface Replica {
   readonly client: SearchClient;
   readonly book: LeaseBook;
   readonly settings: ClusterConfig;
+  /** Where this replica remembers the deployment it joined (beside its store): an index re-created under it is refused. */
+  readonly memoryFile: string;
   coordinator?: Coordinator;
   view(): ClusterView;
 }
@@ -64,16 +69,37 @@ export async function openReplica(config: ServiceConfig, settings: ClusterConfig
   const book = new LeaseBook(index, { replica: id, leaseMs: settings.lease_s * 1000 });
   log.info('cluster: replica ready', { replica: id, state_index: settings.state_index, lease_s: settings.lease_s, renew_s: settings.renew_s });
   const replica: Replica = {
-    id, client, book, settings,
+    id, client, book, settings, memoryFile: `${config.store}.cluster.json`,
     view: () => {
       const c = replica.coordinator;
       return {
         replica: id, live_replicas: c?.liveReplicas ?? 1, lease_ms: settings.lease_s * 1000, leases: c?.leases() ?? [],
         claimed: c?.counts.claimed ?? 0, handovers: c?.counts.handovers ?? 0, released: c?.counts.released ?? 0, lost: c?.counts.lost ?? 0,
+        differing_replicas: c?.differingReplicas ?? [],
       };
     },
   };
   return replica;
+}
+
+/** The deployments this replica's store joined, per state index (a small JSON file beside the store). */
+function readMemory(file: string): Record<string, string> {
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, string>) : {};
+  } catch {
+    return {}; // none yet (a new replica): it joins whatever deployment the index holds
+  }
+}
+
+function rememberDeployment(file: string, stateIndex: string, deployment: string, log: Logger): void {
+  const memory = readMemory(file);
+  if (memory[stateIndex] === deployment) return;
+  try {
+    writeFileSync(file, `${JSON.stringify({ ...memory, [stateIndex]: deployment }, null, 2)}\n`, { mode: 0o600 });
+  } catch (err) {
+    log.warn('cluster: could not remember the deployment joined (an index re-created while every replica is down would go unnoticed)', { file, reason: (err as Error).message });
+  }
 }
 
 /** The fence of a source's commits: its checkpoint moves in the engine, under the lease, before the local store commits. */
@@ -88,10 +114,11 @@ export function leaseFence(lease: HeldLease): CommitFence {
 
 /**
  * The lease groups: sources of one Mimecast account (the same `tenant:`, or else the same URL and
- * credentials) are claimed together, by one lease, so one replica runs them all and adding
- * replicas never multiplies the calls made against one account's rate limit. A group of one
- * source is named after it; a tenant's group after the tenant; other shared accounts after their
- * sources' names joined by "+".
+ * credentials) are claimed together (every source's lease, or none), so one replica runs them all
+ * and adding replicas never multiplies the calls made against one account's rate limit. A group
+ * of one source is named after it; a tenant's group after the tenant; other shared accounts after
+ * their sources' names joined by "+". The name is only a name: each source's lease, epoch and
+ * checkpoints live in its own document, whatever the grouping.
  */
 export function leaseGroups(sources: readonly ServiceSource[]): Map<string, ServiceSource[]> {
   const byAccount = new Map<string, ServiceSource[]>();
@@ -123,6 +150,7 @@ export async function runReplica(
   log: Logger,
   stop: AbortSignal,
 ): Promise<SourceResult[]> {
+  const remembered = readMemory(replica.memoryFile)[replica.settings.state_index];
   const totals = new Map<string, SourceResult>(sources.map((s) => [s.starter.name, { name: s.starter.name, stored: 0, duplicates: 0, collisions: 0, dead_letters: 0, gaps: 0 }]));
   for (const s of sources) s.status.running = 'elsewhere';
   const groups = leaseGroups(sources);
@@ -147,13 +175,31 @@ export async function runReplica(
       source.status.running = 'elsewhere';
     }
   };
-  const run = async (group: string, lease: HeldLease, stop: AbortSignal) => {
-    await Promise.all(groups.get(group)!.map((source) => runSource(source, lease, stop)));
+  // A group runs together or not at all: a source of it that fails for good (its sink cannot open)
+  // stops the others before the group's leases are released, so none runs on after its release.
+  const run = async (group: string, leases: ReadonlyMap<string, HeldLease>, groupStop: AbortSignal) => {
+    const together = new AbortController();
+    const stopAll = () => together.abort();
+    groupStop.addEventListener('abort', stopAll, { once: true });
+    if (groupStop.aborted) stopAll();
+    const ran = await Promise.allSettled(groups.get(group)!.map((source) => runSource(source, leases.get(source.starter.name)!, together.signal).catch((err: unknown) => {
+      stopAll();
+      throw err;
+    })));
+    groupStop.removeEventListener('abort', stopAll);
+    const failed = ran.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
   };
-  const coordinator = new Coordinator(replica.book, [...groups.keys()], run, { renewMs: replica.settings.renew_s * 1000 }, log.child({ replica: replica.id }));
+  const accounts = new Map(sources.map((s) => [s.starter.name, s.starter.account]));
+  const joined = (deployment: string) => rememberDeployment(replica.memoryFile, replica.settings.state_index, deployment, log);
+  const coordinator = new Coordinator(replica.book, new Map([...groups].map(([g, members]) => [g, members.map((m) => m.starter.name)])), run,
+    { renewMs: replica.settings.renew_s * 1000, accounts, rememberedDeployment: remembered, joined }, log.child({ replica: replica.id }));
   replica.coordinator = coordinator;
   await coordinator.start();
-  if (!stop.aborted) await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
+  const stopped = new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
+  if (!stop.aborted) await Promise.race([stopped, coordinator.whenFailed()]);
   await coordinator.stop();
+  // The state index is not this deployment's: every source fails (the exit status says so).
+  if (coordinator.failure) for (const t of totals.values()) t.failure = coordinator.failure.message;
   return [...totals.values()];
 }

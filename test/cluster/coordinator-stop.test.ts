@@ -13,10 +13,10 @@ it('units in hand that take longer than the lease to commit after SIGTERM still 
   const index = new MemoryIndex();
   const book = new LeaseBook(index as unknown as StateIndex, { replica: 'r1', leaseMs: 300 });
   const outcomes: string[] = [];
-  const coordinator = new Coordinator(book, ['s1'], async (_source, lease, stop) => {
+  const coordinator = new Coordinator(book, ['s1'], async (_group, leases, stop) => {
     await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));
     await sleep(700); // the last unit's destination is slow to acknowledge
-    await lease.commit({ k: { kind: 'mimecast-v2-stream', position: 0, cursor: 'last-unit', complete: false, newest_event_ms: null, newest_by_type: {} } })
+    await leases.get('s1')!.commit({ k: { kind: 'mimecast-v2-stream', position: 0, cursor: 'last-unit', complete: false, newest_event_ms: null, newest_by_type: {} } })
       .then(() => outcomes.push('committed'), (err: Error) => outcomes.push(err.message));
   }, { renewMs: 100 }, new Logger(new PassThrough(), 'error'));
   await coordinator.start();

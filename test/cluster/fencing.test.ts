@@ -66,8 +66,9 @@ describe('fencing and spreading on OpenSearch', () => {
     const aStore = new Store(join(dir, 'a.db'));
     const aSink = new DeliveringSink(aStore, [accepting], { keepEvents: false, beforeCommit: leaseFence(aLease) }, quiet());
     await aSink.write(unit(1), stream('token-1'));
-    assert.equal(aStore.registry.checkpoint(KEY)?.cursor, 'token-1');
-    assert.equal((await index.get<SourceDoc>(sourceDocId('s1')))!.doc.checkpoints[KEY]!.cursor, 'token-1');
+    await aSink.write(unit(2), stream('token-2'));
+    assert.equal(aStore.registry.checkpoint(KEY)?.cursor, 'token-2');
+    assert.equal((await index.get<SourceDoc>(sourceDocId('s1')))!.doc.checkpoints[KEY]!.cursor, 'token-2');
 
     // a freezes (its clock stands still); b sees the lease unrenewed for the lease time and takes it.
     await b.inspect('s1');
@@ -76,12 +77,12 @@ describe('fencing and spreading on OpenSearch', () => {
     assert.equal(bLease.epoch, 2);
     const bStore = new Store(join(dir, 'b.db'));
     assert.equal(restoreCheckpoints(bStore, bLease.doc.checkpoints), 1);
-    assert.equal(bStore.registry.checkpoint(KEY)?.cursor, 'token-1', 'b starts from the engine checkpoint');
+    assert.equal(bStore.registry.checkpoint(KEY)?.cursor, 'token-1', 'b starts from the engine checkpoint, one unit back (a may not have committed unit 2 in its store)');
 
     // a wakes up and commits its next units: refused, nothing moves anywhere, and no later unit commits either.
-    await assert.rejects(aSink.write(unit(2), stream('token-2-stale')), LeaseLost);
-    await assert.rejects(aSink.write(unit(3), stream('token-3-stale')));
-    assert.equal(aStore.registry.checkpoint(KEY)?.cursor, 'token-1', "a's store did not commit");
+    await assert.rejects(aSink.write(unit(3), stream('token-3-stale')), LeaseLost);
+    await assert.rejects(aSink.write(unit(4), stream('token-4-stale')));
+    assert.equal(aStore.registry.checkpoint(KEY)?.cursor, 'token-2', "a's store did not commit");
     const bSink = new DeliveringSink(bStore, [accepting], { keepEvents: false, beforeCommit: leaseFence(bLease) }, quiet());
     await bSink.write(unit(2), stream('token-2'));
     const doc = (await index.get<SourceDoc>(sourceDocId('s1')))!.doc;
@@ -118,7 +119,7 @@ describe('fencing and spreading on OpenSearch', () => {
     const sources = ['t1', 't2', 't3', 't4'];
     const running = new Map<string, string>(); // source → replica running it now
     const overlaps: string[] = [];
-    const replica = (id: string) => new Coordinator(new LeaseBook(index, { replica: id, leaseMs: 3_000 }), sources, async (source, _lease, stop) => {
+    const replica = (id: string) => new Coordinator(new LeaseBook(index, { replica: id, leaseMs: 3_000 }), sources, async (source, _leases, stop) => {
       if (running.has(source)) overlaps.push(`${source}: ${running.get(source)} and ${id}`);
       running.set(source, id);
       await new Promise((resolve) => stop.addEventListener('abort', resolve, { once: true }));

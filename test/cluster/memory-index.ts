@@ -60,8 +60,20 @@ export class MemoryIndex {
   async put(id: string, doc: object): Promise<Version> {
     return (this.store(id, doc) as { version: Version }).version;
   }
-  async list<T>(): Promise<Versioned<T>[]> {
-    return [];
+  /** Which listed documents a search shows (a test hides some, as a stale replica's view of the index would). */
+  listFilter: (doc: { kind?: string; replica?: string }) => boolean = () => true;
+  async list<T>(kind: string): Promise<Versioned<T>[]> {
+    return [...this.docs.values()].map((d) => ({ doc: JSON.parse(d.json) as T & { kind?: string }, version: { seqNo: d.seqNo, primaryTerm: 1 } }))
+      .filter((v) => v.doc.kind === kind && this.listFilter(v.doc));
+  }
+  /** The index deleted and created again (by hand, or by a replica that found none): empty, its sequence numbers from 0. */
+  recreate(): void {
+    this.docs.clear();
+    this.seq = 0;
+  }
+  /** One document deleted by hand. */
+  remove(id: string): void {
+    this.docs.delete(id);
   }
   /** A hand edit (an operator, a bug elsewhere, a hostile writer). */
   edit(id: string, change: (doc: SourceDoc) => object): void {

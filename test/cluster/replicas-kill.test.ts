@@ -170,7 +170,7 @@ describe('mimelog run: three replicas sharing four sources', () => {
       await sleep(1_000);
       frozen.r.child!.kill('SIGCONT');
       const lostSaid = Date.now() + 15_000;
-      while (!frozen.docs.every((d) => logLines(frozen.r.log).some((l) => l.msg === 'cluster: lease lost; stopping the source at once' && l.source === d.source && l.epoch === d.epoch))) {
+      while (!frozen.docs.every((d) => logLines(frozen.r.log).some((l) => l.msg === 'cluster: lease lost; stopping its group at once' && l.source === d.source && l.epoch === d.epoch))) {
         assert.ok(Date.now() < lostSaid, `the resumed replica did not notice it lost its leases:\n${frozen.r.log.slice(-3000)}`);
         await sleep(100);
       }
