@@ -81,7 +81,7 @@ export interface SourceDoc {
   readonly handovers: number;
   readonly history: readonly ClaimRecord[];
   readonly checkpoints: Readonly<Record<string, CheckpointSnapshot>>;
-  /** A digest of the account the source reads (its URL and credential id; no secret): whose document it is. */
+  /** A digest of the account the source reads (its API and credential id, cli/source-account.ts accountDigest; no secret): whose document it is. */
   readonly account?: string;
 }
 

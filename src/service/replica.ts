@@ -113,8 +113,8 @@ export function leaseFence(lease: HeldLease): CommitFence {
 }
 
 /**
- * The lease groups: sources of one Mimecast account (the same `tenant:`, or else the same URL and
- * credentials) are claimed together (every source's lease, or none), so one replica runs them all
+ * The lease groups: sources of one Mimecast account (the same `tenant:`, or else the same API and
+ * credential id, however the URL is spelled) are claimed together (every source's lease, or none), so one replica runs them all
  * and adding replicas never multiplies the calls made against one account's rate limit. A group
  * of one source is named after it; a tenant's group after the tenant; other shared accounts after
  * their sources' names joined by "+". The name is only a name: each source's lease, epoch and
