@@ -48,7 +48,7 @@ it('accepts the cluster example the repository ships (deploy/cluster/mimelog-clu
   for (const f of ['acme-app-key', 'acme-access-key', 'acme-secret-key', 'globex-client-secret', 'search-password']) writeFileSync(join(dir, f), 'a-secret-value\n', { mode: 0o600 });
   writeFileSync(join(dir, 'search-ca.pem'), readFileSync(join(ROOT, 'test', 'sinks', 'fixtures', 'loopback-cert.pem')));
   writeFileSync(join(dir, 'mimelog.yaml'), text, { mode: 0o600 });
-  const env = { ACME_APP_ID: 'app-id', GLOBEX_CLIENT_ID: 'client-id', MIMELOG_REPLICA: 'replica-b', MIMELOG_STORE: join(dir, 'b.db') };
+  const env = { ACME_APP_ID: 'app-id', GLOBEX_CLIENT_ID: 'client-id', MIMELOG_REPLICA: 'replica-b', MIMELOG_DB: join(dir, 'b.db') };
   const r = await runCli(['run', '--config', join(dir, 'mimelog.yaml'), '--check'], { env });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /ok, 3 sources \(acme: mimecast-v1, globex-stream: mimecast-v2-stream, globex-feeds: mimecast-v2-feeds\).*cluster: replica replica-b, lease 30 s, state index mimelog-state/);

@@ -26,7 +26,7 @@ export interface ClusterSettings {
   readonly cluster?: boolean;
 }
 
-/** The one config every replica runs: id and store come from MIMELOG_REPLICA and MIMELOG_STORE. */
+/** The one config every replica runs: id and store come from MIMELOG_REPLICA and MIMELOG_DB. */
 export function clusterConfig(dir: string, sources: readonly ClusterSource[], c: ClusterSettings): string {
   const secret = (name: string, value: string) => {
     const f = join(dir, name);
@@ -38,7 +38,7 @@ export function clusterConfig(dir: string, sources: readonly ClusterSource[], c:
     ? `      app_id: ${s.sim.info.credentials.appId}\n      app_key_file: ${secret(`${s.name}-app`, s.sim.info.credentials.appKey)}\n      access_key_file: ${secret(`${s.name}-access`, s.sim.info.credentials.accessKey)}\n      secret_key_file: ${secret(`${s.name}-secret`, s.sim.info.credentials.secretKey)}\n`
     : `      client_id: ${s.sim.info.v2Credentials.clientId}\n      client_secret_file: ${secret(`${s.name}-secret`, s.sim.info.v2Credentials.clientSecret)}\n    page_size: 200\n`;
   const file = join(dir, 'mimelog.yaml');
-  writeFileSync(file, `store: \${MIMELOG_STORE}
+  writeFileSync(file, `store: \${MIMELOG_DB}
 listen: 127.0.0.1:0
 sink:
   kind: opensearch
@@ -85,7 +85,7 @@ export class Replica {
 
   start(): void {
     const child = spawn(process.execPath, [BIN, 'run', '--config', this.config], {
-      env: { ...process.env, ...this.env, MIMELOG_REPLICA: this.id, MIMELOG_STORE: join(this.dir, `${this.id}.db`) }, stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...this.env, MIMELOG_REPLICA: this.id, MIMELOG_DB: join(this.dir, `${this.id}.db`) }, stdio: ['ignore', 'ignore', 'pipe'],
     });
     child.stderr!.on('data', (c: Buffer) => (this.log += c.toString()));
     this.child = child;
