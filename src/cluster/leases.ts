@@ -400,9 +400,10 @@ export class HeldLease {
 
   /**
    * Moves checkpoints, refused (LeaseLost) unless this lease is still the newest claim. Each keeps
-   * the one it replaces as `previous` (see CheckpointSnapshot.previous).
+   * the one it replaces as `previous` (see CheckpointSnapshot.previous). `extra`: other fields of
+   * the document moved in the same conditional write (counts and dead letters kept in the engine).
    */
-  commit(checkpoints: Readonly<Record<string, Omit<CheckpointSnapshot, 'epoch' | 'previous'>>>): Promise<void> {
+  commit(checkpoints: Readonly<Record<string, Omit<CheckpointSnapshot, 'epoch' | 'previous'>>>, extra?: (doc: SourceDoc) => Readonly<Record<string, unknown>>): Promise<void> {
     return this.change((doc) => {
       const stamped = Object.fromEntries(Object.entries(checkpoints).map(([k, c]): [string, CheckpointSnapshot] => {
         const replaced = doc.checkpoints[k];
@@ -410,7 +411,7 @@ export class HeldLease {
         const { previous: _older, ...before } = replaced; // one step back is kept, not a chain
         return [k, { ...c, epoch: this.epoch, previous: before }];
       }));
-      return { ...doc, checkpoints: { ...doc.checkpoints, ...stamped } };
+      return { ...doc, ...extra?.(doc), checkpoints: { ...doc.checkpoints, ...stamped } };
     });
   }
 

@@ -11,7 +11,7 @@ import { type Running, expectedIds, storedIds } from '../support/simulator.js';
 
 export interface ClusterSource {
   readonly name: string;
-  readonly kind: 'mimecast-v1' | 'mimecast-v2-stream';
+  readonly kind: 'mimecast-v1' | 'mimecast-v2-stream' | 'mimecast-v2-batch';
   readonly sim: Running;
 }
 

@@ -1,6 +1,7 @@
 /**
  * One `mimelog run` replica with `cluster:` on a real OpenSearch node: it claims the sources,
  * /readyz and /metrics show its leases, and SIGTERM releases them (owner null, checkpoints kept).
+ * One of its sources is an API 2.0 batch source (its work queue fenced in the engine).
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
@@ -16,7 +17,7 @@ const sims: Running[] = [];
 before(async () => {
   assert.ok(testNodeBuilt(), notBuiltHint('opensearch'));
   os = await EngineCluster.start('opensearch', 1);
-  for (const seed of [951, 952]) sims.push(await startSimulator({ seed, events: 1_000, eventsPerFile: 200 }));
+  for (const seed of [951, 952, 953]) sims.push(await startSimulator({ seed, events: 1_000, eventsPerFile: 200 }));
 });
 after(async () => {
   for (const s of sims) await s.sim.stop();
@@ -25,7 +26,8 @@ after(async () => {
 
 it('a replica claims its sources, shows its leases on /readyz and /metrics, and releases them on SIGTERM', { timeout: 120_000 }, async () => {
   const dir = tempDir('cluster-service');
-  const sources = [{ name: 'one', kind: 'mimecast-v2-stream' as const, sim: sims[0]! }, { name: 'two', kind: 'mimecast-v1' as const, sim: sims[1]! }];
+  // 'three' is an API 2.0 batch source: its work queue is fenced in the engine too.
+  const sources = [{ name: 'one', kind: 'mimecast-v2-stream' as const, sim: sims[0]! }, { name: 'two', kind: 'mimecast-v1' as const, sim: sims[1]! }, { name: 'three', kind: 'mimecast-v2-batch' as const, sim: sims[2]! }];
   const expected = await expectedOf(sources);
   const config = clusterConfig(dir, sources, { urls: os.urls, leaseS: 6, renewS: 2, stateIndex: 'mimelog-state-service', indexReplicas: 0 });
   const replica = new Replica('solo', config, dir, {});
@@ -41,15 +43,15 @@ it('a replica claims its sources, shows its leases on /readyz and /metrics, and 
     const ready = (await (await fetch(new URL('readyz', url))).json()) as { status: string; cluster: { replica: string; live_replicas: number; leases: { source: string; epoch: number; age_ms: number }[]; claimed: number } };
     assert.equal(ready.cluster.replica, 'solo');
     assert.equal(ready.cluster.live_replicas, 1);
-    assert.deepEqual(ready.cluster.leases.map((l) => [l.source, l.epoch]).sort(), [['one', 1], ['two', 1]]);
+    assert.deepEqual(ready.cluster.leases.map((l) => [l.source, l.epoch]).sort(), [['one', 1], ['three', 1], ['two', 1]]);
     assert.ok(ready.cluster.leases.every((l) => l.age_ms < 6_000));
     const metrics = await (await fetch(new URL('metrics', url))).text();
     assert.match(metrics, /mimelog_lease_epoch\{source="one"\} 1/);
     assert.match(metrics, /mimelog_lease_age_seconds\{source="two"\} \d/);
     assert.match(metrics, /mimelog_cluster_live_replicas 1/);
-    assert.match(metrics, /mimelog_lease_events\{event="claimed"\} 2/);
+    assert.match(metrics, /mimelog_lease_events\{event="claimed"\} 3/);
     assert.equal(await replica.signal('SIGTERM'), 0, replica.log.slice(-3000));
-    for (const s of ['one', 'two']) {
+    for (const s of ['one', 'two', 'three']) {
       const doc = (await os.request('GET', `/mimelog-state-service/_doc/source:${s}`))._source as SourceDoc;
       assert.equal(doc.owner, null, `${s} released`);
       assert.ok(Object.keys(doc.checkpoints).length > 0, `${s} keeps its checkpoints`);
