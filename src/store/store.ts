@@ -13,7 +13,7 @@ import { MIGRATIONS } from './schema.js';
 import { CrossSpans, CrossVersionIndex, type CrossRow } from './cross-version.js';
 import type { LogTypeSource } from '../classify/classify.js';
 import { rebuildDocument } from './documents.js';
-import { EventReader, EventWriter, STORED_COLUMNS, type StoredRow } from './event-rows.js';
+import { EVENT_BY_ID, EventReader, EventWriter, STORED_COLUMNS, type StoredRow, byId } from './event-rows.js';
 import { MimelogError } from '../util/errors.js';
 import { SourceRegistry } from './registry.js';
 
@@ -148,7 +148,7 @@ export class Store {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version !== MIGRATIONS.length) throw new MimelogError('store', `store ${path}: schema version ${version}, this mimelog expects ${MIGRATIONS.length}`);
     this.events = new EventWriter(this.db);
-    this.findEvent = this.db.prepare(`SELECT ${STORED_COLUMNS}, e.digest = ? AS same FROM events e WHERE e.id = ?`);
+    this.findEvent = this.db.prepare(`SELECT ${STORED_COLUMNS}, e.digest = ? AS same FROM events e WHERE ${EVENT_BY_ID}`);
     this.insertCollision = this.db.prepare(`INSERT INTO collisions (id, stored_hash, new_hash, stored_doc, new_doc, new_original, source, position, seen_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.registry = new SourceRegistry(this.db);
@@ -257,7 +257,7 @@ export class Store {
 
   /** True when the id is new; else the event is counted as a duplicate or kept as a collision. */
   private compareWithStored(e: PreparedEvent, counts: SinkCounts, now: number): boolean {
-    const stored = this.findEvent.get(e.digest, e.idKey) as (StoredRow & { same: number }) | undefined;
+    const stored = this.findEvent.get(e.digest, ...byId(e.idKey)) as (StoredRow & { same: number }) | undefined;
     if (stored === undefined) return true;
     if (stored.same === 1) counts.duplicates++;
     else {
