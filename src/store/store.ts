@@ -77,6 +77,9 @@ function openDatabase(path: string, readonly: boolean): Database.Database {
   }
 }
 
+/** WAL pages (4 KiB each in a store mimelog made) after which a commit checkpoints the WAL into the file. */
+export const WAL_CHECKPOINT_PAGES = 65_536;
+
 function migrate(db: Database.Database): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > MIGRATIONS.length) throw new MimelogError('store', `store was written by a newer mimelog (schema ${version})`);
@@ -133,10 +136,12 @@ export class Store {
         if ((this.db.pragma('page_count', { simple: true }) as number) === 0) this.db.pragma('auto_vacuum = INCREMENTAL');
         this.db.pragma('journal_mode = WAL');
         this.db.pragma('synchronous = NORMAL'); // WAL + NORMAL: durable across process crashes; a power loss may drop the last commits, never corrupt.
-        // Checkpoint every 64 MiB of WAL, not every 4 MiB: a unit dirties index pages all over the
-        // store (ids and keys are random), and the same pages are dirtied again by the next units, so
-        // fewer checkpoints copy each page fewer times (ingest about 12 % faster at 200k events).
-        this.db.pragma('wal_autocheckpoint = 16384');
+        // Checkpoint every 256 MiB of WAL (at 4 KiB pages), not every 4 MiB: a unit dirties index pages
+        // all over the store (ids and keys are random), and the same pages are dirtied again by the next
+        // units, so fewer checkpoints copy each page fewer times (64 MiB: ingest about 12 % faster at 200k
+        // events than 4 MiB; 256 MiB: 1M events in 61 s instead of 75). The WAL file is cut back to
+        // journal_size_limit after a checkpoint, and removed when the store closes.
+        this.db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_PAGES}`);
         this.db.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
         this.migrate();
       } catch (err) {
