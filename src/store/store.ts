@@ -92,6 +92,9 @@ function migrate(db: Database.Database): void {
     }
     db.pragma(`user_version = ${MIGRATIONS.length}`);
   }).immediate();
+  // An upgrade that rebuilt a table (schema 17: the events) leaves the old one's pages free: a store
+  // made with incremental auto-vacuum gives them back to the file system at once (a no-op otherwise).
+  if (version > 0) db.pragma('incremental_vacuum');
 }
 
 /**

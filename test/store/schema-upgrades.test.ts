@@ -103,6 +103,7 @@ describe('schema upgrades that shrink the store', () => {
       const objects = store.db.prepare("SELECT name FROM sqlite_schema WHERE tbl_name = 'events' AND type = 'index' ORDER BY name").pluck().all();
       assert.deepEqual(objects, ['events_acode', 'events_id', 'events_message', 'events_ts', 'events_type_ts']);
       assert.deepEqual(ask(store.db), expected);
+      assert.equal(store.db.pragma('freelist_count', { simple: true }), 0, 'the old table\'s pages are given back to the file system');
       const plan = store.db.prepare('EXPLAIN QUERY PLAN SELECT rowid FROM events e WHERE substr(e.id, 1, 8) = substr(?, 1, 8) AND e.id = ?').all(Buffer.alloc(16), Buffer.alloc(16)) as { detail: string }[];
       assert.ok(plan.some((p) => /USING INDEX events_id/.test(p.detail)), JSON.stringify(plan));
       const again = store.writeUnit(await processInput('v1.log', events.map(toKeyValueLine).join('\n')));
