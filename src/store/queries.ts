@@ -2,7 +2,7 @@
 import { type HandoverJson, withHandover } from './handover.js';
 import { decodeText } from '../decode/text.js';
 import { bareMessageId, idBytes, textKey } from './documents.js';
-import { type EventRow, EventReader, STORED_COLUMNS, type StoredRow } from './event-rows.js';
+import { EVENT_BY_ID, type EventRow, EventReader, STORED_COLUMNS, type StoredRow, byId } from './event-rows.js';
 import type { DamagedBlocks } from './record-blocks.js';
 import type Database from 'better-sqlite3';
 import { bytesInUse } from './retention.js';
@@ -209,7 +209,7 @@ export function search(db: Database.Database, filter: SearchFilter, damaged?: Da
 /** One stored event by its id: the ECS document with event.original put back, and the original record. */
 export function eventById(db: Database.Database, id: string): { doc: string; original: string } | undefined {
   const key = idBytes(id);
-  const row = key && (db.prepare(`SELECT ${STORED_COLUMNS} FROM events e WHERE e.id = ?`).get(key) as StoredRow | undefined);
+  const row = key && (db.prepare(`SELECT ${STORED_COLUMNS} FROM events e WHERE ${EVENT_BY_ID}`).get(...byId(key)) as StoredRow | undefined);
   if (!row) return undefined;
   const event = new EventReader(db).rebuild(row);
   return { doc: withOriginal(event.doc, event.record.raw), original: event.record.raw };

@@ -213,4 +213,37 @@ export const MIGRATIONS: readonly Migration[] = [
   DROP INDEX IF EXISTS events_ts;
   CREATE INDEX events_ts ON events(ts, action);
   `,
+  // 17: the event id's index keeps the id's first 8 bytes, not all 16 (event-rows.ts EVENT_BY_ID):
+  // the table is rebuilt without UNIQUE on id (SQLite cannot drop a column's constraint), and its
+  // indexes with it. A lookup compares the whole id on the row, so a shared prefix is two events.
+  `
+  CREATE TABLE events_v17 (
+    rowid INTEGER PRIMARY KEY,
+    id BLOB NOT NULL,                  -- event.id, 16 bytes; unique: the store stores an id once (store.ts)
+    digest INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    type INTEGER NOT NULL,
+    type_source INTEGER NOT NULL,
+    candidates TEXT,
+    acode_key INTEGER,
+    message_key INTEGER,
+    subject_key INTEGER,
+    sender INTEGER,
+    action INTEGER,
+    block INTEGER NOT NULL,
+    slot INTEGER NOT NULL,
+    source INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    legacy_doc TEXT
+  );
+  INSERT INTO events_v17 (rowid, id, digest, ts, type, type_source, candidates, acode_key, message_key, subject_key, sender, action, block, slot, source, position, legacy_doc)
+    SELECT rowid, id, digest, ts, type, type_source, candidates, acode_key, message_key, subject_key, sender, action, block, slot, source, position, legacy_doc FROM events ORDER BY rowid;
+  DROP TABLE events;
+  ALTER TABLE events_v17 RENAME TO events;
+  CREATE INDEX events_id ON events(substr(id, 1, 8));
+  CREATE INDEX events_ts ON events(ts, action);
+  CREATE INDEX events_type_ts ON events(type, ts);
+  CREATE INDEX events_acode ON events(acode_key) WHERE acode_key IS NOT NULL;
+  CREATE INDEX events_message ON events(message_key) WHERE message_key IS NOT NULL;
+  `,
 ];

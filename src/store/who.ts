@@ -9,7 +9,7 @@
  */
 import type Database from 'better-sqlite3';
 import { bareMessageId, idBytes, textKey } from './documents.js';
-import { type EventRow, EventReader, ROLE, STORED_COLUMNS, type StoredRow } from './event-rows.js';
+import { EVENT_BY_ID, type EventRow, EventReader, ROLE, STORED_COLUMNS, type StoredRow, byId } from './event-rows.js';
 import { ftsQuery } from './queries.js';
 import type { DamagedBlocks } from './record-blocks.js';
 
@@ -106,7 +106,7 @@ function seedRows(read: Read, query: string): Row[] {
   for (const [sql, params] of [
     ['events e WHERE e.message_key = ?', [textKey('message-id', bare)]],
     ['events e WHERE e.acode_key = ?', [textKey('acode', bare)]],
-    ...(id ? [['events e WHERE e.id = ?', [id]] as const] : []),
+    ...(id ? [[`events e WHERE ${EVENT_BY_ID}`, byId(id)] as const] : []),
   ] as const) {
     const rows = read(sql, ...params);
     if (rows.length === 0) continue;

@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { takeEvents, toKeyValueLine, toV2Record } from '../../src/simulator/generate.js';
-import { search } from '../../src/store/queries.js';
+import { eventById, search } from '../../src/store/queries.js';
+import { trace } from '../../src/store/trace.js';
+import { whoElse } from '../../src/store/who.js';
 import { Store } from '../../src/store/store.js';
 import { processInput, tempDir } from '../support/helpers.js';
 
@@ -21,6 +23,14 @@ async function storeOfV1(name: string): Promise<string> {
   store.writeUnit(await processInput('v1.log', events.map(toKeyValueLine).join('\n')));
   store.close();
   return path;
+}
+
+/** The events table as schema 16 kept it: a UNIQUE index of the whole 16-byte ids, none of their prefixes. */
+function asSchema16(db: Database.Database): void {
+  const sql = (db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'events'").pluck().get() as string).replace(/"?events"? \(/, 'events_16 (').replace('id BLOB NOT NULL,', 'id BLOB NOT NULL UNIQUE,');
+  const indexes = (db.prepare("SELECT sql FROM sqlite_schema WHERE tbl_name = 'events' AND type = 'index' AND name != 'events_id' AND sql IS NOT NULL").pluck().all() as string[]);
+  db.exec(`${sql}; INSERT INTO events_16 SELECT * FROM events; DROP TABLE events; ALTER TABLE events_16 RENAME TO events; ${indexes.join('; ')}`);
+  db.pragma('user_version = 16');
 }
 
 /** Puts back what schema 16 changed: the time index without the action, and the action's own index. */
@@ -67,6 +77,59 @@ describe('schema upgrades that shrink the store', () => {
       for (const [action, ids] of Object.entries(expected)) assert.deepEqual(search(store.db, { action, limit: 30 }).map((r) => r.id), ids, action);
       const plan = store.db.prepare("EXPLAIN QUERY PLAN SELECT rowid FROM events e WHERE e.action = 3 ORDER BY e.ts DESC, e.rowid DESC LIMIT 50").all() as { detail: string }[];
       assert.ok(plan.some((p) => /USING COVERING INDEX events_ts/.test(p.detail)), JSON.stringify(plan));
+    } finally {
+      store.close();
+    }
+  });
+
+  it('indexes the first 8 bytes of event ids (schema 17): a store of schema 16 upgrades, answers as before, and still finds each id as a duplicate', async () => {
+    const path = await storeOfV1('schema-17');
+    const raw = new Database(path);
+    asSchema16(raw);
+    assert.equal(raw.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_autoindex_events_1'").pluck().get(), 1);
+    const newest = search(raw, { limit: 40 });
+    const sample = newest.flatMap((r) => [r.message_id, r.acode, r.id]).filter((q): q is string => q !== null);
+    assert.ok(sample.length > 40);
+    const ask = (db: Database.Database) => ({
+      byId: newest.map((r) => eventById(db, r.id)),
+      traces: sample.map((q) => trace(db, q)),
+      who: sample.slice(0, 6).map((q) => whoElse(db, q)),
+    });
+    const expected = ask(raw);
+    assert.ok(expected.byId.every((d) => d !== undefined));
+    raw.close();
+    const store = new Store(path);
+    try {
+      const objects = store.db.prepare("SELECT name FROM sqlite_schema WHERE tbl_name = 'events' AND type = 'index' ORDER BY name").pluck().all();
+      assert.deepEqual(objects, ['events_acode', 'events_id', 'events_message', 'events_ts', 'events_type_ts']);
+      assert.deepEqual(ask(store.db), expected);
+      assert.equal(store.db.pragma('freelist_count', { simple: true }), 0, 'the old table\'s pages are given back to the file system');
+      const plan = store.db.prepare('EXPLAIN QUERY PLAN SELECT rowid FROM events e WHERE substr(e.id, 1, 8) = substr(?, 1, 8) AND e.id = ?').all(Buffer.alloc(16), Buffer.alloc(16)) as { detail: string }[];
+      assert.ok(plan.some((p) => /USING INDEX events_id/.test(p.detail)), JSON.stringify(plan));
+      const again = store.writeUnit(await processInput('v1.log', events.map(toKeyValueLine).join('\n')));
+      assert.equal(again.stored, 0);
+      assert.equal(again.duplicates, store.db.prepare('SELECT count(*) FROM events').pluck().get());
+    } finally {
+      store.close();
+    }
+  });
+
+  it('tells two ids that share their first 8 bytes apart: each is found as itself, and a new one is stored, not taken for the other', async () => {
+    const path = await storeOfV1('id-prefix');
+    const store = new Store(path);
+    try {
+      const [a, b] = store.db.prepare('SELECT rowid, id FROM events ORDER BY rowid LIMIT 2').all() as { rowid: number; id: Buffer }[];
+      const docOf = (id: Buffer) => JSON.parse(eventById(store.db, id.toString('hex'))!.doc) as { event: { id: string } };
+      const aDoc = docOf(a!.id);
+      // a's row (the older) as if its id began as b's does (ids that share 64 bits: about n²/2⁶⁵ over a store's life).
+      const twin = Buffer.concat([b!.id.subarray(0, 8), a!.id.subarray(8)]);
+      store.db.prepare('UPDATE events SET id = ? WHERE rowid = ?').run(twin, a!.rowid);
+      assert.equal(docOf(b!.id).event.id, b!.id.toString('hex'));
+      assert.deepEqual(docOf(twin), aDoc);
+      assert.equal(eventById(store.db, a!.id.toString('hex')), undefined);
+      const again = store.writeUnit(await processInput('v1.log', events.map(toKeyValueLine).join('\n')));
+      assert.equal(again.collisions, 0, 'b is a duplicate of itself, not a collision with the twin found first');
+      assert.equal(store.db.prepare('SELECT count(*) FROM collisions').pluck().get(), 0);
     } finally {
       store.close();
     }

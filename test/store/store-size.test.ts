@@ -1,0 +1,41 @@
+/**
+ * What the store's parts cost (issue 31): each cut that made the store smaller or its writer
+ * faster, held by a measure that moves back if the cut is undone.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { takeEvents, toKeyValueLine } from '../../src/simulator/generate.js';
+import { compressLayout, layoutRecords } from '../../src/store/record-blocks.js';
+import { Store } from '../../src/store/store.js';
+import { processInput, tempDir } from '../support/helpers.js';
+
+const lines = takeEvents({ seed: 2026, startMs: Date.UTC(2026, 10, 1) }, 128 * 21).map(toKeyValueLine);
+
+describe('store size', () => {
+  it('deflates record blocks at the best level: 128 simulator records against a dictionary, under 48.5 bytes each', () => {
+    const block = (i: number) => layoutRecords(lines.slice(i * 128, (i + 1) * 128).map((raw) => ({ raw, format: 'key_value' as const })));
+    const dictionary = block(0).subarray(-32 * 1024);
+    let bytes = 0;
+    for (let i = 1; i <= 20; i++) bytes += compressLayout(block(i), dictionary).length;
+    const perRecord = bytes / (20 * 128);
+    assert.ok(perRecord < 48.5, `${perRecord.toFixed(1)} bytes a record`);
+  });
+
+  it('lets the WAL grow to 256 MiB before a checkpoint copies its pages into the file, and removes it at close', async () => {
+    const path = join(tempDir('wal'), 's.db');
+    const store = new Store(path);
+    try {
+      assert.equal(store.db.pragma('wal_autocheckpoint', { simple: true }), 65_536);
+      assert.equal(store.db.pragma('page_size', { simple: true }), 4096);
+      store.writeUnit(await processInput('a.log', lines.slice(0, 500).join('\n')));
+    } finally {
+      store.close();
+    }
+    assert.equal(existsSync(`${path}-wal`), false, 'closing checkpoints the WAL into the file and removes it');
+    const reopened = new Store(path, { readonly: true });
+    assert.equal(reopened.db.prepare('SELECT count(*) FROM events').pluck().get(), 500);
+    reopened.close();
+  });
+});
