@@ -89,7 +89,17 @@ const NONE = new PendingCrossRows();
  * than with the 128 bits kept before.
  */
 export function storedCrossKey(key: string): Buffer {
-  return Buffer.from(key.slice(0, 24), 'hex');
+  return Buffer.from(crossKeyHex(key), 'hex');
+}
+
+/** The stored cross-version key's bytes as hex (a key is lower-case hex from the fingerprint). */
+function crossKeyHex(key: string): string {
+  return key.slice(0, 24);
+}
+
+/** The stored id's bytes as lower-case hex: the id itself for an event.id (see storedId). */
+function storedIdHex(id: string): string {
+  return /^[0-9a-f]{32}$/.test(id) ? id : Buffer.from(id, 'utf8').toString('hex');
 }
 
 interface KeyCounts {
@@ -101,13 +111,11 @@ interface KeyCounts {
 
 /** Where a decision reads what is stored: a statement per look (decide) or rows read for a whole unit (decideAll). */
 interface StoredLooks {
-  /** `same` 1 when the id is a recorded copy with the event's digest, 0 with another; undefined when not a recorded copy. */
-  copyDigest(idKey: Uint8Array): { same: number } | undefined;
-  keyRows(key: Buffer, api: 1 | 2, idKey: Uint8Array): KeyCounts;
-}
-
-function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+  /** The digest of the event's id when it is a recorded copy, else undefined. */
+  copyDigest(e: CrossCandidate): bigint | undefined;
+  keyRows(e: CrossCandidate, api: 1 | 2): KeyCounts;
+  /** The id's stored form when the looks made it (kept in the row, so recording does not make it again). */
+  readonly idKey?: Uint8Array;
 }
 
 /** The decision for one event (see the top of this file), from what is stored and what is pending. */
@@ -115,20 +123,26 @@ function decideWith(e: CrossCandidate, pending: PendingCrossRows, stored: Stored
   if (!e.cross) return { copy: false };
   const pendingDigest = pending.digestOf(e.id);
   if (pendingDigest !== undefined) return { copy: pendingDigest === e.digest };
-  const key = storedCrossKey(e.cross.key);
   const api = e.cross.api === 'v1' ? 1 : 2;
-  const idKey = e.idKey ?? storedId(e.id);
-  const known = stored.copyDigest(idKey);
+  const known = stored.copyDigest(e);
   // An id met before with other content: a new event, kept (never dropped as a copy).
-  if (known !== undefined) return { copy: known.same === 1 };
-  const rows = stored.keyRows(key, api, idKey);
+  if (known !== undefined) return { copy: known === e.digest };
+  const rows = stored.keyRows(e, api);
   // Met before as an event of its own (a remote sink has no events table): delivered already.
   if (rows.own === 1) return { copy: true };
   const waiting = pending.counts(e.cross.key);
   const counts = [rows.v1 + waiting[0], rows.v2 + waiting[1]];
   const copy = counts[api - 1]! < counts[2 - api]!;
-  return { copy, row: { id: e.id, idKey, key: e.cross.key, api, digest: e.digest, copy, logType: e.logType, ts: e.ts } };
+  return { copy, row: { id: e.id, idKey: stored.idKey, key: e.cross.key, api, digest: e.digest, copy, logType: e.logType, ts: e.ts } };
 }
+
+/** A key's rows read for a unit: how many copies each API served, and which ids (`api` then the id's hex). */
+interface KeyRows {
+  v1: number;
+  v2: number;
+  readonly ids: Set<string>;
+}
+const NO_ROWS: KeyCounts = { v1: 0, v2: 0, own: 0 };
 
 export class CrossVersionIndex {
   private readonly copyDigest: Database.Statement;
@@ -140,12 +154,12 @@ export class CrossVersionIndex {
   private readonly rowsOfKeys: Database.Statement;
 
   constructor(db: Database.Database) {
-    this.copyDigest = db.prepare('SELECT digest = ? AS same FROM cross_copies WHERE id = ?');
+    this.copyDigest = db.prepare('SELECT digest FROM cross_copies WHERE id = ?').pluck().safeIntegers(true);
     // One look at the key's rows: how many copies each API served, and whether this id is one of them.
     this.keyRows = db.prepare('SELECT coalesce(sum(api = 1), 0) AS v1, coalesce(sum(api = 2), 0) AS v2, coalesce(max(api = ? AND id = ?), 0) AS own FROM cross_ids WHERE key = ?');
-    // The same two looks for a list of ids or keys at once (a JSON array of their hex), for decideAll.
-    this.copiesOf = db.prepare('SELECT id, digest FROM cross_copies WHERE id IN (SELECT unhex(value) FROM json_each(?))').raw(true).safeIntegers(true);
-    this.rowsOfKeys = db.prepare('SELECT key, api, id FROM cross_ids WHERE key IN (SELECT unhex(value) FROM json_each(?))').raw(true);
+    // The same two looks for a whole unit: ids and keys given as a JSON array of their hex, answered in hex.
+    this.copiesOf = db.prepare('SELECT lower(hex(id)), digest FROM cross_copies WHERE id IN (SELECT unhex(value) FROM json_each(?))').raw(true).safeIntegers(true);
+    this.rowsOfKeys = db.prepare("SELECT lower(hex(key)), api || lower(hex(id)) FROM cross_ids WHERE key IN (SELECT unhex(value) FROM json_each(?))").raw(true);
     this.insertCopy = db.prepare('INSERT OR IGNORE INTO cross_copies (id, digest) VALUES (?, ?)');
     this.insertMet = db.prepare('INSERT OR IGNORE INTO cross_ids (key, api, id) VALUES (?, ?, ?)');
     this.widenSpan = db.prepare(`INSERT INTO cross_spans (api, log_type, oldest_ms, newest_ms) VALUES (?, ?, ?, ?)
@@ -154,46 +168,45 @@ export class CrossVersionIndex {
 
   /** For an event whose id is not stored: a copy of a stored event, or a new one (with the row to record). */
   decide(e: CrossCandidate, pending: PendingCrossRows = NONE): CrossDecision {
+    if (!e.cross) return { copy: false };
+    const idKey = e.idKey ?? storedId(e.id);
     return decideWith(e, pending, {
-      copyDigest: (idKey) => this.copyDigest.get(e.digest, idKey) as { same: number } | undefined,
-      keyRows: (key, api, idKey) => this.keyRows.get(api, idKey, key) as KeyCounts,
+      idKey,
+      copyDigest: () => this.copyDigest.get(idKey) as bigint | undefined,
+      keyRows: (c, api) => this.keyRows.get(api, idKey, storedCrossKey(c.cross!.key)) as KeyCounts,
     });
   }
 
   /**
    * The decisions for a unit's events, in order, the same as `decide` one by one (each row joins
    * `pending` as it is made, so a later event of the unit counts it): the stored rows of all
-   * their ids and keys are read by two statements for the unit instead of two per event (per
-   * statement overhead was most of the cost of a remote sink's checks).
+   * their ids and keys are read by two statements for the unit, not two per event, and matched
+   * by their hex text.
    */
   decideAll(events: readonly CrossCandidate[], pending: PendingCrossRows): CrossDecision[] {
     const crossed = events.filter((e) => e.cross !== undefined);
-    const idKeys = new Map<CrossCandidate, Uint8Array>(crossed.map((e) => [e, e.idKey ?? storedId(e.id)]));
-    const hexList = (bytes: Iterable<Uint8Array>) => JSON.stringify([...new Set([...bytes].map(hex))]);
     const copies = new Map<string, bigint>();
-    const keys = new Map<string, { v1: number; v2: number; ids: Set<string> }>();
+    const keys = new Map<string, KeyRows>();
     if (crossed.length > 0) {
-      for (const [id, digest] of this.copiesOf.all(hexList(idKeys.values())) as [Uint8Array, bigint][]) copies.set(hex(id), digest);
-      for (const [key, api, id] of this.rowsOfKeys.all(hexList(crossed.map((e) => storedCrossKey(e.cross!.key)))) as [Uint8Array, number, Uint8Array][]) {
-        const k = hex(key);
-        let counts = keys.get(k);
-        if (!counts) keys.set(k, (counts = { v1: 0, v2: 0, ids: new Set() }));
-        if (api === 1) counts.v1++;
-        else counts.v2++;
-        counts.ids.add(`${api}${hex(id)}`);
+      const ids = crossed.map((e) => storedIdHex(e.id));
+      for (const [id, digest] of this.copiesOf.all(JSON.stringify(ids)) as [string, bigint][]) copies.set(id, digest);
+      for (const [key, apiId] of this.rowsOfKeys.all(JSON.stringify(crossed.map((e) => crossKeyHex(e.cross!.key)))) as [string, string][]) {
+        let rows = keys.get(key);
+        if (!rows) keys.set(key, (rows = { v1: 0, v2: 0, ids: new Set() }));
+        if (apiId.startsWith('1')) rows.v1++;
+        else rows.v2++;
+        rows.ids.add(apiId);
       }
     }
+    const looks: StoredLooks = {
+      copyDigest: (e) => (copies.size === 0 ? undefined : copies.get(storedIdHex(e.id))),
+      keyRows: (e, api) => {
+        const rows = keys.get(crossKeyHex(e.cross!.key));
+        return rows ? { v1: rows.v1, v2: rows.v2, own: rows.ids.has(`${api}${storedIdHex(e.id)}`) ? 1 : 0 } : NO_ROWS;
+      },
+    };
     return events.map((e) => {
-      const decision = decideWith({ ...e, idKey: idKeys.get(e) }, pending, {
-        copyDigest: (idKey) => {
-          const digest = copies.get(hex(idKey));
-          return digest === undefined ? undefined : { same: digest === e.digest ? 1 : 0 };
-        },
-        keyRows: (key, api, idKey) => {
-          const counts = keys.get(hex(key));
-          return { v1: counts?.v1 ?? 0, v2: counts?.v2 ?? 0, own: counts?.ids.has(`${api}${hex(idKey)}`) ? 1 : 0 };
-        },
-      });
+      const decision = decideWith(e, pending, looks);
       if (decision.row) pending.add(decision.row);
       return decision;
     });

@@ -79,7 +79,9 @@ describe('cross-version decisions of a remote sink, a unit at a time', () => {
       return d;
     });
     const all = store.crossVersion.decideAll(candidates(unit), new PendingCrossRows());
-    assert.deepEqual(all, oneByOne);
+    // The id's stored form is a cache in the row (made by whichever side needs it first), not part of the decision.
+    const decided = (ds: CrossDecision[]) => ds.map(({ copy, row }) => ({ copy, row: row && { ...row, idKey: undefined } }));
+    assert.deepEqual(decided(all), decided(oneByOne));
     const copies = all.filter((d) => d.copy).length;
     assert.ok(copies > 100 && copies < unit.events.length, `${copies} copies: the unit mixes copies and new events`);
     store.close();
