@@ -42,7 +42,7 @@ export interface RunningService {
  * 194 MiB with 60–80 MiB live. The flag is read at each collection, so it applies from now on, to
  * every thread.
  */
-function boundHeapGrowth(percent: number): void {
+export function boundHeapGrowth(percent: number): void {
   setFlagsFromString(`--heap-growing-percent=${percent}`);
 }
 
