@@ -94,7 +94,9 @@ async function benchEngine(engine: Engine, file: string, docs: readonly Doc[], c
       const held = await node.count('limit-*');
       if (held !== count) throw new Error(`${node.spec.label} holds ${held} pre-built documents, expected ${count}`);
       await dropIndices(node, 'limit-*');
-      for (const [i, bin] of builds.entries()) {
+      // Builds take turns going first, so that a round's drift (the node's JIT, its merges, other jobs) favours none.
+      const turn = [...builds.entries()];
+      for (const [i, bin] of round % 2 === 0 ? turn : turn.reverse()) {
         await dropIndices(node, 'mimecast-siem-*');
         const run = ingest(bin, node, jvm, file, `${engine}-${round + 1}${i === 0 ? '' : `-compare${i}`}`);
         const indexed = await node.count();

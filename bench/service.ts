@@ -3,17 +3,27 @@
  * 2.0 stream), each its own simulator in this process: (1) a backlog, collected with `--once`,
  * its peak RSS (VmHWM, worker threads included) and events/s; (2) a soak of 24 simulated hours:
  * the simulators' clock moves one hour per step while the service polls, and the service's RSS
- * is sampled each step, so the first hour can be set beside the last.
+ * is sampled each step, so the first hour can be set beside the last. The backlog also says which
+ * thread held the memory (bench/thread-memory.ts: each thread's peak heap, young generation and
+ * external memory).
+ *
+ * BENCH_SERVICE_COMPARE=PATH[,PATH]: other builds' bin/mimelog run the same backlog after this
+ * build's (before/after a change: the throughput as a ratio within one run). BENCH_SOAK_HOURS
+ * (24): 0 skips the soak.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MimecastSimulator, type SimulatorOptions } from '../src/simulator/server.js';
 import { BENCH_DIR, BIN, type Row, START_MS, rate } from './common.js';
+import type { ThreadMemory } from './thread-memory.js';
 
 const HOUR = 3_600_000;
+const SOAK_HOURS = Number(process.env.BENCH_SOAK_HOURS ?? 24);
+const THREAD_MEMORY = fileURLToPath(new URL('./thread-memory.js', import.meta.url));
 
 function procStatus(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   try {
@@ -86,10 +96,22 @@ function freshDb(name: string): string {
   return db;
 }
 
-function startService(configText: string, name: string, once: boolean): ChildProcess {
+function startService(configText: string, name: string, once: boolean, bin = BIN, memoryDir?: string): ChildProcess {
   const file = join(BENCH_DIR, `${name}.yaml`);
   writeFileSync(file, configText, { mode: 0o600 });
-  return spawn(process.execPath, [BIN, 'run', '--config', file, ...(once ? ['--once'] : [])], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const preload = memoryDir ? ['--import', THREAD_MEMORY] : [];
+  const env = memoryDir ? { ...process.env, MIMELOG_BENCH_MEMORY_DIR: memoryDir } : process.env;
+  return spawn(process.execPath, [...preload, bin, 'run', '--config', file, ...(once ? ['--once'] : [])], { stdio: ['ignore', 'ignore', 'inherit'], env });
+}
+
+/** Each thread's peaks as bench/thread-memory.ts wrote them: the main thread first. */
+function threadPeaks(dir: string): ThreadMemory[] {
+  const peaks = readdirSync(dir).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as ThreadMemory);
+  return peaks.sort((a, b) => Number(b.main) - Number(a.main));
+}
+
+function threadText(t: ThreadMemory): string {
+  return `${t.main ? 'main' : 'worker'}: heap ${t.heap_total} (young ${t.young}, old ${t.old}), external ${t.external}`;
 }
 
 function exited(child: ChildProcess): Promise<number | null> {
@@ -107,20 +129,33 @@ async function storedEvents(db: string): Promise<number> {
   }
 }
 
-async function backlog(total: number): Promise<{ events: number; stored: number; ms: number; events_per_s: number; peak_rss_mib: number }> {
+interface Backlog {
+  readonly events: number;
+  readonly stored: number;
+  readonly ms: number;
+  readonly events_per_s: number;
+  readonly peak_rss_mib: number;
+  /** Each thread's peaks (MiB), the main thread first. */
+  readonly threads: ThreadMemory[];
+}
+
+async function backlog(total: number, bin = BIN): Promise<Backlog> {
   const sims = await startSims(Math.round(total / 3), {});
   const db = freshDb('service-backlog.db');
+  const memoryDir = join(BENCH_DIR, 'service-backlog-memory');
+  rmSync(memoryDir, { recursive: true, force: true });
+  mkdirSync(memoryDir);
   const t0 = Date.now();
-  const child = startService(sims.config(db, await freePort()), 'service-backlog', true);
+  const child = startService(sims.config(db, await freePort()), 'service-backlog', true, bin, memoryDir);
   let peak = 0;
   const poll = setInterval(() => (peak = Math.max(peak, procStatus(child.pid!, 'VmHWM'))), 250);
   const code = await exited(child);
   clearInterval(poll);
   const ms = Date.now() - t0;
   await stopSims(sims);
-  if (code !== 0) throw new Error(`mimelog run --once exited ${code}`);
+  if (code !== 0) throw new Error(`${bin} run --once exited ${code}`);
   const stored = await storedEvents(db);
-  return { events: sims.events, stored, ms, events_per_s: rate(stored, ms), peak_rss_mib: peak };
+  return { events: sims.events, stored, ms, events_per_s: rate(stored, ms), peak_rss_mib: peak, threads: threadPeaks(memoryDir) };
 }
 
 /**
@@ -135,7 +170,7 @@ async function soak(perDay: number, stepMs: number): Promise<{ samples: number[]
   const db = freshDb('service-soak.db');
   const child = startService(sims.config(db, await freePort()), 'service-soak', false);
   const samples: number[] = [];
-  for (let hour = 1; hour <= 24; hour++) {
+  for (let hour = 1; hour <= SOAK_HOURS; hour++) {
     for (const sim of [sims.v1, sims.batch, sims.stream]) sim.advanceClock(HOUR);
     await sleep(stepMs);
     samples.push(procStatus(child.pid!, 'VmRSS'));
@@ -150,16 +185,25 @@ async function soak(perDay: number, stepMs: number): Promise<{ samples: number[]
 
 export async function benchService(total: number, soakPerDay: number): Promise<{ rows: Row[]; results: Record<string, unknown> }> {
   const b = await backlog(total);
+  const compared: Record<string, Backlog> = {};
+  for (const bin of process.env.BENCH_SERVICE_COMPARE?.split(',') ?? []) compared[bin] = await backlog(total, bin);
+  const rows: Row[] = [
+    { name: 'backlog, three sources (API 1.0, 2.0 batch, 2.0 stream)', value: `${b.stored.toLocaleString('en')} of ${b.events.toLocaleString('en')} events stored, ${b.events_per_s.toLocaleString('en')} events/s, peak RSS ${b.peak_rss_mib} MiB (goal < 300)` },
+    { name: 'backlog, peak per thread (MiB)', value: b.threads.map(threadText).join('; ') },
+    ...Object.entries(compared).map(([bin, c]) => ({
+      name: `backlog with ${bin}`,
+      value: `${c.stored.toLocaleString('en')} stored, ${c.events_per_s.toLocaleString('en')} events/s (this build: ${(b.events_per_s / c.events_per_s).toFixed(2)}×), peak RSS ${c.peak_rss_mib} MiB; ${c.threads.map(threadText).join('; ')}`,
+    })),
+  ];
+  const results: Record<string, unknown> = { backlog: b, ...(Object.keys(compared).length > 0 ? { compared } : {}) };
+  if (SOAK_HOURS === 0) return { rows, results };
   const s = await soak(soakPerDay, Number(process.env.BENCH_SOAK_STEP_MS ?? 3000));
   const first = s.samples[0]!;
   const last = s.samples.at(-1)!;
-  const results = { backlog: b, soak: { per_day: soakPerDay, events_served: s.events, stored: s.stored, rss_mib_per_hour: s.samples, first_hour_mib: first, last_hour_mib: last, peak_rss_mib: s.peak } };
-  return {
-    results,
-    rows: [
-      { name: 'backlog, three sources (API 1.0, 2.0 batch, 2.0 stream)', value: `${b.stored.toLocaleString('en')} of ${b.events.toLocaleString('en')} events stored, ${b.events_per_s.toLocaleString('en')} events/s, peak RSS ${b.peak_rss_mib} MiB (goal < 300)` },
-      { name: `soak, 24 simulated hours (${soakPerDay.toLocaleString('en')} events/day)`, value: `${s.stored.toLocaleString('en')} stored; RSS first hour ${first} MiB, last hour ${last} MiB, peak ${s.peak} MiB` },
-      { name: 'soak RSS per simulated hour (MiB)', value: s.samples.join(' ') },
-    ],
-  };
+  results.soak = { per_day: soakPerDay, events_served: s.events, stored: s.stored, rss_mib_per_hour: s.samples, first_hour_mib: first, last_hour_mib: last, peak_rss_mib: s.peak };
+  rows.push(
+    { name: `soak, ${SOAK_HOURS} simulated hours (${soakPerDay.toLocaleString('en')} events/day)`, value: `${s.stored.toLocaleString('en')} stored; RSS first hour ${first} MiB, last hour ${last} MiB, peak ${s.peak} MiB` },
+    { name: 'soak RSS per simulated hour (MiB)', value: s.samples.join(' ') },
+  );
+  return { results, rows };
 }

@@ -112,6 +112,8 @@ export const NUMBER_SETTINGS = {
   hecInFlight: { key: 'requests_in_flight', scope: 'sink', integer: true, min: 1, max: 256, default: 8, unit: 'count', help: 'splunk-hec: requests sent and not yet acknowledged, at most' },
   hecAckTimeout: { key: 'ack_timeout_s', scope: 'sink', integer: true, min: 1, max: 86_400, default: 300, unit: 's', help: 'splunk-hec: a request whose ack is not true after this long is sent again (counted resent)' },
   hecAckPoll: { key: 'ack_poll_ms', scope: 'sink', integer: true, min: 10, max: 600_000, default: 1_000, unit: 'ms', help: 'splunk-hec: wait between questions to the ack endpoint while acks are pending' },
+  // The service's memory (src/service/run.ts; issue 31, search4): V8 grows a heap this much past what its last full collection kept before it collects again (every thread).
+  heapGrowth: { key: 'heap_growth_percent', scope: 'top', integer: true, min: 5, max: 400, default: 25, unit: 'count', help: "percent a thread's JavaScript heap may grow past what its last full garbage collection kept before the next one (V8 chooses 10–300 % by itself: memory that is garbage but not yet collected)" },
 } as const satisfies Record<string, NumberSetting>;
 
 export type NumberSettingName = keyof typeof NUMBER_SETTINGS;

@@ -132,7 +132,7 @@ export const CONFIG_SCHEMA = z.strictObject({
   /** The embedded store; with a search-engine sink, where its checkpoints, counts and dead letters live. */
   store: z.string().min(1).default('mimelog.db'),
   /** retain_days: keep this many days of events in the embedded store (a pass at start, then hourly); none: keep all. */
-  ...numberKeys(['days', 'horizonWarningShare', 'failingAfter']),
+  ...numberKeys(['days', 'horizonWarningShare', 'failingAfter', 'heapGrowth']),
   /** Where events go: one destination or a list (sinks/registry.ts); the store keeps the bookkeeping of every one. */
   sink: SINK_SCHEMA,
   /** /healthz, /readyz and /metrics. */

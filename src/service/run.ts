@@ -4,6 +4,7 @@
  * counts and log field. A source that fails is started again after a back-off and shows as
  * `failing` meanwhile; the others go on. An HTTP listener serves /healthz, /readyz and /metrics.
  */
+import { setFlagsFromString } from 'node:v8';
 import { entryName } from '../sinks/registry.js';
 import { withHandover } from '../store/handover.js';
 import { Hono } from 'hono';
@@ -32,6 +33,17 @@ export interface RunningService {
   health(): SourceHealth[];
   /** Resolves when every source ended (`once`) or the service was stopped and wound down. */
   readonly done: Promise<ServiceResult>;
+}
+
+/**
+ * How far each thread's heap may grow past what its last full collection kept (config
+ * `heap_growth_percent`). V8 otherwise lets a heap that allocates fast grow to several times its
+ * live data before collecting it: measured on a 1M-event backlog, the main thread's heap reached
+ * 194 MiB with 60–80 MiB live. The flag is read at each collection, so it applies from now on, to
+ * every thread.
+ */
+export function boundHeapGrowth(percent: number): void {
+  setFlagsFromString(`--heap-growing-percent=${percent}`);
 }
 
 const RESTART_BASE_MS = 5_000;
@@ -69,6 +81,7 @@ export async function startService(
   options: { once: boolean; restartBaseMs?: number },
 ): Promise<RunningService> {
   log.addSecrets(...configSecrets(config));
+  boundHeapGrowth(config.heap_growth_percent);
   const resolved = starters.map((starter) => ({
     starter,
     status: { name: starter.name, kind: starter.kind, checkpointNames: starter.checkpointNames, running: 'starting', restarts: 0 } as SourceStatus,

@@ -89,8 +89,60 @@ const NONE = new PendingCrossRows();
  * than with the 128 bits kept before.
  */
 export function storedCrossKey(key: string): Buffer {
-  return Buffer.from(key.slice(0, 24), 'hex');
+  return Buffer.from(crossKeyHex(key), 'hex');
 }
+
+/** The stored cross-version key's bytes as hex (a key is lower-case hex from the fingerprint). */
+function crossKeyHex(key: string): string {
+  return key.slice(0, 24);
+}
+
+/** The stored id's bytes as lower-case hex: the id itself for an event.id (see storedId). */
+function storedIdHex(id: string): string {
+  return /^[0-9a-f]{32}$/.test(id) ? id : Buffer.from(id, 'utf8').toString('hex');
+}
+
+interface KeyCounts {
+  readonly v1: number;
+  readonly v2: number;
+  /** 1 when the id is among the key's rows of its own API. */
+  readonly own: number;
+}
+
+/** Where a decision reads what is stored: a statement per look (decide) or rows read for a whole unit (decideAll). */
+interface StoredLooks {
+  /** The digest of the event's id when it is a recorded copy, else undefined. */
+  copyDigest(e: CrossCandidate): bigint | undefined;
+  keyRows(e: CrossCandidate, api: 1 | 2): KeyCounts;
+  /** The id's stored form when the looks made it (kept in the row, so recording does not make it again). */
+  readonly idKey?: Uint8Array;
+}
+
+/** The decision for one event (see the top of this file), from what is stored and what is pending. */
+function decideWith(e: CrossCandidate, pending: PendingCrossRows, stored: StoredLooks): CrossDecision {
+  if (!e.cross) return { copy: false };
+  const pendingDigest = pending.digestOf(e.id);
+  if (pendingDigest !== undefined) return { copy: pendingDigest === e.digest };
+  const api = e.cross.api === 'v1' ? 1 : 2;
+  const known = stored.copyDigest(e);
+  // An id met before with other content: a new event, kept (never dropped as a copy).
+  if (known !== undefined) return { copy: known === e.digest };
+  const rows = stored.keyRows(e, api);
+  // Met before as an event of its own (a remote sink has no events table): delivered already.
+  if (rows.own === 1) return { copy: true };
+  const waiting = pending.counts(e.cross.key);
+  const counts = [rows.v1 + waiting[0], rows.v2 + waiting[1]];
+  const copy = counts[api - 1]! < counts[2 - api]!;
+  return { copy, row: { id: e.id, idKey: stored.idKey, key: e.cross.key, api, digest: e.digest, copy, logType: e.logType, ts: e.ts } };
+}
+
+/** A key's rows read for a unit: how many copies each API served, and which ids (`api` then the id's hex). */
+interface KeyRows {
+  v1: number;
+  v2: number;
+  readonly ids: Set<string>;
+}
+const NO_ROWS: KeyCounts = { v1: 0, v2: 0, own: 0 };
 
 export class CrossVersionIndex {
   private readonly copyDigest: Database.Statement;
@@ -98,11 +150,16 @@ export class CrossVersionIndex {
   private readonly insertCopy: Database.Statement;
   private readonly insertMet: Database.Statement;
   private readonly widenSpan: Database.Statement;
+  private readonly copiesOf: Database.Statement;
+  private readonly rowsOfKeys: Database.Statement;
 
   constructor(db: Database.Database) {
-    this.copyDigest = db.prepare('SELECT digest = ? AS same FROM cross_copies WHERE id = ?');
+    this.copyDigest = db.prepare('SELECT digest FROM cross_copies WHERE id = ?').pluck().safeIntegers(true);
     // One look at the key's rows: how many copies each API served, and whether this id is one of them.
     this.keyRows = db.prepare('SELECT coalesce(sum(api = 1), 0) AS v1, coalesce(sum(api = 2), 0) AS v2, coalesce(max(api = ? AND id = ?), 0) AS own FROM cross_ids WHERE key = ?');
+    // The same two looks for a whole unit: ids and keys given as a JSON array of their hex, answered in hex.
+    this.copiesOf = db.prepare('SELECT lower(hex(id)), digest FROM cross_copies WHERE id IN (SELECT unhex(value) FROM json_each(?))').raw(true).safeIntegers(true);
+    this.rowsOfKeys = db.prepare("SELECT lower(hex(key)), api || lower(hex(id)) FROM cross_ids WHERE key IN (SELECT unhex(value) FROM json_each(?))").raw(true);
     this.insertCopy = db.prepare('INSERT OR IGNORE INTO cross_copies (id, digest) VALUES (?, ?)');
     this.insertMet = db.prepare('INSERT OR IGNORE INTO cross_ids (key, api, id) VALUES (?, ?, ?)');
     this.widenSpan = db.prepare(`INSERT INTO cross_spans (api, log_type, oldest_ms, newest_ms) VALUES (?, ?, ?, ?)
@@ -112,21 +169,47 @@ export class CrossVersionIndex {
   /** For an event whose id is not stored: a copy of a stored event, or a new one (with the row to record). */
   decide(e: CrossCandidate, pending: PendingCrossRows = NONE): CrossDecision {
     if (!e.cross) return { copy: false };
-    const pendingDigest = pending.digestOf(e.id);
-    if (pendingDigest !== undefined) return { copy: pendingDigest === e.digest };
-    const key = storedCrossKey(e.cross.key);
-    const api = e.cross.api === 'v1' ? 1 : 2;
     const idKey = e.idKey ?? storedId(e.id);
-    const known = this.copyDigest.get(e.digest, idKey) as { same: number } | undefined;
-    // An id met before with other content: a new event, kept (never dropped as a copy).
-    if (known !== undefined) return { copy: known.same === 1 };
-    const stored = this.keyRows.get(api, idKey, key) as { v1: number; v2: number; own: number };
-    // Met before as an event of its own (a remote sink has no events table): delivered already.
-    if (stored.own === 1) return { copy: true };
-    const waiting = pending.counts(e.cross.key);
-    const counts = [stored.v1 + waiting[0], stored.v2 + waiting[1]];
-    const copy = counts[api - 1]! < counts[2 - api]!;
-    return { copy, row: { id: e.id, idKey, key: e.cross.key, api, digest: e.digest, copy, logType: e.logType, ts: e.ts } };
+    return decideWith(e, pending, {
+      idKey,
+      copyDigest: () => this.copyDigest.get(idKey) as bigint | undefined,
+      keyRows: (c, api) => this.keyRows.get(api, idKey, storedCrossKey(c.cross!.key)) as KeyCounts,
+    });
+  }
+
+  /**
+   * The decisions for a unit's events, in order, the same as `decide` one by one (each row joins
+   * `pending` as it is made, so a later event of the unit counts it): the stored rows of all
+   * their ids and keys are read by two statements for the unit, not two per event, and matched
+   * by their hex text.
+   */
+  decideAll(events: readonly CrossCandidate[], pending: PendingCrossRows): CrossDecision[] {
+    const crossed = events.filter((e) => e.cross !== undefined);
+    const copies = new Map<string, bigint>();
+    const keys = new Map<string, KeyRows>();
+    if (crossed.length > 0) {
+      const ids = crossed.map((e) => storedIdHex(e.id));
+      for (const [id, digest] of this.copiesOf.all(JSON.stringify(ids)) as [string, bigint][]) copies.set(id, digest);
+      for (const [key, apiId] of this.rowsOfKeys.all(JSON.stringify(crossed.map((e) => crossKeyHex(e.cross!.key)))) as [string, string][]) {
+        let rows = keys.get(key);
+        if (!rows) keys.set(key, (rows = { v1: 0, v2: 0, ids: new Set() }));
+        if (apiId.startsWith('1')) rows.v1++;
+        else rows.v2++;
+        rows.ids.add(apiId);
+      }
+    }
+    const looks: StoredLooks = {
+      copyDigest: (e) => (copies.size === 0 ? undefined : copies.get(storedIdHex(e.id))),
+      keyRows: (e, api) => {
+        const rows = keys.get(crossKeyHex(e.cross!.key));
+        return rows ? { v1: rows.v1, v2: rows.v2, own: rows.ids.has(`${api}${storedIdHex(e.id)}`) ? 1 : 0 } : NO_ROWS;
+      },
+    };
+    return events.map((e) => {
+      const decision = decideWith(e, pending, looks);
+      if (decision.row) pending.add(decision.row);
+      return decision;
+    });
   }
 
   /** Records the row now (the next decision in the transaction counts it); its time widens `spans`, written by `widen`. */
@@ -231,14 +314,8 @@ const NO_LIMIT = Number.MAX_SAFE_INTEGER;
  * `pending`.
  */
 export function withoutCopies(index: CrossVersionIndex, pending: PendingCrossRows, unit: Unit): { unit: Unit; rows: CrossRow[]; copies: number } {
-  const rows: CrossRow[] = [];
-  const events = unit.events.filter((e) => {
-    const decision = index.decide({ id: e.id, digest: hashDigest(e.hash), cross: e.cross, logType: e.classification.logType, ts: e.timeMs }, pending);
-    if (decision.row) {
-      rows.push(decision.row);
-      pending.add(decision.row);
-    }
-    return !decision.copy;
-  });
+  const decisions = index.decideAll(unit.events.map((e) => ({ id: e.id, digest: hashDigest(e.hash), cross: e.cross, logType: e.classification.logType, ts: e.timeMs })), pending);
+  const rows = decisions.flatMap((d) => (d.row ? [d.row] : []));
+  const events = unit.events.filter((_e, i) => !decisions[i]!.copy);
   return { unit: { ...unit, events }, rows, copies: unit.events.length - events.length };
 }

@@ -5,15 +5,42 @@
  */
 import { batches } from '../batches.js';
 
-export interface BulkDoc {
-  readonly index: string;
-  readonly id: string;
-  /** `event.hash`: compared with the stored copy's on a 409. */
-  readonly hash: string;
-  /** Index of the event in its unit. */
-  readonly slot: number;
+/**
+ * A document encoded for `_bulk`: where it goes, and where its action line and document line lie
+ * in its unit's bytes (offsets, not a view of its own: a unit of documents costs no typed array
+ * per document; a first attempt's body is one view of the stretch).
+ */
+export class BulkDoc {
+  constructor(
+    readonly index: string,
+    readonly id: string,
+    /** `event.hash`: compared with the stored copy's on a 409. */
+    readonly hash: string,
+    /** Index of the event in its unit. */
+    readonly slot: number,
+    private readonly unitBytes: Buffer,
+    private readonly start: number,
+    private readonly end: number,
+  ) {}
+
   /** Its action line and document line as sent, encoded once: a view into its unit's bytes. */
-  readonly bytes: Buffer;
+  get bytes(): Buffer {
+    return this.unitBytes.subarray(this.start, this.end);
+  }
+
+  get length(): number {
+    return this.end - this.start;
+  }
+
+  /** Whether its bytes come right after `before`'s in the same unit's bytes. */
+  follows(before: BulkDoc): boolean {
+    return before.unitBytes === this.unitBytes && before.end === this.start;
+  }
+
+  /** The bytes from this document's start to `last`'s end (documents that follow one another). */
+  through(last: BulkDoc): Buffer {
+    return this.unitBytes.subarray(this.start, last.end);
+  }
 }
 
 /** A document to encode: where it goes and its JSON text (made once, by the pipeline or the sink). */
@@ -50,7 +77,7 @@ export function encodeDocs(docs: readonly DocToEncode[]): BulkDoc[] {
     ends.push(out.length);
   }
   const bytes = out.bytes();
-  return docs.map((d, i) => ({ index: d.index, id: d.id, hash: d.hash, slot: d.slot, bytes: bytes.subarray(i === 0 ? 0 : ends[i - 1], ends[i]) }));
+  return docs.map((d, i) => new BulkDoc(d.index, d.id, d.hash, d.slot, bytes, i === 0 ? 0 : ends[i - 1]!, ends[i]!));
 }
 
 /** Text appended as UTF-8 into one buffer that grows (doubling) when a piece does not fit. */
@@ -90,19 +117,16 @@ export function bulkBody(docs: readonly BulkDoc[]): Buffer {
   let length = 0;
   let adjacent = true;
   for (let i = 0; i < docs.length; i++) {
-    const b = docs[i]!.bytes;
-    const before = docs[i - 1]?.bytes;
-    if (before && (b.buffer !== before.buffer || b.byteOffset !== before.byteOffset + before.length)) adjacent = false;
-    length += b.length;
+    if (i > 0 && !docs[i]!.follows(docs[i - 1]!)) adjacent = false;
+    length += docs[i]!.length;
   }
-  const first = docs[0]?.bytes;
-  if (first && adjacent) return Buffer.from(first.buffer, first.byteOffset, length);
+  if (docs.length > 0 && adjacent) return docs[0]!.through(docs.at(-1)!);
   return Buffer.concat(docs.map((d) => d.bytes), length);
 }
 
 /** Bytes a document adds to a bulk body (action line included). */
 export function bulkBytes(doc: BulkDoc): number {
-  return doc.bytes.length;
+  return doc.length;
 }
 
 export type ItemOutcome =
