@@ -266,10 +266,14 @@ export class HeldLease {
     return this.change((doc) => ({ ...doc, lease_ms: this.book.options.leaseMs, renewed_at: new Date().toISOString() }));
   }
 
-  /** Moves checkpoints, refused (LeaseLost) unless this lease is still the newest claim. */
-  commit(checkpoints: Readonly<Record<string, Omit<CheckpointSnapshot, 'epoch'>>>): Promise<void> {
+  /**
+   * Moves checkpoints, refused (LeaseLost) unless this lease is still the newest claim. `extra`
+   * gives further fields of the document (a source's books, src/cluster/books.ts) from the
+   * document as it stands, written in the same conditional write.
+   */
+  commit(checkpoints: Readonly<Record<string, Omit<CheckpointSnapshot, 'epoch'>>>, extra?: (doc: SourceDoc) => Readonly<Record<string, unknown>>): Promise<void> {
     const stamped = Object.fromEntries(Object.entries(checkpoints).map(([k, c]) => [k, { ...c, epoch: this.epoch }]));
-    return this.change((doc) => ({ ...doc, checkpoints: { ...doc.checkpoints, ...stamped } }));
+    return this.change((doc) => ({ ...doc, ...extra?.(doc), checkpoints: { ...doc.checkpoints, ...stamped } }));
   }
 
   /** Gives the lease up (anyone may claim it at once); the checkpoints stay. */
