@@ -111,16 +111,12 @@ const count = (n: number): string => n.toLocaleString('en');
  * the engine"), reached as the replicas reach it; `use` runs with it, then the client is closed.
  */
 async function withClusterBooks<T>(file: string, use: (books: import('../cluster/books.js').EngineBooks) => Promise<T>): Promise<T> {
-  const [{ loadConfig }, { stateEngineEntry }, { stateClient }, { EngineBooks }] = await Promise.all([
-    import('../service/config.js'), import('../cluster/engine.js'), import('../cluster/state-client.js'), import('../cluster/books.js'),
-  ]);
-  const config = loadConfig(file, process.env);
-  if (!config.cluster) throw new UsageError(`${file} has no cluster: section: its state is in the store of the run (--db), not in the engine`);
-  const client = stateClient(stateEngineEntry(config.sink)!, process.env, 30_000); // the config check made sure there is one
+  const { openClusterBooks } = await import('../cluster/books-report.js');
+  const opened = await openClusterBooks(file, process.env);
   try {
-    return await use(new EngineBooks(client, config.cluster.state_index));
+    return await use(opened.books);
   } finally {
-    await client.close();
+    await opened.close();
   }
 }
 

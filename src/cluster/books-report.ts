@@ -9,7 +9,8 @@ import { lagSeconds } from '../core/trusted-time.js';
 import { decodeText } from '../decode/text.js';
 import type { ApiStream, DestinationCounts } from '../store/registry.js';
 import type { CheckpointReport, DeadLetterRow, Gap } from '../store/queries.js';
-import { BOOK_KINDS, DESTINATION_COUNTS, ENGINE_HEAD_BYTES, ENGINE_WHOLE_BYTES, type DestinationTotals, type EngineBooks, type SourceCounts, SOURCE_COUNTS, isCount, readBooks } from './books.js';
+import { UsageError } from '../util/errors.js';
+import { BOOK_KINDS, DESTINATION_COUNTS, ENGINE_HEAD_BYTES, ENGINE_WHOLE_BYTES, type DestinationTotals, EngineBooks, type SourceCounts, SOURCE_COUNTS, isCount, readBooks } from './books.js';
 
 /** How many lease documents, gaps and dead letters one report reads at most. */
 const MAX_DOCS = 10_000;
@@ -81,17 +82,19 @@ function rowsOf(doc: unknown, problems: string[]): ClusterSourceRow[] {
   if (!isCount(doc.epoch)) problems.push(`lease ${lease}: epoch ${shown(doc.epoch)} is not a whole number`);
   const owner = typeof doc.owner === 'string' ? doc.owner.slice(0, 200) : null;
   const epoch = isCount(doc.epoch) ? doc.epoch : null;
-  const updated = typeof doc.renewed_at === 'string' ? doc.renewed_at.slice(0, 40) : '';
-  const checkpoints = checkpointsOf(lease, doc.checkpoints, problems).map((c) => ({ ...c, updated_at: updated }));
   const names = isObject(doc.books) ? Object.keys(doc.books) : [];
   if (doc.books !== undefined && !isObject(doc.books)) problems.push(`lease ${lease}: books ${shown(doc.books)} is not an object`);
-  const row = (source: string): ClusterSourceRow => {
+  const books = (names.length > 0 ? names : [lease]).map((source) => {
     const found: string[] = [];
     const b = readBooks(doc, source, found);
     problems.push(...found.map((p) => `lease ${lease}: ${p}`));
-    return { source: source.slice(0, 200), lease, owner, epoch, checkpoints, counts: b?.counts ?? {}, destinations: b?.destinations ?? {}, updated_at: b?.updated_at ?? null };
-  };
-  return names.length > 0 ? names.map(row) : [row(lease)];
+    return { source, b };
+  });
+  // A checkpoint moved with its source's last unit (the books' time); without books, the lease's last renewal says at least when it was held.
+  const unitTimes = books.map(({ b }) => Date.parse(b?.updated_at ?? '')).filter(Number.isFinite);
+  const updated = unitTimes.length > 0 ? new Date(Math.max(...unitTimes)).toISOString() : typeof doc.renewed_at === 'string' ? doc.renewed_at.slice(0, 40) : '';
+  const checkpoints = checkpointsOf(lease, doc.checkpoints, problems).map((c) => ({ ...c, updated_at: updated }));
+  return books.map(({ source, b }) => ({ source: source.slice(0, 200), lease, owner, epoch, checkpoints, counts: b?.counts ?? {}, destinations: b?.destinations ?? {}, updated_at: b?.updated_at ?? null }));
 }
 
 /** Adds counts, leaving out a sum that would stop being exact (2^53). */
@@ -179,4 +182,16 @@ export async function clusterDeadLetters(books: EngineBooks, o: { limit: number;
     });
   }
   return { rows, problems };
+}
+
+/**
+ * The state index of a run config with `cluster:`, reached as its replicas reach it (the config's
+ * search-engine entry, its credentials): for `stats`, `dead-letters` and the console.
+ */
+export async function openClusterBooks(file: string, env: NodeJS.ProcessEnv): Promise<{ books: EngineBooks; close(): Promise<void> }> {
+  const [{ loadConfig }, { stateEngineEntry }, { stateClient }] = await Promise.all([import('../service/config.js'), import('./engine.js'), import('./state-client.js')]);
+  const config = loadConfig(file, env);
+  if (!config.cluster) throw new UsageError(`${file} has no cluster: section: its state is in the store of the run (--db), not in the engine`);
+  const client = stateClient(stateEngineEntry(config.sink)!, env, 30_000); // the config check made sure there is one
+  return { books: new EngineBooks(client, config.cluster.state_index), close: () => client.close() };
 }

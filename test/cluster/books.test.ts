@@ -21,6 +21,9 @@ import { StateIndex } from '../../src/cluster/state-index.js';
 import { type HeldLease, LeaseBook, LeaseLost, type SourceDoc, sourceDocId } from '../../src/cluster/leases.js';
 import { EngineBooks, type SourceBooks } from '../../src/cluster/books.js';
 import { leaseFence } from '../../src/service/replica.js';
+import { clusterStats } from '../../src/cluster/books-report.js';
+import { createConsoleApp } from '../../src/console/server.js';
+import type { OverviewWithCluster } from '../../src/console/cluster-overview.js';
 import { processInput, runCli, tempDir } from '../support/helpers.js';
 import { EngineCluster, notBuiltHint, testNodeBuilt } from '../support/search-engine.js';
 
@@ -235,6 +238,18 @@ sources:
     const text = await runCli(['stats', '--config', runConfig()]);
     assert.match(text.stdout, /shown-a +│? *replica-a/);
     assert.match(text.stdout, /shown-b +│? *replica-b/);
+  });
+
+  it("the console started with such a config: its overview's sources, counts and checkpoints are the state index's (every replica's), not its store's", async () => {
+    const store = new Store(join(dir, 'console.db')); // an empty local store: every count below is the engine's
+    const app = createConsoleApp({ store, allowedHosts: [], cluster: () => clusterStats(books) });
+    const o = (await (await app.request('/api/overview')).json()) as OverviewWithCluster;
+    const shown = o.cluster!.sources.filter((x) => x.source.startsWith('shown-'));
+    assert.deepEqual(shown.map((x) => [x.source, x.owner]), [['shown-a', 'replica-a'], ['shown-b', 'replica-b']]);
+    assert.ok(o.stats.dead_letters >= 2 && o.stats.indexed >= 6, `the engine's sums: ${o.stats.dead_letters}, ${o.stats.indexed}`);
+    assert.ok(o.stats.api_streams.some((a) => a.stream === 'stream shown-a'));
+    assert.equal(o.stats.events, 0, 'events per type stay the local store\'s');
+    store.close();
   });
 
   it('hostile documents in the state index (counts that are a string, negative, 1e300; a dead letter of huge bytes) are reported, not trusted, and stats still answers', async () => {
