@@ -122,7 +122,7 @@ function gapOf(doc: unknown, problems: string[]): Gap | undefined {
 export async function clusterStats(books: EngineBooks, now = Date.now()): Promise<ClusterStats> {
   const problems: string[] = [];
   const sources = (await books.list('source', MAX_DOCS)).flatMap((h) => rowsOf(h.doc, problems)).sort((a, b) => a.source.localeCompare(b.source));
-  const gaps = (await books.list(BOOK_KINDS.gap, MAX_DOCS)).map((h) => gapOf(h.doc, problems)).filter((g): g is Gap => g !== undefined).sort((a, b) => a.from.localeCompare(b.from));
+  const gaps = (await books.list(BOOK_KINDS.gap, MAX_DOCS)).map((h) => gapOf(h.doc, problems)).filter((g): g is Gap => g !== undefined).sort((a, b) => a.from.localeCompare(b.from) || a.source.localeCompare(b.source));
   const total = (k: keyof SourceCounts) => sum(sources.map((s) => s.counts[k]), k, problems);
   const destinationNames = [...new Set(sources.flatMap((s) => Object.keys(s.destinations)))].sort();
   const destinations = destinationNames.map((name) => {

@@ -225,15 +225,17 @@ sources:
       const lease = (await book.claim(source))!;
       const store = new Store(join(dir, `${source}.db`));
       const sink = sinkFor(store, lease, source);
-      await sink.write(await unitOf(`stream ${source}`, 1, [1, 2, 3], true), stream(`stream ${source}`, 'tok'));
+      const gap = { fromMs: Date.UTC(2026, 11, 1), toMs: Date.UTC(2026, 11, 1, 1), reason: 'aged out at Mimecast', logType: 'receipt' };
+      await sink.write(await unitOf(`stream ${source}`, 1, [1, 2, 3], true), { ...stream(`stream ${source}`, 'tok'), gaps: [gap] });
       await sink.close();
       store.close();
     }
     await books.refresh();
     const r = await runCli(['stats', '--config', runConfig(), '--json']);
-    const s = JSON.parse(r.stdout) as { sources: { source: string; owner: string; epoch: number; counts: Record<string, number> }[]; api_streams: { stream: string; caught_up: boolean }[]; dead_letters: number };
+    const s = JSON.parse(r.stdout) as { sources: { source: string; owner: string; epoch: number; counts: Record<string, number> }[]; api_streams: { stream: string; caught_up: boolean }[]; gaps: { source: string; log_type: string; lost_seconds: number }[] };
     const shown = s.sources.filter((x) => x.source.startsWith('shown-'));
-    assert.deepEqual(shown.map((x) => [x.source, x.owner, x.epoch, x.counts.stored, x.counts.dead_letters]), [['shown-a', 'replica-a', 1, 3, 1], ['shown-b', 'replica-b', 1, 3, 1]]);
+    assert.deepEqual(shown.map((x) => [x.source, x.owner, x.epoch, x.counts.stored, x.counts.dead_letters, x.counts.gaps]), [['shown-a', 'replica-a', 1, 3, 1, 1], ['shown-b', 'replica-b', 1, 3, 1, 1]]);
+    assert.deepEqual(s.gaps.filter((g) => g.source.startsWith('shown-')).map((g) => [g.source, g.log_type, g.lost_seconds]), [['shown-a', 'receipt', 3600], ['shown-b', 'receipt', 3600]], 'the gap each source recorded');
     assert.ok(s.api_streams.some((x) => x.stream === 'stream shown-b' && x.caught_up === false));
     const text = await runCli(['stats', '--config', runConfig()]);
     assert.match(text.stdout, /shown-a +│? *replica-a/);
