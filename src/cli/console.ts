@@ -15,6 +15,7 @@ interface ConsoleCliOptions {
   tokenFile?: string;
   requireToken?: boolean;
   allowWrites?: boolean;
+  config?: string;
 }
 
 /** `--listen` (or a config's `listen`) as an address, or a usage error that shows the form. */
@@ -52,6 +53,7 @@ export function registerConsole(program: Command): void {
     .option('--token-file <path>', `a file (mode 600) holding the access token the console asks for; env ${ENV.consoleToken}`)
     .option('--require-token', 'refuse to start without a token, on loopback too (a loopback console without one is open to every local user)')
     .option('--allow-writes', 'let the console replay dead letters (read-only otherwise)')
+    .option('--config <file>', "a run config with cluster:: the overview's sources, counts, checkpoints and dead-letter counts come from the state index (every replica's); search, trace and who stay on --db")
     .action(async (o: ConsoleCliOptions) => {
       const { host, port } = listenAddress(o.listen);
       const loopback = isLoopback(host);
@@ -72,7 +74,9 @@ export function registerConsole(program: Command): void {
       }
       const replay = o.allowWrites ? () => replayDeadLetters(store, buildTransformer({ original: true }).transformer) : undefined;
       const { startConsole } = await import('../console/server.js'); // heavy to load: only this command needs it
-      const running = await startConsole({ store, token, replay, host, port, loopback });
+      const engine = o.config === undefined ? undefined : await (await import('../cluster/books-report.js')).openClusterBooks(o.config, process.env);
+      const cluster = engine && (async () => (await import('../cluster/books-report.js')).clusterStats(engine.books));
+      const running = await startConsole({ store, token, replay, host, port, loopback, cluster });
       process.stderr.write(`mimelog console: ${running.url} (${o.allowWrites ? 'replay allowed' : 'read-only'}${token ? ', token required' : ''}; store ${o.db})\n`);
       await new Promise<void>((resolve) => {
         const stop = () => resolve();
@@ -80,6 +84,7 @@ export function registerConsole(program: Command): void {
         process.once('SIGTERM', stop);
       });
       await running.close();
+      await engine?.close();
       store.close();
     });
 }

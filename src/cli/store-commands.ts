@@ -6,7 +6,8 @@ import { Logger } from '../log/logger.js';
 import { DEFAULT_TABLES } from '../classify/type-tables.js';
 import { UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
 import { intoSink, replayDeadLetters } from '../pipeline/replay.js';
-import { type EventRow, type SearchFilter, deadLetters, exportDocuments, search, stats } from '../store/queries.js';
+import { type EventRow, type Gap, type SearchFilter, deadLetters, exportDocuments, search, stats } from '../store/queries.js';
+import type { ApiStream, DestinationCounts } from '../store/registry.js';
 import { MIN_RETAIN_DAYS, bytesInUse, checkRetainDays, retain } from '../store/retention.js';
 import { Store } from '../store/store.js';
 import { trace } from '../store/trace.js';
@@ -105,6 +106,86 @@ function countProblems(store: Store): string[] {
 /** Every count in every table in one format (1,234,567). */
 const count = (n: number): string => n.toLocaleString('en');
 
+/**
+ * `--config run.yaml` with `cluster:`: the state index its replicas share (docs/cluster.md, "State in
+ * the engine"), reached as the replicas reach it; `use` runs with it, then the client is closed.
+ */
+async function withClusterBooks<T>(file: string, use: (books: import('../cluster/books.js').EngineBooks) => Promise<T>): Promise<T> {
+  const { openClusterBooks } = await import('../cluster/books-report.js');
+  const opened = await openClusterBooks(file, process.env);
+  try {
+    return await use(opened.books);
+  } finally {
+    await opened.close();
+  }
+}
+
+/** Values in the state index that were not believed: said on stderr, exit 1 (the figures shown leave them out). */
+function reportProblems(problems: readonly string[]): void {
+  if (problems.length === 0) return;
+  process.stderr.write(`mimelog: the state index holds values that were not believed (left out above):\n${problems.slice(0, 50).map((p) => `  ${printable(p)}`).join('\n')}\n`);
+  if (problems.length > 50) process.stderr.write(`  … and ${problems.length - 50} more\n`);
+  process.exitCode = 1;
+}
+
+/** The definitions of "caught up" and "lag" are the README's (under `mimelog stats`); "-": the source cannot say. */
+const lagText = (sec: number | null) => (sec === null ? '-' : sec < 120 ? `${sec} s` : sec < 7200 ? `${Math.round(sec / 60)} min` : `${(sec / 3600).toFixed(1)} h`);
+const maybe = (n: number | null | undefined): string => (n === null || n === undefined ? '-' : count(n));
+
+function destinationsTable(ds: readonly DestinationCounts[]): string {
+  return table(['destination', 'acknowledged', 'already held', 'collisions', 'refused (dead letters)', 'resent', 'last unit'], ds.map((d) => [
+    d.destination, count(d.acknowledged), count(d.duplicates), count(d.collisions), count(d.refused), count(d.resent), d.last_unit_at > 0 ? new Date(d.last_unit_at).toISOString() : '-',
+  ]));
+}
+
+function apiStreamsTable(streams: readonly ApiStream[]): string {
+  return table(['API stream', 'caught up', 'lag', 'files pending', 'done', 'dead-lettered'], streams.map((a) => [
+    a.stream, a.caught_up ? 'yes' : 'no', lagText(a.lag_seconds), maybe(a.pending), maybe(a.done), maybe(a.dead_lettered),
+  ]));
+}
+
+function gapsTable(gaps: readonly Gap[]): string {
+  return table(['GAP: events lost at Mimecast, from (after)', 'to (before)', 'lost', 'type', 'source', 'recorded'], gaps.map((g) => [g.from, g.to, `${g.lost_seconds} s`, g.log_type ?? 'all', g.source, g.recorded_at]));
+}
+
+/** `stats --config`: every source of every replica, from the state index. */
+async function clusterStatsCommand(file: string, json: boolean | undefined): Promise<void> {
+  const { clusterStats } = await import('../cluster/books-report.js');
+  const s = await withClusterBooks(file, (books) => clusterStats(books));
+  if (json) outJson(JSON.stringify(s));
+  else {
+    out(`state index ${s.state_index}: ${s.sources.length} sources`);
+    out(table(['source', 'owner', 'epoch', 'units', 'delivered', 'duplicates', 'collisions', 'dead letters', 'gaps', 'counted at'], s.sources.map((r) => [
+      r.source, r.owner ?? '(free)', maybe(r.epoch), maybe(r.counts.units), maybe(r.counts.stored), maybe(r.counts.duplicates), maybe(r.counts.collisions),
+      maybe(r.counts.dead_letters), maybe(r.counts.gaps), r.updated_at ?? '-',
+    ])));
+    if (s.destinations.length) out(`\n${destinationsTable(s.destinations)}`);
+    out(`\ndelivered ${count(s.indexed)}  duplicates ${count(s.duplicates)}  collisions ${count(s.collisions)}  dead letters ${count(s.dead_letters)}`);
+    if (s.api_streams.length) out(`\n${apiStreamsTable(s.api_streams)}`);
+    if (s.gaps.length) out(`\n${gapsTable(s.gaps)}`);
+    if (s.checkpoints.length) out(`\n${table(['checkpoint', 'position', 'complete', 'renewed'], s.checkpoints.map((c) => [c.source, count(c.position), c.complete ? 'yes' : 'no', c.updated_at || '-']))}`);
+  }
+  reportProblems(s.problems);
+}
+
+/** `dead-letters --config`: the engine's dead letters, every replica's. */
+async function clusterDeadLettersCommand(file: string, limit: number, json: boolean | undefined): Promise<void> {
+  const { clusterDeadLetters } = await import('../cluster/books-report.js');
+  const { rows, problems } = await withClusterBooks(file, (books) => clusterDeadLetters(books, { limit, previewBytes: json ? 4096 : 60, withBytes: json === true }));
+  if (json) {
+    if (rows.length) outJson(rows.map((r) => JSON.stringify(r)).join('\n'));
+  } else {
+    for (const d of rows) {
+      say(`${d.id}  kept ${d.created_at}  position ${count(d.position)}${d.owner ? `  by ${d.owner}` : ''}`);
+      say(`  source  ${d.source}${d.destination ? `  (refused by ${d.destination})` : ''}`);
+      say(`  reason  ${d.reason}`);
+      say(`  bytes   ${count(d.raw_bytes)}: ${d.raw}${d.raw_cut ? '…' : ''}`);
+    }
+    process.stderr.write(`${rows.length} dead letters in the state index${rows.length === limit ? ` (the ${limit} written last; --limit shows more)` : ''}\n`);
+  }
+  reportProblems(problems);
+}
+
 export function registerStoreCommands(program: Command): void {
   addDbOption(program.command('check').description("reads every page of the store and says whether it is damaged (SQLite's quick_check, the hourly counts, every record block); exit 1 when it is"))
     .action((o: { db: string }) => {
@@ -131,17 +212,15 @@ export function registerStoreCommands(program: Command): void {
 
   addDbOption(program.command('stats').description('counts in the store: events per type and day, duplicates, collisions, dead letters, drift, checkpoints'))
     .option('--json', 'one JSON object')
-    .action((o: { db: string; json?: boolean }) => {
+    .option('--config <file>', "a run config with cluster:: every replica's sources from the state index in the engine, instead of the store")
+    .action(async (o: { db: string; json?: boolean; config?: string }) => {
+      if (o.config !== undefined) return clusterStatsCommand(o.config, o.json);
       const store = openStore(o.db);
       const s = stats(store);
       store.close();
       if (o.json) return outJson(JSON.stringify(s));
       const kv = (r: Record<string, number>) => Object.entries(r).map(([k, v]) => [k, count(v)]);
-      if (s.destinations.length) {
-        out(`${table(['destination', 'acknowledged', 'already held', 'collisions', 'refused (dead letters)', 'resent', 'last unit'], s.destinations.map((d) => [
-          d.destination, count(d.acknowledged), count(d.duplicates), count(d.collisions), count(d.refused), count(d.resent), new Date(d.last_unit_at).toISOString(),
-        ]))}\n`);
-      }
+      if (s.destinations.length) out(`${destinationsTable(s.destinations)}\n`);
       if (s.indexed > 0) out(`delivered outside the store: ${count(s.indexed)} events (the counts below include them)`);
       out(`events ${count(s.events)}  duplicates ${count(s.duplicates)}  collisions ${count(s.collisions)}  dead letters ${count(s.dead_letters)}  unknown type ${count(s.unknown)}\n`);
       if (s.events > 0 || s.indexed === 0) {
@@ -151,18 +230,11 @@ export function registerStoreCommands(program: Command): void {
       }
       if (Object.keys(s.schema_drift_keys).length) out(`\n${table(['schema drift key', 'seen'], kv(s.schema_drift_keys))}`);
       if (s.api_streams.length) {
-        // The definitions of "caught up" and "lag" are the README's (under `mimelog stats`); "-": the source cannot say.
-        const lag = (sec: number | null) => (sec === null ? '-' : sec < 120 ? `${sec} s` : sec < 7200 ? `${Math.round(sec / 60)} min` : `${(sec / 3600).toFixed(1)} h`);
-        const files = (n: number | null) => (n === null ? '-' : count(n));
-        out(`\n${table(['API stream', 'caught up', 'lag', 'files pending', 'done', 'dead-lettered'], s.api_streams.map((a) => [
-          a.stream, a.caught_up ? 'yes' : 'no', lag(a.lag_seconds), files(a.pending), files(a.done), files(a.dead_lettered),
-        ]))}`);
+        out(`\n${apiStreamsTable(s.api_streams)}`);
         const doubted = s.api_streams.filter((a) => a.untrusted_time_events > 0);
         if (doubted.length) out(`\n${table(['API stream', 'events timed after now + 5 min or before 2000 (stored; no cursor, gap bound or lag)'], doubted.map((a) => [a.stream, count(a.untrusted_time_events)]))}`);
       }
-      if (s.gaps.length) {
-        out(`\n${table(['GAP: events lost at Mimecast, from (after)', 'to (before)', 'lost', 'type', 'source', 'recorded'], s.gaps.map((g) => [g.from, g.to, `${g.lost_seconds} s`, g.log_type ?? 'all', g.source, g.recorded_at]))}`);
-      }
+      if (s.gaps.length) out(`\n${gapsTable(s.gaps)}`);
       if (s.handover) {
         out(`\nhand-over API 1.0 → API 2.0 (started ${s.handover.started}): ${s.handover.complete ? 'complete, the API 1.0 source stops' : 'in progress'}`);
         out(table(['type', 'state', 'API 1.0 ends at (hand-over point)', 'API 2.0 from', 'API 2.0 to'], s.handover.types.map((t) => [t.log_type, t.state, t.v1_newest ?? '-', t.v2_oldest ?? '-', t.v2_newest ?? '-'])));
@@ -276,8 +348,10 @@ export function registerStoreCommands(program: Command): void {
 
   addDbOption(program.command('dead-letters').description('what could not be stored, newest first: where each came from (source and line or record), why, and the start of its bytes; `replay` runs them again'))
     .addOption(Object.assign(numberOption('limit'), { description: `at most this many dead letters (${rangeText(setting('limit'))})` }))
-    .option('--json', 'one JSON object a line, with up to 4 KiB of the kept bytes as text')
-    .action((o: { db: string; limit: number; json?: boolean }) => {
+    .option('--json', 'one JSON object a line, with up to 4 KiB of the kept bytes as text (with --config: and every kept byte, base64, as raw_b64)')
+    .option('--config <file>', "a run config with cluster:: the dead letters every replica wrote to the state index in the engine, instead of the store's")
+    .action(async (o: { db: string; limit: number; json?: boolean; config?: string }) => {
+      if (o.config !== undefined) return clusterDeadLettersCommand(o.config, o.limit, o.json);
       const store = openStore(o.db);
       const rows = deadLetters(store.db, { limit: o.limit, previewBytes: o.json ? undefined : 60 });
       store.close();

@@ -12,6 +12,8 @@ import { secureHeaders } from 'hono/secure-headers';
 import { type FilterText, parseFilter, parseTime } from '../store/filter.js';
 import { deadLetters, eventById, search } from '../store/queries.js';
 import { overview } from '../store/overview.js';
+import type { ClusterStats } from '../cluster/books-report.js';
+import { withCluster } from './cluster-overview.js';
 import type { Store } from '../store/store.js';
 import { threats } from '../store/threats.js';
 import { trace } from '../store/trace.js';
@@ -33,6 +35,8 @@ export interface ConsoleOptions {
   readonly replay?: () => Promise<ReplayReport>;
   /** Host names (with port) the browser may use; others are refused (DNS rebinding). Empty: any. */
   readonly allowedHosts: readonly string[];
+  /** With a run config of several replicas: the state index's report, for the overview (console/cluster-overview.ts). */
+  readonly cluster?: () => Promise<ClusterStats>;
 }
 
 const SEARCH_PAGE = 50;
@@ -117,7 +121,7 @@ export function createConsoleApp(options: ConsoleOptions): Hono {
   });
 
   app.get('/api/info', (c) => c.json({ read_only: options.replay === undefined, token: options.token !== undefined }));
-  app.get('/api/overview', (c) => c.json(overview(store)));
+  app.get('/api/overview', async (c) => c.json(options.cluster ? withCluster(overview(store), await options.cluster()) : overview(store)));
   app.get('/api/search', (c) => {
     const text = Object.fromEntries(Object.entries(FIELD_NAMES).map(([k, name]) => [k, c.req.query(name) || undefined])) as FilterText;
     const filter = parseFilter(text, FIELD_NAMES);

@@ -17,6 +17,7 @@ import { StateIndex } from '../cluster/state-index.js';
 import { restoreCheckpoints, snapshotOf } from '../cluster/checkpoints.js';
 import { stateEngineEntry } from '../cluster/engine.js';
 import { stateClient } from '../cluster/state-client.js';
+import { EngineBooks, commitUnitBooks } from '../cluster/books.js';
 import type { ServiceConfig } from './config.js';
 import type { SourceStatus } from './health.js';
 import type { ServiceResult, SourceStarter } from './source-starter.js';
@@ -102,13 +103,22 @@ function rememberDeployment(file: string, stateIndex: string, deployment: string
   }
 }
 
-/** The fence of a source's commits: its checkpoint moves in the engine, under the lease, before the local store commits. */
-export function leaseFence(lease: HeldLease): CommitFence {
-  return async (unit, state) => {
+/**
+ * The fence of a source's commits: its checkpoint moves in the engine, under the lease, before the
+ * local store commits; with `books`, the unit's counts move in that same write and its dead letters,
+ * collisions and gaps are written just before it (src/cluster/books.ts).
+ */
+export function leaseFence(lease: HeldLease, books?: { engine: EngineBooks; source: string; log: Logger }): CommitFence {
+  return async (unit, state, reports = [], copies = 0) => {
     if (lease.lost !== undefined) throw new LeaseLost(lease.source, lease.lost);
     const key = state && 'key' in state ? state.key : undefined;
     const moved = snapshotOf(state, unit, key === undefined ? undefined : lease.doc.checkpoints[key]);
-    if (moved) await lease.commit({ [moved.key]: moved.snapshot });
+    const checkpoints = moved ? { [moved.key]: moved.snapshot } : {};
+    if (books) {
+      const warn = (problems: string[]) => books.log.warn('cluster: counts in the lease document were not counts: they start again from this unit', { source: books.source, problems });
+      return commitUnitBooks(lease, books.engine, books.source, unit, state, reports, copies, checkpoints, warn);
+    }
+    if (moved) await lease.commit(checkpoints);
   };
 }
 
@@ -154,9 +164,11 @@ export async function runReplica(
   const totals = new Map<string, SourceResult>(sources.map((s) => [s.starter.name, { name: s.starter.name, stored: 0, duplicates: 0, collisions: 0, dead_letters: 0, gaps: 0 }]));
   for (const s of sources) s.status.running = 'elsewhere';
   const groups = leaseGroups(sources);
+  const books = new EngineBooks(replica.client, replica.settings.state_index);
   const runSource = async (source: ServiceSource, lease: HeldLease, sourceStop: AbortSignal) => {
     const name = source.starter.name;
-    const sink = await openSink(log.child({ source: name }), leaseFence(lease));
+    const sourceLog = log.child({ source: name });
+    const sink = await openSink(sourceLog, leaseFence(lease, { engine: books, source: name, log: sourceLog }));
     try {
       // Each start (the first, and after a failure) reads the engine's checkpoints: this replica's store may be behind.
       // The sink is this source's alone: a failed run (a fence write the engine answered 503) does not fail the next.

@@ -33,8 +33,8 @@ export interface DeliveringSinkOptions {
   readonly beforeCommit?: CommitFence;
 }
 
-/** See DeliveringSinkOptions.beforeCommit. */
-export type CommitFence = (unit: PreparedUnit, state: SourceState | undefined) => Promise<void>;
+/** See DeliveringSinkOptions.beforeCommit: the unit, its state, every destination's report and how many copies (cross-version) were not sent. */
+export type CommitFence = (unit: PreparedUnit, state: SourceState | undefined, reports: readonly NamedReport[], copies: number) => Promise<void>;
 
 export class DeliveringSink implements Sink {
   /** The last unit's commit: the next commits after it, so checkpoints move in order and stop at the first failure. */
@@ -56,7 +56,7 @@ export class DeliveringSink implements Sink {
     const delivered = this.deliverEverywhere(cross.unit);
     const commit = Promise.all([this.committed, delivered])
       .then(async ([, reports]) => {
-        await this.options.beforeCommit?.(bookkeeping, state);
+        await this.options.beforeCommit?.(bookkeeping, state, reports, cross.copies);
         return this.store.recordDeliveries(bookkeeping, reports, state, { rows: rowsOfDelivered(cross.unit, cross.rows, reports), copies: cross.copies });
       })
       .finally(() => cross.rows.forEach((r) => this.pendingCross.remove(r)));

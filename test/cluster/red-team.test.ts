@@ -47,7 +47,7 @@ describe('finding 10: the engine checkpoint moves before the local commit', () =
     await sink.write(unit(1), stream('token-1'));
     await sink.close();
     // Unit 2: the fence writes the engine, then the process dies before its store commits the unit.
-    await leaseFence(lease)(prepareUnit(unit(2), { events: false }), stream('token-2'));
+    await leaseFence(lease)(prepareUnit(unit(2), { events: false }), stream('token-2'), [], 0);
     assert.equal((await index.get<SourceDoc>(sourceDocId('s1')))!.doc.checkpoints[KEY]!.cursor, 'token-2');
     assert.equal(aStore.registry.checkpoint(KEY)?.cursor, 'token-1');
 

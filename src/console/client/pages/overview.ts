@@ -1,5 +1,6 @@
 /** Overview: the numbers that prove nothing was lost, and events per hour. Equal to `stats --json` (checkpoints summarised). */
 import type { Overview } from '../../../store/overview.js';
+import type { OverviewWithCluster } from '../../cluster-overview.js';
 import { get } from '../api.js';
 import { barChart } from '../charts.js';
 import { type Child, duration, h, hourText, link, localText, num, route, table, time, utcTitle, zoneName } from '../dom.js';
@@ -36,8 +37,22 @@ function destinations(list: Overview['stats']['destinations']): Child[] {
     ]), { 'aria-label': 'destinations' })];
 }
 
+/** With several replicas: every source of every replica, as the state index holds it (console/cluster-overview.ts). */
+function clusterSources(c: OverviewWithCluster['cluster']): Child[] {
+  if (!c) return [];
+  const n = (v: number | null | undefined) => (v === null || v === undefined ? '-' : num(v));
+  return [h('h2', {}, `Sources of every replica (state index ${c.state_index})`),
+    h('p', { class: 'muted' }, 'Counts, checkpoints, gaps and dead-letter counts on this page are the engine\'s, every replica\'s; events per hour and type, search and trace are this store\'s.'),
+    table(['source', 'owner', ['epoch', 'num'], ['units', 'num'], ['delivered', 'num'], ['duplicates', 'num'], ['collisions', 'num'], ['dead letters', 'num'], ['gaps', 'num']], c.sources.map((r) => [
+      h('td', {}, r.source), h('td', { 'data-owner': r.source }, r.owner ?? '(free)'), h('td', { class: 'num' }, n(r.epoch)), h('td', { class: 'num' }, n(r.counts.units)),
+      h('td', { class: 'num' }, n(r.counts.stored)), h('td', { class: 'num' }, n(r.counts.duplicates)), h('td', { class: 'num' }, n(r.counts.collisions)),
+      h('td', { class: 'num' }, n(r.counts.dead_letters)), h('td', { class: 'num' }, n(r.counts.gaps)),
+    ]), { 'aria-label': 'sources of every replica' }),
+    ...(c.problems.length ? [h('p', { class: 'bad' }, `Values in the state index that were not believed (left out): ${c.problems.slice(0, 10).join('; ')}`)] : [])];
+}
+
 export async function overviewPage(): Promise<Child[]> {
-  const o = await get<Overview>('overview');
+  const o = await get<OverviewWithCluster>('overview');
   const s = o.stats;
   const out: Child[] = [
     h('h1', {}, 'Overview'),
@@ -49,6 +64,7 @@ export async function overviewPage(): Promise<Child[]> {
       card('collisions', s.collisions, 'collisions', true),
       card('dead letters', s.dead_letters, 'dead_letters', true),
       card('unknown log type', s.unknown, 'unknown', true)),
+    ...clusterSources(o.cluster),
     ...destinations(s.destinations),
     h('div', { class: 'grid2' }, hourlyChart(o.last_24h, 'Events per hour, last 24 hours'), hourlyChart(o.last_7d, 'Events per hour, last 7 days')),
     h('h2', {}, 'Events by log type'),

@@ -1,0 +1,281 @@
+/**
+ * A source's bookkeeping in the state index, beside its lease and checkpoints (docs/cluster.md,
+ * "State in the engine"), so that any replica continues any source's totals and `stats`, the
+ * console and `dead-letters` see every replica's work:
+ *
+ * - Running counts, per source and per destination, live in the lease document under `books`
+ *   and move in the same conditional write as the unit's checkpoint (`HeldLease.commit`): a write
+ *   the engine refuses (a stale owner) moves no count, and the next owner adds to the engine's
+ *   totals, not to its own. Each unit's write names itself by what it is (`last_commit`,
+ *   unitCommitId): a write sent again after its answer was lost, or the same unit read again one
+ *   unit back after a crash, is recognised and not counted twice.
+ * - Dead letters (their bytes bounded), collisions and gaps are documents of their own, with ids
+ *   derived from the source and what they are, written before the fenced write: a crash between
+ *   the two, and the next owner's redo of the unit, write the same ids again (never doubled, never
+ *   lost).
+ *
+ * The documents are anyone's to write: what is read back is checked, and a value that is not a
+ * count is reported, never trusted.
+ */
+import { createHash } from 'node:crypto';
+import type { SourceState } from '../core/sink.js';
+import type { PreparedDeadLetter, PreparedUnit } from '../store/prepared.js';
+import type { NamedReport } from '../store/store.js';
+import type { SearchClient } from '../sinks/search/client.js';
+import { MimelogError } from '../util/errors.js';
+import type { HeldLease, SourceDoc } from './leases.js';
+
+/** A source's running counts (the local store's counters, as `stats` names them). */
+export const SOURCE_COUNTS = ['units', 'stored', 'duplicates', 'collisions', 'dead_letters', 'gaps'] as const;
+/** A destination's running counts (the local store's destination_counts). */
+export const DESTINATION_COUNTS = ['acknowledged', 'duplicates', 'collisions', 'refused', 'resent', 'units'] as const;
+export type SourceCounts = Record<(typeof SOURCE_COUNTS)[number], number>;
+export type DestinationTotals = Record<(typeof DESTINATION_COUNTS)[number], number>;
+
+/** One source's books in its lease document (`books.<source name>`). */
+export interface SourceBooks {
+  readonly counts: SourceCounts;
+  readonly destinations: Readonly<Record<string, DestinationTotals>>;
+  /** The last unit's write: a write sent again (its answer lost) that meets it is not counted again. */
+  readonly last_commit: string;
+  readonly updated_at: string;
+}
+
+/**
+ * Bytes a dead letter keeps in the engine: whole up to ENGINE_WHOLE_BYTES, else its head (the local
+ * store's head bound). A record of up to 16 MiB is kept whole locally; the state index is small.
+ */
+export const ENGINE_WHOLE_BYTES = 1024 * 1024;
+export const ENGINE_HEAD_BYTES = 64 * 1024;
+
+/** The kinds of documents this module writes beside the lease documents, with their id prefix. */
+export const BOOK_KINDS = { deadLetter: 'dead-letter', collision: 'collision', gap: 'gap' } as const;
+
+export interface EngineDeadLetter {
+  readonly kind: typeof BOOK_KINDS.deadLetter;
+  readonly source: string;
+  /** Where it came from inside the source (the unit's source: a stream, an API file). */
+  readonly origin: string;
+  readonly position: number;
+  readonly reason: string;
+  /** The destination that refused it; absent: it could not be read. */
+  readonly destination?: string;
+  readonly raw_b64: string;
+  readonly raw_is_text: boolean;
+  /** sha-256 of the whole bytes as read (the id is made from it). */
+  readonly digest: string;
+  /** The length of the bytes when only their head is kept. */
+  readonly truncated_from: number | null;
+  readonly cut_short: boolean;
+  readonly created_at: string;
+  readonly owner: string;
+  readonly epoch: number;
+}
+
+const sha = (parts: readonly unknown[]): string => createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 40);
+/** A deterministic id: the same thing found again (a redo after a crash, by any owner) is the same document. */
+const bookId = (kind: string, source: string, parts: readonly unknown[]): string => `${kind}:${source}:${sha(parts)}`;
+
+/** A count as the engine holds it: a whole number ≥ 0 that adding cannot make inexact. */
+export function isCount(n: unknown): n is number {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+}
+
+const zeros = <K extends string>(names: readonly K[]): Record<K, number> => Object.fromEntries(names.map((k) => [k, 0])) as Record<K, number>;
+
+/**
+ * Counts read from a document: each one checked; a value that is not a count is named in
+ * `problems` and counts as missing (undefined), never as a number.
+ */
+export function checkedCounts<K extends string>(names: readonly K[], value: unknown, where: string, problems: string[]): Partial<Record<K, number>> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    problems.push(`${where}: not an object of counts (${JSON.stringify(value)?.slice(0, 80)})`);
+    return {};
+  }
+  const out: Partial<Record<K, number>> = {};
+  for (const k of names) {
+    const n = (value as Record<string, unknown>)[k];
+    if (n === undefined) continue;
+    if (isCount(n)) out[k] = n;
+    else problems.push(`${where}.${k}: ${JSON.stringify(n)?.slice(0, 80)} is not a count (a whole number from 0 to 2^53): not believed`);
+  }
+  return out;
+}
+
+/** A source's books read from its lease document, checked; undefined when it has none. */
+export function readBooks(doc: unknown, source: string, problems: string[]): { counts: Partial<SourceCounts>; destinations: Record<string, Partial<DestinationTotals>>; updated_at: string | null; last_commit: unknown } | undefined {
+  const all = (doc as { books?: unknown } | undefined)?.books;
+  if (all === undefined) return undefined;
+  if (all === null || typeof all !== 'object' || Array.isArray(all)) {
+    problems.push(`books: not an object (${JSON.stringify(all)?.slice(0, 80)})`);
+    return undefined;
+  }
+  const mine = (all as Record<string, unknown>)[source];
+  if (mine === undefined) return undefined;
+  if (mine === null || typeof mine !== 'object' || Array.isArray(mine)) {
+    problems.push(`books.${source}: not an object`);
+    return undefined;
+  }
+  const b = mine as Record<string, unknown>;
+  const destinations: Record<string, Partial<DestinationTotals>> = {};
+  const ds = b.destinations;
+  if (ds !== undefined && (ds === null || typeof ds !== 'object' || Array.isArray(ds))) problems.push(`books.${source}.destinations: not an object`);
+  else for (const [name, v] of Object.entries(ds ?? {})) destinations[name] = checkedCounts(DESTINATION_COUNTS, v, `books.${source}.destinations.${name}`, problems);
+  return {
+    counts: checkedCounts(SOURCE_COUNTS, b.counts, `books.${source}.counts`, problems),
+    destinations,
+    updated_at: typeof b.updated_at === 'string' ? b.updated_at.slice(0, 40) : null,
+    last_commit: b.last_commit,
+  };
+}
+
+/** What one unit adds to its source's books (as the local store counts it, store.ts recordDeliveries). */
+export interface UnitBooks {
+  readonly counts: SourceCounts;
+  readonly destinations: Readonly<Record<string, DestinationTotals>>;
+}
+
+export function unitBooks(unit: PreparedUnit, state: SourceState | undefined, reports: readonly NamedReport[], copies: number): UnitBooks {
+  const first = reports[0]?.report;
+  const counts: SourceCounts = {
+    units: 1,
+    stored: first?.indexed ?? 0,
+    duplicates: (first?.duplicates ?? 0) + copies,
+    collisions: first?.collisions.length ?? 0,
+    dead_letters: unit.deadLetters.length + reports.reduce((n, r) => n + r.report.rejected.length, 0),
+    gaps: state?.gaps?.length ?? 0,
+  };
+  const destinations = Object.fromEntries(reports.map(({ destination, report: r }) => [destination, {
+    acknowledged: r.indexed, duplicates: r.duplicates, collisions: r.collisions.length, refused: r.rejected.length, resent: r.resent, units: 1,
+  } satisfies DestinationTotals]));
+  return { counts, destinations };
+}
+
+/** Adds counts name by name; a count the document held that is not one starts again from this unit's (and is reported). */
+function added<K extends string>(names: readonly K[], before: Partial<Record<K, number>>, delta: Record<K, number>): Record<K, number> {
+  const out = zeros(names);
+  for (const k of names) out[k] = (before[k] ?? 0) + delta[k];
+  return out;
+}
+
+/**
+ * The `books` field of the lease document after a unit: the document's own totals plus the unit's.
+ * Returns `{}` (nothing to change) when the document already holds this very write.
+ */
+export function booksAfter(doc: SourceDoc, source: string, delta: UnitBooks, commitId: string, problems: string[]): { books?: Record<string, SourceBooks> } {
+  const before = readBooks(doc, source, problems);
+  if (before?.last_commit === commitId) return {};
+  const all = (doc as { books?: unknown }).books;
+  const others = all !== null && typeof all === 'object' && !Array.isArray(all) ? (all as Record<string, SourceBooks>) : {};
+  const destinations: Record<string, DestinationTotals> = {};
+  for (const [name, totals] of Object.entries(before?.destinations ?? {})) destinations[name] = added(DESTINATION_COUNTS, totals, zeros(DESTINATION_COUNTS));
+  for (const [name, d] of Object.entries(delta.destinations)) destinations[name] = added(DESTINATION_COUNTS, before?.destinations[name] ?? {}, d);
+  const mine: SourceBooks = { counts: added(SOURCE_COUNTS, before?.counts ?? {}, delta.counts), destinations, last_commit: commitId, updated_at: new Date().toISOString() };
+  return { books: { ...others, [source]: mine } };
+}
+
+/** A dead letter as the engine keeps it: bytes whole up to ENGINE_WHOLE_BYTES, else their head. */
+export function engineDeadLetter(source: string, d: PreparedDeadLetter, destination: string | undefined, owner: string, epoch: number): { id: string; doc: EngineDeadLetter } {
+  const raw = Buffer.from(d.raw.buffer, d.raw.byteOffset, d.raw.byteLength);
+  const whole = raw.length <= ENGINE_WHOLE_BYTES;
+  const kept = whole ? raw : raw.subarray(0, ENGINE_HEAD_BYTES);
+  const truncatedFrom = d.truncatedFrom ?? (whole ? null : raw.length);
+  return {
+    id: bookId(BOOK_KINDS.deadLetter, source, [d.source, d.position, d.digest, destination ?? null]),
+    doc: {
+      kind: BOOK_KINDS.deadLetter, source, origin: d.source, position: d.position, reason: d.reason, ...(destination === undefined ? {} : { destination }),
+      raw_b64: kept.toString('base64'), raw_is_text: d.isText, digest: d.digest, truncated_from: truncatedFrom, cut_short: d.cutShort,
+      created_at: new Date().toISOString(), owner, epoch,
+    },
+  };
+}
+
+/** The documents a unit adds beside its lease document: its dead letters, its destinations' collisions, its source's gaps. */
+export function unitDocuments(source: string, unit: PreparedUnit, state: SourceState | undefined, reports: readonly NamedReport[], owner: string, epoch: number): { id: string; doc: object }[] {
+  const stamp = { source, owner, epoch, created_at: new Date().toISOString() };
+  const key = state && 'key' in state ? state.key : unit.source;
+  return [
+    ...unit.deadLetters.map((d) => engineDeadLetter(source, d, undefined, owner, epoch)),
+    ...reports.flatMap((r) => r.report.rejected.map((d) => engineDeadLetter(source, d, r.destination, owner, epoch))),
+    ...reports.flatMap((r) => r.report.collisions.map((c) => ({
+      id: bookId(BOOK_KINDS.collision, source, [c.id, c.newHash, r.destination]),
+      doc: { kind: BOOK_KINDS.collision, ...stamp, destination: r.destination, id: c.id, stored_hash: c.storedHash, new_hash: c.newHash, position: c.position },
+    }))),
+    ...(state?.gaps ?? []).map((g) => ({
+      id: bookId(BOOK_KINDS.gap, source, [key, g.fromMs, g.toMs, g.logType ?? null]),
+      doc: { kind: BOOK_KINDS.gap, ...stamp, key, from_ms: g.fromMs, to_ms: g.toMs, reason: g.reason, log_type: g.logType ?? null },
+    })),
+  ];
+}
+
+/**
+ * Where a replica writes and reads the books: the state index, through the same client as the
+ * leases. Documents beside the lease documents go in one `_bulk` of `index` actions (written
+ * whole, whatever was there: the same id is the same thing).
+ */
+export class EngineBooks {
+  constructor(
+    readonly client: SearchClient,
+    readonly index: string,
+  ) {}
+
+  async putAll(docs: readonly { id: string; doc: object }[]): Promise<void> {
+    if (docs.length === 0) return;
+    const body = docs.map((d) => `${JSON.stringify({ index: { _index: this.index, _id: d.id } })}\n${JSON.stringify(d.doc)}\n`).join('');
+    const res = await this.client.send('POST', '/_bulk', body, 'application/x-ndjson');
+    const answer = res.body as { errors?: boolean; items?: { index?: { status?: number; error?: { reason?: string } } }[] };
+    const failed = answer.items?.find((i) => (i.index?.status ?? 500) >= 300);
+    if (res.status !== 200 || answer.errors === true || failed) {
+      throw new MimelogError('search_engine', `state index ${this.index}: writing a unit's dead letters, collisions and gaps failed: HTTP ${res.status}${failed?.index?.error?.reason ? ` ${String(failed.index.error.reason).slice(0, 200)}` : ''}`);
+    }
+  }
+
+  /** Documents of one kind (newest written first), at most `limit`; the lease documents when kind is 'source'. */
+  async list(kind: string, limit: number): Promise<{ id: string; doc: unknown }[]> {
+    const query = { size: limit, query: { term: { kind } }, sort: [{ _seq_no: 'desc' }] };
+    const res = await this.client.send('POST', `/${this.index}/_search`, JSON.stringify(query));
+    if (res.status === 404) return [];
+    if (res.status !== 200) throw new MimelogError('search_engine', `state index ${this.index}: could not list ${kind} documents: HTTP ${res.status}`);
+    const hits = (res.body as { hits?: { hits?: { _id: string; _source: unknown }[] } }).hits?.hits ?? [];
+    return hits.map((h) => ({ id: h._id, doc: h._source }));
+  }
+
+  /** Makes what was written visible to `list` (tests; `stats` reads real-time documents by search). */
+  async refresh(): Promise<void> {
+    await this.client.send('POST', `/${this.index}/_refresh`);
+  }
+}
+
+/**
+ * Names a unit by what it is, not by when it was written: where it was read (origin, position),
+ * its first and last event ids and sizes, and the checkpoint it moves to. The same unit written
+ * again is recognised (`last_commit`) and not counted twice, whether its first answer was lost or
+ * a replica starts one unit back after a crash (leases.ts `previous`) and reads it once more.
+ */
+export function unitCommitId(source: string, unit: PreparedUnit, checkpoints: Parameters<HeldLease['commit']>[0]): string {
+  const moves = Object.entries(checkpoints).map(([key, c]) => [key, c.position, c.cursor]);
+  const what = [source, unit.source, unit.position, unit.events.length, unit.events[0]?.id ?? null, unit.events.at(-1)?.id ?? null, unit.deadLetters.length, moves];
+  return createHash('sha256').update(JSON.stringify(what)).digest('base64url').slice(0, 22);
+}
+
+/**
+ * A unit's commit into the engine: its documents first, then its checkpoints and counts in one
+ * conditional write under the lease (refused: nothing counted). `warn` hears of counts in the
+ * document that were not believed (they start again from this unit's).
+ */
+export async function commitUnitBooks(
+  lease: HeldLease, books: EngineBooks, source: string,
+  unit: PreparedUnit, state: SourceState | undefined, reports: readonly NamedReport[], copies: number,
+  checkpoints: Parameters<HeldLease['commit']>[0], warn: (problems: string[]) => void,
+): Promise<void> {
+  await books.putAll(unitDocuments(source, unit, state, reports, lease.doc.owner ?? '', lease.epoch));
+  const delta = unitBooks(unit, state, reports, copies);
+  const commitId = unitCommitId(source, unit, checkpoints);
+  await lease.commit(checkpoints, (doc) => {
+    const problems: string[] = [];
+    const change = booksAfter(doc, source, delta, commitId, problems);
+    if (problems.length > 0) warn(problems);
+    return change;
+  });
+}
