@@ -12,6 +12,7 @@ import { crossIdentity } from '../fingerprint/cross-version.js';
 import { type Fingerprint, fingerprint } from '../fingerprint/fingerprint.js';
 import { UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
 import { EcsNormalizer } from '../normalize/ecs.js';
+import { TextDocumentEvent } from './processed-event.js';
 
 /** How an unknown-type dead letter's reason begins (replay can store it once a types file knows the type). */
 export const UNKNOWN_TYPE_REASON = 'unknown log type';
@@ -69,8 +70,8 @@ export class Transformer {
       return { reason: `${UNKNOWN_TYPE_REASON} (keys: ${[...record.fields.keys()].sort().join(',')})` };
     }
     const fp: Fingerprint = fingerprint(record);
-    const doc = this.normalizer.normalize(record, classification, fp);
-    return { id: fp.id, hash: fp.hash, timeMs: record.timeMs, classification, doc, raw: record.raw, format: record.format, position, cross: crossIdentity(record, classification.logType) };
+    const docJson = JSON.stringify(this.normalizer.normalize(record, classification, fp));
+    return new TextDocumentEvent(fp.id, fp.hash, record.timeMs, classification, record.raw, record.format, position, crossIdentity(record, classification.logType), docJson);
   }
 
   process(batch: DecodedBatch): Unit {
