@@ -9,7 +9,7 @@ import type { DeadLetter, ProcessedEvent, Unit } from '../core/unit.js';
 import { type DecodedBatch, decodeItem } from '../decode/input.js';
 import type { DecodedRecord } from '../decode/record.js';
 import { crossIdentity } from '../fingerprint/cross-version.js';
-import { type Fingerprint, fingerprint } from '../fingerprint/fingerprint.js';
+import { type Fingerprint, fingerprint, keyShape } from '../fingerprint/fingerprint.js';
 import { UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
 import { EcsNormalizer } from '../normalize/ecs.js';
 import { TextDocumentEvent } from './processed-event.js';
@@ -65,11 +65,12 @@ export class Transformer {
   }
 
   private processRecord(record: DecodedRecord, fileName: string, position: number): ProcessedEvent | { reason: string } {
-    const classification = this.classifier.classify(record, { fileName, declared: this.declaredType, feed: this.feed });
+    const shape = keyShape(record);
+    const classification = this.classifier.classify(record, { fileName, declared: this.declaredType, feed: this.feed }, shape);
     if (classification.logType === UNKNOWN_LOG_TYPE && this.unknownTypes === 'dead-letter') {
       return { reason: `${UNKNOWN_TYPE_REASON} (keys: ${[...record.fields.keys()].sort().join(',')})` };
     }
-    const fp: Fingerprint = fingerprint(record);
+    const fp: Fingerprint = fingerprint(record, shape);
     const docJson = JSON.stringify(this.normalizer.normalize(record, classification, fp));
     return new TextDocumentEvent(fp.id, fp.hash, record.timeMs, classification, record.raw, record.format, position, crossIdentity(record, classification.logType), docJson);
   }
