@@ -14,9 +14,8 @@
  * `event.hash` = hex SHA-256 of the canonical form; `event.id` = its first 32 hex digits (128 bits).
  */
 import { hash as oneShotHash } from 'node:crypto';
-import type { DecodedRecord, FieldValue } from '../decode/record.js';
+import { type DecodedRecord, type FieldValue, fieldText } from '../decode/record.js';
 import { isoUtc } from '../decode/time.js';
-import { stableJson } from '../util/stable-json.js';
 
 export const CANONICAL_VERSION = 'mimelog-canonical-v1';
 const TRANSPORT_KEYS: ReadonlySet<string> = new Set(['_partition', '_offset']);
@@ -34,9 +33,6 @@ export interface Fingerprint {
 }
 
 
-function canonicalText(value: FieldValue): string {
-  return typeof value === 'string' ? value : stableJson(value);
-}
 
 /** JSON string literal (the text JSON.stringify gives); plain strings skip JSON.stringify, which is slow per call. */
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
@@ -122,7 +118,7 @@ export function canonicalForm(record: DecodedRecord, shape: KeyShape = keyShape(
   const plan = (shape.plan ??= buildPlan([...record.fields.keys()]));
   let out = CANONICAL_HEAD;
   for (let i = 0; i < plan.from.length; i++) {
-    const text = plan.rawKeys[i] === record.timeKey ? isoUtc(record.timeMs) : canonicalText(values[plan.from[i]!]!);
+    const text = plan.rawKeys[i] === record.timeKey ? isoUtc(record.timeMs) : fieldText(values[plan.from[i]!]!);
     out += `${plan.heads[i]}${quote(text)}]`;
   }
   values.length = 0;

@@ -45,6 +45,8 @@ export class Driver implements Publisher {
   private readonly window: AckWindow;
   /** The worker threads, while `run` runs (publications outside a run are processed here). */
   private pool: TransformPool | undefined;
+  /** The sink reads only the documents' text (see Transformer.process keepDocuments). */
+  private readonly textOnly: boolean;
   /** Settles when the last unit published was handed to the sink; rejects once one could not be. */
   private sinkTurn: Promise<void> = Promise.resolve();
 
@@ -54,6 +56,7 @@ export class Driver implements Publisher {
     private readonly options: DriverOptions,
   ) {
     this.summary = options.summary ?? new RunSummary();
+    this.textOnly = (sink as { readonly documentsAsText?: boolean }).documentsAsText === true;
     // Enough units in flight to keep every worker busy while one commits.
     this.window = new AckWindow(this.threads() > 1 ? this.threads() + 2 : 2);
   }
@@ -83,7 +86,7 @@ export class Driver implements Publisher {
 
   async publish(p: Publication): Promise<void> {
     const batches: readonly DecodedBatch[] = p.batch === undefined ? [] : 'items' in p.batch ? [p.batch] : p.batch;
-    const parts = this.pool && batches.length > 0 ? this.pool.transform(p.feed, batches) : Promise.resolve(batches.map((b) => this.transformer.forFeed(p.feed).process(b)));
+    const parts = this.pool && batches.length > 0 ? this.pool.transform(p.feed, batches) : Promise.resolve(batches.map((b) => this.transformer.forFeed(p.feed).process(b, !this.textOnly)));
     parts.catch(() => undefined); // awaited in turn below; this only keeps an early failure from counting as unhandled
     // Handed to the sink in publication order; after a unit that could not be, no later one is.
     const handed = this.sinkTurn.then(async () => {

@@ -2,7 +2,9 @@
  * A processed event that holds its document as JSON text, made once where the record was
  * processed: most sinks write that text as it is (NDJSON, search, Kafka, HEC), and a unit in
  * flight then holds one string per event instead of a tree of small objects that every young
- * collection would copy. The document object is parsed back only when a sink asks for it.
+ * collection would copy. The document object is parsed back only when a sink asks for it,
+ * unless the event was made with it (in-process, for a sink that reads objects: the embedded
+ * store indexes fields of it).
  */
 import type { ProcessedEvent } from '../core/unit.js';
 import type { EcsDocument } from '../normalize/ecs.js';
@@ -21,12 +23,16 @@ export class TextDocumentEvent implements ProcessedEvent {
   readonly format: EventFields['format'];
   readonly position: number;
   readonly cross: EventFields['cross'];
+  readonly docJson: string;
   #parsed: EcsDocument | undefined;
 
   constructor(
     id: string, hash: string, timeMs: number, classification: EventFields['classification'], raw: string, format: EventFields['format'], position: number, cross: EventFields['cross'],
-    readonly docJson: string,
+    docJson: string,
+    /** The document object, when the caller has it and a sink may read it (kept; else parsed back from the text on demand). */
+    doc?: EcsDocument,
   ) {
+    this.#parsed = doc;
     this.id = id;
     this.hash = hash;
     this.timeMs = timeMs;
@@ -35,6 +41,7 @@ export class TextDocumentEvent implements ProcessedEvent {
     this.format = format;
     this.position = position;
     this.cross = cross;
+    this.docJson = docJson;
   }
 
   get doc(): EcsDocument {

@@ -64,18 +64,24 @@ export class Transformer {
     return t;
   }
 
-  private processRecord(record: DecodedRecord, fileName: string, position: number): ProcessedEvent | { reason: string } {
+  private processRecord(record: DecodedRecord, fileName: string, position: number, keepDocuments: boolean): ProcessedEvent | { reason: string } {
     const shape = keyShape(record);
     const classification = this.classifier.classify(record, { fileName, declared: this.declaredType, feed: this.feed }, shape);
     if (classification.logType === UNKNOWN_LOG_TYPE && this.unknownTypes === 'dead-letter') {
       return { reason: `${UNKNOWN_TYPE_REASON} (keys: ${[...record.fields.keys()].sort().join(',')})` };
     }
     const fp: Fingerprint = fingerprint(record, shape);
-    const docJson = JSON.stringify(this.normalizer.normalize(record, classification, fp));
-    return new TextDocumentEvent(fp.id, fp.hash, record.timeMs, classification, record.raw, record.format, position, crossIdentity(record, classification.logType), docJson);
+    const doc = this.normalizer.normalize(record, classification, fp);
+    const cross = crossIdentity(record, classification.logType);
+    return new TextDocumentEvent(fp.id, fp.hash, record.timeMs, classification, record.raw, record.format, position, cross, JSON.stringify(doc), keepDocuments ? doc : undefined);
   }
 
-  process(batch: DecodedBatch): Unit {
+  /**
+   * `keepDocuments`: events keep their document object beside its text. Off for a sink that only
+   * writes text (NDJSON; and on a worker thread, where only the text crosses): a unit in flight
+   * then holds one string per event, not a tree of small objects each young collection copies.
+   */
+  process(batch: DecodedBatch, keepDocuments = true): Unit {
     const events: ProcessedEvent[] = [];
     const deadLetters: DeadLetter[] = [];
     let position = 0;
@@ -89,7 +95,7 @@ export class Transformer {
       // The one guard of the per-record path: whatever one record does to classify, fingerprint
       // or normalize, it becomes that record's dead letter and the rest of the unit goes on.
       try {
-        const outcome = this.processRecord(result.record, batch.fileName, item.position);
+        const outcome = this.processRecord(result.record, batch.fileName, item.position, keepDocuments);
         if ('reason' in outcome) deadLetters.push({ source: batch.source, position: item.position, reason: outcome.reason, raw: item.raw });
         else events.push(outcome);
       } catch (err) {
