@@ -2,9 +2,9 @@
  * A processed event that holds its document as JSON text, made once where the record was
  * processed: most sinks write that text as it is (NDJSON, search, Kafka, HEC), and a unit in
  * flight then holds one string per event instead of a tree of small objects that every young
- * collection would copy. The document object is parsed back only when a sink asks for it,
- * unless the event was made with it (in-process, for a sink that reads objects: the embedded
- * store indexes fields of it).
+ * collection would copy. The document object is parsed back only when a sink asks for it. (An
+ * event for a sink that reads objects, such as the embedded store, is a plain object with both:
+ * pipeline/transform.ts. A spread copy of this one has no `doc`: name it, `{...e, doc: e.doc}`.)
  */
 import type { ProcessedEvent } from '../core/unit.js';
 import type { EcsDocument } from '../normalize/ecs.js';
@@ -29,10 +29,7 @@ export class TextDocumentEvent implements ProcessedEvent {
   constructor(
     id: string, hash: string, timeMs: number, classification: EventFields['classification'], raw: string, format: EventFields['format'], position: number, cross: EventFields['cross'],
     docJson: string,
-    /** The document object, when the caller has it and a sink may read it (kept; else parsed back from the text on demand). */
-    doc?: EcsDocument,
   ) {
-    this.#parsed = doc;
     this.id = id;
     this.hash = hash;
     this.timeMs = timeMs;

@@ -73,7 +73,10 @@ export class Transformer {
     const fp: Fingerprint = fingerprint(record, shape);
     const doc = this.normalizer.normalize(record, classification, fp);
     const cross = crossIdentity(record, classification.logType);
-    return new TextDocumentEvent(fp.id, fp.hash, record.timeMs, classification, record.raw, record.format, position, cross, JSON.stringify(doc), keepDocuments ? doc : undefined);
+    const docJson = JSON.stringify(doc);
+    // A plain object when it keeps its document: a copy made by spreading it (replay, tests) keeps `doc`.
+    if (keepDocuments) return { id: fp.id, hash: fp.hash, timeMs: record.timeMs, classification, doc, raw: record.raw, format: record.format, position, cross, docJson };
+    return new TextDocumentEvent(fp.id, fp.hash, record.timeMs, classification, record.raw, record.format, position, cross, docJson);
   }
 
   /**

@@ -25,7 +25,9 @@ describe('TextDocumentEvent', () => {
     assert.equal(kept.events.length, 50);
     kept.events.forEach((e, i) => {
       const other = textOnly.events[i]!;
-      assert.ok(e instanceof TextDocumentEvent && other instanceof TextDocumentEvent);
+      assert.ok(other instanceof TextDocumentEvent);
+      assert.ok(!(e instanceof TextDocumentEvent)); // a plain object: a spread copy keeps its doc
+      assert.deepEqual({ ...e }.doc, e.doc);
       assert.equal(e.docJson, JSON.stringify(e.doc));
       assert.equal(other.docJson, e.docJson);
       assert.deepEqual(other.doc, e.doc);
