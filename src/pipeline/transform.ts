@@ -73,16 +73,17 @@ export class Transformer {
     const fp: Fingerprint = fingerprint(record, shape);
     const doc = this.normalizer.normalize(record, classification, fp);
     const cross = crossIdentity(record, classification.logType);
-    const docJson = JSON.stringify(doc);
-    // A plain object when it keeps its document: a copy made by spreading it (replay, tests) keeps `doc`.
-    if (keepDocuments) return { id: fp.id, hash: fp.hash, timeMs: record.timeMs, classification, doc, raw: record.raw, format: record.format, position, cross, docJson };
-    return new TextDocumentEvent(fp.id, fp.hash, record.timeMs, classification, record.raw, record.format, position, cross, docJson);
+    // A plain object when it keeps its document, as before: a spread copy (replay, tests) keeps
+    // `doc`, and its text is made only if a sink asks (documentJson; the store never does).
+    if (keepDocuments) return { id: fp.id, hash: fp.hash, timeMs: record.timeMs, classification, doc, raw: record.raw, format: record.format, position, cross };
+    return new TextDocumentEvent(fp.id, fp.hash, record.timeMs, classification, record.raw, record.format, position, cross, JSON.stringify(doc));
   }
 
   /**
-   * `keepDocuments`: events keep their document object beside its text. Off for a sink that only
-   * writes text (NDJSON; and on a worker thread, where only the text crosses): a unit in flight
-   * then holds one string per event, not a tree of small objects each young collection copies.
+   * `keepDocuments`: events keep their document object (the text is made from it if a sink asks).
+   * Off for a sink that only writes text (NDJSON; and on a worker thread, where only the text
+   * crosses): events then hold the text, made at once, so a unit in flight holds one string per
+   * event, not a tree of small objects each young collection copies.
    */
   process(batch: DecodedBatch, keepDocuments = true): Unit {
     const events: ProcessedEvent[] = [];
