@@ -12,7 +12,7 @@ import { Classifier } from '../src/classify/classify.js';
 import { DEFAULT_TABLES } from '../src/classify/type-tables.js';
 import { EcsNormalizer } from '../src/normalize/ecs.js';
 import { Transformer } from '../src/pipeline/transform.js';
-import type { Unit } from '../src/core/unit.js';
+import { type Unit, documentJson } from '../src/core/unit.js';
 import { type ChildRun, type Row, START_MS, corpusFile, ingestInChild, rate, time, timeAsync } from './common.js';
 
 function chunks(text: string, size = 64 * 1024): Buffer[] {
@@ -28,14 +28,15 @@ async function* processedUnits(name: string, parts: Buffer[]): AsyncGenerator<Un
   async function* source() {
     yield* parts;
   }
-  for await (const batch of decodeInput(name, source())) yield t.process(batch);
+  // As for the NDJSON sink: events carry their documents as text only.
+  for await (const batch of decodeInput(name, source())) yield t.process(batch, false);
 }
 
 async function pipelineOnce(name: string, parts: Buffer[]): Promise<number> {
   let bytes = 0;
   for await (const unit of processedUnits(name, parts)) {
     let text = '';
-    for (const e of unit.events) text += `${JSON.stringify(e.doc)}\n`;
+    for (const e of unit.events) text += `${documentJson(e)}\n`;
     bytes += text.length;
   }
   return bytes;
@@ -44,7 +45,7 @@ async function pipelineOnce(name: string, parts: Buffer[]): Promise<number> {
 /** The documents the pipeline writes for `parts`, one JSON text each. */
 async function outputDocuments(name: string, parts: Buffer[]): Promise<string[]> {
   const docs: string[] = [];
-  for await (const unit of processedUnits(name, parts)) for (const e of unit.events) docs.push(JSON.stringify(e.doc));
+  for await (const unit of processedUnits(name, parts)) for (const e of unit.events) docs.push(documentJson(e));
   return docs;
 }
 

@@ -39,22 +39,47 @@ function recordType(record: DecodedRecord): string | undefined {
   return undefined;
 }
 
+/** A record's key shape, as far as the classifier uses it: a place to keep what it worked out per owner. */
+export interface KeyShapeMemo {
+  readonly memo: WeakMap<object, unknown>;
+}
+
+/** What depends only on a record's keys. */
+interface ShapeKnowledge {
+  driftKeys?: string[];
+  fromKeys?: Classification;
+}
+
 export class Classifier {
   /** Keys each type explains, for the record being classified (reused: one record at a time). */
   private matched: number[] | undefined;
 
   constructor(readonly tables: TypeTables) {}
 
-  classify(record: DecodedRecord, signals: TypeSignals): Classification {
+  /**
+   * `shape`: the record's key shape (fingerprint/fingerprint.ts keyShape), when the caller has it:
+   * what depends only on the keys (drift keys, the type the keys suggest) is then worked out once
+   * per shape and kept on it. The classifications of one shape are one shared, read-only object.
+   */
+  classify(record: DecodedRecord, signals: TypeSignals, shape?: KeyShapeMemo): Classification {
     if (signals.feed) return { logType: signals.feed, source: 'feed', driftKeys: [] }; // the source says what it is
     const own = recordType(record);
     if (own !== undefined) {
       return { logType: this.tables.v2Types.get(normalizeV2Type(own)) ?? UNKNOWN_LOG_TYPE, source: 'record', driftKeys: [] };
     }
     const named = signals.fileName ? this.tables.typeForFileName(signals.fileName) : undefined;
-    if (named) return { logType: named, source: 'file_name', driftKeys: this.driftKeys(record) };
-    if (signals.declared) return { logType: signals.declared, source: 'declared', driftKeys: this.driftKeys(record) };
-    return this.fromKeys(record);
+    const known = shape ? this.known(shape) : undefined;
+    const drift = () => (known ? (known.driftKeys ??= this.driftKeys(record)) : this.driftKeys(record));
+    if (named) return { logType: named, source: 'file_name', driftKeys: drift() };
+    if (signals.declared) return { logType: signals.declared, source: 'declared', driftKeys: drift() };
+    return known ? (known.fromKeys ??= this.fromKeys(record)) : this.fromKeys(record);
+  }
+
+  /** What this classifier keeps on a key shape. */
+  private known(shape: KeyShapeMemo): ShapeKnowledge {
+    let k = shape.memo.get(this) as ShapeKnowledge | undefined;
+    if (k === undefined) shape.memo.set(this, (k = {}));
+    return k;
   }
 
   /** Keys of a v1 record that no table knows (v2 key sets are not tabled: their type comes from the record). */

@@ -33,7 +33,7 @@ export interface PipelineOptions {
 }
 
 /** The transformer the options describe, its type tables, and how many threads run it. */
-export function buildTransformer(opts: PipelineOptions): { transformer: Transformer; tables: TypeTables; workers: number } {
+export function buildTransformer(opts: PipelineOptions, storeThread = true): { transformer: Transformer; tables: TypeTables; workers: number } {
   const irregular = opts.typesFile === undefined ? undefined : irregularFile(opts.typesFile); // a FIFO would hang the read
   if (irregular) throw new UsageError(`types file ${opts.typesFile}: ${irregular}`);
   const tables = opts.typesFile ? loadTypesFile(opts.typesFile) : DEFAULT_TABLES;
@@ -43,7 +43,7 @@ export function buildTransformer(opts: PipelineOptions): { transformer: Transfor
   }
   const unknownTypes = (opts.unknownTypes ?? 'store') as UnknownTypePolicy;
   const transformer = Transformer.fromSpec({ typesFile: opts.typesFile, keepOriginal: opts.original, declaredType: opts.type, unknownTypes }, tables);
-  const workers = opts.workers ?? defaultWorkers(availableParallelism());
+  const workers = opts.workers ?? defaultWorkers(availableParallelism(), storeThread);
   return { transformer, tables, workers };
 }
 
@@ -111,7 +111,9 @@ export function registerIngest(program: Command): void {
     .addOption(new Option('--summary <format>', 'run summary on stderr').choices(['text', 'json', 'none']).default('text'));
   addLimitOptions(addSinkOptions(addDbOption(cmd), 'where documents go (ndjson: standard output)', ['ndjson']));
   addWorkersOption(addPipelineOptions(cmd)).action(async (paths: string[], opts: IngestOptions) => {
-    const { transformer, workers } = buildTransformer(opts);
+    // Only the embedded store's events take a thread of their own (a sink list without sqlite does not).
+    const storeThread = opts.sinkConfig !== undefined || opts.sink.split(',').some((k) => k.trim() === 'sqlite');
+    const { transformer, workers } = buildTransformer(opts, storeThread);
     const limits = limitsFrom(opts);
     const storeFiles = opts.sink === 'ndjson' ? [opts.deadLetter] : [opts.db, `${opts.db}-wal`, `${opts.db}-shm`, `${opts.db}-journal`];
     const { inputs, skipped } = await localInputs(paths, process.stdin, [...storeFiles, ...standardOutputFile()]);

@@ -5,6 +5,7 @@
  */
 import { parseJson } from './json.js';
 import { DEFAULT_LIMITS } from './limits.js';
+import { stableJson } from '../util/stable-json.js';
 
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 export type FieldValue = string | JsonValue[] | { [key: string]: JsonValue };
@@ -68,4 +69,19 @@ export function parseEmbeddedJson(text: string): FieldValue {
   // duplicate key): the text is kept as it is, so nothing is lost.
   const parsed = parseJson(text, DEFAULT_LIMITS.maxJsonDepth);
   return parsed.ok && parsed.value !== null && typeof parsed.value === 'object' ? (parsed.value as FieldValue) : text;
+}
+
+/**
+ * Texts of embedded JSON values already written. The fingerprint, the cross-version key and the
+ * document each write a record's objects as sorted JSON: once per object is enough (values are
+ * never changed once decoded).
+ */
+const texts = new WeakMap<object, string>();
+
+/** A field's value as text: itself, or for an object or array (embedded JSON) its JSON with keys sorted at every depth. */
+export function fieldText(value: FieldValue): string {
+  if (typeof value === 'string') return value;
+  let t = texts.get(value);
+  if (t === undefined) texts.set(value, (t = stableJson(value)));
+  return t;
 }

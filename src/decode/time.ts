@@ -20,8 +20,21 @@ export function isRepresentableTime(ms: number): boolean {
   return Number.isFinite(ms) && Math.abs(ms) <= MAX_TIME_MS;
 }
 
-/** Parses an ISO 8601 date-time with an optional offset (none means UTC); NaN when invalid. */
+let lastParsedText: string | undefined;
+let lastParsedMs = NaN;
+/**
+ * Parses an ISO 8601 date-time with an optional offset (none means UTC); NaN when invalid. The
+ * last answer is kept: neighbouring records often share their time, to the second.
+ */
 export function parseIsoTime(text: string): number {
+  if (text !== lastParsedText) {
+    lastParsedMs = readIsoTime(text);
+    lastParsedText = text;
+  }
+  return lastParsedMs;
+}
+
+function readIsoTime(text: string): number {
   const m = ISO_TIME.exec(text.trim());
   if (!m) return NaN;
   const [, y, mo, d, h, mi, s, frac, offset] = m;

@@ -18,7 +18,7 @@
  * copies under the key than the other API. Distinct events under one key are each kept.
  */
 import { hash as oneShotHash } from 'node:crypto';
-import type { DecodedRecord, FieldValue } from '../decode/record.js';
+import { type DecodedRecord, type FieldValue, fieldText } from '../decode/record.js';
 import { CROSS_VERSION_FIELDS, type CrossVersionForm, bareACode } from '../mimecast/v2-fields.js';
 import { stableJson } from '../util/stable-json.js';
 import { ID_HEX_LENGTH, quote } from './fingerprint.js';
@@ -34,7 +34,7 @@ export interface CrossIdentity {
 
 
 function text(value: FieldValue): string | undefined {
-  const t = typeof value === 'string' ? value : stableJson(value);
+  const t = fieldText(value);
   return t === '' || t === 'null' ? undefined : t;
 }
 

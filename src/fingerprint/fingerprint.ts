@@ -14,9 +14,8 @@
  * `event.hash` = hex SHA-256 of the canonical form; `event.id` = its first 32 hex digits (128 bits).
  */
 import { hash as oneShotHash } from 'node:crypto';
-import type { DecodedRecord, FieldValue } from '../decode/record.js';
+import { type DecodedRecord, type FieldValue, fieldText } from '../decode/record.js';
 import { isoUtc } from '../decode/time.js';
-import { stableJson } from '../util/stable-json.js';
 
 export const CANONICAL_VERSION = 'mimelog-canonical-v1';
 const TRANSPORT_KEYS: ReadonlySet<string> = new Set(['_partition', '_offset']);
@@ -34,9 +33,6 @@ export interface Fingerprint {
 }
 
 
-function canonicalText(value: FieldValue): string {
-  return typeof value === 'string' ? value : stableJson(value);
-}
 
 /** JSON string literal (the text JSON.stringify gives); plain strings skip JSON.stringify, which is slow per call. */
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
@@ -60,15 +56,22 @@ interface KeyPlan {
   readonly heads: string[];
 }
 
-/** A node of the key-sequence tree: one step per record key, in the record's order. */
-interface KeyNode {
-  readonly next: Map<string, KeyNode>;
+/**
+ * A node of the key-sequence tree: one step per record key, in the record's order. The node a
+ * record's keys lead to is its shape: what depends only on the keys (this layout, the log type
+ * the keys suggest) is worked out once per shape and kept on it (`memo`, keyed by its owner).
+ */
+export interface KeyShape {
+  readonly next: Map<string, KeyShape>;
   plan?: KeyPlan;
+  /** What other stages keep per shape, by owner (weakly: an owner that goes lets go of it). */
+  readonly memo: WeakMap<object, unknown>;
 }
 
 /** Bound of the tree (hostile inputs with ever new keys): when full, it starts again empty. */
 const MAX_KEY_NODES = 20_000;
-let keyTree: KeyNode = { next: new Map() };
+const newShape = (): KeyShape => ({ next: new Map(), memo: new WeakMap() });
+let keyTree: KeyShape = newShape();
 let keyNodes = 0;
 
 /** The plan for `keys` (a record's keys in its order): the pairs the old one-shot code wrote, in the same order. */
@@ -86,38 +89,43 @@ function buildPlan(keys: readonly string[]): KeyPlan {
   return { from, rawKeys: from.map((i) => keys[i]!), heads: sorted.map((k, i) => `${i === 0 ? '' : ','}[${quote(k)},`) };
 }
 
-/** Values of the record being written, in its key order (reused: one record at a time). */
-const values: FieldValue[] = [];
-
-export function canonicalForm(record: DecodedRecord): string {
+/** The shape of a record: the node its keys lead to (one Map lookup per key once the shape is known). */
+export function keyShape(record: DecodedRecord): KeyShape {
   let node = keyTree;
-  let n = 0;
-  for (const [rawKey, value] of record.fields) {
-    values[n++] = value;
+  for (const rawKey of record.fields.keys()) {
     let child = node.next.get(rawKey);
     if (child === undefined) {
       if (keyNodes >= MAX_KEY_NODES) {
-        keyTree = { next: new Map() };
+        keyTree = newShape();
         keyNodes = 0;
-        return canonicalForm(record);
+        return keyShape(record);
       }
-      child = { next: new Map() };
+      child = newShape();
       node.next.set(rawKey, child);
       keyNodes++;
     }
     node = child;
   }
-  const plan = (node.plan ??= buildPlan([...record.fields.keys()]));
+  return node;
+}
+
+/** Values of the record being written, in its key order (reused: one record at a time). */
+const values: FieldValue[] = [];
+
+export function canonicalForm(record: DecodedRecord, shape: KeyShape = keyShape(record)): string {
+  let n = 0;
+  for (const value of record.fields.values()) values[n++] = value;
+  const plan = (shape.plan ??= buildPlan([...record.fields.keys()]));
   let out = CANONICAL_HEAD;
   for (let i = 0; i < plan.from.length; i++) {
-    const text = plan.rawKeys[i] === record.timeKey ? isoUtc(record.timeMs) : canonicalText(values[plan.from[i]!]!);
+    const text = plan.rawKeys[i] === record.timeKey ? isoUtc(record.timeMs) : fieldText(values[plan.from[i]!]!);
     out += `${plan.heads[i]}${quote(text)}]`;
   }
   values.length = 0;
   return `${out}]`;
 }
 
-export function fingerprint(record: DecodedRecord): Fingerprint {
-  const hash = oneShotHash('sha256', canonicalForm(record), 'hex');
+export function fingerprint(record: DecodedRecord, shape?: KeyShape): Fingerprint {
+  const hash = oneShotHash('sha256', canonicalForm(record, shape), 'hex');
   return { id: hash.slice(0, ID_HEX_LENGTH), hash };
 }

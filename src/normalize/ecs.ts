@@ -4,7 +4,7 @@
  */
 import { isIP } from 'node:net';
 import type { Classification } from '../classify/classify.js';
-import type { DecodedRecord, FieldValue, JsonValue } from '../decode/record.js';
+import { type DecodedRecord, type FieldValue, type JsonValue, fieldText } from '../decode/record.js';
 import { isRepresentableTime, isoUtc, parseTimeInText } from '../decode/time.js';
 import type { Fingerprint } from '../fingerprint/fingerprint.js';
 import { bareACode } from '../mimecast/v2-fields.js';
@@ -47,9 +47,7 @@ function setOwn(obj: EcsDocument, key: string, value: JsonValue): void {
   else obj[key] = value;
 }
 
-function asText(v: FieldValue): string {
-  return typeof v === 'string' ? v : stableJson(v);
-}
+const asText = fieldText;
 
 function toNumber(text: string): number | undefined {
   const t = text.trim();

@@ -30,9 +30,14 @@ export interface DriverOptions {
   readonly workers?: number;
 }
 
-/** The default of `--workers`: every core but one (which decodes and feeds the sink), at least 1. */
-export function defaultWorkers(cores: number): number {
-  return Math.max(1, cores - 1);
+/**
+ * The default of `--workers`. When events go into the embedded store, every core but one: the
+ * store's writer thread needs that core (on 2 cores a second worker made ingest slower). Else
+ * every core: the driver's thread only frames lines and writes the text the workers send back
+ * (idle about three quarters of the time with 2 workers), so it shares a core well.
+ */
+export function defaultWorkers(cores: number, storeThread = true): number {
+  return Math.max(1, storeThread ? cores - 1 : cores);
 }
 
 export class Driver implements Publisher {
@@ -40,6 +45,8 @@ export class Driver implements Publisher {
   private readonly window: AckWindow;
   /** The worker threads, while `run` runs (publications outside a run are processed here). */
   private pool: TransformPool | undefined;
+  /** The sink reads only the documents' text (see Transformer.process keepDocuments). */
+  private readonly textOnly: boolean;
   /** Settles when the last unit published was handed to the sink; rejects once one could not be. */
   private sinkTurn: Promise<void> = Promise.resolve();
 
@@ -49,6 +56,7 @@ export class Driver implements Publisher {
     private readonly options: DriverOptions,
   ) {
     this.summary = options.summary ?? new RunSummary();
+    this.textOnly = (sink as { readonly documentsAsText?: boolean }).documentsAsText === true;
     // Enough units in flight to keep every worker busy while one commits.
     this.window = new AckWindow(this.threads() > 1 ? this.threads() + 2 : 2);
   }
@@ -78,7 +86,7 @@ export class Driver implements Publisher {
 
   async publish(p: Publication): Promise<void> {
     const batches: readonly DecodedBatch[] = p.batch === undefined ? [] : 'items' in p.batch ? [p.batch] : p.batch;
-    const parts = this.pool && batches.length > 0 ? this.pool.transform(p.feed, batches) : Promise.resolve(batches.map((b) => this.transformer.forFeed(p.feed).process(b)));
+    const parts = this.pool && batches.length > 0 ? this.pool.transform(p.feed, batches) : Promise.resolve(batches.map((b) => this.transformer.forFeed(p.feed).process(b, !this.textOnly)));
     parts.catch(() => undefined); // awaited in turn below; this only keeps an early failure from counting as unhandled
     // Handed to the sink in publication order; after a unit that could not be, no later one is.
     const handed = this.sinkTurn.then(async () => {

@@ -72,8 +72,8 @@ export async function replayDeadLetters(
       report.still_failing++;
       continue;
     }
-    // Events keep the position the dead letter had in its source.
-    const placed = dl.position > 0 ? units.map((u) => ({ ...u, events: u.events.map((e) => ({ ...e, position: dl.position })) })) : units;
+    // Events keep the position the dead letter had in its source (`doc` named: a spread copies no getter).
+    const placed = dl.position > 0 ? units.map((u) => ({ ...u, events: u.events.map((e) => ({ ...e, doc: e.doc, position: dl.position })) })) : units;
     const counts = await target(rowid, placed);
     if (counts.deadLetters > 0) {
       const again = store.registry.deadLetter(rowid);

@@ -6,11 +6,11 @@
  * sink sees them, so commit order and every guarantee are those of one thread.
  */
 import { Worker } from 'node:worker_threads';
-import type { DeadLetter, ProcessedEvent, Unit } from '../core/unit.js';
-import type { EcsDocument } from '../normalize/ecs.js';
+import { type DeadLetter, type ProcessedEvent, type Unit, documentJson } from '../core/unit.js';
 import type { DecodedBatch, DecodedItem } from '../decode/input.js';
 import type { TransformSpec } from './transform.js';
 import { ID_HEX_LENGTH } from '../fingerprint/fingerprint.js';
+import { TextDocumentEvent } from './processed-event.js';
 
 /** A job for a worker: the batches of one publication, for the transformer of one feed. */
 export interface TransformJob {
@@ -57,40 +57,12 @@ export function toWire(unit: Unit, items: readonly DecodedItem[]): WireUnit {
   let docs = '';
   let at = 0;
   const events = unit.events.map((e): WireEvent => {
-    docs += `${JSON.stringify(e.doc)}\n`;
+    docs += `${documentJson(e)}\n`;
     while (at < items.length && items[at]!.position < e.position) at++;
     const item = at < items.length && items[at]!.position === e.position && recordText(items[at]!) === e.raw ? at : -1;
     return { hash: e.hash, timeMs: e.timeMs, classification: e.classification, format: e.format, position: e.position, cross: e.cross, item, ...(item === -1 ? { raw: e.raw } : {}) };
   });
   return { source: unit.source, deadLetters: unit.deadLetters, position: unit.position, last: unit.last, events, docs };
-}
-
-/** An event back on the driver's side: its document is parsed only if a sink asks for the object. */
-class ArrivedEvent implements ProcessedEvent {
-  readonly id: string;
-  readonly hash: WireEvent['hash'];
-  readonly timeMs: WireEvent['timeMs'];
-  readonly classification: WireEvent['classification'];
-  readonly format: WireEvent['format'];
-  readonly position: WireEvent['position'];
-  readonly cross: WireEvent['cross'];
-  readonly raw: string;
-  private parsed: EcsDocument | undefined;
-
-  constructor(w: WireEvent, raw: string, readonly docJson: string) {
-    this.id = w.hash.slice(0, ID_HEX_LENGTH);
-    this.hash = w.hash;
-    this.timeMs = w.timeMs;
-    this.classification = w.classification;
-    this.format = w.format;
-    this.position = w.position;
-    this.cross = w.cross;
-    this.raw = raw;
-  }
-
-  get doc(): EcsDocument {
-    return (this.parsed ??= JSON.parse(this.docJson) as EcsDocument);
-  }
 }
 
 /** The unit back on the driver's side, with the raw texts of `items` (the batch it was made from). */
@@ -100,7 +72,7 @@ function fromWire(unit: WireUnit, items: readonly DecodedItem[]): Unit {
     const end = unit.docs.indexOf('\n', start);
     const docJson = unit.docs.slice(start, end);
     start = end + 1;
-    return new ArrivedEvent(w, w.raw ?? (recordText(items[w.item]!) as string), docJson);
+    return new TextDocumentEvent(w.hash.slice(0, ID_HEX_LENGTH), w.hash, w.timeMs, w.classification, w.raw ?? (recordText(items[w.item]!) as string), w.format, w.position, w.cross, docJson);
   });
   return { source: unit.source, position: unit.position, last: unit.last, events, deadLetters: withBuffers(unit.deadLetters) };
 }

@@ -9,9 +9,10 @@ import type { DeadLetter, ProcessedEvent, Unit } from '../core/unit.js';
 import { type DecodedBatch, decodeItem } from '../decode/input.js';
 import type { DecodedRecord } from '../decode/record.js';
 import { crossIdentity } from '../fingerprint/cross-version.js';
-import { type Fingerprint, fingerprint } from '../fingerprint/fingerprint.js';
+import { type Fingerprint, fingerprint, keyShape } from '../fingerprint/fingerprint.js';
 import { UNKNOWN_LOG_TYPE } from '../mimecast/log-types.js';
 import { EcsNormalizer } from '../normalize/ecs.js';
+import { TextDocumentEvent } from './processed-event.js';
 
 /** How an unknown-type dead letter's reason begins (replay can store it once a types file knows the type). */
 export const UNKNOWN_TYPE_REASON = 'unknown log type';
@@ -63,17 +64,28 @@ export class Transformer {
     return t;
   }
 
-  private processRecord(record: DecodedRecord, fileName: string, position: number): ProcessedEvent | { reason: string } {
-    const classification = this.classifier.classify(record, { fileName, declared: this.declaredType, feed: this.feed });
+  private processRecord(record: DecodedRecord, fileName: string, position: number, keepDocuments: boolean): ProcessedEvent | { reason: string } {
+    const shape = keyShape(record);
+    const classification = this.classifier.classify(record, { fileName, declared: this.declaredType, feed: this.feed }, shape);
     if (classification.logType === UNKNOWN_LOG_TYPE && this.unknownTypes === 'dead-letter') {
       return { reason: `${UNKNOWN_TYPE_REASON} (keys: ${[...record.fields.keys()].sort().join(',')})` };
     }
-    const fp: Fingerprint = fingerprint(record);
+    const fp: Fingerprint = fingerprint(record, shape);
     const doc = this.normalizer.normalize(record, classification, fp);
-    return { id: fp.id, hash: fp.hash, timeMs: record.timeMs, classification, doc, raw: record.raw, format: record.format, position, cross: crossIdentity(record, classification.logType) };
+    const cross = crossIdentity(record, classification.logType);
+    // A plain object when it keeps its document, as before: a spread copy (replay, tests) keeps
+    // `doc`, and its text is made only if a sink asks (documentJson; the store never does).
+    if (keepDocuments) return { id: fp.id, hash: fp.hash, timeMs: record.timeMs, classification, doc, raw: record.raw, format: record.format, position, cross };
+    return new TextDocumentEvent(fp.id, fp.hash, record.timeMs, classification, record.raw, record.format, position, cross, JSON.stringify(doc));
   }
 
-  process(batch: DecodedBatch): Unit {
+  /**
+   * `keepDocuments`: events keep their document object (the text is made from it if a sink asks).
+   * Off for a sink that only writes text (NDJSON; and on a worker thread, where only the text
+   * crosses): events then hold the text, made at once, so a unit in flight holds one string per
+   * event, not a tree of small objects each young collection copies.
+   */
+  process(batch: DecodedBatch, keepDocuments = true): Unit {
     const events: ProcessedEvent[] = [];
     const deadLetters: DeadLetter[] = [];
     let position = 0;
@@ -87,7 +99,7 @@ export class Transformer {
       // The one guard of the per-record path: whatever one record does to classify, fingerprint
       // or normalize, it becomes that record's dead letter and the rest of the unit goes on.
       try {
-        const outcome = this.processRecord(result.record, batch.fileName, item.position);
+        const outcome = this.processRecord(result.record, batch.fileName, item.position, keepDocuments);
         if ('reason' in outcome) deadLetters.push({ source: batch.source, position: item.position, reason: outcome.reason, raw: item.raw });
         else events.push(outcome);
       } catch (err) {

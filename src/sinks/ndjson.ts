@@ -34,6 +34,8 @@ async function openDeadLetterFile(path: string): Promise<FileHandle> {
 }
 
 export class NdjsonSink implements Sink {
+  /** Only the documents' text is read (events need not keep their objects: pipeline/driver.ts). */
+  readonly documentsAsText = true;
   private deadLetterFile: FileHandle | undefined;
   private readonly out: TextOutput;
 

@@ -40,3 +40,11 @@ describe('event times', () => {
     }));
   });
 });
+
+describe('parseIsoTime keeps its last answer (issue 31)', () => {
+  it('answers each text as if asked alone, whatever was asked before', () => {
+    const texts = ['2017-05-26T16:47:41+0100', '2017-05-26T16:47:41+0100', 'not a time', 'not a time', '2017-05-26T16:47:41Z', '2017-02-30T00:00:00Z', '2017-05-26T16:47:41+0100'];
+    const expected = [Date.UTC(2017, 4, 26, 15, 47, 41), Date.UTC(2017, 4, 26, 15, 47, 41), NaN, NaN, Date.UTC(2017, 4, 26, 16, 47, 41), NaN, Date.UTC(2017, 4, 26, 15, 47, 41)];
+    assert.deepEqual(texts.map(parseIsoTime), expected);
+  });
+});
