@@ -53,6 +53,9 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 const shown = (v: unknown): string => (JSON.stringify(v) ?? String(v)).slice(0, 80);
 const isoOrNull = (ms: unknown): string | null => (typeof ms === 'number' && Number.isFinite(ms) && Math.abs(ms) < 8.64e15 ? new Date(ms).toISOString() : null);
 
+/** The largest of many numbers (Math.max(...list) passes the call stack at about 150,000: a hostile document has more). */
+const latest = (times: readonly number[]): number => times.reduce((a, b) => Math.max(a, b), -Infinity);
+
 /** One lease document's checkpoints, each checked. */
 function checkpointsOf(lease: string, value: unknown, problems: string[]): ClusterSourceRow['checkpoints'] {
   if (!isObject(value)) return [];
@@ -92,7 +95,7 @@ function rowsOf(doc: unknown, problems: string[]): ClusterSourceRow[] {
   });
   // A checkpoint moved with its source's last unit (the books' time); without books, the lease's last renewal says at least when it was held.
   const unitTimes = books.map(({ b }) => Date.parse(b?.updated_at ?? '')).filter(Number.isFinite);
-  const updated = unitTimes.length > 0 ? new Date(Math.max(...unitTimes)).toISOString() : typeof doc.renewed_at === 'string' ? doc.renewed_at.slice(0, 40) : '';
+  const updated = unitTimes.length > 0 ? new Date(latest(unitTimes)).toISOString() : typeof doc.renewed_at === 'string' ? doc.renewed_at.slice(0, 40) : '';
   const checkpoints = checkpointsOf(lease, doc.checkpoints, problems).map((c) => ({ ...c, updated_at: updated }));
   return books.map(({ source, b }) => ({ source: source.slice(0, 200), lease, owner, epoch, checkpoints, counts: b?.counts ?? {}, destinations: b?.destinations ?? {}, updated_at: b?.updated_at ?? null }));
 }
@@ -128,7 +131,7 @@ export async function clusterStats(books: EngineBooks, now = Date.now()): Promis
   const destinations = destinationNames.map((name) => {
     const of = sources.filter((s) => s.destinations[name] !== undefined);
     const t = Object.fromEntries(DESTINATION_COUNTS.map((k) => [k, sum(of.map((s) => s.destinations[name]![k]), `${name} ${k}`, problems)])) as DestinationTotals;
-    const last = Math.max(0, ...of.map((s) => Date.parse(s.updated_at ?? '')).filter(Number.isFinite));
+    const last = latest([0, ...of.map((s) => Date.parse(s.updated_at ?? '')).filter(Number.isFinite)]);
     return { destination: name, ...t, last_unit_at: last };
   });
   const leases = [...new Map(sources.map((s) => [s.lease, s])).values()];
