@@ -248,9 +248,9 @@ export class EngineBooks {
     }
   }
 
-  /** Documents of one kind (newest written first), at most `limit`; the lease documents when kind is 'source'. */
-  async list(kind: string, limit: number): Promise<{ id: string; doc: unknown }[]> {
-    const query = { size: limit, query: { term: { kind } }, sort: [{ _seq_no: 'desc' }] };
+  /** Documents of one kind (newest written first), at most `limit` from the `from`-th; the lease documents when kind is 'source'. */
+  async list(kind: string, limit: number, from = 0): Promise<{ id: string; doc: unknown }[]> {
+    const query = { from, size: limit, query: { term: { kind } }, sort: [{ _seq_no: 'desc' }] };
     const res = await this.client.send('POST', `/${this.index}/_search`, JSON.stringify(query));
     if (res.status === 404) return [];
     if (res.status !== 200) throw new MimelogError('search_engine', `state index ${this.index}: could not list ${kind} documents: HTTP ${res.status}`);

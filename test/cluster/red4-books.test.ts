@@ -9,7 +9,7 @@ import { type IncomingMessage, type ServerResponse, createServer } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { EngineBooks, engineDeadLetter } from '../../src/cluster/books.js';
-import { clusterStats } from '../../src/cluster/books-report.js';
+import { clusterDeadLetters, clusterStats } from '../../src/cluster/books-report.js';
 import { SearchClient } from '../../src/sinks/search/client.js';
 
 /** The engine's http.max_content_length, set low here (a deployment's choice; 100 MiB by default). */
@@ -18,6 +18,8 @@ const MAX_CONTENT = 10 * 1024 * 1024;
 class FakeEngine {
   readonly docs = new Map<string, unknown>();
   bulkBodies: number[] = [];
+  /** The length of each `_search` answer sent. */
+  searchAnswers: number[] = [];
   /** What `_search` answers (the test's hostile documents). */
   hits: { _id: string; _source: unknown }[] = [];
   private readonly server = createServer((req, res) => void this.answer(req, res));
@@ -54,7 +56,13 @@ class FakeEngine {
       }
       return reply(200, { errors: false, items });
     }
-    if (req.url?.endsWith('/_search')) return reply(200, { hits: { hits: this.hits } });
+    if (req.url?.endsWith('/_search')) {
+      const q = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { from?: number; size: number };
+      const body = JSON.stringify({ hits: { hits: this.hits.slice(q.from ?? 0, (q.from ?? 0) + q.size) } });
+      this.searchAnswers.push(body.length);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+      return;
+    }
     reply(404, {});
   }
 }
@@ -81,6 +89,22 @@ describe('the books against a stand-in engine', () => {
     await books.putAll(letters);
     for (const l of letters) assert.ok(engine.docs.has(l.id), `dead letter ${l.id} written`);
     assert.ok(engine.bulkBodies.every((n) => n <= MAX_CONTENT), `every request within the engine's limit (${engine.bulkBodies.join(', ')} bytes)`);
+  });
+
+  it('dead-letters --config --limit 40 of 1 MiB dead letters reads them a page at a time (no answer of every one at once)', async () => {
+    const bytes = (i: number) => Buffer.alloc(1024 * 1024, 0x41 + (i % 26));
+    engine.hits = Array.from({ length: 40 }, (_, i) => {
+      const { id, doc } = engineDeadLetter('s', { source: 'k', position: i + 1, reason: 'not a record', raw: bytes(i), isText: true, digest: String(i), truncatedFrom: null, cutShort: false }, undefined, 'a', 1);
+      return { _id: id, _source: doc };
+    });
+    engine.searchAnswers = [];
+    const { rows, problems } = await clusterDeadLetters(new EngineBooks(client, 'state'), { limit: 40, previewBytes: 4096, withBytes: true });
+    assert.deepEqual(problems, []);
+    assert.equal(new Set(rows.map((r) => r.id)).size, 40);
+    assert.equal(Buffer.from(rows[39]!.raw_b64!, 'base64').equals(bytes(39)), true, 'every kept byte');
+    const largest = Math.max(...engine.searchAnswers);
+    assert.ok(largest <= 32 * 1024 * 1024, `the largest answer ${largest} bytes (${engine.searchAnswers.length} answers)`);
+    engine.hits = [];
   });
 
   it('stats reads a lease document with 300,000 books (hostile) without failing, the values it can believe summed', async () => {
