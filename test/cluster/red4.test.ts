@@ -65,4 +65,28 @@ describe('the checkpoint one unit back', () => {
     assert.equal(store.registry.checkpoint('k')?.cursor, 't1', 'the store never committed unit 2: it is done again');
     store.close();
   });
+
+  it("a hand-edited checkpoint's newest-by-type value that is not a time is not carried into the next checkpoints (which would be refused at every restore)", async () => {
+    const index = new MemoryIndex();
+    const book = new LeaseBook(index as unknown as StateIndex, { replica: 'a', leaseMs: 30_000 });
+    await book.register('s');
+    const lease = (await book.claim('s'))!;
+    const fence = leaseFence(lease, { engine: new EngineBooks(undefined as never, index.name), source: 's', log: quiet() });
+    await fence(prepareUnit(await unit(1), { events: false }), token('t1'), [report], 0);
+    index.edit(sourceDocId('s'), (doc) => ({ ...doc, checkpoints: { k: { ...doc.checkpoints.k!, newest_by_type: { ...doc.checkpoints.k!.newest_by_type, bogus: 'not a time' } } } }));
+    await lease.release();
+    const held = (await new LeaseBook(index as unknown as StateIndex, { replica: 'b', leaseMs: 30_000 }).claim('s'))!;
+    const refused: string[] = [];
+    const store = new Store(join(tempDir('red4-hostile'), 'b.db'));
+    restoreCheckpoints(store, held.doc.checkpoints, (key, reason) => refused.push(`${key}: ${reason}`));
+    assert.equal(refused.length, 1, 'the edited checkpoint is refused');
+    const fenceB = leaseFence(held, { engine: new EngineBooks(undefined as never, index.name), source: 's', log: quiet() });
+    await fenceB(prepareUnit(await unit(2), { events: false }), token('t2'), [report], 0);
+    await fenceB(prepareUnit(await unit(3), { events: false }), token('t3'), [report], 0);
+    refused.length = 0;
+    restoreCheckpoints(store, (await index.get<SourceDoc>(sourceDocId('s')))!.doc.checkpoints, (key, reason) => refused.push(`${key}: ${reason}`));
+    assert.deepEqual(refused, [], 'the checkpoints written after it are believed');
+    assert.equal(store.registry.checkpoint('k')?.cursor, 't2', 'one unit back (this store holds neither)');
+    store.close();
+  });
 });
