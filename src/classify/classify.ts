@@ -68,18 +68,18 @@ export class Classifier {
       return { logType: this.tables.v2Types.get(normalizeV2Type(own)) ?? UNKNOWN_LOG_TYPE, source: 'record', driftKeys: [] };
     }
     const named = signals.fileName ? this.tables.typeForFileName(signals.fileName) : undefined;
-    const known = shape ? this.known(shape) : undefined;
+    const known = shape ? this.known(shape, record.api) : undefined;
     const drift = () => (known ? (known.driftKeys ??= this.driftKeys(record)) : this.driftKeys(record));
     if (named) return { logType: named, source: 'file_name', driftKeys: drift() };
     if (signals.declared) return { logType: signals.declared, source: 'declared', driftKeys: drift() };
     return known ? (known.fromKeys ??= this.fromKeys(record)) : this.fromKeys(record);
   }
 
-  /** What this classifier keeps on a key shape. */
-  private known(shape: KeyShapeMemo): ShapeKnowledge {
-    let k = shape.memo.get(this) as ShapeKnowledge | undefined;
-    if (k === undefined) shape.memo.set(this, (k = {}));
-    return k;
+  /** What this classifier keeps on a key shape, per API (an API 2.0 record has no drift keys: the same keys are two answers). */
+  private known(shape: KeyShapeMemo, api: DecodedRecord['api']): ShapeKnowledge {
+    let byApi = shape.memo.get(this) as Partial<Record<DecodedRecord['api'], ShapeKnowledge>> | undefined;
+    if (byApi === undefined) shape.memo.set(this, (byApi = {}));
+    return (byApi[api] ??= {});
   }
 
   /** Keys of a v1 record that no table knows (v2 key sets are not tabled: their type comes from the record). */

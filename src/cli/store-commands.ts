@@ -17,7 +17,7 @@ import { numberOption } from './options.js';
 import { rangeText, setting } from '../config/settings.js';
 import { table } from './table.js';
 import { jsonForTerminal, printable, printableLines } from '../util/terminal-text.js';
-import { writeOut } from './stdout.js';
+import { writeOut, writeOutWritten } from './stdout.js';
 import { DAMAGE_ADVICE, DamagedBlocks } from '../store/record-blocks.js';
 import { type LimitCliOptions, addDbOption, addLimitOptions, addPipelineOptions, buildTransformer, limitsFrom, type PipelineOptions } from './ingest.js';
 import { type SinkCliOptions, addSinkOptions, openCliSink } from './sink-options.js';
@@ -170,19 +170,23 @@ async function clusterStatsCommand(file: string, json: boolean | undefined): Pro
 
 /** `dead-letters --config`: the engine's dead letters, every replica's. */
 async function clusterDeadLettersCommand(file: string, limit: number, json: boolean | undefined): Promise<void> {
-  const { clusterDeadLetters } = await import('../cluster/books-report.js');
-  const { rows, problems } = await withClusterBooks(file, (books) => clusterDeadLetters(books, { limit, previewBytes: json ? 4096 : 60, withBytes: json === true }));
-  if (json) {
-    if (rows.length) outJson(rows.map((r) => JSON.stringify(r)).join('\n'));
-  } else {
-    for (const d of rows) {
-      say(`${d.id}  kept ${d.created_at}  position ${count(d.position)}${d.owner ? `  by ${d.owner}` : ''}`);
-      say(`  source  ${d.source}${d.destination ? `  (refused by ${d.destination})` : ''}`);
-      say(`  reason  ${d.reason}`);
-      say(`  bytes   ${count(d.raw_bytes)}: ${d.raw}${d.raw_cut ? '…' : ''}`);
+  const { clusterDeadLetterRows } = await import('../cluster/books-report.js');
+  const problems: string[] = [];
+  let shown = 0;
+  // Each row written as its page arrives (with --json, every kept byte: a page at a time in memory, not --limit of them).
+  await withClusterBooks(file, async (books) => {
+    for await (const d of clusterDeadLetterRows(books, { limit, previewBytes: json ? 4096 : 60, withBytes: json === true }, problems)) {
+      shown++;
+      if (json) await writeOutWritten(`${jsonForTerminal(JSON.stringify(d))}\n`);
+      else {
+        say(`${d.id}  kept ${d.created_at}  position ${count(d.position)}${d.owner ? `  by ${d.owner}` : ''}`);
+        say(`  source  ${d.source}${d.destination ? `  (refused by ${d.destination})` : ''}`);
+        say(`  reason  ${d.reason}`);
+        say(`  bytes   ${count(d.raw_bytes)}: ${d.raw}${d.raw_cut ? '…' : ''}`);
+      }
     }
-    process.stderr.write(`${rows.length} dead letters in the state index${rows.length === limit ? ` (the ${limit} written last; --limit shows more)` : ''}\n`);
-  }
+  });
+  if (!json) process.stderr.write(`${shown} dead letters in the state index${shown === limit ? ` (the ${limit} written last; --limit shows more)` : ''}\n`);
   reportProblems(problems);
 }
 

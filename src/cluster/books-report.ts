@@ -53,6 +53,9 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 const shown = (v: unknown): string => (JSON.stringify(v) ?? String(v)).slice(0, 80);
 const isoOrNull = (ms: unknown): string | null => (typeof ms === 'number' && Number.isFinite(ms) && Math.abs(ms) < 8.64e15 ? new Date(ms).toISOString() : null);
 
+/** The largest of many numbers (Math.max(...list) passes the call stack at about 150,000: a hostile document has more). */
+const latest = (times: readonly number[]): number => times.reduce((a, b) => Math.max(a, b), -Infinity);
+
 /** One lease document's checkpoints, each checked. */
 function checkpointsOf(lease: string, value: unknown, problems: string[]): ClusterSourceRow['checkpoints'] {
   if (!isObject(value)) return [];
@@ -92,7 +95,7 @@ function rowsOf(doc: unknown, problems: string[]): ClusterSourceRow[] {
   });
   // A checkpoint moved with its source's last unit (the books' time); without books, the lease's last renewal says at least when it was held.
   const unitTimes = books.map(({ b }) => Date.parse(b?.updated_at ?? '')).filter(Number.isFinite);
-  const updated = unitTimes.length > 0 ? new Date(Math.max(...unitTimes)).toISOString() : typeof doc.renewed_at === 'string' ? doc.renewed_at.slice(0, 40) : '';
+  const updated = unitTimes.length > 0 ? new Date(latest(unitTimes)).toISOString() : typeof doc.renewed_at === 'string' ? doc.renewed_at.slice(0, 40) : '';
   const checkpoints = checkpointsOf(lease, doc.checkpoints, problems).map((c) => ({ ...c, updated_at: updated }));
   return books.map(({ source, b }) => ({ source: source.slice(0, 200), lease, owner, epoch, checkpoints, counts: b?.counts ?? {}, destinations: b?.destinations ?? {}, updated_at: b?.updated_at ?? null }));
 }
@@ -128,7 +131,7 @@ export async function clusterStats(books: EngineBooks, now = Date.now()): Promis
   const destinations = destinationNames.map((name) => {
     const of = sources.filter((s) => s.destinations[name] !== undefined);
     const t = Object.fromEntries(DESTINATION_COUNTS.map((k) => [k, sum(of.map((s) => s.destinations[name]![k]), `${name} ${k}`, problems)])) as DestinationTotals;
-    const last = Math.max(0, ...of.map((s) => Date.parse(s.updated_at ?? '')).filter(Number.isFinite));
+    const last = latest([0, ...of.map((s) => Date.parse(s.updated_at ?? '')).filter(Number.isFinite)]);
     return { destination: name, ...t, last_unit_at: last };
   });
   const leases = [...new Map(sources.map((s) => [s.lease, s])).values()];
@@ -155,33 +158,61 @@ export interface ClusterDeadLetter extends Omit<DeadLetterRow, 'rowid'> {
   raw_is_text: boolean;
 }
 
-/** The engine's dead letters, most recently written first; `previewBytes` of each as text, and with `withBytes` all kept bytes. */
+/**
+ * Dead letters asked of the engine at once: each keeps up to ENGINE_WHOLE_BYTES (1.4 MB as base64),
+ * so one answer for a --limit of thousands would be gigabytes (past what one string can hold).
+ */
+const DEAD_LETTER_PAGE = 16;
+
+/**
+ * The engine's dead letters, most recently written first, a page at a time (yielded as read, so
+ * a caller that writes each out holds one page); `previewBytes` of each as text, and with
+ * `withBytes` all kept bytes. A document that is not one is named in `problems`.
+ */
+export async function* clusterDeadLetterRows(books: EngineBooks, o: { limit: number; previewBytes: number; withBytes: boolean }, problems: string[]): AsyncGenerator<ClusterDeadLetter> {
+  const max = Math.min(o.limit, MAX_DOCS);
+  const seen = new Set<string>(); // one written meanwhile moves the pages down by one: the row read twice is shown once
+  for (let from = 0; from < max; from += DEAD_LETTER_PAGE) {
+    const page = await books.list(BOOK_KINDS.deadLetter, Math.min(DEAD_LETTER_PAGE, max - from), from);
+    for (const { id, doc } of page) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const row = deadLetterRow(id, doc, o, problems);
+      if (row) yield row;
+    }
+    if (page.length < DEAD_LETTER_PAGE) return;
+  }
+}
+
+/** The engine's dead letters (clusterDeadLetterRows), all in hand. */
 export async function clusterDeadLetters(books: EngineBooks, o: { limit: number; previewBytes: number; withBytes: boolean }): Promise<{ rows: ClusterDeadLetter[]; problems: string[] }> {
   const problems: string[] = [];
   const rows: ClusterDeadLetter[] = [];
-  for (const { id, doc: d } of await books.list(BOOK_KINDS.deadLetter, Math.min(o.limit, MAX_DOCS))) {
-    if (!isObject(d) || typeof d.source !== 'string' || typeof d.raw_b64 !== 'string' || !isCount(d.position)) {
-      problems.push(`dead letter ${id.slice(0, 120)}: not one (${shown(d)})`);
-      continue;
-    }
-    let raw = Buffer.from(d.raw_b64, 'base64');
-    let truncatedFrom = isCount(d.truncated_from) ? d.truncated_from : null;
-    if (raw.length > ENGINE_WHOLE_BYTES) {
-      // No replica writes more: someone else did. Its head only is shown, and said to be cut.
-      problems.push(`dead letter ${id.slice(0, 120)}: ${raw.length} bytes, more than a replica keeps (${ENGINE_WHOLE_BYTES}): only the first ${ENGINE_HEAD_BYTES} are shown`);
-      truncatedFrom = raw.length;
-      raw = raw.subarray(0, ENGINE_HEAD_BYTES);
-    }
-    const text = d.raw_is_text === true;
-    const head = raw.subarray(0, o.previewBytes);
-    rows.push({
-      id, source: d.source.slice(0, 500), destination: typeof d.destination === 'string' ? d.destination.slice(0, 200) : null, owner: typeof d.owner === 'string' ? d.owner.slice(0, 200) : null,
-      position: d.position, reason: typeof d.reason === 'string' ? d.reason.slice(0, 4000) : '', created_at: typeof d.created_at === 'string' ? d.created_at.slice(0, 40) : '',
-      replay_attempts: 0, truncated_from: truncatedFrom, cut_short: d.cut_short === true, raw: text ? head.toString('utf8') : decodeText(head), raw_bytes: raw.length, raw_cut: raw.length > o.previewBytes,
-      raw_is_text: text, ...(o.withBytes ? { raw_b64: raw.toString('base64') } : {}),
-    });
-  }
+  for await (const row of clusterDeadLetterRows(books, o, problems)) rows.push(row);
   return { rows, problems };
+}
+
+function deadLetterRow(id: string, d: unknown, o: { previewBytes: number; withBytes: boolean }, problems: string[]): ClusterDeadLetter | undefined {
+  if (!isObject(d) || typeof d.source !== 'string' || typeof d.raw_b64 !== 'string' || !isCount(d.position)) {
+    problems.push(`dead letter ${id.slice(0, 120)}: not one (${shown(d)})`);
+    return undefined;
+  }
+  let raw = Buffer.from(d.raw_b64, 'base64');
+  let truncatedFrom = isCount(d.truncated_from) ? d.truncated_from : null;
+  if (raw.length > ENGINE_WHOLE_BYTES) {
+    // No replica writes more: someone else did. Its head only is shown, and said to be cut.
+    problems.push(`dead letter ${id.slice(0, 120)}: ${raw.length} bytes, more than a replica keeps (${ENGINE_WHOLE_BYTES}): only the first ${ENGINE_HEAD_BYTES} are shown`);
+    truncatedFrom = raw.length;
+    raw = raw.subarray(0, ENGINE_HEAD_BYTES);
+  }
+  const text = d.raw_is_text === true;
+  const head = raw.subarray(0, o.previewBytes);
+  return {
+    id, source: d.source.slice(0, 500), destination: typeof d.destination === 'string' ? d.destination.slice(0, 200) : null, owner: typeof d.owner === 'string' ? d.owner.slice(0, 200) : null,
+    position: d.position, reason: typeof d.reason === 'string' ? d.reason.slice(0, 4000) : '', created_at: typeof d.created_at === 'string' ? d.created_at.slice(0, 40) : '',
+    replay_attempts: 0, truncated_from: truncatedFrom, cut_short: d.cut_short === true, raw: text ? head.toString('utf8') : decodeText(head), raw_bytes: raw.length, raw_cut: raw.length > o.previewBytes,
+    raw_is_text: text, ...(o.withBytes ? { raw_b64: raw.toString('base64') } : {}),
+  };
 }
 
 /**

@@ -47,6 +47,8 @@ export interface SourceBooks {
  */
 export const ENGINE_WHOLE_BYTES = 1024 * 1024;
 export const ENGINE_HEAD_BYTES = 64 * 1024;
+/** About how many bytes one `_bulk` of a unit's documents carries (the search sink's bulk_bytes default). */
+const BULK_BYTES = 5 * 1024 * 1024;
 
 /** The kinds of documents this module writes beside the lease documents, with their id prefix. */
 export const BOOK_KINDS = { deadLetter: 'dead-letter', collision: 'collision', gap: 'gap' } as const;
@@ -221,8 +223,23 @@ export class EngineBooks {
   ) {}
 
   async putAll(docs: readonly { id: string; doc: object }[]): Promise<void> {
-    if (docs.length === 0) return;
-    const body = docs.map((d) => `${JSON.stringify({ index: { _index: this.index, _id: d.id } })}\n${JSON.stringify(d.doc)}\n`).join('');
+    // One request holds about BULK_BYTES: a unit of many large dead letters in one body would pass
+    // the engine's http.max_content_length (413) every time, and its source would never move on.
+    let lines: string[] = [];
+    let bytes = 0;
+    for (const d of docs) {
+      const line = `${JSON.stringify({ index: { _index: this.index, _id: d.id } })}\n${JSON.stringify(d.doc)}\n`;
+      if (bytes > 0 && bytes + Buffer.byteLength(line) > BULK_BYTES) {
+        await this.bulk(lines.join(''));
+        [lines, bytes] = [[], 0];
+      }
+      lines.push(line);
+      bytes += Buffer.byteLength(line);
+    }
+    if (lines.length > 0) await this.bulk(lines.join(''));
+  }
+
+  private async bulk(body: string): Promise<void> {
     const res = await this.client.send('POST', '/_bulk', body, 'application/x-ndjson');
     const answer = res.body as { errors?: boolean; items?: { index?: { status?: number; error?: { reason?: string } } }[] };
     const failed = answer.items?.find((i) => (i.index?.status ?? 500) >= 300);
@@ -231,9 +248,9 @@ export class EngineBooks {
     }
   }
 
-  /** Documents of one kind (newest written first), at most `limit`; the lease documents when kind is 'source'. */
-  async list(kind: string, limit: number): Promise<{ id: string; doc: unknown }[]> {
-    const query = { size: limit, query: { term: { kind } }, sort: [{ _seq_no: 'desc' }] };
+  /** Documents of one kind (newest written first), at most `limit` from the `from`-th; the lease documents when kind is 'source'. */
+  async list(kind: string, limit: number, from = 0): Promise<{ id: string; doc: unknown }[]> {
+    const query = { from, size: limit, query: { term: { kind } }, sort: [{ _seq_no: 'desc' }] };
     const res = await this.client.send('POST', `/${this.index}/_search`, JSON.stringify(query));
     if (res.status === 404) return [];
     if (res.status !== 200) throw new MimelogError('search_engine', `state index ${this.index}: could not list ${kind} documents: HTTP ${res.status}`);

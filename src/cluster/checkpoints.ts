@@ -68,7 +68,7 @@ export function snapshotOf(state: SourceState | undefined, unit: PreparedUnit, b
   if (!state) return undefined;
   if (state.kind !== 'mimecast-v2' && !isCursorState(state)) throw new Error(`a ${state.kind} source cannot keep its checkpoints in the engine`);
   const row = state.kind === 'mimecast-v2' ? batchRow(state, unit, before) : (CODECS[state.kind] as CursorCodec<CursorState>).toRow(state);
-  const byType: Record<string, number> = { ...before?.newest_by_type };
+  const byType = believed(before?.newest_by_type, TYPE_TIMES);
   for (const [type, ms] of unit.newestByType) byType[type] = later(byType[type], ms, now) ?? ms;
   return {
     key: state.key,
@@ -76,10 +76,21 @@ export function snapshotOf(state: SourceState | undefined, unit: PreparedUnit, b
   };
 }
 
+/**
+ * The entries of a record read from the engine that its check would pass: the document is anyone's
+ * to write, and one bad entry carried into every later checkpoint would have each refused on restore.
+ */
+function believed<V extends z.ZodType>(record: unknown, schema: z.ZodRecord<z.ZodString, V>): Record<string, z.infer<V>> {
+  const out: Record<string, z.infer<V>> = {};
+  if (record === null || typeof record !== 'object' || Array.isArray(record)) return out;
+  for (const [k, v] of Object.entries(record)) if (schema.keyType.safeParse(k).success && schema.valueType.safeParse(v).success) out[k] = v as z.infer<V>;
+  return out;
+}
+
 /** An API 2.0 batch unit's checkpoint: its page token (kept when the unit moves none) and the page's finished files. */
 function batchRow(state: BatchState, unit: PreparedUnit, before: CheckpointSnapshot | undefined): { position: number; cursor: string | null; items: Record<string, 'done' | 'dead'> } {
   const moved = state.pageToken !== undefined && state.pageToken !== before?.cursor;
-  const items = moved ? {} : { ...before?.items };
+  const items = moved ? {} : believed(before?.items, ITEMS);
   if (state.workItem) {
     delete items[state.workItem.key]; // re-added last: the newest stays when the oldest are dropped
     items[state.workItem.key] = state.workItem.state;
@@ -158,6 +169,9 @@ export function restoreCheckpoints(store: Store, checkpoints: unknown, refused: 
   return restored;
 }
 
+const ITEMS = z.record(z.string().max(2_048), z.enum(['done', 'dead']));
+const TYPE_TIMES = z.record(z.string().max(200), z.number().finite());
+
 /** A checkpoint entry as this module writes it (snapshotOf), checked on the way back. */
 const ONE_SNAPSHOT = z.object({
   kind: z.string(),
@@ -165,8 +179,8 @@ const ONE_SNAPSHOT = z.object({
   cursor: z.string().max(65_536).nullable(),
   complete: z.boolean(),
   newest_event_ms: z.number().finite().nullable(),
-  newest_by_type: z.record(z.string().max(200), z.number().finite()),
+  newest_by_type: TYPE_TIMES,
   epoch: z.number().int().min(0),
-  items: z.record(z.string().max(2_048), z.enum(['done', 'dead'])).refine((r) => Object.keys(r).length <= MAX_BATCH_ITEMS, `at most ${MAX_BATCH_ITEMS} files`).optional(),
+  items: ITEMS.refine((r) => Object.keys(r).length <= MAX_BATCH_ITEMS, `at most ${MAX_BATCH_ITEMS} files`).optional(),
 });
 const SNAPSHOT = ONE_SNAPSHOT.extend({ previous: ONE_SNAPSHOT.nullable().optional() });

@@ -320,6 +320,12 @@ export class LeaseBook {
   }
 }
 
+/** Whether two checkpoints say the same place to read from (what restoring one writes into the store). */
+function samePlace(a: Omit<CheckpointSnapshot, 'previous'>, b: Omit<CheckpointSnapshot, 'epoch' | 'previous'>): boolean {
+  const place = (c: typeof b) => JSON.stringify([c.kind, c.position, c.cursor, c.complete, c.items ?? null]);
+  return place(a) === place(b);
+}
+
 /** A lease this replica holds. Every write goes through it, one at a time, conditional on the last version it wrote. */
 export class HeldLease {
   private chain: Promise<unknown> = Promise.resolve();
@@ -408,7 +414,10 @@ export class HeldLease {
       const stamped = Object.fromEntries(Object.entries(checkpoints).map(([k, c]): [string, CheckpointSnapshot] => {
         const replaced = doc.checkpoints[k];
         if (!replaced) return [k, { ...c, epoch: this.epoch, previous: null }];
-        const { previous: _older, ...before } = replaced; // one step back is kept, not a chain
+        const { previous: older, ...before } = replaced; // one step back is kept, not a chain
+        // The same place written again (a write sent again after its answer was lost, a unit done
+        // again one unit back): the step back stays the one before it, or a second crash skips the unit.
+        if (older !== undefined && samePlace(before, c)) return [k, { ...c, epoch: this.epoch, previous: older }];
         return [k, { ...c, epoch: this.epoch, previous: before }];
       }));
       return { ...doc, ...extra?.(doc), checkpoints: { ...doc.checkpoints, ...stamped } };
