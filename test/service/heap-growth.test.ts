@@ -51,8 +51,10 @@ describe('service memory: heap_growth_percent', () => {
   });
 
   it('keeps a heap that allocates fast well under what V8 lets it grow to by itself', () => {
+    // 0.74–0.80 measured while a CI run loaded both cores (V8's concurrent marking gets less CPU
+    // then, so both heaps grow further); without the bound the two are the same program (≈ 1.0).
     const free = peakHeapMib(undefined);
     const bounded = peakHeapMib(25);
-    assert.ok(bounded < free * 0.75, `peak heap ${bounded} MiB with the bound, ${free} MiB without`);
+    assert.ok(bounded < free * 0.85, `peak heap ${bounded} MiB with the bound, ${free} MiB without`);
   });
 });
