@@ -272,7 +272,7 @@ export class EngineBooks {
  */
 export function unitCommitId(source: string, unit: PreparedUnit, checkpoints: Parameters<HeldLease['commit']>[0]): string {
   const moves = Object.entries(checkpoints).map(([key, c]) => [key, c.position, c.cursor]);
-  const what = [source, unit.source, unit.position, unit.events.length, unit.events[0]?.id ?? null, unit.events.at(-1)?.id ?? null, unit.deadLetters.length, moves];
+  const what = [source, unit.source, unit.position, unit.idSpan.count, unit.idSpan.first, unit.idSpan.last, unit.deadLetters.length, moves];
   return createHash('sha256').update(JSON.stringify(what)).digest('base64url').slice(0, 22);
 }
 

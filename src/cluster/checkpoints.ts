@@ -120,7 +120,7 @@ function committedHere(store: Store, key: string, s: CheckpointSnapshot): boolea
 function checkpointOnlyUnit(key: string, s: CheckpointSnapshot): PreparedUnit {
   return {
     source: key, position: s.position, last: s.complete, events: [], deadLetters: [], drift: [],
-    newestEventMs: s.newest_event_ms ?? undefined, newestByType: Object.entries(s.newest_by_type), untrustedTimes: 0,
+    newestEventMs: s.newest_event_ms ?? undefined, newestByType: Object.entries(s.newest_by_type), untrustedTimes: 0, idSpan: { count: 0, first: null, last: null },
   };
 }
 

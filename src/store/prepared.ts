@@ -59,6 +59,8 @@ export interface PreparedUnit {
   readonly newestByType: [string, number][];
   /** Events whose time is not believed (after now + skew, or before 2000): counted on the checkpoint. */
   readonly untrustedTimes: number;
+  /** The unit's events by id, kept even when `events` is not (a unit's name in the engine's books: cluster/books.ts unitCommitId). */
+  readonly idSpan: { readonly count: number; readonly first: string | null; readonly last: string | null };
 }
 
 /** The ECS document as a search engine stores it: event.original is sent in its own field. */
@@ -125,5 +127,6 @@ export function prepareUnit(unit: Unit, options: { events: boolean } = { events:
     newestEventMs: newestByType.size > 0 ? Math.max(...newestByType.values()) : undefined,
     newestByType: [...newestByType],
     untrustedTimes,
+    idSpan: { count: unit.events.length, first: unit.events[0]?.id ?? null, last: unit.events.at(-1)?.id ?? null },
   };
 }

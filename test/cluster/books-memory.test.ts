@@ -13,7 +13,7 @@ import { prepareUnit } from '../../src/store/prepared.js';
 import { Store } from '../../src/store/store.js';
 import { restoreCheckpoints } from '../../src/cluster/checkpoints.js';
 import { LeaseBook, type SourceDoc, sourceDocId } from '../../src/cluster/leases.js';
-import { EngineBooks, type SourceBooks } from '../../src/cluster/books.js';
+import { EngineBooks, type SourceBooks, unitCommitId } from '../../src/cluster/books.js';
 import type { StateIndex } from '../../src/cluster/state-index.js';
 import { leaseFence } from '../../src/service/replica.js';
 import { processInput, tempDir } from '../support/helpers.js';
@@ -40,6 +40,15 @@ describe('books on an in-memory state index', () => {
     assert.deepEqual(doc.books.s!.counts, { units: 2, stored: 2, duplicates: 0, collisions: 0, dead_letters: 0, gaps: 0 });
     await sink.close();
     store.close();
+  });
+
+  it('two units that differ only in their events (same origin, position and checkpoint) are two units, though the store keeps no events', async () => {
+    const one = await processInput('s.json', '{"datetime":"2026-12-06T10:00:01Z","aCode":"x1","Act":"Acc"}\n');
+    const two = await processInput('s.json', '{"datetime":"2026-12-06T10:00:02Z","aCode":"x2","Act":"Acc"}\n');
+    const at = (u: typeof one) => prepareUnit({ ...u, source: 'k', position: 5, last: false }, { events: false });
+    const moves = { k: { kind: 'mimecast-v2-stream', position: 0, cursor: 't', complete: false, newest_event_ms: null, newest_by_type: {} } };
+    assert.notEqual(unitCommitId('s', at(one), moves), unitCommitId('s', at(two), moves));
+    assert.equal(unitCommitId('s', at(one), moves), unitCommitId('s', at(one), moves));
   });
 
   it('a unit whose checkpoint reached the engine but not the store (a crash) is done again one unit back and counted once', async () => {
