@@ -85,7 +85,10 @@ function migrate(db: Database.Database): void {
   if (version > MIGRATIONS.length) throw new MimelogError('store', `store was written by a newer mimelog (schema ${version})`);
   if (version === MIGRATIONS.length) return;
   db.transaction(() => {
-    for (let v = version; v < MIGRATIONS.length; v++) {
+    // Read again under the write lock: another process opening the same older store may have
+    // upgraded it between the read above and this transaction; a migration must never run twice.
+    const locked = db.pragma('user_version', { simple: true }) as number;
+    for (let v = locked; v < MIGRATIONS.length; v++) {
       const m = MIGRATIONS[v]!;
       if (typeof m === 'string') db.exec(m);
       else m(db);
