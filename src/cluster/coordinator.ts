@@ -257,7 +257,9 @@ export class Coordinator {
   /** Every lease of the group, or none: one refused (another replica got there first) gives the others back at once. */
   private async claimGroup(group: string): Promise<Map<string, HeldLease> | undefined> {
     const leases = new Map<string, HeldLease>();
-    for (const source of this.groups.get(group)!) {
+    // One order for every replica (sorted names, whatever order a config lists them in): two
+    // claimants of one group meet at its first lease, not each holding one and giving both up.
+    for (const source of [...this.groups.get(group)!].sort()) {
       const lease = await this.book.claim(source).catch((err: unknown) => {
         if (err instanceof StateIndexMismatch) throw err;
         this.log.warn('cluster: claim failed', { source, reason: (err as Error).message });
