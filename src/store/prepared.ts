@@ -127,6 +127,11 @@ export function prepareUnit(unit: Unit, options: { events: boolean } = { events:
     newestEventMs: newestByType.size > 0 ? Math.max(...newestByType.values()) : undefined,
     newestByType: [...newestByType],
     untrustedTimes,
-    idSpan: { count: unit.events.length, first: unit.events[0]?.id ?? null, last: unit.events.at(-1)?.id ?? null },
+    idSpan: idSpanOf(unit),
   };
+}
+
+/** A unit's events by id: its count, first and last (see PreparedUnit.idSpan). */
+export function idSpanOf(unit: Unit): PreparedUnit['idSpan'] {
+  return { count: unit.events.length, first: unit.events[0]?.id ?? null, last: unit.events.at(-1)?.id ?? null };
 }
