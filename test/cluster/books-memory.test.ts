@@ -12,21 +12,18 @@ import { DeliveringSink } from '../../src/sinks/delivering-sink.js';
 import { prepareUnit } from '../../src/store/prepared.js';
 import { Store } from '../../src/store/store.js';
 import { restoreCheckpoints } from '../../src/cluster/checkpoints.js';
-import { LeaseBook, type SourceDoc, sourceDocId } from '../../src/cluster/leases.js';
+import { type SourceDoc, sourceDocId } from '../../src/cluster/leases.js';
 import { EngineBooks, type SourceBooks, unitCommitId } from '../../src/cluster/books.js';
-import type { StateIndex } from '../../src/cluster/state-index.js';
 import { leaseFence } from '../../src/service/replica.js';
 import { processInput, tempDir } from '../support/helpers.js';
-import { MemoryIndex } from './memory-index.js';
+import { MemoryIndex, claimedLease } from './memory-index.js';
 
 const quiet = () => new Logger(new PassThrough(), 'error');
 
 describe('books on an in-memory state index', () => {
   it('a fenced write whose answer was lost (sent again, refused 409, the document holds it) is counted once', async () => {
     const index = new MemoryIndex();
-    const book = new LeaseBook(index as unknown as StateIndex, { replica: 'a', leaseMs: 30_000 });
-    await book.register('s');
-    const lease = (await book.claim('s'))!;
+    const lease = await claimedLease(index);
     const store = new Store(join(tempDir('books-memory'), 'a.db'));
     const engine = new EngineBooks(undefined as never, index.name); // no dead letters, collisions or gaps here: nothing but the lease document is written
     const accepting = { name: 'engine', deliver: async (u: { events: unknown[] }) => ({ indexed: u.events.length, duplicates: 0, collisions: [], rejected: [], resent: 0 }), close: async () => undefined };
@@ -58,9 +55,7 @@ describe('books on an in-memory state index', () => {
     const engine = new EngineBooks(undefined as never, index.name);
     const unit = async (position: number) => ({ ...(await processInput('s.json', `{"datetime":"2026-12-06T10:00:0${position}Z","aCode":"a${position}","Act":"Acc"}\n`)), source: 'k', position, last: false });
     const token = (t: string) => ({ kind: 'mimecast-v2-stream' as const, key: 'k', token: t });
-    const first = new LeaseBook(index as unknown as StateIndex, { replica: 'a', leaseMs: 30_000 });
-    await first.register('s');
-    const lease = (await first.claim('s'))!;
+    const lease = await claimedLease(index);
     const store = new Store(join(dir, 'a.db'));
     const fence = leaseFence(lease, { engine, source: 's', log: quiet() });
     const sink = new DeliveringSink(store, [accepting], { keepEvents: false, beforeCommit: fence }, quiet());
@@ -70,7 +65,7 @@ describe('books on an in-memory state index', () => {
     const two = prepareUnit(await unit(2), { events: false });
     await fence(two, token('t2'), [{ destination: 'engine', report: { indexed: 1, duplicates: 0, collisions: [], rejected: [], resent: 0 } }], 0);
     // The restarted process starts one unit back (its store never committed t2) and writes unit 2 again.
-    const again = (await new LeaseBook(index as unknown as StateIndex, { replica: 'a', leaseMs: 30_000 }).claim('s'))!;
+    const again = await claimedLease(index);
     restoreCheckpoints(store, again.doc.checkpoints);
     assert.equal(store.registry.checkpoint('k')?.cursor, 't1');
     const redo = new DeliveringSink(store, [accepting], { keepEvents: false, beforeCommit: leaseFence(again, { engine, source: 's', log: quiet() }) }, quiet());

@@ -86,22 +86,31 @@ describe('books in the state index on OpenSearch', () => {
     new DeliveringSink(store, [destination], { keepEvents: false, beforeCommit: leaseFence(lease, { engine: books, source, log: quiet() }) }, quiet());
   const stream = (key: string, token: string): V2StreamState => ({ kind: 'mimecast-v2-stream', key, token });
 
-  /** Owner a runs two units, then freezes; b takes the lease over and runs one more (with a copy of a's event): returns both sinks and leases. */
-  async function takeOver(source: string) {
-    const key = `stream ${source}`;
+  /** Replicas a and b on clocks of their own (a 5 s lease), a holding the source: `takeOver()` lets b claim it by its clock. */
+  async function twoOwners(source: string) {
     const [aClock, bClock] = [handClock(), handClock()];
     const a = new LeaseBook(index, { replica: 'a', leaseMs: 5_000, now: aClock.now });
     const b = new LeaseBook(index, { replica: 'b', leaseMs: 5_000, now: bClock.now });
     await a.register(source);
     const aLease = (await a.claim(source))!;
+    const takeOver = async () => {
+      await b.inspect(source);
+      bClock.advance(5_000);
+      return (await b.claim(source))!;
+    };
+    return { aLease, takeOver };
+  }
+
+  /** Owner a runs two units, then freezes; b takes the lease over and runs one more (with a copy of a's event): returns both sinks and leases. */
+  async function takeOver(source: string) {
+    const key = `stream ${source}`;
+    const { aLease, takeOver } = await twoOwners(source);
     const aStore = new Store(join(dir, `${source}-a.db`));
     const destination = holdingDestination(); // one engine both owners deliver to
     const aSink = sinkFor(aStore, aLease, source, destination);
     await aSink.write(await unitOf(key, 1, [1, 2, 3], true), stream(key, 't1'));
     await aSink.write(await unitOf(key, 2, [4]), stream(key, 't2'));
-    await b.inspect(source);
-    bClock.advance(5_000);
-    const bLease = (await b.claim(source))!;
+    const bLease = await takeOver();
     const bStore = new Store(join(dir, `${source}-b.db`));
     const bSink = sinkFor(bStore, bLease, source, destination);
     await bSink.write(await unitOf(key, 3, [4, 5], true), stream(key, 't3')); // event 4 again: a duplicate; another bad line
@@ -140,15 +149,9 @@ describe('books in the state index on OpenSearch', () => {
   it('dead-letter ids are the same on a redo: a unit done again by the next owner (the first crashed before its fenced write) leaves one document per bad line and counts it once', async () => {
     const source = 'redo';
     const key = `stream ${source}`;
-    const [aClock, bClock] = [handClock(), handClock()];
-    const a = new LeaseBook(index, { replica: 'a', leaseMs: 5_000, now: aClock.now });
-    const b = new LeaseBook(index, { replica: 'b', leaseMs: 5_000, now: bClock.now });
-    await a.register(source);
-    const aLease = (await a.claim(source))!;
+    const { aLease, takeOver } = await twoOwners(source);
     // a writes the unit's documents, then its lease is taken before its fenced write (as a crash between them would leave it).
-    await b.inspect(source);
-    bClock.advance(5_000);
-    const bLease = (await b.claim(source))!;
+    const bLease = await takeOver();
     const aStore = new Store(join(dir, 'redo-a.db'));
     const aSink = sinkFor(aStore, aLease, source);
     await assert.rejects(aSink.write(await unitOf(key, 1, [1, 2], true), stream(key, 't1')), LeaseLost);

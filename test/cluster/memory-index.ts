@@ -1,6 +1,6 @@
 /** An in-memory stand-in for the state index (src/cluster/state-index.ts): the engine's conditional writes, no engine. */
-import type { SourceDoc } from '../../src/cluster/leases.js';
-import type { Version, Versioned, WriteOutcome } from '../../src/cluster/state-index.js';
+import { type HeldLease, LeaseBook, type SourceDoc } from '../../src/cluster/leases.js';
+import type { StateIndex, Version, Versioned, WriteOutcome } from '../../src/cluster/state-index.js';
 import { MimelogError } from '../../src/util/errors.js';
 
 /** The engine's conditional writes, in memory. `hold()` makes writes hang until `release()`. */
@@ -85,4 +85,11 @@ export class MemoryIndex {
     this.docs.set(id, { json: JSON.stringify(doc), seqNo });
     return { ok: true, version: { seqNo, primaryTerm: 1 } };
   }
+}
+
+/** A source registered in `index` and claimed by `replica` (a new process of it each call), with a 30 s lease. */
+export async function claimedLease(index: MemoryIndex, source = 's', replica = 'a'): Promise<HeldLease> {
+  const book = new LeaseBook(index as unknown as StateIndex, { replica, leaseMs: 30_000 });
+  await book.register(source);
+  return (await book.claim(source))!;
 }

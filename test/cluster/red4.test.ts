@@ -17,7 +17,7 @@ import type { StateIndex } from '../../src/cluster/state-index.js';
 import { leaseFence } from '../../src/service/replica.js';
 import { DeliveringSink } from '../../src/sinks/delivering-sink.js';
 import { processInput, tempDir } from '../support/helpers.js';
-import { MemoryIndex } from './memory-index.js';
+import { MemoryIndex, claimedLease } from './memory-index.js';
 
 const quiet = () => new Logger(new PassThrough(), 'error');
 const token = (t: string) => ({ kind: 'mimecast-v2-stream' as const, key: 'k', token: t });
@@ -27,9 +27,7 @@ const report = { destination: 'engine', report: { indexed: 1, duplicates: 0, col
 describe('the checkpoint one unit back', () => {
   it('a write sent again after its answer was lost keeps the checkpoint before the unit as previous', async () => {
     const index = new MemoryIndex();
-    const book = new LeaseBook(index as unknown as StateIndex, { replica: 'a', leaseMs: 30_000 });
-    await book.register('s');
-    const lease = (await book.claim('s'))!;
+    const lease = await claimedLease(index);
     const fence = leaseFence(lease, { engine: new EngineBooks(undefined as never, index.name), source: 's', log: quiet() });
     await fence(prepareUnit(await unit(1), { events: false }), token('t1'), [report], 0);
     index.loseNextAnswer();
@@ -44,11 +42,7 @@ describe('the checkpoint one unit back', () => {
     const store = new Store(join(tempDir('red4-previous'), 'a.db'));
     const engine = new EngineBooks(undefined as never, index.name);
     const accepting = { name: 'engine', deliver: async (u: { events: unknown[] }) => ({ indexed: u.events.length, duplicates: 0, collisions: [], rejected: [], resent: 0 }), close: async () => undefined };
-    const claim = async () => {
-      const book = new LeaseBook(index as unknown as StateIndex, { replica: 'a', leaseMs: 30_000 });
-      await book.register('s');
-      return (await book.claim('s'))!;
-    };
+    const claim = () => claimedLease(index);
     const lease = await claim();
     const sink = new DeliveringSink(store, [accepting], { keepEvents: false, beforeCommit: leaseFence(lease, { engine, source: 's', log: quiet() }) }, quiet());
     await sink.write(await unit(1), token('t1'));
@@ -68,9 +62,7 @@ describe('the checkpoint one unit back', () => {
 
   it("a hand-edited checkpoint's newest-by-type value that is not a time is not carried into the next checkpoints (which would be refused at every restore)", async () => {
     const index = new MemoryIndex();
-    const book = new LeaseBook(index as unknown as StateIndex, { replica: 'a', leaseMs: 30_000 });
-    await book.register('s');
-    const lease = (await book.claim('s'))!;
+    const lease = await claimedLease(index);
     const fence = leaseFence(lease, { engine: new EngineBooks(undefined as never, index.name), source: 's', log: quiet() });
     await fence(prepareUnit(await unit(1), { events: false }), token('t1'), [report], 0);
     index.edit(sourceDocId('s'), (doc) => ({ ...doc, checkpoints: { k: { ...doc.checkpoints.k!, newest_by_type: { ...doc.checkpoints.k!.newest_by_type, bogus: 'not a time' } } } }));

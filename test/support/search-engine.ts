@@ -157,7 +157,10 @@ export class EngineCluster {
     // just created) would read as "no more ids": read the set again, and after a few tries say why.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.idsOnce(pattern);
+        const ids = await this.idsOnce(pattern);
+        // Seen once in CI under load: a whole first page with no hits while _count said thousands.
+        if (ids.length === 0 && (await this.count(pattern)) > 0) throw new Error(`the scroll of ${pattern} found no ids but _count finds documents`);
+        return ids;
       } catch (err) {
         if (attempt >= 5) throw err;
         await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
