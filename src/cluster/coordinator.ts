@@ -70,8 +70,13 @@ export interface CoordinatorSettings {
 
 /** Over the share this many rounds in a row before a group is given up (a live set seen differently for a round moves nothing). */
 export const OVER_SHARE_ROUNDS = 3;
-/** The longest back-off before a group whose run ended by itself is claimed again. */
+/**
+ * The longest back-off before a group whose run ended by itself is claimed again: five minutes, or
+ * BACKOFF_LEASES leases if shorter (after an engine outage the sources wait at most that long).
+ */
 export const MAX_BACKOFF_MS = 300_000;
+/** Also: a run that lasted this many leases before it ended starts the back-off over. */
+const BACKOFF_LEASES = 4;
 
 interface Owned {
   readonly leases: ReadonlyMap<string, HeldLease>;
@@ -308,15 +313,22 @@ export class Coordinator {
         if (owned.releasing) return;
         // Ended by itself (not given up): free what is still held, and wait before claiming it again.
         for (const l of leases.values()) if (l.lost === undefined) void l.release().catch(() => undefined);
-        if (![...leases.values()].some((l) => l.lost !== undefined && l.lost !== 'released')) this.backOff(group);
+        if (![...leases.values()].some((l) => l.lost !== undefined && l.lost !== 'released')) this.backOff(group, this.book.now() - owned.claimedAtMs);
       });
     this.owned.set(group, owned);
   }
 
-  /** A group whose run ended by itself: not claimed again for renew × 2^ends (at most MAX_BACKOFF_MS). */
-  private backOff(group: string): void {
-    const ends = (this.backoff.get(group)?.ends ?? 0) + 1;
-    const waitMs = Math.min(MAX_BACKOFF_MS, this.settings.renewMs * 2 ** Math.min(ends, 20));
+  /**
+   * A group whose run ended by itself: not claimed again for renew × 2^ends, at most MAX_BACKOFF_MS
+   * or BACKOFF_LEASES leases. `ends` counts the ends in a row: a run that lasted BACKOFF_LEASES
+   * leases starts it over, so a source that failed now and then over months does not wait the
+   * longest after each failure.
+   */
+  private backOff(group: string, ranMs: number): void {
+    const leaseMs = this.book.options.leaseMs;
+    const before = ranMs >= BACKOFF_LEASES * leaseMs ? 0 : (this.backoff.get(group)?.ends ?? 0);
+    const ends = before + 1;
+    const waitMs = Math.min(MAX_BACKOFF_MS, BACKOFF_LEASES * leaseMs, this.settings.renewMs * 2 ** Math.min(ends, 20));
     this.backoff.set(group, { untilMs: this.book.now() + waitMs, ends });
     this.log.warn('cluster: a group ended by itself; not claimed again for a while', { group, retry_in_ms: waitMs, ends_in_a_row: ends });
   }

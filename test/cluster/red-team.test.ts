@@ -84,7 +84,7 @@ const serviceSource = (name: string, o: { tenant?: string; account?: string } = 
 });
 
 /** A replica of `run` on the in-memory index: its sources run (recorded in `running`) until stopped; `overlaps` says when one ran twice at once. */
-function replicaOn(index: MemoryIndex, id: string, sources: readonly ServiceSource[], world: { running: Map<string, string>; overlaps: string[] }, o: { leaseMs?: number; renewMs?: number; dir?: string; openSink?: () => Promise<never> } = {}) {
+function replicaOn(index: MemoryIndex, id: string, sources: readonly ServiceSource[], world: { running: Map<string, string>; overlaps: string[] }, o: { leaseMs?: number; renewMs?: number; dir?: string; openSink?: () => Promise<unknown> } = {}) {
   const dir = o.dir ?? tempDir(`cluster-replica-${id}`);
   const leaseMs = o.leaseMs ?? 300;
   const book = new LeaseBook(asIndex(index), { replica: id, leaseMs });
@@ -256,6 +256,20 @@ describe('finding 15: back-off and hysteresis', () => {
     await a.stop();
     const { epoch } = (await index.get<SourceDoc>(sourceDocId('s1')))!.doc;
     assert.ok(epoch <= 7, `claimed ${epoch} times in 1 s with a 20 ms renew interval`);
+  });
+
+  it('after an outage that failed its runs again and again, a source is claimed again within four leases of the end, not after the five-minute back-off', { timeout: 15_000 }, async () => {
+    const index = new MemoryIndex();
+    const w = world();
+    const openAt = Date.now() + 3_000; // the destination refuses for 3 s: the group's runs end again and again
+    const sink = async () => ({ write: async () => ({ stored: 0, duplicates: 0, collisions: 0, deadLetters: 0 }), close: async () => undefined, restart: () => undefined });
+    const openSink = () => (Date.now() < openAt ? Promise.reject(new Error('the engine is restarting')) : sink());
+    const a = replicaOn(index, 'a', [serviceSource('s1')], w, { leaseMs: 200, renewMs: 20, openSink });
+    try {
+      await until('s1 runs again within four leases (800 ms) of the outage\'s end', () => w.running.size === 1, 3_000 + 4 * 200 + 500);
+    } finally {
+      await a.stop();
+    }
   });
 
   it('a replica that sees another come and go every round does not hand its sources back and forth', { timeout: 10_000 }, async () => {
