@@ -74,7 +74,7 @@ export function registerConsole(program: Command): void {
       }
       const replay = o.allowWrites ? () => replayDeadLetters(store, buildTransformer({ original: true }).transformer) : undefined;
       const { startConsole } = await import('../console/server.js'); // heavy to load: only this command needs it
-      const engine = o.config === undefined ? undefined : await (await import('../cluster/books-report.js')).openClusterBooks(o.config, process.env);
+      const engine = o.config === undefined ? undefined : await (await import('./cluster-books.js')).openClusterBooks(o.config, process.env);
       const cluster = engine && (async () => (await import('../cluster/books-report.js')).clusterStats(engine.books));
       const running = await startConsole({ store, token, replay, host, port, loopback, cluster });
       process.stderr.write(`mimelog console: ${running.url} (${o.allowWrites ? 'replay allowed' : 'read-only'}${token ? ', token required' : ''}; store ${o.db})\n`);

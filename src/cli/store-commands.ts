@@ -111,7 +111,7 @@ const count = (n: number): string => n.toLocaleString('en');
  * the engine"), reached as the replicas reach it; `use` runs with it, then the client is closed.
  */
 async function withClusterBooks<T>(file: string, use: (books: import('../cluster/books.js').EngineBooks) => Promise<T>): Promise<T> {
-  const { openClusterBooks } = await import('../cluster/books-report.js');
+  const { openClusterBooks } = await import('./cluster-books.js');
   const opened = await openClusterBooks(file, process.env);
   try {
     return await use(opened.books);

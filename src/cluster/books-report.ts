@@ -9,7 +9,6 @@ import { lagSeconds } from '../core/trusted-time.js';
 import { decodeText } from '../decode/text.js';
 import type { ApiStream, DestinationCounts } from '../store/registry.js';
 import type { CheckpointReport, DeadLetterRow, Gap } from '../store/queries.js';
-import { UsageError } from '../util/errors.js';
 import { BOOK_KINDS, DESTINATION_COUNTS, ENGINE_HEAD_BYTES, ENGINE_WHOLE_BYTES, type DestinationTotals, EngineBooks, type SourceCounts, SOURCE_COUNTS, isCount, readBooks } from './books.js';
 
 /** How many lease documents, gaps and dead letters one report reads at most. */
@@ -213,16 +212,4 @@ function deadLetterRow(id: string, d: unknown, o: { previewBytes: number; withBy
     replay_attempts: 0, truncated_from: truncatedFrom, cut_short: d.cut_short === true, raw: text ? head.toString('utf8') : decodeText(head), raw_bytes: raw.length, raw_cut: raw.length > o.previewBytes,
     raw_is_text: text, ...(o.withBytes ? { raw_b64: raw.toString('base64') } : {}),
   };
-}
-
-/**
- * The state index of a run config with `cluster:`, reached as its replicas reach it (the config's
- * search-engine entry, its credentials): for `stats`, `dead-letters` and the console.
- */
-export async function openClusterBooks(file: string, env: NodeJS.ProcessEnv): Promise<{ books: EngineBooks; close(): Promise<void> }> {
-  const [{ loadConfig }, { stateEngineEntry }, { stateClient }] = await Promise.all([import('../service/config.js'), import('./engine.js'), import('./state-client.js')]);
-  const config = loadConfig(file, env);
-  if (!config.cluster) throw new UsageError(`${file} has no cluster: section: its state is in the store of the run (--db), not in the engine`);
-  const client = stateClient(stateEngineEntry(config.sink)!, env, 30_000); // the config check made sure there is one
-  return { books: new EngineBooks(client, config.cluster.state_index), close: () => client.close() };
 }

@@ -1,5 +1,6 @@
 /** JSON with object keys sorted at every depth: one text for one value, whatever the key order. */
-import type { JsonValue } from '../decode/record.js';
+/** A parsed JSON value (the same shape as decode/record.ts JsonValue, declared here so util imports nothing above it). */
+type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 export function stableJson(value: JsonValue): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);
