@@ -109,7 +109,7 @@ function rememberDeployment(file: string, stateIndex: string, deployment: string
  * collisions and gaps are written just before it (src/cluster/books.ts).
  */
 export function leaseFence(lease: HeldLease, books?: { engine: EngineBooks; source: string; log: Logger }): CommitFence {
-  return async (unit, state, reports = [], copies = 0) => {
+  return async (unit, state, reports, copies) => {
     if (lease.lost !== undefined) throw new LeaseLost(lease.source, lease.lost);
     const key = state && 'key' in state ? state.key : undefined;
     const moved = snapshotOf(state, unit, key === undefined ? undefined : lease.doc.checkpoints[key]);
