@@ -11,7 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import { BIN, committedCount, ended, killWhileDelivering, runCli, tempDir } from '../../support/helpers.js';
-import { HecReceiver, type HecReceived, testCertificates } from '../../support/receivers/hec.js';
+import { HecReceiver, type HecReceived } from '../../support/receivers/hec.js';
+import { makeTestCertificates } from '../../support/certificates.js';
 import { FAST, expectedIds, startSimulator } from '../../support/simulator.js';
 import { SplunkEmulator, TOKEN } from './splunk-emulator.js';
 
@@ -93,8 +94,8 @@ describe('splunk-hec end to end: mimelog collect --sink-config to a real HEC rec
 
   it('TLS with a wrong CA: collect stops at open with the reason, before reading an event', { timeout: 60_000 }, async () => {
     const dir = tempDir('hec-tls-cli');
-    const pem = testCertificates(dir);
-    const tls = await HecReceiver.start({ tls: { certFile: pem.cert, keyFile: pem.key } });
+    const pem = makeTestCertificates(dir);
+    const tls = await HecReceiver.start({ tls: { certFile: pem.serverCert, keyFile: pem.serverKey } });
     const r = await startSimulator({ seed: 709, events: 200, eventsPerFile: 100 });
     try {
       const db = join(dir, 'tls.db');

@@ -9,7 +9,8 @@ import { Logger } from '../../../src/log/logger.js';
 import { takeEvents, toKeyValueLine } from '../../../src/simulator/generate.js';
 import { splunkHecKind } from '../../../src/sinks/splunk-hec/index.js';
 import { processInput, tempDir } from '../../support/helpers.js';
-import { HecReceiver, testCertificates } from '../../support/receivers/hec.js';
+import { HecReceiver } from '../../support/receivers/hec.js';
+import { makeTestCertificates } from '../../support/certificates.js';
 
 const SCHEMA = z.strictObject(splunkHecKind.keys);
 const quiet = new Logger(process.stderr, 'error');
@@ -65,8 +66,8 @@ describe('splunk-hec destination against a real HEC receiver (OpenTelemetry Coll
   });
 
   it('https: the collector certificate checked against ca_file; a wrong CA is refused at open with the reason', { timeout: 60_000 }, async () => {
-    const pem = testCertificates(tempDir('hec-tls'));
-    const tls = await HecReceiver.start({ tls: { certFile: pem.cert, keyFile: pem.key } });
+    const pem = makeTestCertificates(tempDir('hec-tls'));
+    const tls = await HecReceiver.start({ tls: { certFile: pem.serverCert, keyFile: pem.serverKey } });
     try {
       await assert.rejects(open(tls.url, { ca_file: pem.otherCa }), /splunk-hec destination: TLS with https:\/\/127\.0\.0\.1:\d+ failed: .*(certificate|CERT)/i);
       await assert.rejects(open(tls.url), /TLS with .* failed/, 'the system CAs do not know the test CA');

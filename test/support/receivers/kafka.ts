@@ -7,10 +7,11 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Consumer, FetchIsolationLevels, ListOffsetTimestamps, MessagesStreamModes } from '@platformatic/kafka';
+import { makeTestCertificates, pkcs12Keystore } from '../certificates.js';
 import { ROOT, freePorts } from '../helpers.js';
 import { type CommittedRecord, readCommitted } from '../../../src/sinks/kafka/committed-log.js';
 
@@ -27,15 +28,8 @@ export const notFetchedHint = 'the Kafka test broker is not fetched: run scripts
 
 /** A test CA and a server certificate for 127.0.0.1 it signed, as PEM files and a PKCS12 keystore. */
 function makeCertificates(dir: string): { caFile: string; keystore: string } {
-  mkdirSync(dir, { recursive: true });
-  const at = (f: string) => join(dir, f);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'pipe' });
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=mimelog test CA', '-keyout', at('ca.key'), '-out', at('ca.pem'));
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', at('server.key'), '-out', at('server.csr'));
-  writeFileSync(at('san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  openssl('x509', '-req', '-in', at('server.csr'), '-CA', at('ca.pem'), '-CAkey', at('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', at('san.ext'), '-out', at('server.pem'));
-  openssl('pkcs12', '-export', '-in', at('server.pem'), '-inkey', at('server.key'), '-out', at('server.p12'), '-passout', `pass:${TLS_PASSWORD}`);
-  return { caFile: at('ca.pem'), keystore: at('server.p12') };
+  const certs = makeTestCertificates(dir);
+  return { caFile: certs.ca, keystore: pkcs12Keystore(certs, join(dir, 'server.p12'), TLS_PASSWORD) };
 }
 
 /** A cluster id as Kafka writes one: 16 random bytes, base64url (not starting with "-"). */

@@ -10,6 +10,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { makeTestCertificates } from '../certificates.js';
 import { freePort, tempDir } from '../helpers.js';
 
 /** One message as rsyslog stored it. */
@@ -49,27 +50,6 @@ export interface TlsFiles {
 
 export const RSYSLOGD = process.env.MIMELOG_RSYSLOGD ?? '/usr/sbin/rsyslogd';
 
-function openssl(dir: string, ...args: string[]): void {
-  execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-}
-
-/** A CA, a server certificate for localhost/127.0.0.1, a client certificate, and an unrelated CA. */
-function makeCertificates(dir: string): TlsFiles & { serverCert: string; serverKey: string } {
-  mkdirSync(dir, { recursive: true });
-  const ext = (usage: string) => `subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=${usage}\nkeyUsage=digitalSignature,keyEncipherment\n`;
-  writeFileSync(join(dir, 'server.ext'), ext('serverAuth'));
-  writeFileSync(join(dir, 'client.ext'), ext('clientAuth'));
-  const rsa = ['-newkey', 'rsa:2048', '-nodes'];
-  openssl(dir, 'req', '-x509', ...rsa, '-days', '30', '-subj', '/CN=mimelog-test-ca', '-keyout', 'ca.key', '-out', 'ca.pem');
-  openssl(dir, 'req', '-x509', ...rsa, '-days', '30', '-subj', '/CN=mimelog-other-ca', '-keyout', 'other.key', '-out', 'other.pem');
-  for (const who of ['server', 'client']) {
-    openssl(dir, 'req', ...rsa, '-subj', `/CN=${who === 'server' ? 'localhost' : 'mimelog-client'}`, '-keyout', `${who}.key`, '-out', `${who}.csr`);
-    openssl(dir, 'x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '30', '-sha256', '-extfile', `${who}.ext`, '-out', `${who}.pem`);
-  }
-  const f = (n: string) => join(dir, n);
-  return { ca: f('ca.pem'), otherCa: f('other.pem'), clientCert: f('client.pem'), clientKey: f('client.key'), serverCert: f('server.pem'), serverKey: f('server.key') };
-}
-
 /** The JSON line per message: header fields as rsyslog's RFC 5424 parser read them, and its parses. */
 const TEMPLATE = `template(name="json" type="list" option.jsonf="on") {
   property(outname="input" name="inputname" format="jsonf")
@@ -101,7 +81,7 @@ export class Rsyslog {
   static async start(options: { maxMessageSize?: string } = {}): Promise<Rsyslog> {
     if (!existsSync(RSYSLOGD)) throw new Error(`${RSYSLOGD} is missing: run scripts/receivers/rsyslog.sh`);
     const dir = tempDir('rsyslog');
-    const certs = makeCertificates(join(dir, 'tls'));
+    const certs = makeTestCertificates(join(dir, 'tls'));
     const ports = { tcp: await freePort(), tls: await freePort(), mtls: await freePort(), relp: await freePort() };
     mkdirSync(join(dir, 'work'));
     writeFileSync(join(dir, 'cef.rb'), 'version=2\nrule=:%cef:cef%\n');
