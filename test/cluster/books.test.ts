@@ -17,6 +17,8 @@ import { DeliveringSink } from '../../src/sinks/delivering-sink.js';
 import type { Destination, DestinationReport } from '../../src/sinks/destination.js';
 import { SearchClient } from '../../src/sinks/search/client.js';
 import { Store } from '../../src/store/store.js';
+import { prepareUnit } from '../../src/store/prepared.js';
+import { restoreCheckpoints } from '../../src/cluster/checkpoints.js';
 import { StateIndex } from '../../src/cluster/state-index.js';
 import { type HeldLease, LeaseBook, LeaseLost, type SourceDoc, sourceDocId } from '../../src/cluster/leases.js';
 import { EngineBooks, type SourceBooks } from '../../src/cluster/books.js';
@@ -172,6 +174,38 @@ describe('books in the state index on OpenSearch', () => {
     await bSink.close();
     aStore.close();
     bStore.close();
+  });
+
+  it('a unit read again after a crash and cut differently (its page grew) adds only its new dead letters and gaps: the engine answers which documents are new', async () => {
+    const source = 'grown';
+    const key = `stream ${source}`;
+    const first = new LeaseBook(index, { replica: 'g', leaseMs: 30_000 });
+    await first.register(source);
+    const lease = (await first.claim(source))!;
+    const store = new Store(join(dir, 'grown.db'));
+    const sink = sinkFor(store, lease, source);
+    await sink.write(await unitOf(key, 1, [1]), stream(key, 't1'));
+    await sink.close();
+    const page = async (lines: string[]) => ({ ...(await processInput(`${key}.json`, `${lines.join('\n')}\n`)), source: key, position: 2, last: false });
+    const gap = { fromMs: Date.UTC(2026, 11, 2), toMs: Date.UTC(2026, 11, 2, 1), reason: 'aged out at Mimecast', logType: 'receipt' };
+    // Unit 2 (one event, a bad line, a gap) reaches the engine under the lease; the process dies before its store commits it.
+    const report = [{ destination: 'engine', report: { indexed: 1, duplicates: 0, collisions: [], rejected: [], resent: 0 } }];
+    await leaseFence(lease, { engine: books, source, log: quiet() })(prepareUnit(await page([line(2), BAD]), { events: false }), { ...stream(key, 't2'), gaps: [gap] }, report, 0);
+    // Its next process starts one unit back and reads the page again: it grew by an event and another bad line.
+    const again = (await new LeaseBook(index, { replica: 'g', leaseMs: 30_000 }).claim(source))!;
+    restoreCheckpoints(store, again.doc.checkpoints);
+    assert.equal(store.registry.checkpoint(key)?.cursor, 't1', 'one unit back');
+    const redo = sinkFor(store, again, source);
+    await redo.write(await page([line(2), BAD, line(3), '{"aCode": ]']), { ...stream(key, 't2-grown'), gaps: [gap] });
+    await redo.close();
+    store.close();
+    await books.refresh();
+    const letters = (await books.list('dead-letter', 100)).filter((h) => (h.doc as { source: string }).source === source);
+    assert.equal(letters.length, 2, 'two bad lines, two documents');
+    const book = (await bookOf(source, source))!;
+    assert.equal(book.counts.dead_letters, 2, 'the first bad line counted once, the new one once');
+    assert.equal(book.counts.gaps, 1, 'the gap counted once');
+    assert.equal(book.counts.units, 3, 'the unit cut differently is one more unit (its events come back as duplicates, as in one process)');
   });
 
   it("what the books add to the fence's write per unit: the checkpoint alone vs the checkpoint with the counts (measured, printed)", async () => {
