@@ -317,6 +317,16 @@ export class EngineBooks {
     return hits.map((h) => ({ id: h._id, doc: h._source }));
   }
 
+  /** The ids of documents of one kind, the oldest written first, at most `limit` (their bodies are read one at a time). */
+  async ids(kind: string, limit: number): Promise<string[]> {
+    const query = { size: limit, _source: false, query: { term: { kind } }, sort: [{ _seq_no: 'asc' }] };
+    const res = await this.client.send('POST', `/${this.index}/_search`, JSON.stringify(query));
+    if (res.status === 404) return [];
+    if (res.status !== 200) throw new MimelogError('search_engine', `state index ${this.index}: could not list ${kind} documents: HTTP ${res.status}`);
+    const hits = (res.body as { hits?: { hits?: unknown } } | undefined)?.hits?.hits;
+    return Array.isArray(hits) ? hits.map((h: { _id?: unknown }) => h?._id).filter((id): id is string => typeof id === 'string') : [];
+  }
+
   /** Makes what was written visible to `list` (tests; `stats` reads real-time documents by search). */
   async refresh(): Promise<void> {
     await this.client.send('POST', `/${this.index}/_refresh`);

@@ -6,6 +6,7 @@
  * replica's sources from the engine and report, not trust, what is not believable there.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -21,7 +22,7 @@ import { prepareUnit } from '../../src/store/prepared.js';
 import { restoreCheckpoints } from '../../src/cluster/checkpoints.js';
 import { StateIndex } from '../../src/cluster/state-index.js';
 import { type HeldLease, LeaseBook, LeaseLost, type SourceDoc, sourceDocId } from '../../src/cluster/leases.js';
-import { EngineBooks, type SourceBooks } from '../../src/cluster/books.js';
+import { EngineBooks, type SourceBooks, engineDeadLetter } from '../../src/cluster/books.js';
 import { leaseFence } from '../../src/service/replica.js';
 import { clusterStats } from '../../src/cluster/books-report.js';
 import { createConsoleApp } from '../../src/console/server.js';
@@ -235,18 +236,18 @@ describe('books in the state index on OpenSearch', () => {
     store.close();
   });
 
-  /** A run config with cluster: whose state index is this test's. */
-  function runConfig(): string {
+  /** A run config with cluster: whose state index is this test's (or `stateIndex`). */
+  function runConfig(stateIndex = NAME): string {
     const secret = join(dir, 'secret');
     writeFileSync(secret, 'x\n', { mode: 0o600 });
-    const file = join(dir, 'run.yaml');
+    const file = join(dir, `run-${stateIndex}.yaml`);
     writeFileSync(file, `store: ${join(dir, 'run.db')}
 sink:
   kind: opensearch
   urls: [${os.urls.join(', ')}]
 cluster:
   replica: a
-  state_index: ${NAME}
+  state_index: ${stateIndex}
 sources:
   - name: s1
     kind: mimecast-v2-stream
@@ -314,5 +315,41 @@ sources:
     assert.equal(Buffer.from(planted.raw_b64, 'base64').length, 64 * 1024, 'only the head of bytes no replica would keep');
     assert.equal(planted.truncated_from, huge.length);
     assert.match(d.stderr, /more than a replica keeps/);
+  });
+
+  it("replay --config runs the engine's dead letters again into the config's sink: whole ones only (a kept head, bytes not matching their digest refused, said why), replayed ones marked and not sent again", async () => {
+    const STATE = 'mimelog-state-replay';
+    await new StateIndex(client, STATE).ensure();
+    const engine = new EngineBooks(client, STATE);
+    const letter = (position: number, raw: Buffer) => engineDeadLetter('r', { source: 'stream r.json', position, reason: 'failed then', raw, isText: true, digest: createHash('sha256').update(raw).digest('hex'), truncatedFrom: null, cutShort: false }, undefined, 'a', 1);
+    const good = letter(3, Buffer.from(line(3))); // a record the pipeline takes now
+    const bad = letter(4, Buffer.from(BAD)); // still not a record
+    const head = letter(5, Buffer.alloc(2 * 1024 * 1024, 0x41)); // only its first 64 KiB kept
+    const edited = letter(6, Buffer.from(line(6)));
+    await engine.putAll([good, bad, head, { id: edited.id, doc: { ...edited.doc, digest: '0'.repeat(64), replay_attempts: 1e300 } }]);
+    await engine.refresh();
+    const db = join(dir, 'replay.db');
+    const first = await runCli(['replay', '--config', runConfig(STATE), '--db', db, '--json']);
+    assert.equal(first.code, 2, `still failing: exit 2 (${first.stderr})`);
+    const r1 = JSON.parse(first.stdout) as { attempted: number; recovered: number; still_failing: number; already_replayed: number; events_stored: number; refused: { id: string; reason: string }[] };
+    assert.deepEqual([r1.attempted, r1.recovered, r1.still_failing, r1.already_replayed, r1.events_stored], [4, 1, 3, 0, 1]);
+    assert.deepEqual(r1.refused.map((x) => x.id).sort(), [head.id, edited.id].sort());
+    assert.match(first.stderr, /only the first 65536 bytes of its 2097152 are kept in the state index: not replayed as if whole/);
+    assert.match(first.stderr, /do not match its digest/);
+    await client.send('POST', '/mimecast-siem-*/_refresh');
+    const events = async () => ((await client.send('POST', '/mimecast-siem-*/_count')).body as { count: number }).count;
+    assert.equal(await events(), 1, 'the recovered event is in the engine');
+    const index = new StateIndex(client, STATE);
+    assert.equal(typeof (await index.get<{ replayed_at?: string }>(good.id))!.doc.replayed_at, 'string', 'marked replayed');
+    assert.equal((await index.get<{ replay_attempts: number }>(bad.id))!.doc.replay_attempts, 1);
+    const second = await runCli(['replay', '--config', runConfig(STATE), '--db', db, '--json']);
+    const r2 = JSON.parse(second.stdout) as typeof r1;
+    assert.deepEqual([r2.attempted, r2.recovered, r2.already_replayed], [3, 0, 1], 'the replayed one is not sent again');
+    assert.equal((await index.get<{ replay_attempts: number }>(bad.id))!.doc.replay_attempts, 2, 'a still-failing one keeps its count of attempts');
+    const listed = await runCli(['dead-letters', '--config', runConfig(STATE)]);
+    assert.match(listed.stdout, /replayed 20\d\d-/, 'dead-letters --config says which were replayed');
+    // A unit done again after a crash meets the replayed document: not re-created, its mark kept.
+    await engine.putAll([good], 'redo');
+    assert.equal(typeof (await index.get<{ replayed_at?: string }>(good.id))!.doc.replayed_at, 'string', 'the mark survives a redo of its unit');
   });
 });
