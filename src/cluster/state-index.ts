@@ -44,7 +44,7 @@ export interface Listed<T> {
 /** The index is small and must survive a node: a copy on every other node, up to two. */
 const INDEX_SETTINGS = { number_of_shards: 1, auto_expand_replicas: '0-2' };
 /** Documents are read by id; only `kind` is searched (the replicas' heartbeats). */
-const INDEX_MAPPINGS = { dynamic: false, properties: { kind: { type: 'keyword' }, replica: { type: 'keyword' }, source: { type: 'keyword' } } };
+export const INDEX_MAPPINGS = { dynamic: false, properties: { kind: { type: 'keyword' }, replica: { type: 'keyword' }, source: { type: 'keyword' } } } as const;
 
 export class StateIndex {
   constructor(
