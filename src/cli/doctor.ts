@@ -2,7 +2,8 @@
  * `mimelog doctor`: checks a Mimecast account before the service runs, against the real API: the
  * credentials, the region's gateway, the clock, the rate-limit headroom, what the application may
  * read (and what to enable where it may not), each stored checkpoint's horizon headroom, and, for a
- * `run` config, the store, spool and listen addresses. One line per check; exit 0 all ok, 2
+ * `run` config, the store, spool and listen addresses, and with `cluster:` its state index
+ * (doctor-cluster.ts). One line per check; exit 0 all ok, 2
  * warnings only, 1 any FAIL.
  */
 import { existsSync } from 'node:fs';
@@ -268,9 +269,10 @@ function readsOf(o: { mode?: string; product?: string; feeds?: string }): string
 }
 
 /** The targets of a `run` config's API sources, and the results of its place checks. */
-async function fromConfig(file: string): Promise<{ targets: Target[]; results: CheckResult[]; store?: string; warnShare?: number }> {
+async function fromConfig(file: string, timeoutMs: number): Promise<{ targets: Target[]; results: CheckResult[]; store?: string; warnShare?: number }> {
   try {
     const config = await checkConfig(file, process.env);
+    const cluster = config.cluster ? await (await import('./doctor-cluster.js')).clusterChecks(config, timeoutMs, process.env) : [];
     const targets = config.sources.flatMap((s): Target[] => {
       if (s.kind === 'spool') return [];
       const label = s.name;
@@ -281,7 +283,7 @@ async function fromConfig(file: string): Promise<{ targets: Target[]; results: C
       const reads = s.kind === 'mimecast-v2-feeds' ? (s.feeds ?? FEEDS.map((f) => f.name)) : s.kind === 'mimecast-v2-stream' ? ['stream'] : [s.product];
       return [{ label, name: label, api: 'v2', baseUrl: s.url ?? V2_REGIONS[s.region!]!, clientId: s.credentials.client_id, clientSecret: s.credentials.client_secret, reads }];
     });
-    return { targets, store: config.store, warnShare: config.horizon_warning_share, results: [{ status: 'ok', check: 'config', seen: `${file}: valid; store, spool paths and listen addresses usable` }] };
+    return { targets, store: config.store, warnShare: config.horizon_warning_share, results: [{ status: 'ok', check: 'config', seen: `${file}: valid; store, spool paths and listen addresses usable` }, ...cluster] };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     return { targets: [], results: err.problems.map((p) => ({ status: 'FAIL' as const, check: 'config', seen: p, todo: `fix ${file} (mimelog run --check ${file} lists the same)` })) };
@@ -333,7 +335,7 @@ export function registerDoctor(program: Command): void {
       let db = o.db;
       let warnShare = defaultOf(setting('horizonWarningShare'), 'cli') ?? 0.25;
       if (o.config !== undefined) {
-        const fromFile = await fromConfig(o.config);
+        const fromFile = await fromConfig(o.config, o.timeout * 1000);
         targets = fromFile.targets;
         results.push(...fromFile.results);
         db = fromFile.store ?? db;

@@ -95,6 +95,9 @@ export function addDbOption(cmd: Command): Command {
   return cmd.option('--db <path>', `the embedded store (SQLite file); env ${ENV.db}`, process.env[ENV.db] ?? 'mimelog.db');
 }
 
+/** The summary's word for the records a sink kept, where it is not "stored" (the JSON summary keeps the key `stored`). */
+const DONE_WORD: Readonly<Record<string, string>> = { ndjson: 'written' };
+
 interface IngestOptions extends PipelineOptions, SinkCliOptions, LimitCliOptions {
   resume: boolean;
   deadLetter: string;
@@ -147,7 +150,7 @@ export function registerIngest(program: Command): void {
       await sink.close();
       store?.close();
     }
-    if (opts.summary === 'text') process.stderr.write(`${summary.format()}\n`);
+    if (opts.summary === 'text') process.stderr.write(`${summary.format(DONE_WORD[opts.sink] ?? 'stored')}\n`);
     if (opts.summary === 'json') process.stderr.write(`${JSON.stringify(summary.toJSON())}\n`);
     if (summary.sink.deadLetters > 0) {
       // Replay helps when the type tables learn a type; a malformed record stays malformed.

@@ -20,7 +20,8 @@ import { jsonForTerminal, printable, printableLines } from '../util/terminal-tex
 import { writeOut, writeOutWritten } from './stdout.js';
 import { DAMAGE_ADVICE, DamagedBlocks } from '../store/record-blocks.js';
 import { type LimitCliOptions, addDbOption, addLimitOptions, addPipelineOptions, buildTransformer, limitsFrom, type PipelineOptions } from './ingest.js';
-import { type SinkCliOptions, addSinkOptions, openCliSink } from './sink-options.js';
+import { type SinkCliOptions, addSinkOptions, openCliSink, openEntries } from './sink-options.js';
+import { addCounts, noCounts } from '../core/counts.js';
 import { blockProblems } from '../store/event-rows.js';
 
 function openStore(path: string, readonly = true): Store {
@@ -110,11 +111,11 @@ const count = (n: number): string => n.toLocaleString('en');
  * `--config run.yaml` with `cluster:`: the state index its replicas share (docs/cluster.md, "State in
  * the engine"), reached as the replicas reach it; `use` runs with it, then the client is closed.
  */
-async function withClusterBooks<T>(file: string, use: (books: import('../cluster/books.js').EngineBooks) => Promise<T>): Promise<T> {
+async function withClusterBooks<T>(file: string, use: (books: import('../cluster/books.js').EngineBooks, config: import('../service/config.js').ServiceConfig) => Promise<T>): Promise<T> {
   const { openClusterBooks } = await import('./cluster-books.js');
   const opened = await openClusterBooks(file, process.env);
   try {
-    return await use(opened.books);
+    return await use(opened.books, opened.config);
   } finally {
     await opened.close();
   }
@@ -179,7 +180,8 @@ async function clusterDeadLettersCommand(file: string, limit: number, json: bool
       shown++;
       if (json) await writeOutWritten(`${jsonForTerminal(JSON.stringify(d))}\n`);
       else {
-        say(`${d.id}  kept ${d.created_at}  position ${count(d.position)}${d.owner ? `  by ${d.owner}` : ''}`);
+        const replayed = d.replayed_at ? `  replayed ${d.replayed_at}` : d.replay_attempts ? `  replayed ${d.replay_attempts} times, still failing` : '';
+        say(`${d.id}  kept ${d.created_at}  position ${count(d.position)}${d.owner ? `  by ${d.owner}` : ''}${replayed}`);
         say(`  source  ${d.source}${d.destination ? `  (refused by ${d.destination})` : ''}`);
         say(`  reason  ${d.reason}`);
         say(`  bytes   ${count(d.raw_bytes)}: ${d.raw}${d.raw_cut ? '…' : ''}`);
@@ -188,6 +190,34 @@ async function clusterDeadLettersCommand(file: string, limit: number, json: bool
   });
   if (!json) process.stderr.write(`${shown} dead letters in the state index${shown === limit ? ` (the ${limit} written last; --limit shows more)` : ''}\n`);
   reportProblems(problems);
+}
+
+/**
+ * `replay --config`: the engine's dead letters (every replica's) run again into the config's
+ * `sink:` (the bookkeeping of that delivery in the store named by --db); replayed ones are marked
+ * in the engine, and those whose kept bytes are not whole are refused, each said on stderr.
+ */
+async function clusterReplayCommand(file: string, o: PipelineOptions & SinkCliOptions & LimitCliOptions & { json?: boolean }): Promise<void> {
+  if (o.sink !== 'sqlite' || o.sinkConfig !== undefined) throw new UsageError("give --config (its sink: is where recovered events go) or --sink/--sink-config, not both");
+  const { replayEngineDeadLetters } = await import('../cluster/replay.js');
+  const { transformer } = buildTransformer(o);
+  const report = await withClusterBooks(file, async (books, config) => {
+    const sink = await openEntries(config.sink, o.db, new Logger(process.stderr, 'info'), process.env);
+    try {
+      return await replayEngineDeadLetters(books, transformer, async (units) => {
+        const total = noCounts();
+        for (const unit of units) addCounts(total, await sink.write(unit));
+        return total;
+      }, { limits: limitsFrom(o) });
+    } finally {
+      await sink.close();
+    }
+  });
+  for (const r of report.refused.slice(0, 50)) say(`mimelog: dead letter ${r.id}: ${r.reason}`, 'stderr');
+  if (report.refused.length > 50) process.stderr.write(`  … and ${report.refused.length - 50} more refused\n`);
+  if (report.still_failing > 0) process.exitCode = 2;
+  if (o.json) return outJson(JSON.stringify(report));
+  out(`replayed ${report.attempted} dead letters of the state index: ${report.recovered} recovered (${report.events_stored} events stored, ${report.duplicates} duplicates), ${report.still_failing} still failing (${report.refused.length} refused: kept bytes not whole); ${report.already_replayed} replayed before, not sent again`);
 }
 
 export function registerStoreCommands(program: Command): void {
@@ -393,7 +423,9 @@ export function registerStoreCommands(program: Command): void {
   const replay = program.command('replay').description('re-run dead letters through the current pipeline; those that now succeed are delivered and removed');
   addLimitOptions(addPipelineOptions(addSinkOptions(addDbOption(replay), 'where recovered events go (for a store that keeps the bookkeeping of other destinations: those)')))
     .option('--json', 'one JSON object')
-    .action(async (o: PipelineOptions & SinkCliOptions & LimitCliOptions & { json?: boolean }) => {
+    .option('--config <file>', "a run config with cluster:: the dead letters every replica wrote to the state index, into the config's sink: (replayed ones are marked there and not sent again)")
+    .action(async (o: PipelineOptions & SinkCliOptions & LimitCliOptions & { json?: boolean; config?: string }) => {
+      if (o.config !== undefined) return clusterReplayCommand(o.config, o);
       const { transformer } = buildTransformer(o);
       const limits = limitsFrom(o);
       const store = openStore(o.db, false);

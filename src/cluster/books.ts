@@ -10,9 +10,10 @@
  *   unitCommitId): a write sent again after its answer was lost, or the same unit read again one
  *   unit back after a crash, is recognised and not counted twice.
  * - Dead letters (their bytes bounded), collisions and gaps are documents of their own, with ids
- *   derived from the source and what they are, written before the fenced write: a crash between
- *   the two, and the next owner's redo of the unit, write the same ids again (never doubled, never
- *   lost).
+ *   derived from the source and what they are, created before the fenced write: a crash between
+ *   the two, and the next owner's redo of the unit, meet the same ids again (never doubled, never
+ *   lost). Dead letters and gaps are counted from which documents are new (commitUnitBooks), so a
+ *   redo cut differently counts only what it adds.
  *
  * The documents are anyone's to write: what is read back is checked, and a value that is not a
  * count is reported, never trusted.
@@ -49,6 +50,21 @@ export const ENGINE_WHOLE_BYTES = 1024 * 1024;
 export const ENGINE_HEAD_BYTES = 64 * 1024;
 /** About how many bytes one `_bulk` of a unit's documents carries (the search sink's bulk_bytes default). */
 const BULK_BYTES = 5 * 1024 * 1024;
+
+/** How many ids one `_mget` of existing documents names. */
+const MGET_IDS = 1_000;
+
+/** One item of a `_bulk` answer (only what is read of it). */
+interface BulkItem {
+  readonly create?: { readonly _id?: unknown; readonly status?: unknown; readonly result?: unknown; readonly error?: { readonly reason?: unknown } };
+  readonly update?: { readonly _id?: unknown; readonly status?: unknown };
+}
+
+/** What a unit's `_bulk` of documents found: ids new to the engine, and the `commit` of each that existed. */
+export interface PutOutcome {
+  readonly created: Set<string>;
+  readonly existing: Map<string, string | undefined>;
+}
 
 /** The kinds of documents this module writes beside the lease documents, with their id prefix. */
 export const BOOK_KINDS = { deadLetter: 'dead-letter', collision: 'collision', gap: 'gap' } as const;
@@ -194,7 +210,7 @@ export function engineDeadLetter(source: string, d: PreparedDeadLetter, destinat
 }
 
 /** The documents a unit adds beside its lease document: its dead letters, its destinations' collisions, its source's gaps. */
-export function unitDocuments(source: string, unit: PreparedUnit, state: SourceState | undefined, reports: readonly NamedReport[], owner: string, epoch: number): { id: string; doc: object }[] {
+export function unitDocuments(source: string, unit: PreparedUnit, state: SourceState | undefined, reports: readonly NamedReport[], owner: string, epoch: number): { id: string; doc: { kind: string } }[] {
   const stamp = { source, owner, epoch, created_at: new Date().toISOString() };
   const key = state && 'key' in state ? state.key : unit.source;
   return [
@@ -222,30 +238,73 @@ export class EngineBooks {
     readonly index: string,
   ) {}
 
-  async putAll(docs: readonly { id: string; doc: object }[]): Promise<void> {
-    // One request holds about BULK_BYTES: a unit of many large dead letters in one body would pass
-    // the engine's http.max_content_length (413) every time, and its source would never move on.
-    let lines: string[] = [];
-    let bytes = 0;
-    for (const d of docs) {
-      const line = `${JSON.stringify({ index: { _index: this.index, _id: d.id } })}\n${JSON.stringify(d.doc)}\n`;
-      if (bytes > 0 && bytes + Buffer.byteLength(line) > BULK_BYTES) {
-        await this.bulk(lines.join(''));
-        [lines, bytes] = [[], 0];
+  /**
+   * Creates each document unless its id exists (a `_bulk` of `create` actions, stamped with the
+   * unit's `commit`): returns the ids the engine created, and for each id that existed the `commit`
+   * it holds (a redo meets the documents its first writing left). Nothing existing is overwritten:
+   * a dead letter keeps its first writing and its replay mark.
+   */
+  async putAll(docs: readonly { id: string; doc: object }[], commit = ''): Promise<PutOutcome> {
+    const out: PutOutcome = { created: new Set(), existing: new Map() };
+    const conflicts: string[] = [];
+    await this.inBulks(docs.map((d) => `${JSON.stringify({ create: { _index: this.index, _id: d.id } })}\n${JSON.stringify({ ...d.doc, commit })}\n`), (items) => {
+      for (const item of items) {
+        const r = item.create;
+        if (r?.status === 201 && r.result === 'created' && typeof r._id === 'string') out.created.add(r._id);
+        else if (r?.status === 409 && typeof r._id === 'string') conflicts.push(r._id);
+        else return `${r?._id === undefined ? 'an item' : String(r._id).slice(0, 120)}: HTTP ${String(r?.status).slice(0, 10)}${typeof r?.error?.reason === 'string' ? ` ${r.error.reason.slice(0, 200)}` : ''}`;
       }
-      lines.push(line);
-      bytes += Buffer.byteLength(line);
+      return undefined;
+    });
+    for (let i = 0; i < conflicts.length; i += MGET_IDS) {
+      for (const [id, commitOf] of await this.commitsOf(conflicts.slice(i, i + MGET_IDS))) out.existing.set(id, commitOf);
     }
-    if (lines.length > 0) await this.bulk(lines.join(''));
+    return out;
   }
 
-  private async bulk(body: string): Promise<void> {
-    const res = await this.client.send('POST', '/_bulk', body, 'application/x-ndjson');
-    const answer = res.body as { errors?: boolean; items?: { index?: { status?: number; error?: { reason?: string } } }[] };
-    const failed = answer.items?.find((i) => (i.index?.status ?? 500) >= 300);
-    if (res.status !== 200 || answer.errors === true || failed) {
-      throw new MimelogError('search_engine', `state index ${this.index}: writing a unit's dead letters, collisions and gaps failed: HTTP ${res.status}${failed?.index?.error?.reason ? ` ${String(failed.index.error.reason).slice(0, 200)}` : ''}`);
+  /** Stamps existing documents with `commit` (partial updates: the rest of each document stays). */
+  async adopt(ids: readonly string[], commit: string): Promise<void> {
+    if (ids.length === 0) return;
+    await this.inBulks(ids.map((id) => `${JSON.stringify({ update: { _index: this.index, _id: id } })}\n${JSON.stringify({ doc: { commit } })}\n`), (items) => {
+      const failed = items.find((i) => typeof i.update?.status !== 'number' || i.update.status >= 300);
+      return failed ? `${String(failed.update?._id).slice(0, 120)}: HTTP ${String(failed.update?.status).slice(0, 10)}` : undefined;
+    });
+  }
+
+  /** The `commit` each document holds (undefined: none, or not a string). */
+  private async commitsOf(ids: readonly string[]): Promise<Map<string, string | undefined>> {
+    const res = await this.client.send('POST', `/${this.index}/_mget?_source_includes=commit`, JSON.stringify({ ids }));
+    const docs = (res.body as { docs?: unknown } | undefined)?.docs;
+    if (res.status !== 200 || !Array.isArray(docs)) throw new MimelogError('search_engine', `state index ${this.index}: reading ${ids.length} existing documents failed: HTTP ${res.status}`);
+    const out = new Map<string, string | undefined>(ids.map((id) => [id, undefined]));
+    for (const d of docs as { _id?: unknown; _source?: { commit?: unknown } }[]) {
+      if (typeof d?._id === 'string' && out.has(d._id)) out.set(d._id, typeof d._source?.commit === 'string' ? d._source.commit : undefined);
     }
+    return out;
+  }
+
+  /**
+   * Sends action lines in `_bulk` requests of about BULK_BYTES each: a unit of many large dead
+   * letters in one body would pass the engine's http.max_content_length (413) every time, and its
+   * source would never move on. `check` names the first item that failed, if any.
+   */
+  private async inBulks(lines: readonly string[], check: (items: BulkItem[]) => string | undefined): Promise<void> {
+    let batch: string[] = [];
+    let bytes = 0;
+    const send = async () => {
+      const res = await this.client.send('POST', '/_bulk', batch.join(''), 'application/x-ndjson');
+      const items = (res.body as { items?: unknown } | undefined)?.items;
+      const failed = res.status !== 200 ? `HTTP ${res.status}` : !Array.isArray(items) || items.length !== batch.length ? 'an answer without one item per document' : check(items as BulkItem[]);
+      if (failed !== undefined) throw new MimelogError('search_engine', `state index ${this.index}: writing a unit's dead letters, collisions and gaps failed: ${failed}`);
+      [batch, bytes] = [[], 0];
+    };
+    for (const line of lines) {
+      const size = Buffer.byteLength(line);
+      if (bytes > 0 && bytes + size > BULK_BYTES) await send();
+      batch.push(line);
+      bytes += size;
+    }
+    if (batch.length > 0) await send();
   }
 
   /** Documents of one kind (newest written first), at most `limit` from the `from`-th; the lease documents when kind is 'source'. */
@@ -256,6 +315,16 @@ export class EngineBooks {
     if (res.status !== 200) throw new MimelogError('search_engine', `state index ${this.index}: could not list ${kind} documents: HTTP ${res.status}`);
     const hits = (res.body as { hits?: { hits?: { _id: string; _source: unknown }[] } }).hits?.hits ?? [];
     return hits.map((h) => ({ id: h._id, doc: h._source }));
+  }
+
+  /** The ids of documents of one kind, the oldest written first, at most `limit` (their bodies are read one at a time). */
+  async ids(kind: string, limit: number): Promise<string[]> {
+    const query = { size: limit, _source: false, query: { term: { kind } }, sort: [{ _seq_no: 'asc' }] };
+    const res = await this.client.send('POST', `/${this.index}/_search`, JSON.stringify(query));
+    if (res.status === 404) return [];
+    if (res.status !== 200) throw new MimelogError('search_engine', `state index ${this.index}: could not list ${kind} documents: HTTP ${res.status}`);
+    const hits = (res.body as { hits?: { hits?: unknown } } | undefined)?.hits?.hits;
+    return Array.isArray(hits) ? hits.map((h: { _id?: unknown }) => h?._id).filter((id): id is string => typeof id === 'string') : [];
   }
 
   /** Makes what was written visible to `list` (tests; `stats` reads real-time documents by search). */
@@ -276,19 +345,37 @@ export function unitCommitId(source: string, unit: PreparedUnit, checkpoints: Pa
   return createHash('sha256').update(JSON.stringify(what)).digest('base64url').slice(0, 22);
 }
 
+/** The same id twice in one unit (two refusals of one record) is one document, counted once. */
+const distinct = <T extends { id: string }>(docs: readonly T[]): T[] => [...new Map(docs.map((d) => [d.id, d])).values()];
+
 /**
  * A unit's commit into the engine: its documents first, then its checkpoints and counts in one
  * conditional write under the lease (refused: nothing counted). `warn` hears of counts in the
  * document that were not believed (they start again from this unit's).
+ *
+ * Dead letters and gaps are counted from what the engine answers, not from what the unit holds:
+ * a document is counted when this write created it, or when it existed but the unit that wrote it
+ * never reached the books (its `commit` is not the source's `last_commit`: that owner died before
+ * its fenced write). A unit read again after a crash and cut differently (a stream page that grew)
+ * meets the documents of the unit already counted (their `commit` is `last_commit`) and adds only
+ * what is new. The documents not yet counted are stamped with this unit's commit first, so a
+ * fenced write that fails leaves them to be counted by the next.
  */
 export async function commitUnitBooks(
   lease: HeldLease, books: EngineBooks, source: string,
   unit: PreparedUnit, state: SourceState | undefined, reports: readonly NamedReport[], copies: number,
   checkpoints: Parameters<HeldLease['commit']>[0], warn: (problems: string[]) => void,
 ): Promise<void> {
-  await books.putAll(unitDocuments(source, unit, state, reports, lease.doc.owner ?? '', lease.epoch));
-  const delta = unitBooks(unit, state, reports, copies);
   const commitId = unitCommitId(source, unit, checkpoints);
+  const docs = distinct(unitDocuments(source, unit, state, reports, lease.doc.owner ?? '', lease.epoch));
+  const written = await books.putAll(docs, commitId);
+  const counted = readBooks(lease.doc, source, [])?.last_commit;
+  const uncounted = [...written.existing].filter(([, commit]) => commit !== counted).map(([id]) => id);
+  await books.adopt(uncounted, commitId);
+  const news = new Set([...written.created, ...uncounted]);
+  const newOf = (kind: string) => docs.filter((d) => d.doc.kind === kind && news.has(d.id)).length;
+  const held = unitBooks(unit, state, reports, copies);
+  const delta: UnitBooks = { ...held, counts: { ...held.counts, dead_letters: newOf(BOOK_KINDS.deadLetter), gaps: newOf(BOOK_KINDS.gap) } };
   await lease.commit(checkpoints, (doc) => {
     const problems: string[] = [];
     const change = booksAfter(doc, source, delta, commitId, problems);

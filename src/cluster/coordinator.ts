@@ -20,11 +20,14 @@
  * not claimed back by this replica for a lease time.
  *
  * Live replicas are judged as leases are (leases.ts): a heartbeat document whose version has not
- * changed for the lease time, by this replica's clock, is a replica that died.
+ * changed for the lease time, by this replica's clock, is a replica that died. Heartbeats are read
+ * the most recently written first (the engine's order), so however many replicas came and went
+ * the live ones are among the first; one unchanged for much longer (staleHeartbeatMs) is deleted,
+ * conditionally on the version seen, by whichever replica notices.
  */
 import { createHash } from 'node:crypto';
 import type { Logger } from '../log/logger.js';
-import { type HeldLease, type LeaseBook, LeaseLost, StateIndexMismatch } from './leases.js';
+import { type HeldLease, type LeaseBook, LeaseLost, MAX_LEASE_MS, StateIndexMismatch } from './leases.js';
 import { type Version, sameVersion } from './state-index.js';
 
 export interface ReplicaDoc {
@@ -67,6 +70,21 @@ export interface CoordinatorSettings {
   /** Called once the deployment is joined: the replica remembers it in its store's folder. */
   readonly joined?: (deployment: string) => void;
 }
+
+/** Heartbeats read per round, the most recently written first: the live ones are among them (each is rewritten every renew interval). */
+const HEARTBEAT_PAGE = 1_000;
+/** What a round reads of a heartbeat (a hostile document may hold anything else, and much of it). */
+const HEARTBEAT_FIELDS = ['replica', 'left', 'sources', 'layout'];
+/** A heartbeat unchanged for this many of this replica's leases (and at least twice the longest lease any config may have) is a replica gone. */
+const HEARTBEAT_KEPT_LEASES = 10;
+
+/**
+ * How long a heartbeat stands unchanged before it is deleted: every live replica, whatever its
+ * config, rewrites its own within a third of its lease (≤ MAX_LEASE_MS), so one unchanged for twice
+ * the longest lease is gone; a replica frozen that long lost its leases anyway, and writes its
+ * heartbeat again when it resumes.
+ */
+export const staleHeartbeatMs = (leaseMs: number): number => Math.max(HEARTBEAT_KEPT_LEASES * leaseMs, 2 * MAX_LEASE_MS);
 
 /** Over the share this many rounds in a row before a group is given up (a live set seen differently for a round moves nothing). */
 export const OVER_SHARE_ROUNDS = 3;
@@ -371,28 +389,58 @@ export class Coordinator {
   /**
    * This replica and every other of this deployment (sharing a source) whose heartbeat moved
    * within the lease time (by this replica's clock), sorted. A live one whose grouping differs is
-   * said in the log each time the set of such replicas changes.
+   * said in the log each time the set of such replicas changes. Heartbeats of replicas gone are
+   * deleted on the way (deleteStale).
    */
   private async liveIds(): Promise<string[]> {
     const now = this.book.now();
     const live = [this.book.replica];
     const differing: string[] = [];
     const mine = new Set(this.sources);
-    for (const { doc, version } of await this.book.index.list<ReplicaDoc>('replica')) {
-      if (doc.replica === this.book.replica) continue;
+    const newest = await this.book.index.list<Partial<ReplicaDoc>>('replica', { size: HEARTBEAT_PAGE, fields: HEARTBEAT_FIELDS });
+    // More than a page of them (replicas that came and went): the oldest are read too, to be aged and deleted.
+    const oldest = newest.total > newest.hits.length ? (await this.book.index.list<Partial<ReplicaDoc>>('replica', { size: HEARTBEAT_PAGE, order: 'oldest', fields: ['replica'] })).hits : [];
+    const since = this.age([...newest.hits, ...oldest], now);
+    for (const { id, doc } of newest.hits) {
+      if (typeof doc.replica !== 'string' || id !== replicaDocId(doc.replica) || doc.replica === this.book.replica) continue;
       if (Array.isArray(doc.sources) && !doc.sources.some((s) => mine.has(s))) continue; // another deployment's
-      const last = this.seenReplicas.get(doc.replica);
-      const since = last && sameVersion(last.version, version) ? last.sinceMs : now;
-      this.seenReplicas.set(doc.replica, { version, sinceMs: since });
-      if (doc.left || now - since >= this.book.options.leaseMs) continue;
+      if (doc.left === true || now - since.get(id)! >= this.book.options.leaseMs) continue;
       live.push(doc.replica);
       if (doc.layout !== this.layout) differing.push(doc.replica);
     }
+    await this.deleteStale([...newest.hits, ...oldest], since, now);
     differing.sort();
     if (differing.join() !== this.differingReplicas.join() && differing.length > 0) {
       this.log.error('cluster: live replicas run a config that groups the sources differently (a rolling change, or configs that differ): each source still runs on one replica at a time, but finish the change', { replicas: differing, layout: this.layout });
     }
     this.differingReplicas = differing;
-    return live.sort();
+    return [...new Set(live)].sort();
+  }
+
+  /** Since when (this replica's clock) each heartbeat read stands at its version; those not read this round are forgotten (bounded). */
+  private age(hits: readonly { id: string; version: Version }[], now: number): Map<string, number> {
+    const since = new Map<string, number>();
+    for (const { id, version } of hits) {
+      const last = this.seenReplicas.get(id);
+      since.set(id, last && sameVersion(last.version, version) ? last.sinceMs : now);
+      this.seenReplicas.set(id, { version, sinceMs: since.get(id)! });
+    }
+    for (const id of this.seenReplicas.keys()) if (!since.has(id)) this.seenReplicas.delete(id);
+    return since;
+  }
+
+  /** Deletes the heartbeats unchanged for staleHeartbeatMs, each only if still at the version seen (one that moved is a replica back). */
+  private async deleteStale(hits: readonly { id: string; version: Version }[], since: ReadonlyMap<string, number>, now: number): Promise<void> {
+    const limit = staleHeartbeatMs(this.book.options.leaseMs);
+    const own = replicaDocId(this.book.replica);
+    const stale = [...new Map(hits.map((h) => [h.id, h])).values()].filter((h) => h.id !== own && now - since.get(h.id)! >= limit);
+    if (stale.length === 0) return;
+    try {
+      const deleted = await this.book.index.removeIf(stale);
+      for (const h of stale) this.seenReplicas.delete(h.id);
+      this.log.info('cluster: deleted the heartbeats of replicas gone', { deleted, unchanged_for_ms: limit });
+    } catch (err) {
+      this.log.warn('cluster: could not delete the heartbeats of replicas gone (tried again next round)', { count: stale.length, reason: (err as Error).message });
+    }
   }
 }

@@ -105,7 +105,7 @@ export const OWNER_SHARE = 0.8;
 
 const HISTORY_SIZE = 50;
 /** The longest lease any replica's config can ask for: a document's `lease_ms` beyond it is not believed. */
-const MAX_LEASE_MS = setting('leaseS').max * 1000;
+export const MAX_LEASE_MS = setting('leaseS').max * 1000;
 
 /**
  * The document as read, its lease fields checked: an epoch that could not grow by one (a string,

@@ -19,10 +19,13 @@ function credential(c: SearchConfig, env: NodeJS.ProcessEnv): SearchAuth {
 
 /**
  * `timeoutMs`: a state request must end well within the lease time (a renewal that hangs loses the
- * lease). The client tries the nodes in turn, each for its own timeout: each gets its share, and
- * the request as a whole ends at `timeoutMs` (the client's own timers are only about 1 s fine).
+ * lease). The client tries the nodes in turn, each for its own timeout: each gets its share to
+ * connect (TLS handshake included: a node whose connect hangs, a black-holed address, is left for
+ * the next at the end of its share; the request's deadline does not cut a connect short) and its
+ * share to answer, and the request as a whole ends at `timeoutMs` (the client's own timers are
+ * only about 1 s fine).
  */
 export function stateClient(c: SearchConfig, env: NodeJS.ProcessEnv, timeoutMs: number): SearchClient {
   const perNode = Math.max(1, Math.floor(timeoutMs / c.urls.length));
-  return new SearchClient({ urls: c.urls, auth: credential(c, env), caFile: c.ca_file, insecure: c.insecure, timeoutMs: Math.min(c.timeout_s * 1000, perNode), deadlineMs: timeoutMs });
+  return new SearchClient({ urls: c.urls, auth: credential(c, env), caFile: c.ca_file, insecure: c.insecure, timeoutMs: Math.min(c.timeout_s * 1000, perNode), connectTimeoutMs: perNode, deadlineMs: timeoutMs });
 }

@@ -26,10 +26,25 @@ export const sameVersion = (a: Version, b: Version): boolean => a.seqNo === b.se
 /** Written, or refused because the document changed since it was read (or, for a create, exists). */
 export type WriteOutcome = { readonly ok: true; readonly version: Version } | { readonly ok: false };
 
+/** How many documents one listing returns unless told. */
+const LIST_SIZE = 1_000;
+
+export interface ListOptions {
+  readonly size?: number;
+  readonly order?: 'newest' | 'oldest';
+  readonly fields?: readonly string[];
+}
+
+export interface Listed<T> {
+  readonly hits: (Versioned<T> & { readonly id: string })[];
+  /** How many documents of the kind there are (more than `hits` when the listing was cut). */
+  readonly total: number;
+}
+
 /** The index is small and must survive a node: a copy on every other node, up to two. */
 const INDEX_SETTINGS = { number_of_shards: 1, auto_expand_replicas: '0-2' };
 /** Documents are read by id; only `kind` is searched (the replicas' heartbeats). */
-const INDEX_MAPPINGS = { dynamic: false, properties: { kind: { type: 'keyword' }, replica: { type: 'keyword' }, source: { type: 'keyword' } } };
+export const INDEX_MAPPINGS = { dynamic: false, properties: { kind: { type: 'keyword' }, replica: { type: 'keyword' }, source: { type: 'keyword' } } } as const;
 
 export class StateIndex {
   constructor(
@@ -74,13 +89,40 @@ export class StateIndex {
     return out.version;
   }
 
-  /** Every document of a kind (searched: what was written with `refresh` is seen at once). */
-  async list<T>(kind: string): Promise<Versioned<T>[]> {
-    const query = { size: 1000, seq_no_primary_term: true, query: { term: { kind } } };
+  /**
+   * Documents of a kind in the order the engine wrote them (`_seq_no`, the engine's own order: no
+   * clock), the most recently written first or the oldest first, at most `size`, with `total`
+   * (how many there are). `fields`: only those of each document (a hostile one may be huge).
+   * Searched: what was written with `refresh` is seen at once.
+   */
+  async list<T>(kind: string, o: ListOptions = {}): Promise<Listed<T>> {
+    const query = {
+      size: o.size ?? LIST_SIZE, seq_no_primary_term: true, track_total_hits: true, query: { term: { kind } },
+      sort: [{ _seq_no: o.order === 'oldest' ? 'asc' : 'desc' }], ...(o.fields ? { _source: o.fields } : {}),
+    };
     const res = await this.client.send('POST', `/${this.name}/_search`, JSON.stringify(query));
     if (res.status !== 200) throw this.failure(`list ${kind}`, res);
-    const hits = (res.body as { hits?: { hits?: { _source: T; _seq_no: number; _primary_term: number }[] } }).hits?.hits ?? [];
-    return hits.map((h) => ({ doc: h._source, version: { seqNo: h._seq_no, primaryTerm: h._primary_term } }));
+    const found = (res.body as { hits?: { total?: { value?: unknown }; hits?: unknown } } | undefined)?.hits;
+    const hits = Array.isArray(found?.hits) ? (found.hits as { _id?: unknown; _source?: T; _seq_no?: unknown; _primary_term?: unknown }[]) : [];
+    const total = typeof found?.total?.value === 'number' ? found.total.value : hits.length;
+    return {
+      total,
+      hits: hits.filter((h) => typeof h?._id === 'string' && typeof h._seq_no === 'number' && typeof h._primary_term === 'number' && h._source !== undefined)
+        .map((h) => ({ id: h._id as string, doc: h._source as T, version: { seqNo: h._seq_no as number, primaryTerm: h._primary_term as number } })),
+    };
+  }
+
+  /**
+   * Deletes each document if it is still at the version given (one `_bulk`): one written since
+   * (a replica that came back) is kept. Returns how many were deleted.
+   */
+  async removeIf(items: readonly { id: string; version: Version }[]): Promise<number> {
+    if (items.length === 0) return 0;
+    const body = items.map(({ id, version }) => `${JSON.stringify({ delete: { _index: this.name, _id: id, if_seq_no: version.seqNo, if_primary_term: version.primaryTerm } })}\n`).join('');
+    const res = await this.client.send('POST', '/_bulk', body, 'application/x-ndjson');
+    const answered = (res.body as { items?: unknown } | undefined)?.items;
+    if (res.status !== 200 || !Array.isArray(answered)) throw this.failure(`delete ${items.length} documents`, res);
+    return (answered as { delete?: { result?: unknown } }[]).filter((i) => i?.delete?.result === 'deleted').length;
   }
 
   private async write(path: string, doc: object): Promise<WriteOutcome> {

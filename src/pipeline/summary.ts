@@ -68,13 +68,13 @@ export class RunSummary {
     };
   }
 
-  /** Human-readable lines for stderr. */
-  format(): string {
+  /** Human-readable lines for stderr; `done`: what became of the records kept (a sink that is not the store writes them). */
+  format(done = 'stored'): string {
     const j = this.toJSON();
     // Drift keys, reasons and input names are sender text: shown, never sent to the terminal.
     const map = (m: Map<string, number>) => ([...m].length ? [...m].sort().map(([k, v]) => `${printable(k)}=${v}`).join(' ') : '-');
     return [
-      `mimelog: ${j.records} records from ${j.inputs} inputs: ${j.stored} stored, ${j.duplicates} duplicates, ${j.collisions} collisions, ${j.dead_letters} dead letters`,
+      `mimelog: ${j.records} records from ${j.inputs} inputs: ${j.stored} ${done}, ${j.duplicates} duplicates, ${j.collisions} collisions, ${j.dead_letters} dead letters`,
       `  by type:        ${map(this.byType)}`,
       `  type decided by: ${map(this.bySource)}${this.ambiguous ? ` (ambiguous: ${this.ambiguous})` : ''}`,
       `  schema drift:   ${map(this.driftKeys)}`,

@@ -84,7 +84,7 @@ export async function openReplica(config: ServiceConfig, settings: ClusterConfig
 }
 
 /** The deployments this replica's store joined, per state index (a small JSON file beside the store). */
-function readMemory(file: string): Record<string, string> {
+export function readMemory(file: string): Record<string, string> {
   try {
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as unknown;
     return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, string>) : {};

@@ -25,8 +25,15 @@ describe('mimelog ingest (CLI)', () => {
     const docs = lines(r.stdout).map((l) => JSON.parse(l));
     const expected = lines(readFileSync(`${SAMPLES}understanding-siem-logs.expected-types`, 'utf8'));
     assert.deepEqual(docs.map((d) => d.mimecast.log_type), expected);
-    assert.match(r.stderr, /13 records from 1 inputs: 13 stored/);
+    assert.match(r.stderr, /13 records from 1 inputs: 13 written,/, 'standard output is written, not a store');
+    assert.doesNotMatch(r.stderr, /stored/);
     assert.match(r.stderr, /type decided by: fields=13 \(ambiguous: 1\)/);
+  });
+
+  it('says "stored" in its summary when the records go to the store', async () => {
+    const r = await runCli(['ingest', '--db', join(tmp(), 'summary.db'), `${SAMPLES}understanding-siem-logs.kv`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /13 records from 1 inputs: 13 stored,/);
   });
 
   it('reads stdin, directories in name order and gzip, typing by file name', async () => {

@@ -6,6 +6,7 @@
  * replica's sources from the engine and report, not trust, what is not believable there.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -17,9 +18,11 @@ import { DeliveringSink } from '../../src/sinks/delivering-sink.js';
 import type { Destination, DestinationReport } from '../../src/sinks/destination.js';
 import { SearchClient } from '../../src/sinks/search/client.js';
 import { Store } from '../../src/store/store.js';
+import { prepareUnit } from '../../src/store/prepared.js';
+import { restoreCheckpoints } from '../../src/cluster/checkpoints.js';
 import { StateIndex } from '../../src/cluster/state-index.js';
 import { type HeldLease, LeaseBook, LeaseLost, type SourceDoc, sourceDocId } from '../../src/cluster/leases.js';
-import { EngineBooks, type SourceBooks } from '../../src/cluster/books.js';
+import { EngineBooks, type SourceBooks, engineDeadLetter } from '../../src/cluster/books.js';
 import { leaseFence } from '../../src/service/replica.js';
 import { clusterStats } from '../../src/cluster/books-report.js';
 import { createConsoleApp } from '../../src/console/server.js';
@@ -174,6 +177,38 @@ describe('books in the state index on OpenSearch', () => {
     bStore.close();
   });
 
+  it('a unit read again after a crash and cut differently (its page grew) adds only its new dead letters and gaps: the engine answers which documents are new', async () => {
+    const source = 'grown';
+    const key = `stream ${source}`;
+    const first = new LeaseBook(index, { replica: 'g', leaseMs: 30_000 });
+    await first.register(source);
+    const lease = (await first.claim(source))!;
+    const store = new Store(join(dir, 'grown.db'));
+    const sink = sinkFor(store, lease, source);
+    await sink.write(await unitOf(key, 1, [1]), stream(key, 't1'));
+    await sink.close();
+    const page = async (lines: string[]) => ({ ...(await processInput(`${key}.json`, `${lines.join('\n')}\n`)), source: key, position: 2, last: false });
+    const gap = { fromMs: Date.UTC(2026, 11, 2), toMs: Date.UTC(2026, 11, 2, 1), reason: 'aged out at Mimecast', logType: 'receipt' };
+    // Unit 2 (one event, a bad line, a gap) reaches the engine under the lease; the process dies before its store commits it.
+    const report = [{ destination: 'engine', report: { indexed: 1, duplicates: 0, collisions: [], rejected: [], resent: 0 } }];
+    await leaseFence(lease, { engine: books, source, log: quiet() })(prepareUnit(await page([line(2), BAD]), { events: false }), { ...stream(key, 't2'), gaps: [gap] }, report, 0);
+    // Its next process starts one unit back and reads the page again: it grew by an event and another bad line.
+    const again = (await new LeaseBook(index, { replica: 'g', leaseMs: 30_000 }).claim(source))!;
+    restoreCheckpoints(store, again.doc.checkpoints);
+    assert.equal(store.registry.checkpoint(key)?.cursor, 't1', 'one unit back');
+    const redo = sinkFor(store, again, source);
+    await redo.write(await page([line(2), BAD, line(3), '{"aCode": ]']), { ...stream(key, 't2-grown'), gaps: [gap] });
+    await redo.close();
+    store.close();
+    await books.refresh();
+    const letters = (await books.list('dead-letter', 100)).filter((h) => (h.doc as { source: string }).source === source);
+    assert.equal(letters.length, 2, 'two bad lines, two documents');
+    const book = (await bookOf(source, source))!;
+    assert.equal(book.counts.dead_letters, 2, 'the first bad line counted once, the new one once');
+    assert.equal(book.counts.gaps, 1, 'the gap counted once');
+    assert.equal(book.counts.units, 3, 'the unit cut differently is one more unit (its events come back as duplicates, as in one process)');
+  });
+
   it("what the books add to the fence's write per unit: the checkpoint alone vs the checkpoint with the counts (measured, printed)", async () => {
     const book = new LeaseBook(index, { replica: 'm', leaseMs: 30_000 });
     await book.register('cost');
@@ -201,18 +236,18 @@ describe('books in the state index on OpenSearch', () => {
     store.close();
   });
 
-  /** A run config with cluster: whose state index is this test's. */
-  function runConfig(): string {
+  /** A run config with cluster: whose state index is this test's (or `stateIndex`). */
+  function runConfig(stateIndex = NAME): string {
     const secret = join(dir, 'secret');
     writeFileSync(secret, 'x\n', { mode: 0o600 });
-    const file = join(dir, 'run.yaml');
+    const file = join(dir, `run-${stateIndex}.yaml`);
     writeFileSync(file, `store: ${join(dir, 'run.db')}
 sink:
   kind: opensearch
   urls: [${os.urls.join(', ')}]
 cluster:
   replica: a
-  state_index: ${NAME}
+  state_index: ${stateIndex}
 sources:
   - name: s1
     kind: mimecast-v2-stream
@@ -280,5 +315,41 @@ sources:
     assert.equal(Buffer.from(planted.raw_b64, 'base64').length, 64 * 1024, 'only the head of bytes no replica would keep');
     assert.equal(planted.truncated_from, huge.length);
     assert.match(d.stderr, /more than a replica keeps/);
+  });
+
+  it("replay --config runs the engine's dead letters again into the config's sink: whole ones only (a kept head, bytes not matching their digest refused, said why), replayed ones marked and not sent again", async () => {
+    const STATE = 'mimelog-state-replay';
+    await new StateIndex(client, STATE).ensure();
+    const engine = new EngineBooks(client, STATE);
+    const letter = (position: number, raw: Buffer) => engineDeadLetter('r', { source: 'stream r.json', position, reason: 'failed then', raw, isText: true, digest: createHash('sha256').update(raw).digest('hex'), truncatedFrom: null, cutShort: false }, undefined, 'a', 1);
+    const good = letter(3, Buffer.from(line(3))); // a record the pipeline takes now
+    const bad = letter(4, Buffer.from(BAD)); // still not a record
+    const head = letter(5, Buffer.alloc(2 * 1024 * 1024, 0x41)); // only its first 64 KiB kept
+    const edited = letter(6, Buffer.from(line(6)));
+    await engine.putAll([good, bad, head, { id: edited.id, doc: { ...edited.doc, digest: '0'.repeat(64), replay_attempts: 1e300 } }]);
+    await engine.refresh();
+    const db = join(dir, 'replay.db');
+    const first = await runCli(['replay', '--config', runConfig(STATE), '--db', db, '--json']);
+    assert.equal(first.code, 2, `still failing: exit 2 (${first.stderr})`);
+    const r1 = JSON.parse(first.stdout) as { attempted: number; recovered: number; still_failing: number; already_replayed: number; events_stored: number; refused: { id: string; reason: string }[] };
+    assert.deepEqual([r1.attempted, r1.recovered, r1.still_failing, r1.already_replayed, r1.events_stored], [4, 1, 3, 0, 1]);
+    assert.deepEqual(r1.refused.map((x) => x.id).sort(), [head.id, edited.id].sort());
+    assert.match(first.stderr, /only the first 65536 bytes of its 2097152 are kept in the state index: not replayed as if whole/);
+    assert.match(first.stderr, /do not match its digest/);
+    await client.send('POST', '/mimecast-siem-*/_refresh');
+    const events = async () => ((await client.send('POST', '/mimecast-siem-*/_count')).body as { count: number }).count;
+    assert.equal(await events(), 1, 'the recovered event is in the engine');
+    const index = new StateIndex(client, STATE);
+    assert.equal(typeof (await index.get<{ replayed_at?: string }>(good.id))!.doc.replayed_at, 'string', 'marked replayed');
+    assert.equal((await index.get<{ replay_attempts: number }>(bad.id))!.doc.replay_attempts, 1);
+    const second = await runCli(['replay', '--config', runConfig(STATE), '--db', db, '--json']);
+    const r2 = JSON.parse(second.stdout) as typeof r1;
+    assert.deepEqual([r2.attempted, r2.recovered, r2.already_replayed], [3, 0, 1], 'the replayed one is not sent again');
+    assert.equal((await index.get<{ replay_attempts: number }>(bad.id))!.doc.replay_attempts, 2, 'a still-failing one keeps its count of attempts');
+    const listed = await runCli(['dead-letters', '--config', runConfig(STATE)]);
+    assert.match(listed.stdout, /replayed 20\d\d-/, 'dead-letters --config says which were replayed');
+    // A unit done again after a crash meets the replayed document: not re-created, its mark kept.
+    await engine.putAll([good], 'redo');
+    assert.equal(typeof (await index.get<{ replayed_at?: string }>(good.id))!.doc.replayed_at, 'string', 'the mark survives a redo of its unit');
   });
 });

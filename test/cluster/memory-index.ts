@@ -1,6 +1,6 @@
 /** An in-memory stand-in for the state index (src/cluster/state-index.ts): the engine's conditional writes, no engine. */
 import { type HeldLease, LeaseBook, type SourceDoc } from '../../src/cluster/leases.js';
-import type { StateIndex, Version, Versioned, WriteOutcome } from '../../src/cluster/state-index.js';
+import type { ListOptions, Listed, StateIndex, Version, Versioned, WriteOutcome } from '../../src/cluster/state-index.js';
 import { MimelogError } from '../../src/util/errors.js';
 
 /** The engine's conditional writes, in memory. `hold()` makes writes hang until `release()`. */
@@ -62,9 +62,16 @@ export class MemoryIndex {
   }
   /** Which listed documents a search shows (a test hides some, as a stale replica's view of the index would). */
   listFilter: (doc: { kind?: string; replica?: string }) => boolean = () => true;
-  async list<T>(kind: string): Promise<Versioned<T>[]> {
-    return [...this.docs.values()].map((d) => ({ doc: JSON.parse(d.json) as T & { kind?: string }, version: { seqNo: d.seqNo, primaryTerm: 1 } }))
-      .filter((v) => v.doc.kind === kind && this.listFilter(v.doc));
+  async list<T>(kind: string, o: ListOptions = {}): Promise<Listed<T>> {
+    const all = [...this.docs].map(([id, d]) => ({ id, doc: JSON.parse(d.json) as T & { kind?: string }, version: { seqNo: d.seqNo, primaryTerm: 1 } }))
+      .filter((v) => v.doc.kind === kind && this.listFilter(v.doc))
+      .sort((a, b) => (o.order === 'oldest' ? a.version.seqNo - b.version.seqNo : b.version.seqNo - a.version.seqNo));
+    return { hits: all.slice(0, o.size ?? 1_000), total: all.length };
+  }
+  async removeIf(items: readonly { id: string; version: Version }[]): Promise<number> {
+    const gone = items.filter(({ id, version }) => this.docs.get(id)?.seqNo === version.seqNo);
+    for (const { id } of gone) this.docs.delete(id);
+    return gone.length;
   }
   /** The index deleted and created again (by hand, or by a replica that found none): empty, its sequence numbers from 0. */
   recreate(): void {

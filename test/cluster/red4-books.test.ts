@@ -50,9 +50,10 @@ class FakeEngine {
       const lines = Buffer.concat(chunks).toString('utf8').split('\n').filter((l) => l !== '');
       const items = [];
       for (let i = 0; i < lines.length; i += 2) {
-        const id = (JSON.parse(lines[i]!) as { index: { _id: string } }).index._id;
-        this.docs.set(id, JSON.parse(lines[i + 1]!));
-        items.push({ index: { _id: id, status: 201 } });
+        const id = (JSON.parse(lines[i]!) as { create: { _id: string } }).create._id;
+        const exists = this.docs.has(id);
+        if (!exists) this.docs.set(id, JSON.parse(lines[i + 1]!));
+        items.push({ create: exists ? { _id: id, status: 409 } : { _id: id, status: 201, result: 'created' } });
       }
       return reply(200, { errors: false, items });
     }

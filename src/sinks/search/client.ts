@@ -25,6 +25,8 @@ export interface SearchClientOptions {
   readonly timeoutMs: number;
   /** An end for one request over every node it tries (the state index's: a renewal must end inside the lease); none by default. */
   readonly deadlineMs?: number;
+  /** Connecting to a node, TLS handshake included, ends after this (undici's default: 10 s; an abort does not cut it short). */
+  readonly connectTimeoutMs?: number;
 }
 
 export interface SearchResponse {
@@ -74,7 +76,7 @@ export class SearchClient {
     });
     this.authHeader = authorization(options.auth);
     this.agent = new Agent({
-      connect: { ca: options.caFile === undefined ? undefined : caCertificates(options.caFile), rejectUnauthorized: !options.insecure },
+      connect: { ca: options.caFile === undefined ? undefined : caCertificates(options.caFile), rejectUnauthorized: !options.insecure, timeout: options.connectTimeoutMs },
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
     });

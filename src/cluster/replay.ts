@@ -1,0 +1,108 @@
+/**
+ * `mimelog replay --config run.yaml`: the engine's dead letters (every replica's, the documents
+ * `dead-letters --config` lists) run again through the current pipeline, as `replay` runs a
+ * store's. The same meaning as the store's replay (pipeline/replay.ts): only whole kept bytes are
+ * replayed (a head of a larger record, a line that may be cut short, bytes that do not match their
+ * digest are refused and said why, never replayed as if whole); one that now yields events is
+ * delivered, then marked replayed (`replayed_at`), so a second replay does not send it again (the
+ * store deletes it; the engine's document stays, so a redo of its unit meets it and does not count
+ * it again); one that still fails stays, with the new reason and an attempt count.
+ */
+import { createHash } from 'node:crypto';
+import { decodeBytes } from '../decode/input.js';
+import type { DecodeLimits } from '../decode/limits.js';
+import type { Unit } from '../core/unit.js';
+import type { SinkCounts } from '../core/counts.js';
+import type { Transformer } from '../pipeline/transform.js';
+import { BOOK_KINDS, ENGINE_WHOLE_BYTES, type EngineBooks, isCount } from './books.js';
+import { StateIndex } from './state-index.js';
+
+export interface ClusterReplayReport {
+  attempted: number;
+  recovered: number;
+  still_failing: number;
+  events_stored: number;
+  duplicates: number;
+  /** Marked replayed by an earlier replay: not sent again. */
+  already_replayed: number;
+  /** Why each one not replayed was refused (kept bytes not whole, not a dead letter). */
+  refused: { id: string; reason: string }[];
+}
+
+/** Where recovered events go (the config's `sink:`); a unit without state moves no checkpoint. */
+export type ReplayInto = (units: readonly Unit[]) => Promise<SinkCounts>;
+
+/** The most dead letters one replay reads (the engine's listing window). */
+const MAX_REPLAY = 10_000;
+
+interface EngineLetter {
+  readonly source?: unknown;
+  readonly origin?: unknown;
+  readonly position?: unknown;
+  readonly raw_b64?: unknown;
+  readonly digest?: unknown;
+  readonly truncated_from?: unknown;
+  readonly cut_short?: unknown;
+  readonly replayed_at?: unknown;
+  readonly replay_attempts?: unknown;
+}
+
+/** The bytes to replay, or why there are none that can be (checked in this order). */
+function wholeBytes(d: EngineLetter): Buffer | string {
+  if (typeof d.raw_b64 !== 'string' || typeof d.origin !== 'string' || !isCount(d.position)) return 'not a dead letter (its origin, position or bytes are missing or of the wrong kind)';
+  const raw = Buffer.from(d.raw_b64, 'base64');
+  if (d.truncated_from !== null && d.truncated_from !== undefined) {
+    return `only the first ${raw.length} bytes of its ${isCount(d.truncated_from) ? d.truncated_from : '(unknown)'} are kept in the state index: not replayed as if whole (the replica that read it keeps up to 16 MiB in its store: \`mimelog replay --db\` there)`;
+  }
+  if (raw.length > ENGINE_WHOLE_BYTES) return `${raw.length} bytes, more than a replica keeps (${ENGINE_WHOLE_BYTES}): not written by a replica, not replayed`;
+  if (d.cut_short === true) return 'its line may be cut short (its input broke while it was read): not replayed';
+  if (raw.length === 0) return 'no bytes kept';
+  if (createHash('sha256').update(raw).digest('hex') !== d.digest) return 'its bytes do not match its digest (changed since it was written): not replayed';
+  return raw;
+}
+
+/** The kept bytes through the current pipeline: its units (events placed where the dead letter was), or the first failure. */
+async function reprocess(origin: string, position: number, bytes: Buffer, transformer: Transformer, limits: DecodeLimits | undefined): Promise<Unit[] | string> {
+  const units: Unit[] = [];
+  for await (const batch of decodeBytes(origin, bytes, { limits })) units.push(transformer.process(batch));
+  const failure = units.find((u) => u.deadLetters.length > 0)?.deadLetters[0]?.reason;
+  if (failure !== undefined) return failure;
+  return position > 0 ? units.map((u) => ({ ...u, events: u.events.map((e) => ({ ...e, doc: e.doc, position })) })) : units;
+}
+
+export async function replayEngineDeadLetters(books: EngineBooks, transformer: Transformer, into: ReplayInto, o: { limits?: DecodeLimits; limit?: number } = {}): Promise<ClusterReplayReport> {
+  const report: ClusterReplayReport = { attempted: 0, recovered: 0, still_failing: 0, events_stored: 0, duplicates: 0, already_replayed: 0, refused: [] };
+  const index = new StateIndex(books.client, books.index);
+  // The ids first (oldest first), then each document read whole, one at a time: marking one moves it in the listing's order.
+  for (const id of await books.ids(BOOK_KINDS.deadLetter, Math.min(o.limit ?? MAX_REPLAY, MAX_REPLAY))) {
+    const read = await index.get<EngineLetter>(id);
+    if (!read) continue; // deleted meanwhile
+    const d = read.doc;
+    if (typeof d.replayed_at === 'string') {
+      report.already_replayed++;
+      continue;
+    }
+    report.attempted++;
+    const bytes = wholeBytes(d);
+    if (typeof bytes === 'string') {
+      report.refused.push({ id, reason: bytes });
+      report.still_failing++;
+      continue;
+    }
+    const attempts = (isCount(d.replay_attempts) ? d.replay_attempts : 0) + 1;
+    const units = await reprocess(d.origin as string, d.position as number, bytes, transformer, o.limits);
+    const counts = typeof units === 'string' ? undefined : await into(units);
+    if (counts === undefined || counts.deadLetters > 0) {
+      report.still_failing++;
+      const reason = typeof units === 'string' ? units : 'a destination refused its events again (see the replay store\'s dead letters)';
+      await index.replace(id, { ...d, replay_attempts: attempts, replay_reason: reason.slice(0, 4000) }, read.version);
+      continue;
+    }
+    // Delivered first, then marked: a replay that dies between the two sends it again, its events recognised by their ids.
+    await index.replace(id, { ...d, replay_attempts: attempts, replayed_at: new Date().toISOString(), replayed_events: counts.stored + counts.duplicates }, read.version);
+    report.recovered++;
+    report.events_stored += counts.stored;
+    report.duplicates += counts.duplicates;
+  }
+  return report;
+}
