@@ -45,7 +45,7 @@ export class Driver implements Publisher {
   private readonly window: AckWindow;
   /** The worker threads, while `run` runs (publications outside a run are processed here). */
   private pool: TransformPool | undefined;
-  /** The sink reads only the documents' text (see Transformer.process keepDocuments). */
+  /** The sink reads only the documents' text (see Transformer.process keepDocuments, withCross). */
   private readonly textOnly: boolean;
   /** Settles when the last unit published was handed to the sink; rejects once one could not be. */
   private sinkTurn: Promise<void> = Promise.resolve();
@@ -86,7 +86,8 @@ export class Driver implements Publisher {
 
   async publish(p: Publication): Promise<void> {
     const batches: readonly DecodedBatch[] = p.batch === undefined ? [] : 'items' in p.batch ? [p.batch] : p.batch;
-    const parts = this.pool && batches.length > 0 ? this.pool.transform(p.feed, batches) : Promise.resolve(batches.map((b) => this.transformer.forFeed(p.feed).process(b, !this.textOnly)));
+    // A text-only sink reads neither the document objects nor the cross-version identities.
+    const parts = this.pool && batches.length > 0 ? this.pool.transform(p.feed, batches, !this.textOnly) : Promise.resolve(batches.map((b) => this.transformer.forFeed(p.feed).process(b, !this.textOnly, !this.textOnly)));
     parts.catch(() => undefined); // awaited in turn below; this only keeps an early failure from counting as unhandled
     // Handed to the sink in publication order; after a unit that could not be, no later one is.
     const handed = this.sinkTurn.then(async () => {

@@ -17,6 +17,8 @@ export interface TransformJob {
   readonly id: number;
   readonly feed?: string;
   readonly batches: readonly DecodedBatch[];
+  /** Events carry their cross-version identity (Transformer.process). */
+  readonly withCross: boolean;
 }
 
 /** What an event carries back unchanged from the worker. */
@@ -127,13 +129,13 @@ export class TransformPool {
   }
 
   /** Processes one publication's batches on the least busy worker. */
-  transform(feed: string | undefined, batches: readonly DecodedBatch[]): Promise<Unit[]> {
+  transform(feed: string | undefined, batches: readonly DecodedBatch[], withCross = true): Promise<Unit[]> {
     if (this.failure) return Promise.reject(this.failure);
     const worker = this.workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const id = this.nextId++;
     return new Promise<Unit[]>((resolve, reject) => {
       worker.pending.set(id, { batches, resolve, reject });
-      worker.thread.postMessage({ id, feed, batches } satisfies TransformJob);
+      worker.thread.postMessage({ id, feed, batches, withCross } satisfies TransformJob);
     });
   }
 
