@@ -71,7 +71,7 @@ export class Transformer {
       return { reason: `${UNKNOWN_TYPE_REASON} (keys: ${[...record.fields.keys()].sort().join(',')})` };
     }
     const fp: Fingerprint = fingerprint(record, shape);
-    const doc = this.normalizer.normalize(record, classification, fp);
+    const doc = this.normalizer.normalize(record, classification, fp, shape);
     const cross = withCross ? crossIdentity(record, classification.logType) : undefined;
     // A plain object when it keeps its document, as before: a spread copy (replay, tests) keeps
     // `doc`, and its text is made only if a sink asks (documentJson; the store never does).
