@@ -106,6 +106,9 @@ export function withBuffers<T extends DecodedItem | DeadLetter>(xs: readonly T[]
  */
 const WORKER_YOUNG_GENERATION_MB = 12;
 
+/** Units a worker holds at most when the driver's thread also processes units: one in work, one waiting. */
+const QUEUED_PER_WORKER = 2;
+
 export class TransformPool {
   private readonly workers: PoolWorker[] = [];
   private nextId = 1;
@@ -126,6 +129,11 @@ export class TransformPool {
 
   get size(): number {
     return this.workers.length;
+  }
+
+  /** Whether a worker has fewer than `QUEUED_PER_WORKER` units in hand (a failed pool always has room: its failure must surface). */
+  hasRoom(): boolean {
+    return this.failure !== undefined || this.workers.some((w) => w.pending.size < QUEUED_PER_WORKER);
   }
 
   /** Processes one publication's batches on the least busy worker. */

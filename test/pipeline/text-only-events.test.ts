@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import type { SinkCounts } from '../../src/core/counts.js';
 import type { Sink } from '../../src/core/sink.js';
 import { type Unit, documentJson } from '../../src/core/unit.js';
-import { decodeBytes } from '../../src/decode/input.js';
+import { decodeBytes, decodeInput } from '../../src/decode/input.js';
 import { Driver } from '../../src/pipeline/driver.js';
 import { Transformer } from '../../src/pipeline/transform.js';
 import { takeEvents, toKeyValueLine } from '../../src/simulator/generate.js';
@@ -51,4 +51,27 @@ describe('events for a text-only sink', () => {
       });
     });
   }
+
+  it('with --workers 2, are processed on this thread and on one worker thread, sharing the units', async () => {
+    const transformer = Transformer.fromSpec({ keepOriginal: true, unknownTypes: 'store' });
+    let here = 0;
+    const process = transformer.process.bind(transformer);
+    transformer.process = (...args) => {
+      here++;
+      return process(...args);
+    };
+    const sink = new RecordingSink(true);
+    const driver = new Driver(transformer, sink, { kind: 'file', workers: 2 });
+    const many = Buffer.from(takeEvents({ seed: 32, startMs: Date.UTC(2026, 10, 1) }, 8000).map(toKeyValueLine).join('\n'));
+    async function* chunks() {
+      for (let at = 0; at < many.length; at += 65_536) yield many.subarray(at, at + 65_536);
+    }
+    await driver.run(async (publisher) => {
+      for await (const batch of decodeInput('siem.log', chunks())) await publisher.publish({ batch, last: batch.last, endsInput: batch.last });
+    });
+    const units = sink.units.length;
+    assert.ok(units >= 4, `${units} units`);
+    assert.ok(here > 0 && here < units, `${here} of ${units} units processed on this thread`);
+    assert.equal(sink.units.flatMap((u) => u.events).length, 8000);
+  });
 });
