@@ -65,11 +65,28 @@ export function fromJsonValue(value: JsonValue): FieldValue {
 export function parseEmbeddedJson(text: string): FieldValue {
   const first = text.charCodeAt(0);
   if (first !== 0x7b /* { */ && first !== 0x5b /* [ */) return text;
+  const memo = text.length <= MAX_REMEMBERED_TEXT ? embedded.get(text) : undefined;
+  if (memo !== undefined) return memo;
   // Not JSON after all (a subject "[EXTERNAL] ..."), or JSON we will not hold (too deep, a
   // duplicate key): the text is kept as it is, so nothing is lost.
   const parsed = parseJson(text, DEFAULT_LIMITS.maxJsonDepth);
-  return parsed.ok && parsed.value !== null && typeof parsed.value === 'object' ? (parsed.value as FieldValue) : text;
+  const value = parsed.ok && parsed.value !== null && typeof parsed.value === 'object' ? (parsed.value as FieldValue) : text;
+  if (text.length <= MAX_REMEMBERED_TEXT) {
+    if (embedded.size >= MAX_REMEMBERED) embedded.clear();
+    embedded.set(text, value);
+  }
+  return value;
 }
+
+/**
+ * Embedded JSON texts parsed lately, and what they gave. Most records of a log carry the same few
+ * (`SpamInfo=[]`, a handful of `SpamProcessingDetail` verdicts), so each is parsed once and its
+ * sorted text (`fieldText`) made once, not once per record. Records then share the value: values
+ * are never changed once decoded. Bounded: short texts only, and it starts again when full.
+ */
+const embedded = new Map<string, FieldValue>();
+const MAX_REMEMBERED = 1024;
+const MAX_REMEMBERED_TEXT = 4096;
 
 /**
  * Texts of embedded JSON values already written. The fingerprint, the cross-version key and the

@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import type { Classification } from '../classify/classify.js';
 import { type DecodedRecord, type FieldValue, type JsonValue, fieldText } from '../decode/record.js';
 import { isRepresentableTime, isoUtc, parseTimeInText } from '../decode/time.js';
-import type { Fingerprint } from '../fingerprint/fingerprint.js';
+import { type Fingerprint, type KeyShape, keyShape } from '../fingerprint/fingerprint.js';
 import { bareACode } from '../mimecast/v2-fields.js';
 import { stableJson } from '../util/stable-json.js';
 import { categoryOf, datasetOf } from '../mimecast/feeds.js';
@@ -156,13 +156,54 @@ function typePlan(logType: string): TypePlan {
   return plan;
 }
 
+/**
+ * Which of a record's fields go where, for one key sequence (a key shape) of one log type: worked
+ * out once per shape, so a record costs no lookup of the ~90 keys the mappings name.
+ */
+interface ShapePlan {
+  /** The mappings to apply, in table order (which decides who wins a shared target), each with the key it reads and that key's index in the record. */
+  readonly mapped: readonly { readonly m: CompiledMapping; readonly key: string; readonly at: number }[];
+  /** The other fields (neither mapped, nor the time, nor dropped), in the record's order: kept under `mimecast.*`. */
+  readonly kept: readonly { readonly key: string; readonly at: number }[];
+}
+
+function shapePlan(keys: readonly string[], plan: TypePlan, timeKey: string): ShapePlan {
+  const index = new Map(keys.map((k, i) => [k, i]));
+  const mapped: { m: CompiledMapping; key: string; at: number }[] = [];
+  for (const m of plan.mappings) {
+    for (const key of m.from) {
+      const at = index.get(key);
+      if (at !== undefined) mapped.push({ m, key, at });
+    }
+  }
+  const kept: { key: string; at: number }[] = [];
+  keys.forEach((key, at) => {
+    if (!plan.mappedKeys.has(key) && key !== timeKey && !droppedFields.has(key)) kept.push({ key, at });
+  });
+  return { mapped, kept };
+}
+
+/** Values of the record being normalized, in its key order (reused: one record at a time). */
+const values: FieldValue[] = [];
+
 export class EcsNormalizer {
+  /** Plans per key shape, by log type and time key (a shape's keys may be of several types). */
+  private readonly shapePlans = new WeakMap<KeyShape, Map<string, ShapePlan>>();
+
   constructor(private readonly options: NormalizeOptions) {}
 
-  normalize(record: DecodedRecord, classification: Classification, fp: Fingerprint): EcsDocument {
+  /** `shape`: the record's key shape (fingerprint/fingerprint.ts keyShape), when the caller has it. */
+  normalize(record: DecodedRecord, classification: Classification, fp: Fingerprint, shape: KeyShape = keyShape(record)): EcsDocument {
     const b = new DocBuilder();
     const logType = classification.logType;
     const plan = typePlan(logType);
+    let byType = this.shapePlans.get(shape);
+    if (byType === undefined) this.shapePlans.set(shape, (byType = new Map()));
+    const planKey = `${logType}\n${record.timeKey}`;
+    let fields = byType.get(planKey);
+    if (fields === undefined) byType.set(planKey, (fields = shapePlan([...record.fields.keys()], plan, record.timeKey)));
+    let n = 0;
+    for (const value of record.fields.values()) values[n++] = value;
     const mimecast: EcsDocument = { log_type: logType, log_type_source: classification.source };
     if (classification.candidates) mimecast.log_type_candidates = [...classification.candidates];
     const doc = b.root;
@@ -180,17 +221,12 @@ export class EcsNormalizer {
     const unparsed: EcsDocument = {};
     // Table order, not input order, decides which source wins a shared target, so the
     // document does not depend on key order.
-    for (const m of plan.mappings) {
-      for (const key of m.from) {
-        const value = record.fields.get(key);
-        if (value === undefined) continue;
-        if (!this.apply(b, attachment, m, value)) setOwn(unparsed, key, asText(value));
-      }
+    for (const { m, key, at } of fields.mapped) {
+      const value = values[at]!;
+      if (!this.apply(b, attachment, m, value)) setOwn(unparsed, key, asText(value));
     }
-    for (const [key, value] of record.fields) {
-      if (plan.mappedKeys.has(key) || key === record.timeKey || droppedFields.has(key)) continue;
-      this.keepUnderMimecast(mimecast, unparsed, key, value);
-    }
+    for (const { key, at } of fields.kept) this.keepUnderMimecast(mimecast, unparsed, key, values[at]!);
+    values.length = 0;
     if (hasKeys(attachment)) {
       const list = (b.root.email as EcsDocument | undefined)?.attachments as JsonValue[] | undefined;
       if (list) list.unshift({ file: attachment });

@@ -17,6 +17,8 @@ export interface TransformJob {
   readonly id: number;
   readonly feed?: string;
   readonly batches: readonly DecodedBatch[];
+  /** Events carry their cross-version identity (Transformer.process). */
+  readonly withCross: boolean;
 }
 
 /** What an event carries back unchanged from the worker. */
@@ -104,6 +106,9 @@ export function withBuffers<T extends DecodedItem | DeadLetter>(xs: readonly T[]
  */
 const WORKER_YOUNG_GENERATION_MB = 12;
 
+/** Units a worker holds at most when the driver's thread also processes units: one in work, one waiting. */
+const QUEUED_PER_WORKER = 2;
+
 export class TransformPool {
   private readonly workers: PoolWorker[] = [];
   private nextId = 1;
@@ -126,14 +131,19 @@ export class TransformPool {
     return this.workers.length;
   }
 
+  /** Whether a worker has fewer than `QUEUED_PER_WORKER` units in hand (a failed pool always has room: its failure must surface). */
+  hasRoom(): boolean {
+    return this.failure !== undefined || this.workers.some((w) => w.pending.size < QUEUED_PER_WORKER);
+  }
+
   /** Processes one publication's batches on the least busy worker. */
-  transform(feed: string | undefined, batches: readonly DecodedBatch[]): Promise<Unit[]> {
+  transform(feed: string | undefined, batches: readonly DecodedBatch[], withCross = true): Promise<Unit[]> {
     if (this.failure) return Promise.reject(this.failure);
     const worker = this.workers.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
     const id = this.nextId++;
     return new Promise<Unit[]>((resolve, reject) => {
       worker.pending.set(id, { batches, resolve, reject });
-      worker.thread.postMessage({ id, feed, batches } satisfies TransformJob);
+      worker.thread.postMessage({ id, feed, batches, withCross } satisfies TransformJob);
     });
   }
 

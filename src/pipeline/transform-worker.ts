@@ -13,7 +13,7 @@ parentPort!.on('message', (job: TransformJob) => {
       id: job.id,
       parts: job.batches.map((b) => {
         const items = withBuffers(b.items);
-        return toWire(forFeed.process({ ...b, items }, false), items);
+        return toWire(forFeed.process({ ...b, items }, false, job.withCross), items);
       }),
     };
   } catch (err) {

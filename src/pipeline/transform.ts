@@ -64,15 +64,15 @@ export class Transformer {
     return t;
   }
 
-  private processRecord(record: DecodedRecord, fileName: string, position: number, keepDocuments: boolean): ProcessedEvent | { reason: string } {
+  private processRecord(record: DecodedRecord, fileName: string, position: number, keepDocuments: boolean, withCross: boolean): ProcessedEvent | { reason: string } {
     const shape = keyShape(record);
     const classification = this.classifier.classify(record, { fileName, declared: this.declaredType, feed: this.feed }, shape);
     if (classification.logType === UNKNOWN_LOG_TYPE && this.unknownTypes === 'dead-letter') {
       return { reason: `${UNKNOWN_TYPE_REASON} (keys: ${[...record.fields.keys()].sort().join(',')})` };
     }
     const fp: Fingerprint = fingerprint(record, shape);
-    const doc = this.normalizer.normalize(record, classification, fp);
-    const cross = crossIdentity(record, classification.logType);
+    const doc = this.normalizer.normalize(record, classification, fp, shape);
+    const cross = withCross ? crossIdentity(record, classification.logType) : undefined;
     // A plain object when it keeps its document, as before: a spread copy (replay, tests) keeps
     // `doc`, and its text is made only if a sink asks (documentJson; the store never does).
     if (keepDocuments) return { id: fp.id, hash: fp.hash, timeMs: record.timeMs, classification, doc, raw: record.raw, format: record.format, position, cross };
@@ -84,8 +84,11 @@ export class Transformer {
    * Off for a sink that only writes text (NDJSON; and on a worker thread, where only the text
    * crosses): events then hold the text, made at once, so a unit in flight holds one string per
    * event, not a tree of small objects each young collection copies.
+   * `withCross`: events carry their cross-version identity. Only the embedded store reads it (it
+   * pairs API 1.0 and 2.0 copies); for a sink that writes only text it is not made (a second
+   * SHA-256 and a field walk per record that nothing would read).
    */
-  process(batch: DecodedBatch, keepDocuments = true): Unit {
+  process(batch: DecodedBatch, keepDocuments = true, withCross = true): Unit {
     const events: ProcessedEvent[] = [];
     const deadLetters: DeadLetter[] = [];
     let position = 0;
@@ -99,7 +102,7 @@ export class Transformer {
       // The one guard of the per-record path: whatever one record does to classify, fingerprint
       // or normalize, it becomes that record's dead letter and the rest of the unit goes on.
       try {
-        const outcome = this.processRecord(result.record, batch.fileName, item.position, keepDocuments);
+        const outcome = this.processRecord(result.record, batch.fileName, item.position, keepDocuments, withCross);
         if ('reason' in outcome) deadLetters.push({ source: batch.source, position: item.position, reason: outcome.reason, raw: item.raw });
         else events.push(outcome);
       } catch (err) {

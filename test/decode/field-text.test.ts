@@ -20,4 +20,19 @@ describe('fieldText', () => {
     assert.equal(fieldText(a), fieldText(b));
     assert.equal(fieldText(a), fieldText(a));
   });
+
+  it('parses a repeated embedded JSON text once: records share the value, and the answer stays that of a fresh parse', () => {
+    const text = '{"spf":{"info":"SPF_PASS","allow":true},"dkim":{"info":"DKIM_UNKNOWN","allow":true}}';
+    const first = parseEmbeddedJson(text);
+    assert.equal(parseEmbeddedJson(text), first, 'the same value, not a second parse');
+    assert.deepEqual(first, JSON.parse(text));
+    // Text that is not JSON (or JSON not held) stays text, however often it comes.
+    for (let i = 0; i < 2; i++) assert.equal(parseEmbeddedJson('[EXTERNAL] hello'), '[EXTERNAL] hello');
+    assert.equal(parseEmbeddedJson('{"a":1,"a":2}'), '{"a":1,"a":2}');
+    // Bounded: past its size it starts again, and every answer is still right.
+    for (let i = 0; i < 3000; i++) assert.deepEqual(parseEmbeddedJson(`{"n":${i}}`), { n: i });
+    assert.deepEqual(parseEmbeddedJson(text), JSON.parse(text));
+    const long = `[${'"x",'.repeat(2000)}"y"]`;
+    assert.notEqual(parseEmbeddedJson(long), parseEmbeddedJson(long), 'a long text is not kept');
+  });
 });
