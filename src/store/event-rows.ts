@@ -135,8 +135,9 @@ export class EventWriter {
    * caller holds. `upgrade` moves an older store's events: their rowids and documents, and no
    * hourly counts (the older store has them).
    */
-  insert(events: readonly PreparedEvent[], upgrade?: { rowids: number[]; legacyDocs: (string | null)[] }): void {
-    if (events.length === 0) return;
+  insert(events: readonly PreparedEvent[], upgrade?: { rowids: number[]; legacyDocs: (string | null)[] }): number[] {
+    const rowids: number[] = [];
+    if (events.length === 0) return rowids;
     const addressNames = new Set<string>();
     for (const e of events) for (const a of [...e.fields.from, ...e.fields.to]) addressNames.add(a);
     if (addressNames.size > 0) this.insertAddressNames.run(JSON.stringify([...addressNames]));
@@ -154,6 +155,7 @@ export class EventWriter {
           f.action === null ? null : this.names.code(f.action), block, slot, this.names.code(e.source), e.position, upgrade?.legacyDocs[start + slot] ?? null,
         );
         const rowid = Number(info.lastInsertRowid);
+        rowids.push(rowid);
         for (const a of f.from) addresses.push([a, rowid, ROLE.from]);
         for (const a of f.to) addresses.push([a, rowid, ROLE.to]);
         for (const k of e.indicatorKeys) this.insertIndicator.run(k, rowid);
@@ -166,6 +168,7 @@ export class EventWriter {
     if (addresses.length > 0) this.insertAddresses.run(JSON.stringify(addresses));
     if (subjects.length > 0) this.indexSubjects.run(JSON.stringify(subjects));
     if (!upgrade) for (const [key, n] of counts) this.countEvents.run(...(JSON.parse(key) as [number, string, string]), n);
+    return rowids;
   }
 
   /** After a rolled-back transaction: name codes and a dictionary it added are gone. */
