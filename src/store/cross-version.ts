@@ -297,7 +297,7 @@ const CROSS_IDS_TABLE = `
 export function crossIdsMigration(db: Database.Database): void {
   db.exec(CROSS_IDS_TABLE);
   // In slices by rowid (a statement being iterated keeps the connection busy for the inserts).
-  const slice = db.prepare(`SELECT e.rowid, e.id, e.digest, e.ts, e.block, e.slot, n.name AS logType FROM events e JOIN names n ON n.code = e.type
+  const slice = db.prepare(`SELECT e.rowid, e.id, e.ts, e.block, e.slot, n.name AS logType FROM events e JOIN names n ON n.code = e.type
     WHERE e.rowid > ? ORDER BY e.rowid LIMIT 5000`).safeIntegers(true);
   const blockOf = blockLoader(db);
   const insertMet = db.prepare('INSERT OR IGNORE INTO cross_ids (key, api, id) VALUES (?, ?, ?)');
@@ -305,7 +305,7 @@ export function crossIdsMigration(db: Database.Database): void {
   const spans = new CrossSpans();
   let block: { id: bigint; records: StoredRecord[] | undefined } | undefined;
   for (let after = 0n; ; ) {
-    const rows = slice.all(after) as { rowid: bigint; id: Buffer; digest: bigint; ts: bigint; block: bigint; slot: bigint; logType: string }[];
+    const rows = slice.all(after) as { rowid: bigint; id: Buffer; ts: bigint; block: bigint; slot: bigint; logType: string }[];
     if (rows.length === 0) break;
     after = rows.at(-1)!.rowid;
     for (const r of rows) {
@@ -323,7 +323,7 @@ export function crossIdsMigration(db: Database.Database): void {
       const cross = decoded?.ok ? crossIdentity(decoded.record, r.logType) : undefined;
       if (!cross) continue;
       insertMet.run(storedCrossKey(cross.key), cross.api === 'v1' ? 1 : 2, r.id);
-      spans.add({ id: idText(r.id), key: cross.key, api: cross.api === 'v1' ? 1 : 2, digest: BigInt.asIntN(64, r.digest), copy: false, logType: r.logType, ts: Number(r.ts) });
+      spans.add({ id: idText(r.id), key: cross.key, api: cross.api === 'v1' ? 1 : 2, digest: 0n, copy: false, logType: r.logType, ts: Number(r.ts) });
     }
   }
   for (const span of spans.all()) widenSpan.run(span.api, span.logType, span.oldest, span.newest);

@@ -15,6 +15,7 @@ import type { LogTypeSource } from '../classify/classify.js';
 import { rebuildDocument } from './documents.js';
 import { EVENT_BY_ID, EventReader, EventWriter, STORED_COLUMNS, type StoredRow, byId } from './event-rows.js';
 import { MimelogError } from '../util/errors.js';
+import { DamagedBlockError } from './record-blocks.js';
 import { SourceRegistry } from './registry.js';
 
 /** A prepared event's document, as JSON (for a collision's record: the store keeps no documents). */
@@ -175,7 +176,7 @@ export class Store {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version !== MIGRATIONS.length) throw new MimelogError('store', `store ${path}: schema version ${version}, this mimelog expects ${MIGRATIONS.length}`);
     this.events = new EventWriter(this.db);
-    this.findEvent = this.db.prepare(`SELECT ${STORED_COLUMNS}, e.digest = ? AS same FROM events e WHERE ${EVENT_BY_ID}`);
+    this.findEvent = this.db.prepare(`SELECT ${STORED_COLUMNS} FROM events e WHERE ${EVENT_BY_ID}`);
     this.insertCollision = this.db.prepare(`INSERT INTO collisions (id, stored_hash, new_hash, stored_doc, new_doc, new_original, source, position, seen_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.registry = new SourceRegistry(this.db);
@@ -275,12 +276,13 @@ export class Store {
     // schema 18); until then a later decision of the unit counts them as pending.
     const pending = new PendingCrossRows();
     const rows: CrossRow[] = [];
+    const storedRecords = new EventReader(this.db);
     for (const e of unit.events) {
       const earlier = fresh.get(e.id);
       if (earlier) this.compareWithEarlier(earlier, e, counts, now);
       else if (crossDecided) {
-        if (this.compareWithStored(e, counts, now)) fresh.set(e.id, e);
-      } else if (this.compareWithStored(e, counts, now)) {
+        if (this.compareWithStored(e, counts, now, storedRecords)) fresh.set(e.id, e);
+      } else if (this.compareWithStored(e, counts, now, storedRecords)) {
         const cross = this.crossVersion.decide(e, pending);
         if (cross.row) {
           pending.add(cross.row);
@@ -302,16 +304,25 @@ export class Store {
     return { counts, rowids: byId };
   }
 
-  /** True when the id is new; else the event is counted as a duplicate or kept as a collision. */
-  private compareWithStored(e: PreparedEvent, counts: SinkCounts, now: number): boolean {
-    const stored = this.findEvent.get(e.digest, ...byId(e.idKey)) as (StoredRow & { same: number }) | undefined;
-    if (stored === undefined) return true;
-    if (stored.same === 1) counts.duplicates++;
-    else {
-      // The row keeps only 64 bits of the digest: the whole one comes from the rebuilt document.
-      const { doc, docText } = new EventReader(this.db).rebuild(stored);
-      this.keepCollision({ doc: docText, hash: String(doc.event?.hash ?? '') }, e, counts, now);
+  /**
+   * True when the id is new; else the event is counted as a duplicate or kept as a collision. The
+   * row keeps no digest (schema 18): the same record is the same content (the fingerprint is a
+   * function of the record), and another record is compared by its whole hash, from the rebuilt
+   * document. `stored` reads the unit's stored records (a block inflated once per unit).
+   */
+  private compareWithStored(e: PreparedEvent, counts: SinkCounts, now: number, stored: EventReader): boolean {
+    const row = this.findEvent.get(...byId(e.idKey)) as StoredRow | undefined;
+    if (row === undefined) return true;
+    let rebuilt: ReturnType<EventReader['rebuild']> | undefined;
+    try {
+      const record = stored.record(row);
+      rebuilt = record.raw === e.record.raw && record.format === e.record.format && row.legacy_doc === null ? undefined : stored.rebuild(row);
+    } catch (err) {
+      // A damaged block (mimelog check names it) cannot say what the event held: its id is stored, so it is counted as a duplicate, as before.
+      if (!(err instanceof DamagedBlockError)) throw err;
     }
+    if (rebuilt === undefined || rebuilt.doc.event?.hash === e.hash) counts.duplicates++;
+    else this.keepCollision({ doc: rebuilt.docText, hash: String(rebuilt.doc.event?.hash ?? '') }, e, counts, now);
     return false;
   }
 

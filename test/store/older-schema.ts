@@ -8,10 +8,12 @@ import { idTag } from '../../src/store/cross-version.js';
 /**
  * What schema 18 changed, put back: `cross_ids` with each row's 16-byte id (a stored event's from
  * its row, a copy's from `cross_copies` by its tag), the time index without the type and the
- * type's own index.
+ * type's own index, the digest in the row.
  */
 export function asSchema17(db: Database.Database): void {
   db.function('test_id_tag', { deterministic: true, safeIntegers: true }, (id) => idTag(id as Buffer));
+  // The digest: event.hash's first 64 bits, which are the id's (fingerprint/fingerprint.ts).
+  db.function('test_digest', { deterministic: true, safeIntegers: true }, (id) => (id as Buffer).readBigInt64BE(0));
   db.exec(`
     CREATE TABLE cross_ids_17 (key BLOB NOT NULL, api INTEGER NOT NULL, id BLOB NOT NULL, PRIMARY KEY (key, api, id)) WITHOUT ROWID;
     INSERT INTO cross_ids_17 SELECT c.key, c.api, coalesce(e.id, (SELECT k.id FROM cross_copies k WHERE test_id_tag(k.id) = c.event))
@@ -21,6 +23,8 @@ export function asSchema17(db: Database.Database): void {
     DROP INDEX events_ts;
     CREATE INDEX events_ts ON events(ts, action);
     CREATE INDEX events_type_ts ON events(type, ts);
+    ALTER TABLE events ADD COLUMN digest INTEGER NOT NULL DEFAULT 0;
+    UPDATE events SET digest = test_digest(id);
   `);
   db.pragma('user_version = 17');
 }

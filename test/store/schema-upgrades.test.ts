@@ -119,7 +119,7 @@ describe('schema upgrades that shrink the store', () => {
     }
   });
 
-  it('keys cross_ids by the events rowid and reads the log type from the time index (schema 18): a store of schema 17 upgrades, answers as before, and copies from either API are still duplicates', async () => {
+  it('keys cross_ids by the events rowid, reads the log type from the time index and drops the digest (schema 18): a store of schema 17 upgrades, answers as before, and copies from either API are still duplicates', async () => {
     const path = join(tempDir('schema-18'), 's.db');
     const v2Batch = async (from: number, to: number) => processInput('v2-batch.ndjson', events.slice(from, to).map((e, i) => JSON.stringify(toV2Record(e, { shape: 'batch', partition: 3, offset: from + i }))).join('\n'));
     const first = new Store(path);
@@ -149,6 +149,7 @@ describe('schema upgrades that shrink the store', () => {
     try {
       const objects = store.db.prepare("SELECT name FROM sqlite_schema WHERE tbl_name = 'events' AND type = 'index' ORDER BY name").pluck().all();
       assert.deepEqual(objects, ['events_acode', 'events_id', 'events_message', 'events_ts']);
+      assert.equal(store.db.prepare("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'digest'").pluck().get(), 0, 'the digest (the id\'s own first 64 bits) is gone from the row');
       assert.deepEqual(ask(store.db), expected);
       const plan = store.db.prepare('EXPLAIN QUERY PLAN SELECT rowid FROM events e WHERE e.type = 3 AND e.ts >= 0 AND e.ts < 1 ORDER BY e.ts DESC, e.rowid DESC LIMIT 50').all() as { detail: string }[];
       assert.ok(plan.some((p) => /USING COVERING INDEX events_ts/.test(p.detail)), JSON.stringify(plan));
