@@ -1,16 +1,27 @@
-/** Worker thread of SqliteWorkerSink: commits prepared units in the order they arrive. */
-import { parentPort, workerData } from 'node:worker_threads';
+/**
+ * Worker thread of SqliteWorkerSink: commits prepared units in the order they arrive. The units
+ * waiting when it is free commit in one transaction (at most TOGETHER): each still with its own
+ * checkpoint, all or none stored, each answered only once that transaction committed.
+ */
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { Store } from '../store/store.js';
 import { CommitsInOrder, type WorkerReply, type WorkerRequest } from './sqlite.js';
 
+/** Units committed together at most: the writer is the bound while several wait, and one commit writes a page they share once. */
+const TOGETHER = 8;
+
 const store = new Store((workerData as { dbPath: string }).dbPath);
 const commits = new CommitsInOrder();
-parentPort!.on('message', (req: WorkerRequest) => {
-  let reply: WorkerReply;
+const port = parentPort!;
+port.on('message', (first: WorkerRequest) => {
+  const requests = [first];
+  for (let next; requests.length < TOGETHER && (next = receiveMessageOnPort(port)); ) requests.push(next.message as WorkerRequest);
+  let replies: WorkerReply[];
   try {
-    reply = { id: req.id, counts: commits.commit(() => store.writePrepared(req.unit, req.state)) };
+    const counts = commits.commit(() => store.writePreparedTogether(requests));
+    replies = requests.map((r, i) => ({ id: r.id, counts: counts[i]! }));
   } catch (err) {
-    reply = { id: req.id, error: (err as Error).message };
+    replies = requests.map((r) => ({ id: r.id, error: (err as Error).message }));
   }
-  parentPort!.postMessage(reply);
+  for (const reply of replies) port.postMessage(reply);
 });

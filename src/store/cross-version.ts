@@ -1,8 +1,9 @@
 /**
  * One event, stored once, whichever API served it (issue 27; fingerprint/cross-version.ts).
  *
- * `cross_ids` holds one row per copy id met: the id of each stored event, and the id of each copy
- * from the other API recognised as the same event (never stored, counted as a duplicate). A copy
+ * `cross_ids` holds one row per copy met: each stored event (by its events rowid, schema 18), and
+ * each copy from the other API recognised as the same event (never stored, counted as a duplicate;
+ * by a tag from its id, `idTag`), as each event a remote sink delivered. A copy
  * whose id has no row yet is decided by count, under its cross-version key: with `same` copies
  * from its own API and `other` from the other API already met, the key stands for max(same, other)
  * distinct events; the new copy is one more of them (stored) unless its API is behind
@@ -18,7 +19,7 @@ import type { Unit } from '../core/unit.js';
 import { isTrustedTime } from '../core/trusted-time.js';
 import { hashDigest, idText, storedId } from './documents.js';
 import type { StoredRecord } from './record-blocks.js';
-import { blockLoader } from './event-rows.js';
+import { EVENT_BY_ID, blockLoader } from './event-rows.js';
 
 export interface CrossCandidate {
   readonly id: string;
@@ -102,6 +103,21 @@ function storedIdHex(id: string): string {
   return /^[0-9a-f]{32}$/.test(id) ? id : Buffer.from(id, 'utf8').toString('hex');
 }
 
+/**
+ * What `cross_ids` keeps of an id met without an events row (a copy, or an event a remote sink
+ * delivered): a negative 63-bit number from the id's first 62 bits, so it never equals an events
+ * rowid (positive). Only the `own` look compares it, and only among the rows of one key and API,
+ * so 62 bits leave two distinct ids there the same tag at about k²/2⁶³ for k copies of one key.
+ */
+export function idTag(idKey: Uint8Array): bigint {
+  return -1n - (Buffer.from(idKey.buffer, idKey.byteOffset, 8).readBigUInt64BE(0) >> 2n);
+}
+
+/** The tag of an event's row: its events rowid when the store keeps it, else its id's tag. */
+function rowTag(row: CrossRow, event: number | undefined): bigint {
+  return event !== undefined ? BigInt(event) : idTag(row.idKey ?? storedId(row.id));
+}
+
 interface KeyCounts {
   readonly v1: number;
   readonly v2: number;
@@ -136,7 +152,7 @@ function decideWith(e: CrossCandidate, pending: PendingCrossRows, stored: Stored
   return { copy, row: { id: e.id, idKey: stored.idKey, key: e.cross.key, api, digest: e.digest, copy, logType: e.logType, ts: e.ts } };
 }
 
-/** A key's rows read for a unit: how many copies each API served, and which ids (`api` then the id's hex). */
+/** A key's rows read for a unit: how many copies each API served, and which (`api:tag`). */
 interface KeyRows {
   v1: number;
   v2: number;
@@ -155,15 +171,14 @@ export class CrossVersionIndex {
 
   constructor(db: Database.Database) {
     this.copyDigest = db.prepare('SELECT digest FROM cross_copies WHERE id = ?').pluck().safeIntegers(true);
-    // One look at the key's rows: how many copies each API served, and whether this id is one of them.
-    this.keyRows = db.prepare('SELECT coalesce(sum(api = 1), 0) AS v1, coalesce(sum(api = 2), 0) AS v2, coalesce(max(api = ? AND id = ?), 0) AS own FROM cross_ids WHERE key = ?');
-    // The same two looks for a whole unit: ids and keys given as a JSON array of their hex, answered in hex.
+    // One look at the key's rows: how many copies each API served, and whether this id is one of them (by its tag).
+    this.keyRows = db.prepare('SELECT coalesce(sum(api = 1), 0) AS v1, coalesce(sum(api = 2), 0) AS v2, coalesce(max(api = ? AND event = ?), 0) AS own FROM cross_ids WHERE key = ?');
+    // The same two looks for a whole unit: ids and keys given as a JSON array of their hex, answered in hex (tags as decimal text).
     this.copiesOf = db.prepare('SELECT lower(hex(id)), digest FROM cross_copies WHERE id IN (SELECT unhex(value) FROM json_each(?))').raw(true).safeIntegers(true);
-    this.rowsOfKeys = db.prepare("SELECT lower(hex(key)), api || lower(hex(id)) FROM cross_ids WHERE key IN (SELECT unhex(value) FROM json_each(?))").raw(true);
+    this.rowsOfKeys = db.prepare("SELECT lower(hex(key)), api || ':' || event FROM cross_ids WHERE key IN (SELECT unhex(value) FROM json_each(?))").raw(true);
     this.insertCopy = db.prepare('INSERT OR IGNORE INTO cross_copies (id, digest) VALUES (?, ?)');
-    this.insertMet = db.prepare('INSERT OR IGNORE INTO cross_ids (key, api, id) VALUES (?, ?, ?)');
-    this.widenSpan = db.prepare(`INSERT INTO cross_spans (api, log_type, oldest_ms, newest_ms) VALUES (?, ?, ?, ?)
-      ON CONFLICT (api, log_type) DO UPDATE SET oldest_ms = min(oldest_ms, excluded.oldest_ms), newest_ms = max(newest_ms, excluded.newest_ms)`);
+    this.insertMet = db.prepare('INSERT OR IGNORE INTO cross_ids (key, api, event) VALUES (?, ?, ?)');
+    this.widenSpan = db.prepare(WIDEN_SPAN);
   }
 
   /** For an event whose id is not stored: a copy of a stored event, or a new one (with the row to record). */
@@ -173,7 +188,7 @@ export class CrossVersionIndex {
     return decideWith(e, pending, {
       idKey,
       copyDigest: () => this.copyDigest.get(idKey) as bigint | undefined,
-      keyRows: (c, api) => this.keyRows.get(api, idKey, storedCrossKey(c.cross!.key)) as KeyCounts,
+      keyRows: (c, api) => this.keyRows.get(api, idTag(idKey), storedCrossKey(c.cross!.key)) as KeyCounts,
     });
   }
 
@@ -202,7 +217,7 @@ export class CrossVersionIndex {
       copyDigest: (e) => (copies.size === 0 ? undefined : copies.get(storedIdHex(e.id))),
       keyRows: (e, api) => {
         const rows = keys.get(crossKeyHex(e.cross!.key));
-        return rows ? { v1: rows.v1, v2: rows.v2, own: rows.ids.has(`${api}${storedIdHex(e.id)}`) ? 1 : 0 } : NO_ROWS;
+        return rows ? { v1: rows.v1, v2: rows.v2, own: rows.ids.has(`${api}:${idTag(e.idKey ?? storedId(e.id))}`) ? 1 : 0 } : NO_ROWS;
       },
     };
     return events.map((e) => {
@@ -212,11 +227,13 @@ export class CrossVersionIndex {
     });
   }
 
-  /** Records the row now (the next decision in the transaction counts it); its time widens `spans`, written by `widen`. */
-  record(row: CrossRow, spans: CrossSpans): void {
-    const id = row.idKey ?? storedId(row.id);
-    this.insertMet.run(storedCrossKey(row.key), row.api, id);
-    if (row.copy) this.insertCopy.run(id, row.digest);
+  /**
+   * Records the row now (the next decision in the transaction counts it); its time widens `spans`,
+   * written by `widen`. `event`: the events rowid the store gave the event, when it keeps it.
+   */
+  record(row: CrossRow, spans: CrossSpans, event?: number): void {
+    this.insertMet.run(storedCrossKey(row.key), row.api, rowTag(row, event));
+    if (row.copy) this.insertCopy.run(row.idKey ?? storedId(row.id), row.digest);
     spans.add(row);
   }
 
@@ -247,8 +264,11 @@ export class CrossSpans {
   }
 }
 
-/** Schema: the rows above. Stores from before it get them in the migration (see crossIdsMigration). */
-export const CROSS_IDS_TABLE = `
+const WIDEN_SPAN = `INSERT INTO cross_spans (api, log_type, oldest_ms, newest_ms) VALUES (?, ?, ?, ?)
+  ON CONFLICT (api, log_type) DO UPDATE SET oldest_ms = min(oldest_ms, excluded.oldest_ms), newest_ms = max(newest_ms, excluded.newest_ms)`;
+
+/** Schema 13's tables (cross_ids as 13 made it: schema 15 cut its keys, 18 keeps rowids and tags instead of ids; see crossIdsByEvent). */
+const CROSS_IDS_TABLE = `
   CREATE TABLE IF NOT EXISTS cross_ids (
     key BLOB NOT NULL,                 -- cross-version key (16 bytes; fingerprint/cross-version.ts)
     api INTEGER NOT NULL,              -- 1: API 1.0 shape, 2: API 2.0 shape
@@ -277,14 +297,15 @@ export const CROSS_IDS_TABLE = `
 export function crossIdsMigration(db: Database.Database): void {
   db.exec(CROSS_IDS_TABLE);
   // In slices by rowid (a statement being iterated keeps the connection busy for the inserts).
-  const slice = db.prepare(`SELECT e.rowid, e.id, e.digest, e.ts, e.block, e.slot, n.name AS logType FROM events e JOIN names n ON n.code = e.type
+  const slice = db.prepare(`SELECT e.rowid, e.id, e.ts, e.block, e.slot, n.name AS logType FROM events e JOIN names n ON n.code = e.type
     WHERE e.rowid > ? ORDER BY e.rowid LIMIT 5000`).safeIntegers(true);
   const blockOf = blockLoader(db);
-  const index = new CrossVersionIndex(db);
+  const insertMet = db.prepare('INSERT OR IGNORE INTO cross_ids (key, api, id) VALUES (?, ?, ?)');
+  const widenSpan = db.prepare(WIDEN_SPAN);
   const spans = new CrossSpans();
   let block: { id: bigint; records: StoredRecord[] | undefined } | undefined;
   for (let after = 0n; ; ) {
-    const rows = slice.all(after) as { rowid: bigint; id: Buffer; digest: bigint; ts: bigint; block: bigint; slot: bigint; logType: string }[];
+    const rows = slice.all(after) as { rowid: bigint; id: Buffer; ts: bigint; block: bigint; slot: bigint; logType: string }[];
     if (rows.length === 0) break;
     after = rows.at(-1)!.rowid;
     for (const r of rows) {
@@ -300,10 +321,30 @@ export function crossIdsMigration(db: Database.Database): void {
       const record = block.records?.[Number(r.slot)];
       const decoded = record && (record.format === 'json' ? decodeJsonLine(record.raw, NO_LIMIT, NO_LIMIT) : decodeKeyValueLine(record.raw, NO_LIMIT));
       const cross = decoded?.ok ? crossIdentity(decoded.record, r.logType) : undefined;
-      if (cross) index.record({ id: idText(r.id), key: cross.key, api: cross.api === 'v1' ? 1 : 2, digest: BigInt.asIntN(64, r.digest), copy: false, logType: r.logType, ts: Number(r.ts) }, spans);
+      if (!cross) continue;
+      insertMet.run(storedCrossKey(cross.key), cross.api === 'v1' ? 1 : 2, r.id);
+      spans.add({ id: idText(r.id), key: cross.key, api: cross.api === 'v1' ? 1 : 2, digest: 0n, copy: false, logType: r.logType, ts: Number(r.ts) });
     }
   }
-  index.widen(spans);
+  for (const span of spans.all()) widenSpan.run(span.api, span.logType, span.oldest, span.newest);
+}
+
+/**
+ * Schema 18: `cross_ids` keeps, instead of each id (16 bytes), the events rowid of a stored event
+ * (3 or 4 bytes) or the tag of an id met without a row (idTag): rebuilt in key order.
+ */
+export function crossIdsByEvent(db: Database.Database): void {
+  db.exec(`CREATE TABLE cross_ids_v18 (
+    key BLOB NOT NULL,                 -- the first 12 bytes of the cross-version key (storedCrossKey)
+    api INTEGER NOT NULL,              -- 1: API 1.0 shape, 2: API 2.0 shape
+    event INTEGER NOT NULL,            -- a stored event's rowid, or the idTag of a copy or of an event a remote sink delivered
+    PRIMARY KEY (key, api, event)
+  ) WITHOUT ROWID`);
+  db.function('mimelog_id_tag', { deterministic: true, safeIntegers: true }, (id) => idTag(id as Buffer));
+  db.exec(`INSERT OR IGNORE INTO cross_ids_v18 (key, api, event)
+    SELECT c.key, c.api, coalesce((SELECT e.rowid FROM events e WHERE ${EVENT_BY_ID.replaceAll('?', 'c.id')}), mimelog_id_tag(c.id)) FROM cross_ids c ORDER BY 1, 2, 3;
+    DROP TABLE cross_ids;
+    ALTER TABLE cross_ids_v18 RENAME TO cross_ids;`);
 }
 const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 

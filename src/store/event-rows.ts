@@ -113,13 +113,17 @@ export class EventWriter {
   private readonly insertIndicator: Database.Statement;
   private readonly indexSubjects: Database.Statement;
   private readonly countEvents: Database.Statement;
+  private readonly withDigest: boolean;
 
   /** `schema9`: the upgrade to schema 9 (compact-events.ts) writes with it, before later tables exist. */
   constructor(db: Database.Database, options: { schema9?: boolean } = {}) {
     this.names = new NameCodes(db);
     this.blocks = options.schema9 ? new PlainBlockWriter(db) : new BlockWriter(db);
-    this.insertEvent = db.prepare(`INSERT INTO events (rowid, id, digest, ts, type, type_source, candidates, acode_key, message_key, subject_key, sender, action,
-      block, slot, source, position, legacy_doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT code FROM addresses WHERE address = ?), ?, ?, ?, ?, ?, ?)`);
+    // Schema 9 to 17 kept the digest (the first 64 bits of event.hash) in the row; 18 dropped it (store.ts compareWithStored).
+    const digest = options.schema9 ? ['digest, ', '?, '] : ['', ''];
+    this.insertEvent = db.prepare(`INSERT INTO events (rowid, id, ${digest[0]}ts, type, type_source, candidates, acode_key, message_key, subject_key, sender, action,
+      block, slot, source, position, legacy_doc) VALUES (?, ?, ${digest[1]}?, ?, ?, ?, ?, ?, ?, (SELECT code FROM addresses WHERE address = ?), ?, ?, ?, ?, ?, ?)`);
+    this.withDigest = options.schema9 === true;
     // One statement per batch for addresses and subjects: a statement call costs more than the rows.
     this.insertAddressNames = db.prepare('INSERT INTO addresses (address) SELECT value FROM json_each(?) WHERE true ON CONFLICT DO NOTHING');
     this.insertAddresses = db.prepare(`INSERT OR IGNORE INTO event_addresses (address, event, role)
@@ -135,8 +139,9 @@ export class EventWriter {
    * caller holds. `upgrade` moves an older store's events: their rowids and documents, and no
    * hourly counts (the older store has them).
    */
-  insert(events: readonly PreparedEvent[], upgrade?: { rowids: number[]; legacyDocs: (string | null)[] }): void {
-    if (events.length === 0) return;
+  insert(events: readonly PreparedEvent[], upgrade?: { rowids: number[]; legacyDocs: (string | null)[] }): number[] {
+    const rowids: number[] = [];
+    if (events.length === 0) return rowids;
     const addressNames = new Set<string>();
     for (const e of events) for (const a of [...e.fields.from, ...e.fields.to]) addressNames.add(a);
     if (addressNames.size > 0) this.insertAddressNames.run(JSON.stringify([...addressNames]));
@@ -149,11 +154,12 @@ export class EventWriter {
       chunk.forEach((e, slot) => {
         const f = e.fields;
         const info = this.insertEvent.run(
-          upgrade?.rowids[start + slot] ?? null, e.idKey, e.digest, e.ts, this.names.code(e.logType), this.names.code(e.typeSource),
+          upgrade?.rowids[start + slot] ?? null, e.idKey, ...(this.withDigest ? [e.digest] : []), e.ts, this.names.code(e.logType), this.names.code(e.typeSource),
           e.candidates ? JSON.stringify(e.candidates) : null, e.acodeKey, e.messageKey, e.subjectKey, f.from[f.from.length - 1] ?? null,
           f.action === null ? null : this.names.code(f.action), block, slot, this.names.code(e.source), e.position, upgrade?.legacyDocs[start + slot] ?? null,
         );
         const rowid = Number(info.lastInsertRowid);
+        rowids.push(rowid);
         for (const a of f.from) addresses.push([a, rowid, ROLE.from]);
         for (const a of f.to) addresses.push([a, rowid, ROLE.to]);
         for (const k of e.indicatorKeys) this.insertIndicator.run(k, rowid);
@@ -166,6 +172,7 @@ export class EventWriter {
     if (addresses.length > 0) this.insertAddresses.run(JSON.stringify(addresses));
     if (subjects.length > 0) this.indexSubjects.run(JSON.stringify(subjects));
     if (!upgrade) for (const [key, n] of counts) this.countEvents.run(...(JSON.parse(key) as [number, string, string]), n);
+    return rowids;
   }
 
   /** After a rolled-back transaction: name codes and a dictionary it added are gone. */

@@ -5,7 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { compactEvents } from './compact-events.js';
-import { crossIdsMigration } from './cross-version.js';
+import { crossIdsByEvent, crossIdsMigration } from './cross-version.js';
 import { dictionariesMigration } from './block-dictionaries.js';
 
 export type Migration = string | ((db: Database.Database) => void);
@@ -246,4 +246,17 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX events_acode ON events(acode_key) WHERE acode_key IS NOT NULL;
   CREATE INDEX events_message ON events(message_key) WHERE message_key IS NOT NULL;
   `,
+  // 18: smaller per event (issue 31): the log type in the time index instead of an index of its own
+  // (\`search --type\` and the threat questions walk the time index and read the type there), and
+  // \`cross_ids\` keyed by the events rowid instead of the 16-byte id (cross-version.ts crossIdsByEvent), and no
+  // digest in the row: it was the first 64 bits of event.hash, which are the id's own (store.ts compareWithStored).
+  (db) => {
+    db.exec(`
+      DROP INDEX IF EXISTS events_type_ts;
+      DROP INDEX IF EXISTS events_ts;
+      CREATE INDEX events_ts ON events(ts, action, type);
+      ALTER TABLE events DROP COLUMN digest;
+    `);
+    crossIdsByEvent(db);
+  },
 ];

@@ -10,16 +10,23 @@ import type { Unit } from '../core/unit.js';
 import { type PreparedDeadLetter, type PreparedEvent, type PreparedUnit, prepareUnit } from './prepared.js';
 import type { SourceState } from '../core/sink.js';
 import { MIGRATIONS } from './schema.js';
-import { CrossSpans, CrossVersionIndex, type CrossRow } from './cross-version.js';
+import { CrossSpans, CrossVersionIndex, type CrossRow, PendingCrossRows } from './cross-version.js';
 import type { LogTypeSource } from '../classify/classify.js';
 import { rebuildDocument } from './documents.js';
 import { EVENT_BY_ID, EventReader, EventWriter, STORED_COLUMNS, type StoredRow, byId } from './event-rows.js';
 import { MimelogError } from '../util/errors.js';
+import { DamagedBlockError } from './record-blocks.js';
 import { SourceRegistry } from './registry.js';
 
 /** A prepared event's document, as JSON (for a collision's record: the store keeps no documents). */
 function preparedDoc(e: PreparedEvent): string {
   return JSON.stringify(rebuildDocument(e.record, { logType: e.logType, source: e.typeSource as LogTypeSource, candidates: e.candidates }));
+}
+
+/** A unit to store and the state of its source to commit with it. */
+export interface StateOfUnit {
+  readonly unit: PreparedUnit;
+  readonly state?: SourceState;
 }
 
 /** Same id, different content, found by a remote sink: both copies, neither overwritten. */
@@ -130,7 +137,7 @@ export class Store {
   readonly registry: SourceRegistry;
   /** Copies of one event from API 1.0 and 2.0 (cross-version.ts). */
   readonly crossVersion: CrossVersionIndex;
-  private readonly writeUnitTx: (unit: PreparedUnit, state: SourceState | undefined) => SinkCounts;
+  private readonly writeUnitsTx: (units: readonly StateOfUnit[]) => SinkCounts[];
 
   constructor(path: string, options: { readonly?: boolean } = {}) {
     if (options.readonly) upgradeIfOlder(path);
@@ -159,13 +166,13 @@ export class Store {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version !== MIGRATIONS.length) throw new MimelogError('store', `store ${path}: schema version ${version}, this mimelog expects ${MIGRATIONS.length}`);
     this.events = new EventWriter(this.db);
-    this.findEvent = this.db.prepare(`SELECT ${STORED_COLUMNS}, e.digest = ? AS same FROM events e WHERE ${EVENT_BY_ID}`);
+    this.findEvent = this.db.prepare(`SELECT ${STORED_COLUMNS} FROM events e WHERE ${EVENT_BY_ID}`);
     this.insertCollision = this.db.prepare(`INSERT INTO collisions (id, stored_hash, new_hash, stored_doc, new_doc, new_original, source, position, seen_at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.registry = new SourceRegistry(this.db);
     this.crossVersion = new CrossVersionIndex(this.db);
-    const writeTx = this.db.transaction((unit: PreparedUnit, state: SourceState | undefined) => this.writeUnitNow(unit, state));
-    this.writeUnitTx = (unit, state) => this.rollingBack(() => writeTx.immediate(unit, state));
+    const writeTx = this.db.transaction((units: readonly StateOfUnit[]) => units.map((u) => this.writeUnitNow(u.unit, u.state)));
+    this.writeUnitsTx = (units) => this.rollingBack(() => writeTx.immediate(units));
   }
 
   private migrate(): void {
@@ -179,7 +186,16 @@ export class Store {
 
   /** The same, for a unit already turned into rows (see prepared.ts; the ingest worker uses this). */
   writePrepared(unit: PreparedUnit, state?: SourceState): SinkCounts {
-    return this.writeUnitTx(unit, state);
+    return this.writeUnitsTx([{ unit, state }])[0]!;
+  }
+
+  /**
+   * Units in one transaction, in order, each with its checkpoint (the writer thread commits the
+   * units waiting for it together): all are stored or none. A page that several of them dirty
+   * (the random-key indexes' pages) goes to the WAL once instead of once per unit.
+   */
+  writePreparedTogether(units: readonly StateOfUnit[]): SinkCounts[] {
+    return this.writeUnitsTx(units);
   }
 
   /** Runs a write transaction; when it rolls back, name codes and dictionaries it added are forgotten with it. */
@@ -194,7 +210,7 @@ export class Store {
 
   private writeUnitNow(unit: PreparedUnit, state: SourceState | undefined): SinkCounts {
     const now = Date.now();
-    const counts = this.storeEvents(unit, now);
+    const { counts } = this.storeEvents(unit, now);
     this.registry.commit(unit, unit.deadLetters, state, counts, now);
     return counts;
   }
@@ -216,7 +232,8 @@ export class Store {
         }
       }
       let counts: SinkCounts;
-      if (unit.events.length > 0) counts = this.storeEvents(unit, now, cross !== undefined);
+      let rowids: ReadonlyMap<string, number> | undefined;
+      if (unit.events.length > 0) ({ counts, rowids } = this.storeEvents(unit, now, cross !== undefined));
       else {
         const first = reports[0]?.report;
         counts = { stored: first?.indexed ?? 0, duplicates: first?.duplicates ?? 0, collisions: first?.collisions.length ?? 0, deadLetters: 0 };
@@ -226,7 +243,7 @@ export class Store {
       }
       if (cross) {
         const spans = new CrossSpans();
-        for (const row of cross.rows) this.crossVersion.record(row, spans);
+        for (const row of cross.rows) this.crossVersion.record(row, spans, row.copy ? undefined : rowids?.get(row.id));
         this.crossVersion.widen(spans);
         counts.duplicates += cross.copies;
         this.registry.bump('duplicates', cross.copies);
@@ -242,40 +259,60 @@ export class Store {
    * id is first checked for being a copy through the other API, unless `crossDecided` (the
    * delivering sink decided before sending, and records its rows itself).
    */
-  private storeEvents(unit: PreparedUnit, now: number, crossDecided = false): SinkCounts {
+  private storeEvents(unit: PreparedUnit, now: number, crossDecided = false): { counts: SinkCounts; rowids: ReadonlyMap<string, number> } {
     const counts = noCounts();
     const fresh = new Map<string, PreparedEvent>();
-    const spans = new CrossSpans();
+    // The unit's cross-version rows are recorded once its events have rowids (cross_ids keeps them,
+    // schema 18); until then a later decision of the unit counts them as pending.
+    const pending = new PendingCrossRows();
+    const rows: CrossRow[] = [];
+    const storedRecords = new EventReader(this.db);
     for (const e of unit.events) {
       const earlier = fresh.get(e.id);
       if (earlier) this.compareWithEarlier(earlier, e, counts, now);
       else if (crossDecided) {
-        if (this.compareWithStored(e, counts, now)) fresh.set(e.id, e);
-      } else if (this.compareWithStored(e, counts, now)) {
-        const cross = this.crossVersion.decide(e);
-        if (cross.row) this.crossVersion.record(cross.row, spans);
+        if (this.compareWithStored(e, counts, now, storedRecords)) fresh.set(e.id, e);
+      } else if (this.compareWithStored(e, counts, now, storedRecords)) {
+        const cross = this.crossVersion.decide(e, pending);
+        if (cross.row) {
+          pending.add(cross.row);
+          rows.push(cross.row);
+        }
         if (cross.copy) counts.duplicates++;
         else fresh.set(e.id, e);
       }
     }
+    const stored = [...fresh.values()];
+    const rowids = this.events.insert(stored);
+    const byId = new Map(stored.map((e, i) => [e.id, rowids[i]!]));
+    const spans = new CrossSpans();
+    for (const row of rows) this.crossVersion.record(row, spans, row.copy ? undefined : byId.get(row.id));
     this.crossVersion.widen(spans);
-    this.events.insert([...fresh.values()]);
     counts.stored = fresh.size;
     this.registry.noteDrift(unit.drift, now);
     for (const name of ['stored', 'duplicates', 'collisions'] as const) this.registry.bump(name, counts[name]);
-    return counts;
+    return { counts, rowids: byId };
   }
 
-  /** True when the id is new; else the event is counted as a duplicate or kept as a collision. */
-  private compareWithStored(e: PreparedEvent, counts: SinkCounts, now: number): boolean {
-    const stored = this.findEvent.get(e.digest, ...byId(e.idKey)) as (StoredRow & { same: number }) | undefined;
-    if (stored === undefined) return true;
-    if (stored.same === 1) counts.duplicates++;
-    else {
-      // The row keeps only 64 bits of the digest: the whole one comes from the rebuilt document.
-      const { doc, docText } = new EventReader(this.db).rebuild(stored);
-      this.keepCollision({ doc: docText, hash: String(doc.event?.hash ?? '') }, e, counts, now);
+  /**
+   * True when the id is new; else the event is counted as a duplicate or kept as a collision. The
+   * row keeps no digest (schema 18): the same record is the same content (the fingerprint is a
+   * function of the record), and another record is compared by its whole hash, from the rebuilt
+   * document. `stored` reads the unit's stored records (a block inflated once per unit).
+   */
+  private compareWithStored(e: PreparedEvent, counts: SinkCounts, now: number, stored: EventReader): boolean {
+    const row = this.findEvent.get(...byId(e.idKey)) as StoredRow | undefined;
+    if (row === undefined) return true;
+    let rebuilt: ReturnType<EventReader['rebuild']> | undefined;
+    try {
+      const record = stored.record(row);
+      rebuilt = record.raw === e.record.raw && record.format === e.record.format && row.legacy_doc === null ? undefined : stored.rebuild(row);
+    } catch (err) {
+      // A damaged block (mimelog check names it) cannot say what the event held: its id is stored, so it is counted as a duplicate, as before.
+      if (!(err instanceof DamagedBlockError)) throw err;
     }
+    if (rebuilt === undefined || rebuilt.doc.event?.hash === e.hash) counts.duplicates++;
+    else this.keepCollision({ doc: rebuilt.docText, hash: String(rebuilt.doc.event?.hash ?? '') }, e, counts, now);
     return false;
   }
 
@@ -295,7 +332,7 @@ export class Store {
   resolveDeadLetter(rowid: number, units: readonly Unit[]): SinkCounts {
     return this.rollingBack(() => this.db.transaction(() => {
       const total = noCounts();
-      for (const unit of units) addCounts(total, this.storeEvents(prepareUnit(unit), Date.now()));
+      for (const unit of units) addCounts(total, this.storeEvents(prepareUnit(unit), Date.now()).counts);
       this.registry.deleteDeadLetter(rowid);
       return total;
     }).immediate());

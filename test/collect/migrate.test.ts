@@ -30,10 +30,10 @@ function keyCounts(db: string, api: 1 | 2): Map<string, number> {
   return new Map(rows.map((r) => [r.k, r.n]));
 }
 
-/** Per key, the stored events of a store (each stored event has its own row). */
+/** Per key, the stored events of a store (each stored event has its own row, by its rowid: schema 18). */
 function storedKeyCounts(db: string): Map<string, number> {
   const d = new Database(db, { readonly: true });
-  const rows = d.prepare('SELECT lower(hex(c.key)) AS k, count(*) AS n FROM events e JOIN cross_ids c ON c.id = e.id GROUP BY c.key').all() as { k: string; n: number }[];
+  const rows = d.prepare('SELECT lower(hex(c.key)) AS k, count(*) AS n FROM events e JOIN cross_ids c ON c.event = e.rowid GROUP BY c.key').all() as { k: string; n: number }[];
   d.close();
   return new Map(rows.map((r) => [r.k, r.n]));
 }
@@ -133,7 +133,7 @@ describe('moving from API 1.0 to API 2.0: one store, no gap, no duplicate', () =
       const stream = await collect(v2(r), db, ['--api', 'v2', '--mode', 'stream', '--hand-over']);
       assert.equal(stream.code, 4, stream.stderr.slice(-1500));
       const gaps = query<{ log_type: string; from_ms: number; to_ms: number; source: string }>(db, 'SELECT log_type, from_ms, to_ms, source FROM gaps ORDER BY log_type');
-      const types = query<{ log_type: string; newest: number }>(db, "SELECT log_type, max(ts) AS newest FROM stored_events WHERE id IN (SELECT lower(hex(id)) FROM cross_ids WHERE api = 1) GROUP BY log_type ORDER BY log_type");
+      const types = query<{ log_type: string; newest: number }>(db, "SELECT log_type, max(ts) AS newest FROM stored_events WHERE rowid IN (SELECT event FROM cross_ids WHERE api = 1) GROUP BY log_type ORDER BY log_type");
       assert.deepEqual(gaps.map((g) => [g.log_type, g.from_ms]), types.map((t) => [t.log_type, t.newest]), 'one gap per type, from API 1.0\'s newest event of it');
       assert.ok(gaps.every((g) => g.to_ms > r.sim.clock - DAY - 60_000 && g.source === 'hand-over API 1.0 → API 2.0'), 'to API 2.0\'s oldest event (inside the 24-hour window)');
       const again = await collect(v2(r), db, ['--api', 'v2', '--mode', 'stream', '--hand-over']);

@@ -14,6 +14,7 @@ import { type GeneratedEvent, type V2Record, takeEvents, toKeyValueLine, toV1Jso
 import { PendingCrossRows, withoutCopies } from '../../src/store/cross-version.js';
 import { prepareUnit } from '../../src/store/prepared.js';
 import { Store } from '../../src/store/store.js';
+import { asSchema17 } from '../store/older-schema.js';
 import { json, kv, processInput, tempDir } from '../support/helpers.js';
 
 const events = takeEvents({ seed: 27, startMs: Date.UTC(2026, 5, 1) }, 20_000);
@@ -149,6 +150,7 @@ describe('cross-version identity: one event, one stored row, whichever API serve
     old.close();
     // As an older mimelog left it: no cross-version rows, the schema before them (13 added them).
     const raw = new Database(path);
+    asSchema17(raw);
     raw.exec('DROP TABLE cross_ids; DROP TABLE cross_copies; DROP TABLE cross_spans');
     raw.pragma('user_version = 12');
     raw.close();

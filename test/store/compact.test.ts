@@ -23,6 +23,7 @@ import { prepareUnit } from '../../src/store/prepared.js';
 import { packRecords, unpackRecords } from '../../src/store/record-blocks.js';
 import { Store } from '../../src/store/store.js';
 import { whoElse } from '../../src/store/who.js';
+import { asSchema17 } from './older-schema.js';
 import { SAMPLES, processInput, runCli, tempDir, transformer } from '../support/helpers.js';
 
 /** The pipeline's documents of a unit, by id, with and without event.original. */
@@ -185,6 +186,7 @@ describe('compact store: documents rebuilt from records', () => {
     // A store as schema 13 left it: blocks deflated alone, no dictionaries.
     new Store(path).close();
     const old = new Database(path);
+    asSchema17(old);
     old.exec('DROP TABLE record_dictionaries; ALTER TABLE record_blocks DROP COLUMN dictionary');
     old.pragma('user_version = 13');
     const writer = new EventWriter(old, { schema9: true });

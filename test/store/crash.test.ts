@@ -8,7 +8,7 @@ import { tempDir, killWhileDelivering, runCli } from '../support/helpers.js';
 
 function contents(path: string): { events: string[]; deadLetters: number } {
   const db = new Database(path, { readonly: true });
-  const events = (db.prepare('SELECT hex(e.id) AS id, e.digest, t.name AS log_type, s.name AS source, e.position FROM events e JOIN names t ON t.code = e.type JOIN names s ON s.code = e.source ORDER BY e.id').all() as Record<string, unknown>[]).map((r) => JSON.stringify(r));
+  const events = (db.prepare('SELECT hex(e.id) AS id, t.name AS log_type, s.name AS source, e.position FROM events e JOIN names t ON t.code = e.type JOIN names s ON s.code = e.source ORDER BY e.id').all() as Record<string, unknown>[]).map((r) => JSON.stringify(r));
   const deadLetters = (db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n;
   db.close();
   return { events, deadLetters };

@@ -7,6 +7,7 @@ import { MIGRATIONS } from '../../src/store/schema.js';
 import { Store } from '../../src/store/store.js';
 import { search, stats } from '../../src/store/queries.js';
 import { takeEvents, toKeyValueLine } from '../../src/simulator/generate.js';
+import { asSchema17 } from './older-schema.js';
 import { tempDir, SAMPLES, lines, processInput, runCli } from '../support/helpers.js';
 
 const tmp = () => tempDir('store')
@@ -107,6 +108,7 @@ describe('embedded SQLite store', () => {
     // A schema-9 store as the previous mimelog left it: checkpoints without a kind.
     new Store(path).close();
     const old = new Database(path);
+    asSchema17(old);
     old.exec('ALTER TABLE checkpoints DROP COLUMN kind');
     old.exec('ALTER TABLE checkpoints DROP COLUMN untrusted_time_events'); // added by migration 11
     old.exec('DROP TABLE destination_counts'); // added by migration 12

@@ -1,0 +1,71 @@
+/**
+ * The writer thread commits the units waiting for it in one transaction (sinks/sqlite-worker.ts,
+ * Store.writePreparedTogether): each unit still answered with its own counts, its checkpoint in the
+ * same transaction as its events, and all or none of them stored.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { Unit } from '../../src/core/unit.js';
+import { takeEvents, toKeyValueLine } from '../../src/simulator/generate.js';
+import { SqliteWorkerSink } from '../../src/sinks/sqlite.js';
+import { prepareUnit } from '../../src/store/prepared.js';
+import { Store } from '../../src/store/store.js';
+import { processInput, tempDir } from '../support/helpers.js';
+
+const lines = takeEvents({ seed: 77, startMs: Date.UTC(2026, 8, 1) }, 600).map(toKeyValueLine);
+
+/** The lines as units of `size` records of one file, each with the position of its last record. */
+async function unitsOf(size: number): Promise<Unit[]> {
+  const units: Unit[] = [];
+  for (let at = 0; at < lines.length; at += size) {
+    const unit = await processInput('a.log', lines.slice(at, at + size).join('\n'));
+    units.push({ ...unit, position: at + size, events: unit.events.map((e) => ({ ...e, position: e.position + at })), last: at + size >= lines.length });
+  }
+  return units;
+}
+
+const FILE = { kind: 'file' } as const;
+const eventCount = (store: Store) => store.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+
+describe('units committed together', () => {
+  it('stores each unit with its own counts and checkpoint, and none of them when one fails', async () => {
+    const store = new Store(join(tempDir('together'), 's.db'));
+    try {
+      const [a, b, c, d] = (await unitsOf(150)).map((u) => prepareUnit(u));
+      const counts = store.writePreparedTogether([{ unit: a!, state: FILE }, { unit: b!, state: FILE }]);
+      assert.deepEqual(counts.map((n) => n.stored), [150, 150]);
+      assert.equal(store.registry.checkpoint('a.log')?.position, 300);
+      // A unit whose first event cannot be stored (no id): the unit before it in the same transaction goes back with it.
+      const broken = { ...d!, events: [{ ...d!.events[0]!, idKey: null as unknown as Uint8Array }, ...d!.events.slice(1)] };
+      assert.throws(() => store.writePreparedTogether([{ unit: c!, state: FILE }, { unit: broken, state: FILE }]), /NOT NULL/);
+      assert.equal(eventCount(store), 300);
+      assert.equal(store.registry.checkpoint('a.log')?.position, 300, 'no checkpoint moved past a unit that was not stored');
+      assert.deepEqual(store.writePreparedTogether([{ unit: c!, state: FILE }, { unit: d!, state: FILE }]).map((n) => n.stored), [150, 150]);
+      assert.equal(store.registry.checkpoint('a.log')?.position, 600);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('the writer thread: units written without waiting are each answered with their own counts, in order, and all stored', async () => {
+    const path = join(tempDir('together-worker'), 's.db');
+    const sink = new SqliteWorkerSink(path);
+    const units = await unitsOf(20);
+    try {
+      const counts = await Promise.all(units.map((u) => sink.write(u, FILE)));
+      assert.deepEqual(counts.map((n) => [n.stored, n.duplicates]), units.map(() => [20, 0]));
+      const again = await Promise.all(units.slice(0, 5).map((u) => sink.write(u, FILE)));
+      assert.deepEqual(again.map((n) => [n.stored, n.duplicates]), units.slice(0, 5).map(() => [0, 20]));
+    } finally {
+      await sink.close();
+    }
+    const store = new Store(path, { readonly: true });
+    try {
+      assert.equal(eventCount(store), lines.length);
+      assert.equal(store.registry.checkpoint('a.log')?.position, 100, 'the last unit written: the fifth again');
+    } finally {
+      store.close();
+    }
+  });
+});

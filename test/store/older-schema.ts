@@ -1,0 +1,30 @@
+/**
+ * Test support: a store of the current schema put back as schema 17 left it, for the upgrade tests
+ * (and the tests of older upgrades, which start from 17's tables).
+ */
+import type Database from 'better-sqlite3';
+import { idTag } from '../../src/store/cross-version.js';
+
+/**
+ * What schema 18 changed, put back: `cross_ids` with each row's 16-byte id (a stored event's from
+ * its row, a copy's from `cross_copies` by its tag), the time index without the type and the
+ * type's own index, the digest in the row.
+ */
+export function asSchema17(db: Database.Database): void {
+  db.function('test_id_tag', { deterministic: true, safeIntegers: true }, (id) => idTag(id as Buffer));
+  // The digest: event.hash's first 64 bits, which are the id's (fingerprint/fingerprint.ts).
+  db.function('test_digest', { deterministic: true, safeIntegers: true }, (id) => (id as Buffer).readBigInt64BE(0));
+  db.exec(`
+    CREATE TABLE cross_ids_17 (key BLOB NOT NULL, api INTEGER NOT NULL, id BLOB NOT NULL, PRIMARY KEY (key, api, id)) WITHOUT ROWID;
+    INSERT INTO cross_ids_17 SELECT c.key, c.api, coalesce(e.id, (SELECT k.id FROM cross_copies k WHERE test_id_tag(k.id) = c.event))
+      FROM cross_ids c LEFT JOIN events e ON e.rowid = c.event;
+    DROP TABLE cross_ids;
+    ALTER TABLE cross_ids_17 RENAME TO cross_ids;
+    DROP INDEX events_ts;
+    CREATE INDEX events_ts ON events(ts, action);
+    CREATE INDEX events_type_ts ON events(type, ts);
+    ALTER TABLE events ADD COLUMN digest INTEGER NOT NULL DEFAULT 0;
+    UPDATE events SET digest = test_digest(id);
+  `);
+  db.pragma('user_version = 17');
+}
