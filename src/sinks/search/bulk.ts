@@ -54,32 +54,60 @@ export interface DocToEncode {
 
 /**
  * Encodes documents, each with its `create` action line, into one buffer, in order. A bulk body of
- * consecutive documents is then a view of it (bulkBody): no body is built again, encoded again,
- * or copied, and a retry sends the very bytes of the first attempt. The lines are joined as one
- * text and encoded at once (a write per piece cost more than the encoding itself); each
- * document's bytes end after its second newline, as neither of its JSON lines holds a raw one.
+ * consecutive documents is then a view of it (bulkBody): no body is built as a string, encoded
+ * again, or copied, and a retry sends the very bytes of the first attempt.
  */
 export function encodeDocs(docs: readonly DocToEncode[]): BulkDoc[] {
   const actions = new Map<string, string>();
-  let text = '';
+  const action = (index: string) => {
+    let a = actions.get(index);
+    if (a === undefined) actions.set(index, (a = `{"create":{"_index":${JSON.stringify(index)},"_id":`));
+    return a;
+  };
+  let size = 0;
+  for (const d of docs) size += action(d.index).length + d.id.length + d.json.length + 8;
+  const out = new ByteWriter(size); // exact for ASCII; grows for other characters
+  const ends: number[] = [];
   for (const d of docs) {
-    let action = actions.get(d.index);
-    if (action === undefined) actions.set(d.index, (action = `{"create":{"_index":${JSON.stringify(d.index)},"_id":`));
-    text += `${action}${JSON.stringify(d.id)}}}\n${d.json}\n`;
+    out.text(action(d.index));
+    out.text(JSON.stringify(d.id));
+    out.text('}}\n');
+    out.text(d.json);
+    out.text('\n');
+    ends.push(out.length);
   }
-  const bytes = Buffer.from(text);
-  const encoded = new Array<BulkDoc>(docs.length);
-  let start = 0;
-  for (let i = 0; i < docs.length; i++) {
-    const d = docs[i]!;
-    const end = bytes.indexOf(NEWLINE, bytes.indexOf(NEWLINE, start) + 1) + 1;
-    encoded[i] = new BulkDoc(d.index, d.id, d.hash, d.slot, bytes, start, end);
-    start = end;
-  }
-  if (start !== bytes.length) throw new Error('a document to send is not one line of JSON');
-  return encoded;
+  const bytes = out.bytes();
+  return docs.map((d, i) => new BulkDoc(d.index, d.id, d.hash, d.slot, bytes, i === 0 ? 0 : ends[i - 1]!, ends[i]!));
 }
-const NEWLINE = 0x0a;
+
+/** Text appended as UTF-8 into one buffer that grows (doubling) when a piece does not fit. */
+class ByteWriter {
+  private buf: Buffer;
+  length = 0;
+
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(Math.max(64, size));
+  }
+
+  text(s: string): void {
+    for (;;) {
+      const room = this.buf.length - this.length;
+      const written = room === 0 ? 0 : this.buf.write(s, this.length);
+      // UTF-8 stops early only before a character that does not fit (at most 4 bytes): with more room left, all of it was written.
+      if (room - written >= 4 || written === Buffer.byteLength(s)) {
+        this.length += written;
+        return;
+      }
+      const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + Buffer.byteLength(s)));
+      this.buf.copy(bigger, 0, 0, this.length);
+      this.buf = bigger;
+    }
+  }
+
+  bytes(): Buffer {
+    return this.buf.subarray(0, this.length);
+  }
+}
 
 /**
  * The `_bulk` body of documents, in their order: a view of their unit's bytes when each lies
