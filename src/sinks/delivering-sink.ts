@@ -10,6 +10,7 @@
  * events already delivered are taken out (store/cross-version.ts): one decision for every
  * destination, recorded with the unit's checkpoint and counted as duplicates.
  */
+import { setTimeout as nextTurn } from 'node:timers/promises';
 import type { SinkCounts } from '../core/counts.js';
 import type { SourceState, Sink } from '../core/sink.js';
 import type { Unit } from '../core/unit.js';
@@ -57,6 +58,10 @@ export class DeliveringSink implements Sink {
     const delivered = this.deliverEverywhere(cross.unit);
     const commit = Promise.all([this.committed, delivered])
       .then(async ([, reports]) => {
+        // Not in the microtasks of the answer that ended the delivery: undici writes a kept-alive
+        // connection's next request only at the end of this turn of the event loop, and a commit
+        // run before that (SQLite, synchronous) would leave the engine with a request less meanwhile.
+        await nextTurn(0);
         await this.options.beforeCommit?.(bookkeeping, state, reports, cross.copies);
         return this.store.recordDeliveries(bookkeeping, reports, state, { rows: rowsOfDelivered(cross.unit, cross.rows, reports), copies: cross.copies });
       })

@@ -59,6 +59,8 @@ describe('search sink: reading a _bulk answer without parsing it', () => {
 /** A loopback stand-in for the engine: `GET /`, the index template, and `_bulk` answered by `answer`. */
 class FakeEngine {
   readonly bodies: string[] = [];
+  /** The path and query of each `_bulk` request. */
+  readonly urls: string[] = [];
   private readonly server = createServer((req, res) => void this.handle(req, res));
   constructor(private readonly answer: (body: string, call: number) => string) {}
 
@@ -80,6 +82,7 @@ class FakeEngine {
     if (req.url === '/') return json('{"version":{"number":"2.19.6","distribution":"opensearch"}}');
     if (req.url?.startsWith('/_index_template/')) return json('{"acknowledged":true}');
     this.bodies.push(body);
+    this.urls.push(req.url ?? '');
     json(this.answer(body, this.bodies.length));
   }
 }
@@ -134,5 +137,24 @@ describe('search sink against a loopback stand-in for the engine', () => {
     const sink = await open(engine);
     await assert.rejects(sink.deliver(unit), /refused a bulk request: HTTP 200/);
     await sink.close();
+  });
+
+  it('asks the engine for only what it reads of a bulk answer (filter_path), and reads such an answer: created items counted, a refused one dead-lettered with the reason', async () => {
+    // What an engine answers to filter_path=errors,items.*.status,items.*.error: no index, id, version or shards per item.
+    const engine = new FakeEngine((body, call) => {
+      const sent = body.split('\n').filter((_, i) => i % 2 === 0 && _ !== '').length;
+      const list = Array.from({ length: sent }, (_, i) => (call === 1 && i === 1 ? '{"create":{"status":400,"error":{"type":"mapper_parsing_exception","reason":"bad field"}}}' : '{"create":{"status":201}}'));
+      return `{"errors":${call === 1},"items":[${list.join(',')}]}`;
+    });
+    engines.push(engine);
+    const sink = await open(engine);
+    const report = await sink.deliver(unit);
+    await sink.close();
+    assert.deepEqual({ indexed: report.indexed, rejected: report.rejected.length }, { indexed: 5, rejected: 1 });
+    assert.match(report.rejected[0]!.reason, /HTTP 400 mapper_parsing_exception: bad field/);
+    for (const url of engine.urls) {
+      const filter = new URL(url, 'http://x').searchParams.get('filter_path')?.split(',') ?? [];
+      assert.ok(['errors', 'items.*.status', 'items.*.error', 'error'].every((f) => filter.includes(f)), `${url} asks for the short answer`);
+    }
   });
 });

@@ -15,7 +15,7 @@ import { backoffDelay, sleep } from '../../util/backoff.js';
 import { docWithoutOriginal, prepareDeadLetter } from '../../store/prepared.js';
 import type { CollisionRow } from '../../store/store.js';
 import type { Destination, DestinationReport } from '../destination.js';
-import { type BulkDoc, type StoredSource, allCreated, bulkBody, bulkItems, chunk, encodeDocs, itemOutcome, mgetSources } from './bulk.js';
+import { BULK_PATH, type BulkDoc, type StoredSource, allCreated, bulkBody, bulkItems, chunk, encodeDocs, itemOutcome, mgetSources } from './bulk.js';
 import { type EngineInfo, type SearchClient, jsonOrText } from './client.js';
 import { IndexNamer } from './index-name.js';
 import { Slots } from '../../util/slots.js';
@@ -109,7 +109,7 @@ export class SearchDestination implements Destination {
     const body = bulkBody(docs);
     let res;
     try {
-      res = await this.permits.run(() => this.client.sendForText('POST', '/_bulk', body, 'application/x-ndjson'));
+      res = await this.permits.run(() => this.client.sendForText('POST', BULK_PATH, body, 'application/x-ndjson'));
     } catch (err) {
       if (err instanceof SearchUnreachableError) return { retry: docs, reason: err.message };
       throw err;
