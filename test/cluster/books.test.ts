@@ -7,7 +7,6 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -28,7 +27,8 @@ import { clusterStats } from '../../src/cluster/books-report.js';
 import { createConsoleApp } from '../../src/console/server.js';
 import type { OverviewWithCluster } from '../../src/console/cluster-overview.js';
 import { processInput, runCli, tempDir } from '../support/helpers.js';
-import { EngineCluster, notBuiltHint, testNodeBuilt } from '../support/search-engine.js';
+import type { EngineCluster } from '../support/search-engine.js';
+import { stateEngine, stateRunConfig } from './replica-support.js';
 
 const quiet = () => new Logger(new PassThrough(), 'error');
 
@@ -72,11 +72,7 @@ describe('books in the state index on OpenSearch', () => {
   const dir = tempDir('cluster-books');
   const NAME = 'mimelog-state-books';
   before(async () => {
-    assert.ok(testNodeBuilt(), notBuiltHint('opensearch'));
-    os = await EngineCluster.start('opensearch', 1);
-    client = new SearchClient({ urls: os.urls, auth: { kind: 'none' }, timeoutMs: 10_000 });
-    index = new StateIndex(client, NAME);
-    await index.ensure();
+    ({ os, client, index } = await stateEngine(NAME));
     books = new EngineBooks(client, NAME);
   });
   after(async () => {
@@ -237,27 +233,7 @@ describe('books in the state index on OpenSearch', () => {
   });
 
   /** A run config with cluster: whose state index is this test's (or `stateIndex`). */
-  function runConfig(stateIndex = NAME): string {
-    const secret = join(dir, 'secret');
-    writeFileSync(secret, 'x\n', { mode: 0o600 });
-    const file = join(dir, `run-${stateIndex}.yaml`);
-    writeFileSync(file, `store: ${join(dir, 'run.db')}
-sink:
-  kind: opensearch
-  urls: [${os.urls.join(', ')}]
-cluster:
-  replica: a
-  state_index: ${stateIndex}
-sources:
-  - name: s1
-    kind: mimecast-v2-stream
-    url: http://127.0.0.1:9
-    credentials:
-      client_id: x
-      client_secret_file: ${secret}
-`, { mode: 0o600 });
-    return file;
-  }
+  const runConfig = (stateIndex = NAME): string => stateRunConfig(join(dir, `run-${stateIndex}.yaml`), { store: join(dir, 'run.db'), urls: os.urls, stateIndex });
 
   it("stats --config shows every replica's sources from the state index, with the same sums as a store's stats", async () => {
     const [a, b] = [new LeaseBook(index, { replica: 'replica-a', leaseMs: 30_000 }), new LeaseBook(index, { replica: 'replica-b', leaseMs: 30_000 })];

@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli, tempDir } from '../support/helpers.js';
+import { stateRunConfig } from './replica-support.js';
 
 const STATE = 'mimelog-state';
 const MAPPING = { [STATE]: { mappings: { dynamic: 'false', properties: { kind: { type: 'keyword' }, replica: { type: 'keyword' }, source: { type: 'keyword' } } } } };
@@ -41,27 +42,7 @@ describe('doctor --config checks the state index of a cluster: config', () => {
     server.close();
   });
 
-  function config(urls = [url]): string {
-    const secret = join(dir, 'secret');
-    writeFileSync(secret, 'x\n', { mode: 0o600 });
-    const file = join(dir, 'run.yaml');
-    writeFileSync(file, `store: ${store}
-sink:
-  kind: opensearch
-  urls: [${urls.join(', ')}]
-cluster:
-  replica: a
-  state_index: ${STATE}
-sources:
-  - name: s1
-    kind: mimecast-v2-stream
-    url: http://127.0.0.1:9
-    credentials:
-      client_id: x
-      client_secret_file: ${secret}
-`, { mode: 0o600 });
-    return file;
-  }
+  const config = (urls = [url]): string => stateRunConfig(join(dir, 'run.yaml'), { store, urls, stateIndex: STATE });
   const remember = (deployment: unknown) => writeFileSync(`${store}.cluster.json`, JSON.stringify({ [STATE]: deployment }));
 
   /** The state index's checks of `doctor --config --json`, and its exit status. */

@@ -13,7 +13,8 @@ import { SearchClient } from '../../src/sinks/search/client.js';
 import { StateIndex } from '../../src/cluster/state-index.js';
 import { LeaseBook } from '../../src/cluster/leases.js';
 import { Coordinator, replicaDocId, staleHeartbeatMs } from '../../src/cluster/coordinator.js';
-import { EngineCluster, notBuiltHint, testNodeBuilt } from '../support/search-engine.js';
+import type { EngineCluster } from '../support/search-engine.js';
+import { stateEngine } from './replica-support.js';
 
 const quiet = () => new Logger(new PassThrough(), 'error');
 const STALE = 1_200;
@@ -34,11 +35,7 @@ describe('heartbeats of replicas gone', () => {
   let index: StateIndex;
   const NAME = 'mimelog-state-heartbeats';
   before(async () => {
-    assert.ok(testNodeBuilt(), notBuiltHint('opensearch'));
-    os = await EngineCluster.start('opensearch', 1);
-    client = new SearchClient({ urls: os.urls, auth: { kind: 'none' }, timeoutMs: 10_000 });
-    index = new StateIndex(client, NAME);
-    await index.ensure();
+    ({ os, client, index } = await stateEngine(NAME));
   });
   after(async () => {
     await client?.close();

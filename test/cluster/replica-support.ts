@@ -5,8 +5,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { StateIndex } from '../../src/cluster/state-index.js';
+import { SearchClient } from '../../src/sinks/search/client.js';
 import { BIN, runCli } from '../support/helpers.js';
+import { EngineCluster, notBuiltHint, testNodeBuilt } from '../support/search-engine.js';
 import { type Running, expectedIds, storedIds } from '../support/simulator.js';
 
 export interface ClusterSource {
@@ -53,6 +56,38 @@ ${c.cluster === false ? '' : `cluster:
   state_index: ${c.stateIndex}
 `}sources:
 ${sources.map((s) => `  - name: ${s.name}\n    kind: ${s.kind}\n    url: ${s.sim.info.url}\n    credentials:\n${credentials(s)}${fast}`).join('')}`, { mode: 0o600 });
+  return file;
+}
+
+/** A one-node OpenSearch test engine with the state index `name` made: the set-up of the state tests. */
+export async function stateEngine(name: string): Promise<{ os: EngineCluster; client: SearchClient; index: StateIndex }> {
+  if (!testNodeBuilt()) throw new Error(notBuiltHint('opensearch'));
+  const os = await EngineCluster.start('opensearch', 1);
+  const client = new SearchClient({ urls: os.urls, auth: { kind: 'none' }, timeoutMs: 10_000 });
+  const index = new StateIndex(client, name);
+  await index.ensure();
+  return { os, client, index };
+}
+
+/** A `run` config with `cluster:` (replica a, one stream source that is never reached), written into `file`. */
+export function stateRunConfig(file: string, c: { store: string; urls: readonly string[]; stateIndex: string }): string {
+  const secret = join(dirname(file), 'secret');
+  writeFileSync(secret, 'x\n', { mode: 0o600 });
+  writeFileSync(file, `store: ${c.store}
+sink:
+  kind: opensearch
+  urls: [${c.urls.join(', ')}]
+cluster:
+  replica: a
+  state_index: ${c.stateIndex}
+sources:
+  - name: s1
+    kind: mimecast-v2-stream
+    url: http://127.0.0.1:9
+    credentials:
+      client_id: x
+      client_secret_file: ${secret}
+`, { mode: 0o600 });
   return file;
 }
 
