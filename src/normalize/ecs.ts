@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import type { Classification } from '../classify/classify.js';
 import { type DecodedRecord, type FieldValue, type JsonValue, fieldText } from '../decode/record.js';
 import { isRepresentableTime, isoUtc, parseTimeInText } from '../decode/time.js';
-import { type Fingerprint, type KeyShape, keyShape, quote } from '../fingerprint/fingerprint.js';
+import { type Fingerprint, type KeyShape, keyShape } from '../fingerprint/fingerprint.js';
 import { bareACode } from '../mimecast/v2-fields.js';
 import { stableJson } from '../util/stable-json.js';
 import { categoryOf, datasetOf } from '../mimecast/feeds.js';
@@ -133,8 +133,6 @@ interface TypePlan {
   readonly alertRules: readonly AlertRule[];
   readonly dataset: string;
   readonly category: readonly string[];
-  /** The event object's text from `,"dataset":` to `"kind":`, the same for every record of the type. */
-  readonly eventMiddle: string;
 }
 
 /** Log types seen so far (a bounded set: unknown types from hostile input start it again). */
@@ -151,7 +149,6 @@ function typePlan(logType: string): TypePlan {
       alertRules: ALERT_RULES.filter((rule) => !rule.logTypes || rule.logTypes.includes(logType)),
       dataset: datasetOf(logType),
       category: categoryOf(logType),
-      eventMiddle: `,"dataset":${quote(datasetOf(logType))},"module":"mimecast","category":${JSON.stringify(categoryOf(logType))},"kind":`,
     };
     if (typePlans.size >= MAX_TYPE_PLANS) typePlans.clear();
     typePlans.set(logType, plan);
@@ -167,20 +164,8 @@ interface ShapePlan {
   /** The mappings to apply, in table order (which decides who wins a shared target), each with the key it reads and that key's index in the record. */
   readonly mapped: readonly { readonly m: CompiledMapping; readonly key: string; readonly at: number }[];
   /** The other fields (neither mapped, nor the time, nor dropped), in the record's order: kept under `mimecast.*`. */
-  readonly kept: readonly { readonly key: string; readonly at: number; readonly head: string }[];
-  /**
-   * Whether the text of `mimecast` can be written in the kept fields' order: false when a kept key
-   * would not land there in the object (an integer-like key, which objects list first, or one of
-   * the object's own keys, which keeps its first place). Such a record's `mimecast` text is then
-   * JSON.stringify of the object.
-   */
-  readonly keptInOrder: boolean;
+  readonly kept: readonly { readonly key: string; readonly at: number }[];
 }
-
-/** Keys `mimecast` has besides the kept fields. */
-const MIMECAST_OWN_KEYS = new Set(['log_type', 'log_type_source', 'log_type_candidates', 'unparsed']);
-/** A key an object lists before its other keys, in ascending order (an array index, or beyond: on the safe side). */
-const INTEGER_LIKE = /^(0|[1-9]\d*)$/;
 
 function shapePlan(keys: readonly string[], plan: TypePlan, timeKey: string): ShapePlan {
   const index = new Map(keys.map((k, i) => [k, i]));
@@ -191,31 +176,15 @@ function shapePlan(keys: readonly string[], plan: TypePlan, timeKey: string): Sh
       if (at !== undefined) mapped.push({ m, key, at });
     }
   }
-  const kept: { key: string; at: number; head: string }[] = [];
+  const kept: { key: string; at: number }[] = [];
   keys.forEach((key, at) => {
-    if (!plan.mappedKeys.has(key) && key !== timeKey && !droppedFields.has(key)) kept.push({ key, at, head: `,${quote(key)}:` });
+    if (!plan.mappedKeys.has(key) && key !== timeKey && !droppedFields.has(key)) kept.push({ key, at });
   });
-  return { mapped, kept, keptInOrder: kept.every(({ key }) => !INTEGER_LIKE.test(key) && !MIMECAST_OWN_KEYS.has(key)) };
+  return { mapped, kept };
 }
 
 /** Values of the record being normalized, in its key order (reused: one record at a time). */
 const values: FieldValue[] = [];
-
-/** The event object's keys this normalizer sets itself: no mapping may target them (the text path writes them in a fixed place). */
-const EVENT_OWN_KEYS = ['id', 'hash', 'dataset', 'module', 'category', 'kind', 'original'];
-// The text path (normalizeJson) writes `@timestamp`, `event`'s own keys and `mimecast` itself, and
-// the mapped fields after them: a table that mapped onto those would need another layout.
-for (const m of ECS_MAPPINGS) {
-  const [root, leaf] = m.to.split('.');
-  if (root === '@timestamp' || root === 'mimecast' || (root === 'event' && (leaf === undefined || EVENT_OWN_KEYS.includes(leaf)))) {
-    throw new Error(`ECS mapping ${m.from.join('/')} → ${m.to}: the normalizer sets ${m.to} itself`);
-  }
-}
-
-/** What a record's mappings made: the document's mapped part, and the texts no mapping could convert. */
-interface Mapped {
-  readonly unparsed: EcsDocument;
-}
 
 export class EcsNormalizer {
   /** Plans per key shape, by log type and time key (a shape's keys may be of several types). */
@@ -226,9 +195,17 @@ export class EcsNormalizer {
   /** `shape`: the record's key shape (fingerprint/fingerprint.ts keyShape), when the caller has it. */
   normalize(record: DecodedRecord, classification: Classification, fp: Fingerprint, shape: KeyShape = keyShape(record)): EcsDocument {
     const b = new DocBuilder();
-    const plan = typePlan(classification.logType);
-    const fields = this.fieldsPlan(record, classification.logType, plan, shape);
-    const mimecast = mimecastHead(classification);
+    const logType = classification.logType;
+    const plan = typePlan(logType);
+    let byType = this.shapePlans.get(shape);
+    if (byType === undefined) this.shapePlans.set(shape, (byType = new Map()));
+    const planKey = `${logType}\n${record.timeKey}`;
+    let fields = byType.get(planKey);
+    if (fields === undefined) byType.set(planKey, (fields = shapePlan([...record.fields.keys()], plan, record.timeKey)));
+    let n = 0;
+    for (const value of record.fields.values()) values[n++] = value;
+    const mimecast: EcsDocument = { log_type: logType, log_type_source: classification.source };
+    if (classification.candidates) mimecast.log_type_candidates = [...classification.candidates];
     const doc = b.root;
     doc['@timestamp'] = isoUtc(record.timeMs);
     doc.event = {
@@ -240,71 +217,6 @@ export class EcsNormalizer {
       kind: isAlert(record, plan.alertRules) ? 'alert' : 'event',
     };
     doc.mimecast = mimecast;
-    const { unparsed } = this.mapFields(b, fields);
-    this.keepAll(mimecast, unparsed, fields);
-    this.finish(b);
-    if (hasKeys(unparsed)) mimecast.unparsed = unparsed;
-    if (this.options.keepOriginal) (doc.event as EcsDocument).original = record.raw;
-    return b.root;
-  }
-
-  /**
-   * The JSON text of the document `normalize` gives, the same bytes as JSON.stringify of it,
-   * without making the objects that would exist only to be stringified: `@timestamp`, `event`'s
-   * own keys and the fields kept under `mimecast` are written as text (keys quoted once per shape);
-   * the mapped part, a few small objects, is built as for `normalize` and stringified.
-   */
-  normalizeJson(record: DecodedRecord, classification: Classification, fp: Fingerprint, shape: KeyShape = keyShape(record)): string {
-    const plan = typePlan(classification.logType);
-    const fields = this.fieldsPlan(record, classification.logType, plan, shape);
-    const timestamp = quote(isoUtc(record.timeMs));
-    // The mapped part, with `event` first so that mapped event.* fields land in it, in order.
-    const b = new DocBuilder();
-    b.root.event = {};
-    const kind = isAlert(record, plan.alertRules) ? 'alert' : 'event';
-    const { unparsed } = this.mapFields(b, fields);
-    let mimecastText: string;
-    if (fields.keptInOrder) {
-      mimecastText = `{"log_type":${quote(classification.logType)},"log_type_source":${quote(classification.source)}`;
-      if (classification.candidates) mimecastText += `,"log_type_candidates":${JSON.stringify(classification.candidates)}`;
-      for (const { key, at, head } of fields.kept) {
-        const v = keptValue(unparsed, key, values[at]!);
-        if (v !== undefined) mimecastText += head + (typeof v === 'string' ? quote(v) : JSON.stringify(v));
-      }
-      if (hasKeys(unparsed)) mimecastText += `,"unparsed":${JSON.stringify(unparsed)}`;
-      mimecastText += '}';
-    } else {
-      const mimecast = mimecastHead(classification);
-      this.keepAll(mimecast, unparsed, fields);
-      if (hasKeys(unparsed)) mimecast.unparsed = unparsed;
-      mimecastText = JSON.stringify(mimecast);
-    }
-    this.finish(b);
-    const mappedEvent = JSON.stringify(b.root.event);
-    b.root.event = undefined as unknown as JsonValue; // written above; JSON.stringify leaves an undefined value out
-    const rest = JSON.stringify(b.root);
-    let text = `{"@timestamp":${timestamp},"event":{"id":${quote(fp.id)},"hash":${quote(fp.hash)}${plan.eventMiddle}"${kind}"`;
-    if (mappedEvent.length > 2) text += `,${mappedEvent.slice(1, -1)}`;
-    if (this.options.keepOriginal) text += `,"original":${quote(record.raw)}`;
-    text += `},"mimecast":${mimecastText}`;
-    return rest.length > 2 ? `${text},${rest.slice(1)}` : `${text}}`;
-  }
-
-  /** The record's shape plan (worked out on its shape's first record), with `values` filled from the record. */
-  private fieldsPlan(record: DecodedRecord, logType: string, plan: TypePlan, shape: KeyShape): ShapePlan {
-    let byType = this.shapePlans.get(shape);
-    if (byType === undefined) this.shapePlans.set(shape, (byType = new Map()));
-    const planKey = `${logType}\n${record.timeKey}`;
-    let fields = byType.get(planKey);
-    if (fields === undefined) byType.set(planKey, (fields = shapePlan([...record.fields.keys()], plan, record.timeKey)));
-    let n = 0;
-    for (const value of record.fields.values()) values[n++] = value;
-    values.length = n;
-    return fields;
-  }
-
-  /** Applies the mappings; a value no mapping could convert is kept as text, by key, in the result's `unparsed`. */
-  private mapFields(b: DocBuilder, fields: ShapePlan): Mapped {
     const attachment: EcsDocument = {};
     const unparsed: EcsDocument = {};
     // Table order, not input order, decides which source wins a shared target, so the
@@ -313,25 +225,33 @@ export class EcsNormalizer {
       const value = values[at]!;
       if (!this.apply(b, attachment, m, value)) setOwn(unparsed, key, asText(value));
     }
+    for (const { key, at } of fields.kept) this.keepUnderMimecast(mimecast, unparsed, key, values[at]!);
+    values.length = 0;
     if (hasKeys(attachment)) {
       const list = (b.root.email as EcsDocument | undefined)?.attachments as JsonValue[] | undefined;
       if (list) list.unshift({ file: attachment });
       else b.set(PATHS.attachments, [{ file: attachment }]);
     }
-    return { unparsed };
-  }
-
-  private keepAll(mimecast: EcsDocument, unparsed: EcsDocument, fields: ShapePlan): void {
-    for (const { key, at } of fields.kept) {
-      const v = keptValue(unparsed, key, values[at]!);
-      if (v !== undefined) setOwn(mimecast, key, v);
-    }
-  }
-
-  /** After the fields: `related.*`, and the record's values let go. */
-  private finish(b: DocBuilder): void {
-    values.length = 0;
+    if (hasKeys(unparsed)) mimecast.unparsed = unparsed;
     this.fillRelated(b);
+    if (this.options.keepOriginal) (doc.event as EcsDocument).original = record.raw;
+    return b.root;
+  }
+
+  private keepUnderMimecast(mimecast: EcsDocument, unparsed: EcsDocument, key: string, value: FieldValue): void {
+    if (typeof value !== 'string') {
+      setOwn(mimecast, key, value);
+    } else if (numberFields.has(key)) {
+      const n = toNumber(value);
+      if (n !== undefined) setOwn(mimecast, key, n);
+      else if (value.trim() !== '') setOwn(unparsed, key, value);
+    } else if (booleanFields.has(key)) {
+      const v = toBoolean(value);
+      if (v !== undefined) setOwn(mimecast, key, v);
+      else if (value.trim() !== '') setOwn(unparsed, key, value);
+    } else if (value !== 'null') {
+      setOwn(mimecast, key, value);
+    }
   }
 
   /** Applies one mapping; false when the value does not convert (it is then kept as text). */
@@ -380,32 +300,6 @@ export class EcsNormalizer {
       }
     }
   }
-}
-
-/** `mimecast`'s own keys, before the kept fields. */
-function mimecastHead(classification: Classification): EcsDocument {
-  const mimecast: EcsDocument = { log_type: classification.logType, log_type_source: classification.source };
-  if (classification.candidates) mimecast.log_type_candidates = [...classification.candidates];
-  return mimecast;
-}
-
-/**
- * What a field no mapping reads keeps under `mimecast.*`: its value, converted for a number or
- * boolean field; undefined for nothing (a text that does not convert goes to `unparsed`).
- */
-function keptValue(unparsed: EcsDocument, key: string, value: FieldValue): JsonValue | undefined {
-  if (typeof value !== 'string') return value;
-  if (numberFields.has(key)) {
-    const n = toNumber(value);
-    if (n === undefined && value.trim() !== '') setOwn(unparsed, key, value);
-    return n;
-  }
-  if (booleanFields.has(key)) {
-    const v = toBoolean(value);
-    if (v === undefined && value.trim() !== '') setOwn(unparsed, key, value);
-    return v;
-  }
-  return value === 'null' ? undefined : value;
 }
 
 /** Whether an object has an own key (without listing them all). */

@@ -71,14 +71,12 @@ export class Transformer {
       return { reason: `${UNKNOWN_TYPE_REASON} (keys: ${[...record.fields.keys()].sort().join(',')})` };
     }
     const fp: Fingerprint = fingerprint(record, shape);
-    // Only the text is wanted (keepDocuments off): the normalizer writes it without the document object.
-    const doc = keepDocuments ? this.normalizer.normalize(record, classification, fp, shape) : undefined;
-    const docJson = keepDocuments ? undefined : this.normalizer.normalizeJson(record, classification, fp, shape);
+    const doc = this.normalizer.normalize(record, classification, fp, shape);
     const cross = withCross ? crossIdentity(record, classification.logType) : undefined;
     // A plain object when it keeps its document, as before: a spread copy (replay, tests) keeps
     // `doc`, and its text is made only if a sink asks (documentJson; the store never does).
-    if (doc !== undefined) return { id: fp.id, hash: fp.hash, timeMs: record.timeMs, classification, doc, raw: record.raw, format: record.format, position, cross };
-    return new TextDocumentEvent(fp.id, fp.hash, record.timeMs, classification, record.raw, record.format, position, cross, docJson!);
+    if (keepDocuments) return { id: fp.id, hash: fp.hash, timeMs: record.timeMs, classification, doc, raw: record.raw, format: record.format, position, cross };
+    return new TextDocumentEvent(fp.id, fp.hash, record.timeMs, classification, record.raw, record.format, position, cross, JSON.stringify(doc));
   }
 
   /**
