@@ -6,7 +6,7 @@
  * digest are refused and said why, never replayed as if whole); one that now yields events is
  * delivered, then marked replayed (`replayed_at`), so a second replay does not send it again (the
  * store deletes it; the engine's document stays, so a redo of its unit meets it and does not count
- * it again); one that still fails stays, with the new reason and an attempt count.
+ * it again); one that still fails or is refused stays, with the new reason and an attempt count.
  */
 import { createHash } from 'node:crypto';
 import { decodeBytes } from '../decode/input.js';
@@ -97,13 +97,16 @@ export async function replayEngineDeadLetters(
       continue;
     }
     report.attempted++;
+    const attempts = (isCount(d.replay_attempts) ? d.replay_attempts : 0) + 1;
     const bytes = wholeBytes(d);
     if (typeof bytes === 'string') {
       report.refused.push({ id, reason: bytes });
       report.still_failing++;
+      // Written again (the reason said), so it moves behind the others in the listing's order: the
+      // window of MAX_REPLAY is not held for good by dead letters that can never be replayed.
+      await index.replace(id, { ...d, replay_attempts: attempts, replay_reason: bytes }, read.version);
       continue;
     }
-    const attempts = (isCount(d.replay_attempts) ? d.replay_attempts : 0) + 1;
     const way = (typeof d.source === 'string' ? o.route?.(d.source) : undefined) ?? { transformer, limits: o.limits, into };
     const units = await reprocess(d.origin as string, d.position as number, bytes, way.transformer, way.limits);
     const counts = typeof units === 'string' ? undefined : await way.into(units);

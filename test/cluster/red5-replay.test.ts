@@ -45,7 +45,12 @@ class StateStandIn {
     for await (const c of req) chunks.push(c as Buffer);
     const reply = (status: number, body: unknown): void => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     const url = new URL(req.url!, this.url);
-    if (url.pathname === `/${STATE}/_search`) return reply(200, { hits: { hits: [...this.docs.keys()].map((_id) => ({ _id })) } });
+    if (url.pathname === `/${STATE}/_search`) {
+      // The oldest written first (by sequence number), at most `size`, as the engine sorts by _seq_no.
+      const { size } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { size: number };
+      const ids = [...this.docs].sort((a, b) => a[1].seqNo - b[1].seqNo).map(([_id]) => ({ _id }));
+      return reply(200, { hits: { hits: ids.slice(0, size) } });
+    }
     const id = url.pathname.startsWith(`/${STATE}/_doc/`) ? decodeURIComponent(url.pathname.slice(`/${STATE}/_doc/`.length)) : undefined;
     const doc = id === undefined ? undefined : this.docs.get(id);
     if (!doc) return reply(404, {});
@@ -98,5 +103,20 @@ describe('replay --config: each dead letter the way of its source', () => {
     assert.equal(docs[0]!.event?.original, undefined, "its source's original: false");
     assert.equal(docs[1]!.organization, undefined, 'a source the config has not: no tenant');
     assert.equal(typeof docs[1]!.event?.original, 'string', "the command line's settings for it");
+  });
+
+  it('a dead letter refused (its kept bytes not whole) moves behind the others in the listing: refused ones never keep later ones from being replayed', async () => {
+    engine.docs.clear();
+    const head = letter('s', 1, Buffer.from(record(1).slice(0, 20)));
+    engine.put(head.id, { ...head.doc, truncated_from: 5_000_000 });
+    const good = letter('s', 2, Buffer.from(record(2)));
+    engine.put(good.id, good.doc);
+    const sink = keeping();
+    const replay = () => replayEngineDeadLetters(new EngineBooks(client, STATE), buildTransformer({ original: true }).transformer, (units) => writeAll(sink, units), { limit: 1 });
+    const first = await replay();
+    assert.deepEqual(first.refused.map((r) => r.id), [head.id]);
+    const second = await replay();
+    assert.equal(second.recovered, 1, 'the next replay of one reaches the dead letter behind the refused one');
+    assert.equal(sink.units.flatMap((u) => u.events).length, 1);
   });
 });
