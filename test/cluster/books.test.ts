@@ -226,10 +226,8 @@ describe('books in the state index on OpenSearch', () => {
     // b reads the page again one unit back (a crash after its fenced write), grown by another bad line.
     await bSink.write(await page([line(2), BAD, line(3), '{"aCode": ]']), stream(key, 't2-grown'));
     assert.equal((await bookOf(source, source))!.counts.dead_letters, 2, 'the first bad line counted once, the new one once');
-    await aSink.close();
-    await bSink.close();
-    aStore.close();
-    bStore.close();
+    for (const sink of [aSink, bSink]) await sink.close();
+    for (const store of [aStore, bStore]) store.close();
   });
 
   it("what the books add to the fence's write per unit: the checkpoint alone vs the checkpoint with the counts (measured, printed)", async () => {

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -32,12 +33,13 @@ class StateStandIn {
     this.docs.set(id, { source, seqNo: this.seq++ });
   }
   async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    await once(this.server.listen(0, '127.0.0.1'), 'listening');
+    const { port } = this.server.address() as AddressInfo;
+    this.url = `http://127.0.0.1:${port}`;
   }
   stop(): void {
-    this.server.closeAllConnections();
     this.server.close();
+    this.server.closeAllConnections();
   }
 
   private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
