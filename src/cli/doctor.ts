@@ -21,6 +21,7 @@ import { checkConfig } from '../service/check.js';
 import { ConfigError, EXIT, UsageError } from '../util/errors.js';
 import { type CollectOptions, checkpointName, resolveSource } from './collect.js';
 import { numberOption } from './options.js';
+import { printable } from '../util/terminal-text.js';
 import { type ApiCheckpointKind, accountIdentity } from './source-account.js';
 
 type Status = 'ok' | 'warn' | 'FAIL';
@@ -297,7 +298,8 @@ function print(results: readonly CheckResult[], json: boolean): void {
     process.stdout.write(`${JSON.stringify({ results })}\n`);
     return;
   }
-  for (const r of results) process.stdout.write(`${MARK[r.status]}  ${r.check}: ${r.seen}${r.todo ? `\n      → ${r.todo}` : ''}\n`);
+  // What a check saw may be an engine's or a server's text (a hostile state index's marker): no control character reaches the terminal.
+  for (const r of results) process.stdout.write(`${MARK[r.status]}  ${printable(r.check)}: ${printable(r.seen)}${r.todo ? `\n      → ${printable(r.todo)}` : ''}\n`);
 }
 
 interface DoctorOptions {

@@ -36,7 +36,7 @@ const API: Record<ApiSourceConfig['kind'], { api: 'v1' | 'v2'; mode: 'batch' | '
 
 /** The sink settings as `collect` takes them. */
 /** How a source's records become documents, and its input bounds, as `ingest` and `collect` take them. */
-function pipelineOptions(s: SourceConfig): PipelineOptions & LimitCliOptions {
+export function pipelineOptions(s: SourceConfig): PipelineOptions & LimitCliOptions {
   return {
     type: s.type, typesFile: s.types_file, unknownTypes: s.unknown_types, original: s.original, workers: s.workers,
     maxRecordBytes: s.max_record_bytes, maxDocumentBytes: s.max_document_bytes, maxMemberBytes: s.max_member_bytes,

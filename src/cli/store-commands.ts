@@ -21,7 +21,6 @@ import { writeOut, writeOutWritten } from './stdout.js';
 import { DAMAGE_ADVICE, DamagedBlocks } from '../store/record-blocks.js';
 import { type LimitCliOptions, addDbOption, addLimitOptions, addPipelineOptions, buildTransformer, limitsFrom, type PipelineOptions } from './ingest.js';
 import { type SinkCliOptions, addSinkOptions, openCliSink, openEntries } from './sink-options.js';
-import { addCounts, noCounts } from '../core/counts.js';
 import { blockProblems } from '../store/event-rows.js';
 
 function openStore(path: string, readonly = true): Store {
@@ -199,16 +198,13 @@ async function clusterDeadLettersCommand(file: string, limit: number, json: bool
  */
 async function clusterReplayCommand(file: string, o: PipelineOptions & SinkCliOptions & LimitCliOptions & { json?: boolean }): Promise<void> {
   if (o.sink !== 'sqlite' || o.sinkConfig !== undefined) throw new UsageError("give --config (its sink: is where recovered events go) or --sink/--sink-config, not both");
-  const { replayEngineDeadLetters } = await import('../cluster/replay.js');
+  const [{ replayEngineDeadLetters }, { replayRoutes, writeAll }] = await Promise.all([import('../cluster/replay.js'), import('./replay-routes.js')]);
   const { transformer } = buildTransformer(o);
   const report = await withClusterBooks(file, async (books, config) => {
     const sink = await openEntries(config.sink, o.db, new Logger(process.stderr, 'info'), process.env);
     try {
-      return await replayEngineDeadLetters(books, transformer, async (units) => {
-        const total = noCounts();
-        for (const unit of units) addCounts(total, await sink.write(unit));
-        return total;
-      }, { limits: limitsFrom(o) });
+      // A dead letter of a source the config names goes its way (its settings, its tenant); the command line's options are for the others.
+      return await replayEngineDeadLetters(books, transformer, (units) => writeAll(sink, units), { limits: limitsFrom(o), route: replayRoutes(config, sink) });
     } finally {
       await sink.close();
     }

@@ -371,6 +371,10 @@ export async function commitUnitBooks(
   const written = await books.putAll(docs, commitId);
   const counted = readBooks(lease.doc, source, [])?.last_commit;
   const uncounted = [...written.existing].filter(([, commit]) => commit !== counted).map(([id]) => id);
+  // Only the owner may re-stamp: a stale one (its lease taken over) knows an old last_commit and
+  // would mark documents the new owner counted as not counted, to be counted again by a redo. The
+  // renewal is a conditional write: refused (LeaseLost) for a stale owner, and nothing is stamped.
+  if (uncounted.length > 0) await lease.renew();
   await books.adopt(uncounted, commitId);
   const news = new Set([...written.created, ...uncounted]);
   const newOf = (kind: string) => docs.filter((d) => d.doc.kind === kind && news.has(d.id)).length;

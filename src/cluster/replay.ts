@@ -6,7 +6,7 @@
  * digest are refused and said why, never replayed as if whole); one that now yields events is
  * delivered, then marked replayed (`replayed_at`), so a second replay does not send it again (the
  * store deletes it; the engine's document stays, so a redo of its unit meets it and does not count
- * it again); one that still fails stays, with the new reason and an attempt count.
+ * it again); one that still fails or is refused stays, with the new reason and an attempt count.
  */
 import { createHash } from 'node:crypto';
 import { decodeBytes } from '../decode/input.js';
@@ -31,6 +31,13 @@ export interface ClusterReplayReport {
 
 /** Where recovered events go (the config's `sink:`); a unit without state moves no checkpoint. */
 export type ReplayInto = (units: readonly Unit[]) => Promise<SinkCounts>;
+
+/** How one source's dead letters are replayed: its own pipeline settings, bounds and sink (its tenant's stamp). */
+export interface ReplayRoute {
+  readonly transformer: Transformer;
+  readonly limits?: DecodeLimits;
+  readonly into: ReplayInto;
+}
 
 /** The most dead letters one replay reads (the engine's listing window). */
 const MAX_REPLAY = 10_000;
@@ -70,7 +77,14 @@ async function reprocess(origin: string, position: number, bytes: Buffer, transf
   return position > 0 ? units.map((u) => ({ ...u, events: u.events.map((e) => ({ ...e, doc: e.doc, position })) })) : units;
 }
 
-export async function replayEngineDeadLetters(books: EngineBooks, transformer: Transformer, into: ReplayInto, o: { limits?: DecodeLimits; limit?: number } = {}): Promise<ClusterReplayReport> {
+/**
+ * `route`: the way of the source that wrote each dead letter (its `source`, a config source's name),
+ * as the replica ran it; a source it does not know goes the default way (`transformer`, `into`).
+ */
+export async function replayEngineDeadLetters(
+  books: EngineBooks, transformer: Transformer, into: ReplayInto,
+  o: { limits?: DecodeLimits; limit?: number; route?: (source: string) => ReplayRoute | undefined } = {},
+): Promise<ClusterReplayReport> {
   const report: ClusterReplayReport = { attempted: 0, recovered: 0, still_failing: 0, events_stored: 0, duplicates: 0, already_replayed: 0, refused: [] };
   const index = new StateIndex(books.client, books.index);
   // The ids first (oldest first), then each document read whole, one at a time: marking one moves it in the listing's order.
@@ -83,15 +97,19 @@ export async function replayEngineDeadLetters(books: EngineBooks, transformer: T
       continue;
     }
     report.attempted++;
+    const attempts = (isCount(d.replay_attempts) ? d.replay_attempts : 0) + 1;
     const bytes = wholeBytes(d);
     if (typeof bytes === 'string') {
       report.refused.push({ id, reason: bytes });
       report.still_failing++;
+      // Written again (the reason said), so it moves behind the others in the listing's order: the
+      // window of MAX_REPLAY is not held for good by dead letters that can never be replayed.
+      await index.replace(id, { ...d, replay_attempts: attempts, replay_reason: bytes }, read.version);
       continue;
     }
-    const attempts = (isCount(d.replay_attempts) ? d.replay_attempts : 0) + 1;
-    const units = await reprocess(d.origin as string, d.position as number, bytes, transformer, o.limits);
-    const counts = typeof units === 'string' ? undefined : await into(units);
+    const way = (typeof d.source === 'string' ? o.route?.(d.source) : undefined) ?? { transformer, limits: o.limits, into };
+    const units = await reprocess(d.origin as string, d.position as number, bytes, way.transformer, way.limits);
+    const counts = typeof units === 'string' ? undefined : await way.into(units);
     if (counts === undefined || counts.deadLetters > 0) {
       report.still_failing++;
       const reason = typeof units === 'string' ? units : 'a destination refused its events again (see the replay store\'s dead letters)';

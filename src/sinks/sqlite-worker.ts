@@ -1,7 +1,9 @@
 /**
  * Worker thread of SqliteWorkerSink: commits prepared units in the order they arrive. The units
  * waiting when it is free commit in one transaction (at most TOGETHER): each still with its own
- * checkpoint, all or none stored, each answered only once that transaction committed.
+ * checkpoint, all or none stored, each answered only once that transaction committed. When that
+ * transaction fails, they are committed one by one: a unit that cannot be stored fails alone (and the
+ * units after it, CommitsInOrder), the ones before it are stored.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { Store } from '../store/store.js';
@@ -16,12 +18,25 @@ const port = parentPort!;
 port.on('message', (first: WorkerRequest) => {
   const requests = [first];
   for (let next; requests.length < TOGETHER && (next = receiveMessageOnPort(port)); ) requests.push(next.message as WorkerRequest);
-  let replies: WorkerReply[];
-  try {
-    const counts = commits.commit(() => store.writePreparedTogether(requests));
-    replies = requests.map((r, i) => ({ id: r.id, counts: counts[i]! }));
-  } catch (err) {
-    replies = requests.map((r) => ({ id: r.id, error: (err as Error).message }));
-  }
-  for (const reply of replies) port.postMessage(reply);
+  for (const reply of commitTogether(requests) ?? requests.map(commitAlone)) port.postMessage(reply);
 });
+
+/** The units in one transaction; undefined when that failed (nothing of them stored). */
+function commitTogether(requests: readonly WorkerRequest[]): WorkerReply[] | undefined {
+  if (requests.length < 2 || commits.failed) return undefined;
+  try {
+    const counts = store.writePreparedTogether(requests);
+    return requests.map((r, i) => ({ id: r.id, counts: counts[i]! }));
+  } catch {
+    // One of them cannot be stored: each alone, so the units before it are stored and answered as before.
+    return undefined;
+  }
+}
+
+function commitAlone(request: WorkerRequest): WorkerReply {
+  try {
+    return { id: request.id, counts: commits.commit(() => store.writePrepared(request.unit, request.state)) };
+  } catch (err) {
+    return { id: request.id, error: (err as Error).message };
+  }
+}

@@ -26,6 +26,11 @@ const WRITER_YOUNG_GENERATION_MB = 8;
 export class CommitsInOrder {
   private failure: string | undefined;
 
+  /** True once a unit failed: every later one is refused. */
+  get failed(): boolean {
+    return this.failure !== undefined;
+  }
+
   commit<T>(write: () => T): T {
     if (this.failure !== undefined) throw new Error(`not stored: an earlier unit failed (${this.failure})`);
     try {

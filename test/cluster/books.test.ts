@@ -205,6 +205,27 @@ describe('books in the state index on OpenSearch', () => {
     assert.equal(book.counts.units, 3, 'the unit cut differently is one more unit (its events come back as duplicates, as in one process)');
   });
 
+  it("a stale owner meeting documents the new owner counted does not re-stamp them: a later redo does not count them again", async () => {
+    const source = 'restamp';
+    const key = `stream ${source}`;
+    const { aLease, takeOver } = await twoOwners(source);
+    const aStore = new Store(join(dir, 'restamp-a.db'));
+    const aSink = sinkFor(aStore, aLease, source);
+    await aSink.write(await unitOf(key, 1, [1]), stream(key, 't1'));
+    const bLease = await takeOver();
+    const bStore = new Store(join(dir, 'restamp-b.db'));
+    const bSink = sinkFor(bStore, bLease, source);
+    const page = async (lines: string[]) => ({ ...(await processInput(`${key}.json`, `${lines.join('\n')}\n`)), source: key, position: 2, last: false });
+    await bSink.write(await page([line(2), BAD]), stream(key, 't2')); // b counts the bad line
+    // a, frozen meanwhile (its lease not yet out by its clock), reads the page grown: it meets b's document.
+    await assert.rejects(aSink.write(await page([line(2), BAD, line(3)]), stream(key, 't2-a')), LeaseLost);
+    // b reads the page again one unit back (a crash after its fenced write), grown by another bad line.
+    await bSink.write(await page([line(2), BAD, line(3), '{"aCode": ]']), stream(key, 't2-grown'));
+    assert.equal((await bookOf(source, source))!.counts.dead_letters, 2, 'the first bad line counted once, the new one once');
+    for (const sink of [aSink, bSink]) await sink.close();
+    for (const store of [aStore, bStore]) store.close();
+  });
+
   it("what the books add to the fence's write per unit: the checkpoint alone vs the checkpoint with the counts (measured, printed)", async () => {
     const book = new LeaseBook(index, { replica: 'm', leaseMs: 30_000 });
     await book.register('cost');

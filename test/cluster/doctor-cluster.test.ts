@@ -96,6 +96,17 @@ describe('doctor --config checks the state index of a cluster: config', () => {
     assert.ok(b.checks[2]!.seen.length < 200, `shown cut short (${b.checks[2]!.seen.length} characters)`);
   });
 
+  it("a marker id holding terminal control characters is shown escaped in doctor's lines, never sent to the terminal as they are", async () => {
+    remember('dep-1');
+    const hostile = '\u001b]0;owned\u0007\u001b[2J\rdep-2';
+    answers = { [`/${STATE}/_mapping`]: [200, MAPPING], [`/${STATE}/_doc/deployment`]: [200, { _source: { id: hostile }, _seq_no: 0, _primary_term: 1 }] };
+    const r = await runCli(['doctor', '--config', config(), '--timeout', '2']);
+    const line = r.stdout.split('\n').find((l) => l.includes(`state index ${STATE}: deployment`));
+    assert.ok(line, r.stdout);
+    assert.doesNotMatch(r.stdout, /[\u0000-\u0008\u000b-\u001f\u007f]/, 'no control character reaches the terminal');
+    assert.match(line, /dep-2/);
+  });
+
   it('an engine nobody answers at: FAIL reachable, with the address', async () => {
     const { code, checks } = await doctor(['http://127.0.0.1:9']);
     assert.equal(code, 1);

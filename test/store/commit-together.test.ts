@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import type { SourceState } from '../../src/core/sink.js';
 import type { Unit } from '../../src/core/unit.js';
 import { takeEvents, toKeyValueLine } from '../../src/simulator/generate.js';
 import { SqliteWorkerSink } from '../../src/sinks/sqlite.js';
@@ -43,6 +44,25 @@ describe('units committed together', () => {
       assert.equal(store.registry.checkpoint('a.log')?.position, 300, 'no checkpoint moved past a unit that was not stored');
       assert.deepEqual(store.writePreparedTogether([{ unit: c!, state: FILE }, { unit: d!, state: FILE }]).map((n) => n.stored), [150, 150]);
       assert.equal(store.registry.checkpoint('a.log')?.position, 600);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('the writer thread: a unit that fails does not take the units before it in the same transaction with it', async () => {
+    const path = join(tempDir('together-fail'), 's.db');
+    const sink = new SqliteWorkerSink(path);
+    const [a, b, c] = await unitsOf(200);
+    // Its work item has no state (NOT NULL): this unit cannot be stored. Written before the thread is
+    // ready, all three wait for it and are taken together.
+    const broken = { kind: 'mimecast-v2', key: 'k', workItem: { stream: 's', key: 'i', state: null } } as unknown as SourceState;
+    const answers = await Promise.allSettled([sink.write(a!, FILE), sink.write(b!, FILE), sink.write(c!, broken)]);
+    await sink.close();
+    assert.deepEqual(answers.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected']);
+    const store = new Store(path, { readonly: true });
+    try {
+      assert.equal(eventCount(store), 400, 'the two units answered stored are stored');
+      assert.equal(store.registry.checkpoint('a.log')?.position, 400);
     } finally {
       store.close();
     }
