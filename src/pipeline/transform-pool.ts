@@ -113,6 +113,7 @@ export class TransformPool {
   private readonly workers: PoolWorker[] = [];
   private nextId = 1;
   private failure: Error | undefined;
+  private closing = false;
 
   constructor(spec: TransformSpec, size: number) {
     for (let i = 0; i < size; i++) {
@@ -120,8 +121,10 @@ export class TransformPool {
       const worker: PoolWorker = { thread, pending: new Map() };
       thread.on('message', (reply: TransformReply) => this.settle(worker, reply));
       thread.on('error', (err) => this.fail(err));
+      // A worker that exits before close() fails the pool even with nothing in hand: a later unit
+      // sent to it would never settle, and the run would wait for it forever.
       thread.on('exit', (code) => {
-        if (worker.pending.size > 0) this.fail(new Error(`transform worker exited (${code}) with ${worker.pending.size} units in hand`));
+        if (!this.closing) this.fail(new Error(`transform worker exited (${code}) with ${worker.pending.size} units in hand`));
       });
       this.workers.push(worker);
     }
@@ -148,6 +151,7 @@ export class TransformPool {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((w) => w.thread.terminate()));
   }
 
