@@ -288,6 +288,31 @@ const CROSS_IDS_TABLE = `
   ) WITHOUT ROWID;
 `;
 
+/** A stored record's cross-version identity (its record decoded again), or undefined when it has none. */
+function storedCrossIdentity(record: StoredRecord, logType: string): ReturnType<typeof crossIdentity> | undefined {
+  const decoded = record.format === 'json' ? decodeJsonLine(record.raw, NO_LIMIT, NO_LIMIT) : decodeKeyValueLine(record.raw, NO_LIMIT);
+  return decoded.ok ? crossIdentity(decoded.record, logType) : undefined;
+}
+
+/**
+ * Retention removes the events of these rows: their `cross_ids` rows keep the event as met, by
+ * its id's tag instead of its rowid, as a copy recognised and not stored is kept. So an event read
+ * again after retention is still found among its key's rows, and a rowid SQLite hands out again
+ * (it reuses the largest once that row is gone) never names a removed event's row.
+ * Returns the statement's parameters, made outside the write transaction (each decodes a record).
+ */
+export function crossRowsToRetag(removed: readonly { rowid: number; id: Buffer; record: StoredRecord; logType: string }[]): unknown[][] {
+  const out: unknown[][] = [];
+  for (const r of removed) {
+    const cross = storedCrossIdentity(r.record, r.logType);
+    if (cross) out.push([idTag(r.id), storedCrossKey(cross.key), cross.api === 'v1' ? 1 : 2, r.rowid]);
+  }
+  return out;
+}
+
+/** The statement `crossRowsToRetag`'s parameters run. */
+export const RETAG_CROSS_ROW = 'UPDATE OR REPLACE cross_ids SET event = ? WHERE key = ? AND api = ? AND event = ?';
+
 /**
  * Migration: the table, and a row for every event already stored, from its record (the ids of
  * stored events do not change; an upgraded store pairs its API 1.0 events with API 2.0 copies read
@@ -319,8 +344,7 @@ export function crossIdsMigration(db: Database.Database): void {
         block = { id: r.block, records };
       }
       const record = block.records?.[Number(r.slot)];
-      const decoded = record && (record.format === 'json' ? decodeJsonLine(record.raw, NO_LIMIT, NO_LIMIT) : decodeKeyValueLine(record.raw, NO_LIMIT));
-      const cross = decoded?.ok ? crossIdentity(decoded.record, r.logType) : undefined;
+      const cross = record && storedCrossIdentity(record, r.logType);
       if (!cross) continue;
       insertMet.run(storedCrossKey(cross.key), cross.api === 'v1' ? 1 : 2, r.id);
       spans.add({ id: idText(r.id), key: cross.key, api: cross.api === 'v1' ? 1 : 2, digest: 0n, copy: false, logType: r.logType, ts: Number(r.ts) });

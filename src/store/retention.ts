@@ -9,6 +9,7 @@ import { type IndexedFields, textKey } from './documents.js';
 import { EventReader, ROLE, STORED_COLUMNS, type StoredRow } from './event-rows.js';
 import { DamagedBlocks } from './record-blocks.js';
 import { hasDictionaries } from './block-dictionaries.js';
+import { RETAG_CROSS_ROW, crossRowsToRetag } from './cross-version.js';
 import { MimelogError } from '../util/errors.js';
 
 const DAY_MS = 86_400_000;
@@ -186,9 +187,10 @@ async function retainLeased(
     FROM (SELECT block, count(*) AS n FROM events WHERE rowid IN (SELECT value FROM json_each(?)) GROUP BY block) AS removed WHERE record_blocks.rowid = removed.block`);
   const dropEmptyBlocks = db.prepare('DELETE FROM record_blocks WHERE rowid IN (SELECT DISTINCT block FROM events WHERE rowid IN (SELECT value FROM json_each(?))) AND live <= 0');
   const remove = db.prepare('DELETE FROM events WHERE rowid IN (SELECT value FROM json_each(?))');
+  const retag = db.prepare(RETAG_CROSS_ROW).safeIntegers(true);
   const record = db.prepare('INSERT INTO retention_passes (ran_at, cutoff_ms, events_removed) VALUES (?, ?, ?)');
   const bumpRemoved = db.prepare("INSERT INTO counters (name, value) VALUES ('retention_removed', ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value");
-  const batch = db.transaction((rows: StoredRow[], fields: (IndexedFields | undefined)[]) => {
+  const batch = db.transaction((rows: StoredRow[], fields: (IndexedFields | undefined)[], retags: unknown[][]) => {
     lease.renew();
     const rowids = JSON.stringify(rows.map((r) => r.rowid));
     unindex.run(rowids);
@@ -203,6 +205,7 @@ async function retainLeased(
     dropEmptyCounts.run();
     unblock.run(rowids);
     dropEmptyBlocks.run(rowids);
+    for (const params of retags) retag.run(...params);
     const removed = remove.run(rowids).changes;
     bumpRemoved.run(removed); // with the removal itself: a pass cut short still counts what it removed
     return removed;
@@ -216,9 +219,11 @@ async function retainLeased(
   while (!options.stop?.aborted) {
     const rows = oldest.all(cutoffMs, BATCH) as StoredRow[];
     if (rows.length === 0) break;
-    const fields = rows.map((r) => reader.rebuildOrSkip(r)?.fields);
+    const rebuilt = rows.map((r) => reader.rebuildOrSkip(r));
+    const fields = rebuilt.map((r) => r?.fields);
+    const retags = crossRowsToRetag(rows.flatMap((r, i) => (rebuilt[i] ? [{ rowid: r.rowid, id: r.id, record: rebuilt[i]!.record, logType: reader.name(r.type) }] : [])));
     const t0 = performance.now();
-    eventsRemoved += batch.immediate(rows, fields);
+    eventsRemoved += batch.immediate(rows, fields, retags);
     batches++;
     const batchMs = performance.now() - t0;
     longestBatchMs = Math.max(longestBatchMs, batchMs);

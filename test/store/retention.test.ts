@@ -127,3 +127,29 @@ describe('retention (mimelog retain)', () => {
     assert.equal((await runCli(['check', '--db', db])).code, 0);
   });
 });
+
+describe('retention and the cross-version rows', () => {
+  it("keeps a removed event's cross-version row by its id's tag, never by a rowid SQLite can hand out again", { timeout: 60_000 }, async () => {
+    const dir = tempDir('retain-cross');
+    const db = join(dir, 'r.db');
+    const receipts = (startMs: number, n: number) => takeEvents({ seed: 18, startMs, spacingMs: 60_000 }, n * 4).filter((e) => e.logType === 'receipt').slice(0, n);
+    // A backfill of old mail read last: its events hold the largest rowids, and retention removes them all.
+    writeFileSync(join(dir, 'recent.log'), `${receipts(Date.now() - 2 * DAY, 50).map(toKeyValueLine).join('\n')}\n`);
+    writeFileSync(join(dir, 'old.log'), `${receipts(Date.now() - 40 * DAY, 50).map(toKeyValueLine).join('\n')}\n`);
+    for (const f of ['recent.log', 'old.log']) assert.equal((await runCli(['ingest', '--db', db, join(dir, f), '--summary', 'none'])).code, 0);
+    const crossRows = () => rows<{ event: number; removed: number }>(db, 'SELECT c.event, e.rowid IS NULL AS removed FROM cross_ids c LEFT JOIN events e ON e.rowid = c.event');
+    assert.equal(crossRows().filter((r) => r.event > 0).length, 100, 'a row per stored event, by its rowid');
+    const res = await runCli(['retain', '--db', db, '--days', '10', '--json']);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal((JSON.parse(res.stdout) as { eventsRemoved: number }).eventsRemoved, 50);
+    const after = crossRows();
+    assert.equal(after.length, 100, 'every event met stays met');
+    assert.deepEqual(after.filter((r) => r.event > 0 && r.removed), [], 'no row names a removed event by its rowid');
+    assert.equal(after.filter((r) => r.event < 0).length, 50, "the removed events' rows name them by their ids' tags");
+    // New mail takes the rowids the backfill had (SQLite reuses the largest once it is gone): its rows are its own.
+    writeFileSync(join(dir, 'new.log'), `${receipts(Date.now() - DAY, 50).map(toKeyValueLine).join('\n')}\n`);
+    assert.equal((await runCli(['ingest', '--db', db, join(dir, 'new.log'), '--summary', 'none'])).code, 0);
+    assert.deepEqual(rows<{ n: number }>(db, 'SELECT count(*) AS n FROM cross_ids c JOIN events e ON e.rowid = c.event GROUP BY c.event HAVING n > 1'), [], 'one row per stored event');
+    assert.equal(crossRows().filter((r) => r.event > 0).length, 100);
+  });
+});
