@@ -6,10 +6,9 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runCli, tempDir } from '../support/helpers.js';
+import { closeNow, listenOnLoopback, runCli, tempDir } from '../support/helpers.js';
 import { stateRunConfig } from './replica-support.js';
 
 const STATE = 'mimelog-state';
@@ -34,12 +33,10 @@ describe('doctor --config checks the state index of a cluster: config', () => {
   const store = join(dir, 'run.db');
   let url = '';
   before(async () => {
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    url = await listenOnLoopback(server);
   });
   after(() => {
-    server.closeAllConnections();
-    server.close();
+    closeNow(server);
   });
 
   const config = (urls = [url]): string => stateRunConfig(join(dir, 'run.yaml'), { store, urls, stateIndex: STATE });

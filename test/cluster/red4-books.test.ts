@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { EngineBooks, engineDeadLetter } from '../../src/cluster/books.js';
 import { clusterDeadLetters, clusterStats } from '../../src/cluster/books-report.js';
 import { SearchClient } from '../../src/sinks/search/client.js';
+import { closeNow, listenOnLoopback } from '../support/helpers.js';
 
 /** The engine's http.max_content_length, set low here (a deployment's choice; 100 MiB by default). */
 const MAX_CONTENT = 10 * 1024 * 1024;
@@ -26,12 +26,10 @@ class FakeEngine {
   url = '';
 
   async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = await listenOnLoopback(this.server);
   }
   stop(): void {
-    this.server.closeAllConnections();
-    this.server.close();
+    closeNow(this.server);
   }
 
   private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {

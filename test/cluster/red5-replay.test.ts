@@ -5,9 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { engineDeadLetter, EngineBooks } from '../../src/cluster/books.js';
 import { replayEngineDeadLetters } from '../../src/cluster/replay.js';
@@ -19,6 +17,7 @@ import { buildTransformer } from '../../src/cli/ingest.js';
 import { replayRoutes, writeAll } from '../../src/cli/replay-routes.js';
 import type { ServiceConfig } from '../../src/service/config.js';
 import { SearchClient } from '../../src/sinks/search/client.js';
+import { closeNow, listenOnLoopback } from '../support/helpers.js';
 
 const STATE = 'state';
 
@@ -33,13 +32,10 @@ class StateStandIn {
     this.docs.set(id, { source, seqNo: this.seq++ });
   }
   async start(): Promise<void> {
-    await once(this.server.listen(0, '127.0.0.1'), 'listening');
-    const { port } = this.server.address() as AddressInfo;
-    this.url = `http://127.0.0.1:${port}`;
+    this.url = await listenOnLoopback(this.server);
   }
   stop(): void {
-    this.server.close();
-    this.server.closeAllConnections();
+    closeNow(this.server);
   }
 
   private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -4,22 +4,21 @@
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { type AddressInfo, type Socket, createServer as createNetServer } from 'node:net';
+import { type Socket, createServer as createNetServer } from 'node:net';
 import { it } from 'node:test';
 import { stateClient } from '../../src/cluster/state-client.js';
 import type { SearchConfig } from '../../src/sinks/search/kind.js';
+import { closeNow, listenOnLoopback } from '../support/helpers.js';
 
 it('a state request to nodes that all hang ends within its time, not that time once per node (a renewal must end inside the lease)', async () => {
   const server = createServer(() => undefined); // takes every request, never answers
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const url = await listenOnLoopback(server);
   const client = stateClient({ urls: [url, url, url], timeout_s: 60, insecure: false } as unknown as SearchConfig, {}, 600);
   const started = performance.now();
   await assert.rejects(client.send('GET', '/mimelog-state/_doc/source%3As'));
   const took = performance.now() - started;
   await client.close().catch(() => undefined);
-  server.closeAllConnections();
-  server.close();
+  closeNow(server);
   assert.ok(took < 900, `took ${Math.round(took)} ms over three hanging nodes, given 600 ms`);
 });
 
@@ -27,10 +26,8 @@ it("a node whose connect hangs (TLS never answered) is left at the end of its sh
   // A listener that takes the connection and never says a word: the TLS handshake never ends (as a black-holed address's connect never does).
   const sockets: Socket[] = [];
   const silent = createNetServer((s) => void sockets.push(s));
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   const answering = createServer((_req, res) => void res.writeHead(200, { 'content-type': 'application/json' }).end('{"found":false}'));
-  await new Promise<void>((resolve) => answering.listen(0, '127.0.0.1', resolve));
-  const urls = [`https://127.0.0.1:${(silent.address() as AddressInfo).port}`, `http://127.0.0.1:${(answering.address() as AddressInfo).port}`];
+  const urls = [(await listenOnLoopback(silent)).replace('http:', 'https:'), await listenOnLoopback(answering)];
   const client = stateClient({ urls, timeout_s: 60, insecure: true } as unknown as SearchConfig, {}, 2_000);
   const started = performance.now();
   try {
@@ -42,16 +39,14 @@ it("a node whose connect hangs (TLS never answered) is left at the end of its sh
     await client.close().catch(() => undefined);
     for (const s of sockets) s.destroy();
     silent.close();
-    answering.closeAllConnections();
-    answering.close();
+    closeNow(answering);
   }
 });
 
 it('a state request to nodes whose connects all hang ends about when its time is up, not after undici\'s 10 s connect timeout (the deadline alone does not cut a connect short)', async () => {
   const sockets: Socket[] = [];
   const silent = createNetServer((s) => void sockets.push(s));
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-  const url = `https://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+  const url = (await listenOnLoopback(silent)).replace('http:', 'https:');
   const client = stateClient({ urls: [url, url], timeout_s: 60, insecure: true } as unknown as SearchConfig, {}, 1_000);
   const started = performance.now();
   try {

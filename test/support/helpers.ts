@@ -168,3 +168,15 @@ export async function freePorts(n: number): Promise<number[]> {
 export async function freePort(): Promise<number> {
   return (await freePorts(1))[0]!;
 }
+
+/** Starts `server` on a free loopback port; returns its `http://127.0.0.1:PORT` address. */
+export async function listenOnLoopback(server: Server): Promise<string> {
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
+/** Closes a test server at once: its kept-alive connections too (an HTTP server's close() waits for them). */
+export function closeNow(server: Server & { closeAllConnections?: () => void }): void {
+  server.closeAllConnections?.();
+  server.close();
+}
