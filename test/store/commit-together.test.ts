@@ -29,6 +29,16 @@ async function unitsOf(size: number): Promise<Unit[]> {
 const FILE = { kind: 'file' } as const;
 const eventCount = (store: Store) => store.db.prepare('SELECT count(*) FROM events').pluck().get() as number;
 
+/** What the store at `path` holds once the writer is closed: its events and the file source's checkpoint. */
+function storedAt(path: string): { events: number; position: number | undefined } {
+  const store = new Store(path, { readonly: true });
+  try {
+    return { events: eventCount(store), position: store.registry.checkpoint('a.log')?.position };
+  } finally {
+    store.close();
+  }
+}
+
 describe('units committed together', () => {
   it('stores each unit with its own counts and checkpoint, and none of them when one fails', async () => {
     const store = new Store(join(tempDir('together'), 's.db'));
@@ -59,13 +69,9 @@ describe('units committed together', () => {
     const answers = await Promise.allSettled([sink.write(a!, FILE), sink.write(b!, FILE), sink.write(c!, broken)]);
     await sink.close();
     assert.deepEqual(answers.map((r) => r.status), ['fulfilled', 'fulfilled', 'rejected']);
-    const store = new Store(path, { readonly: true });
-    try {
-      assert.equal(eventCount(store), 400, 'the two units answered stored are stored');
-      assert.equal(store.registry.checkpoint('a.log')?.position, 400);
-    } finally {
-      store.close();
-    }
+    const stored = storedAt(path);
+    assert.equal(stored.events, 400, 'the two units answered stored are stored');
+    assert.equal(stored.position, 400);
   });
 
   it('the writer thread: units written without waiting are each answered with their own counts, in order, and all stored', async () => {
@@ -80,12 +86,8 @@ describe('units committed together', () => {
     } finally {
       await sink.close();
     }
-    const store = new Store(path, { readonly: true });
-    try {
-      assert.equal(eventCount(store), lines.length);
-      assert.equal(store.registry.checkpoint('a.log')?.position, 100, 'the last unit written: the fifth again');
-    } finally {
-      store.close();
-    }
+    const stored = storedAt(path);
+    assert.equal(stored.events, lines.length);
+    assert.equal(stored.position, 100, 'the last unit written: the fifth again');
   });
 });
