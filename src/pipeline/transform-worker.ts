@@ -1,12 +1,13 @@
 /** A transform worker thread (see transform-pool.ts): builds the transformer from its spec, then processes jobs. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { type TransformJob, type TransformReply, toWire, withBuffers } from './transform-pool.js';
+import { type TransformJob, type TransformReply, toWire, transferred, withBuffers } from './transform-pool.js';
 import { Transformer, type TransformSpec } from './transform.js';
 
 const transformer = Transformer.fromSpec(workerData as TransformSpec);
 
 parentPort!.on('message', (job: TransformJob) => {
   let reply: TransformReply;
+  let transfer: ArrayBuffer[] = [];
   try {
     const forFeed = transformer.forFeed(job.feed);
     reply = {
@@ -16,9 +17,10 @@ parentPort!.on('message', (job: TransformJob) => {
         return toWire(forFeed.process({ ...b, items }, false, job.withCross), items);
       }),
     };
+    transfer = transferred(reply.parts);
   } catch (err) {
     // Transformer.process guards each record; only a fault of the worker itself lands here.
     reply = { id: job.id, error: err instanceof Error ? err.message : String(err) };
   }
-  parentPort!.postMessage(reply);
+  parentPort!.postMessage(reply, transfer);
 });
