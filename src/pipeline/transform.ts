@@ -6,7 +6,7 @@
 import { Classifier } from '../classify/classify.js';
 import { DEFAULT_TABLES, type TypeTables, loadTypesFile } from '../classify/type-tables.js';
 import type { DeadLetter, ProcessedEvent, Unit } from '../core/unit.js';
-import { type DecodedBatch, decodeItem } from '../decode/input.js';
+import { type DecodedBatch, decodeItem } from '../decode/item.js';
 import type { DecodedRecord } from '../decode/record.js';
 import { crossIdentity } from '../fingerprint/cross-version.js';
 import { type Fingerprint, fingerprint, keyShape } from '../fingerprint/fingerprint.js';
