@@ -6,11 +6,10 @@
  * sink sees them, so commit order and every guarantee are those of one thread.
  */
 import { Worker } from 'node:worker_threads';
-import type { DeadLetter, ProcessedEvent, Unit } from '../core/unit.js';
-import type { DecodedBatch, DecodedItem } from '../decode/input.js';
+import type { Unit } from '../core/unit.js';
+import type { DecodedBatch } from '../decode/item.js';
 import type { TransformSpec } from './transform.js';
-import { ID_HEX_LENGTH } from '../fingerprint/fingerprint.js';
-import { NdjsonBytes, TextDocumentEvent } from './processed-event.js';
+import { type WireUnit, fromWire } from './wire.js';
 
 /** A job for a worker: the batches of one publication, for the transformer of one feed. */
 export interface TransformJob {
@@ -21,73 +20,7 @@ export interface TransformJob {
   readonly withCross: boolean;
 }
 
-/** What an event carries back unchanged from the worker. */
-type WireFields = 'hash' | 'timeMs' | 'classification' | 'format' | 'position' | 'cross';
-
-/**
- * An event as it crosses back: no document (its text is a stretch of the part's `docs`), no id
- * (the head of its hash), and no raw text when it is that of the batch item it came from, which
- * the driver's thread still holds.
- */
-export interface WireEvent extends Pick<ProcessedEvent, WireFields> {
-  /** Index of the batch item it came from. */
-  readonly item: number;
-  /** The record's text, only when it is not the item's (see `recordText`). */
-  readonly raw?: string;
-  /** Where its document's text ends in `docs` (the newline after it). */
-  readonly end: number;
-}
-
-/**
- * A processed batch as it crosses back. The documents are the NDJSON bytes the worker wrote them
- * to (NdjsonBytes), transferred, not copied: nothing per document is cloned or collected, and the
- * NDJSON sink writes the bytes as they came.
- */
-export interface WireUnit extends Omit<Unit, 'events'> {
-  readonly events: WireEvent[];
-  readonly docs: Uint8Array;
-}
-
 export type TransformReply = { readonly id: number; readonly parts: WireUnit[] } | { readonly id: number; readonly error: string };
-
-/** The text a line item's record is parsed from (decode/input.ts decodeItem): the record's `raw`. */
-function recordText(item: DecodedItem): string | Buffer {
-  const r = item.result;
-  return 'pending' in r && r.text !== undefined ? r.text : item.raw;
-}
-
-/** The unit as it crosses to the driver (made on the worker from a unit processed without document objects). */
-export function toWire(unit: Unit, items: readonly DecodedItem[]): WireUnit {
-  const stretches = TextDocumentEvent.ndjson(unit.events);
-  if (!stretches || stretches.length > 1) throw new Error('a unit to send back must hold its documents as one stretch of NDJSON bytes');
-  const docs = stretches[0] ?? new Uint8Array(0);
-  let at = 0;
-  let end = -1;
-  const events = unit.events.map((e): WireEvent => {
-    end = docs.indexOf(0x0a, end + 1);
-    while (at < items.length && items[at]!.position < e.position) at++;
-    const item = at < items.length && items[at]!.position === e.position && recordText(items[at]!) === e.raw ? at : -1;
-    return { hash: e.hash, timeMs: e.timeMs, classification: e.classification, format: e.format, position: e.position, cross: e.cross, item, end, ...(item === -1 ? { raw: e.raw } : {}) };
-  });
-  return { source: unit.source, deadLetters: unit.deadLetters, position: unit.position, last: unit.last, events, docs };
-}
-
-/** What a reply transfers rather than copies: the documents' bytes. */
-export function transferred(parts: readonly WireUnit[]): ArrayBuffer[] {
-  return [...new Set(parts.map((p) => p.docs.buffer as ArrayBuffer))];
-}
-
-/** The unit back on the driver's side, with the raw texts of `items` (the batch it was made from). */
-function fromWire(unit: WireUnit, items: readonly DecodedItem[]): Unit {
-  const docs = NdjsonBytes.of(unit.docs);
-  let start = 0;
-  const events = unit.events.map((w): ProcessedEvent => {
-    const event = new TextDocumentEvent(w.hash.slice(0, ID_HEX_LENGTH), w.hash, w.timeMs, w.classification, w.raw ?? (recordText(items[w.item]!) as string), w.format, w.position, w.cross, docs, start, w.end);
-    start = w.end + 1;
-    return event;
-  });
-  return { source: unit.source, position: unit.position, last: unit.last, events, deadLetters: withBuffers(unit.deadLetters) };
-}
 
 interface Pending {
   readonly batches: readonly DecodedBatch[];
@@ -98,14 +31,6 @@ interface Pending {
 interface PoolWorker {
   readonly thread: Worker;
   readonly pending: Map<number, Pending>;
-}
-
-/** Bytes cross a thread as a Uint8Array: make them a Buffer again (sinks call Buffer methods on them). */
-export function withBuffers<T extends DecodedItem | DeadLetter>(xs: readonly T[]): T[] {
-  return xs.map((x) => {
-    const raw: string | Uint8Array = x.raw;
-    return typeof raw === 'string' || Buffer.isBuffer(raw) ? x : { ...x, raw: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength) };
-  });
 }
 
 /**

@@ -1,6 +1,7 @@
 /** A transform worker thread (see transform-pool.ts): builds the transformer from its spec, then processes jobs. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { type TransformJob, type TransformReply, toWire, transferred, withBuffers } from './transform-pool.js';
+import type { TransformJob, TransformReply } from './transform-pool.js';
+import { toWire, transferred, withBuffers } from './wire.js';
 import { Transformer, type TransformSpec } from './transform.js';
 
 const transformer = Transformer.fromSpec(workerData as TransformSpec);
