@@ -9,13 +9,13 @@ import { Worker } from 'node:worker_threads';
 import type { Unit } from '../core/unit.js';
 import type { DecodedBatch } from '../decode/item.js';
 import type { TransformSpec } from './transform.js';
-import { type WireUnit, fromWire } from './wire.js';
+import { type WireBatch, type WireUnit, batchToWire, fromWire } from './wire.js';
 
 /** A job for a worker: the batches of one publication, for the transformer of one feed. */
 export interface TransformJob {
   readonly id: number;
   readonly feed?: string;
-  readonly batches: readonly DecodedBatch[];
+  readonly batches: readonly WireBatch[];
   /** Events carry their cross-version identity (Transformer.process). */
   readonly withCross: boolean;
 }
@@ -81,7 +81,7 @@ export class TransformPool {
     const id = this.nextId++;
     return new Promise<Unit[]>((resolve, reject) => {
       worker.pending.set(id, { batches, resolve, reject });
-      worker.thread.postMessage({ id, feed, batches, withCross } satisfies TransformJob);
+      worker.thread.postMessage({ id, feed, batches: batches.map(batchToWire), withCross } satisfies TransformJob);
     });
   }
 

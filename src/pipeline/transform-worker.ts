@@ -1,7 +1,7 @@
 /** A transform worker thread (see transform-pool.ts): builds the transformer from its spec, then processes jobs. */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { TransformJob, TransformReply } from './transform-pool.js';
-import { toWire, transferred, withBuffers } from './wire.js';
+import { batchFromWire, toWire, transferred } from './wire.js';
 import { Transformer, type TransformSpec } from './transform.js';
 
 const transformer = Transformer.fromSpec(workerData as TransformSpec);
@@ -13,9 +13,9 @@ parentPort!.on('message', (job: TransformJob) => {
     const forFeed = transformer.forFeed(job.feed);
     reply = {
       id: job.id,
-      parts: job.batches.map((b) => {
-        const items = withBuffers(b.items);
-        return toWire(forFeed.process({ ...b, items }, false, job.withCross), items);
+      parts: job.batches.map((wire) => {
+        const batch = batchFromWire(wire);
+        return toWire(forFeed.process(batch, false, job.withCross), batch.items);
       }),
     };
     transfer = transferred(reply.parts);

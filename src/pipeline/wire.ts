@@ -8,7 +8,7 @@
  */
 import type { Classification } from '../classify/classify.js';
 import type { DeadLetter, ProcessedEvent, Unit } from '../core/unit.js';
-import type { DecodedItem } from '../decode/item.js';
+import type { DecodedBatch, DecodedItem, PendingLine } from '../decode/item.js';
 import type { RecordFormat } from '../decode/record.js';
 import { ID_HEX_LENGTH } from '../fingerprint/fingerprint.js';
 import { NdjsonBytes, TextDocumentEvent } from './processed-event.js';
@@ -43,6 +43,58 @@ export interface WireUnit extends Omit<Unit, 'events'> {
   readonly raws: [number, string][];
   /** The documents, each followed by a newline (the worker's NdjsonBytes; transferred). */
   readonly docs: Uint8Array;
+}
+
+/**
+ * A batch as it crosses to a worker. Its lines still to be parsed (nearly all of its items) cross
+ * as one text and their positions, not as an object and a string each; a worker's items are then
+ * slices of that one text.
+ */
+export interface WireBatch extends Omit<DecodedBatch, 'items'> {
+  readonly count: number;
+  /** The texts of the lines still to be parsed, in order, joined by newlines (no line holds one). */
+  readonly lines: string;
+  readonly positions: Float64Array;
+  /** Each distinct way of parsing them once, and per line the index of its own. */
+  readonly decodings: PendingLine[];
+  readonly decodingOf: Uint8Array;
+  /** The other items as they are, with their index in the batch. */
+  readonly others: [number, DecodedItem][];
+}
+
+/** A line still to be parsed whose text is its raw text and has nothing else to say: it crosses as a line of `WireBatch.lines`. */
+function isPlainLine(item: DecodedItem): item is DecodedItem & { readonly raw: string; readonly result: PendingLine } {
+  const r = item.result;
+  return 'pending' in r && r.text === undefined && typeof item.raw === 'string' && item.wholeInput === undefined && item.truncatedFrom === undefined && item.cutShort === undefined && !item.raw.includes('\n');
+}
+
+export function batchToWire(batch: DecodedBatch): WireBatch {
+  const { items, ...rest } = batch;
+  const texts: string[] = [];
+  const positions = new Float64Array(items.length);
+  const decodings: PendingLine[] = [];
+  const decodingIndex = new Map<PendingLine, number>();
+  const decodingOf = new Uint8Array(items.length);
+  const others: [number, DecodedItem][] = [];
+  items.forEach((item, i) => {
+    if (!isPlainLine(item) || decodings.length > 255) return void others.push([i, item]);
+    positions[texts.length] = item.position;
+    decodingOf[texts.length] = indexIn(decodings, decodingIndex, item.result);
+    texts.push(item.raw);
+  });
+  return { ...rest, count: items.length, lines: texts.join('\n'), positions: positions.subarray(0, texts.length), decodings, decodingOf: decodingOf.subarray(0, texts.length), others };
+}
+
+/** The batch on the worker's side. */
+export function batchFromWire(wire: WireBatch): DecodedBatch {
+  const { count, lines, positions, decodings, decodingOf, others, ...rest } = wire;
+  const texts = positions.length === 0 ? [] : lines.split('\n');
+  const items: DecodedItem[] = new Array(count);
+  const other = new Map(others);
+  for (let i = 0, line = 0; i < count; i++) {
+    items[i] = other.get(i) ?? { position: positions[line]!, result: decodings[decodingOf[line]!]!, raw: texts[line++]! };
+  }
+  return { ...rest, items: withBuffers(items) };
 }
 
 /** The text a line item's record is parsed from (decode/item.ts decodeItem): the record's `raw`. */
