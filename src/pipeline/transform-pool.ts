@@ -34,15 +34,16 @@ interface PoolWorker {
 }
 
 /**
- * Young generation of each worker's heap. A worker's objects die young (a batch's records are gone
- * once its reply is sent), so a small young generation costs no time; V8's default (about 48 MiB
- * per heap) only holds garbage longer. Measured, 100k events, `--workers 2`: peak RSS 316 → 259
- * MiB, CPU 5.05 → 4.88 s.
+ * Young generation of each worker's heap (V8's default on 64 bits). A worker's objects die young,
+ * but what a unit in work holds (its lines, records, events) survives a scavenge that comes before
+ * its reply, and each scavenge copies it: with 12 MiB, one worker of `--workers 2` ran ~205
+ * scavenges per 100k events, 0.55 s of its CPU; with 48 MiB ~66, 0.27 s (issue 31, round 6), for
+ * about the same peak RSS (the documents now live in byte buffers outside the heap).
  */
-const WORKER_YOUNG_GENERATION_MB = 12;
+const WORKER_YOUNG_GENERATION_MB = 48;
 
 /** Units a worker holds at most when the driver's thread also processes units: one in work, one waiting. */
-const QUEUED_PER_WORKER = 2;
+export const QUEUED_PER_WORKER = 2;
 
 export class TransformPool {
   private readonly workers: PoolWorker[] = [];
