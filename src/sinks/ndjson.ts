@@ -39,7 +39,7 @@ async function openDeadLetterFile(path: string): Promise<FileHandle> {
  * The unit's documents, one per line: the bytes they were written to where they were processed
  * (pipeline/processed-event.ts), as they are, when the events hold them so; else text.
  */
-function ndjsonOf(unit: Unit): string | Uint8Array {
+export function ndjsonOf(unit: Unit): string | Uint8Array {
   const stretches = TextDocumentEvent.ndjson(unit.events);
   if (stretches) return stretches.length === 1 ? stretches[0]! : Buffer.concat(stretches);
   let text = '';
