@@ -34,6 +34,9 @@ export interface TransformSpec {
   readonly unknownTypes: UnknownTypePolicy;
 }
 
+/** The most a unit's document buffer starts with (a json document can be one batch of many records, some of them dead letters): beyond it, it grows as documents come. */
+const MAX_INITIAL_DOC_BYTES = 8 * 1024 * 1024;
+
 export class Transformer {
   /** The same pipeline per API feed (see forFeed). */
   private readonly feeds = new Map<string, Transformer>();
@@ -98,7 +101,7 @@ export class Transformer {
     const events: ProcessedEvent[] = [];
     const deadLetters: DeadLetter[] = [];
     let position = 0;
-    const docs = keepDocuments ? undefined : new NdjsonBytes(batch.items.length * this.docBytesPerRecord);
+    const docs = keepDocuments ? undefined : new NdjsonBytes(Math.min(batch.items.length * this.docBytesPerRecord, MAX_INITIAL_DOC_BYTES));
     for (const item of batch.items) {
       position = Math.max(position, item.position);
       const result = decodeItem(item);
