@@ -13,6 +13,7 @@ import { DEFAULT_TABLES } from '../src/classify/type-tables.js';
 import { EcsNormalizer } from '../src/normalize/ecs.js';
 import { Transformer } from '../src/pipeline/transform.js';
 import { type Unit, documentJson } from '../src/core/unit.js';
+import { ndjsonOf } from '../src/sinks/ndjson.js';
 import { type ChildRun, type Row, START_MS, corpusFile, ingestInChild, rate, time, timeAsync } from './common.js';
 
 function chunks(text: string, size = 64 * 1024): Buffer[] {
@@ -34,11 +35,8 @@ async function* processedUnits(name: string, parts: Buffer[]): AsyncGenerator<Un
 
 async function pipelineOnce(name: string, parts: Buffer[]): Promise<number> {
   let bytes = 0;
-  for await (const unit of processedUnits(name, parts)) {
-    let text = '';
-    for (const e of unit.events) text += `${documentJson(e)}\n`;
-    bytes += text.length;
-  }
+  // What the NDJSON sink writes for each unit (the bytes its documents were written to).
+  for await (const unit of processedUnits(name, parts)) bytes += ndjsonOf(unit).length;
   return bytes;
 }
 

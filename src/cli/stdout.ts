@@ -28,7 +28,7 @@ function incomplete(err: Error): MimelogError {
   return new MimelogError('output', `cannot write to standard output: ${err.message} (the output is incomplete)`);
 }
 
-function writeAllSync(fd: number, bytes: Buffer): void {
+function writeAllSync(fd: number, bytes: Uint8Array): void {
   let done = 0;
   while (done < bytes.length) {
     const n = writeSync(fd, bytes, done);
@@ -41,10 +41,10 @@ function writeAllSync(fd: number, bytes: Buffer): void {
  * Writes `text` to standard output. Returns false when a pipe asks the caller to wait for 'drain'
  * (as `stream.write` does); throws when a file could not take every byte.
  */
-export function writeOut(text: string): boolean {
+export function writeOut(text: string | Uint8Array): boolean {
   if (!stdoutIsFile()) return process.stdout.write(text);
   try {
-    writeAllSync(process.stdout.fd, Buffer.from(text));
+    writeAllSync(process.stdout.fd, typeof text === 'string' ? Buffer.from(text) : text);
   } catch (err) {
     throw incomplete(err as Error);
   }
@@ -55,7 +55,7 @@ export function writeOut(text: string): boolean {
  * Writes `text` to standard output and resolves only once it is written (a file: every byte; a
  * pipe: its write callback), so that a sink acknowledges a unit only then; rejects saying why not.
  */
-export function writeOutWritten(text: string): Promise<void> {
+export function writeOutWritten(text: string | Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => {
     try {
       if (stdoutIsFile()) return resolve(void writeOut(text));

@@ -13,7 +13,7 @@ import type { Unit } from '../core/unit.js';
 import type { DecodedBatch } from '../decode/input.js';
 import { AckWindow } from './ack-window.js';
 import { RunSummary } from './summary.js';
-import { TransformPool } from './transform-pool.js';
+import { QUEUED_PER_WORKER, TransformPool } from './transform-pool.js';
 import type { Transformer } from './transform.js';
 
 export interface DriverOptions {
@@ -40,6 +40,9 @@ export function defaultWorkers(cores: number, storeThread = true): number {
   return Math.max(1, storeThread ? cores - 1 : cores);
 }
 
+/** Units the driver's thread may finish ahead of the oldest unit a worker still holds. */
+const RUN_AHEAD = 6;
+
 export class Driver implements Publisher {
   readonly summary: RunSummary;
   private readonly window: AckWindow;
@@ -57,8 +60,11 @@ export class Driver implements Publisher {
   ) {
     this.summary = options.summary ?? new RunSummary();
     this.textOnly = (sink as { readonly documentsAsText?: boolean }).documentsAsText === true;
-    // Enough units in flight to keep every worker busy while one commits.
-    this.window = new AckWindow(this.threads() > 1 ? this.threads() + 2 : 2);
+    // With workers: each worker's units in hand, and up to RUN_AHEAD more that this thread
+    // processes while an older worker unit is still in work (else, units being handed over in
+    // publication order, this thread would wait for each worker unit in turn, idle whenever it is
+    // the faster of the two; issue 31).
+    this.window = new AckWindow(this.threads() > 1 ? QUEUED_PER_WORKER * (this.threads() - 1) + RUN_AHEAD : 2);
   }
 
   /** Threads that process records: worker threads only for a transformer that can be rebuilt from its spec. */

@@ -6,78 +6,21 @@
  * sink sees them, so commit order and every guarantee are those of one thread.
  */
 import { Worker } from 'node:worker_threads';
-import { type DeadLetter, type ProcessedEvent, type Unit, documentJson } from '../core/unit.js';
-import type { DecodedBatch, DecodedItem } from '../decode/input.js';
+import type { Unit } from '../core/unit.js';
+import type { DecodedBatch } from '../decode/item.js';
 import type { TransformSpec } from './transform.js';
-import { ID_HEX_LENGTH } from '../fingerprint/fingerprint.js';
-import { TextDocumentEvent } from './processed-event.js';
+import { type WireBatch, type WireUnit, batchToWire, fromWire } from './wire.js';
 
 /** A job for a worker: the batches of one publication, for the transformer of one feed. */
 export interface TransformJob {
   readonly id: number;
   readonly feed?: string;
-  readonly batches: readonly DecodedBatch[];
+  readonly batches: readonly WireBatch[];
   /** Events carry their cross-version identity (Transformer.process). */
   readonly withCross: boolean;
 }
 
-/** What an event carries back unchanged from the worker. */
-type WireFields = 'hash' | 'timeMs' | 'classification' | 'format' | 'position' | 'cross';
-
-/**
- * An event as it crosses back: no document object (its JSON text is a stretch of the part's
- * `docs`), no id (the head of its hash), and no raw text when it is that of the batch item it
- * came from, which the driver's thread still holds.
- */
-export interface WireEvent extends Pick<ProcessedEvent, WireFields> {
-  /** Index of the batch item it came from. */
-  readonly item: number;
-  /** The record's text, only when it is not the item's (see `recordText`). */
-  readonly raw?: string;
-}
-
-/**
- * A processed batch as it crosses back. Every document's JSON text is in one string, each
- * followed by a newline: one large string crosses (and is collected) far cheaper than thousands
- * of small ones, and each event's `docJson` is a slice of it.
- */
-export interface WireUnit extends Omit<Unit, 'events'> {
-  readonly events: WireEvent[];
-  readonly docs: string;
-}
-
 export type TransformReply = { readonly id: number; readonly parts: WireUnit[] } | { readonly id: number; readonly error: string };
-
-/** The text a line item's record is parsed from (decode/input.ts decodeItem): the record's `raw`. */
-function recordText(item: DecodedItem): string | Buffer {
-  const r = item.result;
-  return 'pending' in r && r.text !== undefined ? r.text : item.raw;
-}
-
-/** The unit as it crosses to the driver: documents as JSON text, made on the worker. */
-export function toWire(unit: Unit, items: readonly DecodedItem[]): WireUnit {
-  let docs = '';
-  let at = 0;
-  const events = unit.events.map((e): WireEvent => {
-    docs += `${documentJson(e)}\n`;
-    while (at < items.length && items[at]!.position < e.position) at++;
-    const item = at < items.length && items[at]!.position === e.position && recordText(items[at]!) === e.raw ? at : -1;
-    return { hash: e.hash, timeMs: e.timeMs, classification: e.classification, format: e.format, position: e.position, cross: e.cross, item, ...(item === -1 ? { raw: e.raw } : {}) };
-  });
-  return { source: unit.source, deadLetters: unit.deadLetters, position: unit.position, last: unit.last, events, docs };
-}
-
-/** The unit back on the driver's side, with the raw texts of `items` (the batch it was made from). */
-function fromWire(unit: WireUnit, items: readonly DecodedItem[]): Unit {
-  let start = 0;
-  const events = unit.events.map((w): ProcessedEvent => {
-    const end = unit.docs.indexOf('\n', start);
-    const docJson = unit.docs.slice(start, end);
-    start = end + 1;
-    return new TextDocumentEvent(w.hash.slice(0, ID_HEX_LENGTH), w.hash, w.timeMs, w.classification, w.raw ?? (recordText(items[w.item]!) as string), w.format, w.position, w.cross, docJson);
-  });
-  return { source: unit.source, position: unit.position, last: unit.last, events, deadLetters: withBuffers(unit.deadLetters) };
-}
 
 interface Pending {
   readonly batches: readonly DecodedBatch[];
@@ -90,24 +33,17 @@ interface PoolWorker {
   readonly pending: Map<number, Pending>;
 }
 
-/** Bytes cross a thread as a Uint8Array: make them a Buffer again (sinks call Buffer methods on them). */
-export function withBuffers<T extends DecodedItem | DeadLetter>(xs: readonly T[]): T[] {
-  return xs.map((x) => {
-    const raw: string | Uint8Array = x.raw;
-    return typeof raw === 'string' || Buffer.isBuffer(raw) ? x : { ...x, raw: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength) };
-  });
-}
-
 /**
- * Young generation of each worker's heap. A worker's objects die young (a batch's records are gone
- * once its reply is sent), so a small young generation costs no time; V8's default (about 48 MiB
- * per heap) only holds garbage longer. Measured, 100k events, `--workers 2`: peak RSS 316 → 259
- * MiB, CPU 5.05 → 4.88 s.
+ * Young generation of each worker's heap (V8's default on 64 bits). A worker's objects die young,
+ * but what a unit in work holds (its lines, records, events) survives a scavenge that comes before
+ * its reply, and each scavenge copies it: with 12 MiB, one worker of `--workers 2` ran ~205
+ * scavenges per 100k events, 0.55 s of its CPU; with 48 MiB ~66, 0.27 s (issue 31, round 6), for
+ * about the same peak RSS (the documents now live in byte buffers outside the heap).
  */
-const WORKER_YOUNG_GENERATION_MB = 12;
+const WORKER_YOUNG_GENERATION_MB = 48;
 
 /** Units a worker holds at most when the driver's thread also processes units: one in work, one waiting. */
-const QUEUED_PER_WORKER = 2;
+export const QUEUED_PER_WORKER = 2;
 
 export class TransformPool {
   private readonly workers: PoolWorker[] = [];
@@ -146,7 +82,7 @@ export class TransformPool {
     const id = this.nextId++;
     return new Promise<Unit[]>((resolve, reject) => {
       worker.pending.set(id, { batches, resolve, reject });
-      worker.thread.postMessage({ id, feed, batches, withCross } satisfies TransformJob);
+      worker.thread.postMessage({ id, feed, batches: batches.map(batchToWire), withCross } satisfies TransformJob);
     });
   }
 

@@ -7,6 +7,7 @@ import type { Writable } from 'node:stream';
 import type { SinkCounts } from '../core/counts.js';
 import { type DeadLetter, type Unit, documentJson } from '../core/unit.js';
 import type { Sink } from '../core/sink.js';
+import { TextDocumentEvent } from '../pipeline/processed-event.js';
 
 export function deadLetterJson(d: DeadLetter): string {
   const raw = typeof d.raw === 'string' ? { raw: d.raw } : { raw_base64: d.raw.toString('base64') };
@@ -15,11 +16,12 @@ export function deadLetterJson(d: DeadLetter): string {
 }
 
 /**
- * Where the documents go: resolves only once every byte of `text` is written, rejects saying why
- * not (a full disk, a file size limit, a closed pipe). A unit is acknowledged only after that, so
- * a write that fails ends the run instead of counting documents that never arrived.
+ * Where the documents go: resolves only once every byte of `text` (a string, or its UTF-8 bytes)
+ * is written, rejects saying why not (a full disk, a file size limit, a closed pipe). A unit is
+ * acknowledged only after that, so a write that fails ends the run instead of counting documents
+ * that never arrived.
  */
-export type TextOutput = (text: string) => Promise<void>;
+export type TextOutput = (text: string | Uint8Array) => Promise<void>;
 
 /** A stream as a TextOutput: done at the write's callback, which also carries its error. */
 function writtenTo(out: Writable): TextOutput {
@@ -31,6 +33,18 @@ async function openDeadLetterFile(path: string): Promise<FileHandle> {
   const existing = await stat(path).catch(() => undefined);
   if (existing?.isFIFO()) throw new Error('it is a FIFO (named pipe), not a file');
   return open(path, 'a', 0o600);
+}
+
+/**
+ * The unit's documents, one per line: the bytes they were written to where they were processed
+ * (pipeline/processed-event.ts), as they are, when the events hold them so; else text.
+ */
+export function ndjsonOf(unit: Unit): string | Uint8Array {
+  const stretches = TextDocumentEvent.ndjson(unit.events);
+  if (stretches) return stretches.length === 1 ? stretches[0]! : Buffer.concat(stretches);
+  let text = '';
+  for (const e of unit.events) text += `${documentJson(e)}\n`;
+  return text;
 }
 
 export class NdjsonSink implements Sink {
@@ -47,11 +61,7 @@ export class NdjsonSink implements Sink {
   }
 
   async write(unit: Unit): Promise<SinkCounts> {
-    if (unit.events.length > 0) {
-      let text = '';
-      for (const e of unit.events) text += `${documentJson(e)}\n`;
-      await this.out(text);
-    }
+    if (unit.events.length > 0) await this.out(ndjsonOf(unit));
     if (unit.deadLetters.length > 0) {
       // Created readable by its owner only: dead letters are raw mail metadata. A failure stops
       // the run (these records are then not acknowledged) with the path and the cause.
