@@ -7,7 +7,7 @@
 import type Database from 'better-sqlite3';
 import type { LogTypeSource } from '../classify/classify.js';
 import { NORMALIZER_VERSION } from '../normalize/ecs.js';
-import { type IndexedFields, idText, indexedFields, rebuildDocument } from './documents.js';
+import { type IndexedFields, type KeyKind, bareMessageId, idText, indexedFields, rebuildDocument } from './documents.js';
 import type { PreparedEvent } from './prepared.js';
 import { BLOCK_RECORDS, DamagedBlockError, type DamagedBlocks, type StoredRecord, compressLayout, layoutRecords, packRecords, unpackRecords } from './record-blocks.js';
 import { DictionaryReader, DictionaryWriter, hasDictionaries } from './block-dictionaries.js';
@@ -325,6 +325,22 @@ export class EventReader {
       return undefined;
     }
   }
+}
+
+/** Each narrow key's text on a rebuilt event, as its key was made from it (a message id without <>). */
+const KEYED_TEXT: Readonly<Record<Exclude<KeyKind, 'indicator'>, (row: EventRow) => string | null>> = {
+  acode: (row) => row.acode,
+  'message-id': (row) => (row.message_id === null ? null : bareMessageId(row.message_id)),
+  subject: (row) => row.subject,
+};
+
+/**
+ * Whether an event a narrow key found (documents.ts KEY_BITS) holds the very text asked for: a key
+ * of 16 to 48 bits is shared by other texts now and then, so every reader by key keeps only these.
+ */
+export function hasKeyedText(kind: Exclude<KeyKind, 'indicator'>, text: string): (row: EventRow) => boolean {
+  const asked = kind === 'message-id' ? bareMessageId(text) : text;
+  return (row) => KEYED_TEXT[kind](row) === asked;
 }
 
 /**

@@ -8,6 +8,12 @@ import { compactEvents } from './compact-events.js';
 import { crossIdsByEvent, crossIdsMigration } from './cross-version.js';
 import { dictionariesMigration } from './block-dictionaries.js';
 
+/**
+ * The page size of a store made from schema 19 on (an older store keeps its 4 KiB): a record block
+ * (about 6 KiB) keeps its last part on a table page, and half of such a page went unused (docs/store.md).
+ */
+export const NEW_STORE_PAGE_SIZE = 2048;
+
 export type Migration = string | ((db: Database.Database) => void);
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -259,4 +265,36 @@ export const MIGRATIONS: readonly Migration[] = [
     `);
     crossIdsByEvent(db);
   },
+  // 19: narrower text keys (documents.ts KEY_BITS; every reader compares the text itself on what a key
+  // finds): the aCode's first 48 bits, the message id's 32, the subject's 16, each the old 64-bit key
+  // shifted right (SQLite's >> keeps the sign, as BigInt's does). The table is copied, not updated in
+  // place, so its pages are packed again; its indexes are built again with it.
+  `
+  CREATE TABLE events_v19 (
+    rowid INTEGER PRIMARY KEY,
+    id BLOB NOT NULL,                  -- event.id, 16 bytes; unique: the store stores an id once (store.ts)
+    ts INTEGER NOT NULL,
+    type INTEGER NOT NULL,
+    type_source INTEGER NOT NULL,
+    candidates TEXT,
+    acode_key INTEGER,                 -- textKey('acode'): 48 bits
+    message_key INTEGER,               -- textKey('message-id'): 32 bits
+    subject_key INTEGER,               -- textKey('subject'): 16 bits
+    sender INTEGER,
+    action INTEGER,
+    block INTEGER NOT NULL,
+    slot INTEGER NOT NULL,
+    source INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    legacy_doc TEXT
+  );
+  INSERT INTO events_v19 (rowid, id, ts, type, type_source, candidates, acode_key, message_key, subject_key, sender, action, block, slot, source, position, legacy_doc)
+    SELECT rowid, id, ts, type, type_source, candidates, acode_key >> 16, message_key >> 32, subject_key >> 48, sender, action, block, slot, source, position, legacy_doc FROM events ORDER BY rowid;
+  DROP TABLE events;
+  ALTER TABLE events_v19 RENAME TO events;
+  CREATE INDEX events_id ON events(substr(id, 1, 8));
+  CREATE INDEX events_ts ON events(ts, action, type);
+  CREATE INDEX events_acode ON events(acode_key) WHERE acode_key IS NOT NULL;
+  CREATE INDEX events_message ON events(message_key) WHERE message_key IS NOT NULL;
+  `,
 ];
