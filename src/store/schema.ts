@@ -265,10 +265,11 @@ export const MIGRATIONS: readonly Migration[] = [
     `);
     crossIdsByEvent(db);
   },
-  // 19: narrower text keys (documents.ts KEY_BITS; every reader compares the text itself on what a key
-  // finds): the aCode's first 48 bits, the message id's 32, the subject's 16, each the old 64-bit key
-  // shifted right (SQLite's >> keeps the sign, as BigInt's does). The table is copied, not updated in
-  // place, so its pages are packed again; its indexes are built again with it.
+  // 19: narrower keys (issue 31). The text keys (documents.ts KEY_BITS; every reader compares the text
+  // itself on what a key finds): the aCode's first 48 bits, the message id's 32, the subject's 16, each
+  // the old 64-bit key shifted right (SQLite's >> keeps the sign, as BigInt's does); the id's index on its
+  // first 4 bytes (event-rows.ts EVENT_BY_ID). The table is copied, not updated in place, so its pages
+  // are packed again; its indexes are built again with it.
   `
   CREATE TABLE events_v19 (
     rowid INTEGER PRIMARY KEY,
@@ -292,7 +293,7 @@ export const MIGRATIONS: readonly Migration[] = [
     SELECT rowid, id, ts, type, type_source, candidates, acode_key >> 16, message_key >> 32, subject_key >> 48, sender, action, block, slot, source, position, legacy_doc FROM events ORDER BY rowid;
   DROP TABLE events;
   ALTER TABLE events_v19 RENAME TO events;
-  CREATE INDEX events_id ON events(substr(id, 1, 8));
+  CREATE INDEX events_id ON events(substr(id, 1, 4));
   CREATE INDEX events_ts ON events(ts, action, type);
   CREATE INDEX events_acode ON events(acode_key) WHERE acode_key IS NOT NULL;
   CREATE INDEX events_message ON events(message_key) WHERE message_key IS NOT NULL;

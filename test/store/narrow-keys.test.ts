@@ -75,8 +75,11 @@ describe('narrow text keys (schema 19)', () => {
         assert.equal(k.subject_key, r.subject === null ? null : textKey('subject', r.subject));
       }
       assert.deepEqual(ask(store.db), expected);
-      const objects = store.db.prepare("SELECT name FROM sqlite_schema WHERE tbl_name = 'events' AND type = 'index' ORDER BY name").pluck().all();
-      assert.deepEqual(objects, ['events_acode', 'events_id', 'events_message', 'events_ts']);
+      const objects = store.db.prepare("SELECT name, sql FROM sqlite_schema WHERE tbl_name = 'events' AND type = 'index' ORDER BY name").all() as { name: string; sql: string }[];
+      assert.deepEqual(objects.map((o) => o.name), ['events_acode', 'events_id', 'events_message', 'events_ts']);
+      assert.match(objects[1]!.sql, /substr\(id, 1, 4\)/, 'the id\'s index keeps its first 4 bytes');
+      const again = store.writeUnit(await processInput('v1.log', takeEvents({ seed: 19, startMs: Date.UTC(2026, 5, 1) }, 1500).map(toKeyValueLine).join('\n')));
+      assert.deepEqual([again.stored, again.collisions], [0, 0], 'every id found again through the new index');
       assert.equal(store.db.pragma('freelist_count', { simple: true }), 0, 'the old table\'s pages are given back to the file system');
     } finally {
       store.close();

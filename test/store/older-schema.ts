@@ -7,7 +7,7 @@ import { idTag } from '../../src/store/cross-version.js';
 import { bareMessageId, wideTextKey } from '../../src/store/documents.js';
 import { EventReader, STORED_COLUMNS, type StoredRow } from '../../src/store/event-rows.js';
 
-/** What schema 19 changed, put back: the aCode, message-id and subject keys as 64 bits (from each rebuilt event's texts). */
+/** What schema 19 changed, put back: the aCode, message-id and subject keys as 64 bits (from each rebuilt event's texts), the id's index on its first 8 bytes. */
 export function asSchema18(db: Database.Database): void {
   const reader = new EventReader(db);
   const rows = reader.rows(db.prepare(`SELECT ${STORED_COLUMNS} FROM events e`).all() as StoredRow[]);
@@ -16,6 +16,7 @@ export function asSchema18(db: Database.Database): void {
   db.transaction(() => {
     for (const r of rows) widen.run(key('acode', r.acode), key('message-id', r.message_id === null ? null : bareMessageId(r.message_id)), key('subject', r.subject), r.rowid);
   })();
+  db.exec('DROP INDEX events_id; CREATE INDEX events_id ON events(substr(id, 1, 8))');
   db.pragma('user_version = 18');
 }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { takeEvents, toKeyValueLine, toV2Record } from '../../src/simulator/generate.js';
+import { EVENT_BY_ID, byId } from '../../src/store/event-rows.js';
 import { eventById, search } from '../../src/store/queries.js';
 import { threats } from '../../src/store/threats.js';
 import { idTag } from '../../src/store/cross-version.js';
@@ -110,7 +111,7 @@ describe('schema upgrades that shrink the store', () => {
       assert.deepEqual(objects, ['events_acode', 'events_id', 'events_message', 'events_ts']);
       assert.deepEqual(ask(store.db), expected);
       assert.equal(store.db.pragma('freelist_count', { simple: true }), 0, 'the old table\'s pages are given back to the file system');
-      const plan = store.db.prepare('EXPLAIN QUERY PLAN SELECT rowid FROM events e WHERE substr(e.id, 1, 8) = substr(?, 1, 8) AND e.id = ?').all(Buffer.alloc(16), Buffer.alloc(16)) as { detail: string }[];
+      const plan = store.db.prepare(`EXPLAIN QUERY PLAN SELECT rowid FROM events e WHERE ${EVENT_BY_ID}`).all(...byId(Buffer.alloc(16))) as { detail: string }[];
       assert.ok(plan.some((p) => /USING INDEX events_id/.test(p.detail)), JSON.stringify(plan));
       const again = store.writeUnit(await processInput('v1.log', events.map(toKeyValueLine).join('\n')));
       assert.equal(again.stored, 0);
@@ -170,15 +171,15 @@ describe('schema upgrades that shrink the store', () => {
     }
   });
 
-  it('tells two ids that share their first 8 bytes apart: each is found as itself, and a new one is stored, not taken for the other', async () => {
+  it('tells two ids that share their first 4 bytes (the index\'s, schema 19) apart: each is found as itself, and a new one is stored, not taken for the other', async () => {
     const path = await storeOfV1('id-prefix');
     const store = new Store(path);
     try {
       const [a, b] = store.db.prepare('SELECT rowid, id FROM events ORDER BY rowid LIMIT 2').all() as { rowid: number; id: Buffer }[];
       const docOf = (id: Buffer) => JSON.parse(eventById(store.db, id.toString('hex'))!.doc) as { event: { id: string } };
       const aDoc = docOf(a!.id);
-      // a's row (the older) as if its id began as b's does (ids that share 64 bits: about n²/2⁶⁵ over a store's life).
-      const twin = Buffer.concat([b!.id.subarray(0, 8), a!.id.subarray(8)]);
+      // a's row (the older) as if its id began as b's does (ids that share 32 bits: about n²/2³³ pairs over a store's life).
+      const twin = Buffer.concat([b!.id.subarray(0, 4), a!.id.subarray(4)]);
       store.db.prepare('UPDATE events SET id = ? WHERE rowid = ?').run(twin, a!.rowid);
       assert.equal(docOf(b!.id).event.id, b!.id.toString('hex'));
       assert.deepEqual(docOf(twin), aDoc);
