@@ -64,14 +64,14 @@ export type KeyKind = 'message-id' | 'acode' | 'subject' | 'indicator';
  * How many bits of its SHA-256 each kind's key keeps (schema 19; 64 for all before). SQLite stores
  * an integer in 1, 2, 3, 4, 6 or 8 bytes, so each width is one of those. Every reader of a narrow key
  * compares the text itself on the events it finds (`sameText`), so two texts that share a key stay
- * two; the width only sets how often a lookup reads an event it then drops. A message id (32 bits:
- * found through an index, about n/2^32 extra events read per lookup) and a subject (16 bits: only
- * compared among the events whose subject holds the same words) are always read with their text. The
- * aCode keeps 48 bits because the threat questions join a held message to its receipt by the key
- * alone (threats.ts): two aCodes share 48 bits with probability about n²/2^49 over a store's life.
- * Indicators keep 64 (event_indicators is not narrowed).
+ * two; the width only sets how often a lookup reads an event it then drops. An aCode and a message id
+ * (32 bits: found through an index, about n/2^32 extra events read per lookup, 0.002 at 10M events)
+ * and a subject (8 bits: only compared among the events whose subject holds the same words) are read
+ * with their text. The one reader by key alone, the threat questions' join of a held message to its
+ * receipt (threats.ts), also asks for the same message-id key where both lines name one. Indicators
+ * keep 64 (event_indicators is not narrowed).
  */
-export const KEY_BITS: Readonly<Record<KeyKind, number>> = { 'message-id': 32, acode: 48, subject: 16, indicator: 64 };
+export const KEY_BITS: Readonly<Record<KeyKind, number>> = { 'message-id': 32, acode: 32, subject: 8, indicator: 64 };
 
 /** The key schemas 9 to 18 kept for every kind: the first 64 bits of the text's SHA-256 (schema 19 shifts it right). */
 export function wideTextKey(kind: KeyKind, text: string): bigint {

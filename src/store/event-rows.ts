@@ -338,7 +338,7 @@ const KEYED_TEXT: Readonly<Record<Exclude<KeyKind, 'indicator'>, (row: EventRow)
 
 /**
  * Whether an event a narrow key found (documents.ts KEY_BITS) holds the very text asked for: a key
- * of 16 to 48 bits is shared by other texts now and then, so every reader by key keeps only these.
+ * of 8 or 32 bits is shared by other texts now and then, so every reader by key keeps only these.
  */
 export function hasKeyedText(kind: Exclude<KeyKind, 'indicator'>, text: string): (row: EventRow) => boolean {
   const asked = kind === 'message-id' ? bareMessageId(text) : text;

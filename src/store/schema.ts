@@ -266,7 +266,7 @@ export const MIGRATIONS: readonly Migration[] = [
     crossIdsByEvent(db);
   },
   // 19: narrower keys (issue 31). The text keys (documents.ts KEY_BITS; every reader compares the text
-  // itself on what a key finds): the aCode's first 48 bits, the message id's 32, the subject's 16, each
+  // itself on what a key finds): the aCode's and the message id's first 32 bits, the subject's 8, each
   // the old 64-bit key shifted right (SQLite's >> keeps the sign, as BigInt's does); the id's index on its
   // first 4 bytes (event-rows.ts EVENT_BY_ID). The table is copied, not updated in place, so its pages
   // are packed again; its indexes are built again with it.
@@ -278,9 +278,9 @@ export const MIGRATIONS: readonly Migration[] = [
     type INTEGER NOT NULL,
     type_source INTEGER NOT NULL,
     candidates TEXT,
-    acode_key INTEGER,                 -- textKey('acode'): 48 bits
+    acode_key INTEGER,                 -- textKey('acode'): 32 bits
     message_key INTEGER,               -- textKey('message-id'): 32 bits
-    subject_key INTEGER,               -- textKey('subject'): 16 bits
+    subject_key INTEGER,               -- textKey('subject'): 8 bits
     sender INTEGER,
     action INTEGER,
     block INTEGER NOT NULL,
@@ -290,7 +290,7 @@ export const MIGRATIONS: readonly Migration[] = [
     legacy_doc TEXT
   );
   INSERT INTO events_v19 (rowid, id, ts, type, type_source, candidates, acode_key, message_key, subject_key, sender, action, block, slot, source, position, legacy_doc)
-    SELECT rowid, id, ts, type, type_source, candidates, acode_key >> 16, message_key >> 32, subject_key >> 48, sender, action, block, slot, source, position, legacy_doc FROM events ORDER BY rowid;
+    SELECT rowid, id, ts, type, type_source, candidates, acode_key >> 32, message_key >> 32, subject_key >> 56, sender, action, block, slot, source, position, legacy_doc FROM events ORDER BY rowid;
   DROP TABLE events;
   ALTER TABLE events_v19 RENAME TO events;
   CREATE INDEX events_id ON events(substr(id, 1, 4));

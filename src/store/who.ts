@@ -139,10 +139,10 @@ function indicatorsOf(rows: Row[]): WhoResult['indicators'] {
 
 function matchingRows(read: Read, ind: WhoResult['indicators'], by: readonly Indicator[]): { rows: Row[]; by: Indicator; truncated: boolean }[] {
   const out: { rows: Row[]; by: Indicator; truncated: boolean }[] = [];
-  /** `keep`: of the events found, those that hold the text a narrow key stands for (a subject's 16 bits are shared now and then). */
+  /** `keep`: of the events found, those that hold the text a narrow key stands for (a subject's 8 bits are shared now and then). */
   const run = (by: Indicator, sql: string, params: unknown[], keep: (row: Row) => boolean = () => true) => {
-    const rows = read(`${sql} LIMIT ${MAX_MATCHES_PER_INDICATOR + 1}`, ...params).filter(keep);
-    out.push({ rows: rows.slice(0, MAX_MATCHES_PER_INDICATOR), by, truncated: rows.length > MAX_MATCHES_PER_INDICATOR });
+    const found = read(`${sql} LIMIT ${MAX_MATCHES_PER_INDICATOR + 1}`, ...params);
+    out.push({ rows: found.filter(keep).slice(0, MAX_MATCHES_PER_INDICATOR), by, truncated: found.length > MAX_MATCHES_PER_INDICATOR });
   };
   const placeholders = (list: string[]) => list.map(() => '?').join(', ');
   for (const [indicator, types, values] of [['attachment', ATTACHMENT_TYPES, ind.attachments], ['url', URL_TYPES, ind.urls]] as const) {

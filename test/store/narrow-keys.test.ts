@@ -1,5 +1,5 @@
 /**
- * Schema 19 (issue 31): the aCode, message-id and subject keys narrowed to 48, 32 and 16 bits
+ * Schema 19 (issue 31): the aCode, message-id and subject keys narrowed to 32, 32 and 8 bits
  * (documents.ts KEY_BITS). A store of schema 18 upgrades in place and answers as before; a key two
  * texts share finds both, and every reader keeps only the events of the text asked for.
  */
@@ -43,7 +43,7 @@ async function storeOf(name: string, lines: string[]): Promise<Store> {
 const acodesOf = (rows: { acode: string | null }[]) => [...new Set(rows.map((r) => r.acode))].sort();
 
 describe('narrow text keys (schema 19)', () => {
-  it('a store of schema 18 upgrades in place: its 64-bit keys shifted to 48, 32 and 16 bits, and trace, who-else, search and threats answer as before', async () => {
+  it('a store of schema 18 upgrades in place: its 64-bit keys shifted to 32, 32 and 8 bits, and trace, who-else, search and threats answer as before', async () => {
     const path = join(tempDir('schema-19'), 's.db');
     const first = new Store(path);
     first.writeUnit(await processInput('v1.log', takeEvents({ seed: 19, startMs: Date.UTC(2026, 5, 1) }, 1500).map(toKeyValueLine).join('\n')));
@@ -86,11 +86,11 @@ describe('narrow text keys (schema 19)', () => {
     }
   });
 
-  it('narrows each key to its first bits: the 64-bit key shifted right, in 6, 4 and 2 bytes', () => {
+  it('narrows each key to its first bits: the 64-bit key shifted right, in 4, 4 and 1 bytes', () => {
     for (const text of ['a', 'qnJOrzSCEnYHLVa6kANRx9', 'fc4464ad4e105cb6.1@adatum.de']) {
-      assert.equal(textKey('acode', text), wideTextKey('acode', text) >> 16n);
+      assert.equal(textKey('acode', text), wideTextKey('acode', text) >> 32n);
       assert.equal(textKey('message-id', text), wideTextKey('message-id', text) >> 32n);
-      assert.equal(textKey('subject', text), wideTextKey('subject', text) >> 48n);
+      assert.equal(textKey('subject', text), wideTextKey('subject', text) >> 56n);
       assert.equal(textKey('indicator', text), wideTextKey('indicator', text));
     }
     assert.ok(Array.from({ length: 200 }, (_, i) => textKey('message-id', `m${i}`)).every((k) => k >= -(2n ** 31n) && k < 2n ** 31n));
@@ -117,7 +117,7 @@ describe('narrow text keys (schema 19)', () => {
     }
   });
 
-  it('an event whose aCode key is another aCode\'s (what a shared 48-bit key looks like): trace, who-else and search --acode leave it out', async () => {
+  it('an event whose aCode key is another aCode\'s (what a shared 32-bit key looks like): trace, who-else and search --acode leave it out', async () => {
     const store = await storeOf('acode-key', [
       receipt({ acode: 'AcodeOfMessageA', messageId: 'a@adatum.de', subject: 'Quarterly numbers', sender: 'ann@fabrikam.net', rcpt: 'carol@acme-corp.com', second: 1 }),
       receipt({ acode: 'AcodeOfMessageB', messageId: 'b@adatum.de', subject: 'Lunch on Friday', sender: 'bob@tailspin.co.uk', rcpt: 'dave@acme-corp.com', second: 2 }),
@@ -136,9 +136,25 @@ describe('narrow text keys (schema 19)', () => {
     }
   });
 
-  it('two subjects that share their 16-bit key, one holding the other\'s words: who-else by subject matches the same subject only', async () => {
+  it('a held message and a receipt of another message that share the aCode key: the threat questions take the sender from the receipt of the same message id', async () => {
+    const held = (acode: string, messageId: string) => `datetime=2026-11-01T00:00:05+0000|acc=C0A0|aCode=${acode}|AttSize=0|Act=Hld|AttCnt=0|AttNames=|MsgSize=691242|MsgId=<${messageId}>|Hld=Spm|IPNewDomain=false|IPReplyMismatch=false|IPInternalName=false|IPThreadDict=false|IPSimilarDomain=false`;
+    const store = await storeOf('threat-key', [
+      receipt({ acode: 'AcodeOfMessageA', messageId: 'a@adatum.de', subject: 'Quarterly numbers', sender: 'ann@fabrikam.net', rcpt: 'carol@acme-corp.com', second: 1 }),
+      receipt({ acode: 'AcodeOfMessageB', messageId: 'b@adatum.de', subject: 'Lunch on Friday', sender: 'bob@tailspin.co.uk', rcpt: 'dave@acme-corp.com', second: 2 }),
+      held('AcodeOfMessageA', 'a@adatum.de'),
+    ]);
+    try {
+      assert.deepEqual(threats(store.db).top_held_senders, [{ address: 'ann@fabrikam.net', messages: 1 }]);
+      store.db.prepare('UPDATE events SET acode_key = ? WHERE acode_key = ?').run(textKey('acode', 'AcodeOfMessageA'), textKey('acode', 'AcodeOfMessageB'));
+      assert.deepEqual(threats(store.db).top_held_senders, [{ address: 'ann@fabrikam.net', messages: 1 }], 'not bob\'s too');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('two subjects that share their 8-bit key, one holding the other\'s words: who-else by subject matches the same subject only', async () => {
     const a = 'Invoice 4471 overdue';
-    // A subject holding a's words and a word more, with a's key: about 2^16 tries.
+    // A subject holding a's words and a word more, with a's key: about 2^8 tries.
     let n = 0;
     while (textKey('subject', `${a} ${n}`) !== textKey('subject', a)) n++;
     const b = `${a} ${n}`;
