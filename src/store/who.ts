@@ -103,11 +103,11 @@ function reading(db: Database.Database, damaged?: DamagedBlocks): Read {
 function seedRows(read: Read, query: string): Row[] {
   const bare = bareMessageId(query);
   const id = idBytes(bare);
-  const any = () => true;
+  const everyRow = () => true;
   for (const [sql, params, keep] of [
     ['events e WHERE e.message_key = ?', [textKey('message-id', bare)], hasKeyedText('message-id', bare)],
     ['events e WHERE e.acode_key = ?', [textKey('acode', bare)], hasKeyedText('acode', bare)],
-    ...(id ? [[`events e WHERE ${EVENT_BY_ID}`, byId(id), any] as const] : []),
+    ...(id ? [[`events e WHERE ${EVENT_BY_ID}`, byId(id), everyRow] as const] : []),
   ] as const) {
     const rows = read(sql, ...params).filter(keep);
     if (rows.length === 0) continue;
