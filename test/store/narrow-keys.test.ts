@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { takeEvents, toKeyValueLine } from '../../src/simulator/generate.js';
 import { textKey, wideTextKey } from '../../src/store/documents.js';
 import { search } from '../../src/store/queries.js';
+import { DamagedBlocks } from '../../src/store/record-blocks.js';
 import { Store } from '../../src/store/store.js';
 import { threats } from '../../src/store/threats.js';
 import { trace } from '../../src/store/trace.js';
@@ -147,6 +148,29 @@ describe('narrow text keys (schema 19)', () => {
       assert.deepEqual(threats(store.db).top_held_senders, [{ address: 'ann@fabrikam.net', messages: 1 }]);
       store.db.prepare('UPDATE events SET acode_key = ? WHERE acode_key = ?').run(textKey('acode', 'AcodeOfMessageA'), textKey('acode', 'AcodeOfMessageB'));
       assert.deepEqual(threats(store.db).top_held_senders, [{ address: 'ann@fabrikam.net', messages: 1 }], 'not bob\'s too');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a damaged block under events a key finds: trace and search --message-id / --acode answer with the others and note it; a page still fills', async () => {
+    const store = new Store(join(tempDir('damaged-key'), 's.db'));
+    try {
+      const line = (second: number, rcpt: string) => receipt({ acode: 'AcodeOfMessageA', messageId: 'a@adatum.de', subject: 'Quarterly numbers', sender: 'ann@fabrikam.net', rcpt, second });
+      // Two units, two blocks: the newer event alone in the first.
+      store.writeUnit(await processInput('a.log', line(9, 'carol@acme-corp.com')));
+      store.writeUnit(await processInput('b.log', line(1, 'dave@acme-corp.com')));
+      const newest = store.db.prepare('SELECT block FROM events ORDER BY ts DESC LIMIT 1').pluck().get() as number;
+      store.db.prepare("UPDATE record_blocks SET records = X'deadbeef00112233' WHERE rowid = ?").run(newest);
+      const damaged = new DamagedBlocks();
+      const t = trace(store.db, 'a@adatum.de', damaged);
+      const older = store.db.prepare('SELECT lower(hex(id)) FROM events WHERE block <> ?').pluck().get(newest) as string;
+      assert.deepEqual([t.matched_by, t.steps.map((x) => x.id), [...damaged.blocks.keys()]], ['message_id', [older], [newest]]);
+      for (const filter of [{ messageId: '<a@adatum.de>' }, { acode: 'AcodeOfMessageA' }]) {
+        const noted = new DamagedBlocks();
+        const rows = search(store.db, { ...filter, limit: 1 }, noted);
+        assert.deepEqual([rows.map((r) => r.recipients), noted.skippedEvents, [...noted.blocks.keys()]], [['dave@acme-corp.com'], 1, [newest]]);
+      }
     } finally {
       store.close();
     }
