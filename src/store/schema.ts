@@ -268,9 +268,12 @@ export const MIGRATIONS: readonly Migration[] = [
   // 19: narrower keys (issue 31). The text keys (documents.ts KEY_BITS; every reader compares the text
   // itself on what a key finds): the aCode's and the message id's first 32 bits, the subject's 8, each
   // the old 64-bit key shifted right (SQLite's >> keeps the sign, as BigInt's does); the id's index on its
-  // first 4 bytes (event-rows.ts EVENT_BY_ID). The table is copied, not updated in place, so its pages
-  // are packed again; its indexes are built again with it.
+  // first 4 bytes (event-rows.ts EVENT_BY_ID). And the name 'fields' (how nearly every key_value line's
+  // log type is decided) gets code 0, which SQLite stores in no bytes (codes are given from 1 on, so 0
+  // is free): every reference to its old code in the row is changed with it. The table is copied, not
+  // updated in place, so its pages are packed again; its indexes are built again with it.
   `
+  CREATE TEMP TABLE fields_v19 AS SELECT code FROM names WHERE name = 'fields';
   CREATE TABLE events_v19 (
     rowid INTEGER PRIMARY KEY,
     id BLOB NOT NULL,                  -- event.id, 16 bytes; unique: the store stores an id once (store.ts)
@@ -290,7 +293,13 @@ export const MIGRATIONS: readonly Migration[] = [
     legacy_doc TEXT
   );
   INSERT INTO events_v19 (rowid, id, ts, type, type_source, candidates, acode_key, message_key, subject_key, sender, action, block, slot, source, position, legacy_doc)
-    SELECT rowid, id, ts, type, type_source, candidates, acode_key >> 32, message_key >> 32, subject_key >> 56, sender, action, block, slot, source, position, legacy_doc FROM events ORDER BY rowid;
+    SELECT e.rowid, e.id, e.ts, CASE e.type WHEN f.code THEN 0 ELSE e.type END, CASE e.type_source WHEN f.code THEN 0 ELSE e.type_source END, e.candidates,
+      e.acode_key >> 32, e.message_key >> 32, e.subject_key >> 56, e.sender, CASE e.action WHEN f.code THEN 0 ELSE e.action END,
+      e.block, e.slot, CASE e.source WHEN f.code THEN 0 ELSE e.source END, e.position, e.legacy_doc
+    FROM events e LEFT JOIN fields_v19 f ORDER BY e.rowid;
+  UPDATE names SET code = 0 WHERE name = 'fields';
+  INSERT OR IGNORE INTO names (code, name) VALUES (0, 'fields');
+  DROP TABLE fields_v19;
   DROP TABLE events;
   ALTER TABLE events_v19 RENAME TO events;
   CREATE INDEX events_id ON events(substr(id, 1, 4));

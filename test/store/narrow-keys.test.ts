@@ -63,6 +63,7 @@ describe('narrow text keys (schema 19)', () => {
     asSchema18(raw);
     const wide = raw.prepare('SELECT count(*) FROM events WHERE abs(message_key) > 2147483648').pluck().get() as number;
     assert.ok(wide > 100, 'schema 18 kept 64-bit keys');
+    assert.ok((raw.prepare("SELECT code FROM names WHERE name = 'fields'").pluck().get() as number) > 0);
     raw.close();
     const store = new Store(path);
     try {
@@ -76,6 +77,9 @@ describe('narrow text keys (schema 19)', () => {
         assert.equal(k.subject_key, r.subject === null ? null : textKey('subject', r.subject));
       }
       assert.deepEqual(ask(store.db), expected);
+      // 'fields' (how every line here had its type decided) is code 0, which SQLite keeps in no bytes.
+      assert.equal(store.db.prepare("SELECT code FROM names WHERE name = 'fields'").pluck().get(), 0);
+      assert.deepEqual(store.db.prepare('SELECT DISTINCT type_source FROM events').pluck().all(), [0]);
       const objects = store.db.prepare("SELECT name, sql FROM sqlite_schema WHERE tbl_name = 'events' AND type = 'index' ORDER BY name").all() as { name: string; sql: string }[];
       assert.deepEqual(objects.map((o) => o.name), ['events_acode', 'events_id', 'events_message', 'events_ts']);
       assert.match(objects[1]!.sql, /substr\(id, 1, 4\)/, 'the id\'s index keeps its first 4 bytes');

@@ -7,7 +7,7 @@ import { idTag } from '../../src/store/cross-version.js';
 import { bareMessageId, wideTextKey } from '../../src/store/documents.js';
 import { EventReader, STORED_COLUMNS, type StoredRow } from '../../src/store/event-rows.js';
 
-/** What schema 19 changed, put back: the aCode, message-id and subject keys as 64 bits (from each rebuilt event's texts), the id's index on its first 8 bytes. */
+/** What schema 19 changed, put back: the aCode, message-id and subject keys as 64 bits (from each rebuilt event's texts), the id's index on its first 8 bytes, the name 'fields' under a code of its own. */
 export function asSchema18(db: Database.Database): void {
   const reader = new EventReader(db);
   const rows = reader.rows(db.prepare(`SELECT ${STORED_COLUMNS} FROM events e`).all() as StoredRow[]);
@@ -16,7 +16,9 @@ export function asSchema18(db: Database.Database): void {
   db.transaction(() => {
     for (const r of rows) widen.run(key('acode', r.acode), key('message-id', r.message_id === null ? null : bareMessageId(r.message_id)), key('subject', r.subject), r.rowid);
   })();
-  db.exec('DROP INDEX events_id; CREATE INDEX events_id ON events(substr(id, 1, 8))');
+  db.exec(`DROP INDEX events_id; CREATE INDEX events_id ON events(substr(id, 1, 8));
+    UPDATE names SET code = (SELECT max(code) + 1 FROM names) WHERE name = 'fields';
+    UPDATE events SET type_source = (SELECT code FROM names WHERE name = 'fields') WHERE type_source = 0;`);
   db.pragma('user_version = 18');
 }
 

@@ -31,6 +31,8 @@ describe('store size', () => {
       assert.equal(store.db.pragma('page_size', { simple: true }), 2048, 'set before auto_vacuum, or SQLite keeps 4 KiB');
       assert.equal(store.db.pragma('auto_vacuum', { simple: true }), 2, 'incremental');
       store.writeUnit(await processInput('a.log', lines.slice(0, 500).join('\n')));
+      // How a key_value line's type is decided, on nearly every row: code 0, kept in no bytes (schema 19).
+      assert.equal(store.db.prepare("SELECT count(*) FROM events WHERE type_source = 0").pluck().get(), 500);
     } finally {
       store.close();
     }
