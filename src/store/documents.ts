@@ -63,7 +63,7 @@ export type KeyKind = 'message-id' | 'acode' | 'subject' | 'indicator';
 /**
  * How many bits of its SHA-256 each kind's key keeps (schema 19; 64 for all before). SQLite stores
  * an integer in 1, 2, 3, 4, 6 or 8 bytes, so each width is one of those. Every reader of a narrow key
- * compares the text itself on the events it finds (`sameText`), so two texts that share a key stay
+ * compares the text itself on the events it finds (`hasKeyedText` in event-rows.ts), so two texts that share a key stay
  * two; the width only sets how often a lookup reads an event it then drops. An aCode and a message id
  * (32 bits: found through an index, about n/2^32 extra events read per lookup, 0.002 at 10M events)
  * and a subject (8 bits: only compared among the events whose subject holds the same words) are read
