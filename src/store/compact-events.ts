@@ -13,7 +13,7 @@
 import type Database from 'better-sqlite3';
 import type { LogTypeSource } from '../classify/classify.js';
 import { decodeText } from '../decode/text.js';
-import { indexedFields, rebuildDocument } from './documents.js';
+import { type IndexedFields, bareMessageId, indexedFields, rebuildDocument, wideTextKey } from './documents.js';
 import { EventWriter } from './event-rows.js';
 import { type PreparedEvent, prepareStoredEvent } from './prepared.js';
 import { BLOCK_RECORDS, type StoredRecord } from './record-blocks.js';
@@ -78,6 +78,12 @@ function oldRecord(original: string | Buffer | null): StoredRecord {
   return { raw, format: raw.trimStart().startsWith('{') ? 'json' : 'key_value' };
 }
 
+/** The text keys as schema 9 wrote them, 64 bits each: schema 19 narrows them with the rest (schema.ts). */
+function schema9Keys(f: IndexedFields): Pick<PreparedEvent, 'acodeKey' | 'messageKey' | 'subjectKey'> {
+  const key = (kind: Parameters<typeof wideTextKey>[0], text: string | null) => (text === null || text === '' ? null : wideTextKey(kind, text));
+  return { acodeKey: key('acode', f.acode), messageKey: key('message-id', f.messageId === null ? null : bareMessageId(f.messageId)), subjectKey: key('subject', f.subject) };
+}
+
 function moveOldEvents(db: Database.Database): void {
   const writer = new EventWriter(db, { schema9: true });
   // A page at a time: the connection cannot write while a statement still reads.
@@ -98,9 +104,11 @@ function moveOldEvents(db: Database.Database): void {
       } catch {
         rebuilt = undefined;
       }
-      events.push(prepareStoredEvent({
-        id: row.id, hash: row.hash, timeMs: row.ts, logType: row.log_type, typeSource: row.log_type_source, candidates, record, fields: indexedFields(doc),
-      }, row.source, row.position));
+      const fields = indexedFields(doc);
+      events.push({
+        ...prepareStoredEvent({ id: row.id, hash: row.hash, timeMs: row.ts, logType: row.log_type, typeSource: row.log_type_source, candidates, record, fields }, row.source, row.position),
+        ...schema9Keys(fields),
+      });
       upgrade.rowids.push(row.rowid);
       upgrade.legacyDocs.push(rebuilt === row.doc ? null : row.doc);
     }

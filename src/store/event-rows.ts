@@ -7,7 +7,7 @@
 import type Database from 'better-sqlite3';
 import type { LogTypeSource } from '../classify/classify.js';
 import { NORMALIZER_VERSION } from '../normalize/ecs.js';
-import { type IndexedFields, idText, indexedFields, rebuildDocument } from './documents.js';
+import { type IndexedFields, type KeyKind, bareMessageId, idText, indexedFields, rebuildDocument } from './documents.js';
 import type { PreparedEvent } from './prepared.js';
 import { BLOCK_RECORDS, DamagedBlockError, type DamagedBlocks, type StoredRecord, compressLayout, layoutRecords, packRecords, unpackRecords } from './record-blocks.js';
 import { DictionaryReader, DictionaryWriter, hasDictionaries } from './block-dictionaries.js';
@@ -183,12 +183,14 @@ export class EventWriter {
 }
 
 /**
- * Finds an event by its stored id (bound twice: `...byId(key)`). The index holds the id's first 8
- * bytes (schema 17): a third less than the whole 16 in every entry; the whole id is compared on
- * the row, so two ids that share a prefix stay two events.
+ * Finds an event by its stored id (bound three times: `...byId(key)`). The index holds the id's
+ * first 4 bytes (schema 19; 8 in 17 and 18, 16 before): the whole id is compared on the row, so two
+ * ids that share a prefix stay two events, and a lookup reads another event's row about n/2^32
+ * times (0.002 at 10M events). The 8-byte condition is there for the upgrade to 18, which looks ids
+ * up through 17's index (cross-version.ts crossIdsByEvent): SQLite takes whichever index the store has.
  */
-export const EVENT_BY_ID = 'substr(e.id, 1, 8) = substr(?, 1, 8) AND e.id = ?';
-export const byId = (key: Uint8Array): [Uint8Array, Uint8Array] => [key, key];
+export const EVENT_BY_ID = 'substr(e.id, 1, 4) = substr(?, 1, 4) AND substr(e.id, 1, 8) = substr(?, 1, 8) AND e.id = ?';
+export const byId = (key: Uint8Array): [Uint8Array, Uint8Array, Uint8Array] => [key, key, key];
 
 /** The columns of `events` a reader selects (as `e`) to rebuild the event. */
 export const STORED_COLUMNS = 'e.rowid, e.id, e.ts, e.type, e.type_source, e.candidates, e.block, e.slot, e.legacy_doc';
@@ -325,6 +327,22 @@ export class EventReader {
       return undefined;
     }
   }
+}
+
+/** Each narrow key's text on a rebuilt event, as its key was made from it (a message id without <>). */
+const KEYED_TEXT: Readonly<Record<Exclude<KeyKind, 'indicator'>, (row: EventRow) => string | null>> = {
+  acode: (row) => row.acode,
+  'message-id': (row) => (row.message_id === null ? null : bareMessageId(row.message_id)),
+  subject: (row) => row.subject,
+};
+
+/**
+ * Whether an event a narrow key found (documents.ts KEY_BITS) holds the very text asked for: a key
+ * of 8 or 32 bits is shared by other texts now and then, so every reader by key keeps only these.
+ */
+export function hasKeyedText(kind: Exclude<KeyKind, 'indicator'>, text: string): (row: EventRow) => boolean {
+  const asked = kind === 'message-id' ? bareMessageId(text) : text;
+  return (row) => KEYED_TEXT[kind](row) === asked;
 }
 
 /**

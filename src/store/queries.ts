@@ -2,7 +2,7 @@
 import { type HandoverJson, withHandover } from './handover.js';
 import { decodeText } from '../decode/text.js';
 import { bareMessageId, idBytes, textKey } from './documents.js';
-import { EVENT_BY_ID, type EventRow, EventReader, STORED_COLUMNS, type StoredRow, byId } from './event-rows.js';
+import { EVENT_BY_ID, type EventRow, EventReader, STORED_COLUMNS, type StoredRow, byId, hasKeyedText } from './event-rows.js';
 import type { DamagedBlocks } from './record-blocks.js';
 import type Database from 'better-sqlite3';
 import { bytesInUse } from './retention.js';
@@ -202,8 +202,18 @@ export function search(db: Database.Database, filter: SearchFilter, damaged?: Da
     }
   }
   const w = where(filter);
-  const rows = db.prepare(`SELECT ${STORED_COLUMNS} FROM events e ${w.sql} ORDER BY e.ts DESC, e.rowid DESC LIMIT ?`).all(...w.params, limit) as StoredRow[];
-  return reader.rows(rows);
+  const page = db.prepare(`SELECT ${STORED_COLUMNS} FROM events e ${w.sql} ORDER BY e.ts DESC, e.rowid DESC LIMIT ?`);
+  const keeps = [filter.acode && hasKeyedText('acode', filter.acode), filter.messageId && hasKeyedText('message-id', filter.messageId)].filter((k) => !!k);
+  if (keeps.length === 0) return reader.rows(page.all(...w.params, limit) as StoredRow[]);
+  // A narrow key also finds, now and then, events of another aCode or message id: those are dropped,
+  // and as many more read after the page, so a full page still means there may be more.
+  const out: EventRow[] = [];
+  for (let want = limit, seen = 0; ; want = seen + limit - out.length) {
+    const rows = page.all(...w.params, want) as StoredRow[];
+    out.push(...reader.rows(rows.slice(seen)).filter((r) => keeps.every((keep) => keep(r))));
+    seen = rows.length;
+    if (out.length >= limit || rows.length < want) return out.slice(0, limit);
+  }
 }
 
 /** One stored event by its id: the ECS document with event.original put back, and the original record. */

@@ -8,6 +8,12 @@ import { compactEvents } from './compact-events.js';
 import { crossIdsByEvent, crossIdsMigration } from './cross-version.js';
 import { dictionariesMigration } from './block-dictionaries.js';
 
+/**
+ * The page size of a store made from schema 19 on (an older store keeps its 4 KiB): a record block
+ * (about 6 KiB) keeps its last part on a table page, and half of such a page went unused (docs/store.md).
+ */
+export const NEW_STORE_PAGE_SIZE = 2048;
+
 export type Migration = string | ((db: Database.Database) => void);
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -259,4 +265,46 @@ export const MIGRATIONS: readonly Migration[] = [
     `);
     crossIdsByEvent(db);
   },
+  // 19: narrower keys (issue 31). The text keys (documents.ts KEY_BITS; every reader compares the text
+  // itself on what a key finds): the aCode's and the message id's first 32 bits, the subject's 8, each
+  // the old 64-bit key shifted right (SQLite's >> keeps the sign, as BigInt's does); the id's index on its
+  // first 4 bytes (event-rows.ts EVENT_BY_ID). And the name 'fields' (how nearly every key_value line's
+  // log type is decided) gets code 0, which SQLite stores in no bytes (codes are given from 1 on, so 0
+  // is free): every reference to its old code in the row is changed with it. The table is copied, not
+  // updated in place, so its pages are packed again; its indexes are built again with it.
+  `
+  CREATE TEMP TABLE fields_v19 AS SELECT code FROM names WHERE name = 'fields';
+  CREATE TABLE events_v19 (
+    rowid INTEGER PRIMARY KEY,
+    id BLOB NOT NULL,                  -- event.id, 16 bytes; unique: the store stores an id once (store.ts)
+    ts INTEGER NOT NULL,
+    type INTEGER NOT NULL,
+    type_source INTEGER NOT NULL,
+    candidates TEXT,
+    acode_key INTEGER,                 -- textKey('acode'): 32 bits
+    message_key INTEGER,               -- textKey('message-id'): 32 bits
+    subject_key INTEGER,               -- textKey('subject'): 8 bits
+    sender INTEGER,
+    action INTEGER,
+    block INTEGER NOT NULL,
+    slot INTEGER NOT NULL,
+    source INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    legacy_doc TEXT
+  );
+  INSERT INTO events_v19 (rowid, id, ts, type, type_source, candidates, acode_key, message_key, subject_key, sender, action, block, slot, source, position, legacy_doc)
+    SELECT e.rowid, e.id, e.ts, CASE e.type WHEN f.code THEN 0 ELSE e.type END, CASE e.type_source WHEN f.code THEN 0 ELSE e.type_source END, e.candidates,
+      e.acode_key >> 32, e.message_key >> 32, e.subject_key >> 56, e.sender, CASE e.action WHEN f.code THEN 0 ELSE e.action END,
+      e.block, e.slot, CASE e.source WHEN f.code THEN 0 ELSE e.source END, e.position, e.legacy_doc
+    FROM events e LEFT JOIN fields_v19 f ORDER BY e.rowid;
+  UPDATE names SET code = 0 WHERE name = 'fields';
+  INSERT OR IGNORE INTO names (code, name) VALUES (0, 'fields');
+  DROP TABLE fields_v19;
+  DROP TABLE events;
+  ALTER TABLE events_v19 RENAME TO events;
+  CREATE INDEX events_id ON events(substr(id, 1, 4));
+  CREATE INDEX events_ts ON events(ts, action, type);
+  CREATE INDEX events_acode ON events(acode_key) WHERE acode_key IS NOT NULL;
+  CREATE INDEX events_message ON events(message_key) WHERE message_key IS NOT NULL;
+  `,
 ];

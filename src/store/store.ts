@@ -9,7 +9,7 @@ import { type SinkCounts, addCounts, noCounts } from '../core/counts.js';
 import type { Unit } from '../core/unit.js';
 import { type PreparedDeadLetter, type PreparedEvent, type PreparedUnit, prepareUnit } from './prepared.js';
 import type { SourceState } from '../core/sink.js';
-import { MIGRATIONS } from './schema.js';
+import { MIGRATIONS, NEW_STORE_PAGE_SIZE } from './schema.js';
 import { CrossSpans, CrossVersionIndex, type CrossRow, PendingCrossRows } from './cross-version.js';
 import type { LogTypeSource } from '../classify/classify.js';
 import { rebuildDocument } from './documents.js';
@@ -146,7 +146,11 @@ export class Store {
       try {
         // A new store gives pages freed by retention back to the file system. This takes effect only
         // before the first table and before WAL (an older store reuses freed pages for new events).
-        if ((this.db.pragma('page_count', { simple: true }) as number) === 0) this.db.pragma('auto_vacuum = INCREMENTAL');
+        // Its page size (schema.ts NEW_STORE_PAGE_SIZE) first: once auto_vacuum is set, SQLite keeps 4 KiB.
+        if ((this.db.pragma('page_count', { simple: true }) as number) === 0) {
+          this.db.pragma(`page_size = ${NEW_STORE_PAGE_SIZE}`);
+          this.db.pragma('auto_vacuum = INCREMENTAL');
+        }
         this.db.pragma('journal_mode = WAL');
         this.db.pragma('synchronous = NORMAL'); // WAL + NORMAL: durable across process crashes; a power loss may drop the last commits, never corrupt.
         // Checkpoint every 256 MiB of WAL (at 4 KiB pages), not every 4 MiB: a unit dirties index pages

@@ -36,11 +36,13 @@ export function threats(db: Database.Database, range: { from?: number; to?: numb
     top_targeted: all(`SELECT lower(a.address) AS address, count(*) AS detections FROM events e
       JOIN event_addresses ea ON ea.event = e.rowid AND ea.role = ${ROLE.to} JOIN addresses a ON a.code = ea.address
       WHERE e.type IN ${typeCodes(DETECTION_TYPES)} AND e.ts >= ? AND e.ts < ? GROUP BY 1 ORDER BY detections DESC, address LIMIT ${TOP}`, ...DETECTION_TYPES, from, to),
-    top_rejected_senders: all(`SELECT a.address, count(DISTINCT coalesce(e.acode_key, e.message_key, e.rowid)) AS messages FROM events e JOIN addresses a ON a.code = e.sender
+    top_rejected_senders: all(`SELECT a.address, count(DISTINCT coalesce('a' || e.acode_key, 'm' || e.message_key, 'r' || e.rowid)) AS messages FROM events e JOIN addresses a ON a.code = e.sender
       WHERE e.type = ${code} AND e.action = ${code} AND e.ts >= ? AND e.ts < ? GROUP BY e.sender ORDER BY messages DESC, a.address LIMIT ${TOP}`, 'receipt', 'Rej', from, to),
-    // A process line names no sender: take it from the message's receipt.
+    // A process line names no sender: take it from the message's receipt. The aCode's key is 32 bits
+    // (documents.ts KEY_BITS): where both lines name a message id, its key has to agree too.
     top_held_senders: all(`SELECT a.address, count(DISTINCT e.acode_key) AS messages FROM events e
-      JOIN events r ON r.acode_key = e.acode_key AND r.type = ${code} JOIN addresses a ON a.code = r.sender
+      JOIN events r ON r.acode_key = e.acode_key AND r.type = ${code} AND (r.message_key = e.message_key OR r.message_key IS NULL OR e.message_key IS NULL)
+      JOIN addresses a ON a.code = r.sender
       WHERE e.type = ${code} AND e.action = ${code} AND e.ts >= ? AND e.ts < ? GROUP BY r.sender ORDER BY messages DESC, a.address LIMIT ${TOP}`, 'receipt', 'process', 'Hld', from, to),
     url_verdicts: all(`SELECT ${day} AS day, coalesce((SELECT name FROM names WHERE code = e.action), 'unknown') AS verdict, count(*) AS events FROM events e
       WHERE e.type = ${code} AND e.ts >= ? AND e.ts < ? GROUP BY day, verdict ORDER BY day, verdict`, 'url-protect', from, to),

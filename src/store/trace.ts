@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import { bareMessageId, textKey } from './documents.js';
-import { type EventRow, EventReader, STORED_COLUMNS, type StoredRow } from './event-rows.js';
+import { type EventRow, EventReader, STORED_COLUMNS, type StoredRow, hasKeyedText } from './event-rows.js';
 import type { DamagedBlocks } from './record-blocks.js';
 
 /** Order of stages within one second, so a timeline reads as the email travelled. */
@@ -133,8 +133,8 @@ export function trace(db: Database.Database, query: string, damaged?: DamagedBlo
   const bare = bareMessageId(query);
   const reader = new EventReader(db, damaged);
   const read = (sql: string, ...params: unknown[]) => reader.rows(db.prepare(`SELECT ${STORED_COLUMNS} FROM ${sql}`).all(...params) as StoredRow[]);
-  const byMessageStmt = (id: string) => read('events e WHERE e.message_key = ?', textKey('message-id', bareMessageId(id)));
-  const byAcodeStmt = (acode: string) => read('events e WHERE e.acode_key = ?', textKey('acode', acode));
+  const byMessageStmt = (id: string) => read('events e WHERE e.message_key = ?', textKey('message-id', bareMessageId(id))).filter(hasKeyedText('message-id', id));
+  const byAcodeStmt = (acode: string) => read('events e WHERE e.acode_key = ?', textKey('acode', acode)).filter(hasKeyedText('acode', acode));
   const byMessageId = byMessageStmt(bare);
   const byAcode = byAcodeStmt(bare);
   let matchedBy: TraceResult['matched_by'] = byMessageId.length ? 'message_id' : byAcode.length ? 'acode' : 'none';

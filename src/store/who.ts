@@ -9,7 +9,7 @@
  */
 import type Database from 'better-sqlite3';
 import { bareMessageId, idBytes, textKey } from './documents.js';
-import { EVENT_BY_ID, type EventRow, EventReader, ROLE, STORED_COLUMNS, type StoredRow, byId } from './event-rows.js';
+import { EVENT_BY_ID, type EventRow, EventReader, ROLE, STORED_COLUMNS, type StoredRow, byId, hasKeyedText } from './event-rows.js';
 import { ftsQuery } from './queries.js';
 import type { DamagedBlocks } from './record-blocks.js';
 
@@ -103,12 +103,13 @@ function reading(db: Database.Database, damaged?: DamagedBlocks): Read {
 function seedRows(read: Read, query: string): Row[] {
   const bare = bareMessageId(query);
   const id = idBytes(bare);
-  for (const [sql, params] of [
-    ['events e WHERE e.message_key = ?', [textKey('message-id', bare)]],
-    ['events e WHERE e.acode_key = ?', [textKey('acode', bare)]],
-    ...(id ? [[`events e WHERE ${EVENT_BY_ID}`, byId(id)] as const] : []),
+  const everyRow = () => true;
+  for (const [sql, params, keep] of [
+    ['events e WHERE e.message_key = ?', [textKey('message-id', bare)], hasKeyedText('message-id', bare)],
+    ['events e WHERE e.acode_key = ?', [textKey('acode', bare)], hasKeyedText('acode', bare)],
+    ...(id ? [[`events e WHERE ${EVENT_BY_ID}`, byId(id), everyRow] as const] : []),
   ] as const) {
-    const rows = read(sql, ...params);
+    const rows = read(sql, ...params).filter(keep);
     if (rows.length === 0) continue;
     // A click names the message id only, a process line the aCode only: take both.
     const acode = rows.find((r) => r.acode)?.acode ?? null;
@@ -122,8 +123,8 @@ function seedRows(read: Read, query: string): Row[] {
 /** Every event of one message: by aCode and by message id. */
 function messageRows(read: Read, acode: string | null, messageId: string | null): Row[] {
   const rows = new Map<number, Row>();
-  if (acode) for (const r of read('events e WHERE e.acode_key = ?', textKey('acode', acode))) rows.set(r.rowid, r);
-  if (messageId) for (const r of read('events e WHERE e.message_key = ?', textKey('message-id', bareMessageId(messageId)))) rows.set(r.rowid, r);
+  if (acode) for (const r of read('events e WHERE e.acode_key = ?', textKey('acode', acode)).filter(hasKeyedText('acode', acode))) rows.set(r.rowid, r);
+  if (messageId) for (const r of read('events e WHERE e.message_key = ?', textKey('message-id', bareMessageId(messageId))).filter(hasKeyedText('message-id', messageId))) rows.set(r.rowid, r);
   return [...rows.values()];
 }
 
@@ -138,28 +139,29 @@ function indicatorsOf(rows: Row[]): WhoResult['indicators'] {
 
 function matchingRows(read: Read, ind: WhoResult['indicators'], by: readonly Indicator[]): { rows: Row[]; by: Indicator; truncated: boolean }[] {
   const out: { rows: Row[]; by: Indicator; truncated: boolean }[] = [];
-  const run = (by: Indicator, sql: string, ...params: unknown[]) => {
-    const rows = read(`${sql} LIMIT ${MAX_MATCHES_PER_INDICATOR + 1}`, ...params);
-    out.push({ rows: rows.slice(0, MAX_MATCHES_PER_INDICATOR), by, truncated: rows.length > MAX_MATCHES_PER_INDICATOR });
+  /** `keep`: of the events found, those that hold the text a narrow key stands for (a subject's 8 bits are shared now and then). */
+  const run = (by: Indicator, sql: string, params: unknown[], keep: (row: Row) => boolean = () => true) => {
+    const found = read(`${sql} LIMIT ${MAX_MATCHES_PER_INDICATOR + 1}`, ...params);
+    out.push({ rows: found.filter(keep).slice(0, MAX_MATCHES_PER_INDICATOR), by, truncated: found.length > MAX_MATCHES_PER_INDICATOR });
   };
   const placeholders = (list: string[]) => list.map(() => '?').join(', ');
   for (const [indicator, types, values] of [['attachment', ATTACHMENT_TYPES, ind.attachments], ['url', URL_TYPES, ind.urls]] as const) {
     if (!by.includes(indicator)) continue;
     for (const v of values) {
       run(indicator, `event_indicators i JOIN events e ON e.rowid = i.event WHERE i.key = ? AND e.type IN (SELECT code FROM names WHERE name IN (${placeholders(types)})) ORDER BY e.ts DESC`,
-        textKey('indicator', v), ...types);
+        [textKey('indicator', v), ...types]);
     }
   }
   if (by.includes('sender')) {
     for (const s of ind.senders) {
-      run('sender', `event_addresses a JOIN events e ON e.rowid = a.event WHERE a.address = (SELECT code FROM addresses WHERE address = ?) AND a.role = ${ROLE.from} ORDER BY e.ts DESC`, s);
+      run('sender', `event_addresses a JOIN events e ON e.rowid = a.event WHERE a.address = (SELECT code FROM addresses WHERE address = ?) AND a.role = ${ROLE.from} ORDER BY e.ts DESC`, [s]);
     }
   }
   if (by.includes('subject')) {
     for (const s of ind.subjects) {
       const fts = ftsQuery(s);
       if (fts === '') continue;
-      run('subject', 'events e WHERE e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?) AND e.subject_key = ? ORDER BY e.ts DESC', fts, textKey('subject', s));
+      run('subject', 'events e WHERE e.rowid IN (SELECT rowid FROM events_fts WHERE events_fts MATCH ?) AND e.subject_key = ? ORDER BY e.ts DESC', [fts, textKey('subject', s)], hasKeyedText('subject', s));
     }
   }
   return out;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { takeEvents, toKeyValueLine, toV2Record } from '../../src/simulator/generate.js';
+import { EVENT_BY_ID, byId } from '../../src/store/event-rows.js';
 import { eventById, search } from '../../src/store/queries.js';
 import { threats } from '../../src/store/threats.js';
 import { idTag } from '../../src/store/cross-version.js';
@@ -90,8 +91,7 @@ describe('schema upgrades that shrink the store', () => {
   it('indexes the first 8 bytes of event ids (schema 17): a store of schema 16 upgrades, answers as before, and still finds each id as a duplicate', async () => {
     const path = await storeOfV1('schema-17');
     const raw = new Database(path);
-    asSchema16(raw);
-    assert.equal(raw.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_autoindex_events_1'").pluck().get(), 1);
+    // The answers of the current schema (its readers look keys up as it keeps them), before it is put back.
     const newest = search(raw, { limit: 40 });
     const sample = newest.flatMap((r) => [r.message_id, r.acode, r.id]).filter((q): q is string => q !== null);
     assert.ok(sample.length > 40);
@@ -102,6 +102,8 @@ describe('schema upgrades that shrink the store', () => {
     });
     const expected = ask(raw);
     assert.ok(expected.byId.every((d) => d !== undefined));
+    asSchema16(raw);
+    assert.equal(raw.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'sqlite_autoindex_events_1'").pluck().get(), 1);
     raw.close();
     const store = new Store(path);
     try {
@@ -109,7 +111,7 @@ describe('schema upgrades that shrink the store', () => {
       assert.deepEqual(objects, ['events_acode', 'events_id', 'events_message', 'events_ts']);
       assert.deepEqual(ask(store.db), expected);
       assert.equal(store.db.pragma('freelist_count', { simple: true }), 0, 'the old table\'s pages are given back to the file system');
-      const plan = store.db.prepare('EXPLAIN QUERY PLAN SELECT rowid FROM events e WHERE substr(e.id, 1, 8) = substr(?, 1, 8) AND e.id = ?').all(Buffer.alloc(16), Buffer.alloc(16)) as { detail: string }[];
+      const plan = store.db.prepare(`EXPLAIN QUERY PLAN SELECT rowid FROM events e WHERE ${EVENT_BY_ID}`).all(...byId(Buffer.alloc(16))) as { detail: string }[];
       assert.ok(plan.some((p) => /USING INDEX events_id/.test(p.detail)), JSON.stringify(plan));
       const again = store.writeUnit(await processInput('v1.log', events.map(toKeyValueLine).join('\n')));
       assert.equal(again.stored, 0);
@@ -128,9 +130,7 @@ describe('schema upgrades that shrink the store', () => {
     first.close();
     assert.ok(mixed.duplicates > 500 && mixed.stored > 100, 'API 2.0 copies recognised (rows of cross_copies) and API 2.0 events of its own stored');
     const raw = new Database(path);
-    asSchema17(raw);
-    const rowsBefore = raw.prepare('SELECT lower(hex(key)) || api || lower(hex(id)) FROM cross_ids ORDER BY 1').pluck().all() as string[];
-    assert.equal(rowsBefore.length, (raw.prepare('SELECT count(*) FROM events').pluck().get() as number) + mixed.duplicates);
+    // The answers of the current schema (its readers look keys up as it keeps them), before it is put back.
     const newest = search(raw, { limit: 40 });
     const sample = newest.flatMap((r) => [r.message_id, r.acode]).filter((q): q is string => q !== null);
     // Three time ranges, each a quarter of the events (their times are not spread evenly).
@@ -144,6 +144,12 @@ describe('schema upgrades that shrink the store', () => {
     });
     const expected = ask(raw);
     assert.ok(expected.byType.every((ids) => ids.length > 0));
+    asSchema17(raw);
+    // The upgrade to 18 looks each id up through 17's index on 8 bytes, which the lookup names beside 19's 4.
+    const plan17 = raw.prepare(`EXPLAIN QUERY PLAN SELECT rowid FROM events e WHERE ${EVENT_BY_ID}`).all(...byId(Buffer.alloc(16))) as { detail: string }[];
+    assert.ok(plan17.some((p) => /USING INDEX events_id/.test(p.detail)), JSON.stringify(plan17));
+    const rowsBefore = raw.prepare('SELECT lower(hex(key)) || api || lower(hex(id)) FROM cross_ids ORDER BY 1').pluck().all() as string[];
+    assert.equal(rowsBefore.length, (raw.prepare('SELECT count(*) FROM events').pluck().get() as number) + mixed.duplicates);
     raw.close();
     const store = new Store(path);
     try {
@@ -168,15 +174,15 @@ describe('schema upgrades that shrink the store', () => {
     }
   });
 
-  it('tells two ids that share their first 8 bytes apart: each is found as itself, and a new one is stored, not taken for the other', async () => {
+  it('tells two ids that share their first 4 bytes (the index\'s, schema 19) apart: each is found as itself, and a new one is stored, not taken for the other', async () => {
     const path = await storeOfV1('id-prefix');
     const store = new Store(path);
     try {
       const [a, b] = store.db.prepare('SELECT rowid, id FROM events ORDER BY rowid LIMIT 2').all() as { rowid: number; id: Buffer }[];
       const docOf = (id: Buffer) => JSON.parse(eventById(store.db, id.toString('hex'))!.doc) as { event: { id: string } };
       const aDoc = docOf(a!.id);
-      // a's row (the older) as if its id began as b's does (ids that share 64 bits: about n²/2⁶⁵ over a store's life).
-      const twin = Buffer.concat([b!.id.subarray(0, 8), a!.id.subarray(8)]);
+      // a's row (the older) as if its id began as b's does (ids that share 32 bits: about n²/2³³ pairs over a store's life).
+      const twin = Buffer.concat([b!.id.subarray(0, 4), a!.id.subarray(4)]);
       store.db.prepare('UPDATE events SET id = ? WHERE rowid = ?').run(twin, a!.rowid);
       assert.equal(docOf(b!.id).event.id, b!.id.toString('hex'));
       assert.deepEqual(docOf(twin), aDoc);
