@@ -12,6 +12,7 @@ import { benchMemory } from './memory.js';
 import { benchPipeline } from './pipeline.js';
 import { benchService } from './service.js';
 import { benchStore } from './store.js';
+import { benchStoreCeiling } from './store-ceiling.js';
 import { benchReplicas } from './replicas.js';
 
 const only = process.argv[2];
@@ -48,6 +49,12 @@ if (!only || only === 'store') {
   const s = await benchStore(Number(process.env.BENCH_STORE_EVENTS ?? 1_000_000), Number(process.env.BENCH_STORE_SCALE_EVENTS ?? 10_000_000));
   printTable('Embedded store (SQLite), whole CLI', s.rows);
   results.store = s.results;
+}
+
+if (!only || only === 'store-ceiling') {
+  const s = await benchStoreCeiling(Number(process.env.BENCH_STORE_EVENTS ?? 1_000_000));
+  printTable("SQLite's own ceiling: the ingest's rows prebuilt, inserted by units (and with each index or table left out)", s.rows);
+  results.store_ceiling = s.results;
 }
 
 if (!only || only === 'console') {
