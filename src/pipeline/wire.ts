@@ -62,6 +62,13 @@ export interface WireBatch extends Omit<DecodedBatch, 'items'> {
   readonly others: [number, DecodedItem][];
 }
 
+/**
+ * The most characters of lines a batch joins into its one text. A V8 string ends at about 2^29
+ * characters, and a batch of 1000 lines of up to --max-record-bytes each can hold far more: past
+ * this, its lines cross as other items, one string each (as one thread would take them).
+ */
+const MAX_LINES_TEXT = 64 * 1024 * 1024;
+
 /** A line still to be parsed whose text is its raw text and has nothing else to say: it crosses as a line of `WireBatch.lines`. */
 function isPlainLine(item: DecodedItem): item is DecodedItem & { readonly raw: string; readonly result: PendingLine } {
   const r = item.result;
@@ -76,8 +83,10 @@ export function batchToWire(batch: DecodedBatch): WireBatch {
   const decodingIndex = new Map<PendingLine, number>();
   const decodingOf = new Uint8Array(items.length);
   const others: [number, DecodedItem][] = [];
+  let chars = 0;
   items.forEach((item, i) => {
-    if (!isPlainLine(item) || decodings.length > 255) return void others.push([i, item]);
+    if (!isPlainLine(item) || decodings.length > 255 || chars + item.raw.length + 1 > MAX_LINES_TEXT) return void others.push([i, item]);
+    chars += item.raw.length + 1;
     positions[texts.length] = item.position;
     decodingOf[texts.length] = indexIn(decodings, decodingIndex, item.result);
     texts.push(item.raw);
