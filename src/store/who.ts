@@ -105,7 +105,8 @@ function seedRows(read: Read, query: string): Row[] {
   const id = idBytes(bare);
   const everyRow = () => true;
   for (const [sql, params, keep] of [
-    ['events e WHERE e.message_key = ?', [textKey('message-id', bare)], hasKeyedText('message-id', bare)],
+    // hasKeyedText takes the <> off the text it is given, as `bare` did: given the query, it compares what the key was made from.
+    ['events e WHERE e.message_key = ?', [textKey('message-id', bare)], hasKeyedText('message-id', query)],
     ['events e WHERE e.acode_key = ?', [textKey('acode', bare)], hasKeyedText('acode', bare)],
     ...(id ? [[`events e WHERE ${EVENT_BY_ID}`, byId(id), everyRow] as const] : []),
   ] as const) {

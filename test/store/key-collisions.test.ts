@@ -10,6 +10,8 @@ import { describe, it } from 'node:test';
 import { textKey } from '../../src/store/documents.js';
 import { exportDocuments, search } from '../../src/store/queries.js';
 import { Store } from '../../src/store/store.js';
+import { trace } from '../../src/store/trace.js';
+import { whoElse } from '../../src/store/who.js';
 import { processInput, tempDir } from '../support/helpers.js';
 
 /** A receipt line as the bench corpus has them; `second` may run past a minute. */
@@ -80,6 +82,23 @@ describe('narrow keys under forged collisions', () => {
         page = search(store.db, { messageId: asked, limit: 2, before: { ts: last.ts, rowid: last.rowid } });
       }
       assert.deepEqual(paged, all);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a message id in more than one pair of <>: who-else and trace find it as search does', async () => {
+    const store = await storeOf('bracketed', [
+      receipt({ acode: 'AcodeOfMessageA', messageId: '<<x@adatum.de>>', rcpt: 'carol@acme-corp.com', second: 1, sender: 'ann@fabrikam.net' }),
+      receipt({ acode: 'AcodeOfMessageB', messageId: '<y@adatum.de>>', rcpt: 'dave@acme-corp.com', second: 2, sender: 'bob@tailspin.co.uk' }),
+    ]);
+    try {
+      for (const [id, rcpt] of [['<<x@adatum.de>>', 'carol@acme-corp.com'], ['<y@adatum.de>>', 'dave@acme-corp.com']] as const) {
+        assert.deepEqual(search(store.db, { messageId: id }).map((r) => r.recipients), [rcpt]);
+        assert.deepEqual(whoElse(store.db, id, undefined, { by: ['sender'] }).recipients.map((r) => r.address), [rcpt]);
+        const t = trace(store.db, id);
+        assert.deepEqual([t.matched_by, t.message_ids], ['message_id', [id]]);
+      }
     } finally {
       store.close();
     }
