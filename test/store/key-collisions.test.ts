@@ -15,10 +15,10 @@ import { whoElse } from '../../src/store/who.js';
 import { processInput, tempDir } from '../support/helpers.js';
 
 /** A receipt line as the bench corpus has them; `second` may run past a minute. */
-function receipt(m: { acode: string; messageId: string; rcpt: string; second: number; sender?: string }): string {
+function receipt(m: { acode: string; messageId: string; rcpt: string; second: number; sender?: string; subject?: string }): string {
   const sender = m.sender ?? 'ann@fabrikam.net';
   const time = `${String(Math.floor(m.second / 60) % 60).padStart(2, '0')}:${String(m.second % 60).padStart(2, '0')}`;
-  return `datetime=2026-11-01T00:${time}+0000|acc=C0A0|aCode=${m.acode}|IP=138.118.128.201|Dir=Inbound|MsgId=${m.messageId}|Subject=\\Quarterly numbers\\|headerFrom=${sender}|Sender=${sender}|Rcpt=${m.rcpt}|SpamLimit=0|SpamInfo=[]|Act=Acc|TlsVer=TLSv1.2|Cphr=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384|SpamScore=4`;
+  return `datetime=2026-11-01T00:${time}+0000|acc=C0A0|aCode=${m.acode}|IP=138.118.128.201|Dir=Inbound|MsgId=${m.messageId}|Subject=\\${m.subject ?? 'Quarterly numbers'}\\|headerFrom=${sender}|Sender=${sender}|Rcpt=${m.rcpt}|SpamLimit=0|SpamInfo=[]|Act=Acc|TlsVer=TLSv1.2|Cphr=TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384|SpamScore=4`;
 }
 
 /** Two message ids whose 32-bit keys are equal (a birthday search). */
@@ -99,6 +99,28 @@ describe('narrow keys under forged collisions', () => {
         const t = trace(store.db, id);
         assert.deepEqual([t.matched_by, t.message_ids], ['message_id', [id]]);
       }
+    } finally {
+      store.close();
+    }
+  });
+  it('who-else by subject under 2,001 newer mails of other subjects holding its words and sharing its 8-bit key: the other message of the same subject is still found', async () => {
+    const subject = 'Invoice 4471 overdue';
+    const lines = [
+      receipt({ acode: 'AcodeOfMessageA', messageId: '<a@adatum.de>', rcpt: 'carol@acme-corp.com', second: 1, sender: 'ann@fabrikam.net', subject }),
+      receipt({ acode: 'AcodeOfMessageC', messageId: '<c@adatum.de>', rcpt: 'frank@acme-corp.com', second: 2, sender: 'eve@contoso.com', subject }),
+    ];
+    // One subject in 256 holding the words shares the key: about 500,000 tries for 2,001 of them.
+    for (let n = 0, made = 0; made <= 2000; n++) {
+      const other = `${subject} ${n}`;
+      if (textKey('subject', other) !== textKey('subject', subject)) continue;
+      lines.push(receipt({ acode: `AcodeOfFlood${made}`, messageId: `<f${made}@tailspin.co.uk>`, rcpt: `u${made}@acme-corp.com`, second: 100 + (made % 500), sender: `s${made}@tailspin.co.uk`, subject: other }));
+      made++;
+    }
+    const store = await storeOf('subject-flood', lines);
+    try {
+      const who = whoElse(store.db, 'AcodeOfMessageA', undefined, { by: ['subject'] });
+      assert.deepEqual(who.messages.map((m) => m.acode).sort(), ['AcodeOfMessageA', 'AcodeOfMessageC']);
+      assert.equal(who.truncated, false, 'every event of the subject was read');
     } finally {
       store.close();
     }
