@@ -329,8 +329,11 @@ export class EventReader {
   }
 }
 
+/** The texts of a rebuilt event that narrow keys stand for. */
+export type KeyedTexts = Pick<EventRow, 'acode' | 'message_id' | 'subject'>;
+
 /** Each narrow key's text on a rebuilt event, as its key was made from it (a message id without <>). */
-const KEYED_TEXT: Readonly<Record<Exclude<KeyKind, 'indicator'>, (row: EventRow) => string | null>> = {
+const KEYED_TEXT: Readonly<Record<Exclude<KeyKind, 'indicator'>, (row: KeyedTexts) => string | null>> = {
   acode: (row) => row.acode,
   'message-id': (row) => (row.message_id === null ? null : bareMessageId(row.message_id)),
   subject: (row) => row.subject,
@@ -340,7 +343,7 @@ const KEYED_TEXT: Readonly<Record<Exclude<KeyKind, 'indicator'>, (row: EventRow)
  * Whether an event a narrow key found (documents.ts KEY_BITS) holds the very text asked for: a key
  * of 8 or 32 bits is shared by other texts now and then, so every reader by key keeps only these.
  */
-export function hasKeyedText(kind: Exclude<KeyKind, 'indicator'>, text: string): (row: EventRow) => boolean {
+export function hasKeyedText(kind: Exclude<KeyKind, 'indicator'>, text: string): (row: KeyedTexts) => boolean {
   const asked = kind === 'message-id' ? bareMessageId(text) : text;
   return (row) => KEYED_TEXT[kind](row) === asked;
 }

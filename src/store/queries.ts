@@ -2,7 +2,7 @@
 import { type HandoverJson, withHandover } from './handover.js';
 import { decodeText } from '../decode/text.js';
 import { bareMessageId, idBytes, textKey } from './documents.js';
-import { EVENT_BY_ID, type EventRow, EventReader, STORED_COLUMNS, type StoredRow, byId, hasKeyedText } from './event-rows.js';
+import { EVENT_BY_ID, type EventRow, EventReader, type KeyedTexts, STORED_COLUMNS, type StoredRow, byId, hasKeyedText } from './event-rows.js';
 import type { DamagedBlocks } from './record-blocks.js';
 import type Database from 'better-sqlite3';
 import { bytesInUse } from './retention.js';
@@ -201,19 +201,41 @@ export function search(db: Database.Database, filter: SearchFilter, damaged?: Da
       return reader.rows(rows);
     }
   }
-  const w = where(filter);
-  const page = db.prepare(`SELECT ${STORED_COLUMNS} FROM events e ${w.sql} ORDER BY e.ts DESC, e.rowid DESC LIMIT ?`);
-  const keeps = [filter.acode && hasKeyedText('acode', filter.acode), filter.messageId && hasKeyedText('message-id', filter.messageId)].filter((k) => !!k);
-  if (keeps.length === 0) return reader.rows(page.all(...w.params, limit) as StoredRow[]);
+  const pageOf = (before: SearchFilter['before'], n: number) => {
+    const w = where({ ...filter, before });
+    return db.prepare(`SELECT ${STORED_COLUMNS} FROM events e ${w.sql} ORDER BY e.ts DESC, e.rowid DESC LIMIT ?`).all(...w.params, n) as StoredRow[];
+  };
+  const keep = keyedTextCheck(filter);
+  if (!keep || limit <= 0) return reader.rows(pageOf(filter.before, limit));
   // A narrow key also finds, now and then, events of another aCode or message id: those are dropped,
-  // and as many more read after the page, so a full page still means there may be more.
+  // and the search reads on after the last row read, so a full page still means there may be more.
+  // Every read sorts all the key's events (their index has no time), so each reads twice the rows of
+  // the one before (up to READ_ON_ROWS): a key a flood of other texts shares costs a few reads, not
+  // one per page; and only the rows needed are rebuilt.
   const out: EventRow[] = [];
-  for (let want = limit, seen = 0; ; want = seen + limit - out.length) {
-    const rows = page.all(...w.params, want) as StoredRow[];
-    out.push(...reader.rows(rows.slice(seen)).filter((r) => keeps.every((keep) => keep(r))));
-    seen = rows.length;
-    if (out.length >= limit || rows.length < want) return out.slice(0, limit);
+  let before = filter.before;
+  for (let want = limit; ; want = Math.min(2 * want, READ_ON_ROWS)) {
+    const rows = pageOf(before, want);
+    for (const row of rows) {
+      out.push(...reader.rows([row]).filter(keep));
+      if (out.length === limit) return out;
+    }
+    const last = rows[rows.length - 1];
+    if (last === undefined || rows.length < want) return out;
+    before = { ts: last.ts, rowid: last.rowid };
   }
+}
+
+/** Rows a search by a narrow key reads at most at once, reading on past events of another text (memory stays bounded). */
+const READ_ON_ROWS = 8192;
+
+/**
+ * Whether an event holds the aCode and message id the filter asks for: their keys are narrow
+ * (documents.ts KEY_BITS), so every reader by them compares the text (event-rows.ts hasKeyedText).
+ */
+function keyedTextCheck(filter: SearchFilter): ((row: KeyedTexts) => boolean) | undefined {
+  const keeps = [filter.acode && hasKeyedText('acode', filter.acode), filter.messageId && hasKeyedText('message-id', filter.messageId)].filter((k) => !!k);
+  return keeps.length === 0 ? undefined : (row) => keeps.every((k) => k(row));
 }
 
 /** One stored event by its id: the ECS document with event.original put back, and the original record. */
@@ -237,6 +259,7 @@ function withOriginal(doc: Record<string, any>, original: string): string {
 export function* exportDocuments(db: Database.Database, filter: SearchFilter, includeOriginal: boolean, damaged?: DamagedBlocks): Generator<string> {
   const w = where(filter);
   const reader = new EventReader(db, damaged);
+  const keep = keyedTextCheck(filter);
   // Pages by (ts, rowid): the connection stays free between them, and rebuilding needs it.
   const page = db.prepare(`SELECT ${STORED_COLUMNS} FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} (e.ts > ? OR (e.ts = ? AND e.rowid > ?)) ORDER BY e.ts, e.rowid LIMIT ?`);
   let after = { ts: Number.MIN_SAFE_INTEGER, rowid: 0 };
@@ -244,7 +267,9 @@ export function* exportDocuments(db: Database.Database, filter: SearchFilter, in
     const rows = page.all(...w.params, after.ts, after.ts, after.rowid, EXPORT_PAGE) as StoredRow[];
     for (const row of rows) {
       const event = reader.rebuildOrSkip(row);
-      if (event) yield includeOriginal ? withOriginal(event.doc, event.record.raw) : event.docText;
+      if (event && (!keep || keep({ acode: event.fields.acode, message_id: event.fields.messageId, subject: event.fields.subject }))) {
+        yield includeOriginal ? withOriginal(event.doc, event.record.raw) : event.docText;
+      }
     }
     if (rows.length < EXPORT_PAGE) return;
     const last = rows[rows.length - 1]!;

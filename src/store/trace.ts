@@ -135,7 +135,7 @@ export function trace(db: Database.Database, query: string, damaged?: DamagedBlo
   const read = (sql: string, ...params: unknown[]) => reader.rows(db.prepare(`SELECT ${STORED_COLUMNS} FROM ${sql}`).all(...params) as StoredRow[]);
   const byMessageStmt = (id: string) => read('events e WHERE e.message_key = ?', textKey('message-id', bareMessageId(id))).filter(hasKeyedText('message-id', id));
   const byAcodeStmt = (acode: string) => read('events e WHERE e.acode_key = ?', textKey('acode', acode)).filter(hasKeyedText('acode', acode));
-  const byMessageId = byMessageStmt(bare);
+  const byMessageId = byMessageStmt(query); // takes the <> off once, as the stored key did (`bare` twice would take <<x>> to x)
   const byAcode = byAcodeStmt(bare);
   let matchedBy: TraceResult['matched_by'] = byMessageId.length ? 'message_id' : byAcode.length ? 'acode' : 'none';
   let seed = byMessageId.length ? byMessageId : byAcode;

@@ -72,6 +72,8 @@ export interface WhoResult {
 /** Caps that keep one question cheap on a store of months. */
 const MAX_MATCHES_PER_INDICATOR = 2000;
 const MAX_MESSAGES = 500;
+/** Events of other subjects sharing the subject's key that one indicator reads past at most, as a multiple of its cap. */
+const READ_PAST_SHARED_KEY = 8;
 /** Log types whose documents carry a URL a user clicked or was sent. */
 const URL_TYPES: string[] = ['url-protect', 'internal-email-protect'];
 /** Log types whose documents carry attachment hashes. */
@@ -105,7 +107,8 @@ function seedRows(read: Read, query: string): Row[] {
   const id = idBytes(bare);
   const everyRow = () => true;
   for (const [sql, params, keep] of [
-    ['events e WHERE e.message_key = ?', [textKey('message-id', bare)], hasKeyedText('message-id', bare)],
+    // hasKeyedText takes the <> off the text it is given, as `bare` did: given the query, it compares what the key was made from.
+    ['events e WHERE e.message_key = ?', [textKey('message-id', bare)], hasKeyedText('message-id', query)],
     ['events e WHERE e.acode_key = ?', [textKey('acode', bare)], hasKeyedText('acode', bare)],
     ...(id ? [[`events e WHERE ${EVENT_BY_ID}`, byId(id), everyRow] as const] : []),
   ] as const) {
@@ -139,10 +142,22 @@ function indicatorsOf(rows: Row[]): WhoResult['indicators'] {
 
 function matchingRows(read: Read, ind: WhoResult['indicators'], by: readonly Indicator[]): { rows: Row[]; by: Indicator; truncated: boolean }[] {
   const out: { rows: Row[]; by: Indicator; truncated: boolean }[] = [];
-  /** `keep`: of the events found, those that hold the text a narrow key stands for (a subject's 8 bits are shared now and then). */
+  /**
+   * `keep`: of the events found, those that hold the text a narrow key stands for (a subject's 8 bits
+   * are shared by one in 256 subjects holding the same words, which anyone can send). The dropped ones
+   * are read past, twice as many events a time, up to READ_PAST_SHARED_KEY times the cap, so that
+   * newer mail of another subject cannot crowd the subject's own out of the answer.
+   */
   const run = (by: Indicator, sql: string, params: unknown[], keep: (row: Row) => boolean = () => true) => {
-    const found = read(`${sql} LIMIT ${MAX_MATCHES_PER_INDICATOR + 1}`, ...params);
-    out.push({ rows: found.filter(keep).slice(0, MAX_MATCHES_PER_INDICATOR), by, truncated: found.length > MAX_MATCHES_PER_INDICATOR });
+    for (let want = MAX_MATCHES_PER_INDICATOR + 1; ; want *= 2) {
+      const found = read(`${sql} LIMIT ${want}`, ...params);
+      const rows = found.filter(keep);
+      const more = found.length >= want;
+      if (rows.length > MAX_MATCHES_PER_INDICATOR || !more || want >= READ_PAST_SHARED_KEY * MAX_MATCHES_PER_INDICATOR) {
+        out.push({ rows: rows.slice(0, MAX_MATCHES_PER_INDICATOR), by, truncated: more || rows.length > MAX_MATCHES_PER_INDICATOR });
+        return;
+      }
+    }
   };
   const placeholders = (list: string[]) => list.map(() => '?').join(', ');
   for (const [indicator, types, values] of [['attachment', ATTACHMENT_TYPES, ind.attachments], ['url', URL_TYPES, ind.urls]] as const) {
