@@ -83,14 +83,31 @@ class EventColumns {
 const HOUR_MS = 3_600_000;
 const STATE: SourceState = { kind: 'file', identity: 'bench' };
 
-/** Codes handed out in first-seen order, as a new store's tables do. */
+/** Codes handed out in first-seen order after those a table starts with, as a new store's tables do. */
 class Codes {
-  readonly known = new Map<string, number>();
+  readonly known: Map<string, number>;
+  private next: number;
+  constructor(start: ReadonlyMap<string, number> = new Map()) {
+    this.known = new Map(start);
+    this.next = Math.max(0, ...start.values()) + 1;
+  }
   code(name: string): { code: number; fresh: boolean } {
     const code = this.known.get(name);
     if (code !== undefined) return { code, fresh: false };
-    this.known.set(name, this.known.size + 1);
-    return { code: this.known.size, fresh: true };
+    this.known.set(name, this.next);
+    return { code: this.next++, fresh: true };
+  }
+}
+
+/** The names a new store already holds (schema 19 gives 'fields' code 0), read from one made and removed here. */
+function namesOfNewStore(dir: string): Map<string, number> {
+  const db = join(dir, 'store-ceiling-names.db');
+  const store = new Store(db);
+  try {
+    return new Map((store.db.prepare('SELECT name, code FROM names').all() as { name: string; code: number }[]).map((r) => [r.name, r.code]));
+  } finally {
+    store.close();
+    for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
   }
 }
 
@@ -98,7 +115,7 @@ class Codes {
 async function buildRows(file: string, count: number): Promise<{ units: UnitRows[]; columns: EventColumns; names: Map<string, number>; dictionary: Buffer }> {
   const transformer = new Transformer(new Classifier(DEFAULT_TABLES), new EcsNormalizer({ keepOriginal: false }));
   const columns = new EventColumns(count);
-  const names = new Codes();
+  const names = new Codes(namesOfNewStore(BENCH_DIR));
   const addresses = new Codes();
   const units: UnitRows[] = [];
   let dictionary: Buffer | undefined;
@@ -207,7 +224,7 @@ function insertAll(db: string, rows: Awaited<ReturnType<typeof buildRows>>, v: V
   const without = new Set<LeftOut>(v.without);
   for (const index of INDEXES) if (without.has(index)) sql.exec(`DROP INDEX ${index}`);
   for (const pragma of v.pragmas ?? []) sql.pragma(pragma);
-  const addName = sql.prepare('INSERT INTO names (code, name) VALUES (?, ?)');
+  const addName = sql.prepare('INSERT INTO names (code, name) VALUES (?, ?) ON CONFLICT (name) DO NOTHING'); // a name the new store holds keeps its code (Codes started from them)
   for (const [name, code] of rows.names) addName.run(code, name);
   sql.prepare('INSERT INTO record_dictionaries (id, first_block, bytes) VALUES (1, 2, ?)').run(rows.dictionary);
   const insertBlock = sql.prepare('INSERT INTO record_blocks (rowid, records, normalizer, live, dictionary) VALUES (?, ?, ?, ?, ?)');
