@@ -6,7 +6,6 @@
  * replica's sources from the engine and report, not trust, what is not believable there.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -21,7 +20,7 @@ import { prepareUnit } from '../../src/store/prepared.js';
 import { restoreCheckpoints } from '../../src/cluster/checkpoints.js';
 import { StateIndex } from '../../src/cluster/state-index.js';
 import { type HeldLease, LeaseBook, LeaseLost, type SourceDoc, sourceDocId } from '../../src/cluster/leases.js';
-import { EngineBooks, type SourceBooks, engineDeadLetter } from '../../src/cluster/books.js';
+import { EngineBooks, type SourceBooks } from '../../src/cluster/books.js';
 import { leaseFence } from '../../src/service/replica.js';
 import { clusterStats } from '../../src/cluster/books-report.js';
 import { createConsoleApp } from '../../src/console/server.js';
@@ -29,6 +28,7 @@ import type { OverviewWithCluster } from '../../src/console/cluster-overview.js'
 import { processInput, runCli, tempDir } from '../support/helpers.js';
 import type { EngineCluster } from '../support/search-engine.js';
 import { stateEngine, stateRunConfig } from './replica-support.js';
+import { wholeDeadLetter } from './stand-in-engine.js';
 
 const quiet = () => new Logger(new PassThrough(), 'error');
 
@@ -318,7 +318,7 @@ describe('books in the state index on OpenSearch', () => {
     const STATE = 'mimelog-state-replay';
     await new StateIndex(client, STATE).ensure();
     const engine = new EngineBooks(client, STATE);
-    const letter = (position: number, raw: Buffer) => engineDeadLetter('r', { source: 'stream r.json', position, reason: 'failed then', raw, isText: true, digest: createHash('sha256').update(raw).digest('hex'), truncatedFrom: null, cutShort: false }, undefined, 'a', 1);
+    const letter = (position: number, raw: Buffer) => wholeDeadLetter('r', { from: 'stream r.json', position, reason: 'failed then', raw });
     const good = letter(3, Buffer.from(line(3))); // a record the pipeline takes now
     const bad = letter(4, Buffer.from(BAD)); // still not a record
     const head = letter(5, Buffer.alloc(2 * 1024 * 1024, 0x41)); // only its first 64 KiB kept

@@ -4,35 +4,24 @@
  * `_search` answers what the test put there).
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
-import { after, before, describe, it } from 'node:test';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { describe, it } from 'node:test';
 import { EngineBooks, engineDeadLetter } from '../../src/cluster/books.js';
 import { clusterDeadLetters, clusterStats } from '../../src/cluster/books-report.js';
-import { SearchClient } from '../../src/sinks/search/client.js';
-import { closeNow, listenOnLoopback } from '../support/helpers.js';
+import { LoopbackStandIn, clientOfStandIn, wholeDeadLetter } from './stand-in-engine.js';
 
 /** The engine's http.max_content_length, set low here (a deployment's choice; 100 MiB by default). */
 const MAX_CONTENT = 10 * 1024 * 1024;
 
-class FakeEngine {
+class FakeEngine extends LoopbackStandIn {
   readonly docs = new Map<string, unknown>();
   bulkBodies: number[] = [];
   /** The length of each `_search` answer sent. */
   searchAnswers: number[] = [];
   /** What `_search` answers (the test's hostile documents). */
   hits: { _id: string; _source: unknown }[] = [];
-  private readonly server = createServer((req, res) => void this.answer(req, res));
-  url = '';
 
-  async start(): Promise<void> {
-    this.url = await listenOnLoopback(this.server);
-  }
-  stop(): void {
-    closeNow(this.server);
-  }
-
-  private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const c of req) {
@@ -68,21 +57,13 @@ class FakeEngine {
 
 describe('the books against a stand-in engine', () => {
   const engine = new FakeEngine();
-  let client: SearchClient;
-  before(async () => {
-    await engine.start();
-    client = new SearchClient({ urls: [engine.url], auth: { kind: 'none' }, timeoutMs: 30_000 });
-  });
-  after(async () => {
-    await client.close();
-    engine.stop();
-  });
+  const client = clientOfStandIn(engine, 30_000);
 
   it("a unit's dead letters larger together than one request the engine takes are all written (in several requests)", async () => {
-    const books = new EngineBooks(client, 'state');
+    const books = new EngineBooks(client(), 'state');
     const letters = Array.from({ length: 12 }, (_, i) => {
       const raw = Buffer.alloc(1024 * 1024, 0x41 + i);
-      return engineDeadLetter('s', { source: 'k', position: i + 1, reason: 'not a record', raw, isText: true, digest: createHash('sha256').update(raw).digest('hex'), truncatedFrom: null, cutShort: false }, undefined, 'a', 1);
+      return wholeDeadLetter('s', { from: 'k', position: i + 1, reason: 'not a record', raw });
     });
     engine.bulkBodies = [];
     await books.putAll(letters);
@@ -97,7 +78,7 @@ describe('the books against a stand-in engine', () => {
       return { _id: id, _source: doc };
     });
     engine.searchAnswers = [];
-    const { rows, problems } = await clusterDeadLetters(new EngineBooks(client, 'state'), { limit: 40, previewBytes: 4096, withBytes: true });
+    const { rows, problems } = await clusterDeadLetters(new EngineBooks(client(), 'state'), { limit: 40, previewBytes: 4096, withBytes: true });
     assert.deepEqual(problems, []);
     assert.equal(new Set(rows.map((r) => r.id)).size, 40);
     assert.equal(Buffer.from(rows[39]!.raw_b64!, 'base64').equals(bytes(39)), true, 'every kept byte');
@@ -109,7 +90,7 @@ describe('the books against a stand-in engine', () => {
   it('stats reads a lease document with 300,000 books (hostile) without failing, the values it can believe summed', async () => {
     const names = Array.from({ length: 300_000 }, (_, i) => [`x${i}`, { counts: { units: 1 }, destinations: { engine: { units: 1 } }, updated_at: '2026-12-06T10:00:00.000Z' }]);
     engine.hits = [{ _id: 'source:s', _source: { kind: 'source', source: 's', owner: 'a', epoch: 1, checkpoints: {}, books: Object.fromEntries(names) } }];
-    const s = await clusterStats(new EngineBooks(client, 'state'));
+    const s = await clusterStats(new EngineBooks(client(), 'state'));
     assert.equal(s.sources.length, 300_000);
     assert.equal(s.destinations[0]?.units, 300_000);
     engine.hits = [];

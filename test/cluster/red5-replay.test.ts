@@ -4,10 +4,9 @@
  * its source's events went on the replica: that source's tenant stamped, its pipeline settings.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
-import { after, before, describe, it } from 'node:test';
-import { engineDeadLetter, EngineBooks } from '../../src/cluster/books.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { describe, it } from 'node:test';
+import { EngineBooks } from '../../src/cluster/books.js';
 import { replayEngineDeadLetters } from '../../src/cluster/replay.js';
 import { noCounts } from '../../src/core/counts.js';
 import { DEFAULT_LIMITS } from '../../src/decode/limits.js';
@@ -16,29 +15,20 @@ import type { Unit } from '../../src/core/unit.js';
 import { buildTransformer } from '../../src/cli/ingest.js';
 import { replayRoutes, writeAll } from '../../src/cli/replay-routes.js';
 import type { ServiceConfig } from '../../src/service/config.js';
-import { SearchClient } from '../../src/sinks/search/client.js';
-import { closeNow, listenOnLoopback } from '../support/helpers.js';
+import { LoopbackStandIn, clientOfStandIn, wholeDeadLetter } from './stand-in-engine.js';
 
 const STATE = 'state';
 
 /** The state index's documents, each with a sequence number, answering as the engine does. */
-class StateStandIn {
+class StateStandIn extends LoopbackStandIn {
   readonly docs = new Map<string, { source: unknown; seqNo: number }>();
   private seq = 0;
-  private readonly server = createServer((req, res) => void this.answer(req, res));
-  url = '';
 
   put(id: string, source: unknown): void {
     this.docs.set(id, { source, seqNo: this.seq++ });
   }
-  async start(): Promise<void> {
-    this.url = await listenOnLoopback(this.server);
-  }
-  stop(): void {
-    closeNow(this.server);
-  }
 
-  private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const reply = (status: number, body: unknown): void => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -69,19 +59,11 @@ function keeping(): Sink & { units: Unit[] } {
 
 const record = (n: number) => JSON.stringify({ datetime: `2026-12-06T10:00:0${n}Z`, aCode: `acode-${n}`, Act: 'Acc', Sender: `s${n}@example.com` });
 const letter = (source: string, position: number, raw: Buffer) =>
-  engineDeadLetter(source, { source: 'stream r.json', position, reason: 'failed then', raw, isText: true, digest: createHash('sha256').update(raw).digest('hex'), truncatedFrom: null, cutShort: false }, undefined, 'a', 1);
+  wholeDeadLetter(source, { from: 'stream r.json', position, reason: 'failed then', raw });
 
 describe('replay --config: each dead letter the way of its source', () => {
   const engine = new StateStandIn();
-  let client: SearchClient;
-  before(async () => {
-    await engine.start();
-    client = new SearchClient({ urls: [engine.url], auth: { kind: 'none' }, timeoutMs: 10_000 });
-  });
-  after(async () => {
-    await client.close();
-    engine.stop();
-  });
+  const client = clientOfStandIn(engine, 10_000);
 
   it("a tenant's source: its events stamped with the tenant and made with its settings (no event.original); a source the config has not: the command line's way", async () => {
     const L = DEFAULT_LIMITS;
@@ -92,7 +74,7 @@ describe('replay --config: each dead letter the way of its source', () => {
       engine.put(d.id, d.doc);
     }
     const sink = keeping();
-    const report = await replayEngineDeadLetters(new EngineBooks(client, STATE), buildTransformer({ original: true }).transformer, (units) => writeAll(sink, units), { route: replayRoutes(config, sink) });
+    const report = await replayEngineDeadLetters(new EngineBooks(client(), STATE), buildTransformer({ original: true }).transformer, (units) => writeAll(sink, units), { route: replayRoutes(config, sink) });
     assert.equal(report.recovered, 2);
     assert.equal(sink.units.flatMap((u) => u.events).length, 2);
     const events = sink.units.flatMap((u) => u.events).sort((a, b) => a.position - b.position);
@@ -110,7 +92,7 @@ describe('replay --config: each dead letter the way of its source', () => {
     const good = letter('s', 2, Buffer.from(record(2)));
     engine.put(good.id, good.doc);
     const sink = keeping();
-    const replay = () => replayEngineDeadLetters(new EngineBooks(client, STATE), buildTransformer({ original: true }).transformer, (units) => writeAll(sink, units), { limit: 1 });
+    const replay = () => replayEngineDeadLetters(new EngineBooks(client(), STATE), buildTransformer({ original: true }).transformer, (units) => writeAll(sink, units), { limit: 1 });
     const first = await replay();
     assert.deepEqual(first.refused.map((r) => r.id), [head.id]);
     const second = await replay();
