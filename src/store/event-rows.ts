@@ -7,7 +7,7 @@
 import type Database from 'better-sqlite3';
 import type { LogTypeSource } from '../classify/classify.js';
 import { NORMALIZER_VERSION } from '../normalize/ecs.js';
-import { type IndexedFields, type KeyKind, bareMessageId, idText, indexedFields, rebuildDocument } from './documents.js';
+import { type IndexedFields, type KeyKind, bareMessageId, idText, indexedFields, rebuildDocument, textKey } from './documents.js';
 import type { PreparedEvent } from './prepared.js';
 import { BLOCK_RECORDS, DamagedBlockError, type DamagedBlocks, type StoredRecord, compressLayout, layoutRecords, packRecords, unpackRecords } from './record-blocks.js';
 import { DictionaryReader, DictionaryWriter, hasDictionaries } from './block-dictionaries.js';
@@ -242,7 +242,7 @@ export class EventReader {
   private readonly loadBlock: (block: number) => StoredRecord[];
   private readonly blockEvents: Database.Statement;
 
-  constructor(db: Database.Database, private readonly damaged?: DamagedBlocks) {
+  constructor(private readonly db: Database.Database, private readonly damaged?: DamagedBlocks) {
     this.loadNames = db.prepare('SELECT code, name FROM names');
     this.loadBlock = blockLoader(db);
     this.blockEvents = db.prepare('SELECT count(*) AS count, min(ts) AS first, max(ts) AS last FROM events WHERE block = ?');
@@ -313,6 +313,25 @@ export class EventReader {
     return out;
   }
 
+  /**
+   * The events whose aCode or message id is `text`, in rowid order, found by its narrow key
+   * (documents.ts KEY_BITS) a page of the key's events at a time: events of another text that share
+   * the key are rebuilt, compared (hasKeyedText) and dropped page by page, so a forged flood on one
+   * key costs time, never memory beyond a page.
+   */
+  byKeyedText(kind: NarrowKeyKind, text: string): EventRow[] {
+    const page = this.db.prepare(`SELECT ${STORED_COLUMNS} FROM events e WHERE e.${KEY_COLUMN[kind]} = ? AND e.rowid > ? ORDER BY e.rowid LIMIT ${KEY_PAGE}`);
+    const key = textKey(kind, kind === 'message-id' ? bareMessageId(text) : text);
+    const keep = hasKeyedText(kind, text);
+    const out: EventRow[] = [];
+    for (let after = Number.MIN_SAFE_INTEGER; ; ) {
+      const stored = page.all(key, after) as StoredRow[];
+      for (const row of this.rows(stored)) if (keep(row)) out.push(row);
+      if (stored.length < KEY_PAGE) return out;
+      after = stored[stored.length - 1]!.rowid;
+    }
+  }
+
   /** `rebuild`, or undefined (noted in `damaged`) when the event's block is damaged and the reader skips such blocks. */
   rebuildOrSkip(row: StoredRow): ReturnType<EventReader['rebuild']> | undefined {
     return this.orSkip(() => this.rebuild(row));
@@ -328,6 +347,12 @@ export class EventReader {
     }
   }
 }
+
+/** The narrow keys found through an index of the events table, and its column. */
+type NarrowKeyKind = 'acode' | 'message-id';
+const KEY_COLUMN: Readonly<Record<NarrowKeyKind, string>> = { acode: 'acode_key', 'message-id': 'message_key' };
+/** Events of one narrow key rebuilt at once (EventReader.byKeyedText). */
+const KEY_PAGE = 1000;
 
 /** The texts of a rebuilt event that narrow keys stand for. */
 export type KeyedTexts = Pick<EventRow, 'acode' | 'message_id' | 'subject'>;

@@ -3,8 +3,8 @@
  * attempts → journal, plus the security events that name it), from a message id, aCode or address.
  */
 import type Database from 'better-sqlite3';
-import { bareMessageId, textKey } from './documents.js';
-import { type EventRow, EventReader, STORED_COLUMNS, type StoredRow, hasKeyedText } from './event-rows.js';
+import { bareMessageId } from './documents.js';
+import { type EventRow, EventReader, STORED_COLUMNS, type StoredRow } from './event-rows.js';
 import type { DamagedBlocks } from './record-blocks.js';
 
 /** Order of stages within one second, so a timeline reads as the email travelled. */
@@ -133,8 +133,8 @@ export function trace(db: Database.Database, query: string, damaged?: DamagedBlo
   const bare = bareMessageId(query);
   const reader = new EventReader(db, damaged);
   const read = (sql: string, ...params: unknown[]) => reader.rows(db.prepare(`SELECT ${STORED_COLUMNS} FROM ${sql}`).all(...params) as StoredRow[]);
-  const byMessageStmt = (id: string) => read('events e WHERE e.message_key = ?', textKey('message-id', bareMessageId(id))).filter(hasKeyedText('message-id', id));
-  const byAcodeStmt = (acode: string) => read('events e WHERE e.acode_key = ?', textKey('acode', acode)).filter(hasKeyedText('acode', acode));
+  const byMessageStmt = (id: string) => reader.byKeyedText('message-id', id);
+  const byAcodeStmt = (acode: string) => reader.byKeyedText('acode', acode);
   const byMessageId = byMessageStmt(query); // takes the <> off once, as the stored key did (`bare` twice would take <<x>> to x)
   const byAcode = byAcodeStmt(bare);
   let matchedBy: TraceResult['matched_by'] = byMessageId.length ? 'message_id' : byAcode.length ? 'acode' : 'none';

@@ -93,26 +93,29 @@ function docOf(row: Row): Doc {
 
 const unique = <T>(items: Iterable<T | null | undefined>): T[] => [...new Set([...items].filter((x): x is T => x !== null && x !== undefined && x !== ''))];
 
-/** Reads events: the SQL after `SELECT <columns> FROM`, its parameters. */
-type Read = (sql: string, ...params: unknown[]) => Row[];
+/** Reads events: the SQL after `SELECT <columns> FROM`, its parameters; `keyed`: by an aCode or message id (EventReader.byKeyedText). */
+interface Read {
+  (sql: string, ...params: unknown[]): Row[];
+  readonly keyed: EventReader['byKeyedText'];
+}
 
 function reading(db: Database.Database, damaged?: DamagedBlocks): Read {
   const reader = new EventReader(db, damaged);
-  return (sql, ...params) => reader.rows(db.prepare(`SELECT ${STORED_COLUMNS} FROM ${sql}`).all(...params) as StoredRow[]);
+  const read = (sql: string, ...params: unknown[]) => reader.rows(db.prepare(`SELECT ${STORED_COLUMNS} FROM ${sql}`).all(...params) as StoredRow[]);
+  return Object.assign(read, { keyed: reader.byKeyedText.bind(reader) });
 }
 
 /** The reported message's events: found by message id, aCode or one event's id, then widened to the whole message. */
 function seedRows(read: Read, query: string): Row[] {
   const bare = bareMessageId(query);
   const id = idBytes(bare);
-  const everyRow = () => true;
-  for (const [sql, params, keep] of [
-    // hasKeyedText takes the <> off the text it is given, as `bare` did: given the query, it compares what the key was made from.
-    ['events e WHERE e.message_key = ?', [textKey('message-id', bare)], hasKeyedText('message-id', query)],
-    ['events e WHERE e.acode_key = ?', [textKey('acode', bare)], hasKeyedText('acode', bare)],
-    ...(id ? [[`events e WHERE ${EVENT_BY_ID}`, byId(id), everyRow] as const] : []),
-  ] as const) {
-    const rows = read(sql, ...params).filter(keep);
+  for (const find of [
+    // byKeyedText takes the <> off a message id once, as the stored key did: given the query, not `bare` (<<x>> is not x).
+    () => read.keyed('message-id', query),
+    () => read.keyed('acode', bare),
+    ...(id ? [() => read(`events e WHERE ${EVENT_BY_ID}`, ...byId(id))] : []),
+  ]) {
+    const rows = find();
     if (rows.length === 0) continue;
     // A click names the message id only, a process line the aCode only: take both.
     const acode = rows.find((r) => r.acode)?.acode ?? null;
@@ -126,8 +129,8 @@ function seedRows(read: Read, query: string): Row[] {
 /** Every event of one message: by aCode and by message id. */
 function messageRows(read: Read, acode: string | null, messageId: string | null): Row[] {
   const rows = new Map<number, Row>();
-  if (acode) for (const r of read('events e WHERE e.acode_key = ?', textKey('acode', acode)).filter(hasKeyedText('acode', acode))) rows.set(r.rowid, r);
-  if (messageId) for (const r of read('events e WHERE e.message_key = ?', textKey('message-id', bareMessageId(messageId))).filter(hasKeyedText('message-id', messageId))) rows.set(r.rowid, r);
+  if (acode) for (const r of read.keyed('acode', acode)) rows.set(r.rowid, r);
+  if (messageId) for (const r of read.keyed('message-id', messageId)) rows.set(r.rowid, r);
   return [...rows.values()];
 }
 

@@ -82,6 +82,11 @@ describe('narrow keys under forged collisions', () => {
         page = search(store.db, { messageId: asked, limit: 2, before: { ts: last.ts, rowid: last.rowid } });
       }
       assert.deepEqual(paged, all);
+      // trace reads the key's 2,005 events a page at a time (EventReader.byKeyedText): the asked message's five, across pages, and none of the flood.
+      const traced = trace(store.db, asked);
+      assert.equal(traced.matched_by, 'message_id');
+      assert.deepEqual(traced.acodes.slice().sort(), all.slice().sort());
+      assert.equal(traced.steps.length, 5);
     } finally {
       store.close();
     }
