@@ -53,8 +53,12 @@ describe('service memory: heap_growth_percent', () => {
   it('keeps a heap that allocates fast well under what V8 lets it grow to by itself', () => {
     // 0.74–0.80 measured while a CI run loaded both cores (V8's concurrent marking gets less CPU
     // then, so both heaps grow further); without the bound the two are the same program (≈ 1.0).
-    const free = peakHeapMib(undefined);
-    const bounded = peakHeapMib(25);
-    assert.ok(bounded < free * 0.85, `peak heap ${bounded} MiB with the bound, ${free} MiB without`);
+    // The median of three runs of each, taken in turn: one run's peak moves with what else the
+    // machine does (a single pair gave 105 against 123 MiB, 0.854, in a loaded clean-clone CI).
+    const runs = [0, 1, 2].map(() => [peakHeapMib(undefined), peakHeapMib(25)] as const);
+    const median = (values: number[]) => values.sort((a, b) => a - b)[1]!;
+    const free = median(runs.map(([f]) => f));
+    const bounded = median(runs.map(([, b]) => b));
+    assert.ok(bounded < free * 0.85, `peak heap ${bounded} MiB with the bound, ${free} MiB without (runs: ${JSON.stringify(runs)})`);
   });
 });
