@@ -41,13 +41,16 @@ export async function visit(page: Page, base: string, hash: string): Promise<voi
   await settled(page);
 }
 
-/** Waits for the current route to finish rendering (the router clears aria-busy). */
 /**
- * The page has rendered (`name`: that page; right after a hash change the previous page may still
- * be shown, not yet busy, for as long as the hashchange event takes to arrive).
+ * The page of the current address has rendered: the router marks what it shows with the hash it
+ * rendered and clears aria-busy. Waiting for "not busy" alone is a race: right after a click the
+ * previous page is still shown, not yet busy, until the hashchange event arrives.
  */
-export async function settled(page: Page, name?: string): Promise<void> {
-  await page.waitForSelector(name === undefined ? 'main[data-page]:not([aria-busy])' : `main[data-page="${name}"]:not([aria-busy])`);
+export async function settled(page: Page): Promise<void> {
+  await page.waitForFunction(() => {
+    const main = document.querySelector('main');
+    return main !== null && !main.hasAttribute('aria-busy') && main.getAttribute('data-hash') === location.hash;
+  });
 }
 
 export async function screenshot(page: Page, name: string): Promise<void> {

@@ -48,6 +48,7 @@ async function page(name: string, rest: string, params: URLSearchParams): Promis
 
 async function render(): Promise<void> {
   const mine = ++rendering;
+  const hash = location.hash;
   const { page: name, rest, params } = parseHash();
   for (const a of document.querySelectorAll('nav a')) {
     if (a.getAttribute('data-page') === (name === 'event' ? 'search' : name)) a.setAttribute('aria-current', 'page');
@@ -65,6 +66,7 @@ async function render(): Promise<void> {
   append(main, nodes);
   main.removeAttribute('aria-busy');
   main.setAttribute('data-page', name);
+  main.setAttribute('data-hash', hash); // which address is shown: a page reached by a link is told from the one before it
   document.title = `${main.querySelector('h1')?.textContent ?? 'mimelog'} · mimelog console`;
 }
 
