@@ -70,3 +70,57 @@ export function parseJson(text: string, maxDepth: number, maxKeys = Infinity): J
   if (keys > 0 && countKeys(value) < keys) return { ok: false, reason: 'JSON object with a duplicate key' };
   return { ok: true, value };
 }
+
+/**
+ * The JSON text of a parsed value at any depth. V8's JSON.parse takes any nesting but
+ * JSON.stringify recurses: a record 100,000 levels deep in an API page would throw a RangeError
+ * that escapes the page instead of becoming a dead letter. Such a value is written with an
+ * explicit stack (the same text, key order and all), so the decoder can see it and refuse it with
+ * its reason and bytes. `undefined` (not JSON) is written as JSON.stringify leaves it: undefined.
+ */
+export function jsonText(value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    return deepJsonText(value);
+  }
+}
+
+/** An array's items or an object's keys and values, being written. */
+interface OpenValue {
+  readonly items: readonly unknown[];
+  readonly keys?: readonly string[];
+  next: number;
+}
+
+function deepJsonText(root: unknown): string {
+  const out: string[] = [];
+  const stack: OpenValue[] = [];
+  const open = (v: unknown): void => {
+    if (v === null || typeof v !== 'object') {
+      out.push(JSON.stringify(v) ?? 'null'); // undefined in an array is null, as JSON.stringify writes it
+    } else if (Array.isArray(v)) {
+      out.push('[');
+      stack.push({ items: v, next: 0 });
+    } else {
+      const keys = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined);
+      out.push('{');
+      stack.push({ items: keys.map((k) => (v as Record<string, unknown>)[k]), keys, next: 0 });
+    }
+  };
+  open(root);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    if (top.next === top.items.length) {
+      out.push(top.keys ? '}' : ']');
+      stack.pop();
+      continue;
+    }
+    const i = top.next++;
+    if (i > 0) out.push(',');
+    if (top.keys) out.push(`${JSON.stringify(top.keys[i])}:`);
+    open(top.items[i]);
+  }
+  return out.join('');
+}

@@ -6,6 +6,7 @@
  */
 import { type DecodeOptions, DEFAULT_LIMITS } from './limits.js';
 import { type DecodedBatch, decodeInput } from './input.js';
+import { jsonText } from './json.js';
 
 /** Records serialized per chunk handed to the decoder (a Mimecast page holds 100 to 500). */
 const RECORDS_PER_CHUNK = 1000;
@@ -16,7 +17,7 @@ async function* recordLines(records: unknown[]): AsyncGenerator<Buffer> {
     const end = Math.min(records.length, at + RECORDS_PER_CHUNK);
     const lines: string[] = [];
     for (let i = at; i < end; i++) {
-      lines.push(JSON.stringify(records[i]));
+      lines.push(jsonText(records[i])!); // a record is an object (notRecords took the rest out): never undefined
       records[i] = undefined;
     }
     yield Buffer.from(lines.join('\n') + (end < records.length ? '\n' : ''));
@@ -40,7 +41,7 @@ function notRecords(name: string, records: unknown[], headBytes: number): Decode
       continue;
     }
     count++;
-    const text = JSON.stringify(r) ?? 'undefined';
+    const text = jsonText(r) ?? 'undefined';
     total += text.length + 1;
     if (headLength < headBytes) {
       head.push(text);

@@ -472,6 +472,31 @@ describe('hostile server: page tokens that repeat on the stream, the batch listi
     assert.equal(cursor(db, 'mimecast-v2-stream%'), 'n2', 'the pages were read to their end');
   });
 
+  it('stream: an event nested 100,000 levels deep is a dead letter with its bytes; the page\'s other events are stored and the token moves on', { timeout: 60_000 }, async () => {
+    const depth = 100_000;
+    const deep = `{"timestamp":"${Date.now() - 60_000}","type":"receipt","n":${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}}`;
+    // An array that deep is not a record at all: it is set aside with the page's other non-records.
+    const deepArray = `${'['.repeat(depth)}${']'.repeat(depth)}`;
+    const h: Hostile = await hostile({
+      '/siem/v1/events/cg': (_q, _b, res) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(`{"value":[${JSON.stringify(streamRecords[2])},${deep},${deepArray},${JSON.stringify(streamRecords[3])}],"@nextPage":"after-deep","isCaughtUp":true}`);
+      },
+    });
+    const db = join(tempDir('hostile'), 'stream-deep.db');
+    const res = await runCli(streamArgs(h, db), { env: V2_ENV });
+    assert.equal(res.code, 2, res.stderr.slice(-2000)); // dead letters, not a failed collection
+    assert.equal(query<{ n: number }>(db, 'SELECT count(*) AS n FROM events')[0]!.n, 2);
+    const dead = query<{ reason: string; raw: Buffer; truncated_from: number | null }>(db, 'SELECT reason, raw, truncated_from FROM dead_letters ORDER BY position');
+    assert.equal(dead.length, 2);
+    assert.match(dead[0]!.reason, /1 items of this page are not JSON objects/);
+    assert.equal(dead[0]!.truncated_from, deepArray.length + 1, 'its length said; the head kept');
+    assert.match(dead[1]!.reason, /nested deeper than 64 levels/);
+    assert.equal(dead[1]!.truncated_from, null);
+    assert.equal(dead[1]!.raw.toString(), deep, 'the record\'s own text, whole: replayable with a higher --max-json-depth');
+    assert.equal(cursor(db, 'mimecast-v2-stream%'), 'after-deep');
+  });
+
   it('batch listing A→B→A: the pass of the type ends at the repeat, its token not moved back', { timeout: 60_000 }, async () => {
     const next = ['A', 'B', 'A'];
     const h: Hostile = await hostile({

@@ -16,7 +16,7 @@ import type { Publisher } from '../../core/publish.js';
 import type { Gap } from '../../core/sink.js';
 import { deadLetterBatch } from '../../decode/input.js';
 import { decodeRecords } from '../../decode/records.js';
-import { type DecodeLimits, DEFAULT_LIMITS } from '../../decode/limits.js';
+import type { DecodeLimits } from '../../decode/limits.js';
 import { parseJson } from '../../decode/json.js';
 import type { Logger } from '../../log/logger.js';
 import { FEED_NOT_AVAILABLE_CODES, type FeedSpec, feedTime } from '../../mimecast/feeds.js';
@@ -77,8 +77,6 @@ interface LostWindow {
 
 /** Fetches of a page whose body does not parse before it is kept as a dead letter. */
 const UNREADABLE_PAGE_RETRIES = 2;
-/** The answer's own nesting around a record: root, `data`, `data[0]`, the record list. */
-const ENVELOPE_DEPTH = 4;
 
 export class FeedCollector {
   private readonly client: PageClient;
@@ -240,8 +238,10 @@ export class FeedCollector {
       const bytes = res.bytes;
       // Over the bound: asking again would read the same endless answer; its head is kept.
       if (res.tooLarge) return { done: { unreadable: true, body: bytes, reason: res.tooLarge, truncatedFrom: res.read } };
-      // Bounded before parsing: a record nested deeper than the bound would overflow the stack later.
-      const parsed = parseJson(bytes.toString('utf8'), (this.options.limits ?? DEFAULT_LIMITS).maxJsonDepth + ENVELOPE_DEPTH);
+      // No nesting bound on the page: one record nested too deep is refused on its own by the decoder
+      // (its text written by jsonText, which takes any depth), not the whole window with it. A
+      // duplicate key anywhere still makes the page unreadable: JSON.parse would keep one value silently.
+      const parsed = parseJson(bytes.toString('utf8'), Infinity);
       if (!parsed.ok && res.status === 200) {
         // The transfer may have been cut: ask again before keeping it as it is.
         if (++unreadable > UNREADABLE_PAGE_RETRIES) return { done: { unreadable: true, body: bytes, reason: parsed.reason } };

@@ -14,6 +14,7 @@ import { FirstContact, bodyBytes, describeFetchError, discardBody, parseObject, 
 import type { TokenSource } from './oauth.js';
 import { STREAM_PATH_V2 } from '../../mimecast/endpoints.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from '../../decode/limits.js';
+import { jsonText } from '../../decode/json.js';
 
 export interface Page<T> {
   readonly value: T[];
@@ -289,7 +290,7 @@ export class PassTrail {
 /** A digest of what a page brought (its records as parsed, or a file's bytes as chunks), for PassTrail. */
 export function contentDigest(content: readonly unknown[] | readonly Buffer[]): string {
   const hash = createHash('sha256');
-  for (const part of content) hash.update(Buffer.isBuffer(part) ? part : JSON.stringify(part) ?? 'undefined');
+  for (const part of content) hash.update(Buffer.isBuffer(part) ? part : jsonText(part) ?? 'undefined');
   return hash.digest('base64');
 }
 
