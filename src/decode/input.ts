@@ -14,7 +14,7 @@ import { Gunzip as FflateGunzip } from 'fflate';
 import yauzl from 'yauzl';
 import { decodeJsonObject } from './decode-record.js';
 import { type DecodedBatch, type DecodedItem, type LineDecoding, type PendingLine, decodeItem } from './item.js';
-import { countKeys, parseJson, tooManyKeys } from './json.js';
+import { countKeys, depthRefusal, jsonText, parseJson, tooManyKeys } from './json.js';
 import { type DecodeLimits, type DecodeOptions, DEFAULT_LIMITS, LimitExceeded, boundedBytes } from './limits.js';
 import { type Line, lineBatches, prepend } from './lines.js';
 import { encodeText, hasEscapedBytes } from './text.js';
@@ -522,15 +522,23 @@ async function* decodeText(name: string, fileName: string, chunks: AsyncIterable
   yield { source: name, fileName, items: pending, last: true };
 }
 
-/** An API 1.0 json file: `{"type":"MTA","data":[{…},…]}`. Truncated files fail whole. */
+/**
+ * An API 1.0 json file: `{"type":"MTA","data":[{…},…]}`. Truncated files (and a repeated key
+ * anywhere) fail whole; a record nested too deep fails alone, with its text.
+ */
 export function decodeJsonDocument(name: string, fileName: string, text: string, limits: DecodeLimits = DEFAULT_LIMITS): DecodedBatch {
-  const parsed = parseJson(text, limits.maxJsonDepth + 2);
+  let parsed = parseJson(text, limits.maxJsonDepth + 2);
+  // Past the bound somewhere: read at any depth (V8's parse takes it), then each record is bounded.
+  const tooDeep = !parsed.ok && parsed.tooDeep === true;
+  if (tooDeep) parsed = parseJson(text, Infinity);
   const whole = (reason: string): DecodedBatch => ({ source: name, fileName, items: [failure(0, reason, text, limits, true)], last: true });
   if (!parsed.ok) return whole(`json document: ${parsed.reason}`);
   const data = (parsed.value as { data?: unknown } | null)?.data;
   if (!Array.isArray(data)) return whole('json document without a "data" array');
   const items: DecodedItem[] = data.map((element, i) => {
-    const raw = JSON.stringify(element);
+    const raw = jsonText(element) ?? 'null';
+    const deep = tooDeep ? depthRefusal(raw, limits.maxJsonDepth) : undefined;
+    if (deep !== undefined) return failure(i + 1, deep, raw, limits);
     const keys = countKeys(element);
     if (keys > limits.maxRecordKeys) return failure(i + 1, tooManyKeys(keys, limits.maxRecordKeys), raw, limits);
     return { position: i + 1, result: decodeJsonObject(element, raw), raw };

@@ -3,7 +3,7 @@
  * recursive walk afterwards, JSON.stringify included, overflows the stack) and duplicate keys
  * (JSON.parse keeps the last value silently; a record that says two things is not stored as one).
  */
-export type JsonParse = { ok: true; value: unknown } | { ok: false; reason: string };
+export type JsonParse = { ok: true; value: unknown } | { ok: false; reason: string; tooDeep?: true };
 
 const QUOTE = 0x22, BACKSLASH = 0x5c, COLON = 0x3a, OPEN_OBJ = 0x7b, OPEN_ARR = 0x5b, CLOSE_OBJ = 0x7d, CLOSE_ARR = 0x5d;
 
@@ -57,9 +57,18 @@ export function tooManyKeys(keys: number, maxKeys: number): string {
   return `record with ${keys} keys, over the limit of ${maxKeys} (--max-record-keys)`;
 }
 
+function nestedTooDeep(maxDepth: number): string {
+  return `JSON nested deeper than ${maxDepth} levels (--max-json-depth)`;
+}
+
+/** Why `text` is refused for its nesting, or undefined when it is nested no deeper than `maxDepth`. */
+export function depthRefusal(text: string, maxDepth: number): string | undefined {
+  return scan(text, maxDepth).tooDeep ? nestedTooDeep(maxDepth) : undefined;
+}
+
 export function parseJson(text: string, maxDepth: number, maxKeys = Infinity): JsonParse {
   const { tooDeep, keys } = scan(text, maxDepth);
-  if (tooDeep) return { ok: false, reason: `JSON nested deeper than ${maxDepth} levels (--max-json-depth)` };
+  if (tooDeep) return { ok: false, reason: nestedTooDeep(maxDepth), tooDeep: true };
   if (keys > maxKeys) return { ok: false, reason: tooManyKeys(keys, maxKeys) };
   let value: unknown;
   try {

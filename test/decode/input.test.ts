@@ -83,6 +83,19 @@ describe('input format detection', () => {
     assert.match(unit.deadLetters[0]!.reason, /json document/);
   });
 
+  it('a record of a json document nested too deep (even 100,000 levels) is a dead letter alone, with its text; the others are stored', async () => {
+    const doc = JSON.parse(toV1JsonFile(events.slice(0, 3))) as { data: Record<string, unknown>[] };
+    const deep = `{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    const text = JSON.stringify(doc).replace(/},\{/, `},${deep},{`); // between the first and second record
+    const unit = await processInput('receipt_1.json', text);
+    assert.equal(unit.events.length, 3);
+    assert.deepEqual(unit.events.map((e) => e.position), [1, 3, 4]);
+    assert.equal(unit.deadLetters.length, 1);
+    assert.equal(unit.deadLetters[0]!.position, 2);
+    assert.match(unit.deadLetters[0]!.reason, /nested deeper than 64 levels/);
+    assert.equal(unit.deadLetters[0]!.raw.toString(), deep);
+  });
+
   it('dead-letters a malformed NDJSON line and keeps the rest, with line numbers', async () => {
     const good = events.slice(0, 3).map((e) => JSON.stringify(toV2Record(e, { shape: 'batch' })));
     const unit = await processInput('b.ndjson', [good[0], '{"type":"receipt",', good[1], '', good[2]].join('\n'));
