@@ -326,22 +326,25 @@ export class EngineBooks {
    */
   async ids(kind: string, limit: number, after?: number): Promise<{ id: string; seqNo: number }[]> {
     const query = { size: limit, _source: false, seq_no_primary_term: true, query: { term: { kind } }, sort: [{ _seq_no: 'asc' }], ...(after === undefined ? {} : { search_after: [after] }) };
-    const hits = await this.searchHits(kind, query);
-    return (hits as ({ _id?: unknown; _seq_no?: unknown } | null)[]).map((h) => ({ id: h?._id, seqNo: h?._seq_no })).filter((h): h is { id: string; seqNo: number } => typeof h.id === 'string' && isCount(h.seqNo));
+    return (await this.searchHits(kind, query)).filter((h): h is { id: string; seqNo: number } => typeof h.id === 'string');
   }
 
   /** The `_seq_no` of the document of one kind written last; undefined when there is none. */
   async newestSeqNo(kind: string): Promise<number | undefined> {
-    const hit = (await this.searchHits(kind, { size: 1, _source: false, seq_no_primary_term: true, query: { term: { kind } }, sort: [{ _seq_no: 'desc' }] }))[0] as { _seq_no?: unknown } | undefined;
-    return isCount(hit?._seq_no) ? hit._seq_no : undefined;
+    return (await this.searchHits(kind, { size: 1, _source: false, seq_no_primary_term: true, query: { term: { kind } }, sort: [{ _seq_no: 'desc' }] }))[0]?.seqNo;
   }
 
-  private async searchHits(kind: string, query: object): Promise<unknown[]> {
+  /** The hits of a search sorted by `_seq_no`, each with its id and `_seq_no` (a hit without one is no listing to page through: an error, never a silent end). */
+  private async searchHits(kind: string, query: object): Promise<{ id: unknown; seqNo: number }[]> {
     const res = await this.client.send('POST', `/${this.index}/_search`, JSON.stringify(query));
     if (res.status === 404) return [];
     if (res.status !== 200) throw new MimelogError('search_engine', `state index ${this.index}: could not list ${kind} documents: HTTP ${res.status}`);
     const hits = (res.body as { hits?: { hits?: unknown } } | undefined)?.hits?.hits;
-    return Array.isArray(hits) ? hits : [];
+    return (Array.isArray(hits) ? hits : []).map((h: { _id?: unknown; _seq_no?: unknown; sort?: unknown[] } | null) => {
+      const seqNo = h?._seq_no ?? h?.sort?.[0];
+      if (!isCount(seqNo)) throw new MimelogError('search_engine', `state index ${this.index}: a listed ${kind} document carries no _seq_no (${JSON.stringify(h).slice(0, 200)})`);
+      return { id: h?._id, seqNo };
+    });
   }
 
   /** Makes what was written visible to `list` (tests; `stats` reads real-time documents by search). */

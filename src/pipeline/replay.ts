@@ -7,6 +7,7 @@
 import { type DecodedBatch, decodeBytes } from '../decode/input.js';
 import type { DecodeLimits } from '../decode/limits.js';
 import { decodeRecords } from '../decode/records.js';
+import { type FeedSpec, feedNamed } from '../mimecast/feeds.js';
 import { feedOfPageSource, pageRecords } from '../sources/mimecast-v2/feeds.js';
 import type { Sink } from '../core/sink.js';
 import type { StoredDeadLetter } from '../store/registry.js';
@@ -64,7 +65,7 @@ export interface ReplayOrigin {
  * (`data[]` or `data[0].<recordsAt>`); a string says why it cannot be (it still does not parse, or
  * holds no records). Any other bytes are decoded as an input.
  */
-function replayBatches(origin: ReplayOrigin, feed: string | undefined, bytes: Buffer, limits: DecodeLimits | undefined): AsyncIterable<DecodedBatch> | string {
+function replayBatches(origin: ReplayOrigin, feed: FeedSpec | undefined, bytes: Buffer, limits: DecodeLimits | undefined): AsyncIterable<DecodedBatch> | string {
   if (feed === undefined || origin.position > 0) return decodeBytes(origin.source, bytes, { limits });
   const records = pageRecords(feed, bytes, limits);
   return typeof records === 'string' ? records : decodeRecords(origin.source, records, { limits });
@@ -78,10 +79,13 @@ function replayBatches(origin: ReplayOrigin, feed: string | undefined, bytes: Bu
  */
 export async function reprocess(origin: ReplayOrigin, bytes: Buffer, transformer: Transformer, limits: DecodeLimits | undefined): Promise<Unit[] | string> {
   const feed = origin.feed ?? feedOfPageSource(origin.source);
-  const batches = replayBatches(origin, feed, bytes, limits);
+  const spec = feed === undefined ? undefined : feedNamed(feed);
+  // Never a log type from a name this version does not know (an engine document can be edited by hand).
+  if (feed !== undefined && spec === undefined) return `its feed ${JSON.stringify(feed.slice(0, 100))} is not one this version knows: not replayed`;
+  const batches = replayBatches(origin, spec, bytes, limits);
   if (typeof batches === 'string') return batches;
   const units: Unit[] = [];
-  for await (const batch of batches) units.push(transformer.forFeed(feed).process(batch));
+  for await (const batch of batches) units.push(transformer.forFeed(spec?.name).process(batch));
   const failure = units.find((u) => u.deadLetters.length > 0)?.deadLetters[0]?.reason;
   if (failure !== undefined) return failure;
   // Events keep the position the dead letter had in its source (`doc` named: a spread copies no getter).

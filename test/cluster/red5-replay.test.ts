@@ -188,10 +188,13 @@ describe('replay --config: each dead letter the way of its source', () => {
     // One written before dead letters carried their feed: its feed is read from its page's name.
     const old = engineDeadLetter('feeds', prepareDeadLetter({ source: page('audit'), position: 7, reason: 'failed then', raw: JSON.stringify(audit(7, false)) }), undefined, 'a', 1);
     engine.put(old.id, old.doc);
+    // A feed this version does not know (a hand edit): never a log type made of it.
+    engine.put('dead-letter:feeds:edited', { ...old.doc, position: 8, feed: 'no-such-feed' });
     const sink = keeping();
     const report = await replayEngineDeadLetters(new EngineBooks(client(), STATE), buildTransformer({ original: true }).transformer, (units) => writeAll(sink, units));
     assert.equal(report.recovered, 3);
-    assert.equal(report.still_failing, 1);
+    assert.equal(report.still_failing, 2);
+    assert.equal((engine.docs.get('dead-letter:feeds:edited')!.source as { replay_reason?: string }).replay_reason, 'its feed "no-such-feed" is not one this version knows: not replayed');
     const runaway = engine.docs.get(ids[2]!)!.source as { replay_reason?: string };
     assert.match(runaway.replay_reason ?? '', /^ttp-url: not a page of records .*the window is recorded as a gap/);
     const events = sink.units.flatMap((u) => u.events);

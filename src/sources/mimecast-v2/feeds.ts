@@ -107,9 +107,7 @@ function answerRecords(feed: FeedSpec, data: unknown[]): unknown[] | string {
  * not a page of records (a runaway's note of the token it was given, a list of items that are not
  * records), so there is nothing to replay: the window's records are in its gap.
  */
-export function pageRecords(feedName: string, body: Buffer, limits: DecodeLimits = DEFAULT_LIMITS): unknown[] | string {
-  const feed = feedNamed(feedName);
-  if (feed === undefined) return `a page of the feed ${JSON.stringify(feedName)}, which this version does not know: not replayed`;
+export function pageRecords(feed: FeedSpec, body: Buffer, limits: DecodeLimits = DEFAULT_LIMITS): unknown[] | string {
   const parsed = parseJson(body.toString('utf8'), limits.maxJsonDepth + ENVELOPE_DEPTH);
   if (!parsed.ok) return `${feed.name}: the page still does not parse: ${parsed.reason}`;
   const data = (parsed.value as { data?: unknown } | null)?.data;
