@@ -210,10 +210,10 @@ async function clusterReplayCommand(file: string, o: PipelineOptions & SinkCliOp
     }
   });
   for (const r of report.refused.slice(0, 50)) say(`mimelog: dead letter ${r.id}: ${r.reason}`, 'stderr');
-  if (report.refused.length > 50) process.stderr.write(`  … and ${report.refused.length - 50} more refused\n`);
+  if (report.refused_count > 50) process.stderr.write(`  … and ${report.refused_count - 50} more refused\n`);
   if (report.still_failing > 0) process.exitCode = 2;
   if (o.json) return outJson(JSON.stringify(report));
-  out(`listed ${report.listed} dead letters of the state index (all it held when the replay began); replayed ${report.attempted}: ${report.recovered} recovered (${report.events_stored} events stored, ${report.duplicates} duplicates), ${report.still_failing} still failing (${report.refused.length} refused: kept bytes not whole); ${report.already_replayed} replayed before, not sent again`);
+  out(`listed ${report.listed} dead letters of the state index (all it held when the replay began); replayed ${report.attempted}: ${report.recovered} recovered (${report.events_stored} events stored, ${report.duplicates} duplicates), ${report.still_failing} still failing (${report.refused_count} refused: kept bytes not whole); ${report.already_replayed} replayed before, not sent again`);
 }
 
 export function registerStoreCommands(program: Command): void {

@@ -27,9 +27,14 @@ export interface ClusterReplayReport {
   duplicates: number;
   /** Marked replayed by an earlier replay: not sent again. */
   already_replayed: number;
-  /** Why each one not replayed was refused (kept bytes not whole, not a dead letter). */
+  /** Dead letters refused (kept bytes not whole, not a dead letter). */
+  refused_count: number;
+  /** Why each was refused: the first REFUSED_SAID of them (a run reads every dead letter: the list stays bounded). */
   refused: { id: string; reason: string }[];
 }
+
+/** Refusals a report names one by one; the rest are counted. */
+export const REFUSED_SAID = 1_000;
 
 /** Where recovered events go (the config's `sink:`); a unit without state moves no checkpoint. */
 export type ReplayInto = (units: readonly Unit[]) => Promise<SinkCounts>;
@@ -84,7 +89,7 @@ export async function replayEngineDeadLetters(
   books: EngineBooks, transformer: Transformer, into: ReplayInto,
   o: { limits?: DecodeLimits; limit?: number; pageSize?: number; route?: (source: string) => ReplayRoute | undefined } = {},
 ): Promise<ClusterReplayReport> {
-  const report: ClusterReplayReport = { listed: 0, attempted: 0, recovered: 0, still_failing: 0, events_stored: 0, duplicates: 0, already_replayed: 0, refused: [] };
+  const report: ClusterReplayReport = { listed: 0, attempted: 0, recovered: 0, still_failing: 0, events_stored: 0, duplicates: 0, already_replayed: 0, refused_count: 0, refused: [] };
   const index = new StateIndex(books.client, books.index);
   const mark = await books.newestSeqNo(BOOK_KINDS.deadLetter);
   let left = o.limit ?? Number.POSITIVE_INFINITY;
@@ -116,7 +121,7 @@ async function replayOne(index: StateIndex, id: string, report: ClusterReplayRep
   const attempts = (isCount(d.replay_attempts) ? d.replay_attempts : 0) + 1;
   const bytes = wholeBytes(d);
   if (typeof bytes === 'string') {
-    report.refused.push({ id, reason: bytes });
+    if (report.refused_count++ < REFUSED_SAID) report.refused.push({ id, reason: bytes });
     report.still_failing++;
     // Written again (the reason said), so it moves behind the others in the listing's order: a
     // run with a `limit` is not held for good by dead letters that can never be replayed.

@@ -150,6 +150,7 @@ describe('replay --config: each dead letter the way of its source', () => {
       assert.equal(first.listed, 12, 'the twelve there when it began, no more');
       assert.equal(first.recovered, 8);
       assert.deepEqual(first.refused.map((r) => r.id).sort(), refusedIds.sort(), 'each refused one once, though it moved behind the others');
+      assert.equal(first.refused_count, 4);
       assert.equal(sink.units.flatMap((u) => u.events).length, 8);
       assert.ok(arrived >= 6, `documents arrived while it ran (${arrived})`);
     } finally {
