@@ -63,10 +63,11 @@ export interface ReplayOrigin {
  * The batches the kept bytes make. A whole page of a feed (a window given up: collector's
  * abandonWindow) is read as the feed's answer and its records decoded, as the collector does
  * (`data[]` or `data[0].<recordsAt>`); a string says why it cannot be (it still does not parse, or
- * holds no records). Any other bytes are decoded as an input.
+ * holds no records). Any other bytes are decoded as an input (so are a page's items that were not
+ * records, kept together: a page is a JSON object, they are not).
  */
 function replayBatches(origin: ReplayOrigin, feed: FeedSpec | undefined, bytes: Buffer, limits: DecodeLimits | undefined): AsyncIterable<DecodedBatch> | string {
-  if (feed === undefined || origin.position > 0) return decodeBytes(origin.source, bytes, { limits });
+  if (feed === undefined || origin.position > 0 || !/^\s*\{/.test(bytes.subarray(0, 64).toString('latin1'))) return decodeBytes(origin.source, bytes, { limits });
   const records = pageRecords(feed, bytes, limits);
   return typeof records === 'string' ? records : decodeRecords(origin.source, records, { limits });
 }

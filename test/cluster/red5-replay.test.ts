@@ -179,8 +179,10 @@ describe('replay --config: each dead letter the way of its source', () => {
       ...(await replica('audit', decodeRecords(page('audit'), [audit(1, false), audit(2, true)], { limits: shallow }))),
       ...(await replica('ttp-url', [deadLetterBatch(page('ttp-url'), 'ttp-url: page could not be read: JSON nested deeper than 7 levels', Buffer.from(JSON.stringify({ meta: {}, data: [{ clickLogs: [click(1), click(2)] }] })))])),
       ...(await replica('ttp-url', [deadLetterBatch(`${page('ttp-url')} next`, 'ttp-url: the next-page token repeats', Buffer.from(JSON.stringify({ nextPageToken: 't', pagesRead: 3 })))])),
+      // A page's items that are not records, kept together (whole: decode/records.ts notRecords).
+      { source: page('audit'), position: 0, reason: '2 items of this page are not JSON objects', raw: '5\n"x"', feed: 'audit' },
     ];
-    assert.deepEqual(letters.map((d) => d.feed), ['audit', 'ttp-url', 'ttp-url'], 'each dead letter carries its feed');
+    assert.deepEqual(letters.map((d) => d.feed), ['audit', 'ttp-url', 'ttp-url', 'audit'], 'each dead letter carries its feed');
     const ids = letters.map((d) => {
       const { id, doc } = engineDeadLetter('feeds', prepareDeadLetter(d), undefined, 'a', 1);
       engine.put(id, doc);
@@ -194,10 +196,12 @@ describe('replay --config: each dead letter the way of its source', () => {
     const sink = keeping();
     const report = await replayEngineDeadLetters(new EngineBooks(client(), STATE), buildTransformer({ original: true }).transformer, (units) => writeAll(sink, units));
     assert.equal(report.recovered, 3);
-    assert.equal(report.still_failing, 2);
+    assert.equal(report.still_failing, 3);
+    const notRecords = engine.docs.get(ids[3]!)!.source as { replay_reason?: string };
+    assert.match(notRecords.replay_reason ?? '', /^expected key=value/, `decoded as the input they are, not read as a page: ${notRecords.replay_reason}`);
     assert.equal((engine.docs.get('dead-letter:feeds:edited')!.source as { replay_reason?: string }).replay_reason, 'its feed "no-such-feed" is not one this version knows: not replayed');
     const runaway = engine.docs.get(ids[2]!)!.source as { replay_reason?: string };
-    assert.match(runaway.replay_reason ?? '', /^ttp-url: not a page of records .*the window is recorded as a gap/);
+    assert.equal(runaway.replay_reason, 'ttp-url: not a page of records (no "data" list): nothing to replay; the window it was kept for is recorded as a gap');
     const events = sink.units.flatMap((u) => u.events);
     const byType = events.map((e) => [e.classification.logType, e.classification.source, e.position, (e.doc as { event: { dataset: string } }).event.dataset]).sort();
     assert.deepEqual(byType, [

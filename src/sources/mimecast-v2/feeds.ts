@@ -111,7 +111,7 @@ export function pageRecords(feed: FeedSpec, body: Buffer, limits: DecodeLimits =
   const parsed = parseJson(body.toString('utf8'), limits.maxJsonDepth + ENVELOPE_DEPTH);
   if (!parsed.ok) return `${feed.name}: the page still does not parse: ${parsed.reason}`;
   const data = (parsed.value as { data?: unknown } | null)?.data;
-  if (!Array.isArray(data)) return `${feed.name}: not a page of records (no "data" list: what was received when its window was given up); nothing to replay, the window is recorded as a gap`;
+  if (!Array.isArray(data)) return `${feed.name}: not a page of records (no "data" list): nothing to replay; the window it was kept for is recorded as a gap`;
   return answerRecords(feed, data);
 }
 
