@@ -181,7 +181,7 @@ async function clusterDeadLettersCommand(file: string, limit: number, json: bool
       else {
         const replayed = d.replayed_at ? `  replayed ${d.replayed_at}` : d.replay_attempts ? `  replayed ${d.replay_attempts} times, still failing` : '';
         say(`${d.id}  kept ${d.created_at}  position ${count(d.position)}${d.owner ? `  by ${d.owner}` : ''}${replayed}`);
-        say(`  source  ${d.source}${d.destination ? `  (refused by ${d.destination})` : ''}`);
+        say(`  source  ${d.source}${d.feed ? `  (feed ${d.feed})` : ''}${d.destination ? `  (refused by ${d.destination})` : ''}`);
         say(`  reason  ${d.reason}`);
         say(`  bytes   ${count(d.raw_bytes)}: ${d.raw}${d.raw_cut ? '…' : ''}`);
       }
@@ -210,10 +210,10 @@ async function clusterReplayCommand(file: string, o: PipelineOptions & SinkCliOp
     }
   });
   for (const r of report.refused.slice(0, 50)) say(`mimelog: dead letter ${r.id}: ${r.reason}`, 'stderr');
-  if (report.refused.length > 50) process.stderr.write(`  … and ${report.refused.length - 50} more refused\n`);
+  if (report.refused_count > 50) process.stderr.write(`  … and ${report.refused_count - 50} more refused\n`);
   if (report.still_failing > 0) process.exitCode = 2;
   if (o.json) return outJson(JSON.stringify(report));
-  out(`replayed ${report.attempted} dead letters of the state index: ${report.recovered} recovered (${report.events_stored} events stored, ${report.duplicates} duplicates), ${report.still_failing} still failing (${report.refused.length} refused: kept bytes not whole); ${report.already_replayed} replayed before, not sent again`);
+  out(`listed ${report.listed} dead letters of the state index (all it held when the replay began); replayed ${report.attempted}: ${report.recovered} recovered (${report.events_stored} events stored, ${report.duplicates} duplicates), ${report.still_failing} still failing (${report.refused_count} refused: kept bytes not whole); ${report.already_replayed} replayed before, not sent again`);
 }
 
 export function registerStoreCommands(program: Command): void {
@@ -389,7 +389,7 @@ export function registerStoreCommands(program: Command): void {
       // One block each, not a table: a source (an API 2.0 file's stream and key) and a reason are long, and both must show whole.
       for (const d of rows) {
         say(`#${d.rowid}  kept ${d.created_at.replace(/\.\d{3}Z$/, 'Z')}  position ${count(d.position)}${d.replay_attempts ? `  replayed ${d.replay_attempts} times` : ''}`);
-        say(`  source  ${d.source}`);
+        say(`  source  ${d.source}${d.feed ? `  (feed ${d.feed})` : ''}`);
         say(`  reason  ${d.reason}`);
         say(`  bytes   ${count(d.raw_bytes)}: ${d.raw}${d.raw_cut ? '…' : ''}`);
       }

@@ -211,7 +211,7 @@ function deadLetterRow(id: string, d: unknown, o: { previewBytes: number; withBy
   return {
     id, source: d.source.slice(0, 500), destination: typeof d.destination === 'string' ? d.destination.slice(0, 200) : null, owner: typeof d.owner === 'string' ? d.owner.slice(0, 200) : null,
     position: d.position, reason: typeof d.reason === 'string' ? d.reason.slice(0, 4000) : '', created_at: typeof d.created_at === 'string' ? d.created_at.slice(0, 40) : '',
-    replay_attempts: isCount(d.replay_attempts) ? d.replay_attempts : 0, replayed_at: typeof d.replayed_at === 'string' ? d.replayed_at.slice(0, 40) : null, truncated_from: truncatedFrom, cut_short: d.cut_short === true, raw: text ? head.toString('utf8') : decodeText(head), raw_bytes: raw.length, raw_cut: raw.length > o.previewBytes,
+    replay_attempts: isCount(d.replay_attempts) ? d.replay_attempts : 0, replayed_at: typeof d.replayed_at === 'string' ? d.replayed_at.slice(0, 40) : null, truncated_from: truncatedFrom, cut_short: d.cut_short === true, feed: typeof d.feed === 'string' ? d.feed.slice(0, 100) : null, raw: text ? head.toString('utf8') : decodeText(head), raw_bytes: raw.length, raw_cut: raw.length > o.previewBytes,
     raw_is_text: text, ...(o.withBytes ? { raw_b64: raw.toString('base64') } : {}),
   };
 }

@@ -85,6 +85,8 @@ export interface EngineDeadLetter {
   /** The length of the bytes when only their head is kept. */
   readonly truncated_from: number | null;
   readonly cut_short: boolean;
+  /** The API feed it came from (DeadLetter.feed); absent for others. */
+  readonly feed?: string;
   readonly created_at: string;
   readonly owner: string;
   readonly epoch: number;
@@ -203,7 +205,7 @@ export function engineDeadLetter(source: string, d: PreparedDeadLetter, destinat
     id: bookId(BOOK_KINDS.deadLetter, source, [d.source, d.position, d.digest, destination ?? null]),
     doc: {
       kind: BOOK_KINDS.deadLetter, source, origin: d.source, position: d.position, reason: d.reason, ...(destination === undefined ? {} : { destination }),
-      raw_b64: kept.toString('base64'), raw_is_text: d.isText, digest: d.digest, truncated_from: truncatedFrom, cut_short: d.cutShort,
+      raw_b64: kept.toString('base64'), raw_is_text: d.isText, digest: d.digest, truncated_from: truncatedFrom, cut_short: d.cutShort, ...(d.feed === undefined ? {} : { feed: d.feed }),
       created_at: new Date().toISOString(), owner, epoch,
     },
   };
@@ -317,14 +319,32 @@ export class EngineBooks {
     return hits.map((h) => ({ id: h._id, doc: h._source }));
   }
 
-  /** The ids of documents of one kind, the oldest written first, at most `limit` (their bodies are read one at a time). */
-  async ids(kind: string, limit: number): Promise<string[]> {
-    const query = { size: limit, _source: false, query: { term: { kind } }, sort: [{ _seq_no: 'asc' }] };
+  /**
+   * The ids of documents of one kind in the engine's write order (`_seq_no`, oldest first), at most
+   * `limit` of those written after `after` (a `_seq_no`), each with its `_seq_no`, where the next
+   * page starts (their bodies are read one at a time).
+   */
+  async ids(kind: string, limit: number, after?: number): Promise<{ id: string; seqNo: number }[]> {
+    const query = { size: limit, _source: false, seq_no_primary_term: true, query: { term: { kind } }, sort: [{ _seq_no: 'asc' }], ...(after === undefined ? {} : { search_after: [after] }) };
+    return (await this.searchHits(kind, query)).filter((h): h is { id: string; seqNo: number } => typeof h.id === 'string');
+  }
+
+  /** The `_seq_no` of the document of one kind written last; undefined when there is none. */
+  async newestSeqNo(kind: string): Promise<number | undefined> {
+    return (await this.searchHits(kind, { size: 1, _source: false, seq_no_primary_term: true, query: { term: { kind } }, sort: [{ _seq_no: 'desc' }] }))[0]?.seqNo;
+  }
+
+  /** The hits of a search sorted by `_seq_no`, each with its id and `_seq_no` (a hit without one is no listing to page through: an error, never a silent end). */
+  private async searchHits(kind: string, query: object): Promise<{ id: unknown; seqNo: number }[]> {
     const res = await this.client.send('POST', `/${this.index}/_search`, JSON.stringify(query));
     if (res.status === 404) return [];
     if (res.status !== 200) throw new MimelogError('search_engine', `state index ${this.index}: could not list ${kind} documents: HTTP ${res.status}`);
     const hits = (res.body as { hits?: { hits?: unknown } } | undefined)?.hits?.hits;
-    return Array.isArray(hits) ? hits.map((h: { _id?: unknown }) => h?._id).filter((id): id is string => typeof id === 'string') : [];
+    return (Array.isArray(hits) ? hits : []).map((h: { _id?: unknown; _seq_no?: unknown; sort?: unknown[] } | null) => {
+      const seqNo = h?._seq_no ?? h?.sort?.[0];
+      if (!isCount(seqNo)) throw new MimelogError('search_engine', `state index ${this.index}: a listed ${kind} document carries no _seq_no (${JSON.stringify(h).slice(0, 200)})`);
+      return { id: h?._id, seqNo };
+    });
   }
 
   /** Makes what was written visible to `list` (tests; `stats` reads real-time documents by search). */

@@ -9,15 +9,17 @@
  * it again); one that still fails or is refused stays, with the new reason and an attempt count.
  */
 import { createHash } from 'node:crypto';
-import { decodeBytes } from '../decode/input.js';
 import type { DecodeLimits } from '../decode/limits.js';
 import type { Unit } from '../core/unit.js';
 import type { SinkCounts } from '../core/counts.js';
+import { reprocess } from '../pipeline/replay.js';
 import type { Transformer } from '../pipeline/transform.js';
 import { BOOK_KINDS, ENGINE_WHOLE_BYTES, type EngineBooks, isCount } from './books.js';
 import { StateIndex } from './state-index.js';
 
 export interface ClusterReplayReport {
+  /** Dead letters listed in this run: every one the state index held when it began (or `limit` of them). */
+  listed: number;
   attempted: number;
   recovered: number;
   still_failing: number;
@@ -25,9 +27,14 @@ export interface ClusterReplayReport {
   duplicates: number;
   /** Marked replayed by an earlier replay: not sent again. */
   already_replayed: number;
-  /** Why each one not replayed was refused (kept bytes not whole, not a dead letter). */
+  /** Dead letters refused (kept bytes not whole, not a dead letter). */
+  refused_count: number;
+  /** Why each was refused: the first REFUSED_SAID of them (a run reads every dead letter: the list stays bounded). */
   refused: { id: string; reason: string }[];
 }
+
+/** Refusals a report names one by one; the rest are counted. */
+export const REFUSED_SAID = 1_000;
 
 /** Where recovered events go (the config's `sink:`); a unit without state moves no checkpoint. */
 export type ReplayInto = (units: readonly Unit[]) => Promise<SinkCounts>;
@@ -39,8 +46,8 @@ export interface ReplayRoute {
   readonly into: ReplayInto;
 }
 
-/** The most dead letters one replay reads (the engine's listing window). */
-const MAX_REPLAY = 10_000;
+/** Dead letters listed per request: one run reads them all, a page at a time (memory: one page of ids). */
+export const REPLAY_PAGE = 1_000;
 
 interface EngineLetter {
   readonly source?: unknown;
@@ -52,6 +59,7 @@ interface EngineLetter {
   readonly cut_short?: unknown;
   readonly replayed_at?: unknown;
   readonly replay_attempts?: unknown;
+  readonly feed?: unknown;
 }
 
 /** The bytes to replay, or why there are none that can be (checked in this order). */
@@ -68,59 +76,71 @@ function wholeBytes(d: EngineLetter): Buffer | string {
   return raw;
 }
 
-/** The kept bytes through the current pipeline: its units (events placed where the dead letter was), or the first failure. */
-async function reprocess(origin: string, position: number, bytes: Buffer, transformer: Transformer, limits: DecodeLimits | undefined): Promise<Unit[] | string> {
-  const units: Unit[] = [];
-  for await (const batch of decodeBytes(origin, bytes, { limits })) units.push(transformer.process(batch));
-  const failure = units.find((u) => u.deadLetters.length > 0)?.deadLetters[0]?.reason;
-  if (failure !== undefined) return failure;
-  return position > 0 ? units.map((u) => ({ ...u, events: u.events.map((e) => ({ ...e, doc: e.doc, position })) })) : units;
-}
-
 /**
  * `route`: the way of the source that wrote each dead letter (its `source`, a config source's name),
  * as the replica ran it; a source it does not know goes the default way (`transformer`, `into`).
+ * One run reads every dead letter the state index holds when it begins, oldest first, a page of
+ * `pageSize` ids at a time (`limit`: at most that many). It walks the engine's write order
+ * (`_seq_no`, one shard: each live document has its own) up to the newest dead letter at its start:
+ * a document it marks is written again, so it moves past that mark and is not met twice; those
+ * written meanwhile are the next run's. So a run ends however many keep arriving or failing.
  */
 export async function replayEngineDeadLetters(
   books: EngineBooks, transformer: Transformer, into: ReplayInto,
-  o: { limits?: DecodeLimits; limit?: number; route?: (source: string) => ReplayRoute | undefined } = {},
+  o: { limits?: DecodeLimits; limit?: number; pageSize?: number; route?: (source: string) => ReplayRoute | undefined } = {},
 ): Promise<ClusterReplayReport> {
-  const report: ClusterReplayReport = { attempted: 0, recovered: 0, still_failing: 0, events_stored: 0, duplicates: 0, already_replayed: 0, refused: [] };
+  const report: ClusterReplayReport = { listed: 0, attempted: 0, recovered: 0, still_failing: 0, events_stored: 0, duplicates: 0, already_replayed: 0, refused_count: 0, refused: [] };
   const index = new StateIndex(books.client, books.index);
-  // The ids first (oldest first), then each document read whole, one at a time: marking one moves it in the listing's order.
-  for (const id of await books.ids(BOOK_KINDS.deadLetter, Math.min(o.limit ?? MAX_REPLAY, MAX_REPLAY))) {
-    const read = await index.get<EngineLetter>(id);
-    if (!read) continue; // deleted meanwhile
-    const d = read.doc;
-    if (typeof d.replayed_at === 'string') {
-      report.already_replayed++;
-      continue;
+  const mark = await books.newestSeqNo(BOOK_KINDS.deadLetter);
+  let left = o.limit ?? Number.POSITIVE_INFINITY;
+  let after: number | undefined;
+  // The ids a page at a time, then each document read whole, one at a time.
+  while (mark !== undefined && left > 0) {
+    const page = (await books.ids(BOOK_KINDS.deadLetter, Math.min(o.pageSize ?? REPLAY_PAGE, left), after)).filter((h) => h.seqNo <= mark);
+    if (page.length === 0) break;
+    for (const { id, seqNo } of page) {
+      after = seqNo;
+      report.listed++;
+      left--;
+      await replayOne(index, id, report, { transformer, limits: o.limits, into }, o.route);
     }
-    report.attempted++;
-    const attempts = (isCount(d.replay_attempts) ? d.replay_attempts : 0) + 1;
-    const bytes = wholeBytes(d);
-    if (typeof bytes === 'string') {
-      report.refused.push({ id, reason: bytes });
-      report.still_failing++;
-      // Written again (the reason said), so it moves behind the others in the listing's order: the
-      // window of MAX_REPLAY is not held for good by dead letters that can never be replayed.
-      await index.replace(id, { ...d, replay_attempts: attempts, replay_reason: bytes }, read.version);
-      continue;
-    }
-    const way = (typeof d.source === 'string' ? o.route?.(d.source) : undefined) ?? { transformer, limits: o.limits, into };
-    const units = await reprocess(d.origin as string, d.position as number, bytes, way.transformer, way.limits);
-    const counts = typeof units === 'string' ? undefined : await way.into(units);
-    if (counts === undefined || counts.deadLetters > 0) {
-      report.still_failing++;
-      const reason = typeof units === 'string' ? units : 'a destination refused its events again (see the replay store\'s dead letters)';
-      await index.replace(id, { ...d, replay_attempts: attempts, replay_reason: reason.slice(0, 4000) }, read.version);
-      continue;
-    }
-    // Delivered first, then marked: a replay that dies between the two sends it again, its events recognised by their ids.
-    await index.replace(id, { ...d, replay_attempts: attempts, replayed_at: new Date().toISOString(), replayed_events: counts.stored + counts.duplicates }, read.version);
-    report.recovered++;
-    report.events_stored += counts.stored;
-    report.duplicates += counts.duplicates;
   }
   return report;
+}
+
+/** One dead letter of the state index replayed (or refused, or found replayed before), its outcome counted in `report`. */
+async function replayOne(index: StateIndex, id: string, report: ClusterReplayReport, fallback: ReplayRoute, route: ((source: string) => ReplayRoute | undefined) | undefined): Promise<void> {
+  const read = await index.get<EngineLetter>(id);
+  if (!read) return; // deleted meanwhile
+  const d = read.doc;
+  if (typeof d.replayed_at === 'string') {
+    report.already_replayed++;
+    return;
+  }
+  report.attempted++;
+  const attempts = (isCount(d.replay_attempts) ? d.replay_attempts : 0) + 1;
+  const bytes = wholeBytes(d);
+  if (typeof bytes === 'string') {
+    if (report.refused_count++ < REFUSED_SAID) report.refused.push({ id, reason: bytes });
+    report.still_failing++;
+    // Written again (the reason said), so it moves behind the others in the listing's order: a
+    // run with a `limit` is not held for good by dead letters that can never be replayed.
+    await index.replace(id, { ...d, replay_attempts: attempts, replay_reason: bytes }, read.version);
+    return;
+  }
+  const way = (typeof d.source === 'string' ? route?.(d.source) : undefined) ?? fallback;
+  const origin = { source: d.origin as string, position: d.position as number, feed: typeof d.feed === 'string' ? d.feed : undefined };
+  const units = await reprocess(origin, bytes, way.transformer, way.limits);
+  const counts = typeof units === 'string' ? undefined : await way.into(units);
+  if (counts === undefined || counts.deadLetters > 0) {
+    report.still_failing++;
+    const reason = typeof units === 'string' ? units : 'a destination refused its events again (see the replay store\'s dead letters)';
+    await index.replace(id, { ...d, replay_attempts: attempts, replay_reason: reason.slice(0, 4000) }, read.version);
+    return;
+  }
+  // Delivered first, then marked: a replay that dies between the two sends it again, its events recognised by their ids.
+  await index.replace(id, { ...d, replay_attempts: attempts, replayed_at: new Date().toISOString(), replayed_events: counts.stored + counts.duplicates }, read.version);
+  report.recovered++;
+  report.events_stored += counts.stored;
+  report.duplicates += counts.duplicates;
 }

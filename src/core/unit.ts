@@ -32,6 +32,8 @@ export interface DeadLetter {
   readonly truncatedFrom?: number;
   /** Set when `raw` may be cut short (the line in hand when its input broke). Not replayable. */
   readonly cutShort?: boolean;
+  /** The API feed its unit came from (Publication.feed): replay classifies its bytes as that feed's. */
+  readonly feed?: string;
 }
 
 /** One unit of work: events and dead letters of a stretch of one input, plus where it ends. */

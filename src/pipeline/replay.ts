@@ -1,10 +1,14 @@
 /**
  * `mimelog replay`: re-runs stored dead letters through the current pipeline (after a fix or a
  * types-file update). One that now yields no dead letter is replaced by its events in one
- * transaction; one that still fails stays, with the new reason and an attempt count.
+ * transaction; one that still fails stays, with the new reason and an attempt count. A dead
+ * letter of an API feed is read as that feed's records again (their log type is the feed's).
  */
-import { decodeBytes } from '../decode/input.js';
+import { type DecodedBatch, decodeBytes } from '../decode/input.js';
 import type { DecodeLimits } from '../decode/limits.js';
+import { decodeRecords } from '../decode/records.js';
+import { type FeedSpec, feedNamed } from '../mimecast/feeds.js';
+import { feedOfPageSource, pageRecords } from '../sources/mimecast-v2/feeds.js';
 import type { Sink } from '../core/sink.js';
 import type { StoredDeadLetter } from '../store/registry.js';
 import type { Store } from '../store/store.js';
@@ -47,6 +51,49 @@ export function intoSink(store: Store, sink: Sink): ReplayTarget {
   };
 }
 
+/** What replay needs of a dead letter besides its bytes: the input it was read from, where in it, and the API feed it came from. */
+export interface ReplayOrigin {
+  readonly source: string;
+  /** Its record's number; 0 for the whole input (a feed's: a whole page). */
+  readonly position: number;
+  readonly feed?: string;
+}
+
+/**
+ * The batches the kept bytes make. A whole page of a feed (a window given up: collector's
+ * abandonWindow) is read as the feed's answer and its records decoded, as the collector does
+ * (`data[]` or `data[0].<recordsAt>`); a string says why it cannot be (it still does not parse, or
+ * holds no records). Any other bytes are decoded as an input (so are a page's items that were not
+ * records, kept together: a page is a JSON object, they are not).
+ */
+function replayBatches(origin: ReplayOrigin, feed: FeedSpec | undefined, bytes: Buffer, limits: DecodeLimits | undefined): AsyncIterable<DecodedBatch> | string {
+  if (feed === undefined || origin.position > 0 || !/^\s*\{/.test(bytes.subarray(0, 64).toString('latin1'))) return decodeBytes(origin.source, bytes, { limits });
+  const records = pageRecords(feed, bytes, limits);
+  return typeof records === 'string' ? records : decodeRecords(origin.source, records, { limits });
+}
+
+/**
+ * The kept bytes through the current pipeline (as its feed's records when it came from one, its
+ * feed from its source name when it was kept before dead letters carried it): its units, the
+ * events placed where the dead letter was, or the first failure's reason. Both replays (the
+ * store's, the engine's: cluster/replay.ts) run it.
+ */
+export async function reprocess(origin: ReplayOrigin, bytes: Buffer, transformer: Transformer, limits: DecodeLimits | undefined): Promise<Unit[] | string> {
+  const feed = origin.feed ?? feedOfPageSource(origin.source);
+  const spec = feed === undefined ? undefined : feedNamed(feed);
+  // Never a log type from a name this version does not know (an engine document can be edited by hand).
+  if (feed !== undefined && spec === undefined) return `its feed ${JSON.stringify(feed.slice(0, 100))} is not one this version knows: not replayed`;
+  const batches = replayBatches(origin, spec, bytes, limits);
+  if (typeof batches === 'string') return batches;
+  const units: Unit[] = [];
+  for await (const batch of batches) units.push(transformer.forFeed(spec?.name).process(batch));
+  const failure = units.find((u) => u.deadLetters.length > 0)?.deadLetters[0]?.reason;
+  if (failure !== undefined) return failure;
+  // Events keep the position the dead letter had in its source (`doc` named: a spread copies no getter).
+  const position = origin.position;
+  return position > 0 ? units.map((u) => ({ ...u, events: u.events.map((e) => ({ ...e, doc: e.doc, position })) })) : units;
+}
+
 export async function replayDeadLetters(
   store: Store,
   transformer: Transformer,
@@ -64,17 +111,13 @@ export async function replayDeadLetters(
       report.still_failing++;
       continue;
     }
-    const units: Unit[] = [];
-    for await (const batch of decodeBytes(dl.source, bytes, { limits })) units.push(transformer.process(batch));
-    const failures = units.flatMap((u) => u.deadLetters);
-    if (failures.length > 0) {
-      store.registry.markReplayFailed(rowid, failures[0]!.reason);
+    const units = await reprocess(dl, bytes, transformer, limits);
+    if (typeof units === 'string') {
+      store.registry.markReplayFailed(rowid, units);
       report.still_failing++;
       continue;
     }
-    // Events keep the position the dead letter had in its source (`doc` named: a spread copies no getter).
-    const placed = dl.position > 0 ? units.map((u) => ({ ...u, events: u.events.map((e) => ({ ...e, doc: e.doc, position: dl.position })) })) : units;
-    const counts = await target(rowid, placed);
+    const counts = await target(rowid, units);
     if (counts.deadLetters > 0) {
       const again = store.registry.deadLetter(rowid);
       if (again) store.registry.markReplayFailed(rowid, again.reason);

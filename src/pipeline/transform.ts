@@ -96,6 +96,7 @@ export class Transformer {
    * `withCross`: events carry their cross-version identity. Only the embedded store reads it (it
    * pairs API 1.0 and 2.0 copies); for a sink that writes only text it is not made (a second
    * SHA-256 and a field walk per record that nothing would read).
+   * Each dead letter carries this transformer's feed: replay reads its bytes as that feed's again.
    */
   process(batch: DecodedBatch, keepDocuments = true, withCross = true): Unit {
     const events: ProcessedEvent[] = [];
@@ -106,18 +107,18 @@ export class Transformer {
       position = Math.max(position, item.position);
       const result = decodeItem(item);
       if (!result.ok) {
-        deadLetters.push({ source: batch.source, position: item.position, reason: result.reason, raw: item.raw, truncatedFrom: item.truncatedFrom, cutShort: item.cutShort });
+        deadLetters.push({ source: batch.source, position: item.position, reason: result.reason, raw: item.raw, truncatedFrom: item.truncatedFrom, cutShort: item.cutShort, feed: this.feed });
         continue;
       }
       // The one guard of the per-record path: whatever one record does to classify, fingerprint
       // or normalize, it becomes that record's dead letter and the rest of the unit goes on.
       try {
         const outcome = this.processRecord(result.record, batch.fileName, item.position, docs, withCross);
-        if ('reason' in outcome) deadLetters.push({ source: batch.source, position: item.position, reason: outcome.reason, raw: item.raw });
+        if ('reason' in outcome) deadLetters.push({ source: batch.source, position: item.position, reason: outcome.reason, raw: item.raw, feed: this.feed });
         else events.push(outcome);
       } catch (err) {
         const reason = `cannot process record: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}`;
-        deadLetters.push({ source: batch.source, position: item.position, reason, raw: item.raw });
+        deadLetters.push({ source: batch.source, position: item.position, reason, raw: item.raw, feed: this.feed });
       }
     }
     if (docs && events.length > 0) this.docBytesPerRecord = Math.ceil((docs.bytes().length / events.length) * 1.1);

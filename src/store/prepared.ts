@@ -44,6 +44,8 @@ export interface PreparedDeadLetter {
   readonly digest: string;
   readonly truncatedFrom: number | null;
   readonly cutShort: boolean;
+  /** The API feed it came from (DeadLetter.feed). */
+  readonly feed?: string;
 }
 
 export interface PreparedUnit {
@@ -96,7 +98,7 @@ export function prepareEvent(e: ProcessedEvent, source: string): PreparedEvent {
 export function prepareDeadLetter(d: DeadLetter): PreparedDeadLetter {
   const isText = typeof d.raw === 'string';
   const raw = isText ? Buffer.from(d.raw as string) : (d.raw as Buffer);
-  return { source: d.source, position: d.position, reason: d.reason, raw, isText, digest: createHash('sha256').update(raw).digest('hex'), truncatedFrom: d.truncatedFrom ?? null, cutShort: d.cutShort === true };
+  return { source: d.source, position: d.position, reason: d.reason, raw, isText, digest: createHash('sha256').update(raw).digest('hex'), truncatedFrom: d.truncatedFrom ?? null, cutShort: d.cutShort === true, feed: d.feed };
 }
 
 /**

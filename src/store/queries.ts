@@ -289,6 +289,8 @@ export interface DeadLetterRow {
   /** The record's length when only its head was kept. */
   truncated_from: number | null;
   cut_short: boolean;
+  /** The API feed it came from (replay reads it as that feed's records); null for others. */
+  feed: string | null;
   /** The kept bytes as text (invalid UTF-8 as escapes), at most `previewBytes` of them. */
   raw: string;
   raw_bytes: number;
@@ -299,8 +301,8 @@ export interface DeadLetterRow {
 /** Dead letters, newest first, a page at a time (`beforeRowid` from the previous page's last row). */
 export function deadLetters(db: Database.Database, options: { limit: number; beforeRowid?: number; previewBytes?: number }): DeadLetterRow[] {
   const preview = options.previewBytes ?? 4096;
-  const rows = db.prepare(`SELECT rowid, source, position, reason, created_at, replay_attempts, truncated_from, cut_short, substr(raw, 1, ?) AS head, length(raw) AS raw_bytes
+  const rows = db.prepare(`SELECT rowid, source, position, reason, created_at, replay_attempts, truncated_from, cut_short, feed, substr(raw, 1, ?) AS head, length(raw) AS raw_bytes
     FROM dead_letters WHERE rowid < ? ORDER BY rowid DESC LIMIT ?`).all(preview, options.beforeRowid ?? Number.MAX_SAFE_INTEGER, options.limit) as
-    { rowid: number; source: string; position: number; reason: string; created_at: number; replay_attempts: number; truncated_from: number | null; cut_short: number; head: Buffer | string; raw_bytes: number }[];
+    { rowid: number; source: string; position: number; reason: string; created_at: number; replay_attempts: number; truncated_from: number | null; cut_short: number; feed: string | null; head: Buffer | string; raw_bytes: number }[];
   return rows.map(({ head, created_at, cut_short, ...r }) => ({ ...r, created_at: new Date(created_at).toISOString(), cut_short: cut_short === 1, raw: typeof head === 'string' ? head : decodeText(head), raw_cut: r.raw_bytes > preview }));
 }

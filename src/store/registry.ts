@@ -131,8 +131,8 @@ export class SourceRegistry {
       VALUES (?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT(destination) DO UPDATE SET acknowledged = acknowledged + excluded.acknowledged,
       duplicates = duplicates + excluded.duplicates, collisions = collisions + excluded.collisions, refused = refused + excluded.refused,
       resent = resent + excluded.resent, units = units + 1, last_unit_at = excluded.last_unit_at`);
-    this.insertDeadLetter = db.prepare(`INSERT OR IGNORE INTO dead_letters (source, position, reason, raw, raw_is_text, raw_digest, created_at, truncated_from, cut_short)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.insertDeadLetter = db.prepare(`INSERT OR IGNORE INTO dead_letters (source, position, reason, raw, raw_is_text, raw_digest, created_at, truncated_from, cut_short, feed)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     // A newest time stored beyond @horizon (now + skew: written before times were checked, or the
     // clock moved back since) is no bound: the unit's own newest replaces it.
     this.upsertCheckpoint = db.prepare(`INSERT INTO checkpoints (source, kind, position, complete, identity, cursor, updated_at, newest_event_ms, untrusted_time_events) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -161,7 +161,7 @@ export class SourceRegistry {
    * Runs inside the caller's transaction; sets `counts.deadLetters`.
    */
   commit(unit: PreparedUnit, deadLetters: readonly PreparedDeadLetter[], state: SourceState | undefined, counts: SinkCounts, now: number): void {
-    for (const d of deadLetters) this.insertDeadLetter.run(d.source, d.position, d.reason, d.raw, d.isText ? 1 : 0, d.digest, now, d.truncatedFrom, d.cutShort ? 1 : 0);
+    for (const d of deadLetters) this.insertDeadLetter.run(d.source, d.position, d.reason, d.raw, d.isText ? 1 : 0, d.digest, now, d.truncatedFrom, d.cutShort ? 1 : 0, d.feed ?? null);
     counts.deadLetters = deadLetters.length;
     if (counts.deadLetters > 0) this.bump('deadLetters', counts.deadLetters);
     if (state?.kind === 'mimecast-v2') {
@@ -250,13 +250,13 @@ export class SourceRegistry {
   }
 
   deadLetter(rowid: number): StoredDeadLetter | undefined {
-    const row = this.db.prepare('SELECT rowid, source, position, reason, raw, raw_is_text, replay_attempts, truncated_from, cut_short FROM dead_letters WHERE rowid = ?').get(rowid) as
-      | { rowid: number; source: string; position: number; reason: string; raw: Buffer; raw_is_text: number; replay_attempts: number; truncated_from: number | null; cut_short: number }
+    const row = this.db.prepare('SELECT rowid, source, position, reason, raw, raw_is_text, replay_attempts, truncated_from, cut_short, feed FROM dead_letters WHERE rowid = ?').get(rowid) as
+      | { rowid: number; source: string; position: number; reason: string; raw: Buffer; raw_is_text: number; replay_attempts: number; truncated_from: number | null; cut_short: number; feed: string | null }
       | undefined;
     if (!row) return undefined;
     return {
       rowid: row.rowid, source: row.source, position: row.position, reason: row.reason, raw: row.raw_is_text ? row.raw.toString('utf8') : row.raw,
-      replayAttempts: row.replay_attempts, truncatedFrom: row.truncated_from ?? undefined, cutShort: row.cut_short === 1,
+      replayAttempts: row.replay_attempts, truncatedFrom: row.truncated_from ?? undefined, cutShort: row.cut_short === 1, feed: row.feed ?? undefined,
     };
   }
 

@@ -307,4 +307,10 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX events_acode ON events(acode_key) WHERE acode_key IS NOT NULL;
   CREATE INDEX events_message ON events(message_key) WHERE message_key IS NOT NULL;
   `,
+  // 20: the API feed a dead letter came from (DeadLetter.feed), so replay reads its bytes as that
+  // feed's records (their log type is the feed's). NULL for others and for rows kept before: replay
+  // takes an older feed page's feed from its source name (sources/mimecast-v2/feeds.ts feedOfPageSource).
+  `
+  ALTER TABLE dead_letters ADD COLUMN feed TEXT;
+  `,
 ];

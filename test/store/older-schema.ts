@@ -1,5 +1,5 @@
 /**
- * Test support: a store of the current schema put back as schema 18 or 17 left it, for the upgrade
+ * Test support: a store of the current schema put back as schema 19, 18 or 17 left it, for the upgrade
  * tests (and the tests of older upgrades, which start from 17's tables).
  */
 import type Database from 'better-sqlite3';
@@ -7,8 +7,15 @@ import { idTag } from '../../src/store/cross-version.js';
 import { bareMessageId, wideTextKey } from '../../src/store/documents.js';
 import { EventReader, STORED_COLUMNS, type StoredRow } from '../../src/store/event-rows.js';
 
+/** What schema 20 added, taken away: the feed column of dead_letters. */
+export function asSchema19(db: Database.Database): void {
+  db.exec('ALTER TABLE dead_letters DROP COLUMN feed');
+  db.pragma('user_version = 19');
+}
+
 /** What schema 19 changed, put back: the aCode, message-id and subject keys as 64 bits (from each rebuilt event's texts), the id's index on its first 8 bytes, the name 'fields' under a code of its own. */
 export function asSchema18(db: Database.Database): void {
+  asSchema19(db);
   const reader = new EventReader(db);
   const rows = reader.rows(db.prepare(`SELECT ${STORED_COLUMNS} FROM events e`).all() as StoredRow[]);
   const widen = db.prepare('UPDATE events SET acode_key = ?, message_key = ?, subject_key = ? WHERE rowid = ?');

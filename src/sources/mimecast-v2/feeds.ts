@@ -19,7 +19,7 @@ import { decodeRecords } from '../../decode/records.js';
 import type { DecodeLimits } from '../../decode/limits.js';
 import { parseJson } from '../../decode/json.js';
 import type { Logger } from '../../log/logger.js';
-import { FEED_NOT_AVAILABLE_CODES, type FeedSpec, feedTime } from '../../mimecast/feeds.js';
+import { FEED_NOT_AVAILABLE_CODES, type FeedSpec, feedNamed, feedTime } from '../../mimecast/feeds.js';
 import { type PollingOptions, sleep } from '../../util/backoff.js';
 import { RateBudget } from '../../util/rate-budget.js';
 import { FUTURE_SKEW_MS, timeText } from '../../core/trusted-time.js';
@@ -77,6 +77,41 @@ interface LostWindow {
 
 /** Fetches of a page whose body does not parse before it is kept as a dead letter. */
 const UNREADABLE_PAGE_RETRIES = 2;
+
+/** The source name of a window's page (its dead letters name it): the feed's checkpoint key (which ends with the feed's name), the window, the page. */
+function pageSource(key: string, fromMs: number, pageNo: number): string {
+  return `${key} window ${feedTime(fromMs)} page ${pageNo}`;
+}
+
+/**
+ * The feed a page's source name names (see pageSource), if it is one of FEEDS: how a dead letter
+ * kept before dead letters carried their feed (schema 20) is still replayed as that feed's.
+ */
+export function feedOfPageSource(source: string): string | undefined {
+  const name = /^mimecast-v2-feed .* (\S+) window \S+ page \d+( next)?$/.exec(source)?.[1];
+  return name !== undefined && feedNamed(name) ? name : undefined;
+}
+
+/** A feed answer's records: `data[]`, or `data[0].<recordsAt>`; a string says why it holds none. */
+function answerRecords(feed: FeedSpec, data: unknown[]): unknown[] | string {
+  const records = feed.recordsAt === undefined ? data : ((data[0] as Record<string, unknown> | undefined)?.[feed.recordsAt] ?? []);
+  return Array.isArray(records) ? records : `${feed.name}: data[0].${feed.recordsAt} is not a list`;
+}
+
+/**
+ * The records of a page body kept whole as a dead letter when its window was given up
+ * (abandonWindow), read as the collector reads an answer, with today's bounds: what `replay` hands
+ * on as the feed's records. A string says why there are none: it still does not parse, or it is
+ * not a page of records (a runaway's note of the token it was given, a list of items that are not
+ * records), so there is nothing to replay: the window's records are in its gap.
+ */
+export function pageRecords(feed: FeedSpec, body: Buffer, limits: DecodeLimits = DEFAULT_LIMITS): unknown[] | string {
+  const parsed = parseJson(body.toString('utf8'), limits.maxJsonDepth + ENVELOPE_DEPTH);
+  if (!parsed.ok) return `${feed.name}: the page still does not parse: ${parsed.reason}`;
+  const data = (parsed.value as { data?: unknown } | null)?.data;
+  if (!Array.isArray(data)) return `${feed.name}: not a page of records (no "data" list): nothing to replay; the window it was kept for is recorded as a gap`;
+  return answerRecords(feed, data);
+}
 
 export class FeedCollector {
   private readonly client: PageClient;
@@ -153,7 +188,7 @@ export class FeedCollector {
       for (;;) {
         const page = await this.post(feed, askFrom, end, pageToken, stop);
         if (!page) return;
-        const source = `${key} window ${feedTime(askFrom)} page ${pageNo}`;
+        const source = pageSource(key, askFrom, pageNo);
         const window = { fromMs: askFrom, toMs: end };
         if ('unreadable' in page) {
           // Never stall on one answer: keep its bytes, say what may be missing, go on after the window.
@@ -223,7 +258,7 @@ export class FeedCollector {
     const reason = `${feed.name}: ${lost.reason}`;
     const gap: Gap = { ...window, logType: feed.name, reason: `${reason}; the records of this page and of the window's later pages were not collected (what was received is kept as a dead letter)` };
     this.log.error('feed window given up: what was received is dead-lettered, the rest of the window is recorded as a gap', { feed: feed.name, from: new Date(window.fromMs).toISOString(), to: new Date(window.toMs).toISOString(), reason: lost.reason, bytes: lost.truncatedFrom ?? lost.body.length });
-    await publisher.publish({ batch: deadLetterBatch(source, reason, lost.body, lost.truncatedFrom), last: false, endsInput: true, checkpoint: { kind: 'mimecast-v2-feed', key, windowEndMs: window.toMs, gaps: [...(earlier ?? []), gap] } });
+    await publisher.publish({ batch: deadLetterBatch(source, reason, lost.body, lost.truncatedFrom), feed: feed.name, last: false, endsInput: true, checkpoint: { kind: 'mimecast-v2-feed', key, windowEndMs: window.toMs, gaps: [...(earlier ?? []), gap] } });
   }
 
   /** POSTs one page request, retrying what can be retried (PageClient); undefined when stopped while waiting. */
@@ -254,8 +289,8 @@ export class FeedCollector {
       };
       const error = answer.fail?.flatMap((f) => f.errors ?? [])[0];
       if (res.status === 200 && error === undefined && Array.isArray(answer.data)) {
-        const records = feed.recordsAt === undefined ? answer.data : ((answer.data[0] as Record<string, unknown> | undefined)?.[feed.recordsAt] ?? []);
-        if (!Array.isArray(records)) throw new ApiAnswerError(`${feed.name}: data[0].${feed.recordsAt} is not a list`, undefined);
+        const records = answerRecords(feed, answer.data);
+        if (typeof records === 'string') throw new ApiAnswerError(records, undefined);
         return { done: { records, next: answer.meta?.pagination?.next || undefined } };
       }
       const code = error?.code;

@@ -26,7 +26,7 @@ export async function deadLettersPage(params: URLSearchParams, readOnly: boolean
       readOnly ? 'This console is read-only: replay with mimelog replay, or start the console with --allow-writes.' : null),
     readOnly ? null : h('div', {}, replay, report),
     rows.length === 0 ? h('p', { 'data-dead-letters': '0' }, before ? 'No older dead letters.' : 'None: everything read was stored.') : table(['#', 'kept', 'source', ['position', 'num'], 'reason', 'record'], rows.map((d) => [
-      h('td', { 'data-dead-letter': d.rowid }, String(d.rowid)), h('td', {}, time(d.created_at)), h('td', {}, d.source), h('td', { class: 'num' }, num(d.position)),
+      h('td', { 'data-dead-letter': d.rowid }, String(d.rowid)), h('td', {}, time(d.created_at)), h('td', {}, d.source, d.feed ? h('div', { class: 'muted' }, `feed ${d.feed}`) : null), h('td', { class: 'num' }, num(d.position)),
       h('td', { class: 'reason' }, d.reason, d.replay_attempts ? h('div', { class: 'muted' }, `replayed ${d.replay_attempts}× without success`) : null),
       h('td', {}, h('pre', { class: 'raw' }, d.raw),
         d.truncated_from !== null ? h('div', { class: 'muted' }, `only the first ${num(d.raw_bytes)} of ${num(d.truncated_from)} bytes kept`) : d.raw_cut ? h('div', { class: 'muted' }, `first part of ${num(d.raw_bytes)} bytes`) : null,
