@@ -17,7 +17,7 @@ import type { Gap } from '../../core/sink.js';
 import { deadLetterBatch } from '../../decode/input.js';
 import { decodeRecords } from '../../decode/records.js';
 import type { DecodeLimits } from '../../decode/limits.js';
-import { parseJson } from '../../decode/json.js';
+import { type JsonParse, parseJson } from '../../decode/json.js';
 import type { Logger } from '../../log/logger.js';
 import { FEED_NOT_AVAILABLE_CODES, type FeedSpec, feedNamed, feedTime } from '../../mimecast/feeds.js';
 import { type PollingOptions, sleep } from '../../util/backoff.js';
@@ -99,14 +99,23 @@ function answerRecords(feed: FeedSpec, data: unknown[]): unknown[] | string {
 }
 
 /**
+ * A feed answer's body parsed, with no nesting bound: one record nested too deep is refused on its
+ * own by the decoder (its text written by jsonText, which takes any depth), not the whole window
+ * with it. A repeated key anywhere makes the page unreadable: JSON.parse would keep one value silently.
+ */
+function parsePage(body: Buffer): JsonParse {
+  return parseJson(body.toString('utf8'), Infinity);
+}
+
+/**
  * The records of a page body kept whole as a dead letter when its window was given up
  * (abandonWindow), read as the collector reads an answer, with today's bounds: what `replay` hands
  * on as the feed's records. A string says why there are none: it still does not parse, or it is
  * not a page of records (a runaway's note of the token it was given, a list of items that are not
  * records), so there is nothing to replay: the window's records are in its gap.
  */
-export function pageRecords(feed: FeedSpec, body: Buffer, limits: DecodeLimits = DEFAULT_LIMITS): unknown[] | string {
-  const parsed = parseJson(body.toString('utf8'), limits.maxJsonDepth + ENVELOPE_DEPTH);
+export function pageRecords(feed: FeedSpec, body: Buffer): unknown[] | string {
+  const parsed = parsePage(body);
   if (!parsed.ok) return `${feed.name}: the page still does not parse: ${parsed.reason}`;
   const data = (parsed.value as { data?: unknown } | null)?.data;
   if (!Array.isArray(data)) return `${feed.name}: not a page of records (no "data" list): nothing to replay; the window it was kept for is recorded as a gap`;
@@ -273,10 +282,7 @@ export class FeedCollector {
       const bytes = res.bytes;
       // Over the bound: asking again would read the same endless answer; its head is kept.
       if (res.tooLarge) return { done: { unreadable: true, body: bytes, reason: res.tooLarge, truncatedFrom: res.read } };
-      // No nesting bound on the page: one record nested too deep is refused on its own by the decoder
-      // (its text written by jsonText, which takes any depth), not the whole window with it. A
-      // duplicate key anywhere still makes the page unreadable: JSON.parse would keep one value silently.
-      const parsed = parseJson(bytes.toString('utf8'), Infinity);
+      const parsed = parsePage(bytes);
       if (!parsed.ok && res.status === 200) {
         // The transfer may have been cut: ask again before keeping it as it is.
         if (++unreadable > UNREADABLE_PAGE_RETRIES) return { done: { unreadable: true, body: bytes, reason: parsed.reason } };
