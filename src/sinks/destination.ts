@@ -7,13 +7,23 @@
  */
 import type { z } from 'zod';
 import type { Logger } from '../log/logger.js';
-import type { Unit } from '../core/unit.js';
+import type { ProcessedEvent, Unit } from '../core/unit.js';
+import { type PreparedDeadLetter, prepareDeadLetter } from '../store/prepared.js';
 import type { Delivery } from '../store/store.js';
 
 /** What one destination did with a unit's events: each event is acknowledged, a duplicate, a collision or rejected. */
 export interface DestinationReport extends Delivery {
   /** Events sent more than once before the destination acknowledged them (retries, acks that never came, reconnects). */
   readonly resent: number;
+}
+
+/**
+ * An event a destination refused, as the dead letter it becomes: its record's bytes where it was
+ * read, and its API feed when the feed decided its type, so that replay reads it as that feed's.
+ */
+export function refusedEvent(unit: Pick<Unit, 'source'>, e: ProcessedEvent, reason: string): PreparedDeadLetter {
+  const feed = e.classification.source === 'feed' ? e.classification.logType : undefined;
+  return prepareDeadLetter({ source: unit.source, position: e.position, reason, raw: e.raw, feed });
 }
 
 export interface Destination {

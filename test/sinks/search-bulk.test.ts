@@ -12,7 +12,7 @@ import { Logger } from '../../src/log/logger.js';
 import { allCreated, bulkBody, encodeDocs } from '../../src/sinks/search/bulk.js';
 import { SearchClient } from '../../src/sinks/search/client.js';
 import { SearchDestination } from '../../src/sinks/search/search-destination.js';
-import { processInput } from '../support/helpers.js';
+import { processInput, transformer } from '../support/helpers.js';
 
 const quiet = new Logger(process.stderr, 'error');
 
@@ -139,6 +139,20 @@ describe('search sink against a loopback stand-in for the engine', () => {
     await sink.close();
   });
 
+  it('an API feed\'s event the engine refuses is a dead letter that keeps its feed (so replay reads it as the feed\'s)', async () => {
+    const record = { id: 'audit-1', auditType: 'Logon', user: 'admin@example.com', eventTime: '2026-12-01T10:00:00+0000', eventInfo: 'logon', category: 'authentication_logs' };
+    const fromFeed = await processInput('audit page 0', JSON.stringify(record), transformer().forFeed('audit'));
+    assert.equal(fromFeed.events[0]!.classification.logType, 'audit');
+    const engine = new FakeEngine(() => '{"errors":true,"items":[{"create":{"status":400,"error":{"type":"mapper_parsing_exception","reason":"bad field"}}}]}');
+    engines.push(engine);
+    const sink = await open(engine);
+    const report = await sink.deliver(fromFeed);
+    await sink.close();
+    assert.equal(report.rejected.length, 1);
+    assert.equal(report.rejected[0]!.feed, 'audit');
+    assert.equal(report.rejected[0]!.raw.toString(), fromFeed.events[0]!.raw);
+  });
+
   it('asks the engine for only what it reads of a bulk answer (filter_path), and reads such an answer: created items counted, a refused one dead-lettered with the reason', async () => {
     // What an engine answers to filter_path=errors,items.*.status,items.*.error: no index, id, version or shards per item.
     const engine = new FakeEngine((body, call) => {
@@ -152,6 +166,7 @@ describe('search sink against a loopback stand-in for the engine', () => {
     await sink.close();
     assert.deepEqual({ indexed: report.indexed, rejected: report.rejected.length }, { indexed: 5, rejected: 1 });
     assert.match(report.rejected[0]!.reason, /HTTP 400 mapper_parsing_exception: bad field/);
+    assert.equal(report.rejected[0]!.feed, undefined, 'a SIEM log line has no feed');
     for (const url of engine.urls) {
       const filter = new URL(url, 'http://x').searchParams.get('filter_path')?.split(',') ?? [];
       assert.ok(['errors', 'items.*.status', 'items.*.error', 'error'].every((f) => filter.includes(f)), `${url} asks for the short answer`);

@@ -8,10 +8,9 @@
 import { ProduceAcks, Producer, stringSerializers } from '@platformatic/kafka';
 import type { Logger } from '../../log/logger.js';
 import type { Unit } from '../../core/unit.js';
-import { prepareDeadLetter } from '../../store/prepared.js';
 import { backoffDelay, sleep } from '../../util/backoff.js';
 import { MimelogError } from '../../util/errors.js';
-import type { Destination, DestinationReport } from '../destination.js';
+import { type Destination, type DestinationReport, refusedEvent } from '../destination.js';
 import { Abandoned, classify, type Failure } from './failure.js';
 import { type OutRecord, partitionOf, requests, toRecord } from './records.js';
 import { TopicNamer, topicProblem } from './topic.js';
@@ -235,7 +234,7 @@ export class KafkaDestination implements Destination, TransactionHost {
     this.log.warn('kafka refused events: dead-lettered', { destination: this.name, events: records.length, reason });
     for (const r of records) {
       const e = unit.events[r.slot]!;
-      report.rejected.push(prepareDeadLetter({ source: unit.source, position: e.position, reason, raw: e.raw }));
+      report.rejected.push(refusedEvent(unit, e, reason));
     }
   }
 }

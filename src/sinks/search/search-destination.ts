@@ -12,9 +12,9 @@
 import type { Logger } from '../../log/logger.js';
 import { type ProcessedEvent, type Unit, documentJson } from '../../core/unit.js';
 import { backoffDelay, sleep } from '../../util/backoff.js';
-import { docWithoutOriginal, prepareDeadLetter } from '../../store/prepared.js';
+import { type PreparedDeadLetter, docWithoutOriginal } from '../../store/prepared.js';
 import type { CollisionRow } from '../../store/store.js';
-import type { Destination, DestinationReport } from '../destination.js';
+import { type Destination, type DestinationReport, refusedEvent } from '../destination.js';
 import { BULK_PATH, type BulkDoc, type StoredSource, allCreated, bulkBody, bulkItems, chunk, encodeDocs, itemOutcome, mgetSources } from './bulk.js';
 import { type EngineInfo, type SearchClient, jsonOrText } from './client.js';
 import { IndexNamer } from './index-name.js';
@@ -45,7 +45,7 @@ interface Tally {
   duplicates: number;
   resent: number;
   readonly collisions: CollisionRow[];
-  readonly rejected: ReturnType<typeof prepareDeadLetter>[];
+  readonly rejected: PreparedDeadLetter[];
 }
 
 export class SearchDestination implements Destination {
@@ -143,7 +143,7 @@ export class SearchDestination implements Destination {
           break;
         case 'rejected': {
           const e = unit.events[doc.slot]!;
-          tally.rejected.push(prepareDeadLetter({ source: unit.source, position: e.position, reason: `${doc.index} refused event ${doc.id}: ${outcome.reason}`, raw: e.raw }));
+          tally.rejected.push(refusedEvent(unit, e, `${doc.index} refused event ${doc.id}: ${outcome.reason}`));
           break;
         }
       }

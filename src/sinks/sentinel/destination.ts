@@ -10,8 +10,7 @@
  */
 import type { Logger } from '../../log/logger.js';
 import type { Unit } from '../../core/unit.js';
-import type { Destination, DestinationReport } from '../destination.js';
-import { prepareDeadLetter } from '../../store/prepared.js';
+import { type Destination, type DestinationReport, refusedEvent } from '../destination.js';
 import { MimelogError } from '../../util/errors.js';
 import { backoffDelay, sleep } from '../../util/backoff.js';
 import { serverWaitMs } from '../../util/rate-budget.js';
@@ -170,7 +169,7 @@ export class SentinelDestination implements Destination {
 
   private reject(work: UnitWork, row: Row, why: string): void {
     const e = work.unit.events[row.slot]!;
-    work.tally.rejected.push(prepareDeadLetter({ source: work.unit.source, position: e.position, reason: `sentinel ${this.name} refused event ${e.id}: ${why}`, raw: e.raw }));
+    work.tally.rejected.push(refusedEvent(work.unit, e, `sentinel ${this.name} refused event ${e.id}: ${why}`));
   }
 
   /** Waits before sending again: Retry-After when Azure gave one (bounded), else a back-off; past give_up_s the run stops. */

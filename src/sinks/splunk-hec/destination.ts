@@ -13,11 +13,11 @@
 import type { Logger } from '../../log/logger.js';
 import { batches } from '../batches.js';
 import type { Unit } from '../../core/unit.js';
-import { prepareDeadLetter } from '../../store/prepared.js';
+import type { PreparedDeadLetter } from '../../store/prepared.js';
 import { backoffDelay, sleep } from '../../util/backoff.js';
 import { MimelogError } from '../../util/errors.js';
 import { Slots } from '../../util/slots.js';
-import type { Destination, DestinationReport } from '../destination.js';
+import { type Destination, type DestinationReport, refusedEvent } from '../destination.js';
 import type { AckPoller } from './acks.js';
 import { type HecClient, HecUnreachable } from './client.js';
 import { EVENT_PATH, type HecAnswer, type HecMetadata, actionOf, describeAnswer, eventLine } from './protocol.js';
@@ -46,7 +46,7 @@ interface Line {
   readonly bytes: number;
 }
 
-type Tally = { indexed: number; duplicates: number; resent: number; collisions: never[]; rejected: ReturnType<typeof prepareDeadLetter>[] };
+type Tally = { indexed: number; duplicates: number; resent: number; collisions: never[]; rejected: PreparedDeadLetter[] };
 
 /** What became of one request. */
 type Sent =
@@ -152,7 +152,7 @@ export class HecDestination implements Destination {
       const e = unit.events[lines[0]!.slot]!;
       const reason = `Splunk HEC ${this.client.origin} refused event ${e.id}: ${describeAnswer(answer)}`;
       this.log.warn('splunk-hec: event refused, dead-lettered', { destination: this.name, id: e.id, reason: describeAnswer(answer) });
-      tally.rejected.push(prepareDeadLetter({ source: unit.source, position: e.position, reason, raw: e.raw }));
+      tally.rejected.push(refusedEvent(unit, e, reason));
       return;
     }
     const k = answer.invalidEvent;

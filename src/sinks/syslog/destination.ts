@@ -7,8 +7,8 @@
 import { hostname as osHostname } from 'node:os';
 import type { Unit } from '../../core/unit.js';
 import type { Logger } from '../../log/logger.js';
-import { type PreparedDeadLetter, prepareDeadLetter } from '../../store/prepared.js';
-import type { Destination, DestinationReport } from '../destination.js';
+import type { PreparedDeadLetter } from '../../store/prepared.js';
+import { type Destination, type DestinationReport, refusedEvent } from '../destination.js';
 import { BODY, type BodyFormat } from './bodies.js';
 import { valueAt, logTypeOf } from './fields.js';
 import { type Facility, type Severity, type SyslogHeader, messageBytes } from './rfc5424.js';
@@ -70,7 +70,7 @@ export class SyslogDestination implements Destination {
     const sent: Promise<number>[] = [];
     for (const e of unit.events) {
       const made = this.maker.make(e);
-      if ('reason' in made) rejected.push(prepareDeadLetter({ source: unit.source, position: e.position, reason: made.reason, raw: e.raw }));
+      if ('reason' in made) rejected.push(refusedEvent(unit, e, made.reason));
       else sent.push(this.sender.send(made.message));
     }
     const resends = await Promise.all(sent);
