@@ -45,6 +45,15 @@ const WORKER_YOUNG_GENERATION_MB = 48;
 /** Units a worker holds at most when the driver's thread also processes units: one in work, one waiting. */
 export const QUEUED_PER_WORKER = 2;
 
+/** Where a unit's batches came from, for an error about the unit: its input and its items' positions. */
+function unitName(batches: readonly DecodedBatch[]): string {
+  let first = Infinity;
+  let last = -Infinity;
+  for (const b of batches) for (const i of b.items) [first, last] = [Math.min(first, i.position), Math.max(last, i.position)];
+  const sources = [...new Set(batches.map((b) => b.source))].join(', ');
+  return first > last ? `the unit of ${sources}` : `the unit of ${sources} (items ${first}–${last})`;
+}
+
 export class TransformPool {
   private readonly workers: PoolWorker[] = [];
   private nextId = 1;
@@ -82,7 +91,14 @@ export class TransformPool {
     const id = this.nextId++;
     return new Promise<Unit[]>((resolve, reject) => {
       worker.pending.set(id, { batches, resolve, reject });
-      worker.thread.postMessage({ id, feed, batches: batches.map(batchToWire), withCross } satisfies TransformJob);
+      try {
+        worker.thread.postMessage({ id, feed, batches: batches.map(batchToWire), withCross } satisfies TransformJob);
+      } catch (err) {
+        // Never sent (a value no structured clone takes): the unit fails alone and
+        // its worker holds nothing for it, else the pool would count it busy with a unit it never got.
+        worker.pending.delete(id);
+        reject(new Error(`transform pool: ${unitName(batches)} could not be sent to a worker: ${(err as Error).message}`));
+      }
     });
   }
 

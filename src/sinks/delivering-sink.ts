@@ -16,7 +16,7 @@ import type { SourceState, Sink } from '../core/sink.js';
 import type { Unit } from '../core/unit.js';
 import type { Logger } from '../log/logger.js';
 import { PendingCrossRows, withoutCopies } from '../store/cross-version.js';
-import { type PreparedUnit, idSpanOf, prepareUnit } from '../store/prepared.js';
+import { type PreparedUnit, prepareUnit } from '../store/prepared.js';
 import type { NamedReport, Store } from '../store/store.js';
 import type { CrossRow } from '../store/cross-version.js';
 import type { Destination, DestinationReport } from './destination.js';
@@ -54,7 +54,7 @@ export class DeliveringSink implements Sink {
   write(unit: Unit, state?: SourceState): Promise<SinkCounts> {
     const cross = withoutCopies(this.store.crossVersion, this.pendingCross, unit);
     // Named by the unit as read (idSpan), not by what is left once copies seen through the other API are taken out.
-    const bookkeeping = { ...prepareUnit(cross.unit, { events: this.options.keepEvents }), idSpan: idSpanOf(unit) };
+    const bookkeeping = prepareUnit(cross.unit, { events: this.options.keepEvents, asRead: unit });
     const delivered = this.deliverEverywhere(cross.unit);
     const commit = Promise.all([this.committed, delivered])
       .then(async ([, reports]) => {

@@ -13,11 +13,11 @@
  * in any mix) the key ends with max(copies per API) events.
  */
 import type Database from 'better-sqlite3';
-import { decodeJsonLine, decodeKeyValueLine } from '../decode/decode-record.js';
+import type { DecodeResult } from '../decode/record.js';
 import { crossIdentity } from '../fingerprint/cross-version.js';
 import type { Unit } from '../core/unit.js';
 import { isTrustedTime } from '../core/trusted-time.js';
-import { hashDigest, idText, storedId } from './documents.js';
+import { decodeStored, hashDigest, idText, storedId } from './documents.js';
 import type { StoredRecord } from './record-blocks.js';
 import { EVENT_BY_ID, blockLoader } from './event-rows.js';
 
@@ -288,9 +288,8 @@ const CROSS_IDS_TABLE = `
   ) WITHOUT ROWID;
 `;
 
-/** A stored record's cross-version identity (its record decoded again), or undefined when it has none. */
-function storedCrossIdentity(record: StoredRecord, logType: string): ReturnType<typeof crossIdentity> | undefined {
-  const decoded = record.format === 'json' ? decodeJsonLine(record.raw, NO_LIMIT, NO_LIMIT) : decodeKeyValueLine(record.raw, NO_LIMIT);
+/** A stored record's cross-version identity (from `decoded`, else its record decoded again), or undefined when it has none. */
+function storedCrossIdentity(record: StoredRecord, logType: string, decoded: DecodeResult = decodeStored(record)): ReturnType<typeof crossIdentity> | undefined {
   return decoded.ok ? crossIdentity(decoded.record, logType) : undefined;
 }
 
@@ -299,12 +298,13 @@ function storedCrossIdentity(record: StoredRecord, logType: string): ReturnType<
  * its id's tag instead of its rowid, as a copy recognised and not stored is kept. So an event read
  * again after retention is still found among its key's rows, and a rowid SQLite hands out again
  * (it reuses the largest once that row is gone) never names a removed event's row.
- * Returns the statement's parameters, made outside the write transaction (each decodes a record).
+ * Returns the statement's parameters, made outside the write transaction (each decodes a record,
+ * unless given it decoded: retention has, to rebuild the event's document).
  */
-export function crossRowsToRetag(removed: readonly { rowid: number; id: Buffer; record: StoredRecord; logType: string }[]): unknown[][] {
+export function crossRowsToRetag(removed: readonly { rowid: number; id: Buffer; record: StoredRecord; logType: string; decoded?: DecodeResult }[]): unknown[][] {
   const out: unknown[][] = [];
   for (const r of removed) {
-    const cross = storedCrossIdentity(r.record, r.logType);
+    const cross = storedCrossIdentity(r.record, r.logType, r.decoded);
     if (cross) out.push([idTag(r.id), storedCrossKey(cross.key), cross.api === 'v1' ? 1 : 2, r.rowid]);
   }
   return out;
@@ -370,7 +370,6 @@ export function crossIdsByEvent(db: Database.Database): void {
     DROP TABLE cross_ids;
     ALTER TABLE cross_ids_v18 RENAME TO cross_ids;`);
 }
-const NO_LIMIT = Number.MAX_SAFE_INTEGER;
 
 /**
  * A remote sink's unit without the copies of events already delivered: it decides each event

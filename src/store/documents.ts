@@ -7,7 +7,7 @@
 import { hash } from 'node:crypto';
 import type { Classification, LogTypeSource } from '../classify/classify.js';
 import { decodeJsonLine, decodeKeyValueLine } from '../decode/decode-record.js';
-import type { JsonValue } from '../decode/record.js';
+import type { DecodeResult, JsonValue } from '../decode/record.js';
 import { fingerprint } from '../fingerprint/fingerprint.js';
 import { type EcsDocument, EcsNormalizer } from '../normalize/ecs.js';
 import type { StoredRecord } from './record-blocks.js';
@@ -114,9 +114,16 @@ export interface StoredClassification {
   readonly candidates: readonly string[] | undefined;
 }
 
-/** The ECS document (without event.original) of a stored record, as the pipeline made it. */
-export function rebuildDocument(record: StoredRecord, classification: StoredClassification): EcsDocument {
-  const decoded = record.format === 'json' ? decodeJsonLine(record.raw, NO_LIMIT, NO_LIMIT) : decodeKeyValueLine(record.raw, NO_LIMIT);
+/** A stored record decoded again, as the pipeline decoded it before storing it. */
+export function decodeStored(record: StoredRecord): DecodeResult {
+  return record.format === 'json' ? decodeJsonLine(record.raw, NO_LIMIT, NO_LIMIT) : decodeKeyValueLine(record.raw, NO_LIMIT);
+}
+
+/**
+ * The ECS document (without event.original) of a stored record, as the pipeline made it. Given
+ * `decoded` (decodeStored of the record), a caller that needs the decoded record too decodes it once.
+ */
+export function rebuildDocument(record: StoredRecord, classification: StoredClassification, decoded: DecodeResult = decodeStored(record)): EcsDocument {
   if (!decoded.ok) throw new Error(`a stored record no longer decodes: ${decoded.reason}`);
   const full: Classification = { logType: classification.logType, source: classification.source, driftKeys: [], ...(classification.candidates ? { candidates: classification.candidates } : {}) };
   return NORMALIZER.normalize(decoded.record, full, fingerprint(decoded.record));

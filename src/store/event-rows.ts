@@ -7,7 +7,8 @@
 import type Database from 'better-sqlite3';
 import type { LogTypeSource } from '../classify/classify.js';
 import { NORMALIZER_VERSION } from '../normalize/ecs.js';
-import { type IndexedFields, type KeyKind, bareMessageId, idText, indexedFields, rebuildDocument, textKey } from './documents.js';
+import type { DecodeResult } from '../decode/record.js';
+import { type IndexedFields, type KeyKind, bareMessageId, decodeStored, idText, indexedFields, rebuildDocument, textKey } from './documents.js';
 import type { PreparedEvent } from './prepared.js';
 import { BLOCK_RECORDS, DamagedBlockError, type DamagedBlocks, type StoredRecord, compressLayout, layoutRecords, packRecords, unpackRecords } from './record-blocks.js';
 import { DictionaryReader, DictionaryWriter, hasDictionaries } from './block-dictionaries.js';
@@ -286,13 +287,16 @@ export class EventReader {
     return record;
   }
 
-  /** The event's document (parsed), its record and the fields shown in lists. */
-  rebuild(row: StoredRow): { doc: Record<string, any>; docText: string; record: StoredRecord; fields: IndexedFields } {
+  /** The event's document (parsed), its record (and, unless the row keeps its document, the record decoded) and the fields shown in lists. */
+  rebuild(row: StoredRow): { doc: Record<string, any>; docText: string; record: StoredRecord; decoded?: DecodeResult; fields: IndexedFields } {
     const record = this.record(row);
-    const doc = row.legacy_doc !== null
-      ? (JSON.parse(row.legacy_doc) as Record<string, any>)
-      : rebuildDocument(record, { logType: this.name(row.type), source: this.name(row.type_source) as LogTypeSource, candidates: row.candidates === null ? undefined : (JSON.parse(row.candidates) as string[]) });
-    return { doc, docText: row.legacy_doc ?? JSON.stringify(doc), record, fields: indexedFields(doc) };
+    if (row.legacy_doc !== null) {
+      const doc = JSON.parse(row.legacy_doc) as Record<string, any>;
+      return { doc, docText: row.legacy_doc, record, fields: indexedFields(doc) };
+    }
+    const decoded = decodeStored(record);
+    const doc = rebuildDocument(record, { logType: this.name(row.type), source: this.name(row.type_source) as LogTypeSource, candidates: row.candidates === null ? undefined : (JSON.parse(row.candidates) as string[]) }, decoded);
+    return { doc, docText: JSON.stringify(doc), record, decoded, fields: indexedFields(doc) };
   }
 
   row(stored: StoredRow): EventRow {

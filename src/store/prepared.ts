@@ -104,8 +104,10 @@ export function prepareDeadLetter(d: DeadLetter): PreparedDeadLetter {
 /**
  * The unit as rows. With `events: false` only its state (dead letters, drift, where it ends) is
  * prepared: a remote sink keeps the events elsewhere and the store only its bookkeeping.
+ * `asRead`: the unit as read when `unit` is what is left of it (copies seen through the other API
+ * taken out, sinks/delivering-sink.ts): its idSpan names the unit, so a redo finds the same name.
  */
-export function prepareUnit(unit: Unit, options: { events: boolean } = { events: true }): PreparedUnit {
+export function prepareUnit(unit: Unit, options: { events: boolean; asRead?: Unit } = { events: true }): PreparedUnit {
   const drift = new Map<string, number>();
   const newestByType = new Map<string, number>();
   const now = Date.now();
@@ -129,11 +131,11 @@ export function prepareUnit(unit: Unit, options: { events: boolean } = { events:
     newestEventMs: newestByType.size > 0 ? Math.max(...newestByType.values()) : undefined,
     newestByType: [...newestByType],
     untrustedTimes,
-    idSpan: idSpanOf(unit),
+    idSpan: idSpanOf(options.asRead ?? unit),
   };
 }
 
 /** A unit's events by id: its count, first and last (see PreparedUnit.idSpan). */
-export function idSpanOf(unit: Unit): PreparedUnit['idSpan'] {
+function idSpanOf(unit: Unit): PreparedUnit['idSpan'] {
   return { count: unit.events.length, first: unit.events[0]?.id ?? null, last: unit.events.at(-1)?.id ?? null };
 }

@@ -257,27 +257,66 @@ function withOriginal(doc: Record<string, any>, original: string): string {
  * Given `damaged`, events whose record block is damaged are left out and noted there.
  */
 export function* exportDocuments(db: Database.Database, filter: SearchFilter, includeOriginal: boolean, damaged?: DamagedBlocks): Generator<string> {
-  const w = where(filter);
   const reader = new EventReader(db, damaged);
   const keep = keyedTextCheck(filter);
-  // Pages by (ts, rowid): the connection stays free between them, and rebuilding needs it.
-  const page = db.prepare(`SELECT ${STORED_COLUMNS} FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} (e.ts > ? OR (e.ts = ? AND e.rowid > ?)) ORDER BY e.ts, e.rowid LIMIT ?`);
-  let after = { ts: Number.MIN_SAFE_INTEGER, rowid: 0 };
-  for (;;) {
-    const rows = page.all(...w.params, after.ts, after.ts, after.rowid, EXPORT_PAGE) as StoredRow[];
+  const w = where(filter);
+  for (const rows of SORTED_BY_INDEX.some((k) => filter[k]) ? pagesSortedOnce(db, w) : pagesInTimeOrder(db, w)) {
     for (const row of rows) {
       const event = reader.rebuildOrSkip(row);
       if (event && (!keep || keep({ acode: event.fields.acode, message_id: event.fields.messageId, subject: event.fields.subject }))) {
         yield includeOriginal ? withOriginal(event.doc, event.record.raw) : event.docText;
       }
     }
-    if (rows.length < EXPORT_PAGE) return;
-    const last = rows[rows.length - 1]!;
-    after = { ts: last.ts, rowid: last.rowid };
   }
 }
 
 const EXPORT_PAGE = 1000;
+
+/** The events `w` selects in (ts, rowid) order, a page at a time after the last row read: the connection stays free between pages, and rebuilding needs it. */
+function* pagesInTimeOrder(db: Database.Database, w: { sql: string; params: unknown[] }): Generator<StoredRow[]> {
+  const page = db.prepare(`SELECT ${STORED_COLUMNS} FROM events e ${w.sql ? `${w.sql} AND` : 'WHERE'} (e.ts > ? OR (e.ts = ? AND e.rowid > ?)) ORDER BY e.ts, e.rowid LIMIT ?`);
+  for (let after = { ts: Number.MIN_SAFE_INTEGER, rowid: 0 }; ;) {
+    const rows = page.all(...w.params, after.ts, after.ts, after.rowid, EXPORT_PAGE) as StoredRow[];
+    yield rows;
+    if (rows.length < EXPORT_PAGE) return;
+    after = { ts: rows[rows.length - 1]!.ts, rowid: rows[rows.length - 1]!.rowid };
+  }
+}
+
+/**
+ * The filters whose events are found through an index without their time (a narrow key, an
+ * address, words): a page by (ts, rowid) would sort all their events again for each page of 1,000
+ * (a key or an address 100,000 events share: 100 sorts of 100,000).
+ */
+const SORTED_BY_INDEX = ['acode', 'messageId', 'address', 'text'] as const satisfies readonly (keyof SearchFilter)[];
+
+/** Numbers the temporary tables of exports in progress on one connection (one may start while another is read). */
+let exportsSortedOnce = 0;
+
+/**
+ * The same, for a filter of SORTED_BY_INDEX: the events' (ts, rowid) are sorted once into a
+ * temporary table ordered by them (SQLite's temporary store, on disk past its cache: memory stays
+ * bounded under a flood on one key), then read a page at a time in that order. An event removed
+ * meanwhile (retention) is skipped; one stored meanwhile is not in this export.
+ */
+function* pagesSortedOnce(db: Database.Database, w: { sql: string; params: unknown[] }): Generator<StoredRow[]> {
+  const order = `temp.export_order_${++exportsSortedOnce}`;
+  db.exec(`CREATE TABLE ${order} (ts INTEGER NOT NULL, event INTEGER NOT NULL, PRIMARY KEY (ts, event)) WITHOUT ROWID`);
+  try {
+    db.prepare(`INSERT INTO ${order} (ts, event) SELECT e.ts, e.rowid FROM events e ${w.sql} ORDER BY e.ts, e.rowid`).run(...w.params);
+    // Paged by the table's own rows, so a page whose events were all removed meanwhile does not end the export.
+    const page = db.prepare(`SELECT o.ts AS o_ts, o.event AS o_event, ${STORED_COLUMNS} FROM ${order} o LEFT JOIN events e ON e.rowid = o.event
+      WHERE (o.ts, o.event) > (?, ?) ORDER BY o.ts, o.event LIMIT ?`);
+    for (let after = [Number.MIN_SAFE_INTEGER, 0]; ;) {
+      const rows = page.all(...after, EXPORT_PAGE) as (StoredRow & { o_ts: number; o_event: number })[];
+      yield rows.filter((r) => r.rowid !== null);
+      if (rows.length < EXPORT_PAGE) return;
+      after = [rows[rows.length - 1]!.o_ts, rows[rows.length - 1]!.o_event];
+    }
+  } finally {
+    db.exec(`DROP TABLE IF EXISTS ${order}`);
+  }
+}
 
 export interface DeadLetterRow {
   rowid: number;

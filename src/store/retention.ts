@@ -221,7 +221,8 @@ async function retainLeased(
     if (rows.length === 0) break;
     const rebuilt = rows.map((r) => reader.rebuildOrSkip(r));
     const fields = rebuilt.map((r) => r?.fields);
-    const retags = crossRowsToRetag(rows.flatMap((r, i) => (rebuilt[i] ? [{ rowid: r.rowid, id: r.id, record: rebuilt[i]!.record, logType: reader.name(r.type) }] : [])));
+    // Each record decoded once: its cross-version key comes from the decode its document was rebuilt from.
+    const retags = crossRowsToRetag(rows.flatMap((r, i) => (rebuilt[i] ? [{ rowid: r.rowid, id: r.id, record: rebuilt[i]!.record, decoded: rebuilt[i]!.decoded, logType: reader.name(r.type) }] : [])));
     const t0 = performance.now();
     eventsRemoved += batch.immediate(rows, fields, retags);
     batches++;

@@ -108,6 +108,23 @@ describe('delivering sink: several destinations, one checkpoint', () => {
     store.close();
   });
 
+  it('names a unit by its events as read, also when copies already delivered are left out (a redo of the unit must find the same name)', async () => {
+    const store = new Store(join(dir, 'named.db'));
+    const gate = new Gate('engine');
+    const named: { idSpan: unknown; copies: number }[] = [];
+    const sink = new DeliveringSink(store, [gate], { keepEvents: false, beforeCommit: async (u, _s, _r, copies) => void named.push({ idSpan: u.idSpan, copies }) }, logger().log);
+    const receipts = (from: number, n: number) => processInput('n.log', LINES(from, n).replace(/acc=C0A0/g, 'acc=C0A0|Dir=Inbound|Rcpt=a@b.test|Sender=c@d.test|IP=10.0.0.1|Act=Acc|MsgId=<m@x>'));
+    await sink.write(await receipts(0, 2), state(2));
+    // Read again with one more event: the two delivered ones are copies, and only the new one is sent.
+    const again = await receipts(0, 3);
+    gate.received.length = 0;
+    await sink.write(again, state(3));
+    assert.deepEqual(gate.received, [again.events[2]!.id], 'only the new event was sent');
+    assert.deepEqual(named[1], { idSpan: { count: 3, first: again.events[0]!.id, last: again.events[2]!.id }, copies: 2 });
+    await sink.close();
+    store.close();
+  });
+
   it('without the store among them, counts what the first destination acknowledged and keeps no events', async () => {
     const store = new Store(join(dir, 'remote.db'));
     const sink = new DeliveringSink(store, [new Gate('one'), new Gate('two')], { keepEvents: false }, logger().log);

@@ -92,6 +92,28 @@ describe('narrow keys under forged collisions', () => {
     }
   });
 
+  it('export --message-id over 2,500 events sharing the key: every event of the message in time order (stored order breaking ties), none of the other text', async () => {
+    const lines: string[] = [];
+    const expected: { acode: string; second: number; at: number }[] = [];
+    for (let i = 0; i < 2100; i++) {
+      // Times in no stored order, many shared (2,100 events over 600 seconds): ties go by stored order.
+      const second = (i * 7919) % 600;
+      expected.push({ acode: `AcodeOfMessageA${i}`, second, at: lines.length });
+      lines.push(receipt({ acode: `AcodeOfMessageA${i}`, messageId: `<${asked}>`, rcpt: 'carol@acme-corp.com', second }));
+      if (i % 5 === 0) lines.push(receipt({ acode: `AcodeOfFlood${i}`, messageId: `<${flood}>`, rcpt: `u${i}@acme-corp.com`, second: (i * 31) % 600 }));
+    }
+    const store = await storeOf('export-flood', lines);
+    try {
+      expected.sort((a, b) => a.second - b.second || a.at - b.at);
+      const exported = [...exportDocuments(store.db, { messageId: asked }, false)].map((d) => (JSON.parse(d) as { email: { local_id: string } }).email.local_id);
+      assert.equal(exported.length, 2100, 'every event of the message, none of the 420 of the other text');
+      assert.deepEqual(exported, expected.map((e) => e.acode));
+      assert.deepEqual(store.db.prepare("SELECT name FROM temp.sqlite_master WHERE name LIKE 'export_order%'").all(), [], 'the export leaves no table behind');
+    } finally {
+      store.close();
+    }
+  });
+
   it('a message id in more than one pair of <>: who-else and trace find it as search does', async () => {
     const store = await storeOf('bracketed', [
       receipt({ acode: 'AcodeOfMessageA', messageId: '<<x@adatum.de>>', rcpt: 'carol@acme-corp.com', second: 1, sender: 'ann@fabrikam.net' }),
