@@ -339,7 +339,13 @@ export class EngineBooks {
     const res = await this.client.send('POST', `/${this.index}/_search`, JSON.stringify(query));
     if (res.status === 404) return [];
     if (res.status !== 200) throw new MimelogError('search_engine', `state index ${this.index}: could not list ${kind} documents: HTTP ${res.status}`);
-    const hits = (res.body as { hits?: { hits?: unknown } } | undefined)?.hits?.hits;
+    const body = res.body as { _shards?: { total?: unknown }; hits?: { hits?: unknown } } | undefined;
+    // `_seq_no` orders one shard's writes: across shards equal numbers tie and `search_after` steps past them.
+    const shards = body?._shards?.total;
+    if (isCount(shards) && shards > 1) {
+      throw new MimelogError('search_engine', `state index ${this.index} has ${shards} shards: its ${kind} documents are walked in write order (_seq_no), which only one shard keeps; mimelog creates it with one shard (it was made beforehand: reindex it into one with number_of_shards 1)`);
+    }
+    const hits = body?.hits?.hits;
     return (Array.isArray(hits) ? hits : []).map((h: { _id?: unknown; _seq_no?: unknown; sort?: unknown[] } | null) => {
       const seqNo = h?._seq_no ?? h?.sort?.[0];
       if (!isCount(seqNo)) throw new MimelogError('search_engine', `state index ${this.index}: a listed ${kind} document carries no _seq_no (${JSON.stringify(h).slice(0, 200)})`);

@@ -13,6 +13,7 @@ import type { DecodeLimits } from '../decode/limits.js';
 import type { Unit } from '../core/unit.js';
 import type { SinkCounts } from '../core/counts.js';
 import { reprocess } from '../pipeline/replay.js';
+import { feedOfPageSource } from '../sources/mimecast-v2/feeds.js';
 import type { Transformer } from '../pipeline/transform.js';
 import { BOOK_KINDS, ENGINE_WHOLE_BYTES, type EngineBooks, isCount } from './books.js';
 import { StateIndex } from './state-index.js';
@@ -129,7 +130,10 @@ async function replayOne(index: StateIndex, id: string, report: ClusterReplayRep
     return;
   }
   const way = (typeof d.source === 'string' ? route?.(d.source) : undefined) ?? fallback;
-  const origin = { source: d.origin as string, position: d.position as number, feed: typeof d.feed === 'string' ? d.feed : undefined };
+  // One written before dead letters carried their feed: its feed from its page's name. Safe here, not
+  // in a store: a replica runs API sources only (no spool), whose names begin with their kind.
+  const feed = typeof d.feed === 'string' ? d.feed : feedOfPageSource(d.origin as string)?.feed;
+  const origin = { source: d.origin as string, position: d.position as number, feed };
   const units = await reprocess(origin, bytes, way.transformer, way.limits);
   const counts = typeof units === 'string' ? undefined : await way.into(units);
   if (counts === undefined || counts.deadLetters > 0) {

@@ -8,7 +8,7 @@ import { type DecodedBatch, decodeBytes } from '../decode/input.js';
 import type { DecodeLimits } from '../decode/limits.js';
 import { decodeRecords } from '../decode/records.js';
 import { type FeedSpec, feedNamed } from '../mimecast/feeds.js';
-import { feedOfPageSource, pageRecords } from '../sources/mimecast-v2/feeds.js';
+import { pageRecords } from '../sources/mimecast-v2/feeds.js';
 import type { Sink } from '../core/sink.js';
 import type { StoredDeadLetter } from '../store/registry.js';
 import type { Store } from '../store/store.js';
@@ -73,13 +73,13 @@ function replayBatches(origin: ReplayOrigin, feed: FeedSpec | undefined, bytes: 
 }
 
 /**
- * The kept bytes through the current pipeline (as its feed's records when it came from one, its
- * feed from its source name when it was kept before dead letters carried it): its units, the
+ * The kept bytes through the current pipeline (as its feed's records when it came from one): its units, the
  * events placed where the dead letter was, or the first failure's reason. Both replays (the
  * store's, the engine's: cluster/replay.ts) run it.
  */
 export async function reprocess(origin: ReplayOrigin, bytes: Buffer, transformer: Transformer, limits: DecodeLimits | undefined): Promise<Unit[] | string> {
-  const feed = origin.feed ?? feedOfPageSource(origin.source);
+  // Its feed as kept, never guessed from its source's name here: a file may be named like a feed's page.
+  const feed = origin.feed;
   const spec = feed === undefined ? undefined : feedNamed(feed);
   // Never a log type from a name this version does not know (an engine document can be edited by hand).
   if (feed !== undefined && spec === undefined) return `its feed ${JSON.stringify(feed.slice(0, 100))} is not one this version knows: not replayed`;

@@ -297,15 +297,17 @@ let exportsSortedOnce = 0;
  * The same, for a filter of SORTED_BY_INDEX: the events' (ts, rowid) are sorted once into a
  * temporary table ordered by them (SQLite's temporary store, on disk past its cache: memory stays
  * bounded under a flood on one key), then read a page at a time in that order. An event removed
- * meanwhile (retention) is skipped; one stored meanwhile is not in this export.
+ * meanwhile (retention) is skipped; one stored meanwhile is not in this export, even under the
+ * rowid of one removed.
  */
 function* pagesSortedOnce(db: Database.Database, w: { sql: string; params: unknown[] }): Generator<StoredRow[]> {
   const order = `temp.export_order_${++exportsSortedOnce}`;
-  db.exec(`CREATE TABLE ${order} (ts INTEGER NOT NULL, event INTEGER NOT NULL, PRIMARY KEY (ts, event)) WITHOUT ROWID`);
+  // With each event's id: a rowid removed meanwhile (retention) is given to the next event stored, which this export did not select.
+  db.exec(`CREATE TABLE ${order} (ts INTEGER NOT NULL, event INTEGER NOT NULL, id BLOB NOT NULL, PRIMARY KEY (ts, event)) WITHOUT ROWID`);
   try {
-    db.prepare(`INSERT INTO ${order} (ts, event) SELECT e.ts, e.rowid FROM events e ${w.sql} ORDER BY e.ts, e.rowid`).run(...w.params);
+    db.prepare(`INSERT INTO ${order} (ts, event, id) SELECT e.ts, e.rowid, e.id FROM events e ${w.sql} ORDER BY e.ts, e.rowid`).run(...w.params);
     // Paged by the table's own rows, so a page whose events were all removed meanwhile does not end the export.
-    const page = db.prepare(`SELECT o.ts AS o_ts, o.event AS o_event, ${STORED_COLUMNS} FROM ${order} o LEFT JOIN events e ON e.rowid = o.event
+    const page = db.prepare(`SELECT o.ts AS o_ts, o.event AS o_event, ${STORED_COLUMNS} FROM ${order} o LEFT JOIN events e ON e.rowid = o.event AND e.id = o.id
       WHERE (o.ts, o.event) > (?, ?) ORDER BY o.ts, o.event LIMIT ?`);
     for (let after = [Number.MIN_SAFE_INTEGER, 0]; ;) {
       const rows = page.all(...after, EXPORT_PAGE) as (StoredRow & { o_ts: number; o_event: number })[];

@@ -7,6 +7,7 @@ import type Database from 'better-sqlite3';
 import { compactEvents } from './compact-events.js';
 import { crossIdsByEvent, crossIdsMigration } from './cross-version.js';
 import { dictionariesMigration } from './block-dictionaries.js';
+import { feedOfPageSource } from '../sources/mimecast-v2/feeds.js';
 
 /**
  * The page size of a store made from schema 19 on (an older store keeps its 4 KiB): a record block
@@ -15,6 +16,21 @@ import { dictionariesMigration } from './block-dictionaries.js';
 export const NEW_STORE_PAGE_SIZE = 2048;
 
 export type Migration = string | ((db: Database.Database) => void);
+
+/**
+ * Schema 20: `dead_letters.feed`, and the feed of each older row whose source names a page of a
+ * feed this store collected (its name begins with a checkpoint of that feed): a file named like
+ * a page, in a store that never collected that feed, stays without one.
+ */
+function deadLetterFeeds(db: Database.Database): void {
+  db.exec('ALTER TABLE dead_letters ADD COLUMN feed TEXT');
+  const feedCheckpoints = new Set(db.prepare("SELECT source FROM checkpoints WHERE kind = 'mimecast-v2-feed'").pluck().all() as string[]);
+  const setFeed = db.prepare('UPDATE dead_letters SET feed = ? WHERE source = ?');
+  for (const source of db.prepare("SELECT DISTINCT source FROM dead_letters WHERE source LIKE 'mimecast-v2-feed %'").pluck().all() as string[]) {
+    const page = feedOfPageSource(source);
+    if (page !== undefined && feedCheckpoints.has(page.checkpoint)) setFeed.run(page.feed, source);
+  }
+}
 
 export const MIGRATIONS: readonly Migration[] = [
   // 1: events, addresses, full-text subject, collisions, dead letters, checkpoints, counters, drift.
@@ -308,9 +324,8 @@ export const MIGRATIONS: readonly Migration[] = [
   CREATE INDEX events_message ON events(message_key) WHERE message_key IS NOT NULL;
   `,
   // 20: the API feed a dead letter came from (DeadLetter.feed), so replay reads its bytes as that
-  // feed's records (their log type is the feed's). NULL for others and for rows kept before: replay
-  // takes an older feed page's feed from its source name (sources/mimecast-v2/feeds.ts feedOfPageSource).
-  `
-  ALTER TABLE dead_letters ADD COLUMN feed TEXT;
-  `,
+  // feed's records (their log type is the feed's). NULL for others. Rows kept before get it here,
+  // once, from their page's source name; replay never reads a feed from a name (a file may be named
+  // like a feed's page).
+  deadLetterFeeds,
 ];

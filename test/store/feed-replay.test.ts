@@ -74,7 +74,7 @@ describe('replay of API 2.0 feed dead letters', () => {
     try {
       // Whole pages, as a version that bounded a page's depth gave them up for its deep record (a
       // page that does not parse today, a repeated key, stays one): the simulator's answers, kept
-      // with their feed, and one without it (a store kept before dead letters had one).
+      // with their feed (a store kept before dead letters had one: test/store/feed-page-names).
       const db = join(r.dir, 'feeds.db');
       new Store(db).close();
       const page = (feed: string) => {
@@ -86,7 +86,7 @@ describe('replay of API 2.0 feed dead letters', () => {
       const old = new Database(db);
       const insert = old.prepare("INSERT INTO dead_letters (source, position, reason, raw, raw_is_text, raw_digest, created_at, feed) VALUES (?, 0, 'audit: page could not be read', ?, 1, ?, 0, ?)");
       const source = (feed: string) => `mimecast-v2-feed https://sim.example/ ${feed} window 2026-12-01T00:00:00+0000 page 0`;
-      insert.run(source('audit'), Buffer.from(page('audit')), 'a', null);
+      insert.run(source('audit'), Buffer.from(page('audit')), 'a', 'audit');
       insert.run(source('ttp-url'), Buffer.from(page('ttp-url')), 'b', 'ttp-url');
       insert.run(source('audit'), Buffer.from(repeated), 'c', 'audit');
       old.close();
@@ -132,7 +132,7 @@ describe('replay of API 2.0 feed dead letters', () => {
       assert.equal(upgraded.pragma('user_version', { simple: true }), MIGRATIONS.length);
       assert.equal(MIGRATIONS.length, 20);
       assert.deepEqual(upgraded.prepare('SELECT source, position, reason, raw FROM dead_letters').all(), rows, 'its rows as they were');
-      assert.deepEqual(upgraded.prepare('SELECT feed FROM dead_letters').all(), [{ feed: null }]);
+      assert.deepEqual(upgraded.prepare('SELECT feed FROM dead_letters').all(), [{ feed: 'audit' }], "its feed, from its page's name (a page of a feed the store collected)");
       upgraded.close();
 
       const replay = await runCli(['replay', '--db', db, '--max-json-depth', '300', '--json']);

@@ -84,12 +84,14 @@ function pageSource(key: string, fromMs: number, pageNo: number): string {
 }
 
 /**
- * The feed a page's source name names (see pageSource), if it is one of FEEDS: how a dead letter
- * kept before dead letters carried their feed (schema 20) is still replayed as that feed's.
+ * The feed a page's source name names (see pageSource), if it is one of FEEDS, and the feed's
+ * checkpoint key the name begins with: how a dead letter kept before dead letters carried their
+ * feed (schema 20) is still replayed as that feed's. A name alone proves nothing in a store (a
+ * file may be named like a page): the store's upgrade also asks for that feed checkpoint.
  */
-export function feedOfPageSource(source: string): string | undefined {
-  const name = /^mimecast-v2-feed .* (\S+) window \S+ page \d+( next)?$/.exec(source)?.[1];
-  return name !== undefined && feedNamed(name) ? name : undefined;
+export function feedOfPageSource(source: string): { readonly feed: string; readonly checkpoint: string } | undefined {
+  const match = /^(mimecast-v2-feed .* (\S+)) window \S+ page \d+( next)?$/.exec(source);
+  return match !== null && feedNamed(match[2]!) ? { feed: match[2]!, checkpoint: match[1]! } : undefined;
 }
 
 /** A feed answer's records: `data[]`, or `data[0].<recordsAt>`; a string says why it holds none. */
