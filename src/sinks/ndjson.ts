@@ -9,10 +9,11 @@ import { type DeadLetter, type Unit, documentJson } from '../core/unit.js';
 import type { Sink } from '../core/sink.js';
 import { TextDocumentEvent } from '../pipeline/processed-event.js';
 
+/** A dead letter as one JSON line of the dead-letter file (with its API feed, when it came from one). */
 export function deadLetterJson(d: DeadLetter): string {
   const raw = typeof d.raw === 'string' ? { raw: d.raw } : { raw_base64: d.raw.toString('base64') };
   const truncated = { ...(d.truncatedFrom === undefined ? {} : { truncated_from: d.truncatedFrom }), ...(d.cutShort ? { cut_short: true } : {}) };
-  return JSON.stringify({ source: d.source, position: d.position, reason: d.reason, ...raw, ...truncated });
+  return JSON.stringify({ source: d.source, position: d.position, reason: d.reason, ...(d.feed === undefined ? {} : { feed: d.feed }), ...raw, ...truncated });
 }
 
 /**
