@@ -322,11 +322,12 @@ export class EngineBooks {
   /**
    * The ids of documents of one kind in the engine's write order (`_seq_no`, oldest first), at most
    * `limit` of those written after `after` (a `_seq_no`), each with its `_seq_no`, where the next
-   * page starts (their bodies are read one at a time).
+   * page starts, and whether it was marked replayed (`replayed_at`: the listing carries that one
+   * field, so a replay passes the dead letters replayed before without reading each whole).
    */
-  async ids(kind: string, limit: number, after?: number): Promise<{ id: string; seqNo: number }[]> {
-    const query = { size: limit, _source: false, seq_no_primary_term: true, query: { term: { kind } }, sort: [{ _seq_no: 'asc' }], ...(after === undefined ? {} : { search_after: [after] }) };
-    return (await this.searchHits(kind, query)).filter((h): h is { id: string; seqNo: number } => typeof h.id === 'string');
+  async ids(kind: string, limit: number, after?: number): Promise<{ id: string; seqNo: number; replayed: boolean }[]> {
+    const query = { size: limit, _source: ['replayed_at'], seq_no_primary_term: true, query: { term: { kind } }, sort: [{ _seq_no: 'asc' }], ...(after === undefined ? {} : { search_after: [after] }) };
+    return (await this.searchHits(kind, query)).filter((h): h is { id: string; seqNo: number; replayed: boolean } => typeof h.id === 'string');
   }
 
   /** The `_seq_no` of the document of one kind written last; undefined when there is none. */
@@ -335,7 +336,7 @@ export class EngineBooks {
   }
 
   /** The hits of a search sorted by `_seq_no`, each with its id and `_seq_no` (a hit without one is no listing to page through: an error, never a silent end). */
-  private async searchHits(kind: string, query: object): Promise<{ id: unknown; seqNo: number }[]> {
+  private async searchHits(kind: string, query: object): Promise<{ id: unknown; seqNo: number; replayed: boolean }[]> {
     const res = await this.client.send('POST', `/${this.index}/_search`, JSON.stringify(query));
     if (res.status === 404) return [];
     if (res.status !== 200) throw new MimelogError('search_engine', `state index ${this.index}: could not list ${kind} documents: HTTP ${res.status}`);
@@ -346,10 +347,10 @@ export class EngineBooks {
       throw new MimelogError('search_engine', `state index ${this.index} has ${shards} shards: its ${kind} documents are walked in write order (_seq_no), which only one shard keeps; mimelog creates it with one shard (it was made beforehand: reindex it into one with number_of_shards 1)`);
     }
     const hits = body?.hits?.hits;
-    return (Array.isArray(hits) ? hits : []).map((h: { _id?: unknown; _seq_no?: unknown; sort?: unknown[] } | null) => {
+    return (Array.isArray(hits) ? hits : []).map((h: { _id?: unknown; _seq_no?: unknown; sort?: unknown[]; _source?: { replayed_at?: unknown } } | null) => {
       const seqNo = h?._seq_no ?? h?.sort?.[0];
       if (!isCount(seqNo)) throw new MimelogError('search_engine', `state index ${this.index}: a listed ${kind} document carries no _seq_no (${JSON.stringify(h).slice(0, 200)})`);
-      return { id: h?._id, seqNo };
+      return { id: h?._id, seqNo, replayed: typeof h?._source?.replayed_at === 'string' };
     });
   }
 

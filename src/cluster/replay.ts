@@ -95,15 +95,16 @@ export async function replayEngineDeadLetters(
   const mark = await books.newestSeqNo(BOOK_KINDS.deadLetter);
   let left = o.limit ?? Number.POSITIVE_INFINITY;
   let after: number | undefined;
-  // The ids a page at a time, then each document read whole, one at a time.
+  // The ids a page at a time, then each document not yet replayed read whole, one at a time.
   while (mark !== undefined && left > 0) {
     const page = (await books.ids(BOOK_KINDS.deadLetter, Math.min(o.pageSize ?? REPLAY_PAGE, left), after)).filter((h) => h.seqNo <= mark);
     if (page.length === 0) break;
-    for (const { id, seqNo } of page) {
+    for (const { id, seqNo, replayed } of page) {
       after = seqNo;
       report.listed++;
       left--;
-      await replayOne(index, id, report, { transformer, limits: o.limits, into }, o.route);
+      if (replayed) report.already_replayed++; // marked by an earlier run: not read again
+      else await replayOne(index, id, report, { transformer, limits: o.limits, into }, o.route);
     }
   }
   return report;

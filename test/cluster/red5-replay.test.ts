@@ -29,6 +29,8 @@ class StateStandIn extends LoopbackStandIn {
   private seq = 0;
   /** Listing requests answered; `onSearch` runs at each (a test adds documents as replicas would meanwhile). */
   searches = 0;
+  /** Documents read whole (GET). */
+  gets = 0;
   onSearch: (() => void) | undefined;
 
   put(id: string, source: unknown): void {
@@ -42,11 +44,13 @@ class StateStandIn extends LoopbackStandIn {
     const url = new URL(req.url!, this.url);
     if (url.pathname === `/${STATE}/_search`) {
       // In the order asked for by sequence number (as the engine sorts by _seq_no), after `search_after`, at most `size`.
-      const q = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { size: number; sort?: { _seq_no?: string }[]; search_after?: number[] };
+      const q = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { size: number; sort?: { _seq_no?: string }[]; search_after?: number[]; _source?: false | string[] };
       this.searches++;
       const sign = q.sort?.[0]?._seq_no === 'desc' ? -1 : 1;
       const after = q.search_after?.[0];
-      const hits = [...this.docs].map(([_id, d]) => ({ _id, _seq_no: d.seqNo, _primary_term: 1 }))
+      // `_source: [fields]`: only those fields of each hit's document, as the engine filters them.
+      const picked = (doc: unknown) => Object.fromEntries(Object.entries(doc as object).filter(([k]) => Array.isArray(q._source) && q._source.includes(k)));
+      const hits = [...this.docs].map(([_id, d]) => ({ _id, _seq_no: d.seqNo, _primary_term: 1, ...(Array.isArray(q._source) ? { _source: picked(d.source) } : {}) }))
         .filter((h) => after === undefined || sign * (h._seq_no - after) > 0).sort((a, b) => sign * (a._seq_no - b._seq_no));
       reply(200, { hits: { hits: hits.slice(0, q.size) } });
       return this.onSearch?.(); // after it answered: a document written meanwhile
@@ -54,7 +58,10 @@ class StateStandIn extends LoopbackStandIn {
     const id = url.pathname.startsWith(`/${STATE}/_doc/`) ? decodeURIComponent(url.pathname.slice(`/${STATE}/_doc/`.length)) : undefined;
     const doc = id === undefined ? undefined : this.docs.get(id);
     if (!doc) return reply(404, {});
-    if (req.method === 'GET') return reply(200, { found: true, _source: doc.source, _seq_no: doc.seqNo, _primary_term: 1 });
+    if (req.method === 'GET') {
+      this.gets++;
+      return reply(200, { found: true, _source: doc.source, _seq_no: doc.seqNo, _primary_term: 1 });
+    }
     if (req.method === 'PUT' && Number(url.searchParams.get('if_seq_no')) === doc.seqNo) {
       this.put(id!, JSON.parse(Buffer.concat(chunks).toString('utf8')));
       return reply(200, { _seq_no: this.docs.get(id!)!.seqNo, _primary_term: 1 });
@@ -156,10 +163,12 @@ describe('replay --config: each dead letter the way of its source', () => {
     } finally {
       engine.onSearch = undefined;
     }
+    const gets = engine.gets;
     const second = await replay(5);
     assert.equal(second.listed, 12 + arrived, 'the next run: the refused ones again, the arrivals, and the recovered ones (marked, not sent again)');
     assert.equal(second.recovered, arrived);
     assert.equal(second.already_replayed, 8);
+    assert.equal(engine.gets - gets, 4 + arrived, 'the 8 marked replayed are passed from the listing, never read whole');
     assert.equal(second.refused.length, 4);
   });
 
