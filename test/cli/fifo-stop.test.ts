@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, openSync, writeFileSync, writeSync, closeSync, constants } from 'node:fs';
+import { openSync, readFileSync, readdirSync, readlinkSync, writeFileSync, writeSync, closeSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
@@ -12,17 +12,41 @@ import Database from 'better-sqlite3';
 import { takeEvents, toKeyValueLine } from '../../src/simulator/generate.js';
 import { BIN, runCli, tempDir } from '../support/helpers.js';
 
-/** Starts `ingest` on `fifo`, sends SIGTERM once it is running, and says how it ended and how fast. */
-async function ingestStoppedBySigterm(db: string, fifo: string, whileRunning: () => void = () => undefined): Promise<{ code: number | null; ms: number; stderr: string }> {
+/** True once process `pid` holds `path` open (one of its /proc fd links names it). */
+function holdsOpen(pid: number, path: string): boolean {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).some((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`) === path;
+      } catch {
+        return false; // closed meanwhile
+      }
+    });
+  } catch {
+    return false; // exited
+  }
+}
+
+/** Bytes process `pid` has read so far (any file, pipe or socket). */
+const bytesRead = (pid: number): number => Number(/^rchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? Number.NaN);
+
+/**
+ * Starts `ingest` on `fifo`, sends SIGTERM once it is running (after `whileRunning`, which says how
+ * many bytes it wrote to the pipe, once the process has read them), and says how it ended and how fast.
+ */
+async function ingestStoppedBySigterm(db: string, fifo: string, whileRunning: () => number = () => 0): Promise<{ code: number | null; ms: number; stderr: string }> {
   const child = spawn(process.execPath, [BIN, 'ingest', '--db', db, fifo], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   try {
-    // The store is opened before the signal handlers are set and the pipe is opened: wait for it, then a little.
-    for (let i = 0; i < 100 && !existsSync(db); i++) await sleep(100);
-    await sleep(700);
-    whileRunning();
+    // The signal handlers are set before the pipe is opened: wait until the process holds it open
+    // (a fixed time after the store appeared was too short on a loaded machine: the signal killed it).
+    for (let i = 0; i < 300 && child.exitCode === null && !holdsOpen(child.pid!, fifo); i++) await sleep(100);
+    assert.ok(holdsOpen(child.pid!, fifo), `ingest never opened the pipe: ${stderr}`);
+    const before = bytesRead(child.pid!);
+    const written = whileRunning();
+    for (let i = 0; i < 300 && child.exitCode === null && bytesRead(child.pid!) - before < written; i++) await sleep(100);
     await sleep(500);
     const sent = Date.now();
     child.kill('SIGTERM');
@@ -56,7 +80,7 @@ describe('ingest on a FIFO', () => {
       // Opened once the reader waits (O_NONBLOCK: fails rather than waits if it does not), and kept open.
       const r = await ingestStoppedBySigterm(db, fifo, () => {
         writer = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
-        writeSync(writer, text);
+        return writeSync(writer, text);
       });
       assert.equal(r.code, 3, r.stderr);
       assert.ok(r.ms < 2000, `stopped ${r.ms} ms after SIGTERM`);

@@ -78,9 +78,13 @@ function spawnCli(args: string[], o: { cwd?: string; feed?: (w: NodeJS.WritableS
   });
 }
 
-/** Writes `chunk` forever (until the reader goes away). */
-function endless(chunk: Buffer): (w: NodeJS.WritableStream) => void {
+/**
+ * Writes `chunk` forever (until the reader goes away). `onRead` is told at the first 'drain': the
+ * child has begun reading its stdin, which it does only after installing its signal handlers.
+ */
+function endless(chunk: Buffer, onRead: () => void = () => undefined): (w: NodeJS.WritableStream) => void {
   return (w) => {
+    w.once('drain', onRead);
     const write = () => {
       while (w.write(chunk)) { /* fill */ }
       w.once('drain', write);
@@ -93,7 +97,11 @@ function endless(chunk: Buffer): (w: NodeJS.WritableStream) => void {
 describe('hostile input through the CLI', () => {
   it('an endless stream without newlines: bounded memory, SIGTERM stops it within 2 s, exit 3', async () => {
     const dir = tmp();
-    const r = await spawnCli(['ingest', '--db', join(dir, 's.db'), '-'], { feed: endless(Buffer.alloc(1 << 20, 0x41)), termAfterMs: 3000 });
+    // SIGTERM after 3 s of reading, not 3 s after spawn: a loaded machine may take longer than that
+    // to start the process and install its handler (the signal would then kill it, exit null).
+    let readingSince = 0;
+    const feed = endless(Buffer.alloc(1 << 20, 0x41), () => (readingSince = Date.now()));
+    const r = await spawnCli(['ingest', '--db', join(dir, 's.db'), '-'], { feed, termWhen: () => readingSince > 0 && Date.now() - readingSince >= 3000, termAfterMs: 30_000 });
     assert.equal(r.code, 3, r.stderr);
     assert.ok(r.ms < 2000, `stopped ${r.ms} ms after SIGTERM`);
     assert.match(r.stderr, /stopped by a signal with 1 of 1 inputs not read to the end/);

@@ -37,14 +37,16 @@ async function expectedV2(r: Running): Promise<string[]> {
 
 describe('API 2.0 (simulator and batch collector)', () => {
   it('simulates OAuth2, the batch listing and pre-signed URLs that expire and refuse Authorization', async () => {
-    const r = await startSimulator({ seed: 90, events: 3000, eventsPerFile: 200, v2: { urlTtlMs: 300 } });
+    // URLs live 2 s: long enough for the calls below to fetch one in time on a loaded machine (300 ms
+    // was not always), and the test waits for the listed expiry itself before trying an expired one.
+    const r = await startSimulator({ seed: 90, events: 3000, eventsPerFile: 200, v2: { urlTtlMs: 2_000 } });
     const bad = await fetch(new URL(OAUTH_PATH, r.info.url), { method: 'POST', body: new URLSearchParams({ client_id: 'x', client_secret: 'y', grant_type: 'client_credentials' }) });
     assert.equal(bad.status, 401);
     const list = (t?: string, next?: string) =>
       fetch(`${r.info.url}${BATCH_PATH}?type=receipt&pageSize=2${next ? `&nextPage=${next}` : ''}`, { headers: t ? { authorization: `Bearer ${t}` } : {} });
     assert.equal((await list()).status, 401);
     const t = await token(r);
-    const page = (await (await list(t)).json()) as { value: { url: string }[]; '@nextPage': string; isCaughtUp: boolean };
+    const page = (await (await list(t)).json()) as { value: { url: string; expiry: string }[]; '@nextPage': string; isCaughtUp: boolean };
     assert.equal(page.value.length, 2);
     assert.equal(page.isCaughtUp, false);
     const withAuth = await fetch(page.value[0]!.url, { headers: { authorization: `Bearer ${t}` } });
@@ -52,7 +54,8 @@ describe('API 2.0 (simulator and batch collector)', () => {
     const file = await fetch(page.value[0]!.url);
     assert.equal(file.status, 200);
     assert.equal(Buffer.from(await file.arrayBuffer()).subarray(0, 2).toString('hex'), '1f8b');
-    await new Promise((res) => setTimeout(res, 350));
+    const expiry = Date.parse(page.value[1]!.expiry);
+    while (Date.now() <= expiry) await new Promise((res) => setTimeout(res, expiry + 1 - Date.now()));
     assert.equal((await fetch(page.value[1]!.url)).status, 403, 'expired');
     // Paging to the end: the last page is empty, caught up, and still carries @nextPage.
     let next = page['@nextPage'];

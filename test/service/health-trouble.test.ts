@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { BIN, ended, tempDir } from '../support/helpers.js';
+import { BIN, ended, freePort, tempDir } from '../support/helpers.js';
 
 interface Ready { status: string; sources: { name: string; state: string; reason?: string }[] }
 
@@ -26,14 +26,6 @@ async function refusingMimecast(): Promise<{ url: string; host: string; close():
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const host = `127.0.0.1:${(server.address() as { port: number }).port}`;
   return { url: `http://${host}`, host, close: () => new Promise((resolve) => server.close(() => resolve())) };
-}
-
-async function freeListen(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `127.0.0.1:${port}`;
 }
 
 async function readyUntil(base: string, want: (r: Ready) => boolean, timeoutMs: number): Promise<{ ready: Ready; code: number; atMs: number }> {
@@ -54,7 +46,7 @@ describe('source health while Mimecast fails', () => {
 
   it('degraded at the first failed call (host and error named), failing after failing_after_s, /readyz 503', async () => {
     const mimecast = await refusingMimecast();
-    const listen = await freeListen();
+    const listen = `127.0.0.1:${await freePort()}`;
     const file = join(dir, 'mimelog.yaml');
     writeFileSync(file, `store: ${join(dir, 'store.db')}
 listen: ${listen}

@@ -103,13 +103,17 @@ describe('Mimecast API simulator (API 1.0)', () => {
   });
 
   it('publishes new files while it runs', async () => {
-    const r = await startSimulator({ seed: 5, events: 2000, eventsPerFile: 200, initialFiles: 1, growEveryMs: 300 });
+    // The next file appears GROW_MS after the simulator started (within startSimulator): the two
+    // calls before it need that long at most even on a loaded machine (300 ms was not always enough).
+    const GROW_MS = 2_000;
+    const r = await startSimulator({ seed: 5, events: 2000, eventsPerFile: 200, initialFiles: 1, growEveryMs: GROW_MS });
+    const startedBy = Date.now();
     const first = await call(r.info.url, signedHeaders(r.info.credentials, SIEM_PATH_V1), req());
     const token = first.headers.get('mc-siem-token')!;
     await first.arrayBuffer();
     const caught = await call(r.info.url, signedHeaders(r.info.credentials, SIEM_PATH_V1), req(token));
     assert.equal(((await caught.json()) as any).meta.isLastToken, true);
-    await new Promise((res) => setTimeout(res, 400));
+    while (Date.now() <= startedBy + GROW_MS) await new Promise((res) => setTimeout(res, startedBy + GROW_MS + 1 - Date.now()));
     const later = await call(r.info.url, signedHeaders(r.info.credentials, SIEM_PATH_V1), req(token));
     assert.equal(later.headers.get('content-type'), 'application/octet-stream');
     await later.arrayBuffer();

@@ -65,18 +65,29 @@ interface SpoolRun {
   readonly filesRead: number;
 }
 
+/** Files read in each pass, added up. */
+const filesReadIn = (log: readonly Record<string, unknown>[]): number => log.filter((l) => l.msg === 'spool pass').reduce((n, l) => n + (l.files as number), 0);
+
 /**
- * Runs the spool in this process into a real store: one pass, or passes until `forMs` has passed.
+ * Runs the spool in this process into a real store: one pass, or passes for at least `forMs` and
+ * until `until` holds of what was logged (a pass may take longer than `forMs` on a loaded machine),
+ * 20 s at most.
  * `onPublish` runs before each publication reaches the driver (to change a file while it is read).
  */
-async function spool(dir: string, db: string, o: { forMs?: number; onPublish?: (p: Publication) => void } = {}): Promise<SpoolRun> {
+async function spool(dir: string, db: string, o: { forMs?: number; until?: (run: SpoolRun) => boolean; onPublish?: (p: Publication) => void } = {}): Promise<SpoolRun> {
   const lines: string[] = [];
   const out = new Writable({ write: (c: Buffer, _e, done) => { lines.push(...c.toString().split('\n').filter(Boolean)); done(); } });
   const refused: Partial<Record<RefusalReason, number>> = {};
   const observer: SpoolObserver = { refused: (r) => (refused[r] = (refused[r] ?? 0) + 1) };
+  const sofar = (): SpoolRun => {
+    const log = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    return { log, refused, filesRead: filesReadIn(log) };
+  };
   const store = new Store(db);
   const stop = new AbortController();
-  const timer = o.forMs === undefined ? undefined : setTimeout(() => stop.abort(), o.forMs);
+  const giveUpAt = Date.now() + 20_000; // a spool that never gets there stops anyway, for the test to say why
+  const stopWhenDone = () => (o.until === undefined || o.until(sofar()) || Date.now() > giveUpAt ? stop.abort() : void (timer = setTimeout(stopWhenDone, 20)));
+  let timer = o.forMs === undefined ? undefined : setTimeout(stopWhenDone, o.forMs);
   try {
     const driver = new Driver(transformer(), new SqliteSink(store), { kind: 'file', workers: 1 });
     await driveFiles(driver, (publisher) => {
@@ -88,9 +99,7 @@ async function spool(dir: string, db: string, o: { forMs?: number; onPublish?: (
     clearTimeout(timer);
     store.close();
   }
-  const log = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
-  const filesRead = log.filter((l) => l.msg === 'spool pass').reduce((n, l) => n + (l.files as number), 0);
-  return { log, refused, filesRead };
+  return sofar();
 }
 
 function setUp(name: string): { dir: string; spoolDir: string; db: string } {
@@ -124,7 +133,7 @@ describe('spool: only regular files inside the spool are read', () => {
     await new Promise<void>((res) => socket.listen(join(spoolDir, 'sock.log'), res));
     try {
       const started = Date.now();
-      const run = await spool(spoolDir, db, { forMs: 600 });
+      const run = await spool(spoolDir, db, { forMs: 600, until: (r) => r.filesRead >= 2 });
       assert.ok(Date.now() - started < 5000, 'the FIFO did not hold the spool');
       assert.deepEqual(run.refused, { link_outside: 3, hard_link: 1, fifo: 1, socket: 1 });
       const warned = run.log.filter((l) => l.msg === 'spool entry refused').map((l) => `${String(l.path).slice(spoolDir.length + 1)} ${String(l.reason)}`).sort();

@@ -1,7 +1,7 @@
 /** Test helpers: run the pipeline in-process on text, and run the CLI as a user would. */
 import { spawn } from 'node:child_process';
 import { type Server, createServer } from 'node:net';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -151,8 +151,65 @@ export async function killWhileDelivering(args: readonly string[], o: { kills: n
   return kills;
 }
 
-/** `n` distinct loopback ports nobody listens on now: all held open at once, so none is handed out twice. */
+/**
+ * Ports a test names before something binds them (a JVM, rsyslogd, a node killed and started again
+ * on its port) come from below the kernel's ephemeral range, where listen(0) and connect() never
+ * hand one out, and each is reserved for this process by a file made with O_EXCL, so the test files
+ * running at once never pick the same one. (A port listen(0) had given and closed could be given to
+ * another process again before it was bound.) The files go when this process exits.
+ */
+const PORT_DIR = join(tmpdir(), 'mimelog-test-ports');
+const LOWEST_PORT = 10_000;
+const reservedPorts: string[] = [];
+process.on('exit', () => {
+  for (const f of reservedPorts) rmSync(f, { force: true });
+});
+
+/** The first port of the kernel's ephemeral range (listen(0) and connect() take theirs from there). */
+function ephemeralLow(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    return 32_768;
+  }
+}
+
+/** Reserves `port` for this process; false when a test process (live or not) holds it. */
+function reservePort(port: number): boolean {
+  const file = join(PORT_DIR, String(port));
+  try {
+    writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false; // never taken over: two could take the same stale one
+    throw err;
+  }
+  reservedPorts.push(file);
+  return true;
+}
+
+/** Whether nothing listens on `port` now (a process outside the tests may). */
+function bindable(port: number): Promise<boolean> {
+  const srv = createServer();
+  return new Promise((resolve) => {
+    srv.once('error', () => resolve(false)).listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** `n` distinct loopback ports nobody listens on now, and no other test process will pick. */
 export async function freePorts(n: number): Promise<number[]> {
+  const top = ephemeralLow() - 1;
+  if (top - LOWEST_PORT < 1_000) return ephemeralPorts(n); // no room below the range: as before
+  mkdirSync(PORT_DIR, { recursive: true });
+  const ports: number[] = [];
+  while (ports.length < n) {
+    const port = LOWEST_PORT + Math.floor(Math.random() * (top - LOWEST_PORT + 1));
+    if (reservePort(port) && (await bindable(port))) ports.push(port); // one in use stays reserved, unused
+  }
+  return ports;
+}
+
+/** `n` distinct ports listen(0) gives: all held open at once, so none is handed out twice. */
+async function ephemeralPorts(n: number): Promise<number[]> {
   const servers: Server[] = [];
   for (let i = 0; i < n; i++) {
     const srv = createServer();

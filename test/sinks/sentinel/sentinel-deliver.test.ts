@@ -158,12 +158,21 @@ describe('sentinel: busy, throttled, unreachable', () => {
     await withEmulator({}, async (emu) => {
       const { dest, logged } = await openDestination(emu.url, { max_retry_after_s: 1 });
       emu.inject({ kind: '429', retryAfter: '86400000' }, { kind: '429', retryAfter: '-30' }, { kind: '503', retryAfter: 'soon' });
+      const unit = await unitOf([receipt(1)]);
       const started = Date.now();
-      const report = await dest.deliver(await unitOf([receipt(1)]));
+      const report = await dest.deliver(unit);
       const took = Date.now() - started;
-      assert.ok(took >= 1000 && took < 3000, `the huge wait clamped to 1 s, the others short (${took} ms)`);
       assert.deepEqual({ indexed: report.indexed, resent: report.resent }, { indexed: 1, resent: 3 });
       assert.match(logged(), /Retry-After asked 86400000000 ms: clamped to max_retry_after_s/);
+      // Each wait as logged: the huge one clamped to 1 s, the others the back-off (250 ms doubling,
+      // at least half of each ceiling). The back-off is random: the time taken is bounded by the
+      // waits drawn plus the calls, not by a fixed 3 s that the draws alone could come within 500 ms of.
+      const waits = logged().split('\n').filter((l) => l.includes('sending again')).map((l) => (JSON.parse(l) as { delay_ms: number }).delay_ms);
+      assert.equal(waits.length, 3);
+      assert.equal(waits[0], 1000, 'the huge Retry-After clamped to max_retry_after_s');
+      assert.ok(waits[1]! >= 250 && waits[1]! <= 500 && waits[2]! >= 500 && waits[2]! <= 1000, `the others the back-off: ${waits}`);
+      const waited = waits[0]! + waits[1]! + waits[2]!;
+      assert.ok(took >= 1000 && took < waited + 1000, `waited ${waits.join(' + ')} ms, took ${took} ms`);
       await dest.close();
     });
   });

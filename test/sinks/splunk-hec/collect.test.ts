@@ -49,7 +49,7 @@ describe('splunk-hec end to end: mimelog collect --sink-config to a real HEC rec
       assert.equal(final.code, 0, final.stderr.slice(-2000));
       const expected = await expectedIds(r);
       assert.equal(expected.length, 20_000);
-      const got = await rx.waitFor(20_000);
+      const got = await rx.waitForIds(20_000);
       const { ids, copies } = tally(got);
       assert.deepEqual(ids, expected, 'every expected id, nothing else');
       assert.ok(got.every((g) => /^[0-9a-f]+$/.test(g.id)), 'every copy carries its id');
@@ -78,7 +78,7 @@ describe('splunk-hec end to end: mimelog collect --sink-config to a real HEC rec
       const { code, stderr } = await done;
       assert.equal(code, 0, stderr.slice(-2000));
       const expected = await expectedIds(r);
-      const { ids, copies } = tally(await own.waitFor(4_000));
+      const { ids, copies } = tally(await own.waitForIds(4_000));
       assert.deepEqual(ids, expected);
       assert.match(stderr, /sending again/, 'the restart was noticed and waited out');
       const stats = JSON.parse((await runCli(['stats', '--db', db, '--json'])).stdout) as { destinations: { destination: string; acknowledged: number; resent: number }[] };

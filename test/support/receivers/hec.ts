@@ -179,11 +179,20 @@ service:
   }
 
   /** Polls the file until it holds at least `n` events (the exporter flushes every 50 ms). */
-  async waitFor(n: number, timeoutMs = 20_000): Promise<HecReceived[]> {
+  waitFor(n: number, timeoutMs = 20_000): Promise<HecReceived[]> {
+    return this.waitUntil((got) => got.length >= n, timeoutMs);
+  }
+
+  /** Polls the file until it holds at least `n` distinct event ids: when copies arrive, they make up a count early. */
+  waitForIds(n: number, timeoutMs = 20_000): Promise<HecReceived[]> {
+    return this.waitUntil((got) => new Set(got.map((g) => g.id)).size >= n, timeoutMs);
+  }
+
+  private async waitUntil(done: (got: HecReceived[]) => boolean, timeoutMs: number): Promise<HecReceived[]> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const got = this.received();
-      if (got.length >= n || Date.now() > deadline) return got;
+      if (done(got) || Date.now() > deadline) return got;
       await sleep(50);
     }
   }

@@ -156,11 +156,20 @@ ruleset(name="remote") {
   }
 
   /** Waits until `count` messages were received (or `timeoutMs` passed) and returns them all. */
-  async waitFor(count: number, timeoutMs = 15_000): Promise<Received[]> {
+  waitFor(count: number, timeoutMs = 15_000): Promise<Received[]> {
+    return this.waitUntil((got) => got.length >= count, timeoutMs);
+  }
+
+  /**
+   * Waits until `done` holds of the messages received (or `timeoutMs` passed) and returns them all.
+   * When copies may arrive, wait for the ids, not a count: copies make up the count while the last
+   * messages rsyslog acknowledged are still on their way to its output file.
+   */
+  async waitUntil(done: (got: Received[]) => boolean, timeoutMs = 15_000): Promise<Received[]> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const got = this.received();
-      if (got.length >= count || Date.now() > deadline) return got;
+      if (done(got) || Date.now() > deadline) return got;
       await sleep(100);
     }
   }
