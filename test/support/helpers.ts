@@ -1,7 +1,7 @@
 /** Test helpers: run the pipeline in-process on text, and run the CLI as a user would. */
 import { spawn } from 'node:child_process';
 import { type Server, createServer } from 'node:net';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -163,6 +163,14 @@ const LOWEST_PORT = 10_000;
 const reservedPorts: string[] = [];
 process.on('exit', () => {
   for (const f of reservedPorts) rmSync(f, { force: true });
+  // The folder too, once no test process holds a port in it (another may be reserving: it makes it again).
+  if (reservedPorts.length > 0) {
+    try {
+      rmdirSync(PORT_DIR);
+    } catch {
+      // not empty, or gone: another test process still holds a port, or removed it first
+    }
+  }
 });
 
 /** The first port of the kernel's ephemeral range (listen(0) and connect() take theirs from there). */
@@ -177,11 +185,16 @@ function ephemeralLow(): number {
 /** Reserves `port` for this process; false when a test process (live or not) holds it. */
 function reservePort(port: number): boolean {
   const file = join(PORT_DIR, String(port));
-  try {
-    writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false; // never taken over: two could take the same stale one
-    throw err;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      break;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return false; // never taken over: two could take the same stale one
+      if (code !== 'ENOENT' || attempt > 0) throw err;
+      mkdirSync(PORT_DIR, { recursive: true }); // the last other holder removed the folder meanwhile
+    }
   }
   reservedPorts.push(file);
   return true;
