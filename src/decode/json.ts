@@ -5,7 +5,7 @@
  */
 export type JsonParse = { ok: true; value: unknown } | { ok: false; reason: string; tooDeep?: true };
 
-const QUOTE = 0x22, BACKSLASH = 0x5c, COLON = 0x3a, OPEN_OBJ = 0x7b, OPEN_ARR = 0x5b, CLOSE_OBJ = 0x7d, CLOSE_ARR = 0x5d;
+const QUOTE = 0x22, BACKSLASH = 0x5c, COLON = 0x3a, COMMA = 0x2c, OPEN_OBJ = 0x7b, OPEN_ARR = 0x5b, CLOSE_OBJ = 0x7d, CLOSE_ARR = 0x5d;
 
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
@@ -96,40 +96,128 @@ export function jsonText(value: unknown): string | undefined {
   }
 }
 
-/** An array's items or an object's keys and values, being written. */
-interface OpenValue {
-  readonly items: readonly unknown[];
-  readonly keys?: readonly string[];
-  next: number;
+/**
+ * The text being written, as UTF-8 bytes in one growing buffer: a value millions of levels deep
+ * is millions of brackets, and held as millions of small strings it took ten times the text's
+ * size (a 24 MiB page of nested objects: 2 GiB). JSON.stringify's pieces are well-formed UTF-16
+ * (it escapes lone surrogates), so the bytes decode back to the same text.
+ */
+class TextBytes {
+  private buf = Buffer.allocUnsafe(64 * 1024);
+  private length = 0;
+
+  byte(c: number): void {
+    if (this.length === this.buf.length) this.grow(1);
+    this.buf[this.length++] = c;
+  }
+
+  text(s: string): void {
+    const most = s.length * 3; // UTF-8 bytes of a UTF-16 text, at most
+    if (this.length + most > this.buf.length) this.grow(most);
+    this.length += this.buf.write(s, this.length, 'utf8');
+  }
+
+  toString(): string {
+    return this.buf.toString('utf8', 0, this.length);
+  }
+
+  private grow(atLeast: number): void {
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + atLeast));
+    this.buf.copy(bigger, 0, 0, this.length);
+    this.buf = bigger;
+  }
 }
 
+/**
+ * The brackets still to close, innermost last, one byte each: a container is let go as soon as its
+ * last item is begun, and only its closing bracket waits. A chain nested millions of levels deep
+ * then costs a byte a level, not a frame. Each run of brackets waits for the open containers to be
+ * back at its height (its last item's subtree written).
+ */
+class Closers {
+  private bytes = new Uint8Array(1024);
+  private length = 0;
+  /** Open containers at which each run of brackets is due, and where the run starts in `bytes`. */
+  private readonly heights: number[] = [];
+  private readonly starts: number[] = [];
+
+  push(c: number, height: number): void {
+    if (this.heights[this.heights.length - 1] !== height) {
+      this.heights.push(height);
+      this.starts.push(this.length);
+    }
+    if (this.length === this.bytes.length) {
+      const bigger = new Uint8Array(this.bytes.length * 2);
+      bigger.set(this.bytes);
+      this.bytes = bigger;
+    }
+    this.bytes[this.length++] = c;
+  }
+
+  /** Writes the brackets due now that `height` containers are open. */
+  close(height: number, out: TextBytes): void {
+    while (this.heights.length > 0 && this.heights[this.heights.length - 1] === height) {
+      this.heights.pop();
+      const start = this.starts.pop()!;
+      while (this.length > start) out.byte(this.bytes[--this.length]!);
+    }
+  }
+}
+
+/**
+ * The open containers, innermost last, as parallel arrays rather than an object per level: the
+ * container, the index of its next item, and (objects only) its keys. Empty ones are written at
+ * once and never opened.
+ */
 function deepJsonText(root: unknown): string {
-  const out: string[] = [];
-  const stack: OpenValue[] = [];
-  const open = (v: unknown): void => {
+  const out = new TextBytes();
+  const closers = new Closers();
+  const open: object[] = [];
+  const next: number[] = [];
+  const keyLists: (readonly string[] | undefined)[] = [];
+  const write = (v: unknown): void => {
     if (v === null || typeof v !== 'object') {
-      out.push(JSON.stringify(v) ?? 'null'); // undefined in an array is null, as JSON.stringify writes it
+      out.text(JSON.stringify(v) ?? 'null'); // undefined in an array is null, as JSON.stringify writes it
     } else if (Array.isArray(v)) {
-      out.push('[');
-      stack.push({ items: v, next: 0 });
+      if (v.length === 0) return out.text('[]');
+      out.byte(OPEN_ARR);
+      open.push(v);
+      next.push(0);
+      keyLists.push(undefined);
     } else {
-      const keys = Object.keys(v).filter((k) => (v as Record<string, unknown>)[k] !== undefined);
-      out.push('{');
-      stack.push({ items: keys.map((k) => (v as Record<string, unknown>)[k]), keys, next: 0 });
+      const record = v as Record<string, unknown>;
+      let keys = Object.keys(record);
+      if (keys.some((k) => record[k] === undefined)) keys = keys.filter((k) => record[k] !== undefined); // as JSON.stringify leaves them out
+      if (keys.length === 0) return out.text('{}');
+      out.byte(OPEN_OBJ);
+      open.push(v);
+      next.push(0);
+      keyLists.push(keys);
     }
   };
-  open(root);
-  while (stack.length > 0) {
-    const top = stack[stack.length - 1]!;
-    if (top.next === top.items.length) {
-      out.push(top.keys ? '}' : ']');
-      stack.pop();
-      continue;
+  write(root);
+  while (open.length > 0) {
+    const top = open.length - 1;
+    const container = open[top]!;
+    const keys = keyLists[top];
+    const i = next[top]!;
+    next[top] = i + 1;
+    if (i > 0) out.byte(COMMA);
+    if (i === (keys ?? (container as unknown[])).length - 1) {
+      // Its last item: only the closing bracket is left of the container.
+      open.pop();
+      next.pop();
+      keyLists.pop();
+      closers.push(keys ? CLOSE_OBJ : CLOSE_ARR, top);
     }
-    const i = top.next++;
-    if (i > 0) out.push(',');
-    if (top.keys) out.push(`${JSON.stringify(top.keys[i])}:`);
-    open(top.items[i]);
+    if (keys) {
+      out.text(JSON.stringify(keys[i]));
+      out.byte(COLON);
+      write((container as Record<string, unknown>)[keys[i]!]);
+    } else {
+      write((container as unknown[])[i]);
+    }
+    closers.close(open.length, out);
   }
-  return out.join('');
+  return out.toString();
 }
