@@ -97,3 +97,24 @@ describe('API 2.0 pages: a next-page token that is not a string', () => {
     });
   }
 });
+
+describe('API 2.0 error answers whose code or message is nested deep or huge', () => {
+  const failPage = (error: string) => `{"meta":{"status":200},"data":[],"fail":[{"errors":[${error}]}]}`;
+  const cases = [
+    ['stream: a 400 whose message is an array nested 100,000 deep is refused at once, its JSON head in the error', STREAM, 400, `{"error":{"code":"err_x","message":${deepArray}}}`, /API 2\.0 rejected the stream page: \[{1024}… \(200000 characters\)/],
+    ['feed: a fail[] whose message is an array nested 100,000 deep fails the feed at once, its JSON head in the error', FEED, 200, failPage(`{"code":"err_x","message":${deepArray}}`), /audit: HTTP 200 err_x: \[{1024}… \(200000 characters\)/],
+    ['feed: a fail[] whose code is an object nested 100,000 deep', FEED, 200, failPage(`{"code":${deepObject},"message":"no"}`), /audit: HTTP 200 (\{"a":){204}\{"a"… \(600001 characters\): no/],
+    ['feed: a fail[] message of 5 MB is said by its head, not printed whole', FEED, 200, failPage(`{"code":"err_x","message":"${'m'.repeat(5_000_000)}"}`), /audit: HTTP 200 err_x: m{1024}… \(5000000 characters\)/],
+  ] as const;
+  for (const [name, path, status, body, said] of cases) {
+    it(name, { timeout: 60_000 }, async () => {
+      const s = await server(path, (_n, res) => send(res, body, status));
+      const db = join(tempDir('hostile-pages'), 'error.db');
+      const res = await runCli(path === STREAM ? streamArgs(s.url, db) : feedArgs(s.url, db), { env: V2_ENV });
+      assert.equal(res.code, 1, res.stderr.slice(-1500));
+      assert.equal(s.hits(), 1, `not retried as if the network had failed: ${res.stderr.slice(-1500)}`);
+      assert.match(res.stderr, said);
+      assert.ok(res.stderr.length < 20_000, `stderr of ${res.stderr.length} characters`);
+    });
+  }
+});

@@ -24,7 +24,7 @@ import { type PollingOptions, sleep } from '../../util/backoff.js';
 import { RateBudget } from '../../util/rate-budget.js';
 import { FUTURE_SKEW_MS, timeText } from '../../core/trusted-time.js';
 import type { TokenSource } from './oauth.js';
-import { PageClient, PageTrail } from './pages.js';
+import { PageClient, PageTrail, answerText } from './pages.js';
 
 export interface FeedOptions extends PollingOptions {
   readonly baseUrl: string;
@@ -250,7 +250,7 @@ export class FeedCollector {
       const answer = (parsed.ok && parsed.value !== null && typeof parsed.value === 'object' ? parsed.value : {}) as {
         meta?: { pagination?: { next?: string } };
         data?: unknown[];
-        fail?: { errors?: { code?: string; message?: string; retryable?: boolean }[] }[];
+        fail?: { errors?: { code?: unknown; message?: unknown; retryable?: boolean }[] }[];
       };
       const error = answer.fail?.flatMap((f) => f.errors ?? [])[0];
       if (res.status === 200 && error === undefined && Array.isArray(answer.data)) {
@@ -258,8 +258,9 @@ export class FeedCollector {
         if (!Array.isArray(records)) throw new ApiAnswerError(`${feed.name}: data[0].${feed.recordsAt} is not a list`, undefined);
         return { done: { records, next: answer.meta?.pagination?.next || undefined } };
       }
-      const code = error?.code;
-      const message = `${feed.name}: HTTP ${res.status}${code ? ` ${code}` : ''}${error?.message ? `: ${error.message}` : ''}`;
+      const code = answerText(error?.code);
+      const text = answerText(error?.message);
+      const message = `${feed.name}: HTTP ${res.status}${code ? ` ${code}` : ''}${text ? `: ${text}` : ''}`;
       if (res.status >= 500 || (res.status === 200 && error?.retryable === true)) return { retry: message };
       throw new ApiAnswerError(message, code);
     });

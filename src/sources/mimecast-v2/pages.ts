@@ -104,14 +104,15 @@ export class PageClient {
     return this.request<Page<T>>({ method: 'GET', url, endpoint, what }, stop, async (res) => {
       // The next page's token is inside the answer: one that is too large cannot be skipped, a person must look.
       if (res.tooLarge) throw new CollectorError(`API 2.0 ${what}: ${res.tooLarge}`);
-      const body = parseObject(res.bytes) as { value?: T[]; '@nextPage'?: string; isCaughtUp?: boolean; error?: { code?: string; message?: string } };
+      const body = parseObject(res.bytes) as { value?: T[]; '@nextPage'?: string; isCaughtUp?: boolean; error?: { code?: unknown; message?: unknown } };
       if (res.status === 200 && Array.isArray(body.value)) {
         const nextPage = body['@nextPage'] ?? params.nextPage ?? '';
         return { done: { value: body.value, nextPage, isCaughtUp: body.isCaughtUp === true || this.tokenStuck(what, params.nextPage, nextPage) } };
       }
       if (res.status === 401 || res.status === 403) throw new CollectorError(`API 2.0 refused the ${what} (HTTP ${res.status}): check the application's permissions for SIEM logs`);
-      if (res.status === 400) throw new RequestRejectedError(`API 2.0 rejected the ${what}: ${body.error?.message ?? 'bad request'}`, body.error?.code);
-      return { retry: `HTTP ${res.status}${body.error?.code ? ` ${body.error.code}` : ''}` };
+      const code = answerText(body.error?.code);
+      if (res.status === 400) throw new RequestRejectedError(`API 2.0 rejected the ${what}: ${answerText(body.error?.message) ?? 'bad request'}`, code);
+      return { retry: `HTTP ${res.status}${code ? ` ${code}` : ''}` };
     });
   }
 
@@ -312,6 +313,20 @@ export class EarlyPassEnd {
     this.said = true;
     this.log.warn(`${reason} (said once)`, fields);
   }
+}
+
+/** Characters of an answer's error code or message put in an error or a log line, at most. */
+const ANSWER_TEXT_CHARS = 1024;
+
+/**
+ * An answer's error code or message as text for an error: a string as it is, anything else as its
+ * JSON (jsonText: a template string recursed into an array nested 100,000 deep and overflowed the
+ * stack, which read as a network failure), its head when long; undefined when absent or empty.
+ */
+export function answerText(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const text = typeof value === 'string' ? value : jsonText(value) ?? String(value);
+  return text.length > ANSWER_TEXT_CHARS ? `${text.slice(0, ANSWER_TEXT_CHARS)}… (${text.length} characters)` : text;
 }
 
 /** How much of a next-page token a dead letter keeps. */
