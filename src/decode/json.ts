@@ -11,27 +11,111 @@ function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 }
 
+/** Where the string opened at `i` closes (its closing quote, or the text's end). */
+function stringEnd(text: string, i: number): number {
+  let j = i + 1;
+  for (; j < text.length; j++) {
+    const d = text.charCodeAt(j);
+    if (d === BACKSLASH) j++;
+    else if (d === QUOTE) break;
+  }
+  return j;
+}
+
+/** The string that closes at `j` is a key: a colon follows it. */
+function isKey(text: string, j: number): boolean {
+  let k = j + 1;
+  while (k < text.length && isSpace(text.charCodeAt(k))) k++;
+  return text.charCodeAt(k) === COLON;
+}
+
 /** One pass over the text outside strings: deepest nesting and how many keys it names. */
 function scan(text: string, maxDepth: number): { tooDeep: boolean; keys: number } {
   let depth = 0, keys = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
-      let j = i + 1;
-      for (; j < text.length; j++) {
-        const d = text.charCodeAt(j);
-        if (d === BACKSLASH) j++;
-        else if (d === QUOTE) break;
-      }
-      let k = j + 1;
-      while (k < text.length && isSpace(text.charCodeAt(k))) k++;
-      if (text.charCodeAt(k) === COLON) keys++;
+      const j = stringEnd(text, i);
+      if (isKey(text, j)) keys++;
       i = j;
     } else if (c === OPEN_OBJ || c === OPEN_ARR) {
       if (++depth > maxDepth) return { tooDeep: true, keys };
     } else if (c === CLOSE_OBJ || c === CLOSE_ARR) depth--;
   }
   return { tooDeep: false, keys };
+}
+
+/** An element of a document's record array nested too deep to be parsed: its index, and where its text lies. */
+export interface DeepElement {
+  readonly index: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * The elements of the array the root object holds under `key` (`data`, in an API 1.0 json
+ * document) nested deeper than `maxDepth` (the element itself is level 1), found by one scan of
+ * the text. They are cut out before the document is parsed: a record nested 15 million levels
+ * deep is never built as 15 million arrays (1.6 GiB for a 30 MiB document) only to be refused.
+ */
+export function deepElements(text: string, key: string, maxDepth: number): DeepElement[] {
+  const found: DeepElement[] = [];
+  let depth = 0, index = 0, start = 0, deepest = 0;
+  let rootKey: string | undefined; // the root object's key whose value is being read
+  let inArray = false; // inside the array under `key`
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      const j = stringEnd(text, i);
+      if (depth === 1 && isKey(text, j)) rootKey = text.slice(i + 1, j);
+      i = j;
+    } else if (c === OPEN_OBJ || c === OPEN_ARR) {
+      depth++;
+      if (depth === 2 && c === OPEN_ARR && rootKey === key) {
+        inArray = true;
+        index = 0;
+      } else if (inArray && depth === 3) {
+        start = i;
+        deepest = 3;
+      } else if (depth > deepest) deepest = depth;
+    } else if (c === CLOSE_OBJ || c === CLOSE_ARR) {
+      if (inArray && depth === 3 && deepest - 2 > maxDepth) found.push({ index, start, end: i + 1 });
+      if (depth === 2) inArray = false;
+      depth--;
+    } else if (c === COMMA && inArray && depth === 2) index++;
+  }
+  return found;
+}
+
+/**
+ * `text` (JSON) without the whitespace between its tokens, written without parsing it: a record
+ * cut from a pretty-printed document is kept on one line, as a record read from it would be
+ * written (a dead letter of several lines would not replay as one record).
+ */
+export function compactJson(text: string): string {
+  const chunks: string[] = [];
+  let pieces: string[] = [];
+  let from = 0;
+  const keep = (to: number): void => {
+    if (to > from) pieces.push(text.slice(from, to));
+    if (pieces.length < 4096) return;
+    chunks.push(pieces.join('')); // joined as it goes: one piece per bracket of a deep text would be millions of strings
+    pieces = [];
+  };
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      i = stringEnd(text, i);
+    } else if (isSpace(c)) {
+      keep(i);
+      while (i + 1 < text.length && isSpace(text.charCodeAt(i + 1))) i++;
+      from = i + 1;
+    }
+  }
+  if (from === 0) return text;
+  keep(text.length);
+  chunks.push(pieces.join(''));
+  return chunks.join('');
 }
 
 /** Keys of every object in a parsed value, counted without recursion. */
@@ -57,13 +141,8 @@ export function tooManyKeys(keys: number, maxKeys: number): string {
   return `record with ${keys} keys, over the limit of ${maxKeys} (--max-record-keys)`;
 }
 
-function nestedTooDeep(maxDepth: number): string {
+export function nestedTooDeep(maxDepth: number): string {
   return `JSON nested deeper than ${maxDepth} levels (--max-json-depth)`;
-}
-
-/** Why `text` is refused for its nesting, or undefined when it is nested no deeper than `maxDepth`. */
-export function depthRefusal(text: string, maxDepth: number): string | undefined {
-  return scan(text, maxDepth).tooDeep ? nestedTooDeep(maxDepth) : undefined;
 }
 
 export function parseJson(text: string, maxDepth: number, maxKeys = Infinity): JsonParse {
