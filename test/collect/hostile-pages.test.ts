@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runCli, tempDir } from '../support/helpers.js';
 import { logLines, query } from '../support/simulator.js';
-import { takeEvents, toV2Record } from '../../src/simulator/generate.js';
+import { takeEvents, toV1JsonRecord, toV2Record } from '../../src/simulator/generate.js';
 
 type Answer = (n: number, res: ServerResponse) => void;
 
@@ -42,6 +42,7 @@ function send(res: ServerResponse, body: string, status = 200): void {
   res.end(body);
 }
 
+const V1_ENV = { MIMECAST_APP_ID: 'app-id', MIMECAST_APP_KEY: 'app-key-1234', MIMECAST_ACCESS_KEY: 'access-key-1234', MIMECAST_SECRET_KEY: Buffer.from('secret-key-1234').toString('base64') };
 const V2_ENV = { MIMECAST_CLIENT_ID: 'hostile-client', MIMECAST_CLIENT_SECRET: 'not-so-secret' };
 const FAST = ['--retry-base-ms', '20', '--retry-max-ms', '300', '--timeout', '10', '--once'];
 const STREAM = '/siem/v1/events/cg';
@@ -117,4 +118,27 @@ describe('API 2.0 error answers whose code or message is nested deep or huge', (
       assert.ok(res.stderr.length < 20_000, `stderr of ${res.stderr.length} characters`);
     });
   }
+});
+
+describe('API 1.0: a json document with a record nested deep', () => {
+  it('a pretty-printed file with a record nested 1,000,000 levels deep: that record is a dead letter alone, on one line; the others stored and the token moves on', { timeout: 60_000 }, async () => {
+    const records = takeEvents({ seed: 11, startMs: Date.now() - 86_400_000 }, 2).map((e) => JSON.stringify(toV1JsonRecord(e)));
+    const depth = 1_000_000;
+    const deep = `{"a":\n${'[\n'.repeat(depth)}${']\n'.repeat(depth)}}`;
+    const s = await server('/api/audit/get-siem-logs', (n, res) => {
+      if (n > 1) return send(res, JSON.stringify({ meta: { isLastToken: true }, data: [] }));
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'mc-siem-token': 'after-deep', 'content-disposition': 'attachment; filename="receipt_1.json"' });
+      res.end(`{"type": "MTA",\n "data": [\n  ${records[0]},\n  ${deep},\n  ${records[1]}\n ]\n}\n`);
+    });
+    const db = join(tempDir('hostile-pages'), 'v1-deep.db');
+    const res = await runCli(['collect', '--api', 'v1', '--url', s.url, '--db', db, ...FAST], { env: V1_ENV });
+    assert.equal(res.code, 2, res.stderr.slice(-1500));
+    assert.equal(count(db, 'events'), 2);
+    const dead = query<{ position: number; reason: string; raw: string }>(db, 'SELECT position, reason, CAST(raw AS TEXT) AS raw FROM dead_letters');
+    assert.equal(dead.length, 1);
+    assert.equal(dead[0]!.position, 2);
+    assert.match(dead[0]!.reason, /^JSON nested deeper than 64 levels/);
+    assert.equal(dead[0]!.raw, `{"a":${'['.repeat(depth)}${']'.repeat(depth)}}`);
+    assert.equal(cursor(db, 'mimecast-v1 %'), 'after-deep');
+  });
 });
