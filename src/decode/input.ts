@@ -14,7 +14,7 @@ import { Gunzip as FflateGunzip } from 'fflate';
 import yauzl from 'yauzl';
 import { decodeJsonObject } from './decode-record.js';
 import { type DecodedBatch, type DecodedItem, type LineDecoding, type PendingLine, decodeItem } from './item.js';
-import { compactJson, countKeys, deepElements, nestedTooDeep, parseJson, tooManyKeys } from './json.js';
+import { countKeys, cutDeepRecords, nestedTooDeep, parseJson, tooManyKeys } from './json.js';
 import { type DecodeLimits, type DecodeOptions, DEFAULT_LIMITS, LimitExceeded, boundedBytes } from './limits.js';
 import { type Line, lineBatches, prepend } from './lines.js';
 import { encodeText, hasEscapedBytes } from './text.js';
@@ -527,19 +527,14 @@ async function* decodeText(name: string, fileName: string, chunks: AsyncIterable
  * anywhere) fail whole; a record nested too deep fails alone, with its text.
  */
 export function decodeJsonDocument(name: string, fileName: string, text: string, limits: DecodeLimits = DEFAULT_LIMITS): DecodedBatch {
-  const tooDeep = new Map<number, string>(); // index in `data` → the text of a record cut out for its nesting
   let parsed = parseJson(text, limits.maxJsonDepth + 2);
+  let tooDeep = new Map<number, string>(); // index in `data` → the text of a record cut out for its nesting
   if (!parsed.ok && parsed.tooDeep === true) {
     // Past the bound: the records nested too deep are cut out unparsed (their text kept) and the rest
     // is read again within the bound; nesting anywhere else still fails the document whole.
-    const pieces: string[] = [];
-    let at = 0;
-    for (const deep of deepElements(text, 'data', limits.maxJsonDepth)) {
-      pieces.push(text.slice(at, deep.start), 'null');
-      tooDeep.set(deep.index, compactJson(text.slice(deep.start, deep.end)));
-      at = deep.end;
-    }
-    if (tooDeep.size > 0) parsed = parseJson(pieces.join('') + text.slice(at), limits.maxJsonDepth + 2);
+    const pruned = cutDeepRecords(text, ['data'], limits.maxJsonDepth);
+    tooDeep = pruned.cut;
+    if (tooDeep.size > 0) parsed = parseJson(pruned.text, limits.maxJsonDepth + 2);
   }
   const whole = (reason: string): DecodedBatch => ({ source: name, fileName, items: [failure(0, reason, text, limits, true)], last: true });
   if (!parsed.ok) return whole(`json document: ${parsed.reason}`);

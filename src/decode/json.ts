@@ -45,7 +45,10 @@ function scan(text: string, maxDepth: number): { tooDeep: boolean; keys: number 
   return { tooDeep: false, keys };
 }
 
-/** An element of a document's record array nested too deep to be parsed: its index, and where its text lies. */
+/** A step to a page's record array: an object's key or an array's index. */
+export type JsonPath = readonly (string | number)[];
+
+/** A record nested too deep to be parsed: its index in its array, and where its text lies. */
 export interface DeepElement {
   readonly index: number;
   readonly start: number;
@@ -53,38 +56,61 @@ export interface DeepElement {
 }
 
 /**
- * The elements of the array the root object holds under `key` (`data`, in an API 1.0 json
- * document) nested deeper than `maxDepth` (the element itself is level 1), found by one scan of
- * the text. They are cut out before the document is parsed: a record nested 15 million levels
- * deep is never built as 15 million arrays (1.6 GiB for a 30 MiB document) only to be refused.
+ * The elements of the array at `path` from the root (`["data"]` in an API 1.0 json document,
+ * `["value"]` in a stream page, `["data", 0, "clickLogs"]` in a feed's) nested deeper than
+ * `maxDepth` (the element itself is level 1), found by one scan of the text. They are cut out
+ * before the text is parsed: a record nested 15 million levels deep is never built as 15 million
+ * arrays (1.6 GiB for 30 MiB of text) only to be refused.
  */
-export function deepElements(text: string, key: string, maxDepth: number): DeepElement[] {
+export function deepElements(text: string, path: JsonPath, maxDepth: number): DeepElement[] {
   const found: DeepElement[] = [];
-  let depth = 0, index = 0, start = 0, deepest = 0;
-  let rootKey: string | undefined; // the root object's key whose value is being read
-  let inArray = false; // inside the array under `key`
+  const records = path.length + 1; // the depth of the record array
+  // `at[d - 1]`: the key (object) or index (array) being read in the container open at depth d, for
+  // the containers on the path (`onPath` of them, the root first).
+  const at: (string | number | undefined)[] = [];
+  let depth = 0, onPath = 0, start = 0, deepest = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
       const j = stringEnd(text, i);
-      if (depth === 1 && isKey(text, j)) rootKey = text.slice(i + 1, j);
+      if (depth === onPath && depth <= path.length && isKey(text, j)) at[depth - 1] = text.slice(i + 1, j);
       i = j;
     } else if (c === OPEN_OBJ || c === OPEN_ARR) {
       depth++;
-      if (depth === 2 && c === OPEN_ARR && rootKey === key) {
-        inArray = true;
-        index = 0;
-      } else if (inArray && depth === 3) {
+      if (depth === onPath + 1 && (depth === 1 || (depth <= records && at[depth - 2] === path[depth - 2]))) {
+        onPath = depth;
+        at[depth - 1] = c === OPEN_ARR ? 0 : undefined;
+      } else if (depth === records + 1 && onPath === records) {
         start = i;
-        deepest = 3;
+        deepest = depth;
       } else if (depth > deepest) deepest = depth;
     } else if (c === CLOSE_OBJ || c === CLOSE_ARR) {
-      if (inArray && depth === 3 && deepest - 2 > maxDepth) found.push({ index, start, end: i + 1 });
-      if (depth === 2) inArray = false;
+      if (depth === records + 1 && onPath === records && deepest - records > maxDepth) found.push({ index: at[records - 1] as number, start, end: i + 1 });
+      if (depth === onPath) onPath--;
       depth--;
-    } else if (c === COMMA && inArray && depth === 2) index++;
+    } else if (c === COMMA && depth === onPath && typeof at[depth - 1] === 'number') {
+      at[depth - 1] = (at[depth - 1] as number) + 1;
+    }
   }
   return found;
+}
+
+/**
+ * `text` with the records of the array at `path` nested deeper than `maxDepth` cut out (`{}` in
+ * their place) and their texts (compact) by index: what is left parses within the bound.
+ */
+export function cutDeepRecords(text: string, path: JsonPath, maxDepth: number): { text: string; cut: Map<number, string> } {
+  const cut = new Map<number, string>();
+  const pieces: string[] = [];
+  let from = 0;
+  for (const deep of deepElements(text, path, maxDepth)) {
+    pieces.push(text.slice(from, deep.start), '{}');
+    cut.set(deep.index, compactJson(text.slice(deep.start, deep.end)));
+    from = deep.end;
+  }
+  if (cut.size === 0) return { text, cut };
+  pieces.push(text.slice(from));
+  return { text: pieces.join(''), cut };
 }
 
 /**

@@ -11,8 +11,18 @@ const tooDeep = (result: object) => 'reason' in result && /^JSON nested deeper t
 describe('API 1.0 json document: a record nested too deep', () => {
   it('finds the records nested too deep by their index, past strings that hold brackets, quotes and "data"', () => {
     const text = '{"x":{"data":[[[[[]]]]]},"data" : [1, "[[[\\"[", {"a":[[[1]]]}, null, [[[[]]]], {"b":[[1]]}], "y":[[[[[[]]]]]]}';
-    const found = deepElements(text, 'data', 3);
+    const found = deepElements(text, ['data'], 3);
     assert.deepEqual(found.map((d) => [d.index, text.slice(d.start, d.end)]), [[2, '{"a":[[[1]]]}'], [4, '[[[[]]]]']]);
+  });
+
+  it('finds them along a path through objects and arrays (a feed page\'s data[0].clickLogs), not in the arrays beside it', () => {
+    const deep = '[[[[1]]]]';
+    const text = `{"data":[{"clickLogs":[{"a":1},${deep},{"b":[[[[[2]]]]]}],"other":[${deep}]},{"clickLogs":[${deep}]}],"clickLogs":[${deep}]}`;
+    const found = deepElements(text, ['data', 0, 'clickLogs'], 3);
+    assert.deepEqual(found.map((d) => [d.index, text.slice(d.start, d.end)]), [[1, deep], [2, '{"b":[[[[[2]]]]]}']]);
+    assert.deepEqual(deepElements(text, ['data', 1, 'clickLogs'], 3).map((d) => d.index), [0]);
+    assert.deepEqual(deepElements(text, ['clickLogs'], 3).map((d) => d.index), [0]);
+    assert.deepEqual(deepElements(text, ['data', 0, 'clickLogs'], 6).map((d) => d.index), []);
   });
 
   it('keeps a record cut from a pretty-printed document on one line, its strings untouched', () => {
