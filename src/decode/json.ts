@@ -69,6 +69,7 @@ export function deepElements(text: string, path: JsonPath, maxDepth: number): De
   // the containers on the path (`onPath` of them, the root first).
   const at: (string | number | undefined)[] = [];
   let depth = 0, onPath = 0, start = 0, deepest = 0;
+  let arrays = 0; // record arrays met: with a repeated key, which one the parse keeps is not the scan's to say
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
@@ -80,19 +81,20 @@ export function deepElements(text: string, path: JsonPath, maxDepth: number): De
       if (depth === onPath + 1 && (depth === 1 || (depth <= records && at[depth - 2] === path[depth - 2]))) {
         onPath = depth;
         at[depth - 1] = c === OPEN_ARR ? 0 : undefined;
-      } else if (depth === records + 1 && onPath === records) {
+        if (depth === records && c === OPEN_ARR) arrays++;
+      } else if (depth === records + 1 && onPath === records && typeof at[records - 1] === 'number') {
         start = i;
         deepest = depth;
       } else if (depth > deepest) deepest = depth;
     } else if (c === CLOSE_OBJ || c === CLOSE_ARR) {
-      if (depth === records + 1 && onPath === records && deepest - records > maxDepth) found.push({ index: at[records - 1] as number, start, end: i + 1 });
+      if (depth === records + 1 && onPath === records && typeof at[records - 1] === 'number' && deepest - records > maxDepth) found.push({ index: at[records - 1] as number, start, end: i + 1 });
       if (depth === onPath) onPath--;
       depth--;
     } else if (c === COMMA && depth === onPath && typeof at[depth - 1] === 'number') {
       at[depth - 1] = (at[depth - 1] as number) + 1;
     }
   }
-  return found;
+  return arrays === 1 ? found : [];
 }
 
 /**

@@ -15,8 +15,8 @@ import { ApiAnswerError, CollectorError, OAuthError } from '../../util/errors.js
 import type { Publisher } from '../../core/publish.js';
 import type { Gap } from '../../core/sink.js';
 import { deadLetterBatch } from '../../decode/input.js';
-import { decodeRecords } from '../../decode/records.js';
-import type { DecodeLimits } from '../../decode/limits.js';
+import { decodeRecords, parsePage } from '../../decode/records.js';
+import { type DecodeLimits, DEFAULT_LIMITS } from '../../decode/limits.js';
 import { parseJson } from '../../decode/json.js';
 import type { Logger } from '../../log/logger.js';
 import { FEED_NOT_AVAILABLE_CODES, type FeedSpec, feedTime } from '../../mimecast/feeds.js';
@@ -238,10 +238,11 @@ export class FeedCollector {
       const bytes = res.bytes;
       // Over the bound: asking again would read the same endless answer; its head is kept.
       if (res.tooLarge) return { done: { unreadable: true, body: bytes, reason: res.tooLarge, truncatedFrom: res.read } };
-      // No nesting bound on the page: one record nested too deep is refused on its own by the decoder
-      // (its text written by jsonText, which takes any depth), not the whole window with it. A
+      // No nesting bound on the page: one record nested too deep is cut out unparsed and refused on its
+      // own by the decoder, with its text (parsePage), not the whole window with it. A
       // duplicate key anywhere still makes the page unreadable: JSON.parse would keep one value silently.
-      const parsed = parseJson(bytes.toString('utf8'), Infinity);
+      const records = feed.recordsAt === undefined ? ['data'] : ['data', 0, feed.recordsAt];
+      const parsed = parsePage(bytes.toString('utf8'), records, (this.options.limits ?? DEFAULT_LIMITS).maxJsonDepth, (text) => parseJson(text, Infinity));
       if (!parsed.ok && res.status === 200) {
         // The transfer may have been cut: ask again before keeping it as it is.
         if (++unreadable > UNREADABLE_PAGE_RETRIES) return { done: { unreadable: true, body: bytes, reason: parsed.reason } };
