@@ -169,6 +169,7 @@ export function tooManyKeys(keys: number, maxKeys: number): string {
   return `record with ${keys} keys, over the limit of ${maxKeys} (--max-record-keys)`;
 }
 
+/** Why a record nested deeper than the bound is refused. */
 export function nestedTooDeep(maxDepth: number): string {
   return `JSON nested deeper than ${maxDepth} levels (--max-json-depth)`;
 }
