@@ -14,8 +14,7 @@ import { FirstContact, bodyBytes, describeFetchError, discardBody, parseObject, 
 import type { TokenSource } from './oauth.js';
 import { STREAM_PATH_V2 } from '../../mimecast/endpoints.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from '../../decode/limits.js';
-import { type JsonParse, jsonText } from '../../decode/json.js';
-import { parsePage } from '../../decode/records.js';
+import { jsonText } from '../../decode/json.js';
 
 export interface Page<T> {
   readonly value: T[];
@@ -54,22 +53,6 @@ const JSON_BOUND_NAMES = `--max-response-bytes, --max-document-bytes, at most ${
  */
 function jsonAnswerBound(o: PollingOptions & { limits?: DecodeLimits }): number {
   return Math.min(o.maxResponseBytes ?? DEFAULT_LIMITS.maxZipBytes, (o.limits ?? DEFAULT_LIMITS).maxDocumentBytes, MAX_JSON_ANSWER_BYTES);
-}
-
-/**
- * A stream page's body, its events nested deeper than `maxDepth` cut out unparsed (parsePage: the
- * decoder refuses each with its text); `{}` when it does not parse, as parseObject.
- */
-function streamPage(bytes: Buffer, maxDepth: number): Record<string, unknown> {
-  const parse = (text: string): JsonParse => {
-    try {
-      return { ok: true, value: JSON.parse(text) as unknown };
-    } catch (err) {
-      return { ok: false, reason: (err as Error).message };
-    }
-  };
-  const parsed = parsePage(bytes.toString('utf8'), ['value'], maxDepth, parse);
-  return parsed.ok && parsed.value !== null && typeof parsed.value === 'object' ? (parsed.value as Record<string, unknown>) : {};
 }
 
 /** Pages in a row handing back the token they were asked with before the pass ends (see tokenStuck). */
@@ -121,7 +104,7 @@ export class PageClient {
     return this.request<Page<T>>({ method: 'GET', url, endpoint, what }, stop, async (res) => {
       // The next page's token is inside the answer: one that is too large cannot be skipped, a person must look.
       if (res.tooLarge) throw new CollectorError(`API 2.0 ${what}: ${res.tooLarge}`);
-      const body = (endpoint === 'stream' ? streamPage(res.bytes, (this.polling.limits ?? DEFAULT_LIMITS).maxJsonDepth) : parseObject(res.bytes)) as { value?: T[]; '@nextPage'?: string; isCaughtUp?: boolean; error?: { code?: unknown; message?: unknown } };
+      const body = parseObject(res.bytes) as { value?: T[]; '@nextPage'?: string; isCaughtUp?: boolean; error?: { code?: unknown; message?: unknown } };
       if (res.status === 200 && Array.isArray(body.value)) {
         const nextPage = body['@nextPage'] ?? params.nextPage ?? '';
         return { done: { value: body.value, nextPage, isCaughtUp: body.isCaughtUp === true || this.tokenStuck(what, params.nextPage, nextPage) } };
