@@ -14,7 +14,7 @@ import { Gunzip as FflateGunzip } from 'fflate';
 import yauzl from 'yauzl';
 import { decodeJsonObject } from './decode-record.js';
 import { type DecodedBatch, type DecodedItem, type LineDecoding, type PendingLine, decodeItem } from './item.js';
-import { countKeys, depthRefusal, jsonText, parseJson, tooManyKeys } from './json.js';
+import { countKeys, cutDeepRecords, nestedTooDeep, parseJson, tooManyKeys } from './json.js';
 import { type DecodeLimits, type DecodeOptions, DEFAULT_LIMITS, LimitExceeded, boundedBytes } from './limits.js';
 import { type Line, lineBatches, prepend } from './lines.js';
 import { encodeText, hasEscapedBytes } from './text.js';
@@ -528,17 +528,22 @@ async function* decodeText(name: string, fileName: string, chunks: AsyncIterable
  */
 export function decodeJsonDocument(name: string, fileName: string, text: string, limits: DecodeLimits = DEFAULT_LIMITS): DecodedBatch {
   let parsed = parseJson(text, limits.maxJsonDepth + 2);
-  // Past the bound somewhere: read at any depth (V8's parse takes it), then each record is bounded.
-  const tooDeep = !parsed.ok && parsed.tooDeep === true;
-  if (tooDeep) parsed = parseJson(text, Infinity);
+  let tooDeep = new Map<number, string>(); // index in `data` → the text of a record cut out for its nesting
+  if (!parsed.ok && parsed.tooDeep === true) {
+    // Past the bound: the records nested too deep are cut out unparsed (their text kept) and the rest
+    // is read again within the bound; nesting anywhere else still fails the document whole.
+    const pruned = cutDeepRecords(text, ['data'], limits.maxJsonDepth);
+    tooDeep = pruned.cut;
+    if (tooDeep.size > 0) parsed = parseJson(pruned.text, limits.maxJsonDepth + 2);
+  }
   const whole = (reason: string): DecodedBatch => ({ source: name, fileName, items: [failure(0, reason, text, limits, true)], last: true });
   if (!parsed.ok) return whole(`json document: ${parsed.reason}`);
   const data = (parsed.value as { data?: unknown } | null)?.data;
   if (!Array.isArray(data)) return whole('json document without a "data" array');
   const items: DecodedItem[] = data.map((element, i) => {
-    const raw = jsonText(element) ?? 'null';
-    const deep = tooDeep ? depthRefusal(raw, limits.maxJsonDepth) : undefined;
-    if (deep !== undefined) return failure(i + 1, deep, raw, limits);
+    const cut = tooDeep.get(i);
+    if (cut !== undefined) return failure(i + 1, nestedTooDeep(limits.maxJsonDepth), cut, limits);
+    const raw = JSON.stringify(element); // within the bound: the ones nested deeper were cut out
     const keys = countKeys(element);
     if (keys > limits.maxRecordKeys) return failure(i + 1, tooManyKeys(keys, limits.maxRecordKeys), raw, limits);
     return { position: i + 1, result: decodeJsonObject(element, raw), raw };

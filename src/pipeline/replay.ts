@@ -68,7 +68,7 @@ export interface ReplayOrigin {
  */
 function replayBatches(origin: ReplayOrigin, feed: FeedSpec | undefined, bytes: Buffer, limits: DecodeLimits | undefined): AsyncIterable<DecodedBatch> | string {
   if (feed === undefined || origin.position > 0 || !/^\s*\{/.test(bytes.subarray(0, 64).toString('latin1'))) return decodeBytes(origin.source, bytes, { limits });
-  const records = pageRecords(feed, bytes);
+  const records = pageRecords(feed, bytes, limits);
   return typeof records === 'string' ? records : decodeRecords(origin.source, records, { limits });
 }
 

@@ -15,8 +15,8 @@ import { ApiAnswerError, CollectorError, OAuthError } from '../../util/errors.js
 import type { Publisher } from '../../core/publish.js';
 import type { Gap } from '../../core/sink.js';
 import { deadLetterBatch } from '../../decode/input.js';
-import { decodeRecords } from '../../decode/records.js';
-import type { DecodeLimits } from '../../decode/limits.js';
+import { decodeRecords, parsePage } from '../../decode/records.js';
+import { type DecodeLimits, DEFAULT_LIMITS } from '../../decode/limits.js';
 import { type JsonParse, parseJson } from '../../decode/json.js';
 import type { Logger } from '../../log/logger.js';
 import { FEED_NOT_AVAILABLE_CODES, type FeedSpec, feedNamed, feedTime } from '../../mimecast/feeds.js';
@@ -24,7 +24,7 @@ import { type PollingOptions, sleep } from '../../util/backoff.js';
 import { RateBudget } from '../../util/rate-budget.js';
 import { FUTURE_SKEW_MS, timeText } from '../../core/trusted-time.js';
 import type { TokenSource } from './oauth.js';
-import { PageClient, PageTrail } from './pages.js';
+import { PageClient, PageTrail, answerText } from './pages.js';
 
 export interface FeedOptions extends PollingOptions {
   readonly baseUrl: string;
@@ -101,12 +101,14 @@ function answerRecords(feed: FeedSpec, data: unknown[]): unknown[] | string {
 }
 
 /**
- * A feed answer's body parsed, with no nesting bound: one record nested too deep is refused on its
- * own by the decoder (its text written by jsonText, which takes any depth), not the whole window
- * with it. A repeated key anywhere makes the page unreadable: JSON.parse would keep one value silently.
+ * A feed answer's body parsed. A record nested deeper than the bound is cut out unparsed
+ * (parsePage) and refused on its own by the decoder with its text, not the whole window with it;
+ * the rest is parsed at any depth. A repeated key anywhere makes the page unreadable: JSON.parse
+ * would keep one value silently.
  */
-function parsePage(body: Buffer): JsonParse {
-  return parseJson(body.toString('utf8'), Infinity);
+function parseAnswer(feed: FeedSpec, body: Buffer, limits: DecodeLimits = DEFAULT_LIMITS): JsonParse {
+  const records = feed.recordsAt === undefined ? ['data'] : ['data', 0, feed.recordsAt];
+  return parsePage(body.toString('utf8'), records, limits.maxJsonDepth, (text) => parseJson(text, Infinity));
 }
 
 /**
@@ -116,8 +118,8 @@ function parsePage(body: Buffer): JsonParse {
  * not a page of records (a runaway's note of the token it was given, a list of items that are not
  * records), so there is nothing to replay: the window's records are in its gap.
  */
-export function pageRecords(feed: FeedSpec, body: Buffer): unknown[] | string {
-  const parsed = parsePage(body);
+export function pageRecords(feed: FeedSpec, body: Buffer, limits?: DecodeLimits): unknown[] | string {
+  const parsed = parseAnswer(feed, body, limits);
   if (!parsed.ok) return `${feed.name}: the page still does not parse: ${parsed.reason}`;
   const data = (parsed.value as { data?: unknown } | null)?.data;
   if (!Array.isArray(data)) return `${feed.name}: not a page of records (no "data" list): nothing to replay; the window it was kept for is recorded as a gap`;
@@ -284,7 +286,7 @@ export class FeedCollector {
       const bytes = res.bytes;
       // Over the bound: asking again would read the same endless answer; its head is kept.
       if (res.tooLarge) return { done: { unreadable: true, body: bytes, reason: res.tooLarge, truncatedFrom: res.read } };
-      const parsed = parsePage(bytes);
+      const parsed = parseAnswer(feed, bytes, this.options.limits);
       if (!parsed.ok && res.status === 200) {
         // The transfer may have been cut: ask again before keeping it as it is.
         if (++unreadable > UNREADABLE_PAGE_RETRIES) return { done: { unreadable: true, body: bytes, reason: parsed.reason } };
@@ -293,7 +295,7 @@ export class FeedCollector {
       const answer = (parsed.ok && parsed.value !== null && typeof parsed.value === 'object' ? parsed.value : {}) as {
         meta?: { pagination?: { next?: string } };
         data?: unknown[];
-        fail?: { errors?: { code?: string; message?: string; retryable?: boolean }[] }[];
+        fail?: { errors?: { code?: unknown; message?: unknown; retryable?: boolean }[] }[];
       };
       const error = answer.fail?.flatMap((f) => f.errors ?? [])[0];
       if (res.status === 200 && error === undefined && Array.isArray(answer.data)) {
@@ -301,8 +303,9 @@ export class FeedCollector {
         if (typeof records === 'string') throw new ApiAnswerError(records, undefined);
         return { done: { records, next: answer.meta?.pagination?.next || undefined } };
       }
-      const code = error?.code;
-      const message = `${feed.name}: HTTP ${res.status}${code ? ` ${code}` : ''}${error?.message ? `: ${error.message}` : ''}`;
+      const code = answerText(error?.code);
+      const text = answerText(error?.message);
+      const message = `${feed.name}: HTTP ${res.status}${code ? ` ${code}` : ''}${text ? `: ${text}` : ''}`;
       if (res.status >= 500 || (res.status === 200 && error?.retryable === true)) return { retry: message };
       throw new ApiAnswerError(message, code);
     });

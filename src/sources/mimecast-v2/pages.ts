@@ -104,14 +104,15 @@ export class PageClient {
     return this.request<Page<T>>({ method: 'GET', url, endpoint, what }, stop, async (res) => {
       // The next page's token is inside the answer: one that is too large cannot be skipped, a person must look.
       if (res.tooLarge) throw new CollectorError(`API 2.0 ${what}: ${res.tooLarge}`);
-      const body = parseObject(res.bytes) as { value?: T[]; '@nextPage'?: string; isCaughtUp?: boolean; error?: { code?: string; message?: string } };
+      const body = parseObject(res.bytes) as { value?: T[]; '@nextPage'?: string; isCaughtUp?: boolean; error?: { code?: unknown; message?: unknown } };
       if (res.status === 200 && Array.isArray(body.value)) {
         const nextPage = body['@nextPage'] ?? params.nextPage ?? '';
         return { done: { value: body.value, nextPage, isCaughtUp: body.isCaughtUp === true || this.tokenStuck(what, params.nextPage, nextPage) } };
       }
       if (res.status === 401 || res.status === 403) throw new CollectorError(`API 2.0 refused the ${what} (HTTP ${res.status}): check the application's permissions for SIEM logs`);
-      if (res.status === 400) throw new RequestRejectedError(`API 2.0 rejected the ${what}: ${body.error?.message ?? 'bad request'}`, body.error?.code);
-      return { retry: `HTTP ${res.status}${body.error?.code ? ` ${body.error.code}` : ''}` };
+      const code = answerText(body.error?.code);
+      if (res.status === 400) throw new RequestRejectedError(`API 2.0 rejected the ${what}: ${answerText(body.error?.message) ?? 'bad request'}`, code);
+      return { retry: `HTTP ${res.status}${code ? ` ${code}` : ''}` };
     });
   }
 
@@ -232,10 +233,15 @@ export class PageTrail {
   constructor(private readonly maxPages: number) {}
 
   /** Why paging must stop at `next` (with what was received, for the dead letter), or undefined to go on. */
-  runaway(next: string): { reason: string; body: Buffer } | undefined {
+  runaway(next: unknown): { reason: string; body: Buffer } | undefined {
+    if (typeof next !== 'string') {
+      // Its JSON text (any depth), its head if huge, and the pages read.
+      const received = { nextPageTokenJson: (jsonText(next) ?? 'undefined').slice(0, TOKEN_HEAD_CHARS), pagesRead: this.seen.size + 1 };
+      return { reason: notAToken(next), body: Buffer.from(JSON.stringify(received)) };
+    }
     const digest = tokenDigest(next);
     // What was received, for the dead letter: the token (its head, if huge) and the pages read.
-    const received = (pagesRead: number) => Buffer.from(JSON.stringify({ nextPageToken: next.slice(0, 1024), pagesRead }));
+    const received = (pagesRead: number) => Buffer.from(JSON.stringify({ nextPageToken: next.slice(0, TOKEN_HEAD_CHARS), pagesRead }));
     if (this.seen.has(digest)) return { reason: `the next-page token repeats one already followed in this pass (after ${this.seen.size + 1} pages)`, body: received(this.seen.size + 1) };
     this.seen.add(digest);
     if (this.seen.size >= this.maxPages) return { reason: `more than ${this.maxPages} pages in one pass (--max-pages-per-window): the next-page token never ends`, body: received(this.seen.size) };
@@ -268,7 +274,8 @@ export class PassTrail {
    * Why the pass must end at this page (asked with `asked`, pointing at `next`, bringing `records`
    * whose digest is `content`: see contentDigest), or undefined to go on.
    */
-  runaway(asked: string | undefined, next: string, records: number, content: string): string | undefined {
+  runaway(asked: string | undefined, next: unknown, records: number, content: string): string | undefined {
+    if (typeof next !== 'string') return `${notAToken(next)}: it cannot be followed`;
     if (asked !== undefined && asked !== '') this.remember(this.seen, tokenDigest(asked));
     const copy = records > 0 && this.contents.has(content);
     this.remember(this.contents, content);
@@ -306,6 +313,32 @@ export class EarlyPassEnd {
     this.said = true;
     this.log.warn(`${reason} (said once)`, fields);
   }
+}
+
+/** Characters of an answer's error code or message put in an error or a log line, at most. */
+const ANSWER_TEXT_CHARS = 1024;
+
+/**
+ * An answer's error code or message as text for an error: a string as it is, anything else as its
+ * JSON (jsonText: a template string recursed into an array nested 100,000 deep and overflowed the
+ * stack, which read as a network failure), its head when long; undefined when absent or empty.
+ */
+export function answerText(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const text = typeof value === 'string' ? value : jsonText(value) ?? String(value);
+  return text.length > ANSWER_TEXT_CHARS ? `${text.slice(0, ANSWER_TEXT_CHARS)}… (${text.length} characters)` : text;
+}
+
+/** How much of a next-page token a dead letter keeps. */
+const TOKEN_HEAD_CHARS = 1024;
+
+/**
+ * Why a next-page token taken from a parsed answer that is not a string (a number, an object, one
+ * nested 100,000 deep) is not followed: no text of it is a token the API gave, and its digest threw.
+ */
+function notAToken(next: unknown): string {
+  const kind = next === null ? 'null' : Array.isArray(next) ? 'an array' : typeof next === 'object' ? 'an object' : `a ${typeof next}`;
+  return `the next-page token is not a string but ${kind}`;
 }
 
 function tokenDigest(token: string): string {
