@@ -72,6 +72,7 @@ function notRecords(name: string, records: unknown[], headBytes: number): Decode
   }
   records.length = kept;
   if (count === 0) return undefined;
+  total -= 1; // no line break after the last one
   const raw = head.join('\n').slice(0, headBytes);
   const reason = `${count} items of this page are not JSON objects, so not records; they are kept here together${total > raw.length ? ` (the first ${raw.length} of ${total} characters)` : ''}`;
   return { source: name, fileName: name, items: [{ position: 0, result: { ok: false, reason }, raw, truncatedFrom: total > raw.length ? total : undefined }], last: false };
