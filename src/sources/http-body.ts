@@ -1,6 +1,7 @@
 /** Reading an HTTP answer's body within a bound: a hostile or broken endpoint cannot fill memory. */
 import { headOf, upTo } from '../decode/input.js';
 import { MimelogError } from '../util/errors.js';
+import { jsonText } from '../decode/json.js';
 
 
 export interface CappedBody {
@@ -135,4 +136,36 @@ export function parseObject(bytes: Buffer): Record<string, unknown> {
   } catch {
     return {};
   }
+}
+
+/** Characters of an answer's error code or message put in an error or a log line, at most. */
+const ANSWER_TEXT_CHARS = 1024;
+
+/**
+ * An answer's error code or message as text for an error: a string as it is, anything else as its
+ * JSON (jsonText: a template string recursed into an array nested 100,000 deep and overflowed the
+ * stack, which read as a network failure), its head when long; undefined when absent or empty.
+ */
+export function answerText(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const text = typeof value === 'string' ? value : jsonText(value) ?? String(value);
+  return text.length > ANSWER_TEXT_CHARS ? `${text.slice(0, ANSWER_TEXT_CHARS)}… (${text.length} characters)` : text;
+}
+
+/**
+ * The first error of a Mimecast answer's `fail[].errors[]` (API 1.0 and 2.0 alike), undefined when
+ * `fail` is absent or an empty list. A `fail` of another shape (an object, a list holding no error
+ * object) is an error too, said with its head: never read as "no error" (the cursor would move past
+ * an answer that says it failed), never a TypeError that reads as a network failure.
+ */
+export function firstFailError(fail: unknown): { readonly code?: unknown; readonly message?: unknown; readonly retryable?: unknown } | undefined {
+  if (fail === undefined || fail === null || (Array.isArray(fail) && fail.length === 0)) return undefined;
+  if (Array.isArray(fail)) {
+    for (const f of fail) {
+      const errors = (f as { errors?: unknown } | null)?.errors;
+      if (!Array.isArray(errors)) continue;
+      for (const e of errors) if (e !== null && typeof e === 'object' && !Array.isArray(e)) return e as { code?: unknown };
+    }
+  }
+  return { message: `the answer's fail is not a list of errors: ${answerText(fail)}` };
 }

@@ -106,6 +106,9 @@ describe('API 2.0 error answers whose code or message is nested deep or huge', (
     ['feed: a fail[] whose message is an array nested 100,000 deep fails the feed at once, its JSON head in the error', FEED, 200, failPage(`{"code":"err_x","message":${deepArray}}`), /audit: HTTP 200 err_x: \[{1024}… \(200000 characters\)/],
     ['feed: a fail[] whose code is an object nested 100,000 deep', FEED, 200, failPage(`{"code":${deepObject},"message":"no"}`), /audit: HTTP 200 (\{"a":){204}\{"a"… \(600001 characters\): no/],
     ['feed: a fail[] message of 5 MB is said by its head, not printed whole', FEED, 200, failPage(`{"code":"err_x","message":"${'m'.repeat(5_000_000)}"}`), /audit: HTTP 200 err_x: m{1024}… \(5000000 characters\)/],
+    // fail of another shape: an error said with its head, never "no error" (the window would be passed as empty), never a TypeError retried as a network failure.
+    ['feed: a fail that is an object, not a list, fails the feed at once, said', FEED, 200, '{"meta":{"status":200},"data":[],"fail":{"errors":"busy"}}', /audit: HTTP 200: the answer's fail is not a list of errors: \{"errors":"busy"\}/],
+    ['feed: a fail[] holding no error object (null, a string) fails the feed at once, said', FEED, 200, '{"meta":{"status":200},"data":[],"fail":[null,{"errors":["x"]}]}', /audit: HTTP 200: the answer's fail is not a list of errors: \[null,\{"errors":\["x"\]\}\]/],
   ] as const;
   for (const [name, path, status, body, said] of cases) {
     it(name, { timeout: 60_000 }, async () => {
@@ -116,6 +119,19 @@ describe('API 2.0 error answers whose code or message is nested deep or huge', (
       assert.equal(s.hits(), 1, `not retried as if the network had failed: ${res.stderr.slice(-1500)}`);
       assert.match(res.stderr, said);
       assert.ok(res.stderr.length < 20_000, `stderr of ${res.stderr.length} characters`);
+    });
+  }
+});
+
+describe('API 1.0: error codes are data, not keys of an object', () => {
+  for (const code of ['constructor', 'toString', '__proto__']) {
+    it(`a fail[] code "${code}" is refused with the answer's own words, not advice read from the prototype`, { timeout: 60_000 }, async () => {
+      const s = await server('/api/audit/get-siem-logs', (_n, res) => send(res, JSON.stringify({ meta: { status: 400 }, data: [], fail: [{ errors: [{ code, message: 'not today', retryable: false }] }] }), 400));
+      const db = join(tempDir('hostile-pages'), 'v1-code.db');
+      const res = await runCli(['collect', '--api', 'v1', '--url', s.url, '--db', db, ...FAST], { env: V1_ENV });
+      assert.equal(res.code, 1, res.stderr.slice(-1500));
+      assert.match(res.stderr, new RegExp(`${code}: not today \\(HTTP 400\\)`));
+      assert.doesNotMatch(res.stderr, /native code|function Object/);
     });
   }
 });

@@ -4,7 +4,7 @@
  */
 import type { ApiObserver } from '../../util/backoff.js';
 import { rateLimitRemaining } from '../../util/rate-budget.js';
-import { type CappedBody, bodyBytes, describeFetchError, readCapped, requestSignal, tooLargeReason } from '../http-body.js';
+import { type CappedBody, answerText, bodyBytes, describeFetchError, firstFailError, readCapped, requestSignal, tooLargeReason } from '../http-body.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from '../../decode/limits.js';
 import { DEFAULT_MAX_SERVER_WAIT_MS, serverWaitMs } from '../../util/rate-budget.js';
 import { SIEM_PATH_V1 } from '../../mimecast/endpoints.js';
@@ -49,7 +49,7 @@ const MAX_CONTROL_ANSWER_BYTES = 1024 * 1024;
 
 interface FailBody {
   meta?: { isLastToken?: boolean };
-  fail?: { errors?: { code?: string; message?: string; retryable?: boolean }[] }[];
+  fail?: unknown;
 }
 
 /** What an administrator must do for each fatal error code. */
@@ -73,15 +73,16 @@ function fileNameFrom(disposition: string | null): string | undefined {
 }
 
 function classifyFail(body: FailBody, status: number): V1Answer | undefined {
-  const fails = Array.isArray(body?.fail) ? body.fail : [];
-  const err = fails.flatMap((f) => (Array.isArray(f?.errors) ? f.errors : []))[0];
+  const err = firstFailError(body?.fail);
   if (!err) return undefined;
-  const code = err.code ?? 'unknown';
-  if (code === 'err_audit_siem_invalid_token') return { kind: 'invalid-token', reason: `${code}: ${err.message ?? ''}`.trim() };
-  const advice = FATAL_ADVICE[code];
+  // Text for an error, whatever the answer put there (a code nested 100,000 deep, a 5 MB message).
+  const code = answerText(err.code) ?? 'unknown';
+  const message = answerText(err.message);
+  if (code === 'err_audit_siem_invalid_token') return { kind: 'invalid-token', reason: `${code}: ${message ?? ''}`.trim() };
+  const advice = Object.hasOwn(FATAL_ADVICE, code) ? FATAL_ADVICE[code] : undefined; // "constructor" is no code of ours
   if (advice) return { kind: 'fatal', reason: `${code}: ${advice}` };
-  if (err.retryable || status === 429 || status >= 500) return { kind: 'retry', reason: `${code}: ${err.message ?? ''}`.trim() };
-  return { kind: 'fatal', reason: `${code}: ${err.message ?? 'refused by Mimecast'} (HTTP ${status})` };
+  if (err.retryable === true || status === 429 || status >= 500) return { kind: 'retry', reason: `${code}: ${message ?? ''}`.trim() };
+  return { kind: 'fatal', reason: `${code}: ${message ?? 'refused by Mimecast'} (HTTP ${status})` };
 }
 
 /** The endpoint's name in metrics. */

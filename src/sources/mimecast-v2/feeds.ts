@@ -24,7 +24,8 @@ import { type PollingOptions, sleep } from '../../util/backoff.js';
 import { RateBudget } from '../../util/rate-budget.js';
 import { FUTURE_SKEW_MS, timeText } from '../../core/trusted-time.js';
 import type { TokenSource } from './oauth.js';
-import { PageClient, PageTrail, answerText } from './pages.js';
+import { PageClient, PageTrail } from './pages.js';
+import { answerText, firstFailError } from '../http-body.js';
 
 export interface FeedOptions extends PollingOptions {
   readonly baseUrl: string;
@@ -295,9 +296,9 @@ export class FeedCollector {
       const answer = (parsed.ok && parsed.value !== null && typeof parsed.value === 'object' ? parsed.value : {}) as {
         meta?: { pagination?: { next?: string } };
         data?: unknown[];
-        fail?: { errors?: { code?: unknown; message?: unknown; retryable?: boolean }[] }[];
+        fail?: unknown;
       };
-      const error = answer.fail?.flatMap((f) => f.errors ?? [])[0];
+      const error = firstFailError(answer.fail);
       if (res.status === 200 && error === undefined && Array.isArray(answer.data)) {
         const records = answerRecords(feed, answer.data);
         if (typeof records === 'string') throw new ApiAnswerError(records, undefined);

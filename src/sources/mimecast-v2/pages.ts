@@ -10,7 +10,7 @@ import type { Logger } from '../../log/logger.js';
 import { type ApiObserver, type PollingOptions, backoffDelay, sleep, troubleText } from '../../util/backoff.js';
 import { CollectorError, RequestRejectedError } from '../../util/errors.js';
 import { DEFAULT_MAX_SERVER_WAIT_MS, type RateBudget, type ServerWait, rateLimitRemaining, serverWaitMs } from '../../util/rate-budget.js';
-import { FirstContact, bodyBytes, describeFetchError, discardBody, parseObject, readCapped, requestSignal, tooLargeReason } from '../http-body.js';
+import { FirstContact, answerText, bodyBytes, describeFetchError, discardBody, parseObject, readCapped, requestSignal, tooLargeReason } from '../http-body.js';
 import type { TokenSource } from './oauth.js';
 import { STREAM_PATH_V2 } from '../../mimecast/endpoints.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from '../../decode/limits.js';
@@ -313,20 +313,6 @@ export class EarlyPassEnd {
     this.said = true;
     this.log.warn(`${reason} (said once)`, fields);
   }
-}
-
-/** Characters of an answer's error code or message put in an error or a log line, at most. */
-const ANSWER_TEXT_CHARS = 1024;
-
-/**
- * An answer's error code or message as text for an error: a string as it is, anything else as its
- * JSON (jsonText: a template string recursed into an array nested 100,000 deep and overflowed the
- * stack, which read as a network failure), its head when long; undefined when absent or empty.
- */
-export function answerText(value: unknown): string | undefined {
-  if (value === undefined || value === null || value === '') return undefined;
-  const text = typeof value === 'string' ? value : jsonText(value) ?? String(value);
-  return text.length > ANSWER_TEXT_CHARS ? `${text.slice(0, ANSWER_TEXT_CHARS)}… (${text.length} characters)` : text;
 }
 
 /** How much of a next-page token a dead letter keeps. */
