@@ -76,7 +76,7 @@ const plans = new Map<string, readonly CrossPlanField[]>();
 function planOf(logType: string): readonly CrossPlanField[] | undefined {
   let plan = plans.get(logType);
   if (plan === undefined) {
-    const fields = CROSS_VERSION_FIELDS[logType];
+    const fields = Object.hasOwn(CROSS_VERSION_FIELDS, logType) ? CROSS_VERSION_FIELDS[logType] : undefined; // a type named "constructor" has none
     if (!fields) return undefined;
     plan = fields.map((f) => ({ names: { v1: f.v1, v2: [f.v2] }, form: FORMS[f.as], head: `,[${JSON.stringify(f.v2)},` }));
     plans.set(logType, plan);

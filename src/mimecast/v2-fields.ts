@@ -53,7 +53,8 @@ export const V1_TO_V2_KEYS_BY_TYPE: Readonly<Record<string, Readonly<Record<stri
 };
 
 export function v2KeyFor(logType: string, v1Key: string): string {
-  return V1_TO_V2_KEYS_BY_TYPE[logType]?.[v1Key] ?? V1_TO_V2_KEYS[v1Key] ?? v1Key.charAt(0).toLowerCase() + v1Key.slice(1);
+  const own = <T>(table: Readonly<Record<string, T>> | undefined, key: string): T | undefined => (table !== undefined && Object.hasOwn(table, key) ? table[key] : undefined);
+  return own(own(V1_TO_V2_KEYS_BY_TYPE, logType), v1Key) ?? own(V1_TO_V2_KEYS, v1Key) ?? v1Key.charAt(0).toLowerCase() + v1Key.slice(1);
 }
 
 /**

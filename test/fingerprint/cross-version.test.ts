@@ -188,3 +188,15 @@ describe('cross-version identity: one event, one stored row, whichever API serve
     assert.equal(crossIdentity(kv('datetime=2021-03-05T16:25:17+0000|acc=C0A0|id=a'), 'audit'), undefined);
   });
 });
+
+describe('cross-version tables are data: a name from input is never read from Object\'s prototype', () => {
+  it('a log type or an API 1.0 key named constructor, toString or __proto__ has no cross-version key and maps to its own lowerCamelCase name', async () => {
+    const { v2KeyFor } = await import('../../src/mimecast/v2-fields.js');
+    const record = { fields: { Sender: 'a@example.com' } } as unknown as Parameters<typeof crossIdentity>[0];
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      assert.equal(crossIdentity(record, name), undefined, name);
+      assert.equal(v2KeyFor('receipt', name), name.charAt(0).toLowerCase() + name.slice(1), name);
+      assert.equal(v2KeyFor(name, 'Sender'), 'senderEnvelope', name);
+    }
+  });
+});
