@@ -174,6 +174,11 @@ export function nestedTooDeep(maxDepth: number): string {
   return `JSON nested deeper than ${maxDepth} levels (--max-json-depth)`;
 }
 
+/** Whether `text` nests deeper than `maxDepth` anywhere (one pass, nothing built). */
+export function nestsDeeperThan(text: string, maxDepth: number): boolean {
+  return scan(text, maxDepth).tooDeep;
+}
+
 export function parseJson(text: string, maxDepth: number, maxKeys = Infinity): JsonParse {
   const { tooDeep, keys } = scan(text, maxDepth);
   if (tooDeep) return { ok: false, reason: nestedTooDeep(maxDepth), tooDeep: true };

@@ -159,12 +159,26 @@ describe('API 1.0: a json document with a record nested deep', () => {
   });
 });
 
-describe('API 2.0 feed pages: a record nested millions of levels deep, within a small heap', () => {
+describe('API 2.0 pages: a record nested millions of levels deep, within a small heap', () => {
   // 12 MiB of brackets in one record: parsed, that was 6 million arrays (some 340 MB of heap) only for
   // the record to be refused; cut out of the text unparsed, the page fits a 192 MiB heap.
   const depth = 6 * 1024 * 1024;
   const nested = `${'['.repeat(depth)}${']'.repeat(depth)}`;
   const SMALL_HEAP = { ...V2_ENV, NODE_OPTIONS: '--max-old-space-size=192' };
+
+  it('stream: the deep event is a dead letter with its text, the page\'s other events stored, the token moved on', { timeout: 60_000 }, async () => {
+    const deep = `{"timestamp":"${Date.now() - 60_000}","type":"receipt","n":${nested}}`;
+    const s = await server(STREAM, (_n, res) => send(res, `{"value":[${streamRecords[0]},${deep},${streamRecords[1]}],"@nextPage":"after-deep","isCaughtUp":true}`));
+    const db = join(tempDir('hostile-pages'), 'stream-huge-deep.db');
+    const res = await runCli(streamArgs(s.url, db), { env: SMALL_HEAP });
+    assert.equal(res.code, 2, res.stderr.slice(-1500));
+    assert.equal(count(db, 'events'), 2);
+    const dead = query<{ reason: string; bytes: number; truncated_from: number | null }>(db, 'SELECT reason, length(raw) AS bytes, truncated_from FROM dead_letters');
+    assert.equal(dead.length, 1);
+    assert.match(dead[0]!.reason, /^JSON nested deeper than 64 levels/);
+    assert.deepEqual([dead[0]!.bytes, dead[0]!.truncated_from], [deep.length, null], 'its text whole (under --max-record-bytes)');
+    assert.equal(cursor(db, 'mimecast-v2-stream%'), 'after-deep');
+  });
 
   it('feed: the deep record is a dead letter, the page\'s other records stored, no gap', { timeout: 60_000 }, async () => {
     const deep = `{"id":"deep","auditType":"Logon","eventTime":"${new Date(Date.now() - 300_000).toISOString()}","n":${nested}}`;

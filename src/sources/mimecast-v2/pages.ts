@@ -14,7 +14,8 @@ import { FirstContact, answerText, bodyBytes, describeFetchError, discardBody, p
 import type { TokenSource } from './oauth.js';
 import { STREAM_PATH_V2 } from '../../mimecast/endpoints.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from '../../decode/limits.js';
-import { jsonText } from '../../decode/json.js';
+import { type JsonParse, jsonText, nestsDeeperThan } from '../../decode/json.js';
+import { parsePage } from '../../decode/records.js';
 
 export interface Page<T> {
   readonly value: T[];
@@ -53,6 +54,28 @@ const JSON_BOUND_NAMES = `--max-response-bytes, --max-document-bytes, at most ${
  */
 function jsonAnswerBound(o: PollingOptions & { limits?: DecodeLimits }): number {
   return Math.min(o.maxResponseBytes ?? DEFAULT_LIMITS.maxZipBytes, (o.limits ?? DEFAULT_LIMITS).maxDocumentBytes, MAX_JSON_ANSWER_BYTES);
+}
+
+/** A stream page's envelope around an event: the root object and its `value` list. */
+const STREAM_ENVELOPE_DEPTH = 2;
+
+/**
+ * A stream page's body parsed (`{}` when it does not parse, as parseObject). A page that nests
+ * deeper than an event may is read with its deep events cut out unparsed (parsePage; the decoder
+ * refuses each with its text): 24 MiB of brackets is never built as 12 million arrays. Any other
+ * page is parsed as it is: the cut's own scan raised a valid 20 MB page's peak by some 90 MiB.
+ */
+function streamPage(bytes: Buffer, maxDepth: number): Record<string, unknown> {
+  const text = bytes.toString('utf8');
+  const parse = (t: string): JsonParse => {
+    try {
+      return { ok: true, value: JSON.parse(t) as unknown };
+    } catch (err) {
+      return { ok: false, reason: (err as Error).message };
+    }
+  };
+  const parsed = nestsDeeperThan(text, maxDepth + STREAM_ENVELOPE_DEPTH) ? parsePage(text, ['value'], maxDepth, parse) : parse(text);
+  return parsed.ok && parsed.value !== null && typeof parsed.value === 'object' ? (parsed.value as Record<string, unknown>) : {};
 }
 
 /** Pages in a row handing back the token they were asked with before the pass ends (see tokenStuck). */
@@ -104,7 +127,7 @@ export class PageClient {
     return this.request<Page<T>>({ method: 'GET', url, endpoint, what }, stop, async (res) => {
       // The next page's token is inside the answer: one that is too large cannot be skipped, a person must look.
       if (res.tooLarge) throw new CollectorError(`API 2.0 ${what}: ${res.tooLarge}`);
-      const body = parseObject(res.bytes) as { value?: T[]; '@nextPage'?: string; isCaughtUp?: boolean; error?: { code?: unknown; message?: unknown } };
+      const body = (endpoint === 'stream' ? streamPage(res.bytes, (this.polling.limits ?? DEFAULT_LIMITS).maxJsonDepth) : parseObject(res.bytes)) as { value?: T[]; '@nextPage'?: string; isCaughtUp?: boolean; error?: { code?: unknown; message?: unknown } };
       if (res.status === 200 && Array.isArray(body.value)) {
         const nextPage = body['@nextPage'] ?? params.nextPage ?? '';
         return { done: { value: body.value, nextPage, isCaughtUp: body.isCaughtUp === true || this.tokenStuck(what, params.nextPage, nextPage) } };
