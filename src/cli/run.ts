@@ -154,7 +154,7 @@ export function registerRun(program: Command): void {
       if (o.check) {
         for (const w of [exposed, ...placeWarnings]) if (w) process.stderr.write(`mimelog: warning: config ${o.config}: ${log.redact(w)}\n`);
         // Masked: a secret reused as a path or a name is not printed either.
-        process.stdout.write(maskSecrets(`${o.config}: ok, ${config.sources.length} sources (${config.sources.map((s) => `${s.name}: ${s.kind}`).join(', ')}); sink ${config.sink.map(entryName).join(' + ')}; store ${config.store}; listen ${config.listen}${config.cluster ? `; cluster: replica ${config.cluster.replica ?? hostname()}, lease ${config.cluster.lease_s} s, state index ${config.cluster.state_index}` : ''}\n`));
+        process.stdout.write(maskSecrets(`${o.config}: ok, ${config.sources.length} source${config.sources.length === 1 ? '' : 's'} (${config.sources.map((s) => `${s.name}: ${s.kind}`).join(', ')}); sink ${config.sink.map(entryName).join(' + ')}; store ${config.store}; listen ${config.listen}${config.cluster ? `; cluster: replica ${config.cluster.replica ?? hostname()}, lease ${config.cluster.lease_s} s, state index ${config.cluster.state_index}` : ''}\n`));
         return;
       }
       if (exposed) log.warn(exposed, { listen: config.listen, allowed_hosts: config.allowed_hosts });

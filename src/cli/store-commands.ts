@@ -251,7 +251,7 @@ export function registerStoreCommands(program: Command): void {
       if (o.json) return outJson(JSON.stringify(s));
       const kv = (r: Record<string, number>) => Object.entries(r).map(([k, v]) => [k, count(v)]);
       if (s.destinations.length) out(`${destinationsTable(s.destinations)}\n`);
-      if (s.indexed > 0) out(`delivered outside the store: ${count(s.indexed)} events (the counts below include them)`);
+      if (s.indexed > 0) out(`delivered outside the store: ${count(s.indexed)} events (not in "events" below, which counts the store's own; duplicates, collisions and dead letters count both)`);
       out(`events ${count(s.events)}  duplicates ${count(s.duplicates)}  collisions ${count(s.collisions)}  dead letters ${count(s.dead_letters)}  unknown type ${count(s.unknown)}\n`);
       if (s.events > 0 || s.indexed === 0) {
         out(table(['log type', 'events'], kv(s.by_type)));

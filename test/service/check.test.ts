@@ -50,6 +50,6 @@ sources:
     writeFileSync(file, `store: ${join(dir, 'store.db')}\nlisten: 127.0.0.1:0\nsources:\n  - name: drop\n    kind: spool\n    path: ${dir}\n`, { mode: 0o600 });
     const res = await runCli(['run', '--config', file, '--check']);
     assert.equal(res.code, 0, res.stderr);
-    assert.match(res.stdout, /ok, 1 sources/);
+    assert.match(res.stdout, /ok, 1 source \(/);
   });
 });

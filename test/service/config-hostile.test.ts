@@ -355,7 +355,7 @@ describe('user-given files: CA files, console tokens, system files', () => {
     const file = write(dir, 'c.yaml', configText(dir, '{ client_id: id, client_secret: "${S}" }').replace(/^store: .*$/m, `store: ${join(dir, '${S}.db')}`), 0o600);
     const r = check(file, { S: secret });
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /: ok, 1 sources .*store .*\[redacted\]\.db/);
+    assert.match(r.stdout, /: ok, 1 source \(.*store .*\[redacted\]\.db/);
     assert.ok(!r.stdout.includes(secret), r.stdout);
   });
 });
