@@ -209,3 +209,16 @@ describe('API 2.0 stream: a page whose scan for deep events and JSON.parse read 
     assert.equal(cursor(db, 'mimecast-v2-stream%'), 'after-dup');
   });
 });
+
+describe('API 2.0 batch listing nested millions of levels deep, within a small heap', () => {
+  it('a listing whose file entry holds 12 MiB of brackets is refused unparsed, said, never killed out of memory', { timeout: 60_000 }, async () => {
+    const depth = 6 * 1024 * 1024;
+    const listing = `{"value":[{"url":"http://127.0.0.1:9/f.json.gz","expiry":"2099-01-01T00:00:00Z","size":1,"n":${'['.repeat(depth)}${']'.repeat(depth)}}],"@nextPage":"next","isCaughtUp":true}`;
+    const s = await server('/siem/v1/batch/events/cg', (_n, res) => send(res, listing));
+    const db = join(tempDir('hostile-pages'), 'listing-deep.db');
+    const res = await runCli(['collect', '--api', 'v2', '--types', 'receipt', '--url', s.url, '--db', db, ...FAST], { env: { ...V2_ENV, NODE_OPTIONS: '--max-old-space-size=192' } });
+    assert.equal(res.code, 1, res.stderr.slice(-1500));
+    assert.match(res.stderr, /receipt listing: the answer nests deeper than 66 levels/);
+    assert.equal(s.hits(), 1, 'not asked again: the same listing would come back');
+  });
+});
