@@ -22,6 +22,7 @@ import { ConfigError, EXIT, UsageError } from '../util/errors.js';
 import { type CollectOptions, checkpointName, resolveSource } from './collect.js';
 import { numberOption } from './options.js';
 import { printable } from '../util/terminal-text.js';
+import { answerText, firstFailError } from '../sources/http-body.js';
 import { type ApiCheckpointKind, accountIdentity } from './source-account.js';
 
 type Status = 'ok' | 'warn' | 'FAIL';
@@ -74,11 +75,16 @@ async function call(url: string, init: RequestInit, timeoutMs: number, readBody 
   return { status: res.status, headers: res.headers, body, sentAt, receivedAt };
 }
 
-/** The first `fail[].errors[].code` of a Mimecast answer, or the API 2.0 `error.code`. */
+/**
+ * The first error of a Mimecast answer's `fail` as collect reads it (firstFailError: its code, else
+ * its message), or the API 2.0 `error.code`: an answer collect stops on is never "readable".
+ */
 function errorCode(body: string): string | undefined {
   try {
-    const v = JSON.parse(body) as { fail?: { errors?: { code?: string }[] }[]; error?: { code?: string } | string };
-    return v.fail?.[0]?.errors?.[0]?.code ?? (typeof v.error === 'string' ? v.error : v.error?.code);
+    const v = JSON.parse(body) as { fail?: unknown; error?: { code?: unknown } | string } | null;
+    const failed = firstFailError(v?.fail);
+    if (failed) return answerText(failed.code) ?? answerText(failed.message) ?? 'an error without a code or message';
+    return answerText(typeof v?.error === 'string' ? v.error : v?.error?.code);
   } catch {
     return undefined;
   }

@@ -45,6 +45,20 @@ function scan(text: string, maxDepth: number): { tooDeep: boolean; keys: number 
   return { tooDeep: false, keys };
 }
 
+/**
+ * The key whose string opens at `i` and closes at `j`, as JSON.parse reads it: `"valu\u0065"` is
+ * `value` (read raw, a page with both spellings was cut in one array and parsed with the other).
+ */
+function keyText(text: string, i: number, j: number): string {
+  const raw = text.slice(i + 1, j);
+  if (!raw.includes('\\')) return raw;
+  try {
+    return JSON.parse(text.slice(i, j + 1)) as string;
+  } catch {
+    return raw; // a broken escape: the page does not parse either
+  }
+}
+
 /** A step to a page's record array: an object's key or an array's index. */
 export type JsonPath = readonly (string | number)[];
 
@@ -74,7 +88,7 @@ export function deepElements(text: string, path: JsonPath, maxDepth: number): De
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
       const j = stringEnd(text, i);
-      if (depth === onPath && depth <= path.length && isKey(text, j)) at[depth - 1] = text.slice(i + 1, j);
+      if (depth === onPath && depth <= path.length && isKey(text, j)) at[depth - 1] = keyText(text, i, j);
       i = j;
     } else if (c === OPEN_OBJ || c === OPEN_ARR) {
       depth++;

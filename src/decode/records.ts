@@ -64,18 +64,28 @@ function notRecords(name: string, records: unknown[], headBytes: number): Decode
     }
     count++;
     const text = cut ?? jsonText(r) ?? 'undefined';
-    total += text.length + 1;
+    const bytes = Buffer.byteLength(text) + 1; // in bytes, as every dead letter's head bound and length
+    total += bytes;
     if (headLength < headBytes) {
       head.push(text);
-      headLength += text.length + 1;
+      headLength += bytes;
     }
   }
   records.length = kept;
   if (count === 0) return undefined;
   total -= 1; // no line break after the last one
-  const raw = head.join('\n').slice(0, headBytes);
-  const reason = `${count} items of this page are not JSON objects, so not records; they are kept here together${total > raw.length ? ` (the first ${raw.length} of ${total} characters)` : ''}`;
-  return { source: name, fileName: name, items: [{ position: 0, result: { ok: false, reason }, raw, truncatedFrom: total > raw.length ? total : undefined }], last: false };
+  const { text: raw, bytes } = utf8Head(head.join('\n'), headBytes);
+  const reason = `${count} items of this page are not JSON objects, so not records; they are kept here together${total > bytes ? ` (the first ${bytes} of ${total} bytes)` : ''}`;
+  return { source: name, fileName: name, items: [{ position: 0, result: { ok: false, reason }, raw, truncatedFrom: total > bytes ? total : undefined }], last: false };
+}
+
+/** The start of `text` that fits `max` UTF-8 bytes, cut between characters, and its bytes. */
+function utf8Head(text: string, max: number): { text: string; bytes: number } {
+  const buf = Buffer.from(text);
+  if (buf.length <= max) return { text, bytes: buf.length };
+  let end = max;
+  while (end > 0 && (buf[end]! & 0xc0) === 0x80) end--; // buf[end] continues a character begun before the cut
+  return { text: buf.toString('utf8', 0, end), bytes: end };
 }
 
 /** Decodes `records` as the NDJSON input `name`, in batches; `records` is emptied as they are read. */

@@ -193,3 +193,32 @@ describe('API 2.0 pages: a record nested millions of levels deep, within a small
     assert.equal(count(db, 'gaps'), 0);
   });
 });
+
+describe('API 2.0 stream: a page whose scan for deep events and JSON.parse read a key differently', () => {
+  it('a deep event in a first "value" and a second "valu\\u0065" (the same key, escaped): the events JSON.parse keeps are stored, none replaced by the deep one', { timeout: 60_000 }, async () => {
+    const deep = `{"timestamp":"${Date.now() - 60_000}","type":"receipt","n":${'['.repeat(1000)}${']'.repeat(1000)}}`;
+    // JSON.parse keeps the last of a repeated key: the page's events are streamRecords 1 and 2.
+    const page = `{"value":[${deep},${streamRecords[0]}],"valu\\u0065":[${streamRecords[1]},${streamRecords[2]}],"@nextPage":"after-dup","isCaughtUp":true}`;
+    assert.equal((JSON.parse(page) as { value: unknown[] }).value.length, 2);
+    const s = await server(STREAM, (_n, res) => send(res, page));
+    const db = join(tempDir('hostile-pages'), 'stream-escaped-key.db');
+    const res = await runCli(streamArgs(s.url, db), { env: V2_ENV });
+    assert.equal(res.code, 0, res.stderr.slice(-1500));
+    assert.equal(count(db, 'events'), 2, 'both events of the value JSON.parse keeps');
+    assert.equal(count(db, 'dead_letters'), 0, 'no event of the kept value was replaced by the deep event of the other');
+    assert.equal(cursor(db, 'mimecast-v2-stream%'), 'after-dup');
+  });
+});
+
+describe('API 2.0 batch listing nested millions of levels deep, within a small heap', () => {
+  it('a listing whose file entry holds 12 MiB of brackets is refused unparsed, said, never killed out of memory', { timeout: 60_000 }, async () => {
+    const depth = 6 * 1024 * 1024;
+    const listing = `{"value":[{"url":"http://127.0.0.1:9/f.json.gz","expiry":"2099-01-01T00:00:00Z","size":1,"n":${'['.repeat(depth)}${']'.repeat(depth)}}],"@nextPage":"next","isCaughtUp":true}`;
+    const s = await server('/siem/v1/batch/events/cg', (_n, res) => send(res, listing));
+    const db = join(tempDir('hostile-pages'), 'listing-deep.db');
+    const res = await runCli(['collect', '--api', 'v2', '--types', 'receipt', '--url', s.url, '--db', db, ...FAST], { env: { ...V2_ENV, NODE_OPTIONS: '--max-old-space-size=192' } });
+    assert.equal(res.code, 1, res.stderr.slice(-1500));
+    assert.match(res.stderr, /receipt listing: the answer nests deeper than 66 levels/);
+    assert.equal(s.hits(), 1, 'not asked again: the same listing would come back');
+  });
+});

@@ -78,6 +78,15 @@ function streamPage(bytes: Buffer, maxDepth: number): Record<string, unknown> {
   return parsed.ok && parsed.value !== null && typeof parsed.value === 'object' ? (parsed.value as Record<string, unknown>) : {};
 }
 
+/**
+ * A batch listing's body parsed (`{}` when it does not parse), or undefined when it nests deeper
+ * than a stream page may: a listing's files are flat, and 24 MiB of brackets parsed was 12 million
+ * arrays (killed out of memory in a 192 MiB heap). The scan builds nothing.
+ */
+function listingPage(bytes: Buffer, maxDepth: number): Record<string, unknown> | undefined {
+  return nestsDeeperThan(bytes.toString('utf8'), maxDepth + STREAM_ENVELOPE_DEPTH) ? undefined : parseObject(bytes);
+}
+
 /** Pages in a row handing back the token they were asked with before the pass ends (see tokenStuck). */
 export const STUCK_TOKEN_PAGES = 20;
 
@@ -127,7 +136,11 @@ export class PageClient {
     return this.request<Page<T>>({ method: 'GET', url, endpoint, what }, stop, async (res) => {
       // The next page's token is inside the answer: one that is too large cannot be skipped, a person must look.
       if (res.tooLarge) throw new CollectorError(`API 2.0 ${what}: ${res.tooLarge}`);
-      const body = (endpoint === 'stream' ? streamPage(res.bytes, (this.polling.limits ?? DEFAULT_LIMITS).maxJsonDepth) : parseObject(res.bytes)) as { value?: T[]; '@nextPage'?: string; isCaughtUp?: boolean; error?: { code?: unknown; message?: unknown } };
+      const maxDepth = (this.polling.limits ?? DEFAULT_LIMITS).maxJsonDepth;
+      const parsed = endpoint === 'stream' ? streamPage(res.bytes, maxDepth) : listingPage(res.bytes, maxDepth);
+      // Like one over the bound: its next token cannot be read, and asking again brings the same listing.
+      if (parsed === undefined) throw new CollectorError(`API 2.0 ${what}: the answer nests deeper than ${maxDepth + STREAM_ENVELOPE_DEPTH} levels: not parsed`);
+      const body = parsed as { value?: T[]; '@nextPage'?: string; isCaughtUp?: boolean; error?: { code?: unknown; message?: unknown } };
       if (res.status === 200 && Array.isArray(body.value)) {
         const nextPage = body['@nextPage'] ?? params.nextPage ?? '';
         return { done: { value: body.value, nextPage, isCaughtUp: body.isCaughtUp === true || this.tokenStuck(what, params.nextPage, nextPage) } };
