@@ -213,7 +213,7 @@ async function clusterReplayCommand(file: string, o: PipelineOptions & SinkCliOp
   if (report.refused_count > 50) process.stderr.write(`  … and ${report.refused_count - 50} more refused\n`);
   if (report.still_failing > 0) process.exitCode = 2;
   if (o.json) return outJson(JSON.stringify(report));
-  out(`listed ${report.listed} dead letters of the state index (all it held when the replay began); replayed ${report.attempted}: ${report.recovered} recovered (${report.events_stored} events stored, ${report.duplicates} duplicates), ${report.still_failing} still failing (${report.refused_count} refused: kept bytes not whole); ${report.already_replayed} replayed before, not sent again`);
+  out(`listed ${report.listed} dead letters of the state index (all it held when the replay began); replayed ${report.attempted}: ${report.recovered} recovered (${report.events_stored} events stored, ${report.duplicates} duplicates), ${report.still_failing} still failing (${report.refused_count} refused: kept bytes not whole); ${report.already_replayed} replayed before, not sent again; ${report.claimed_elsewhere} claimed by another run, left to it${report.taken_over > 0 ? `; ${report.taken_over} delivered but taken over by another run before marked (it may send them again)` : ''}`);
 }
 
 export function registerStoreCommands(program: Command): void {

@@ -7,8 +7,16 @@
  * delivered, then marked replayed (`replayed_at`), so a second replay does not send it again (the
  * store deletes it; the engine's document stays, so a redo of its unit meets it and does not count
  * it again); one that still fails or is refused stays, with the new reason and an attempt count.
+ *
+ * Two runs at once: each dead letter is claimed before it is handled (`replay_claim`, a conditional
+ * write on the version read), and only the run whose claim the engine took delivers it; its mark
+ * is conditional on its claim. The other run leaves it ("claimed by another run"). A claim older
+ * than CLAIM_STALE_MS (its run died) is taken over: a run that died after delivering and before
+ * marking has its dead letter delivered again, a duplicate only where the sink recognises event ids
+ * (the search engine), a second copy for Kafka, syslog, Splunk or Sentinel.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { DecodeLimits } from '../decode/limits.js';
 import type { Unit } from '../core/unit.js';
 import type { SinkCounts } from '../core/counts.js';
@@ -16,7 +24,7 @@ import { reprocess } from '../pipeline/replay.js';
 import { feedOfPageSource } from '../sources/mimecast-v2/feeds.js';
 import type { Transformer } from '../pipeline/transform.js';
 import { BOOK_KINDS, ENGINE_WHOLE_BYTES, type EngineBooks, isCount } from './books.js';
-import { StateIndex } from './state-index.js';
+import { StateIndex, type Version } from './state-index.js';
 
 export interface ClusterReplayReport {
   /** Dead letters listed in this run: every one the state index held when it began (or `limit` of them). */
@@ -28,6 +36,10 @@ export interface ClusterReplayReport {
   duplicates: number;
   /** Marked replayed by an earlier replay: not sent again. */
   already_replayed: number;
+  /** Claimed by another run (its claim live, or it claimed first): left to that run, neither sent nor counted here. */
+  claimed_elsewhere: number;
+  /** Delivered, but its claim was taken over before its mark (the delivery outlasted CLAIM_STALE_MS): the run that took it over may send it again. */
+  taken_over: number;
   /** Dead letters refused (kept bytes not whole, not a dead letter). */
   refused_count: number;
   /** Why each was refused: the first REFUSED_SAID of them (a run reads every dead letter: the list stays bounded). */
@@ -47,6 +59,15 @@ export interface ReplayRoute {
   readonly into: ReplayInto;
 }
 
+/** A claim older than this (or not a time) is a dead run's: another run takes it over. Far longer than one dead letter's delivery. */
+export const CLAIM_STALE_MS = 15 * 60_000;
+
+/** Who handles a dead letter: the run that wrote it (`by`), when (`at`, ISO). */
+interface Claim {
+  readonly by: string;
+  readonly at: string;
+}
+
 /** Dead letters listed per request: one run reads them all, a page at a time (memory: one page of ids). */
 export const REPLAY_PAGE = 1_000;
 
@@ -60,7 +81,16 @@ interface EngineLetter {
   readonly cut_short?: unknown;
   readonly replayed_at?: unknown;
   readonly replay_attempts?: unknown;
+  readonly replay_claim?: unknown;
   readonly feed?: unknown;
+}
+
+/** The run holding a live claim on the document, if another than `me`'s holds one (a claim of the wrong shape holds nothing). */
+function liveClaimOf(d: EngineLetter, me: string, now: number, staleMs: number): string | undefined {
+  const c = d.replay_claim as Partial<Claim> | null | undefined;
+  if (typeof c?.by !== 'string' || c.by === me || typeof c.at !== 'string') return undefined;
+  const age = now - Date.parse(c.at);
+  return Math.abs(age) <= staleMs ? c.by : undefined; // NaN (not a time) or a time far off: stale
 }
 
 /** The bytes to replay, or why there are none that can be (checked in this order). */
@@ -88,10 +118,11 @@ function wholeBytes(d: EngineLetter): Buffer | string {
  */
 export async function replayEngineDeadLetters(
   books: EngineBooks, transformer: Transformer, into: ReplayInto,
-  o: { limits?: DecodeLimits; limit?: number; pageSize?: number; route?: (source: string) => ReplayRoute | undefined } = {},
+  o: { limits?: DecodeLimits; limit?: number; pageSize?: number; route?: (source: string) => ReplayRoute | undefined; runId?: string; claimStaleMs?: number } = {},
 ): Promise<ClusterReplayReport> {
-  const report: ClusterReplayReport = { listed: 0, attempted: 0, recovered: 0, still_failing: 0, events_stored: 0, duplicates: 0, already_replayed: 0, refused_count: 0, refused: [] };
+  const report: ClusterReplayReport = { listed: 0, attempted: 0, recovered: 0, still_failing: 0, events_stored: 0, duplicates: 0, already_replayed: 0, claimed_elsewhere: 0, taken_over: 0, refused_count: 0, refused: [] };
   const index = new StateIndex(books.client, books.index);
+  const run: Run = { id: o.runId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`, staleMs: o.claimStaleMs ?? CLAIM_STALE_MS };
   const mark = await books.newestSeqNo(BOOK_KINDS.deadLetter);
   let left = o.limit ?? Number.POSITIVE_INFINITY;
   let after: number | undefined;
@@ -104,21 +135,72 @@ export async function replayEngineDeadLetters(
       report.listed++;
       left--;
       if (replayed) report.already_replayed++; // marked by an earlier run: not read again
-      else await replayOne(index, id, report, { transformer, limits: o.limits, into }, o.route);
+      else await replayOne(index, run, id, report, { transformer, limits: o.limits, into }, o.route);
     }
   }
   return report;
 }
 
-/** One dead letter of the state index replayed (or refused, or found replayed before), its outcome counted in `report`. */
-async function replayOne(index: StateIndex, id: string, report: ClusterReplayReport, fallback: ReplayRoute, route: ((source: string) => ReplayRoute | undefined) | undefined): Promise<void> {
+const RELEASE_TRIES = 5;
+
+/** This run's name in its claims, and when a claim is a dead run's. */
+interface Run {
+  readonly id: string;
+  readonly staleMs: number;
+}
+
+/** A dead letter this run claimed: the document as read, and the version its claim wrote. */
+interface Claimed {
+  readonly doc: EngineLetter;
+  readonly claim: Claim;
+  version: Version;
+}
+
+/**
+ * Claims the dead letter for this run (conditional on the version read); undefined when it is not
+ * this run's to handle, counted in `report`: gone, replayed before, or claimed by another run.
+ */
+async function claim(index: StateIndex, run: Run, id: string, report: ClusterReplayReport): Promise<Claimed | undefined> {
   const read = await index.get<EngineLetter>(id);
-  if (!read) return; // deleted meanwhile
-  const d = read.doc;
-  if (typeof d.replayed_at === 'string') {
+  if (!read) return undefined; // deleted meanwhile
+  if (typeof read.doc.replayed_at === 'string') {
     report.already_replayed++;
-    return;
+    return undefined;
   }
+  const now = Date.now();
+  const mine: Claim = { by: run.id, at: new Date(now).toISOString() };
+  const written = liveClaimOf(read.doc, run.id, now, run.staleMs) === undefined ? await index.replace(id, { ...read.doc, replay_claim: mine }, read.version) : { ok: false as const };
+  if (!written.ok) {
+    report.claimed_elsewhere++;
+    return undefined;
+  }
+  return { doc: read.doc, claim: mine, version: written.version };
+}
+
+/**
+ * The claimed document written as `change` makes it (the claim dropped), conditional on the claim:
+ * a change meanwhile that kept it (a replica stamping the document's `commit`) is read and written
+ * over again (a few times: a document that keeps changing is left as it is). False when the claim
+ * was taken over (another run holds it now) or could not be written.
+ */
+async function release(index: StateIndex, id: string, held: Claimed, change: (d: EngineLetter) => object): Promise<boolean> {
+  let doc = held.doc;
+  for (let tries = 0; tries < RELEASE_TRIES; tries++) {
+    const { replay_claim: _, ...rest } = doc;
+    if ((await index.replace(id, change(rest), held.version)).ok) return true;
+    const read = await index.get<EngineLetter>(id);
+    const c = read?.doc.replay_claim as Partial<Claim> | undefined;
+    if (!read || c?.by !== held.claim.by || c.at !== held.claim.at) return false;
+    [doc, held.version] = [read.doc, read.version];
+  }
+  return false;
+}
+
+/** One dead letter of the state index replayed (or refused, or found replayed before or claimed by another run), its outcome counted in `report`. */
+async function replayOne(index: StateIndex, run: Run, id: string, report: ClusterReplayReport, fallback: ReplayRoute, route: ((source: string) => ReplayRoute | undefined) | undefined): Promise<void> {
+  const held = await claim(index, run, id, report);
+  if (!held) return;
+  const d = held.doc;
   report.attempted++;
   const attempts = (isCount(d.replay_attempts) ? d.replay_attempts : 0) + 1;
   const bytes = wholeBytes(d);
@@ -127,7 +209,7 @@ async function replayOne(index: StateIndex, id: string, report: ClusterReplayRep
     report.still_failing++;
     // Written again (the reason said), so it moves behind the others in the listing's order: a
     // run with a `limit` is not held for good by dead letters that can never be replayed.
-    await index.replace(id, { ...d, replay_attempts: attempts, replay_reason: bytes }, read.version);
+    await release(index, id, held, (doc) => ({ ...doc, replay_attempts: attempts, replay_reason: bytes }));
     return;
   }
   const way = (typeof d.source === 'string' ? route?.(d.source) : undefined) ?? fallback;
@@ -140,11 +222,13 @@ async function replayOne(index: StateIndex, id: string, report: ClusterReplayRep
   if (counts === undefined || counts.deadLetters > 0) {
     report.still_failing++;
     const reason = typeof units === 'string' ? units : 'a destination refused its events again (see the replay store\'s dead letters)';
-    await index.replace(id, { ...d, replay_attempts: attempts, replay_reason: reason.slice(0, 4000) }, read.version);
+    await release(index, id, held, (doc) => ({ ...doc, replay_attempts: attempts, replay_reason: reason.slice(0, 4000) }));
     return;
   }
-  // Delivered first, then marked: a replay that dies between the two sends it again, its events recognised by their ids.
-  await index.replace(id, { ...d, replay_attempts: attempts, replayed_at: new Date().toISOString(), replayed_events: counts.stored + counts.duplicates }, read.version);
+  // Delivered first, then marked: a run that dies between the two leaves its claim, taken over
+  // after CLAIM_STALE_MS by a run that sends it again (a duplicate where the sink knows event ids).
+  const marked = await release(index, id, held, (doc) => ({ ...doc, replay_attempts: attempts, replayed_at: new Date().toISOString(), replayed_by: run.id, replayed_events: counts.stored + counts.duplicates }));
+  if (!marked) report.taken_over++;
   report.recovered++;
   report.events_stored += counts.stored;
   report.duplicates += counts.duplicates;

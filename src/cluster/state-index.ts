@@ -57,9 +57,26 @@ export class StateIndex {
     const res = await this.client.send('PUT', `/${this.name}`, JSON.stringify({ settings: INDEX_SETTINGS, mappings: INDEX_MAPPINGS }));
     const exists = res.status === 400 && /resource_already_exists/.test(JSON.stringify(res.body));
     if (res.status !== 200 && !exists) throw this.failure('create the state index', res);
+    if (exists) await this.checkShards();
     // The index exists; its primary may still be allocating: wait until it can take writes.
     const health = await this.client.send('GET', `/_cluster/health/${this.name}?wait_for_status=yellow&timeout=30s`);
     if (health.status !== 200) throw this.failure('wait for the state index', health);
+  }
+
+  /**
+   * An index made beforehand (by hand, or by a template when a write created it) may have several
+   * shards: each numbers its own writes, so the listings that walk `_seq_no` (heartbeats, replay)
+   * would tie and skip documents. Refused, said how to fix it.
+   */
+  private async checkShards(): Promise<void> {
+    const res = await this.client.send('GET', `/${this.name}/_settings/index.number_of_shards`);
+    if (res.status !== 200) throw this.failure('read the state index\'s settings', res);
+    // Keyed by the concrete index (the name may be an alias of it).
+    for (const [index, v] of Object.entries((res.body ?? {}) as Record<string, { settings?: { index?: { number_of_shards?: unknown } } }>)) {
+      const shards = Number(v?.settings?.index?.number_of_shards);
+      if (shards === 1) continue;
+      throw new MimelogError('search_engine', `state index ${this.name}${index === this.name ? '' : ` (index ${index})`} has ${String(v?.settings?.index?.number_of_shards).slice(0, 20)} shards, not 1: it was made before mimelog made it, and its documents are walked in write order (_seq_no), which only one shard keeps. Fix: stop every replica, copy it into an index of one shard (PUT ${index}-1 {"settings":{"number_of_shards":1}}, POST _reindex from ${index} to ${index}-1), delete ${index} and add the alias ${this.name} to ${index}-1`);
+    }
   }
 
   /** The document and its version; undefined when there is none. Reads are real-time (no refresh needed). */

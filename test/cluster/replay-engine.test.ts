@@ -2,10 +2,13 @@
  * `replay --config`'s walk through the state index on a real OpenSearch node: the dead letters a
  * page of ids at a time (`search_after` on `_seq_no`), each handled once in a run although every
  * one it marks is written again meanwhile (and the engine's search sees the new versions only
- * after a refresh), and an API feed's `feed` kept in its document (the index maps no such field).
+ * after a refresh), and an API feed's `feed` kept in its document (the index maps no such field);
+ * two runs at once delivering each dead letter once in all (claims); a state index made beforehand
+ * with several shards refused where it is ensured.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EngineBooks, engineDeadLetter } from '../../src/cluster/books.js';
 import { replayEngineDeadLetters } from '../../src/cluster/replay.js';
 import { StateIndex } from '../../src/cluster/state-index.js';
@@ -57,5 +60,30 @@ describe('replay --config on OpenSearch: every dead letter in one run, a page at
     const second = await replay();
     assert.deepEqual([second.listed, second.recovered, second.refused_count, second.already_replayed], [10, 0, 2, 8], 'marked ones are not sent again');
     assert.equal(units.flatMap((u) => u.events).length, 8);
+  });
+  it('two runs at once over 12 dead letters, a sink that keeps every copy (as Kafka does): each delivered once in all, the other run reports it claimed by another run', async () => {
+    const other = `${NAME}-twice`;
+    await new StateIndex(client, other).ensure();
+    const books = new EngineBooks(client, other);
+    await books.putAll(Array.from({ length: 12 }, (_, i) => wholeDeadLetter('s', { from: 'stream r.json', position: i + 1, reason: 'failed then', raw: Buffer.from(record(i + 1)) })));
+    await books.refresh();
+    const delivered: number[] = [];
+    const replay = (runId: string) => replayEngineDeadLetters(books, buildTransformer({ original: true }).transformer, async (us) => {
+      await sleep(20); // a slow destination: the other run meets the dead letter while it is delivered
+      const events = us.flatMap((u) => u.events);
+      delivered.push(...events.map((e) => e.position));
+      return { ...noCounts(), stored: events.length };
+    }, { runId, pageSize: 4 });
+    const [a, b] = await Promise.all([replay('A'), replay('B')]);
+    assert.deepEqual([...delivered].sort((x, y) => x - y), Array.from({ length: 12 }, (_, i) => i + 1), `each once (${delivered.length} deliveries)`);
+    assert.equal(a.recovered + b.recovered, 12);
+    assert.ok(a.claimed_elsewhere + b.claimed_elsewhere > 0, 'the other run met claimed ones');
+  });
+
+  it('a state index made beforehand with 3 shards is refused where it is ensured, said how to fix it; one of 1 shard is taken again', async () => {
+    const made = `${NAME}-three`;
+    assert.equal((await client.send('PUT', `/${made}`, JSON.stringify({ settings: { number_of_shards: 3, number_of_replicas: 0 } }))).status, 200);
+    await assert.rejects(new StateIndex(client, made).ensure(), /has 3 shards, not 1: .*_reindex/);
+    await new StateIndex(client, NAME).ensure();
   });
 });
