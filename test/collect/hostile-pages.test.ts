@@ -211,6 +211,18 @@ describe('API 2.0 stream: a page whose scan for deep events and JSON.parse read 
 });
 
 describe('API 2.0 batch listing nested millions of levels deep, within a small heap', () => {
+  for (const [what, entry] of [['no url', '{"size":5,"expiry":"2099-01-01T00:00:00Z"}'], ['a url that is not a URL', '{"url":"not a url"}'], ['a file: url', '{"url":"file:///etc/passwd"}'], ['null', 'null']] as const) {
+    it(`a listing entry with ${what} stops the type, said with the entry, never a TypeError; nothing fetched`, { timeout: 60_000 }, async () => {
+      const s = await server('/siem/v1/batch/events/cg', (_n, res) => send(res, `{"value":[${entry}],"@nextPage":"next","isCaughtUp":true}`));
+      const db = join(tempDir('hostile-pages'), 'listing-url.db');
+      const res = await runCli(['collect', '--api', 'v2', '--types', 'receipt', '--url', s.url, '--db', db, ...FAST], { env: V2_ENV });
+      assert.equal(res.code, 1, res.stderr.slice(-1500));
+      assert.match(res.stderr, /receipt listing: entry 1 is not a file with an http\(s\) url: /);
+      assert.doesNotMatch(res.stderr, /TypeError/);
+      assert.equal(count(db, 'events'), 0);
+    });
+  }
+
   it('a listing whose file entry holds 12 MiB of brackets is refused unparsed, said, never killed out of memory', { timeout: 60_000 }, async () => {
     const depth = 6 * 1024 * 1024;
     const listing = `{"value":[{"url":"http://127.0.0.1:9/f.json.gz","expiry":"2099-01-01T00:00:00Z","size":1,"n":${'['.repeat(depth)}${']'.repeat(depth)}}],"@nextPage":"next","isCaughtUp":true}`;

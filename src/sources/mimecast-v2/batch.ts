@@ -15,7 +15,7 @@
 import { Readable } from 'node:stream';
 import { type DecodedBatch, decodeBytes, decodeInput, readFailure } from '../../decode/input.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from '../../decode/limits.js';
-import { cappedChunks, discardBody } from '../http-body.js';
+import { answerText, cappedChunks, discardBody } from '../http-body.js';
 import type { Logger } from '../../log/logger.js';
 import type { Publisher } from '../../core/publish.js';
 import { type PollingOptions, backoffDelay, sleep } from '../../util/backoff.js';
@@ -50,6 +50,17 @@ interface ListedFile {
   readonly url: string;
   readonly size?: number;
   readonly expiry?: string;
+}
+
+function isListedFile(f: unknown): f is ListedFile {
+  const url = (f as { url?: unknown } | null)?.url;
+  if (typeof url !== 'string') return false;
+  try {
+    const { protocol } = new URL(url);
+    return protocol === 'https:' || protocol === 'http:';
+  } catch {
+    return false;
+  }
 }
 
 /** What the store knows about progress; provided by the caller (it owns the store). */
@@ -105,8 +116,15 @@ export class V2BatchCollector {
     return backoffDelay(attempt, { baseMs: this.options.retryBaseMs, maxMs: this.options.retryMaxMs });
   }
 
-  private list(type: string, pageToken: string | undefined, stop: AbortSignal): Promise<Page<ListedFile> | undefined> {
-    return this.pages.get<ListedFile>(this.options.path, { type, pageSize: String(this.options.pageSize), nextPage: pageToken }, stop, `${type} listing`);
+  /**
+   * One listing page. An entry that is not a file with an http(s) URL is no file to fetch: the type
+   * stops, saying which entry and what it held (its page token does not move: nothing is skipped).
+   */
+  private async list(type: string, pageToken: string | undefined, stop: AbortSignal): Promise<Page<ListedFile> | undefined> {
+    const page = await this.pages.get<unknown>(this.options.path, { type, pageSize: String(this.options.pageSize), nextPage: pageToken }, stop, `${type} listing`);
+    const bad = page === undefined ? -1 : page.value.findIndex((f) => !isListedFile(f));
+    if (bad >= 0) throw new CollectorError(`API 2.0 ${type} listing: entry ${bad + 1} is not a file with an http(s) url: ${answerText(page!.value[bad])}; the type stops here, its page token unmoved`);
+    return page as Page<ListedFile> | undefined;
   }
 
   /**
