@@ -10,7 +10,7 @@ import type { Logger } from '../../log/logger.js';
 import { type ApiObserver, type PollingOptions, backoffDelay, sleep, troubleText } from '../../util/backoff.js';
 import { CollectorError, RequestRejectedError } from '../../util/errors.js';
 import { DEFAULT_MAX_SERVER_WAIT_MS, type RateBudget, type ServerWait, rateLimitRemaining, serverWaitMs } from '../../util/rate-budget.js';
-import { FirstContact, answerText, bodyBytes, describeFetchError, discardBody, parseObject, readCapped, requestSignal, tooLargeReason } from '../http-body.js';
+import { FirstContact, answerText, bodyBytes, describeFetchError, discardBody, readCapped, requestSignal, tooLargeReason } from '../http-body.js';
 import type { TokenSource } from './oauth.js';
 import { STREAM_PATH_V2 } from '../../mimecast/endpoints.js';
 import { type DecodeLimits, DEFAULT_LIMITS } from '../../decode/limits.js';
@@ -56,35 +56,33 @@ function jsonAnswerBound(o: PollingOptions & { limits?: DecodeLimits }): number 
   return Math.min(o.maxResponseBytes ?? DEFAULT_LIMITS.maxZipBytes, (o.limits ?? DEFAULT_LIMITS).maxDocumentBytes, MAX_JSON_ANSWER_BYTES);
 }
 
-/** A stream page's envelope around an event: the root object and its `value` list. */
-const STREAM_ENVELOPE_DEPTH = 2;
+/** A page's envelope around a record: the root object and its `value` list. */
+const PAGE_ENVELOPE_DEPTH = 2;
 
-/**
- * A stream page's body parsed (`{}` when it does not parse, as parseObject). A page that nests
- * deeper than an event may is read with its deep events cut out unparsed (parsePage; the decoder
- * refuses each with its text): 24 MiB of brackets is never built as 12 million arrays. Any other
- * page is parsed as it is: the cut's own scan raised a valid 20 MB page's peak by some 90 MiB.
- */
-function streamPage(bytes: Buffer, maxDepth: number): Record<string, unknown> {
-  const text = bytes.toString('utf8');
-  const parse = (t: string): JsonParse => {
-    try {
-      return { ok: true, value: JSON.parse(t) as unknown };
-    } catch (err) {
-      return { ok: false, reason: (err as Error).message };
-    }
-  };
-  const parsed = nestsDeeperThan(text, maxDepth + STREAM_ENVELOPE_DEPTH) ? parsePage(text, ['value'], maxDepth, parse) : parse(text);
-  return parsed.ok && parsed.value !== null && typeof parsed.value === 'object' ? (parsed.value as Record<string, unknown>) : {};
+/** JSON.parse as a JsonParse: any depth, a repeated key's last value (as parseObject reads an answer). */
+function parseWhole(text: string): JsonParse {
+  try {
+    return { ok: true, value: JSON.parse(text) as unknown };
+  } catch (err) {
+    return { ok: false, reason: (err as Error).message };
+  }
 }
 
 /**
- * A batch listing's body parsed (`{}` when it does not parse), or undefined when it nests deeper
- * than a stream page may: a listing's files are flat, and 24 MiB of brackets parsed was 12 million
- * arrays (killed out of memory in a 192 MiB heap). The scan builds nothing.
+ * A stream page's or a batch listing's body parsed (`{}` when it does not parse, as parseObject),
+ * its text decoded once for the depth scan and the parse. A page that nests deeper than a record
+ * may: a stream page is read with its deep events cut out unparsed (parsePage; the decoder refuses
+ * each with its text), so 24 MiB of brackets is never built as 12 million arrays; a listing's files
+ * are flat, so it is not parsed at all (undefined). Any other page is parsed as it is: cutting
+ * every stream page raised a valid 20 MB page's peak by some 90 MiB.
  */
-function listingPage(bytes: Buffer, maxDepth: number): Record<string, unknown> | undefined {
-  return nestsDeeperThan(bytes.toString('utf8'), maxDepth + STREAM_ENVELOPE_DEPTH) ? undefined : parseObject(bytes);
+function pageBody(bytes: Buffer, endpoint: string, maxDepth: number): Record<string, unknown> | undefined {
+  const text = bytes.toString('utf8');
+  let parsed: JsonParse;
+  if (!nestsDeeperThan(text, maxDepth + PAGE_ENVELOPE_DEPTH)) parsed = parseWhole(text);
+  else if (endpoint === 'stream') parsed = parsePage(text, ['value'], maxDepth, parseWhole);
+  else return undefined;
+  return parsed.ok && parsed.value !== null && typeof parsed.value === 'object' ? (parsed.value as Record<string, unknown>) : {};
 }
 
 /** Pages in a row handing back the token they were asked with before the pass ends (see tokenStuck). */
@@ -137,9 +135,9 @@ export class PageClient {
       // The next page's token is inside the answer: one that is too large cannot be skipped, a person must look.
       if (res.tooLarge) throw new CollectorError(`API 2.0 ${what}: ${res.tooLarge}`);
       const maxDepth = (this.polling.limits ?? DEFAULT_LIMITS).maxJsonDepth;
-      const parsed = endpoint === 'stream' ? streamPage(res.bytes, maxDepth) : listingPage(res.bytes, maxDepth);
+      const parsed = pageBody(res.bytes, endpoint, maxDepth);
       // Like one over the bound: its next token cannot be read, and asking again brings the same listing.
-      if (parsed === undefined) throw new CollectorError(`API 2.0 ${what}: the answer nests deeper than ${maxDepth + STREAM_ENVELOPE_DEPTH} levels: not parsed`);
+      if (parsed === undefined) throw new CollectorError(`API 2.0 ${what}: the answer nests deeper than ${maxDepth + PAGE_ENVELOPE_DEPTH} levels: not parsed`);
       const body = parsed as { value?: T[]; '@nextPage'?: string; isCaughtUp?: boolean; error?: { code?: unknown; message?: unknown } };
       if (res.status === 200 && Array.isArray(body.value)) {
         const nextPage = body['@nextPage'] ?? params.nextPage ?? '';
